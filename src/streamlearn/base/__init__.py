@@ -1,0 +1,15 @@
+"""The learner contract: protocols, state (arrays + JSON, never pickle), registry of learner kinds."""
+
+from streamlearn.base.learner import Classifier, Learner, Regressor
+from streamlearn.base.state import State, learner_kinds, load_state, register, save_state
+
+__all__ = [
+    "Classifier",
+    "Learner",
+    "Regressor",
+    "State",
+    "learner_kinds",
+    "load_state",
+    "register",
+    "save_state",
+]

@@ -1,0 +1,94 @@
+"""Learner protocols: River-compatible one-event methods plus batch methods with identical results.
+
+A batch method over columnar input (a mapping of column name to numpy / Arrow array, or an Arrow
+table) gives exactly what the one-event methods would give, called in order. In particular
+``predict_learn_many`` predicts each event *before* learning it (progressive validation), so a
+batch of events costs one compiled call instead of thousands of Python calls.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Self
+
+import numpy as np
+
+from streamlearn.base.state import State
+
+Features = dict[str, Any]
+
+
+class Learner(ABC):
+    """A model that learns one event at a time and can be snapshotted as arrays + JSON."""
+
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """The JSON-able constructor arguments: ``type(self)(**self.params())`` is a fresh copy."""
+
+    @abstractmethod
+    def state(self) -> State:
+        """Everything needed to continue exactly where this learner is, as arrays + JSON."""
+
+    @classmethod
+    @abstractmethod
+    def from_state(cls, state: State) -> Self:
+        """Rebuild a learner from :meth:`state`: it predicts and learns as the original would."""
+
+    def clone(self) -> Self:
+        """A fresh, untrained learner with the same parameters."""
+        return type(self)(**self.params())
+
+    @abstractmethod
+    def learn_one(self, x: Features, y: Any) -> None:
+        """Update the model with one event."""
+
+    @abstractmethod
+    def predict_one(self, x: Features) -> Any:
+        """Predict one event without learning from it."""
+
+    @abstractmethod
+    def learn_many(self, X: Any, y: Any) -> None:
+        """Learn a batch of events in order; same result as ``learn_one`` on each."""
+
+    @abstractmethod
+    def predict_many(self, X: Any) -> np.ndarray:
+        """Predict a batch of events without learning."""
+
+    @abstractmethod
+    def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
+        """Progressive validation over a batch: predict each event, then learn it.
+
+        Returns the predictions (probabilities of the positive class for classifiers) that the
+        model made before seeing each event's label.
+        """
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Classifier(Learner):
+    """A binary classifier. Labels are ``True``/``False`` (``1``/``0`` are accepted)."""
+
+    task = "binary"
+
+    @abstractmethod
+    def predict_proba_one(self, x: Features) -> dict[bool, float]:
+        """``{False: 1 - p, True: p}`` for one event."""
+
+    def predict_one(self, x: Features) -> bool:
+        proba = self.predict_proba_one(x)
+        return proba[True] >= proba[False]
+
+    @abstractmethod
+    def predict_proba_many(self, X: Any) -> np.ndarray:
+        """Probability of the positive class for each event of a batch."""
+
+    def predict_many(self, X: Any) -> np.ndarray:
+        return self.predict_proba_many(X) >= 0.5
+
+
+class Regressor(Learner):
+    """A model of a real-valued target."""
+
+    task = "regression"

@@ -1,0 +1,109 @@
+"""Model state as arrays + JSON-able parameters, written atomically with a checksum.
+
+Snapshots never use pickle: arrays go through ``numpy.savez`` and are loaded with
+``allow_pickle=False``; everything else is JSON. A learner kind is resolved through an
+explicit registry, so loading a snapshot can never import or run arbitrary code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_KINDS: dict[str, type] = {}
+FORMAT_VERSION = 1
+
+
+def register(cls: type) -> type:
+    """Class decorator: make a learner kind loadable by ``from_state`` under its class name."""
+    _KINDS[cls.__name__] = cls
+    return cls
+
+
+def learner_kinds() -> dict[str, type]:
+    """Every registered learner kind, by name."""
+    return dict(_KINDS)
+
+
+@dataclass
+class State:
+    """A learner's full state: its kind, constructor parameters, arrays and JSON-able extras."""
+
+    kind: str
+    params: dict[str, Any]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def copy(self) -> State:
+        return State(
+            self.kind,
+            json.loads(json.dumps(self.params)),
+            {k: v.copy() for k, v in self.arrays.items()},
+            json.loads(json.dumps(self.meta)),
+        )
+
+    def to_learner(self):
+        """Rebuild the learner this state was taken from."""
+        try:
+            cls = _KINDS[self.kind]
+        except KeyError:
+            raise ValueError(f"unknown learner kind {self.kind!r}; known: {sorted(_KINDS)}") from None
+        return cls.from_state(self)
+
+
+def _header(state: State) -> dict[str, Any]:
+    return {
+        "format": FORMAT_VERSION,
+        "kind": state.kind,
+        "params": state.params,
+        "meta": state.meta,
+    }
+
+
+def save_state(state: State, path: str | os.PathLike) -> str:
+    """Write ``state`` to ``path`` atomically (temp file, fsync, rename); return its SHA-256."""
+    buf = io.BytesIO()
+    np.savez(buf, **state.arrays)
+    payload = buf.getvalue()
+    digest = hashlib.sha256(payload).hexdigest()
+    header = _header(state) | {"arrays_sha256": digest}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
+            zf.writestr("state.json", json.dumps(header, sort_keys=True))
+            zf.writestr("arrays.npz", payload)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return digest
+
+
+def load_state(path: str | os.PathLike) -> State:
+    """Read a snapshot written by :func:`save_state`, verifying its checksum."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            header = json.loads(zf.read("state.json"))
+            payload = zf.read("arrays.npz")
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a streamlearn snapshot ({exc})") from None
+    if header.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{path}: unsupported snapshot format {header.get('format')!r}")
+    if hashlib.sha256(payload).hexdigest() != header.get("arrays_sha256"):
+        raise ValueError(f"{path}: checksum mismatch, the snapshot is corrupted")
+    with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    return State(header["kind"], header["params"], arrays, header.get("meta", {}))

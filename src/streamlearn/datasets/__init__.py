@@ -1,0 +1,9 @@
+"""Data the package ships or generates, so that examples and the demo need no downloads.
+
+- :mod:`elec2`: the Elec2 electricity-price stream (45,312 events, concept drift), embedded.
+- :mod:`synth`: a generated click-through stream with hashed categorical fields and a drift.
+"""
+
+from streamlearn.datasets import elec2, synth
+
+__all__ = ["elec2", "synth"]

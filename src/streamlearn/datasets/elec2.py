@@ -1,0 +1,37 @@
+"""Elec2: the New South Wales electricity market, 1996–1998, in 30-minute periods.
+
+45,312 events; features ``feat_1..feat_6`` (period, nswprice, nswdemand, vicprice, vicdemand,
+transfer, normalized to [0, 1]); ``target`` is 1 when the price went up. The classic
+concept-drift benchmark (Harries 1999), as shipped by scikit-multiflow; embedded here.
+
+>>> from streamlearn.datasets import elec2
+>>> x, y = next(iter(elec2.stream()))
+>>> sorted(x), y
+(['feat_1', 'feat_2', 'feat_3', 'feat_4', 'feat_5', 'feat_6'], True)
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from collections.abc import Iterator
+from importlib.resources import files
+from pathlib import Path
+
+TARGET = "target"
+N_EVENTS = 45312
+
+
+def path() -> Path:
+    """The embedded CSV file (gzip)."""
+    return Path(str(files("streamlearn.datasets") / "elec2.csv.gz"))
+
+
+def stream(limit: int | None = None) -> Iterator[tuple[dict[str, float], bool]]:
+    """Events as ``(features, label)`` in time order, as River's datasets yield them."""
+    with gzip.open(path(), "rt", newline="") as fh:
+        for i, row in enumerate(csv.DictReader(fh)):
+            if limit is not None and i >= limit:
+                return
+            label = row.pop(TARGET) == "1"
+            yield {k: float(v) for k, v in row.items()}, label

@@ -1,0 +1,295 @@
+"""The hashing trick over named columns, with namespaces, pairwise crosses and online scaling.
+
+An event becomes a short list of (index, value) pairs in a fixed order: a constant bias
+feature, then every column sorted by name, then the crosses of each interaction. Text values
+(and integers of columns declared categorical) hash as ``column=value`` with value 1; numbers
+keep one weight per column and carry their value. Missing values, ``None``, empty strings,
+NaN and ±inf are absent: they touch no weight. Numbers are clipped to ±1e12.
+
+>>> from streamlearn.features.hasher import FeatureHasher
+>>> hasher = FeatureHasher(bits=8, interactions=[("user", "ad")])
+>>> event = hasher.encode_one({"user": "u1", "ad": "a9", "price": 2.5})
+>>> len(event.indices), event.values.tolist()
+(5, [1.0, 1.0, 2.5, 1.0, 1.0])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from streamlearn.features.columns import (
+    as_columns,
+    n_rows,
+    string_buffers,
+    to_arrow_or_numeric,
+)
+from streamlearn.features.hashing import (
+    FNV_PRIME,
+    MASK32,
+    cross_hash,
+    hash_int_column,
+    hash_string_column,
+    hash_text,
+)
+from streamlearn.features.scaling import OnlineScaler, scale_column
+
+MAX_ABS_VALUE = 1e12
+_NUMBER_TYPES = (int, float, np.integer, np.floating, bool, np.bool_)
+
+
+@dataclass
+class EncodedEvent:
+    """One event as hashed indices and values, plus the raw numbers the scaler learns from."""
+
+    indices: np.ndarray
+    values: np.ndarray
+    numbers: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class _Column:
+    """One column of a batch, encoded: raw 32-bit hashes, values (0 = absent), scaler input."""
+
+    hashes: np.ndarray
+    values: np.ndarray
+    numbers: np.ndarray | None = None
+    present: np.ndarray | None = None
+
+
+def _clip(x: float) -> float:
+    return min(max(x, -MAX_ABS_VALUE), MAX_ABS_VALUE)
+
+
+class FeatureHasher:
+    """Turns events (dicts) or batches (columns) into hashed sparse features.
+
+    Parameters
+    ----------
+    bits
+        Size of the weight table: ``2**bits`` weights (1 to 30).
+    seed
+        Hash seed; different seeds give different collisions.
+    categorical
+        Columns whose numbers are codes, not quantities (hashed as ``column=value``).
+    namespaces
+        ``{namespace: [columns]}``. A column not listed is a namespace of its own.
+    interactions
+        Pairs of namespaces to cross, as Vowpal Wabbit's ``-q``: every feature of the first
+        times every feature of the second (distinct pairs when both are the same namespace).
+    standardize
+        Scale numbers to z-scores with running (Welford) statistics of earlier events.
+    """
+
+    def __init__(
+        self,
+        bits: int = 20,
+        seed: int = 0,
+        categorical: Iterable[str] = (),
+        namespaces: Mapping[str, Iterable[str]] | None = None,
+        interactions: Iterable[Iterable[str]] = (),
+        standardize: bool = False,
+    ) -> None:
+        if not 1 <= int(bits) <= 30:
+            raise ValueError(f"bits must be between 1 and 30, got {bits}")
+        self.bits = int(bits)
+        self.seed = int(seed) & MASK32
+        self.categorical = sorted(set(categorical))
+        self.namespaces = {ns: sorted(cols) for ns, cols in (namespaces or {}).items()}
+        self.interactions = [tuple(pair) for pair in interactions]
+        if any(len(pair) != 2 for pair in self.interactions):
+            raise ValueError(f"interactions must be pairs of namespaces, got {self.interactions}")
+        self.standardize = bool(standardize)
+        self.mask = (1 << self.bits) - 1
+        self.scaler = OnlineScaler()
+        self._categorical = frozenset(self.categorical)
+        self._namespace_of = {col: ns for ns, cols in self.namespaces.items() for col in cols}
+        self._seeds: dict[str, int] = {}
+        self.bias_hash = hash_text("\x00bias", self.seed)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "bits": self.bits,
+            "seed": self.seed,
+            "categorical": list(self.categorical),
+            "namespaces": {ns: list(cols) for ns, cols in self.namespaces.items()},
+            "interactions": [list(pair) for pair in self.interactions],
+            "standardize": self.standardize,
+        }
+
+    @property
+    def size(self) -> int:
+        return 1 << self.bits
+
+    def column_seed(self, name: str) -> int:
+        seed = self._seeds.get(name)
+        if seed is None:
+            seed = self._seeds[name] = hash_text(name, self.seed)
+        return seed
+
+    def namespace_of(self, column: str) -> str:
+        return self._namespace_of.get(column, column)
+
+    # ------------------------------------------------------------------ one event
+    def encode_one(self, x: Mapping[str, Any]) -> EncodedEvent:
+        """Hash one event with the scaler's current statistics (it learns nothing here)."""
+        if not isinstance(x, Mapping):
+            raise TypeError(f"an event must be a dict of features, got {type(x).__name__}")
+        hashes = [self.bias_hash]
+        values = [1.0]
+        names: list[str] = []
+        numbers: list[tuple[str, float]] = []
+        for name in sorted(x, key=_checked_name):
+            feature = self._encode_value(name, x[name], numbers)
+            if feature is not None:
+                names.append(name)
+                hashes.append(feature[0])
+                values.append(feature[1])
+        if self.interactions:
+            self._cross_one(names, hashes[1:], values[1:], hashes, values)
+        indices = np.array(hashes, dtype=np.int64) & self.mask
+        return EncodedEvent(indices, np.array(values), numbers)
+
+    def _encode_value(
+        self, name: str, value: Any, numbers: list[tuple[str, float]]
+    ) -> tuple[int, float] | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return (hash_text(value, self.column_seed(name)), 1.0) if value else None
+        if not isinstance(value, _NUMBER_TYPES):
+            raise TypeError(
+                f"feature {name!r} has unsupported type {type(value).__name__}; "
+                "expected a number, a bool, a str or None"
+            )
+        number = float(value)
+        if not math.isfinite(number):
+            return None
+        if name in self._categorical and not isinstance(value, bool | np.bool_):
+            return hash_text(_code_text(value, number), self.column_seed(name)), 1.0
+        number = _clip(number)
+        if self.standardize:
+            numbers.append((name, number))
+            number = self.scaler.scale(name, number)
+        return (self.column_seed(name), number) if number != 0.0 else None
+
+    def _cross_one(self, names, base_hashes, base_values, hashes, values) -> None:
+        for left_ns, right_ns in self.interactions:
+            left = [i for i, n in enumerate(names) if self.namespace_of(n) == left_ns]
+            right = [i for i, n in enumerate(names) if self.namespace_of(n) == right_ns]
+            for a in left:
+                for b in right:
+                    if left_ns == right_ns and b <= a:
+                        continue
+                    hashes.append(cross_hash(base_hashes[a], base_hashes[b]))
+                    values.append(base_values[a] * base_values[b])
+
+    def learn_one(self, event: EncodedEvent) -> None:
+        """Fold an encoded event's numbers into the scaler (after it was used)."""
+        for name, number in event.numbers:
+            self.scaler.fold(name, number)
+
+    # ------------------------------------------------------------------ batches
+    def encode_many(self, X: Any, learn: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Hash a batch into ``(indices, values)`` arrays of shape (events, slots).
+
+        With ``learn``, the scaler folds in each event after scaling it, exactly as
+        ``encode_one`` followed by ``learn_one`` would, event by event.
+        """
+        columns = as_columns(X)
+        n = n_rows(columns)
+        names = sorted(columns, key=_checked_name)
+        encoded = [self._encode_column(name, columns[name], n, learn) for name in names]
+        crosses = self._cross_many(names, encoded) if self.interactions else []
+        slots = 1 + len(encoded) + len(crosses)
+        indices = np.empty((n, slots), dtype=np.uint32)
+        values = np.empty((n, slots))
+        indices[:, 0] = self.bias_hash & self.mask
+        values[:, 0] = 1.0
+        for j, column in enumerate(encoded + crosses, start=1):
+            indices[:, j] = column.hashes & np.uint32(self.mask)
+            values[:, j] = column.values
+        return indices, values
+
+    def _encode_column(self, name: str, raw: Any, n: int, learn: bool) -> _Column:
+        column = to_arrow_or_numeric(name, raw)
+        seed = np.uint32(self.column_seed(name))
+        if isinstance(column, pa.Array):
+            offsets, data, present = string_buffers(column)
+            hashes = np.zeros(n, np.uint32)
+            hash_string_column(offsets, data, present, seed, hashes)
+            return _Column(hashes, present.astype(np.float64))
+        if name in self._categorical and column.dtype.kind != "b":
+            return self._encode_codes(name, column, n, seed)
+        numbers = column.astype(np.float64)
+        present = np.isfinite(numbers)
+        numbers = np.clip(np.where(present, numbers, 0.0), -MAX_ABS_VALUE, MAX_ABS_VALUE)
+        if self.standardize:
+            numbers = self._scale_column(name, numbers, present, learn)
+        return _Column(np.full(n, seed, np.uint32), numbers)
+
+    def _scale_column(self, name, numbers, present, learn: bool) -> np.ndarray:
+        # Like the one-event path, a column gets statistics only once a value is learned.
+        known = name in self.scaler.columns
+        if not known and not (learn and present.any()):
+            return np.zeros_like(numbers)
+        slot = self.scaler.slot(name)
+        stats = self.scaler.stats[slot]
+        scaled = np.empty_like(numbers)
+        scale_column(numbers, present, stats, learn, scaled)
+        return scaled
+
+    def _encode_codes(self, name: str, column: np.ndarray, n: int, seed: np.uint32) -> _Column:
+        hashes = np.zeros(n, np.uint32)
+        if column.dtype.kind in "iu":
+            present = np.ones(n, bool)
+            hash_int_column(column.astype(np.int64), present, seed, hashes)
+            return _Column(hashes, present.astype(np.float64))
+        present = np.isfinite(column)
+        integral = present & (column == np.round(column))
+        if integral.all() or not present.any():
+            codes = np.where(present, column, 0).astype(np.int64)
+            hash_int_column(codes, present, seed, hashes)
+        else:
+            for i in np.flatnonzero(present):
+                hashes[i] = hash_text(_code_text(column[i], float(column[i])), int(seed))
+        return _Column(hashes, present.astype(np.float64))
+
+    def _cross_many(self, names: list[str], encoded: list[_Column]) -> list[_Column]:
+        crosses = []
+        for left_ns, right_ns in self.interactions:
+            left = [i for i, n in enumerate(names) if self.namespace_of(n) == left_ns]
+            right = [i for i, n in enumerate(names) if self.namespace_of(n) == right_ns]
+            for a in left:
+                for b in right:
+                    if left_ns == right_ns and b <= a:
+                        continue
+                    hashes = (encoded[a].hashes * np.uint32(FNV_PRIME)) ^ encoded[b].hashes
+                    crosses.append(_Column(hashes, encoded[a].values * encoded[b].values))
+        return crosses
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        stats, columns = self.scaler.state()
+        return {"scaler_stats": stats}, {"scaler_columns": columns}
+
+    def load_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+        self.scaler = OnlineScaler.from_state(arrays["scaler_stats"], meta["scaler_columns"])
+
+
+def _checked_name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"feature names must be str, got {name!r} ({type(name).__name__})")
+    return name
+
+
+def _code_text(value: Any, number: float) -> str:
+    """The text a categorical number hashes as: integers (and integral floats) in decimal."""
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    return str(int(number)) if number.is_integer() else repr(number)

@@ -1,0 +1,107 @@
+"""Online standard scaling with Welford's algorithm, per numeric feature.
+
+Each value is scaled with the statistics of the values seen *before* it, then folded into them,
+so a batch gives exactly what one event at a time would.
+
+>>> from streamlearn.features.scaling import OnlineScaler
+>>> scaler = OnlineScaler()
+>>> for v in [1.0, 2.0, 3.0]:
+...     scaler.learn_one({"x": v})
+>>> round(scaler.transform_one({"x": 4.0})["x"], 4)
+2.4495
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+COUNT, MEAN, M2 = 0, 1, 2
+
+
+@nb.njit(inline="always")
+def _scaled(stats, x):
+    if stats[COUNT] < 2.0:
+        return 0.0
+    var = stats[M2] / stats[COUNT]
+    if var <= 0.0:
+        return 0.0
+    return (x - stats[MEAN]) / math.sqrt(var)
+
+
+@nb.njit(inline="always")
+def _fold(stats, x):
+    stats[COUNT] += 1.0
+    delta = x - stats[MEAN]
+    stats[MEAN] += delta / stats[COUNT]
+    stats[M2] += delta * (x - stats[MEAN])
+
+
+@nb.njit(nogil=True, cache=True)
+def scale_column(values, present, stats, learn, out):
+    """Scale ``values`` in order into ``out``; with ``learn``, fold each value in after use.
+
+    Absent values (``present`` false: missing, NaN or inf) give 0, which the sparse
+    representation skips, and leave the statistics alone.
+    """
+    for i in range(values.shape[0]):
+        if not present[i]:
+            out[i] = 0.0
+            continue
+        x = values[i]
+        out[i] = _scaled(stats, x)
+        if learn:
+            _fold(stats, x)
+
+
+class OnlineScaler:
+    """Running mean and variance of every numeric feature; transforms to z-scores.
+
+    Parameters
+    ----------
+    None. Statistics are created when a feature is first seen.
+    """
+
+    def __init__(self) -> None:
+        self.columns: dict[str, int] = {}
+        self.stats = np.zeros((0, 3))
+
+    def slot(self, name: str) -> int:
+        """Index of ``name``'s statistics row, creating it on first sight."""
+        slot = self.columns.get(name)
+        if slot is None:
+            slot = len(self.columns)
+            self.columns[name] = slot
+            if slot >= len(self.stats):
+                grown = np.zeros((max(8, 2 * len(self.stats)), 3))
+                grown[: len(self.stats)] = self.stats
+                self.stats = grown
+        return slot
+
+    def scale(self, name: str, x: float) -> float:
+        slot = self.columns.get(name)
+        return 0.0 if slot is None else float(_scaled(self.stats[slot], x))
+
+    def fold(self, name: str, x: float) -> None:
+        slot = self.slot(name)  # may grow self.stats: look it up first
+        _fold(self.stats[slot], x)
+
+    def learn_one(self, x: dict) -> None:
+        for name, value in x.items():
+            self.fold(name, float(value))
+
+    def transform_one(self, x: dict) -> dict:
+        return {name: self.scale(name, float(value)) for name, value in x.items()}
+
+    def state(self) -> tuple[np.ndarray, list[str]]:
+        return self.stats[: len(self.columns)].copy(), list(self.columns)
+
+    @classmethod
+    def from_state(cls, stats: np.ndarray, columns: list[str]) -> OnlineScaler:
+        scaler = cls()
+        for name in columns:
+            scaler.slot(name)
+        scaler.stats[: len(columns)] = stats
+        return scaler

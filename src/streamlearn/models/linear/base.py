@@ -1,0 +1,172 @@
+"""What the linear learners share: hashed features, a weight table and the compiled loop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pyarrow as pa
+
+from streamlearn.base import Learner, State
+from streamlearn.features.columns import as_columns, n_rows
+from streamlearn.features.hasher import EncodedEvent, FeatureHasher
+from streamlearn.models.linear.kernel import effective_weights, run_linear
+from streamlearn.models.linear.optimizers import FTRL_CODE, L1, Optimizer, make_optimizer
+
+CHUNK = 1 << 15  # events encoded at a time: bounds the memory of a batch call
+
+
+class LinearModel(Learner):
+    """A linear model on hashed features, trained one event at a time.
+
+    Parameters
+    ----------
+    optimizer
+        An optimizer (:class:`SGD`, :class:`AdaGrad`, :class:`FTRL`), its name or its params.
+    bits, seed, categorical, namespaces, interactions, standardize
+        Feature hashing, as in :class:`streamlearn.features.FeatureHasher`.
+    """
+
+    loss: ClassVar[int]
+    default_optimizer: ClassVar[str] = "ftrl"
+
+    def __init__(
+        self,
+        optimizer: Optimizer | dict[str, Any] | str | None = None,
+        bits: int = 20,
+        seed: int = 0,
+        categorical: Iterable[str] = (),
+        namespaces: Mapping[str, Iterable[str]] | None = None,
+        interactions: Iterable[Iterable[str]] = (),
+        standardize: bool = False,
+    ) -> None:
+        self.optimizer = make_optimizer(optimizer or self.default_optimizer)
+        self.features = FeatureHasher(bits, seed, categorical, namespaces, interactions, standardize)
+        self._hyper = self.optimizer.hyper()
+        self.table = np.zeros((self.features.size, 2))
+        self.counters = np.zeros(1, np.int64)
+        self._cached: tuple[Mapping, dict, EncodedEvent] | None = None
+
+    # ------------------------------------------------------------------ contract
+    def params(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.params(), **self.features.params()}
+
+    def state(self) -> State:
+        arrays, meta = self.features.state()
+        arrays |= {"table": self.table.copy(), "counters": self.counters.copy()}
+        return State(type(self).__name__, self.params(), arrays, meta)
+
+    @classmethod
+    def from_state(cls, state: State) -> Self:
+        if state.kind != cls.__name__:
+            raise ValueError(f"state of a {state.kind} cannot make a {cls.__name__}")
+        model = cls(**state.params)
+        table = np.asarray(state.arrays["table"], dtype=np.float64)
+        if table.shape != model.table.shape:
+            raise ValueError(f"weight table shape {table.shape} != expected {model.table.shape}")
+        if not np.isfinite(table).all():
+            raise ValueError("weight table holds non-finite values")
+        model.table = table.copy()
+        model.counters = np.asarray(state.arrays["counters"], dtype=np.int64).copy()
+        model.features.load_state(state.arrays, state.meta)
+        return model
+
+    @property
+    def n_learned(self) -> int:
+        """How many events the model has learned."""
+        return int(self.counters[0])
+
+    def weights(self) -> np.ndarray:
+        """The weight of every hashed coordinate (derived from FTRL's state where needed)."""
+        out = np.empty(len(self.table))
+        effective_weights(self.table, self.optimizer.code, self._hyper, out)
+        return out
+
+    @property
+    def sparsity(self) -> float:
+        """Fraction of weights that are exactly zero."""
+        if self.optimizer.code == FTRL_CODE:
+            return float(np.mean(np.abs(self.table[:, 0]) <= self._hyper[L1]))
+        return float(np.mean(self.table[:, 0] == 0.0))
+
+    # ------------------------------------------------------------------ one event
+    def _encode(self, x: Mapping[str, Any]) -> EncodedEvent:
+        # A prediction followed by learning the same, unchanged event hashes it only once.
+        cached = self._cached
+        if cached is not None and cached[0] is x and cached[1] == x:
+            return cached[2]
+        event = self.features.encode_one(x)
+        self._cached = (x, dict(x), event)
+        return event
+
+    def _raw_one(self, x: Mapping[str, Any]) -> float:
+        event = self._encode(x)
+        out = np.empty(1)
+        self._run(event.indices[None, :], event.values[None, :], out, out, learn=False)
+        return float(out[0])
+
+    def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
+        target = np.array([self._target_one(y)])
+        event = self._encode(x)
+        self._run(event.indices[None, :], event.values[None, :], target, np.empty(1), learn=True)
+        self.features.learn_one(event)
+        self._cached = None
+
+    def _run(self, indices, values, targets, out, learn: bool) -> None:
+        run_linear(
+            indices, values, targets, self.table, self.counters,
+            self.optimizer.code, self.loss, self._hyper, learn, out,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ batches
+    def _run_many(self, X: Any, y: Any, learn: bool) -> np.ndarray:
+        columns = as_columns(X)
+        n = n_rows(columns)
+        targets = self._targets_many(y, n) if learn else np.empty(0)
+        out = np.empty(n)
+        if learn:
+            self._cached = None
+        for start in range(0, n, CHUNK):
+            stop = min(start + CHUNK, n)
+            chunk = {name: _rows(col, start, stop) for name, col in columns.items()}
+            indices, values = self.features.encode_many(chunk, learn=learn)
+            self._run(indices, values, targets[start:stop] if learn else out, out[start:stop], learn)
+        return out
+
+    def learn_many(self, X: Any, y: Any) -> None:
+        self._run_many(X, y, learn=True)
+
+    def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
+        return self._run_many(X, y, learn=True)
+
+    # ------------------------------------------------------------------ targets
+    def _target_one(self, y: Any) -> float:
+        raise NotImplementedError
+
+    def _targets_many(self, y: Any, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _rows(column: Any, start: int, stop: int) -> Any:
+    if isinstance(column, pa.Array | pa.ChunkedArray):
+        return column.slice(start, stop - start)
+    return column[start:stop]
+
+
+def target_array(y: Any, n: int) -> np.ndarray:
+    """Targets of a batch as float64, checked for length."""
+    if isinstance(y, pa.ChunkedArray):
+        y = y.combine_chunks()
+    if isinstance(y, pa.Array):
+        y = y.to_numpy(zero_copy_only=False)
+    try:
+        targets = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("targets must be numbers or bools") from None
+    if targets.shape != (n,):
+        raise ValueError(f"expected {n} targets, got shape {targets.shape}")
+    if not np.isfinite(targets).all():
+        bad = int(np.flatnonzero(~np.isfinite(targets))[0])
+        raise ValueError(f"target {bad} is missing or not finite; drop such events first")
+    return targets

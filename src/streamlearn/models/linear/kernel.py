@@ -1,0 +1,113 @@
+"""The compiled per-event loop shared by every linear learner.
+
+For each event, in order: compute the margin from the current weights, turn it into a
+prediction, and (when learning) take one optimizer step on that event's loss. Batch and
+one-event calls run this same loop, which is why their results are identical.
+
+The weight table has two columns per coordinate, side by side for cache locality:
+SGD and AdaGrad keep (weight, sum of squared gradients); FTRL keeps (z, sqrt(n)).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from streamlearn.models.linear.optimizers import (
+    ADAGRAD_CODE,
+    ALPHA,
+    BETA,
+    EPS,
+    FTRL_CODE,
+    L1,
+    L2,
+    LR,
+    POWER_T,
+)
+
+LOG_LOSS, SQUARED_LOSS = 0, 1
+GRAD_CLIP = 1e6  # bounds one coordinate's step, so that no input can overflow a weight
+MARGIN_CLIP = 35.0  # beyond this the sigmoid is 0 or 1 in float64
+
+
+@nb.njit(inline="always")
+def _weight(table, i, opt, hp):
+    if opt != FTRL_CODE:
+        return table[i, 0]
+    z = table[i, 0]
+    l1 = hp[L1]
+    if abs(z) <= l1:
+        return 0.0
+    shrunk = z - l1 if z > 0.0 else z + l1
+    return -shrunk / ((hp[BETA] + table[i, 1]) / hp[ALPHA] + hp[L2])
+
+
+@nb.njit(inline="always")
+def _soft_threshold(w, amount):
+    if w > amount:
+        return w - amount
+    if w < -amount:
+        return w + amount
+    return 0.0
+
+
+@nb.njit(inline="always")
+def _step(table, i, w, g, opt, hp, rate):
+    if opt == FTRL_CODE:
+        n_sqrt = table[i, 1]
+        new_sqrt = math.sqrt(n_sqrt * n_sqrt + g * g)
+        table[i, 0] += g - (new_sqrt - n_sqrt) / hp[ALPHA] * w
+        table[i, 1] = new_sqrt
+        return
+    g += hp[L2] * w
+    if opt == ADAGRAD_CODE:
+        table[i, 1] += g * g
+        rate = hp[LR] / (math.sqrt(table[i, 1]) + hp[EPS])
+    w -= rate * g
+    if hp[L1] > 0.0:
+        w = _soft_threshold(w, rate * hp[L1])
+    table[i, 0] = w
+
+
+@nb.njit(nogil=True, cache=True)
+def run_linear(indices, values, targets, table, counters, opt, loss, hp, learn, out):
+    """Predict every event into ``out``; with ``learn``, learn each one right after."""
+    n_events, n_slots = indices.shape
+    used = np.empty(n_slots)
+    for t in range(n_events):
+        margin = 0.0
+        for s in range(n_slots):
+            v = values[t, s]
+            if v == 0.0:
+                continue
+            w = _weight(table, indices[t, s], opt, hp)
+            used[s] = w
+            margin += w * v
+        if not math.isfinite(margin):
+            margin = 0.0
+        if loss == LOG_LOSS:
+            margin = min(max(margin, -MARGIN_CLIP), MARGIN_CLIP)
+            prediction = 1.0 / (1.0 + math.exp(-margin))
+        else:
+            prediction = margin
+        out[t] = prediction
+        if not learn:
+            continue
+        error = prediction - targets[t]
+        rate = hp[LR] / (1.0 + counters[0]) ** hp[POWER_T] if hp[POWER_T] > 0.0 else hp[LR]
+        for s in range(n_slots):
+            v = values[t, s]
+            if v == 0.0:
+                continue
+            g = min(max(error * v, -GRAD_CLIP), GRAD_CLIP)
+            _step(table, indices[t, s], used[s], g, opt, hp, rate)
+        counters[0] += 1
+
+
+@nb.njit(nogil=True, cache=True)
+def effective_weights(table, opt, hp, out):
+    """The weight of every coordinate (FTRL's are derived from z and n)."""
+    for i in range(table.shape[0]):
+        out[i] = _weight(table, i, opt, hp)

@@ -1,0 +1,113 @@
+"""Per-coordinate optimizers for the linear learners: SGD, AdaGrad and FTRL-Proximal.
+
+Each is a small, JSON-able description; the update itself runs in the compiled kernel.
+
+>>> from streamlearn.models.linear.optimizers import FTRL, make_optimizer
+>>> make_optimizer({"name": "ftrl", "alpha": 0.2}) == FTRL(alpha=0.2)
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+
+SGD_CODE, ADAGRAD_CODE, FTRL_CODE = 0, 1, 2
+# Positions in the hyper-parameter vector the kernel reads.
+LR, L1, L2, ALPHA, BETA, EPS, POWER_T = range(7)
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    name: ClassVar[str] = ""
+    code: ClassVar[int] = -1
+
+    def hyper(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def params(self) -> dict[str, Any]:
+        return {"name": self.name, **asdict(self)}
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int | float) or not np.isfinite(value) or value < 0:
+                raise ValueError(f"{self.name}: {f.name} must be a finite number >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class SGD(Optimizer):
+    """Plain stochastic gradient descent: ``lr / (1 + t) ** power_t``, L1 by soft-thresholding."""
+
+    lr: float = 0.05
+    power_t: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
+    name: ClassVar[str] = "sgd"
+    code: ClassVar[int] = SGD_CODE
+
+    def hyper(self) -> np.ndarray:
+        return _hyper(lr=self.lr, l1=self.l1, l2=self.l2, power_t=self.power_t)
+
+
+@dataclass(frozen=True)
+class AdaGrad(Optimizer):
+    """AdaGrad: a per-coordinate rate ``lr / sqrt(sum of squared gradients)``."""
+
+    lr: float = 0.1
+    eps: float = 1e-6
+    l1: float = 0.0
+    l2: float = 0.0
+    name: ClassVar[str] = "adagrad"
+    code: ClassVar[int] = ADAGRAD_CODE
+
+    def hyper(self) -> np.ndarray:
+        return _hyper(lr=self.lr, l1=self.l1, l2=self.l2, eps=self.eps)
+
+
+@dataclass(frozen=True)
+class FTRL(Optimizer):
+    """FTRL-Proximal (McMahan et al., 2013) with per-coordinate rates, L1 and L2.
+
+    ``alpha`` and ``beta`` set the per-coordinate rate ``alpha / (beta + sqrt(n_i))``; L1
+    makes weights exactly zero, so the model stays sparse.
+    """
+
+    alpha: float = 0.1
+    beta: float = 1.0
+    l1: float = 0.0
+    l2: float = 0.0
+    name: ClassVar[str] = "ftrl"
+    code: ClassVar[int] = FTRL_CODE
+
+    def hyper(self) -> np.ndarray:
+        return _hyper(alpha=self.alpha, beta=self.beta, l1=self.l1, l2=self.l2)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.alpha <= 0:
+            raise ValueError("ftrl: alpha must be > 0")
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, AdaGrad, FTRL)}
+
+
+def _hyper(lr=0.0, l1=0.0, l2=0.0, alpha=1.0, beta=0.0, eps=0.0, power_t=0.0) -> np.ndarray:
+    return np.array([lr, l1, l2, alpha, beta, eps, power_t], dtype=np.float64)
+
+
+def make_optimizer(spec: Optimizer | dict[str, Any] | str) -> Optimizer:
+    """An optimizer from itself, its name (``"ftrl"``) or its ``params()`` dict."""
+    if isinstance(spec, Optimizer):
+        return spec
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict) or spec.get("name") not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {spec!r}; choose one of {sorted(OPTIMIZERS)}")
+    args = {k: v for k, v in spec.items() if k != "name"}
+    try:
+        return OPTIMIZERS[spec["name"]](**args)
+    except TypeError as exc:
+        raise ValueError(f"bad optimizer parameters {args}: {exc}") from None

@@ -1,0 +1,45 @@
+"""Linear regression on hashed features (squared loss), trained online.
+
+>>> from streamlearn.models.linear import LinearRegression
+>>> model = LinearRegression(optimizer="adagrad", bits=10)
+>>> for i in range(3000):
+...     x = {"a": (i % 7) / 7, "b": (i % 5) / 5}
+...     model.learn_one(x, 3 * x["a"] - 2 * x["b"] + 1)
+>>> round(model.predict_one({"a": 0.5, "b": 0.5}), 1)
+1.5
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from streamlearn.base import Regressor, register
+from streamlearn.models.linear.base import LinearModel, target_array
+from streamlearn.models.linear.kernel import SQUARED_LOSS
+
+
+@register
+class LinearRegression(LinearModel, Regressor):
+    """Least-squares linear regression with SGD, AdaGrad or FTRL."""
+
+    loss = SQUARED_LOSS
+    default_optimizer = "adagrad"
+
+    def predict_one(self, x: dict) -> float:
+        return self._raw_one(x)
+
+    def predict_many(self, X: Any) -> np.ndarray:
+        return self._run_many(X, None, learn=False)
+
+    def _target_one(self, y: Any) -> float:
+        if isinstance(y, bool | np.bool_) or not isinstance(y, int | float | np.number):
+            raise ValueError(f"a regression target must be a number, got {y!r}")
+        if not math.isfinite(float(y)):
+            raise ValueError(f"a regression target must be finite, got {y!r}")
+        return float(y)
+
+    def _targets_many(self, y: Any, n: int) -> np.ndarray:
+        return target_array(y, n)

@@ -1,0 +1,314 @@
+"""Stream a CSV, JSON-lines or Parquet file (optionally gzip / xz / bz2 compressed) in batches.
+
+Memory stays constant: the file is read block by block. Every batch holds typed feature
+columns and a float64 target. Rows that cannot be used — a missing or unparsable target, a
+value that does not parse as its column's type — are left out of the batch and reported as
+:class:`Reject` records with their row number and the reason, so they never touch a model.
+
+A column's type is decided from the first block: numbers if every value there parses as a
+number (and the column is not declared categorical), text otherwise.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import lzma
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+FORMATS = ("csv", "jsonl", "parquet")
+_OPENERS: dict[str, Callable[..., IO[bytes]]] = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
+_NUMBER = r"^\s*[-+]?((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|infinity|nan)\s*$"
+BLOCK_BYTES = 1 << 22
+
+
+@dataclass
+class Reject:
+    """A row left out of the stream: its 1-based row number (header excluded) and why."""
+
+    row: int
+    reason: str
+
+
+@dataclass
+class Batch:
+    """Consecutive rows of a file: feature columns, targets and where they came from."""
+
+    features: dict[str, Any]
+    target: np.ndarray
+    rows: np.ndarray
+    end_row: int
+    rejects: list[Reject] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+
+def detect_format(path: str | os.PathLike) -> tuple[str, str | None]:
+    """(format, compression suffix) from the file name, e.g. ``data.csv.gz`` → (csv, .gz)."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    compression = suffixes.pop() if suffixes and suffixes[-1] in _OPENERS else None
+    kind = suffixes[-1] if suffixes else ""
+    mapping = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+               ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}  # fmt: skip
+    if kind not in mapping:
+        raise ValueError(f"{path}: cannot tell the format; expected .csv, .jsonl or .parquet")
+    return mapping[kind], compression
+
+
+class FileSource:
+    """Batches of (features, target) from a file, with bad rows turned into rejects.
+
+    Parameters
+    ----------
+    path
+        The file; its format and compression come from its name.
+    target
+        The target column.
+    categorical
+        Columns to read as text even when they hold numbers.
+    batch_rows
+        Rows per batch for JSON lines and Parquet (CSV batches follow its block size).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        target: str,
+        categorical: Iterable[str] = (),
+        batch_rows: int = 65536,
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no such file: {self.path}")
+        self.format, self.compression = detect_format(self.path)
+        self.target = target
+        self.categorical = set(categorical)
+        self.batch_rows = batch_rows
+        self.size = self.path.stat().st_size
+        self.numeric: set[str] | None = None
+        self._raw: IO[bytes] | None = None
+        self.delimiter = "\t" if ".tsv" in [s.lower() for s in self.path.suffixes] else ","
+
+    @property
+    def position(self) -> int:
+        """Bytes of the file read so far (for progress)."""
+        raw = self._raw
+        if raw is None or raw.closed:
+            return self.size
+        return raw.tell()
+
+    def _open(self) -> IO[bytes]:
+        self._raw = open(self.path, "rb")  # noqa: SIM115 - closed by __iter__
+        if self.compression:
+            return _OPENERS[self.compression](self._raw)
+        return self._raw
+
+    def __iter__(self) -> Iterator[Batch]:
+        readers = {"csv": self._csv_tables, "jsonl": self._jsonl_tables, "parquet": self._parquet_tables}
+        row = 0
+        try:
+            for table, rejects in readers[self.format]():
+                batch = self._to_batch(table, row, rejects)
+                row = batch.end_row
+                yield batch
+        finally:
+            if self._raw is not None:
+                self._raw.close()
+
+    # ------------------------------------------------------------------ formats
+    def _csv_tables(self) -> Iterator[tuple[pa.Table, list[Reject]]]:
+        names = self._csv_header()
+        string_types = {name: pa.string() for name in names}
+        with self._open() as fh:
+            reader = pacsv.open_csv(
+                fh,
+                read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
+                parse_options=pacsv.ParseOptions(delimiter=self.delimiter),
+                convert_options=pacsv.ConvertOptions(column_types=string_types),
+            )
+            for record_batch in reader:
+                yield pa.Table.from_batches([record_batch]), []
+
+    def _csv_header(self) -> list[str]:
+        with self._open() as fh:
+            reader = pacsv.open_csv(
+                fh,
+                read_options=pacsv.ReadOptions(block_size=1 << 20),
+                parse_options=pacsv.ParseOptions(delimiter=self.delimiter),
+            )
+            first = reader.read_next_batch()
+        self._decide_types(first.schema, first)
+        return first.schema.names
+
+    def _parquet_tables(self) -> Iterator[tuple[pa.Table, list[Reject]]]:
+        with self._open() as fh:
+            parquet = pq.ParquetFile(fh)
+            for record_batch in parquet.iter_batches(batch_size=self.batch_rows):
+                if self.numeric is None:
+                    self._decide_types(record_batch.schema, record_batch)
+                yield pa.Table.from_batches([record_batch]), []
+
+    def _jsonl_tables(self) -> Iterator[tuple[pa.Table, list[Reject]]]:
+        with self._open() as fh:
+            lines: list[bytes] = []
+            for line in fh:
+                lines.append(line)
+                if len(lines) >= self.batch_rows:
+                    yield self._json_table(lines)
+                    lines = []
+            if lines:
+                yield self._json_table(lines)
+
+    def _json_table(self, lines: list[bytes]) -> tuple[pa.Table, list[Reject]]:
+        records: list[dict[str, Any]] = []
+        rejects: list[Reject] = []
+        for i, line in enumerate(lines):
+            record, reason = _parse_json_line(line)
+            if reason:
+                rejects.append(Reject(i, reason))
+                records.append({})
+            else:
+                records.append(record)
+        table, bad = _records_to_table(records)
+        rejects += [Reject(i, reason) for i, reason in bad]
+        if self.numeric is None:
+            self._decide_types(table.schema, table)
+        return table, rejects
+
+    # ------------------------------------------------------------------ typing
+    def _decide_types(self, schema: pa.Schema, sample: pa.Table | pa.RecordBatch) -> None:
+        if self.target not in schema.names:
+            raise KeyError(
+                f"{self.path}: no target column {self.target!r}; columns: {', '.join(schema.names)}"
+            )
+        numeric = set()
+        for name in schema.names:
+            kind = schema.field(name).type
+            if name in self.categorical:
+                continue
+            if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+                numeric.add(name)
+            elif pa.types.is_null(kind):
+                numeric.add(name)
+        self.numeric = numeric
+
+    def _to_batch(self, table: pa.Table, start_row: int, rejects: list[Reject]) -> Batch:
+        n = table.num_rows
+        bad = np.zeros(n, bool)
+        for reject in rejects:
+            bad[reject.row] = True
+        target, reasons = _parse_target(table.column(self.target) if self.target in
+                                        table.column_names else pa.nulls(n), self.target)  # fmt: skip
+        features: dict[str, Any] = {}
+        for name in table.column_names:
+            if name == self.target:
+                continue
+            column = table.column(name).combine_chunks()
+            if name in (self.numeric or ()):
+                column, column_reasons = _parse_numbers(column, name)
+                reasons.update((i, r) for i, r in column_reasons.items() if i not in reasons)
+            elif not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+                column = pc.cast(column, pa.string())
+            features[name] = column
+        for i, reason in reasons.items():
+            if not bad[i]:
+                bad[i] = True
+                rejects.append(Reject(i, reason))
+        keep = ~bad
+        all_rows = np.arange(start_row + 1, start_row + n + 1)
+        for reject in rejects:
+            reject.row += start_row + 1
+        rejects.sort(key=lambda r: r.row)
+        if bad.any():
+            mask = pa.array(keep)
+            features = {k: (v.filter(mask) if isinstance(v, pa.Array) else v[keep])
+                        for k, v in features.items()}  # fmt: skip
+            target = target[keep]
+        return Batch(features, target, all_rows[keep], start_row + n, rejects)
+
+
+def _parse_json_line(line: bytes) -> tuple[dict[str, Any], str | None]:
+    try:
+        record = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        return {}, f"invalid JSON: {exc}"
+    if not isinstance(record, dict):
+        return {}, f"expected a JSON object, got {type(record).__name__}"
+    return record, None
+
+
+def _records_to_table(records: list[dict[str, Any]]) -> tuple[pa.Table, list[tuple[int, str]]]:
+    """Columns from JSON records; a value whose type differs from its column's is a reject."""
+    kinds: dict[str, type] = {}
+    bad: dict[int, str] = {}
+    for i, record in enumerate(records):
+        for key, value in record.items():
+            if value is None:
+                continue
+            kind = _json_kind(value)
+            if kind is None:
+                bad.setdefault(i, f"column {key!r}: unsupported value {type(value).__name__}")
+                continue
+            expected = kinds.setdefault(key, kind)
+            if kind is not expected and {kind, expected} != {int, float}:
+                bad.setdefault(i, f"column {key!r}: expected {expected.__name__}, got {kind.__name__}")
+            elif kind is float:
+                kinds[key] = float
+    columns = {}
+    for key, kind in kinds.items():
+        values = [None if i in bad else r.get(key) for i, r in enumerate(records)]
+        arrow_type = pa.string() if kind is str else pa.float64()
+        columns[key] = pa.array(values, type=arrow_type)
+    return pa.table(columns) if columns else pa.table({"_": pa.nulls(len(records))}), sorted(
+        bad.items()
+    )
+
+
+def _json_kind(value: Any) -> type | None:
+    if isinstance(value, bool):
+        return int
+    if isinstance(value, int | float | str):
+        return type(value)
+    return None
+
+
+def _parse_numbers(column: pa.Array, name: str) -> tuple[np.ndarray, dict[int, str]]:
+    """Numbers of a column (NaN where missing) and the rows whose text is not a number."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return pc.fill_null(pc.cast(column, pa.float64()), np.nan).to_numpy(), {}
+    column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
+    try:
+        return pc.fill_null(pc.cast(column, pa.float64()), np.nan).to_numpy(), {}
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    ok = pc.fill_null(pc.match_substring_regex(column, _NUMBER, ignore_case=True), True)
+    ok_mask = ok.to_numpy(zero_copy_only=False)
+    reasons = {int(i): f"column {name!r}: cannot parse {column[int(i)].as_py()!r} as a number"
+               for i in np.flatnonzero(~ok_mask)}  # fmt: skip
+    cleaned = pc.if_else(ok, column, pa.scalar(None, column.type))
+    return pc.fill_null(pc.cast(cleaned, pa.float64()), np.nan).to_numpy(), reasons
+
+
+def _parse_target(column: pa.ChunkedArray | pa.Array, name: str) -> tuple[np.ndarray, dict[int, str]]:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        lowered = pc.utf8_lower(pc.utf8_trim_whitespace(column))
+        column = pc.replace_substring_regex(lowered, r"^true$", "1")
+        column = pc.replace_substring_regex(column, r"^false$", "0")
+    values, reasons = _parse_numbers(column, name)
+    for i in np.flatnonzero(~np.isfinite(values)):
+        reasons.setdefault(int(i), f"target {name!r} is missing or not finite")
+    return values, reasons
