@@ -82,16 +82,14 @@ def _from_arrow(name: str, values: pa.Array) -> pa.Array | np.ndarray:
 
 
 def string_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(offsets, data, present) of an Arrow string array; empty strings count as absent."""
-    if pa.types.is_large_string(values.type):
-        offsets_type = np.int64
-    else:
-        offsets_type = np.int32
+    """(offsets, data, validity) of an Arrow string array; validity is empty without nulls."""
+    offsets_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
     n = len(values)
     buffers = values.buffers()
     offsets = np.frombuffer(buffers[1], offsets_type)[values.offset : values.offset + n + 1]
     data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.zeros(1, np.uint8)
-    present = np.diff(offsets) > 0
     if values.null_count:
-        present &= values.is_valid().to_numpy(zero_copy_only=False)
-    return offsets, data, present
+        validity = values.is_valid().to_numpy(zero_copy_only=False)
+    else:
+        validity = np.zeros(0, bool)
+    return offsets, data, validity

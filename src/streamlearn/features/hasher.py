@@ -52,16 +52,6 @@ class EncodedEvent:
     numbers: list[tuple[str, float]] = field(default_factory=list)
 
 
-@dataclass
-class _Column:
-    """One column of a batch, encoded: raw 32-bit hashes, values (0 = absent), scaler input."""
-
-    hashes: np.ndarray
-    values: np.ndarray
-    numbers: np.ndarray | None = None
-    present: np.ndarray | None = None
-
-
 def _clip(x: float) -> float:
     return min(max(x, -MAX_ABS_VALUE), MAX_ABS_VALUE)
 
@@ -179,15 +169,18 @@ class FeatureHasher:
         return (self.column_seed(name), number) if number != 0.0 else None
 
     def _cross_one(self, names, base_hashes, base_values, hashes, values) -> None:
+        for a, b in self.cross_pairs(names):
+            hashes.append(cross_hash(base_hashes[a], base_hashes[b]))
+            values.append(base_values[a] * base_values[b])
+
+    def cross_pairs(self, names: list[str]) -> list[tuple[int, int]]:
+        """Positions (in ``names``) of the column pairs that the interactions cross, in order."""
+        pairs = []
         for left_ns, right_ns in self.interactions:
             left = [i for i, n in enumerate(names) if self.namespace_of(n) == left_ns]
             right = [i for i, n in enumerate(names) if self.namespace_of(n) == right_ns]
-            for a in left:
-                for b in right:
-                    if left_ns == right_ns and b <= a:
-                        continue
-                    hashes.append(cross_hash(base_hashes[a], base_hashes[b]))
-                    values.append(base_values[a] * base_values[b])
+            pairs += [(a, b) for a in left for b in right if left_ns != right_ns or a < b]
+        return pairs
 
     def learn_one(self, event: EncodedEvent) -> None:
         """Fold an encoded event's numbers into the scaler (after it was used)."""
@@ -204,34 +197,36 @@ class FeatureHasher:
         columns = as_columns(X)
         n = n_rows(columns)
         names = sorted(columns, key=_checked_name)
-        encoded = [self._encode_column(name, columns[name], n, learn) for name in names]
-        crosses = self._cross_many(names, encoded) if self.interactions else []
-        slots = 1 + len(encoded) + len(crosses)
-        indices = np.empty((n, slots), dtype=np.uint32)
+        pairs = self.cross_pairs(names) if self.interactions else []
+        slots = 1 + len(names) + len(pairs)
+        hashes = np.empty((n, slots), dtype=np.uint32)
         values = np.empty((n, slots))
-        indices[:, 0] = self.bias_hash & self.mask
+        hashes[:, 0] = self.bias_hash
         values[:, 0] = 1.0
-        for j, column in enumerate(encoded + crosses, start=1):
-            indices[:, j] = column.hashes & np.uint32(self.mask)
-            values[:, j] = column.values
-        return indices, values
+        for j, name in enumerate(names, start=1):
+            self._encode_column(name, columns[name], learn, hashes[:, j], values[:, j])
+        for j, (a, b) in enumerate(pairs, start=1 + len(names)):
+            hashes[:, j] = (hashes[:, a + 1] * np.uint32(FNV_PRIME)) ^ hashes[:, b + 1]
+            values[:, j] = values[:, a + 1] * values[:, b + 1]
+        hashes &= np.uint32(self.mask)
+        return hashes, values
 
-    def _encode_column(self, name: str, raw: Any, n: int, learn: bool) -> _Column:
+    def _encode_column(self, name: str, raw: Any, learn: bool, hashes, values) -> None:
         column = to_arrow_or_numeric(name, raw)
         seed = np.uint32(self.column_seed(name))
         if isinstance(column, pa.Array):
-            offsets, data, present = string_buffers(column)
-            hashes = np.zeros(n, np.uint32)
-            hash_string_column(offsets, data, present, seed, hashes)
-            return _Column(hashes, present.astype(np.float64))
-        if name in self._categorical and column.dtype.kind != "b":
-            return self._encode_codes(name, column, n, seed)
-        numbers = column.astype(np.float64)
-        present = np.isfinite(numbers)
-        numbers = np.clip(np.where(present, numbers, 0.0), -MAX_ABS_VALUE, MAX_ABS_VALUE)
-        if self.standardize:
-            numbers = self._scale_column(name, numbers, present, learn)
-        return _Column(np.full(n, seed, np.uint32), numbers)
+            offsets, data, validity = string_buffers(column)
+            hash_string_column(offsets, data, validity, seed, hashes, values)
+        elif name in self._categorical and column.dtype.kind != "b":
+            self._encode_codes(column, seed, hashes, values)
+        else:
+            numbers = column.astype(np.float64)
+            present = np.isfinite(numbers)
+            numbers = np.clip(np.where(present, numbers, 0.0), -MAX_ABS_VALUE, MAX_ABS_VALUE)
+            if self.standardize:
+                numbers = self._scale_column(name, numbers, present, learn)
+            hashes[:] = seed
+            values[:] = numbers
 
     def _scale_column(self, name, numbers, present, learn: bool) -> np.ndarray:
         # Like the one-event path, a column gets statistics only once a value is learned.
@@ -244,34 +239,20 @@ class FeatureHasher:
         scale_column(numbers, present, stats, learn, scaled)
         return scaled
 
-    def _encode_codes(self, name: str, column: np.ndarray, n: int, seed: np.uint32) -> _Column:
-        hashes = np.zeros(n, np.uint32)
+    def _encode_codes(self, column: np.ndarray, seed: np.uint32, hashes, values) -> None:
         if column.dtype.kind in "iu":
-            present = np.ones(n, bool)
-            hash_int_column(column.astype(np.int64), present, seed, hashes)
-            return _Column(hashes, present.astype(np.float64))
+            hash_int_column(column.astype(np.int64), np.ones(len(column), bool), seed, hashes, values)
+            return
         present = np.isfinite(column)
         integral = present & (column == np.round(column))
-        if integral.all() or not present.any():
+        if (integral == present).all():
             codes = np.where(present, column, 0).astype(np.int64)
-            hash_int_column(codes, present, seed, hashes)
-        else:
-            for i in np.flatnonzero(present):
-                hashes[i] = hash_text(_code_text(column[i], float(column[i])), int(seed))
-        return _Column(hashes, present.astype(np.float64))
-
-    def _cross_many(self, names: list[str], encoded: list[_Column]) -> list[_Column]:
-        crosses = []
-        for left_ns, right_ns in self.interactions:
-            left = [i for i, n in enumerate(names) if self.namespace_of(n) == left_ns]
-            right = [i for i, n in enumerate(names) if self.namespace_of(n) == right_ns]
-            for a in left:
-                for b in right:
-                    if left_ns == right_ns and b <= a:
-                        continue
-                    hashes = (encoded[a].hashes * np.uint32(FNV_PRIME)) ^ encoded[b].hashes
-                    crosses.append(_Column(hashes, encoded[a].values * encoded[b].values))
-        return crosses
+            hash_int_column(codes, present, seed, hashes, values)
+            return
+        values[:] = present
+        hashes[:] = 0
+        for i in np.flatnonzero(present):
+            hashes[i] = hash_text(_code_text(column[i], float(column[i])), int(seed))
 
     # ------------------------------------------------------------------ state
     def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

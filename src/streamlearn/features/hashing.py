@@ -90,20 +90,34 @@ def murmur3_bytes(data, start, end, seed):
 
 
 @nb.njit(nogil=True, cache=True)
-def hash_string_column(offsets, data, valid, seed, out):
-    """Hash every value of an Arrow string column (``offsets``/``data`` buffers) into ``out``."""
-    for i in range(out.shape[0]):
-        if valid[i]:
-            out[i] = murmur3_bytes(data, offsets[i], offsets[i + 1], seed)
+def hash_string_column(offsets, data, validity, seed, out_hash, out_value):
+    """Hash an Arrow string column (``offsets``/``data`` buffers) as categorical features.
+
+    ``validity`` is the column's null mask (empty when it has no nulls). Null and empty
+    strings are absent: value 0, hash 0.
+    """
+    check_nulls = validity.shape[0] > 0
+    for i in range(out_hash.shape[0]):
+        start = offsets[i]
+        end = offsets[i + 1]
+        if end == start or (check_nulls and not validity[i]):
+            out_hash[i] = 0
+            out_value[i] = 0.0
+        else:
+            out_hash[i] = murmur3_bytes(data, start, end, seed)
+            out_value[i] = 1.0
 
 
 @nb.njit(nogil=True, cache=True)
-def hash_int_column(values, valid, seed, out):
-    """Hash every integer of a column by its decimal text, as ``hash_text(str(v))`` does."""
+def hash_int_column(values, valid, seed, out_hash, out_value):
+    """Hash integer codes by their decimal text, as ``hash_text(str(v))`` does; invalid → absent."""
     buf = np.empty(24, np.uint8)
     for i in range(values.shape[0]):
         if not valid[i]:
+            out_hash[i] = 0
+            out_value[i] = 0.0
             continue
+        out_value[i] = 1.0
         v = values[i]
         neg = v < 0
         # The magnitude as uint64: -(v + 1) + 1 cannot overflow, even for the most negative int64.
@@ -118,4 +132,4 @@ def hash_int_column(values, valid, seed, out):
         if neg:
             pos -= 1
             buf[pos] = np.uint8(45)
-        out[i] = murmur3_bytes(buf, pos, 24, seed)
+        out_hash[i] = murmur3_bytes(buf, pos, 24, seed)
