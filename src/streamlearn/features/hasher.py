@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import mmh3
 import numpy as np
 import pyarrow as pa
 
@@ -32,7 +33,6 @@ from streamlearn.features.columns import (
 from streamlearn.features.hashing import (
     FNV_PRIME,
     MASK32,
-    cross_hash,
     hash_int_column,
     hash_string_column,
     hash_text,
@@ -100,6 +100,7 @@ class FeatureHasher:
         self._categorical = frozenset(self.categorical)
         self._namespace_of = {col: ns for ns, cols in self.namespaces.items() for col in cols}
         self._seeds: dict[str, int] = {}
+        self._pair_cache: dict[tuple[str, ...], list[tuple[int, int]]] = {}
         self.bias_hash = hash_text("\x00bias", self.seed)
 
     def params(self) -> dict[str, Any]:
@@ -130,20 +131,57 @@ class FeatureHasher:
         """Hash one event with the scaler's current statistics (it learns nothing here)."""
         if not isinstance(x, Mapping):
             raise TypeError(f"an event must be a dict of features, got {type(x).__name__}")
-        hashes = [self.bias_hash]
+        try:
+            names = sorted(x)
+        except TypeError:
+            names = sorted(x, key=_checked_name)
+        mask = self.mask
+        seeds = self._seeds
+        plain_numbers = not (self.standardize or self._categorical)
+        indices = [self.bias_hash & mask]
         values = [1.0]
-        names: list[str] = []
+        kept: list[str] = []
+        raw: list[int] = []
         numbers: list[tuple[str, float]] = []
-        for name in sorted(x, key=_checked_name):
-            feature = self._encode_value(name, x[name], numbers)
-            if feature is not None:
-                names.append(name)
-                hashes.append(feature[0])
-                values.append(feature[1])
+        # The common types take the short way; anything else goes through _encode_value.
+        for name in names:
+            value = x[name]
+            kind = type(value)
+            seed = seeds.get(name)
+            if seed is None:
+                seed = self.column_seed(_checked_name(name))
+            if kind is str:
+                if not value:
+                    continue
+                feature = mmh3.hash(value, seed, signed=False)
+                number = 1.0
+            elif plain_numbers and (kind is float or kind is int) and -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:
+                if value == 0:
+                    continue
+                feature, number = seed, float(value)
+            else:
+                encoded = self._encode_value(name, value, numbers)
+                if encoded is None:
+                    continue
+                feature, number = encoded
+            kept.append(name)
+            raw.append(feature)
+            indices.append(feature & mask)
+            values.append(number)
         if self.interactions:
-            self._cross_one(names, hashes[1:], values[1:], hashes, values)
-        indices = np.array(hashes, dtype=np.int64) & self.mask
-        return EncodedEvent(indices, np.array(values), numbers)
+            for a, b in self._pairs_of(kept):
+                indices.append(((raw[a] * FNV_PRIME) ^ raw[b]) & mask)
+                values.append(values[a + 1] * values[b + 1])
+        return EncodedEvent(np.array(indices, dtype=np.int64), np.array(values), numbers)
+
+    def _pairs_of(self, names: list[str]) -> list[tuple[int, int]]:
+        key = tuple(names)
+        pairs = self._pair_cache.get(key)
+        if pairs is None:
+            if len(self._pair_cache) > 4096:
+                self._pair_cache.clear()
+            pairs = self._pair_cache[key] = self.cross_pairs(names)
+        return pairs
 
     def _encode_value(
         self, name: str, value: Any, numbers: list[tuple[str, float]]
@@ -167,11 +205,6 @@ class FeatureHasher:
             numbers.append((name, number))
             number = self.scaler.scale(name, number)
         return (self.column_seed(name), number) if number != 0.0 else None
-
-    def _cross_one(self, names, base_hashes, base_values, hashes, values) -> None:
-        for a, b in self.cross_pairs(names):
-            hashes.append(cross_hash(base_hashes[a], base_hashes[b]))
-            values.append(base_values[a] * base_values[b])
 
     def cross_pairs(self, names: list[str]) -> list[tuple[int, int]]:
         """Positions (in ``names``) of the column pairs that the interactions cross, in order."""

@@ -25,7 +25,8 @@ class LinearModel(Learner):
     optimizer
         An optimizer (:class:`SGD`, :class:`AdaGrad`, :class:`FTRL`), its name or its params.
     bits, seed, categorical, namespaces, interactions, standardize
-        Feature hashing, as in :class:`streamlearn.features.FeatureHasher`.
+        Feature hashing, as in :class:`streamlearn.features.FeatureHasher`. Numbers are
+        standardized online by default: one learning rate then suits every column.
     """
 
     loss: ClassVar[int]
@@ -39,7 +40,7 @@ class LinearModel(Learner):
         categorical: Iterable[str] = (),
         namespaces: Mapping[str, Iterable[str]] | None = None,
         interactions: Iterable[Iterable[str]] = (),
-        standardize: bool = False,
+        standardize: bool = True,
     ) -> None:
         self.optimizer = make_optimizer(optimizer or self.default_optimizer)
         self.features = FeatureHasher(bits, seed, categorical, namespaces, interactions, standardize)

@@ -41,7 +41,7 @@ class Optimizer:
 class SGD(Optimizer):
     """Plain stochastic gradient descent: ``lr / (1 + t) ** power_t``, L1 by soft-thresholding."""
 
-    lr: float = 0.05
+    lr: float = 0.03
     power_t: float = 0.0
     l1: float = 0.0
     l2: float = 0.0
@@ -72,13 +72,14 @@ class FTRL(Optimizer):
     """FTRL-Proximal (McMahan et al., 2013) with per-coordinate rates, L1 and L2.
 
     ``alpha`` and ``beta`` set the per-coordinate rate ``alpha / (beta + sqrt(n_i))``; L1
-    makes weights exactly zero, so the model stays sparse.
+    makes weights exactly zero, so the model stays sparse. The defaults were chosen on
+    Elec2 and the generated click stream (``bench/bench_linear.py``).
     """
 
-    alpha: float = 0.1
+    alpha: float = 0.3
     beta: float = 1.0
-    l1: float = 0.0
-    l2: float = 0.0
+    l1: float = 1.0
+    l2: float = 1.0
     name: ClassVar[str] = "ftrl"
     code: ClassVar[int] = FTRL_CODE
 

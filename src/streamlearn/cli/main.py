@@ -1,0 +1,204 @@
+"""``streamlearn``: evaluate learners on files, run the demo.
+
+Errors are one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from streamlearn.evaluate import Report
+
+
+# Typer carries its own copy of click in recent releases: find its usage error by name.
+UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+from streamlearn.models.factory import MODEL_NAMES
+from streamlearn.runner import RejectLog, evaluate_file
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Online learning on event streams.",
+)
+err = Console(stderr=True)
+out = Console()
+
+Model = Enum("Model", {name: name for name in MODEL_NAMES}, type=str)  # type: ignore[misc]
+
+
+class Task(str, Enum):
+    auto = "auto"
+    binary = "binary"
+    regression = "regression"
+
+
+class Output(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _split(values: list[str]) -> tuple[str, ...]:
+    return tuple(item for value in values for item in value.split(",") if item)
+
+
+def _pairs(values: list[str]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in _split(values):
+        left, sep, right = item.partition(":")
+        if not sep or not left or not right:
+            raise typer.BadParameter(f"{item!r}: write an interaction as NAMESPACE:NAMESPACE")
+        pairs.append((left, right))
+    return tuple(pairs)
+
+
+def _progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[events]:,} events"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+def _fmt(value: float) -> str:
+    return "—" if isinstance(value, float) and math.isnan(value) else f"{value:.4f}"
+
+
+def _summary(title: str, reports: dict[str, Report]) -> Table:
+    table = Table(title=title)
+    first = next(iter(reports.values()))
+    table.add_column("stream")
+    table.add_column("events", justify="right")
+    table.add_column("events/s", justify="right")
+    for name in first.metrics:
+        table.add_column(name, justify="right")
+    for stream, report in reports.items():
+        table.add_row(
+            stream,
+            f"{report.events:,}",
+            f"{report.events_per_second:,.0f}",
+            *(_fmt(report.metrics.get(name, math.nan)) for name in first.metrics),
+        )
+    return table
+
+
+def _print_rejects(log: RejectLog) -> None:
+    if not log.count:
+        return
+    err.print(f"[yellow]{log.count:,} rows rejected[/yellow] (never learned from):")
+    for reject in log.first[:5]:
+        err.print(f"  row {reject.row}: {reject.reason}")
+    if log.path is not None:
+        err.print(f"  all rejects: {log.path}")
+    elif log.count > 5:
+        err.print("  (use --rejects PATH to write them all)")
+
+
+@app.command()
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="CSV, JSON lines or Parquet; .gz/.xz/.bz2 too.")],
+    target: Annotated[str, typer.Option(help="The target column.")],
+    model: Annotated[Model, typer.Option(help="The optimizer of the linear learner.")] = "ftrl",
+    bits: Annotated[int, typer.Option(min=1, max=30, help="2**bits hashed weights.")] = 20,
+    task: Annotated[Task, typer.Option(help="Detected from the target by default.")] = Task.auto,
+    categorical: Annotated[list[str], typer.Option(help="Columns of codes, not numbers.")] = [],  # noqa: B006
+    interactions: Annotated[list[str], typer.Option(help="Crosses, as A:B (repeatable).")] = [],  # noqa: B006
+    standardize: Annotated[bool, typer.Option(help="Scale numbers online (z-scores).")] = True,
+    window: Annotated[int, typer.Option(min=1, help="Events in the rolling metrics.")] = 1000,
+    limit: Annotated[int | None, typer.Option(min=1, help="Stop after this many events.")] = None,
+    rejects: Annotated[Path | None, typer.Option(help="Write rejected rows here (JSONL).")] = None,
+    output: Annotated[Output, typer.Option(help="table, or one JSON object.")] = Output.table,
+) -> None:
+    """Progressive validation of a learner on a file: predict each event, then learn it."""
+    with _progress_bar() as bar:
+        job = bar.add_task(file.name, total=None, events=0)
+
+        def on_progress(done: int, total: int, events: int) -> None:
+            bar.update(job, completed=done, total=total, events=events)
+
+        report, log = evaluate_file(
+            file,
+            target,
+            model=Model(model).value,
+            task=None if task is Task.auto else task.value,
+            bits=bits,
+            categorical=_split(categorical),
+            interactions=_pairs(interactions),
+            standardize=standardize,
+            window=window,
+            limit=limit,
+            rejects_path=rejects,
+            on_progress=on_progress,
+        )
+    if output is Output.json:
+        out.print_json(json.dumps(report.as_dict()))
+        _print_rejects(log)
+        return
+    out.print(_summary(f"{report.model} ({Model(model).value}), {report.task}", {file.name: report}))
+    _print_rejects(log)
+
+
+@app.command()
+def demo(
+    events: Annotated[int, typer.Option(min=1000, help="Events in the generated stream.")] = 200_000,
+) -> None:
+    """Progressive evaluation of the default learner on Elec2 and a generated click stream."""
+    from streamlearn.datasets import elec2, synth
+
+    reports = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        clicks = Path(tmp) / "clicks.csv"
+        err.print(f"generating a click-through stream of {events:,} events …")
+        synth.write_csv(str(clicks), n=events)
+        streams = {
+            "elec2 (embedded)": (elec2.path(), elec2.TARGET, ()),
+            "clicks (generated)": (clicks, synth.TARGET, (("C1", "C2"), ("C3", "C4"))),
+        }
+        for name, (path, target, crosses) in streams.items():
+            with _progress_bar() as bar:
+                job = bar.add_task(name, total=None, events=0)
+                report, _ = evaluate_file(
+                    path, target, interactions=crosses,
+                    on_progress=lambda d, t, e, job=job, bar=bar: bar.update(
+                        job, completed=d, total=t, events=e),
+                )  # fmt: skip
+            reports[name] = report
+    out.print(_summary("progressive validation, default learner (FTRL logistic regression)", reports))
+
+
+def main() -> None:
+    """Entry point: click's usage errors become one line, as do data errors."""
+    try:
+        code = app(standalone_mode=False)
+    except UsageError as exc:
+        hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx else ""
+        err.print(f"error: {exc.format_message()}{hint}", markup=False, highlight=False)
+        sys.exit(2)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except (FileNotFoundError, KeyError, ValueError, TypeError, OSError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        err.print(f"error: {message}", markup=False, highlight=False)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Progressive validation: every event is predicted first, then learned; the metrics score
+the predictions made before each label was seen.
+
+Two doors, one definition: :func:`progressive_val_score` runs batches of columnar events
+through the learner's compiled ``predict_learn_many``; :func:`progressive_val_score_one`
+runs dict events through ``predict_one`` / ``learn_one``, as River does. On the same events
+they give the same predictions and so the same metrics.
+
+>>> from streamlearn.datasets import elec2
+>>> from streamlearn.evaluate import progressive_val_score_one
+>>> from streamlearn.models import LogisticRegression
+>>> report = progressive_val_score_one(LogisticRegression(), elec2.stream(limit=5000))
+>>> report.events, report.metrics["accuracy"] > 0.6
+(5000, True)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from streamlearn.base import Classifier, Learner
+from streamlearn.evaluate.metrics import Metric, default_metrics
+
+
+@dataclass
+class Report:
+    """What a progressive run measured."""
+
+    events: int
+    seconds: float
+    cpu_seconds: float
+    metrics: dict[str, float]
+    task: str
+    model: str
+    window: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else float("inf")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "seconds": round(self.seconds, 6),
+            "cpu_seconds": round(self.cpu_seconds, 6),
+            "events_per_second": round(self.events_per_second, 1),
+            "task": self.task,
+            "model": self.model,
+            "window": self.window,
+            **self.metrics,
+            **self.extra,
+        }
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+
+    def elapsed(self) -> tuple[float, float]:
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def _report(model: Learner, metrics: list[Metric], events: int, clock: _Clock) -> Report:
+    wall, cpu = clock.elapsed()
+    extra = {}
+    sparsity = getattr(model, "sparsity", None)
+    if sparsity is not None:
+        extra["sparsity"] = round(float(sparsity), 6)
+    windows = {m.window for m in metrics if m.window}
+    return Report(
+        events=events,
+        seconds=wall,
+        cpu_seconds=cpu,
+        metrics={m.label: m.get() for m in metrics},
+        task=model.task,
+        model=type(model).__name__,
+        window=windows.pop() if len(windows) == 1 else None,
+        extra=extra,
+    )
+
+
+def progressive_val_score(
+    model: Learner,
+    batches: Iterable[tuple[Any, Any]],
+    metrics: list[Metric] | None = None,
+    on_batch: Callable[[int, list[Metric]], None] | None = None,
+) -> Report:
+    """Predict-then-learn over batches of ``(columns, targets)``; memory stays constant."""
+    metrics = default_metrics(model.task) if metrics is None else metrics
+    clock = _Clock()
+    events = 0
+    for X, y in batches:
+        targets = np.asarray(y, dtype=np.float64)
+        predictions = model.predict_learn_many(X, targets)
+        for metric in metrics:
+            metric.update_many(targets, predictions)
+        events += len(targets)
+        if on_batch is not None:
+            on_batch(events, metrics)
+    return _report(model, metrics, events, clock)
+
+
+def progressive_val_score_one(
+    model: Learner,
+    events: Iterable[tuple[dict, Any]],
+    metrics: list[Metric] | None = None,
+) -> Report:
+    """Predict-then-learn over ``(features, target)`` events, one at a time."""
+    metrics = default_metrics(model.task) if metrics is None else metrics
+    clock = _Clock()
+    count = 0
+    classifier = isinstance(model, Classifier)
+    for x, y in events:
+        prediction = model.predict_proba_one(x)[True] if classifier else model.predict_one(x)
+        model.learn_one(x, y)
+        for metric in metrics:
+            metric.update(float(y), prediction)
+        count += 1
+    return _report(model, metrics, count, clock)

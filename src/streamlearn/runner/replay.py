@@ -1,0 +1,139 @@
+"""Progressive evaluation of a learner on a file: read, validate, predict, learn, score.
+
+>>> from streamlearn.datasets import elec2
+>>> from streamlearn.runner import evaluate_file
+>>> report, rejects = evaluate_file(elec2.path(), target="target")
+>>> report.events, report.task, rejects.count
+(45312, 'binary', 0)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+
+from streamlearn.base import Learner
+from streamlearn.evaluate import Report, default_metrics, detect_task, progressive_val_score
+from streamlearn.models.factory import DEFAULT_OPTIMIZER, make_learner
+from streamlearn.streams import Batch, FileSource, Reject
+
+KEPT_REJECTS = 20
+
+
+@dataclass
+class RejectLog:
+    """Counts rejected rows, keeps the first few, and writes all to a JSON-lines file if asked."""
+
+    path: Path | None = None
+    count: int = 0
+    first: list[Reject] = field(default_factory=list)
+    _fh: IO[str] | None = None
+
+    def add(self, rejects: list[Reject]) -> None:
+        if not rejects:
+            return
+        self.count += len(rejects)
+        room = KEPT_REJECTS - len(self.first)
+        if room > 0:
+            self.first += rejects[:room]
+        if self.path is not None:
+            if self._fh is None:
+                self._fh = open(self.path, "w")  # noqa: SIM115 - closed by close()
+            for reject in rejects:
+                self._fh.write(json.dumps({"row": reject.row, "reason": reject.reason}) + "\n")
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def _valid_labels(batch: Batch, task: str) -> Batch:
+    """Drop (as rejects) rows whose target does not fit the task."""
+    if task != "binary":
+        return batch
+    bad = ~np.isin(batch.target, (0.0, 1.0))
+    if not bad.any():
+        return batch
+    keep = ~bad
+    rejects = [
+        Reject(int(row), f"label {value:g} is not 0/1 (the task is binary)")
+        for row, value in zip(batch.rows[bad], batch.target[bad], strict=True)
+    ]
+    mask = pa.array(keep)
+    features = {k: v.filter(mask) if isinstance(v, pa.Array) else v[keep]
+                for k, v in batch.features.items()}  # fmt: skip
+    return Batch(features, batch.target[keep], batch.rows[keep], batch.end_row,
+                 sorted(batch.rejects + rejects, key=lambda r: r.row))  # fmt: skip
+
+
+def evaluate_file(
+    path: str | os.PathLike,
+    target: str,
+    model: str | Learner = DEFAULT_OPTIMIZER,
+    task: str | None = None,
+    bits: int = 20,
+    categorical: tuple[str, ...] = (),
+    interactions: tuple[tuple[str, str], ...] = (),
+    standardize: bool = True,
+    window: int | None = 1000,
+    limit: int | None = None,
+    rejects_path: str | os.PathLike | None = None,
+    on_progress: Callable[[int, int, int], None] | None = None,
+) -> tuple[Report, RejectLog]:
+    """Progressive validation of ``model`` on the file; returns the report and the rejects.
+
+    ``model`` is an optimizer name (``ftrl``, ``sgd``, ``adagrad``) or a learner. The task
+    is detected from the first batch's targets unless given. ``on_progress`` is called
+    after each batch with (bytes read, bytes in all, events so far).
+    """
+    source = FileSource(path, target, categorical=categorical)
+    batches = iter(source)
+    log = RejectLog(Path(rejects_path) if rejects_path else None)
+    first = next(batches, None)
+    if first is None:
+        raise ValueError(f"{path}: the file holds no rows")
+    task = task or detect_task(first.target)
+    learner = model if isinstance(model, Learner) else make_learner(
+        task, model, bits=bits, categorical=categorical, interactions=interactions,
+        standardize=standardize,
+    )  # fmt: skip
+
+    def stream() -> Iterator[tuple[dict[str, Any], np.ndarray]]:
+        remaining = limit
+        for batch in _chain(first, batches):
+            batch = _valid_labels(batch, task)
+            log.add(batch.rejects)
+            features, targets = batch.features, batch.target
+            if remaining is not None:
+                features = {k: v[:remaining] for k, v in features.items()}
+                targets = targets[:remaining]
+                remaining -= len(targets)
+            yield features, targets
+            if remaining is not None and remaining <= 0:
+                return
+
+    def progress(events: int, _metrics: Any) -> None:
+        if on_progress is not None:
+            on_progress(source.position, source.size, events)
+
+    try:
+        report = progressive_val_score(
+            learner, stream(), default_metrics(task, window), on_batch=progress
+        )
+    finally:
+        log.close()
+    report.extra["rejected"] = log.count
+    return report, log
+
+
+def _chain(first: Batch, rest: Iterator[Batch]) -> Iterator[Batch]:
+    yield first
+    yield from rest

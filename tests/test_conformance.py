@@ -1,0 +1,212 @@
+"""The conformance suite: every learner of the project passes every check here.
+
+A new learner is checked by adding one line to ``LEARNERS``. The suite asserts that it is
+registered, that its state round-trips, that batch calls equal one-event calls, that clones
+are fresh, that inputs are not mutated, and that bad input follows the documented policy:
+missing / None / empty / NaN / inf values are ignored, huge numbers are clipped, a value of
+an unsupported type raises ``TypeError``, a bad label raises ``ValueError`` and leaves the
+model untouched, and no input ever makes a weight non-finite.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from streamlearn.base import Classifier, load_state, save_state
+from streamlearn.base.state import learner_kinds
+from streamlearn.models import FTRL, SGD, AdaGrad, LinearRegression, LogisticRegression
+from tests.conftest import columns_of, messy_events
+
+LEARNERS = {
+    "logistic-ftrl": lambda: LogisticRegression(FTRL(), bits=12, interactions=[("city", "device")]),
+    "logistic-sgd": lambda: LogisticRegression(SGD(lr=0.05, l1=0.001, l2=0.001), bits=12),
+    "logistic-adagrad": lambda: LogisticRegression(AdaGrad(), bits=12, categorical=["visits"]),
+    "logistic-raw": lambda: LogisticRegression(FTRL(), bits=10, standardize=False),
+    "linear-ftrl": lambda: LinearRegression(FTRL(l1=0.1), bits=12),
+    "linear-sgd": lambda: LinearRegression(SGD(lr=0.01, power_t=0.25), bits=12),
+    "linear-adagrad": lambda: LinearRegression(AdaGrad(), bits=12, interactions=[("city", "city")]),
+}
+
+
+def labelled(model, n=300, seed=0):
+    events = messy_events(n, seed)
+    rng = np.random.default_rng(seed + 1)
+    if isinstance(model, Classifier):
+        targets = [bool(rng.random() < 0.4 + 0.3 * (x.get("city") == "paris")) for x in events]
+    else:
+        targets = [float(x["visits"] if np.isfinite(x["visits"]) else 3) + rng.normal()
+                   for x in events]  # fmt: skip
+    return events, targets
+
+
+def predictions_one(model, events, targets, learn=True):
+    out = []
+    for x, y in zip(events, targets, strict=True):
+        if isinstance(model, Classifier):
+            out.append(model.predict_proba_one(x)[True])
+        else:
+            out.append(model.predict_one(x))
+        if learn:
+            model.learn_one(x, y)
+    return np.array(out)
+
+
+def predictions_many(model, events):
+    columns = columns_of(events)
+    if isinstance(model, Classifier):
+        return model.predict_proba_many(columns)
+    return model.predict_many(columns)
+
+
+def assert_same_state(a, b):
+    sa, sb = a.state(), b.state()
+    assert sa.kind == sb.kind and sa.params == sb.params and sa.meta == sb.meta
+    assert sa.arrays.keys() == sb.arrays.keys()
+    for key in sa.arrays:
+        np.testing.assert_array_equal(sa.arrays[key], sb.arrays[key], err_msg=key)
+
+
+@pytest.fixture(params=sorted(LEARNERS))
+def make(request):
+    return LEARNERS[request.param]
+
+
+def test_every_registered_learner_is_in_the_suite():
+    kinds = {type(factory()).__name__ for factory in LEARNERS.values()}
+    assert kinds == set(learner_kinds())
+
+
+def test_predict_learn_many_equals_one_event_calls(make):
+    one, many = make(), make()
+    events, targets = labelled(one)
+    expected = predictions_one(one, events, targets)
+    got = np.concatenate([
+        many.predict_learn_many(columns_of(events[:123]), targets[:123]),
+        many.predict_learn_many(columns_of(events[123:]), targets[123:]),
+    ])  # fmt: skip
+    np.testing.assert_array_equal(got, expected)
+    assert_same_state(one, many)
+
+
+def test_learn_many_equals_repeated_learn_one(make):
+    one, many = make(), make()
+    events, targets = labelled(one)
+    for x, y in zip(events, targets, strict=True):
+        one.learn_one(x, y)
+    many.learn_many(columns_of(events), np.array(targets))
+    assert_same_state(one, many)
+    fresh = messy_events(50, seed=9)
+    np.testing.assert_array_equal(predictions_many(many, fresh),
+                                  predictions_one(one, fresh, [None] * 50, learn=False))  # fmt: skip
+
+
+def test_state_round_trip_predicts_and_learns_identically(make, tmp_path):
+    model = make()
+    events, targets = labelled(model)
+    for x, y in zip(events[:200], targets[:200], strict=True):
+        model.learn_one(x, y)
+    path = tmp_path / "model.snapshot"
+    save_state(model.state(), path)
+    restored = load_state(path).to_learner()
+    assert type(restored) is type(model)
+    np.testing.assert_array_equal(
+        predictions_one(restored, events[200:], targets[200:]),
+        predictions_one(model, events[200:], targets[200:]),
+    )
+    assert_same_state(model, restored)
+
+
+def test_clone_is_fresh_and_independent(make):
+    model = make()
+    events, targets = labelled(model)
+    untrained = predictions_many(make(), events)
+    model.learn_many(columns_of(events), targets)
+    clone = model.clone()
+    assert clone.params() == model.params()
+    np.testing.assert_array_equal(predictions_many(clone, events), untrained)
+    clone.learn_many(columns_of(events), targets)
+    assert_same_state(clone, model)  # learning the clone did not touch the original's arrays
+    model.learn_one(events[0], targets[0])
+    assert not np.array_equal(model.state().arrays["table"], clone.state().arrays["table"])
+
+
+def test_inputs_are_not_mutated(make):
+    model = make()
+    events, targets = labelled(model)
+    columns = columns_of(events)
+    arrays = {k: np.array(v, dtype=object) for k, v in columns.items()}
+    before_events, before_arrays = copy.deepcopy(events), copy.deepcopy(arrays)
+    target_array = np.array(targets)
+    before_targets = target_array.copy()
+    for x, y in zip(events, targets, strict=True):
+        model.learn_one(x, y)
+    model.predict_learn_many(arrays, target_array)
+    assert repr(events) == repr(before_events)  # repr: NaN != NaN would defeat ==
+    assert all(repr(arrays[k]) == repr(before_arrays[k]) for k in arrays)
+    np.testing.assert_array_equal(target_array, before_targets)
+
+
+def test_bad_values_never_make_weights_non_finite(make):
+    model = make()
+    extreme = [{"a": 1e308, "b": -1e308, "c": float("nan")}, {"a": float("inf"), "b": 1e-308},
+               {"a": -1e308, "d": "x" * 10_000}, {"a": 1e12, "b": 1e12}]  # fmt: skip
+    label = True if isinstance(model, Classifier) else 1e6
+    for _ in range(200):
+        for x in extreme:
+            model.learn_one(x, label)
+    model.learn_many(columns_of(extreme * 50), [label] * 200)
+    assert np.isfinite(model.state().arrays["table"]).all()
+    assert np.isfinite(predictions_many(model, extreme)).all()
+
+
+def test_missing_values_are_ignored(make):
+    model = make()
+    events, targets = labelled(model)
+    model.learn_many(columns_of(events), targets)
+    a = predictions_one(model, [{"age": 30.0}], [None], learn=False)
+    b = predictions_one(model, [{"age": 30.0, "city": None, "visits": float("nan"), "x": ""}],
+                        [None], learn=False)  # fmt: skip
+    np.testing.assert_array_equal(a, b)
+
+
+def test_unsupported_types_raise_and_leave_the_model_untouched(make):
+    model = make()
+    events, targets = labelled(model)
+    model.learn_many(columns_of(events), targets)
+    before = model.state()
+    with pytest.raises(TypeError, match="unsupported type"):
+        model.learn_one({"age": [1, 2]}, targets[0])
+    with pytest.raises(TypeError, match="names must be str"):
+        model.learn_one({1: 2.0}, targets[0])
+    with pytest.raises(TypeError):
+        model.learn_one([("age", 1.0)], targets[0])
+    with pytest.raises(ValueError):
+        model.learn_one({"age": 1.0}, float("nan"))
+    with pytest.raises(ValueError):
+        model.learn_many({"age": np.ones(3)}, np.array([1.0, np.nan, 0.0]))
+    with pytest.raises(ValueError):
+        model.learn_many({"age": np.ones(3)}, np.ones(2))
+    assert_same_state(before.to_learner(), model)
+
+
+def test_classifiers_reject_non_binary_labels():
+    model = LogisticRegression(bits=8)
+    for bad in (2, -1, 0.5, "yes", None):
+        with pytest.raises(ValueError, match="binary"):
+            model.learn_one({"a": 1.0}, bad)
+    with pytest.raises(ValueError, match="binary"):
+        model.learn_many({"a": np.ones(2)}, np.array([0.0, 2.0]))
+    assert model.n_learned == 0
+
+
+def test_model_memory_is_fixed_by_the_hash_size():
+    model = LogisticRegression(bits=10)
+    sizes = set()
+    for chunk in range(5):
+        ids = np.arange(chunk * 20_000, (chunk + 1) * 20_000).astype(str)
+        model.learn_many({"id": ids, "n": np.ones(len(ids))}, np.ones(len(ids)))
+        sizes.add(sum(a.nbytes for a in model.state().arrays.values()))
+    assert sizes == {2**10 * 2 * 8 + 8 + 3 * 8}
