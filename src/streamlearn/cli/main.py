@@ -32,7 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Online learning on event streams.",
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 Model = Enum("Model", {name: name for name in MODEL_NAMES}, type=str)  # type: ignore[misc]
@@ -81,20 +81,18 @@ def _fmt(value: float) -> str:
 
 
 def _summary(title: str, reports: dict[str, Report]) -> Table:
+    """One column per stream, one row per measure: stays readable in 80 columns."""
     table = Table(title=title)
+    table.add_column("")
+    for stream in reports:
+        table.add_column(stream, justify="right")
     first = next(iter(reports.values()))
-    table.add_column("stream")
-    table.add_column("events", justify="right")
-    table.add_column("events/s", justify="right")
+    table.add_row("events", *(f"{r.events:,}" for r in reports.values()))
+    table.add_row("events/s", *(f"{r.events_per_second:,.0f}" for r in reports.values()))
     for name in first.metrics:
-        table.add_column(name, justify="right")
-    for stream, report in reports.items():
-        table.add_row(
-            stream,
-            f"{report.events:,}",
-            f"{report.events_per_second:,.0f}",
-            *(_fmt(report.metrics.get(name, math.nan)) for name in first.metrics),
-        )
+        table.add_row(name, *(_fmt(r.metrics.get(name, math.nan)) for r in reports.values()))
+    for name in first.extra:
+        table.add_row(name, *(str(r.extra.get(name, "")) for r in reports.values()))
     return table
 
 

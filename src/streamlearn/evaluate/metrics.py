@@ -69,7 +69,9 @@ class _Ring:
             return dropped
         idx = (self.pos + np.arange(len(new))) % size
         n_dropped = max(0, self.filled + len(new) - size)
-        dropped = self.values[idx[:n_dropped]].copy()
+        # Until the ring is full the first writes land on empty slots: only the last
+        # n_dropped writes wrap onto (and push out) the oldest values.
+        dropped = self.values[idx[len(new) - n_dropped :]].copy()
         self.values[idx] = new
         self.pos = (self.pos + len(new)) % size
         self.filled = min(size, self.filled + len(new))

@@ -137,7 +137,9 @@ class FeatureHasher:
             names = sorted(x, key=_checked_name)
         mask = self.mask
         seeds = self._seeds
-        plain_numbers = not (self.standardize or self._categorical)
+        categorical = self._categorical
+        standardize = self.standardize
+        scale = self.scaler.scale
         indices = [self.bias_hash & mask]
         values = [1.0]
         kept: list[str] = []
@@ -155,10 +157,18 @@ class FeatureHasher:
                     continue
                 feature = mmh3.hash(value, seed, signed=False)
                 number = 1.0
-            elif plain_numbers and (kind is float or kind is int) and -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:
-                if value == 0:
+            elif (
+                (kind is float or kind is int)
+                and -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE  # False for NaN
+                and name not in categorical
+            ):
+                number = float(value)
+                if standardize:
+                    numbers.append((name, number))
+                    number = scale(name, number)
+                if number == 0.0:
                     continue
-                feature, number = seed, float(value)
+                feature = seed
             else:
                 encoded = self._encode_value(name, value, numbers)
                 if encoded is None:
@@ -172,7 +182,7 @@ class FeatureHasher:
             for a, b in self._pairs_of(kept):
                 indices.append(((raw[a] * FNV_PRIME) ^ raw[b]) & mask)
                 values.append(values[a + 1] * values[b + 1])
-        return EncodedEvent(np.array(indices, dtype=np.int64), np.array(values), numbers)
+        return EncodedEvent(np.array(indices, dtype=np.uint32), np.array(values), numbers)
 
     def _pairs_of(self, names: list[str]) -> list[tuple[int, int]]:
         key = tuple(names)

@@ -132,11 +132,14 @@ class FileSource:
         names = self._csv_header()
         string_types = {name: pa.string() for name in names}
         with self._open() as fh:
+            # One thread: the learner runs beside the reader, and CPU seconds stay honest.
             reader = pacsv.open_csv(
                 fh,
-                read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
+                read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
                 parse_options=pacsv.ParseOptions(delimiter=self.delimiter),
-                convert_options=pacsv.ConvertOptions(column_types=string_types),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=string_types, strings_can_be_null=True
+                ),
             )
             for record_batch in reader:
                 yield pa.Table.from_batches([record_batch]), []
@@ -145,7 +148,7 @@ class FileSource:
         with self._open() as fh:
             reader = pacsv.open_csv(
                 fh,
-                read_options=pacsv.ReadOptions(block_size=1 << 20),
+                read_options=pacsv.ReadOptions(block_size=1 << 20, use_threads=False),
                 parse_options=pacsv.ParseOptions(delimiter=self.delimiter),
             )
             first = reader.read_next_batch()
@@ -193,16 +196,11 @@ class FileSource:
             raise KeyError(
                 f"{self.path}: no target column {self.target!r}; columns: {', '.join(schema.names)}"
             )
-        numeric = set()
-        for name in schema.names:
-            kind = schema.field(name).type
-            if name in self.categorical:
-                continue
-            if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-                numeric.add(name)
-            elif pa.types.is_null(kind):
-                numeric.add(name)
-        self.numeric = numeric
+        self.numeric = {
+            name
+            for name in schema.names
+            if name not in self.categorical and _looks_numeric(sample.column(name))
+        }
 
     def _to_batch(self, table: pa.Table, start_row: int, rejects: list[Reject]) -> Batch:
         n = table.num_rows
@@ -237,6 +235,23 @@ class FileSource:
                         for k, v in features.items()}  # fmt: skip
             target = target[keep]
         return Batch(features, target, all_rows[keep], start_row + n, rejects)
+
+
+def _looks_numeric(column: pa.Array | pa.ChunkedArray) -> bool:
+    """Numbers, or text of which at least 95% of the non-empty values parse as numbers (the
+    rest are then bad rows, not categories)."""
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+        return True
+    if pa.types.is_null(kind):
+        return True
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return False
+    present = pc.drop_null(pc.if_else(pc.equal(column, ""), pa.scalar(None, kind), column))
+    if len(present) == 0:
+        return True
+    numeric = pc.sum(pc.match_substring_regex(present, _NUMBER, ignore_case=True)).as_py() or 0
+    return numeric >= 0.95 * len(present)
 
 
 def _parse_json_line(line: bytes) -> tuple[dict[str, Any], str | None]:
@@ -284,18 +299,20 @@ def _json_kind(value: Any) -> type | None:
     return None
 
 
-def _parse_numbers(column: pa.Array, name: str) -> tuple[np.ndarray, dict[int, str]]:
+def _parse_numbers(
+    column: pa.Array, name: str, what: str = "column"
+) -> tuple[np.ndarray, dict[int, str]]:
     """Numbers of a column (NaN where missing) and the rows whose text is not a number."""
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return pc.fill_null(pc.cast(column, pa.float64()), np.nan).to_numpy(), {}
-    column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
-    try:
+    try:  # the fast path: every value parses
         return pc.fill_null(pc.cast(column, pa.float64()), np.nan).to_numpy(), {}
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
+    column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
     ok = pc.fill_null(pc.match_substring_regex(column, _NUMBER, ignore_case=True), True)
     ok_mask = ok.to_numpy(zero_copy_only=False)
-    reasons = {int(i): f"column {name!r}: cannot parse {column[int(i)].as_py()!r} as a number"
+    reasons = {int(i): f"{what} {name!r}: cannot parse {column[int(i)].as_py()!r} as a number"
                for i in np.flatnonzero(~ok_mask)}  # fmt: skip
     cleaned = pc.if_else(ok, column, pa.scalar(None, column.type))
     return pc.fill_null(pc.cast(cleaned, pa.float64()), np.nan).to_numpy(), reasons
@@ -305,10 +322,13 @@ def _parse_target(column: pa.ChunkedArray | pa.Array, name: str) -> tuple[np.nda
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        lowered = pc.utf8_lower(pc.utf8_trim_whitespace(column))
-        column = pc.replace_substring_regex(lowered, r"^true$", "1")
-        column = pc.replace_substring_regex(column, r"^false$", "0")
-    values, reasons = _parse_numbers(column, name)
+        try:
+            column = pc.cast(column, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            lowered = pc.utf8_lower(pc.utf8_trim_whitespace(column))
+            column = pc.replace_substring_regex(lowered, r"^true$", "1")
+            column = pc.replace_substring_regex(column, r"^false$", "0")
+    values, reasons = _parse_numbers(column, name, what="target")
     for i in np.flatnonzero(~np.isfinite(values)):
         reasons.setdefault(int(i), f"target {name!r} is missing or not finite")
     return values, reasons

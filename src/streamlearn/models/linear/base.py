@@ -11,7 +11,7 @@ import pyarrow as pa
 from streamlearn.base import Learner, State
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import EncodedEvent, FeatureHasher
-from streamlearn.models.linear.kernel import effective_weights, run_linear
+from streamlearn.models.linear.kernel import effective_weights, run_linear, run_linear_one
 from streamlearn.models.linear.optimizers import FTRL_CODE, L1, Optimizer, make_optimizer
 
 CHUNK = 1 << 15  # events encoded at a time: bounds the memory of a batch call
@@ -103,14 +103,18 @@ class LinearModel(Learner):
 
     def _raw_one(self, x: Mapping[str, Any]) -> float:
         event = self._encode(x)
-        out = np.empty(1)
-        self._run(event.indices[None, :], event.values[None, :], out, out, learn=False)
-        return float(out[0])
+        return run_linear_one(
+            event.indices, event.values, 0.0, self.table, self.counters,
+            self.optimizer.code, self.loss, self._hyper, False,
+        )  # fmt: skip
 
     def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
-        target = np.array([self._target_one(y)])
+        target = self._target_one(y)
         event = self._encode(x)
-        self._run(event.indices[None, :], event.values[None, :], target, np.empty(1), learn=True)
+        run_linear_one(
+            event.indices, event.values, target, self.table, self.counters,
+            self.optimizer.code, self.loss, self._hyper, True,
+        )  # fmt: skip
         self.features.learn_one(event)
         self._cached = None
 

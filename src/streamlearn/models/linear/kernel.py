@@ -71,39 +71,53 @@ def _step(table, i, w, g, opt, hp, rate):
     table[i, 0] = w
 
 
-@nb.njit(nogil=True, cache=True)
-def run_linear(indices, values, targets, table, counters, opt, loss, hp, learn, out):
-    """Predict every event into ``out``; with ``learn``, learn each one right after."""
-    n_events, n_slots = indices.shape
-    used = np.empty(n_slots)
-    for t in range(n_events):
-        margin = 0.0
-        for s in range(n_slots):
-            v = values[t, s]
-            if v == 0.0:
-                continue
-            w = _weight(table, indices[t, s], opt, hp)
-            used[s] = w
-            margin += w * v
-        if not math.isfinite(margin):
-            margin = 0.0
-        if loss == LOG_LOSS:
-            margin = min(max(margin, -MARGIN_CLIP), MARGIN_CLIP)
-            prediction = 1.0 / (1.0 + math.exp(-margin))
-        else:
-            prediction = margin
-        out[t] = prediction
-        if not learn:
+@nb.njit(inline="always")
+def _event(indices, values, target, table, counters, opt, loss, hp, learn, used):
+    """Predict one event; with ``learn``, take one step on it. Returns the prediction."""
+    n_slots = indices.shape[0]
+    margin = 0.0
+    for s in range(n_slots):
+        v = values[s]
+        if v == 0.0:
             continue
-        error = prediction - targets[t]
+        w = _weight(table, indices[s], opt, hp)
+        used[s] = w
+        margin += w * v
+    if not math.isfinite(margin):
+        margin = 0.0
+    if loss == LOG_LOSS:
+        margin = min(max(margin, -MARGIN_CLIP), MARGIN_CLIP)
+        prediction = 1.0 / (1.0 + math.exp(-margin))
+    else:
+        prediction = margin
+    if learn:
+        error = prediction - target
         rate = hp[LR] / (1.0 + counters[0]) ** hp[POWER_T] if hp[POWER_T] > 0.0 else hp[LR]
         for s in range(n_slots):
-            v = values[t, s]
+            v = values[s]
             if v == 0.0:
                 continue
             g = min(max(error * v, -GRAD_CLIP), GRAD_CLIP)
-            _step(table, indices[t, s], used[s], g, opt, hp, rate)
+            _step(table, indices[s], used[s], g, opt, hp, rate)
         counters[0] += 1
+    return prediction
+
+
+@nb.njit(nogil=True, cache=True)
+def run_linear(indices, values, targets, table, counters, opt, loss, hp, learn, out):
+    """Predict every event (rows of ``indices``/``values``) into ``out``; with ``learn``,
+    learn each one right after predicting it."""
+    used = np.empty(indices.shape[1])
+    for t in range(indices.shape[0]):
+        target = targets[t] if learn else 0.0
+        out[t] = _event(indices[t], values[t], target, table, counters, opt, loss, hp, learn, used)
+
+
+@nb.njit(nogil=True, cache=True)
+def run_linear_one(indices, values, target, table, counters, opt, loss, hp, learn):
+    """The same for one event given as 1-D arrays: fewer arguments, a cheaper call."""
+    used = np.empty(indices.shape[0])
+    return _event(indices, values, target, table, counters, opt, loss, hp, learn, used)
 
 
 @nb.njit(nogil=True, cache=True)

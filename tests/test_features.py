@@ -1,0 +1,95 @@
+"""Hashing of events and batches: crosses, namespaces, codes, scaling, input kinds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from streamlearn.features import FeatureHasher, OnlineScaler, cross_hash, hash_text
+
+
+def test_event_layout_is_bias_then_sorted_columns_then_crosses():
+    hasher = FeatureHasher(bits=30, standardize=False, interactions=[("u", "ad")],
+                           namespaces={"u": ["user", "age"]})  # fmt: skip
+    event = hasher.encode_one({"user": "u1", "ad": "a9", "age": 3.0})
+    seed = hasher.column_seed
+    h_ad, h_user = hash_text("a9", seed("ad")), hash_text("u1", seed("user"))
+    h_age = seed("age")
+    expected = [hasher.bias_hash, h_ad, h_age, h_user, cross_hash(h_age, h_ad), cross_hash(h_user, h_ad)]
+    assert event.indices.tolist() == [h & hasher.mask for h in expected]
+    assert event.values.tolist() == [1.0, 1.0, 3.0, 1.0, 3.0, 1.0]
+
+
+def test_same_namespace_interaction_crosses_distinct_pairs_once():
+    hasher = FeatureHasher(bits=20, standardize=False, namespaces={"n": ["a", "b", "c"]},
+                           interactions=[("n", "n")])  # fmt: skip
+    event = hasher.encode_one({"a": "x", "b": "y", "c": "z"})
+    assert len(event.indices) == 1 + 3 + 3
+
+
+def test_batch_encoding_equals_event_encoding_for_every_input_kind():
+    hasher = FeatureHasher(bits=16, categorical=["code"], interactions=[("city", "code")])
+    events = [{"city": "paris", "code": 7, "x": 1.5}, {"city": None, "code": -3, "x": np.nan},
+              {"city": "", "code": 0, "x": 0.0}, {"city": "lyon", "code": 2**40, "x": 2.0}]  # fmt: skip
+    inputs = [
+        {"city": ["paris", None, "", "lyon"], "code": [7, -3, 0, 2**40], "x": [1.5, np.nan, 0.0, 2.0]},
+        {"city": np.array(["paris", None, "", "lyon"], dtype=object),
+         "code": np.array([7, -3, 0, 2**40]), "x": np.array([1.5, np.nan, 0.0, 2.0])},
+        pa.table({"city": ["paris", None, "", "lyon"], "code": [7, -3, 0, 2**40],
+                  "x": [1.5, None, 0.0, 2.0]}),
+        {"city": pa.array(["paris", None, "", "lyon"]).dictionary_encode(),
+         "code": pa.chunked_array([[7, -3], [0, 2**40]]), "x": np.array([1.5, np.nan, 0.0, 2.0])},
+    ]  # fmt: skip
+    for columns in inputs:
+        indices, values = hasher.encode_many(columns, learn=False)
+        for row, x in enumerate(events):
+            event = hasher.encode_one(x)
+            kept = values[row] != 0
+            assert indices[row][kept].tolist() == event.indices.tolist()
+            assert values[row][kept].tolist() == event.values.tolist()
+
+
+def test_categorical_floats_hash_like_their_integer_text():
+    hasher = FeatureHasher(bits=20, categorical=["c"])
+    a = hasher.encode_one({"c": 3.0}).indices
+    b = hasher.encode_one({"c": 3}).indices
+    c = hasher.encode_one({"c": "3"}).indices
+    assert a.tolist() == b.tolist() == c.tolist()
+    indices, _ = hasher.encode_many({"c": np.array([3.0, 4.5])}, learn=False)
+    assert indices[0].tolist() == a.tolist()
+    assert indices[1].tolist() == hasher.encode_one({"c": 4.5}).indices.tolist()
+
+
+def test_online_scaler_matches_numpy_on_earlier_values():
+    rng = np.random.default_rng(0)
+    values = rng.normal(5, 3, 500)
+    scaler = OnlineScaler()
+    for i, v in enumerate(values):
+        got = scaler.transform_one({"x": v})["x"]
+        if i >= 2:
+            assert got == pytest.approx((v - values[:i].mean()) / values[:i].std(), rel=1e-9)
+        scaler.learn_one({"x": v})
+
+
+def test_batch_scaling_folds_event_by_event():
+    one, many = FeatureHasher(bits=8, standardize=True), FeatureHasher(bits=8, standardize=True)
+    values = np.array([1.0, 2.0, np.nan, 4.0, -1.0, 0.0])
+    _, batch = many.encode_many({"x": values}, learn=True)
+    for row, v in enumerate(values):
+        event = one.encode_one({"x": v})
+        one.learn_one(event)
+        scaled = event.values[1:].tolist()
+        assert batch[row, 1:][batch[row, 1:] != 0].tolist() == scaled
+    np.testing.assert_array_equal(one.scaler.stats, many.scaler.stats)
+
+
+def test_bad_configuration_is_refused():
+    with pytest.raises(ValueError, match="bits"):
+        FeatureHasher(bits=31)
+    with pytest.raises(ValueError, match="pairs"):
+        FeatureHasher(interactions=[("a", "b", "c")])
+    with pytest.raises(TypeError, match="mixes value types"):
+        FeatureHasher().encode_many({"a": np.array([1, "x"], dtype=object)}, learn=False)
+    with pytest.raises(ValueError, match="different lengths"):
+        FeatureHasher().encode_many({"a": [1.0], "b": [1.0, 2.0]}, learn=False)

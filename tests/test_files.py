@@ -1,0 +1,120 @@
+"""Reading files: formats, compression, rejects with row numbers, batches of bounded size."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import lzma
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from streamlearn.streams import FileSource, detect_format
+
+ROWS = [
+    {"city": "paris", "n": 1.5, "y": 1},
+    {"city": "lyon", "n": 2.0, "y": 0},
+    {"city": "nice", "n": 3.0, "y": 1},
+]
+
+
+def write(path, rows, fmt):
+    table = pa.Table.from_pylist(rows)
+    if fmt == "csv":
+        pacsv.write_csv(table, path)
+    elif fmt == "parquet":
+        pq.write_table(table, path)
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def read_all(source):
+    batches = list(source)
+    features = {k: [] for k in batches[0].features}
+    for batch in batches:
+        for k, v in batch.features.items():
+            features[k] += v.to_pylist() if isinstance(v, pa.Array) else list(v)
+    target = np.concatenate([b.target for b in batches])
+    rejects = [r for b in batches for r in b.rejects]
+    return features, target, rejects, batches
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_formats_give_the_same_columns(tmp_path, fmt):
+    path = tmp_path / f"data.{fmt}"
+    write(path, ROWS * 100, fmt)
+    features, target, rejects, _ = read_all(FileSource(path, "y", batch_rows=64))
+    assert features["city"] == ["paris", "lyon", "nice"] * 100
+    assert features["n"] == [1.5, 2.0, 3.0] * 100
+    assert target.tolist() == [1.0, 0.0, 1.0] * 100
+    assert rejects == []
+
+
+@pytest.mark.parametrize("suffix,opener", [(".gz", gzip.open), (".xz", lzma.open)])
+def test_compressed_files(tmp_path, suffix, opener):
+    plain = tmp_path / "data.csv"
+    write(plain, ROWS, "csv")
+    packed = tmp_path / f"data.csv{suffix}"
+    with opener(packed, "wb") as fh:
+        fh.write(plain.read_bytes())
+    features, target, _, _ = read_all(FileSource(packed, "y"))
+    assert features["city"] == ["paris", "lyon", "nice"] and target.tolist() == [1, 0, 1]
+
+
+def test_csv_bad_rows_become_rejects_with_row_numbers(tmp_path):
+    good = "".join(f"c{i % 3},{i},{i % 2}\n" for i in range(40))
+    bad = "lyon,abc,0\nnice,3,\nrome,4,1\noslo,,x\nbern,5,0\n"
+    path = tmp_path / "bad.csv"
+    path.write_text("city,n,y\n" + good + bad)
+    features, target, rejects, _ = read_all(FileSource(path, "y"))
+    assert [(r.row, r.reason) for r in rejects] == [
+        (41, "column 'n': cannot parse 'abc' as a number"),
+        (42, "target 'y' is missing or not finite"),
+        (44, "target 'y': cannot parse 'x' as a number"),
+    ]
+    assert features["city"][-2:] == ["rome", "bern"]
+    assert features["n"][-2:] == [4.0, 5.0]
+    assert len(target) == 42 and target[-2:].tolist() == [1.0, 0.0]
+
+
+def test_mostly_text_columns_are_categorical(tmp_path):
+    path = tmp_path / "codes.csv"
+    path.write_text("code,y\n" + "".join(f"{'A' if i % 3 else ''}{i},1\n" for i in range(30)))
+    features, _, rejects, _ = read_all(FileSource(path, "y"))
+    assert rejects == [] and features["code"][:2] == ["0", "A1"]
+
+
+def test_jsonl_bad_lines_become_rejects(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    lines = ['{"a": 1, "y": 1}', "not json", "[1, 2]", '{"a": "text", "y": 0}',
+             '{"a": {"nested": 1}, "y": 1}', '{"a": 2.5, "y": 0}', '{"a": 3}']  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+    features, target, rejects, _ = read_all(FileSource(path, "y"))
+    assert [r.row for r in rejects] == [2, 3, 4, 5, 7]
+    assert "invalid JSON" in rejects[0].reason
+    assert "expected int, got str" in rejects[2].reason
+    assert features["a"] == [1.0, 2.5] and target.tolist() == [1.0, 0.0]
+
+
+def test_missing_target_column_and_unknown_format_are_clear_errors(tmp_path):
+    path = tmp_path / "data.csv"
+    write(path, ROWS, "csv")
+    with pytest.raises(KeyError, match="no target column 'label'"):
+        list(FileSource(path, "label"))
+    with pytest.raises(FileNotFoundError):
+        FileSource(tmp_path / "nope.csv", "y")
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        detect_format("data.xlsx")
+    assert detect_format("a/b.JSONL.gz") == ("jsonl", ".gz")
+
+
+def test_batches_are_bounded_and_offsets_advance(tmp_path):
+    path = tmp_path / "big.jsonl"
+    write(path, ROWS * 1000, "jsonl")
+    _, _, _, batches = read_all(FileSource(path, "y", batch_rows=500))
+    assert max(len(b) for b in batches) == 500
+    assert [b.end_row for b in batches] == list(range(500, 3001, 500))
+    assert batches[1].rows[0] == 501

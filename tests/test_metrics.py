@@ -1,0 +1,80 @@
+"""Streaming metrics against direct computations on the whole arrays."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from streamlearn.evaluate import MAE, RMSE, ROCAUC, Accuracy, LogLoss, default_metrics
+
+
+def exact_auc(y, p):
+    pos, neg = p[y == 1], p[y == 0]
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return wins / (len(pos) * len(neg))
+
+
+@pytest.fixture
+def scores():
+    rng = np.random.default_rng(0)
+    y = (rng.random(3000) < 0.3).astype(float)
+    p = np.clip(0.3 + 0.3 * (y - 0.3) + rng.normal(0, 0.2, 3000), 0, 1)
+    return y, p
+
+
+def test_whole_stream_metrics(scores):
+    y, p = scores
+    expected = {
+        Accuracy: np.mean((p >= 0.5) == (y == 1)),
+        LogLoss: -np.mean(y * np.log(np.clip(p, 1e-15, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-15, 1))),
+        MAE: np.mean(np.abs(y - p)),
+        RMSE: math.sqrt(np.mean((y - p) ** 2)),
+    }
+    for kind, value in expected.items():
+        metric = kind()
+        metric.update_many(y[:1000], p[:1000])
+        metric.update_many(y[1000:], p[1000:])
+        assert metric.get() == pytest.approx(value, rel=1e-12)
+    auc = ROCAUC()
+    auc.update_many(y, p)
+    assert auc.get() == pytest.approx(exact_auc(y, p), abs=1e-4)
+
+
+@pytest.mark.parametrize("kind", [Accuracy, LogLoss, MAE, RMSE, ROCAUC])
+def test_rolling_metrics_equal_the_metric_on_the_last_window(kind, scores):
+    y, p = scores
+    rolling = kind(window=250)
+    for start in range(0, 1900, 190):  # batches smaller and larger than nothing in particular
+        rolling.update_many(y[start:start + 190], p[start:start + 190])
+    for i in range(1900, 2000):  # and single events
+        rolling.update(y[i], p[i])
+    whole = kind()
+    whole.update_many(y[1750:2000], p[1750:2000])
+    assert rolling.get() == pytest.approx(whole.get(), rel=1e-9, abs=1e-12)
+    big = kind(window=100)
+    big.update_many(y, p)  # one batch longer than the window
+    last = kind()
+    last.update_many(y[-100:], p[-100:])
+    assert big.get() == pytest.approx(last.get(), rel=1e-9, abs=1e-12)
+
+
+def test_update_equals_update_many(scores):
+    y, p = scores
+    for kind in (Accuracy, LogLoss, ROCAUC):
+        a, b = kind(window=500), kind(window=500)
+        a.update_many(y[:800], p[:800])
+        for yi, pi in zip(y[:800], p[:800], strict=True):
+            b.update(yi, pi)
+        assert a.get() == pytest.approx(b.get(), rel=1e-12)
+
+
+def test_empty_metrics_are_nan_and_tasks_are_checked():
+    assert math.isnan(Accuracy().get()) and math.isnan(ROCAUC().get())
+    assert [m.label for m in default_metrics("regression", window=10)] == [
+        "mae", "rmse", "rolling_mae", "rolling_rmse"]  # fmt: skip
+    with pytest.raises(ValueError):
+        default_metrics("ranking")
+    with pytest.raises(ValueError):
+        Accuracy(window=0)

@@ -1,0 +1,104 @@
+"""`streamlearn evaluate` end to end, as a user runs it, and the replay runner under it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow.csv as pacsv
+import pytest
+
+from streamlearn.datasets import elec2, synth
+from streamlearn.evaluate import progressive_val_score_one
+from streamlearn.models import LogisticRegression
+from streamlearn.runner import evaluate_file
+
+CLI = [sys.executable, "-m", "streamlearn.cli.main"]
+
+
+def run(*args):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_evaluate_prints_json_with_every_metric():
+    result = run("evaluate", str(elec2.path()), "--target", "target", "--output", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["events"] == elec2.N_EVENTS
+    for key in ("seconds", "events_per_second", "accuracy", "log_loss", "roc_auc",
+                "rolling_accuracy", "rolling_log_loss", "rolling_roc_auc", "sparsity"):  # fmt: skip
+        assert key in report
+    assert report["accuracy"] > 0.75 and report["log_loss"] < 0.5
+
+
+def test_evaluate_table_and_models(tmp_path):
+    result = run("evaluate", str(elec2.path()), "--target", "target", "--model", "sgd", "--bits", "12")
+    assert result.returncode == 0, result.stderr
+    assert "accuracy" in result.stdout and "45,312" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["evaluate", "missing.csv", "--target", "y"], "error: no such file: missing.csv"),
+        (["evaluate", "ELEC", "--target", "nope"], "error: "),
+        (["evaluate", "ELEC", "--target", "target", "--frobnicate"], "No such option"),
+        (["evaluate", "ELEC", "--target", "target", "--model", "xgb"], "error: "),
+    ],
+)
+def test_errors_are_one_line_with_non_zero_exit(args, message):
+    args = [str(elec2.path()) if a == "ELEC" else a for a in args]
+    result = run(*args)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_rejected_rows_are_counted_written_and_never_learned(tmp_path):
+    rows = "a,b,y\n" + "".join(f"x{i % 3},{i % 5},{i % 2}\n" for i in range(300))
+    bad = rows + "x1,oops,1\nx2,3,\nx0,1,7\n"
+    (tmp_path / "clean.csv").write_text(rows)
+    (tmp_path / "dirty.csv").write_text(bad)
+    rejects = tmp_path / "rejects.jsonl"
+    result = run("evaluate", str(tmp_path / "dirty.csv"), "--target", "y", "--output", "json",
+                 "--task", "binary", "--rejects", str(rejects))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["rejected"] == 3 and report["events"] == 300
+    lines = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [r["row"] for r in lines] == [301, 302, 303]
+    assert "not 0/1" in lines[2]["reason"]
+    clean, _ = evaluate_file(tmp_path / "clean.csv", "y")
+    assert clean.metrics == {k: v for k, v in report.items() if k in clean.metrics}
+
+
+def test_file_replay_equals_one_event_progressive_validation():
+    report, _ = evaluate_file(elec2.path(), "target", model=LogisticRegression(bits=16))
+    one = progressive_val_score_one(LogisticRegression(bits=16), elec2.stream())
+    assert one.events == report.events
+    for name, value in one.metrics.items():
+        assert value == pytest.approx(report.metrics[name], rel=1e-12, abs=1e-15), name
+
+
+def test_regression_is_detected_and_scored(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 5000
+    x = rng.normal(size=n)
+    table = {"x": x, "cat": rng.choice(["a", "b"], n), "y": 3 * x + 1 + rng.normal(0, 0.1, n)}
+    import pyarrow as pa
+
+    pacsv.write_csv(pa.table(table), tmp_path / "reg.csv")
+    report, _ = evaluate_file(tmp_path / "reg.csv", "y", window=500)
+    assert report.task == "regression"
+    assert report.metrics["rolling_mae"] < 0.2
+
+
+def test_limit_and_generated_stream(tmp_path):
+    path = tmp_path / "clicks.csv"
+    synth.write_csv(str(path), n=5000, seed=3)
+    report, _ = evaluate_file(path, synth.TARGET, limit=1234, interactions=(("C1", "C2"),))
+    assert report.events == 1234
+    assert 0.3 < report.metrics["log_loss"] < 0.6
