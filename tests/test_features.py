@@ -9,23 +9,23 @@ import pytest
 from streamlearn.features import FeatureHasher, OnlineScaler, cross_hash, hash_text
 
 
-def test_event_layout_is_bias_then_sorted_columns_then_crosses():
+def test_event_layout_is_sorted_columns_then_crosses():
     hasher = FeatureHasher(bits=30, standardize=False, interactions=[("u", "ad")],
                            namespaces={"u": ["user", "age"]})  # fmt: skip
     event = hasher.encode_one({"user": "u1", "ad": "a9", "age": 3.0})
     seed = hasher.column_seed
     h_ad, h_user = hash_text("a9", seed("ad")), hash_text("u1", seed("user"))
     h_age = seed("age")
-    expected = [hasher.bias_hash, h_ad, h_age, h_user, cross_hash(h_age, h_ad), cross_hash(h_user, h_ad)]
+    expected = [h_ad, h_age, h_user, cross_hash(h_age, h_ad), cross_hash(h_user, h_ad)]
     assert event.indices.tolist() == [h & hasher.mask for h in expected]
-    assert event.values.tolist() == [1.0, 1.0, 3.0, 1.0, 3.0, 1.0]
+    assert event.values.tolist() == [1.0, 3.0, 1.0, 3.0, 1.0]
 
 
 def test_same_namespace_interaction_crosses_distinct_pairs_once():
     hasher = FeatureHasher(bits=20, standardize=False, namespaces={"n": ["a", "b", "c"]},
                            interactions=[("n", "n")])  # fmt: skip
     event = hasher.encode_one({"a": "x", "b": "y", "c": "z"})
-    assert len(event.indices) == 1 + 3 + 3
+    assert len(event.indices) == 3 + 3
 
 
 def test_batch_encoding_equals_event_encoding_for_every_input_kind():
@@ -79,8 +79,8 @@ def test_batch_scaling_folds_event_by_event():
     for row, v in enumerate(values):
         event = one.encode_one({"x": v})
         one.learn_one(event)
-        scaled = event.values[1:].tolist()
-        assert batch[row, 1:][batch[row, 1:] != 0].tolist() == scaled
+        scaled = event.values.tolist()
+        assert batch[row][batch[row] != 0].tolist() == scaled
     np.testing.assert_array_equal(one.scaler.stats, many.scaler.stats)
 
 

@@ -30,7 +30,7 @@ def sigmoid(m):
 def test_ftrl_proximal_matches_mcmahan_algorithm_1():
     alpha, beta, l1, l2 = 0.2, 1.0, 0.3, 0.1
     model = LogisticRegression(FTRL(alpha=alpha, beta=beta, l1=l1, l2=l2), bits=12)
-    z, n = {}, {}
+    z, n, b = {}, {}, 0.0
     events, labels = stream()
     for x, y in zip(events, labels, strict=True):
         feats = active(model, x)
@@ -39,9 +39,10 @@ def test_ftrl_proximal_matches_mcmahan_algorithm_1():
             zi, ni = z.get(i, 0.0), n.get(i, 0.0)
             w[i] = 0.0 if abs(zi) <= l1 else -(zi - math.copysign(l1, zi)) / (
                 (beta + math.sqrt(ni)) / alpha + l2)
-        p = sigmoid(sum(w[i] * v for i, v in feats))
+        p = sigmoid(b + sum(w[i] * v for i, v in feats))
         assert model.predict_proba_one(x)[True] == pytest.approx(p, abs=1e-12)
         model.learn_one(x, y)
+        b -= model.intercept_lr * (p - y)
         for i, v in feats:
             g = (p - y) * v
             ni = n.get(i, 0.0)
@@ -55,12 +56,13 @@ def test_sgd_and_adagrad_match_their_updates():
     events, labels = stream()
     for opt in (SGD(lr=0.1, l2=0.01), AdaGrad(lr=0.2)):
         model = LinearRegression(opt, bits=12, standardize=False)
-        w, acc = {}, {}
+        w, acc, b = {}, {}, 0.0
         for x, y in zip(events, labels, strict=True):
             feats = active(model, x)
-            pred = sum(w.get(i, 0.0) * v for i, v in feats)
+            pred = b + sum(w.get(i, 0.0) * v for i, v in feats)
             assert model.predict_one(x) == pytest.approx(pred, abs=1e-12)
             model.learn_one(x, y)
+            b -= model.intercept_lr * (pred - y)
             for i, v in feats:
                 g = (pred - y) * v + opt.l2 * w.get(i, 0.0)
                 if isinstance(opt, AdaGrad):

@@ -1,7 +1,7 @@
 """The hashing trick over named columns, with namespaces, pairwise crosses and online scaling.
 
-An event becomes a short list of (index, value) pairs in a fixed order: a constant bias
-feature, then every column sorted by name, then the crosses of each interaction. Text values
+An event becomes a short list of (index, value) pairs in a fixed order: every column sorted
+by name, then the crosses of each interaction (the models keep their own intercept). Text values
 (and integers of columns declared categorical) hash as ``column=value`` with value 1; numbers
 keep one weight per column and carry their value. Missing values, ``None``, empty strings,
 NaN and ±inf are absent: they touch no weight. Numbers are clipped to ±1e12.
@@ -10,7 +10,7 @@ NaN and ±inf are absent: they touch no weight. Numbers are clipped to ±1e12.
 >>> hasher = FeatureHasher(bits=8, interactions=[("user", "ad")])
 >>> event = hasher.encode_one({"user": "u1", "ad": "a9", "price": 2.5})
 >>> len(event.indices), event.values.tolist()
-(5, [1.0, 1.0, 2.5, 1.0, 1.0])
+(4, [1.0, 2.5, 1.0, 1.0])
 """
 
 from __future__ import annotations
@@ -101,7 +101,6 @@ class FeatureHasher:
         self._namespace_of = {col: ns for ns, cols in self.namespaces.items() for col in cols}
         self._seeds: dict[str, int] = {}
         self._pair_cache: dict[tuple[str, ...], list[tuple[int, int]]] = {}
-        self.bias_hash = hash_text("\x00bias", self.seed)
 
     def params(self) -> dict[str, Any]:
         return {
@@ -140,8 +139,8 @@ class FeatureHasher:
         categorical = self._categorical
         standardize = self.standardize
         scale = self.scaler.scale
-        indices = [self.bias_hash & mask]
-        values = [1.0]
+        indices: list[int] = []
+        values: list[float] = []
         kept: list[str] = []
         raw: list[int] = []
         numbers: list[tuple[str, float]] = []
@@ -181,7 +180,7 @@ class FeatureHasher:
         if self.interactions:
             for a, b in self._pairs_of(kept):
                 indices.append(((raw[a] * FNV_PRIME) ^ raw[b]) & mask)
-                values.append(values[a + 1] * values[b + 1])
+                values.append(values[a] * values[b])
         return EncodedEvent(np.array(indices, dtype=np.uint32), np.array(values), numbers)
 
     def _pairs_of(self, names: list[str]) -> list[tuple[int, int]]:
@@ -241,16 +240,14 @@ class FeatureHasher:
         n = n_rows(columns)
         names = sorted(columns, key=_checked_name)
         pairs = self.cross_pairs(names) if self.interactions else []
-        slots = 1 + len(names) + len(pairs)
+        slots = len(names) + len(pairs)
         hashes = np.empty((n, slots), dtype=np.uint32)
         values = np.empty((n, slots))
-        hashes[:, 0] = self.bias_hash
-        values[:, 0] = 1.0
-        for j, name in enumerate(names, start=1):
+        for j, name in enumerate(names):
             self._encode_column(name, columns[name], learn, hashes[:, j], values[:, j])
-        for j, (a, b) in enumerate(pairs, start=1 + len(names)):
-            hashes[:, j] = (hashes[:, a + 1] * np.uint32(FNV_PRIME)) ^ hashes[:, b + 1]
-            values[:, j] = values[:, a + 1] * values[:, b + 1]
+        for j, (a, b) in enumerate(pairs, start=len(names)):
+            hashes[:, j] = (hashes[:, a] * np.uint32(FNV_PRIME)) ^ hashes[:, b]
+            values[:, j] = values[:, a] * values[:, b]
         hashes &= np.uint32(self.mask)
         return hashes, values
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-import pyarrow as pa
 
 from streamlearn.base import Learner
 from streamlearn.evaluate import Report, default_metrics, detect_task, progressive_val_score
@@ -60,18 +59,11 @@ def _valid_labels(batch: Batch, task: str) -> Batch:
     if task != "binary":
         return batch
     bad = ~np.isin(batch.target, (0.0, 1.0))
-    if not bad.any():
-        return batch
-    keep = ~bad
     rejects = [
         Reject(int(row), f"label {value:g} is not 0/1 (the task is binary)")
         for row, value in zip(batch.rows[bad], batch.target[bad], strict=True)
     ]
-    mask = pa.array(keep)
-    features = {k: v.filter(mask) if isinstance(v, pa.Array) else v[keep]
-                for k, v in batch.features.items()}  # fmt: skip
-    return Batch(features, batch.target[keep], batch.rows[keep], batch.end_row,
-                 sorted(batch.rejects + rejects, key=lambda r: r.row))  # fmt: skip
+    return batch.keep(~bad, rejects)
 
 
 def evaluate_file(

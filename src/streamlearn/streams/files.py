@@ -54,6 +54,16 @@ class Batch:
     def __len__(self) -> int:
         return len(self.target)
 
+    def keep(self, mask: np.ndarray, rejects: Iterable[Reject] = ()) -> Batch:
+        """The rows where ``mask`` is true; ``rejects`` (the others, explained) are added."""
+        if mask.all() and not rejects:
+            return self
+        arrow_mask = pa.array(mask)
+        features = {name: column.filter(arrow_mask) if isinstance(column, pa.Array) else column[mask]
+                    for name, column in self.features.items()}  # fmt: skip
+        merged = sorted([*self.rejects, *rejects], key=lambda r: r.row)
+        return Batch(features, self.target[mask], self.rows[mask], self.end_row, merged)
+
 
 def detect_format(path: str | os.PathLike) -> tuple[str, str | None]:
     """(format, compression suffix) from the file name, e.g. ``data.csv.gz`` → (csv, .gz)."""
@@ -224,17 +234,10 @@ class FileSource:
             if not bad[i]:
                 bad[i] = True
                 rejects.append(Reject(i, reason))
-        keep = ~bad
-        all_rows = np.arange(start_row + 1, start_row + n + 1)
         for reject in rejects:
             reject.row += start_row + 1
-        rejects.sort(key=lambda r: r.row)
-        if bad.any():
-            mask = pa.array(keep)
-            features = {k: (v.filter(mask) if isinstance(v, pa.Array) else v[keep])
-                        for k, v in features.items()}  # fmt: skip
-            target = target[keep]
-        return Batch(features, target, all_rows[keep], start_row + n, rejects)
+        rows = np.arange(start_row + 1, start_row + n + 1)
+        return Batch(features, target, rows, start_row + n, []).keep(~bad, rejects)
 
 
 def _looks_numeric(column: pa.Array | pa.ChunkedArray) -> bool:

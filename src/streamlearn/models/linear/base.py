@@ -12,7 +12,13 @@ from streamlearn.base import Learner, State
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import EncodedEvent, FeatureHasher
 from streamlearn.models.linear.kernel import effective_weights, run_linear, run_linear_one
-from streamlearn.models.linear.optimizers import FTRL_CODE, L1, Optimizer, make_optimizer
+from streamlearn.models.linear.optimizers import (
+    FTRL_CODE,
+    INTERCEPT_LR,
+    L1,
+    Optimizer,
+    make_optimizer,
+)
 
 CHUNK = 1 << 15  # events encoded at a time: bounds the memory of a batch call
 
@@ -27,6 +33,9 @@ class LinearModel(Learner):
     bits, seed, categorical, namespaces, interactions, standardize
         Feature hashing, as in :class:`streamlearn.features.FeatureHasher`. Numbers are
         standardized online by default: one learning rate then suits every column.
+    intercept_lr
+        The intercept's constant learning rate (plain SGD, no regularization): it keeps
+        following the base rate when that drifts, as per-coordinate rates slow down.
     """
 
     loss: ClassVar[int]
@@ -41,21 +50,35 @@ class LinearModel(Learner):
         namespaces: Mapping[str, Iterable[str]] | None = None,
         interactions: Iterable[Iterable[str]] = (),
         standardize: bool = True,
+        intercept_lr: float = 0.01,
     ) -> None:
         self.optimizer = make_optimizer(optimizer or self.default_optimizer)
         self.features = FeatureHasher(bits, seed, categorical, namespaces, interactions, standardize)
+        if not (np.isfinite(intercept_lr) and intercept_lr >= 0):
+            raise ValueError(f"intercept_lr must be a finite number >= 0, got {intercept_lr!r}")
+        self.intercept_lr = float(intercept_lr)
         self._hyper = self.optimizer.hyper()
+        self._hyper[INTERCEPT_LR] = self.intercept_lr
+        self.intercept = np.zeros(1)
         self.table = np.zeros((self.features.size, 2))
         self.counters = np.zeros(1, np.int64)
         self._cached: tuple[Mapping, dict, EncodedEvent] | None = None
 
     # ------------------------------------------------------------------ contract
     def params(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.params(), **self.features.params()}
+        return {
+            "optimizer": self.optimizer.params(),
+            **self.features.params(),
+            "intercept_lr": self.intercept_lr,
+        }
 
     def state(self) -> State:
         arrays, meta = self.features.state()
-        arrays |= {"table": self.table.copy(), "counters": self.counters.copy()}
+        arrays |= {
+            "table": self.table.copy(),
+            "intercept": self.intercept.copy(),
+            "counters": self.counters.copy(),
+        }
         return State(type(self).__name__, self.params(), arrays, meta)
 
     @classmethod
@@ -66,9 +89,11 @@ class LinearModel(Learner):
         table = np.asarray(state.arrays["table"], dtype=np.float64)
         if table.shape != model.table.shape:
             raise ValueError(f"weight table shape {table.shape} != expected {model.table.shape}")
-        if not np.isfinite(table).all():
+        intercept = np.asarray(state.arrays["intercept"], dtype=np.float64).reshape(1)
+        if not (np.isfinite(table).all() and np.isfinite(intercept).all()):
             raise ValueError("weight table holds non-finite values")
         model.table = table.copy()
+        model.intercept = intercept.copy()
         model.counters = np.asarray(state.arrays["counters"], dtype=np.int64).copy()
         model.features.load_state(state.arrays, state.meta)
         return model
@@ -104,7 +129,7 @@ class LinearModel(Learner):
     def _raw_one(self, x: Mapping[str, Any]) -> float:
         event = self._encode(x)
         return run_linear_one(
-            event.indices, event.values, 0.0, self.table, self.counters,
+            event.indices, event.values, 0.0, self.table, self.intercept, self.counters,
             self.optimizer.code, self.loss, self._hyper, False,
         )  # fmt: skip
 
@@ -112,7 +137,7 @@ class LinearModel(Learner):
         target = self._target_one(y)
         event = self._encode(x)
         run_linear_one(
-            event.indices, event.values, target, self.table, self.counters,
+            event.indices, event.values, target, self.table, self.intercept, self.counters,
             self.optimizer.code, self.loss, self._hyper, True,
         )  # fmt: skip
         self.features.learn_one(event)
@@ -120,7 +145,7 @@ class LinearModel(Learner):
 
     def _run(self, indices, values, targets, out, learn: bool) -> None:
         run_linear(
-            indices, values, targets, self.table, self.counters,
+            indices, values, targets, self.table, self.intercept, self.counters,
             self.optimizer.code, self.loss, self._hyper, learn, out,
         )  # fmt: skip
 

@@ -6,6 +6,8 @@ one-event calls run this same loop, which is why their results are identical.
 
 The weight table has two columns per coordinate, side by side for cache locality:
 SGD and AdaGrad keep (weight, sum of squared gradients); FTRL keeps (z, sqrt(n)).
+The intercept is apart: plain SGD at a constant, unregularized rate, so that it keeps
+tracking the base rate when that drifts, while per-coordinate rates decay.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from streamlearn.models.linear.optimizers import (
     BETA,
     EPS,
     FTRL_CODE,
+    INTERCEPT_LR,
     L1,
     L2,
     LR,
@@ -72,10 +75,10 @@ def _step(table, i, w, g, opt, hp, rate):
 
 
 @nb.njit(inline="always")
-def _event(indices, values, target, table, counters, opt, loss, hp, learn, used):
+def _event(indices, values, target, table, intercept, counters, opt, loss, hp, learn, used):
     """Predict one event; with ``learn``, take one step on it. Returns the prediction."""
     n_slots = indices.shape[0]
-    margin = 0.0
+    margin = intercept[0]
     for s in range(n_slots):
         v = values[s]
         if v == 0.0:
@@ -92,6 +95,7 @@ def _event(indices, values, target, table, counters, opt, loss, hp, learn, used)
         prediction = margin
     if learn:
         error = prediction - target
+        intercept[0] -= hp[INTERCEPT_LR] * min(max(error, -GRAD_CLIP), GRAD_CLIP)
         rate = hp[LR] / (1.0 + counters[0]) ** hp[POWER_T] if hp[POWER_T] > 0.0 else hp[LR]
         for s in range(n_slots):
             v = values[s]
@@ -104,20 +108,22 @@ def _event(indices, values, target, table, counters, opt, loss, hp, learn, used)
 
 
 @nb.njit(nogil=True, cache=True)
-def run_linear(indices, values, targets, table, counters, opt, loss, hp, learn, out):
+def run_linear(indices, values, targets, table, intercept, counters, opt, loss, hp, learn, out):
     """Predict every event (rows of ``indices``/``values``) into ``out``; with ``learn``,
     learn each one right after predicting it."""
     used = np.empty(indices.shape[1])
     for t in range(indices.shape[0]):
         target = targets[t] if learn else 0.0
-        out[t] = _event(indices[t], values[t], target, table, counters, opt, loss, hp, learn, used)
+        out[t] = _event(
+            indices[t], values[t], target, table, intercept, counters, opt, loss, hp, learn, used
+        )
 
 
 @nb.njit(nogil=True, cache=True)
-def run_linear_one(indices, values, target, table, counters, opt, loss, hp, learn):
+def run_linear_one(indices, values, target, table, intercept, counters, opt, loss, hp, learn):
     """The same for one event given as 1-D arrays: fewer arguments, a cheaper call."""
     used = np.empty(indices.shape[0])
-    return _event(indices, values, target, table, counters, opt, loss, hp, learn, used)
+    return _event(indices, values, target, table, intercept, counters, opt, loss, hp, learn, used)
 
 
 @nb.njit(nogil=True, cache=True)
