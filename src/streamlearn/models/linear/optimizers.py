@@ -76,7 +76,7 @@ class FTRL(Optimizer):
     Elec2 and the generated click stream (``bench/bench_linear.py``).
     """
 
-    alpha: float = 0.3
+    alpha: float = 0.2
     beta: float = 1.0
     l1: float = 1.0
     l2: float = 1.0
