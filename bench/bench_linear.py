@@ -99,8 +99,9 @@ def _write_vw(table, target: str, path: Path, categorical: list[str]) -> None:
 
 
 def vw_args(stream: dict) -> str:
-    crosses = " ".join(f"-q {_namespace(int(a[1:]) - 1)}{_namespace(int(b[1:]) - 1)}"
-                       for a, b in stream["crosses"])  # fmt: skip
+    crosses = " ".join(
+        f"-q {_namespace(int(a[1:]) - 1)}{_namespace(int(b[1:]) - 1)}" for a, b in stream["crosses"]
+    )
     return f"--loss_function logistic --link logistic -b {BITS} --quiet {crosses}".strip()
 
 
@@ -313,17 +314,31 @@ def main() -> None:
         return
 
     names = [n for n in CONTENDERS if not args.only or n in args.only.split(";")]
-    lines = [f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}; "
-             f"{time.strftime('%Y-%m-%d')}", ""]  # fmt: skip
+    lines = [
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}; "
+        f"{time.strftime('%Y-%m-%d')}",
+        "",
+    ]
     for stream_name in args.streams.split(","):
         results = {}
         for name in names:
             print(f"[{stream_name}] {name} …", file=sys.stderr)
             child = subprocess.run(
-                [sys.executable, __file__, "--events", str(args.events), "--prefix",
-                 str(args.prefix), "--child", name, stream_name],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    __file__,
+                    "--events",
+                    str(args.events),
+                    "--prefix",
+                    str(args.prefix),
+                    "--child",
+                    name,
+                    stream_name,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if child.returncode != 0:
                 print(child.stderr, file=sys.stderr)
                 results[name] = None
@@ -337,10 +352,13 @@ def main() -> None:
 
 
 def _table(stream_name: str, results: dict) -> list[str]:
-    rows = [f"### {stream_name}", "",
-            "| contender | events | CPU s | events/s | log loss | peak RSS MB | run MB |"
-            " ours ÷ peer (events/s) |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    rows = [
+        f"### {stream_name}",
+        "",
+        "| contender | events | CPU s | events/s | log loss | peak RSS MB | run MB |"
+        " ours ÷ peer (events/s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, r in results.items():
         if r is None:
             rows.append(f"| {name} | failed | | | | | | |")
@@ -350,8 +368,10 @@ def _table(stream_name: str, results: dict) -> list[str]:
         base = results.get(BASELINE.get(name, ""))
         if base:
             ratio = f"{(base['events'] / base['cpu']) / rate:.1f}× (vs {BASELINE[name]})"
-        rows.append(f"| {name} | {r['events']:,} | {r['cpu']:.2f} | {rate:,.0f} | "
-                    f"{r['log_loss']:.4f} | {r['peak_rss_mb']:.0f} | {r['run_mb']:.0f} | {ratio} |")  # fmt: skip
+        rows.append(
+            f"| {name} | {r['events']:,} | {r['cpu']:.2f} | {rate:,.0f} | "
+            f"{r['log_loss']:.4f} | {r['peak_rss_mb']:.0f} | {r['run_mb']:.0f} | {ratio} |"
+        )
     return [*rows, ""]
 
 

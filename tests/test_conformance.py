@@ -37,8 +37,9 @@ def labelled(model, n=300, seed=0):
     if isinstance(model, Classifier):
         targets = [bool(rng.random() < 0.4 + 0.3 * (x.get("city") == "paris")) for x in events]
     else:
-        targets = [float(x["visits"] if np.isfinite(x["visits"]) else 3) + rng.normal()
-                   for x in events]  # fmt: skip
+        targets = [
+            float(x["visits"] if np.isfinite(x["visits"]) else 3) + rng.normal() for x in events
+        ]
     return events, targets
 
 
@@ -83,10 +84,12 @@ def test_predict_learn_many_equals_one_event_calls(make):
     one, many = make(), make()
     events, targets = labelled(one)
     expected = predictions_one(one, events, targets)
-    got = np.concatenate([
-        many.predict_learn_many(columns_of(events[:123]), targets[:123]),
-        many.predict_learn_many(columns_of(events[123:]), targets[123:]),
-    ])  # fmt: skip
+    got = np.concatenate(
+        [
+            many.predict_learn_many(columns_of(events[:123]), targets[:123]),
+            many.predict_learn_many(columns_of(events[123:]), targets[123:]),
+        ]
+    )
     np.testing.assert_array_equal(got, expected)
     assert_same_state(one, many)
 
@@ -99,8 +102,9 @@ def test_learn_many_equals_repeated_learn_one(make):
     many.learn_many(columns_of(events), np.array(targets))
     assert_same_state(one, many)
     fresh = messy_events(50, seed=9)
-    np.testing.assert_array_equal(predictions_many(many, fresh),
-                                  predictions_one(one, fresh, [None] * 50, learn=False))  # fmt: skip
+    np.testing.assert_array_equal(
+        predictions_many(many, fresh), predictions_one(one, fresh, [None] * 50, learn=False)
+    )
 
 
 def test_state_round_trip_predicts_and_learns_identically(make, tmp_path):
@@ -151,8 +155,12 @@ def test_inputs_are_not_mutated(make):
 
 def test_bad_values_never_make_weights_non_finite(make):
     model = make()
-    extreme = [{"a": 1e308, "b": -1e308, "c": float("nan")}, {"a": float("inf"), "b": 1e-308},
-               {"a": -1e308, "d": "x" * 10_000}, {"a": 1e12, "b": 1e12}]  # fmt: skip
+    extreme = [
+        {"a": 1e308, "b": -1e308, "c": float("nan")},
+        {"a": float("inf"), "b": 1e-308},
+        {"a": -1e308, "d": "x" * 10_000},
+        {"a": 1e12, "b": 1e12},
+    ]
     label = True if isinstance(model, Classifier) else 1e6
     for _ in range(200):
         for x in extreme:
@@ -167,8 +175,9 @@ def test_missing_values_are_ignored(make):
     events, targets = labelled(model)
     model.learn_many(columns_of(events), targets)
     a = predictions_one(model, [{"age": 30.0}], [None], learn=False)
-    b = predictions_one(model, [{"age": 30.0, "city": None, "visits": float("nan"), "x": ""}],
-                        [None], learn=False)  # fmt: skip
+    b = predictions_one(
+        model, [{"age": 30.0, "city": None, "visits": float("nan"), "x": ""}], [None], learn=False
+    )
     np.testing.assert_array_equal(a, b)
 
 

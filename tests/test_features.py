@@ -10,8 +10,9 @@ from streamlearn.features import FeatureHasher, OnlineScaler, cross_hash, hash_t
 
 
 def test_event_layout_is_sorted_columns_then_crosses():
-    hasher = FeatureHasher(bits=30, standardize=False, interactions=[("u", "ad")],
-                           namespaces={"u": ["user", "age"]})  # fmt: skip
+    hasher = FeatureHasher(
+        bits=30, standardize=False, interactions=[("u", "ad")], namespaces={"u": ["user", "age"]}
+    )
     event = hasher.encode_one({"user": "u1", "ad": "a9", "age": 3.0})
     seed = hasher.column_seed
     h_ad, h_user = hash_text("a9", seed("ad")), hash_text("u1", seed("user"))
@@ -22,25 +23,45 @@ def test_event_layout_is_sorted_columns_then_crosses():
 
 
 def test_same_namespace_interaction_crosses_distinct_pairs_once():
-    hasher = FeatureHasher(bits=20, standardize=False, namespaces={"n": ["a", "b", "c"]},
-                           interactions=[("n", "n")])  # fmt: skip
+    hasher = FeatureHasher(
+        bits=20, standardize=False, namespaces={"n": ["a", "b", "c"]}, interactions=[("n", "n")]
+    )
     event = hasher.encode_one({"a": "x", "b": "y", "c": "z"})
     assert len(event.indices) == 3 + 3
 
 
 def test_batch_encoding_equals_event_encoding_for_every_input_kind():
     hasher = FeatureHasher(bits=16, categorical=["code"], interactions=[("city", "code")])
-    events = [{"city": "paris", "code": 7, "x": 1.5}, {"city": None, "code": -3, "x": np.nan},
-              {"city": "", "code": 0, "x": 0.0}, {"city": "lyon", "code": 2**40, "x": 2.0}]  # fmt: skip
+    events = [
+        {"city": "paris", "code": 7, "x": 1.5},
+        {"city": None, "code": -3, "x": np.nan},
+        {"city": "", "code": 0, "x": 0.0},
+        {"city": "lyon", "code": 2**40, "x": 2.0},
+    ]
     inputs = [
-        {"city": ["paris", None, "", "lyon"], "code": [7, -3, 0, 2**40], "x": [1.5, np.nan, 0.0, 2.0]},
-        {"city": np.array(["paris", None, "", "lyon"], dtype=object),
-         "code": np.array([7, -3, 0, 2**40]), "x": np.array([1.5, np.nan, 0.0, 2.0])},
-        pa.table({"city": ["paris", None, "", "lyon"], "code": [7, -3, 0, 2**40],
-                  "x": [1.5, None, 0.0, 2.0]}),
-        {"city": pa.array(["paris", None, "", "lyon"]).dictionary_encode(),
-         "code": pa.chunked_array([[7, -3], [0, 2**40]]), "x": np.array([1.5, np.nan, 0.0, 2.0])},
-    ]  # fmt: skip
+        {
+            "city": ["paris", None, "", "lyon"],
+            "code": [7, -3, 0, 2**40],
+            "x": [1.5, np.nan, 0.0, 2.0],
+        },
+        {
+            "city": np.array(["paris", None, "", "lyon"], dtype=object),
+            "code": np.array([7, -3, 0, 2**40]),
+            "x": np.array([1.5, np.nan, 0.0, 2.0]),
+        },
+        pa.table(
+            {
+                "city": ["paris", None, "", "lyon"],
+                "code": [7, -3, 0, 2**40],
+                "x": [1.5, None, 0.0, 2.0],
+            }
+        ),
+        {
+            "city": pa.array(["paris", None, "", "lyon"]).dictionary_encode(),
+            "code": pa.chunked_array([[7, -3], [0, 2**40]]),
+            "x": np.array([1.5, np.nan, 0.0, 2.0]),
+        },
+    ]
     for columns in inputs:
         indices, values = hasher.encode_many(columns, learn=False)
         for row, x in enumerate(events):

@@ -89,8 +89,15 @@ def test_mostly_text_columns_are_categorical(tmp_path):
 
 def test_jsonl_bad_lines_become_rejects(tmp_path):
     path = tmp_path / "bad.jsonl"
-    lines = ['{"a": 1, "y": 1}', "not json", "[1, 2]", '{"a": "text", "y": 0}',
-             '{"a": {"nested": 1}, "y": 1}', '{"a": 2.5, "y": 0}', '{"a": 3}']  # fmt: skip
+    lines = [
+        '{"a": 1, "y": 1}',
+        "not json",
+        "[1, 2]",
+        '{"a": "text", "y": 0}',
+        '{"a": {"nested": 1}, "y": 1}',
+        '{"a": 2.5, "y": 0}',
+        '{"a": 3}',
+    ]
     path.write_text("\n".join(lines) + "\n")
     features, target, rejects, _ = read_all(FileSource(path, "y"))
     assert [r.row for r in rejects] == [2, 3, 4, 5, 7]

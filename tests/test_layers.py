@@ -36,7 +36,9 @@ def imported_layers(path: Path) -> set[str]:
 
 
 def test_layers_only_import_downwards():
-    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"} == set(ALLOWED)
+    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"} == set(
+        ALLOWED
+    )
     for layer, allowed in ALLOWED.items():
         for path in (PACKAGE / layer).rglob("*.py"):
             wrong = imported_layers(path) - allowed - {layer}

@@ -37,8 +37,11 @@ def test_ftrl_proximal_matches_mcmahan_algorithm_1():
         w = {}
         for i, _ in feats:
             zi, ni = z.get(i, 0.0), n.get(i, 0.0)
-            w[i] = 0.0 if abs(zi) <= l1 else -(zi - math.copysign(l1, zi)) / (
-                (beta + math.sqrt(ni)) / alpha + l2)
+            w[i] = (
+                0.0
+                if abs(zi) <= l1
+                else -(zi - math.copysign(l1, zi)) / ((beta + math.sqrt(ni)) / alpha + l2)
+            )
         p = sigmoid(b + sum(w[i] * v for i, v in feats))
         assert model.predict_proba_one(x)[True] == pytest.approx(p, abs=1e-12)
         model.learn_one(x, y)

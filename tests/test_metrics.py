@@ -28,7 +28,9 @@ def test_whole_stream_metrics(scores):
     y, p = scores
     expected = {
         Accuracy: np.mean((p >= 0.5) == (y == 1)),
-        LogLoss: -np.mean(y * np.log(np.clip(p, 1e-15, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-15, 1))),
+        LogLoss: -np.mean(
+            y * np.log(np.clip(p, 1e-15, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-15, 1))
+        ),
         MAE: np.mean(np.abs(y - p)),
         RMSE: math.sqrt(np.mean((y - p) ** 2)),
     }
@@ -47,7 +49,7 @@ def test_rolling_metrics_equal_the_metric_on_the_last_window(kind, scores):
     y, p = scores
     rolling = kind(window=250)
     for start in range(0, 1900, 190):  # batches smaller and larger than nothing in particular
-        rolling.update_many(y[start:start + 190], p[start:start + 190])
+        rolling.update_many(y[start : start + 190], p[start : start + 190])
     for i in range(1900, 2000):  # and single events
         rolling.update(y[i], p[i])
     whole = kind()
@@ -73,7 +75,11 @@ def test_update_equals_update_many(scores):
 def test_empty_metrics_are_nan_and_tasks_are_checked():
     assert math.isnan(Accuracy().get()) and math.isnan(ROCAUC().get())
     assert [m.label for m in default_metrics("regression", window=10)] == [
-        "mae", "rmse", "rolling_mae", "rolling_rmse"]  # fmt: skip
+        "mae",
+        "rmse",
+        "rolling_mae",
+        "rolling_rmse",
+    ]
     with pytest.raises(ValueError):
         default_metrics("ranking")
     with pytest.raises(ValueError):

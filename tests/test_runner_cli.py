@@ -27,14 +27,25 @@ def test_evaluate_prints_json_with_every_metric():
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["events"] == elec2.N_EVENTS
-    for key in ("seconds", "events_per_second", "accuracy", "log_loss", "roc_auc",
-                "rolling_accuracy", "rolling_log_loss", "rolling_roc_auc", "sparsity"):  # fmt: skip
+    for key in (
+        "seconds",
+        "events_per_second",
+        "accuracy",
+        "log_loss",
+        "roc_auc",
+        "rolling_accuracy",
+        "rolling_log_loss",
+        "rolling_roc_auc",
+        "sparsity",
+    ):
         assert key in report
     assert report["accuracy"] > 0.75 and report["log_loss"] < 0.5
 
 
 def test_evaluate_table_and_models(tmp_path):
-    result = run("evaluate", str(elec2.path()), "--target", "target", "--model", "sgd", "--bits", "12")
+    result = run(
+        "evaluate", str(elec2.path()), "--target", "target", "--model", "sgd", "--bits", "12"
+    )
     assert result.returncode == 0, result.stderr
     assert "accuracy" in result.stdout and "45,312" in result.stdout
 
@@ -63,8 +74,18 @@ def test_rejected_rows_are_counted_written_and_never_learned(tmp_path):
     (tmp_path / "clean.csv").write_text(rows)
     (tmp_path / "dirty.csv").write_text(bad)
     rejects = tmp_path / "rejects.jsonl"
-    result = run("evaluate", str(tmp_path / "dirty.csv"), "--target", "y", "--output", "json",
-                 "--task", "binary", "--rejects", str(rejects))  # fmt: skip
+    result = run(
+        "evaluate",
+        str(tmp_path / "dirty.csv"),
+        "--target",
+        "y",
+        "--output",
+        "json",
+        "--task",
+        "binary",
+        "--rejects",
+        str(rejects),
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["rejected"] == 3 and report["events"] == 300

@@ -1,4 +1,4 @@
-"""The learner contract: protocols, state (arrays + JSON, never pickle), registry of learner kinds."""
+"""The learner contract: protocols, state as arrays + JSON (never pickle), learner kinds."""
 
 from streamlearn.base.learner import Classifier, Learner, Regressor
 from streamlearn.base.state import State, learner_kinds, load_state, register, save_state

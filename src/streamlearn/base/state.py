@@ -56,7 +56,9 @@ class State:
         try:
             cls = _KINDS[self.kind]
         except KeyError:
-            raise ValueError(f"unknown learner kind {self.kind!r}; known: {sorted(_KINDS)}") from None
+            raise ValueError(
+                f"unknown learner kind {self.kind!r}; known: {sorted(_KINDS)}"
+            ) from None
         return cls.from_state(self)
 
 

@@ -9,7 +9,7 @@ import json
 import math
 import sys
 import tempfile
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -19,12 +19,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from streamlearn.evaluate import Report
-
+from streamlearn.models.factory import MODEL_NAMES
+from streamlearn.runner import RejectLog, evaluate_file
 
 # Typer carries its own copy of click in recent releases: find its usage error by name.
 UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
-from streamlearn.models.factory import MODEL_NAMES
-from streamlearn.runner import RejectLog, evaluate_file
 
 app = typer.Typer(
     add_completion=False,
@@ -38,13 +37,13 @@ out = Console()
 Model = Enum("Model", {name: name for name in MODEL_NAMES}, type=str)  # type: ignore[misc]
 
 
-class Task(str, Enum):
+class Task(StrEnum):
     auto = "auto"
     binary = "binary"
     regression = "regression"
 
 
-class Output(str, Enum):
+class Output(StrEnum):
     table = "table"
     json = "json"
 
@@ -148,13 +147,17 @@ def evaluate(
         out.print_json(json.dumps(report.as_dict()))
         _print_rejects(log)
         return
-    out.print(_summary(f"{report.model} ({Model(model).value}), {report.task}", {file.name: report}))
+    out.print(
+        _summary(f"{report.model} ({Model(model).value}), {report.task}", {file.name: report})
+    )
     _print_rejects(log)
 
 
 @app.command()
 def demo(
-    events: Annotated[int, typer.Option(min=1000, help="Events in the generated stream.")] = 200_000,
+    events: Annotated[
+        int, typer.Option(min=1000, help="Events in the generated stream.")
+    ] = 200_000,
 ) -> None:
     """Progressive evaluation of the default learner on Elec2 and a generated click stream."""
     from streamlearn.datasets import elec2, synth
@@ -172,12 +175,17 @@ def demo(
             with _progress_bar() as bar:
                 job = bar.add_task(name, total=None, events=0)
                 report, _ = evaluate_file(
-                    path, target, interactions=crosses,
+                    path,
+                    target,
+                    interactions=crosses,
                     on_progress=lambda d, t, e, job=job, bar=bar: bar.update(
-                        job, completed=d, total=t, events=e),
-                )  # fmt: skip
+                        job, completed=d, total=t, events=e
+                    ),
+                )
             reports[name] = report
-    out.print(_summary("progressive validation, default learner (FTRL logistic regression)", reports))
+    out.print(
+        _summary("progressive validation, default learner (FTRL logistic regression)", reports)
+    )
 
 
 def main() -> None:

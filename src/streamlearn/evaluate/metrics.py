@@ -168,7 +168,9 @@ class ROCAUC(Metric):
         self._ring = _Ring(window, np.int64) if window else None
 
     def update_many(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
-        buckets = np.clip((np.asarray(y_pred, float) * self.bins).astype(np.int64), 0, self.bins - 1)
+        buckets = np.clip(
+            (np.asarray(y_pred, float) * self.bins).astype(np.int64), 0, self.bins - 1
+        )
         codes = buckets * 2 + (np.asarray(y_true, float) >= 0.5)
         self._add(codes, 1)
         if self._ring is not None:

@@ -27,7 +27,8 @@ def as_columns(X: Any) -> dict[str, Any]:
     if columns is not None and hasattr(X, "__getitem__"):  # a pandas (or polars) frame
         return {str(name): _column_values(X[name]) for name in columns}
     raise TypeError(
-        f"expected columns (a dict of arrays, an Arrow table or a data frame), got {type(X).__name__}"
+        "expected columns (a dict of arrays, an Arrow table or a data frame), "
+        f"got {type(X).__name__}"
     )
 
 

@@ -281,7 +281,9 @@ class FeatureHasher:
 
     def _encode_codes(self, column: np.ndarray, seed: np.uint32, hashes, values) -> None:
         if column.dtype.kind in "iu":
-            hash_int_column(column.astype(np.int64), np.ones(len(column), bool), seed, hashes, values)
+            hash_int_column(
+                column.astype(np.int64), np.ones(len(column), bool), seed, hashes, values
+            )
             return
         present = np.isfinite(column)
         integral = present & (column == np.round(column))

@@ -93,10 +93,18 @@ def evaluate_file(
     if first is None:
         raise ValueError(f"{path}: the file holds no rows")
     task = task or detect_task(first.target)
-    learner = model if isinstance(model, Learner) else make_learner(
-        task, model, bits=bits, categorical=categorical, interactions=interactions,
-        standardize=standardize,
-    )  # fmt: skip
+    learner = (
+        model
+        if isinstance(model, Learner)
+        else make_learner(
+            task,
+            model,
+            bits=bits,
+            categorical=categorical,
+            interactions=interactions,
+            standardize=standardize,
+        )
+    )
 
     def stream() -> Iterator[tuple[dict[str, Any], np.ndarray]]:
         remaining = limit

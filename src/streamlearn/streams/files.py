@@ -28,7 +28,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 FORMATS = ("csv", "jsonl", "parquet")
-_OPENERS: dict[str, Callable[..., IO[bytes]]] = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
+_OPENERS: dict[str, Callable[..., IO[bytes]]] = {
+    ".gz": gzip.open,
+    ".xz": lzma.open,
+    ".bz2": bz2.open,
+}
 _NUMBER = r"^\s*[-+]?((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|infinity|nan)\s*$"
 BLOCK_BYTES = 1 << 22
 
@@ -59,8 +63,10 @@ class Batch:
         if mask.all() and not rejects:
             return self
         arrow_mask = pa.array(mask)
-        features = {name: column.filter(arrow_mask) if isinstance(column, pa.Array) else column[mask]
-                    for name, column in self.features.items()}  # fmt: skip
+        features = {
+            name: column.filter(arrow_mask) if isinstance(column, pa.Array) else column[mask]
+            for name, column in self.features.items()
+        }
         merged = sorted([*self.rejects, *rejects], key=lambda r: r.row)
         return Batch(features, self.target[mask], self.rows[mask], self.end_row, merged)
 
@@ -70,8 +76,15 @@ def detect_format(path: str | os.PathLike) -> tuple[str, str | None]:
     suffixes = [s.lower() for s in Path(path).suffixes]
     compression = suffixes.pop() if suffixes and suffixes[-1] in _OPENERS else None
     kind = suffixes[-1] if suffixes else ""
-    mapping = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-               ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}  # fmt: skip
+    mapping = {
+        ".csv": "csv",
+        ".tsv": "csv",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".json": "jsonl",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+    }
     if kind not in mapping:
         raise ValueError(f"{path}: cannot tell the format; expected .csv, .jsonl or .parquet")
     return mapping[kind], compression
@@ -126,7 +139,11 @@ class FileSource:
         return self._raw
 
     def __iter__(self) -> Iterator[Batch]:
-        readers = {"csv": self._csv_tables, "jsonl": self._jsonl_tables, "parquet": self._parquet_tables}
+        readers = {
+            "csv": self._csv_tables,
+            "jsonl": self._jsonl_tables,
+            "parquet": self._parquet_tables,
+        }
         row = 0
         try:
             for table, rejects in readers[self.format]():
@@ -217,8 +234,10 @@ class FileSource:
         bad = np.zeros(n, bool)
         for reject in rejects:
             bad[reject.row] = True
-        target, reasons = _parse_target(table.column(self.target) if self.target in
-                                        table.column_names else pa.nulls(n), self.target)  # fmt: skip
+        target, reasons = _parse_target(
+            table.column(self.target) if self.target in table.column_names else pa.nulls(n),
+            self.target,
+        )
         features: dict[str, Any] = {}
         for name in table.column_names:
             if name == self.target:
@@ -281,7 +300,9 @@ def _records_to_table(records: list[dict[str, Any]]) -> tuple[pa.Table, list[tup
                 continue
             expected = kinds.setdefault(key, kind)
             if kind is not expected and {kind, expected} != {int, float}:
-                bad.setdefault(i, f"column {key!r}: expected {expected.__name__}, got {kind.__name__}")
+                bad.setdefault(
+                    i, f"column {key!r}: expected {expected.__name__}, got {kind.__name__}"
+                )
             elif kind is float:
                 kinds[key] = float
     columns = {}
@@ -315,13 +336,17 @@ def _parse_numbers(
     column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
     ok = pc.fill_null(pc.match_substring_regex(column, _NUMBER, ignore_case=True), True)
     ok_mask = ok.to_numpy(zero_copy_only=False)
-    reasons = {int(i): f"{what} {name!r}: cannot parse {column[int(i)].as_py()!r} as a number"
-               for i in np.flatnonzero(~ok_mask)}  # fmt: skip
+    reasons = {
+        int(i): f"{what} {name!r}: cannot parse {column[int(i)].as_py()!r} as a number"
+        for i in np.flatnonzero(~ok_mask)
+    }
     cleaned = pc.if_else(ok, column, pa.scalar(None, column.type))
     return pc.fill_null(pc.cast(cleaned, pa.float64()), np.nan).to_numpy(), reasons
 
 
-def _parse_target(column: pa.ChunkedArray | pa.Array, name: str) -> tuple[np.ndarray, dict[int, str]]:
+def _parse_target(
+    column: pa.ChunkedArray | pa.Array, name: str
+) -> tuple[np.ndarray, dict[int, str]]:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):

@@ -53,7 +53,9 @@ class LinearModel(Learner):
         intercept_lr: float = 0.03,
     ) -> None:
         self.optimizer = make_optimizer(optimizer or self.default_optimizer)
-        self.features = FeatureHasher(bits, seed, categorical, namespaces, interactions, standardize)
+        self.features = FeatureHasher(
+            bits, seed, categorical, namespaces, interactions, standardize
+        )
         if not (np.isfinite(intercept_lr) and intercept_lr >= 0):
             raise ValueError(f"intercept_lr must be a finite number >= 0, got {intercept_lr!r}")
         self.intercept_lr = float(intercept_lr)
@@ -129,25 +131,50 @@ class LinearModel(Learner):
     def _raw_one(self, x: Mapping[str, Any]) -> float:
         event = self._encode(x)
         return run_linear_one(
-            event.indices, event.values, 0.0, self.table, self.intercept, self.counters,
-            self.optimizer.code, self.loss, self._hyper, False,
-        )  # fmt: skip
+            event.indices,
+            event.values,
+            0.0,
+            self.table,
+            self.intercept,
+            self.counters,
+            self.optimizer.code,
+            self.loss,
+            self._hyper,
+            False,
+        )
 
     def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
         target = self._target_one(y)
         event = self._encode(x)
         run_linear_one(
-            event.indices, event.values, target, self.table, self.intercept, self.counters,
-            self.optimizer.code, self.loss, self._hyper, True,
-        )  # fmt: skip
+            event.indices,
+            event.values,
+            target,
+            self.table,
+            self.intercept,
+            self.counters,
+            self.optimizer.code,
+            self.loss,
+            self._hyper,
+            True,
+        )
         self.features.learn_one(event)
         self._cached = None
 
     def _run(self, indices, values, targets, out, learn: bool) -> None:
         run_linear(
-            indices, values, targets, self.table, self.intercept, self.counters,
-            self.optimizer.code, self.loss, self._hyper, learn, out,
-        )  # fmt: skip
+            indices,
+            values,
+            targets,
+            self.table,
+            self.intercept,
+            self.counters,
+            self.optimizer.code,
+            self.loss,
+            self._hyper,
+            learn,
+            out,
+        )
 
     # ------------------------------------------------------------------ batches
     def _run_many(self, X: Any, y: Any, learn: bool) -> np.ndarray:
@@ -161,7 +188,9 @@ class LinearModel(Learner):
             stop = min(start + CHUNK, n)
             chunk = {name: _rows(col, start, stop) for name, col in columns.items()}
             indices, values = self.features.encode_many(chunk, learn=learn)
-            self._run(indices, values, targets[start:stop] if learn else out, out[start:stop], learn)
+            self._run(
+                indices, values, targets[start:stop] if learn else out, out[start:stop], learn
+            )
         return out
 
     def learn_many(self, X: Any, y: Any) -> None:

@@ -36,7 +36,9 @@ class LogisticRegression(LinearModel, Classifier):
         return self._run_many(X, None, learn=False)
 
     def _target_one(self, y: Any) -> float:
-        if isinstance(y, bool | np.bool_) or (isinstance(y, int | float | np.number) and y in (0, 1)):
+        if isinstance(y, bool | np.bool_) or (
+            isinstance(y, int | float | np.number) and y in (0, 1)
+        ):
             return float(y)
         raise ValueError(f"a binary label must be True/False or 1/0, got {y!r}")
 

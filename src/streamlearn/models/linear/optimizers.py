@@ -34,7 +34,9 @@ class Optimizer:
         for f in fields(self):
             value = getattr(self, f.name)
             if not isinstance(value, int | float) or not np.isfinite(value) or value < 0:
-                raise ValueError(f"{self.name}: {f.name} must be a finite number >= 0, got {value!r}")
+                raise ValueError(
+                    f"{self.name}: {f.name} must be a finite number >= 0, got {value!r}"
+                )
 
 
 @dataclass(frozen=True)
