@@ -6,6 +6,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
 
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -15,9 +19,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/streamlearn demo
 
-test: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+test: lint
 	$(BIN)/pytest
 
 bench: $(STAMP)

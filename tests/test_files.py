@@ -125,3 +125,27 @@ def test_batches_are_bounded_and_offsets_advance(tmp_path):
     assert max(len(b) for b in batches) == 500
     assert [b.end_row for b in batches] == list(range(500, 3001, 500))
     assert batches[1].rows[0] == 501
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz", ".bz2", ".xz"])
+def test_abandoned_and_failed_reads_leave_no_thread_behind(tmp_path, suffix):
+    # A reader stopped early, or a file whose target is missing, must not hang the process
+    # at exit (Arrow's read-ahead thread once did, on a Python file object).
+    import subprocess
+    import sys
+
+    plain = tmp_path / "data.csv"
+    write(plain, ROWS * 200_000, "csv")
+    path = tmp_path / f"data.csv{suffix}"
+    if suffix:
+        opener = {".gz": gzip.open, ".xz": lzma.open, ".bz2": __import__("bz2").open}[suffix]
+        with opener(path, "wb") as fh:
+            fh.write(plain.read_bytes())
+    code = (
+        "import sys; from streamlearn.streams import FileSource\n"
+        f"it = iter(FileSource({str(path)!r}, 'y')); next(it); it.close()\n"
+        f"try:\n    next(iter(FileSource({str(path)!r}, 'nope')))\n"
+        "except KeyError:\n    sys.exit(3)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], timeout=60, check=False)
+    assert result.returncode == 3

@@ -19,7 +19,8 @@ def stream(n=400, seed=3):
 
 def active(model, x):
     event = model.features.encode_one(x)
-    return list(zip(event.indices.tolist(), event.values.tolist(), strict=True))
+    slots = (event.hashes & model.features.mask).tolist()
+    return [(i, v) for i, v in zip(slots, event.values.tolist(), strict=True) if v != 0.0]
 
 
 def sigmoid(m):

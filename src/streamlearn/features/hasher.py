@@ -9,7 +9,7 @@ NaN and ±inf are absent: they touch no weight. Numbers are clipped to ±1e12.
 >>> from streamlearn.features.hasher import FeatureHasher
 >>> hasher = FeatureHasher(bits=8, interactions=[("user", "ad")])
 >>> event = hasher.encode_one({"user": "u1", "ad": "a9", "price": 2.5})
->>> len(event.indices), event.values.tolist()
+>>> len(event.hashes), event.values.tolist()
 (4, [1.0, 2.5, 1.0, 1.0])
 """
 
@@ -45,9 +45,10 @@ _NUMBER_TYPES = (int, float, np.integer, np.floating, bool, np.bool_)
 
 @dataclass
 class EncodedEvent:
-    """One event as hashed indices and values, plus the raw numbers the scaler learns from."""
+    """One event as 32-bit feature hashes and values, plus the raw numbers the scaler learns
+    from. A model maps a hash to its weight with ``hash & (table size - 1)``."""
 
-    indices: np.ndarray
+    hashes: np.ndarray
     values: np.ndarray
     numbers: list[tuple[str, float]] = field(default_factory=list)
 
@@ -100,7 +101,7 @@ class FeatureHasher:
         self._categorical = frozenset(self.categorical)
         self._namespace_of = {col: ns for ns, cols in self.namespaces.items() for col in cols}
         self._seeds: dict[str, int] = {}
-        self._pair_cache: dict[tuple[str, ...], list[tuple[int, int]]] = {}
+        self._schemas: dict[tuple[str, ...], tuple] = {}
 
     def params(self) -> dict[str, Any]:
         return {
@@ -127,70 +128,60 @@ class FeatureHasher:
 
     # ------------------------------------------------------------------ one event
     def encode_one(self, x: Mapping[str, Any]) -> EncodedEvent:
-        """Hash one event with the scaler's current statistics (it learns nothing here)."""
+        """Hash one event with the scaler's current statistics (it learns nothing here).
+
+        Like a batch row: one slot per column in name order (absent values are zeros, which
+        the kernel skips), then the crosses.
+        """
         if not isinstance(x, Mapping):
             raise TypeError(f"an event must be a dict of features, got {type(x).__name__}")
-        try:
-            names = sorted(x)
-        except TypeError:
-            names = sorted(x, key=_checked_name)
-        mask = self.mask
-        seeds = self._seeds
-        categorical = self._categorical
+        schema = self._schemas.get(tuple(x))
+        if schema is None:
+            schema = self._schema_of(x)
+        names, seeds, plain, pairs = schema
         standardize = self.standardize
         scale = self.scaler.scale
-        indices: list[int] = []
-        values: list[float] = []
-        kept: list[str] = []
-        raw: list[int] = []
+        hashes = [0] * len(names)
+        values = [0.0] * len(names)
         numbers: list[tuple[str, float]] = []
         # The common types take the short way; anything else goes through _encode_value.
-        for name in names:
+        for j, name in enumerate(names):
             value = x[name]
             kind = type(value)
-            seed = seeds.get(name)
-            if seed is None:
-                seed = self.column_seed(_checked_name(name))
             if kind is str:
-                if not value:
-                    continue
-                feature = mmh3.hash(value, seed, signed=False)
-                number = 1.0
+                if value:
+                    hashes[j] = mmh3.hash(value, seeds[j], signed=False)
+                    values[j] = 1.0
             elif (
                 (kind is float or kind is int)
+                and plain[j]
                 and -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE  # False for NaN
-                and name not in categorical
             ):
                 number = float(value)
                 if standardize:
                     numbers.append((name, number))
                     number = scale(name, number)
-                if number == 0.0:
-                    continue
-                feature = seed
+                hashes[j] = seeds[j]
+                values[j] = number
             else:
                 encoded = self._encode_value(name, value, numbers)
-                if encoded is None:
-                    continue
-                feature, number = encoded
-            kept.append(name)
-            raw.append(feature)
-            indices.append(feature & mask)
-            values.append(number)
-        if self.interactions:
-            for a, b in self._pairs_of(kept):
-                indices.append(((raw[a] * FNV_PRIME) ^ raw[b]) & mask)
-                values.append(values[a] * values[b])
-        return EncodedEvent(np.array(indices, dtype=np.uint32), np.array(values), numbers)
+                if encoded is not None:
+                    hashes[j], values[j] = encoded
+        for a, b in pairs:
+            hashes.append(((hashes[a] * FNV_PRIME) ^ hashes[b]) & MASK32)
+            values.append(values[a] * values[b])
+        return EncodedEvent(np.array(hashes, dtype=np.uint32), np.array(values), numbers)
 
-    def _pairs_of(self, names: list[str]) -> list[tuple[int, int]]:
-        key = tuple(names)
-        pairs = self._pair_cache.get(key)
-        if pairs is None:
-            if len(self._pair_cache) > 4096:
-                self._pair_cache.clear()
-            pairs = self._pair_cache[key] = self.cross_pairs(names)
-        return pairs
+    def _schema_of(self, x: Mapping[str, Any]) -> tuple:
+        """What every event with these keys shares: names in order, seeds, crosses."""
+        if len(self._schemas) > 1024:
+            self._schemas.clear()
+        names = sorted(x, key=_checked_name)
+        seeds = [self.column_seed(name) for name in names]
+        plain = [name not in self._categorical for name in names]
+        schema = (names, seeds, plain, self.cross_pairs(names) if self.interactions else [])
+        self._schemas[tuple(x)] = schema
+        return schema
 
     def _encode_value(
         self, name: str, value: Any, numbers: list[tuple[str, float]]
@@ -231,7 +222,7 @@ class FeatureHasher:
 
     # ------------------------------------------------------------------ batches
     def encode_many(self, X: Any, learn: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Hash a batch into ``(indices, values)`` arrays of shape (events, slots).
+        """Hash a batch into ``(hashes, values)`` arrays of shape (events, slots).
 
         With ``learn``, the scaler folds in each event after scaling it, exactly as
         ``encode_one`` followed by ``learn_one`` would, event by event.
@@ -248,7 +239,6 @@ class FeatureHasher:
         for j, (a, b) in enumerate(pairs, start=len(names)):
             hashes[:, j] = (hashes[:, a] * np.uint32(FNV_PRIME)) ^ hashes[:, b]
             values[:, j] = values[:, a] * values[:, b]
-        hashes &= np.uint32(self.mask)
         return hashes, values
 
     def _encode_column(self, name: str, raw: Any, learn: bool, hashes, values) -> None:

@@ -16,7 +16,7 @@ import gzip
 import json
 import lzma
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -28,13 +28,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 FORMATS = ("csv", "jsonl", "parquet")
-_OPENERS: dict[str, Callable[..., IO[bytes]]] = {
-    ".gz": gzip.open,
-    ".xz": lzma.open,
-    ".bz2": bz2.open,
-}
+_PYTHON_OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
+_ARROW_CODECS = {".gz": "gzip", ".bz2": "bz2"}
 _NUMBER = r"^\s*[-+]?((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|infinity|nan)\s*$"
 BLOCK_BYTES = 1 << 22
+HEAD_BYTES = 1 << 20
 
 
 @dataclass
@@ -74,7 +72,7 @@ class Batch:
 def detect_format(path: str | os.PathLike) -> tuple[str, str | None]:
     """(format, compression suffix) from the file name, e.g. ``data.csv.gz`` → (csv, .gz)."""
     suffixes = [s.lower() for s in Path(path).suffixes]
-    compression = suffixes.pop() if suffixes and suffixes[-1] in _OPENERS else None
+    compression = suffixes.pop() if suffixes and suffixes[-1] in _PYTHON_OPENERS else None
     kind = suffixes[-1] if suffixes else ""
     mapping = {
         ".csv": "csv",
@@ -132,10 +130,15 @@ class FileSource:
             return self.size
         return raw.tell()
 
-    def _open(self) -> IO[bytes]:
-        self._raw = open(self.path, "rb")  # noqa: SIM115 - closed by __iter__
+    def _open(self) -> pa.NativeFile | IO[bytes]:
+        """The decompressed byte stream. Arrow's own streams where Arrow has the codec: its
+        read-ahead thread then never needs the GIL (a Python file under Arrow's reader can
+        deadlock at shutdown); xz goes through Python's lzma."""
+        self._raw = pa.OSFile(str(self.path), "rb")
+        if self.compression == ".xz":
+            return lzma.open(self._raw)
         if self.compression:
-            return _OPENERS[self.compression](self._raw)
+            return pa.CompressedInputStream(self._raw, _ARROW_CODECS[self.compression])
         return self._raw
 
     def __iter__(self) -> Iterator[Batch]:
@@ -168,21 +171,32 @@ class FileSource:
                     column_types=string_types, strings_can_be_null=True
                 ),
             )
-            for record_batch in reader:
-                yield pa.Table.from_batches([record_batch]), []
+            try:
+                for record_batch in reader:
+                    yield pa.Table.from_batches([record_batch]), []
+            finally:
+                reader.close()  # stop its read-ahead before the file closes
 
     def _csv_header(self) -> list[str]:
+        """Column names and types, from the whole lines of the file's first megabyte."""
         with self._open() as fh:
-            reader = pacsv.open_csv(
-                fh,
-                read_options=pacsv.ReadOptions(block_size=1 << 20, use_threads=False),
+            head = fh.read(HEAD_BYTES)
+        if len(head) == HEAD_BYTES and b"\n" in head:
+            head = head[: head.rindex(b"\n") + 1]
+        try:
+            sample = pacsv.read_csv(
+                pa.BufferReader(head),
+                read_options=pacsv.ReadOptions(use_threads=False),
                 parse_options=pacsv.ParseOptions(delimiter=self.delimiter),
             )
-            first = reader.read_next_batch()
-        self._decide_types(first.schema, first)
-        return first.schema.names
+        except pa.ArrowInvalid as exc:
+            raise ValueError(f"{self.path}: not a readable CSV file ({exc})") from None
+        self._decide_types(sample.schema, sample)
+        return sample.schema.names
 
     def _parquet_tables(self) -> Iterator[tuple[pa.Table, list[Reject]]]:
+        if self.compression:
+            raise ValueError(f"{self.path}: Parquet compresses inside; give the .parquet file")
         with self._open() as fh:
             parquet = pq.ParquetFile(fh)
             for record_batch in parquet.iter_batches(batch_size=self.batch_rows):
@@ -191,7 +205,9 @@ class FileSource:
                 yield pa.Table.from_batches([record_batch]), []
 
     def _jsonl_tables(self) -> Iterator[tuple[pa.Table, list[Reject]]]:
-        with self._open() as fh:
+        self._raw = open(self.path, "rb")  # noqa: SIM115 - closed by __iter__
+        opener = _PYTHON_OPENERS.get(self.compression or "")
+        with opener(self._raw) if opener else self._raw as fh:
             lines: list[bytes] = []
             for line in fh:
                 lines.append(line)

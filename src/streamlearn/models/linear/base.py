@@ -131,7 +131,7 @@ class LinearModel(Learner):
     def _raw_one(self, x: Mapping[str, Any]) -> float:
         event = self._encode(x)
         return run_linear_one(
-            event.indices,
+            event.hashes,
             event.values,
             0.0,
             self.table,
@@ -147,7 +147,7 @@ class LinearModel(Learner):
         target = self._target_one(y)
         event = self._encode(x)
         run_linear_one(
-            event.indices,
+            event.hashes,
             event.values,
             target,
             self.table,
@@ -161,9 +161,9 @@ class LinearModel(Learner):
         self.features.learn_one(event)
         self._cached = None
 
-    def _run(self, indices, values, targets, out, learn: bool) -> None:
+    def _run(self, hashes, values, targets, out, learn: bool) -> None:
         run_linear(
-            indices,
+            hashes,
             values,
             targets,
             self.table,
@@ -187,10 +187,8 @@ class LinearModel(Learner):
         for start in range(0, n, CHUNK):
             stop = min(start + CHUNK, n)
             chunk = {name: _rows(col, start, stop) for name, col in columns.items()}
-            indices, values = self.features.encode_many(chunk, learn=learn)
-            self._run(
-                indices, values, targets[start:stop] if learn else out, out[start:stop], learn
-            )
+            hashes, values = self.features.encode_many(chunk, learn=learn)
+            self._run(hashes, values, targets[start:stop] if learn else out, out[start:stop], learn)
         return out
 
     def learn_many(self, X: Any, y: Any) -> None:

@@ -75,15 +75,19 @@ def _step(table, i, w, g, opt, hp, rate):
 
 
 @nb.njit(inline="always")
-def _event(indices, values, target, table, intercept, counters, opt, loss, hp, learn, used):
-    """Predict one event; with ``learn``, take one step on it. Returns the prediction."""
-    n_slots = indices.shape[0]
+def _event(hashes, values, target, table, intercept, counters, opt, loss, hp, learn, used):
+    """Predict one event; with ``learn``, take one step on it. Returns the prediction.
+
+    A feature's weight is at ``hash & (table size - 1)``: the table size is a power of two.
+    """
+    n_slots = hashes.shape[0]
+    mask = table.shape[0] - 1
     margin = intercept[0]
     for s in range(n_slots):
         v = values[s]
         if v == 0.0:
             continue
-        w = _weight(table, indices[s], opt, hp)
+        w = _weight(table, hashes[s] & mask, opt, hp)
         used[s] = w
         margin += w * v
     if not math.isfinite(margin):
@@ -102,28 +106,28 @@ def _event(indices, values, target, table, intercept, counters, opt, loss, hp, l
             if v == 0.0:
                 continue
             g = min(max(error * v, -GRAD_CLIP), GRAD_CLIP)
-            _step(table, indices[s], used[s], g, opt, hp, rate)
+            _step(table, hashes[s] & mask, used[s], g, opt, hp, rate)
         counters[0] += 1
     return prediction
 
 
 @nb.njit(nogil=True, cache=True)
-def run_linear(indices, values, targets, table, intercept, counters, opt, loss, hp, learn, out):
-    """Predict every event (rows of ``indices``/``values``) into ``out``; with ``learn``,
+def run_linear(hashes, values, targets, table, intercept, counters, opt, loss, hp, learn, out):
+    """Predict every event (rows of ``hashes``/``values``) into ``out``; with ``learn``,
     learn each one right after predicting it."""
-    used = np.empty(indices.shape[1])
-    for t in range(indices.shape[0]):
+    used = np.empty(hashes.shape[1])
+    for t in range(hashes.shape[0]):
         target = targets[t] if learn else 0.0
         out[t] = _event(
-            indices[t], values[t], target, table, intercept, counters, opt, loss, hp, learn, used
+            hashes[t], values[t], target, table, intercept, counters, opt, loss, hp, learn, used
         )
 
 
 @nb.njit(nogil=True, cache=True)
-def run_linear_one(indices, values, target, table, intercept, counters, opt, loss, hp, learn):
+def run_linear_one(hashes, values, target, table, intercept, counters, opt, loss, hp, learn):
     """The same for one event given as 1-D arrays: fewer arguments, a cheaper call."""
-    used = np.empty(indices.shape[0])
-    return _event(indices, values, target, table, intercept, counters, opt, loss, hp, learn, used)
+    used = np.empty(hashes.shape[0])
+    return _event(hashes, values, target, table, intercept, counters, opt, loss, hp, learn, used)
 
 
 @nb.njit(nogil=True, cache=True)
