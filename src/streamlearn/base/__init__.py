@@ -1,10 +1,14 @@
 """The learner contract: protocols, state as arrays + JSON (never pickle), learner kinds."""
 
-from streamlearn.base.learner import Classifier, Learner, Regressor
+from streamlearn.base.classes import ClassIndex, check_label
+from streamlearn.base.learner import Classifier, Learner, MulticlassClassifier, Regressor
 from streamlearn.base.state import State, learner_kinds, load_state, register, save_state
 
 __all__ = [
+    "ClassIndex",
     "Classifier",
+    "MulticlassClassifier",
+    "check_label",
     "Learner",
     "Regressor",
     "State",

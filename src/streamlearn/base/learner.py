@@ -92,3 +92,36 @@ class Regressor(Learner):
     """A model of a real-valued target."""
 
     task = "regression"
+
+
+class MulticlassClassifier(Learner):
+    """A classifier over any number of classes, which may appear at any time.
+
+    Labels are str, int or bool. Probabilities are over the classes known when an event is
+    predicted; a class seen for the first time had probability 0.
+    """
+
+    task = "multiclass"
+
+    @property
+    @abstractmethod
+    def classes(self) -> list:
+        """The labels seen so far, in order of first appearance (the columns of batches)."""
+
+    @abstractmethod
+    def predict_proba_one(self, x: Features) -> dict[Any, float]:
+        """``{label: probability}`` over the known classes (empty before any learning)."""
+
+    def predict_one(self, x: Features) -> Any:
+        proba = self.predict_proba_one(x)
+        return max(proba, key=proba.get) if proba else None
+
+    @abstractmethod
+    def predict_proba_many(self, X: Any) -> np.ndarray:
+        """Probabilities, one row per event, one column per class of :attr:`classes`."""
+
+    def predict_many(self, X: Any) -> np.ndarray:
+        proba = self.predict_proba_many(X)
+        labels = np.array([*self.classes, None], dtype=object)
+        best = proba.argmax(axis=1) if proba.shape[1] else np.full(len(proba), -1)
+        return labels[best]

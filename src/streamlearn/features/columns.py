@@ -44,6 +44,13 @@ def n_rows(columns: dict[str, Any]) -> int:
     return lengths.pop() if lengths else 0
 
 
+def rows(column: Any, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` of a column (numpy, list or Arrow), without copying where possible."""
+    if isinstance(column, pa.Array | pa.ChunkedArray):
+        return column.slice(start, stop - start)
+    return column[start:stop]
+
+
 def is_text(arrow_type: pa.DataType) -> bool:
     return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
 

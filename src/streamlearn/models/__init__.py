@@ -6,6 +6,16 @@ from streamlearn.models.linear import (
     AdaGrad,
     LinearRegression,
     LogisticRegression,
+    SoftmaxRegression,
 )
+from streamlearn.models.one_vs_rest import OneVsRest
 
-__all__ = ["FTRL", "SGD", "AdaGrad", "LinearRegression", "LogisticRegression"]
+__all__ = [
+    "FTRL",
+    "SGD",
+    "AdaGrad",
+    "LinearRegression",
+    "LogisticRegression",
+    "OneVsRest",
+    "SoftmaxRegression",
+]

@@ -4,6 +4,7 @@ from streamlearn.models.linear.base import LinearModel
 from streamlearn.models.linear.logistic import LogisticRegression
 from streamlearn.models.linear.optimizers import FTRL, SGD, AdaGrad, Optimizer
 from streamlearn.models.linear.regression import LinearRegression
+from streamlearn.models.linear.softmax import SoftmaxRegression
 
 __all__ = [
     "FTRL",
@@ -13,4 +14,5 @@ __all__ = [
     "LinearRegression",
     "LogisticRegression",
     "Optimizer",
+    "SoftmaxRegression",
 ]

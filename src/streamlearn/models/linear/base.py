@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from streamlearn.base import Learner, State
-from streamlearn.features.columns import as_columns, n_rows
+from streamlearn.features.columns import as_columns, n_rows, rows
 from streamlearn.features.hasher import EncodedEvent, FeatureHasher
 from streamlearn.models.linear.kernel import effective_weights, run_linear, run_linear_one
 from streamlearn.models.linear.optimizers import (
@@ -91,14 +91,20 @@ class LinearModel(Learner):
         table = np.asarray(state.arrays["table"], dtype=np.float64)
         if table.shape != model.table.shape:
             raise ValueError(f"weight table shape {table.shape} != expected {model.table.shape}")
-        intercept = np.asarray(state.arrays["intercept"], dtype=np.float64).reshape(1)
+        intercept = np.asarray(state.arrays["intercept"], dtype=np.float64)
+        if intercept.ndim != 1 or len(intercept) < len(model.intercept):
+            raise ValueError(f"intercept shape {intercept.shape} does not fit {cls.__name__}")
         if not (np.isfinite(table).all() and np.isfinite(intercept).all()):
             raise ValueError("weight table holds non-finite values")
         model.table = table.copy()
         model.intercept = intercept.copy()
         model.counters = np.asarray(state.arrays["counters"], dtype=np.int64).copy()
         model.features.load_state(state.arrays, state.meta)
+        model._load_meta(state.meta)
         return model
+
+    def _load_meta(self, meta: Mapping[str, Any]) -> None:
+        """Restore what a subclass keeps in the state's JSON part."""
 
     @property
     def n_learned(self) -> int:
@@ -184,12 +190,17 @@ class LinearModel(Learner):
         out = np.empty(n)
         if learn:
             self._cached = None
-        for start in range(0, n, CHUNK):
-            stop = min(start + CHUNK, n)
-            chunk = {name: _rows(col, start, stop) for name, col in columns.items()}
-            hashes, values = self.features.encode_many(chunk, learn=learn)
+        for start, stop, hashes, values in self._encoded_chunks(columns, n, learn):
             self._run(hashes, values, targets[start:stop] if learn else out, out[start:stop], learn)
         return out
+
+    def _encoded_chunks(self, columns: dict[str, Any], n: int, learn: bool):
+        """(start, stop, hashes, values) for each chunk of at most CHUNK events."""
+        for start in range(0, n, CHUNK):
+            stop = min(start + CHUNK, n)
+            chunk = {name: rows(col, start, stop) for name, col in columns.items()}
+            hashes, values = self.features.encode_many(chunk, learn=learn)
+            yield start, stop, hashes, values
 
     def learn_many(self, X: Any, y: Any) -> None:
         self._run_many(X, y, learn=True)
@@ -203,12 +214,6 @@ class LinearModel(Learner):
 
     def _targets_many(self, y: Any, n: int) -> np.ndarray:
         raise NotImplementedError
-
-
-def _rows(column: Any, start: int, stop: int) -> Any:
-    if isinstance(column, pa.Array | pa.ChunkedArray):
-        return column.slice(start, stop - start)
-    return column[start:stop]
 
 
 def target_array(y: Any, n: int) -> np.ndarray:

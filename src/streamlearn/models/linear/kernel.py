@@ -135,3 +135,79 @@ def effective_weights(table, opt, hp, out):
     """The weight of every coordinate (FTRL's are derived from z and n)."""
     for i in range(table.shape[0]):
         out[i] = _weight(table, i, opt, hp)
+
+
+CLASS_STRIDE = 0x9E3779B1  # class k's copy of a feature lives at hash + k * stride
+
+
+@nb.njit(inline="always")
+def _softmax_event(
+    hashes, values, target, n_known, table, intercepts, counters, opt, hp, learn, used, out
+):
+    """One event of multinomial logistic regression over the ``n_known`` classes known when
+    it is predicted: probabilities into ``out``; with ``learn``, one step towards class
+    ``target`` (which may be new: it then had probability 0)."""
+    n_slots = hashes.shape[0]
+    mask = table.shape[0] - 1
+    top = -np.inf
+    for k in range(n_known):
+        margin = intercepts[k]
+        for s in range(n_slots):
+            v = values[s]
+            if v == 0.0:
+                continue
+            w = _weight(table, (hashes[s] + k * CLASS_STRIDE) & mask, opt, hp)
+            used[k, s] = w
+            margin += w * v
+        if not math.isfinite(margin):
+            margin = 0.0
+        out[k] = min(max(margin, -MARGIN_CLIP), MARGIN_CLIP)
+        top = max(top, out[k])
+    total = 0.0
+    for k in range(n_known):
+        out[k] = math.exp(out[k] - top)
+        total += out[k]
+    for k in range(n_known):
+        out[k] /= total
+    if not learn:
+        return
+    rate = hp[LR] / (1.0 + counters[0]) ** hp[POWER_T] if hp[POWER_T] > 0.0 else hp[LR]
+    for k in range(max(n_known, target + 1)):
+        known = k < n_known
+        error = (out[k] if known else 0.0) - (1.0 if k == target else 0.0)
+        intercepts[k] -= hp[INTERCEPT_LR] * error
+        if error == 0.0:
+            continue
+        for s in range(n_slots):
+            v = values[s]
+            if v == 0.0:
+                continue
+            index = (hashes[s] + k * CLASS_STRIDE) & mask
+            w = used[k, s] if known else _weight(table, index, opt, hp)
+            g = min(max(error * v, -GRAD_CLIP), GRAD_CLIP)
+            _step(table, index, w, g, opt, hp, rate)
+    counters[0] += 1
+
+
+@nb.njit(nogil=True, cache=True)
+def run_softmax(hashes, values, targets, known, table, intercepts, counters, opt, hp, learn, out):
+    """Rows of ``out`` get each event's class probabilities (over the classes known at the
+    time, ``known[t]``); with ``learn``, each event is learned right after."""
+    used = np.empty((intercepts.shape[0], hashes.shape[1]))
+    for t in range(hashes.shape[0]):
+        target = targets[t] if learn else -1
+        _softmax_event(
+            hashes[t], values[t], target, known[t], table, intercepts, counters, opt, hp,
+            learn, used, out[t],
+        )  # fmt: skip
+
+
+@nb.njit(nogil=True, cache=True)
+def run_softmax_one(hashes, values, target, n_known, table, intercepts, counters, opt, hp, learn):
+    """The same for one event given as 1-D arrays; returns its probabilities."""
+    used = np.empty((intercepts.shape[0], hashes.shape[0]))
+    out = np.zeros(intercepts.shape[0])
+    _softmax_event(
+        hashes, values, target, n_known, table, intercepts, counters, opt, hp, learn, used, out
+    )
+    return out

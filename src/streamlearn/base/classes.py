@@ -1,0 +1,65 @@
+"""Class labels of a multiclass learner: validated, numbered in order of first appearance.
+
+>>> from streamlearn.base.classes import ClassIndex
+>>> index = ClassIndex()
+>>> index.ids(["b", "a", "b", 3.0]).tolist(), index.labels
+([0, 1, 0, 2], ['b', 'a', 3])
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def check_label(label: Any) -> str | int | bool | float:
+    """A label as a JSON-able scalar: integral floats become ints (``1.0`` is ``1``)."""
+    if isinstance(label, bool | np.bool_):
+        return bool(label)
+    if isinstance(label, int | np.integer):
+        return int(label)
+    if isinstance(label, float | np.floating):
+        if not math.isfinite(label):
+            raise ValueError(f"a class label must be finite, got {label!r}")
+        return int(label) if float(label).is_integer() else float(label)
+    if isinstance(label, str):
+        return label
+    raise ValueError(f"a class label must be a str, int or bool, got {label!r}")
+
+
+class ClassIndex:
+    """The labels seen so far; ids are positions in :attr:`labels`."""
+
+    def __init__(self, labels: list | None = None) -> None:
+        self.labels: list = []
+        self._ids: dict[Any, int] = {}
+        for label in labels or []:
+            self.id_of(label)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def id_of(self, label: Any, register: bool = True) -> int:
+        """The id of ``label``, numbering it if new (or -1 when ``register`` is false)."""
+        label = check_label(label)
+        # Python's equality decides, as in the {label: probability} dicts: "1" and 1 are
+        # two classes, 1 and True one.
+        found = self._ids.get(label)
+        if found is None:
+            if not register:
+                return -1
+            found = self._ids[label] = len(self.labels)
+            self.labels.append(label)
+        return found
+
+    def ids(self, labels: Any) -> np.ndarray:
+        """Ids of a sequence of labels, numbering new ones in order."""
+        values = labels.tolist() if hasattr(labels, "tolist") else list(labels)
+        return np.array([self.id_of(label) for label in values], dtype=np.int64)
+
+    def checked(self, labels: Any) -> list:
+        """The labels, validated, without numbering any (so a bad batch changes nothing)."""
+        values = labels.tolist() if hasattr(labels, "tolist") else list(labels)
+        return [check_label(label) for label in values]

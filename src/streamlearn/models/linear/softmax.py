@@ -1,0 +1,119 @@
+"""Multinomial logistic regression (softmax) on hashed features, trained online.
+
+Each class has its own copy of every feature's weight, in the same fixed-size table (at
+``hash + class × stride``), so memory stays fixed however many classes appear; classes may
+appear at any time.
+
+>>> from streamlearn.models.linear import SoftmaxRegression
+>>> model = SoftmaxRegression(bits=12)
+>>> for i in range(3000):
+...     colour = ["red", "green", "blue"][i % 3]
+...     model.learn_one({"colour": colour, "noise": (i * 7919) % 13 / 13}, colour.upper())
+>>> model.predict_one({"colour": "green", "noise": 0.5}), model.classes
+('GREEN', ['RED', 'GREEN', 'BLUE'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from streamlearn.base import ClassIndex, MulticlassClassifier, register
+from streamlearn.features.columns import as_columns, n_rows
+from streamlearn.models.linear.base import LinearModel
+from streamlearn.models.linear.kernel import run_softmax, run_softmax_one
+
+
+@register
+class SoftmaxRegression(LinearModel, MulticlassClassifier):
+    """Multiclass logistic regression with SGD, AdaGrad or FTRL; labels are str, int or bool."""
+
+    loss = -1  # not used: the softmax kernel has one loss
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.index = ClassIndex()
+        self.intercept = np.zeros(0)  # one per class, grown as classes appear
+
+    @property
+    def classes(self) -> list:
+        return list(self.index.labels)
+
+    def state(self):
+        state = super().state()
+        state.arrays["intercept"] = state.arrays["intercept"][: len(self.index)]
+        state.meta["classes"] = list(self.index.labels)
+        return state
+
+    def _load_meta(self, meta: Mapping[str, Any]) -> None:
+        self.index = ClassIndex(meta.get("classes", []))
+
+    def _grow(self, n_classes: int) -> None:
+        """Room for ``n_classes`` intercepts (capacity doubles, so this is rare)."""
+        if n_classes > len(self.intercept):
+            grown = np.zeros(max(n_classes, 2 * len(self.intercept), 4))
+            grown[: len(self.intercept)] = self.intercept
+            self.intercept = grown
+
+    def _call_one(self, x: Mapping[str, Any], target: int, n_known: int, learn: bool):
+        event = self._encode(x)
+        self._grow(max(n_known, target + 1, 1))
+        return run_softmax_one(
+            event.hashes, event.values, target, n_known, self.table, self.intercept,
+            self.counters, self.optimizer.code, self._hyper, learn,
+        )  # fmt: skip
+
+    def predict_proba_one(self, x: Mapping[str, Any]) -> dict[Any, float]:
+        n_known = len(self.index)
+        proba = self._call_one(x, -1, n_known, learn=False)
+        return {label: float(p) for label, p in zip(self.index.labels, proba[:n_known])}
+
+    def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
+        n_known = len(self.index)
+        target = self.index.id_of(y, register=False)
+        event_target = target if target >= 0 else n_known
+        self._call_one(x, event_target, n_known, learn=True)
+        if target < 0:
+            self.index.id_of(y)
+        self.features.learn_one(self._encode(x))
+        self._cached = None
+
+    # ------------------------------------------------------------------ batches
+    def _run_many(self, X: Any, y: Any, learn: bool) -> np.ndarray:
+        columns = as_columns(X)
+        n = n_rows(columns)
+        if learn:
+            labels = self.index.checked(y)
+            if len(labels) != n:
+                raise ValueError(f"expected {n} targets, got {len(labels)}")
+            self._cached = None
+        rows_out = []
+        for start, stop, hashes, values in self._encoded_chunks(columns, n, learn):
+            n_before = len(self.index)
+            if learn:
+                targets = self.index.ids(labels[start:stop])
+                # Class k is known from the event after its first appearance on.
+                seen = np.maximum.accumulate(np.concatenate([[n_before - 1], targets]))[:-1]
+                known = seen + 1
+            else:
+                targets = np.empty(0, np.int64)
+                known = np.full(stop - start, n_before, np.int64)
+            self._grow(max(len(self.index), 1))
+            out = np.zeros((stop - start, len(self.intercept)))
+            run_softmax(
+                hashes, values, targets, known, self.table, self.intercept, self.counters,
+                self.optimizer.code, self._hyper, learn, out,
+            )  # fmt: skip
+            rows_out.append(out)
+        width = len(self.index)
+        if not rows_out:
+            return np.zeros((0, width))
+        return np.concatenate([r[:, :width] for r in rows_out])
+
+    def predict_proba_many(self, X: Any) -> np.ndarray:
+        return self._run_many(X, None, learn=False)
+
+    def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
+        return self._run_many(X, y, learn=True)
