@@ -7,11 +7,11 @@ from streamlearn.base.state import State, learner_kinds, load_state, register, s
 __all__ = [
     "ClassIndex",
     "Classifier",
-    "MulticlassClassifier",
-    "check_label",
     "Learner",
+    "MulticlassClassifier",
     "Regressor",
     "State",
+    "check_label",
     "learner_kinds",
     "load_state",
     "register",

@@ -68,7 +68,9 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
     def predict_proba_one(self, x: Mapping[str, Any]) -> dict[Any, float]:
         n_known = len(self.index)
         proba = self._call_one(x, -1, n_known, learn=False)
-        return {label: float(p) for label, p in zip(self.index.labels, proba[:n_known])}
+        return {
+            label: float(p) for label, p in zip(self.index.labels, proba[:n_known], strict=True)
+        }
 
     def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
         n_known = len(self.index)
