@@ -7,7 +7,18 @@ import math
 import numpy as np
 import pytest
 
-from streamlearn.evaluate import MAE, RMSE, ROCAUC, Accuracy, LogLoss, default_metrics
+from streamlearn.evaluate import (
+    MAE,
+    R2,
+    RMSE,
+    ROCAUC,
+    Accuracy,
+    CrossEntropy,
+    LogLoss,
+    MacroF1,
+    MulticlassAccuracy,
+    default_metrics,
+)
 
 
 def exact_auc(y, p):
@@ -77,10 +88,75 @@ def test_empty_metrics_are_nan_and_tasks_are_checked():
     assert [m.label for m in default_metrics("regression", window=10)] == [
         "mae",
         "rmse",
+        "r2",
         "rolling_mae",
         "rolling_rmse",
+        "rolling_r2",
     ]
     with pytest.raises(ValueError):
         default_metrics("ranking")
     with pytest.raises(ValueError):
         Accuracy(window=0)
+
+
+@pytest.fixture
+def multiclass():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 2000)
+    proba = rng.random((2000, 4)) + np.eye(4)[y] * rng.random((2000, 1))
+    proba /= proba.sum(axis=1, keepdims=True)
+    proba[:5] = 0.0  # nothing known yet
+    return y, proba
+
+
+def exact_macro_f1(y, predicted):
+    scores = []
+    for k in set(y.tolist()) | set(predicted.tolist()) - {-1}:
+        tp = np.sum((y == k) & (predicted == k))
+        fp = np.sum((y != k) & (predicted == k))
+        fn = np.sum((y == k) & (predicted != k))
+        scores.append(2 * tp / (2 * tp + fp + fn))
+    return np.mean(scores)
+
+
+def test_multiclass_metrics(multiclass):
+    y, proba = multiclass
+    predicted = np.where(proba.max(axis=1) > 0, proba.argmax(axis=1), -1)
+    expected = {
+        MulticlassAccuracy: np.mean(predicted == y),
+        CrossEntropy: -np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, 1))),
+        MacroF1: exact_macro_f1(y, predicted),
+    }
+    for kind, value in expected.items():
+        whole, rolling, single = kind(), kind(window=300), kind(window=300)
+        whole.update_many(y[:700], proba[:700])
+        whole.update_many(y[700:], proba[700:])
+        assert whole.get() == pytest.approx(value, rel=1e-12), kind
+        rolling.update_many(y, proba)
+        last = kind()
+        last.update_many(y[-300:], proba[-300:])
+        assert rolling.get() == pytest.approx(last.get(), rel=1e-12), kind
+        for yi, pi in zip(y[-400:], proba[-400:], strict=True):
+            single.update(yi, pi)
+        assert single.get() == pytest.approx(last.get(), rel=1e-12), kind
+
+
+def test_cross_entropy_of_a_class_unknown_at_prediction_time():
+    metric = CrossEntropy()
+    metric.update(2, np.array([0.5, 0.5]))  # class 2 appears for the first time
+    assert metric.get() == pytest.approx(-np.log(1e-15))
+
+
+def test_r2_whole_and_rolling():
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=3000)
+    p = y + rng.normal(0, 0.5, 3000)
+    whole, rolling = R2(), R2(window=500)
+    for start in range(0, 3000, 700):
+        whole.update_many(y[start : start + 700], p[start : start + 700])
+        rolling.update_many(y[start : start + 700], p[start : start + 700])
+    r2 = 1 - np.sum((y - p) ** 2) / np.sum((y - y.mean()) ** 2)
+    assert whole.get() == pytest.approx(r2, rel=1e-10)
+    tail_y, tail_p = y[-500:], p[-500:]
+    tail = 1 - np.sum((tail_y - tail_p) ** 2) / np.sum((tail_y - tail_y.mean()) ** 2)
+    assert rolling.get() == pytest.approx(tail, rel=1e-10)

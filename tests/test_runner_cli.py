@@ -123,3 +123,39 @@ def test_limit_and_generated_stream(tmp_path):
     report, _ = evaluate_file(path, synth.TARGET, limit=1234, interactions=(("C1", "C2"),))
     assert report.events == 1234
     assert 0.3 < report.metrics["log_loss"] < 0.6
+
+
+def test_multiclass_text_labels_are_detected_and_scored(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 6000
+    colour = rng.choice(["red", "green", "blue"], n)
+    size = rng.normal(size=n) + (colour == "blue")
+    species = np.where(colour == "red", "ant", np.where(size > 0.5, "bee", "cat"))
+    species[:50] = "ant"  # "bee" and "cat" only appear later
+    import pyarrow as pa
+
+    table = pa.table({"colour": colour, "size": size, "species": species})
+    pacsv.write_csv(table, tmp_path / "zoo.csv")
+    result = run("evaluate", str(tmp_path / "zoo.csv"), "--target", "species", "--output", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["task"] == "multiclass" and report["model"] == "SoftmaxRegression"
+    assert report["rolling_accuracy"] > 0.85 and 0 < report["macro_f1"] <= 1
+    for name in ("log_loss", "rolling_macro_f1", "rolling_log_loss"):
+        assert name in report
+
+
+def test_multiclass_file_replay_equals_one_event_validation(tmp_path):
+    from streamlearn.models import SoftmaxRegression
+
+    path = tmp_path / "codes.csv"
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=3000)
+    label = np.digitize(x + rng.normal(0, 0.3, 3000), [-0.5, 0.5]) + 1  # 1, 2, 3
+    path.write_text("x,label\n" + "".join(f"{a},{b}\n" for a, b in zip(x, label, strict=True)))
+    report, _ = evaluate_file(path, "label", model=SoftmaxRegression(bits=10))
+    assert report.task == "multiclass"
+    events = [({"x": float(a)}, int(b)) for a, b in zip(x, label, strict=True)]
+    one = progressive_val_score_one(SoftmaxRegression(bits=10), events)
+    for name, value in one.metrics.items():
+        assert value == pytest.approx(report.metrics[name], rel=1e-9, abs=1e-12), name

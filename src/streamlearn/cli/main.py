@@ -40,6 +40,7 @@ Model = Enum("Model", {name: name for name in MODEL_NAMES}, type=str)  # type: i
 class Task(StrEnum):
     auto = "auto"
     binary = "binary"
+    multiclass = "multiclass"
     regression = "regression"
 
 

@@ -3,11 +3,15 @@
 from streamlearn.evaluate.metrics import (
     MAE,
     MSE,
+    R2,
     RMSE,
     ROCAUC,
     Accuracy,
+    CrossEntropy,
     LogLoss,
+    MacroF1,
     Metric,
+    MulticlassAccuracy,
     default_metrics,
 )
 from streamlearn.evaluate.progressive import (
@@ -20,11 +24,15 @@ from streamlearn.evaluate.tasks import detect_task
 __all__ = [
     "MAE",
     "MSE",
+    "R2",
     "RMSE",
     "ROCAUC",
     "Accuracy",
+    "CrossEntropy",
     "LogLoss",
+    "MacroF1",
     "Metric",
+    "MulticlassAccuracy",
     "Report",
     "default_metrics",
     "detect_task",

@@ -190,11 +190,131 @@ class ROCAUC(Metric):
         return float(wins / (n_pos * n_neg))
 
 
+class R2(Metric):
+    """Coefficient of determination, 1 - SSE / SST, over the stream or the window."""
+
+    name = "r2"
+
+    def __init__(self, window: int | None = None) -> None:
+        super().__init__(window)
+        self._targets = _Ring(window) if window else None
+        self._errors = _Ring(window) if window else None
+        self.count, self.mean, self.m2, self.sse = 0, 0.0, 0.0, 0.0
+
+    def update_many(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+        y_true = np.asarray(y_true, float)
+        errors = (y_true - np.asarray(y_pred, float)) ** 2
+        if self._targets is not None:
+            self._targets.push(y_true)
+            self._errors.push(errors)
+            window = self._targets.current()
+            self.count, self.mean = len(window), float(window.mean()) if len(window) else 0.0
+            self.m2 = float(((window - self.mean) ** 2).sum())
+            self.sse = float(self._errors.current().sum())
+            return
+        # Chan et al.'s parallel update of the running mean and sum of squares.
+        n = len(y_true)
+        if n == 0:
+            return
+        batch_mean = float(y_true.mean())
+        delta = batch_mean - self.mean
+        total = self.count + n
+        self.m2 += float(((y_true - batch_mean) ** 2).sum()) + delta**2 * self.count * n / total
+        self.mean += delta * n / total
+        self.count = total
+        self.sse += float(errors.sum())
+
+    def get(self) -> float:
+        if self.count < 2 or self.m2 <= 0:
+            return math.nan
+        return 1.0 - self.sse / self.m2
+
+
+def predicted_classes(proba: np.ndarray) -> np.ndarray:
+    """The most probable class of each row; -1 where no class was known yet (all zeros)."""
+    proba = np.atleast_2d(proba)
+    if proba.shape[1] == 0:
+        return np.full(len(proba), -1)
+    return np.where(proba.max(axis=1) > 0, proba.argmax(axis=1), -1)
+
+
+class _MulticlassMean(MeanMetric):
+    """Multiclass metrics take class ids and rows of class probabilities."""
+
+    def update(self, y_true: int, y_pred: np.ndarray) -> None:
+        self.update_many(np.array([y_true]), np.atleast_2d(np.asarray(y_pred, float)))
+
+
+class MulticlassAccuracy(_MulticlassMean):
+    name = "accuracy"
+
+    def per_event(self, y_true, y_pred):
+        return (predicted_classes(y_pred) == y_true).astype(np.float64)
+
+
+class CrossEntropy(_MulticlassMean):
+    """Multiclass log loss; a class unknown when its event was predicted had probability 0."""
+
+    name = "log_loss"
+    bigger_is_better = False
+
+    def per_event(self, y_true, y_pred):
+        y_pred = np.atleast_2d(y_pred)
+        ids = y_true.astype(np.int64)
+        inside = ids < y_pred.shape[1]
+        p = np.zeros(len(ids))
+        p[inside] = y_pred[np.flatnonzero(inside), ids[inside]]
+        return -np.log(np.clip(p, EPS, 1.0))
+
+
+class MacroF1(Metric):
+    """The mean over classes of F1 = 2·TP / (2·TP + FP + FN), from streaming counts."""
+
+    name = "macro_f1"
+
+    def __init__(self, window: int | None = None) -> None:
+        super().__init__(window)
+        self.counts = np.zeros((0, 3), np.int64)  # per class: TP, FP, FN
+        self._ring = _Ring(window, np.int64) if window else None
+
+    def update(self, y_true: int, y_pred: np.ndarray) -> None:
+        self.update_many(np.array([y_true]), np.atleast_2d(np.asarray(y_pred, float)))
+
+    def update_many(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+        truth = np.asarray(y_true).astype(np.int64)
+        # One code per event: (true + 1) * 2**31 + (predicted + 1).
+        codes = (truth + 1) * (1 << 31) + predicted_classes(y_pred) + 1
+        self._count(codes, 1)
+        if self._ring is not None:
+            self._count(self._ring.push(codes), -1)
+
+    def _count(self, codes: np.ndarray, sign: int) -> None:
+        if not len(codes):
+            return
+        truth, predicted = codes // (1 << 31) - 1, codes % (1 << 31) - 1
+        size = max(int(truth.max()), int(predicted.max())) + 1
+        if size > len(self.counts):
+            self.counts = np.vstack([self.counts, np.zeros((size - len(self.counts), 3), np.int64)])
+        hit = truth == predicted
+        np.add.at(self.counts[:, 0], truth[hit], sign)
+        miss = ~hit
+        np.add.at(self.counts[:, 1], predicted[miss & (predicted >= 0)], sign)
+        np.add.at(self.counts[:, 2], truth[miss], sign)
+
+    def get(self) -> float:
+        tp, fp, fn = self.counts.T
+        seen = (tp + fp + fn) > 0
+        if not seen.any():
+            return math.nan
+        return float(np.mean(2 * tp[seen] / (2 * tp[seen] + fp[seen] + fn[seen])))
+
+
 def default_metrics(task: str, window: int | None = 1000) -> list[Metric]:
     """The metrics reported for a task, each over the whole stream and the last ``window``."""
     kinds: dict[str, list[type[Metric]]] = {
         "binary": [Accuracy, LogLoss, ROCAUC],
-        "regression": [MAE, RMSE],
+        "multiclass": [MulticlassAccuracy, MacroF1, CrossEntropy],
+        "regression": [MAE, RMSE, R2],
     }
     if task not in kinds:
         raise ValueError(f"unknown task {task!r}; expected one of {sorted(kinds)}")

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.base import Classifier, Learner
+from streamlearn.base import Classifier, Learner, MulticlassClassifier, check_label
 from streamlearn.evaluate.metrics import Metric, default_metrics
 
 
@@ -97,14 +97,25 @@ def progressive_val_score(
     clock = _Clock()
     events = 0
     for X, y in batches:
-        targets = np.asarray(y, dtype=np.float64)
-        predictions = model.predict_learn_many(X, targets)
+        if isinstance(model, MulticlassClassifier):
+            predictions = model.predict_learn_many(X, y)
+            targets = class_ids(model, y)
+        else:
+            targets = np.asarray(y, dtype=np.float64)
+            predictions = model.predict_learn_many(X, targets)
         for metric in metrics:
             metric.update_many(targets, predictions)
         events += len(targets)
         if on_batch is not None:
             on_batch(events, metrics)
     return _report(model, metrics, events, clock)
+
+
+def class_ids(model: MulticlassClassifier, labels: Any) -> np.ndarray:
+    """The column of each label in the model's probability rows."""
+    lookup = {label: i for i, label in enumerate(model.classes)}
+    values = labels.tolist() if hasattr(labels, "tolist") else list(labels)
+    return np.array([lookup[check_label(label)] for label in values], dtype=np.int64)
 
 
 def progressive_val_score_one(
@@ -116,11 +127,18 @@ def progressive_val_score_one(
     metrics = default_metrics(model.task) if metrics is None else metrics
     clock = _Clock()
     count = 0
-    classifier = isinstance(model, Classifier)
     for x, y in events:
-        prediction = model.predict_proba_one(x)[True] if classifier else model.predict_one(x)
+        if isinstance(model, Classifier):
+            prediction, target = model.predict_proba_one(x)[True], float(y)
+        elif isinstance(model, MulticlassClassifier):
+            proba = model.predict_proba_one(x)
+            prediction = np.array([proba[label] for label in model.classes])
+        else:
+            prediction, target = model.predict_one(x), float(y)
         model.learn_one(x, y)
+        if isinstance(model, MulticlassClassifier):
+            target = model.classes.index(check_label(y))
         for metric in metrics:
-            metric.update(float(y), prediction)
+            metric.update(target, prediction)
         count += 1
     return _report(model, metrics, count, clock)

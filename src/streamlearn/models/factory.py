@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from streamlearn.base import Learner
-from streamlearn.models.linear import FTRL, SGD, AdaGrad, LinearRegression, LogisticRegression
+from streamlearn.models.linear import (
+    FTRL,
+    SGD,
+    AdaGrad,
+    LinearRegression,
+    LogisticRegression,
+    SoftmaxRegression,
+)
 from streamlearn.models.linear.optimizers import Optimizer
 
 DEFAULT_OPTIMIZER = "ftrl"
@@ -18,16 +25,21 @@ DEFAULT_OPTIMIZER = "ftrl"
 # Defaults chosen on Elec2 and the generated click stream (bench/bench_linear.py).
 _OPTIMIZERS: dict[str, dict[str, Optimizer]] = {
     "binary": {"ftrl": FTRL(), "sgd": SGD(), "adagrad": AdaGrad()},
+    "multiclass": {"ftrl": FTRL(), "sgd": SGD(), "adagrad": AdaGrad()},
     "regression": {"ftrl": FTRL(l1=0.0, l2=0.0), "sgd": SGD(lr=0.01), "adagrad": AdaGrad()},
 }
 MODEL_NAMES = tuple(_OPTIMIZERS["binary"])
 
 
 def make_learner(task: str, model: str = DEFAULT_OPTIMIZER, **features: Any) -> Learner:
-    """A linear learner for ``task`` ('binary' or 'regression') with the named optimizer."""
+    """A linear learner for ``task`` (binary, multiclass, regression) and optimizer name."""
     if task not in _OPTIMIZERS:
         raise ValueError(f"unknown task {task!r}; expected one of {sorted(_OPTIMIZERS)}")
     if model not in _OPTIMIZERS[task]:
         raise ValueError(f"unknown model {model!r}; expected one of {list(MODEL_NAMES)}")
-    cls = LogisticRegression if task == "binary" else LinearRegression
+    cls = {
+        "binary": LogisticRegression,
+        "multiclass": SoftmaxRegression,
+        "regression": LinearRegression,
+    }[task]
     return cls(optimizer=_OPTIMIZERS[task][model], **features)

@@ -119,6 +119,7 @@ class FileSource:
         self.batch_rows = batch_rows
         self.size = self.path.stat().st_size
         self.numeric: set[str] | None = None
+        self.text_target = False
         self._raw: IO[bytes] | None = None
         self.delimiter = "\t" if ".tsv" in [s.lower() for s in self.path.suffixes] else ","
 
@@ -244,13 +245,16 @@ class FileSource:
             for name in schema.names
             if name not in self.categorical and _looks_numeric(sample.column(name))
         }
+        column = sample.column(self.target)
+        self.text_target = self.target not in self.numeric and not _is_boolean_text(column)
 
     def _to_batch(self, table: pa.Table, start_row: int, rejects: list[Reject]) -> Batch:
         n = table.num_rows
         bad = np.zeros(n, bool)
         for reject in rejects:
             bad[reject.row] = True
-        target, reasons = _parse_target(
+        parse = _parse_text_target if self.text_target else _parse_target
+        target, reasons = parse(
             table.column(self.target) if self.target in table.column_names else pa.nulls(n),
             self.target,
         )
@@ -358,6 +362,28 @@ def _parse_numbers(
     }
     cleaned = pc.if_else(ok, column, pa.scalar(None, column.type))
     return pc.fill_null(pc.cast(cleaned, pa.float64()), np.nan).to_numpy(), reasons
+
+
+def _is_boolean_text(column: pa.Array | pa.ChunkedArray) -> bool:
+    """Text that only says true / false (any case): a binary target, read as 1 / 0."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return False
+    values = pc.drop_null(pc.utf8_lower(pc.utf8_trim_whitespace(column)))
+    return len(values) > 0 and bool(pc.all(pc.is_in(values, pa.array(["true", "false"]))).as_py())
+
+
+def _parse_text_target(
+    column: pa.ChunkedArray | pa.Array, name: str
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Class labels as text (an object array); missing or empty labels are rejects."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        column = pc.cast(column, pa.string())
+    labels = np.array(column.to_pylist(), dtype=object)
+    missing = np.array([label is None or label == "" for label in labels], dtype=bool)
+    reasons = {int(i): f"target {name!r} is missing" for i in np.flatnonzero(missing)}
+    return labels, reasons
 
 
 def _parse_target(
