@@ -59,7 +59,7 @@ def test_ftrl_proximal_matches_mcmahan_algorithm_1():
 def test_sgd_and_adagrad_match_their_updates():
     events, labels = stream()
     for opt in (SGD(lr=0.1, l2=0.01), AdaGrad(lr=0.2)):
-        model = LinearRegression(opt, bits=12, standardize=False)
+        model = LinearRegression(opt, bits=12, standardize=False, scale_target=False)
         w, acc, b = {}, {}, 0.0
         for x, y in zip(events, labels, strict=True):
             feats = active(model, x)
@@ -99,3 +99,15 @@ def test_logistic_regression_learns_a_separable_rule():
     late = slice(2000, None)
     accuracy = np.mean((predictions[late] >= 0.5) == np.array(labels)[late])
     assert accuracy > 0.85  # 10% of labels are flipped: 0.9 is the best possible
+
+
+def test_target_scaling_makes_regression_unit_free():
+    events, labels = stream(1500)
+    small = LinearRegression(bits=12)
+    large = LinearRegression(bits=12)
+    for i, (x, y) in enumerate(zip(events, labels, strict=True)):
+        p_small, p_large = small.predict_one(x), large.predict_one(x)
+        if i >= 1:  # the first prediction is 0 in any units
+            assert p_large == pytest.approx(5e4 + 1000 * p_small, rel=1e-9)
+        small.learn_one(x, y)
+        large.learn_one(x, 5e4 + 1000 * y)

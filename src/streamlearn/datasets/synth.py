@@ -86,3 +86,66 @@ def write_csv(path: str, n: int = 1_000_000, seed: int = 0) -> None:
             pacsv.write_csv(table, out)
     else:
         pacsv.write_csv(table, str(path))
+
+
+def tabular_stream(
+    n: int = 100_000,
+    columns: str = "mixed",
+    task: str = "binary",
+    seed: int = 0,
+    n_classes: int = 4,
+) -> pa.Table:
+    """A generated tabular stream with one abrupt drift at the midpoint.
+
+    ``columns``: ``numeric`` (8 numbers on very different scales), ``categorical`` (6 text
+    columns, 5 to 1,000 values) or ``mixed`` (4 of each). ``task``: ``binary`` (target 0/1),
+    ``multiclass`` (text labels ``class_0``…) or ``regression``. The hidden model is linear in
+    standardized numbers and per-value effects, plus one pairwise interaction.
+
+    >>> from streamlearn.datasets import synth
+    >>> table = synth.tabular_stream(500, columns="mixed", task="multiclass", seed=1)
+    >>> table.column_names
+    ['n1', 'n2', 'n3', 'n4', 'c1', 'c2', 'c3', 'c4', 'target']
+    >>> sorted(set(table.column("target").to_pylist()))
+    ['class_0', 'class_1', 'class_2', 'class_3']
+    """
+    rng = np.random.default_rng(seed)
+    n_numeric = {"numeric": 8, "categorical": 0, "mixed": 4}[columns]
+    n_text = {"numeric": 0, "categorical": 6, "mixed": 4}[columns]
+    outputs = n_classes if task == "multiclass" else 1
+    after = np.arange(n) >= n // 2
+    score = np.zeros((n, outputs))
+    data: dict[str, pa.Array] = {}
+    scales = [1.0, 100.0, 0.01, 10.0, 1000.0, 0.1, 5.0, 50.0]
+    standardized = []
+    for j in range(n_numeric):
+        z = rng.normal(size=n)
+        standardized.append(z)
+        data[f"n{j + 1}"] = pa.array(np.round(z * scales[j] + 3 * scales[j], 4))
+        w = rng.normal(0, 1.0, outputs)
+        w_after = w if j % 2 else rng.normal(0, 1.0, outputs)  # half the effects drift
+        score += np.where(after[:, None], w_after, w) * z[:, None]
+    cardinalities = [5, 20, 100, 1000, 50, 10]
+    codes = []
+    for j in range(n_text):
+        card = cardinalities[j]
+        c = _zipf_codes(rng, n, card, s=0.8)
+        codes.append(c)
+        data[f"c{j + 1}"] = pa.array([f"v{v}" for v in range(card)]).take(pa.array(c))
+        effects = rng.normal(0, 1.0, (card, outputs))
+        drifted = effects if j % 2 else rng.normal(0, 1.0, (card, outputs))
+        score += np.where(after[:, None], drifted[c], effects[c])
+    if n_numeric >= 2:
+        score += 0.5 * (standardized[0] * standardized[1])[:, None]
+    elif len(codes) >= 2:
+        score += _mixed_uniform(codes[0], codes[1], salt=7)[:, None]
+    if task == "binary":
+        target = (rng.random(n) < 1 / (1 + np.exp(-score[:, 0]))).astype(np.int8)
+        data["target"] = pa.array(target)
+    elif task == "multiclass":
+        noisy = score + rng.gumbel(size=score.shape)
+        labels = pa.array([f"class_{k}" for k in range(n_classes)])
+        data["target"] = labels.take(pa.array(noisy.argmax(axis=1)))
+    else:
+        data["target"] = pa.array(np.round(3.0 * score[:, 0] + rng.normal(0, 1.0, n) + 10, 4))
+    return pa.table(data)

@@ -1,4 +1,4 @@
-"""Online standard scaling with Welford's algorithm, per numeric feature.
+"""Online standard scaling with Welford's algorithm, per numeric feature, clipped to ±5.
 
 Each value is scaled with the statistics of the values seen *before* it, then folded into them,
 so a batch gives exactly what one event at a time would.
@@ -9,6 +9,8 @@ so a batch gives exactly what one event at a time would.
 ...     scaler.learn_one({"x": v})
 >>> round(scaler.transform_one({"x": 4.0})["x"], 4)
 2.4495
+>>> scaler.transform_one({"x": 1e9})["x"]  # clipped
+5.0
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numba as nb
 import numpy as np
 
 COUNT, MEAN, M2 = 0, 1, 2
+Z_CLIP = 5.0  # z-scores beyond ±5 are clipped: one outlier cannot take a giant step
 
 
 @nb.njit(inline="always")
@@ -28,7 +31,8 @@ def _scaled(stats, x):
     var = stats[M2] / stats[COUNT]
     if var <= 0.0:
         return 0.0
-    return (x - stats[MEAN]) / math.sqrt(var)
+    z = (x - stats[MEAN]) / math.sqrt(var)
+    return min(max(z, -Z_CLIP), Z_CLIP)
 
 
 @nb.njit(inline="always")
@@ -94,7 +98,10 @@ class OnlineScaler:
         if count < 2.0:
             return 0.0
         var = view[slot, M2] / count
-        return 0.0 if var <= 0.0 else (x - view[slot, MEAN]) / math.sqrt(var)
+        if var <= 0.0:
+            return 0.0
+        z = (x - view[slot, MEAN]) / math.sqrt(var)
+        return min(max(z, -Z_CLIP), Z_CLIP)
 
     def fold(self, name: str, x: float) -> None:
         slot = self.columns.get(name)

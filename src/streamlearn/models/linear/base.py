@@ -62,6 +62,7 @@ class LinearModel(Learner):
         self._hyper = self.optimizer.hyper()
         self._hyper[INTERCEPT_LR] = self.intercept_lr
         self.intercept = np.zeros(1)
+        self.target_stats = np.zeros(3)  # count, mean, M2 of learned targets (regression)
         self.table = np.zeros((self.features.size, 2))
         self.counters = np.zeros(1, np.int64)
         self._cached: tuple[Mapping, dict, EncodedEvent] | None = None
@@ -79,6 +80,7 @@ class LinearModel(Learner):
         arrays |= {
             "table": self.table.copy(),
             "intercept": self.intercept.copy(),
+            "target_stats": self.target_stats.copy(),
             "counters": self.counters.copy(),
         }
         return State(type(self).__name__, self.params(), arrays, meta)
@@ -98,6 +100,10 @@ class LinearModel(Learner):
             raise ValueError("weight table holds non-finite values")
         model.table = table.copy()
         model.intercept = intercept.copy()
+        target_stats = np.asarray(state.arrays["target_stats"], dtype=np.float64)
+        if target_stats.shape != (3,) or not np.isfinite(target_stats).all():
+            raise ValueError("target statistics must be 3 finite numbers")
+        model.target_stats = target_stats.copy()
         model.counters = np.asarray(state.arrays["counters"], dtype=np.int64).copy()
         model.features.load_state(state.arrays, state.meta)
         model._load_meta(state.meta)
@@ -134,53 +140,26 @@ class LinearModel(Learner):
         self._cached = (x, dict(x), event)
         return event
 
+    def _kernel_state(self) -> tuple:
+        """The model's arrays and settings, in the order the kernels take them."""
+        return (
+            self.table, self.intercept, self.target_stats, self.counters,
+            self.optimizer.code, self.loss, self._hyper,
+        )  # fmt: skip
+
     def _raw_one(self, x: Mapping[str, Any]) -> float:
         event = self._encode(x)
-        return run_linear_one(
-            event.hashes,
-            event.values,
-            0.0,
-            self.table,
-            self.intercept,
-            self.counters,
-            self.optimizer.code,
-            self.loss,
-            self._hyper,
-            False,
-        )
+        return run_linear_one(event.hashes, event.values, 0.0, *self._kernel_state(), False)
 
     def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
         target = self._target_one(y)
         event = self._encode(x)
-        run_linear_one(
-            event.hashes,
-            event.values,
-            target,
-            self.table,
-            self.intercept,
-            self.counters,
-            self.optimizer.code,
-            self.loss,
-            self._hyper,
-            True,
-        )
+        run_linear_one(event.hashes, event.values, target, *self._kernel_state(), True)
         self.features.learn_one(event)
         self._cached = None
 
     def _run(self, hashes, values, targets, out, learn: bool) -> None:
-        run_linear(
-            hashes,
-            values,
-            targets,
-            self.table,
-            self.intercept,
-            self.counters,
-            self.optimizer.code,
-            self.loss,
-            self._hyper,
-            learn,
-            out,
-        )
+        run_linear(hashes, values, targets, *self._kernel_state(), learn, out)
 
     # ------------------------------------------------------------------ batches
     def _run_many(self, X: Any, y: Any, learn: bool) -> np.ndarray:

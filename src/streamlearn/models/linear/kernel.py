@@ -25,6 +25,7 @@ from streamlearn.models.linear.optimizers import (
     FTRL_CODE,
     INTERCEPT_LR,
     L1,
+    SCALE_TARGET,
     L2,
     LR,
     POWER_T,
@@ -75,10 +76,22 @@ def _step(table, i, w, g, opt, hp, rate):
 
 
 @nb.njit(inline="always")
-def _event(hashes, values, target, table, intercept, counters, opt, loss, hp, learn, used):
+def _target_scale(stats):
+    """(mean, standard deviation) of the targets learned so far; (0, 1) before there are two."""
+    if stats[0] < 2.0 or stats[2] <= 0.0:
+        return (stats[1] if stats[0] >= 1.0 else 0.0), 1.0
+    return stats[1], math.sqrt(stats[2] / stats[0])
+
+
+@nb.njit(inline="always")
+def _event(
+    hashes, values, target, table, intercept, target_stats, counters, opt, loss, hp, learn, used
+):
     """Predict one event; with ``learn``, take one step on it. Returns the prediction.
 
     A feature's weight is at ``hash & (table size - 1)``: the table size is a power of two.
+    With target scaling (regression), the model learns the target's running z-score, so the
+    learning rates need not know the target's units.
     """
     n_slots = hashes.shape[0]
     mask = table.shape[0] - 1
@@ -92,13 +105,26 @@ def _event(hashes, values, target, table, intercept, counters, opt, loss, hp, le
         margin += w * v
     if not math.isfinite(margin):
         margin = 0.0
+    scaled = loss != LOG_LOSS and hp[SCALE_TARGET] > 0.0
     if loss == LOG_LOSS:
         margin = min(max(margin, -MARGIN_CLIP), MARGIN_CLIP)
         prediction = 1.0 / (1.0 + math.exp(-margin))
+    elif scaled:
+        mean, sd = _target_scale(target_stats)
+        prediction = mean + sd * margin
     else:
         prediction = margin
     if learn:
-        error = prediction - target
+        if scaled:
+            # Until two targets give a scale, the model learns "the mean": z-target 0.
+            error = margin - ((target - mean) / sd if target_stats[0] >= 2.0 else 0.0)
+            # Welford, as the feature scaler does: the target joins the statistics after use.
+            target_stats[0] += 1.0
+            delta = target - target_stats[1]
+            target_stats[1] += delta / target_stats[0]
+            target_stats[2] += delta * (target - target_stats[1])
+        else:
+            error = prediction - target
         intercept[0] -= hp[INTERCEPT_LR] * min(max(error, -GRAD_CLIP), GRAD_CLIP)
         rate = hp[LR] / (1.0 + counters[0]) ** hp[POWER_T] if hp[POWER_T] > 0.0 else hp[LR]
         for s in range(n_slots):
@@ -112,22 +138,30 @@ def _event(hashes, values, target, table, intercept, counters, opt, loss, hp, le
 
 
 @nb.njit(nogil=True, cache=True)
-def run_linear(hashes, values, targets, table, intercept, counters, opt, loss, hp, learn, out):
+def run_linear(
+    hashes, values, targets, table, intercept, target_stats, counters, opt, loss, hp, learn, out
+):
     """Predict every event (rows of ``hashes``/``values``) into ``out``; with ``learn``,
     learn each one right after predicting it."""
     used = np.empty(hashes.shape[1])
     for t in range(hashes.shape[0]):
         target = targets[t] if learn else 0.0
         out[t] = _event(
-            hashes[t], values[t], target, table, intercept, counters, opt, loss, hp, learn, used
-        )
+            hashes[t], values[t], target, table, intercept, target_stats, counters, opt, loss,
+            hp, learn, used,
+        )  # fmt: skip
 
 
 @nb.njit(nogil=True, cache=True)
-def run_linear_one(hashes, values, target, table, intercept, counters, opt, loss, hp, learn):
+def run_linear_one(
+    hashes, values, target, table, intercept, target_stats, counters, opt, loss, hp, learn
+):
     """The same for one event given as 1-D arrays: fewer arguments, a cheaper call."""
     used = np.empty(hashes.shape[0])
-    return _event(hashes, values, target, table, intercept, counters, opt, loss, hp, learn, used)
+    return _event(
+        hashes, values, target, table, intercept, target_stats, counters, opt, loss, hp, learn,
+        used,
+    )  # fmt: skip
 
 
 @nb.njit(nogil=True, cache=True)

@@ -16,7 +16,7 @@ import numpy as np
 
 SGD_CODE, ADAGRAD_CODE, FTRL_CODE = 0, 1, 2
 # Positions in the hyper-parameter vector the kernel reads.
-LR, L1, L2, ALPHA, BETA, EPS, POWER_T, INTERCEPT_LR = range(8)
+LR, L1, L2, ALPHA, BETA, EPS, POWER_T, INTERCEPT_LR, SCALE_TARGET = range(9)
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, AdaGrad
 
 
 def _hyper(lr=0.0, l1=0.0, l2=0.0, alpha=1.0, beta=0.0, eps=0.0, power_t=0.0) -> np.ndarray:
-    return np.array([lr, l1, l2, alpha, beta, eps, power_t, 0.0], dtype=np.float64)
+    return np.array([lr, l1, l2, alpha, beta, eps, power_t, 0.0, 0.0], dtype=np.float64)
 
 
 def make_optimizer(spec: Optimizer | dict[str, Any] | str) -> Optimizer:

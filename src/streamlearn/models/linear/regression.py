@@ -19,14 +19,27 @@ import numpy as np
 from streamlearn.base import Regressor, register
 from streamlearn.models.linear.base import LinearModel, target_array
 from streamlearn.models.linear.kernel import SQUARED_LOSS
+from streamlearn.models.linear.optimizers import SCALE_TARGET
 
 
 @register
 class LinearRegression(LinearModel, Regressor):
-    """Least-squares linear regression with SGD, AdaGrad or FTRL."""
+    """Least-squares linear regression with SGD, AdaGrad or FTRL.
+
+    With ``scale_target`` (the default) the model learns the running z-score of the target
+    and predicts back in the target's units: learning rates then do not depend on them.
+    """
 
     loss = SQUARED_LOSS
     default_optimizer = "adagrad"
+
+    def __init__(self, *args: Any, scale_target: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.scale_target = bool(scale_target)
+        self._hyper[SCALE_TARGET] = float(self.scale_target)
+
+    def params(self) -> dict[str, Any]:
+        return super().params() | {"scale_target": self.scale_target}
 
     def predict_one(self, x: dict) -> float:
         return self._raw_one(x)
