@@ -25,10 +25,10 @@ from streamlearn.models.linear.optimizers import (
     FTRL_CODE,
     INTERCEPT_LR,
     L1,
-    SCALE_TARGET,
     L2,
     LR,
     POWER_T,
+    SCALE_TARGET,
 )
 
 LOG_LOSS, SQUARED_LOSS = 0, 1
