@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 BITS = 20
 CROSSES = (("C1", "C2"), ("C3", "C4"))
-FTRL_PARAMS = {"alpha": 0.2, "beta": 1.0, "l1": 1.0, "l2": 1.0}  # our defaults
+FTRL_PARAMS = {"alpha": 0.4, "beta": 1.0, "l1": 0.5, "l2": 2.0}  # our defaults
 SGD_LR = 0.03  # our default
 
 

@@ -50,7 +50,7 @@ class LinearModel(Learner):
         namespaces: Mapping[str, Iterable[str]] | None = None,
         interactions: Iterable[Iterable[str]] = (),
         standardize: bool = True,
-        intercept_lr: float = 0.03,
+        intercept_lr: float = 0.02,
     ) -> None:
         self.optimizer = make_optimizer(optimizer or self.default_optimizer)
         self.features = FeatureHasher(

@@ -75,13 +75,13 @@ class FTRL(Optimizer):
 
     ``alpha`` and ``beta`` set the per-coordinate rate ``alpha / (beta + sqrt(n_i))``; L1
     makes weights exactly zero, so the model stays sparse. The defaults were chosen on
-    Elec2 and the generated click stream (``bench/bench_linear.py``).
+    the binary streams of ``bench/bench_defaults.py``.
     """
 
-    alpha: float = 0.2
+    alpha: float = 0.4
     beta: float = 1.0
-    l1: float = 1.0
-    l2: float = 1.0
+    l1: float = 0.5
+    l2: float = 2.0
     name: ClassVar[str] = "ftrl"
     code: ClassVar[int] = FTRL_CODE
 
