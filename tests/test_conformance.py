@@ -33,12 +33,17 @@ LEARNERS = {
     "logistic-sgd": lambda: LogisticRegression(SGD(lr=0.05, l1=0.001, l2=0.001), bits=12),
     "logistic-adagrad": lambda: LogisticRegression(AdaGrad(), bits=12, categorical=["visits"]),
     "logistic-raw": lambda: LogisticRegression(FTRL(), bits=10, standardize=False),
+    "logistic-missing": lambda: LogisticRegression(
+        FTRL(), bits=12, missing=True, interactions=[("city", "device")]
+    ),
+    "linear-missing": lambda: LinearRegression(bits=12, missing=True, standardize=False),
     "linear-ftrl": lambda: LinearRegression(FTRL(l1=0.1), bits=12),
     "linear-sgd": lambda: LinearRegression(SGD(lr=0.01, power_t=0.25), bits=12),
     "linear-adagrad": lambda: LinearRegression(AdaGrad(), bits=12, interactions=[("city", "city")]),
     "softmax-ftrl": lambda: SoftmaxRegression(FTRL(), bits=12, interactions=[("city", "device")]),
     "softmax-sgd": lambda: SoftmaxRegression(SGD(lr=0.05, power_t=0.1), bits=12),
     "one-vs-rest": lambda: OneVsRest(LogisticRegression(AdaGrad(), bits=10)),
+    "softmax-missing": lambda: SoftmaxRegression(bits=12, missing=True),
 }
 
 

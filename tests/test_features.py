@@ -114,3 +114,31 @@ def test_bad_configuration_is_refused():
         FeatureHasher().encode_many({"a": np.array([1, "x"], dtype=object)}, learn=False)
     with pytest.raises(ValueError, match="different lengths"):
         FeatureHasher().encode_many({"a": [1.0], "b": [1.0, 2.0]}, learn=False)
+
+
+def test_missing_values_are_a_signal_once_the_column_is_known():
+    from streamlearn.models import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    income = rng.normal(50, 10, n)
+    unknown = rng.random(n) < 0.3
+    label = unknown | (rng.random(n) < 0.1)  # people who hide their income click
+    columns = {"income": np.where(unknown, np.nan, income), "city": rng.choice(["a", "b"], n)}
+    scores = {}
+    for flag in (False, True):
+        model = LogisticRegression(bits=12, missing=flag)
+        p = model.predict_learn_many(columns, label)
+        scores[flag] = np.mean((p[1000:] >= 0.5) == label[1000:])
+    assert scores[True] > 0.9 > scores[False] + 0.1
+
+
+def test_missing_feature_starts_after_the_first_learned_value():
+    hasher = FeatureHasher(bits=16, missing=True)
+    assert hasher.encode_one({"a": None}).values.tolist() == [0.0]  # not known yet
+    hasher.learn_one(hasher.encode_one({"a": "x"}))
+    event = hasher.encode_one({})  # known column, absent key
+    assert event.hashes.tolist() == [hasher.missing_hash("a")]
+    assert event.values.tolist() == [1.0]
+    hashes, values = hasher.encode_many({"b": [1.0, 2.0]}, learn=False)  # "a" is known
+    assert hashes[:, 0].tolist() == [hasher.missing_hash("a")] * 2

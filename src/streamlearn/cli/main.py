@@ -118,6 +118,7 @@ def evaluate(
     categorical: Annotated[list[str], typer.Option(help="Columns of codes, not numbers.")] = [],  # noqa: B006
     interactions: Annotated[list[str], typer.Option(help="Crosses, as A:B (repeatable).")] = [],  # noqa: B006
     standardize: Annotated[bool, typer.Option(help="Scale numbers online (z-scores).")] = True,
+    missing: Annotated[bool, typer.Option(help="Missing values as their own signal.")] = True,
     window: Annotated[int, typer.Option(min=1, help="Events in the rolling metrics.")] = 1000,
     limit: Annotated[int | None, typer.Option(min=1, help="Stop after this many events.")] = None,
     rejects: Annotated[Path | None, typer.Option(help="Write rejected rows here (JSONL).")] = None,
@@ -139,6 +140,7 @@ def evaluate(
             categorical=_split(categorical),
             interactions=_pairs(interactions),
             standardize=standardize,
+            missing=missing,
             window=window,
             limit=limit,
             rejects_path=rejects,

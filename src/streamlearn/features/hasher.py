@@ -51,6 +51,7 @@ class EncodedEvent:
     hashes: np.ndarray
     values: np.ndarray
     numbers: list[tuple[str, float]] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
 
 
 def _clip(x: float) -> float:
@@ -75,6 +76,11 @@ class FeatureHasher:
         times every feature of the second (distinct pairs when both are the same namespace).
     standardize
         Scale numbers to z-scores with running (Welford) statistics of earlier events.
+    missing
+        Missing values as their own signal: once a column has been learned from, an event
+        where it is missing (absent key, ``None``, NaN, ±inf, empty string) gets the column's
+        "missing" feature instead of nothing. Meant for tables; leave it off for sparse
+        dicts whose keys vary from event to event.
     """
 
     def __init__(
@@ -85,6 +91,7 @@ class FeatureHasher:
         namespaces: Mapping[str, Iterable[str]] | None = None,
         interactions: Iterable[Iterable[str]] = (),
         standardize: bool = False,
+        missing: bool = False,
     ) -> None:
         if not 1 <= int(bits) <= 30:
             raise ValueError(f"bits must be between 1 and 30, got {bits}")
@@ -96,6 +103,8 @@ class FeatureHasher:
         if any(len(pair) != 2 for pair in self.interactions):
             raise ValueError(f"interactions must be pairs of namespaces, got {self.interactions}")
         self.standardize = bool(standardize)
+        self.missing = bool(missing)
+        self.known: set[str] = set()  # the columns learned from
         self.mask = (1 << self.bits) - 1
         self.scaler = OnlineScaler()
         self._categorical = frozenset(self.categorical)
@@ -111,6 +120,7 @@ class FeatureHasher:
             "namespaces": {ns: list(cols) for ns, cols in self.namespaces.items()},
             "interactions": [list(pair) for pair in self.interactions],
             "standardize": self.standardize,
+            "missing": self.missing,
         }
 
     @property
@@ -126,6 +136,10 @@ class FeatureHasher:
     def namespace_of(self, column: str) -> str:
         return self._namespace_of.get(column, column)
 
+    def missing_hash(self, name: str) -> int:
+        """The hash of column ``name``'s "missing" feature."""
+        return hash_text("\x00missing", self.column_seed(name))
+
     # ------------------------------------------------------------------ one event
     def encode_one(self, x: Mapping[str, Any]) -> EncodedEvent:
         """Hash one event with the scaler's current statistics (it learns nothing here).
@@ -135,9 +149,11 @@ class FeatureHasher:
         """
         if not isinstance(x, Mapping):
             raise TypeError(f"an event must be a dict of features, got {type(x).__name__}")
-        schema = self._schemas.get(tuple(x))
+        # The known columns only grow, so their count tells their versions apart.
+        key = (tuple(x), len(self.known)) if self.missing else tuple(x)
+        schema = self._schemas.get(key)
         if schema is None:
-            schema = self._schema_of(x)
+            schema = self._schema_of(x, key)
         names, seeds, plain, pairs = schema
         standardize = self.standardize
         scale = self.scaler.scale
@@ -146,7 +162,7 @@ class FeatureHasher:
         numbers: list[tuple[str, float]] = []
         # The common types take the short way; anything else goes through _encode_value.
         for j, name in enumerate(names):
-            value = x[name]
+            value = x.get(name)
             kind = type(value)
             if kind is str:
                 if value:
@@ -167,20 +183,29 @@ class FeatureHasher:
                 encoded = self._encode_value(name, value, numbers)
                 if encoded is not None:
                     hashes[j], values[j] = encoded
+        seen: list[str] = []
+        if self.missing:
+            for j, name in enumerate(names):
+                if not _is_missing(x.get(name)):
+                    seen.append(name)
+                elif name in self.known:
+                    hashes[j], values[j] = self.missing_hash(name), 1.0
         for a, b in pairs:
             hashes.append(((hashes[a] * FNV_PRIME) ^ hashes[b]) & MASK32)
             values.append(values[a] * values[b])
-        return EncodedEvent(np.array(hashes, dtype=np.uint32), np.array(values), numbers)
+        return EncodedEvent(np.array(hashes, dtype=np.uint32), np.array(values), numbers, seen)
 
-    def _schema_of(self, x: Mapping[str, Any]) -> tuple:
+    def _schema_of(self, x: Mapping[str, Any], key: tuple) -> tuple:
         """What every event with these keys shares: names in order, seeds, crosses."""
         if len(self._schemas) > 1024:
             self._schemas.clear()
         names = sorted(x, key=_checked_name)
+        if self.missing:
+            names = sorted(set(names) | self.known)
         seeds = [self.column_seed(name) for name in names]
         plain = [name not in self._categorical for name in names]
         schema = (names, seeds, plain, self.cross_pairs(names) if self.interactions else [])
-        self._schemas[tuple(x)] = schema
+        self._schemas[key] = schema
         return schema
 
     def _encode_value(
@@ -216,9 +241,11 @@ class FeatureHasher:
         return pairs
 
     def learn_one(self, event: EncodedEvent) -> None:
-        """Fold an encoded event's numbers into the scaler (after it was used)."""
+        """Fold an encoded event's numbers into the scaler (after it was used); its present
+        columns become known."""
         for name, number in event.numbers:
             self.scaler.fold(name, number)
+        self.known.update(event.seen)
 
     # ------------------------------------------------------------------ batches
     def encode_many(self, X: Any, learn: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -230,33 +257,59 @@ class FeatureHasher:
         columns = as_columns(X)
         n = n_rows(columns)
         names = sorted(columns, key=_checked_name)
+        if self.missing:
+            names = sorted(set(names) | self.known)
         pairs = self.cross_pairs(names) if self.interactions else []
         slots = len(names) + len(pairs)
-        hashes = np.empty((n, slots), dtype=np.uint32)
-        values = np.empty((n, slots))
+        hashes = np.zeros((n, slots), dtype=np.uint32)
+        values = np.zeros((n, slots))
         for j, name in enumerate(names):
-            self._encode_column(name, columns[name], learn, hashes[:, j], values[:, j])
+            if name in columns:
+                present = self._encode_column(
+                    name, columns[name], learn, hashes[:, j], values[:, j]
+                )
+            else:
+                present = np.zeros(n, bool)
+            if self.missing:
+                self._mark_missing(name, present, learn, hashes[:, j], values[:, j])
         for j, (a, b) in enumerate(pairs, start=len(names)):
             hashes[:, j] = (hashes[:, a] * np.uint32(FNV_PRIME)) ^ hashes[:, b]
             values[:, j] = values[:, a] * values[:, b]
         return hashes, values
 
-    def _encode_column(self, name: str, raw: Any, learn: bool, hashes, values) -> None:
+    def _encode_column(self, name: str, raw: Any, learn: bool, hashes, values) -> np.ndarray:
+        """Fill one column's slots; return which events have a value there."""
         column = to_arrow_or_numeric(name, raw)
         seed = np.uint32(self.column_seed(name))
         if isinstance(column, pa.Array):
             offsets, data, validity = string_buffers(column)
             hash_string_column(offsets, data, validity, seed, hashes, values)
-        elif name in self._categorical and column.dtype.kind != "b":
+            return values != 0.0
+        if name in self._categorical and column.dtype.kind != "b":
             self._encode_codes(column, seed, hashes, values)
+            return values != 0.0
+        numbers = column.astype(np.float64)
+        present = np.isfinite(numbers)
+        numbers = np.clip(np.where(present, numbers, 0.0), -MAX_ABS_VALUE, MAX_ABS_VALUE)
+        if self.standardize:
+            numbers = self._scale_column(name, numbers, present, learn)
+        hashes[:] = seed
+        values[:] = numbers
+        return present
+
+    def _mark_missing(self, name: str, present: np.ndarray, learn: bool, hashes, values) -> None:
+        """The "missing" feature where the column is known and has no value. A column is
+        known after the first event that had a value for it was learned."""
+        if name in self.known:
+            start = 0
+        elif learn and present.any():
+            start = int(np.argmax(present)) + 1
+            self.known.add(name)
         else:
-            numbers = column.astype(np.float64)
-            present = np.isfinite(numbers)
-            numbers = np.clip(np.where(present, numbers, 0.0), -MAX_ABS_VALUE, MAX_ABS_VALUE)
-            if self.standardize:
-                numbers = self._scale_column(name, numbers, present, learn)
-            hashes[:] = seed
-            values[:] = numbers
+            return
+        rows = np.flatnonzero(~present[start:]) + start
+        hashes[rows] = self.missing_hash(name)
+        values[rows] = 1.0
 
     def _scale_column(self, name, numbers, present, learn: bool) -> np.ndarray:
         # Like the one-event path, a column gets statistics only once a value is learned.
@@ -289,10 +342,22 @@ class FeatureHasher:
     # ------------------------------------------------------------------ state
     def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         stats, columns = self.scaler.state()
-        return {"scaler_stats": stats}, {"scaler_columns": columns}
+        return {"scaler_stats": stats}, {
+            "scaler_columns": columns,
+            "known_columns": sorted(self.known),
+        }
 
     def load_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         self.scaler = OnlineScaler.from_state(arrays["scaler_stats"], meta["scaler_columns"])
+        self.known = set(meta.get("known_columns", []))
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or (isinstance(value, str) and not value):
+        return True
+    if isinstance(value, float | np.floating):
+        return not math.isfinite(value)
+    return False
 
 
 def _checked_name(name: Any) -> str:

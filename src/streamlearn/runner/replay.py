@@ -75,6 +75,7 @@ def evaluate_file(
     categorical: tuple[str, ...] = (),
     interactions: tuple[tuple[str, str], ...] = (),
     standardize: bool = True,
+    missing: bool = True,
     window: int | None = 1000,
     limit: int | None = None,
     rejects_path: str | os.PathLike | None = None,

@@ -30,7 +30,7 @@ class LinearModel(Learner):
     ----------
     optimizer
         An optimizer (:class:`SGD`, :class:`AdaGrad`, :class:`FTRL`), its name or its params.
-    bits, seed, categorical, namespaces, interactions, standardize
+    bits, seed, categorical, namespaces, interactions, standardize, missing
         Feature hashing, as in :class:`streamlearn.features.FeatureHasher`. Numbers are
         standardized online by default: one learning rate then suits every column.
     intercept_lr
@@ -50,11 +50,12 @@ class LinearModel(Learner):
         namespaces: Mapping[str, Iterable[str]] | None = None,
         interactions: Iterable[Iterable[str]] = (),
         standardize: bool = True,
+        missing: bool = False,
         intercept_lr: float = 0.02,
     ) -> None:
         self.optimizer = make_optimizer(optimizer or self.default_optimizer)
         self.features = FeatureHasher(
-            bits, seed, categorical, namespaces, interactions, standardize
+            bits, seed, categorical, namespaces, interactions, standardize, missing
         )
         if not (np.isfinite(intercept_lr) and intercept_lr >= 0):
             raise ValueError(f"intercept_lr must be a finite number >= 0, got {intercept_lr!r}")
