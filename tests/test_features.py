@@ -140,5 +140,5 @@ def test_missing_feature_starts_after_the_first_learned_value():
     event = hasher.encode_one({})  # known column, absent key
     assert event.hashes.tolist() == [hasher.missing_hash("a")]
     assert event.values.tolist() == [1.0]
-    hashes, values = hasher.encode_many({"b": [1.0, 2.0]}, learn=False)  # "a" is known
+    hashes, _ = hasher.encode_many({"b": [1.0, 2.0]}, learn=False)  # "a" is known
     assert hashes[:, 0].tolist() == [hasher.missing_hash("a")] * 2

@@ -104,6 +104,7 @@ def evaluate_file(
             categorical=categorical,
             interactions=interactions,
             standardize=standardize,
+            missing=missing,
         )
     )
 
