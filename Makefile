@@ -25,6 +25,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/bench_linear.py
+	$(BIN)/python bench/bench_defaults.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
