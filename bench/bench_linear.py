@@ -162,7 +162,11 @@ def ours_one(stream: dict, limit: int | None) -> dict:
     model = LogisticRegression(FTRL(**FTRL_PARAMS), bits=BITS, interactions=stream["crosses"])
     model.predict_proba_one(events[0])
     model.learn_one(events[0], labels[0])
-    model = model.clone()
+    return _timed_one_by_one(model.clone(), events, labels, y)
+
+
+def _timed_one_by_one(model, events: list[dict], labels: list, y: np.ndarray) -> dict:
+    """predict_proba_one then learn_one on each event, timed in CPU seconds."""
     p = np.empty(len(labels))
     _mark_loaded()
     start = time.process_time()
@@ -192,15 +196,7 @@ def river(stream: dict, limit: int | None, optimizer: str) -> dict:
         features += compose.FuncTransformer(cross)
     opt = optim.FTRLProximal(**FTRL_PARAMS) if optimizer == "ftrl" else optim.SGD(SGD_LR)
     model = features | linear_model.LogisticRegression(optimizer=opt)
-    events, labels = _dicts(X), (y == 1).tolist()
-    p = np.empty(len(labels))
-    _mark_loaded()
-    start = time.process_time()
-    for i, (x, label) in enumerate(zip(events, labels, strict=True)):
-        p[i] = model.predict_proba_one(x)[True]
-        model.learn_one(x, label)
-    cpu = time.process_time() - start
-    return {"events": len(labels), "cpu": cpu, "log_loss": _log_loss(y, p)}
+    return _timed_one_by_one(model, _dicts(X), (y == 1).tolist(), y)
 
 
 def _vw_line(x: dict, label: float, namespaces: dict[str, str]) -> str:
