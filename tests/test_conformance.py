@@ -33,6 +33,7 @@ LEARNERS = {
     "logistic-sgd": lambda: LogisticRegression(SGD(lr=0.05, l1=0.001, l2=0.001), bits=12),
     "logistic-adagrad": lambda: LogisticRegression(AdaGrad(), bits=12, categorical=["visits"]),
     "logistic-raw": lambda: LogisticRegression(FTRL(), bits=10, standardize=False),
+    "logistic-all-crosses": lambda: LogisticRegression(bits=14, interactions="all"),
     "logistic-missing": lambda: LogisticRegression(
         FTRL(), bits=12, missing=True, interactions=[("city", "device")]
     ),

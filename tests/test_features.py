@@ -142,3 +142,22 @@ def test_missing_feature_starts_after_the_first_learned_value():
     assert event.values.tolist() == [1.0]
     hashes, _ = hasher.encode_many({"b": [1.0, 2.0]}, learn=False)  # "a" is known
     assert hashes[:, 0].tolist() == [hasher.missing_hash("a")] * 2
+
+
+def test_all_interactions_cross_every_pair_and_learn_what_no_column_alone_shows():
+    from streamlearn.models import LogisticRegression
+
+    hasher = FeatureHasher(bits=16, interactions="all")
+    assert len(hasher.encode_one({"a": "x", "b": "y", "c": 1.0, "d": "z"}).hashes) == 4 + 6
+    with pytest.raises(ValueError, match="'all'"):
+        FeatureHasher(interactions="some")
+    rng = np.random.default_rng(0)
+    n = 6000
+    a, b = rng.choice(["p", "q", "r"], n), rng.choice(["p", "q", "r"], n)
+    label = a == b  # neither column alone says anything
+    columns = {"a": a, "b": b}
+    accuracy = {}
+    for crosses in ((), "all"):
+        p = LogisticRegression(bits=12, interactions=crosses).predict_learn_many(columns, label)
+        accuracy[crosses] = np.mean((p[2000:] >= 0.5) == label[2000:])
+    assert accuracy["all"] > 0.99 and accuracy[()] < 0.75

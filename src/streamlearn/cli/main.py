@@ -53,7 +53,9 @@ def _split(values: list[str]) -> tuple[str, ...]:
     return tuple(item for value in values for item in value.split(",") if item)
 
 
-def _pairs(values: list[str]) -> tuple[tuple[str, str], ...]:
+def _pairs(values: list[str]) -> tuple[tuple[str, str], ...] | str:
+    if _split(values) == ("all",):
+        return "all"
     pairs = []
     for item in _split(values):
         left, sep, right = item.partition(":")
@@ -116,7 +118,9 @@ def evaluate(
     bits: Annotated[int, typer.Option(min=1, max=30, help="2**bits hashed weights.")] = 20,
     task: Annotated[Task, typer.Option(help="Detected from the target by default.")] = Task.auto,
     categorical: Annotated[list[str], typer.Option(help="Columns of codes, not numbers.")] = [],  # noqa: B006
-    interactions: Annotated[list[str], typer.Option(help="Crosses, as A:B (repeatable).")] = [],  # noqa: B006
+    interactions: Annotated[
+        list[str], typer.Option(help="Crosses, as A:B (repeatable), or 'all'.")
+    ] = [],  # noqa: B006
     standardize: Annotated[bool, typer.Option(help="Scale numbers online (z-scores).")] = True,
     missing: Annotated[bool, typer.Option(help="Missing values as their own signal.")] = True,
     window: Annotated[int, typer.Option(min=1, help="Events in the rolling metrics.")] = 1000,

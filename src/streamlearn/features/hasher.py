@@ -74,6 +74,8 @@ class FeatureHasher:
     interactions
         Pairs of namespaces to cross, as Vowpal Wabbit's ``-q``: every feature of the first
         times every feature of the second (distinct pairs when both are the same namespace).
+        ``"all"`` crosses every pair of namespaces (automatic crosses; slots grow as the
+        square of the number of columns).
     standardize
         Scale numbers to z-scores with running (Welford) statistics of earlier events.
     missing
@@ -89,7 +91,7 @@ class FeatureHasher:
         seed: int = 0,
         categorical: Iterable[str] = (),
         namespaces: Mapping[str, Iterable[str]] | None = None,
-        interactions: Iterable[Iterable[str]] = (),
+        interactions: Iterable[Iterable[str]] | str = (),
         standardize: bool = False,
         missing: bool = False,
     ) -> None:
@@ -99,7 +101,10 @@ class FeatureHasher:
         self.seed = int(seed) & MASK32
         self.categorical = sorted(set(categorical))
         self.namespaces = {ns: sorted(cols) for ns, cols in (namespaces or {}).items()}
-        self.interactions = [tuple(pair) for pair in interactions]
+        self.all_pairs = interactions == "all"
+        if isinstance(interactions, str) and not self.all_pairs:
+            raise ValueError(f"interactions: a list of pairs or 'all', got {interactions!r}")
+        self.interactions = [] if self.all_pairs else [tuple(pair) for pair in interactions]
         if any(len(pair) != 2 for pair in self.interactions):
             raise ValueError(f"interactions must be pairs of namespaces, got {self.interactions}")
         self.standardize = bool(standardize)
@@ -118,7 +123,7 @@ class FeatureHasher:
             "seed": self.seed,
             "categorical": list(self.categorical),
             "namespaces": {ns: list(cols) for ns, cols in self.namespaces.items()},
-            "interactions": [list(pair) for pair in self.interactions],
+            "interactions": "all" if self.all_pairs else [list(p) for p in self.interactions],
             "standardize": self.standardize,
             "missing": self.missing,
         }
@@ -204,7 +209,7 @@ class FeatureHasher:
             names = sorted(set(names) | self.known)
         seeds = [self.column_seed(name) for name in names]
         plain = [name not in self._categorical for name in names]
-        schema = (names, seeds, plain, self.cross_pairs(names) if self.interactions else [])
+        schema = (names, seeds, plain, self.cross_pairs(names))
         self._schemas[key] = schema
         return schema
 
@@ -233,8 +238,18 @@ class FeatureHasher:
 
     def cross_pairs(self, names: list[str]) -> list[tuple[int, int]]:
         """Positions (in ``names``) of the column pairs that the interactions cross, in order."""
+        if self.all_pairs:
+            spaces = sorted({self.namespace_of(n) for n in names})
+            return self._pairs_of(
+                names, [(a, b) for i, a in enumerate(spaces) for b in spaces[i + 1 :]]
+            )
+        return self._pairs_of(names, self.interactions)
+
+    def _pairs_of(
+        self, names: list[str], interactions: list[tuple[str, str]]
+    ) -> list[tuple[int, int]]:
         pairs = []
-        for left_ns, right_ns in self.interactions:
+        for left_ns, right_ns in interactions:
             left = [i for i, n in enumerate(names) if self.namespace_of(n) == left_ns]
             right = [i for i, n in enumerate(names) if self.namespace_of(n) == right_ns]
             pairs += [(a, b) for a in left for b in right if left_ns != right_ns or a < b]
@@ -259,7 +274,7 @@ class FeatureHasher:
         names = sorted(columns, key=_checked_name)
         if self.missing:
             names = sorted(set(names) | self.known)
-        pairs = self.cross_pairs(names) if self.interactions else []
+        pairs = self.cross_pairs(names)
         slots = len(names) + len(pairs)
         hashes = np.zeros((n, slots), dtype=np.uint32)
         values = np.zeros((n, slots))

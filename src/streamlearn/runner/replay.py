@@ -73,7 +73,7 @@ def evaluate_file(
     task: str | None = None,
     bits: int = 20,
     categorical: tuple[str, ...] = (),
-    interactions: tuple[tuple[str, str], ...] = (),
+    interactions: tuple[tuple[str, str], ...] | str = (),
     standardize: bool = True,
     missing: bool = True,
     window: int | None = 1000,

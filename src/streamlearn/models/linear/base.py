@@ -48,7 +48,7 @@ class LinearModel(Learner):
         seed: int = 0,
         categorical: Iterable[str] = (),
         namespaces: Mapping[str, Iterable[str]] | None = None,
-        interactions: Iterable[Iterable[str]] = (),
+        interactions: Iterable[Iterable[str]] | str = (),
         standardize: bool = True,
         missing: bool = False,
         intercept_lr: float = 0.02,
