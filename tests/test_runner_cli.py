@@ -159,3 +159,17 @@ def test_multiclass_file_replay_equals_one_event_validation(tmp_path):
     one = progressive_val_score_one(SoftmaxRegression(bits=10), events)
     for name, value in one.metrics.items():
         assert value == pytest.approx(report.metrics[name], rel=1e-9, abs=1e-12), name
+
+
+def test_demo_runs_every_task():
+    result = run("demo", "--events", "2000")
+    assert result.returncode == 0, result.stderr
+    for text in (
+        "binary: LogisticRegression",
+        "multiclass: SoftmaxRegression",
+        "regression: LinearRegression",
+        "elec2 (embedded)",
+        "macro_f1",
+        "r2",
+    ):
+        assert text in result.stdout

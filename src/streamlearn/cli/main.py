@@ -13,6 +13,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow.csv as pacsv
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -129,27 +130,21 @@ def evaluate(
     output: Annotated[Output, typer.Option(help="table, or one JSON object.")] = Output.table,
 ) -> None:
     """Progressive validation of a learner on a file: predict each event, then learn it."""
-    with _progress_bar() as bar:
-        job = bar.add_task(file.name, total=None, events=0)
-
-        def on_progress(done: int, total: int, events: int) -> None:
-            bar.update(job, completed=done, total=total, events=events)
-
-        report, log = evaluate_file(
-            file,
-            target,
-            model=Model(model).value,
-            task=None if task is Task.auto else task.value,
-            bits=bits,
-            categorical=_split(categorical),
-            interactions=_pairs(interactions),
-            standardize=standardize,
-            missing=missing,
-            window=window,
-            limit=limit,
-            rejects_path=rejects,
-            on_progress=on_progress,
-        )
+    report, log = _evaluate_with_progress(
+        file.name,
+        file,
+        target,
+        model=Model(model).value,
+        task=None if task is Task.auto else task.value,
+        bits=bits,
+        categorical=_split(categorical),
+        interactions=_pairs(interactions),
+        standardize=standardize,
+        missing=missing,
+        window=window,
+        limit=limit,
+        rejects_path=rejects,
+    )
     if output is Output.json:
         out.print_json(json.dumps(report.as_dict()))
         _print_rejects(log)
@@ -163,36 +158,47 @@ def evaluate(
 @app.command()
 def demo(
     events: Annotated[
-        int, typer.Option(min=1000, help="Events in the generated stream.")
+        int, typer.Option(min=1000, help="Events in the generated click stream.")
     ] = 200_000,
 ) -> None:
-    """Progressive evaluation of the default learner on Elec2 and a generated click stream."""
+    """Progressive evaluation of the default learners: binary (Elec2, a click stream),
+    multiclass and regression (generated tables with a drift)."""
     from streamlearn.datasets import elec2, synth
 
-    reports = {}
     with tempfile.TemporaryDirectory() as tmp:
+        err.print(f"generating a click-through stream of {events:,} events and two tables …")
         clicks = Path(tmp) / "clicks.csv"
-        err.print(f"generating a click-through stream of {events:,} events …")
         synth.write_csv(str(clicks), n=events)
-        streams = {
-            "elec2 (embedded)": (elec2.path(), elec2.TARGET, ()),
-            "clicks (generated)": (clicks, synth.TARGET, (("C1", "C2"), ("C3", "C4"))),
+        tables = {}
+        for task in ("multiclass", "regression"):
+            tables[task] = Path(tmp) / f"{task}.csv"
+            pacsv.write_csv(synth.tabular_stream(100_000, task=task, seed=5), tables[task])
+        runs = {
+            "binary": {
+                "elec2 (embedded)": (elec2.path(), elec2.TARGET, ()),
+                "clicks (generated)": (clicks, synth.TARGET, (("C1", "C2"), ("C3", "C4"))),
+            },
+            "multiclass": {"mixed table (generated)": (tables["multiclass"], "target", ())},
+            "regression": {"mixed table (generated)": (tables["regression"], "target", ())},
         }
-        for name, (path, target, crosses) in streams.items():
-            with _progress_bar() as bar:
-                job = bar.add_task(name, total=None, events=0)
-                report, _ = evaluate_file(
-                    path,
-                    target,
-                    interactions=crosses,
-                    on_progress=lambda d, t, e, job=job, bar=bar: bar.update(
-                        job, completed=d, total=t, events=e
-                    ),
-                )
-            reports[name] = report
-    out.print(
-        _summary("progressive validation, default learner (FTRL logistic regression)", reports)
-    )
+        for task, streams in runs.items():
+            reports = {
+                name: _evaluate_with_progress(name, path, target, interactions=crosses)[0]
+                for name, (path, target, crosses) in streams.items()
+            }
+            learner = next(iter(reports.values())).model
+            out.print(_summary(f"{task}: {learner} (FTRL), progressive validation", reports))
+
+
+def _evaluate_with_progress(name: str, path: Path, target: str, **options) -> tuple:
+    """``evaluate_file`` with a progress bar on a terminal."""
+    with _progress_bar() as bar:
+        job = bar.add_task(name, total=None, events=0)
+
+        def on_progress(done: int, total: int, events: int) -> None:
+            bar.update(job, completed=done, total=total, events=events)
+
+        return evaluate_file(path, target, on_progress=on_progress, **options)
 
 
 def main() -> None:
