@@ -11,9 +11,9 @@ from typing import Any
 
 from streamlearn.base import Learner
 from streamlearn.models.linear import (
-    FTRL,
     SGD,
     AdaGrad,
+    LinearModel,
     LinearRegression,
     LogisticRegression,
     SoftmaxRegression,
@@ -22,29 +22,26 @@ from streamlearn.models.linear.optimizers import Optimizer
 
 DEFAULT_OPTIMIZER = "ftrl"
 
-# Defaults chosen on the streams of bench/bench_defaults.py (real and generated): binary
-# takes FTRL's own defaults; per-class weights want no L1; regression learns z-scores.
-_OPTIMIZERS: dict[str, dict[str, Optimizer]] = {
-    "binary": {"ftrl": FTRL(), "sgd": SGD(), "adagrad": AdaGrad()},
-    "multiclass": {"ftrl": FTRL(l1=0.0, l2=1.0), "sgd": SGD(), "adagrad": AdaGrad(lr=0.3)},
-    "regression": {
-        "ftrl": FTRL(alpha=0.3, l1=0.0, l2=1.0),
-        "sgd": SGD(lr=0.01),
-        "adagrad": AdaGrad(lr=0.3),
-    },
+# Defaults chosen on the streams of bench/bench_defaults.py (real and generated); "ftrl" is
+# each learner's own default.
+_CLASSES: dict[str, type[LinearModel]] = {
+    "binary": LogisticRegression,
+    "multiclass": SoftmaxRegression,
+    "regression": LinearRegression,
 }
-MODEL_NAMES = tuple(_OPTIMIZERS["binary"])
+_OPTIMIZERS: dict[str, dict[str, Optimizer]] = {
+    "binary": {"sgd": SGD(), "adagrad": AdaGrad()},
+    "multiclass": {"sgd": SGD(), "adagrad": AdaGrad(lr=0.3)},
+    "regression": {"sgd": SGD(lr=0.01), "adagrad": AdaGrad(lr=0.3)},
+}
+MODEL_NAMES = ("ftrl", "sgd", "adagrad")
 
 
 def make_learner(task: str, model: str = DEFAULT_OPTIMIZER, **features: Any) -> Learner:
     """A linear learner for ``task`` (binary, multiclass, regression) and optimizer name."""
-    if task not in _OPTIMIZERS:
-        raise ValueError(f"unknown task {task!r}; expected one of {sorted(_OPTIMIZERS)}")
-    if model not in _OPTIMIZERS[task]:
+    if task not in _CLASSES:
+        raise ValueError(f"unknown task {task!r}; expected one of {sorted(_CLASSES)}")
+    if model not in MODEL_NAMES:
         raise ValueError(f"unknown model {model!r}; expected one of {list(MODEL_NAMES)}")
-    cls = {
-        "binary": LogisticRegression,
-        "multiclass": SoftmaxRegression,
-        "regression": LinearRegression,
-    }[task]
-    return cls(optimizer=_OPTIMIZERS[task][model], **features)
+    cls = _CLASSES[task]
+    return cls(optimizer=_OPTIMIZERS[task].get(model, cls.default_optimizer), **features)

@@ -13,6 +13,7 @@ from streamlearn.features.columns import as_columns, n_rows, rows
 from streamlearn.features.hasher import EncodedEvent, FeatureHasher
 from streamlearn.models.linear.kernel import effective_weights, run_linear, run_linear_one
 from streamlearn.models.linear.optimizers import (
+    FTRL,
     FTRL_CODE,
     INTERCEPT_LR,
     L1,
@@ -39,7 +40,7 @@ class LinearModel(Learner):
     """
 
     loss: ClassVar[int]
-    default_optimizer: ClassVar[str] = "ftrl"
+    default_optimizer: ClassVar[Optimizer] = FTRL()
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ import numpy as np
 from streamlearn.base import Regressor, register
 from streamlearn.models.linear.base import LinearModel, target_array
 from streamlearn.models.linear.kernel import SQUARED_LOSS
-from streamlearn.models.linear.optimizers import SCALE_TARGET
+from streamlearn.models.linear.optimizers import FTRL, SCALE_TARGET
 
 
 @register
@@ -31,7 +31,7 @@ class LinearRegression(LinearModel, Regressor):
     """
 
     loss = SQUARED_LOSS
-    default_optimizer = "adagrad"
+    default_optimizer = FTRL(alpha=0.3, l1=0.0, l2=1.0)
 
     def __init__(self, *args: Any, scale_target: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -24,6 +24,7 @@ from streamlearn.base import ClassIndex, MulticlassClassifier, register
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.models.linear.base import LinearModel
 from streamlearn.models.linear.kernel import run_softmax, run_softmax_one
+from streamlearn.models.linear.optimizers import FTRL
 
 
 @register
@@ -31,6 +32,7 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
     """Multiclass logistic regression with SGD, AdaGrad or FTRL; labels are str, int or bool."""
 
     loss = -1  # not used: the softmax kernel has one loss
+    default_optimizer = FTRL(l1=0.0, l2=1.0)  # per-class copies of weights want no L1
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
