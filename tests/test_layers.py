@@ -12,11 +12,12 @@ ALLOWED = {
     "base": set(),
     "features": {"base"},
     "models": {"base", "features"},
+    "drift": {"base"},
     "evaluate": {"base", "models", "features"},
     "streams": {"base"},
     "datasets": {"base", "streams"},
-    "runner": {"base", "features", "models", "evaluate", "streams", "datasets"},
-    "cli": {"base", "features", "models", "evaluate", "streams", "datasets", "runner"},
+    "runner": {"base", "features", "models", "drift", "evaluate", "streams", "datasets"},
+    "cli": {"base", "features", "models", "drift", "evaluate", "streams", "datasets", "runner"},
 }
 
 

@@ -1,0 +1,22 @@
+"""Drift detectors: one small interface, a compiled batch path with identical detections.
+
+Detectors only: adaptation policies, ADWIN, KSWIN and a label-free detector are still to
+come (issue #3).
+"""
+
+from streamlearn.drift.base import DRIFT, NONE, WARNING, DriftDetector
+from streamlearn.drift.ddm import DDM
+from streamlearn.drift.eddm import EDDM
+from streamlearn.drift.page_hinkley import PageHinkley
+from streamlearn.drift.window import WindowErrorRate
+
+__all__ = [
+    "DDM",
+    "DRIFT",
+    "EDDM",
+    "NONE",
+    "WARNING",
+    "DriftDetector",
+    "PageHinkley",
+    "WindowErrorRate",
+]

@@ -1,0 +1,81 @@
+"""The detector interface: ``update(value)`` → none / warning / drift, and ``update_many``.
+
+Every detector keeps its whole state in one float array and runs one compiled function over
+values; ``update`` is that function on one value, so the one-value and batch paths cannot
+disagree. After a drift, the next update starts the detector afresh (as River's do).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+NONE, WARNING, DRIFT = 0, 1, 2
+LAST = -1  # the state's last slot holds the last signal
+
+
+class DriftDetector(ABC):
+    """Watches a stream of numbers (errors, losses, a feature) for a change."""
+
+    def __init__(self) -> None:
+        self._params = self._param_array()
+        self._state = self._fresh_state()
+
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """The JSON-able constructor arguments."""
+
+    @abstractmethod
+    def _param_array(self) -> np.ndarray: ...
+
+    @abstractmethod
+    def _fresh_state(self) -> np.ndarray: ...
+
+    @staticmethod
+    @abstractmethod
+    def _kernel(state: np.ndarray, params: np.ndarray, values: np.ndarray, out: np.ndarray):
+        """Compiled: update ``state`` with each value in order, signals into ``out``."""
+
+    def update(self, value: float) -> int:
+        """One value; returns NONE, WARNING or DRIFT."""
+        out = np.empty(1, np.int8)
+        self._kernel(self._state, self._params, np.array([float(value)]), out)
+        return int(out[0])
+
+    def update_many(self, values: Any) -> np.ndarray:
+        """Values in order; the signal after each, exactly as ``update`` would give."""
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        out = np.empty(len(values), np.int8)
+        self._kernel(self._state, self._params, values, out)
+        return out
+
+    @property
+    def drift_detected(self) -> bool:
+        return self._state[LAST] == DRIFT
+
+    @property
+    def warning_detected(self) -> bool:
+        return self._state[LAST] == WARNING
+
+    def reset(self) -> None:
+        self._state = self._fresh_state()
+
+    def clone(self):
+        return type(self)(**self.params())
+
+    def state(self) -> tuple[dict[str, Any], np.ndarray]:
+        return self.params(), self._state.copy()
+
+    @classmethod
+    def from_state(cls, params: dict[str, Any], state: np.ndarray):
+        detector = cls(**params)
+        if np.shape(state) != detector._state.shape:
+            raise ValueError(f"{cls.__name__}: state shape {np.shape(state)} is not valid")
+        detector._state = np.array(state, dtype=np.float64)
+        return detector
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"

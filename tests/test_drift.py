@@ -1,0 +1,91 @@
+"""Detectors: the batch path equals update(), and detections equal River's on the same streams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from river import drift as river_drift
+
+from streamlearn.drift import DDM, DRIFT, EDDM, WARNING, PageHinkley, WindowErrorRate
+
+
+def error_stream(seed=0, n=20_000):
+    """Errors at 10%, then 40% after the middle, then back: two changes."""
+    rng = np.random.default_rng(seed)
+    rate = np.where((np.arange(n) >= n // 2) & (np.arange(n) < 3 * n // 4), 0.4, 0.1)
+    return (rng.random(n) < rate).astype(float)
+
+
+def value_stream(seed=0, n=20_000):
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.normal(0, 1, n // 2), rng.normal(1.5, 2, n // 2)])
+
+
+def river_signals(detector, values):
+    signals = []
+    for value in values:
+        detector.update(value)
+        signals.append(
+            DRIFT
+            if detector.drift_detected
+            else WARNING
+            if getattr(detector, "warning_detected", False)
+            else 0
+        )
+    return np.array(signals)
+
+
+PAIRS = [
+    (lambda: PageHinkley(), lambda: river_drift.PageHinkley(), value_stream),
+    (
+        lambda: PageHinkley(threshold=20, mode="up"),
+        lambda: river_drift.PageHinkley(threshold=20, mode="up"),
+        value_stream,
+    ),
+    (lambda: DDM(), lambda: river_drift.binary.DDM(), error_stream),
+    (lambda: EDDM(), lambda: river_drift.binary.EDDM(), error_stream),
+]
+
+
+@pytest.mark.parametrize("ours,theirs,stream", PAIRS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_detections_equal_rivers(ours, theirs, stream, seed):
+    values = stream(seed)
+    expected = river_signals(theirs(), values)
+    got = ours().update_many(values)
+    assert (expected == DRIFT).sum() >= 1  # the streams do change
+    np.testing.assert_array_equal(np.flatnonzero(got == DRIFT), np.flatnonzero(expected == DRIFT))
+    np.testing.assert_array_equal(
+        np.flatnonzero(got == WARNING), np.flatnonzero(expected == WARNING)
+    )
+
+
+@pytest.mark.parametrize(
+    "make", [PageHinkley, DDM, EDDM, lambda: WindowErrorRate(window=500, threshold=0.15)]
+)
+def test_update_many_equals_update_and_state_round_trips(make):
+    values = error_stream(5)
+    one, many = make(), make()
+    singles = np.array([one.update(v) for v in values])
+    batch = np.concatenate([many.update_many(values[:7777]), many.update_many(values[7777:])])
+    np.testing.assert_array_equal(singles, batch)
+    params, state = one.state()
+    restored = type(one).from_state(params, state)
+    more = error_stream(6)[:3000]
+    np.testing.assert_array_equal(restored.update_many(more), one.update_many(more))
+
+
+def test_window_detector_baseline_and_restart():
+    detector = WindowErrorRate(window=100, threshold=0.2)
+    errors = np.r_[np.zeros(100), np.ones(100), np.zeros(300)]
+    signals = detector.update_many(errors)
+    first = int(np.flatnonzero(signals == DRIFT)[0])
+    assert first == 120  # baseline 0; rate 0.21 > 0.2 once 21 of the last 100 are errors
+    assert (signals[first + 1 : first + 100] == 0).all()  # a new baseline window fills first
+    assert WARNING in signals[100:first]
+
+
+def test_no_false_alarm_on_a_stationary_stream():
+    rng = np.random.default_rng(9)
+    errors = (rng.random(200_000) < 0.2).astype(float)
+    assert (WindowErrorRate(window=2000, threshold=0.05).update_many(errors) == DRIFT).sum() == 0
