@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/bench_linear.py
 	$(BIN)/python bench/bench_defaults.py
+	$(BIN)/python bench/bench_drift.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
