@@ -15,8 +15,10 @@ import copy
 import numpy as np
 import pytest
 
+from streamlearn.adaptation import Boost, Shrink, adaptive
 from streamlearn.base import Classifier, MulticlassClassifier, load_state, save_state
 from streamlearn.base.state import learner_kinds
+from streamlearn.drift import DDM, PageHinkley
 from streamlearn.models import (
     FTRL,
     SGD,
@@ -45,6 +47,18 @@ LEARNERS = {
     "softmax-sgd": lambda: SoftmaxRegression(SGD(lr=0.05, power_t=0.1), bits=12),
     "one-vs-rest": lambda: OneVsRest(LogisticRegression(AdaGrad(), bits=10)),
     "softmax-missing": lambda: SoftmaxRegression(bits=12, missing=True),
+    # Sensitive detectors, so that drifts (and roll-backs in batches) happen in the tests.
+    "adaptive-reset": lambda: adaptive(
+        LogisticRegression(bits=10), PageHinkley(min_instances=5, threshold=2), "reset"
+    ),
+    "adaptive-boost": lambda: adaptive(
+        LogisticRegression(SGD(lr=0.05), bits=10),
+        DDM(warm_start=10, drift_threshold=1.5),
+        Boost(factor=3, hold=7, ramp=10, steps=3),
+    ),
+    "adaptive-shrink": lambda: adaptive(
+        LinearRegression(bits=10), PageHinkley(min_instances=5, threshold=3), Shrink(0.5)
+    ),
 }
 
 

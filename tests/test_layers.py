@@ -13,11 +13,31 @@ ALLOWED = {
     "features": {"base"},
     "models": {"base", "features"},
     "drift": {"base"},
+    "adaptation": {"base", "features", "models", "drift"},
     "evaluate": {"base", "models", "features"},
     "streams": {"base"},
     "datasets": {"base", "streams"},
-    "runner": {"base", "features", "models", "drift", "evaluate", "streams", "datasets"},
-    "cli": {"base", "features", "models", "drift", "evaluate", "streams", "datasets", "runner"},
+    "runner": {
+        "base",
+        "features",
+        "models",
+        "drift",
+        "adaptation",
+        "evaluate",
+        "streams",
+        "datasets",
+    },
+    "cli": {
+        "base",
+        "features",
+        "models",
+        "drift",
+        "adaptation",
+        "evaluate",
+        "streams",
+        "datasets",
+        "runner",
+    },
 }
 
 

@@ -173,3 +173,18 @@ def test_demo_runs_every_task():
         "r2",
     ):
         assert text in result.stdout
+
+
+def test_drift_detection_and_adaptation_from_the_command_line():
+    result = run("evaluate", str(elec2.path()), "--target", "target", "--drift", "DDM",
+                 "--adapt", "boost", "--output", "json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["drifts"] == len(report["drift_events"]) > 10
+    first = report["drift_events"][0]
+    assert first["detector"] == "DDM" and first["action"] == "boost" and first["index"] > 30
+    plain = json.loads(run("evaluate", str(elec2.path()), "--target", "target",
+                           "--output", "json").stdout)  # fmt: skip
+    assert report["log_loss"] < plain["log_loss"]  # Elec2 drifts: adapting pays
+    bad = run("evaluate", str(elec2.path()), "--target", "target", "--drift", "ESP")
+    assert bad.returncode == 1 and "unknown detector" in bad.stderr

@@ -124,6 +124,10 @@ def evaluate(
     ] = [],  # noqa: B006
     standardize: Annotated[bool, typer.Option(help="Scale numbers online (z-scores).")] = True,
     missing: Annotated[bool, typer.Option(help="Missing values as their own signal.")] = True,
+    drift: Annotated[
+        str | None, typer.Option(help="Drift detector: PageHinkley, DDM, EDDM, WindowErrorRate.")
+    ] = None,
+    adapt: Annotated[str, typer.Option(help="On drift: reset, boost or shrink.")] = "reset",
     window: Annotated[int, typer.Option(min=1, help="Events in the rolling metrics.")] = 1000,
     limit: Annotated[int | None, typer.Option(min=1, help="Stop after this many events.")] = None,
     rejects: Annotated[Path | None, typer.Option(help="Write rejected rows here (JSONL).")] = None,
@@ -141,6 +145,8 @@ def evaluate(
         interactions=_pairs(interactions),
         standardize=standardize,
         missing=missing,
+        drift=drift,
+        adapt=adapt,
         window=window,
         limit=limit,
         rejects_path=rejects,

@@ -10,8 +10,13 @@ from streamlearn.drift.eddm import EDDM
 from streamlearn.drift.page_hinkley import PageHinkley
 from streamlearn.drift.window import WindowErrorRate
 
+DETECTORS: dict[str, type[DriftDetector]] = {
+    cls.__name__: cls for cls in (PageHinkley, DDM, EDDM, WindowErrorRate)
+}
+
 __all__ = [
     "DDM",
+    "DETECTORS",
     "DRIFT",
     "EDDM",
     "NONE",

@@ -39,6 +39,7 @@ class Report:
     model: str
     window: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    drift_events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def events_per_second(self) -> float:
@@ -55,6 +56,7 @@ class Report:
             "window": self.window,
             **self.metrics,
             **self.extra,
+            **({"drift_events": self.drift_events} if self.drift_events else {}),
         }
 
 

@@ -18,7 +18,9 @@ from typing import IO, Any
 
 import numpy as np
 
+from streamlearn.adaptation import adaptive
 from streamlearn.base import Learner
+from streamlearn.drift import DETECTORS
 from streamlearn.evaluate import Report, default_metrics, detect_task, progressive_val_score
 from streamlearn.models.factory import DEFAULT_OPTIMIZER, make_learner
 from streamlearn.streams import Batch, FileSource, Reject
@@ -79,13 +81,17 @@ def evaluate_file(
     window: int | None = 1000,
     limit: int | None = None,
     rejects_path: str | os.PathLike | None = None,
+    drift: str | None = None,
+    adapt: str = "reset",
     on_progress: Callable[[int, int, int], None] | None = None,
 ) -> tuple[Report, RejectLog]:
     """Progressive validation of ``model`` on the file; returns the report and the rejects.
 
     ``model`` is an optimizer name (``ftrl``, ``sgd``, ``adagrad``) or a learner. The task
-    is detected from the first batch's targets unless given. ``on_progress`` is called
-    after each batch with (bytes read, bytes in all, events so far).
+    is detected from the first batch's targets unless given. ``drift`` names a detector
+    (``PageHinkley``, ``DDM``, ``EDDM``, ``WindowErrorRate``) that watches the learner's
+    errors; ``adapt`` is the policy applied when it fires (``reset``, ``boost``, ``shrink``).
+    ``on_progress`` is called after each batch with (bytes read, bytes in all, events so far).
     """
     source = FileSource(path, target, categorical=categorical)
     batches = iter(source)
@@ -107,6 +113,11 @@ def evaluate_file(
             missing=missing,
         )
     )
+
+    if drift is not None:
+        if drift not in DETECTORS:
+            raise ValueError(f"unknown detector {drift!r}; choose one of {sorted(DETECTORS)}")
+        learner = adaptive(learner, DETECTORS[drift](), adapt)
 
     def stream() -> Iterator[tuple[dict[str, Any], np.ndarray]]:
         remaining = limit
@@ -133,6 +144,9 @@ def evaluate_file(
     finally:
         log.close()
     report.extra["rejected"] = log.count
+    if drift is not None:
+        report.extra["drifts"] = len(learner.drifts)
+        report.drift_events = list(learner.drifts)
     return report, log
 
 

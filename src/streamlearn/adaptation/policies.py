@@ -1,0 +1,137 @@
+"""What to do when drift is detected, for the linear learners.
+
+- :class:`Reset`: start over with a fresh model.
+- :class:`Boost`: multiply the learning rates by ``factor`` for ``hold`` events, then step back
+  to the base rates over ``ramp`` events (in ``steps`` equal steps).
+- :class:`Shrink`: (FTRL, AdaGrad) multiply the per-coordinate accumulated gradient norms by
+  ``factor`` < 1, so per-coordinate rates rise again; the current weights do not move.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from streamlearn.models.linear import LinearModel
+from streamlearn.models.linear.optimizers import (
+    ADAGRAD_CODE,
+    ALPHA,
+    BETA,
+    FTRL_CODE,
+    INTERCEPT_LR,
+    L1,
+    L2,
+    LR,
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: ClassVar[str] = ""
+
+    def params(self) -> dict[str, Any]:
+        return {"name": self.name, **asdict(self)}
+
+    def check(self, learner: LinearModel) -> None:
+        """Refuse a learner this policy cannot act on."""
+
+    def on_drift(self, learner: LinearModel) -> LinearModel:
+        """Act on drift; returns the learner to continue with."""
+        return learner
+
+    def multiplier(self, since_drift: int) -> float:
+        """The learning-rate multiplier ``since_drift`` events after the last drift."""
+        return 1.0
+
+    def next_change(self, since_drift: int) -> int | None:
+        """Events until the multiplier changes next (None: never)."""
+        return None
+
+
+@dataclass(frozen=True)
+class Reset(Policy):
+    name: ClassVar[str] = "reset"
+
+    def on_drift(self, learner: LinearModel) -> LinearModel:
+        return learner.clone()
+
+
+@dataclass(frozen=True)
+class Boost(Policy):
+    factor: float = 4.0
+    hold: int = 2000
+    ramp: int = 2000
+    steps: int = 4
+    name: ClassVar[str] = "boost"
+
+    def __post_init__(self) -> None:
+        if self.factor <= 0 or self.hold < 0 or self.ramp < 0 or self.steps < 1:
+            raise ValueError(f"boost: factor > 0, hold, ramp >= 0 and steps >= 1, got {self}")
+
+    def _bounds(self) -> list[int]:
+        """Event counts (since drift) where the multiplier changes."""
+        step = self.ramp / self.steps
+        return [self.hold + math.ceil(k * step) for k in range(self.steps)] + [
+            self.hold + self.ramp
+        ]
+
+    def multiplier(self, since_drift: int) -> float:
+        bounds = self._bounds()
+        if since_drift < bounds[0]:
+            return self.factor
+        for k in range(self.steps):
+            if since_drift < bounds[k + 1]:
+                return self.factor + (1.0 - self.factor) * (k + 1) / self.steps
+        return 1.0
+
+    def next_change(self, since_drift: int) -> int | None:
+        later = [b - since_drift for b in self._bounds() if b > since_drift]
+        return min(later) if later else None
+
+
+@dataclass(frozen=True)
+class Shrink(Policy):
+    factor: float = 0.1
+    name: ClassVar[str] = "shrink"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.factor < 1:
+            raise ValueError(f"shrink: factor must be in (0, 1), got {self.factor}")
+
+    def check(self, learner: LinearModel) -> None:
+        if learner.optimizer.code not in (FTRL_CODE, ADAGRAD_CODE):
+            raise ValueError("shrink needs an FTRL or AdaGrad learner")
+
+    def on_drift(self, learner: LinearModel) -> LinearModel:
+        table, hp = learner.table, learner._hyper
+        if learner.optimizer.code == ADAGRAD_CODE:
+            table[:, 1] *= self.factor**2  # rate ∝ 1 / sqrt(sum of g²)
+            return learner
+        # FTRL: shrink sqrt(n) and rescale z so that every weight stays where it is.
+        z, root_n = table[:, 0], table[:, 1]
+        old = (hp[BETA] + root_n) / hp[ALPHA] + hp[L2]
+        new = (hp[BETA] + self.factor * root_n) / hp[ALPHA] + hp[L2]
+        active = np.abs(z) > hp[L1]
+        sign = np.sign(z)
+        z[active] = sign[active] * hp[L1] + (z[active] - sign[active] * hp[L1]) * (
+            new[active] / old[active]
+        )
+        root_n *= self.factor
+        return learner
+
+
+POLICIES: dict[str, type[Policy]] = {cls.name: cls for cls in (Reset, Boost, Shrink)}
+RATES = (LR, ALPHA, INTERCEPT_LR)  # the hyper-parameters a boost multiplies
+
+
+def make_policy(spec: Policy | dict[str, Any] | str) -> Policy:
+    if isinstance(spec, Policy):
+        return spec
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict) or spec.get("name") not in POLICIES:
+        raise ValueError(f"unknown policy {spec!r}; choose one of {sorted(POLICIES)}")
+    return POLICIES[spec["name"]](**{k: v for k, v in spec.items() if k != "name"})

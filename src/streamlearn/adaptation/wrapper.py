@@ -1,0 +1,202 @@
+"""A learner that watches its own errors with a drift detector and adapts when it fires.
+
+Each event is predicted, learned, and its error (0/1 misclassification for a classifier,
+absolute error for a regressor) goes to the detector; on drift the policy acts and the
+drift is recorded. The batch path gives exactly the one-event results: it learns a batch,
+finds the first drift in it, and if there is one, rolls back to learn only up to there,
+acts, and goes on from the next event.
+
+>>> from streamlearn.adaptation import Boost, adaptive
+>>> from streamlearn.datasets import elec2
+>>> from streamlearn.drift import DDM
+>>> from streamlearn.models import LogisticRegression
+>>> model = adaptive(LogisticRegression(bits=16), DDM(), Boost(factor=4, hold=500))
+>>> for x, y in elec2.stream(limit=20_000):
+...     model.learn_one(x, y)
+>>> [d["action"] for d in model.drifts][:2]
+['boost', 'boost']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self
+
+import numpy as np
+
+from streamlearn.adaptation.policies import RATES, Policy, make_policy
+from streamlearn.base import Classifier, Regressor, State, register
+from streamlearn.base.state import learner_kinds
+from streamlearn.drift import DETECTORS, DRIFT, DriftDetector
+from streamlearn.features.columns import as_columns, n_rows, rows
+from streamlearn.models.linear import LinearModel
+
+
+class _Adaptive:
+    """What both kinds share; ``learner`` is a linear learner of the project."""
+
+    def __init__(
+        self,
+        learner: LinearModel | Mapping[str, Any],
+        detector: DriftDetector | Mapping[str, Any],
+        policy: Policy | Mapping[str, Any] | str = "reset",
+    ) -> None:
+        self.learner = _build(learner, learner_kinds(), LinearModel).clone()
+        self.detector = _build(detector, DETECTORS, DriftDetector).clone()
+        self.policy = make_policy(dict(policy) if isinstance(policy, Mapping) else policy)
+        self.policy.check(self.learner)
+        self._base_rates = self.learner._hyper[list(RATES)].copy()
+        self.n_seen = 0
+        self.since_drift = 10**12  # no drift yet: base rates
+        self.drifts: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ contract
+    def params(self) -> dict[str, Any]:
+        return {
+            "learner": {"kind": type(self.learner).__name__, "params": self.learner.params()},
+            "detector": {"kind": type(self.detector).__name__, "params": self.detector.params()},
+            "policy": self.policy.params(),
+        }
+
+    def state(self) -> State:
+        inner = self.learner.state()
+        arrays = {f"learner/{k}": v for k, v in inner.arrays.items()}
+        arrays["detector"] = self.detector.state()[1]
+        meta = {"learner": inner.meta, "n_seen": self.n_seen,
+                "since_drift": self.since_drift, "drifts": self.drifts}  # fmt: skip
+        return State(type(self).__name__, self.params(), arrays, meta)
+
+    @classmethod
+    def from_state(cls, state: State) -> Self:
+        model = cls(**state.params)
+        inner = {
+            k[len("learner/") :]: v for k, v in state.arrays.items() if k.startswith("learner/")
+        }
+        kind = type(model.learner)
+        model.learner = kind.from_state(
+            State(kind.__name__, model.learner.params(), inner, state.meta["learner"])
+        )
+        model.detector = type(model.detector).from_state(
+            model.detector.params(), state.arrays["detector"]
+        )
+        model.n_seen = int(state.meta["n_seen"])
+        model.since_drift = int(state.meta["since_drift"])
+        model.drifts = list(state.meta["drifts"])
+        model._set_rates()
+        return model
+
+    @property
+    def task(self) -> str:
+        return self.learner.task
+
+    # ------------------------------------------------------------------ one event
+    def _prediction(self, x: Mapping[str, Any]) -> float:
+        return self.learner._raw_one(x)
+
+    def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
+        prediction = self._prediction(x)
+        self.learner.learn_one(x, y)
+        error = self._errors(np.array([prediction]), np.array([float(y)]))
+        self._after(int(self.detector.update_many(error)[0]) == DRIFT)
+
+    def _after(self, drifted: bool, events: int = 1) -> None:
+        """Count ``events`` learned events; act if the detector fired on the last."""
+        index = self.n_seen + events - 1
+        self.n_seen += events
+        self.since_drift += events
+        if drifted:
+            self.learner = self.policy.on_drift(self.learner)
+            self.since_drift = 0
+            self.drifts.append({"index": index, "detector": type(self.detector).__name__,
+                                "action": self.policy.name})  # fmt: skip
+        self._set_rates()
+
+    def _set_rates(self) -> None:
+        self.learner._hyper[list(RATES)] = self._base_rates * self.policy.multiplier(
+            self.since_drift
+        )
+
+    # ------------------------------------------------------------------ batches
+    def _errors(self, predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
+        columns = as_columns(X)
+        n = n_rows(columns)
+        targets = self.learner._targets_many(y, n)
+        out = np.empty(n)
+        start = 0
+        while start < n:
+            change = self.policy.next_change(self.since_drift)
+            stop = n if change is None else min(n, start + change)
+            start += self._learn_segment(columns, targets, start, stop, out)
+        return out
+
+    def _learn_segment(self, columns, targets, start: int, stop: int, out) -> int:
+        """Learn events start:stop at constant rates, up to and including the first drift;
+        returns how many events were learned."""
+        part = {name: rows(col, start, stop) for name, col in columns.items()}
+        before = self.learner.state()
+        predictions = self.learner.predict_learn_many(part, targets[start:stop])
+        errors = self._errors(predictions, targets[start:stop])
+        trial = type(self.detector).from_state(*self.detector.state())
+        drifts = np.flatnonzero(trial.update_many(errors) == DRIFT)
+        end = len(errors) if not len(drifts) else int(drifts[0]) + 1
+        if end < len(errors):  # roll back, then learn only up to the drift
+            self.learner = type(self.learner).from_state(before)
+            self._set_rates()
+            part = {name: rows(col, start, start + end) for name, col in columns.items()}
+            self.learner.predict_learn_many(part, targets[start : start + end])
+        out[start : start + end] = predictions[:end]
+        signals = self.detector.update_many(errors[:end])
+        self._after(bool(signals[-1] == DRIFT), events=end)
+        return end
+
+    def learn_many(self, X: Any, y: Any) -> None:
+        self.predict_learn_many(X, y)
+
+
+@register
+class AdaptiveClassifier(_Adaptive, Classifier):
+    """A binary classifier with drift adaptation; the detector sees 0/1 errors."""
+
+    def predict_proba_one(self, x: Mapping[str, Any]) -> dict[bool, float]:
+        return self.learner.predict_proba_one(x)
+
+    def predict_proba_many(self, X: Any) -> np.ndarray:
+        return self.learner.predict_proba_many(X)
+
+    def _errors(self, predictions, targets):
+        return ((predictions >= 0.5) != (targets >= 0.5)).astype(np.float64)
+
+
+@register
+class AdaptiveRegressor(_Adaptive, Regressor):
+    """A regressor with drift adaptation; the detector sees absolute errors."""
+
+    def predict_one(self, x: Mapping[str, Any]) -> float:
+        return self.learner.predict_one(x)
+
+    def predict_many(self, X: Any) -> np.ndarray:
+        return self.learner.predict_many(X)
+
+    def _errors(self, predictions, targets):
+        return np.abs(predictions - targets)
+
+
+def adaptive(learner: LinearModel, detector: DriftDetector, policy: Policy | str = "reset"):
+    """Wrap ``learner`` (binary classifier or regressor) with a detector and a policy."""
+    if not isinstance(learner, Classifier | Regressor):
+        raise ValueError(f"drift adaptation for {learner.task} learners is not there yet")
+    cls = AdaptiveClassifier if isinstance(learner, Classifier) else AdaptiveRegressor
+    return cls(learner, detector, policy)
+
+
+def _build(spec: Any, kinds: Mapping[str, type], base: type):
+    if isinstance(spec, base):
+        return spec
+    if isinstance(spec, Mapping) and spec.get("kind") in kinds:
+        built = kinds[spec["kind"]](**spec.get("params", {}))
+        if isinstance(built, base):
+            return built
+    raise ValueError(f"expected a {base.__name__} or its description, got {spec!r}")
