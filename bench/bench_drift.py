@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 from river import drift as river_drift
 
-from streamlearn.drift import DDM, DRIFT, EDDM, PageHinkley
+from streamlearn.drift import ADWIN, DDM, DRIFT, EDDM, PageHinkley
 
 PAIRS = {
+    "ADWIN": (ADWIN, river_drift.ADWIN, "errors"),
     "Page-Hinkley": (PageHinkley, river_drift.PageHinkley, "values"),
     "DDM": (DDM, river_drift.binary.DDM, "errors"),
     "EDDM": (EDDM, river_drift.binary.EDDM, "errors"),

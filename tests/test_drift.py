@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from river import drift as river_drift
 
-from streamlearn.drift import DDM, DRIFT, EDDM, WARNING, PageHinkley, WindowErrorRate
+from streamlearn.drift import ADWIN, DDM, DRIFT, EDDM, WARNING, PageHinkley, WindowErrorRate
 
 
 def error_stream(seed=0, n=20_000):
@@ -36,6 +36,13 @@ def river_signals(detector, values):
 
 
 PAIRS = [
+    (lambda: ADWIN(), lambda: river_drift.ADWIN(), error_stream),
+    (lambda: ADWIN(), lambda: river_drift.ADWIN(), value_stream),
+    (
+        lambda: ADWIN(delta=0.05, clock=8, max_buckets=3),
+        lambda: river_drift.ADWIN(delta=0.05, clock=8, max_buckets=3),
+        error_stream,
+    ),
     (lambda: PageHinkley(), lambda: river_drift.PageHinkley(), value_stream),
     (
         lambda: PageHinkley(threshold=20, mode="up"),
@@ -61,7 +68,7 @@ def test_detections_equal_rivers(ours, theirs, stream, seed):
 
 
 @pytest.mark.parametrize(
-    "make", [PageHinkley, DDM, EDDM, lambda: WindowErrorRate(window=500, threshold=0.15)]
+    "make", [ADWIN, PageHinkley, DDM, EDDM, lambda: WindowErrorRate(window=500, threshold=0.15)]
 )
 def test_update_many_equals_update_and_state_round_trips(make):
     values = error_stream(5)
@@ -87,5 +94,8 @@ def test_window_detector_baseline_and_restart():
 
 def test_no_false_alarm_on_a_stationary_stream():
     rng = np.random.default_rng(9)
-    errors = (rng.random(200_000) < 0.2).astype(float)
+    errors = (rng.random(1_000_000) < 0.2).astype(float)
+    detector = ADWIN()
+    assert (detector.update_many(errors) == DRIFT).sum() == 0
+    assert detector.width == 1_000_000 and abs(detector.estimation - 0.2) < 0.002
     assert (WindowErrorRate(window=2000, threshold=0.05).update_many(errors) == DRIFT).sum() == 0

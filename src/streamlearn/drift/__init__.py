@@ -1,9 +1,10 @@
 """Drift detectors: one small interface, a compiled batch path with identical detections.
 
-Detectors only: adaptation policies, ADWIN, KSWIN and a label-free detector are still to
-come (issue #3).
+KSWIN and a label-free detector are still to come (issue #3); adaptation policies live in
+:mod:`streamlearn.adaptation`.
 """
 
+from streamlearn.drift.adwin import ADWIN
 from streamlearn.drift.base import DRIFT, NONE, WARNING, DriftDetector
 from streamlearn.drift.ddm import DDM
 from streamlearn.drift.eddm import EDDM
@@ -11,7 +12,7 @@ from streamlearn.drift.page_hinkley import PageHinkley
 from streamlearn.drift.window import WindowErrorRate
 
 DETECTORS: dict[str, type[DriftDetector]] = {
-    cls.__name__: cls for cls in (PageHinkley, DDM, EDDM, WindowErrorRate)
+    cls.__name__: cls for cls in (ADWIN, PageHinkley, DDM, EDDM, WindowErrorRate)
 }
 
 __all__ = [
