@@ -65,7 +65,7 @@ def _insert(state, counts, totals, variances, max_buckets, value):
     # A row holding max_buckets + 1 buckets merges its two oldest into the next row.
     row = 0
     while counts[row] == max_buckets + 1:
-        size = 2.0**row
+        size = float(1 << row)
         mean_a, mean_b = totals[row, 0] / size, totals[row, 1] / size
         merged_total = totals[row, 0] + totals[row, 1]
         extra = size * 0.5 * (mean_a - mean_b) * (mean_a - mean_b)  # n·n/(n+n) = n/2
@@ -87,7 +87,7 @@ def _insert(state, counts, totals, variances, max_buckets, value):
 def _delete_oldest(state, counts, totals, variances):
     """Drop the oldest bucket; returns its size."""
     row = int(state[N_ROWS]) - 1
-    size = 2.0**row
+    size = float(1 << row)
     bucket_total, bucket_variance = totals[row, 0], variances[row, 0]
     state[WIDTH] -= size
     state[TOTAL] -= bucket_total
@@ -103,28 +103,26 @@ def _delete_oldest(state, counts, totals, variances):
 
 
 @nb.njit(inline="always")
-def _cut(state, n0, n1, mean_gap, delta, min_length):
-    log_term = math.log(2.0 * math.log(state[WIDTH]) / delta)
-    inverse = 1.0 / (n0 - min_length + 1.0) + 1.0 / (n1 - min_length + 1.0)
-    spread = state[VARIANCE] / state[WIDTH]
-    bound = math.sqrt(2.0 * inverse * spread * log_term) + 2.0 / 3.0 * log_term * inverse
-    return abs(mean_gap) > bound
-
-
-@nb.njit(inline="always")
 def _shrink_window(state, counts, totals, variances, delta, min_length):
-    """Scan every cut from the oldest end; drop the oldest bucket while a cut is significant."""
+    """Scan every cut from the oldest end; drop the oldest bucket while a cut is significant.
+
+    The cut bound is Bifet & Gavaldà's: with 1/m = 1/(n0 - L + 1) + 1/(n1 - L + 1) and
+    d' = ln(2 ln(width) / delta), a gap between the means above sqrt(2 σ² d' / m) + 2/3 d' / m.
+    """
     detected = False
     again = True
     while again:
         again = False
+        # Constant within one scan: the window only changes when a cut is found.
+        log_term = math.log(2.0 * math.log(state[WIDTH]) / delta)
+        spread = state[VARIANCE] / state[WIDTH]
         n0, n1 = 0.0, state[WIDTH]
         u0, u1 = 0.0, state[TOTAL]
         done = False
         for row in range(int(state[N_ROWS]) - 1, -1, -1):
             if done:
                 break
-            size = 2.0**row
+            size = float(1 << row)
             count = int(counts[row])
             for k in range(count):
                 n0 += size
@@ -134,12 +132,13 @@ def _shrink_window(state, counts, totals, variances, delta, min_length):
                 if row == 0 and k == count - 1:  # the newest value: no cut after it
                     done = True
                     break
-                gap = u0 / n0 - u1 / n1
-                if (
-                    n1 >= min_length
-                    and n0 >= min_length
-                    and _cut(state, n0, n1, gap, delta, min_length)
-                ):
+                if n1 < min_length or n0 < min_length:
+                    continue
+                inverse = 1.0 / (n0 - min_length + 1.0) + 1.0 / (n1 - min_length + 1.0)
+                bound = (
+                    math.sqrt(2.0 * inverse * spread * log_term) + 2.0 / 3.0 * log_term * inverse
+                )
+                if abs(u0 / n0 - u1 / n1) > bound:
                     detected = again = done = True
                     if state[WIDTH] > 0:
                         _delete_oldest(state, counts, totals, variances)
