@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_linear.py
 	$(BIN)/python bench/bench_defaults.py
 	$(BIN)/python bench/bench_drift.py
+	$(BIN)/python bench/bench_adapt.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
