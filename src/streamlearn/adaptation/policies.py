@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from streamlearn.base.specs import from_spec
 from streamlearn.models.linear import LinearModel
 from streamlearn.models.linear.optimizers import (
     ADAGRAD_CODE,
@@ -128,10 +129,5 @@ RATES = (LR, ALPHA, INTERCEPT_LR)  # the hyper-parameters a boost multiplies
 
 
 def make_policy(spec: Policy | dict[str, Any] | str) -> Policy:
-    if isinstance(spec, Policy):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, dict) or spec.get("name") not in POLICIES:
-        raise ValueError(f"unknown policy {spec!r}; choose one of {sorted(POLICIES)}")
-    return POLICIES[spec["name"]](**{k: v for k, v in spec.items() if k != "name"})
+    """A policy from itself, its name (``"reset"``) or its ``params()`` dict."""
+    return from_spec(spec, POLICIES, Policy, "policy")

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from streamlearn.base.specs import from_spec
+
 SGD_CODE, ADAGRAD_CODE, FTRL_CODE = 0, 1, 2
 # Positions in the hyper-parameter vector the kernel reads.
 LR, L1, L2, ALPHA, BETA, EPS, POWER_T, INTERCEPT_LR, SCALE_TARGET = range(9)
@@ -103,14 +105,4 @@ def _hyper(lr=0.0, l1=0.0, l2=0.0, alpha=1.0, beta=0.0, eps=0.0, power_t=0.0) ->
 
 def make_optimizer(spec: Optimizer | dict[str, Any] | str) -> Optimizer:
     """An optimizer from itself, its name (``"ftrl"``) or its ``params()`` dict."""
-    if isinstance(spec, Optimizer):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, dict) or spec.get("name") not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {spec!r}; choose one of {sorted(OPTIMIZERS)}")
-    args = {k: v for k, v in spec.items() if k != "name"}
-    try:
-        return OPTIMIZERS[spec["name"]](**args)
-    except TypeError as exc:
-        raise ValueError(f"bad optimizer parameters {args}: {exc}") from None
+    return from_spec(spec, OPTIMIZERS, Optimizer, "optimizer")
