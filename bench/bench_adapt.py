@@ -89,11 +89,18 @@ def river_retraining(X: pa.Table, y: np.ndarray) -> np.ndarray:
     return out
 
 
+def watched(policy, signal="error", direction="up"):
+    """FTRL with ADWIN on its errors (rises only, by default) and ``policy``."""
+    return ours(lambda: adaptive(LogisticRegression(), ADWIN(direction=direction), policy, signal))
+
+
 CONTENDERS = {
     "FTRL": ours(lambda: LogisticRegression()),
-    "FTRL + ADWIN, reset": ours(lambda: adaptive(LogisticRegression(), ADWIN(), Reset())),
-    "FTRL + ADWIN, boost ×4": ours(lambda: adaptive(LogisticRegression(), ADWIN(), Boost())),
-    "FTRL + ADWIN, shrink ×0.1": ours(lambda: adaptive(LogisticRegression(), ADWIN(), Shrink())),
+    "FTRL + ADWIN (both ways), reset": watched(Reset(), direction="both"),
+    "FTRL + ADWIN (rises), reset": watched(Reset()),
+    "FTRL + ADWIN (rises) on Brier, reset": watched(Reset(), "brier"),
+    "FTRL + ADWIN (rises) on Brier, shrink ×0.1": watched(Shrink(), "brier"),
+    "FTRL + ADWIN (rises) on Brier, boost ×4": watched(Boost(), "brier"),
     "SGD, constant rate 0.03": ours(lambda: LogisticRegression(SGD(lr=0.03))),
     "River DriftRetrainingClassifier (DDM)": river_retraining,
 }

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from streamlearn.adaptation import Boost, Reset, Shrink, adaptive
-from streamlearn.drift import DDM, WindowErrorRate
+from streamlearn.drift import ADWIN, DDM, WindowErrorRate
 from streamlearn.models import FTRL, SGD, AdaGrad, LinearRegression, LogisticRegression
 from streamlearn.models.linear.optimizers import ALPHA, INTERCEPT_LR, LR
 from tests.test_conformance import LEARNERS, labelled
@@ -83,3 +83,12 @@ def test_bad_configurations_are_refused():
         Shrink(1.5)
     with pytest.raises(ValueError, match="DriftDetector"):
         adaptive(LinearRegression(bits=8), {"kind": "os.system"}, Reset())
+
+
+def test_brier_signal_feeds_squared_errors():
+    model = adaptive(LogisticRegression(bits=8), ADWIN(), Reset(), signal="brier")
+    errors = model._errors(np.array([0.9, 0.2]), np.array([1.0, 1.0]))
+    np.testing.assert_allclose(errors, [0.01, 0.64])
+    assert model.params()["signal"] == "brier"
+    with pytest.raises(ValueError, match="signal"):
+        adaptive(LogisticRegression(bits=8), ADWIN(), Reset(), signal="vibes")

@@ -99,3 +99,17 @@ def test_no_false_alarm_on_a_stationary_stream():
     assert (detector.update_many(errors) == DRIFT).sum() == 0
     assert detector.width == 1_000_000 and abs(detector.estimation - 0.2) < 0.002
     assert (WindowErrorRate(window=2000, threshold=0.05).update_many(errors) == DRIFT).sum() == 0
+
+
+def test_adwin_direction_filters_the_signal_not_the_window():
+    rng = np.random.default_rng(4)
+    falling = (rng.random(20_000) < np.where(np.arange(20_000) < 10_000, 0.4, 0.1)).astype(float)
+    rising = falling[::-1].copy()
+    assert (ADWIN().update_many(falling) == DRIFT).any()
+    up = ADWIN(direction="up")
+    assert not (up.update_many(falling) == DRIFT).any()
+    assert up.width < 11_000  # the cut happened all the same
+    assert (ADWIN(direction="up").update_many(rising) == DRIFT).any()
+    assert not (ADWIN(direction="down").update_many(rising) == DRIFT).any()
+    with pytest.raises(ValueError):
+        ADWIN(direction="sideways")

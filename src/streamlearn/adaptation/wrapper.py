@@ -31,6 +31,8 @@ from streamlearn.drift import DETECTORS, DRIFT, DriftDetector
 from streamlearn.features.columns import as_columns, n_rows, rows
 from streamlearn.models.linear import LinearModel
 
+SIGNALS = ("error", "brier")
+
 
 class _Adaptive:
     """What both kinds share; ``learner`` is a linear learner of the project."""
@@ -40,7 +42,11 @@ class _Adaptive:
         learner: LinearModel | Mapping[str, Any],
         detector: DriftDetector | Mapping[str, Any],
         policy: Policy | Mapping[str, Any] | str = "reset",
+        signal: str = "error",
     ) -> None:
+        if signal not in SIGNALS:
+            raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
+        self.signal = signal
         self.learner = _build(learner, learner_kinds(), LinearModel).clone()
         self.detector = _build(detector, DETECTORS, DriftDetector).clone()
         self.policy = make_policy(dict(policy) if isinstance(policy, Mapping) else policy)
@@ -56,6 +62,7 @@ class _Adaptive:
             "learner": {"kind": type(self.learner).__name__, "params": self.learner.params()},
             "detector": {"kind": type(self.detector).__name__, "params": self.detector.params()},
             "policy": self.policy.params(),
+            "signal": self.signal,
         }
 
     def state(self) -> State:
@@ -158,7 +165,9 @@ class _Adaptive:
 
 @register
 class AdaptiveClassifier(_Adaptive, Classifier):
-    """A binary classifier with drift adaptation; the detector sees 0/1 errors."""
+    """A binary classifier with drift adaptation. The detector sees 0/1 errors, or with
+    ``signal="brier"`` the squared error of the probability, which moves when a drift changes
+    the odds without flipping many decisions (rare clicks, say)."""
 
     def predict_proba_one(self, x: Mapping[str, Any]) -> dict[bool, float]:
         return self.learner.predict_proba_one(x)
@@ -167,6 +176,8 @@ class AdaptiveClassifier(_Adaptive, Classifier):
         return self.learner.predict_proba_many(X)
 
     def _errors(self, predictions, targets):
+        if self.signal == "brier":
+            return (predictions - targets) ** 2
         return ((predictions >= 0.5) != (targets >= 0.5)).astype(np.float64)
 
 
@@ -181,15 +192,24 @@ class AdaptiveRegressor(_Adaptive, Regressor):
         return self.learner.predict_many(X)
 
     def _errors(self, predictions, targets):
+        if self.signal == "brier":
+            return (predictions - targets) ** 2
         return np.abs(predictions - targets)
 
 
-def adaptive(learner: LinearModel, detector: DriftDetector, policy: Policy | str = "reset"):
-    """Wrap ``learner`` (binary classifier or regressor) with a detector and a policy."""
+def adaptive(
+    learner: LinearModel,
+    detector: DriftDetector,
+    policy: Policy | str = "reset",
+    signal: str = "error",
+):
+    """Wrap ``learner`` (binary classifier or regressor) with a detector and a policy; the
+    detector sees each event's ``signal``: ``error`` (0/1, or absolute for a regressor) or
+    ``brier`` (squared error)."""
     if not isinstance(learner, Classifier | Regressor):
         raise ValueError(f"drift adaptation for {learner.task} learners is not there yet")
     cls = AdaptiveClassifier if isinstance(learner, Classifier) else AdaptiveRegressor
-    return cls(learner, detector, policy)
+    return cls(learner, detector, policy, signal)
 
 
 def _build(spec: Any, kinds: Mapping[str, type], base: type):

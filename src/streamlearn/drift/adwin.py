@@ -23,6 +23,7 @@ import numpy as np
 
 from streamlearn.drift.base import DRIFT, LAST, NONE, DriftDetector
 
+DIRECTIONS = {"both": 0.0, "up": 1.0, "down": -1.0}
 ROWS = 48  # bucket sizes 1 .. 2**47: more values than any stream will bring
 WIDTH, TOTAL, VARIANCE, TICK, N_ROWS = range(5)
 HEADER = 5  # then: counts[ROWS], totals[ROWS, M + 1], variances[ROWS, M + 1], last
@@ -148,7 +149,7 @@ def _shrink_window(state, counts, totals, variances, delta, min_length):
 
 @nb.njit(nogil=True, cache=True)
 def _adwin(state, params, values, out):
-    delta, clock, max_buckets, min_length, grace_period = params
+    delta, clock, max_buckets, min_length, grace_period, direction = params
     slots = int(max_buckets) + 1
     for i in range(values.shape[0]):
         if state[LAST] == DRIFT:
@@ -158,7 +159,11 @@ def _adwin(state, params, values, out):
         state[TICK] += 1.0
         drift = False
         if state[TICK] % clock == 0 and state[WIDTH] > grace_period:
+            mean_before = state[TOTAL] / state[WIDTH]
             drift = _shrink_window(state, counts, totals, variances, delta, min_length)
+            # The cut dropped the older part: the mean of what is left says which way it went.
+            if drift and direction != 0.0:
+                drift = (state[TOTAL] / state[WIDTH] - mean_before) * direction > 0.0
         state[LAST] = DRIFT if drift else NONE
         out[i] = state[LAST]
 
@@ -176,6 +181,10 @@ class ADWIN(DriftDetector):
         Values each side of a cut must hold.
     grace_period
         Values seen before the first check.
+    direction
+        ``both`` (River's ADWIN), or ``up`` / ``down``: signal only changes that raised /
+        lowered the mean (the window is cut either way). On a learner's errors, ``up`` ignores
+        the learner getting better.
     """
 
     def __init__(
@@ -185,9 +194,13 @@ class ADWIN(DriftDetector):
         max_buckets: int = 5,
         min_window_length: int = 5,
         grace_period: int = 10,
+        direction: str = "both",
     ) -> None:
         if not 0 < delta < 1 or clock < 1 or max_buckets < 2:
             raise ValueError("ADWIN: 0 < delta < 1, clock >= 1 and max_buckets >= 2")
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
+        self.direction = direction
         self.delta, self.clock, self.max_buckets = delta, clock, max_buckets
         self.min_window_length, self.grace_period = min_window_length, grace_period
         super().__init__()
@@ -195,11 +208,14 @@ class ADWIN(DriftDetector):
     def params(self):
         return {"delta": self.delta, "clock": self.clock, "max_buckets": self.max_buckets,
                 "min_window_length": self.min_window_length,
-                "grace_period": self.grace_period}  # fmt: skip
+                "grace_period": self.grace_period, "direction": self.direction}  # fmt: skip
 
     def _param_array(self):
-        return np.array([self.delta, self.clock, self.max_buckets, self.min_window_length,
-                         self.grace_period], dtype=np.float64)  # fmt: skip
+        return np.array(
+            [self.delta, self.clock, self.max_buckets, self.min_window_length,
+             self.grace_period, DIRECTIONS[self.direction]],
+            dtype=np.float64,
+        )  # fmt: skip
 
     def _fresh_state(self):
         return np.zeros(HEADER + ROWS + 2 * ROWS * (self.max_buckets + 1) + 1)
