@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 from river import drift as river_drift
 
-from streamlearn.drift import ADWIN, DDM, DRIFT, EDDM, WARNING, PageHinkley, WindowErrorRate
+from streamlearn.drift import (
+    ADWIN,
+    DDM,
+    DRIFT,
+    EDDM,
+    PSI,
+    WARNING,
+    PageHinkley,
+    WindowErrorRate,
+)
 
 
 def error_stream(seed=0, n=20_000):
@@ -68,7 +77,8 @@ def test_detections_equal_rivers(ours, theirs, stream, seed):
 
 
 @pytest.mark.parametrize(
-    "make", [ADWIN, PageHinkley, DDM, EDDM, lambda: WindowErrorRate(window=500, threshold=0.15)]
+    "make",
+    [ADWIN, PageHinkley, DDM, EDDM, PSI, lambda: WindowErrorRate(window=500, threshold=0.15)],
 )
 def test_update_many_equals_update_and_state_round_trips(make):
     values = error_stream(5)
@@ -113,3 +123,16 @@ def test_adwin_direction_filters_the_signal_not_the_window():
     assert not (ADWIN(direction="down").update_many(rising) == DRIFT).any()
     with pytest.raises(ValueError):
         ADWIN(direction="sideways")
+
+
+def test_psi_sees_a_shifted_distribution_without_labels():
+    rng = np.random.default_rng(11)
+    stationary = rng.normal(size=500_000)
+    detector = PSI(window=2000)
+    assert (detector.update_many(stationary) != 0).sum() == 0
+    assert detector.value < 0.05
+    shifted = np.concatenate([rng.normal(size=10_000), rng.normal(0.5, 1.3, 5_000)])
+    drifts = np.flatnonzero(PSI(window=2000).update_many(shifted) == DRIFT)
+    assert 10_000 < drifts[0] < 12_000  # within one window of the shift
+    constant = PSI(window=100).update_many(np.ones(1000))  # degenerate bins: no crash, no alarm
+    assert (constant == 0).all()

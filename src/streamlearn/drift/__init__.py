@@ -1,7 +1,7 @@
 """Drift detectors: one small interface, a compiled batch path with identical detections.
 
-KSWIN and a label-free detector are still to come (issue #3); adaptation policies live in
-:mod:`streamlearn.adaptation`.
+PSI watches a value's distribution without labels; KSWIN is still to come (issue #3).
+Adaptation policies live in :mod:`streamlearn.adaptation`.
 """
 
 from streamlearn.drift.adwin import ADWIN
@@ -9,10 +9,11 @@ from streamlearn.drift.base import DRIFT, NONE, WARNING, DriftDetector
 from streamlearn.drift.ddm import DDM
 from streamlearn.drift.eddm import EDDM
 from streamlearn.drift.page_hinkley import PageHinkley
+from streamlearn.drift.psi import PSI
 from streamlearn.drift.window import WindowErrorRate
 
 DETECTORS: dict[str, type[DriftDetector]] = {
-    cls.__name__: cls for cls in (ADWIN, PageHinkley, DDM, EDDM, WindowErrorRate)
+    cls.__name__: cls for cls in (ADWIN, PageHinkley, DDM, EDDM, WindowErrorRate, PSI)
 }
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "DRIFT",
     "EDDM",
     "NONE",
+    "PSI",
     "WARNING",
     "DriftDetector",
     "PageHinkley",
