@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamlearn.adaptation import Boost, Reset, Shrink, adaptive
+from streamlearn.adaptation import Background, Boost, Reset, Shrink, adaptive
 from streamlearn.drift import ADWIN, DDM, WindowErrorRate
 from streamlearn.models import FTRL, SGD, AdaGrad, LinearRegression, LogisticRegression
 from streamlearn.models.linear.optimizers import ALPHA, INTERCEPT_LR, LR
@@ -20,14 +20,29 @@ def flipping_stream(n=6000, seed=0):
     return {"colour": colour, "noise": rng.normal(size=n)}, label
 
 
-@pytest.mark.parametrize("name", ["adaptive-reset", "adaptive-boost", "adaptive-shrink"])
+@pytest.mark.parametrize(
+    "name", ["adaptive-reset", "adaptive-boost", "adaptive-shrink", "adaptive-background"]
+)
 def test_conformance_streams_do_drift(name):
     model = LEARNERS[name]()
     events, targets = labelled(model)
     for x, y in zip(events, targets, strict=True):
         model.learn_one(x, y)
     assert len(model.drifts) >= 2
-    assert all(d["action"] == model.policy.name for d in model.drifts)
+    expected = {"swap", "keep"} if name == "adaptive-background" else {model.policy.name}
+    assert {d["action"] for d in model.drifts} <= expected
+
+
+def test_background_model_starts_at_warning_and_wins_after_the_drift():
+    columns, label = flipping_stream()
+    model = adaptive(LogisticRegression(bits=10), WindowErrorRate(window=200, threshold=0.3,
+                     warning=0.1), Background())  # fmt: skip
+    predictions = model.predict_learn_many(columns, label)
+    [drift] = model.drifts
+    assert drift["action"] == "swap" and 3000 < drift["index"] < 3200
+    after = slice(drift["index"] + 1, drift["index"] + 200)
+    assert np.mean((predictions[after] >= 0.5) == label[after]) > 0.9
+    assert model.background is None
 
 
 def test_reset_starts_over_and_recovers_faster():

@@ -15,7 +15,7 @@ import copy
 import numpy as np
 import pytest
 
-from streamlearn.adaptation import Boost, Shrink, adaptive
+from streamlearn.adaptation import Background, Boost, Shrink, adaptive
 from streamlearn.base import Classifier, MulticlassClassifier, load_state, save_state
 from streamlearn.base.state import learner_kinds
 from streamlearn.drift import DDM, PageHinkley
@@ -55,6 +55,11 @@ LEARNERS = {
         LogisticRegression(SGD(lr=0.05), bits=10),
         DDM(warm_start=10, drift_threshold=1.5),
         Boost(factor=3, hold=7, ramp=10, steps=3),
+    ),
+    "adaptive-background": lambda: adaptive(
+        LogisticRegression(bits=10),
+        DDM(warm_start=10, warning_threshold=1.0, drift_threshold=1.5),
+        Background(),
     ),
     "adaptive-shrink": lambda: adaptive(
         LinearRegression(bits=10), PageHinkley(min_instances=5, threshold=3), Shrink(0.5)

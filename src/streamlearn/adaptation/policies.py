@@ -5,6 +5,8 @@
   to the base rates over ``ramp`` events (in ``steps`` equal steps).
 - :class:`Shrink`: (FTRL, AdaGrad) multiply the per-coordinate accumulated gradient norms by
   ``factor`` < 1, so per-coordinate rates rise again; the current weights do not move.
+- :class:`Background`: a fresh model starts learning at a warning; at drift it replaces the
+  current one if it made fewer errors since.
 """
 
 from __future__ import annotations
@@ -124,7 +126,16 @@ class Shrink(Policy):
         return learner
 
 
-POLICIES: dict[str, type[Policy]] = {cls.name: cls for cls in (Reset, Boost, Shrink)}
+@dataclass(frozen=True)
+class Background(Policy):
+    """At a warning, start a fresh model beside the current one; at drift, keep the one that
+    made fewer errors since (the wrapper runs both). Needs a detector that warns (DDM, EDDM,
+    the windowed error rate, PSI)."""
+
+    name: ClassVar[str] = "background"
+
+
+POLICIES: dict[str, type[Policy]] = {cls.name: cls for cls in (Reset, Boost, Shrink, Background)}
 RATES = (LR, ALPHA, INTERCEPT_LR)  # the hyper-parameters a boost multiplies
 
 

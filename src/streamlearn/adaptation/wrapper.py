@@ -24,10 +24,10 @@ from typing import Any, Self
 
 import numpy as np
 
-from streamlearn.adaptation.policies import RATES, Policy, make_policy
+from streamlearn.adaptation.policies import RATES, Background, Policy, make_policy
 from streamlearn.base import Classifier, Regressor, State, register
 from streamlearn.base.state import learner_kinds
-from streamlearn.drift import DETECTORS, DRIFT, DriftDetector
+from streamlearn.drift import DETECTORS, DRIFT, WARNING, DriftDetector
 from streamlearn.features.columns import as_columns, n_rows, rows
 from streamlearn.models.linear import LinearModel
 
@@ -55,6 +55,8 @@ class _Adaptive:
         self.n_seen = 0
         self.since_drift = 10**12  # no drift yet: base rates
         self.drifts: list[dict[str, Any]] = []
+        self.background: LinearModel | None = None  # the Background policy's candidate
+        self._errors_since = [0.0, 0.0]  # foreground's, background's errors since it began
 
     # ------------------------------------------------------------------ contract
     def params(self) -> dict[str, Any]:
@@ -66,29 +68,40 @@ class _Adaptive:
         }
 
     def state(self) -> State:
-        inner = self.learner.state()
-        arrays = {f"learner/{k}": v for k, v in inner.arrays.items()}
-        arrays["detector"] = self.detector.state()[1]
-        meta = {"learner": inner.meta, "n_seen": self.n_seen,
-                "since_drift": self.since_drift, "drifts": self.drifts}  # fmt: skip
+        arrays: dict[str, np.ndarray] = {"detector": self.detector.state()[1]}
+        metas = {}
+        for prefix, model in (("learner", self.learner), ("background", self.background)):
+            if model is not None:
+                inner = model.state()
+                arrays |= {f"{prefix}/{k}": v for k, v in inner.arrays.items()}
+                metas[prefix] = inner.meta
+        meta = {"models": metas, "n_seen": self.n_seen, "since_drift": self.since_drift,
+                "drifts": self.drifts, "errors_since": self._errors_since}  # fmt: skip
         return State(type(self).__name__, self.params(), arrays, meta)
 
     @classmethod
     def from_state(cls, state: State) -> Self:
         model = cls(**state.params)
-        inner = {
-            k[len("learner/") :]: v for k, v in state.arrays.items() if k.startswith("learner/")
-        }
         kind = type(model.learner)
-        model.learner = kind.from_state(
-            State(kind.__name__, model.learner.params(), inner, state.meta["learner"])
-        )
+        restored = {}
+        for prefix, meta in state.meta["models"].items():
+            inner = {
+                k[len(prefix) + 1 :]: v
+                for k, v in state.arrays.items()
+                if k.startswith(prefix + "/")
+            }
+            restored[prefix] = kind.from_state(
+                State(kind.__name__, model.learner.params(), inner, meta)
+            )
+        model.learner = restored["learner"]
+        model.background = restored.get("background")
         model.detector = type(model.detector).from_state(
             model.detector.params(), state.arrays["detector"]
         )
         model.n_seen = int(state.meta["n_seen"])
         model.since_drift = int(state.meta["since_drift"])
         model.drifts = list(state.meta["drifts"])
+        model._errors_since = [float(v) for v in state.meta["errors_since"]]
         model._set_rates()
         return model
 
@@ -97,26 +110,50 @@ class _Adaptive:
         return self.learner.task
 
     # ------------------------------------------------------------------ one event
-    def _prediction(self, x: Mapping[str, Any]) -> float:
-        return self.learner._raw_one(x)
-
     def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
-        prediction = self._prediction(x)
+        target = np.array([float(y)])
+        error = self._errors(np.array([self.learner._raw_one(x)]), target)
         self.learner.learn_one(x, y)
-        error = self._errors(np.array([prediction]), np.array([float(y)]))
-        self._after(int(self.detector.update_many(error)[0]) == DRIFT)
+        if self.background is not None:
+            self._compare(error, self._errors(np.array([self.background._raw_one(x)]), target))
+            self.background.learn_one(x, y)
+        self._after(int(self.detector.update_many(error)[0]))
 
-    def _after(self, drifted: bool, events: int = 1) -> None:
-        """Count ``events`` learned events; act if the detector fired on the last."""
+    def _compare(self, errors: np.ndarray, background_errors: np.ndarray) -> None:
+        """Both models' errors since the background one started."""
+        self._errors_since[0] += float(errors.sum())
+        self._errors_since[1] += float(background_errors.sum())
+
+    def _after(self, signal: int, events: int = 1) -> None:
+        """Count ``events`` learned events; act on the detector's signal for the last."""
         index = self.n_seen + events - 1
         self.n_seen += events
         self.since_drift += events
-        if drifted:
-            self.learner = self.policy.on_drift(self.learner)
+        if signal == DRIFT:
+            action = self.policy.name
+            if isinstance(self.policy, Background):
+                action = self._swap()
+            else:
+                self.learner = self.policy.on_drift(self.learner)
             self.since_drift = 0
             self.drifts.append({"index": index, "detector": type(self.detector).__name__,
-                                "action": self.policy.name})  # fmt: skip
+                                "action": action})  # fmt: skip
+        elif signal == WARNING and self._starts_background():
+            self.background = self.learner.clone()
+            self._errors_since = [0.0, 0.0]
         self._set_rates()
+
+    def _starts_background(self) -> bool:
+        return isinstance(self.policy, Background) and self.background is None
+
+    def _swap(self) -> str:
+        """At drift: the background model replaces the foreground one if it made fewer
+        errors on the events both saw."""
+        background, self.background = self.background, None
+        if background is not None and self._errors_since[1] < self._errors_since[0]:
+            self.learner = background
+            return "swap"
+        return "keep"
 
     def _set_rates(self) -> None:
         self.learner._hyper[list(RATES)] = self._base_rates * self.policy.multiplier(
@@ -140,24 +177,36 @@ class _Adaptive:
         return out
 
     def _learn_segment(self, columns, targets, start: int, stop: int, out) -> int:
-        """Learn events start:stop at constant rates, up to and including the first drift;
+        """Learn events start:stop at constant rates, up to and including the first event
+        the wrapper must act on (a drift, or a warning that starts a background model);
         returns how many events were learned."""
-        part = {name: rows(col, start, stop) for name, col in columns.items()}
-        before = self.learner.state()
-        predictions = self.learner.predict_learn_many(part, targets[start:stop])
-        errors = self._errors(predictions, targets[start:stop])
+        models = [m for m in (self.learner, self.background) if m is not None]
+        before = [m.state() for m in models]
+        outputs = self._learn_rows(models, columns, targets, start, stop)
+        errors = [self._errors(p, targets[start:stop]) for p in outputs]
         trial = type(self.detector).from_state(*self.detector.state())
-        drifts = np.flatnonzero(trial.update_many(errors) == DRIFT)
-        end = len(errors) if not len(drifts) else int(drifts[0]) + 1
-        if end < len(errors):  # roll back, then learn only up to the drift
-            self.learner = type(self.learner).from_state(before)
+        signals = trial.update_many(errors[0])
+        acts = signals == DRIFT
+        if self._starts_background():
+            acts |= signals == WARNING
+        end = int(np.argmax(acts)) + 1 if acts.any() else len(signals)
+        if end < len(signals):  # roll back, then learn only up to the event to act on
+            models = [type(m).from_state(state) for m, state in zip(models, before, strict=True)]
+            self.learner = models[0]
+            self.background = models[1] if len(models) > 1 else None
             self._set_rates()
-            part = {name: rows(col, start, start + end) for name, col in columns.items()}
-            self.learner.predict_learn_many(part, targets[start : start + end])
-        out[start : start + end] = predictions[:end]
-        signals = self.detector.update_many(errors[:end])
-        self._after(bool(signals[-1] == DRIFT), events=end)
+            self._learn_rows(models, columns, targets, start, start + end)
+        out[start : start + end] = outputs[0][:end]
+        if self.background is not None:
+            self._compare(errors[0][:end], errors[1][:end])
+        self.detector.update_many(errors[0][:end])
+        self._after(int(signals[end - 1]), events=end)
         return end
+
+    @staticmethod
+    def _learn_rows(models, columns, targets, start: int, stop: int) -> list[np.ndarray]:
+        part = {name: rows(col, start, stop) for name, col in columns.items()}
+        return [m.predict_learn_many(part, targets[start:stop]) for m in models]
 
     def learn_many(self, X: Any, y: Any) -> None:
         self.predict_learn_many(X, y)

@@ -125,9 +125,12 @@ def evaluate(
     standardize: Annotated[bool, typer.Option(help="Scale numbers online (z-scores).")] = True,
     missing: Annotated[bool, typer.Option(help="Missing values as their own signal.")] = True,
     drift: Annotated[
-        str | None, typer.Option(help="Drift detector: PageHinkley, DDM, EDDM, WindowErrorRate.")
+        str | None,
+        typer.Option(help="Drift detector: ADWIN, DDM, EDDM, PageHinkley, WindowErrorRate."),
     ] = None,
-    adapt: Annotated[str, typer.Option(help="On drift: reset, boost or shrink.")] = "reset",
+    adapt: Annotated[
+        str, typer.Option(help="On drift: reset, boost, shrink or background.")
+    ] = "reset",
     window: Annotated[int, typer.Option(min=1, help="Events in the rolling metrics.")] = 1000,
     limit: Annotated[int | None, typer.Option(min=1, help="Stop after this many events.")] = None,
     rejects: Annotated[Path | None, typer.Option(help="Write rejected rows here (JSONL).")] = None,

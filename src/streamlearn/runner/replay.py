@@ -90,7 +90,8 @@ def evaluate_file(
     ``model`` is an optimizer name (``ftrl``, ``sgd``, ``adagrad``) or a learner. The task
     is detected from the first batch's targets unless given. ``drift`` names a detector
     (``PageHinkley``, ``DDM``, ``EDDM``, ``WindowErrorRate``) that watches the learner's
-    errors; ``adapt`` is the policy applied when it fires (``reset``, ``boost``, ``shrink``).
+    errors; ``adapt`` is the policy applied when it fires (``reset``, ``boost``, ``shrink``,
+    ``background``).
     ``on_progress`` is called after each batch with (bytes read, bytes in all, events so far).
     """
     source = FileSource(path, target, categorical=categorical)
