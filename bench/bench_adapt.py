@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from streamlearn.adaptation import Boost, Reset, Shrink, adaptive
+from streamlearn.adaptation import Background, Boost, Reset, Shrink, adaptive
 from streamlearn.datasets import elec2, synth
 from streamlearn.drift import ADWIN, DDM, DRIFT, EDDM, PageHinkley, WindowErrorRate
 from streamlearn.models import SGD, LogisticRegression
@@ -101,6 +101,7 @@ CONTENDERS = {
     "FTRL + ADWIN (rises) on Brier, reset": watched(Reset(), "brier"),
     "FTRL + ADWIN (rises) on Brier, shrink ×0.1": watched(Shrink(), "brier"),
     "FTRL + ADWIN (rises) on Brier, boost ×4": watched(Boost(), "brier"),
+    "FTRL + DDM, background": ours(lambda: adaptive(LogisticRegression(), DDM(), Background())),
     "SGD, constant rate 0.03": ours(lambda: LogisticRegression(SGD(lr=0.03))),
     "River DriftRetrainingClassifier (DDM)": river_retraining,
 }
