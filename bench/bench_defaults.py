@@ -97,9 +97,11 @@ STREAMS = {
     "synthetic categorical, binary": lambda: _synthetic("categorical", "binary"),
     "synthetic mixed, binary": lambda: _synthetic("mixed", "binary"),
     "synthetic numeric, multiclass": lambda: _synthetic("numeric", "multiclass"),
+    "synthetic categorical, multiclass": lambda: _synthetic("categorical", "multiclass"),
     "synthetic mixed, multiclass": lambda: _synthetic("mixed", "multiclass"),
     "movielens rating, multiclass": lambda: _movielens("multiclass"),
     "synthetic numeric, regression": lambda: _synthetic("numeric", "regression"),
+    "synthetic categorical, regression": lambda: _synthetic("categorical", "regression"),
     "synthetic mixed, regression": lambda: _synthetic("mixed", "regression"),
     "movielens rating, regression": lambda: _movielens("regression"),
 }
