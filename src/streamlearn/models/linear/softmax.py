@@ -32,7 +32,7 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
     """Multiclass logistic regression with SGD, AdaGrad or FTRL; labels are str, int or bool."""
 
     loss = -1  # not used: the softmax kernel has one loss
-    default_optimizer = FTRL(alpha=0.7, l1=0.0, l2=1.0)  # per-class weights want no L1
+    default_optimizer = FTRL(alpha=0.6, l1=0.0, l2=0.5)  # per-class weights want no L1
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
