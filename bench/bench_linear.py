@@ -32,7 +32,8 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 BITS = 20
 CROSSES = (("C1", "C2"), ("C3", "C4"))
-FTRL_PARAMS = {"alpha": 0.4, "beta": 1.0, "l1": 0.5, "l2": 2.0}  # our defaults
+FTRL_PARAMS = {"alpha": 0.4, "beta": 1.0, "l1": 0.5, "l2": 2.0}  # our defaults (River's too)
+RATE_FLOOR = 0.008  # ours only: River's FTRL has no such setting
 SGD_LR = 0.03  # our default
 
 
@@ -129,7 +130,7 @@ def ours_columnar(stream: dict, limit: int | None, optimizer: str) -> dict:
     from streamlearn.models import FTRL, SGD, LogisticRegression
 
     X, y = _load(stream, limit)
-    opt = FTRL(**FTRL_PARAMS) if optimizer == "ftrl" else SGD(lr=SGD_LR)
+    opt = FTRL(**FTRL_PARAMS, rate_floor=RATE_FLOOR) if optimizer == "ftrl" else SGD(lr=SGD_LR)
     model = LogisticRegression(opt, bits=BITS, interactions=stream["crosses"])
     model.predict_learn_many(X.slice(0, 10), y[:10])  # compile outside the clock
     model = model.clone()
@@ -144,7 +145,9 @@ def ours_file(stream: dict, limit: int | None) -> dict:
     from streamlearn.models import FTRL, LogisticRegression
     from streamlearn.runner import evaluate_file
 
-    warm = LogisticRegression(FTRL(**FTRL_PARAMS), bits=BITS, interactions=stream["crosses"])
+    warm = LogisticRegression(
+        FTRL(**FTRL_PARAMS, rate_floor=RATE_FLOOR), bits=BITS, interactions=stream["crosses"]
+    )
     evaluate_file(stream["csv"], stream["target"], model=warm, limit=100)
     model = warm.clone()
     _mark_loaded()
@@ -159,7 +162,9 @@ def ours_one(stream: dict, limit: int | None) -> dict:
 
     X, y = _load(stream, limit)
     events, labels = _dicts(X), y.tolist()
-    model = LogisticRegression(FTRL(**FTRL_PARAMS), bits=BITS, interactions=stream["crosses"])
+    model = LogisticRegression(
+        FTRL(**FTRL_PARAMS, rate_floor=RATE_FLOOR), bits=BITS, interactions=stream["crosses"]
+    )
     model.predict_proba_one(events[0])
     model.learn_one(events[0], labels[0])
     return _timed_one_by_one(model.clone(), events, labels, y)

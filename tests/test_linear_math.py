@@ -111,3 +111,18 @@ def test_target_scaling_makes_regression_unit_free():
             assert p_large == pytest.approx(5e4 + 1000 * p_small, rel=1e-9)
         small.learn_one(x, y)
         large.learn_one(x, 5e4 + 1000 * y)
+
+
+def test_ftrl_rate_floor_stops_the_per_coordinate_decay():
+    events, labels = stream(3000)
+    floored = LogisticRegression(FTRL(alpha=0.4, beta=1.0, rate_floor=0.05), bits=12)
+    free = LogisticRegression(FTRL(alpha=0.4, beta=1.0), bits=12)
+    for model in (floored, free):
+        model.learn_many(
+            {"a": np.array([x["a"] for x in events]), "b": np.array([x["b"] for x in events])},
+            np.array(labels),
+        )
+    cap = 0.4 / 0.05 - 1.0  # alpha / floor - beta
+    assert floored.table[:, 1].max() == pytest.approx(cap)
+    assert free.table[:, 1].max() > cap  # without the floor the rates keep decaying
+    assert FTRL(rate_floor=0.0).hyper()[-1] == np.inf

@@ -28,6 +28,7 @@ from streamlearn.models.linear.optimizers import (
     L2,
     LR,
     POWER_T,
+    ROOT_N_CAP,
     SCALE_TARGET,
 )
 
@@ -61,7 +62,7 @@ def _soft_threshold(w, amount):
 def _step(table, i, w, g, opt, hp, rate):
     if opt == FTRL_CODE:
         n_sqrt = table[i, 1]
-        new_sqrt = math.sqrt(n_sqrt * n_sqrt + g * g)
+        new_sqrt = min(math.sqrt(n_sqrt * n_sqrt + g * g), max(n_sqrt, hp[ROOT_N_CAP]))
         table[i, 0] += g - (new_sqrt - n_sqrt) / hp[ALPHA] * w
         table[i, 1] = new_sqrt
         return

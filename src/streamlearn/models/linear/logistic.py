@@ -20,6 +20,7 @@ import numpy as np
 from streamlearn.base import Classifier, register
 from streamlearn.models.linear.base import LinearModel, target_array
 from streamlearn.models.linear.kernel import LOG_LOSS
+from streamlearn.models.linear.optimizers import FTRL
 
 
 @register
@@ -27,6 +28,8 @@ class LogisticRegression(LinearModel, Classifier):
     """Binary logistic regression: labels ``True``/``False`` (or ``1``/``0``)."""
 
     loss = LOG_LOSS
+    # A rate floor keeps features seen on every event tracking drift (bench_defaults.py).
+    default_optimizer = FTRL(rate_floor=0.008)
 
     def predict_proba_one(self, x: dict) -> dict[bool, float]:
         p = self._raw_one(x)

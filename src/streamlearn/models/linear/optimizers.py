@@ -18,7 +18,7 @@ from streamlearn.base.specs import from_spec
 
 SGD_CODE, ADAGRAD_CODE, FTRL_CODE = 0, 1, 2
 # Positions in the hyper-parameter vector the kernel reads.
-LR, L1, L2, ALPHA, BETA, EPS, POWER_T, INTERCEPT_LR, SCALE_TARGET = range(9)
+LR, L1, L2, ALPHA, BETA, EPS, POWER_T, INTERCEPT_LR, SCALE_TARGET, ROOT_N_CAP = range(10)
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,9 @@ class FTRL(Optimizer):
     """FTRL-Proximal (McMahan et al., 2013) with per-coordinate rates, L1 and L2.
 
     ``alpha`` and ``beta`` set the per-coordinate rate ``alpha / (beta + sqrt(n_i))``; L1
-    makes weights exactly zero, so the model stays sparse. The defaults were chosen on
+    makes weights exactly zero, so the model stays sparse. ``rate_floor`` > 0 stops a
+    coordinate's rate from decaying below it (``n_i`` stops growing), so a feature seen on
+    every event keeps tracking drift as constant-rate SGD would. The defaults were chosen on
     the binary streams of ``bench/bench_defaults.py``.
     """
 
@@ -84,11 +86,16 @@ class FTRL(Optimizer):
     beta: float = 1.0
     l1: float = 0.5
     l2: float = 2.0
+    rate_floor: float = 0.0
     name: ClassVar[str] = "ftrl"
     code: ClassVar[int] = FTRL_CODE
 
     def hyper(self) -> np.ndarray:
-        return _hyper(alpha=self.alpha, beta=self.beta, l1=self.l1, l2=self.l2)
+        hyper = _hyper(alpha=self.alpha, beta=self.beta, l1=self.l1, l2=self.l2)
+        if self.rate_floor > 0:
+            # rate = alpha / (beta + sqrt(n)) >= floor  ⟺  sqrt(n) <= alpha / floor - beta
+            hyper[ROOT_N_CAP] = max(self.alpha / self.rate_floor - self.beta, 0.0)
+        return hyper
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -100,7 +107,7 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, AdaGrad
 
 
 def _hyper(lr=0.0, l1=0.0, l2=0.0, alpha=1.0, beta=0.0, eps=0.0, power_t=0.0) -> np.ndarray:
-    return np.array([lr, l1, l2, alpha, beta, eps, power_t, 0.0, 0.0], dtype=np.float64)
+    return np.array([lr, l1, l2, alpha, beta, eps, power_t, 0.0, 0.0, np.inf], dtype=np.float64)
 
 
 def make_optimizer(spec: Optimizer | dict[str, Any] | str) -> Optimizer:
