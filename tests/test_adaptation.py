@@ -52,6 +52,7 @@ def test_reset_starts_over_and_recovers_faster():
     adapted = model.predict_learn_many(columns, label)
     [drift] = model.drifts
     assert 3000 < drift["index"] < 3100 and drift["action"] == "reset"
+    assert drift["detector"] == "WindowErrorRate" and drift["statistic"] > 0.2
     after = slice(drift["index"] + 50, drift["index"] + 250)
     assert np.mean((adapted[after] >= 0.5) == label[after]) > 0.9
     assert np.mean((plain[after] >= 0.5) == label[after]) < 0.5

@@ -136,3 +136,24 @@ def test_psi_sees_a_shifted_distribution_without_labels():
     assert 10_000 < drifts[0] < 12_000  # within one window of the shift
     constant = PSI(window=100).update_many(np.ones(1000))  # degenerate bins: no crash, no alarm
     assert (constant == 0).all()
+
+
+def test_statistics_report_what_each_detector_tests():
+    errors = error_stream(3)[:5000]
+    window = WindowErrorRate(window=1000, threshold=0.5)
+    window.update_many(errors)
+    assert window.statistic == pytest.approx(errors[-1000:].mean())
+    ddm = DDM(drift_threshold=100)
+    ddm.update_many(errors)
+    p = errors.mean()
+    assert ddm.statistic == pytest.approx(p + np.sqrt(p * (1 - p) / len(errors)))
+    adwin = ADWIN()
+    adwin.update_many(errors)
+    assert adwin.statistic == pytest.approx(errors[-adwin.width :].mean())
+    psi = PSI(window=500)
+    psi.update_many(value_stream(1)[:3000])
+    assert psi.statistic == psi.value >= 0
+    assert np.isnan(WindowErrorRate(window=10).statistic)
+    page_hinkley = PageHinkley()
+    page_hinkley.update_many(value_stream(2)[:100])
+    assert page_hinkley.statistic >= 0

@@ -137,6 +137,7 @@ class _Adaptive:
                 self.learner = self.policy.on_drift(self.learner)
             self.since_drift = 0
             self.drifts.append({"index": index, "detector": type(self.detector).__name__,
+                                "statistic": _finite(self.detector.statistic),
                                 "action": action})  # fmt: skip
         elif signal == WARNING and self._starts_background():
             self.background = self.learner.clone()
@@ -259,6 +260,11 @@ def adaptive(
         raise ValueError(f"drift adaptation for {learner.task} learners is not there yet")
     cls = AdaptiveClassifier if isinstance(learner, Classifier) else AdaptiveRegressor
     return cls(learner, detector, policy, signal)
+
+
+def _finite(value: float) -> float | None:
+    """A JSON-safe number (None for NaN or ±inf)."""
+    return float(value) if np.isfinite(value) else None
 
 
 def _build(spec: Any, kinds: Mapping[str, type], base: type):

@@ -226,6 +226,11 @@ class ADWIN(DriftDetector):
         return int(self._state[WIDTH])
 
     @property
+    def statistic(self) -> float:
+        """The mean of the window (after any cut)."""
+        return self.estimation
+
+    @property
     def estimation(self) -> float:
         """The mean of the current window."""
         return self._state[TOTAL] / self._state[WIDTH] if self._state[WIDTH] else 0.0

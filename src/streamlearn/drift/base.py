@@ -52,6 +52,11 @@ class DriftDetector(ABC):
         return out
 
     @property
+    def statistic(self) -> float:
+        """The quantity the detector tests, as of the last update (see each detector)."""
+        return float("nan")
+
+    @property
     def drift_detected(self) -> bool:
         return self._state[LAST] == DRIFT
 

@@ -76,4 +76,10 @@ class DDM(DriftDetector):
         state[PS_MIN] = math.inf
         return state
 
+    @property
+    def statistic(self) -> float:
+        """p + s: the error rate plus its standard deviation."""
+        n, p = self._state[N], self._state[MEAN]
+        return float(p + math.sqrt(p * (1 - p) / n)) if n else float("nan")
+
     _kernel = staticmethod(_ddm)

@@ -79,4 +79,9 @@ class EDDM(DriftDetector):
         state[P2S_MAX] = -1.0
         return state
 
+    @property
+    def statistic(self) -> float:
+        """The mean distance between errors."""
+        return float(self._state[D_MEAN])
+
     _kernel = staticmethod(_eddm)

@@ -91,4 +91,10 @@ class PageHinkley(DriftDetector):
         state[MIN_UP], state[MAX_DOWN] = math.inf, -1.0
         return state
 
+    @property
+    def statistic(self) -> float:
+        """The larger of the two cumulative test values (up, down)."""
+        state = self._state
+        return float(max(state[SUM_UP] - state[MIN_UP], state[MAX_DOWN] - state[SUM_DOWN]))
+
     _kernel = staticmethod(_page_hinkley)

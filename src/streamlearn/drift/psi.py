@@ -121,4 +121,6 @@ class PSI(DriftDetector):
         """The last PSI computed."""
         return float(self._state[PSI_VALUE])
 
+    statistic = value
+
     _kernel = staticmethod(_psi)

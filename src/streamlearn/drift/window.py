@@ -82,4 +82,10 @@ class WindowErrorRate(DriftDetector):
         state[BASELINE] = -1.0
         return state
 
+    @property
+    def statistic(self) -> float:
+        """The error rate over the window (NaN until it is full)."""
+        full = self._state[COUNT] >= self.window
+        return float(self._state[SUM] / self.window) if full else float("nan")
+
     _kernel = staticmethod(_window)
