@@ -118,7 +118,9 @@ def evaluate_file(
     if drift is not None:
         if drift not in DETECTORS:
             raise ValueError(f"unknown detector {drift!r}; choose one of {sorted(DETECTORS)}")
-        learner = adaptive(learner, DETECTORS[drift](), adapt)
+        # On a learner's errors only rises matter: ADWIN is told to ignore improvements.
+        options = {"direction": "up"} if drift == "ADWIN" else {}
+        learner = adaptive(learner, DETECTORS[drift](**options), adapt)
 
     def stream() -> Iterator[tuple[dict[str, Any], np.ndarray]]:
         remaining = limit
