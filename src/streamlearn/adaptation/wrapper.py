@@ -163,6 +163,14 @@ class _Adaptive:
 
     # ------------------------------------------------------------------ batches
     def _errors(self, predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """What the detector watches, one value per event."""
+        if self.signal == "brier":
+            return (predictions - targets) ** 2
+        return self._misses(predictions, targets)
+
+    @staticmethod
+    def _misses(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """The plain error: 0/1 for a classifier, absolute for a regressor."""
         raise NotImplementedError
 
     def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
@@ -225,9 +233,8 @@ class AdaptiveClassifier(_Adaptive, Classifier):
     def predict_proba_many(self, X: Any) -> np.ndarray:
         return self.learner.predict_proba_many(X)
 
-    def _errors(self, predictions, targets):
-        if self.signal == "brier":
-            return (predictions - targets) ** 2
+    @staticmethod
+    def _misses(predictions, targets):
         return ((predictions >= 0.5) != (targets >= 0.5)).astype(np.float64)
 
 
@@ -241,9 +248,8 @@ class AdaptiveRegressor(_Adaptive, Regressor):
     def predict_many(self, X: Any) -> np.ndarray:
         return self.learner.predict_many(X)
 
-    def _errors(self, predictions, targets):
-        if self.signal == "brier":
-            return (predictions - targets) ** 2
+    @staticmethod
+    def _misses(predictions, targets):
         return np.abs(predictions - targets)
 
 
