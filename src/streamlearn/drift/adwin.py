@@ -51,80 +51,59 @@ def _drop_front(row_totals, row_variances, count, n):
 
 
 @nb.njit(inline="always")
-def _insert(state, counts, totals, variances, max_buckets, value):
-    width = state[WIDTH] + 1.0
-    if width > 1.0:
-        deviation = value - state[TOTAL] / (width - 1.0)
-        state[VARIANCE] += (width - 1.0) * deviation * deviation / width
-    state[WIDTH] = width
-    state[TOTAL] += value
-    if state[N_ROWS] == 0:
-        state[N_ROWS] = 1
-    totals[0, int(counts[0])] = value
-    variances[0, int(counts[0])] = 0.0
+def _insert(counts, totals, variances, max_buckets, n_rows, value):
+    """Add ``value`` as a bucket of size 1; a row holding ``max_buckets + 1`` buckets merges
+    its two oldest into the next row. Returns the number of rows in use."""
+    if n_rows == 0:
+        n_rows = 1
+    totals[0, counts[0]] = value
+    variances[0, counts[0]] = 0.0
     counts[0] += 1
-    # A row holding max_buckets + 1 buckets merges its two oldest into the next row.
     row = 0
     while counts[row] == max_buckets + 1:
-        size = float(1 << row)
-        mean_a, mean_b = totals[row, 0] / size, totals[row, 1] / size
-        merged_total = totals[row, 0] + totals[row, 1]
-        extra = size * 0.5 * (mean_a - mean_b) * (mean_a - mean_b)  # n·n/(n+n) = n/2
-        merged_variance = variances[row, 0] + variances[row, 1] + extra
+        # size / 2 ** row is exact: the same rounding as River's division by the size.
+        inverse_size = 1.0 / (1 << row)
+        mean_a, mean_b = totals[row, 0] * inverse_size, totals[row, 1] * inverse_size
+        extra = (1 << row) * 0.5 * (mean_a - mean_b) * (mean_a - mean_b)  # n·n/(n+n) = n/2
         nxt = row + 1
-        if nxt >= state[N_ROWS]:
-            state[N_ROWS] = nxt + 1
-        totals[nxt, int(counts[nxt])] = merged_total
-        variances[nxt, int(counts[nxt])] = merged_variance
+        if nxt >= n_rows:
+            n_rows = nxt + 1
+        totals[nxt, counts[nxt]] = totals[row, 0] + totals[row, 1]
+        variances[nxt, counts[nxt]] = variances[row, 0] + variances[row, 1] + extra
         counts[nxt] += 1
-        _drop_front(totals[row], variances[row], int(counts[row]), 2)
+        _drop_front(totals[row], variances[row], counts[row], 2)
         counts[row] -= 2
         if counts[nxt] <= max_buckets:
             break
         row = nxt
+    return n_rows
 
 
 @nb.njit(inline="always")
-def _delete_oldest(state, counts, totals, variances):
-    """Drop the oldest bucket; returns its size."""
-    row = int(state[N_ROWS]) - 1
-    size = float(1 << row)
-    bucket_total, bucket_variance = totals[row, 0], variances[row, 0]
-    state[WIDTH] -= size
-    state[TOTAL] -= bucket_total
-    window_mean = state[TOTAL] / state[WIDTH]
-    bucket_mean = bucket_total / size
-    gap = bucket_mean - window_mean
-    state[VARIANCE] -= bucket_variance + size * state[WIDTH] * gap * gap / (size + state[WIDTH])
-    _drop_front(totals[row], variances[row], int(counts[row]), 1)
-    counts[row] -= 1
-    if counts[row] == 0:
-        state[N_ROWS] -= 1
-    return size
-
-
-@nb.njit(inline="always")
-def _shrink_window(state, counts, totals, variances, delta, min_length):
+def _shrink_window(window, counts, totals, variances, delta, min_length):
     """Scan every cut from the oldest end; drop the oldest bucket while a cut is significant.
 
-    The cut bound is Bifet & Gavaldà's: with 1/m = 1/(n0 - L + 1) + 1/(n1 - L + 1) and
-    d' = ln(2 ln(width) / delta), a gap between the means above sqrt(2 σ² d' / m) + 2/3 d' / m.
+    ``window`` is (width, total, variance, rows in use); returns it updated, and whether a
+    cut was found. The cut bound is Bifet & Gavaldà's: with
+    1/m = 1/(n0 - L + 1) + 1/(n1 - L + 1) and d' = ln(2 ln(width) / delta), a gap between the
+    means above sqrt(2 σ² d' / m) + 2/3 d' / m.
     """
+    width, total, variance, n_rows = window
     detected = False
     again = True
     while again:
         again = False
         # Constant within one scan: the window only changes when a cut is found.
-        log_term = math.log(2.0 * math.log(state[WIDTH]) / delta)
-        spread = state[VARIANCE] / state[WIDTH]
-        n0, n1 = 0.0, state[WIDTH]
-        u0, u1 = 0.0, state[TOTAL]
+        log_term = math.log(2.0 * math.log(width) / delta)
+        spread = variance / width
+        n0, n1 = 0.0, width
+        u0, u1 = 0.0, total
         done = False
-        for row in range(int(state[N_ROWS]) - 1, -1, -1):
+        for row in range(n_rows - 1, -1, -1):
             if done:
                 break
             size = float(1 << row)
-            count = int(counts[row])
+            count = counts[row]
             for k in range(count):
                 n0 += size
                 n1 -= size
@@ -141,31 +120,67 @@ def _shrink_window(state, counts, totals, variances, delta, min_length):
                 )
                 if abs(u0 / n0 - u1 / n1) > bound:
                     detected = again = done = True
-                    if state[WIDTH] > 0:
-                        _delete_oldest(state, counts, totals, variances)
+                    if width > 0:
+                        # Drop the oldest bucket.
+                        last = n_rows - 1
+                        size = float(1 << last)
+                        bucket_total, bucket_variance = totals[last, 0], variances[last, 0]
+                        width -= size
+                        total -= bucket_total
+                        gap = bucket_total / size - total / width
+                        variance -= bucket_variance + size * width * gap * gap / (size + width)
+                        _drop_front(totals[last], variances[last], counts[last], 1)
+                        counts[last] -= 1
+                        if counts[last] == 0:
+                            n_rows -= 1
                     break
-    return detected
+    return (width, total, variance, n_rows), detected
 
 
 @nb.njit(nogil=True, cache=True)
 def _adwin(state, params, values, out):
     delta, clock, max_buckets, min_length, grace_period, direction = params
     slots = int(max_buckets) + 1
+    buckets = int(max_buckets)
+    check_every = int(clock)
+    # Views of ``state``; the hot scalars and counts live in locals and are written back.
+    float_counts, saved_totals, saved_variances = _views(state, slots)
+    counts = float_counts.astype(np.int64)
+    totals, variances = saved_totals.copy(), saved_variances.copy()  # contiguous: faster
+    width, total, variance = state[WIDTH], state[TOTAL], state[VARIANCE]
+    tick, n_rows, last = int(state[TICK]), int(state[N_ROWS]), state[LAST]
     for i in range(values.shape[0]):
-        if state[LAST] == DRIFT:
-            state[:] = 0.0
-        counts, totals, variances = _views(state, slots)
-        _insert(state, counts, totals, variances, max_buckets, values[i])
-        state[TICK] += 1.0
+        if last == DRIFT:  # restart after a detection, as River does
+            totals[:] = 0.0
+            variances[:] = 0.0
+            counts[:] = 0
+            width = total = variance = 0.0
+            tick = n_rows = 0
+        value = values[i]
+        width += 1.0
+        if width > 1.0:
+            deviation = value - total / (width - 1.0)
+            variance += (width - 1.0) * deviation * deviation / width
+        total += value
+        n_rows = _insert(counts, totals, variances, buckets, n_rows, value)
+        tick += 1
         drift = False
-        if state[TICK] % clock == 0 and state[WIDTH] > grace_period:
-            mean_before = state[TOTAL] / state[WIDTH]
-            drift = _shrink_window(state, counts, totals, variances, delta, min_length)
+        if tick % check_every == 0 and width > grace_period:
+            mean_before = total / width
+            window, drift = _shrink_window(
+                (width, total, variance, n_rows), counts, totals, variances, delta, min_length
+            )
+            width, total, variance, n_rows = window
             # The cut dropped the older part: the mean of what is left says which way it went.
             if drift and direction != 0.0:
-                drift = (state[TOTAL] / state[WIDTH] - mean_before) * direction > 0.0
-        state[LAST] = DRIFT if drift else NONE
-        out[i] = state[LAST]
+                drift = (total / width - mean_before) * direction > 0.0
+        last = DRIFT if drift else NONE
+        out[i] = last
+    float_counts[:] = counts
+    saved_totals[:] = totals
+    saved_variances[:] = variances
+    state[WIDTH], state[TOTAL], state[VARIANCE] = width, total, variance
+    state[TICK], state[N_ROWS], state[LAST] = tick, n_rows, last
 
 
 class ADWIN(DriftDetector):
