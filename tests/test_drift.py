@@ -11,6 +11,7 @@ from streamlearn.drift import (
     DDM,
     DRIFT,
     EDDM,
+    KSWIN,
     PSI,
     WARNING,
     PageHinkley,
@@ -44,6 +45,15 @@ def river_signals(detector, values):
     return np.array(signals)
 
 
+def short(stream, n=4000):
+    def shortened(seed):
+        values = stream(seed)
+        middle = len(values) // 2  # where both streams change
+        return values[middle - n // 2 : middle + n // 2]
+
+    return shortened
+
+
 PAIRS = [
     (lambda: ADWIN(), lambda: river_drift.ADWIN(), error_stream),
     (lambda: ADWIN(), lambda: river_drift.ADWIN(), value_stream),
@@ -60,6 +70,18 @@ PAIRS = [
     ),
     (lambda: DDM(), lambda: river_drift.binary.DDM(), error_stream),
     (lambda: EDDM(), lambda: river_drift.binary.EDDM(), error_stream),
+    # River's KSWIN runs a SciPy test per value (~0.3 ms): shorter streams
+    (lambda: KSWIN(seed=42), lambda: river_drift.KSWIN(seed=42), short(value_stream)),
+    (
+        lambda: KSWIN(alpha=0.05, seed=5),
+        lambda: river_drift.KSWIN(alpha=0.05, seed=5),
+        short(error_stream),
+    ),
+    (  # a large older part: Python's sample draws with rejection instead of from a pool
+        lambda: KSWIN(alpha=0.01, window_size=400, stat_size=30, seed=1),
+        lambda: river_drift.KSWIN(alpha=0.01, window_size=400, stat_size=30, seed=1),
+        short(value_stream),
+    ),
 ]
 
 
@@ -78,7 +100,15 @@ def test_detections_equal_rivers(ours, theirs, stream, seed):
 
 @pytest.mark.parametrize(
     "make",
-    [ADWIN, PageHinkley, DDM, EDDM, PSI, lambda: WindowErrorRate(window=500, threshold=0.15)],
+    [
+        ADWIN,
+        PageHinkley,
+        DDM,
+        EDDM,
+        KSWIN,
+        PSI,
+        lambda: WindowErrorRate(window=500, threshold=0.15),
+    ],
 )
 def test_update_many_equals_update_and_state_round_trips(make):
     values = error_stream(5)
@@ -154,6 +184,9 @@ def test_statistics_report_what_each_detector_tests():
     psi.update_many(value_stream(1)[:3000])
     assert psi.statistic == psi.value >= 0
     assert np.isnan(WindowErrorRate(window=10).statistic)
+    kswin = KSWIN()
+    kswin.update_many(value_stream(1)[:3000])
+    assert 0 < kswin.statistic <= 1 and 0 <= kswin.p_value <= 1
     page_hinkley = PageHinkley()
     page_hinkley.update_many(value_stream(2)[:100])
     assert page_hinkley.statistic >= 0

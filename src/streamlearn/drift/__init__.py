@@ -1,6 +1,6 @@
 """Drift detectors: one small interface, a compiled batch path with identical detections.
 
-PSI watches a value's distribution without labels; KSWIN is still to come (issue #3).
+PSI and KSWIN watch a value's distribution without labels.
 Adaptation policies live in :mod:`streamlearn.adaptation`.
 """
 
@@ -8,12 +8,13 @@ from streamlearn.drift.adwin import ADWIN
 from streamlearn.drift.base import DRIFT, NONE, WARNING, DriftDetector
 from streamlearn.drift.ddm import DDM
 from streamlearn.drift.eddm import EDDM
+from streamlearn.drift.kswin import KSWIN
 from streamlearn.drift.page_hinkley import PageHinkley
 from streamlearn.drift.psi import PSI
 from streamlearn.drift.window import WindowErrorRate
 
 DETECTORS: dict[str, type[DriftDetector]] = {
-    cls.__name__: cls for cls in (ADWIN, PageHinkley, DDM, EDDM, WindowErrorRate, PSI)
+    cls.__name__: cls for cls in (ADWIN, PageHinkley, DDM, EDDM, KSWIN, WindowErrorRate, PSI)
 }
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "DETECTORS",
     "DRIFT",
     "EDDM",
+    "KSWIN",
     "NONE",
     "PSI",
     "WARNING",
