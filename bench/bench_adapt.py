@@ -96,11 +96,12 @@ def watched(policy, signal="error", direction="up"):
 
 CONTENDERS = {
     "FTRL": ours(lambda: LogisticRegression()),
-    "FTRL + ADWIN (both ways), reset": watched(Reset(), direction="both"),
-    "FTRL + ADWIN (rises), reset": watched(Reset()),
+    "FTRL + ADWIN (both ways) on errors, reset": watched(Reset(), direction="both"),
+    "FTRL + ADWIN (rises) on errors, reset": watched(Reset()),
     "FTRL + ADWIN (rises) on Brier, reset": watched(Reset(), "brier"),
-    "FTRL + ADWIN (rises) on Brier, shrink ×0.1": watched(Shrink(), "brier"),
-    "FTRL + ADWIN (rises) on Brier, boost ×4": watched(Boost(), "brier"),
+    "FTRL + ADWIN (rises) on log loss, reset": watched(Reset(), "log_loss"),
+    "FTRL + ADWIN (rises) on log loss, shrink ×0.5": watched(Shrink(0.5), "log_loss"),
+    "FTRL + ADWIN (rises) on log loss, boost ×2": watched(Boost(factor=2), "log_loss"),
     "FTRL + DDM, background": ours(lambda: adaptive(LogisticRegression(), DDM(), Background())),
     "SGD, constant rate 0.03": ours(lambda: LogisticRegression(SGD(lr=0.03))),
     "River DriftRetrainingClassifier (DDM)": river_retraining,

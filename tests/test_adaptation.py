@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from streamlearn.adaptation import Background, Boost, Reset, Shrink, adaptive
+from streamlearn.datasets import synth
 from streamlearn.drift import ADWIN, DDM, WindowErrorRate
 from streamlearn.models import FTRL, SGD, AdaGrad, LinearRegression, LogisticRegression
 from streamlearn.models.linear.optimizers import ALPHA, INTERCEPT_LR, LR
@@ -76,6 +77,21 @@ def test_boost_multiplies_the_rates_then_steps_back():
     np.testing.assert_allclose(model.learner._hyper[[LR, ALPHA, INTERCEPT_LR]], base)
 
 
+def test_boost_raises_ftrl_rates_without_moving_its_weights():
+    columns, label = flipping_stream(2000)
+    model = adaptive(LogisticRegression(FTRL(l1=0.1), bits=8), DDM(), Boost(factor=4, hold=5))
+    model.learner.learn_many(columns, label)
+    weights, alpha = model.learner.weights(), model.learner._hyper[ALPHA]
+    model.since_drift = 0
+    model._set_rates(keep_weights=True)
+    assert model.learner._hyper[ALPHA] == pytest.approx(4 * alpha)
+    np.testing.assert_allclose(model.learner.weights(), weights, rtol=1e-12, atol=1e-15)
+    model.since_drift = 10**6
+    model._set_rates(keep_weights=True)
+    assert model.learner._hyper[ALPHA] == pytest.approx(alpha)
+    np.testing.assert_allclose(model.learner.weights(), weights, rtol=1e-12, atol=1e-15)
+
+
 @pytest.mark.parametrize("optimizer", [FTRL(l1=0.1), AdaGrad()])
 def test_shrink_keeps_the_weights_and_raises_the_rates(optimizer):
     columns, label = flipping_stream(2000)
@@ -108,3 +124,21 @@ def test_brier_signal_feeds_squared_errors():
     assert model.params()["signal"] == "brier"
     with pytest.raises(ValueError, match="signal"):
         adaptive(LogisticRegression(bits=8), ADWIN(), Reset(), signal="vibes")
+
+
+def test_log_loss_signal_catches_a_drift_that_barely_moves_the_error_rate():
+    model = adaptive(LogisticRegression(bits=8), ADWIN(), Reset(), signal="log_loss")
+    losses = model._errors(np.array([0.9, 0.2, 0.0]), np.array([1.0, 1.0, 1.0]))
+    np.testing.assert_allclose(losses, [-np.log(0.9), -np.log(0.2), -np.log(1e-15)])
+    with pytest.raises(ValueError, match="regressors"):
+        adaptive(LinearRegression(bits=8), ADWIN(), Reset(), signal="log_loss")
+    # The click stream's drift (at its midpoint) hardly changes how often FTRL is wrong, but
+    # its log loss jumps: ADWIN on rises of the log loss fires once, right after it.
+    clicks = synth.click_stream(240_000, seed=1)
+    X, y = clicks.drop(["click"]), clicks.column("click").to_numpy()
+    watched = adaptive(LogisticRegression(bits=18), ADWIN(direction="up"), Reset(), "log_loss")
+    watched.learn_many(X, y)
+    assert [120_000 < d["index"] < 125_000 for d in watched.drifts] == [True]
+    on_errors = adaptive(LogisticRegression(bits=18), ADWIN(direction="up"), Reset())
+    on_errors.learn_many(X, y)
+    assert on_errors.drifts == []

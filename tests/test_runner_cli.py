@@ -183,8 +183,24 @@ def test_drift_detection_and_adaptation_from_the_command_line():
     assert report["drifts"] == len(report["drift_events"]) > 10
     first = report["drift_events"][0]
     assert first["detector"] == "DDM" and first["action"] == "boost" and first["index"] > 30
+    assert first["time"].startswith("20")  # no time column: when it was processed (UTC)
     plain = json.loads(run("evaluate", str(elec2.path()), "--target", "target",
                            "--output", "json").stdout)  # fmt: skip
     assert report["log_loss"] < plain["log_loss"]  # Elec2 drifts: adapting pays
     bad = run("evaluate", str(elec2.path()), "--target", "target", "--drift", "ESP")
     assert bad.returncode == 1 and "unknown detector" in bad.stderr
+
+
+def test_drift_events_carry_the_event_time_from_a_column(tmp_path):
+    rows = 6000
+    lines = ["when,colour,y"]
+    for i in range(rows):  # the label rule flips at 3000: a drift
+        colour = "red" if i % 3 else "blue"
+        lines.append(f"t{i},{colour},{int((colour == 'red') ^ (i >= rows // 2))}")
+    path = tmp_path / "flip.csv"
+    path.write_text("\n".join(lines) + "\n")
+    result = run("evaluate", str(path), "--target", "y", "--categorical", "colour",
+                 "--time-column", "when", "--drift", "ADWIN", "--output", "json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [event, *_] = [e for e in json.loads(result.stdout)["drift_events"] if e["index"] >= 3000]
+    assert event["time"] == f"t{event['index']}" and event["index"] < 3200

@@ -2,7 +2,8 @@
 
 - :class:`Reset`: start over with a fresh model.
 - :class:`Boost`: multiply the learning rates by ``factor`` for ``hold`` events, then step back
-  to the base rates over ``ramp`` events (in ``steps`` equal steps).
+  to the base rates over ``ramp`` events (in ``steps`` equal steps). For FTRL, whose weights
+  scale with its rate, z is rescaled at each change so that the weights do not jump.
 - :class:`Shrink`: (FTRL, AdaGrad) multiply the per-coordinate accumulated gradient norms by
   ``factor`` < 1, so per-coordinate rates rise again; the current weights do not move.
 - :class:`Background`: a fresh model starts learning at a warning; at drift it replaces the
@@ -109,20 +110,10 @@ class Shrink(Policy):
             raise ValueError("shrink needs an FTRL or AdaGrad learner")
 
     def on_drift(self, learner: LinearModel) -> LinearModel:
-        table, hp = learner.table, learner._hyper
         if learner.optimizer.code == ADAGRAD_CODE:
-            table[:, 1] *= self.factor**2  # rate ∝ 1 / sqrt(sum of g²)
+            learner.table[:, 1] *= self.factor**2  # rate ∝ 1 / sqrt(sum of g²)
             return learner
-        # FTRL: shrink sqrt(n) and rescale z so that every weight stays where it is.
-        z, root_n = table[:, 0], table[:, 1]
-        old = (hp[BETA] + root_n) / hp[ALPHA] + hp[L2]
-        new = (hp[BETA] + self.factor * root_n) / hp[ALPHA] + hp[L2]
-        active = np.abs(z) > hp[L1]
-        sign = np.sign(z)
-        z[active] = sign[active] * hp[L1] + (z[active] - sign[active] * hp[L1]) * (
-            new[active] / old[active]
-        )
-        root_n *= self.factor
+        keep_ftrl_weights(learner, learner._hyper[ALPHA], root_scale=self.factor)
         return learner
 
 
@@ -133,6 +124,21 @@ class Background(Policy):
     the windowed error rate, PSI)."""
 
     name: ClassVar[str] = "background"
+
+
+def keep_ftrl_weights(learner: LinearModel, alpha: float, root_scale: float = 1.0) -> None:
+    """Give an FTRL learner a new ``alpha`` (and scale its sqrt(n) by ``root_scale``) while
+    every weight stays where it is: z is rescaled to match. Rates change, the model does not.
+    """
+    table, hp = learner.table, learner._hyper
+    z, root_n = table[:, 0], table[:, 1]
+    old = (hp[BETA] + root_n) / hp[ALPHA] + hp[L2]
+    new = (hp[BETA] + root_scale * root_n) / alpha + hp[L2]
+    active = np.abs(z) > hp[L1]
+    sign = np.sign(z[active])
+    z[active] = sign * hp[L1] + (z[active] - sign * hp[L1]) * (new[active] / old[active])
+    root_n *= root_scale
+    hp[ALPHA] = alpha
 
 
 POLICIES: dict[str, type[Policy]] = {cls.name: cls for cls in (Reset, Boost, Shrink, Background)}

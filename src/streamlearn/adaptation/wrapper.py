@@ -24,14 +24,22 @@ from typing import Any, Self
 
 import numpy as np
 
-from streamlearn.adaptation.policies import RATES, Background, Policy, make_policy
+from streamlearn.adaptation.policies import (
+    RATES,
+    Background,
+    Policy,
+    keep_ftrl_weights,
+    make_policy,
+)
 from streamlearn.base import Classifier, Regressor, State, register
 from streamlearn.base.state import learner_kinds
 from streamlearn.drift import DETECTORS, DRIFT, WARNING, DriftDetector
 from streamlearn.features.columns import as_columns, n_rows, rows
 from streamlearn.models.linear import LinearModel
+from streamlearn.models.linear.optimizers import ALPHA, FTRL_CODE
 
-SIGNALS = ("error", "brier")
+SIGNALS = ("error", "brier", "log_loss")
+LOG_LOSS_CAP = 1e-15  # probabilities are clipped to [cap, 1 - cap]: a loss of at most ~34.5
 
 
 class _Adaptive:
@@ -46,6 +54,8 @@ class _Adaptive:
     ) -> None:
         if signal not in SIGNALS:
             raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
+        if signal != "error" and not isinstance(self, Classifier):
+            raise ValueError(f"signal {signal!r} needs a probability: regressors use 'error'")
         self.signal = signal
         self.learner = _build(learner, learner_kinds(), LinearModel).clone()
         self.detector = _build(detector, DETECTORS, DriftDetector).clone()
@@ -142,7 +152,7 @@ class _Adaptive:
         elif signal == WARNING and self._starts_background():
             self.background = self.learner.clone()
             self._errors_since = [0.0, 0.0]
-        self._set_rates()
+        self._set_rates(keep_weights=True)
 
     def _starts_background(self) -> bool:
         return isinstance(self.policy, Background) and self.background is None
@@ -156,16 +166,25 @@ class _Adaptive:
             return "swap"
         return "keep"
 
-    def _set_rates(self) -> None:
-        self.learner._hyper[list(RATES)] = self._base_rates * self.policy.multiplier(
-            self.since_drift
-        )
+    def _set_rates(self, keep_weights: bool = False) -> None:
+        """The rates for ``since_drift``. ``keep_weights``: the rates change now, on a live
+        model (an FTRL learner then rescales z so that its weights stay); a restored model's
+        z already matches the rates of its time."""
+        rates = self._base_rates * self.policy.multiplier(self.since_drift)
+        learner = self.learner
+        alpha = rates[RATES.index(ALPHA)]
+        if keep_weights and learner.optimizer.code == FTRL_CODE and alpha != learner._hyper[ALPHA]:
+            keep_ftrl_weights(learner, alpha)
+        learner._hyper[list(RATES)] = rates
 
     # ------------------------------------------------------------------ batches
     def _errors(self, predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """What the detector watches, one value per event."""
         if self.signal == "brier":
             return (predictions - targets) ** 2
+        if self.signal == "log_loss":
+            p = np.clip(predictions, LOG_LOSS_CAP, 1.0 - LOG_LOSS_CAP)
+            return -np.where(targets >= 0.5, np.log(p), np.log1p(-p))
         return self._misses(predictions, targets)
 
     @staticmethod
@@ -224,8 +243,8 @@ class _Adaptive:
 @register
 class AdaptiveClassifier(_Adaptive, Classifier):
     """A binary classifier with drift adaptation. The detector sees 0/1 errors, or with
-    ``signal="brier"`` the squared error of the probability, which moves when a drift changes
-    the odds without flipping many decisions (rare clicks, say)."""
+    ``signal="brier"`` / ``"log_loss"`` the squared error / log loss of the probability, which
+    move when a drift changes the odds without flipping many decisions (rare clicks, say)."""
 
     def predict_proba_one(self, x: Mapping[str, Any]) -> dict[bool, float]:
         return self.learner.predict_proba_one(x)
@@ -260,8 +279,8 @@ def adaptive(
     signal: str = "error",
 ):
     """Wrap ``learner`` (binary classifier or regressor) with a detector and a policy; the
-    detector sees each event's ``signal``: ``error`` (0/1, or absolute for a regressor) or
-    ``brier`` (squared error)."""
+    detector sees each event's ``signal``: ``error`` (0/1, or absolute for a regressor),
+    ``brier`` (squared error of the probability) or ``log_loss`` (classifiers only)."""
     if not isinstance(learner, Classifier | Regressor):
         raise ValueError(f"drift adaptation for {learner.task} learners is not there yet")
     cls = AdaptiveClassifier if isinstance(learner, Classifier) else AdaptiveRegressor

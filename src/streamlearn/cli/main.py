@@ -126,11 +126,20 @@ def evaluate(
     missing: Annotated[bool, typer.Option(help="Missing values as their own signal.")] = True,
     drift: Annotated[
         str | None,
-        typer.Option(help="Drift detector: ADWIN, DDM, EDDM, PageHinkley, WindowErrorRate."),
+        typer.Option(
+            help="Drift detector: ADWIN, DDM, EDDM, KSWIN, PageHinkley, WindowErrorRate, PSI."
+        ),
+    ] = None,
+    signal: Annotated[
+        str | None,
+        typer.Option(help="What the detector watches: error, brier, log_loss (binary default)."),
     ] = None,
     adapt: Annotated[
         str, typer.Option(help="On drift: reset, boost, shrink or background.")
     ] = "reset",
+    time_column: Annotated[
+        str | None, typer.Option(help="A column of event times (not a feature) for drift records.")
+    ] = None,
     window: Annotated[int, typer.Option(min=1, help="Events in the rolling metrics.")] = 1000,
     limit: Annotated[int | None, typer.Option(min=1, help="Stop after this many events.")] = None,
     rejects: Annotated[Path | None, typer.Option(help="Write rejected rows here (JSONL).")] = None,
@@ -150,6 +159,8 @@ def evaluate(
         missing=missing,
         drift=drift,
         adapt=adapt,
+        signal=signal,
+        time_column=time_column,
         window=window,
         limit=limit,
         rejects_path=rejects,

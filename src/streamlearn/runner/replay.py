@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,6 +24,7 @@ from streamlearn.adaptation import adaptive
 from streamlearn.base import Learner
 from streamlearn.drift import DETECTORS
 from streamlearn.evaluate import Report, default_metrics, detect_task, progressive_val_score
+from streamlearn.features.columns import n_rows
 from streamlearn.models.factory import DEFAULT_OPTIMIZER, make_learner
 from streamlearn.streams import Batch, FileSource, Reject
 
@@ -83,6 +86,8 @@ def evaluate_file(
     rejects_path: str | os.PathLike | None = None,
     drift: str | None = None,
     adapt: str = "reset",
+    signal: str | None = None,
+    time_column: str | None = None,
     on_progress: Callable[[int, int, int], None] | None = None,
 ) -> tuple[Report, RejectLog]:
     """Progressive validation of ``model`` on the file; returns the report and the rejects.
@@ -91,7 +96,10 @@ def evaluate_file(
     is detected from the first batch's targets unless given. ``drift`` names a detector
     (``PageHinkley``, ``DDM``, ``EDDM``, ``WindowErrorRate``) that watches the learner's
     errors; ``adapt`` is the policy applied when it fires (``reset``, ``boost``, ``shrink``,
-    ``background``).
+    ``background``); ``signal`` is what the detector watches (``error``, ``brier``,
+    ``log_loss``; by default the log loss for a binary task, the error otherwise).
+    Each drift event gets a ``time``: the event's ``time_column`` value (a column that is
+    then not a feature), or else the UTC time at which its batch was processed.
     ``on_progress`` is called after each batch with (bytes read, bytes in all, events so far).
     """
     source = FileSource(path, target, categorical=categorical)
@@ -120,14 +128,17 @@ def evaluate_file(
             raise ValueError(f"unknown detector {drift!r}; choose one of {sorted(DETECTORS)}")
         # On a learner's errors only rises matter: ADWIN is told to ignore improvements.
         options = {"direction": "up"} if drift == "ADWIN" else {}
-        learner = adaptive(learner, DETECTORS[drift](**options), adapt)
+        signal = signal or ("log_loss" if task == "binary" else "error")
+        learner = adaptive(learner, DETECTORS[drift](**options), adapt, signal)
+
+    times = _EventTimes(time_column)
 
     def stream() -> Iterator[tuple[dict[str, Any], np.ndarray]]:
         remaining = limit
         for batch in _chain(first, batches):
             batch = _valid_labels(batch, task)
             log.add(batch.rejects)
-            features, targets = batch.features, batch.target
+            features, targets = times.take(batch.features), batch.target
             if remaining is not None:
                 features = {k: v[:remaining] for k, v in features.items()}
                 targets = targets[:remaining]
@@ -149,8 +160,44 @@ def evaluate_file(
     report.extra["rejected"] = log.count
     if drift is not None:
         report.extra["drifts"] = len(learner.drifts)
-        report.drift_events = list(learner.drifts)
+        report.drift_events = [times.stamp(event) for event in learner.drifts]
     return report, log
+
+
+class _EventTimes:
+    """Remembers each batch's event times (from a column, or the processing time) so that
+    drift records can say when their event happened."""
+
+    def __init__(self, column: str | None) -> None:
+        self.column = column
+        self.starts: list[int] = []
+        self.times: list[list[str] | str] = []
+        self.events = 0
+
+    def take(self, features: dict[str, Any]) -> dict[str, Any]:
+        """Note the batch's times; returns its features without the time column."""
+        self.starts.append(self.events)
+        self.events += n_rows(features)
+        if self.column is None:
+            self.times.append(datetime.now(UTC).isoformat(timespec="seconds"))
+            return features
+        if self.column not in features:
+            raise ValueError(f"time column {self.column!r} is not in the data")
+        features = dict(features)
+        values = features.pop(self.column)
+        self.times.append([str(v) for v in _as_list(values)])
+        return features
+
+    def stamp(self, event: dict[str, Any]) -> dict[str, Any]:
+        index = int(event["index"])
+        batch = bisect.bisect_right(self.starts, index) - 1
+        times = self.times[batch]
+        moment = times if isinstance(times, str) else times[index - self.starts[batch]]
+        return {**event, "time": moment}
+
+
+def _as_list(values: Any) -> list[Any]:
+    return values.to_pylist() if hasattr(values, "to_pylist") else list(values)
 
 
 def _chain(first: Batch, rest: Iterator[Batch]) -> Iterator[Batch]:
