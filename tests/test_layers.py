@@ -17,6 +17,7 @@ ALLOWED = {
     "evaluate": {"base", "models", "features"},
     "streams": {"base"},
     "datasets": {"base", "streams"},
+    "registry": {"base"},
 }
 # The runner wires everything below it; the command line sits on the runner.
 ALLOWED["runner"] = set(ALLOWED)

@@ -2,7 +2,15 @@
 
 from streamlearn.base.classes import ClassIndex, check_label
 from streamlearn.base.learner import Classifier, Learner, MulticlassClassifier, Regressor
-from streamlearn.base.state import State, learner_kinds, load_state, register, save_state
+from streamlearn.base.state import (
+    State,
+    learner_kinds,
+    load_snapshot,
+    load_state,
+    read_info,
+    register,
+    save_state,
+)
 
 __all__ = [
     "ClassIndex",
@@ -13,7 +21,9 @@ __all__ = [
     "State",
     "check_label",
     "learner_kinds",
+    "load_snapshot",
     "load_state",
+    "read_info",
     "register",
     "save_state",
 ]

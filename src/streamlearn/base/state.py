@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 _KINDS: dict[str, type] = {}
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def register(cls: type) -> type:
@@ -71,13 +71,25 @@ def _header(state: State) -> dict[str, Any]:
     }
 
 
-def save_state(state: State, path: str | os.PathLike) -> str:
-    """Write ``state`` to ``path`` atomically (temp file, fsync, rename); return its SHA-256."""
+def _digest(header: dict[str, Any], payload: bytes) -> str:
+    """SHA-256 over the header (without its checksum) and the arrays: both are covered."""
+    text = json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True)
+    return hashlib.sha256(text.encode() + b"\0" + payload).hexdigest()
+
+
+def save_state(
+    state: State, path: str | os.PathLike, info: dict[str, Any] | None = None
+) -> str:
+    """Write ``state`` to ``path`` atomically (temp file, fsync, rename); return its SHA-256.
+
+    ``info`` is JSON-able metadata stored with it (a registry's version record, say), under
+    the same checksum."""
     buf = io.BytesIO()
     np.savez(buf, **state.arrays)
     payload = buf.getvalue()
-    digest = hashlib.sha256(payload).hexdigest()
-    header = _header(state) | {"arrays_sha256": digest}
+    header = _header(state) | {"info": info or {}}
+    digest = _digest(header, payload)
+    header["sha256"] = digest
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -96,6 +108,22 @@ def save_state(state: State, path: str | os.PathLike) -> str:
 
 def load_state(path: str | os.PathLike) -> State:
     """Read a snapshot written by :func:`save_state`, verifying its checksum."""
+    return load_snapshot(path)[0]
+
+
+def read_info(path: str | os.PathLike) -> dict[str, Any]:
+    """A snapshot's ``info`` (and its ``sha256``) alone, without reading or verifying its
+    arrays: for listings."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            header = json.loads(zf.read("state.json"))
+            return {**header.get("info", {}), "sha256": header.get("sha256", "")}
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a streamlearn snapshot ({exc})") from None
+
+
+def load_snapshot(path: str | os.PathLike) -> tuple[State, dict[str, Any]]:
+    """Read a snapshot and its ``info`` (with the ``sha256``), verifying the checksum."""
     try:
         with zipfile.ZipFile(path) as zf:
             header = json.loads(zf.read("state.json"))
@@ -104,8 +132,9 @@ def load_state(path: str | os.PathLike) -> State:
         raise ValueError(f"{path}: not a streamlearn snapshot ({exc})") from None
     if header.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path}: unsupported snapshot format {header.get('format')!r}")
-    if hashlib.sha256(payload).hexdigest() != header.get("arrays_sha256"):
+    if _digest(header, payload) != header.get("sha256"):
         raise ValueError(f"{path}: checksum mismatch, the snapshot is corrupted")
     with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in npz.files}
-    return State(header["kind"], header["params"], arrays, header.get("meta", {}))
+    state = State(header["kind"], header["params"], arrays, header.get("meta", {}))
+    return state, {**header.get("info", {}), "sha256": header["sha256"]}

@@ -11,7 +11,12 @@ import pyarrow as pa
 from streamlearn.base import Learner, State
 from streamlearn.features.columns import as_columns, n_rows, rows
 from streamlearn.features.hasher import EncodedEvent, FeatureHasher
-from streamlearn.models.linear.kernel import effective_weights, run_linear, run_linear_one
+from streamlearn.models.linear.kernel import (
+    effective_weights,
+    run_linear,
+    run_linear_one,
+    run_linear_ops,
+)
 from streamlearn.models.linear.optimizers import (
     FTRL,
     FTRL_CODE,
@@ -188,6 +193,36 @@ class LinearModel(Learner):
 
     def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
         return self._run_many(X, y, learn=True)
+
+    # ------------------------------------------------------------------ serving
+    def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Featurize a batch as it is served: ``(hashes, values)``, one row per event. The
+        featurizer's statistics (online scaling, missing columns) take in each event as it is
+        served, as in ``predict_learn_many``; the weights do not change."""
+        columns = as_columns(X)
+        self._cached = None
+        return self.features.encode_many(columns, learn=True)
+
+    def run_ops(
+        self,
+        hashes: np.ndarray,
+        values: np.ndarray,
+        ops: np.ndarray,
+        op_rows: np.ndarray,
+        targets: np.ndarray,
+    ) -> np.ndarray:
+        """Run a schedule of served rows and delayed labels in order (see
+        :func:`~streamlearn.models.linear.kernel.run_linear_ops`); targets are already
+        numbers (0/1 for a classifier). Returns each operation's prediction."""
+        out = np.empty(len(ops))
+        checked = np.where(np.asarray(ops) == 0, 0.0, np.asarray(targets, dtype=np.float64))
+        if not np.isfinite(checked).all():
+            raise ValueError("a target to learn is missing or not finite")
+        run_linear_ops(
+            hashes, values, checked, np.asarray(ops, np.int8), np.asarray(op_rows, np.int64),
+            *self._kernel_state(), out,
+        )  # fmt: skip
+        return out
 
     # ------------------------------------------------------------------ targets
     def _target_one(self, y: Any) -> float:

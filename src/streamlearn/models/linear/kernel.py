@@ -153,6 +153,27 @@ def run_linear(
         )  # fmt: skip
 
 
+PREDICT, LEARN, PREDICT_LEARN = 0, 1, 2  # what run_linear_ops does with a row
+
+
+@nb.njit(nogil=True, cache=True)
+def run_linear_ops(
+    hashes, values, targets, ops, op_rows, table, intercept, target_stats, counters, opt, loss,
+    hp, out,
+):  # fmt: skip
+    """A schedule of operations, in order: ``ops[k]`` (PREDICT, LEARN or PREDICT_LEARN) on
+    row ``op_rows[k]`` of ``hashes``/``values`` with target ``targets[k]``; ``out[k]`` is the
+    prediction made before any learning. Serving and delayed labels interleave this way
+    without leaving compiled code."""
+    used = np.empty(hashes.shape[1])
+    for k in range(ops.shape[0]):
+        row = op_rows[k]
+        out[k] = _event(
+            hashes[row], values[row], targets[k], table, intercept, target_stats, counters,
+            opt, loss, hp, ops[k] != PREDICT, used,
+        )  # fmt: skip
+
+
 @nb.njit(nogil=True, cache=True)
 def run_linear_one(
     hashes, values, target, table, intercept, target_stats, counters, opt, loss, hp, learn
