@@ -101,6 +101,10 @@ class FileSource:
         Columns to read as text even when they hold numbers.
     batch_rows
         Rows per batch for JSON lines and Parquet (CSV batches follow its block size).
+    unlabeled
+        Keep rows whose (numeric) target is empty, with target NaN: events whose label has
+        not come (a runner learns them when it does, or lets them expire). By default such
+        rows are rejects.
     """
 
     def __init__(
@@ -109,8 +113,10 @@ class FileSource:
         target: str,
         categorical: Iterable[str] = (),
         batch_rows: int = 65536,
+        unlabeled: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.unlabeled = unlabeled
         if not self.path.is_file():
             raise FileNotFoundError(f"no such file: {self.path}")
         self.format, self.compression = detect_format(self.path)
@@ -258,6 +264,11 @@ class FileSource:
             table.column(self.target) if self.target in table.column_names else pa.nulls(n),
             self.target,
         )
+        if self.unlabeled and not self.text_target:
+            empty = _empty(table.column(self.target)) if self.target in table.column_names else None
+            if empty is not None:
+                for i in np.flatnonzero(empty):
+                    reasons.pop(int(i), None)
         features: dict[str, Any] = {}
         for name in table.column_names:
             if name == self.target:
@@ -277,6 +288,15 @@ class FileSource:
             reject.row += start_row + 1
         rows = np.arange(start_row + 1, start_row + n + 1)
         return Batch(features, target, rows, start_row + n, []).keep(~bad, rejects)
+
+
+def _empty(column: pa.ChunkedArray) -> np.ndarray:
+    """Which values are null or empty text."""
+    column = column.combine_chunks()
+    empty = pc.is_null(column)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        empty = pc.or_(empty, pc.equal(pc.utf8_trim_whitespace(column), ""))
+    return np.asarray(pc.fill_null(empty, True).to_numpy(zero_copy_only=False), bool)
 
 
 def _looks_numeric(column: pa.Array | pa.ChunkedArray) -> bool:

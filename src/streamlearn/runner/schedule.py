@@ -1,0 +1,111 @@
+"""The order in which served events and their labels meet.
+
+Every event is *served* (predicted) at its key (its time, or its offset). Its label arrives
+at key + delay: a LABEL operation there learns from the row as served. An event whose label
+has not come within ``ttl`` of its key EXPIRES (dropped, or learned with a default label);
+a label that comes after that is LATE: counted, not learned. Operations sort by
+(key, kind, offset): at equal keys an event is served before labels are learned, so a label
+with no delay is learned right after its own prediction and before the next event — exactly
+progressive validation. The sort is global (offsets break ties), so how a stream is cut
+into batches never changes the result.
+
+>>> import numpy as np
+>>> ops = label_operations(np.array([10.0, 11.0]), np.array([1.0, np.nan]),
+...                        np.array([10, 11]), [10, 11], delays=np.array([5.0, 5.0]),
+...                        ttl=3.0)
+>>> ops.kinds.tolist(), ops.keys.tolist()   # a label after the TTL; no label at all
+([2, 2, 3], [13.0, 14.0, 15.0])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+SERVE, LABEL, EXPIRE, LATE = 0, 1, 2, 3
+
+
+@dataclass
+class Operations:
+    """Label-side operations: where (key), what (kind), whose (offset, id), with what target."""
+
+    keys: np.ndarray
+    kinds: np.ndarray
+    offsets: np.ndarray
+    ids: list[Any]
+    targets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @staticmethod
+    def empty() -> Operations:
+        return Operations(np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int64), [],
+                          np.zeros(0))  # fmt: skip
+
+    def select(self, mask: np.ndarray) -> Operations:
+        picked = np.flatnonzero(mask)
+        return Operations(self.keys[picked], self.kinds[picked], self.offsets[picked],
+                          [self.ids[i] for i in picked], self.targets[picked])  # fmt: skip
+
+    def __add__(self, other: Operations) -> Operations:
+        return Operations(
+            np.concatenate([self.keys, other.keys]), np.concatenate([self.kinds, other.kinds]),
+            np.concatenate([self.offsets, other.offsets]), self.ids + other.ids,
+            np.concatenate([self.targets, other.targets]),
+        )  # fmt: skip
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        kind = str if any(isinstance(i, str) for i in self.ids) else np.int64
+        return {"keys": self.keys, "kinds": self.kinds, "offsets": self.offsets,
+                "ids": np.array(self.ids, dtype=kind), "targets": self.targets}  # fmt: skip
+
+    @staticmethod
+    def from_arrays(arrays: dict[str, np.ndarray]) -> Operations:
+        return Operations(
+            arrays["keys"].astype(np.float64), arrays["kinds"].astype(np.int8),
+            arrays["offsets"].astype(np.int64), arrays["ids"].tolist(),
+            arrays["targets"].astype(np.float64),
+        )  # fmt: skip
+
+
+def label_operations(
+    keys: np.ndarray,
+    labels: np.ndarray,
+    offsets: np.ndarray,
+    ids: Sequence[Any],
+    delays: np.ndarray,
+    ttl: float,
+) -> Operations:
+    """The label-side operations of served events (see the module doc). Events with neither
+    a label nor a finite TTL get none: nothing waits for them."""
+    labelled = np.isfinite(labels) & np.isfinite(delays)
+    reveal = keys + np.where(labelled, delays, 0.0)
+    deadline = keys + ttl
+    on_time = labelled & (reveal <= deadline)
+    expires = ~on_time & np.isfinite(deadline)
+    late = labelled & ~on_time
+    parts = []
+    for mask, at, kind in ((on_time, reveal, LABEL), (expires, deadline, EXPIRE),
+                           (late, reveal, LATE)):  # fmt: skip
+        picked = np.flatnonzero(mask)
+        parts.append(Operations(at[picked], np.full(len(picked), kind, np.int8),
+                                offsets[picked], [ids[i] for i in picked],
+                                np.where(kind == LABEL, labels[picked], np.nan)))  # fmt: skip
+    return parts[0] + parts[1] + parts[2]
+
+
+def merged_order(
+    serve_keys: np.ndarray, serve_offsets: np.ndarray, due: Operations
+) -> tuple[np.ndarray, np.ndarray]:
+    """Serves and due operations in one order: returns (is_serve, index) per step, where
+    index points into the serves or into ``due``."""
+    keys = np.concatenate([serve_keys, due.keys])
+    kinds = np.concatenate([np.zeros(len(serve_keys), np.int8), due.kinds])
+    offsets = np.concatenate([serve_offsets, due.offsets])
+    order = np.lexsort((offsets, kinds, keys))
+    n = len(serve_keys)
+    return order < n, np.where(order < n, order, order - n)

@@ -1,0 +1,149 @@
+"""Where a runner's events come from: batches of events that each carry an offset.
+
+An offset is an event's position in its stream (a file's data row number here; a Kafka
+partition offset in the live service). A checkpoint stores the last offset it includes,
+and a restarted runner asks its source for the events after it.
+
+>>> from streamlearn.datasets import elec2
+>>> source = FileEvents(elec2.path(), target="target")
+>>> first = next(source.batches(after=100, rows=50))
+>>> first.offsets[:3].tolist(), len(first), first.labels[:3].tolist()
+([101, 102, 103], 50, [1.0, 1.0, 1.0])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from streamlearn.features.columns import rows as take_rows
+from streamlearn.streams import FileSource, Reject
+
+
+@dataclass
+class EventBatch:
+    """Consecutive events: feature columns, labels (NaN: none yet), ids, offsets, ordering
+    keys (event times, or the offsets), per-event label delays (or None) and rejects."""
+
+    features: dict[str, Any]
+    labels: np.ndarray
+    ids: list[Any]
+    offsets: np.ndarray
+    keys: np.ndarray
+    delays: np.ndarray | None = None
+    rejects: list[Reject] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def slice(self, start: int, stop: int) -> EventBatch:
+        return EventBatch(
+            {name: take_rows(col, start, stop) for name, col in self.features.items()},
+            self.labels[start:stop], self.ids[start:stop], self.offsets[start:stop],
+            self.keys[start:stop], None if self.delays is None else self.delays[start:stop],
+            self.rejects if start == 0 else [],
+        )  # fmt: skip
+
+
+def _numbers(column: Any, name: str) -> np.ndarray:
+    """A column of numbers (timestamps become seconds since the epoch)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if isinstance(column, pa.Array):
+        if pa.types.is_timestamp(column.type):
+            column = pc.cast(pc.cast(column, pa.timestamp("us")), pa.int64())
+            return np.asarray(column.to_numpy(zero_copy_only=False), np.float64) / 1e6
+        try:
+            column = pc.cast(column, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise ValueError(f"column {name!r} must hold numbers or timestamps") from None
+        return np.asarray(column.to_numpy(zero_copy_only=False), np.float64)
+    return np.asarray(column, np.float64)
+
+
+class FileEvents:
+    """A file's rows as events, for replay.
+
+    Parameters
+    ----------
+    path, target, categorical
+        As :class:`streamlearn.streams.FileSource`; rows with an empty target are events
+        whose label never comes.
+    id_column
+        Event ids (default: the offset, i.e. the data row number).
+    time_column
+        Event times (numbers or timestamps): the order in which labels and events meet, and
+        the unit of label delays and TTLs. Default: the offsets.
+    delay_column
+        Per-event label delay, in the unit of the keys.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        target: str,
+        categorical: Iterable[str] = (),
+        id_column: str | None = None,
+        time_column: str | None = None,
+        delay_column: str | None = None,
+    ) -> None:
+        text = set(categorical) | ({id_column} if id_column else set())
+        self.file = FileSource(path, target, categorical=text, unlabeled=True)
+        self.id_column, self.time_column, self.delay_column = id_column, time_column, delay_column
+        self._last_key = -np.inf
+
+    @property
+    def position(self) -> int:
+        return self.file.position
+
+    @property
+    def size(self) -> int:
+        return self.file.size
+
+    def batches(
+        self, after: int = 0, rows: int = 16384, last_key: float = -np.inf
+    ) -> Iterator[EventBatch]:
+        """Batches of at most ``rows`` events whose offsets are above ``after``;
+        ``last_key`` is the key of the event at ``after`` (keys never go back)."""
+        self._last_key = last_key
+        for batch in self.file:
+            keep = batch.rows > after
+            if not keep.any():
+                continue
+            events = self._events(batch.keep(keep) if not keep.all() else batch)
+            events.rejects = [r for r in batch.rejects if r.row > after]
+            for start in range(0, len(events), rows):
+                yield events.slice(start, min(start + rows, len(events)))
+
+    def _events(self, batch) -> EventBatch:
+        features = dict(batch.features)
+        offsets = np.asarray(batch.rows, np.int64)
+        ids = offsets.tolist()
+        if self.id_column:
+            ids = [str(v) for v in _pop(features, self.id_column).to_pylist()]
+        keys = offsets.astype(np.float64)
+        if self.time_column:
+            keys = _numbers(_pop(features, self.time_column), self.time_column)
+        # Keys must not go back in time: a late-stamped event counts as arriving now.
+        keys = np.maximum.accumulate(np.maximum(np.nan_to_num(keys, nan=-np.inf),
+                                                self._last_key))  # fmt: skip
+        if len(keys):
+            self._last_key = float(keys[-1])
+        delays = None
+        if self.delay_column:
+            delays = _numbers(_pop(features, self.delay_column), self.delay_column)
+        return EventBatch(features, np.asarray(batch.target, np.float64), ids, offsets, keys,
+                          delays)  # fmt: skip
+
+
+def _pop(features: dict[str, Any], name: str) -> Any:
+    if name not in features:
+        raise ValueError(f"column {name!r} is not in the data; columns: {sorted(features)}")
+    column = features.pop(name)
+    return column if isinstance(column, pa.Array | pa.ChunkedArray) else pa.array(column)
