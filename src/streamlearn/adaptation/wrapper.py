@@ -239,6 +239,58 @@ class _Adaptive:
     def learn_many(self, X: Any, y: Any) -> None:
         self.predict_learn_many(X, y)
 
+    # ------------------------------------------------------------------ serving (runner)
+    def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Encoded rows as served by the current model (see ``LinearModel.serve_many``)."""
+        return self.learner.serve_many(X)
+
+    def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
+        """A schedule of served rows and delayed labels (see ``LinearModel.run_ops``), with
+        the detector watching every learned label; on a drift the policy acts right after
+        that label, exactly as event by event. When the policy brings a fresh featurizer
+        (a reset), the rows served after that point were encoded by the old one: the run
+        stops there and returns the outputs of the operations done, so that the caller
+        serves the rest again."""
+        if isinstance(self.policy, Background):
+            raise ValueError("the background policy cannot run on served rows yet")
+        ops = np.asarray(ops, np.int8)
+        out = np.empty(len(ops))
+        start = 0
+        while start < len(ops):
+            learn_at = start + np.flatnonzero(ops[start:] != 0)
+            change = self.policy.next_change(self.since_drift)
+            stop = len(ops)
+            if change is not None and change < len(learn_at):
+                stop = int(learn_at[change - 1]) + 1  # rates change after this label
+            features = self.learner.features
+            start += self._ops_segment(hashes, values, ops, op_rows, targets, start, stop, out)
+            if self.learner.features is not features:
+                return out[:start]
+        return out
+
+    def _ops_segment(self, hashes, values, ops, op_rows, targets, start, stop, out) -> int:
+        """Run ops start:stop at constant rates, up to the first label the detector flags;
+        returns how many ops ran."""
+        before = self.learner.state()
+        part = slice(start, stop)
+        outputs = self.learner.run_ops(hashes, values, ops[part], op_rows[part], targets[part])
+        learned = np.flatnonzero(ops[part] != 0)
+        errors = self._errors(outputs[learned], np.asarray(targets[part])[learned])
+        trial = type(self.detector).from_state(*self.detector.state())
+        signals = trial.update_many(errors)
+        end, n_learned = stop - start, len(learned)
+        if (signals == DRIFT).any():
+            n_learned = int(np.argmax(signals == DRIFT)) + 1
+            end = int(learned[n_learned - 1]) + 1
+            self.learner = type(self.learner).from_state(before)
+            self._set_rates()
+            cut = slice(start, start + end)
+            self.learner.run_ops(hashes, values, ops[cut], op_rows[cut], targets[cut])
+        out[start : start + end] = outputs[:end]
+        self.detector.update_many(errors[:n_learned])
+        self._after(int(signals[n_learned - 1]) if n_learned else 0, events=n_learned)
+        return end
+
 
 @register
 class AdaptiveClassifier(_Adaptive, Classifier):

@@ -76,6 +76,7 @@ class Taken:
     predictions: np.ndarray
     served_offsets: np.ndarray
     versions: list[str]
+    deadlines: np.ndarray
 
 
 class JoinStore(ABC):
@@ -113,7 +114,7 @@ class JoinStore(ABC):
     def restore(self, arrays: dict[str, np.ndarray], offset: int) -> None:
         """Return to the state of the checkpoint at ``offset``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most stores hold nothing to release
         """Release files or connections."""
 
 
@@ -169,7 +170,7 @@ class MemoryJoinStore(JoinStore):
     def _gather(self, places: list[tuple[int, int] | None]) -> Taken:
         found = np.array([p is not None for p in places], bool)
         hits = [p for p in places if p is not None]
-        parts, predictions, offsets, versions = [], [], [], []
+        parts, predictions, offsets, versions, deadlines = [], [], [], [], []
         if hits:
             blocks = np.array([p[0] for p in hits])
             rows = np.array([p[1] for p in hits])
@@ -181,11 +182,12 @@ class MemoryJoinStore(JoinStore):
                 parts.append((group, entry["rows"].take(picked)))
                 predictions.append((group, entry["predictions"][picked]))
                 offsets.append((group, entry["offsets"][picked]))
+                deadlines.append((group, entry["deadlines"][picked]))
                 versions.append((group, entry["version"]))
             for group, _ in parts:
                 for _ in group:
                     self._release(int(blocks[group[0]]))
-        return _assemble(len(hits), parts, predictions, offsets, versions, found)
+        return _assemble(len(hits), parts, predictions, offsets, deadlines, versions, found)
 
     def take_expired(self, before, at_offset):
         expired = []
@@ -207,7 +209,7 @@ class MemoryJoinStore(JoinStore):
             "ids": np.array(ids, dtype=np.int64 if kind == "int" else str),
             "hashes": taken.rows.hashes, "values": taken.rows.values,
             "predictions": taken.predictions, "offsets": taken.served_offsets,
-            "deadlines": self._deadlines(ids), "versions": np.array(taken.versions, dtype=str),
+            "deadlines": taken.deadlines, "versions": np.array(taken.versions, dtype=str),
         }  # fmt: skip
 
     def _peek(self, ids: list[Any]) -> Taken:
@@ -217,12 +219,6 @@ class MemoryJoinStore(JoinStore):
         taken = self.take(ids, 0)
         self._index, self._blocks = index, blocks
         return taken
-
-    def _deadlines(self, ids: list[Any]) -> np.ndarray:
-        return np.array(
-            [self._blocks[b]["deadlines"][r] for b, r in (self._index[i] for i in ids)],
-            dtype=np.float64,
-        )
 
     def restore(self, arrays, offset) -> None:
         self.__init__()
@@ -243,11 +239,11 @@ class MemoryJoinStore(JoinStore):
 def _empty_taken(n_asked: int = 0) -> Taken:
     return Taken(
         np.zeros(n_asked, bool), Rows(np.zeros((0, 0), np.uint32), np.zeros((0, 0))),
-        np.zeros(0), np.zeros(0, np.int64), [],
+        np.zeros(0), np.zeros(0, np.int64), [], np.zeros(0),
     )  # fmt: skip
 
 
-def _assemble(n_hits, parts, predictions, offsets, versions, found) -> Taken:
+def _assemble(n_hits, parts, predictions, offsets, deadlines, versions, found) -> Taken:
     """Put per-block pieces back into the order the ids were asked in."""
     if n_hits == 0:
         return _empty_taken(len(found))
@@ -264,6 +260,7 @@ def _assemble(n_hits, parts, predictions, offsets, versions, found) -> Taken:
         np.concatenate([p for _, p in predictions])[inverse],
         np.concatenate([o for _, o in offsets])[inverse],
         version_of.tolist(),
+        np.concatenate([d for _, d in deadlines])[inverse],
     )
 
 
@@ -332,7 +329,7 @@ class SQLiteJoinStore(JoinStore):
             chunk = ids[start : start + self.CHUNK]
             marks = ",".join("?" * len(chunk))
             for record in self._db.execute(
-                "SELECT id, block, row, prediction, served FROM entries "
+                "SELECT id, block, row, prediction, served, deadline FROM entries "
                 f"WHERE taken IS NULL AND id IN ({marks})",
                 chunk,
             ):
@@ -349,12 +346,13 @@ class SQLiteJoinStore(JoinStore):
         if not hits:
             return _empty_taken(len(ids))
         parts = []
-        for block, row, _, _ in hits:
+        for block, row, *_ in hits:
             rows, _version = self._block(block)
             parts.append(rows.take(np.array([row])))
         return Taken(
             found, Rows.stack(parts), np.array([h[2] for h in hits], np.float64),
             np.array([h[3] for h in hits], np.int64), [self._block(h[0])[1] for h in hits],
+            np.array([h[4] for h in hits], np.float64),
         )  # fmt: skip
 
     def take_expired(self, before, at_offset):

@@ -8,7 +8,7 @@ and a restarted runner asks its source for the events after it.
 >>> source = FileEvents(elec2.path(), target="target")
 >>> first = next(source.batches(after=100, rows=50))
 >>> first.offsets[:3].tolist(), len(first), first.labels[:3].tolist()
-([101, 102, 103], 50, [1.0, 1.0, 1.0])
+([101, 102, 103], 50, [0.0, 0.0, 0.0])
 """
 
 from __future__ import annotations

@@ -1,0 +1,203 @@
+"""``streamlearn run CONFIG.toml``: a run described in one file, validated before it starts.
+
+Unknown keys and wrong values are refused with the key's full name (``model.bitz: unknown
+key``). Relative paths are relative to the config file. A minimal config::
+
+    [source]
+    path = "clicks.csv"
+    target = "click"
+
+    [labels]
+    delay = 1000          # in events (or in the time column's unit)
+
+    [checkpoint]
+    registry = "registry"
+    every_events = 100000
+
+>>> cfg = load_config_text('[source]\\npath = "a.csv"\\ntarget = "y"\\n[model]\\nbits = 18')
+>>> cfg.model.bits, cfg.labels.store, cfg.checkpoint.every_events
+(18, 'memory', 100000)
+>>> load_config_text('[model]\\nbitz = 18')
+Traceback (most recent call last):
+...
+streamlearn.runner.config.ConfigError: source: required; model.bitz: unknown key
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from streamlearn.adaptation import adaptive
+from streamlearn.adaptation.policies import POLICIES
+from streamlearn.base import Learner
+from streamlearn.drift import DETECTORS
+from streamlearn.evaluate import detect_task
+from streamlearn.models.factory import MODEL_NAMES, make_learner
+from streamlearn.registry import LocalRegistry
+from streamlearn.runner.engine import EXPIRY_POLICIES, Runner
+from streamlearn.runner.join import JoinStore, MemoryJoinStore, SQLiteJoinStore
+from streamlearn.runner.sources import FileEvents
+from streamlearn.streams import FileSource
+
+
+class ConfigError(ValueError):
+    """A config that cannot run, with every problem named by its key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceConfig(_Section):
+    path: Path
+    target: str
+    categorical: list[str] = []
+    id_column: str | None = None
+    time_column: str | None = None
+    delay_column: str | None = None
+
+
+class LabelsConfig(_Section):
+    delay: float = Field(0.0, ge=0)
+    ttl: float = Field(math.inf, gt=0)
+    expiry: Literal[EXPIRY_POLICIES] = "drop"  # type: ignore[valid-type]
+    default_label: float = 0.0
+    store: Literal["memory", "sqlite"] = "memory"
+    store_path: Path = Path("join.sqlite")
+
+
+class ModelConfig(_Section):
+    task: Literal["auto", "binary", "regression"] = "auto"
+    optimizer: Literal[MODEL_NAMES] = "ftrl"  # type: ignore[valid-type]
+    bits: int = Field(20, ge=1, le=30)
+    categorical: list[str] = []
+    interactions: list[list[str]] | Literal["all"] = []
+    standardize: bool = True
+    missing: bool = True
+
+
+class DriftConfig(_Section):
+    detector: Literal[tuple(DETECTORS)] | None = None  # type: ignore[valid-type]
+    policy: Literal[tuple(POLICIES)] = "reset"  # type: ignore[valid-type]
+    signal: Literal["error", "brier", "log_loss"] | None = None
+
+
+class CheckpointConfig(_Section):
+    registry: Path | None = None
+    every_events: int | None = Field(100_000, ge=1)
+    every_seconds: float | None = Field(None, gt=0)
+
+
+class OutputConfig(_Section):
+    predictions: Path | None = None
+    dead_letters: Path | None = None
+    micro_batch: int = Field(16384, ge=1)
+    window: int = Field(1000, ge=1)
+
+
+class RunConfig(_Section):
+    source: SourceConfig
+    labels: LabelsConfig = LabelsConfig()
+    model: ModelConfig = ModelConfig()
+    drift: DriftConfig = DriftConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    output: OutputConfig = OutputConfig()
+
+
+def _problems(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors():
+        where = ".".join(str(p) for p in problem["loc"])
+        kind = problem["type"]
+        message = {"extra_forbidden": "unknown key", "missing": "required"}.get(
+            kind, problem["msg"]
+        )
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def load_config_text(text: str, base: Path | None = None) -> RunConfig:
+    """Parse and validate a TOML config; relative paths are taken from ``base``."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}") from None
+    try:
+        config = RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc)) from None
+    if base is not None:
+        _resolve_paths(config, base)
+    return config
+
+
+def load_config(path: str | Path) -> RunConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no such config file: {path}")
+    try:
+        return load_config_text(path.read_text(), base=path.parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _resolve_paths(config: RunConfig, base: Path) -> None:
+    def resolved(p: Path | None) -> Path | None:
+        return p if p is None or p.is_absolute() else base / p
+
+    config.source.path = resolved(config.source.path)
+    config.labels.store_path = resolved(config.labels.store_path)
+    config.checkpoint.registry = resolved(config.checkpoint.registry)
+    config.output.predictions = resolved(config.output.predictions)
+    config.output.dead_letters = resolved(config.output.dead_letters)
+
+
+def build_model(config: RunConfig) -> Learner:
+    """The learner the config describes (the task read from the data when ``auto``)."""
+    task = config.model.task
+    if task == "auto":
+        first = next(iter(FileSource(config.source.path, config.source.target)), None)
+        if first is None:
+            raise ConfigError(f"{config.source.path}: no labelled rows to detect the task from")
+        task = detect_task(first.target)
+        if task == "multiclass":
+            raise ConfigError("model.task: the runner takes binary and regression for now")
+    interactions = config.model.interactions
+    learner = make_learner(
+        task, config.model.optimizer, bits=config.model.bits,
+        categorical=tuple(config.model.categorical),
+        interactions=interactions if interactions == "all" else [tuple(p) for p in interactions],
+        standardize=config.model.standardize, missing=config.model.missing,
+    )  # fmt: skip
+    drift = config.drift
+    if drift.detector is None:
+        return learner
+    options: dict[str, Any] = {"direction": "up"} if drift.detector == "ADWIN" else {}
+    signal = drift.signal or ("log_loss" if task == "binary" else "error")
+    return adaptive(learner, DETECTORS[drift.detector](**options), drift.policy, signal)
+
+
+def build_runner(config: RunConfig) -> Runner:
+    """A runner wired as the config says."""
+    source = config.source
+    labels = config.labels
+    join: JoinStore = (
+        SQLiteJoinStore(labels.store_path) if labels.store == "sqlite" else MemoryJoinStore()
+    )
+    registry = LocalRegistry(config.checkpoint.registry) if config.checkpoint.registry else None
+    return Runner(
+        build_model(config),
+        FileEvents(source.path, source.target, source.categorical, source.id_column,
+                   source.time_column, source.delay_column),  # fmt: skip
+        delay=labels.delay, ttl=labels.ttl, expiry=labels.expiry,
+        default_label=labels.default_label, join=join, registry=registry,
+        checkpoint_every=config.checkpoint.every_events,
+        checkpoint_seconds=config.checkpoint.every_seconds, window=config.output.window,
+        predictions=config.output.predictions, dead_letters=config.output.dead_letters,
+        micro_batch=config.output.micro_batch,
+    )  # fmt: skip
