@@ -77,9 +77,7 @@ def _digest(header: dict[str, Any], payload: bytes) -> str:
     return hashlib.sha256(text.encode() + b"\0" + payload).hexdigest()
 
 
-def save_state(
-    state: State, path: str | os.PathLike, info: dict[str, Any] | None = None
-) -> str:
+def save_state(state: State, path: str | os.PathLike, info: dict[str, Any] | None = None) -> str:
     """Write ``state`` to ``path`` atomically (temp file, fsync, rename); return its SHA-256.
 
     ``info`` is JSON-able metadata stored with it (a registry's version record, say), under

@@ -1,4 +1,4 @@
-"""``streamlearn``: evaluate learners on files, run the demo.
+"""``streamlearn``: evaluate learners on files, run streams, look after versions, the demo.
 
 Errors are one line on stderr and a non-zero exit, never a traceback.
 """
@@ -19,9 +19,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from streamlearn.cli.registry_cmd import registry_app
 from streamlearn.evaluate import Report
 from streamlearn.models.factory import MODEL_NAMES
-from streamlearn.runner import RejectLog, evaluate_file
+from streamlearn.runner import RejectLog, RunSummary, evaluate_file
+from streamlearn.runner.config import ConfigError, build_runner, load_config
 
 # Typer carries its own copy of click in recent releases: find its usage error by name.
 UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
@@ -32,6 +34,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Online learning on event streams.",
 )
+app.add_typer(registry_app, name="registry")
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
 
@@ -221,6 +224,48 @@ def _evaluate_with_progress(name: str, path: Path, target: str, **options) -> tu
         return evaluate_file(path, target, on_progress=on_progress, **options)
 
 
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="The run's TOML file (see the README).")],
+    limit: Annotated[int | None, typer.Option(min=1, help="Stop after this many events.")] = None,
+    output: Annotated[Output, typer.Option(help="table, or one JSON object.")] = Output.table,
+) -> None:
+    """Run a stream through the runner: predict, join delayed labels, learn, checkpoint.
+    A run whose registry already has versions resumes after the newest one."""
+    runner = build_runner(load_config(config))
+    with _progress_bar() as bar:
+        job = bar.add_task(config.name, total=runner.source.size, events=0)
+
+        def progress(summary: RunSummary) -> None:
+            bar.update(job, completed=runner.source.position, events=summary.served)
+
+        try:
+            summary = runner.run(limit=limit, on_batch=progress)
+        finally:
+            runner.close()
+    if output is Output.json:
+        out.print_json(json.dumps(summary.as_dict(), default=str))
+        return
+    out.print(_run_table(config.name, summary))
+
+
+def _run_table(name: str, summary: RunSummary) -> Table:
+    table = Table(title=f"run {name}")
+    table.add_column("")
+    table.add_column("", justify="right")
+    if summary.resumed_from:
+        table.add_row("resumed from", summary.resumed_from)
+    for key in ("served", "learned", "expired", "late", "unlabeled", "rejected"):
+        table.add_row(key, f"{getattr(summary, key):,}")
+    table.add_row("events/s", f"{summary.events_per_second:,.0f}")
+    for key, value in summary.metrics.items():
+        table.add_row(key, _fmt(value))
+    table.add_row("drifts", str(len(summary.drifts)))
+    table.add_row("rollbacks", str(len(summary.rollbacks)))
+    table.add_row("versions", ", ".join(summary.versions[-3:]) or "—")
+    return table
+
+
 def main() -> None:
     """Entry point: click's usage errors become one line, as do data errors."""
     try:
@@ -232,7 +277,7 @@ def main() -> None:
     except typer.Abort:
         err.print("aborted")
         sys.exit(130)
-    except (FileNotFoundError, KeyError, ValueError, TypeError, OSError) as exc:
+    except (ConfigError, FileNotFoundError, KeyError, ValueError, TypeError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         err.print(f"error: {message}", markup=False, highlight=False)
         sys.exit(1)

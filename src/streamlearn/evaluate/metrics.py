@@ -50,6 +50,41 @@ class Metric(ABC):
     def __repr__(self) -> str:
         return f"{self.label}: {self.get():.6f}"
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything the metric has accumulated, as arrays (checkpoints carry it)."""
+        return _arrays_of(self)
+
+    def load(self, arrays: dict[str, np.ndarray]) -> None:
+        """Continue from :meth:`state` (of a metric built with the same settings)."""
+        _load_into(self, arrays)
+
+
+def _arrays_of(obj: object, prefix: str = "") -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for name, value in vars(obj).items():
+        if isinstance(value, _Ring):
+            out |= _arrays_of(value, f"{prefix}{name}.")
+        elif isinstance(value, np.ndarray):
+            out[prefix + name] = value.copy()
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out[prefix + name] = np.array(value)
+    return out
+
+
+def _load_into(obj: object, arrays: dict[str, np.ndarray], prefix: str = "") -> None:
+    for name, value in vars(obj).items():
+        key = prefix + name
+        if isinstance(value, _Ring):
+            _load_into(value, arrays, f"{key}.")
+        elif key not in arrays:
+            continue
+        elif isinstance(value, np.ndarray):
+            if arrays[key].shape != value.shape:
+                raise ValueError(f"metric state {key}: shape {arrays[key].shape} != {value.shape}")
+            setattr(obj, name, arrays[key].astype(value.dtype))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            setattr(obj, name, type(value)(arrays[key]))
+
 
 class _Ring:
     """The last ``size`` values of a stream of numbers."""

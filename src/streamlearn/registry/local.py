@@ -167,9 +167,7 @@ class LocalRegistry:
 
     # ------------------------------------------------------------------ files
     def _ids(self) -> list[str]:
-        return sorted(
-            m.group(1) for p in self.root.iterdir() if (m := VERSION_FILE.match(p.name))
-        )
+        return sorted(m.group(1) for p in self.root.iterdir() if (m := VERSION_FILE.match(p.name)))
 
     def _next_id(self) -> str:
         ids = self._ids()

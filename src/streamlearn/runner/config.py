@@ -190,10 +190,13 @@ def build_runner(config: RunConfig) -> Runner:
         SQLiteJoinStore(labels.store_path) if labels.store == "sqlite" else MemoryJoinStore()
     )
     registry = LocalRegistry(config.checkpoint.registry) if config.checkpoint.registry else None
+    events = FileEvents(
+        source.path, source.target, source.categorical, source.id_column, source.time_column,
+        source.delay_column,
+    )  # fmt: skip
     return Runner(
         build_model(config),
-        FileEvents(source.path, source.target, source.categorical, source.id_column,
-                   source.time_column, source.delay_column),  # fmt: skip
+        events,
         delay=labels.delay, ttl=labels.ttl, expiry=labels.expiry,
         default_label=labels.default_label, join=join, registry=registry,
         checkpoint_every=config.checkpoint.every_events,

@@ -64,7 +64,7 @@ RUNNER_PREFIX = "runner/"
 
 @dataclass
 class RunSummary:
-    """What a run did; counters cover the whole stream, across restarts."""
+    """What a run did; counters and metrics cover the whole stream, across restarts."""
 
     served: int = 0
     learned: int = 0
@@ -267,7 +267,8 @@ class Runner:
         back the entries taken for them."""
         undone = due.select(np.isin(np.arange(len(due)), index[~is_serve]))
         unserved = batch.offsets[served:]
-        self.pending = undone.select(~np.isin(undone.offsets, unserved)) + self.pending
+        waiting = undone + self.pending
+        self.pending = waiting.select(~np.isin(waiting.offsets, unserved))
         if taken is None:
             return
         back = np.isin(taken.served_offsets, undone.offsets)
@@ -304,7 +305,10 @@ class Runner:
         if not len(stored):
             return row_of, served_of, served_rows, None
         ids = [due.ids[i] for i in stored]
-        taken = self.join.take(ids, self.offset)
+        # Taken "at" this batch's last offset (after the stream's end: one past it), so that
+        # restoring to an earlier checkpoint puts these entries back.
+        at = int(batch.offsets[-1]) if len(batch) else self.offset + 1
+        taken = self.join.take(ids, at)
         taken.ids = [i for i, hit in zip(ids, taken.found, strict=True) if hit]
         hits = stored[taken.found]
         row_of[hits] = len(batch) + np.arange(len(hits))
@@ -397,6 +401,9 @@ class Runner:
             arrays[f"{RUNNER_PREFIX}join/{name}"] = value
         for name, value in self.pending.arrays().items():
             arrays[f"{RUNNER_PREFIX}pending/{name}"] = value
+        for i, metric in enumerate(self.metrics):
+            for name, value in metric.state().items():
+                arrays[f"{RUNNER_PREFIX}metric{i}/{name}"] = value
         runner_meta = {"offset": self.offset, "last_key": self.last_key,
                        "counters": self.counters}  # fmt: skip
         meta = dict(state.meta) | {"runner": runner_meta}
@@ -425,6 +432,8 @@ class Runner:
         self.join.restore(_prefixed(state.arrays, "join/"), int(runner["offset"]))
         pending = _prefixed(state.arrays, "pending/")
         self.pending = Operations.from_arrays(pending) if pending else Operations.empty()
+        for i, metric in enumerate(self.metrics):
+            metric.load(_prefixed(state.arrays, f"metric{i}/"))
         self.offset, self.last_key = int(runner["offset"]), float(runner["last_key"])
         self.counters = {k: int(runner["counters"].get(k, 0)) for k in COUNTERS}
         self.version = version.id

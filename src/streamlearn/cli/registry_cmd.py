@@ -1,0 +1,104 @@
+"""``streamlearn registry list|show|diff|promote|rollback``: look after model versions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streamlearn.registry import LocalRegistry, Version
+
+registry_app = typer.Typer(no_args_is_help=True, help="Model versions in a registry folder.")
+out = Console()
+
+Folder = Annotated[Path, typer.Argument(help="The registry folder.")]
+
+
+def _open(folder: Path) -> LocalRegistry:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no registry at {folder}")
+    return LocalRegistry(folder)
+
+
+def _when(version: Version) -> str:
+    return datetime.fromtimestamp(version.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@registry_app.command("list")
+def list_versions(folder: Folder) -> None:
+    """Every version, oldest first, with its tags, events, offsets and metrics."""
+    table = Table(title=str(folder))
+    for name in ("version", "parent", "created (UTC)", "tags", "events", "offsets", "metrics"):
+        table.add_column(name)
+    for v in _open(folder).versions():
+        metrics = ", ".join(f"{k} {val:.4f}" for k, val in list(v.metrics.items())[:3])
+        table.add_row(v.id, v.parent or "", _when(v), ",".join(v.tags), f"{v.events:,}",
+                      json.dumps(v.offsets), metrics)  # fmt: skip
+    out.print(table)
+
+
+@registry_app.command()
+def show(folder: Folder, version: Annotated[str, typer.Argument(help="A version id.")]) -> None:
+    """One version's whole record (checksum verified), as JSON."""
+    state, record = _open(folder).load(version)
+    payload = record.as_dict() | {"model": state.kind, "params": state.params}
+    out.print_json(json.dumps(payload, default=str))
+
+
+@registry_app.command()
+def diff(
+    folder: Folder,
+    a: Annotated[str, typer.Argument(help="A version id.")],
+    b: Annotated[str, typer.Argument(help="Another version id.")],
+) -> None:
+    """What changed between two versions: parameters, metrics, events, weights."""
+    registry = _open(folder)
+    (state_a, va), (state_b, vb) = registry.load(a), registry.load(b)
+    table = Table(title=f"{a} → {b}")
+    for name in ("", a, b):
+        table.add_column(name)
+    table.add_row("model", state_a.kind, state_b.kind)
+    table.add_row("events", f"{va.events:,}", f"{vb.events:,}")
+    table.add_row("offsets", json.dumps(va.offsets), json.dumps(vb.offsets))
+    for key in sorted(set(va.metrics) | set(vb.metrics)):
+        table.add_row(key, _num(va.metrics.get(key)), _num(vb.metrics.get(key)))
+    params = sorted(k for k in set(state_a.params) | set(state_b.params)
+                    if state_a.params.get(k) != state_b.params.get(k))  # fmt: skip
+    for key in params:
+        table.add_row(f"param {key}", str(state_a.params.get(key)), str(state_b.params.get(key)))
+    for key in sorted(set(state_a.arrays) & set(state_b.arrays)):
+        left, right = state_a.arrays[key], state_b.arrays[key]
+        if left.shape == right.shape and left.dtype.kind == "f":
+            changed = int(np.sum(left != right))
+            table.add_row(f"{key} changed", "", f"{changed:,} of {left.size:,}")
+    out.print(table)
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+@registry_app.command()
+def promote(folder: Folder, version: Annotated[str, typer.Argument(help="A version id.")]) -> None:
+    """Make VERSION the champion (the served model)."""
+    registry = _open(folder)
+    registry.promote(version)
+    out.print(f"{version} is the champion")
+
+
+@registry_app.command()
+def rollback(
+    folder: Folder,
+    version: Annotated[
+        str | None, typer.Argument(help="Default: the previous champion (else its parent).")
+    ] = None,
+) -> None:
+    """Make an earlier version the champion again."""
+    chosen = _open(folder).rollback(version)
+    out.print(f"rolled back: {chosen} is the champion")

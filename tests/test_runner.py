@@ -1,0 +1,210 @@
+"""The runner: exact per-event semantics with delayed labels, the join, checkpoints, resume."""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+import pyarrow.csv as pacsv
+import pytest
+
+from streamlearn.adaptation import adaptive
+from streamlearn.datasets import elec2
+from streamlearn.drift import ADWIN
+from streamlearn.models import LinearRegression, LogisticRegression
+from streamlearn.registry import LocalRegistry
+from streamlearn.runner import FileEvents, MemoryJoinStore, Runner, SQLiteJoinStore
+from streamlearn.runner.sources import EventBatch
+
+LABEL, EXPIRE, LATE = 1, 2, 3
+
+
+def delayed_file(path, n=3000, seed=0):
+    """Events with a colour and a size; the label (sometimes missing) comes after a
+    per-event delay (sometimes missing: it never comes)."""
+    rng = np.random.default_rng(seed)
+    colour = rng.choice(["red", "blue", "green"], n)
+    size = np.round(rng.normal(size=n), 3)
+    label = ((colour == "red") ^ (size > 0.5) ^ (rng.random(n) < 0.1)).astype(int)
+    delay = rng.integers(0, 60, n)
+    lines = ["colour,size,y,delay"]
+    for i in range(n):
+        y = "" if rng.random() < 0.05 else str(label[i])
+        d = "" if rng.random() < 0.03 else str(delay[i])
+        lines.append(f"{colour[i]},{size[i]},{y},{d}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def reference_run(path, ttl, expiry, default_label=0.0):
+    """The same stream event by event, with a heap of label operations: the definition the
+    runner's compiled schedule must match."""
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+    rows = table.drop(["y", "delay"]).to_pylist()
+    labels, delays = table.column("y").to_pylist(), table.column("delay").to_pylist()
+    model = LogisticRegression(bits=12, standardize=False)
+    heap, waiting, counts = [], {}, {"learned": 0, "expired": 0, "late": 0}
+
+    def settle(before):
+        while heap and heap[0][0] < before:
+            _, kind, offset, target = heapq.heappop(heap)
+            if kind == LATE:
+                counts["late"] += 1
+                continue
+            x = waiting.pop(offset)
+            if kind == LABEL or expiry == "default":
+                model.learn_one(x, target if kind == LABEL else default_label)
+                counts["learned"] += 1
+            counts["expired"] += kind == EXPIRE
+
+    for i, x in enumerate(rows):
+        key = offset = i + 1
+        settle(key)
+        model.predict_proba_one(x)
+        has_label = labels[i] is not None and delays[i] is not None
+        reveal, deadline = key + (delays[i] or 0), key + ttl
+        if has_label and reveal <= deadline:
+            heapq.heappush(heap, (reveal, LABEL, offset, float(labels[i])))
+            waiting[offset] = x
+        elif math.isfinite(deadline):
+            heapq.heappush(heap, (deadline, EXPIRE, offset, math.nan))
+            waiting[offset] = x
+        if has_label and reveal > deadline:
+            heapq.heappush(heap, (reveal, LATE, offset, math.nan))
+    settle(math.inf)
+    return model, counts
+
+
+@pytest.mark.parametrize("ttl,expiry", [(math.inf, "drop"), (40, "drop"), (40, "default")])
+@pytest.mark.parametrize("micro_batch", [1000, 37])
+def test_delayed_labels_equal_the_event_by_event_definition(tmp_path, ttl, expiry, micro_batch):
+    path = delayed_file(tmp_path / "delayed.csv")
+    expected, counts = reference_run(path, ttl, expiry)
+    runner = Runner(
+        LogisticRegression(bits=12, standardize=False),
+        FileEvents(path, "y", delay_column="delay"),
+        ttl=ttl, expiry=expiry, micro_batch=micro_batch,
+    )  # fmt: skip
+    summary = runner.run()
+    np.testing.assert_array_equal(runner.model.table, expected.table)
+    np.testing.assert_array_equal(runner.model.intercept, expected.intercept)
+    assert (summary.learned, summary.expired, summary.late) == (
+        counts["learned"], counts["expired"], counts["late"])  # fmt: skip
+    assert summary.served == 3000 and len(runner.join) == 0 and summary.late + 1 > 0
+    if ttl == 40:
+        assert summary.expired > 0 and summary.late > 0  # both paths are exercised
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: LogisticRegression(bits=16),
+        lambda: adaptive(LogisticRegression(bits=16), ADWIN(direction="up"), "reset", "log_loss"),
+    ],
+)
+def test_labels_with_their_events_equal_progressive_validation(make):
+    table = pacsv.read_csv(elec2.path())
+    reference = make()
+    predictions = reference.predict_learn_many(table.drop(["target"]), table["target"])
+    for micro_batch in (16384, 999):
+        runner = Runner(make(), FileEvents(elec2.path(), "target"), micro_batch=micro_batch)
+        runner.run()
+        model = getattr(runner.model, "learner", runner.model)
+        expected = getattr(reference, "learner", reference)
+        np.testing.assert_array_equal(model.table, expected.table)
+        assert getattr(runner.model, "drifts", []) == getattr(reference, "drifts", [])
+    assert predictions.shape == (45312,)
+
+
+def test_a_label_learns_from_the_features_as_served():
+    """The caller's feature columns change after serving (a profile updated, a buffer
+    reused): the label must still learn from what the model saw."""
+    model = LogisticRegression(bits=10, standardize=False)
+    runner = Runner(model, source=None, delay=5)
+    colours = np.array(["red"] * 3, dtype=object)
+    batch = EventBatch({"colour": colours}, np.ones(3), ["a", "b", "c"],
+                       np.array([1, 2, 3]), np.array([1.0, 2.0, 3.0]))  # fmt: skip
+    runner.step(batch)
+    colours[:] = "blue"  # what a re-read would now give
+    greens = {"colour": np.array(["green"] * 10, dtype=object)}
+    ids = [f"z{i}" for i in range(10)]
+    later = EventBatch(greens, np.full(10, np.nan), ids, np.arange(4, 14), np.arange(4.0, 14.0))
+    runner.step(later)
+    assert runner.counters["learned"] == 3
+    reference = LogisticRegression(bits=10, standardize=False)
+    for _ in range(3):
+        reference.learn_one({"colour": "red"}, True)
+    for _ in range(10):
+        reference.predict_proba_one({"colour": "green"})
+    np.testing.assert_array_equal(runner.model.table, reference.table)
+
+
+def test_regression_runs_with_delays(tmp_path):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=2000)
+    lines = ["x,y"] + [
+        f"{a:.4f},{3 * a + 1 + 0.1 * b:.4f}" for a, b in zip(x, rng.normal(size=2000), strict=True)
+    ]  # noqa: E501
+    (tmp_path / "r.csv").write_text("\n".join(lines) + "\n")
+    summary = Runner(LinearRegression(bits=8), FileEvents(tmp_path / "r.csv", "y"),
+                     delay=20).run()  # fmt: skip
+    assert summary.learned == 2000 and summary.metrics["r2"] > 0.9
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_resume_after_a_stop_gives_the_uninterrupted_model(tmp_path, store):
+    path = delayed_file(tmp_path / "delayed.csv", n=5000)
+
+    def runner(folder, join=None):
+        return Runner(
+            LogisticRegression(bits=12), FileEvents(path, "y", delay_column="delay"), ttl=50,
+            expiry="default", registry=LocalRegistry(folder), checkpoint_every=700,
+            micro_batch=300, join=join or MemoryJoinStore(),
+        )  # fmt: skip
+
+    whole = runner(tmp_path / "whole")
+    whole.run()
+    parts = tmp_path / "parts"
+    sqlite = (lambda: SQLiteJoinStore(tmp_path / "join.db")) if store == "sqlite" else None
+    served = 0
+    for limit in (1234, 1, 2000, 10_000):
+        part = runner(parts, sqlite() if sqlite else None)
+        summary = part.run(limit=limit)
+        part.close()
+        assert summary.served == min(served + limit, 5000)
+        if limit == 2000:  # as if killed before the last checkpoint: resume from an older one
+            sorted(parts.glob("v*.snap"))[-1].unlink()
+            summary.served = LocalRegistry(parts).latest()[0].meta["runner"]["counters"]["served"]
+        served = summary.served
+    np.testing.assert_array_equal(part.model.table, whole.model.table)
+    assert summary.learned == whole.summary.learned
+    assert summary.metrics == pytest.approx(whole.summary.metrics, rel=1e-12)  # sums in batches
+    assert summary.resumed_from is not None
+
+
+def test_a_corrupt_newest_snapshot_falls_back_to_the_one_before(tmp_path):
+    path = delayed_file(tmp_path / "delayed.csv", n=4000)
+
+    def runner():
+        return Runner(LogisticRegression(bits=12), FileEvents(path, "y", delay_column="delay"),
+                      registry=LocalRegistry(tmp_path / "reg"), checkpoint_every=500,
+                      micro_batch=500)  # fmt: skip
+
+    whole = Runner(LogisticRegression(bits=12), FileEvents(path, "y", delay_column="delay"))
+    whole.run()
+    runner().run(limit=2500)
+    newest = sorted((tmp_path / "reg").glob("v*.snap"))[-1]
+    data = newest.read_bytes()
+    newest.write_bytes(data[: len(data) // 2])  # a torn write
+    with pytest.warns(UserWarning, match="falling back"):
+        resumed = runner()
+        summary = resumed.run()
+    assert summary.resumed_from == "v000004"  # the newest (v000005) was unusable
+    np.testing.assert_array_equal(resumed.model.table, whole.model.table)
+    flipped = bytearray(sorted((tmp_path / "reg").glob("v*.snap"))[0].read_bytes())
+    flipped[-200] ^= 0xFF  # one flipped bit inside the arrays: the checksum catches it
+    bad = tmp_path / "reg" / "v000001.snap"
+    bad.write_bytes(bytes(flipped))
+    with pytest.raises(ValueError, match="unusable"):
+        LocalRegistry(tmp_path / "reg").load("v000001")
