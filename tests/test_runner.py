@@ -145,7 +145,7 @@ def test_regression_runs_with_delays(tmp_path):
     x = rng.normal(size=2000)
     lines = ["x,y"] + [
         f"{a:.4f},{3 * a + 1 + 0.1 * b:.4f}" for a, b in zip(x, rng.normal(size=2000), strict=True)
-    ]  # noqa: E501
+    ]
     (tmp_path / "r.csv").write_text("\n".join(lines) + "\n")
     summary = Runner(LinearRegression(bits=8), FileEvents(tmp_path / "r.csv", "y"),
                      delay=20).run()  # fmt: skip
@@ -175,7 +175,7 @@ def test_resume_after_a_stop_gives_the_uninterrupted_model(tmp_path, store):
         assert summary.served == min(served + limit, 5000)
         if limit == 2000:  # as if killed before the last checkpoint: resume from an older one
             sorted(parts.glob("v*.snap"))[-1].unlink()
-            summary.served = LocalRegistry(parts).latest()[0].meta["runner"]["counters"]["served"]
+            summary.served = LocalRegistry(parts).latest()[1].notes["counters"]["served"]
         served = summary.served
     np.testing.assert_array_equal(part.model.table, whole.model.table)
     assert summary.learned == whole.summary.learned

@@ -78,7 +78,7 @@ def test_sigkill_at_random_points_then_resume_equals_an_uninterrupted_run(tmp_pa
         state, version = LocalRegistry(registry).latest()
         model = state.arrays["learner/table"]
         np.testing.assert_array_equal(model, uninterrupted.model.learner.table)
-        counters = state.meta["runner"]["counters"]
+        counters = version.notes["counters"]
         assert counters["served"] == expected.served == N_EVENTS
         assert counters["learned"] == expected.learned  # none twice, none skipped
         assert version.offsets == {"file": N_EVENTS}  # data rows are numbered from 1

@@ -104,8 +104,15 @@ class LocalRegistry:
         tags = self._tags()
         previous = tags.get("champion")
         self.tag(version_id, "champion")
-        if previous and previous != version_id:
+        if previous and previous != version_id and self._usable(previous):
             self.tag(previous, "previous-champion")
+
+    def _usable(self, version_id: str) -> bool:
+        try:
+            self.record(version_id)
+        except (KeyError, CorruptVersion):
+            return False
+        return True
 
     def rollback(self, version_id: str | None = None) -> str:
         """Make ``version_id`` (default: the previous champion, else the champion's parent)

@@ -1,0 +1,97 @@
+"""Sound model swaps: roll back to an earlier version, or promote a challenger, only when a
+paired test on the same recent labels says so.
+
+Both compare per-label losses on the *same* events (the last labels the champion learned):
+the current model's, from the predictions it served, against another model's — a saved
+version's predictions on the same rows as served, or a challenger's served predictions. A
+swap needs a one-sided paired z-test below ``alpha`` *and* a mean gap above ``margin``
+(relative): a drift that makes every model worse triggers neither.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> better = rng.gamma(2.0, 0.2, 3000)
+>>> verdict = paired_test(better + 0.05, better + rng.normal(0, 0.01, 3000), margin=0.02)
+>>> verdict.significant, round(verdict.gap, 3)
+(True, 0.123)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from streamlearn.base import Learner
+from streamlearn.runner.lane import PREDICT, Lane, losses_of
+
+
+@dataclass
+class Verdict:
+    """Is ``worse`` significantly worse than ``better``? gap: relative mean difference."""
+
+    significant: bool
+    p_value: float
+    worse_loss: float
+    better_loss: float
+    gap: float
+    events: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def paired_test(
+    worse: np.ndarray, better: np.ndarray, alpha: float = 0.01, margin: float = 0.02,
+    min_events: int = 500,
+) -> Verdict:  # fmt: skip
+    """One-sided paired z-test that ``worse`` has the higher mean loss, plus a margin."""
+    n = min(len(worse), len(better))
+    worse, better = worse[-n:], better[-n:]
+    if n < max(min_events, 2):
+        return Verdict(False, 1.0, math.nan, math.nan, 0.0, n)
+    diff = worse - better
+    spread = float(diff.std(ddof=1))
+    mean_worse, mean_better = float(worse.mean()), float(better.mean())
+    z = float(diff.mean()) / (spread / math.sqrt(n)) if spread > 0 else math.inf * diff.mean()
+    p_value = 0.5 * math.erfc(z / math.sqrt(2)) if math.isfinite(z) else float(z < 0)
+    gap = (mean_worse - mean_better) / mean_better if mean_better > 0 else math.inf
+    return Verdict(bool(p_value < alpha and gap > margin), p_value, mean_worse, mean_better,
+                   gap, n)  # fmt: skip
+
+
+@dataclass
+class RollbackGuard:
+    """At each checkpoint, compare the serving model with the best earlier version (lowest
+    recent loss when it was saved) on the same recent labels; roll back when it is
+    significantly worse."""
+
+    alpha: float = 0.01
+    margin: float = 0.05
+    min_events: int = 1000
+
+    def check(self, lane: Lane, candidate: Learner) -> Verdict:
+        recent = lane.recent
+        if len(recent.targets) < self.min_events:
+            return Verdict(False, 1.0, math.nan, math.nan, 0.0, len(recent.targets))
+        rows = recent.stacked_rows()
+        ops = np.full(len(rows), PREDICT, np.int8)
+        predicted = candidate.run_ops(rows.hashes, rows.values, ops, np.arange(len(rows)),
+                                  np.zeros(len(rows)))  # fmt: skip
+        theirs = losses_of(lane.model.task, recent.targets, predicted)
+        return paired_test(recent.losses, theirs, self.alpha, self.margin, self.min_events)
+
+
+@dataclass
+class PromotionGate:
+    """At each checkpoint, promote the challenger that beats the champion on the same recent
+    labels by ``margin`` (relative), significantly."""
+
+    alpha: float = 0.01
+    margin: float = 0.02
+    min_events: int = 1000
+
+    def check(self, champion: Lane, challenger: Lane) -> Verdict:
+        return paired_test(champion.recent.losses, challenger.recent.losses, self.alpha,
+                           self.margin, self.min_events)  # fmt: skip

@@ -1,0 +1,313 @@
+"""A lane: one model on the stream, with its own label join, schedule and metrics.
+
+The runner feeds every lane the same micro-batches: the champion's lane serves, the
+challengers' lanes learn and are scored in shadow. A lane turns a batch and the labels due
+before its last event into one compiled schedule (see :mod:`streamlearn.runner.schedule`),
+so its model ends exactly where event-by-event processing would leave it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from streamlearn.base import Learner, MulticlassClassifier, State
+from streamlearn.evaluate import default_metrics
+from streamlearn.evaluate.metrics import Metric
+from streamlearn.runner.join import JoinStore, MemoryJoinStore, Rows
+from streamlearn.runner.schedule import (
+    EXPIRE,
+    LABEL,
+    LATE,
+    Operations,
+    label_operations,
+    merged_order,
+)
+from streamlearn.runner.sources import EventBatch
+
+PREDICT, LEARN, PREDICT_LEARN = 0, 1, 2  # the kernels' operations
+EXPIRY_POLICIES = ("drop", "default")
+COUNTERS = ("served", "learned", "expired", "late", "unlabeled", "rejected")
+LOG_LOSS_CAP = 1e-15
+
+
+def check_servable(model: Learner) -> None:
+    """Refuse a model the lanes cannot run."""
+    if not (hasattr(model, "serve_many") and hasattr(model, "run_ops")):
+        raise ValueError(f"{type(model).__name__} cannot run with delayed labels yet")
+    if isinstance(model, MulticlassClassifier):
+        raise ValueError("the runner takes binary and regression learners for now")
+
+
+class Recent:
+    """The last ``size`` labels a lane learned: rows as served, targets and the loss of the
+    prediction each was served with (for rollback and promotion tests)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.rows: list[Rows] = []
+        self.targets = np.zeros(0)
+        self.losses = np.zeros(0)
+
+    def add(self, rows: Rows, targets: np.ndarray, losses: np.ndarray) -> None:
+        self.rows.append(rows)
+        self.targets = np.concatenate([self.targets, targets])[-self.size :]
+        self.losses = np.concatenate([self.losses, losses])[-self.size :]
+        kept, total = [], 0
+        for part in reversed(self.rows):
+            kept.append(part)
+            total += len(part)
+            if total >= self.size:
+                break
+        self.rows = kept[::-1]
+
+    def stacked_rows(self) -> Rows:
+        rows = Rows.stack(self.rows)
+        return rows.take(np.arange(len(rows) - len(self.targets), len(rows)))
+
+
+def losses_of(task: str, targets: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """Per-label loss: log loss for a classifier, squared error for a regressor."""
+    if task == "binary":
+        p = np.clip(predictions, LOG_LOSS_CAP, 1 - LOG_LOSS_CAP)
+        return -np.where(targets >= 0.5, np.log(p), np.log1p(-p))
+    return (predictions - targets) ** 2
+
+
+class Lane:
+    """One model's way through the stream (see the module doc)."""
+
+    def __init__(
+        self,
+        model: Learner,
+        *,
+        delay: float = 0.0,
+        ttl: float = math.inf,
+        expiry: str = "drop",
+        default_label: float = 0.0,
+        join: JoinStore | None = None,
+        metrics: list[Metric] | None = None,
+        window: int | None = 1000,
+        recent: int = 2000,
+    ) -> None:
+        check_servable(model)
+        if expiry not in EXPIRY_POLICIES:
+            raise ValueError(f"expiry must be one of {EXPIRY_POLICIES}, got {expiry!r}")
+        if not (delay >= 0 and ttl > 0):
+            raise ValueError("need delay >= 0 and ttl > 0")
+        self.model = model
+        self.delay, self.ttl, self.expiry, self.default_label = delay, ttl, expiry, default_label
+        self.join = join if join is not None else MemoryJoinStore()
+        self.metrics = metrics if metrics is not None else default_metrics(model.task, window)
+        self.recent = Recent(recent)
+        self.pending = Operations.empty()
+        self.counters = dict.fromkeys(COUNTERS, 0)
+        self.offset = 0
+        self.last_key = -math.inf
+        self.version = ""
+
+    def step(self, batch: EventBatch) -> np.ndarray:
+        """Serve one micro-batch and learn every label due before its last event; returns
+        the predictions served."""
+        delays = batch.delays if batch.delays is not None else np.full(len(batch), self.delay)
+        new = label_operations(batch.keys, batch.labels, batch.offsets, batch.ids, delays,
+                               self.ttl)  # fmt: skip
+        waiting = self.pending + new
+        due_now = waiting.keys < (batch.keys[-1] if len(batch) else math.inf)
+        due, self.pending = waiting.select(due_now), waiting.select(~due_now)
+        served_rows = (
+            Rows(*self.model.serve_many(batch.features))
+            if len(batch)
+            else Rows(np.zeros((0, 0), np.uint32), np.zeros((0, 0)))
+        )
+        row_of, served_of, rows, taken = self._gather(batch, due, served_rows)
+        is_serve, index = merged_order(batch.keys, batch.offsets, due)
+        ops, op_rows, targets, step_of_op = self._kernel_ops(is_serve, index, due, row_of)
+        out = self.model.run_ops(rows.hashes, rows.values, ops, op_rows, targets)
+        # A model that replaced its featurizer (a reset) stops early: the events served after
+        # that point are served again, by the new model, as they would be one by one.
+        steps = len(is_serve) if len(out) == len(ops) else int(step_of_op[len(out) - 1]) + 1
+        served = int(is_serve[:steps].sum())
+        predictions = np.empty(served)
+        serves = ops[: len(out)] != LEARN
+        predictions[op_rows[: len(out)][serves]] = out[serves]
+        in_batch = (row_of >= 0) & (row_of < served)
+        served_of[in_batch] = predictions[row_of[in_batch]]
+        self._count(is_serve[:steps], index[:steps], due, row_of)
+        self._score(index[:steps][~is_serve[:steps]], due, row_of, served_of, rows)
+        if steps < len(is_serve):
+            self._put_back(is_serve[steps:], index[steps:], due, taken, batch, served)
+        self._keep_waiting(batch.slice(0, served), served_rows.take(np.arange(served)),
+                           predictions)  # fmt: skip
+        self.counters["served"] += served
+        self.counters["unlabeled"] += int((~np.isin(batch.offsets[:served], new.offsets)).sum())
+        if served:
+            self.offset = int(batch.offsets[served - 1])
+            self.last_key = float(batch.keys[served - 1])
+        if served < len(batch):
+            return np.concatenate([predictions, self.step(batch.slice(served, len(batch)))])
+        return predictions
+
+    def _put_back(self, is_serve, index, due, taken, batch: EventBatch, served: int) -> None:
+        """Undo the part of a schedule that did not run: its label operations wait again
+        (those of events still to serve are made anew when they are), and the store gets
+        back the entries taken for them."""
+        undone = due.select(np.isin(np.arange(len(due)), index[~is_serve]))
+        unserved = batch.offsets[served:]
+        waiting = undone + self.pending
+        self.pending = waiting.select(~np.isin(waiting.offsets, unserved))
+        if taken is None:
+            return
+        back = np.isin(taken.served_offsets, undone.offsets)
+        if back.any():
+            picked = np.flatnonzero(back)
+            for version in dict.fromkeys(taken.versions[i] for i in picked):
+                mine = [i for i in picked if taken.versions[i] == version]
+                self.join.put(
+                    [taken.ids[i] for i in mine], taken.rows.take(np.array(mine)),
+                    taken.predictions[mine], taken.deadlines[mine], taken.served_offsets[mine],
+                    version,
+                )  # fmt: skip
+
+    def drain(self) -> None:
+        """The end of a replayed stream: every label still in flight arrives (and every
+        entry still waiting reaches its deadline), in order."""
+        if len(self.pending):
+            self.step(EventBatch({}, np.zeros(0), [], np.zeros(0, np.int64), np.zeros(0)))
+
+    def _gather(self, batch: EventBatch, due: Operations, served_rows: Rows):
+        """Rows for the due operations: this batch's own, or taken from the join store.
+        Returns (row of each due operation, -1 if none; its served prediction where known
+        now; all rows stacked; what was taken from the store)."""
+        position = np.searchsorted(batch.offsets, due.offsets)
+        in_batch = np.zeros(len(due), bool)
+        if len(batch):
+            clipped = np.minimum(position, len(batch) - 1)
+            in_batch = (position < len(batch)) & (batch.offsets[clipped] == due.offsets)
+        stored = np.flatnonzero(~in_batch & (due.kinds != LATE))
+        row_of = np.full(len(due), -1, np.int64)
+        row_of[in_batch] = position[in_batch]
+        served_of = np.full(len(due), np.nan)
+        if not len(stored):
+            return row_of, served_of, served_rows, None
+        ids = [due.ids[i] for i in stored]
+        # Taken "at" this batch's last offset (after the stream's end: one past it), so that
+        # restoring to an earlier checkpoint puts these entries back.
+        at = int(batch.offsets[-1]) if len(batch) else self.offset + 1
+        taken = self.join.take(ids, at)
+        taken.ids = [i for i, hit in zip(ids, taken.found, strict=True) if hit]
+        hits = stored[taken.found]
+        row_of[hits] = len(batch) + np.arange(len(hits))
+        served_of[hits] = taken.predictions
+        self.counters["late"] += int((~taken.found).sum())  # their entry is gone
+        rows = Rows.stack([served_rows, taken.rows]) if len(hits) else served_rows
+        return row_of, served_of, rows, taken
+
+    def _kernel_ops(self, is_serve, index, due, row_of):
+        """The compiled call's operations: serves predict, labels (and expiries under the
+        ``default`` policy) learn; a serve directly followed by its own label does both.
+        Also returns, for each operation, its step in the merged order."""
+        if not len(due):
+            steps = np.arange(len(index))
+            return np.full(len(index), PREDICT, np.int8), index, np.zeros(len(index)), steps
+        at = np.where(is_serve, 0, index)
+        kind = np.where(is_serve, -1, due.kinds[at])
+        row = np.where(is_serve, index, row_of[at])
+        learns = self._learns(is_serve, kind, row)
+        target = np.where(kind == LABEL, due.targets[at], self.default_label)
+        keep = is_serve | learns
+        steps = np.flatnonzero(keep)
+        ops = np.where(is_serve, PREDICT, LEARN).astype(np.int8)[keep]
+        row, target = row[keep], np.where(is_serve, 0.0, target)[keep]
+        # A serve followed at once by the label of its own row: one fused step.
+        fused = np.zeros(len(ops), bool)
+        fused[1:] = (ops[1:] == LEARN) & (ops[:-1] == PREDICT) & (row[1:] == row[:-1])
+        serve_of_fused = np.append(fused[1:], False)
+        ops[serve_of_fused] = PREDICT_LEARN
+        target[serve_of_fused] = target[np.flatnonzero(serve_of_fused) + 1]
+        steps[serve_of_fused] = steps[np.flatnonzero(serve_of_fused) + 1]
+        return ops[~fused], row[~fused], target[~fused], steps[~fused]
+
+    def _learns(self, is_serve, kind, row) -> np.ndarray:
+        learns = ~is_serve & (row >= 0)
+        return learns & ((kind == LABEL) | ((kind == EXPIRE) & (self.expiry == "default")))
+
+    def _count(self, is_serve, index, due, row_of) -> None:
+        """Count what the steps that ran did."""
+        if not len(due):
+            return
+        at = np.where(is_serve, 0, index)
+        kind = np.where(is_serve, -1, due.kinds[at])
+        row = np.where(is_serve, index, row_of[at])
+        self.counters["learned"] += int(self._learns(is_serve, kind, row).sum())
+        self.counters["expired"] += int((kind == EXPIRE).sum())
+        self.counters["late"] += int((kind == LATE).sum())
+
+    def _score(self, due_steps, due, row_of, served_of, rows: Rows) -> None:
+        """Each label, in the order learned, scores the prediction its event was served with."""
+        labels = due_steps[(due.kinds[due_steps] == LABEL) & (row_of[due_steps] >= 0)]
+        if not len(labels):
+            return
+        targets, scored = due.targets[labels], served_of[labels]
+        for metric in self.metrics:
+            metric.update_many(targets, scored)
+        tail = slice(-self.recent.size, None)  # only the newest labels are kept
+        self.recent.add(rows.take(row_of[labels[tail]]), targets[tail],
+                        losses_of(self.model.task, targets[tail], scored[tail]))  # fmt: skip
+
+    def _keep_waiting(self, batch: EventBatch, rows: Rows, predictions: np.ndarray) -> None:
+        """Events of this batch whose label (or expiry) is still to come wait in the store;
+        events with nothing to come are not kept."""
+        waiting = self.pending.kinds != LATE
+        keep = np.isin(batch.offsets, self.pending.offsets[waiting])
+        if not keep.any():
+            return
+        picked = np.flatnonzero(keep)
+        self.join.put(
+            [batch.ids[i] for i in picked], rows.take(picked), predictions[picked],
+            batch.keys[picked] + self.ttl, batch.offsets[picked], self.version or "v000000",
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ state
+    def metric_values(self) -> dict[str, float]:
+        return {m.label: float(m.get()) for m in self.metrics if math.isfinite(m.get())}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What a checkpoint needs besides the model: waiting entries, labels in flight,
+        metrics."""
+        arrays = {f"join/{k}": v for k, v in self.join.checkpoint_arrays(self.offset).items()}
+        arrays |= {f"pending/{k}": v for k, v in self.pending.arrays().items()}
+        for i, metric in enumerate(self.metrics):
+            arrays |= {f"metric{i}/{k}": v for k, v in metric.state().items()}
+        return arrays
+
+    def meta(self) -> dict[str, Any]:
+        return {"offset": self.offset, "last_key": self.last_key, "counters": self.counters}
+
+    def restore(self, model: Learner, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Continue from a checkpoint's :meth:`arrays` and :meth:`meta`."""
+        check_servable(model)
+        self.model = model
+        self.offset, self.last_key = int(meta["offset"]), float(meta["last_key"])
+        self.join.restore(_prefixed(arrays, "join/"), self.offset)
+        pending = _prefixed(arrays, "pending/")
+        self.pending = Operations.from_arrays(pending) if pending else Operations.empty()
+        for i, metric in enumerate(self.metrics):
+            metric.load(_prefixed(arrays, f"metric{i}/"))
+        self.counters = {k: int(meta["counters"].get(k, 0)) for k in COUNTERS}
+
+    def close(self) -> None:
+        self.join.close()
+
+
+def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def strip_prefixed(state: State, prefix: str) -> State:
+    """``state`` without the arrays under ``prefix`` and without the meta key ``runner``."""
+    arrays = {k: v for k, v in state.arrays.items() if not k.startswith(prefix)}
+    meta = {k: v for k, v in state.meta.items() if k != "runner"}
+    return State(state.kind, state.params, arrays, meta)
