@@ -12,9 +12,10 @@ import pytest
 from streamlearn.adaptation import adaptive
 from streamlearn.datasets import elec2
 from streamlearn.drift import ADWIN
-from streamlearn.models import LinearRegression, LogisticRegression
+from streamlearn.models import SGD, LinearRegression, LogisticRegression
 from streamlearn.registry import LocalRegistry
 from streamlearn.runner import FileEvents, MemoryJoinStore, Runner, SQLiteJoinStore
+from streamlearn.runner.guards import RollbackGuard
 from streamlearn.runner.sources import EventBatch
 
 LABEL, EXPIRE, LATE = 1, 2, 3
@@ -208,3 +209,88 @@ def test_a_corrupt_newest_snapshot_falls_back_to_the_one_before(tmp_path):
     bad.write_bytes(bytes(flipped))
     with pytest.raises(ValueError, match="unusable"):
         LocalRegistry(tmp_path / "reg").load("v000001")
+
+
+def rule_file(path, n, flip=None, drift_at=None, seed=1):
+    """y = (colour is red) xor (size > 0.3), 5% noise; labels flipped in ``flip`` (a bug
+    upstream), or the rule inverted for good from ``drift_at`` (a real drift)."""
+    rng = np.random.default_rng(seed)
+    colour = rng.choice(["red", "blue", "green", "grey"], n)
+    size = np.round(rng.normal(size=n), 3)
+    label = (colour == "red") ^ (size > 0.3) ^ (rng.random(n) < 0.05)
+    index = np.arange(n)
+    if flip is not None:
+        label ^= (index >= flip[0]) & (index < flip[1])
+    if drift_at is not None:
+        label ^= index >= drift_at
+    lines = ["colour,size,y"] + [f"{c},{s},{int(v)}" for c, s, v in zip(colour, size, label,
+                                                                       strict=True)]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def guarded(path, folder, **options):
+    return Runner(
+        LogisticRegression(bits=12), FileEvents(path, "y", categorical=["colour"]),
+        registry=LocalRegistry(folder), checkpoint_every=2000, micro_batch=1000,
+        rollback=RollbackGuard(min_events=1000), **options,
+    )  # fmt: skip
+
+
+def test_rollback_after_a_stretch_of_bad_labels_and_not_after_a_real_drift(tmp_path):
+    poisoned = rule_file(tmp_path / "poisoned.csv", 40_000, flip=(20_000, 26_000))
+    summary = guarded(poisoned, tmp_path / "a").run()
+    assert len(summary.rollbacks) >= 1
+    first = summary.rollbacks[0]
+    assert 26_000 < first["offset"] <= 32_000  # once the labels are sound again
+    assert first["p_value"] < 0.01 and first["gap"] > 0.05
+    assert int(first["to"][1:]) <= 10  # a version from before the bad stretch
+    plain = Runner(LogisticRegression(bits=12),
+                   FileEvents(poisoned, "y", categorical=["colour"])).run()  # fmt: skip
+    assert summary.metrics["log_loss"] < plain.metrics["log_loss"]
+    drifted = rule_file(tmp_path / "drifted.csv", 40_000, drift_at=20_000)
+    assert guarded(drifted, tmp_path / "b").run().rollbacks == []  # old versions are worse
+    steady = rule_file(tmp_path / "steady.csv", 40_000)
+    assert guarded(steady, tmp_path / "c").run().rollbacks == []
+
+
+def test_a_better_challenger_is_promoted_and_serves(tmp_path):
+    path = rule_file(tmp_path / "rule.csv", 20_000)
+    weak = LogisticRegression(SGD(lr=1e-4), bits=12)
+    runner = Runner(weak, FileEvents(path, "y", categorical=["colour"]),
+                    challengers=[LogisticRegression(bits=12)], registry=LocalRegistry(tmp_path),
+                    checkpoint_every=3000, micro_batch=1000)  # fmt: skip
+    summary = runner.run()
+    [promotion] = summary.promotions
+    assert promotion["from"] == promotion["to"] == "LogisticRegression"
+    assert promotion["offset"] == 3000 and promotion["p_value"] < 0.01
+    assert runner.model.optimizer.name == "ftrl"
+    assert runner.lanes[1].model.optimizer.name == "sgd"  # still learning in shadow
+    assert summary.challengers[0]["log_loss"] > summary.metrics["rolling_log_loss"]
+    resumed = Runner(LogisticRegression(SGD(lr=1e-4), bits=12),
+                     FileEvents(path, "y", categorical=["colour"]),
+                     challengers=[LogisticRegression(bits=12)],
+                     registry=LocalRegistry(tmp_path))  # fmt: skip
+    resumed.resume()
+    np.testing.assert_array_equal(resumed.model.table, runner.model.table)  # the promoted one
+
+
+def test_moving_the_champion_tag_rolls_the_served_model_back(tmp_path):
+    path = rule_file(tmp_path / "rule.csv", 10_000)
+
+    def runner():
+        return Runner(LogisticRegression(bits=12), FileEvents(path, "y"),
+                      registry=LocalRegistry(tmp_path / "reg"), checkpoint_every=2000,
+                      micro_batch=1000)  # fmt: skip
+
+    runner().run(limit=6000)
+    registry = LocalRegistry(tmp_path / "reg")
+    first_state, _ = registry.load("v000001")
+    assert registry.rollback("v000001") == "v000001"
+    again = runner()
+    again.resume()
+    np.testing.assert_array_equal(again.model.table, first_state.arrays["table"])
+    summary = again.run()
+    assert summary.rollbacks[0]["to"] == "v000001" and summary.served == 10_000
+    assert registry.tagged("champion").id == summary.versions[-1]
+    assert registry.record(summary.versions[0]).parent == "v000003"

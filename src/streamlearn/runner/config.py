@@ -40,6 +40,7 @@ from streamlearn.evaluate import detect_task
 from streamlearn.models.factory import MODEL_NAMES, make_learner
 from streamlearn.registry import LocalRegistry
 from streamlearn.runner.engine import EXPIRY_POLICIES, Runner
+from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import JoinStore, MemoryJoinStore, SQLiteJoinStore
 from streamlearn.runner.sources import FileEvents
 from streamlearn.streams import FileSource
@@ -87,6 +88,24 @@ class DriftConfig(_Section):
     signal: Literal["error", "brier", "log_loss"] | None = None
 
 
+class ChallengerConfig(ModelConfig):
+    """A model learning in shadow: the model's keys, and optionally a drift detector."""
+
+    detector: Literal[tuple(DETECTORS)] | None = None  # type: ignore[valid-type]
+    policy: Literal[tuple(POLICIES)] = "reset"  # type: ignore[valid-type]
+
+
+class GateConfig(_Section):
+    alpha: float = Field(0.01, gt=0, lt=1)
+    margin: float = Field(0.02, ge=0)
+    min_events: int = Field(1000, ge=2)
+
+
+class RollbackConfig(GateConfig):
+    enabled: bool = False
+    margin: float = Field(0.05, ge=0)
+
+
 class CheckpointConfig(_Section):
     registry: Path | None = None
     every_events: int | None = Field(100_000, ge=1)
@@ -107,6 +126,9 @@ class RunConfig(_Section):
     drift: DriftConfig = DriftConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     output: OutputConfig = OutputConfig()
+    challengers: list[ChallengerConfig] = []
+    gate: GateConfig = GateConfig()
+    rollback: RollbackConfig = RollbackConfig()
 
 
 def _problems(error: ValidationError) -> str:
@@ -157,8 +179,7 @@ def _resolve_paths(config: RunConfig, base: Path) -> None:
     config.output.dead_letters = resolved(config.output.dead_letters)
 
 
-def build_model(config: RunConfig) -> Learner:
-    """The learner the config describes (the task read from the data when ``auto``)."""
+def _task(config: RunConfig) -> str:
     task = config.model.task
     if task == "auto":
         first = next(iter(FileSource(config.source.path, config.source.target)), None)
@@ -167,19 +188,33 @@ def build_model(config: RunConfig) -> Learner:
         task = detect_task(first.target)
         if task == "multiclass":
             raise ConfigError("model.task: the runner takes binary and regression for now")
-    interactions = config.model.interactions
+    return task
+
+
+def _learner(model: ModelConfig, task: str, detector: str | None, policy: str,
+             signal: str | None = None) -> Learner:  # fmt: skip
+    interactions = model.interactions
     learner = make_learner(
-        task, config.model.optimizer, bits=config.model.bits,
-        categorical=tuple(config.model.categorical),
+        task, model.optimizer, bits=model.bits, categorical=tuple(model.categorical),
         interactions=interactions if interactions == "all" else [tuple(p) for p in interactions],
-        standardize=config.model.standardize, missing=config.model.missing,
+        standardize=model.standardize, missing=model.missing,
     )  # fmt: skip
-    drift = config.drift
-    if drift.detector is None:
+    if detector is None:
         return learner
-    options: dict[str, Any] = {"direction": "up"} if drift.detector == "ADWIN" else {}
-    signal = drift.signal or ("log_loss" if task == "binary" else "error")
-    return adaptive(learner, DETECTORS[drift.detector](**options), drift.policy, signal)
+    options: dict[str, Any] = {"direction": "up"} if detector == "ADWIN" else {}
+    signal = signal or ("log_loss" if task == "binary" else "error")
+    return adaptive(learner, DETECTORS[detector](**options), policy, signal)
+
+
+def build_model(config: RunConfig) -> Learner:
+    """The learner the config describes (the task read from the data when ``auto``)."""
+    drift = config.drift
+    return _learner(config.model, _task(config), drift.detector, drift.policy, drift.signal)
+
+
+def build_challengers(config: RunConfig) -> list[Learner]:
+    task = _task(config)
+    return [_learner(c, task, c.detector, c.policy) for c in config.challengers]
 
 
 def build_runner(config: RunConfig) -> Runner:
@@ -194,9 +229,19 @@ def build_runner(config: RunConfig) -> Runner:
         source.path, source.target, source.categorical, source.id_column, source.time_column,
         source.delay_column,
     )  # fmt: skip
+    rollback = config.rollback
+    guard = (
+        RollbackGuard(rollback.alpha, rollback.margin, rollback.min_events)
+        if rollback.enabled
+        else None
+    )
+    gate = config.gate
     return Runner(
         build_model(config),
         events,
+        challengers=build_challengers(config),
+        gate=PromotionGate(gate.alpha, gate.margin, gate.min_events),
+        rollback=guard,
         delay=labels.delay, ttl=labels.ttl, expiry=labels.expiry,
         default_label=labels.default_label, join=join, registry=registry,
         checkpoint_every=config.checkpoint.every_events,

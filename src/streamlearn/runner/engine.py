@@ -165,6 +165,7 @@ class Runner:
         self.rejected = 0
         self.summary = RunSummary()
         self._candidates: dict[str, Learner] = {}
+        self._resumed = False
 
     # ------------------------------------------------------------------ the champion
     @property
@@ -191,7 +192,7 @@ class Runner:
     ) -> RunSummary:
         """Resume from the newest checkpoint (if any), then run to the end of the source
         (or ``limit`` events more)."""
-        self._resume()
+        self.resume()
         wall, cpu = time.perf_counter(), time.process_time()
         since_checkpoint, last_checkpoint = 0, time.monotonic()
         served_now = 0
@@ -341,9 +342,11 @@ class Runner:
         self.summary.versions.append(version.id)
         return version
 
-    def _resume(self) -> None:
-        if self.registry is None:
+    def resume(self) -> None:
+        """Pick up from the registry's newest version (once; ``run`` calls it)."""
+        if self.registry is None or self._resumed:
             return
+        self._resumed = True
         latest = self.registry.latest()
         if latest is None:
             return

@@ -1,0 +1,79 @@
+"""`streamlearn run CONFIG.toml` and `streamlearn registry …` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+from streamlearn.datasets import elec2
+from tests.test_runner_cli import run
+
+CONFIG = f"""
+[source]
+path = "{elec2.path()}"
+target = "target"
+
+[labels]
+delay = 200
+ttl = 1000
+expiry = "default"
+store = "sqlite"
+
+[drift]
+detector = "ADWIN"
+
+[checkpoint]
+registry = "registry"
+every_events = 10000
+
+[[challengers]]
+optimizer = "sgd"
+
+[output]
+predictions = "predictions.csv"
+micro_batch = 5000
+"""
+
+
+def test_run_resumes_and_the_registry_commands_work(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text(CONFIG)
+    first = run("run", str(config), "--limit", "20000", "--output", "json")
+    assert first.returncode == 0, first.stderr
+    part = json.loads(first.stdout)
+    assert part["served"] == 20_000 and part["resumed_from"] is None
+    rest = run("run", str(config), "--output", "json")
+    assert rest.returncode == 0, rest.stderr
+    summary = json.loads(rest.stdout)
+    assert summary["resumed_from"] == part["versions"][-1]
+    assert summary["served"] == elec2.N_EVENTS and summary["learned"] == elec2.N_EVENTS
+    assert summary["drifts"] and summary["challengers"][0]["model"] == "LogisticRegression"
+    assert (tmp_path / "join.sqlite").exists()
+    table = run("run", str(config))  # nothing left to read: the summary still prints
+    assert table.returncode == 0 and "resumed from" in table.stdout
+
+    registry = str(tmp_path / "registry")
+    listing = run("registry", "list", registry)
+    assert listing.returncode == 0 and "v000001" in listing.stdout and "champion" in listing.stdout
+    shown = json.loads(run("registry", "show", registry, "v000001").stdout)
+    assert shown["offsets"] == {"file": 10_000} and shown["model"] == "AdaptiveClassifier"
+    assert shown["notes"]["counters"]["served"] == 10_000 and len(shown["sha256"]) == 64
+    diff = run("registry", "diff", registry, "v000001", "v000002")
+    assert diff.returncode == 0 and "learner/table changed" in diff.stdout
+    assert run("registry", "promote", registry, "v000002").returncode == 0
+    back = run("registry", "rollback", registry)
+    assert back.returncode == 0 and "is the champion" in back.stdout
+    missing = run("registry", "show", registry, "v000099")
+    assert missing.returncode == 1 and "no version" in missing.stderr
+
+
+def test_config_errors_name_the_key(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('[source]\npath = "x.csv"\ntarget = "y"\n[model]\nbitz = 3\n'
+                      '[labels]\nexpiry = "later"\n')  # fmt: skip
+    result = run("run", str(config))
+    assert result.returncode == 1
+    assert "model.bitz: unknown key" in result.stderr
+    assert "labels.expiry" in result.stderr and "Traceback" not in result.stderr
+    config.write_text("[source\n")
+    assert "not valid TOML" in run("run", str(config)).stderr
+    assert "no such config file" in run("run", str(tmp_path / "nope.toml")).stderr
