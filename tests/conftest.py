@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +57,42 @@ def columns_of(events: list[dict]) -> dict[str, list]:
     """The same events as columns (missing keys become None)."""
     names = sorted({k for x in events for k in x})
     return {name: [x.get(name) for x in events] for name in names}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real Redis server on a free loopback port, for the session (CI installs it)."""
+    import redis
+
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed (apt-get install redis-server)"
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(host="127.0.0.1", port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield client
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_client(redis_server):
+    """The session's server, emptied for each test."""
+    redis_server.flushall()
+    return redis_server

@@ -4,12 +4,14 @@ from streamlearn.base.classes import ClassIndex, check_label
 from streamlearn.base.learner import Classifier, Learner, MulticlassClassifier, Regressor
 from streamlearn.base.state import (
     State,
+    atomic_write,
     learner_kinds,
     load_snapshot,
     load_state,
     read_info,
     register,
     save_state,
+    snapshot_bytes,
 )
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "MulticlassClassifier",
     "Regressor",
     "State",
+    "atomic_write",
     "check_label",
     "learner_kinds",
     "load_snapshot",
@@ -26,4 +29,5 @@ __all__ = [
     "read_info",
     "register",
     "save_state",
+    "snapshot_bytes",
 ]

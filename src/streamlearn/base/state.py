@@ -77,8 +77,8 @@ def _digest(header: dict[str, Any], payload: bytes) -> str:
     return hashlib.sha256(text.encode() + b"\0" + payload).hexdigest()
 
 
-def save_state(state: State, path: str | os.PathLike, info: dict[str, Any] | None = None) -> str:
-    """Write ``state`` to ``path`` atomically (temp file, fsync, rename); return its SHA-256.
+def snapshot_bytes(state: State, info: dict[str, Any] | None = None) -> tuple[bytes, str]:
+    """``state`` as one snapshot (a zip: ``state.json`` + ``arrays.npz``) and its SHA-256.
 
     ``info`` is JSON-able metadata stored with it (a registry's version record, say), under
     the same checksum."""
@@ -88,20 +88,34 @@ def save_state(state: State, path: str | os.PathLike, info: dict[str, Any] | Non
     header = _header(state) | {"info": info or {}}
     digest = _digest(header, payload)
     header["sha256"] = digest
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("state.json", json.dumps(header, sort_keys=True))
+        zf.writestr("arrays.npz", payload)
+    return out.getvalue(), digest
+
+
+def save_state(state: State, path: str | os.PathLike, info: dict[str, Any] | None = None) -> str:
+    """Write ``state`` to ``path`` atomically (temp file, fsync, rename); return its SHA-256."""
+    data, digest = snapshot_bytes(state, info)
+    atomic_write(path, data)
+    return digest
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename: readers see all of it or none."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
-            zf.writestr("state.json", json.dumps(header, sort_keys=True))
-            zf.writestr("arrays.npz", payload)
-        with open(tmp, "rb") as fh:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return digest
 
 
 def load_state(path: str | os.PathLike) -> State:
@@ -109,29 +123,39 @@ def load_state(path: str | os.PathLike) -> State:
     return load_snapshot(path)[0]
 
 
-def read_info(path: str | os.PathLike) -> dict[str, Any]:
+def _zip(source: str | os.PathLike | bytes) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+
+
+def _where(source: str | os.PathLike | bytes) -> str:
+    return "snapshot" if isinstance(source, bytes) else str(source)
+
+
+def read_info(source: str | os.PathLike | bytes) -> dict[str, Any]:
     """A snapshot's ``info`` (and its ``sha256``) alone, without reading or verifying its
-    arrays: for listings."""
+    arrays: for listings. ``source``: a path or the snapshot's bytes."""
     try:
-        with zipfile.ZipFile(path) as zf:
+        with _zip(source) as zf:
             header = json.loads(zf.read("state.json"))
             return {**header.get("info", {}), "sha256": header.get("sha256", "")}
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a streamlearn snapshot ({exc})") from None
+        raise ValueError(f"{_where(source)}: not a streamlearn snapshot ({exc})") from None
 
 
-def load_snapshot(path: str | os.PathLike) -> tuple[State, dict[str, Any]]:
-    """Read a snapshot and its ``info`` (with the ``sha256``), verifying the checksum."""
+def load_snapshot(source: str | os.PathLike | bytes) -> tuple[State, dict[str, Any]]:
+    """Read a snapshot (a path or its bytes) and its ``info`` (with the ``sha256``),
+    verifying the checksum."""
+    where = _where(source)
     try:
-        with zipfile.ZipFile(path) as zf:
+        with _zip(source) as zf:
             header = json.loads(zf.read("state.json"))
             payload = zf.read("arrays.npz")
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a streamlearn snapshot ({exc})") from None
+        raise ValueError(f"{where}: not a streamlearn snapshot ({exc})") from None
     if header.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{path}: unsupported snapshot format {header.get('format')!r}")
+        raise ValueError(f"{where}: unsupported snapshot format {header.get('format')!r}")
     if _digest(header, payload) != header.get("sha256"):
-        raise ValueError(f"{path}: checksum mismatch, the snapshot is corrupted")
+        raise ValueError(f"{where}: checksum mismatch, the snapshot is corrupted")
     with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in npz.files}
     state = State(header["kind"], header["params"], arrays, header.get("meta", {}))

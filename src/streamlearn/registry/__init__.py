@@ -1,5 +1,8 @@
-"""Versioned, checksummed model snapshots with metadata and tags (a local directory)."""
+"""Versioned, checksummed model snapshots with metadata and tags: in a local directory
+(default) or in Redis (shared deployments)."""
 
-from streamlearn.registry.local import CorruptVersion, LocalRegistry, Version
+from streamlearn.registry.base import CorruptVersion, Registry, Version
+from streamlearn.registry.local import LocalRegistry
+from streamlearn.registry.redis import RedisRegistry
 
-__all__ = ["CorruptVersion", "LocalRegistry", "Version"]
+__all__ = ["CorruptVersion", "LocalRegistry", "RedisRegistry", "Registry", "Version"]

@@ -3,6 +3,7 @@ service later), file replay for evaluation, the label join and its schedule."""
 
 from streamlearn.runner.engine import Runner, RunSummary
 from streamlearn.runner.join import JoinStore, MemoryJoinStore, SQLiteJoinStore
+from streamlearn.runner.join_redis import RedisJoinStore
 from streamlearn.runner.replay import RejectLog, evaluate_file
 from streamlearn.runner.sources import EventBatch, FileEvents
 
@@ -11,6 +12,7 @@ __all__ = [
     "FileEvents",
     "JoinStore",
     "MemoryJoinStore",
+    "RedisJoinStore",
     "RejectLog",
     "RunSummary",
     "Runner",

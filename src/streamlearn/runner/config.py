@@ -38,10 +38,11 @@ from streamlearn.base import Learner
 from streamlearn.drift import DETECTORS
 from streamlearn.evaluate import detect_task
 from streamlearn.models.factory import MODEL_NAMES, make_learner
-from streamlearn.registry import LocalRegistry
+from streamlearn.registry import LocalRegistry, RedisRegistry, Registry
 from streamlearn.runner.engine import EXPIRY_POLICIES, Runner
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import JoinStore, MemoryJoinStore, SQLiteJoinStore
+from streamlearn.runner.join_redis import RedisJoinStore
 from streamlearn.runner.sources import FileEvents
 from streamlearn.streams import FileSource
 
@@ -68,8 +69,9 @@ class LabelsConfig(_Section):
     ttl: float = Field(math.inf, gt=0)
     expiry: Literal[EXPIRY_POLICIES] = "drop"  # type: ignore[valid-type]
     default_label: float = 0.0
-    store: Literal["memory", "sqlite"] = "memory"
+    store: Literal["memory", "sqlite", "redis"] = "memory"
     store_path: Path = Path("join.sqlite")
+    redis_prefix: str = "streamlearn:join"
 
 
 class ModelConfig(_Section):
@@ -106,8 +108,13 @@ class RollbackConfig(GateConfig):
     margin: float = Field(0.05, ge=0)
 
 
+class RedisConfig(_Section):
+    url: str = "redis://127.0.0.1:6379/0"
+
+
 class CheckpointConfig(_Section):
     registry: Path | None = None
+    redis_registry: str | None = None  # a key prefix: versions go to Redis instead
     every_events: int | None = Field(100_000, ge=1)
     every_seconds: float | None = Field(None, gt=0)
 
@@ -129,6 +136,7 @@ class RunConfig(_Section):
     challengers: list[ChallengerConfig] = []
     gate: GateConfig = GateConfig()
     rollback: RollbackConfig = RollbackConfig()
+    redis: RedisConfig = RedisConfig()
 
 
 def _problems(error: ValidationError) -> str:
@@ -217,14 +225,26 @@ def build_challengers(config: RunConfig) -> list[Learner]:
     return [_learner(c, task, c.detector, c.policy) for c in config.challengers]
 
 
+def _redis(config: RunConfig):
+    import redis
+
+    return redis.Redis.from_url(config.redis.url)
+
+
 def build_runner(config: RunConfig) -> Runner:
     """A runner wired as the config says."""
     source = config.source
     labels = config.labels
-    join: JoinStore = (
-        SQLiteJoinStore(labels.store_path) if labels.store == "sqlite" else MemoryJoinStore()
-    )
-    registry = LocalRegistry(config.checkpoint.registry) if config.checkpoint.registry else None
+    join: JoinStore = MemoryJoinStore()
+    if labels.store == "sqlite":
+        join = SQLiteJoinStore(labels.store_path)
+    elif labels.store == "redis":
+        join = RedisJoinStore(_redis(config), labels.redis_prefix)
+    registry: Registry | None = None
+    if config.checkpoint.redis_registry:
+        registry = RedisRegistry(_redis(config), config.checkpoint.redis_registry)
+    elif config.checkpoint.registry:
+        registry = LocalRegistry(config.checkpoint.registry)
     events = FileEvents(
         source.path, source.target, source.categorical, source.id_column, source.time_column,
         source.delay_column,

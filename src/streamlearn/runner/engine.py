@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from streamlearn.base import Learner, State
-from streamlearn.registry import CorruptVersion, LocalRegistry, Version
+from streamlearn.registry import CorruptVersion, Registry, Version
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import JoinStore
 from streamlearn.runner.lane import EXPIRY_POLICIES, Lane, strip_prefixed
@@ -134,7 +134,7 @@ class Runner:
         expiry: str = "drop",
         default_label: float = 0.0,
         join: JoinStore | None = None,
-        registry: LocalRegistry | None = None,
+        registry: Registry | None = None,
         checkpoint_every: int | None = 100_000,
         checkpoint_seconds: float | None = None,
         challengers: Sequence[Learner] = (),

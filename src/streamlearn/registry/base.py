@@ -1,0 +1,179 @@
+"""What every registry does, whatever holds the bytes: versions with records, tags,
+promotion and rollback. Backends supply a handful of storage primitives."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from streamlearn.base import State, load_snapshot, read_info, snapshot_bytes
+
+
+@dataclass
+class Version:
+    """One snapshot's record."""
+
+    id: str
+    parent: str | None
+    created_at: float
+    kind: str
+    events: int
+    offsets: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    drifts: list[dict[str, Any]] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
+    tags: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class CorruptVersion(ValueError):
+    """A version's bytes are missing, truncated or fail their checksum."""
+
+
+class Registry(ABC):
+    """Versions of models, and what was true when they were saved."""
+
+    # ------------------------------------------------------------------ storage
+    @abstractmethod
+    def _ids(self) -> list[str]:
+        """Every version id, oldest first."""
+
+    @abstractmethod
+    def _new_id(self) -> str:
+        """A fresh version id, later than every other."""
+
+    @abstractmethod
+    def _write(self, version_id: str, data: bytes, info: dict[str, Any]) -> None:
+        """Store a snapshot atomically: all of it or nothing."""
+
+    @abstractmethod
+    def _read(self, version_id: str) -> bytes:
+        """A snapshot's bytes (KeyError if there is none)."""
+
+    def _read_info(self, version_id: str) -> dict[str, Any]:
+        return read_info(self._read(version_id))
+
+    @abstractmethod
+    def _tags(self) -> dict[str, str]: ...
+
+    @abstractmethod
+    def _set_tag(self, tag: str, version_id: str) -> None: ...
+
+    # ------------------------------------------------------------------ writing
+    def save(
+        self,
+        state: State,
+        *,
+        parent: str | None = None,
+        events: int = 0,
+        offsets: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        drifts: list[dict[str, Any]] | None = None,
+        notes: dict[str, Any] | None = None,
+        tags: Iterable[str] = (),
+    ) -> Version:
+        """Store ``state`` as the next version; returns its record."""
+        version = Version(
+            id=self._new_id(), parent=parent, created_at=time.time(), kind=state.kind,
+            events=int(events), offsets=dict(offsets or {}), metrics=dict(metrics or {}),
+            drifts=list(drifts or []), notes=dict(notes or {}),
+        )  # fmt: skip
+        record = version.as_dict()
+        del record["sha256"], record["tags"]  # the checksum covers the record; tags change
+        data, version.sha256 = snapshot_bytes(state, info=record)
+        self._write(version.id, data, record | {"sha256": version.sha256})
+        for tag in tags:
+            self.tag(version.id, tag)
+        version.tags = self._tags_of(version.id)
+        return version
+
+    def tag(self, version_id: str, tag: str) -> None:
+        """Point ``tag`` at ``version_id`` (a tag names one version at a time)."""
+        self.record(version_id)  # refuses unknown or corrupt versions
+        self._set_tag(tag, version_id)
+
+    def promote(self, version_id: str) -> None:
+        """Make ``version_id`` the champion; the one before is remembered for rollback."""
+        previous = self._tags().get("champion")
+        self.tag(version_id, "champion")
+        if previous and previous != version_id and self._usable(previous):
+            self.tag(previous, "previous-champion")
+
+    def rollback(self, version_id: str | None = None) -> str:
+        """Make ``version_id`` (default: the previous champion, else the champion's parent)
+        the champion again; returns it."""
+        if version_id is None:
+            tags = self._tags()
+            version_id = tags.get("previous-champion")
+            if version_id is None and "champion" in tags:
+                version_id = self.record(tags["champion"]).parent
+            if version_id is None:
+                raise ValueError("nothing to roll back to: no earlier champion or parent")
+        self.promote(version_id)
+        return version_id
+
+    # ------------------------------------------------------------------ reading
+    def versions(self) -> list[Version]:
+        """Every readable version, oldest first (corrupt ones are warned about, skipped)."""
+        found = []
+        for version_id in self._ids():
+            try:
+                found.append(self.record(version_id))
+            except CorruptVersion as exc:
+                warnings.warn(str(exc), stacklevel=2)
+        return found
+
+    def record(self, version_id: str) -> Version:
+        """A version's record, read without loading its arrays (:meth:`load` verifies)."""
+        try:
+            info = self._read_info(version_id)
+        except KeyError:
+            raise KeyError(f"no version {version_id!r} in {self}") from None
+        except (ValueError, OSError) as exc:
+            raise CorruptVersion(f"version {version_id} is unusable: {exc}") from None
+        return Version(**info, tags=self._tags_of(version_id))
+
+    def load(self, version_id: str) -> tuple[State, Version]:
+        """The state and record of ``version_id``, checksum verified."""
+        try:
+            data = self._read(version_id)
+        except KeyError:
+            raise KeyError(f"no version {version_id!r} in {self}") from None
+        try:
+            state, info = load_snapshot(data)
+        except (ValueError, OSError) as exc:
+            raise CorruptVersion(f"version {version_id} is unusable: {exc}") from None
+        return state, Version(**info, tags=self._tags_of(version_id))
+
+    def latest(self) -> tuple[State, Version] | None:
+        """The newest version that loads; corrupt newer ones are warned about and skipped."""
+        for version_id in reversed(self._ids()):
+            try:
+                return self.load(version_id)
+            except CorruptVersion as exc:
+                warnings.warn(f"{exc}; falling back to the version before", stacklevel=2)
+        return None
+
+    def tagged(self, tag: str) -> Version | None:
+        version_id = self._tags().get(tag)
+        return self.record(version_id) if version_id else None
+
+    def tags(self) -> dict[str, str]:
+        return self._tags()
+
+    def _tags_of(self, version_id: str) -> list[str]:
+        return sorted(tag for tag, target in self._tags().items() if target == version_id)
+
+    def _usable(self, version_id: str) -> bool:
+        try:
+            self.record(version_id)
+        except (KeyError, CorruptVersion):
+            return False
+        return True

@@ -1,0 +1,166 @@
+"""The label join in Redis, for deployments where serving and learning processes share it.
+
+Same contract as :class:`~streamlearn.runner.join.SQLiteJoinStore`: every entry remembers
+the offset it was served at and, once its label came, the offset it was taken at; restoring
+to a checkpoint's offset drops what was served after it and puts back what was taken after
+it. Keys under ``prefix``: ``:entries`` (hash id → block, row, prediction, deadline,
+served), ``:blocks`` (hash block → encoded rows), ``:block_served`` / ``:served`` /
+``:taken`` / ``:deadlines`` (sorted sets by offset or deadline), ``:next_block``.
+Event ids are stored as text: give ids of one kind (all ints or all strings).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+
+from streamlearn.runner.join import JoinStore, Rows, Taken, _check_ids, _empty_taken
+
+
+def _pack_rows(rows: Rows, version: str) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, hashes=rows.hashes, values=rows.values, version=np.array(version))
+    return buf.getvalue()
+
+
+def _unpack_rows(data: bytes) -> tuple[Rows, str]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        return Rows(npz["hashes"], npz["values"]), str(npz["version"])
+
+
+class RedisJoinStore(JoinStore):
+    """Entries in Redis (``client``: a ``redis.Redis``) under ``prefix``."""
+
+    def __init__(self, client: Any, prefix: str = "streamlearn:join") -> None:
+        self.client = client
+        self.prefix = prefix
+        self._cache: dict[int, tuple[Rows, str]] = {}
+        self._durable_offset: int | None = None
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}:{name}"
+
+    def __len__(self) -> int:
+        return int(self.client.zcard(self._key("deadlines")))
+
+    def put(self, ids, rows, predictions, deadlines, offsets, version) -> None:
+        ids = [str(i) for i in _check_ids(ids)]
+        if not ids:
+            return
+        block = int(self.client.incr(self._key("next_block")))
+        self._cache[block] = (rows, version)
+        served = np.asarray(offsets, np.int64)
+        deadlines = np.asarray(deadlines, np.float64)
+        records = {
+            event_id: json.dumps([block, row, float(p), float(d), int(o)])
+            for row, (event_id, p, d, o) in enumerate(
+                zip(ids, np.asarray(predictions), deadlines, served, strict=True)
+            )
+        }
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(self._key("blocks"), str(block), _pack_rows(rows, version))
+        pipe.hset(self._key("alive"), str(block), len(ids))
+        pipe.zadd(self._key("block_served"), {str(block): int(served.max())})
+        pipe.hset(self._key("entries"), mapping=records)
+        pipe.zadd(self._key("served"), dict(zip(ids, served.tolist(), strict=True)))
+        pipe.zadd(self._key("deadlines"), dict(zip(ids, deadlines.tolist(), strict=True)))
+        pipe.zrem(self._key("taken"), *ids)  # an id served again starts over
+        pipe.execute()
+
+    def _block(self, block: int) -> tuple[Rows, str]:
+        if block not in self._cache:
+            data = self.client.hget(self._key("blocks"), str(block))
+            self._cache[block] = _unpack_rows(data)
+        return self._cache[block]
+
+    def take(self, ids, at_offset) -> Taken:
+        ids = [str(i) for i in _check_ids(ids)]
+        if not ids:
+            return _empty_taken()
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hmget(self._key("entries"), ids)
+        pipe.zmscore(self._key("taken"), ids)
+        records, taken_at = pipe.execute()
+        found = np.array([r is not None and t is None for r, t in zip(records, taken_at,
+                                                                     strict=True)])  # fmt: skip
+        hits = [json.loads(r) for r, f in zip(records, found, strict=True) if f]
+        if not hits:
+            return _empty_taken(len(ids))
+        hit_ids = [i for i, f in zip(ids, found, strict=True) if f]
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zadd(self._key("taken"), dict.fromkeys(hit_ids, int(at_offset)))
+        pipe.zrem(self._key("deadlines"), *hit_ids)
+        pipe.execute()
+        parts = [self._block(block)[0].take(np.array([row])) for block, row, *_ in hits]
+        return Taken(
+            found, Rows.stack(parts), np.array([h[2] for h in hits]),
+            np.array([h[4] for h in hits], np.int64), [self._block(h[0])[1] for h in hits],
+            np.array([h[3] for h in hits]),
+        )  # fmt: skip
+
+    def take_expired(self, before, at_offset):
+        ids = [i.decode() for i in self.client.zrangebyscore(
+            self._key("deadlines"), "-inf", f"({float(before)}")]  # fmt: skip
+        return ids, self.take(ids, at_offset)
+
+    def checkpoint_arrays(self, offset: int) -> dict[str, np.ndarray]:
+        # Entries learned before the previous checkpoint can go: no restore needs them now.
+        if self._durable_offset is not None:
+            gone = self.client.zrangebyscore(self._key("taken"), "-inf", self._durable_offset)
+            if gone:
+                self._forget(gone)
+        self._durable_offset = int(offset)
+        return {}
+
+    def _forget(self, ids: list[bytes]) -> None:
+        """Delete learned entries, and the blocks left with none."""
+        records = self.client.hmget(self._key("entries"), ids)
+        blocks: dict[str, int] = {}
+        for record in records:
+            if record is not None:
+                block = str(json.loads(record)[0])
+                blocks[block] = blocks.get(block, 0) + 1
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hdel(self._key("entries"), *ids)
+        pipe.zrem(self._key("taken"), *ids)
+        pipe.zrem(self._key("served"), *ids)
+        for block, count in blocks.items():
+            pipe.hincrby(self._key("alive"), block, -count)
+        left = pipe.execute()[3:]
+        empty = [block for block, alive in zip(blocks, left, strict=True) if alive <= 0]
+        if empty:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hdel(self._key("blocks"), *empty)
+            pipe.hdel(self._key("alive"), *empty)
+            pipe.zrem(self._key("block_served"), *empty)
+            pipe.execute()
+            for block in empty:
+                self._cache.pop(int(block), None)
+
+    def restore(self, arrays, offset) -> None:
+        after = f"({int(offset)}"
+        later = self.client.zrangebyscore(self._key("served"), after, "+inf")
+        blocks = self.client.zrangebyscore(self._key("block_served"), after, "+inf")
+        back = self.client.zrangebyscore(self._key("taken"), after, "+inf")
+        pipe = self.client.pipeline(transaction=True)
+        if later:
+            pipe.hdel(self._key("entries"), *later)
+            for name in ("served", "taken", "deadlines"):
+                pipe.zrem(self._key(name), *later)
+        if blocks:
+            pipe.hdel(self._key("blocks"), *blocks)
+            pipe.zrem(self._key("block_served"), *blocks)
+        pipe.execute()
+        returning = [i for i in back if i not in set(later)]
+        if returning:
+            records = self.client.hmget(self._key("entries"), returning)
+            deadlines = {i: json.loads(r)[3] for i, r in zip(returning, records, strict=True)}
+            pipe = self.client.pipeline(transaction=True)
+            pipe.zrem(self._key("taken"), *returning)
+            pipe.zadd(self._key("deadlines"), deadlines)
+            pipe.execute()
+        self._cache.clear()
+        self._durable_offset = int(offset)

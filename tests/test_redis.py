@@ -1,0 +1,108 @@
+"""The Redis backends (registry, label join) against a real Redis server."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streamlearn.models import LogisticRegression
+from streamlearn.registry import CorruptVersion, RedisRegistry
+from streamlearn.runner import FileEvents, MemoryJoinStore, Runner
+from streamlearn.runner.join import Rows
+from streamlearn.runner.join_redis import RedisJoinStore
+from tests.test_runner import delayed_file
+
+
+def test_registry_versions_tags_and_checksums(redis_client):
+    registry = RedisRegistry(redis_client, prefix="t")
+    model = LogisticRegression(bits=8)
+    model.learn_one({"a": 1.0}, True)
+    first = registry.save(model.state(), events=1, offsets={"p0": 10}, tags=["champion"])
+    second = registry.save(LogisticRegression(bits=8).state(), parent=first.id, events=2)
+    assert [v.id for v in registry.versions()] == ["v000001", "v000002"]
+    state, record = registry.load("v000001")
+    np.testing.assert_array_equal(state.arrays["table"], model.table)
+    assert record.offsets == {"p0": 10} and record.tags == ["champion"]
+    registry.promote(second.id)
+    assert registry.tags() == {"champion": "v000002", "previous-champion": "v000001"}
+    assert registry.rollback() == "v000001"
+    other = RedisRegistry(redis_client, prefix="t")  # another process sees the same
+    assert other.tagged("champion").id == "v000001"
+    data = bytearray(redis_client.get("t:snap:v000002"))
+    data[len(data) // 2] ^= 0xFF  # inside the arrays
+    redis_client.set("t:snap:v000002", bytes(data))
+    with pytest.raises(CorruptVersion, match="unusable"):
+        registry.load("v000002")
+    with pytest.warns(UserWarning, match="falling back"):
+        assert registry.latest()[1].id == "v000001"
+    with pytest.raises(KeyError):
+        registry.load("v000009")
+
+
+def test_join_store_matches_the_memory_store(redis_client):
+    rows = Rows(np.arange(12, dtype=np.uint32).reshape(4, 3), np.ones((4, 3)))
+    stores = [MemoryJoinStore(), RedisJoinStore(redis_client, prefix="j")]
+    for store in stores:
+        store.put(["a", "b", "c", "d"], rows, np.array([0.1, 0.2, 0.3, 0.4]),
+                  np.array([5.0, 6.0, 7.0, 8.0]), [1, 2, 3, 4], "v1")  # fmt: skip
+    taken = [store.take(["c", "x", "a"], at_offset=9) for store in stores]
+    for got in taken[1:]:
+        np.testing.assert_array_equal(got.found, taken[0].found)
+        np.testing.assert_array_equal(got.rows.hashes, taken[0].rows.hashes)
+        np.testing.assert_array_equal(got.predictions, taken[0].predictions)
+        np.testing.assert_array_equal(got.deadlines, taken[0].deadlines)
+    assert [len(s) for s in stores] == [2, 2]
+    ids, expired = stores[1].take_expired(7.5, at_offset=10)
+    assert ids == ["b"] and expired.predictions.tolist() == [0.2]
+    stores[1].restore({}, offset=9)  # "b" was taken after offset 9: it waits again
+    assert len(stores[1]) == 2
+
+
+def test_resume_with_redis_equals_the_uninterrupted_run(tmp_path, redis_client):
+    path = delayed_file(tmp_path / "delayed.csv", n=4000)
+
+    def runner(join=None, registry=None):
+        return Runner(
+            LogisticRegression(bits=12), FileEvents(path, "y", delay_column="delay"), ttl=50,
+            expiry="default", registry=registry, checkpoint_every=700, micro_batch=300,
+            join=join,
+        )  # fmt: skip
+
+    whole = runner()
+    whole.run()
+    for limit in (1500, 1000, 10_000):
+        part = runner(RedisJoinStore(redis_client, "rj"), RedisRegistry(redis_client, "rr"))
+        summary = part.run(limit=limit)
+        if limit == 1000:  # killed before its last checkpoint: resume from an older one
+            newest = redis_client.zrange("rr:ids", -1, -1)[0]
+            redis_client.zrem("rr:ids", newest)
+    assert summary.served == 4000 and summary.learned == whole.summary.learned
+    np.testing.assert_array_equal(part.model.table, whole.model.table)
+
+
+def test_a_config_can_put_the_join_and_the_registry_in_redis(tmp_path, redis_client):
+    from streamlearn.runner.config import build_runner, load_config_text
+
+    port = redis_client.connection_pool.connection_kwargs["port"]
+    path = delayed_file(tmp_path / "d.csv", n=2000)
+    config = load_config_text(f"""
+[source]
+path = "{path}"
+target = "y"
+delay_column = "delay"
+[labels]
+store = "redis"
+[checkpoint]
+redis_registry = "cfg"
+every_events = 500
+[redis]
+url = "redis://127.0.0.1:{port}/0"
+[output]
+micro_batch = 250
+""")
+    summary = build_runner(config).run()
+    assert summary.served == 2000 and len(summary.versions) >= 4
+    assert redis_client.zcard("cfg:ids") == len(summary.versions)
+    _, newest = RedisRegistry(redis_client, "cfg").latest()
+    assert newest.notes["counters"]["learned"] == summary.learned > 1500
+    assert redis_client.exists("streamlearn:join:entries")  # the join went through Redis
