@@ -19,11 +19,12 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from streamlearn.cli.demo import demo_configs
 from streamlearn.cli.registry_cmd import registry_app
 from streamlearn.evaluate import Report
 from streamlearn.models.factory import MODEL_NAMES
-from streamlearn.runner import RejectLog, RunSummary, evaluate_file
-from streamlearn.runner.config import ConfigError, build_runner, load_config
+from streamlearn.runner import RejectLog, Runner, RunSummary, evaluate_file
+from streamlearn.runner.config import ConfigError, build_runner, load_config, load_config_text
 
 # Typer carries its own copy of click in recent releases: find its usage error by name.
 UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
@@ -184,17 +185,19 @@ def demo(
         int, typer.Option(min=1000, help="Events in the generated click stream.")
     ] = 200_000,
 ) -> None:
-    """Progressive evaluation of the default learners: binary (Elec2, a click stream),
-    multiclass and regression (generated tables with a drift)."""
+    """Progressive evaluation of the default learners (binary, multiclass, regression), then
+    the runner on real and generated streams: delayed labels, drift handling, checkpoints,
+    a stop and a resume, a challenger, rollback guard."""
     from streamlearn.datasets import elec2, synth
 
     with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
         err.print(f"generating a click-through stream of {events:,} events and two tables …")
-        clicks = Path(tmp) / "clicks.csv"
+        clicks = folder / "clicks.csv"
         synth.write_csv(str(clicks), n=events)
         tables = {}
         for task in ("multiclass", "regression"):
-            tables[task] = Path(tmp) / f"{task}.csv"
+            tables[task] = folder / f"{task}.csv"
             pacsv.write_csv(synth.tabular_stream(100_000, task=task, seed=5), tables[task])
         runs = {
             "binary": {
@@ -211,6 +214,16 @@ def demo(
             }
             learner = next(iter(reports.values())).model
             out.print(_summary(f"{task}: {learner} (FTRL), progressive validation", reports))
+        pacsv.write_csv(synth.delayed_clicks(events, seed=1), folder / "delayed.csv")
+        for name, config in demo_configs(folder, elec2.path(), events).items():
+            out.print(f"[bold]{name}[/bold]")
+            runner = build_runner(load_config_text(config, base=folder))
+            if "stopped" in name:
+                first = _run_with_progress(runner, name, limit=events // 2)
+                out.print(f"stopped after {first.served:,} events at {first.versions[-1]}; "
+                          "a new runner resumes from it:")  # fmt: skip
+                runner = build_runner(load_config_text(config, base=folder))
+            out.print(_run_table(name, _run_with_progress(runner, name)))
 
 
 def _evaluate_with_progress(name: str, path: Path, target: str, **options) -> tuple:
@@ -232,21 +245,24 @@ def run(
 ) -> None:
     """Run a stream through the runner: predict, join delayed labels, learn, checkpoint.
     A run whose registry already has versions resumes after the newest one."""
-    runner = build_runner(load_config(config))
+    summary = _run_with_progress(build_runner(load_config(config)), config.name, limit)
+    if output is Output.json:
+        out.print_json(json.dumps(summary.as_dict(), default=str))
+        return
+    out.print(_run_table(config.name, summary))
+
+
+def _run_with_progress(runner: Runner, name: str, limit: int | None = None) -> RunSummary:
     with _progress_bar() as bar:
-        job = bar.add_task(config.name, total=runner.source.size, events=0)
+        job = bar.add_task(name, total=runner.source.size, events=0)
 
         def progress(summary: RunSummary) -> None:
             bar.update(job, completed=runner.source.position, events=summary.served)
 
         try:
-            summary = runner.run(limit=limit, on_batch=progress)
+            return runner.run(limit=limit, on_batch=progress)
         finally:
             runner.close()
-    if output is Output.json:
-        out.print_json(json.dumps(summary.as_dict(), default=str))
-        return
-    out.print(_run_table(config.name, summary))
 
 
 def _run_table(name: str, summary: RunSummary) -> Table:
@@ -261,8 +277,17 @@ def _run_table(name: str, summary: RunSummary) -> Table:
     for key, value in summary.metrics.items():
         table.add_row(key, _fmt(value))
     table.add_row("drifts", str(len(summary.drifts)))
+    for drift in summary.drifts[:3]:
+        table.add_row("  drift at event", f"{drift['index']:,} ({drift['action']})")
     table.add_row("rollbacks", str(len(summary.rollbacks)))
-    table.add_row("versions", ", ".join(summary.versions[-3:]) or "—")
+    for rollback in summary.rollbacks[:3]:
+        table.add_row("  rolled back", f"at offset {rollback['offset']:,} to {rollback['to']}")
+    table.add_row("promotions", str(len(summary.promotions)))
+    for challenger in summary.challengers:
+        loss = challenger.get("log_loss", challenger.get("rmse", math.nan))
+        table.add_row(f"  challenger {challenger['model']}", _fmt(loss))
+    table.add_row("versions", f"{len(summary.versions)} this run, last {summary.versions[-1]}"
+                  if summary.versions else "—")  # fmt: skip
     return table
 
 

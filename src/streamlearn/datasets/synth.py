@@ -88,6 +88,18 @@ def write_csv(path: str, n: int = 1_000_000, seed: int = 0) -> None:
         pacsv.write_csv(table, str(path))
 
 
+def delayed_clicks(n: int = 200_000, seed: int = 0, mean_delay: float = 300.0) -> pa.Table:
+    """:func:`click_stream` as a click-through service sees it: a click's label arrives
+    ``delay`` events after its impression (exponential, mean ``mean_delay``); a non-click's
+    never arrives (empty): it is inferred when the wait runs out (the runner's TTL)."""
+    table = click_stream(n, seed)
+    clicked = table.column(TARGET).to_numpy() == 1
+    delays = np.random.default_rng(seed + 1).exponential(mean_delay, n).round()
+    table = table.set_column(0, TARGET, pa.array(np.where(clicked, 1.0, np.nan), from_pandas=True))
+    return table.append_column("delay", pa.array(np.where(clicked, delays, np.nan),
+                                                 from_pandas=True))  # fmt: skip
+
+
 def tabular_stream(
     n: int = 100_000,
     columns: str = "mixed",

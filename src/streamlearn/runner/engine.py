@@ -64,6 +64,7 @@ class RunSummary:
     rejected: int = 0
     offset: int = 0
     resumed_from: str | None = None
+    served_this_run: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     metrics: dict[str, float] = field(default_factory=dict)
@@ -75,7 +76,8 @@ class RunSummary:
 
     @property
     def events_per_second(self) -> float:
-        return self.served / self.seconds if self.seconds > 0 else math.inf
+        """Events served by this run (not those before a resume) per second."""
+        return self.served_this_run / self.seconds if self.seconds > 0 else math.inf
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -208,6 +210,7 @@ class Runner:
                 if len(batch):
                     self.step(batch)
                 served_now += len(batch)
+                self.summary.served_this_run = served_now
                 since_checkpoint += len(batch)
                 if self._checkpoint_due(since_checkpoint, last_checkpoint):
                     self.checkpoint()

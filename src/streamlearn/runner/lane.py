@@ -246,11 +246,16 @@ class Lane:
         self.counters["late"] += int((kind == LATE).sum())
 
     def _score(self, due_steps, due, row_of, served_of, rows: Rows) -> None:
-        """Each label, in the order learned, scores the prediction its event was served with."""
-        labels = due_steps[(due.kinds[due_steps] == LABEL) & (row_of[due_steps] >= 0)]
+        """Each label, in the order learned, scores the prediction its event was served with;
+        under the ``default`` expiry policy the default label of an expired event is its
+        label (a click that did not come is a "no click")."""
+        kinds = due.kinds[due_steps]
+        scored_kinds = (kinds == LABEL) | ((kinds == EXPIRE) & (self.expiry == "default"))
+        labels = due_steps[scored_kinds & (row_of[due_steps] >= 0)]
         if not len(labels):
             return
-        targets, scored = due.targets[labels], served_of[labels]
+        targets = np.where(due.kinds[labels] == LABEL, due.targets[labels], self.default_label)
+        scored = served_of[labels]
         for metric in self.metrics:
             metric.update_many(targets, scored)
         tail = slice(-self.recent.size, None)  # only the newest labels are kept
