@@ -16,6 +16,7 @@ from streamlearn.models import SGD, LinearRegression, LogisticRegression
 from streamlearn.registry import LocalRegistry
 from streamlearn.runner import FileEvents, MemoryJoinStore, Runner, SQLiteJoinStore
 from streamlearn.runner.guards import RollbackGuard
+from streamlearn.runner.join import Rows
 from streamlearn.runner.sources import EventBatch
 
 LABEL, EXPIRE, LATE = 1, 2, 3
@@ -294,3 +295,31 @@ def test_moving_the_champion_tag_rolls_the_served_model_back(tmp_path):
     assert summary.rollbacks[0]["to"] == "v000001" and summary.served == 10_000
     assert registry.tagged("champion").id == summary.versions[-1]
     assert registry.record(summary.versions[0]).parent == "v000003"
+
+
+def test_sqlite_store_answers_like_memory_across_checkpoints(tmp_path):
+    rng = np.random.default_rng(5)
+
+    def rows(n, width):
+        return Rows(rng.integers(0, 2**32, (n, width), dtype=np.uint32), rng.random((n, width)))
+
+    first, second = rows(6, 3), rows(4, 5)
+    stores = [MemoryJoinStore(), SQLiteJoinStore(tmp_path / "j.db")]
+    for store in stores:
+        store.put(list(range(6)), first, np.arange(6) / 10, np.arange(6) + 100.0,
+                  list(range(1, 7)), "v1")  # fmt: skip
+        store.checkpoint_arrays(6)  # SQLite writes the waiting entries to its file here
+        store.put(list(range(6, 10)), second, np.arange(6, 10) / 10, np.arange(6, 10) + 100.0,
+                  list(range(7, 11)), "v2")  # fmt: skip
+    asked = [8, 2, 42, 0, 9, 5]  # file and memory, interleaved, one unknown
+    memory, sqlite = (store.take(asked, at_offset=11) for store in stores)
+    assert memory.found.tolist() == sqlite.found.tolist() == [True, True, False, True, True, True]
+    np.testing.assert_array_equal(memory.rows.values, sqlite.rows.values)
+    np.testing.assert_array_equal(memory.rows.hashes, sqlite.rows.hashes)
+    assert memory.versions == sqlite.versions == ["v2", "v1", "v1", "v2", "v1"]
+    np.testing.assert_array_equal(memory.served_offsets, sqlite.served_offsets)
+    ids, expired = stores[1].take_expired(104.5, at_offset=12)
+    assert sorted(ids) == [1, 3, 4] and sorted(expired.predictions.tolist()) == [0.1, 0.3, 0.4]
+    assert len(stores[1]) == 2  # 6 and 7 still wait
+    stores[1].restore({}, offset=6)  # back to the checkpoint: v1's six wait, v2's are gone
+    assert len(stores[1]) == 6

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import zipfile
+import json
 
 import numpy as np
 import pytest
 
 from streamlearn.base import State, load_state, save_state
+from streamlearn.base import state as state_module
 from streamlearn.models import LogisticRegression
 
 
@@ -20,24 +21,41 @@ def trained():
 def test_corrupted_snapshot_is_refused(tmp_path):
     path = tmp_path / "m.snap"
     save_state(trained().state(), path)
-    with zipfile.ZipFile(path) as zf:
-        header, arrays = zf.read("state.json"), bytearray(zf.read("arrays.npz"))
-    arrays[len(arrays) // 2] ^= 0xFF
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("state.json", header)
-        zf.writestr("arrays.npz", bytes(arrays))
+    good = path.read_bytes()
+    flipped = bytearray(good)
+    flipped[-len(good) // 4] ^= 0x01  # one bit inside the weights
+    path.write_bytes(bytes(flipped))
     with pytest.raises(ValueError, match="checksum"):
         load_state(path)
-    path.write_bytes(b"not a zip")
+    edited = good.replace(b'"bits": 8', b'"bits": 9', 1)  # the header is covered too
+    assert edited != good
+    path.write_bytes(edited)
+    with pytest.raises(ValueError, match="checksum"):
+        load_state(path)
+    path.write_bytes(good[: len(good) - 100])  # a torn write
+    with pytest.raises(ValueError, match="truncated"):
+        load_state(path)
+    path.write_bytes(b"not a snapshot")
     with pytest.raises(ValueError, match="not a streamlearn snapshot"):
         load_state(path)
 
 
 def test_object_arrays_are_never_unpickled(tmp_path):
+    """Not written, and not read even from a file whose checksum was forged to match."""
     path = tmp_path / "evil.snap"
-    save_state(State("LogisticRegression", {}, {"table": np.array([object()], dtype=object)}), path)
-    with pytest.raises(ValueError, match="pickle"):
+    save_state(trained().state(), path)
+    data = path.read_bytes()
+    header, start = state_module._read_header(data, "x")
+    header["arrays"][0]["dtype"] = "|O"
+    places = [(start + a["offset"], a["nbytes"]) for a in header["arrays"]]
+    blobs = [data[at : at + size] for at, size in places]
+    header["sha256"] = state_module._digest(header, blobs)
+    text = json.dumps(header, sort_keys=True).encode()
+    path.write_bytes(state_module.MAGIC + len(text).to_bytes(8, "little") + text + data[start:])
+    with pytest.raises(ValueError, match="has dtype"):
         load_state(path)
+    with pytest.raises(TypeError, match="cannot go in a snapshot"):
+        save_state(State("LogisticRegression", {}, {"table": np.array([object()])}), path)
 
 
 def test_unknown_kind_and_bad_arrays_are_refused():

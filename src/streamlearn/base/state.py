@@ -1,18 +1,16 @@
 """Model state as arrays + JSON-able parameters, written atomically with a checksum.
 
-Snapshots never use pickle: arrays go through ``numpy.savez`` and are loaded with
-``allow_pickle=False``; everything else is JSON. A learner kind is resolved through an
+Snapshots never use pickle: a JSON header says where each plain-number array lies in the
+raw payload that follows it, and one SHA-256 covers both. A learner kind is resolved through an
 explicit registry, so loading a snapshot can never import or run arbitrary code.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from typing import Any
 import numpy as np
 
 _KINDS: dict[str, type] = {}
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def register(cls: type) -> type:
@@ -62,54 +60,91 @@ class State:
         return cls.from_state(self)
 
 
-def _header(state: State) -> dict[str, Any]:
-    return {
-        "format": FORMAT_VERSION,
-        "kind": state.kind,
-        "params": state.params,
-        "meta": state.meta,
-    }
+MAGIC = b"STREAMLEARN-SNAPSHOT\n"
+LENGTH = 8  # bytes of the header's length, little-endian, after the magic
+DTYPES = {"f8", "f4", "i8", "i4", "i2", "i1", "u8", "u4", "u2", "u1", "b1"}
 
 
-def _digest(header: dict[str, Any], payload: bytes) -> str:
+def _array_specs(arrays: dict[str, np.ndarray]) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    """Each array's name, dtype, shape and place in the payload; and the arrays, contiguous.
+    Only plain numbers and bools (and text, as fixed-width unicode) are allowed."""
+    specs, blobs, offset = [], [], 0
+    for name in sorted(arrays):
+        array = np.asarray(arrays[name], order="C")  # (ascontiguousarray makes 0-d 1-d)
+        code = array.dtype.str.lstrip("<>|=")
+        if array.dtype.kind == "U":
+            array = array.astype(f"<U{max(array.dtype.itemsize // 4, 1)}")
+            code = array.dtype.str
+        elif code not in DTYPES:
+            raise TypeError(f"array {name!r}: dtype {array.dtype} cannot go in a snapshot")
+        else:
+            array = array.astype(array.dtype.newbyteorder("<"), copy=False)
+            code = array.dtype.str
+        specs.append({"name": name, "dtype": code, "shape": list(array.shape),
+                      "offset": offset, "nbytes": array.nbytes})  # fmt: skip
+        blobs.append(array)
+        offset += array.nbytes
+    return specs, blobs
+
+
+def _header(state: State, info: dict[str, Any], specs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"format": FORMAT_VERSION, "kind": state.kind, "params": state.params,
+            "meta": state.meta, "info": info, "arrays": specs}  # fmt: skip
+
+
+def _header_text(header: dict[str, Any]) -> bytes:
+    return json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True).encode()
+
+
+def _digest(header: dict[str, Any], blobs: list) -> str:
     """SHA-256 over the header (without its checksum) and the arrays: both are covered."""
-    text = json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True)
-    return hashlib.sha256(text.encode() + b"\0" + payload).hexdigest()
+    digest = hashlib.sha256(_header_text(header) + b"\0")
+    for blob in blobs:
+        digest.update(_raw(blob))
+    return digest.hexdigest()
+
+
+def _raw(part: Any) -> Any:
+    """A byte view of an array (empty ones too), or the bytes themselves."""
+    return part.reshape(-1).view(np.uint8) if isinstance(part, np.ndarray) else part
+
+
+def _encode(state: State, info: dict[str, Any] | None) -> tuple[list, str]:
+    """The snapshot as a list of byte buffers (magic, length, header, arrays) and its digest."""
+    specs, blobs = _array_specs(state.arrays)
+    header = _header(state, info or {}, specs)
+    digest = _digest(header, blobs)
+    text = json.dumps(header | {"sha256": digest}, sort_keys=True).encode()
+    return [MAGIC, len(text).to_bytes(LENGTH, "little"), text, *blobs], digest
 
 
 def snapshot_bytes(state: State, info: dict[str, Any] | None = None) -> tuple[bytes, str]:
-    """``state`` as one snapshot (a zip: ``state.json`` + ``arrays.npz``) and its SHA-256.
+    """``state`` as one snapshot: a magic line, the JSON header (kind, params, meta, ``info``,
+    where each array lies) and the raw arrays, under one SHA-256. No pickle, no zip.
 
-    ``info`` is JSON-able metadata stored with it (a registry's version record, say), under
-    the same checksum."""
-    buf = io.BytesIO()
-    np.savez(buf, **state.arrays)
-    payload = buf.getvalue()
-    header = _header(state) | {"info": info or {}}
-    digest = _digest(header, payload)
-    header["sha256"] = digest
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr("state.json", json.dumps(header, sort_keys=True))
-        zf.writestr("arrays.npz", payload)
-    return out.getvalue(), digest
+    ``info`` is JSON-able metadata stored with it (a registry's version record, say)."""
+    parts, digest = _encode(state, info)
+    return b"".join(_raw(p) for p in parts), digest
 
 
 def save_state(state: State, path: str | os.PathLike, info: dict[str, Any] | None = None) -> str:
-    """Write ``state`` to ``path`` atomically (temp file, fsync, rename); return its SHA-256."""
-    data, digest = snapshot_bytes(state, info)
-    atomic_write(path, data)
+    """Write ``state`` to ``path`` atomically (temp file, fsync, rename); return its SHA-256.
+    The arrays go to the file straight from memory: no copy of the model is made."""
+    parts, digest = _encode(state, info)
+    atomic_write(path, parts)
     return digest
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see all of it or none."""
+def atomic_write(path: str | os.PathLike, data: bytes | list) -> None:
+    """Temp file in the same folder, fsync, rename: readers see all of it or none.
+    ``data``: bytes, or a list of buffers written one after the other."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for part in data if isinstance(data, list) else [data]:
+                fh.write(_raw(part))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -123,40 +158,54 @@ def load_state(path: str | os.PathLike) -> State:
     return load_snapshot(path)[0]
 
 
-def _zip(source: str | os.PathLike | bytes) -> zipfile.ZipFile:
-    return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
-
-
-def _where(source: str | os.PathLike | bytes) -> str:
-    return "snapshot" if isinstance(source, bytes) else str(source)
+def _read_header(data: bytes | memoryview, where: str) -> tuple[dict[str, Any], int]:
+    if bytes(data[: len(MAGIC)]) != MAGIC:
+        raise ValueError(f"{where}: not a streamlearn snapshot")
+    start = len(MAGIC) + LENGTH
+    size = int.from_bytes(bytes(data[len(MAGIC) : start]), "little")
+    try:
+        header = json.loads(bytes(data[start : start + size]))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{where}: unreadable snapshot header ({exc})") from None
+    if header.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{where}: unsupported snapshot format {header.get('format')!r}")
+    return header, start + size
 
 
 def read_info(source: str | os.PathLike | bytes) -> dict[str, Any]:
     """A snapshot's ``info`` (and its ``sha256``) alone, without reading or verifying its
     arrays: for listings. ``source``: a path or the snapshot's bytes."""
-    try:
-        with _zip(source) as zf:
-            header = json.loads(zf.read("state.json"))
-            return {**header.get("info", {}), "sha256": header.get("sha256", "")}
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{_where(source)}: not a streamlearn snapshot ({exc})") from None
+    where = "snapshot" if isinstance(source, bytes) else str(source)
+    if isinstance(source, bytes):
+        head = source
+    else:
+        with open(source, "rb") as fh:
+            head = fh.read(len(MAGIC) + LENGTH)
+            if len(head) == len(MAGIC) + LENGTH:
+                head += fh.read(int.from_bytes(head[len(MAGIC) :], "little"))
+    header, _ = _read_header(head, where)
+    return {**header.get("info", {}), "sha256": header.get("sha256", "")}
 
 
 def load_snapshot(source: str | os.PathLike | bytes) -> tuple[State, dict[str, Any]]:
     """Read a snapshot (a path or its bytes) and its ``info`` (with the ``sha256``),
     verifying the checksum."""
-    where = _where(source)
-    try:
-        with _zip(source) as zf:
-            header = json.loads(zf.read("state.json"))
-            payload = zf.read("arrays.npz")
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{where}: not a streamlearn snapshot ({exc})") from None
-    if header.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{where}: unsupported snapshot format {header.get('format')!r}")
-    if _digest(header, payload) != header.get("sha256"):
+    where = "snapshot" if isinstance(source, bytes) else str(source)
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    header, start = _read_header(data, where)
+    specs = header.get("arrays", [])
+    payload = memoryview(data)[start:]
+    if len(payload) != sum(spec["nbytes"] for spec in specs):
+        raise ValueError(f"{where}: truncated snapshot ({len(payload)} bytes of arrays)")
+    arrays, blobs = {}, []
+    for spec in specs:
+        if spec["dtype"].lstrip("<>|=").rstrip("0123456789") not in {"f", "i", "u", "b", "U"}:
+            raise ValueError(f"{where}: array {spec['name']!r} has dtype {spec['dtype']}")
+        blob = payload[spec["offset"] : spec["offset"] + spec["nbytes"]]
+        blobs.append(blob)
+        arrays[spec["name"]] = np.frombuffer(blob, dtype=np.dtype(spec["dtype"])).reshape(
+            spec["shape"]).copy()  # fmt: skip
+    if _digest(header, blobs) != header.get("sha256"):
         raise ValueError(f"{where}: checksum mismatch, the snapshot is corrupted")
-    with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
-        arrays = {name: npz[name] for name in npz.files}
     state = State(header["kind"], header["params"], arrays, header.get("meta", {}))
     return state, {**header.get("info", {}), "sha256": header["sha256"]}

@@ -11,6 +11,7 @@ path = "{elec2}"
 target = "target"
 [labels]
 delay = 100
+store_path = "join-elec2.sqlite"
 [drift]
 detector = "ADWIN"
 [checkpoint]

@@ -16,7 +16,7 @@ key``). Relative paths are relative to the config file. A minimal config::
 
 >>> cfg = load_config_text('[source]\\npath = "a.csv"\\ntarget = "y"\\n[model]\\nbits = 18')
 >>> cfg.model.bits, cfg.labels.store, cfg.checkpoint.every_events
-(18, 'memory', 100000)
+(18, 'sqlite', 100000)
 >>> load_config_text('[model]\\nbitz = 18')
 Traceback (most recent call last):
 ...
@@ -69,7 +69,7 @@ class LabelsConfig(_Section):
     ttl: float = Field(math.inf, gt=0)
     expiry: Literal[EXPIRY_POLICIES] = "drop"  # type: ignore[valid-type]
     default_label: float = 0.0
-    store: Literal["memory", "sqlite", "redis"] = "memory"
+    store: Literal["memory", "sqlite", "redis"] = "sqlite"
     store_path: Path = Path("join.sqlite")
     redis_prefix: str = "streamlearn:join"
 

@@ -351,7 +351,9 @@ class Runner:
             return
         self._resumed = True
         latest = self.registry.latest()
-        if latest is None:
+        if latest is None:  # a fresh start: nothing a store holds belongs to this run
+            for lane in self.lanes:
+                lane.join.restore({}, 0)
             return
         state, version = latest
         runner = state.meta.get("runner")

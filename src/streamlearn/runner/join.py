@@ -143,11 +143,12 @@ class MemoryJoinStore(JoinStore):
             return
         block = self._next_block
         self._next_block += 1
-        self._blocks[block] = {
-            "rows": rows, "predictions": np.asarray(predictions, np.float64),
-            "deadlines": np.asarray(deadlines, np.float64),
-            "offsets": np.asarray(offsets, np.int64), "version": version, "alive": len(ids),
-        }  # fmt: skip
+        # Per row: prediction, offset served at, deadline (offsets are exact in float64).
+        numbers = np.column_stack([np.asarray(predictions, np.float64),
+                                   np.asarray(offsets, np.float64),
+                                   np.asarray(deadlines, np.float64)])  # fmt: skip
+        self._blocks[block] = {"rows": rows, "numbers": numbers, "version": version,
+                               "alive": len(ids)}  # fmt: skip
         index = self._index
         for row, event_id in enumerate(ids):
             old = index.get(event_id)
@@ -155,9 +156,9 @@ class MemoryJoinStore(JoinStore):
                 self._release(old[0])
             index[event_id] = (block, row)
 
-    def _release(self, block: int) -> None:
+    def _release(self, block: int, count: int = 1) -> None:
         entry = self._blocks[block]
-        entry["alive"] -= 1
+        entry["alive"] -= count
         if entry["alive"] == 0:
             del self._blocks[block]
 
@@ -170,29 +171,24 @@ class MemoryJoinStore(JoinStore):
     def _gather(self, places: list[tuple[int, int] | None]) -> Taken:
         found = np.array([p is not None for p in places], bool)
         hits = [p for p in places if p is not None]
-        parts, predictions, offsets, versions, deadlines = [], [], [], [], []
-        if hits:
-            blocks = np.array([p[0] for p in hits])
-            rows = np.array([p[1] for p in hits])
-            order = np.argsort(blocks, kind="stable")
-            bounds = np.flatnonzero(np.diff(blocks[order])) + 1
-            for group in np.split(order, bounds):
-                entry = self._blocks[int(blocks[group[0]])]
-                picked = rows[group]
-                parts.append((group, entry["rows"].take(picked)))
-                predictions.append((group, entry["predictions"][picked]))
-                offsets.append((group, entry["offsets"][picked]))
-                deadlines.append((group, entry["deadlines"][picked]))
-                versions.append((group, entry["version"]))
-            for group, _ in parts:
-                for _ in group:
-                    self._release(int(blocks[group[0]]))
-        return _assemble(len(hits), parts, predictions, offsets, deadlines, versions, found)
+        if not hits:
+            return _empty_taken(len(found))
+        blocks = np.array([p[0] for p in hits])
+        rows, versions, numbers = rows_in_order(blocks, np.array([p[1] for p in hits]),
+                                                self._lookup)  # fmt: skip
+        for block, count in zip(*np.unique(blocks, return_counts=True), strict=True):
+            self._release(int(block), int(count))
+        return Taken(found, rows, numbers[:, 0], numbers[:, 1].astype(np.int64), versions,
+                     numbers[:, 2])  # fmt: skip
+
+    def _lookup(self, block: int) -> tuple[Rows, str, np.ndarray]:
+        entry = self._blocks[block]
+        return entry["rows"], entry["version"], entry["numbers"]
 
     def take_expired(self, before, at_offset):
         expired = []
         for block, entry in self._blocks.items():
-            late = np.flatnonzero(entry["deadlines"] < before)
+            late = np.flatnonzero(entry["numbers"][:, 2] < before)
             if len(late):
                 expired.extend((block, int(row)) for row in late)
         if not expired:
@@ -236,6 +232,52 @@ class MemoryJoinStore(JoinStore):
             )  # fmt: skip
 
 
+def _concat_taken(first: Taken, second: Taken, order: np.ndarray | None = None) -> Taken:
+    """Two answers as one (the found entries optionally put in ``order``)."""
+    found = np.concatenate([first.found, second.found])
+    if not len(second.predictions):
+        return Taken(found, first.rows, first.predictions, first.served_offsets,
+                     first.versions, first.deadlines)  # fmt: skip
+    order = np.arange(len(first.predictions) + len(second.predictions)) if order is None else order
+    return Taken(
+        found, Rows.stack([first.rows, second.rows]).take(order),
+        np.concatenate([first.predictions, second.predictions])[order],
+        np.concatenate([first.served_offsets, second.served_offsets])[order],
+        np.array(first.versions + second.versions, dtype=object)[order].tolist(),
+        np.concatenate([first.deadlines, second.deadlines])[order],
+    )  # fmt: skip
+
+
+def _merge_taken(first: Taken, second: Taken) -> Taken:
+    """``first`` answered every asked id; ``second`` the ones ``first`` did not find, in the
+    same order. One answer, in the asked order."""
+    missing = np.flatnonzero(~first.found)
+    places = np.concatenate([np.flatnonzero(first.found), missing[second.found]])
+    merged = _concat_taken(first, second, np.argsort(places, kind="stable"))
+    merged.found = first.found.copy()
+    merged.found[missing[second.found]] = True
+    return merged
+
+
+def rows_in_order(blocks: np.ndarray, rows: np.ndarray, lookup) -> tuple[Rows, list[str]]:
+    """Rows ``rows[i]`` of blocks ``blocks[i]``, gathered one block at a time, in the order
+    asked. ``lookup(block)`` gives (Rows, version, per-row numbers or None); returns the rows,
+    each row's version and numbers (None if the blocks have none)."""
+    order = np.argsort(blocks, kind="stable")
+    bounds = np.flatnonzero(np.diff(blocks[order])) + 1
+    parts, numbers, versions = [], [], np.empty(len(blocks), object)
+    for group in np.split(order, bounds):
+        block_rows, version, block_numbers = lookup(int(blocks[group[0]]))
+        parts.append(block_rows.take(rows[group]))
+        if block_numbers is not None:
+            numbers.append(block_numbers[rows[group]])
+        versions[group] = version
+    inverse = np.empty(len(blocks), np.int64)
+    inverse[order] = np.arange(len(blocks))
+    gathered = np.concatenate(numbers)[inverse] if numbers else None
+    return Rows.stack(parts).take(inverse), versions.tolist(), gathered
+
+
 def _empty_taken(n_asked: int = 0) -> Taken:
     return Taken(
         np.zeros(n_asked, bool), Rows(np.zeros((0, 0), np.uint32), np.zeros((0, 0))),
@@ -243,29 +285,13 @@ def _empty_taken(n_asked: int = 0) -> Taken:
     )  # fmt: skip
 
 
-def _assemble(n_hits, parts, predictions, offsets, deadlines, versions, found) -> Taken:
-    """Put per-block pieces back into the order the ids were asked in."""
-    if n_hits == 0:
-        return _empty_taken(len(found))
-    stacked = Rows.stack([rows for _, rows in parts])
-    order = np.concatenate([group for group, _ in parts])
-    inverse = np.empty(n_hits, np.int64)
-    inverse[order] = np.arange(n_hits)
-    version_of = np.empty(n_hits, object)
-    for group, version in versions:
-        version_of[group] = version
-    return Taken(
-        found,
-        stacked.take(inverse),
-        np.concatenate([p for _, p in predictions])[inverse],
-        np.concatenate([o for _, o in offsets])[inverse],
-        version_of.tolist(),
-        np.concatenate([d for _, d in deadlines])[inverse],
-    )
-
-
 class SQLiteJoinStore(JoinStore):
-    """Entries in a SQLite file (WAL); durable between checkpoints, see the module doc."""
+    """Entries in a SQLite file (WAL); durable at checkpoints, see the module doc.
+
+    Entries served since the last checkpoint wait in memory in front of the file: most
+    labels come within a checkpoint interval and never touch SQLite. At a checkpoint those
+    still waiting are written, in the same transaction that is committed then.
+    """
 
     CHUNK = 900  # ids per statement (SQLite's limit on parameters is 999 by default)
 
@@ -287,13 +313,17 @@ class SQLiteJoinStore(JoinStore):
         self._db.execute("BEGIN")
         self._cache: dict[int, tuple[Rows, str]] = {}
         self._durable_offset: int | None = None
+        self._front = MemoryJoinStore()
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM entries WHERE taken IS NULL").fetchone()[0]
+        stored = self._db.execute("SELECT COUNT(*) FROM entries WHERE taken IS NULL").fetchone()
+        return len(self._front) + stored[0]
 
     def put(self, ids, rows, predictions, deadlines, offsets, version) -> None:
-        ids = _check_ids(ids)
-        if not ids:
+        self._front.put(ids, rows, predictions, deadlines, offsets, version)
+
+    def _write(self, ids, rows, predictions, deadlines, offsets, version) -> None:
+        if not len(ids):
             return
         cur = self._db.execute(
             "INSERT INTO blocks (served, version, slots, hashes, vals) VALUES (?, ?, ?, ?, ?)",
@@ -310,7 +340,7 @@ class SQLiteJoinStore(JoinStore):
                 strict=True),
         )  # fmt: skip
 
-    def _block(self, block: int) -> tuple[Rows, str]:
+    def _block(self, block: int) -> tuple[Rows, str, None]:
         if block not in self._cache:
             version, slots, hashes, vals = self._db.execute(
                 "SELECT version, slots, hashes, vals FROM blocks WHERE block = ?", (block,)
@@ -320,10 +350,17 @@ class SQLiteJoinStore(JoinStore):
                 np.frombuffer(vals, np.float64).reshape(-1, slots),
             )
             self._cache[block] = (rows, version)
-        return self._cache[block]
+        return (*self._cache[block], None)
 
     def take(self, ids, at_offset) -> Taken:
         ids = _check_ids(ids)
+        front = self._front.take(ids, at_offset)
+        if front.found.all():
+            return front
+        rest = [i for i, hit in zip(ids, front.found, strict=True) if not hit]
+        return _merge_taken(front, self._take_stored(rest, at_offset))
+
+    def _take_stored(self, ids: list[Any], at_offset: int) -> Taken:
         found_rows: dict[Any, tuple] = {}
         for start in range(0, len(ids), self.CHUNK):
             chunk = ids[start : start + self.CHUNK]
@@ -345,17 +382,15 @@ class SQLiteJoinStore(JoinStore):
         hits = [found_rows[i] for i in ids if i in found_rows]
         if not hits:
             return _empty_taken(len(ids))
-        parts = []
-        for block, row, *_ in hits:
-            rows, _version = self._block(block)
-            parts.append(rows.take(np.array([row])))
-        return Taken(
-            found, Rows.stack(parts), np.array([h[2] for h in hits], np.float64),
-            np.array([h[3] for h in hits], np.int64), [self._block(h[0])[1] for h in hits],
-            np.array([h[4] for h in hits], np.float64),
-        )  # fmt: skip
+        columns = list(zip(*hits, strict=True))  # block, row, prediction, served, deadline
+        rows, versions, _ = rows_in_order(np.array(columns[0]), np.array(columns[1]),
+                                          self._block)  # fmt: skip
+        return Taken(found, rows, np.array(columns[2], np.float64),
+                     np.array(columns[3], np.int64), versions,
+                     np.array(columns[4], np.float64))  # fmt: skip
 
     def take_expired(self, before, at_offset):
+        front_ids, front = self._front.take_expired(before, at_offset)
         ids = [
             r[0]
             for r in self._db.execute(
@@ -363,9 +398,21 @@ class SQLiteJoinStore(JoinStore):
                 (float(before),),
             )
         ]
-        return ids, self.take(ids, at_offset)
+        return front_ids + ids, _concat_taken(front, self._take_stored(ids, at_offset))
 
     def checkpoint_arrays(self, offset: int) -> dict[str, np.ndarray]:
+        waiting = self._front.checkpoint_arrays(offset)
+        self._front = MemoryJoinStore()
+        if len(waiting["ids"]):
+            versions = waiting["versions"]
+            for version in np.unique(versions):
+                mine = versions == version
+                self._write(
+                    waiting["ids"][mine].tolist(),
+                    Rows(waiting["hashes"][mine], waiting["values"][mine]),
+                    waiting["predictions"][mine], waiting["deadlines"][mine],
+                    waiting["offsets"][mine], str(version),
+                )  # fmt: skip
         # Entries learned before the previous checkpoint can go: no restore needs them now.
         if self._durable_offset is not None:
             self._db.execute("DELETE FROM entries WHERE taken <= ?", (self._durable_offset,))
@@ -379,6 +426,7 @@ class SQLiteJoinStore(JoinStore):
         return {}
 
     def restore(self, arrays, offset) -> None:
+        self._front = MemoryJoinStore()
         self._db.execute("ROLLBACK")
         self._db.execute("BEGIN")
         self._db.execute("DELETE FROM entries WHERE served > ?", (int(offset),))

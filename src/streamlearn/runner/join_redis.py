@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.runner.join import JoinStore, Rows, Taken, _check_ids, _empty_taken
+from streamlearn.runner.join import (
+    JoinStore,
+    Rows,
+    Taken,
+    _check_ids,
+    _empty_taken,
+    rows_in_order,
+)
 
 
 def _pack_rows(rows: Rows, version: str) -> bytes:
@@ -70,11 +77,11 @@ class RedisJoinStore(JoinStore):
         pipe.zrem(self._key("taken"), *ids)  # an id served again starts over
         pipe.execute()
 
-    def _block(self, block: int) -> tuple[Rows, str]:
+    def _block(self, block: int) -> tuple[Rows, str, None]:
         if block not in self._cache:
             data = self.client.hget(self._key("blocks"), str(block))
             self._cache[block] = _unpack_rows(data)
-        return self._cache[block]
+        return (*self._cache[block], None)
 
     def take(self, ids, at_offset) -> Taken:
         ids = [str(i) for i in _check_ids(ids)]
@@ -94,12 +101,11 @@ class RedisJoinStore(JoinStore):
         pipe.zadd(self._key("taken"), dict.fromkeys(hit_ids, int(at_offset)))
         pipe.zrem(self._key("deadlines"), *hit_ids)
         pipe.execute()
-        parts = [self._block(block)[0].take(np.array([row])) for block, row, *_ in hits]
-        return Taken(
-            found, Rows.stack(parts), np.array([h[2] for h in hits]),
-            np.array([h[4] for h in hits], np.int64), [self._block(h[0])[1] for h in hits],
-            np.array([h[3] for h in hits]),
-        )  # fmt: skip
+        columns = list(zip(*hits, strict=True))  # block, row, prediction, deadline, served
+        rows, versions, _ = rows_in_order(np.array(columns[0]), np.array(columns[1]),
+                                          self._block)  # fmt: skip
+        return Taken(found, rows, np.array(columns[2]), np.array(columns[4], np.int64),
+                     versions, np.array(columns[3]))  # fmt: skip
 
     def take_expired(self, before, at_offset):
         ids = [i.decode() for i in self.client.zrangebyscore(

@@ -166,7 +166,7 @@ class Lane:
             for version in dict.fromkeys(taken.versions[i] for i in picked):
                 mine = [i for i in picked if taken.versions[i] == version]
                 self.join.put(
-                    [taken.ids[i] for i in mine], taken.rows.take(np.array(mine)),
+                    taken.ids[mine], taken.rows.take(np.array(mine)),
                     taken.predictions[mine], taken.deadlines[mine], taken.served_offsets[mine],
                     version,
                 )  # fmt: skip
@@ -175,7 +175,8 @@ class Lane:
         """The end of a replayed stream: every label still in flight arrives (and every
         entry still waiting reaches its deadline), in order."""
         if len(self.pending):
-            self.step(EventBatch({}, np.zeros(0), [], np.zeros(0, np.int64), np.zeros(0)))
+            nothing = np.zeros(0, np.int64)
+            self.step(EventBatch({}, np.zeros(0), nothing, nothing, np.zeros(0)))
 
     def _gather(self, batch: EventBatch, due: Operations, served_rows: Rows):
         """Rows for the due operations: this batch's own, or taken from the join store.
@@ -192,12 +193,12 @@ class Lane:
         served_of = np.full(len(due), np.nan)
         if not len(stored):
             return row_of, served_of, served_rows, None
-        ids = [due.ids[i] for i in stored]
+        ids = due.ids[stored]
         # Taken "at" this batch's last offset (after the stream's end: one past it), so that
         # restoring to an earlier checkpoint puts these entries back.
         at = int(batch.offsets[-1]) if len(batch) else self.offset + 1
         taken = self.join.take(ids, at)
-        taken.ids = [i for i, hit in zip(ids, taken.found, strict=True) if hit]
+        taken.ids = ids[taken.found]
         hits = stored[taken.found]
         row_of[hits] = len(batch) + np.arange(len(hits))
         served_of[hits] = taken.predictions
@@ -271,7 +272,7 @@ class Lane:
             return
         picked = np.flatnonzero(keep)
         self.join.put(
-            [batch.ids[i] for i in picked], rows.take(picked), predictions[picked],
+            batch.ids[picked], rows.take(picked), predictions[picked],
             batch.keys[picked] + self.ttl, batch.offsets[picked], self.version or "v000000",
         )  # fmt: skip
 

@@ -19,7 +19,6 @@ into batches never changes the result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +34,7 @@ class Operations:
     keys: np.ndarray
     kinds: np.ndarray
     offsets: np.ndarray
-    ids: list[Any]
+    ids: np.ndarray  # int64, or object (text ids)
     targets: np.ndarray
 
     def __len__(self) -> int:
@@ -43,31 +42,31 @@ class Operations:
 
     @staticmethod
     def empty() -> Operations:
-        return Operations(np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int64), [],
-                          np.zeros(0))  # fmt: skip
+        return Operations(np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int64),
+                          np.zeros(0, np.int64), np.zeros(0))  # fmt: skip
 
     def select(self, mask: np.ndarray) -> Operations:
         picked = np.flatnonzero(mask)
         return Operations(self.keys[picked], self.kinds[picked], self.offsets[picked],
-                          [self.ids[i] for i in picked], self.targets[picked])  # fmt: skip
+                          self.ids[picked], self.targets[picked])  # fmt: skip
 
     def __add__(self, other: Operations) -> Operations:
         return Operations(
             np.concatenate([self.keys, other.keys]), np.concatenate([self.kinds, other.kinds]),
-            np.concatenate([self.offsets, other.offsets]), self.ids + other.ids,
+            np.concatenate([self.offsets, other.offsets]), _join_ids(self.ids, other.ids),
             np.concatenate([self.targets, other.targets]),
         )  # fmt: skip
 
     def arrays(self) -> dict[str, np.ndarray]:
-        kind = str if any(isinstance(i, str) for i in self.ids) else np.int64
+        ids = self.ids.astype(str) if self.ids.dtype == object else self.ids
         return {"keys": self.keys, "kinds": self.kinds, "offsets": self.offsets,
-                "ids": np.array(self.ids, dtype=kind), "targets": self.targets}  # fmt: skip
+                "ids": ids, "targets": self.targets}  # fmt: skip
 
     @staticmethod
     def from_arrays(arrays: dict[str, np.ndarray]) -> Operations:
         return Operations(
             arrays["keys"].astype(np.float64), arrays["kinds"].astype(np.int8),
-            arrays["offsets"].astype(np.int64), arrays["ids"].tolist(),
+            arrays["offsets"].astype(np.int64), as_ids(arrays["ids"]),
             arrays["targets"].astype(np.float64),
         )  # fmt: skip
 
@@ -76,12 +75,13 @@ def label_operations(
     keys: np.ndarray,
     labels: np.ndarray,
     offsets: np.ndarray,
-    ids: Sequence[Any],
+    ids: np.ndarray,
     delays: np.ndarray,
     ttl: float,
 ) -> Operations:
     """The label-side operations of served events (see the module doc). Events with neither
     a label nor a finite TTL get none: nothing waits for them."""
+    ids = as_ids(ids)
     labelled = np.isfinite(labels) & np.isfinite(delays)
     reveal = keys + np.where(labelled, delays, 0.0)
     deadline = keys + ttl
@@ -93,9 +93,29 @@ def label_operations(
                            (late, reveal, LATE)):  # fmt: skip
         picked = np.flatnonzero(mask)
         parts.append(Operations(at[picked], np.full(len(picked), kind, np.int8),
-                                offsets[picked], [ids[i] for i in picked],
+                                offsets[picked], ids[picked],
                                 np.where(kind == LABEL, labels[picked], np.nan)))  # fmt: skip
     return parts[0] + parts[1] + parts[2]
+
+
+def as_ids(ids: Any) -> np.ndarray:
+    """Event ids as an array: int64 when they are integers, else objects (text)."""
+    array = ids if isinstance(ids, np.ndarray) else np.asarray(ids)
+    if array.dtype == np.int64 or array.dtype == object:
+        return array
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64)
+    return np.array([str(i) for i in array.tolist()], dtype=object)
+
+
+def _join_ids(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if a.dtype == b.dtype:
+        return np.concatenate([a, b])
+    if not len(a):
+        return b
+    if not len(b):
+        return a
+    return np.concatenate([a.astype(object), b.astype(object)])
 
 
 def merged_order(

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streamlearn.features.columns import rows as take_rows
+from streamlearn.runner.schedule import as_ids
 from streamlearn.streams import FileSource, Reject
 
 
@@ -33,11 +34,14 @@ class EventBatch:
 
     features: dict[str, Any]
     labels: np.ndarray
-    ids: list[Any]
+    ids: np.ndarray  # int64, or object (text ids)
     offsets: np.ndarray
     keys: np.ndarray
     delays: np.ndarray | None = None
     rejects: list[Reject] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.ids = as_ids(self.ids)
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -124,9 +128,9 @@ class FileEvents:
     def _events(self, batch) -> EventBatch:
         features = dict(batch.features)
         offsets = np.asarray(batch.rows, np.int64)
-        ids = offsets.tolist()
+        ids = offsets
         if self.id_column:
-            ids = [str(v) for v in _pop(features, self.id_column).to_pylist()]
+            ids = as_ids(_pop(features, self.id_column).to_pylist())
         keys = offsets.astype(np.float64)
         if self.time_column:
             keys = _numbers(_pop(features, self.time_column), self.time_column)
