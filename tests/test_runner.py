@@ -39,11 +39,12 @@ def delayed_file(path, n=3000, seed=0):
     return path
 
 
-def reference_run(path, ttl, expiry, default_label=0.0):
+def reference_run(path, ttl, expiry, default_label=0.0, time_column=None):
     """The same stream event by event, with a heap of label operations: the definition the
     runner's compiled schedule must match."""
     table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
-    rows = table.drop(["y", "delay"]).to_pylist()
+    times = table.column(time_column).to_pylist() if time_column else None
+    rows = table.drop(["y", "delay", *([time_column] if time_column else [])]).to_pylist()
     labels, delays = table.column("y").to_pylist(), table.column("delay").to_pylist()
     model = LogisticRegression(bits=12, standardize=False)
     heap, waiting, counts = [], {}, {"learned": 0, "expired": 0, "late": 0}
@@ -61,7 +62,8 @@ def reference_run(path, ttl, expiry, default_label=0.0):
             counts["expired"] += kind == EXPIRE
 
     for i, x in enumerate(rows):
-        key = offset = i + 1
+        offset = i + 1
+        key = times[i] if times else offset
         settle(key)
         model.predict_proba_one(x)
         has_label = labels[i] is not None and delays[i] is not None
@@ -96,6 +98,28 @@ def test_delayed_labels_equal_the_event_by_event_definition(tmp_path, ttl, expir
     assert summary.served == 3000 and len(runner.join) == 0 and summary.late + 1 > 0
     if ttl == 40:
         assert summary.expired > 0 and summary.late > 0  # both paths are exercised
+
+
+def test_delays_in_event_time_follow_the_time_column(tmp_path):
+    path = delayed_file(tmp_path / "delayed.csv")
+    rng = np.random.default_rng(2)
+    times = np.cumsum(rng.exponential(0.5, 3000)).round(3)  # seconds, irregular
+    lines = path.read_text().splitlines()
+    path.write_text(
+        "\n".join(
+            [lines[0] + ",t"] + [f"{line},{t}" for line, t in zip(lines[1:], times, strict=True)]
+        )
+        + "\n"
+    )
+    expected, counts = reference_run(path, 20.0, "default", time_column="t")
+    runner = Runner(LogisticRegression(bits=12, standardize=False),
+                    FileEvents(path, "y", time_column="t", delay_column="delay"), ttl=20.0,
+                    expiry="default", micro_batch=500)  # fmt: skip
+    summary = runner.run()
+    np.testing.assert_array_equal(runner.model.table, expected.table)
+    assert (summary.learned, summary.expired, summary.late) == (
+        counts["learned"], counts["expired"], counts["late"])  # fmt: skip
+    assert summary.late > 0 and summary.expired > summary.late
 
 
 @pytest.mark.parametrize(
@@ -323,3 +347,20 @@ def test_sqlite_store_answers_like_memory_across_checkpoints(tmp_path):
     assert len(stores[1]) == 2  # 6 and 7 still wait
     stores[1].restore({}, offset=6)  # back to the checkpoint: v1's six wait, v2's are gone
     assert len(stores[1]) == 6
+
+
+def test_a_torn_prediction_log_line_is_cut_before_appending(tmp_path):
+    path = rule_file(tmp_path / "rule.csv", 3000)
+    log = tmp_path / "predictions.csv"
+    Runner(LogisticRegression(bits=8), FileEvents(path, "y"), predictions=log,
+           registry=LocalRegistry(tmp_path / "reg"), checkpoint_every=1000,
+           micro_batch=1000).run(limit=2000)  # fmt: skip
+    text = log.read_text()
+    log.write_text(text[: len(text) - 7])  # killed in the middle of a line …
+    sorted((tmp_path / "reg").glob("v*.snap"))[-1].unlink()  # … so before that checkpoint
+    Runner(LogisticRegression(bits=8), FileEvents(path, "y"), predictions=log,
+           registry=LocalRegistry(tmp_path / "reg")).run()  # fmt: skip
+    lines = log.read_text().splitlines()
+    assert lines[0] == '"offset","id","prediction","version"'
+    assert all(line.count(",") == 3 for line in lines)
+    assert sorted({int(line.split(",")[0]) for line in lines[1:]}) == list(range(1, 3001))

@@ -4,6 +4,7 @@ skipped."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -70,7 +71,7 @@ def test_sigkill_at_random_points_then_resume_equals_an_uninterrupted_run(tmp_pa
     for store in ("memory", "sqlite"):
         config = write_config(tmp_path, f"killed-{store}", store)
         registry = tmp_path / f"reg-killed-{store}"
-        kills = 0
+        kills = stops = 0
         while True:
             process = subprocess.Popen(
                 [sys.executable, "-m", "streamlearn.cli.main", "run", str(config),
@@ -85,10 +86,17 @@ def test_sigkill_at_random_points_then_resume_equals_an_uninterrupted_run(tmp_pa
                     process.wait()
                     kills += 1
                     continue
+            if stops < 1 and _wait_for_a_new_checkpoint(process, registry):
+                process.send_signal(signal.SIGTERM)  # a clean stop: checkpoint, then exit
+                out, err = process.communicate(timeout=120)
+                assert process.returncode == 0, err.decode()
+                assert json.loads(out)["stopped"] and b"SIGTERM" in err
+                stops += 1
+                continue
             _, err = process.communicate(timeout=300)
             assert process.returncode == 0, err.decode()
             break
-        assert kills == 4
+        assert kills == 4 and stops == 1
         state, version = LocalRegistry(registry).latest()
         model = state.arrays["learner/table"]
         np.testing.assert_array_equal(model, uninterrupted.model.learner.table)

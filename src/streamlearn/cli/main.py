@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
 import tempfile
 from enum import Enum, StrEnum
@@ -253,6 +254,13 @@ def run(
 
 
 def _run_with_progress(runner: Runner, name: str, limit: int | None = None) -> RunSummary:
+    """Run with a progress bar; SIGTERM / Ctrl-C stop it cleanly after a checkpoint."""
+
+    def stop(signum: int, _frame: object) -> None:
+        err.print(f"{signal.Signals(signum).name}: stopping after this batch, with a checkpoint")
+        runner.request_stop()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     with _progress_bar() as bar:
         job = bar.add_task(name, total=runner.source.size, events=0)
 
@@ -263,6 +271,8 @@ def _run_with_progress(runner: Runner, name: str, limit: int | None = None) -> R
             return runner.run(limit=limit, on_batch=progress)
         finally:
             runner.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _run_table(name: str, summary: RunSummary) -> Table:
@@ -271,6 +281,8 @@ def _run_table(name: str, summary: RunSummary) -> Table:
     table.add_column("", justify="right")
     if summary.resumed_from:
         table.add_row("resumed from", summary.resumed_from)
+    if summary.stopped:
+        table.add_row("stopped", "on request, after a checkpoint")
     for key in ("served", "learned", "expired", "late", "unlabeled", "rejected"):
         table.add_row(key, f"{getattr(summary, key):,}")
     table.add_row("events/s", f"{summary.events_per_second:,.0f}")

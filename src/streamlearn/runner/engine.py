@@ -64,6 +64,7 @@ class RunSummary:
     rejected: int = 0
     offset: int = 0
     resumed_from: str | None = None
+    stopped: bool = False
     served_this_run: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -168,6 +169,12 @@ class Runner:
         self.summary = RunSummary()
         self._candidates: dict[str, Learner] = {}
         self._resumed = False
+        self._stop = False
+        self._log_checked = False
+
+    def request_stop(self) -> None:
+        """Stop after the current micro-batch, with a checkpoint (safe from a signal handler)."""
+        self._stop = True
 
     # ------------------------------------------------------------------ the champion
     @property
@@ -201,7 +208,7 @@ class Runner:
         lane = self.champion
         try:
             for batch in self.source.batches(lane.offset, self.micro_batch, lane.last_key):
-                if limit is not None and served_now >= limit:
+                if self._stop or (limit is not None and served_now >= limit):
                     break
                 if limit is not None and served_now + len(batch) > limit:
                     batch = batch.slice(0, limit - served_now)
@@ -217,7 +224,8 @@ class Runner:
                     since_checkpoint, last_checkpoint = 0, time.monotonic()
                 if on_batch is not None:
                     on_batch(self._summary(wall, cpu))
-            if (limit is None or served_now < limit) and self.drain_at_end:
+            self.summary.stopped = self._stop
+            if (limit is None or served_now < limit) and self.drain_at_end and not self._stop:
                 for each in self.lanes:
                     each.drain()
                 since_checkpoint += 1
@@ -252,7 +260,10 @@ class Runner:
             "offset": batch.offsets, "id": pa.array([str(i) for i in batch.ids]),
             "prediction": predictions, "version": pa.array([self.version or ""] * len(batch)),
         })  # fmt: skip
-        first = not self.predictions_path.exists()
+        if not self._log_checked and self.predictions_path.exists():
+            _drop_torn_line(self.predictions_path)
+        self._log_checked = True
+        first = not self.predictions_path.exists() or self.predictions_path.stat().st_size == 0
         with open(self.predictions_path, "ab") as fh:
             pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=first))
 
@@ -410,3 +421,17 @@ class Runner:
     def close(self) -> None:
         for lane in self.lanes:
             lane.close()
+
+
+def _drop_torn_line(path: Path) -> None:
+    """A process killed while writing leaves half a line at the end: cut it off."""
+    with open(path, "rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        fh.seek(max(0, size - (1 << 16)))
+        tail = fh.read()
+        if tail.endswith(b"\n"):
+            return
+        cut = tail.rfind(b"\n")
+        fh.truncate(size - len(tail) + cut + 1 if cut >= 0 else 0)
