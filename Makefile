@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_defaults.py
 	$(BIN)/python bench/bench_drift.py
 	$(BIN)/python bench/bench_adapt.py
+	$(BIN)/python bench/bench_runner.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

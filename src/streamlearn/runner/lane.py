@@ -9,6 +9,7 @@ so its model ends exactly where event-by-event processing would leave it.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,12 @@ class Lane:
         row_of, served_of, rows, taken = self._gather(batch, due, served_rows)
         is_serve, index = merged_order(batch.keys, batch.offsets, due)
         ops, op_rows, targets, step_of_op = self._kernel_ops(is_serve, index, due, row_of)
+        drifts = getattr(self.model, "drifts", None)
+        seen, known = getattr(self.model, "n_seen", 0), len(drifts) if drifts is not None else 0
         out = self.model.run_ops(rows.hashes, rows.values, ops, op_rows, targets)
+        if drifts is not None:
+            self._stamp_drifts(seen, known, ops[: len(out)], step_of_op, is_serve, index, due,
+                               batch, taken)  # fmt: skip
         # A model that replaced its featurizer (a reset) stops early: the events served after
         # that point are served again, by the new model, as they would be one by one.
         steps = len(is_serve) if len(out) == len(ops) else int(step_of_op[len(out) - 1]) + 1
@@ -149,6 +155,23 @@ class Lane:
         if served < len(batch):
             return np.concatenate([predictions, self.step(batch.slice(served, len(batch)))])
         return predictions
+
+    def _stamp_drifts(self, seen, known, ops, step_of_op, is_serve, index, due, batch, taken):
+        """Drift records made in this call get where and when: the label that tipped the
+        detector, its event's offset, the key (time) at which the label arrived, and the
+        wall-clock time."""
+        learned_at = np.flatnonzero(ops != PREDICT)
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        for record in getattr(self.model, "drifts", [])[known:]:
+            position = int(record["index"]) - seen
+            if not 0 <= position < len(learned_at):
+                continue
+            step = int(step_of_op[learned_at[position]])
+            if is_serve[step]:  # a serve fused with its own label
+                offset, key = batch.offsets[index[step]], batch.keys[index[step]]
+            else:
+                offset, key = due.offsets[index[step]], due.keys[index[step]]
+            record.update(offset=int(offset), time=float(key), detected_at=now)
 
     def _put_back(self, is_serve, index, due, taken, batch: EventBatch, served: int) -> None:
         """Undo the part of a schedule that did not run: its label operations wait again
