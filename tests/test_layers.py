@@ -19,9 +19,11 @@ ALLOWED = {
     "datasets": {"base", "streams"},
     "registry": {"base"},
 }
-# The runner wires everything below it; the command line sits on the runner.
+# The runner wires everything below it; the service runs the runner; the command line
+# sits on top.
 ALLOWED["runner"] = set(ALLOWED)
-ALLOWED["cli"] = ALLOWED["runner"] | {"runner"}
+ALLOWED["service"] = ALLOWED["runner"] | {"runner"}
+ALLOWED["cli"] = ALLOWED["service"] | {"service"}
 
 
 def imported_layers(path: Path) -> set[str]:

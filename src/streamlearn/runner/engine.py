@@ -170,7 +170,13 @@ class Runner:
         self._candidates: dict[str, Learner] = {}
         self._resumed = False
         self._stop = False
+        self._rollback_to: str | None = None
         self._log_checked = False
+
+    def request_rollback(self, version_id: str) -> None:
+        """Serve ``version_id``'s model from the next micro-batch on (thread-safe: the
+        trainer's loop makes the swap)."""
+        self._rollback_to = version_id
 
     def request_stop(self) -> None:
         """Stop after the current micro-batch, with a checkpoint (safe from a signal handler)."""
@@ -191,7 +197,9 @@ class Runner:
 
     @property
     def counters(self) -> dict[str, int]:
-        return self.champion.counters | {"rejected": self.rejected}
+        """The champion's counts; ``rejected`` adds the rows the source turned away."""
+        counts = self.champion.counters
+        return counts | {"rejected": self.rejected + counts["rejected"]}
 
     # ------------------------------------------------------------------ the loop
     def run(
@@ -214,7 +222,7 @@ class Runner:
                     batch = batch.slice(0, limit - served_now)
                 self.dead_letters.add(batch.rejects)
                 self.rejected += len(batch.rejects)
-                if len(batch):
+                if len(batch) or batch.has_feedback or batch.clock is not None:
                     self.step(batch)
                 served_now += len(batch)
                 self.summary.served_this_run = served_now
@@ -237,6 +245,11 @@ class Runner:
 
     def step(self, batch: EventBatch) -> np.ndarray:
         """One micro-batch through every lane; returns the champion's predictions."""
+        if self._rollback_to is not None:
+            target, self._rollback_to = self._rollback_to, None
+            chosen = self._candidate(target)
+            self.champion.model = type(chosen).from_state(chosen.state())
+            self._record_rollback(target, "requested", {})
         predictions = self.champion.step(batch)
         for challenger in self.lanes[1:]:
             challenger.step(batch)
@@ -334,6 +347,7 @@ class Runner:
                 meta |= {"kind": inner.kind, "params": inner.params, "meta": inner.meta}
             lanes_meta.append(meta)
         runner_meta = {"lanes": lanes_meta, "rejected": self.rejected,
+                       "source": getattr(self.source, "state", dict)(),
                        "rollbacks": self.summary.rollbacks[-20:],
                        "promotions": self.summary.promotions[-20:]}  # fmt: skip
         drifts = list(getattr(self.model, "drifts", []))
@@ -350,6 +364,9 @@ class Runner:
             | ({"window_loss": float(recent.mean())} if len(recent) else {}),
         )  # fmt: skip
         self.registry.promote(version.id)
+        committed = getattr(self.source, "committed", None)
+        if committed is not None:  # only now is the snapshot that includes them durable
+            committed(runner_meta["source"])
         self.version = version.id
         for lane in self.lanes:
             lane.version = version.id
@@ -385,6 +402,8 @@ class Runner:
             lane.restore(model, lane_arrays, meta["lane"])
             lane.version = version.id
         self.rejected = int(runner.get("rejected", 0))
+        if runner.get("source") and hasattr(self.source, "restore"):
+            self.source.restore(runner["source"])
         self.summary.rollbacks = list(runner.get("rollbacks", []))
         self.summary.promotions = list(runner.get("promotions", []))
         self.version = version.id

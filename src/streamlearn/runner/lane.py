@@ -116,8 +116,12 @@ class Lane:
         new = label_operations(batch.keys, batch.labels, batch.offsets, batch.ids, delays,
                                self.ttl)  # fmt: skip
         waiting = self.pending + new
-        due_now = waiting.keys < (batch.keys[-1] if len(batch) else math.inf)
+        cutoff = batch.keys[-1] if len(batch) else math.inf if batch.drain else batch.clock
+        cutoff = -math.inf if cutoff is None else cutoff
+        due_now = waiting.keys < cutoff
         due, self.pending = waiting.select(due_now), waiting.select(~due_now)
+        if batch.has_feedback:
+            due = self._feedback(batch) + due
         served_rows = (
             Rows(*self.model.serve_many(batch.features))
             if len(batch)
@@ -198,8 +202,18 @@ class Lane:
         """The end of a replayed stream: every label still in flight arrives (and every
         entry still waiting reaches its deadline), in order."""
         if len(self.pending):
-            nothing = np.zeros(0, np.int64)
-            self.step(EventBatch({}, np.zeros(0), nothing, nothing, np.zeros(0)))
+            self.step(EventBatch.empty(drain=True))
+
+    def _feedback(self, batch: EventBatch) -> Operations:
+        """Labels for earlier events, by id, as operations before this batch's events; a
+        label that is not a finite number is counted and dropped."""
+        labels = np.asarray(batch.feedback_labels, np.float64)
+        good = np.isfinite(labels)
+        self.counters["rejected"] += int((~good).sum())
+        n = int(good.sum())
+        return Operations(np.full(n, -math.inf), np.full(n, LABEL, np.int8),
+                          np.full(n, -1, np.int64), batch.feedback_ids[good],
+                          labels[good])  # fmt: skip
 
     def _gather(self, batch: EventBatch, due: Operations, served_rows: Rows):
         """Rows for the due operations: this batch's own, or taken from the join store.

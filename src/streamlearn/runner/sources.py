@@ -30,7 +30,11 @@ from streamlearn.streams import FileSource, Reject
 @dataclass
 class EventBatch:
     """Consecutive events: feature columns, labels (NaN: none yet), ids, offsets, ordering
-    keys (event times, or the offsets), per-event label delays (or None) and rejects."""
+    keys (event times, or the offsets), per-event label delays (or None) and rejects; and
+    labels for earlier events, by id, that arrived before these events (``feedback``).
+    ``drain``: the stream has ended, every label in flight arrives now. ``clock``: for a
+    batch without events, how far time has come (labels and expiries due before it happen).
+    """
 
     features: dict[str, Any]
     labels: np.ndarray
@@ -39,9 +43,25 @@ class EventBatch:
     keys: np.ndarray
     delays: np.ndarray | None = None
     rejects: list[Reject] = field(default_factory=list)
+    feedback_ids: np.ndarray | None = None
+    feedback_labels: np.ndarray | None = None
+    drain: bool = False
+    clock: float | None = None
 
     def __post_init__(self) -> None:
         self.ids = as_ids(self.ids)
+        if self.feedback_ids is not None:
+            self.feedback_ids = as_ids(self.feedback_ids)
+
+    @property
+    def has_feedback(self) -> bool:
+        return self.feedback_ids is not None and len(self.feedback_ids) > 0
+
+    @staticmethod
+    def empty(**options: Any) -> EventBatch:
+        """No events (labels for earlier ones, a drain, or just a tick of a live stream)."""
+        nothing = np.zeros(0, np.int64)
+        return EventBatch({}, np.zeros(0), nothing, nothing, np.zeros(0), **options)
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -52,6 +72,8 @@ class EventBatch:
             self.labels[start:stop], self.ids[start:stop], self.offsets[start:stop],
             self.keys[start:stop], None if self.delays is None else self.delays[start:stop],
             self.rejects if start == 0 else [],
+            self.feedback_ids if start == 0 else None,
+            self.feedback_labels if start == 0 else None,
         )  # fmt: skip
 
 

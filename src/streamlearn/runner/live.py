@@ -1,0 +1,178 @@
+"""A live source fed in process (the HTTP API): events and late labels wait in a queue,
+and the runner takes them in micro-batches.
+
+Each event gets the next sequence number as its offset and the wall-clock time (seconds) as
+its key, so label delays and TTLs are in seconds. The sequence number is part of every
+checkpoint; events still in the queue when a process dies were never acknowledged beyond
+"accepted", like a message a producer has not had confirmed.
+
+>>> source = LiveEvents()
+>>> source.put([{"colour": "red"}], ids=["a"], labels=[1.0])
+1
+>>> source.put_feedback(["b"], [0.0])
+1
+>>> batch = next(source.batches(linger=0.0))
+>>> batch.ids.tolist(), batch.labels.tolist(), batch.feedback_ids.tolist()
+(['a'], [1.0], ['b'])
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from streamlearn.runner.sources import EventBatch
+
+_EVENT, _FEEDBACK = 0, 1
+
+
+class LiveEvents:
+    """Events and labels put by other threads, served as micro-batches."""
+
+    def __init__(self, max_queued: int = 1_000_000) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=max_queued)
+        self._closed = threading.Event()
+        self.sequence = 0
+        self.last_key = -math.inf
+        self.size = 0
+        self.position = 0
+
+    # ------------------------------------------------------------------ producers
+    def put(
+        self,
+        events: Sequence[dict[str, Any]],
+        ids: Sequence[Any] | None = None,
+        labels: Sequence[float | None] | None = None,
+    ) -> int:
+        """Queue events (with their labels, or None: a label may follow by id); returns how
+        many. Ids default to fresh UUIDs."""
+        ids = [str(i) for i in ids] if ids is not None else [uuid.uuid4().hex for _ in events]
+        labels = list(labels) if labels is not None else [None] * len(events)
+        if not (len(ids) == len(labels) == len(events)):
+            raise ValueError("events, ids and labels must have the same length")
+        for event in events:
+            check_event(event)
+        self._queue.put((_EVENT, list(events), ids, labels), timeout=5)
+        return len(events)
+
+    def put_feedback(self, ids: Sequence[Any], labels: Sequence[float]) -> int:
+        """Queue labels for events served earlier, by id."""
+        if len(ids) != len(labels):
+            raise ValueError("ids and labels must have the same length")
+        self._queue.put((_FEEDBACK, [str(i) for i in ids], list(labels)), timeout=5)
+        return len(ids)
+
+    def close(self) -> None:
+        """No more events: ``batches`` ends once the queue is empty."""
+        self._closed.set()
+
+    # ------------------------------------------------------------------ the runner's side
+    def batches(
+        self, after: int = 0, rows: int = 16384, last_key: float = -math.inf,
+        linger: float = 0.005, tick: float = 0.2,
+    ) -> Iterator[EventBatch]:  # fmt: skip
+        """Micro-batches of at most ``rows`` events (waiting up to ``linger`` seconds to fill
+        one); an empty batch every ``tick`` seconds when nothing comes, so that the runner
+        can checkpoint by time and stop."""
+        while True:
+            items = self._take(rows, linger, tick)
+            if not items:
+                # Time passes without events: labels and expiries due by now happen.
+                yield EventBatch.empty(clock=self._now())
+                if self._closed.is_set() and self._queue.empty():
+                    return
+                continue
+            yield self._batch(items)
+
+    def _take(self, rows: int, linger: float, tick: float) -> list[tuple]:
+        items, events = [], 0
+        try:
+            items.append(self._queue.get(timeout=tick))
+        except queue.Empty:
+            return items
+        deadline = time.monotonic() + linger
+        while events < rows:
+            events += len(items[-1][1]) if items[-1][0] == _EVENT else 0
+            remaining = deadline - time.monotonic()
+            try:
+                items.append(self._queue.get(timeout=max(remaining, 0)) if remaining > 0
+                             else self._queue.get_nowait())  # fmt: skip
+            except queue.Empty:
+                break
+        return items
+
+    def _batch(self, items: list[tuple]) -> EventBatch:
+        rows, ids, labels, fb_ids, fb_labels = [], [], [], [], []
+        for item in items:
+            if item[0] == _EVENT:
+                rows += item[1]
+                ids += item[2]
+                labels += item[3]
+            else:
+                fb_ids += item[1]
+                fb_labels += item[2]
+        n = len(rows)
+        offsets = np.arange(self.sequence + 1, self.sequence + n + 1, dtype=np.int64)
+        self.sequence += n
+        # Arrival time, a microsecond apart within a batch, so that each event is served
+        # before the next (and a label that came with it is learned in between).
+        keys = self._now() + np.arange(n) * 1e-6
+        self.last_key = float(keys[-1]) if n else self.last_key
+        features = event_columns(rows)
+        target = np.array([math.nan if v is None else float(v) for v in labels], np.float64)
+        feedback = {}
+        if fb_ids:
+            feedback = {"feedback_ids": np.array(fb_ids, dtype=object),
+                        "feedback_labels": np.array(fb_labels, np.float64)}  # fmt: skip
+        return EventBatch(features, target, np.array(ids, dtype=object), offsets, keys,
+                          **feedback)  # fmt: skip
+
+    def _now(self) -> float:
+        now = max(time.time(), self.last_key + 1e-6)
+        self.last_key = now
+        return now
+
+    # ------------------------------------------------------------------ checkpoints
+    def state(self) -> dict[str, Any]:
+        return {"sequence": self.sequence}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.sequence = int(state.get("sequence", 0))
+
+
+SCALARS = (str, int, float, bool, type(None))
+
+
+def check_event(event: Any) -> None:
+    """An event is a dict of names to text, numbers, bools or None."""
+    if not isinstance(event, dict):
+        raise TypeError(f"an event is a dict of features, got {type(event).__name__}")
+    for name, value in event.items():
+        if not isinstance(name, str) or not isinstance(value, SCALARS):
+            raise TypeError(f"feature {name!r}: expected text, a number, a bool or null, "
+                            f"got {type(value).__name__}")  # fmt: skip
+
+
+def event_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Dict events as columns (missing keys are nulls): numbers as float64 (NaN for none),
+    bools as bools, anything mixed with text as text."""
+    names = sorted({name for row in rows for name in row})
+    columns: dict[str, Any] = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        present = [v for v in values if v is not None]
+        if present and all(isinstance(v, bool) for v in present):
+            columns[name] = pa.array(values, pa.bool_())
+        elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+            columns[name] = np.array([math.nan if v is None else v for v in values], np.float64)
+        else:
+            columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
+    return columns

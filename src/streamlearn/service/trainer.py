@@ -1,0 +1,166 @@
+"""Learning while serving: a trainer thread runs the runner; predictions read an immutable
+copy of the model that the trainer swaps in atomically.
+
+The trainer learns on its own model. Every ``publish_every`` seconds (and at each
+checkpoint) it copies the model and replaces the serving reference in one assignment.
+A prediction takes the reference once and uses that copy throughout: it never sees a
+half-updated model, and no lock is held while it runs. The compiled kernels release the GIL,
+so predictions and learning run at the same time.
+
+A replica in another process serves the registry's champion instead, polling for a new
+one (:class:`Replica`).
+
+>>> from streamlearn.models import LogisticRegression
+>>> from streamlearn.runner import Runner
+>>> from streamlearn.runner.live import LiveEvents
+>>> events = LiveEvents()
+>>> trainer = Trainer(Runner(LogisticRegression(bits=10), events, drain_at_end=False), events)
+>>> trainer.start()
+>>> events.put([{"colour": "red"}] * 50, labels=[1.0] * 50)
+50
+>>> trainer.stop()
+>>> trainer.serving.events_learned, bool(trainer.predict([{"colour": "red"}])[0] > 0.5)
+(50, True)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from streamlearn.base import Learner
+from streamlearn.registry import Registry
+from streamlearn.runner import Runner, RunSummary
+from streamlearn.runner.lane import strip_prefixed
+from streamlearn.runner.live import LiveEvents, check_event, event_columns
+
+RUNNER_PREFIX = "runner/"
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What predictions read: a model nobody mutates, and what it is."""
+
+    model: Learner
+    version: str
+    events_learned: int
+    published_at: float
+
+
+def _copy(model: Learner) -> Learner:
+    return type(model).from_state(model.state())
+
+
+def _predict(serving: Serving, events: list[dict[str, Any]]) -> np.ndarray:
+    for event in events:
+        check_event(event)
+    columns = event_columns(events)
+    model = serving.model
+    if hasattr(model, "predict_proba_many"):
+        return np.asarray(model.predict_proba_many(columns), np.float64)
+    return np.asarray(model.predict_many(columns), np.float64)
+
+
+class Trainer:
+    """Runs ``runner`` on ``events`` in a thread and publishes serving copies."""
+
+    def __init__(self, runner: Runner, events: LiveEvents, publish_every: float = 0.2) -> None:
+        self.runner, self.events = runner, events
+        self.publish_every = publish_every
+        self.serving = Serving(_copy(runner.model), "", 0, time.time())
+        self.summary: RunSummary | None = None
+        self.error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._last_publish = 0.0
+        self.on_publish: Callable[[Serving], None] | None = None
+
+    def start(self) -> None:
+        self.runner.resume()
+        self._publish()
+        self._thread = threading.Thread(target=self._loop, name="trainer", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        try:
+            self.summary = self.runner.run(on_batch=self._after_batch)
+        except BaseException as exc:  # reported by /health, never silently lost
+            self.error = exc
+            raise
+        finally:
+            self._publish()
+
+    def _after_batch(self, summary: RunSummary) -> None:
+        self.summary = summary
+        if time.monotonic() - self._last_publish >= self.publish_every:
+            self._publish()
+
+    def _publish(self) -> None:
+        runner = self.runner
+        self.serving = Serving(_copy(runner.model), runner.version or "",
+                               runner.counters["learned"], time.time())  # fmt: skip
+        self._last_publish = time.monotonic()
+        if self.on_publish is not None:
+            self.on_publish(self.serving)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def predict(self, events: list[dict[str, Any]]) -> np.ndarray:
+        return _predict(self.serving, events)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Learn what is queued, checkpoint, stop."""
+        self.events.close()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.runner.close()
+
+
+class Replica:
+    """Serves the registry's champion; polls for a new one every ``poll_every`` seconds."""
+
+    def __init__(self, registry: Registry, poll_every: float = 1.0) -> None:
+        self.registry = registry
+        self.poll_every = poll_every
+        self.serving: Serving | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Load the champion if it changed; returns whether it did."""
+        champion = self.registry.tagged("champion")
+        if champion is None or (self.serving and self.serving.version == champion.id):
+            return False
+        state, version = self.registry.load(champion.id)
+        model = strip_prefixed(state, RUNNER_PREFIX).to_learner()
+        self.serving = Serving(model, version.id, version.events, time.time())
+        return True
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._poll, name="replica", daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_every):
+            self.refresh()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def predict(self, events: list[dict[str, Any]]) -> np.ndarray:
+        if self.serving is None:
+            raise RuntimeError("no champion in the registry yet")
+        return _predict(self.serving, events)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
