@@ -1,0 +1,272 @@
+"""The HTTP API (FastAPI; OpenAPI docs at ``/docs``).
+
+``POST /predict`` (one event or a batch) · ``POST /learn`` · ``POST /feedback`` (the label
+of an earlier event, by id) · ``GET /models`` · ``GET /models/{version}`` ·
+``POST /models/{version}/promote`` · ``POST /rollback`` · ``GET /health`` · ``GET /metrics``
+(Prometheus). Mutating endpoints need ``Authorization: Bearer <token>`` (the token comes
+from the config or ``STREAMLEARN_TOKEN``; with none set they are refused). Bodies are
+validated (422 with the field at fault), limited in size (413) and in events per call.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import time
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from streamlearn.registry import Registry
+from streamlearn.service.trainer import Replica, Trainer
+
+MAX_EVENTS = 10_000
+MAX_BODY_BYTES = 8 << 20
+Value = StrictStr | StrictBool | StrictInt | StrictFloat | None
+Label = StrictInt | StrictFloat | StrictBool
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: StrictStr | StrictInt | None = None
+    features: dict[str, Value]
+
+
+class LabelledEvent(Event):
+    label: Label | None = None
+
+
+class PredictRequest(BaseModel):
+    """One event (``features``, optional ``id``) or a batch (``events``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: StrictStr | StrictInt | None = None
+    features: dict[str, Value] | None = None
+    events: list[Event] | None = Field(None, max_length=MAX_EVENTS)
+    track: bool = True  # keep the served features so that /feedback can join a label
+
+    def all_events(self) -> list[Event]:
+        if (self.features is None) == (self.events is None):
+            raise HTTPException(422, "give either 'features' (one event) or 'events'")
+        return (
+            self.events if self.events is not None else [Event(id=self.id, features=self.features)]
+        )
+
+
+class LearnRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[LabelledEvent] = Field(..., min_length=1, max_length=MAX_EVENTS)
+
+
+class FeedbackItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: StrictStr | StrictInt
+    label: Label
+
+
+class FeedbackRequest(BaseModel):
+    """One label (``id``, ``label``) or many (``labels``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: StrictStr | StrictInt | None = None
+    label: Label | None = None
+    labels: list[FeedbackItem] | None = Field(None, max_length=MAX_EVENTS)
+
+    def all_labels(self) -> list[FeedbackItem]:
+        if self.labels is not None:
+            return self.labels
+        if self.id is None or self.label is None:
+            raise HTTPException(422, "give 'id' and 'label', or 'labels'")
+        return [FeedbackItem(id=self.id, label=self.label)]
+
+
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: StrictStr | None = None
+
+
+def create_app(
+    trainer: Trainer | None = None,
+    replica: Replica | None = None,
+    registry: Registry | None = None,
+    token: str | None = None,
+) -> FastAPI:
+    """The API over a trainer (learns and serves) or a replica (serves the champion)."""
+    if (trainer is None) == (replica is None):
+        raise ValueError("give a trainer or a replica")
+    server = trainer or replica
+    app = FastAPI(title="streamlearn", version="1", summary="Online learning, served.")
+    metrics = CollectorRegistry()
+    predictions = Counter("streamlearn_predictions", "Predictions served", registry=metrics)
+    buckets = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5)
+    latency = Histogram("streamlearn_predict_seconds", "Time to answer /predict",
+                        registry=metrics, buckets=buckets)  # fmt: skip
+    metrics.register(_RunCollector(trainer, replica))
+    bearer = HTTPBearer(auto_error=False)
+
+    def authorized(
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+    ) -> None:
+        if token is None:
+            raise HTTPException(403, "mutating endpoints are off: no token is configured "
+                                     "(service.token or STREAMLEARN_TOKEN)")  # fmt: skip
+        if credentials is None or not hmac.compare_digest(credentials.credentials, token):
+            raise HTTPException(401, "a valid bearer token is required",
+                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+    @app.middleware("http")
+    async def limit_size(request: Request, call_next):
+        size = request.headers.get("content-length")
+        if size is not None and int(size) > MAX_BODY_BYTES:
+            return JSONResponse({"detail": f"body over {MAX_BODY_BYTES} bytes"}, status_code=413)
+        return await call_next(request)
+
+    @app.post("/predict")
+    def predict(body: PredictRequest) -> dict[str, Any]:
+        start = time.perf_counter()
+        events = body.all_events()
+        serving = server.serving
+        if serving is None:
+            raise HTTPException(503, "no model to serve yet")
+        features = [e.features for e in events]
+        scores = server.predict(features)
+        ids = [str(e.id) if e.id is not None else None for e in events]
+        if trainer is not None and body.track:
+            queued_ids = [i if i is not None else _new_id() for i in ids]
+            trainer.events.put(features, ids=queued_ids)
+            ids = queued_ids
+        binary = serving.model.task == "binary"
+        answers = [_answer(i, s, binary, serving.version) for i, s in zip(ids, scores, strict=True)]
+        predictions.inc(len(answers))
+        latency.observe(time.perf_counter() - start)
+        return {"predictions": answers}
+
+    @app.post("/learn", dependencies=[Depends(authorized)])
+    def learn(body: LearnRequest) -> dict[str, int]:
+        _needs(trainer, "learning")
+        events = body.events
+        ids = [str(e.id) if e.id is not None else _new_id() for e in events]
+        labels = [None if e.label is None else float(e.label) for e in events]
+        return {"accepted": trainer.events.put([e.features for e in events], ids, labels)}
+
+    @app.post("/feedback", dependencies=[Depends(authorized)])
+    def feedback(body: FeedbackRequest) -> dict[str, int]:
+        _needs(trainer, "feedback")
+        items = body.all_labels()
+        accepted = trainer.events.put_feedback([str(i.id) for i in items],
+                                               [float(i.label) for i in items])  # fmt: skip
+        return {"accepted": accepted}
+
+    @app.get("/models")
+    def models() -> dict[str, Any]:
+        found = _needs(registry, "a registry").versions()
+        return {"versions": [v.as_dict() for v in found], "tags": registry.tags()}
+
+    @app.get("/models/{version}")
+    def model(version: str) -> dict[str, Any]:
+        try:
+            return _needs(registry, "a registry").record(version).as_dict()
+        except KeyError:
+            raise HTTPException(404, f"no version {version!r}") from None
+
+    @app.post("/models/{version}/promote", dependencies=[Depends(authorized)])
+    def promote(version: str) -> dict[str, str]:
+        try:
+            _needs(registry, "a registry").promote(version)
+        except KeyError:
+            raise HTTPException(404, f"no version {version!r}") from None
+        _serve_version(trainer, replica, version)
+        return {"champion": version}
+
+    @app.post("/rollback", dependencies=[Depends(authorized)])
+    def rollback(body: RollbackRequest) -> dict[str, str]:
+        try:
+            chosen = _needs(registry, "a registry").rollback(body.version)
+        except KeyError:
+            raise HTTPException(404, f"no version {body.version!r}") from None
+        except ValueError as exc:
+            raise HTTPException(409, str(exc)) from None
+        _serve_version(trainer, replica, chosen)
+        return {"champion": chosen}
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        serving = server.serving
+        error = getattr(trainer, "error", None)
+        return {
+            "status": "ok" if server.alive and error is None else "degraded",
+            "role": "trainer" if trainer is not None else "replica",
+            "model_version": serving.version if serving else None,
+            "events_learned": serving.events_learned if serving else 0,
+            "serving_age_seconds": round(time.time() - serving.published_at, 3)
+            if serving else None,
+            "error": repr(error) if error else None,
+        }  # fmt: skip
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def _new_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+def _needs(part: Any, what: str) -> Any:
+    if part is None:
+        raise HTTPException(404, f"this service has no {what}")
+    return part
+
+
+def _serve_version(trainer: Trainer | None, replica: Replica | None, version: str) -> None:
+    if trainer is not None:
+        trainer.runner.request_rollback(version)
+    elif replica is not None:
+        replica.refresh()
+
+
+def _answer(event_id: str | None, score: float, binary: bool, version: str) -> dict[str, Any]:
+    if binary:
+        return {"id": event_id, "prediction": bool(score >= 0.5),
+                "probability": float(score), "model_version": version}  # fmt: skip
+    return {"id": event_id, "prediction": float(score), "model_version": version}
+
+
+class _RunCollector:
+    """Prometheus gauges read from the run at scrape time (nothing per event)."""
+
+    def __init__(self, trainer: Trainer | None, replica: Replica | None) -> None:
+        self.trainer, self.replica = trainer, replica
+
+    def collect(self):
+        if self.trainer is not None and self.trainer.summary is not None:
+            summary = self.trainer.summary
+            for name in ("served", "learned", "expired", "late", "unlabeled", "rejected"):
+                yield _gauge(f"streamlearn_events_{name}", f"Events {name}", getattr(summary, name))
+            yield _gauge("streamlearn_drifts", "Drifts detected", len(summary.drifts))
+            yield _gauge("streamlearn_rollbacks", "Rollbacks", len(summary.rollbacks))
+            for key, value in summary.metrics.items():
+                if math.isfinite(value):
+                    yield _gauge(f"streamlearn_metric_{key}", f"Progressive {key}", value)
+        server = self.trainer or self.replica
+        serving = server.serving if server is not None else None
+        if serving is not None:
+            yield _gauge("streamlearn_serving_events_learned", "Events behind the served model",
+                         serving.events_learned)  # fmt: skip
+            yield _gauge("streamlearn_serving_age_seconds", "Age of the served copy",
+                         time.time() - serving.published_at)  # fmt: skip
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(name, documentation)
+    gauge.add_metric([], float(value))
+    return gauge

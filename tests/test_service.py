@@ -1,0 +1,183 @@
+"""The HTTP API over a trainer that learns while serving, and a replica that follows the
+registry (FastAPI's test client; a real server in tests/test_serve_cli.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from streamlearn.models import LogisticRegression
+from streamlearn.registry import LocalRegistry
+from streamlearn.runner import Runner
+from streamlearn.runner.live import LiveEvents
+from streamlearn.service import Replica, Trainer
+from streamlearn.service.app import MAX_BODY_BYTES, MAX_EVENTS, create_app
+
+TOKEN = "s3cret"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def events(n, seed=0):
+    """red ⇒ clicked, blue ⇒ not; sizes are noise."""
+    rng = np.random.default_rng(seed)
+    colours = rng.choice(["red", "blue"], n)
+    return ([{"colour": str(c), "size": float(s)} for c, s in zip(colours, rng.normal(size=n),
+                                                                 strict=True)],
+            [float(c == "red") for c in colours])  # fmt: skip
+
+
+def put(trainer, n, seed=0):
+    features, labels = events(n, seed)
+    trainer.events.put(features, labels=labels)
+
+
+@pytest.fixture
+def service(tmp_path):
+    live = LiveEvents()
+    registry = LocalRegistry(tmp_path / "registry")
+    runner = Runner(LogisticRegression(bits=12), live, ttl=30.0, registry=registry,
+                    checkpoint_every=500, micro_batch=500, drain_at_end=False)  # fmt: skip
+    trainer = Trainer(runner, live, publish_every=0.05)
+    trainer.start()
+    client = TestClient(create_app(trainer=trainer, registry=registry, token=TOKEN))
+    yield client, trainer, registry
+    trainer.stop()
+
+
+def wait_for(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_learn_then_predict_then_feedback(service):
+    client, trainer, _ = service
+    features, labels = events(2000)
+    body = {"events": [{"features": f, "label": y} for f, y in zip(features, labels,
+                                                                   strict=True)]}  # fmt: skip
+    assert client.post("/learn", json=body, headers=AUTH).json() == {"accepted": 2000}
+    assert wait_for(lambda: client.get("/health").json()["events_learned"] >= 1999)
+    answer = client.post("/predict", json={"id": "e1", "features": {"colour": "red"}}).json()
+    [prediction] = answer["predictions"]
+    assert prediction["id"] == "e1" and prediction["prediction"] is True
+    assert prediction["probability"] > 0.8 and prediction["model_version"].startswith("v")
+    batch = client.post("/predict", json={"events": [{"features": {"colour": "blue"}}] * 3})
+    assert [p["prediction"] for p in batch.json()["predictions"]] == [False] * 3
+    # The tracked prediction e1 gets its label later: it is learned from what was served.
+    before = trainer.runner.counters["learned"]
+    assert client.post("/feedback", json={"id": "e1", "label": 1}, headers=AUTH).json() == {
+        "accepted": 1}  # fmt: skip
+    assert wait_for(lambda: trainer.runner.counters["learned"] == before + 1)
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["role"] == "trainer"
+    text = client.get("/metrics").text
+    assert "streamlearn_events_learned" in text and "streamlearn_predict_seconds_bucket" in text
+    assert "streamlearn_predictions_total 4.0" in text
+
+
+def test_mutating_endpoints_need_the_token(service, tmp_path):
+    client, _, _ = service
+    body = {"events": [{"features": {"a": 1.0}, "label": 1}]}
+    assert client.post("/learn", json=body).status_code == 401
+    assert client.post("/learn", json=body, headers={"Authorization": "Bearer nope"}
+                       ).status_code == 401  # fmt: skip
+    assert client.post("/feedback", json={"id": "x", "label": 1}).status_code == 401
+    assert client.post("/rollback", json={}).status_code == 401
+    assert client.post("/models/v000001/promote").status_code == 401
+    live = LiveEvents()
+    trainer = Trainer(Runner(LogisticRegression(bits=8), live, drain_at_end=False), live)
+    open_app = TestClient(create_app(trainer=trainer, token=None))
+    refused = open_app.post("/learn", json=body, headers=AUTH)
+    assert refused.status_code == 403 and "STREAMLEARN_TOKEN" in refused.json()["detail"]
+    assert open_app.post("/predict", json={"features": {"a": 1.0}}).status_code == 200
+
+
+def test_bad_bodies_get_clear_4xx(service):
+    client, _, _ = service
+    nested = client.post("/predict", json={"features": {"colour": ["red"]}})
+    assert nested.status_code == 422 and "features" in str(nested.json()["detail"])
+    assert client.post("/predict", json={}).status_code == 422
+    unknown = client.post("/learn", json={"events": [{"features": {}, "lable": 1}]},
+                          headers=AUTH)  # fmt: skip
+    assert unknown.status_code == 422 and "lable" in str(unknown.json()["detail"])
+    too_many = {"events": [{"features": {"a": 1.0}}] * (MAX_EVENTS + 1)}
+    assert client.post("/predict", json=too_many).status_code == 422
+    huge = client.post("/predict", content=b"{" + b" " * MAX_BODY_BYTES + b"}",
+                       headers={"content-type": "application/json"})  # fmt: skip
+    assert huge.status_code == 413
+    assert client.get("/models/v999999").status_code == 404
+
+
+def test_models_promote_and_rollback(service):
+    client, trainer, registry = service
+    features, labels = events(2000, seed=1)
+    for start in range(0, 2000, 250):
+        trainer.events.put(features[start : start + 250], labels=labels[start : start + 250])
+    assert wait_for(lambda: len(registry.versions()) >= 3)
+    listing = client.get("/models").json()
+    ids = [v["id"] for v in listing["versions"]]
+    assert listing["tags"]["champion"] in ids
+    record = client.get(f"/models/{ids[0]}").json()
+    assert record["id"] == ids[0] and "offsets" in record and "metrics" in record
+    assert client.post(f"/models/{ids[0]}/promote", headers=AUTH).json() == {"champion": ids[0]}
+    put(trainer, 10)  # the trainer swaps at its next batch
+    assert wait_for(lambda: any(r["to"] == ids[0] for r in trainer.runner.summary.rollbacks))
+    chosen = client.post("/rollback", json={"version": ids[1]}, headers=AUTH).json()
+    assert chosen == {"champion": ids[1]}
+
+
+def test_predictions_never_see_a_half_swapped_model(service):
+    """Predictions run while the trainer learns and publishes: each answer is consistent
+    with one published copy (same version for a whole batch, probabilities finite)."""
+    client, trainer, _ = service
+    stop, problems = threading.Event(), []
+
+    def feed():
+        while not stop.is_set():
+            put(trainer, 500, seed=int(time.time() * 1000) % 1000)
+            time.sleep(0.01)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        for _ in range(100):
+            answer = client.post("/predict", json={"events": [{"features": {"colour": "red"}}]
+                                                   * 50, "track": False}).json()  # fmt: skip
+            versions = {p["model_version"] for p in answer["predictions"]}
+            probabilities = {p["probability"] for p in answer["predictions"]}
+            if len(versions) != 1 or len(probabilities) != 1:
+                problems.append(answer)
+    finally:
+        stop.set()
+        feeder.join()
+    assert not problems
+    assert trainer.runner.counters["learned"] > 1000
+
+
+def test_a_replica_follows_the_registry_champion(service):
+    _, trainer, registry = service
+    for seed in range(6):
+        put(trainer, 400, seed)
+    assert wait_for(lambda: len(registry.versions()) >= 2)
+    replica = Replica(registry, poll_every=0.05)
+    replica.start()
+    try:
+        first = replica.serving.version
+        for seed in range(6, 12):
+            put(trainer, 400, seed)
+        assert wait_for(lambda: replica.serving.version != first)
+        api = TestClient(create_app(replica=replica, registry=registry, token=TOKEN))
+        answer = api.post("/predict", json={"features": {"colour": "red"}}).json()
+        assert answer["predictions"][0]["model_version"] == replica.serving.version
+        assert api.get("/health").json()["role"] == "replica"
+        assert api.post("/learn", json={"events": [{"features": {}}]},
+                        headers=AUTH).status_code == 404  # fmt: skip
+    finally:
+        replica.stop()
