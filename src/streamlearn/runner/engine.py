@@ -37,8 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from streamlearn.base import Learner, State
 from streamlearn.registry import CorruptVersion, Registry, Version
@@ -46,6 +44,7 @@ from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import JoinStore
 from streamlearn.runner.lane import EXPIRY_POLICIES, Lane, strip_prefixed
 from streamlearn.runner.replay import RejectLog
+from streamlearn.runner.sinks import CsvPredictions, PredictionSink
 from streamlearn.runner.sources import EventBatch, FileEvents
 
 __all__ = ["EXPIRY_POLICIES", "RunSummary", "Runner"]
@@ -117,7 +116,8 @@ class Runner:
         Roll back to a better earlier version when the serving model gets significantly
         worse (checked at each checkpoint).
     predictions
-        A CSV file that every prediction is appended to (offset, id, prediction, version).
+        Where every prediction goes (id, offset, prediction, model version): a CSV file's path,
+        or a sink (a Kafka topic, say).
     dead_letters
         A JSON-lines file for rejected rows (row and reason).
     micro_batch
@@ -144,7 +144,7 @@ class Runner:
         gate: PromotionGate | None = None,
         rollback: RollbackGuard | None = None,
         window: int | None = 1000,
-        predictions: str | os.PathLike | None = None,
+        predictions: str | os.PathLike | PredictionSink | None = None,
         dead_letters: str | os.PathLike | None = None,
         micro_batch: int = 16384,
         drain_at_end: bool = True,
@@ -160,7 +160,9 @@ class Runner:
         self.checkpoint_every, self.checkpoint_seconds = checkpoint_every, checkpoint_seconds
         self.gate = gate or PromotionGate()
         self.rollback_guard = rollback
-        self.predictions_path = Path(predictions) if predictions else None
+        if isinstance(predictions, str | os.PathLike):
+            predictions = CsvPredictions(predictions)
+        self.predictions = predictions
         self.dead_letters = RejectLog(Path(dead_letters) if dead_letters else None)
         self.micro_batch = micro_batch
         self.drain_at_end = drain_at_end
@@ -171,7 +173,6 @@ class Runner:
         self._resumed = False
         self._stop = False
         self._rollback_to: str | None = None
-        self._log_checked = False
 
     def request_rollback(self, version_id: str) -> None:
         """Serve ``version_id``'s model from the next micro-batch on (thread-safe: the
@@ -267,18 +268,8 @@ class Runner:
         return by_events or by_time
 
     def _log_predictions(self, batch: EventBatch, predictions: np.ndarray) -> None:
-        if self.predictions_path is None:
-            return
-        table = pa.table({
-            "offset": batch.offsets, "id": pa.array([str(i) for i in batch.ids]),
-            "prediction": predictions, "version": pa.array([self.version or ""] * len(batch)),
-        })  # fmt: skip
-        if not self._log_checked and self.predictions_path.exists():
-            _drop_torn_line(self.predictions_path)
-        self._log_checked = True
-        first = not self.predictions_path.exists() or self.predictions_path.stat().st_size == 0
-        with open(self.predictions_path, "ab") as fh:
-            pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=first))
+        if self.predictions is not None and len(batch):
+            self.predictions.write(batch.ids, batch.offsets, predictions, self.version or "")
 
     # ------------------------------------------------------------------ swaps
     def _promote_challenger(self) -> None:
@@ -364,6 +355,8 @@ class Runner:
             | ({"window_loss": float(recent.mean())} if len(recent) else {}),
         )  # fmt: skip
         self.registry.promote(version.id)
+        if self.predictions is not None:
+            self.predictions.flush()
         committed = getattr(self.source, "committed", None)
         if committed is not None:  # only now is the snapshot that includes them durable
             committed(runner_meta["source"])
@@ -440,17 +433,7 @@ class Runner:
     def close(self) -> None:
         for lane in self.lanes:
             lane.close()
+        for part in (self.predictions, self.source):
+            if hasattr(part, "close"):
+                part.close()
 
-
-def _drop_torn_line(path: Path) -> None:
-    """A process killed while writing leaves half a line at the end: cut it off."""
-    with open(path, "rb+") as fh:
-        size = fh.seek(0, os.SEEK_END)
-        if size == 0:
-            return
-        fh.seek(max(0, size - (1 << 16)))
-        tail = fh.read()
-        if tail.endswith(b"\n"):
-            return
-        cut = tail.rfind(b"\n")
-        fh.truncate(size - len(tail) + cut + 1 if cut >= 0 else 0)

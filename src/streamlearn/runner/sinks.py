@@ -1,0 +1,60 @@
+"""Where served predictions go: a CSV file here, a Kafka topic in :mod:`.kafka`.
+
+A sink gets each micro-batch's (ids, offsets, predictions, model version) and is flushed
+at every checkpoint. Delivery is at least once: after a restart the events that followed
+the last checkpoint are served, and so logged, again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+
+class PredictionSink(Protocol):
+    def write(self, ids: np.ndarray, offsets: np.ndarray, predictions: np.ndarray,
+              version: str) -> None: ...  # fmt: skip
+
+    def flush(self) -> None: ...
+
+
+class CsvPredictions:
+    """Appends ``offset,id,prediction,version`` rows to a CSV file (header once)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._checked = False
+
+    def write(self, ids, offsets, predictions, version) -> None:
+        table = pa.table({
+            "offset": offsets, "id": pa.array([str(i) for i in ids]),
+            "prediction": predictions, "version": pa.array([version] * len(ids)),
+        })  # fmt: skip
+        if not self._checked and self.path.exists():
+            _drop_torn_line(self.path)
+        self._checked = True
+        first = not self.path.exists() or self.path.stat().st_size == 0
+        with open(self.path, "ab") as fh:
+            pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=first))
+
+    def flush(self) -> None:
+        """Every write is closed at once: nothing waits."""
+
+
+def _drop_torn_line(path: Path) -> None:
+    """A process killed while writing leaves half a line at the end: cut it off."""
+    with open(path, "rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        fh.seek(max(0, size - (1 << 16)))
+        tail = fh.read()
+        if tail.endswith(b"\n"):
+            return
+        cut = tail.rfind(b"\n")
+        fh.truncate(size - len(tail) + cut + 1 if cut >= 0 else 0)
