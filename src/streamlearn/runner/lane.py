@@ -104,6 +104,7 @@ class Lane:
         self.metrics = metrics if metrics is not None else default_metrics(model.task, window)
         self.recent = Recent(recent)
         self.pending = Operations.empty()
+        self.early: dict[Any, tuple[float, float]] = {}  # id → (label, wait until key)
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.offset = 0
         self.last_key = -math.inf
@@ -113,7 +114,8 @@ class Lane:
         """Serve one micro-batch and learn every label due before its last event; returns
         the predictions served."""
         delays = batch.delays if batch.delays is not None else np.full(len(batch), self.delay)
-        new = label_operations(batch.keys, batch.labels, batch.offsets, batch.ids, delays,
+        labels, delays = self._claim_early(batch, delays)
+        new = label_operations(batch.keys, labels, batch.offsets, batch.ids, delays,
                                self.ttl)  # fmt: skip
         waiting = self.pending + new
         cutoff = batch.keys[-1] if len(batch) else math.inf if batch.drain else batch.clock
@@ -204,6 +206,29 @@ class Lane:
         if len(self.pending):
             self.step(EventBatch.empty(drain=True))
 
+    def _hold_early(self, ids: np.ndarray, labels: np.ndarray, now: float) -> None:
+        """Labels that came before their event (two topics read side by side) wait for it,
+        up to the TTL from ``now``; the event then arrives with its label."""
+        for event_id, label in zip(ids.tolist(), labels.tolist(), strict=True):
+            self.early[event_id] = (label, now + self.ttl)
+
+    def _claim_early(self, batch: EventBatch, delays: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Events whose label came early get it now (delay 0); early labels whose wait is
+        over are dropped as late."""
+        labels = batch.labels
+        if self.early:
+            labels, delays = labels.copy(), delays.copy()
+            for i, event_id in enumerate(batch.ids.tolist()):
+                held = self.early.pop(event_id, None)
+                if held is not None and not np.isfinite(labels[i]):
+                    labels[i], delays[i] = held[0], 0.0
+            horizon = batch.keys[-1] if len(batch) else (batch.clock or -math.inf)
+            gone = [k for k, (_, until) in self.early.items() if until < horizon]
+            for event_id in gone:
+                del self.early[event_id]
+            self.counters["late"] += len(gone)
+        return labels, delays
+
     def _feedback(self, batch: EventBatch) -> Operations:
         """Labels for earlier events, by id, as operations before this batch's events; a
         label that is not a finite number is counted and dropped."""
@@ -239,7 +264,11 @@ class Lane:
         hits = stored[taken.found]
         row_of[hits] = len(batch) + np.arange(len(hits))
         served_of[hits] = taken.predictions
-        self.counters["late"] += int((~taken.found).sum())  # their entry is gone
+        missed = stored[~taken.found]
+        early = missed[due.offsets[missed] < 0]  # a label by id, for an event not served yet
+        now = batch.keys[-1] if len(batch) else batch.clock
+        self._hold_early(due.ids[early], due.targets[early], self.last_key if now is None else now)
+        self.counters["late"] += len(missed) - len(early)  # their entry is gone
         rows = Rows.stack([served_rows, taken.rows]) if len(hits) else served_rows
         return row_of, served_of, rows, taken
 
@@ -262,7 +291,8 @@ class Lane:
         # A serve followed at once by the label of its own row: one fused step.
         fused = np.zeros(len(ops), bool)
         fused[1:] = (ops[1:] == LEARN) & (ops[:-1] == PREDICT) & (row[1:] == row[:-1])
-        serve_of_fused = np.append(fused[1:], False)
+        serve_of_fused = np.zeros(len(ops), bool)
+        serve_of_fused[:-1] = fused[1:]
         ops[serve_of_fused] = PREDICT_LEARN
         target[serve_of_fused] = target[np.flatnonzero(serve_of_fused) + 1]
         steps[serve_of_fused] = steps[np.flatnonzero(serve_of_fused) + 1]
@@ -322,6 +352,11 @@ class Lane:
         metrics."""
         arrays = {f"join/{k}": v for k, v in self.join.checkpoint_arrays(self.offset).items()}
         arrays |= {f"pending/{k}": v for k, v in self.pending.arrays().items()}
+        held = list(self.early.items())
+        arrays |= {
+            "early/ids": np.array([str(k) for k, _ in held], dtype=str),
+            "early/values": np.array([v for _, v in held], np.float64).reshape(-1, 2),
+        }
         for i, metric in enumerate(self.metrics):
             arrays |= {f"metric{i}/{k}": v for k, v in metric.state().items()}
         return arrays
@@ -337,6 +372,9 @@ class Lane:
         self.join.restore(_prefixed(arrays, "join/"), self.offset)
         pending = _prefixed(arrays, "pending/")
         self.pending = Operations.from_arrays(pending) if pending else Operations.empty()
+        early = _prefixed(arrays, "early/")
+        self.early = {str(k): (float(v[0]), float(v[1])) for k, v in
+                      zip(early.get("ids", []), early.get("values", []), strict=True)}  # fmt: skip
         for i, metric in enumerate(self.metrics):
             metric.load(_prefixed(arrays, f"metric{i}/"))
         self.counters = {k: int(meta["counters"].get(k, 0)) for k in COUNTERS}

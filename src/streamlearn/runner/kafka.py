@@ -1,0 +1,255 @@
+"""Kafka in and out (``confluent-kafka``; any Apache Kafka, tested against Tansu).
+
+**In** (:class:`KafkaEvents`): training events on one topic, JSON objects
+``{"id": ..., "features": {...}, "label": 1, "time": 1700000000.5}`` (``label`` and ``time``
+optional: a label may come later), and labels for earlier events on another, ``{"id": ...,
+"label": 0}``. Both are read by one consumer in a consumer group. A message that is not such
+an object goes to the dead-letter topic with the reason, and never reaches a model.
+
+**Exactly-once model state.** The next offset of every partition is part of each checkpoint;
+a restarted runner seeks there, so every event after the checkpoint is learned once, and
+none before it twice. Offsets are also committed to Kafka, but only after the checkpoint
+that includes them is durable (for lag monitoring and for consumers without a checkpoint).
+
+**Out** (:class:`KafkaPredictions`): every prediction as ``{"id", "prediction",
+"model_version", "offset"}`` through an idempotent producer, flushed at each checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+
+from streamlearn.runner.live import check_event, event_columns
+from streamlearn.runner.sources import EventBatch
+from streamlearn.streams import Reject
+
+
+def _parse_event(value: bytes | None) -> tuple[dict[str, Any], str | None, float, float | None]:
+    """(features, id, label or NaN, time or None) of a training event; ValueError if bad."""
+    record = _json_object(value)
+    unknown = set(record) - {"id", "features", "label", "time"}
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)}")
+    features = record.get("features")
+    try:
+        check_event(features)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+    label = record.get("label")
+    if label is not None and not _is_number(label):
+        raise ValueError(f"label must be a number, got {label!r}")
+    moment = record.get("time")
+    if moment is not None and not _is_number(moment):
+        raise ValueError(f"time must be a number (seconds), got {moment!r}")
+    event_id = record.get("id")
+    return features, None if event_id is None else str(event_id), \
+        math.nan if label is None else float(label), moment  # fmt: skip
+
+
+def _parse_label(value: bytes | None) -> tuple[str, float]:
+    record = _json_object(value)
+    if set(record) != {"id", "label"} or not _is_number(record["label"]):
+        raise ValueError('a label is {"id": ..., "label": <number>}')
+    return str(record["id"]), float(record["label"])
+
+
+def _json_object(value: bytes | None) -> dict[str, Any]:
+    try:
+        record = json.loads(value or b"")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not JSON ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    return record
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class KafkaEvents:
+    """Training events and late labels from Kafka, as runner micro-batches.
+
+    Parameters
+    ----------
+    config
+        ``confluent-kafka`` settings (at least ``bootstrap.servers``); ``group.id``
+        defaults to ``streamlearn``.
+    events_topic, labels_topic
+        Where training events and late labels come from (labels optional).
+    dead_letters_topic
+        Where malformed messages go, with the reason (none: they are only counted).
+    """
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        events_topic: str,
+        labels_topic: str | None = None,
+        dead_letters_topic: str | None = None,
+        poll_timeout: float = 0.2,
+    ) -> None:
+        settings = {"group.id": "streamlearn", "auto.offset.reset": "earliest",
+                    "session.timeout.ms": 6000} | dict(config)  # fmt: skip
+        settings["enable.auto.commit"] = False  # offsets are committed after checkpoints
+        self.consumer = Consumer(settings)
+        self.events_topic, self.labels_topic = events_topic, labels_topic
+        self.dead_letters_topic = dead_letters_topic
+        self.producer = (
+            Producer({"bootstrap.servers": settings["bootstrap.servers"],
+                      "enable.idempotence": True})
+            if dead_letters_topic else None
+        )  # fmt: skip
+        self.poll_timeout = poll_timeout
+        self.positions: dict[str, int] = {}  # "topic:partition" → next offset to read
+        self.sequence = 0
+        self.last_key = -math.inf
+        self.dead_letters = 0
+        self.size = self.position = 0
+        self._subscribed = False
+
+    # ------------------------------------------------------------------ reading
+    def _subscribe(self) -> None:
+        topics = [self.events_topic] + ([self.labels_topic] if self.labels_topic else [])
+        self.consumer.subscribe(topics, on_assign=self._on_assign)
+        self._subscribed = True
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Start each partition where the checkpoint says (else: committed, or earliest)."""
+        for partition in partitions:
+            key = f"{partition.topic}:{partition.partition}"
+            if key in self.positions:
+                partition.offset = self.positions[key]
+        consumer.assign(partitions)
+
+    def batches(
+        self, after: int = 0, rows: int = 16384, last_key: float = -math.inf
+    ) -> Iterator[EventBatch]:
+        """Micro-batches of what the consumer has; an empty batch (with the time) when
+        nothing came within the poll timeout."""
+        if not self._subscribed:
+            self._subscribe()
+        while True:
+            messages = self.consumer.consume(num_messages=rows, timeout=self.poll_timeout)
+            if not messages:
+                yield EventBatch.empty(clock=self._now())
+                continue
+            yield self._batch(messages)
+
+    def _batch(self, messages: list) -> EventBatch:
+        rows, ids, labels, times, rejects = [], [], [], [], []
+        feedback_ids, feedback_labels = [], []
+        for message in messages:
+            if message.error() is not None:
+                if message.error().code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(f"Kafka: {message.error()}")
+                continue
+            self.positions[f"{message.topic()}:{message.partition()}"] = message.offset() + 1
+            try:
+                if message.topic() == self.labels_topic:
+                    event_id, label = _parse_label(message.value())
+                    feedback_ids.append(event_id)
+                    feedback_labels.append(label)
+                    continue
+                features, event_id, label, moment = _parse_event(message.value())
+            except ValueError as exc:
+                rejects.append(self._dead_letter(message, str(exc)))
+                continue
+            rows.append(features)
+            ids.append(event_id or f"{message.topic()}:{message.partition()}:{message.offset()}")
+            labels.append(label)
+            times.append(moment if moment is not None else message.timestamp()[1] / 1000)
+        n = len(rows)
+        offsets = np.arange(self.sequence + 1, self.sequence + n + 1, dtype=np.int64)
+        self.sequence += n
+        # Keys never go back: a late-stamped event counts as arriving now.
+        keys = np.maximum.accumulate(np.maximum(np.array(times, np.float64), self.last_key))
+        keys = keys + np.arange(n) * 1e-6  # each event served before the next
+        if n:
+            self.last_key = float(keys[-1])
+        feedback = {}
+        if feedback_ids:
+            feedback = {"feedback_ids": np.array(feedback_ids, dtype=object),
+                        "feedback_labels": np.array(feedback_labels)}  # fmt: skip
+        return EventBatch(event_columns(rows), np.array(labels, np.float64),
+                          np.array(ids, dtype=object), offsets, keys, rejects=rejects,
+                          clock=None if n else self._now(), **feedback)  # fmt: skip
+
+    def _dead_letter(self, message, reason: str) -> Reject:
+        self.dead_letters += 1
+        if self.producer is not None:
+            value = message.value() or b""
+            record = {"topic": message.topic(), "partition": message.partition(),
+                      "offset": message.offset(), "reason": reason,
+                      "value": value.decode("utf-8", "replace")}  # fmt: skip
+            self.producer.produce(self.dead_letters_topic, json.dumps(record).encode(),
+                                  headers={"reason": reason.encode()})  # fmt: skip
+            self.producer.poll(0)
+        return Reject(int(message.offset()), reason)
+
+    def _now(self) -> float:
+        now = max(time.time(), self.last_key + 1e-6)
+        self.last_key = now
+        return now
+
+    # ------------------------------------------------------------------ checkpoints
+    def state(self) -> dict[str, Any]:
+        return {"positions": dict(self.positions), "sequence": self.sequence}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.positions = {k: int(v) for k, v in state.get("positions", {}).items()}
+        self.sequence = int(state.get("sequence", 0))
+
+    def committed(self, state: dict[str, Any]) -> None:
+        """The checkpoint holding ``state`` is durable: commit its offsets to Kafka too."""
+        if self.producer is not None:
+            self.producer.flush(10)
+        offsets = [TopicPartition(topic, int(partition), int(offset))
+                   for key, offset in state.get("positions", {}).items()
+                   for topic, partition in [key.rsplit(":", 1)]]  # fmt: skip
+        if offsets:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+
+    def close(self) -> None:
+        if self.producer is not None:
+            self.producer.flush(10)
+        self.consumer.close()
+
+
+class KafkaPredictions:
+    """Predictions to a topic, one JSON message per event, keyed by event id."""
+
+    def __init__(self, config: dict[str, Any], topic: str) -> None:
+        self.producer = Producer({"bootstrap.servers": config["bootstrap.servers"],
+                                  "enable.idempotence": True, "linger.ms": 5})  # fmt: skip
+        self.topic = topic
+
+    def write(self, ids, offsets, predictions, version) -> None:
+        for event_id, offset, prediction in zip(ids.tolist(), offsets.tolist(),
+                                                predictions.tolist(), strict=True):  # fmt: skip
+            record = {"id": event_id, "prediction": prediction, "model_version": version,
+                      "offset": offset}  # fmt: skip
+            self._produce(str(event_id).encode(), json.dumps(record).encode())
+        self.producer.poll(0)
+
+    def _produce(self, key: bytes, value: bytes) -> None:
+        try:
+            self.producer.produce(self.topic, value, key=key)
+        except BufferError:  # the local queue is full: let it drain, then go on
+            self.producer.poll(0.5)
+            self.producer.produce(self.topic, value, key=key)
+
+    def flush(self) -> None:
+        remaining = self.producer.flush(30)
+        if remaining:
+            raise RuntimeError(f"{remaining} predictions could not be delivered to Kafka")
+
+    def close(self) -> None:
+        self.flush()

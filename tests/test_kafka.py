@@ -1,0 +1,99 @@
+"""Kafka in and out against a real broker (Tansu, started by a fixture on loopback)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+from confluent_kafka import Producer
+
+from streamlearn.models import LogisticRegression
+from streamlearn.registry import LocalRegistry
+from streamlearn.runner import Runner
+from streamlearn.runner.kafka import KafkaEvents, KafkaPredictions
+from tests.conftest import consume_all, create_topics
+
+N = 3000
+BAD = [b"not json", b"[1, 2]", b'{"features": {"a": [1]}}', b'{"label": 1}',
+       b'{"features": {"a": 1}, "label": "yes"}', b'{"features": {}, "colour": "red"}']  # fmt: skip
+
+
+def produce_stream(bootstrap, events_topic, labels_topic):
+    """A third of the events carry their label, a third get it later on the labels topic,
+    a third never do; the bad messages are spread among them."""
+    rng = np.random.default_rng(0)
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    late = []
+    for i in range(N):
+        colour = str(rng.choice(["red", "blue", "green"]))
+        record = {"id": f"e{i}", "features": {"colour": colour, "size": float(rng.normal())}}
+        label = float(colour == "red")
+        if i % 3 == 0:
+            record["label"] = label
+        elif i % 3 == 1:
+            late.append({"id": f"e{i}", "label": label})
+        producer.produce(events_topic, json.dumps(record).encode())
+        if i % 500 == 250:
+            producer.produce(events_topic, BAD[(i // 500) % len(BAD)])
+    producer.flush()
+    for record in late:
+        producer.produce(labels_topic, json.dumps(record).encode())
+    producer.produce(labels_topic, b'{"id": "e1"}')  # a bad label: no value
+    producer.flush()
+    return len(late)
+
+
+def runner_for(bootstrap, topics, folder, group):
+    events = KafkaEvents({"bootstrap.servers": bootstrap, "group.id": group}, topics["events"],
+                         topics["labels"], topics["dead"])  # fmt: skip
+    return Runner(LogisticRegression(bits=12), events, ttl=600.0, registry=LocalRegistry(folder),
+                  checkpoint_every=500, micro_batch=500, drain_at_end=False,
+                  predictions=KafkaPredictions({"bootstrap.servers": bootstrap},
+                                               topics["predictions"]))  # fmt: skip
+
+
+def run_until(runner, done, timeout=90.0):
+    """Run in a thread until ``done(summary)``; then stop cleanly (with a checkpoint)."""
+
+    def check(summary):
+        if done(summary):
+            runner.request_stop()
+
+    thread = threading.Thread(target=lambda: runner.run(on_batch=check))
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), "the runner did not finish in time"
+    runner.close()
+    return runner.summary
+
+
+def test_events_labels_predictions_dead_letters_and_a_restart(kafka_broker, tmp_path):
+    topics = {name: f"{name}-t1" for name in ("events", "labels", "predictions", "dead")}
+    create_topics(kafka_broker, *topics.values())
+    n_late = produce_stream(kafka_broker, topics["events"], topics["labels"])
+    expected_learned = N // 3 + n_late
+    # First worker: stops (cleanly) half way through the events.
+    first = run_until(runner_for(kafka_broker, topics, tmp_path / "reg", "g1"),
+                      lambda s: s.served >= N // 2)  # fmt: skip
+    assert N // 2 <= first.served < N
+    # A new worker in the same group resumes from the checkpoint: no loss, no double learning.
+    second = run_until(runner_for(kafka_broker, topics, tmp_path / "reg", "g1"),
+                       lambda s: s.learned >= expected_learned and s.served >= N)  # fmt: skip
+    assert second.resumed_from == first.versions[-1]
+    assert second.served == N and second.learned == expected_learned
+    assert second.late == 0 and second.rejected == len(BAD) + 1
+    assert second.metrics["accuracy"] > 0.9
+    published = consume_all(kafka_broker, topics["predictions"], N)
+    ids = {json.loads(value)["id"] for _, value, _ in published}
+    assert ids == {f"e{i}" for i in range(N)}  # every event's prediction, at least once
+    assert all(json.loads(value)["model_version"].startswith("v") or
+               json.loads(value)["model_version"] == "" for _, value, _ in published)  # fmt: skip
+    dead = consume_all(kafka_broker, topics["dead"], len(BAD) + 1)
+    records = [json.loads(value) for _, value, _ in dead]
+    # At least once: a bad message after the first worker's checkpoint is reported again.
+    assert len({(r["topic"], r["offset"]) for r in records}) == len(BAD) + 1
+    reasons = {r["reason"] for r in records}
+    assert any("not JSON" in r for r in reasons) and any("unknown fields" in r for r in reasons)
+    assert any('"label": <number>' in r for r in reasons)  # the bad late label
+    assert all(headers and headers[0][0] == "reason" for _, _, headers in dead)
