@@ -10,6 +10,7 @@ import math
 import signal
 import sys
 import tempfile
+import threading
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -251,6 +252,45 @@ def run(
         out.print_json(json.dumps(summary.as_dict(), default=str))
         return
     out.print(_run_table(config.name, summary))
+
+
+@app.command()
+def serve(
+    config: Annotated[Path, typer.Argument(help="The service's TOML file (see the README).")],
+) -> None:
+    """Serve predictions over HTTP while learning (from HTTP, a file, or Kafka). Stops
+    cleanly on SIGTERM / Ctrl-C, with a checkpoint."""
+    import uvicorn
+
+    from streamlearn.service.serve import build_service
+
+    settings = load_config(config)
+    api, server = build_service(settings)
+    host, port = settings.service.host, settings.service.port
+    doing = "learning" if hasattr(server, "runner") else "following the registry"
+    err.print(f"serving on http://{host}:{port} (docs at /docs); {doing}")
+    # uvicorn runs in a thread (so it leaves signals alone); SIGTERM / Ctrl-C end it here,
+    # then the trainer learns what is queued and checkpoints.
+    http = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=http.run, name="http", daemon=True)
+    done = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: done.set())
+                for sig in (signal.SIGTERM, signal.SIGINT)}  # fmt: skip
+    thread.start()
+    try:
+        while not done.wait(0.5) and thread.is_alive():
+            pass
+    finally:
+        http.should_exit = True
+        thread.join(30)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.stop()
+        summary = getattr(server, "summary", None)
+        if summary is not None:
+            last = summary.versions[-1] if summary.versions else "—"
+            err.print(f"stopped: {summary.served:,} events served, {summary.learned:,} learned, "
+                      f"last version {last}")  # fmt: skip
 
 
 def _run_with_progress(runner: Runner, name: str, limit: int | None = None) -> RunSummary:

@@ -20,7 +20,7 @@ key``). Relative paths are relative to the config file. A minimal config::
 >>> load_config_text('[model]\\nbitz = 18')
 Traceback (most recent call last):
 ...
-streamlearn.runner.config.ConfigError: source: required; model.bitz: unknown key
+streamlearn.runner.config.ConfigError: model.bitz: unknown key
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from streamlearn.runner.engine import EXPIRY_POLICIES, Runner
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import JoinStore, MemoryJoinStore, SQLiteJoinStore
 from streamlearn.runner.join_redis import RedisJoinStore
+from streamlearn.runner.kafka import KafkaEvents, KafkaPredictions
 from streamlearn.runner.sources import FileEvents
 from streamlearn.streams import FileSource
 
@@ -126,8 +127,27 @@ class OutputConfig(_Section):
     window: int = Field(1000, ge=1)
 
 
+class ServiceConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    token: str | None = None  # else STREAMLEARN_TOKEN; none: mutating endpoints are off
+    role: Literal["trainer", "replica"] = "trainer"
+    publish_every: float = Field(0.2, gt=0)
+    poll_every: float = Field(1.0, gt=0)
+
+
+class KafkaConfig(_Section):
+    bootstrap_servers: str
+    group: str = "streamlearn"
+    events_topic: str
+    labels_topic: str | None = None
+    dead_letters_topic: str | None = None
+    predictions_topic: str | None = None
+    settings: dict[str, str | int | float | bool] = {}
+
+
 class RunConfig(_Section):
-    source: SourceConfig
+    source: SourceConfig | None = None
     labels: LabelsConfig = LabelsConfig()
     model: ModelConfig = ModelConfig()
     drift: DriftConfig = DriftConfig()
@@ -137,6 +157,8 @@ class RunConfig(_Section):
     gate: GateConfig = GateConfig()
     rollback: RollbackConfig = RollbackConfig()
     redis: RedisConfig = RedisConfig()
+    service: ServiceConfig = ServiceConfig()
+    kafka: KafkaConfig | None = None
 
 
 def _problems(error: ValidationError) -> str:
@@ -180,7 +202,8 @@ def _resolve_paths(config: RunConfig, base: Path) -> None:
     def resolved(p: Path | None) -> Path | None:
         return p if p is None or p.is_absolute() else base / p
 
-    config.source.path = resolved(config.source.path)
+    if config.source is not None:
+        config.source.path = resolved(config.source.path)
     config.labels.store_path = resolved(config.labels.store_path)
     config.checkpoint.registry = resolved(config.checkpoint.registry)
     config.output.predictions = resolved(config.output.predictions)
@@ -189,6 +212,9 @@ def _resolve_paths(config: RunConfig, base: Path) -> None:
 
 def _task(config: RunConfig) -> str:
     task = config.model.task
+    if task == "auto" and config.source is None:
+        raise ConfigError("model.task: say binary or regression (no [source] file to detect "
+                          "it from)")  # fmt: skip
     if task == "auto":
         first = next(iter(FileSource(config.source.path, config.source.target)), None)
         if first is None:
@@ -231,24 +257,38 @@ def _redis(config: RunConfig):
     return redis.Redis.from_url(config.redis.url)
 
 
-def build_runner(config: RunConfig) -> Runner:
-    """A runner wired as the config says."""
+def build_registry(config: RunConfig) -> Registry | None:
+    if config.checkpoint.redis_registry:
+        return RedisRegistry(_redis(config), config.checkpoint.redis_registry)
+    if config.checkpoint.registry:
+        return LocalRegistry(config.checkpoint.registry)
+    return None
+
+
+def file_events(config: RunConfig) -> FileEvents:
     source = config.source
+    if source is None:
+        raise ConfigError("source: required (a file to run)")
+    return FileEvents(
+        source.path, source.target, source.categorical, source.id_column, source.time_column,
+        source.delay_column,
+    )  # fmt: skip
+
+
+def build_runner(config: RunConfig, source: Any = None, **options: Any) -> Runner:
+    """A runner wired as the config says (on ``source``, else the config's file)."""
     labels = config.labels
     join: JoinStore = MemoryJoinStore()
     if labels.store == "sqlite":
         join = SQLiteJoinStore(labels.store_path)
     elif labels.store == "redis":
         join = RedisJoinStore(_redis(config), labels.redis_prefix)
-    registry: Registry | None = None
-    if config.checkpoint.redis_registry:
-        registry = RedisRegistry(_redis(config), config.checkpoint.redis_registry)
-    elif config.checkpoint.registry:
-        registry = LocalRegistry(config.checkpoint.registry)
-    events = FileEvents(
-        source.path, source.target, source.categorical, source.id_column, source.time_column,
-        source.delay_column,
-    )  # fmt: skip
+    registry = build_registry(config)
+    events = source if source is not None else file_events(config)
+    predictions: Any = config.output.predictions
+    if config.kafka is not None and config.kafka.predictions_topic:
+        predictions = KafkaPredictions({"bootstrap.servers": config.kafka.bootstrap_servers},
+                                       config.kafka.predictions_topic)  # fmt: skip
     rollback = config.rollback
     guard = (
         RollbackGuard(rollback.alpha, rollback.margin, rollback.min_events)
@@ -266,6 +306,13 @@ def build_runner(config: RunConfig) -> Runner:
         default_label=labels.default_label, join=join, registry=registry,
         checkpoint_every=config.checkpoint.every_events,
         checkpoint_seconds=config.checkpoint.every_seconds, window=config.output.window,
-        predictions=config.output.predictions, dead_letters=config.output.dead_letters,
-        micro_batch=config.output.micro_batch,
+        predictions=predictions, dead_letters=config.output.dead_letters,
+        micro_batch=config.output.micro_batch, **options,
     )  # fmt: skip
+
+
+def kafka_events(config: RunConfig) -> KafkaEvents:
+    kafka = config.kafka
+    settings = {"bootstrap.servers": kafka.bootstrap_servers, "group.id": kafka.group}
+    return KafkaEvents(settings | kafka.settings, kafka.events_topic, kafka.labels_topic,
+                       kafka.dead_letters_topic)  # fmt: skip

@@ -253,3 +253,39 @@ class KafkaPredictions:
 
     def close(self) -> None:
         self.flush()
+
+
+class KafkaIngress:
+    """What the HTTP API's ``/learn`` and ``/feedback`` do when events come from Kafka:
+    produce to the same topics the trainer reads (so every event goes one way)."""
+
+    ends_on_close = False  # the trainer must be told to stop: Kafka has no end
+
+    def __init__(self, config: dict[str, Any], events_topic: str, labels_topic: str | None):
+        self.producer = Producer({"bootstrap.servers": config["bootstrap.servers"],
+                                  "enable.idempotence": True, "linger.ms": 2})  # fmt: skip
+        self.events_topic, self.labels_topic = events_topic, labels_topic
+
+    def put(self, events, ids=None, labels=None) -> int:
+        for event in events:
+            check_event(event)
+        ids = ids if ids is not None else [None] * len(events)
+        labels = labels if labels is not None else [None] * len(events)
+        for event, event_id, label in zip(events, ids, labels, strict=True):
+            record = {"features": event} | ({"id": event_id} if event_id is not None else {})
+            record |= {"label": label} if label is not None else {}
+            self.producer.produce(self.events_topic, json.dumps(record).encode())
+        self.producer.poll(0)
+        return len(events)
+
+    def put_feedback(self, ids, labels) -> int:
+        if self.labels_topic is None:
+            raise ValueError("no labels topic is configured (kafka.labels_topic)")
+        for event_id, label in zip(ids, labels, strict=True):
+            record = json.dumps({"id": event_id, "label": label}).encode()
+            self.producer.produce(self.labels_topic, record)
+        self.producer.poll(0)
+        return len(ids)
+
+    def close(self) -> None:
+        self.producer.flush(10)

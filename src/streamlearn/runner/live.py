@@ -37,6 +37,8 @@ _EVENT, _FEEDBACK = 0, 1
 class LiveEvents:
     """Events and labels put by other threads, served as micro-batches."""
 
+    ends_on_close = True  # once closed and emptied, the stream ends
+
     def __init__(self, max_queued: int = 1_000_000) -> None:
         self._queue: queue.Queue = queue.Queue(maxsize=max_queued)
         self._closed = threading.Event()

@@ -37,7 +37,7 @@ from streamlearn.base import Learner
 from streamlearn.registry import Registry
 from streamlearn.runner import Runner, RunSummary
 from streamlearn.runner.lane import strip_prefixed
-from streamlearn.runner.live import LiveEvents, check_event, event_columns
+from streamlearn.runner.live import check_event, event_columns
 
 RUNNER_PREFIX = "runner/"
 
@@ -69,7 +69,9 @@ def _predict(serving: Serving, events: list[dict[str, Any]]) -> np.ndarray:
 class Trainer:
     """Runs ``runner`` on ``events`` in a thread and publishes serving copies."""
 
-    def __init__(self, runner: Runner, events: LiveEvents, publish_every: float = 0.2) -> None:
+    def __init__(self, runner: Runner, events: Any, publish_every: float = 0.2) -> None:
+        """``events``: where ``/learn`` and ``/feedback`` put what they get (the runner's own
+        live source, or a producer to the topics a Kafka source reads)."""
         self.runner, self.events = runner, events
         self.publish_every = publish_every
         self.serving = Serving(_copy(runner.model), "", 0, time.time())
@@ -117,6 +119,8 @@ class Trainer:
     def stop(self, timeout: float = 60.0) -> None:
         """Learn what is queued, checkpoint, stop."""
         self.events.close()
+        if not getattr(self.events, "ends_on_close", True):
+            self.runner.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
         self.runner.close()

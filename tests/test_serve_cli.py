@@ -1,0 +1,63 @@
+"""`streamlearn serve CONFIG.toml` as a user runs it: a real server on a loopback port."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tests.conftest import free_port
+
+CONFIG = """
+[model]
+task = "binary"
+bits = 16
+[labels]
+ttl = 30
+[checkpoint]
+registry = "registry"
+every_seconds = 0.5
+[service]
+port = {port}
+token = "t0ken"
+publish_every = 0.05
+"""
+
+
+def test_serve_learns_over_http_and_stops_with_a_checkpoint(tmp_path):
+    port = free_port()
+    (tmp_path / "serve.toml").write_text(CONFIG.format(port=port))
+    process = subprocess.Popen([sys.executable, "-m", "streamlearn.cli.main", "serve",
+                                "serve.toml"], cwd=tmp_path, stderr=subprocess.PIPE)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        auth = {"Authorization": "Bearer t0ken"}
+        events = [{"features": {"colour": c}, "label": float(c == "red")}
+                  for c in ["red", "blue"] * 500]  # fmt: skip
+        assert httpx.post(f"{base}/learn", json={"events": events}, headers=auth).json() == {
+            "accepted": 1000}  # fmt: skip
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{base}/health").json()["events_learned"] < 999:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        answer = httpx.post(f"{base}/predict", json={"features": {"colour": "red"}}).json()
+        assert answer["predictions"][0]["prediction"] is True
+        assert httpx.get(f"{base}/docs").status_code == 200
+        assert "streamlearn_events_learned" in httpx.get(f"{base}/metrics").text
+        assert httpx.post(f"{base}/learn", json={"events": events}).status_code == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err.decode()
+    assert b"stopped:" in err and (tmp_path / "registry").glob("v*.snap")
+    versions = sorted((tmp_path / "registry").glob("v*.snap"))
+    assert versions, "a checkpoint was written"
