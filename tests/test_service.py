@@ -181,3 +181,19 @@ def test_a_replica_follows_the_registry_champion(service):
                         headers=AUTH).status_code == 404  # fmt: skip
     finally:
         replica.stop()
+
+
+def test_columns_score_many_events_at_once(service):
+    client, trainer, _ = service
+    features, labels = events(1000, seed=7)
+    trainer.events.put(features, labels=labels)
+    assert wait_for(lambda: client.get("/health").json()["events_learned"] >= 999)
+    body = {"columns": {"colour": ["red", "blue", None], "size": [0.1, None, 2]},
+            "ids": ["a", "b", "c"]}  # fmt: skip
+    answer = client.post("/predict", json=body).json()
+    assert answer["ids"] == ["a", "b", "c"] and answer["predictions"][:2] == [True, False]
+    one = client.post("/predict", json={"features": {"colour": "red", "size": 0.1},
+                                        "track": False}).json()["predictions"][0]  # fmt: skip
+    assert answer["probabilities"][0] == one["probability"]  # same model, same answer
+    ragged = client.post("/predict", json={"columns": {"a": [1], "b": [1, 2]}})
+    assert ragged.status_code == 422 and "same length" in ragged.json()["detail"]
