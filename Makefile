@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_drift.py
 	$(BIN)/python bench/bench_adapt.py
 	$(BIN)/python bench/bench_runner.py
+	$(BIN)/python bench/bench_service.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
