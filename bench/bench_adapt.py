@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from _report import emit
 
 from streamlearn.adaptation import Background, Boost, Reset, Shrink, adaptive
 from streamlearn.datasets import elec2, synth
@@ -138,10 +139,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=400_000)
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args()
-    text = "\n".join([*detection_table(), "", *recovery_table(args.events)])
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n")
+    emit([*detection_table(), "", *recovery_table(args.events)], args.markdown)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from _report import emit
 
 HERE = Path(__file__).resolve().parent
 PRIMARY = {
@@ -266,10 +267,7 @@ def main() -> None:
             results[contender] = json.loads(child.stdout.strip().splitlines()[-1])
         rows += _rows(stream, results)
         verdicts.append(_verdict(stream, results))
-    text = "\n".join([*rows, "", *verdicts])
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n")
+    emit([*rows, "", *verdicts], args.markdown)
 
 
 def _rows(stream: str, results: dict) -> list[str]:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _report import emit
 from river import drift as river_drift
 
 from streamlearn.drift import ADWIN, DDM, DRIFT, EDDM, KSWIN, PageHinkley
@@ -62,10 +63,7 @@ def main() -> None:
         same = np.flatnonzero(signals[: len(prefix)] == DRIFT).tolist() == river_drifts
         rows.append(f"| {name} | {ours_ns:.1f} | {river_ns:.0f} | {river_ns / ours_ns:.0f}× | "
                     f"{len(river_drifts)}, {'equal' if same else 'DIFFERENT'} |")  # fmt: skip
-    text = "\n".join(rows)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n")
+    emit(rows, args.markdown)
 
 
 if __name__ == "__main__":

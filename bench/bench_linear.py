@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _report import emit
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -346,10 +347,7 @@ def main() -> None:
                 continue
             results[name] = json.loads(child.stdout.strip().splitlines()[-1])
         lines += _table(stream_name, results)
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n")
+    emit(lines, args.markdown)
 
 
 def _table(stream_name: str, results: dict) -> list[str]:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pyarrow.csv as pacsv
+from _report import emit
 
 from streamlearn.datasets import synth
 from streamlearn.models import LogisticRegression
@@ -84,10 +85,7 @@ def main() -> None:
             cpu, served, loss = runner_row(path, "click", folder / f"run{i}", **options)
             rows.append(f"| {name} | {served:,} | {cpu:.2f} | {served / cpu:,.0f} | "
                         f"{loss:.4f} | {bare_cpu / cpu:.2f} |")  # fmt: skip
-    text = "\n".join(rows)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n")
+    emit(rows, args.markdown)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _report import emit  # noqa: E402 - bench/ is on the path of its scripts
+
 from tests.conftest import create_topics, free_port  # noqa: E402
 
 CONFIG = """
@@ -257,10 +259,7 @@ def main() -> None:
         f"| Kafka ingest: runner / bare consumer ({args.kafka_events:,} events) | "
         f"{runner:,.0f} / {bare:,.0f} events/s = {runner / bare:.0%} | ≥ 80% |",
     ]
-    text = "\n".join(rows)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n")
+    emit(rows, args.markdown)
 
 
 if __name__ == "__main__":

@@ -197,3 +197,30 @@ def test_columns_score_many_events_at_once(service):
     assert answer["probabilities"][0] == one["probability"]  # same model, same answer
     ragged = client.post("/predict", json={"columns": {"a": [1], "b": [1, 2]}})
     assert ragged.status_code == 422 and "same length" in ragged.json()["detail"]
+
+
+def test_serve_warms_up_on_a_file_then_learns_over_http(tmp_path):
+    from streamlearn.datasets import elec2
+    from streamlearn.runner.config import load_config_text
+    from streamlearn.service.serve import build_service
+
+    config = load_config_text(f"""
+[source]
+path = "{elec2.path()}"
+target = "target"
+[checkpoint]
+registry = "registry"
+[service]
+token = "{TOKEN}"
+""", base=tmp_path)  # fmt: skip
+    app, trainer = build_service(config)
+    try:
+        client = TestClient(app)
+        assert client.get("/health").json()["events_learned"] == elec2.N_EVENTS
+        row = dict(next(elec2.stream(limit=1))[0])
+        body = {"events": [{"features": row, "label": 1}] * 10}
+        assert client.post("/learn", json=body, headers=AUTH).json() == {"accepted": 10}
+        assert wait_for(lambda: trainer.runner.counters["learned"] == elec2.N_EVENTS + 10)
+        assert trainer.runner.counters["served"] == elec2.N_EVENTS + 10
+    finally:
+        trainer.stop()

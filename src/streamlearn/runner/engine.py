@@ -171,6 +171,7 @@ class Runner:
         self.summary = RunSummary()
         self._candidates: dict[str, Learner] = {}
         self._resumed = False
+        self.resumed_source: dict[str, Any] = {}  # the source state of the version resumed
         self._stop = False
         self._rollback_to: str | None = None
 
@@ -395,6 +396,7 @@ class Runner:
             lane.restore(model, lane_arrays, meta["lane"])
             lane.version = version.id
         self.rejected = int(runner.get("rejected", 0))
+        self.resumed_source = dict(runner.get("source") or {})
         if runner.get("source") and hasattr(self.source, "restore"):
             self.source.restore(runner["source"])
         self.summary.rollbacks = list(runner.get("rollbacks", []))

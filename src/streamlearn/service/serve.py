@@ -53,10 +53,13 @@ def _trainer_parts(config: RunConfig) -> tuple[Any, Any]:
         return runner, ingress
     live = LiveEvents()
     if config.source is not None:
-        runner = build_runner(config, source=file_events(config), drain_at_end=False)
-        runner.run()  # warm up (a resumed run skips what its checkpoint holds)
-        runner.source = live
-        live.sequence = runner.champion.offset  # offsets go on from the file's
+        runner = build_runner(config, source=file_events(config))
+        runner.resume()
+        if "sequence" not in runner.resumed_source:  # not yet past the file: warm up
+            runner.run()  # the whole file, its labels in flight included
+        runner.source, runner.drain_at_end = live, False
+        live.restore(runner.resumed_source)
+        live.sequence = max(live.sequence, runner.champion.offset)  # offsets go on
     else:
         runner = build_runner(config, source=live, drain_at_end=False)
     return runner, live
