@@ -369,3 +369,22 @@ def test_a_torn_prediction_log_line_is_cut_before_appending(tmp_path):
     assert lines[0] == '"offset","id","prediction","version"'
     assert all(line.count(",") == 3 for line in lines)
     assert sorted({int(line.split(",")[0]) for line in lines[1:]}) == list(range(1, 3001))
+
+
+def test_a_kill_between_a_checkpoint_and_its_tag_is_no_rollback_request(tmp_path):
+    path = rule_file(tmp_path / "rule.csv", 6000)
+
+    def runner():
+        return Runner(LogisticRegression(bits=10), FileEvents(path, "y"),
+                      registry=LocalRegistry(tmp_path / "reg"), checkpoint_every=1000,
+                      micro_batch=1000)  # fmt: skip
+
+    whole = Runner(LogisticRegression(bits=10), FileEvents(path, "y"))
+    whole.run()
+    runner().run(limit=3000)
+    registry = LocalRegistry(tmp_path / "reg")
+    registry._set_tag("champion", "v000002")  # killed after saving v000003, before tagging it
+    resumed = runner()
+    summary = resumed.run()
+    assert summary.rollbacks == [] and summary.resumed_from == "v000003"
+    np.testing.assert_array_equal(resumed.model.table, whole.model.table)

@@ -88,7 +88,7 @@ def _num(value: float | None) -> str:
 def promote(folder: Folder, version: Annotated[str, typer.Argument(help="A version id.")]) -> None:
     """Make VERSION the champion (the served model)."""
     registry = _open(folder)
-    registry.promote(version)
+    registry.promote(version, requested=True)
     out.print(f"{version} is the champion")
 
 

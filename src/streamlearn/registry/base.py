@@ -33,6 +33,9 @@ class Version:
         return asdict(self)
 
 
+REQUESTED = "requested"  # the tag of a person's promote / rollback, until a runner acts on it
+
+
 class CorruptVersion(ValueError):
     """A version's bytes are missing, truncated or fail their checksum."""
 
@@ -99,10 +102,14 @@ class Registry(ABC):
         self.record(version_id)  # refuses unknown or corrupt versions
         self._set_tag(tag, version_id)
 
-    def promote(self, version_id: str) -> None:
-        """Make ``version_id`` the champion; the one before is remembered for rollback."""
+    def promote(self, version_id: str, requested: bool = False) -> None:
+        """Make ``version_id`` the champion; the one before is remembered for rollback.
+        ``requested``: a person (CLI, HTTP) asked for it, not a runner's checkpoint: the
+        ``requested`` tag tells a runner to serve that model (it clears the tag then)."""
         previous = self._tags().get("champion")
         self.tag(version_id, "champion")
+        if requested:
+            self._set_tag(REQUESTED, version_id)
         if previous and previous != version_id and self._usable(previous):
             self.tag(previous, "previous-champion")
 
@@ -116,8 +123,17 @@ class Registry(ABC):
                 version_id = self.record(tags["champion"]).parent
             if version_id is None:
                 raise ValueError("nothing to roll back to: no earlier champion or parent")
-        self.promote(version_id)
+        self.promote(version_id, requested=True)
         return version_id
+
+    def requested(self) -> str | None:
+        """The version a person asked to serve and no runner has taken up yet."""
+        return self._tags().get(REQUESTED) or None
+
+    def clear_request(self, version_id: str) -> None:
+        """A runner serves ``version_id`` now: the request is done."""
+        if self._tags().get(REQUESTED) == version_id:
+            self._set_tag(REQUESTED, "")
 
     # ------------------------------------------------------------------ reading
     def versions(self) -> list[Version]:
@@ -166,7 +182,7 @@ class Registry(ABC):
         return self.record(version_id) if version_id else None
 
     def tags(self) -> dict[str, str]:
-        return self._tags()
+        return {tag: target for tag, target in self._tags().items() if target}
 
     def _tags_of(self, version_id: str) -> list[str]:
         return sorted(tag for tag, target in self._tags().items() if target == version_id)

@@ -249,9 +249,9 @@ class Runner:
         """One micro-batch through every lane; returns the champion's predictions."""
         if self._rollback_to is not None:
             target, self._rollback_to = self._rollback_to, None
-            chosen = self._candidate(target)
-            self.champion.model = type(chosen).from_state(chosen.state())
-            self._record_rollback(target, "requested", {})
+            self._swap_to(target, "requested")
+            if self.registry is not None:
+                self.registry.clear_request(target)
         predictions = self.champion.step(batch)
         for challenger in self.lanes[1:]:
             challenger.step(batch)
@@ -406,16 +406,23 @@ class Runner:
         self._manual_rollback(version)
 
     def _manual_rollback(self, newest: Version) -> None:
-        """``registry rollback`` / ``promote`` moved the champion tag: serve that model."""
-        try:
-            champion = self.registry.tagged("champion")
-        except (KeyError, CorruptVersion):  # the tagged version is gone or torn: not a request
+        """``registry rollback`` / ``promote`` asked for a version: serve that model. (The
+        champion tag alone is no request: a kill between a checkpoint and its tag leaves
+        the tag one version behind.)"""
+        wanted = self.registry.requested()
+        if wanted is None:
             return
-        if champion is None or champion.id == newest.id or champion.created_at > newest.created_at:
-            return
-        chosen = self._candidate(champion.id)
+        if wanted != newest.id:
+            try:
+                self._swap_to(wanted, "requested")
+            except (KeyError, CorruptVersion):  # gone or torn: nothing to serve
+                return
+        self.registry.clear_request(wanted)
+
+    def _swap_to(self, version_id: str, reason: str) -> None:
+        chosen = self._candidate(version_id)
         self.champion.model = type(chosen).from_state(chosen.state())
-        self._record_rollback(champion.id, "the champion tag was moved", {})
+        self._record_rollback(version_id, reason, {})
 
     # ------------------------------------------------------------------ reporting
     def _summary(self, wall: float, cpu: float) -> RunSummary:

@@ -191,7 +191,7 @@ def create_app(
     @app.post("/models/{version}/promote", dependencies=[Depends(authorized)])
     def promote(version: str) -> dict[str, str]:
         try:
-            _needs(registry, "a registry").promote(version)
+            _needs(registry, "a registry").promote(version, requested=True)
         except KeyError:
             raise HTTPException(404, f"no version {version!r}") from None
         _serve_version(trainer, replica, version)
