@@ -24,9 +24,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from streamlearn.runner.live import check_event, event_columns
+from streamlearn.runner.live import check_event, event_columns, struct_columns
 from streamlearn.runner.sources import EventBatch
 from streamlearn.streams import Reject
 
@@ -56,6 +57,49 @@ def _event_fields(record: Any) -> tuple[dict[str, Any], str | None, float, float
     event_id = record.get("id")
     return features, None if event_id is None else str(event_id), \
         math.nan if label is None else float(label), moment  # fmt: skip
+
+
+PLAIN = {str, float, int, bool, type(None)}
+EVENT_KEYS = {"id", "features", "label", "time"}
+
+
+def _plain_event(record: Any) -> tuple[dict[str, Any], str | None, float, float | None] | None:
+    """The fields of a well-formed event in a few type checks; None: check it in full."""
+    if type(record) is not dict or not record.keys() <= EVENT_KEYS:
+        return None
+    features, label, moment = record.get("features"), record.get("label"), record.get("time")
+    if type(features) is not dict:  # its values are checked by column, see _columns
+        return None
+    if label is not None and (type(label) not in (int, float) or not math.isfinite(label)):
+        return None
+    if moment is not None and (type(moment) not in (int, float) or not math.isfinite(moment)):
+        return None
+    event_id = record.get("id")
+    return (features, None if event_id is None else str(event_id),
+            math.nan if label is None else float(label), moment)  # fmt: skip
+
+
+def _columns(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], np.ndarray | None]:
+    """The rows' columns, and None; or, when some rows hold values that are not text,
+    numbers, bools or null, which rows are good (their columns are then rebuilt)."""
+    if not rows:
+        return {}, None
+    try:
+        columns = struct_columns(pa.array(rows))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        columns = None  # mixed kinds in a column (text and numbers, say): checked row by row
+    if columns is not None:
+        return columns, None
+    good = np.array([set(map(type, row.values())) <= PLAIN for row in rows])
+    return ({}, good) if not good.all() else (event_columns(rows), None)
+
+
+def _why(row: dict[str, Any]) -> str:
+    try:
+        check_event(row)
+    except TypeError as exc:
+        return str(exc)
+    return "a feature value that is not text, a number, a bool or null"
 
 
 def _parse_all(values: list[bytes | None]) -> Iterator[Any]:
@@ -171,25 +215,42 @@ class KafkaEvents:
         feedback_ids, feedback_labels = [], []
         messages = [m for m in messages if self._usable(m)]
         records = _parse_all([m.value() for m in messages if m.topic() != self.labels_topic])
+        last: dict[tuple[str, int], int] = {}
+        sources = []  # the message of each row, for a dead letter found later
         for message in messages:
-            self.positions[f"{message.topic()}:{message.partition()}"] = message.offset() + 1
+            topic, offset = message.topic(), message.offset()
+            last[topic, message.partition()] = offset
             try:
-                if message.topic() == self.labels_topic:
+                if topic == self.labels_topic:
                     event_id, label = _parse_label(message.value())
                     feedback_ids.append(event_id)
                     feedback_labels.append(label)
                     continue
                 record = next(records)
-                if isinstance(record, ValueError):
-                    raise record
-                features, event_id, label, moment = _event_fields(record)
+                fields = _plain_event(record)  # the common case, checked quickly
+                if fields is None:
+                    if isinstance(record, ValueError):
+                        raise record
+                    fields = _event_fields(record)
             except ValueError as exc:
                 rejects.append(self._dead_letter(message, str(exc)))
                 continue
+            features, event_id, label, moment = fields
+            sources.append(message)
             rows.append(features)
-            ids.append(event_id or f"{message.topic()}:{message.partition()}:{message.offset()}")
+            ids.append(event_id or f"{topic}:{message.partition()}:{offset}")
             labels.append(label)
             times.append(moment if moment is not None else message.timestamp()[1] / 1000)
+        for (topic, partition), offset in last.items():
+            self.positions[f"{topic}:{partition}"] = offset + 1
+        columns, good = _columns(rows)
+        if good is not None:  # some rows hold values that are not scalars: dead letters
+            for i in np.flatnonzero(~good):
+                rejects.append(self._dead_letter(sources[i], _why(rows[i])))
+            keep = np.flatnonzero(good)
+            rows = [rows[i] for i in keep]
+            ids, labels, times = ([part[i] for i in keep] for part in (ids, labels, times))
+            columns = event_columns(rows)
         n = len(rows)
         offsets = np.arange(self.sequence + 1, self.sequence + n + 1, dtype=np.int64)
         self.sequence += n
@@ -202,7 +263,7 @@ class KafkaEvents:
         if feedback_ids:
             feedback = {"feedback_ids": np.array(feedback_ids, dtype=object),
                         "feedback_labels": np.array(feedback_labels)}  # fmt: skip
-        return EventBatch(event_columns(rows), np.array(labels, np.float64),
+        return EventBatch(columns, np.array(labels, np.float64),
                           np.array(ids, dtype=object), offsets, keys, rejects=rejects,
                           clock=None if n else self._now(), **feedback)  # fmt: skip
 

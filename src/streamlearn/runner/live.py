@@ -166,6 +166,34 @@ def check_event(event: Any) -> None:
 def event_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Dict events as columns (missing keys are nulls): numbers as float64 (NaN for none),
     bools as bools, anything mixed with text as text."""
+    if not rows:
+        return {}
+    try:  # the common case, in Arrow's C++ (every row's keys are seen): one kind per column
+        structs = pa.array(rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        return _mixed_columns(rows)
+    return struct_columns(structs) or _mixed_columns(rows)
+
+
+def struct_columns(structs: pa.StructArray) -> dict[str, Any] | None:
+    """Columns of a struct array of scalars (numbers as float64, NaN for null); None if a
+    field holds something else (lists, structs)."""
+    table = pa.Table.from_struct_array(structs)
+    columns: dict[str, Any] = {}
+    for name in table.column_names:
+        column = table.column(name).combine_chunks()
+        kind = column.type
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind):
+            columns[name] = np.asarray(column.cast(pa.float64()).fill_null(math.nan)
+                                       .to_numpy(zero_copy_only=False), np.float64)  # fmt: skip
+        elif pa.types.is_string(kind) or pa.types.is_boolean(kind):
+            columns[name] = column
+        else:  # lists, structs …
+            return None
+    return columns
+
+
+def _mixed_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
     names = sorted({name for row in rows for name in row})
     columns: dict[str, Any] = {}
     for name in names:
