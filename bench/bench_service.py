@@ -8,7 +8,8 @@ python bench/bench_service.py [--seconds 5] [--markdown out.md]
 3. freshness: from posting a labelled event with a never-seen feature to a ``/predict`` whose
    answer reflects it (goal p99 ≤ 1 s);
 4. Kafka ingest: events/s the runner takes from a topic against a bare consumer reading the
-   same topic (goal ≥ 80%), on a Tansu broker.
+   same topic (goal ≥ 80%), on a Tansu broker, both timed from their first message (the
+   group join takes seconds and would hide the difference).
 
 The server is ``streamlearn serve`` in its own process; the client here. One run, wall
 clock (these are latencies): compare within a run.
@@ -190,36 +191,41 @@ def kafka_ingest(events: int) -> tuple[float, float]:
                 producer.poll(0)
         producer.flush()
 
-        def timed(consume) -> float:
-            start = time.perf_counter()
-            consume()
-            return events / (time.perf_counter() - start)
-
-        def bare() -> None:
+        # Rates from the first event received to the last: the group join (seconds, the
+        # same for both) is not ingest.
+        def bare() -> float:
             consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bare",
                                  "auto.offset.reset": "earliest",
                                  "session.timeout.ms": 6000})  # fmt: skip
             consumer.subscribe(["bench-events"])
-            seen = 0
+            seen, first, at_first = 0, 0.0, 0
             while seen < events:
-                seen += sum(1 for m in consumer.consume(10_000, timeout=0.5)
-                            if m.error() is None)  # fmt: skip
+                seen += sum(1 for m in consumer.consume(10_000, timeout=0.5) if m.error() is None)
+                if seen and not at_first:  # the clock starts after the first batch
+                    first, at_first = time.perf_counter(), seen
+            rate = (events - at_first) / (time.perf_counter() - first)
             consumer.close()
+            return rate
 
-        def runner() -> None:
+        def runner() -> float:
             source = KafkaEvents({"bootstrap.servers": bootstrap, "group.id": "runner"},
                                  "bench-events")  # fmt: skip
             run = Runner(LogisticRegression(bits=20), source, drain_at_end=False,
                          micro_batch=10_000)  # fmt: skip
+            marks: dict[str, float] = {}
 
             def check(summary) -> None:
+                if summary.served and "first" not in marks:
+                    marks["first"], marks["served"] = time.perf_counter(), summary.served
                 if summary.served >= events:
+                    marks["last"] = time.perf_counter()
                     run.request_stop()
 
             run.run(on_batch=check)
             run.close()
+            return (events - marks["served"]) / (marks["last"] - marks["first"])
 
-        return timed(bare), timed(runner)
+        return bare(), runner()
     finally:
         broker.terminate()
         broker.wait(10)
@@ -256,7 +262,8 @@ def main() -> None:
         f"| freshness, /learn → a prediction that reflects it: p50 / p99 | "
         f"{np.percentile(fresh, 50) * 1000:.0f} / {np.percentile(fresh, 99) * 1000:.0f} ms | "
         "p99 ≤ 1 s |",
-        f"| Kafka ingest: runner / bare consumer ({args.kafka_events:,} events) | "
+        f"| Kafka ingest after the group join: runner / bare consumer ({args.kafka_events:,} "
+        "events; the bare consumer does not even decode the JSON) | "
         f"{runner:,.0f} / {bare:,.0f} events/s = {runner / bare:.0%} | ≥ 80% |",
     ]
     emit(rows, args.markdown)

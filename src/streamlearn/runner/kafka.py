@@ -213,15 +213,16 @@ class KafkaEvents:
     def _batch(self, messages: list) -> EventBatch:
         rows, ids, labels, times, rejects = [], [], [], [], []
         feedback_ids, feedback_labels = [], []
-        messages = [m for m in messages if self._usable(m)]
-        records = _parse_all([m.value() for m in messages if m.topic() != self.labels_topic])
+        messages = [m for m in messages if m.error() is None or self._usable(m)]
+        labels_topic = self.labels_topic
+        records = _parse_all([m.value() for m in messages if m.topic() != labels_topic])
         last: dict[tuple[str, int], int] = {}
         sources = []  # the message of each row, for a dead letter found later
         for message in messages:
             topic, offset = message.topic(), message.offset()
             last[topic, message.partition()] = offset
             try:
-                if topic == self.labels_topic:
+                if topic == labels_topic:
                     event_id, label = _parse_label(message.value())
                     feedback_ids.append(event_id)
                     feedback_labels.append(label)
