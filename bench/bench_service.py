@@ -234,7 +234,7 @@ def kafka_ingest(events: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--kafka-events", type=int, default=200_000)
+    parser.add_argument("--kafka-events", type=int, default=500_000)
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
