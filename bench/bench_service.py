@@ -225,7 +225,8 @@ def kafka_ingest(events: int) -> tuple[float, float]:
             run.close()
             return (events - marks["served"]) / (marks["last"] - marks["first"])
 
-        return bare(), runner()
+        ours = runner()  # first: the second reader of a topic gets it warmer
+        return bare(), ours
     finally:
         broker.terminate()
         broker.wait(10)

@@ -17,6 +17,7 @@ that includes them is durable (for lag monitoring and for consumers without a ch
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.json as pa_json
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from streamlearn.runner.live import check_event, event_columns, struct_columns
@@ -77,6 +79,54 @@ def _plain_event(record: Any) -> tuple[dict[str, Any], str | None, float, float 
     event_id = record.get("id")
     return (features, None if event_id is None else str(event_id),
             math.nan if label is None else float(label), moment)  # fmt: skip
+
+
+def _place(message) -> str:
+    return f"{message.topic()}:{message.partition()}:{message.offset()}"
+
+
+def _read_events(messages: list) -> tuple | None:
+    """A batch of well-formed events read at once by Arrow's JSON reader: (columns, ids,
+    labels, times). None if anything is unusual (a bad message, an unknown field, a value
+    that is not a scalar, a number that is text in another message): the caller then goes
+    message by message, and turns the bad ones into dead letters."""
+    values = [m.value() for m in messages]
+    if not all(values):
+        return None
+    try:
+        table = pa_json.read_json(io.BytesIO(b"\n".join(values)))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    names = set(table.column_names)
+    if table.num_rows != len(values) or not names <= EVENT_KEYS or "features" not in names:
+        return None
+    features = table.column("features").combine_chunks()
+    if not pa.types.is_struct(features.type) or features.null_count:
+        return None
+    columns = struct_columns(features)
+    labels = _numbers(table, "label")
+    times = _numbers(table, "time")
+    if columns is None or labels is None or times is None:
+        return None
+    given = table.column("id").cast(pa.string()).to_pylist() if "id" in names else None
+    ids = [_place(m) if given is None or given[i] is None else given[i]
+           for i, m in enumerate(messages)]  # fmt: skip
+    missing = np.flatnonzero(np.isnan(times))
+    for i in missing:
+        times[i] = messages[i].timestamp()[1] / 1000
+    return columns, ids, labels, times
+
+
+def _numbers(table: pa.Table, name: str) -> np.ndarray | None:
+    """A column of numbers as float64 (NaN where absent); None if it holds anything else."""
+    if name not in table.column_names:
+        return np.full(table.num_rows, np.nan)
+    column = table.column(name).combine_chunks()
+    kind = column.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)):
+        return None
+    return np.asarray(column.cast(pa.float64()).fill_null(math.nan)
+                      .to_numpy(zero_copy_only=False), np.float64).copy()  # fmt: skip
 
 
 def _columns(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], np.ndarray | None]:
@@ -211,48 +261,22 @@ class KafkaEvents:
             yield self._batch(messages)
 
     def _batch(self, messages: list) -> EventBatch:
-        rows, ids, labels, times, rejects = [], [], [], [], []
-        feedback_ids, feedback_labels = [], []
         messages = [m for m in messages if m.error() is None or self._usable(m)]
-        labels_topic = self.labels_topic
-        records = _parse_all([m.value() for m in messages if m.topic() != labels_topic])
         last: dict[tuple[str, int], int] = {}
-        sources = []  # the message of each row, for a dead letter found later
         for message in messages:
-            topic, offset = message.topic(), message.offset()
-            last[topic, message.partition()] = offset
-            try:
-                if topic == labels_topic:
-                    event_id, label = _parse_label(message.value())
-                    feedback_ids.append(event_id)
-                    feedback_labels.append(label)
-                    continue
-                record = next(records)
-                fields = _plain_event(record)  # the common case, checked quickly
-                if fields is None:
-                    if isinstance(record, ValueError):
-                        raise record
-                    fields = _event_fields(record)
-            except ValueError as exc:
-                rejects.append(self._dead_letter(message, str(exc)))
-                continue
-            features, event_id, label, moment = fields
-            sources.append(message)
-            rows.append(features)
-            ids.append(event_id or f"{topic}:{message.partition()}:{offset}")
-            labels.append(label)
-            times.append(moment if moment is not None else message.timestamp()[1] / 1000)
+            last[message.topic(), message.partition()] = message.offset()
         for (topic, partition), offset in last.items():
             self.positions[f"{topic}:{partition}"] = offset + 1
-        columns, good = _columns(rows)
-        if good is not None:  # some rows hold values that are not scalars: dead letters
-            for i in np.flatnonzero(~good):
-                rejects.append(self._dead_letter(sources[i], _why(rows[i])))
-            keep = np.flatnonzero(good)
-            rows = [rows[i] for i in keep]
-            ids, labels, times = ([part[i] for i in keep] for part in (ids, labels, times))
-            columns = event_columns(rows)
-        n = len(rows)
+        labels_topic = self.labels_topic
+        event_messages = [m for m in messages if m.topic() != labels_topic]
+        feedback_ids, feedback_labels, rejects = self._late_labels(
+            [m for m in messages if m.topic() == labels_topic]
+        )
+        read = _read_events(event_messages) if event_messages else None
+        if read is None:  # something unusual in there: message by message
+            read = self._events_one_by_one(event_messages, rejects)
+        columns, ids, labels, times = read
+        n = len(ids)
         offsets = np.arange(self.sequence + 1, self.sequence + n + 1, dtype=np.int64)
         self.sequence += n
         # Keys never go back: a late-stamped event counts as arriving now.
@@ -267,6 +291,49 @@ class KafkaEvents:
         return EventBatch(columns, np.array(labels, np.float64),
                           np.array(ids, dtype=object), offsets, keys, rejects=rejects,
                           clock=None if n else self._now(), **feedback)  # fmt: skip
+
+    def _late_labels(self, messages: list) -> tuple[list, list, list[Reject]]:
+        ids, labels, rejects = [], [], []
+        for message in messages:
+            try:
+                event_id, label = _parse_label(message.value())
+            except ValueError as exc:
+                rejects.append(self._dead_letter(message, str(exc)))
+                continue
+            ids.append(event_id)
+            labels.append(label)
+        return ids, labels, rejects
+
+    def _events_one_by_one(self, messages: list, rejects: list[Reject]) -> tuple:
+        """Each message parsed and checked on its own; bad ones become dead letters."""
+        rows, ids, labels, times, sources = [], [], [], [], []
+        records = _parse_all([m.value() for m in messages])
+        for message in messages:
+            record = next(records)
+            try:
+                fields = _plain_event(record)  # the common case, checked quickly
+                if fields is None:
+                    if isinstance(record, ValueError):
+                        raise record
+                    fields = _event_fields(record)
+            except ValueError as exc:
+                rejects.append(self._dead_letter(message, str(exc)))
+                continue
+            features, event_id, label, moment = fields
+            sources.append(message)
+            rows.append(features)
+            ids.append(event_id or _place(message))
+            labels.append(label)
+            times.append(moment if moment is not None else message.timestamp()[1] / 1000)
+        columns, good = _columns(rows)
+        if good is not None:  # some rows hold values that are not scalars: dead letters
+            for i in np.flatnonzero(~good):
+                rejects.append(self._dead_letter(sources[i], _why(rows[i])))
+            keep = np.flatnonzero(good)
+            rows = [rows[i] for i in keep]
+            ids, labels, times = ([part[i] for i in keep] for part in (ids, labels, times))
+            columns = event_columns(rows)
+        return columns, ids, labels, times
 
     @staticmethod
     def _usable(message) -> bool:
