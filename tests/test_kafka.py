@@ -97,3 +97,54 @@ def test_events_labels_predictions_dead_letters_and_a_restart(kafka_broker, tmp_
     assert any("not JSON" in r for r in reasons) and any("unknown fields" in r for r in reasons)
     assert any('"label": <number>' in r for r in reasons)  # the bad late label
     assert all(headers and headers[0][0] == "reason" for _, _, headers in dead)
+
+
+class FakeMessage:
+    """What the batch readers use of a confluent-kafka message."""
+
+    def __init__(self, value: bytes, offset: int) -> None:
+        self._value, self._offset = value, offset
+
+    def error(self):
+        return None
+
+    def topic(self):
+        return "events"
+
+    def partition(self):
+        return 0
+
+    def offset(self):
+        return self._offset
+
+    def value(self):
+        return self._value
+
+    def timestamp(self):
+        return (1, 1_700_000_000_000 + self._offset)
+
+
+def test_arrow_batch_reading_equals_message_by_message():
+    from streamlearn.runner.kafka import _read_events
+
+    records = [{"id": f"e{i}", "features": {"colour": ["red", "blue"][i % 2], "size": i * 0.5,
+                                             "new": i % 3 == 0}, "label": i % 2}
+               for i in range(50)]  # fmt: skip
+    records[7].pop("id")
+    records[9]["time"] = 1_700_000_100.5
+    messages = [FakeMessage(json.dumps(r).encode(), i) for i, r in enumerate(records)]
+    source = KafkaEvents.__new__(KafkaEvents)
+    source.producer, source.dead_letters = None, 0
+    fast = _read_events(messages)
+    slow = source._events_one_by_one(messages, [])
+    assert fast is not None
+    assert fast[1] == slow[1] and fast[1][7] == "events:0:7"
+    np.testing.assert_array_equal(fast[2], np.array(slow[2]))
+    np.testing.assert_array_equal(fast[3], np.array(slow[3]))
+    assert fast[3][9] == 1_700_000_100.5
+    for name in ("colour", "size", "new"):
+        left, right = fast[0][name], slow[0][name]
+        assert (left.tolist() if hasattr(left, "tolist") else left) == (
+            right.tolist() if hasattr(right, "tolist") else right)  # fmt: skip
+    bad = [*messages, FakeMessage(b'{"features": {"colour": 3}}', 99)]  # text, then a number
+    assert _read_events(bad) is None  # … is left to the careful path
