@@ -20,6 +20,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -253,12 +255,39 @@ class KafkaEvents:
         nothing came within the poll timeout."""
         if not self._subscribed:
             self._subscribe()
-        while True:
-            messages = self.consumer.consume(num_messages=rows, timeout=self.poll_timeout)
-            if not messages:
-                yield EventBatch.empty(clock=self._now())
-                continue
-            yield self._batch(messages)
+        # A thread fetches the next messages while this one learns from the last ones
+        # (consume releases the GIL); at most two batches wait, so memory stays bounded.
+        fetched: queue.Queue = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def fetch() -> None:
+            while not stop.is_set():
+                messages = self.consumer.consume(num_messages=rows, timeout=self.poll_timeout)
+                while not stop.is_set():
+                    try:
+                        fetched.put(messages, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+
+        self._fetcher = threading.Thread(target=fetch, name="kafka-fetch", daemon=True)
+        self._fetcher_stop = stop
+        self._fetcher.start()
+        try:
+            while True:
+                messages = fetched.get()
+                if not messages:
+                    yield EventBatch.empty(clock=self._now())
+                    continue
+                yield self._batch(messages)
+        finally:
+            self._stop_fetcher()
+
+    def _stop_fetcher(self) -> None:
+        if getattr(self, "_fetcher", None) is not None:
+            self._fetcher_stop.set()
+            self._fetcher.join(5)
+            self._fetcher = None
 
     def _batch(self, messages: list) -> EventBatch:
         messages = [m for m in messages if m.error() is None or self._usable(m)]
@@ -379,6 +408,7 @@ class KafkaEvents:
             self.consumer.commit(offsets=offsets, asynchronous=False)
 
     def close(self) -> None:
+        self._stop_fetcher()
         if self.producer is not None:
             self.producer.flush(10)
         self.consumer.close()
