@@ -305,13 +305,18 @@ def test_a_better_challenger_is_promoted_and_serves(tmp_path):
     np.testing.assert_array_equal(resumed.model.table, runner.model.table)  # the promoted one
 
 
+def checkpointed(path, folder, bits=12, every=2000):
+    """A runner on ``path`` that checkpoints to ``folder`` every ``every`` events."""
+    return Runner(LogisticRegression(bits=bits), FileEvents(path, "y"),
+                  registry=LocalRegistry(folder), checkpoint_every=every,
+                  micro_batch=1000)  # fmt: skip
+
+
 def test_moving_the_champion_tag_rolls_the_served_model_back(tmp_path):
     path = rule_file(tmp_path / "rule.csv", 10_000)
 
     def runner():
-        return Runner(LogisticRegression(bits=12), FileEvents(path, "y"),
-                      registry=LocalRegistry(tmp_path / "reg"), checkpoint_every=2000,
-                      micro_batch=1000)  # fmt: skip
+        return checkpointed(path, tmp_path / "reg")
 
     runner().run(limit=6000)
     registry = LocalRegistry(tmp_path / "reg")
@@ -375,9 +380,7 @@ def test_a_kill_between_a_checkpoint_and_its_tag_is_no_rollback_request(tmp_path
     path = rule_file(tmp_path / "rule.csv", 6000)
 
     def runner():
-        return Runner(LogisticRegression(bits=10), FileEvents(path, "y"),
-                      registry=LocalRegistry(tmp_path / "reg"), checkpoint_every=1000,
-                      micro_batch=1000)  # fmt: skip
+        return checkpointed(path, tmp_path / "reg", bits=10, every=1000)
 
     whole = Runner(LogisticRegression(bits=10), FileEvents(path, "y"))
     whole.run()
