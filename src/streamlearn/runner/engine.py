@@ -170,6 +170,7 @@ class Runner:
         self.rejected = 0
         self.summary = RunSummary()
         self._candidates: dict[str, Learner] = {}
+        self._losses: dict[str, float] | None = None
         self._resumed = False
         self.resumed_source: dict[str, Any] = {}  # the source state of the version resumed
         self._stop = False
@@ -295,17 +296,25 @@ class Runner:
         serving model is significantly worse than it on the same recent labels."""
         if self.rollback_guard is None or self.registry is None:
             return
-        earlier = [v for v in self.registry.versions() if "window_loss" in v.notes]
-        if not earlier:
+        losses = self._window_losses()
+        if not losses:
             return
-        best = min(earlier, key=lambda v: v.notes["window_loss"])
-        if best.id == self.version:
+        best = min(losses, key=losses.get)
+        if best == self.version:
             return
-        candidate = self._candidate(best.id)
+        candidate = self._candidate(best)
         verdict = self.rollback_guard.check(self.champion, candidate)
         if verdict.significant:
             self.champion.model = type(candidate).from_state(candidate.state())
-            self._record_rollback(best.id, "significantly worse than it", verdict.as_dict())
+            self._record_rollback(best, "significantly worse than it", verdict.as_dict())
+
+    def _window_losses(self) -> dict[str, float]:
+        """Each version's recent loss when it was saved: read from the registry once, then
+        kept up to date at each checkpoint (no listing of every version each time)."""
+        if self._losses is None:
+            self._losses = {v.id: v.notes["window_loss"] for v in self.registry.versions()
+                            if "window_loss" in v.notes}  # fmt: skip
+        return self._losses
 
     def _candidate(self, version_id: str) -> Learner:
         if version_id not in self._candidates:
@@ -356,6 +365,8 @@ class Runner:
             | ({"window_loss": float(recent.mean())} if len(recent) else {}),
         )  # fmt: skip
         self.registry.promote(version.id)
+        if self._losses is not None and "window_loss" in version.notes:
+            self._losses[version.id] = version.notes["window_loss"]
         if self.predictions is not None:
             self.predictions.flush()
         committed = getattr(self.source, "committed", None)

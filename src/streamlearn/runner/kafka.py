@@ -36,12 +36,8 @@ from streamlearn.runner.sources import EventBatch
 from streamlearn.streams import Reject
 
 
-def _parse_event(value: bytes | None) -> tuple[dict[str, Any], str | None, float, float | None]:
-    """(features, id, label or NaN, time or None) of a training event; ValueError if bad."""
-    return _event_fields(_json_object(value))
-
-
 def _event_fields(record: Any) -> tuple[dict[str, Any], str | None, float, float | None]:
+    """(features, id, label or NaN, time or None) of a training event; ValueError if bad."""
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     unknown = set(record) - {"id", "features", "label", "time"}
