@@ -151,3 +151,22 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0
                 found.append((message.key(), message.value(), message.headers()))
     consumer.close()
     return found
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Debian's headless Chromium driven by its ChromeDriver (CI installs both); flags keep
+    it off the network."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--window-size=1400,1800",
+                 f"--user-data-dir={tmp_path / 'chromium'}"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    yield driver
+    driver.quit()

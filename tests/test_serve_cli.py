@@ -52,7 +52,7 @@ def test_serve_learns_over_http_and_stops_with_a_checkpoint(tmp_path):
         answer = httpx.post(f"{base}/predict", json={"features": {"colour": "red"}}).json()
         assert answer["predictions"][0]["prediction"] is True
         assert httpx.get(f"{base}/docs").status_code == 200
-        assert "streamlearn_events_learned" in httpx.get(f"{base}/metrics").text
+        assert 'streamlearn_events_total{kind="learned"}' in httpx.get(f"{base}/metrics").text
         assert httpx.post(f"{base}/learn", json={"events": events}).status_code == 401
     finally:
         process.send_signal(signal.SIGTERM)

@@ -78,7 +78,8 @@ def test_learn_then_predict_then_feedback(service):
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["role"] == "trainer"
     text = client.get("/metrics").text
-    assert "streamlearn_events_learned" in text and "streamlearn_predict_seconds_bucket" in text
+    assert 'streamlearn_events_total{kind="learned"}' in text
+    assert "streamlearn_predict_seconds_bucket" in text
     assert "streamlearn_predictions_total 4.0" in text
 
 

@@ -33,6 +33,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,8 @@ class RunSummary:
     rollbacks: list[dict[str, Any]] = field(default_factory=list)
     promotions: list[dict[str, Any]] = field(default_factory=list)
     challengers: list[dict[str, Any]] = field(default_factory=list)
+    batch_events: int = 0  # the last micro-batch: its events and the seconds it took
+    batch_seconds: float = 0.0
 
     @property
     def events_per_second(self) -> float:
@@ -226,7 +229,10 @@ class Runner:
                 self.dead_letters.add(batch.rejects)
                 self.rejected += len(batch.rejects)
                 if len(batch) or batch.has_feedback or batch.clock is not None:
+                    started = time.perf_counter()
                     self.step(batch)
+                    self.summary.batch_seconds = time.perf_counter() - started
+                    self.summary.batch_events = len(batch)
                 served_now += len(batch)
                 self.summary.served_this_run = served_now
                 since_checkpoint += len(batch)
@@ -287,7 +293,7 @@ class Runner:
         old, new = self.lanes[0], self.lanes[k]
         # Each lane keeps its own store: its rows were encoded by its own model.
         self.lanes[0], self.lanes[k] = new, old
-        event = {"offset": new.offset, "from": type(old.model).__name__,
+        event = {"offset": new.offset, "at": _now(), "from": type(old.model).__name__,
                  "to": type(new.model).__name__, "challenger": k} | verdict.as_dict()  # fmt: skip
         self.summary.promotions.append(event)
 
@@ -323,7 +329,7 @@ class Runner:
         return self._candidates[version_id]
 
     def _record_rollback(self, to: str, reason: str, details: dict[str, Any]) -> None:
-        event = {"offset": self.champion.offset, "from": self.version, "to": to,
+        event = {"offset": self.champion.offset, "at": _now(), "from": self.version, "to": to,
                  "reason": reason} | details  # fmt: skip
         self.summary.rollbacks.append(event)
 
@@ -436,6 +442,26 @@ class Runner:
         self._record_rollback(version_id, reason, {})
 
     # ------------------------------------------------------------------ reporting
+    def status(self, recent: int = 50) -> dict[str, Any]:
+        """Where the run stands, for a monitor: counters, each lane's model, version and
+        metrics, the latest ``recent`` drift / rollback / promotion records, dead letters."""
+        lanes = [
+            {"lane": "champion" if i == 0 else f"challenger {i}",
+             "model": type(lane.model).__name__, "version": lane.version or self.version or "",
+             "metrics": lane.metric_values()}
+            for i, lane in enumerate(self.lanes)
+        ]  # fmt: skip
+        return self.counters | {
+            "pending": len(self.join),
+            "offset": self.champion.offset,
+            "lanes": lanes,
+            "drifts": list(getattr(self.model, "drifts", []))[-recent:],
+            "rollbacks": self.summary.rollbacks[-recent:],
+            "promotions": self.summary.promotions[-recent:],
+            "dead_letters": dict(self.dead_letters.by_reason),
+            "versions": self.summary.versions[-recent:],
+        }
+
     def _summary(self, wall: float, cpu: float) -> RunSummary:
         summary = self.summary
         for name, value in self.counters.items():
@@ -456,3 +482,7 @@ class Runner:
         for part in (self.predictions, self.source):
             if hasattr(part, "close"):
                 part.close()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

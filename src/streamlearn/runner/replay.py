@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,12 +39,16 @@ class RejectLog:
     path: Path | None = None
     count: int = 0
     first: list[Reject] = field(default_factory=list)
+    by_reason: dict[str, int] = field(default_factory=dict)
     _fh: IO[str] | None = None
 
     def add(self, rejects: list[Reject]) -> None:
         if not rejects:
             return
         self.count += len(rejects)
+        for reject in rejects:
+            kind = reason_kind(reject.reason)
+            self.by_reason[kind] = self.by_reason.get(kind, 0) + 1
         room = KEPT_REJECTS - len(self.first)
         if room > 0:
             self.first += rejects[:room]
@@ -57,6 +62,14 @@ class RejectLog:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+
+def reason_kind(reason: str) -> str:
+    """A reason without the values in it, so that rejects of one kind count together."""
+    return _VALUES.sub("…", reason)[:80]
+
+
+_VALUES = re.compile(r"'[^']*'|\"[^\"]*\"|[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?|\b(?:nan|inf)\b")
 
 
 def _valid_labels(batch: Batch, task: str) -> Batch:

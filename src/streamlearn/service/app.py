@@ -3,7 +3,8 @@
 ``POST /predict`` (one event or a batch) · ``POST /learn`` · ``POST /feedback`` (the label
 of an earlier event, by id) · ``GET /models`` · ``GET /models/{version}`` ·
 ``POST /models/{version}/promote`` · ``POST /rollback`` · ``GET /health`` · ``GET /metrics``
-(Prometheus). Mutating endpoints need ``Authorization: Bearer <token>`` (the token comes
+(Prometheus) · ``GET /monitor`` (the run's recent time series, as JSON) · ``GET /dashboard``
+(live plots). Mutating endpoints need ``Authorization: Bearer <token>`` (the token comes
 from the config or ``STREAMLEARN_TOKEN``; with none set they are refused). Bodies are
 validated (422 with the field at fault), limited in size (413) and in events per call.
 """
@@ -17,14 +18,21 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from streamlearn.monitor import MonitorCollector
 from streamlearn.registry import Registry
+from streamlearn.service.dashboard import add_dashboard
 from streamlearn.service.trainer import Replica, Trainer
 
 MAX_EVENTS = 10_000
@@ -108,12 +116,20 @@ def create_app(
         raise ValueError("give a trainer or a replica")
     server = trainer or replica
     app = FastAPI(title="streamlearn", version="1", summary="Online learning, served.")
+    monitor = server.monitor
     metrics = CollectorRegistry()
     predictions = Counter("streamlearn_predictions", "Predictions served", registry=metrics)
     buckets = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5)
-    latency = Histogram("streamlearn_predict_seconds", "Time to answer /predict",
-                        registry=metrics, buckets=buckets)  # fmt: skip
-    metrics.register(_RunCollector(trainer, replica))
+    histogram = Histogram("streamlearn_predict_seconds", "Time to answer /predict",
+                          registry=metrics, buckets=buckets)  # fmt: skip
+    metrics.register(MonitorCollector(monitor))
+    ProcessCollector(registry=metrics)
+
+    def observe_latency(start: float) -> None:
+        elapsed = time.perf_counter() - start
+        histogram.observe(elapsed)
+        monitor.predict_latency.add(elapsed)
+
     bearer = HTTPBearer(auto_error=False)
 
     def authorized(
@@ -144,7 +160,7 @@ def create_app(
         if body.columns is not None:
             answer = _predict_columns(body, serving)
             predictions.inc(len(answer["predictions"]))
-            latency.observe(time.perf_counter() - start)
+            observe_latency(start)
             return JSONResponse(answer)
         events = body.all_events()
         features = [e.features for e in events]
@@ -157,7 +173,7 @@ def create_app(
         binary = serving.model.task == "binary"
         answers = [_answer(i, s, binary, serving.version) for i, s in zip(ids, scores, strict=True)]
         predictions.inc(len(answers))
-        latency.observe(time.perf_counter() - start)
+        observe_latency(start)
         return JSONResponse({"predictions": answers})  # plain JSON: no response re-encoding
 
     @app.post("/learn", dependencies=[Depends(authorized)])
@@ -177,8 +193,9 @@ def create_app(
         return {"accepted": accepted}
 
     @app.get("/models")
-    def models() -> dict[str, Any]:
+    def models(limit: int | None = Query(None, ge=1, description="Only the newest.")) -> dict:
         found = _needs(registry, "a registry").versions()
+        found = found[-limit:] if limit else found
         return {"versions": [v.as_dict() for v in found], "tags": registry.tags()}
 
     @app.get("/models/{version}")
@@ -226,6 +243,7 @@ def create_app(
     def prometheus() -> Response:
         return Response(generate_latest(metrics), media_type="text/plain; version=0.0.4")
 
+    add_dashboard(app, monitor)
     return app
 
 
@@ -281,34 +299,3 @@ def _answer(event_id: str | None, score: float, binary: bool, version: str) -> d
         return {"id": event_id, "prediction": bool(score >= 0.5),
                 "probability": float(score), "model_version": version}  # fmt: skip
     return {"id": event_id, "prediction": float(score), "model_version": version}
-
-
-class _RunCollector:
-    """Prometheus gauges read from the run at scrape time (nothing per event)."""
-
-    def __init__(self, trainer: Trainer | None, replica: Replica | None) -> None:
-        self.trainer, self.replica = trainer, replica
-
-    def collect(self):
-        if self.trainer is not None and self.trainer.summary is not None:
-            summary = self.trainer.summary
-            for name in ("served", "learned", "expired", "late", "unlabeled", "rejected"):
-                yield _gauge(f"streamlearn_events_{name}", f"Events {name}", getattr(summary, name))
-            yield _gauge("streamlearn_drifts", "Drifts detected", len(summary.drifts))
-            yield _gauge("streamlearn_rollbacks", "Rollbacks", len(summary.rollbacks))
-            for key, value in summary.metrics.items():
-                if math.isfinite(value):
-                    yield _gauge(f"streamlearn_metric_{key}", f"Progressive {key}", value)
-        server = self.trainer or self.replica
-        serving = server.serving if server is not None else None
-        if serving is not None:
-            yield _gauge("streamlearn_serving_events_learned", "Events behind the served model",
-                         serving.events_learned)  # fmt: skip
-            yield _gauge("streamlearn_serving_age_seconds", "Age of the served copy",
-                         time.time() - serving.published_at)  # fmt: skip
-
-
-def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
-    gauge = GaugeMetricFamily(name, documentation)
-    gauge.add_metric([], float(value))
-    return gauge

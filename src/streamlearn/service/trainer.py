@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from streamlearn.base import Learner
+from streamlearn.monitor import Monitor
 from streamlearn.registry import Registry
 from streamlearn.runner import Runner, RunSummary
 from streamlearn.runner.lane import strip_prefixed
@@ -73,11 +74,22 @@ def _predict(serving: Serving, events: list[dict[str, Any]]) -> np.ndarray:
 class Trainer:
     """Runs ``runner`` on ``events`` in a thread and publishes serving copies."""
 
-    def __init__(self, runner: Runner, events: Any, publish_every: float = 0.2) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        events: Any,
+        publish_every: float = 0.2,
+        monitor: Monitor | None = None,
+        observe_every: float = 1.0,
+    ) -> None:
         """``events``: where ``/learn`` and ``/feedback`` put what they get (the runner's own
-        live source, or a producer to the topics a Kafka source reads)."""
+        live source, or a producer to the topics a Kafka source reads). The ``monitor`` gets
+        the run's status every ``observe_every`` seconds."""
         self.runner, self.events = runner, events
         self.publish_every = publish_every
+        self.monitor = monitor if monitor is not None else Monitor()
+        self.observe_every = observe_every
+        self._last_observed = -float("inf")
         self.serving = Serving(_copy(runner.model), "", 0, time.time())
         self.summary: RunSummary | None = None
         self.error: BaseException | None = None
@@ -88,6 +100,7 @@ class Trainer:
     def start(self) -> None:
         self.runner.resume()
         self._publish()
+        self.observe()
         self._thread = threading.Thread(target=self._loop, name="trainer", daemon=True)
         self._thread.start()
 
@@ -99,9 +112,20 @@ class Trainer:
             raise
         finally:
             self._publish()
+            self.observe()
+
+    def observe(self) -> None:
+        """Hand the run's status to the monitor (the trainer's thread, or before it runs)."""
+        self.monitor.observe(self.runner.status())
+        self._last_observed = time.monotonic()
 
     def _after_batch(self, summary: RunSummary) -> None:
         self.summary = summary
+        if summary.batch_events:
+            self.monitor.learn_latency.add(summary.batch_seconds)
+            summary.batch_events = 0
+        if time.monotonic() - self._last_observed >= self.observe_every:
+            self.observe()
         due = time.monotonic() - self._last_publish >= self.publish_every
         changed = (summary.learned != self.serving.events_learned
                    or (self.runner.version or "") != self.serving.version)  # fmt: skip
@@ -136,10 +160,14 @@ class Trainer:
 class Replica:
     """Serves the registry's champion; polls for a new one every ``poll_every`` seconds."""
 
-    def __init__(self, registry: Registry, poll_every: float = 1.0) -> None:
+    def __init__(
+        self, registry: Registry, poll_every: float = 1.0, monitor: Monitor | None = None
+    ) -> None:
         self.registry = registry
         self.poll_every = poll_every
+        self.monitor = monitor if monitor is not None else Monitor()
         self.serving: Serving | None = None
+        self._version: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.refresh()
@@ -152,15 +180,29 @@ class Replica:
         state, version = self.registry.load(champion.id)
         model = strip_prefixed(state, RUNNER_PREFIX).to_learner()
         self.serving = Serving(model, version.id, version.events, time.time())
+        self._version = version
         return True
+
+    def observe(self) -> None:
+        """What a replica knows: the version it serves, with the metrics saved with it."""
+        version = self._version
+        lanes = [] if version is None else [
+            {"lane": "champion", "model": type(self.serving.model).__name__,
+             "version": version.id, "metrics": version.metrics}
+        ]  # fmt: skip
+        learned = version.events if version is not None else 0
+        self.monitor.observe({"learned": learned, "lanes": lanes, "drifts": version.drifts
+                              if version is not None else []})  # fmt: skip
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._poll, name="replica", daemon=True)
         self._thread.start()
 
     def _poll(self) -> None:
+        self.observe()
         while not self._stop.wait(self.poll_every):
             self.refresh()
+            self.observe()
 
     @property
     def alive(self) -> bool:

@@ -1,0 +1,92 @@
+"""The dashboard end to end: `streamlearn serve` as a user runs it, the page in headless
+Chromium, charts with data from the running service, a drift marker after a drift."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.conftest import free_port
+from tests.test_monitor import concept
+
+CONFIG = """
+[model]
+task = "binary"
+bits = 12
+[drift]
+detector = "ADWIN"
+signal = "log_loss"
+[checkpoint]
+registry = "registry"
+every_seconds = 0.5
+[service]
+port = {port}
+token = "t0ken"
+publish_every = 0.05
+"""
+AUTH = {"Authorization": "Bearer t0ken"}
+
+
+def start_service(folder):
+    port = free_port()
+    (folder / "serve.toml").write_text(CONFIG.format(port=port))
+    process = subprocess.Popen([sys.executable, "-m", "streamlearn.cli.main", "serve",
+                                "serve.toml"], cwd=folder, stderr=subprocess.PIPE)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError(f"the service did not start: {process.stderr.read().decode()}")
+
+
+def learn(base, events):
+    for start in range(0, len(events), 1000):
+        answer = httpx.post(f"{base}/learn", json={"events": events[start:start + 1000]},
+                            headers=AUTH)  # fmt: skip
+        assert answer.status_code == 200
+
+
+def data_points(browser, chart_id):
+    found = browser.find_elements(By.ID, chart_id)
+    return int(found[0].get_attribute("data-points") or 0) if found else 0
+
+
+def test_dashboard_shows_live_charts_and_marks_a_drift(tmp_path, browser):
+    process, base = start_service(tmp_path)
+    try:
+        learn(base, concept(4000, False, 1))
+        for _ in range(30):
+            httpx.post(f"{base}/predict", json={"features": {"colour": "red"}, "track": False})
+        browser.get(f"{base}/dashboard")
+        wait = WebDriverWait(browser, 30, poll_frequency=0.2)
+        charts = ("chart-rolling_log_loss", "chart-rolling_accuracy", "chart-latency",
+                  "chart-throughput")  # fmt: skip
+        wait.until(lambda b: all(data_points(b, c) >= 3 for c in charts))
+        for chart in charts:  # uPlot drew onto a canvas in each panel
+            assert browser.find_element(By.CSS_SELECTOR, f"#{chart} canvas").size["width"] > 300
+        wait.until(lambda b: b.find_element(By.ID, "health").text == "ok")
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#versions td"))
+        assert browser.find_element(By.ID, "learned").text == "4,000"
+        drifts_before = len(browser.find_elements(By.CSS_SELECTOR, "li.marker.drift"))
+        learn(base, concept(4000, True, 2))  # the concept flips: a drift
+        wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "li.marker.drift"))
+                   > drifts_before)  # fmt: skip
+        wait.until(lambda b: int(b.find_element(By.ID, "chart-rolling_log_loss")
+                                 .get_attribute("data-markers") or 0) > drifts_before)  # fmt: skip
+        marker = browser.find_elements(By.CSS_SELECTOR, "li.marker.drift")[0].text
+        assert "ADWIN" in marker and "reset" in marker
+        browser.save_screenshot(str(tmp_path / "dashboard.png"))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
