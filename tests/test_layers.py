@@ -18,6 +18,7 @@ ALLOWED = {
     "streams": {"base"},
     "datasets": {"base", "streams"},
     "registry": {"base"},
+    "monitor": {"base", "evaluate"},
 }
 # The runner wires everything below it; the service runs the runner; the command line
 # sits on top.

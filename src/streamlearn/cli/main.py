@@ -11,7 +11,7 @@ import signal
 import sys
 import tempfile
 import threading
-from enum import Enum, StrEnum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +25,7 @@ from streamlearn.cli.demo import demo_configs
 from streamlearn.cli.registry_cmd import registry_app
 from streamlearn.evaluate import Report
 from streamlearn.models.factory import MODEL_NAMES
+from streamlearn.monitor.report import write_report
 from streamlearn.runner import RejectLog, Runner, RunSummary, evaluate_file
 from streamlearn.runner.config import ConfigError, build_runner, load_config, load_config_text
 
@@ -40,8 +41,6 @@ app = typer.Typer(
 app.add_typer(registry_app, name="registry")
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
-
-Model = Enum("Model", {name: name for name in MODEL_NAMES}, type=str)  # type: ignore[misc]
 
 
 class Task(StrEnum):
@@ -121,7 +120,10 @@ def _print_rejects(log: RejectLog) -> None:
 def evaluate(
     file: Annotated[Path, typer.Argument(help="CSV, JSON lines or Parquet; .gz/.xz/.bz2 too.")],
     target: Annotated[str, typer.Option(help="The target column.")],
-    model: Annotated[Model, typer.Option(help="The optimizer of the linear learner.")] = "ftrl",
+    model: Annotated[
+        list[str],
+        typer.Option(help="ftrl, sgd or adagrad; repeat (or a,b) to compare on the same stream."),
+    ] = ["ftrl"],  # noqa: B006
     bits: Annotated[int, typer.Option(min=1, max=30, help="2**bits hashed weights.")] = 20,
     task: Annotated[Task, typer.Option(help="Detected from the target by default.")] = Task.auto,
     categorical: Annotated[list[str], typer.Option(help="Columns of codes, not numbers.")] = [],  # noqa: B006
@@ -150,13 +152,14 @@ def evaluate(
     limit: Annotated[int | None, typer.Option(min=1, help="Stop after this many events.")] = None,
     rejects: Annotated[Path | None, typer.Option(help="Write rejected rows here (JSONL).")] = None,
     output: Annotated[Output, typer.Option(help="table, or one JSON object.")] = Output.table,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write an HTML report here (and a PNG per metric beside it)."),
+    ] = None,
 ) -> None:
     """Progressive validation of a learner on a file: predict each event, then learn it."""
-    report, log = _evaluate_with_progress(
-        file.name,
-        file,
-        target,
-        model=Model(model).value,
+    models = _models(model)
+    options = dict(
         task=None if task is Task.auto else task.value,
         bits=bits,
         categorical=_split(categorical),
@@ -170,15 +173,36 @@ def evaluate(
         window=window,
         limit=limit,
         rejects_path=rejects,
+        curves=report is not None,
     )
+    runs = {}
+    for name in models:
+        runs[name], log = _evaluate_with_progress(f"{file.name} ({name})", file, target,
+                                                  model=name, **options)  # fmt: skip
+    if report is not None:
+        pictures = write_report(report, runs, title=file.name)
+        err.print(f"report: {report} ({len(pictures)} plots beside it)")
+    first = next(iter(runs.values()))
     if output is Output.json:
-        out.print_json(json.dumps(report.as_dict()))
-        _print_rejects(log)
-        return
-    out.print(
-        _summary(f"{report.model} ({Model(model).value}), {report.task}", {file.name: report})
-    )
+        as_dicts = {name: run.as_dict() for name, run in runs.items()}
+        out.print_json(json.dumps(next(iter(as_dicts.values())) if len(runs) == 1
+                                  else {"models": as_dicts}))  # fmt: skip
+    elif len(runs) == 1:
+        out.print(_summary(f"{first.model} ({models[0]}), {first.task}", {file.name: first}))
+    else:
+        out.print(_summary(f"{file.name}: {first.model}, {first.task}", runs))
     _print_rejects(log)
+
+
+def _models(values: list[str]) -> list[str]:
+    names = list(dict.fromkeys(_split(values)))
+    unknown = [name for name in names if name not in MODEL_NAMES]
+    if unknown or not names:
+        wrong = unknown[0] if unknown else ""
+        choices = ", ".join(MODEL_NAMES)
+        raise typer.BadParameter(f"unknown model {wrong!r}; choose from {choices}",
+                                 param_hint="--model")  # fmt: skip
+    return names
 
 
 @app.command()

@@ -1,5 +1,6 @@
 """Metrics and progressive validation."""
 
+from streamlearn.evaluate.curve import Curve, default_curves
 from streamlearn.evaluate.metrics import (
     MAE,
     MSE,
@@ -29,11 +30,13 @@ __all__ = [
     "ROCAUC",
     "Accuracy",
     "CrossEntropy",
+    "Curve",
     "LogLoss",
     "MacroF1",
     "Metric",
     "MulticlassAccuracy",
     "Report",
+    "default_curves",
     "default_metrics",
     "detect_task",
     "progressive_val_score",

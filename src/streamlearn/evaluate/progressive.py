@@ -17,13 +17,14 @@ they give the same predictions and so the same metrics.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from streamlearn.base import Classifier, Learner, MulticlassClassifier, check_label
+from streamlearn.evaluate.curve import Curve
 from streamlearn.evaluate.metrics import Metric, default_metrics
 
 
@@ -40,6 +41,7 @@ class Report:
     window: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     drift_events: list[dict[str, Any]] = field(default_factory=list)
+    curves: list[Curve] = field(default_factory=list)
 
     @property
     def events_per_second(self) -> float:
@@ -93,8 +95,10 @@ def progressive_val_score(
     batches: Iterable[tuple[Any, Any]],
     metrics: list[Metric] | None = None,
     on_batch: Callable[[int, list[Metric]], None] | None = None,
+    curves: Sequence[Curve] = (),
 ) -> Report:
-    """Predict-then-learn over batches of ``(columns, targets)``; memory stays constant."""
+    """Predict-then-learn over batches of ``(columns, targets)``; memory stays constant.
+    ``curves`` record metrics over time (for plots)."""
     metrics = default_metrics(model.task) if metrics is None else metrics
     clock = _Clock()
     events = 0
@@ -105,7 +109,7 @@ def progressive_val_score(
         else:
             targets = np.asarray(y, dtype=np.float64)
             predictions = model.predict_learn_many(X, targets)
-        for metric in metrics:
+        for metric in (*metrics, *curves):
             metric.update_many(targets, predictions)
         events += len(targets)
         if on_batch is not None:

@@ -24,7 +24,13 @@ import numpy as np
 from streamlearn.adaptation import adaptive
 from streamlearn.base import Learner
 from streamlearn.drift import DETECTORS
-from streamlearn.evaluate import Report, default_metrics, detect_task, progressive_val_score
+from streamlearn.evaluate import (
+    Report,
+    default_curves,
+    default_metrics,
+    detect_task,
+    progressive_val_score,
+)
 from streamlearn.features.columns import n_rows
 from streamlearn.models.factory import DEFAULT_OPTIMIZER, make_learner
 from streamlearn.streams import Batch, FileSource, Reject
@@ -102,6 +108,7 @@ def evaluate_file(
     signal: str | None = None,
     time_column: str | None = None,
     on_progress: Callable[[int, int, int], None] | None = None,
+    curves: bool | int = False,
 ) -> tuple[Report, RejectLog]:
     """Progressive validation of ``model`` on the file; returns the report and the rejects.
 
@@ -114,6 +121,8 @@ def evaluate_file(
     Each drift event gets a ``time``: the event's ``time_column`` value (a column that is
     then not a feature), or else the UTC time at which its batch was processed.
     ``on_progress`` is called after each batch with (bytes read, bytes in all, events so far).
+    ``curves`` (True, or the number of points) records the metrics over time in
+    ``report.curves`` (for :func:`streamlearn.monitor.report.write_report`).
     """
     source = FileSource(path, target, categorical=categorical)
     batches = iter(source)
@@ -164,12 +173,14 @@ def evaluate_file(
         if on_progress is not None:
             on_progress(source.position, source.size, events)
 
+    recorded = default_curves(task, 200 if curves is True else int(curves)) if curves else []
     try:
         report = progressive_val_score(
-            learner, stream(), default_metrics(task, window), on_batch=progress
+            learner, stream(), default_metrics(task, window), on_batch=progress, curves=recorded
         )
     finally:
         log.close()
+    report.curves = recorded
     report.extra["rejected"] = log.count
     if drift is not None:
         report.extra["drifts"] = len(learner.drifts)
