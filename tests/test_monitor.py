@@ -4,6 +4,7 @@ monitor fed by a learning service."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -140,3 +141,23 @@ def test_a_learning_service_reports_its_run_and_a_drift(tmp_path):
     assert 'streamlearn_latency_seconds{op="predict",quantile="0.99"}' in text
     assert 'streamlearn_events_total{kind="learned"} 6000.0' in text
     assert "process_resident_memory_bytes" in text
+
+
+def test_the_terminal_status_shows_the_latest_point():
+    from rich.console import Console
+
+    from streamlearn.cli.status import status_table
+
+    monitor = Monitor()
+    console = Console(record=True, width=100)
+    console.print(status_table(monitor, "run x"))
+    assert "starting" in console.export_text()
+    monitor.learn_latency.add(0.004)
+    monitor.observe({"served": 1234, "learned": 1200, "lanes": [lane("v7", 0.3456)],
+                     "drifts": [{"index": 5}]})  # fmt: skip
+    console.print(status_table(monitor, "run x"))
+    text = console.export_text()
+    assert "served 1,234" in text and "learned 1,200" in text and "drifts 1" in text
+    assert "champion v7" in text and "log_loss 0.3456" in text
+    p99 = float(re.search(r"learn p99 ([0-9.]+)ms", text).group(1))
+    assert p99 == pytest.approx(4.0, rel=0.02)

@@ -77,3 +77,22 @@ def test_config_errors_name_the_key(tmp_path):
     config.write_text("[source\n")
     assert "not valid TOML" in run("run", str(config)).stderr
     assert "no such config file" in run("run", str(tmp_path / "nope.toml")).stderr
+
+
+def test_run_logs_checkpoints_and_drifts_as_json_lines(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text(CONFIG)
+    result = run("--log-format", "json", "run", str(config), "--limit", "30000", "--output",
+                 "json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert {r["name"] for r in records} == {"streamlearn.runner"}
+    checkpoints = [r for r in records if r["message"] == "checkpoint"]
+    assert [c["version"] for c in checkpoints] == json.loads(result.stdout)["versions"]
+    assert checkpoints[0]["offset"] == 10_000 and checkpoints[0]["level"] == "INFO"
+    drifts = [r for r in records if r["message"] == "drift"]
+    assert drifts and all(d["detector"] == "ADWIN" and "offset" in d for d in drifts)
+    quiet = run("--log-level", "warning", "run", str(tmp_path / "run.toml"), "--output", "json")
+    assert quiet.returncode == 0 and "checkpoint" not in quiet.stderr
+    wrong = run("--log-format", "xml", "run", str(config))
+    assert wrong.returncode == 2 and "log format" in wrong.stderr

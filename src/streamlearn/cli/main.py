@@ -6,25 +6,31 @@ Errors are one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import signal
 import sys
 import tempfile
 import threading
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import pyarrow.csv as pacsv
 import typer
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from streamlearn.cli.demo import demo_configs
+from streamlearn.cli.logs import setup_logging
 from streamlearn.cli.registry_cmd import registry_app
+from streamlearn.cli.status import status_table
 from streamlearn.evaluate import Report
 from streamlearn.models.factory import MODEL_NAMES
+from streamlearn.monitor import Monitor
 from streamlearn.monitor.report import write_report
 from streamlearn.runner import RejectLog, Runner, RunSummary, evaluate_file
 from streamlearn.runner.config import ConfigError, build_runner, load_config, load_config_text
@@ -39,7 +45,28 @@ app = typer.Typer(
     help="Online learning on event streams.",
 )
 app.add_typer(registry_app, name="registry")
+
+
+@app.callback()
+def options(
+    log_format: Annotated[
+        str, typer.Option(envvar="STREAMLEARN_LOG_FORMAT", help="Logs as text or json lines.")
+    ] = "text",
+    log_level: Annotated[
+        str, typer.Option(envvar="STREAMLEARN_LOG_LEVEL", help="debug, info, warning, error.")
+    ] = "info",
+) -> None:
+    """Online learning on event streams."""
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise typer.BadParameter(f"{log_level!r} is not a level", param_hint="--log-level")
+    try:
+        setup_logging(log_format, log_level)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log-format") from None
+
+
 err = Console(stderr=True, soft_wrap=True)
+log = logging.getLogger("streamlearn.cli")
 out = Console()
 
 
@@ -216,6 +243,8 @@ def demo(
     a stop and a resume, a challenger, rollback guard."""
     from streamlearn.datasets import elec2, synth
 
+    quiet = logging.getLogger("streamlearn")
+    quiet.setLevel(max(quiet.level, logging.WARNING))  # the tables tell the story
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         err.print(f"generating a click-through stream of {events:,} events and two tables …")
@@ -301,9 +330,15 @@ def serve(
     previous = {sig: signal.signal(sig, lambda *_: done.set())
                 for sig in (signal.SIGTERM, signal.SIGINT)}  # fmt: skip
     thread.start()
+    log.info("serving", extra={"event": "serving", "host": host, "port": port,
+                               "role": settings.service.role})  # fmt: skip
+    title = f"serving on http://{host}:{port}"
     try:
-        while not done.wait(0.5) and thread.is_alive():
-            pass
+        with Live(status_table(server.monitor, title), console=err, transient=True,
+                  auto_refresh=False) as live:  # fmt: skip
+            while not done.wait(0.5) and thread.is_alive():
+                if err.is_terminal:
+                    live.update(status_table(server.monitor, title), refresh=True)
     finally:
         http.should_exit = True
         thread.join(30)
@@ -318,18 +353,32 @@ def serve(
 
 
 def _run_with_progress(runner: Runner, name: str, limit: int | None = None) -> RunSummary:
-    """Run with a progress bar; SIGTERM / Ctrl-C stop it cleanly after a checkpoint."""
+    """Run with a progress bar and a live status on a terminal; SIGTERM / Ctrl-C stop it
+    cleanly after a checkpoint."""
 
     def stop(signum: int, _frame: object) -> None:
         err.print(f"{signal.Signals(signum).name}: stopping after this batch, with a checkpoint")
         runner.request_stop()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    with _progress_bar() as bar:
-        job = bar.add_task(name, total=runner.source.size, events=0)
+    bar = _progress_bar()
+    job = bar.add_task(name, total=runner.source.size, events=0)
+    monitor, last = Monitor(), [0.0]
+
+    def screen() -> Group:
+        return Group(bar, status_table(monitor, f"run {name}"))
+
+    with Live(screen(), console=err, transient=True, refresh_per_second=4,
+              auto_refresh=err.is_terminal) as live:  # fmt: skip
 
         def progress(summary: RunSummary) -> None:
             bar.update(job, completed=runner.source.position, events=summary.served)
+            if summary.batch_events:
+                monitor.learn_latency.add(summary.batch_seconds)
+            if err.is_terminal and time.monotonic() - last[0] >= 0.5:
+                monitor.observe(runner.status())
+                live.update(screen())
+                last[0] = time.monotonic()
 
         try:
             return runner.run(limit=limit, on_batch=progress)

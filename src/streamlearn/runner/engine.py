@@ -28,6 +28,7 @@ version's model and goes on from where the stream stands.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -50,6 +51,7 @@ from streamlearn.runner.sources import EventBatch, FileEvents
 
 __all__ = ["EXPIRY_POLICIES", "RunSummary", "Runner"]
 RUNNER_PREFIX = "runner/"
+log = logging.getLogger("streamlearn.runner")
 
 
 @dataclass
@@ -259,7 +261,11 @@ class Runner:
             self._swap_to(target, "requested")
             if self.registry is not None:
                 self.registry.clear_request(target)
+        drifts = getattr(self.model, "drifts", None)
+        known = len(drifts) if drifts is not None else 0
         predictions = self.champion.step(batch)
+        for record in getattr(self.model, "drifts", [])[known:]:
+            log.info("drift", extra={"event": "drift"} | record)
         for challenger in self.lanes[1:]:
             challenger.step(batch)
         self._log_predictions(batch, predictions)
@@ -296,6 +302,7 @@ class Runner:
         event = {"offset": new.offset, "at": _now(), "from": type(old.model).__name__,
                  "to": type(new.model).__name__, "challenger": k} | verdict.as_dict()  # fmt: skip
         self.summary.promotions.append(event)
+        log.info("promotion", extra={"event": "promotion"} | event)
 
     def _maybe_roll_back(self) -> None:
         """The rollback guard, at a checkpoint: back to the best earlier version if the
@@ -332,6 +339,7 @@ class Runner:
         event = {"offset": self.champion.offset, "at": _now(), "from": self.version, "to": to,
                  "reason": reason} | details  # fmt: skip
         self.summary.rollbacks.append(event)
+        log.warning("rollback", extra={"event": "rollback"} | event)
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self) -> Version:
@@ -382,6 +390,9 @@ class Runner:
         for lane in self.lanes:
             lane.version = version.id
         self.summary.versions.append(version.id)
+        log.info("checkpoint", extra={"event": "checkpoint", "version": version.id,
+                                      "offset": self.champion.offset, "learned": version.events,
+                                      "pending": version.notes["pending"]})  # fmt: skip
         return version
 
     def resume(self) -> None:
@@ -420,6 +431,8 @@ class Runner:
         self.summary.promotions = list(runner.get("promotions", []))
         self.version = version.id
         self.summary.resumed_from = version.id
+        log.info("resumed", extra={"event": "resumed", "version": version.id,
+                                   "offset": self.champion.offset})  # fmt: skip
         self._manual_rollback(version)
 
     def _manual_rollback(self, newest: Version) -> None:
