@@ -22,6 +22,8 @@ bits = 12
 [drift]
 detector = "ADWIN"
 signal = "log_loss"
+[[challengers]]
+optimizer = "sgd"
 [checkpoint]
 registry = "registry"
 every_seconds = 0.5
@@ -78,6 +80,12 @@ def test_dashboard_shows_live_charts_and_marks_a_drift(tmp_path, browser):
         wait.until(lambda b: b.find_element(By.ID, "health").text == "ok")
         wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#versions td"))
         assert browser.find_element(By.ID, "learned").text == "4,000"
+        lanes = browser.find_element(By.ID, "lanes").text
+        assert "champion AdaptiveClassifier" in lanes and "challenger 1 LogisticRegression" in lanes
+        legend = browser.find_elements(
+            By.CSS_SELECTOR, "#chart-rolling_log_loss .u-legend .u-series"
+        )
+        assert len(legend) == 3  # time, the champion, the challenger
         drifts_before = len(browser.find_elements(By.CSS_SELECTOR, "li.marker.drift"))
         learn(base, concept(4000, True, 2))  # the concept flips: a drift
         wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "li.marker.drift"))

@@ -147,6 +147,12 @@ async function poll() {
     document.getElementById("uptime").textContent = duration(data.uptime_seconds);
     render(state.points[state.points.length - 1], data.lanes);
     if (data.markers.length) renderMarkers();
+    if (data.lanes.length) {
+      const names = Object.keys(data.lanes[0].metrics).sort();
+      fillTable("lanes", ["lane", "model", "version", ...names.map((n) => n.replace("_", " "))],
+        data.lanes.map((l) => [l.lane, l.model, l.version || "—",
+          ...names.map((n) => (l.metrics[n] === undefined ? "—" : l.metrics[n].toFixed(4)))]));
+    }
     fillTable("dead-letters", ["reason", "count"],
       Object.entries(data.dead_letters).map(([reason, n]) => [reason, fmt(n)]));
     document.body.dataset.markers = state.markers.length;
