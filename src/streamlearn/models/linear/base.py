@@ -8,9 +8,8 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pyarrow as pa
 
-from streamlearn.base import Learner, State
-from streamlearn.features.columns import as_columns, n_rows, rows
-from streamlearn.features.hasher import EncodedEvent, FeatureHasher
+from streamlearn.base import State
+from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear.kernel import (
     effective_weights,
     run_linear,
@@ -26,10 +25,8 @@ from streamlearn.models.linear.optimizers import (
     make_optimizer,
 )
 
-CHUNK = 1 << 15  # events encoded at a time: bounds the memory of a batch call
 
-
-class LinearModel(Learner):
+class LinearModel(HashedModel):
     """A linear model on hashed features, trained one event at a time.
 
     Parameters
@@ -59,10 +56,8 @@ class LinearModel(Learner):
         missing: bool = False,
         intercept_lr: float = 0.02,
     ) -> None:
+        super().__init__(bits, seed, categorical, namespaces, interactions, standardize, missing)
         self.optimizer = make_optimizer(optimizer or self.default_optimizer)
-        self.features = FeatureHasher(
-            bits, seed, categorical, namespaces, interactions, standardize, missing
-        )
         if not (np.isfinite(intercept_lr) and intercept_lr >= 0):
             raise ValueError(f"intercept_lr must be a finite number >= 0, got {intercept_lr!r}")
         self.intercept_lr = float(intercept_lr)
@@ -72,7 +67,6 @@ class LinearModel(Learner):
         self.target_stats = np.zeros(3)  # count, mean, M2 of learned targets (regression)
         self.table = np.zeros((self.features.size, 2))
         self.counters = np.zeros(1, np.int64)
-        self._cached: tuple[Mapping, dict, EncodedEvent] | None = None
 
     # ------------------------------------------------------------------ contract
     def params(self) -> dict[str, Any]:
@@ -138,15 +132,6 @@ class LinearModel(Learner):
         return float(np.mean(self.table[:, 0] == 0.0))
 
     # ------------------------------------------------------------------ one event
-    def _encode(self, x: Mapping[str, Any]) -> EncodedEvent:
-        # A prediction followed by learning the same, unchanged event hashes it only once.
-        cached = self._cached
-        if cached is not None and cached[0] is x and cached[1] == x:
-            return cached[2]
-        event = self.features.encode_one(x)
-        self._cached = (x, dict(x), event)
-        return event
-
     def _kernel_state(self) -> tuple:
         """The model's arrays and settings, in the order the kernels take them."""
         return (
@@ -168,41 +153,7 @@ class LinearModel(Learner):
     def _run(self, hashes, values, targets, out, learn: bool) -> None:
         run_linear(hashes, values, targets, *self._kernel_state(), learn, out)
 
-    # ------------------------------------------------------------------ batches
-    def _run_many(self, X: Any, y: Any, learn: bool) -> np.ndarray:
-        columns = as_columns(X)
-        n = n_rows(columns)
-        targets = self._targets_many(y, n) if learn else np.empty(0)
-        out = np.empty(n)
-        if learn:
-            self._cached = None
-        for start, stop, hashes, values in self._encoded_chunks(columns, n, learn):
-            self._run(hashes, values, targets[start:stop] if learn else out, out[start:stop], learn)
-        return out
-
-    def _encoded_chunks(self, columns: dict[str, Any], n: int, learn: bool):
-        """(start, stop, hashes, values) for each chunk of at most CHUNK events."""
-        for start in range(0, n, CHUNK):
-            stop = min(start + CHUNK, n)
-            chunk = {name: rows(col, start, stop) for name, col in columns.items()}
-            hashes, values = self.features.encode_many(chunk, learn=learn)
-            yield start, stop, hashes, values
-
-    def learn_many(self, X: Any, y: Any) -> None:
-        self._run_many(X, y, learn=True)
-
-    def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
-        return self._run_many(X, y, learn=True)
-
     # ------------------------------------------------------------------ serving
-    def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Featurize a batch as it is served: ``(hashes, values)``, one row per event. The
-        featurizer's statistics (online scaling, missing columns) take in each event as it is
-        served, as in ``predict_learn_many``; the weights do not change."""
-        columns = as_columns(X)
-        self._cached = None
-        return self.features.encode_many(columns, learn=True)
-
     def run_ops(
         self,
         hashes: np.ndarray,
@@ -228,8 +179,6 @@ class LinearModel(Learner):
     def _target_one(self, y: Any) -> float:
         raise NotImplementedError
 
-    def _targets_many(self, y: Any, n: int) -> np.ndarray:
-        raise NotImplementedError
 
 
 def target_array(y: Any, n: int) -> np.ndarray:

@@ -1,0 +1,88 @@
+"""What every learner on hashed features shares: the featurizer, the one-event encoding
+cache, encoding batches in chunks, and serving rows to the runner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from streamlearn.base import Learner
+from streamlearn.features.columns import as_columns, n_rows, rows
+from streamlearn.features.hasher import EncodedEvent, FeatureHasher
+
+CHUNK = 1 << 15  # events encoded at a time: bounds the memory of a batch call
+
+
+class HashedModel(Learner):
+    """A learner whose input goes through a :class:`~streamlearn.features.FeatureHasher`.
+
+    Subclasses implement ``_run(hashes, values, targets, out, learn)``, the compiled loop
+    over a chunk of encoded events; ``_run_many`` feeds it chunk by chunk.
+    """
+
+    def __init__(
+        self,
+        bits: int = 20,
+        seed: int = 0,
+        categorical: Iterable[str] = (),
+        namespaces: Mapping[str, Iterable[str]] | None = None,
+        interactions: Iterable[Iterable[str]] | str = (),
+        standardize: bool = True,
+        missing: bool = False,
+    ) -> None:
+        self.features = FeatureHasher(
+            bits, seed, categorical, namespaces, interactions, standardize, missing
+        )
+        self._cached: tuple[Mapping, dict, EncodedEvent] | None = None
+
+    def _encode(self, x: Mapping[str, Any]) -> EncodedEvent:
+        # A prediction followed by learning the same, unchanged event hashes it only once.
+        cached = self._cached
+        if cached is not None and cached[0] is x and cached[1] == x:
+            return cached[2]
+        event = self.features.encode_one(x)
+        self._cached = (x, dict(x), event)
+        return event
+
+    def _run(self, hashes, values, targets, out, learn: bool) -> None:
+        raise NotImplementedError
+
+    def _run_many(self, X: Any, y: Any, learn: bool) -> np.ndarray:
+        columns = as_columns(X)
+        n = n_rows(columns)
+        targets = self._targets_many(y, n) if learn else np.empty(0)
+        out = np.empty(n)
+        if learn:
+            self._cached = None
+        for start, stop, hashes, values in self._encoded_chunks(columns, n, learn):
+            self._run(hashes, values, targets[start:stop] if learn else out, out[start:stop], learn)
+        return out
+
+    def _encoded_chunks(
+        self, columns: dict[str, Any], n: int, learn: bool
+    ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+        """(start, stop, hashes, values) for each chunk of at most CHUNK events."""
+        for start in range(0, n, CHUNK):
+            stop = min(start + CHUNK, n)
+            chunk = {name: rows(col, start, stop) for name, col in columns.items()}
+            hashes, values = self.features.encode_many(chunk, learn=learn)
+            yield start, stop, hashes, values
+
+    def _targets_many(self, y: Any, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def learn_many(self, X: Any, y: Any) -> None:
+        self._run_many(X, y, learn=True)
+
+    def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
+        return self._run_many(X, y, learn=True)
+
+    def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Featurize a batch as it is served: ``(hashes, values)``, one row per event. The
+        featurizer's statistics (online scaling, missing columns) take in each event as it is
+        served, as in ``predict_learn_many``; the model does not change."""
+        columns = as_columns(X)
+        self._cached = None
+        return self.features.encode_many(columns, learn=True)
