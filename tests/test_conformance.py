@@ -23,6 +23,7 @@ from streamlearn.models import (
     FTRL,
     SGD,
     AdaGrad,
+    BayesianLinearRegression,
     LinearRegression,
     LogisticRegression,
     OneVsRest,
@@ -47,6 +48,11 @@ LEARNERS = {
     "softmax-sgd": lambda: SoftmaxRegression(SGD(lr=0.05, power_t=0.1), bits=12),
     "one-vs-rest": lambda: OneVsRest(LogisticRegression(AdaGrad(), bits=10)),
     "softmax-missing": lambda: SoftmaxRegression(bits=12, missing=True),
+    "bayes-full": lambda: BayesianLinearRegression(capacity=40, interactions=[("city", "device")]),
+    "bayes-forgetting": lambda: BayesianLinearRegression(forgetting=0.98, standardize=True),
+    "bayes-diagonal": lambda: BayesianLinearRegression(
+        covariance="diagonal", bits=10, forgetting=0.99
+    ),
     # Sensitive detectors, so that drifts (and roll-backs in batches) happen in the tests.
     "adaptive-reset": lambda: adaptive(
         LogisticRegression(bits=10), PageHinkley(min_instances=5, threshold=2), "reset"

@@ -1,5 +1,6 @@
 """Learners. Every learner here is listed in ``tests/test_conformance.py``."""
 
+from streamlearn.models.bayes import BayesianLinearRegression
 from streamlearn.models.linear import (
     FTRL,
     SGD,
@@ -14,6 +15,7 @@ __all__ = [
     "FTRL",
     "SGD",
     "AdaGrad",
+    "BayesianLinearRegression",
     "LinearRegression",
     "LogisticRegression",
     "OneVsRest",

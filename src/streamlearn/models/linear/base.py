@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Self
 
@@ -179,6 +180,14 @@ class LinearModel(HashedModel):
     def _target_one(self, y: Any) -> float:
         raise NotImplementedError
 
+
+def regression_target(y: Any) -> float:
+    """One regression target as a float; anything but a finite number is refused."""
+    if isinstance(y, bool | np.bool_) or not isinstance(y, int | float | np.number):
+        raise ValueError(f"a regression target must be a number, got {y!r}")
+    if not math.isfinite(float(y)):
+        raise ValueError(f"a regression target must be finite, got {y!r}")
+    return float(y)
 
 
 def target_array(y: Any, n: int) -> np.ndarray:

@@ -11,13 +11,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from streamlearn.base import Regressor, register
-from streamlearn.models.linear.base import LinearModel, target_array
+from streamlearn.models.linear.base import LinearModel, regression_target, target_array
 from streamlearn.models.linear.kernel import SQUARED_LOSS
 from streamlearn.models.linear.optimizers import FTRL, SCALE_TARGET
 
@@ -48,11 +47,7 @@ class LinearRegression(LinearModel, Regressor):
         return self._run_many(X, None, learn=False)
 
     def _target_one(self, y: Any) -> float:
-        if isinstance(y, bool | np.bool_) or not isinstance(y, int | float | np.number):
-            raise ValueError(f"a regression target must be a number, got {y!r}")
-        if not math.isfinite(float(y)):
-            raise ValueError(f"a regression target must be finite, got {y!r}")
-        return float(y)
+        return regression_target(y)
 
     def _targets_many(self, y: Any, n: int) -> np.ndarray:
         return target_array(y, n)
