@@ -24,6 +24,7 @@ from streamlearn.models import (
     SGD,
     AdaGrad,
     BayesianLinearRegression,
+    LinearBandit,
     LinearRegression,
     LogisticRegression,
     OneVsRest,
@@ -133,7 +134,7 @@ def make(request):
 
 
 def test_every_registered_learner_is_in_the_suite():
-    kinds = {type(factory()).__name__ for factory in LEARNERS.values()}
+    kinds = {type(factory()).__name__ for factory in (*LEARNERS.values(), *BANDITS.values())}
     assert kinds == set(learner_kinds())
 
 
@@ -282,3 +283,111 @@ def test_model_memory_is_fixed_by_the_hash_size():
         sizes.add(sum(a.nbytes for a in model.state().arrays.values()))
     # table, intercept, target statistics, counter, one scaler row
     assert sizes == {2**10 * 2 * 8 + 8 + 3 * 8 + 8 + 3 * 8}
+
+
+# ---------------------------------------------------------------------- contextual bandits
+BANDITS = {
+    "bandit-ucb": lambda: LinearBandit(arms=["a", "b", 3], rule="ucb", capacity=24),
+    "bandit-greedy": lambda: LinearBandit(arms=["a", "b", 3], rule="greedy", seed=5),
+    "bandit-thompson": lambda: LinearBandit(
+        arms=["a", "b", 3], rule="thompson", draws=20, forgetting=0.99
+    ),
+    "bandit-softmax": lambda: LinearBandit(
+        arms=["a", "b", 3], rule="softmax", explore=0.2, standardize=False
+    ),
+}
+
+
+def bandit_log(n=300, seed=0):
+    events = messy_events(n, seed)
+    rng = np.random.default_rng(seed + 1)
+    arms = [["a", "b", 3][int(rng.integers(0, 3))] for _ in range(n)]
+    rewards = [float(rng.random() < 0.2 + 0.5 * (x.get("city") == "paris" and arm == "b"))
+               for x, arm in zip(events, arms, strict=True)]  # fmt: skip
+    return events, arms, rewards
+
+
+@pytest.fixture(params=sorted(BANDITS))
+def make_bandit(request):
+    return BANDITS[request.param]
+
+
+def bandit_steps(model, events, arms, rewards):
+    """Decide each event one at a time, then learn its logged arm and reward."""
+    decided = []
+    for x, arm, reward in zip(events, arms, rewards, strict=True):
+        decision = model.decide_one(x)
+        decided.append((decision.arm, decision.propensity))
+        model.learn_one(x, (arm, reward))
+    return decided
+
+
+def test_bandit_batches_equal_one_event_calls(make_bandit):
+    one, many = make_bandit(), make_bandit()
+    events, arms, rewards = bandit_log()
+    expected = bandit_steps(one, events, arms, rewards)
+    first = many.predict_learn_many(columns_of(events[:111]), (arms[:111], rewards[:111]))
+    second = many.predict_learn_many(columns_of(events[111:]), (arms[111:], rewards[111:]))
+    chosen = first[0] + second[0]
+    propensities = np.concatenate([first[1], second[1]])
+    assert [(a, p) for a, p in zip(chosen, propensities, strict=True)] == expected
+    assert_same_state(one, many)
+    fresh = messy_events(40, seed=9)
+    batch = many.decide_many(columns_of(fresh))
+    assert batch.arms == [one.decide_one(x).arm for x in fresh]
+    learned_one, learned_many = make_bandit(), make_bandit()
+    for x, arm, reward in zip(events, arms, rewards, strict=True):
+        learned_one.learn_one(x, (arm, reward))
+    learned_many.learn_many(columns_of(events), (np.array(arms, dtype=object), rewards))
+    assert_same_state(learned_one, learned_many)
+
+
+def test_bandit_state_round_trip_decides_and_learns_identically(make_bandit, tmp_path):
+    model = make_bandit()
+    events, arms, rewards = bandit_log()
+    bandit_steps(model, events[:200], arms[:200], rewards[:200])
+    model.add_arm("late")
+    model.retire_arm("a")
+    save_state(model.state(), tmp_path / "bandit.snapshot")
+    restored = load_state(tmp_path / "bandit.snapshot").to_learner()
+    assert restored.arms == model.arms == ["b", 3, "late"]
+    assert bandit_steps(restored, events[200:], arms[200:], rewards[200:]) == bandit_steps(
+        model, events[200:], arms[200:], rewards[200:])  # fmt: skip
+    assert_same_state(model, restored)
+
+
+def test_bandit_clone_is_fresh_and_inputs_are_not_mutated(make_bandit):
+    model = make_bandit()
+    events, arms, rewards = bandit_log()
+    columns = {k: np.array(v, dtype=object) for k, v in columns_of(events).items()}
+    before = copy.deepcopy((events, columns, arms, rewards))
+    untrained = make_bandit().decide_many(columns_of(events), details=True).expected
+    model.predict_learn_many(columns, (arms, rewards))
+    bandit_steps(model, events, arms, rewards)
+    assert repr((events, columns, arms, rewards)) == repr(before)
+    clone = model.clone()
+    assert clone.params() == model.params() and clone.arms == ["a", "b", 3]
+    np.testing.assert_array_equal(clone.decide_many(columns_of(events), details=True).expected,
+                                  untrained)  # fmt: skip
+
+
+def test_bandit_bad_input_never_makes_weights_non_finite(make_bandit):
+    model = make_bandit()
+    extreme = [{"a": 1e308, "b": -1e308, "c": float("nan")}, {"a": float("inf"), "b": 1e-308},
+               {"a": -1e308, "d": "x" * 10_000}, {"a": 1e12, "b": 1e12}]  # fmt: skip
+    for _ in range(50):
+        for x in extreme:
+            model.learn_one(x, ("b", 1e6))
+            assert np.isfinite(model.decide_one(x).propensity)
+    assert all(np.isfinite(a).all() for a in float_arrays(model))
+    before = model.state()
+    with pytest.raises(TypeError, match="unsupported type"):
+        model.learn_one({"age": [1, 2]}, ("a", 1.0))
+    with pytest.raises(KeyError, match="unknown arm"):
+        model.learn_one({"age": 1.0}, ("nope", 1.0))
+    for bad in (("a", float("nan")), ("a", "yes"), 1.0, ("a",)):
+        with pytest.raises(ValueError):
+            model.learn_one({"age": 1.0}, bad)
+    with pytest.raises(TypeError, match="arm id"):
+        model.add_arm(1.5)
+    assert_same_state(before.to_learner(), model)

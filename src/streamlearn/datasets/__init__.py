@@ -2,8 +2,9 @@
 
 - :mod:`elec2`: the Elec2 electricity-price stream (45,312 events, concept drift), embedded.
 - :mod:`synth`: a generated click-through stream with hashed categorical fields and a drift.
+- :mod:`obd`: the Open Bandit Dataset sample (logged impressions and clicks, two loggers).
 """
 
-from streamlearn.datasets import elec2, synth
+from streamlearn.datasets import elec2, obd, synth
 
-__all__ = ["elec2", "synth"]
+__all__ = ["elec2", "obd", "synth"]

@@ -1,0 +1,5 @@
+"""Contextual bandits: linear reward models per arm, decisions with propensities."""
+
+from streamlearn.models.bandit.policy import Decision, LinearBandit, Outcomes
+
+__all__ = ["Decision", "LinearBandit", "Outcomes"]

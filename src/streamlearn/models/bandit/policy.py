@@ -1,0 +1,333 @@
+"""Linear contextual bandits: ε-greedy, LinUCB, Thompson sampling and softmax over arms
+that come and go, every decision with its propensity.
+
+On the Open Bandit Dataset's uniformly logged impressions (real clicks on a fashion site),
+a LinUCB policy learns from the log, and its decisions are scored against the logged ones:
+
+>>> from streamlearn.datasets import obd
+>>> log = obd.load("random", limit=2000)
+>>> policy = LinearBandit(arms=range(80), rule="ucb", explore=0.5)
+>>> chosen, propensities = policy.predict_learn_many(log.contexts, (log.actions, log.rewards))
+>>> len(chosen), bool((propensities > 0).all()), policy.n_arms
+(2000, True, 80)
+>>> decision = policy.decide_one(log.context(0))
+>>> decision.arm in range(80), 0 < decision.propensity <= 1
+(True, True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Self
+
+import numpy as np
+
+from streamlearn.base import State, register
+from streamlearn.features.columns import as_columns, n_rows
+from streamlearn.models.bandit.kernel import (
+    DECIDE,
+    DECIDE_LEARN,
+    LEARN,
+    REPLAY,
+    RULES,
+    run_bandit,
+)
+from streamlearn.models.bayes.kernel import EMPTY, table_size
+from streamlearn.models.hashed import HashedModel
+from streamlearn.models.linear.base import target_array
+
+DEFAULT_EXPLORE = {"greedy": 0.1, "ucb": 1.0, "thompson": 1.0, "softmax": 0.1}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An arm chosen for a context, with the probability the policy gave it."""
+
+    arm: Hashable
+    propensity: float
+    probabilities: dict[Hashable, float]
+
+
+@dataclass
+class Outcomes:
+    """What a batch of decisions gave: the arms, their propensities, and (when asked) every
+    arm's probability and expected reward per event (one column per arm, in ``arms``)."""
+
+    arms: list[Hashable]
+    propensities: np.ndarray
+    probabilities: np.ndarray | None = None
+    expected: np.ndarray | None = None
+
+
+@register
+class LinearBandit(HashedModel):
+    """A contextual bandit with a linear (ridge / Bayesian) reward model per arm.
+
+    Parameters
+    ----------
+    arms
+        The arms at the start (ids: str or int); :meth:`add_arm` / :meth:`retire_arm` later.
+    rule
+        ``greedy`` (ε-greedy), ``ucb`` (LinUCB, disjoint), ``thompson`` (linear Thompson
+        sampling) or ``softmax``.
+    explore
+        ε for greedy, the width c of LinUCB's bonus c·sd, the scale v of Thompson's draws,
+        the temperature τ for softmax (defaults: 0.1, 1, 1, 0.1).
+    alpha
+        Prior precision of the weights (LinUCB's ridge λ).
+    forgetting
+        Below 1 each arm's model discounts its past (for drifting rewards).
+    capacity
+        Distinct context features each arm's model holds.
+    draws
+        Thompson sampling's extra draws to estimate a decision's propensity.
+    seed
+        Seeds the decisions' random numbers (they are part of the state).
+    bits, categorical, namespaces, interactions, standardize, missing
+        Context hashing, as for the other hashed learners.
+    """
+
+    task = "bandit"
+
+    def __init__(
+        self,
+        arms: Iterable[Hashable] = (),
+        rule: str = "ucb",
+        explore: float | None = None,
+        alpha: float = 1.0,
+        forgetting: float = 1.0,
+        capacity: int = 64,
+        draws: int = 100,
+        seed: int = 0,
+        bits: int = 20,
+        categorical: Iterable[str] = (),
+        namespaces: Mapping[str, Iterable[str]] | None = None,
+        interactions: Iterable[Iterable[str]] | str = (),
+        standardize: bool = True,
+        missing: bool = False,
+    ) -> None:
+        if rule not in RULES:
+            raise ValueError(f"rule must be one of {sorted(RULES)}, got {rule!r}")
+        explore = DEFAULT_EXPLORE[rule] if explore is None else float(explore)
+        if not (math.isfinite(explore) and explore >= 0) or (rule == "greedy" and explore > 1):
+            raise ValueError(f"explore must be a finite number >= 0 (<= 1 for greedy), got "
+                             f"{explore!r}")  # fmt: skip
+        if rule == "softmax" and explore <= 0:
+            raise ValueError("softmax needs a temperature > 0")
+        if not (alpha > 0 and math.isfinite(alpha)) or not 0 < forgetting <= 1:
+            raise ValueError("need alpha > 0 and forgetting in (0, 1]")
+        if not 1 <= capacity <= 4096 or draws < 1:
+            raise ValueError("need capacity in [1, 4096] and draws >= 1")
+        super().__init__(bits, seed, categorical, namespaces, interactions, standardize, missing)
+        self.rule, self.explore, self.alpha = rule, explore, float(alpha)
+        self.forgetting, self.capacity, self.draws = float(forgetting), int(capacity), int(draws)
+        self.seed = int(seed)
+        self._hyper = np.array([self.alpha, 1.0, self.forgetting, self.explore, self.draws])
+        self.keys = np.full(table_size(self.capacity), EMPTY, np.int64)
+        self.coords = np.zeros(len(self.keys), np.int64)
+        self.used = np.zeros(2, np.int64)
+        self.rng = np.array([self.seed], np.uint64)
+        self.arm_ids: list[Hashable] = []
+        self.means = np.zeros((0, self.capacity + 1))
+        self.covs = np.zeros((0, self.capacity + 1, self.capacity + 1))
+        self.active = np.zeros(0, np.bool_)
+        for arm in arms:
+            self.add_arm(arm)
+        self._initial_arms = list(self.arm_ids)
+
+    # ------------------------------------------------------------------ arms
+    def add_arm(self, arm: Hashable) -> None:
+        """A new arm (its model starts at the prior); a retired one comes back as it was."""
+        _check_arm(arm)
+        if arm in self.arm_ids:
+            self.active[self.arm_ids.index(arm)] = True
+            return
+        dims = self.capacity + 1
+        self.arm_ids.append(arm)
+        self.means = np.vstack([self.means, np.zeros((1, dims))])
+        self.covs = np.concatenate([self.covs, (np.eye(dims) / self.alpha)[None]])
+        self.active = np.append(self.active, True)
+
+    def retire_arm(self, arm: Hashable) -> None:
+        """The arm is no longer chosen; its model is kept (it may come back)."""
+        self.active[self._slot(arm)] = False
+
+    @property
+    def arms(self) -> list[Hashable]:
+        """The arms that can be chosen now."""
+        return [arm for arm, on in zip(self.arm_ids, self.active, strict=True) if on]
+
+    @property
+    def n_arms(self) -> int:
+        return int(self.active.sum())
+
+    def _slot(self, arm: Hashable) -> int:
+        try:
+            return self.arm_ids.index(arm)
+        except ValueError:
+            raise KeyError(f"unknown arm {arm!r}") from None
+
+    # ------------------------------------------------------------------ contract
+    def params(self) -> dict[str, Any]:
+        return {
+            "arms": list(self._initial_arms),
+            "rule": self.rule,
+            "explore": self.explore,
+            "alpha": self.alpha,
+            "forgetting": self.forgetting,
+            "capacity": self.capacity,
+            "draws": self.draws,
+            "seed": self.seed,
+            **{k: v for k, v in self.features.params().items() if k != "seed"},
+        }
+
+    def state(self) -> State:
+        arrays, meta = self.features.state()
+        arrays |= {"means": self.means.copy(), "covs": self.covs.copy(), "keys": self.keys.copy(),
+                   "coords": self.coords.copy(), "used": self.used.copy(),
+                   "active": self.active.astype(np.uint8), "rng": self.rng.copy()}  # fmt: skip
+        return State(type(self).__name__, self.params(), arrays, meta | {"arm_ids": self.arm_ids})
+
+    @classmethod
+    def from_state(cls, state: State) -> Self:
+        if state.kind != cls.__name__:
+            raise ValueError(f"state of a {state.kind} cannot make a {cls.__name__}")
+        model = cls(**state.params)
+        arrays = state.arrays
+        arm_ids = list(state.meta["arm_ids"])
+        dims = model.capacity + 1
+        shapes = {"means": (len(arm_ids), dims), "covs": (len(arm_ids), dims, dims),
+                  "keys": model.keys.shape, "coords": model.keys.shape, "used": (2,),
+                  "active": (len(arm_ids),), "rng": (1,)}  # fmt: skip
+        for name, shape in shapes.items():
+            if np.shape(arrays[name]) != shape:
+                raise ValueError(f"{name} has shape {np.shape(arrays[name])}, expected {shape}")
+        if not (np.isfinite(arrays["means"]).all() and np.isfinite(arrays["covs"]).all()):
+            raise ValueError("the arms' models hold non-finite values")
+        model.arm_ids = arm_ids
+        model.means = np.array(arrays["means"], np.float64)
+        model.covs = np.array(arrays["covs"], np.float64)
+        for name, dtype in (("keys", np.int64), ("coords", np.int64), ("used", np.int64),
+                            ("rng", np.uint64)):  # fmt: skip
+            setattr(model, name, np.array(arrays[name], dtype))
+        model.active = np.asarray(arrays["active"]).astype(np.bool_)
+        model.features.load_state(arrays, state.meta)
+        return model
+
+    # ------------------------------------------------------------------ the loop
+    def _loop(self, hashes, values, slots, targets, mode: int, out: Outcomes) -> None:
+        n = len(hashes)
+        arms = np.full(n, -1, np.int64)
+        none = np.zeros((0, len(self.arm_ids)))
+        run_bandit(hashes, values, slots, targets, self.means, self.covs, self.keys, self.coords,
+                   self.used, self._hyper, RULES[self.rule], self.active, self.rng, mode, arms,
+                   out.propensities, none if out.probabilities is None else out.probabilities,
+                   none if out.expected is None else out.expected)  # fmt: skip
+        out.arms = [self.arm_ids[i] if i >= 0 else None for i in arms]
+
+    def _outcomes(self, n: int, details: bool) -> Outcomes:
+        k = len(self.arm_ids)
+        return Outcomes([], np.zeros(n), np.zeros((n, k)) if details else None,
+                        np.zeros((n, k)) if details else None)  # fmt: skip
+
+    def _run(self, X: Any, logged: Any, rewards: Any, mode: int, details: bool) -> Outcomes:
+        columns = as_columns(X)
+        n = n_rows(columns)
+        learn = mode != DECIDE
+        slots = self._slots(logged, n) if learn else np.zeros(n, np.int64)
+        targets = target_array(rewards, n) if learn else np.zeros(n)
+        whole = self._outcomes(n, details)
+        if learn:
+            self._cached = None
+        for start, stop, hashes, values in self._encoded_chunks(columns, n, learn):
+            part = self._outcomes(stop - start, details)
+            self._loop(hashes, values, slots[start:stop], targets[start:stop], mode, part)
+            whole.arms += part.arms
+            whole.propensities[start:stop] = part.propensities
+            if details:
+                whole.probabilities[start:stop] = part.probabilities
+                whole.expected[start:stop] = part.expected
+        return whole
+
+    def _one(
+        self, x: Mapping[str, Any], arm: Hashable | None, reward: float, mode: int
+    ) -> Outcomes:
+        slot = np.array([self._slot(arm) if arm is not None else 0], np.int64)
+        event = self._encode(x)
+        out = self._outcomes(1, details=mode == DECIDE)
+        self._loop(event.hashes[None, :], event.values[None, :], slot, np.array([reward]), mode,
+                   out)  # fmt: skip
+        if mode != DECIDE:
+            self.features.learn_one(event)
+            self._cached = None
+        return out
+
+    def _slots(self, arms: Any, n: int) -> np.ndarray:
+        values = arms.tolist() if hasattr(arms, "tolist") else list(arms)
+        if len(values) != n:
+            raise ValueError(f"expected {n} arms, got {len(values)}")
+        return np.array([self._slot(arm) for arm in values], np.int64)
+
+    # ------------------------------------------------------------------ decisions
+    def decide_one(self, x: Mapping[str, Any]) -> Decision:
+        """Choose an arm for context ``x``; the decision's propensity is logged with it."""
+        out = self._one(x, None, 0.0, DECIDE)
+        if out.arms[0] is None:
+            raise ValueError("no arm to choose: add one first")
+        probabilities = dict(zip(self.arm_ids, out.probabilities[0].tolist(), strict=True))
+        return Decision(out.arms[0], float(out.propensities[0]), probabilities)
+
+    def decide_many(self, X: Any, details: bool = False) -> Outcomes:
+        """Decisions for a batch of contexts, the same as ``decide_one`` on each in order."""
+        return self._run(X, None, None, DECIDE, details)
+
+    def replay_many(self, X: Any, y: tuple[Any, Any], details: bool = False) -> Outcomes:
+        """Li et al.'s replay on a uniformly logged batch: decide each event, and learn it
+        only when the choice is the logged arm."""
+        return self._run(X, y[0], y[1], REPLAY, details)
+
+    def expected_rewards_one(self, x: Mapping[str, Any]) -> dict[Hashable, float]:
+        """Each arm's expected reward for context ``x`` (its model's mean)."""
+        out = self._one(x, None, 0.0, DECIDE)
+        return dict(zip(self.arm_ids, out.expected[0].tolist(), strict=True))
+
+    # ------------------------------------------------------------------ learning
+    def learn_one(self, x: Mapping[str, Any], y: tuple[Hashable, float]) -> None:
+        """``y`` = (arm pulled, reward observed)."""
+        arm, reward = _feedback(y)
+        self._one(x, arm, reward, LEARN)
+
+    def learn_many(self, X: Any, y: tuple[Any, Any]) -> None:
+        """``y`` = (arms pulled, rewards), one per event."""
+        self._run(X, y[0], y[1], LEARN, details=False)
+
+    def predict_one(self, x: Mapping[str, Any]) -> Hashable:
+        return self.decide_one(x).arm
+
+    def predict_many(self, X: Any) -> np.ndarray:
+        return np.array(self.decide_many(X).arms, dtype=object)
+
+    def predict_learn_many(self, X: Any, y: tuple[Any, Any]) -> tuple[list, np.ndarray]:
+        """Off-policy learning from a log: decide each event (arm and propensity), then learn
+        its logged (arm, reward)."""
+        out = self._run(X, y[0], y[1], DECIDE_LEARN, details=False)
+        return out.arms, out.propensities
+
+
+def _check_arm(arm: Hashable) -> None:
+    if isinstance(arm, bool) or not isinstance(arm, str | int):
+        raise TypeError(f"an arm id must be a str or an int, got {arm!r}")
+
+
+def _feedback(y: Any) -> tuple[Hashable, float]:
+    try:
+        arm, reward = y
+    except (TypeError, ValueError):
+        raise ValueError(f"bandit feedback is (arm, reward), got {y!r}") from None
+    if isinstance(reward, bool) or not isinstance(reward, int | float | np.number):
+        raise ValueError(f"a reward must be a number, got {reward!r}")
+    if not math.isfinite(float(reward)):
+        raise ValueError(f"a reward must be finite, got {reward!r}")
+    return arm, float(reward)
