@@ -288,6 +288,12 @@ class LinearBandit(HashedModel):
         only when the choice is the logged arm."""
         return self._run(X, y[0], y[1], REPLAY, details)
 
+    def learn_from_log(self, X: Any, y: tuple[Any, Any], details: bool = True) -> Outcomes:
+        """Off-policy learning from a log, keeping what off-policy evaluation needs: decide
+        each event (with every arm's probability and expected reward), then learn its
+        logged (arm, reward)."""
+        return self._run(X, y[0], y[1], DECIDE_LEARN, details)
+
     def expected_rewards_one(self, x: Mapping[str, Any]) -> dict[Hashable, float]:
         """Each arm's expected reward for context ``x`` (its model's mean)."""
         out = self._one(x, None, 0.0, DECIDE)
@@ -312,7 +318,7 @@ class LinearBandit(HashedModel):
     def predict_learn_many(self, X: Any, y: tuple[Any, Any]) -> tuple[list, np.ndarray]:
         """Off-policy learning from a log: decide each event (arm and propensity), then learn
         its logged (arm, reward)."""
-        out = self._run(X, y[0], y[1], DECIDE_LEARN, details=False)
+        out = self.learn_from_log(X, y, details=False)
         return out.arms, out.propensities
 
 
