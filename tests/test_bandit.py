@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamlearn.models import LinearBandit
+from streamlearn.models import HybridLinUCB, LinearBandit
 
 ARMS = ["left", "middle", "right"]
 
@@ -105,3 +105,52 @@ def test_arms_come_and_go():
     empty = LinearBandit()
     with pytest.raises(ValueError, match="no arm"):
         empty.decide_one({"u": 1.0})
+
+
+def test_hybrid_linucb_is_the_joint_ridge_regression():
+    rng = np.random.default_rng(4)
+    n, z = 400, {"left": [1.0, 0.0], "middle": [0.0, 1.0], "right": [0.5, -0.5]}
+    X = rng.normal(size=(n, 2))
+    pulled = rng.integers(0, 3, n)
+    rewards = rng.normal(size=n)
+    features = {arm: dict(zip("st", v, strict=True)) for arm, v in z.items()}
+    policy = HybridLinUCB(ARMS, shared=["s", "t"], standardize=False, arm_features=features)
+    policy.learn_many({"u": X[:, 0], "v": X[:, 1]}, ([ARMS[a] for a in pulled], rewards))
+    # One ridge regression (λ = 1) over [z_a, x in arm a's block] gives β and every θ_a.
+    design = np.zeros((n, 2 + 3 * 3))
+    for i, a in enumerate(pulled):
+        design[i, :2] = z[ARMS[a]]
+        design[i, 2 + 3 * a : 5 + 3 * a] = [*X[i], 1.0]
+    w = np.linalg.solve(np.eye(design.shape[1]) + design.T @ design, design.T @ rewards)
+    probe = np.array([0.4, -0.8, 1.0])
+    expected = policy.expected_rewards_one(ctx(probe))
+    for a, arm in enumerate(ARMS):
+        truth = np.array(z[arm]) @ w[:2] + probe @ w[2 + 3 * a : 5 + 3 * a]
+        assert expected[arm] == pytest.approx(truth, rel=1e-8, abs=1e-12)
+
+
+def test_hybrid_without_shared_features_is_disjoint_linucb():
+    x, means = environment(500, seed=5)
+    pulled = [ARMS[i % 3] for i in range(500)]
+    rewards = means[np.arange(500), np.arange(500) % 3]
+    hybrid = HybridLinUCB(ARMS, explore=0.4, standardize=False)
+    disjoint = LinearBandit(ARMS, rule="ucb", explore=0.4, standardize=False)
+    for policy in (hybrid, disjoint):
+        policy.learn_many({"u": x[:, 0], "v": x[:, 1]}, (pulled, rewards))
+    probes = {"u": x[:50, 0], "v": x[:50, 1]}
+    a, b = hybrid.decide_many(probes, details=True), disjoint.decide_many(probes, details=True)
+    np.testing.assert_allclose(a.expected, b.expected, rtol=1e-9, atol=1e-12)
+    assert a.arms == b.arms
+
+
+def test_a_new_arm_starts_from_what_arms_like_it_earned():
+    rng = np.random.default_rng(6)
+    features = {"cheap-1": {"cheap": 1.0}, "cheap-2": {"cheap": 1.0}, "dear-1": {"dear": 1.0}}
+    policy = HybridLinUCB(list(features), shared=["cheap", "dear"], arm_features=features)
+    arms = rng.choice(list(features), 3000)
+    rewards = np.array([float(rng.random() < (0.6 if "cheap" in a else 0.1)) for a in arms])
+    policy.learn_many({"u": rng.normal(size=3000)}, (list(arms), rewards))
+    policy.add_arm("cheap-3", features={"cheap": 1.0})
+    policy.add_arm("dear-2", features={"dear": 1.0})
+    expected = policy.expected_rewards_one({"u": 0.0})
+    assert expected["cheap-3"] > 0.3 > 0.2 > expected["dear-2"]

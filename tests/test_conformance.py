@@ -24,6 +24,7 @@ from streamlearn.models import (
     SGD,
     AdaGrad,
     BayesianLinearRegression,
+    HybridLinUCB,
     LinearBandit,
     LinearRegression,
     LogisticRegression,
@@ -287,6 +288,12 @@ def test_model_memory_is_fixed_by_the_hash_size():
 
 # ---------------------------------------------------------------------- contextual bandits
 BANDITS = {
+    "bandit-hybrid": lambda: HybridLinUCB(
+        arms=["a", "b", 3],
+        shared=["s1", "s2"],
+        capacity=24,
+        arm_features={"a": {"s1": 1.0}, "b": {"s2": 1.0}, 3: {"s1": 0.5, "s2": 0.5}},
+    ),
     "bandit-ucb": lambda: LinearBandit(arms=["a", "b", 3], rule="ucb", capacity=24),
     "bandit-greedy": lambda: LinearBandit(arms=["a", "b", 3], rule="greedy", seed=5),
     "bandit-thompson": lambda: LinearBandit(

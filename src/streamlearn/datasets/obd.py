@@ -53,6 +53,22 @@ class BanditLog:
                          self.rewards[part], self.propensities[part], self.n_actions)  # fmt: skip
 
 
+def item_features(policy: str = "random") -> dict[int, dict[str, float]]:
+    """Each item's features: ``item_feature_0`` (a number) and one-hot categories
+    (``item_feature_1=…``, …), for models that share what they learn across items."""
+    table = pacsv.read_csv(path(policy).with_name(f"obd-{policy}-all-item_context.csv.gz"))
+    features = {}
+    for row in table.to_pylist():
+        one_hot = {f"item_feature_{j}={row[f'item_feature_{j}']}": 1.0 for j in (1, 2, 3)}
+        features[int(row["item_id"])] = {"item_feature_0": float(row["item_feature_0"])} | one_hot
+    return features
+
+
+def item_feature_names(policy: str = "random") -> list[str]:
+    """The names :func:`item_features` uses, sorted."""
+    return sorted({name for f in item_features(policy).values() for name in f})
+
+
 def path(policy: str = "random") -> Path:
     """The embedded CSV file of one logging policy (gzip)."""
     if policy not in POLICIES:

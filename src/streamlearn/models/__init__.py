@@ -1,6 +1,6 @@
 """Learners. Every learner here is listed in ``tests/test_conformance.py``."""
 
-from streamlearn.models.bandit import LinearBandit
+from streamlearn.models.bandit import HybridLinUCB, LinearBandit
 from streamlearn.models.bayes import BayesianLinearRegression
 from streamlearn.models.linear import (
     FTRL,
@@ -17,6 +17,7 @@ __all__ = [
     "SGD",
     "AdaGrad",
     "BayesianLinearRegression",
+    "HybridLinUCB",
     "LinearBandit",
     "LinearRegression",
     "LogisticRegression",

@@ -130,8 +130,8 @@ class LinearBandit(HashedModel):
         self.used = np.zeros(2, np.int64)
         self.rng = np.array([self.seed], np.uint64)
         self.arm_ids: list[Hashable] = []
-        self.means = np.zeros((0, self.capacity + 1))
-        self.covs = np.zeros((0, self.capacity + 1, self.capacity + 1))
+        for name, fresh in self._new_arm().items():
+            setattr(self, name, np.zeros((0, *fresh.shape)))
         self.active = np.zeros(0, np.bool_)
         for arm in arms:
             self.add_arm(arm)
@@ -144,11 +144,19 @@ class LinearBandit(HashedModel):
         if arm in self.arm_ids:
             self.active[self.arm_ids.index(arm)] = True
             return
-        dims = self.capacity + 1
         self.arm_ids.append(arm)
-        self.means = np.vstack([self.means, np.zeros((1, dims))])
-        self.covs = np.concatenate([self.covs, (np.eye(dims) / self.alpha)[None]])
+        for name, fresh in self._new_arm(arm).items():
+            setattr(self, name, np.concatenate([getattr(self, name), fresh[None]]))
         self.active = np.append(self.active, True)
+
+    def _new_arm(self, arm: Hashable | None = None) -> dict[str, np.ndarray]:
+        """Each per-arm array's entry for a new arm (its model at the prior)."""
+        dims = self.capacity + 1
+        return {"means": np.zeros(dims), "covs": np.eye(dims) / self.alpha}
+
+    def _model_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays of the arms' models (checkpointed, checked on load)."""
+        return {"means": self.means, "covs": self.covs}
 
     def retire_arm(self, arm: Hashable) -> None:
         """The arm is no longer chosen; its model is kept (it may come back)."""
@@ -185,9 +193,10 @@ class LinearBandit(HashedModel):
 
     def state(self) -> State:
         arrays, meta = self.features.state()
-        arrays |= {"means": self.means.copy(), "covs": self.covs.copy(), "keys": self.keys.copy(),
-                   "coords": self.coords.copy(), "used": self.used.copy(),
-                   "active": self.active.astype(np.uint8), "rng": self.rng.copy()}  # fmt: skip
+        arrays |= {name: array.copy() for name, array in self._model_arrays().items()}
+        arrays |= {"keys": self.keys.copy(), "coords": self.coords.copy(),
+                   "used": self.used.copy(), "active": self.active.astype(np.uint8),
+                   "rng": self.rng.copy()}  # fmt: skip
         return State(type(self).__name__, self.params(), arrays, meta | {"arm_ids": self.arm_ids})
 
     @classmethod
@@ -195,24 +204,21 @@ class LinearBandit(HashedModel):
         if state.kind != cls.__name__:
             raise ValueError(f"state of a {state.kind} cannot make a {cls.__name__}")
         model = cls(**state.params)
+        for arm in state.meta["arm_ids"]:  # arms added after the start: arrays of their shape
+            model.add_arm(arm)
         arrays = state.arrays
-        arm_ids = list(state.meta["arm_ids"])
-        dims = model.capacity + 1
-        shapes = {"means": (len(arm_ids), dims), "covs": (len(arm_ids), dims, dims),
-                  "keys": model.keys.shape, "coords": model.keys.shape, "used": (2,),
-                  "active": (len(arm_ids),), "rng": (1,)}  # fmt: skip
-        for name, shape in shapes.items():
-            if np.shape(arrays[name]) != shape:
-                raise ValueError(f"{name} has shape {np.shape(arrays[name])}, expected {shape}")
-        if not (np.isfinite(arrays["means"]).all() and np.isfinite(arrays["covs"]).all()):
-            raise ValueError("the arms' models hold non-finite values")
-        model.arm_ids = arm_ids
-        model.means = np.array(arrays["means"], np.float64)
-        model.covs = np.array(arrays["covs"], np.float64)
-        for name, dtype in (("keys", np.int64), ("coords", np.int64), ("used", np.int64),
-                            ("rng", np.uint64)):  # fmt: skip
-            setattr(model, name, np.array(arrays[name], dtype))
-        model.active = np.asarray(arrays["active"]).astype(np.bool_)
+        expected = model._model_arrays() | {"keys": model.keys, "coords": model.coords,
+                                            "used": model.used, "active": model.active,
+                                            "rng": model.rng}  # fmt: skip
+        for name, fresh in expected.items():
+            if np.shape(arrays[name]) != fresh.shape:
+                raise ValueError(f"{name} has shape {np.shape(arrays[name])}, "
+                                 f"expected {fresh.shape}")  # fmt: skip
+            value = np.array(arrays[name]).astype(fresh.dtype)
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                raise ValueError(f"{name} holds non-finite values")
+            setattr(model, name, value)
+        model.arm_ids = list(state.meta["arm_ids"])
         model.features.load_state(arrays, state.meta)
         return model
 
