@@ -30,13 +30,22 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
 from streamlearn.adaptation import adaptive
 from streamlearn.adaptation.policies import POLICIES
 from streamlearn.base import Learner
 from streamlearn.drift import DETECTORS
 from streamlearn.evaluate import detect_task
+from streamlearn.models import BayesianLinearRegression, LinearBandit
 from streamlearn.models.factory import MODEL_NAMES, make_learner
 from streamlearn.registry import LocalRegistry, RedisRegistry, Registry
 from streamlearn.runner.engine import EXPIRY_POLICIES, Runner
@@ -76,6 +85,7 @@ class LabelsConfig(_Section):
 
 
 class ModelConfig(_Section):
+    kind: Literal["linear", "bayesian", "bandit"] = "linear"
     task: Literal["auto", "binary", "regression"] = "auto"
     optimizer: Literal[MODEL_NAMES] = "ftrl"  # type: ignore[valid-type]
     bits: int = Field(20, ge=1, le=30)
@@ -83,6 +93,22 @@ class ModelConfig(_Section):
     interactions: list[list[str]] | Literal["all"] = []
     standardize: bool = True
     missing: bool = True
+    # kind = "bayesian" (BayesianLinearRegression) and "bandit" (LinearBandit)
+    alpha: float = Field(1.0, gt=0)
+    beta: float = Field(1.0, gt=0)
+    forgetting: float = Field(1.0, gt=0, le=1)
+    covariance: Literal["full", "diagonal"] = "full"
+    capacity: int = Field(64, ge=1, le=4096)
+    arms: list[StrictStr | StrictInt] = []
+    rule: Literal["greedy", "ucb", "thompson", "softmax"] = "ucb"
+    explore: float | None = Field(None, ge=0)
+    arm_column: str = "arm"
+
+    @model_validator(mode="after")
+    def _bandit_arms(self) -> ModelConfig:
+        if self.kind == "bandit" and not self.arms:
+            raise ValueError("a bandit needs its arms (model.arms)")
+        return self
 
 
 class DriftConfig(_Section):
@@ -123,6 +149,7 @@ class CheckpointConfig(_Section):
 class OutputConfig(_Section):
     predictions: Path | None = None
     dead_letters: Path | None = None
+    decisions: Path | None = None  # a bandit service's decisions (JSON lines)
     micro_batch: int = Field(16384, ge=1)
     window: int = Field(1000, ge=1)
 
@@ -208,9 +235,13 @@ def _resolve_paths(config: RunConfig, base: Path) -> None:
     config.checkpoint.registry = resolved(config.checkpoint.registry)
     config.output.predictions = resolved(config.output.predictions)
     config.output.dead_letters = resolved(config.output.dead_letters)
+    config.output.decisions = resolved(config.output.decisions)
 
 
 def _task(config: RunConfig) -> str:
+    kind = config.model.kind
+    if kind != "linear":
+        return "bandit" if kind == "bandit" else "regression"
     task = config.model.task
     if task == "auto" and config.source is None:
         raise ConfigError("model.task: say binary or regression (no [source] file to detect "
@@ -228,6 +259,10 @@ def _task(config: RunConfig) -> str:
 def _learner(model: ModelConfig, task: str, detector: str | None, policy: str,
              signal: str | None = None) -> Learner:  # fmt: skip
     interactions = model.interactions
+    if model.kind != "linear":
+        if detector is not None:
+            raise ConfigError(f"drift: a detector needs a linear model, not a {model.kind} one")
+        return _other_learner(model)
     learner = make_learner(
         task, model.optimizer, bits=model.bits, categorical=tuple(model.categorical),
         interactions=interactions if interactions == "all" else [tuple(p) for p in interactions],
@@ -238,6 +273,19 @@ def _learner(model: ModelConfig, task: str, detector: str | None, policy: str,
     options: dict[str, Any] = {"direction": "up"} if detector == "ADWIN" else {}
     signal = signal or ("log_loss" if task == "binary" else "error")
     return adaptive(learner, DETECTORS[detector](**options), policy, signal)
+
+
+def _other_learner(model: ModelConfig) -> Learner:
+    hashing = {"bits": model.bits, "categorical": tuple(model.categorical),
+               "interactions": model.interactions if model.interactions == "all"
+               else [tuple(p) for p in model.interactions],
+               "standardize": model.standardize, "missing": model.missing}  # fmt: skip
+    common = {"alpha": model.alpha, "forgetting": model.forgetting, "capacity": model.capacity}
+    if model.kind == "bayesian":
+        return BayesianLinearRegression(beta=model.beta, covariance=model.covariance,
+                                        **common, **hashing)  # fmt: skip
+    return LinearBandit(model.arms, rule=model.rule, explore=model.explore,
+                        arm_column=model.arm_column, **common, **hashing)  # fmt: skip
 
 
 def build_model(config: RunConfig) -> Learner:

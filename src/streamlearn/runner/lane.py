@@ -101,7 +101,8 @@ class Lane:
         self.model = model
         self.delay, self.ttl, self.expiry, self.default_label = delay, ttl, expiry, default_label
         self.join = join if join is not None else MemoryJoinStore()
-        self.metrics = metrics if metrics is not None else default_metrics(model.task, window)
+        task = "regression" if model.task == "bandit" else model.task  # rewards: regression
+        self.metrics = metrics if metrics is not None else default_metrics(task, window)
         self.recent = Recent(recent)
         self.pending = Operations.empty()
         self.early: dict[Any, tuple[float, float]] = {}  # id → (label, wait until key)

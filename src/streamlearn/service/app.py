@@ -1,7 +1,8 @@
 """The HTTP API (FastAPI; OpenAPI docs at ``/docs``).
 
-``POST /predict`` (one event or a batch) · ``POST /learn`` · ``POST /feedback`` (the label
-of an earlier event, by id) · ``GET /models`` · ``GET /models/{version}`` ·
+``POST /predict`` (one event or a batch) · ``POST /decide`` (a bandit's arm and its
+propensity) · ``POST /learn`` · ``POST /feedback`` (the label or reward of an earlier
+event or decision, by id) · ``GET /models`` · ``GET /models/{version}`` ·
 ``POST /models/{version}/promote`` · ``POST /rollback`` · ``GET /health`` · ``GET /metrics``
 (Prometheus) · ``GET /monitor`` (the run's recent time series, as JSON) · ``GET /dashboard``
 (live plots). Mutating endpoints need ``Authorization: Bearer <token>`` (the token comes
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import math
+import os
 import time
 from typing import Any
 
@@ -33,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 from streamlearn.monitor import MonitorCollector
 from streamlearn.registry import Registry
 from streamlearn.service.dashboard import add_dashboard
+from streamlearn.service.decide import DecisionLog, add_decide
 from streamlearn.service.trainer import Replica, Trainer
 
 MAX_EVENTS = 10_000
@@ -110,6 +113,7 @@ def create_app(
     replica: Replica | None = None,
     registry: Registry | None = None,
     token: str | None = None,
+    decisions: str | os.PathLike | None = None,
 ) -> FastAPI:
     """The API over a trainer (learns and serves) or a replica (serves the champion)."""
     if (trainer is None) == (replica is None):
@@ -157,6 +161,8 @@ def create_app(
         serving = server.serving
         if serving is None:
             raise HTTPException(503, "no model to serve yet")
+        if serving.model.task == "bandit":
+            raise HTTPException(409, "this service's model is a bandit: use POST /decide")
         if body.columns is not None:
             answer = _predict_columns(body, serving)
             predictions.inc(len(answer["predictions"]))
@@ -244,6 +250,7 @@ def create_app(
         return Response(generate_latest(metrics), media_type="text/plain; version=0.0.4")
 
     add_dashboard(app, monitor)
+    add_decide(app, server, trainer, DecisionLog(decisions))
     return app
 
 

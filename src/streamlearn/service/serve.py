@@ -37,10 +37,12 @@ def build_service(config: RunConfig) -> tuple[FastAPI, Trainer | Replica]:
             raise ValueError("a replica needs a registry (checkpoint.registry or redis_registry)")
         replica = Replica(registry, config.service.poll_every)
         replica.start()
-        return create_app(replica=replica, registry=registry, token=token), replica
+        return create_app(replica=replica, registry=registry, token=token,
+                          decisions=config.output.decisions), replica  # fmt: skip
     trainer = Trainer(*_trainer_parts(config), publish_every=config.service.publish_every)
     trainer.start()
-    return create_app(trainer=trainer, registry=registry, token=token), trainer
+    return create_app(trainer=trainer, registry=registry, token=token,
+                      decisions=config.output.decisions), trainer  # fmt: skip
 
 
 def _trainer_parts(config: RunConfig) -> tuple[Any, Any]:

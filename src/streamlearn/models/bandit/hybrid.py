@@ -25,6 +25,7 @@ import numpy as np
 
 from streamlearn.base import register
 from streamlearn.models.bandit.hybrid_kernel import run_hybrid
+from streamlearn.models.bandit.kernel import DECIDE, LEARN
 from streamlearn.models.bandit.policy import LinearBandit, Outcomes
 
 
@@ -103,6 +104,17 @@ class HybridLinUCB(LinearBandit):
                    none if out.probabilities is None else out.probabilities,
                    none if out.expected is None else out.expected)  # fmt: skip
         out.arms = [self.arm_ids[i] if i >= 0 else None for i in arms]
+
+    def _ops(self, hashes, values, slots, targets, ops, op_rows, out) -> None:
+        for k, (op, row) in enumerate(zip(ops.tolist(), op_rows.tolist(), strict=True)):
+            one = slice(row, row + 1)
+            decided = self._outcomes(1, details=True)  # the expected reward, before learning
+            self._loop(hashes[one], values[one], slots[one], targets[k : k + 1], DECIDE, decided)
+            out[k] = decided.expected[0, slots[row]]
+            if op != 0:  # not the runner's PREDICT
+                learned = self._outcomes(1, details=False)
+                self._loop(hashes[one], values[one], slots[one], targets[k : k + 1], LEARN,
+                           learned)  # fmt: skip
 
 
 def _pairs(features: Any) -> Iterable[tuple[Hashable, Mapping[str, float]]]:

@@ -171,3 +171,18 @@ def run_bandit(hashes, values, logged, rewards, means, covs, keys, coords, used,
         if mode == LEARN:
             arms_out[e] = a
             propensities_out[e] = predicted
+
+
+@nb.njit(nogil=True, cache=True)
+def run_bandit_ops(hashes, values, slots, targets, ops, op_rows, means, covs, keys, coords,
+                   used, hp, out):  # fmt: skip
+    """A runner schedule: each operation's row was served with arm ``slots[row]``; PREDICT
+    gives that arm's expected reward, LEARN updates it with the reward in ``targets``."""
+    idx = np.empty(hashes.shape[1] + 1, np.int64)
+    val = np.empty(hashes.shape[1] + 1)
+    sx = np.empty(covs.shape[1])
+    for k in range(ops.shape[0]):
+        row = op_rows[k]
+        a = slots[row]
+        out[k], _ = _full_event(hashes[row], values[row], targets[k], means[a], covs[a], keys,
+                                coords, used, hp, ops[k] != 0, idx, val, sx)  # fmt: skip

@@ -33,11 +33,13 @@ from streamlearn.models.bandit.kernel import (
     REPLAY,
     RULES,
     run_bandit,
+    run_bandit_ops,
 )
 from streamlearn.models.bayes.kernel import EMPTY, table_size
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear.base import target_array
 
+ARM_SLOT = 0xFFFFFFFF  # the hash of the served arm's slot in a runner's row
 DEFAULT_EXPLORE = {"greedy": 0.1, "ucb": 1.0, "thompson": 1.0, "softmax": 0.1}
 
 
@@ -107,6 +109,7 @@ class LinearBandit(HashedModel):
         interactions: Iterable[Iterable[str]] | str = (),
         standardize: bool = True,
         missing: bool = False,
+        arm_column: str = "arm",
     ) -> None:
         if rule not in RULES:
             raise ValueError(f"rule must be one of {sorted(RULES)}, got {rule!r}")
@@ -123,7 +126,8 @@ class LinearBandit(HashedModel):
         super().__init__(bits, seed, categorical, namespaces, interactions, standardize, missing)
         self.rule, self.explore, self.alpha = rule, explore, float(alpha)
         self.forgetting, self.capacity, self.draws = float(forgetting), int(capacity), int(draws)
-        self.seed = int(seed)
+        self.seed, self.arm_column = int(seed), arm_column
+        self.served: Outcomes | None = None
         self._hyper = np.array([self.alpha, 1.0, self.forgetting, self.explore, self.draws])
         self.keys = np.full(table_size(self.capacity), EMPTY, np.int64)
         self.coords = np.zeros(len(self.keys), np.int64)
@@ -188,6 +192,7 @@ class LinearBandit(HashedModel):
             "capacity": self.capacity,
             "draws": self.draws,
             "seed": self.seed,
+            "arm_column": self.arm_column,
             **{k: v for k, v in self.features.params().items() if k != "seed"},
         }
 
@@ -239,7 +244,7 @@ class LinearBandit(HashedModel):
                         np.zeros((n, k)) if details else None)  # fmt: skip
 
     def _run(self, X: Any, logged: Any, rewards: Any, mode: int, details: bool) -> Outcomes:
-        columns = as_columns(X)
+        columns = {k: v for k, v in as_columns(X).items() if k != self.arm_column}
         n = n_rows(columns)
         learn = mode != DECIDE
         slots = self._slots(logged, n) if learn else np.zeros(n, np.int64)
@@ -261,6 +266,8 @@ class LinearBandit(HashedModel):
         self, x: Mapping[str, Any], arm: Hashable | None, reward: float, mode: int
     ) -> Outcomes:
         slot = np.array([self._slot(arm) if arm is not None else 0], np.int64)
+        if self.arm_column in x:  # the arm is never part of the context
+            x = {k: v for k, v in x.items() if k != self.arm_column}
         event = self._encode(x)
         out = self._outcomes(1, details=mode == DECIDE)
         self._loop(event.hashes[None, :], event.values[None, :], slot, np.array([reward]), mode,
@@ -271,6 +278,8 @@ class LinearBandit(HashedModel):
         return out
 
     def _slots(self, arms: Any, n: int) -> np.ndarray:
+        if hasattr(arms, "to_pylist"):
+            arms = arms.to_pylist()
         values = arms.tolist() if hasattr(arms, "tolist") else list(arms)
         if len(values) != n:
             raise ValueError(f"expected {n} arms, got {len(values)}")
@@ -314,6 +323,51 @@ class LinearBandit(HashedModel):
     def learn_many(self, X: Any, y: tuple[Any, Any]) -> None:
         """``y`` = (arms pulled, rewards), one per event."""
         self._run(X, y[0], y[1], LEARN, details=False)
+
+    # ------------------------------------------------------------------ the runner
+    def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Rows for the runner: the context's hashed features plus a last slot holding the
+        arm served — the ``arm_column``'s (chosen elsewhere: a log, the HTTP API), or else
+        the policy's own decision, kept with its propensity in :attr:`served`."""
+        columns = dict(as_columns(X))
+        given = columns.pop(self.arm_column, None)
+        n = n_rows(columns) if columns else (len(given) if given is not None else 0)
+        self._cached = None
+        hashes, values = self.features.encode_many(columns, learn=True) if columns else (
+            np.zeros((n, 0), np.uint32), np.zeros((n, 0)))  # fmt: skip
+        if given is not None:
+            slots = self._slots(given, n)
+            self.served = Outcomes([self.arm_ids[i] for i in slots], np.full(n, np.nan))
+        else:
+            self.served = self._outcomes(n, details=False)
+            self._loop(hashes, values, np.zeros(n, np.int64), np.zeros(n), DECIDE, self.served)
+            if any(arm is None for arm in self.served.arms):
+                raise ValueError("no arm to choose: add one first")
+            slots = np.array([self.arm_ids.index(a) for a in self.served.arms], np.int64)
+        arm_slot = np.full((n, 1), ARM_SLOT, np.uint32)
+        return (np.concatenate([hashes, arm_slot], axis=1),
+                np.concatenate([values, slots[:, None] + 1.0], axis=1))  # fmt: skip
+
+    def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
+        """A runner schedule over served rows: PREDICT gives the served arm's expected
+        reward, LEARN updates that arm with the reward."""
+        # Rows of several batches are padded to one width: find the arm's slot by its hash.
+        marked = np.asarray(hashes) == ARM_SLOT
+        slots = (np.where(marked, values, 0.0).sum(axis=1) - 1).astype(np.int64)
+        if ((slots < 0) | (slots >= len(self.arm_ids))).any():
+            raise ValueError("a row without its served arm: rows must come from serve_many")
+        checked = np.where(np.asarray(ops) == 0, 0.0, np.asarray(targets, dtype=np.float64))
+        if not np.isfinite(checked).all():
+            raise ValueError("a reward to learn is missing or not finite")
+        out = np.empty(len(ops))
+        context = np.ascontiguousarray(hashes), np.where(marked, 0.0, values)  # arm: no feature
+        self._ops(*context, slots, checked, np.asarray(ops, np.int8),
+                  np.asarray(op_rows, np.int64), out)  # fmt: skip
+        return out
+
+    def _ops(self, hashes, values, slots, targets, ops, op_rows, out) -> None:
+        run_bandit_ops(hashes, values, slots, targets, ops, op_rows, self.means, self.covs,
+                       self.keys, self.coords, self.used, self._hyper, out)  # fmt: skip
 
     def predict_one(self, x: Mapping[str, Any]) -> Hashable:
         return self.decide_one(x).arm
