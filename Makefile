@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_adapt.py
 	$(BIN)/python bench/bench_runner.py
 	$(BIN)/python bench/bench_service.py
+	$(BIN)/python bench/bench_bandit.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -43,7 +43,7 @@ class HybridLinUCB(LinearBandit):
         Each arm's features (name → number); a missing one counts as 0.
     explore
         The width c of the confidence bonus.
-    capacity, seed, bits, categorical, namespaces, interactions, standardize, missing
+    capacity, seed, bits, categorical, namespaces, interactions, standardize, missing, arm_column
         As for :class:`LinearBandit`.
     """
 
@@ -61,13 +61,14 @@ class HybridLinUCB(LinearBandit):
         interactions: Iterable[Iterable[str]] | str = (),
         standardize: bool = True,
         missing: bool = False,
+        arm_column: str = "arm",
     ) -> None:
         self.shared = list(shared)
         self.arm_features = {arm: dict(f) for arm, f in _pairs(arm_features or {})}
         k = len(self.shared)
         self.a0, self.a0_inv, self.b0 = np.eye(k), np.eye(k), np.zeros(k)
         super().__init__(arms, "ucb", explore, 1.0, 1.0, capacity, 1, seed, bits, categorical,
-                         namespaces, interactions, standardize, missing)  # fmt: skip
+                         namespaces, interactions, standardize, missing, arm_column)  # fmt: skip
 
     def add_arm(self, arm: Hashable, features: Mapping[str, float] | None = None) -> None:
         """A new arm, with its features (a retired one comes back as it was)."""
