@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -170,3 +171,24 @@ def browser(tmp_path):
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     yield driver
     driver.quit()
+
+
+def start_serve(folder: Path, config_text: str) -> tuple[subprocess.Popen, str]:
+    """`streamlearn serve` as a user runs it, on a free loopback port (``{port}`` in the
+    config); returns the process and its base URL once /health answers."""
+    import httpx
+
+    port = free_port()
+    (folder / "serve.toml").write_text(config_text.format(port=port))
+    process = subprocess.Popen([sys.executable, "-m", "streamlearn.cli.main", "serve",
+                                "serve.toml"], cwd=folder, stderr=subprocess.PIPE)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"the service did not start: {process.stderr.read().decode()}")

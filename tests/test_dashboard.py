@@ -4,15 +4,12 @@ Chromium, charts with data from the running service, a drift marker after a drif
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import time
 
 import httpx
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.conftest import free_port
+from tests.conftest import start_serve
 from tests.test_monitor import concept
 
 CONFIG = """
@@ -35,23 +32,6 @@ publish_every = 0.05
 AUTH = {"Authorization": "Bearer t0ken"}
 
 
-def start_service(folder):
-    port = free_port()
-    (folder / "serve.toml").write_text(CONFIG.format(port=port))
-    process = subprocess.Popen([sys.executable, "-m", "streamlearn.cli.main", "serve",
-                                "serve.toml"], cwd=folder, stderr=subprocess.PIPE)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"the service did not start: {process.stderr.read().decode()}")
-
-
 def learn(base, events):
     for start in range(0, len(events), 1000):
         answer = httpx.post(f"{base}/learn", json={"events": events[start:start + 1000]},
@@ -65,7 +45,7 @@ def data_points(browser, chart_id):
 
 
 def test_dashboard_shows_live_charts_and_marks_a_drift(tmp_path, browser):
-    process, base = start_service(tmp_path)
+    process, base = start_serve(tmp_path, CONFIG)
     try:
         learn(base, concept(4000, False, 1))
         for _ in range(30):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 
 import httpx
 
-from tests.conftest import free_port
+from tests.conftest import start_serve
 
 CONFIG = """
 [model]
@@ -28,18 +26,8 @@ publish_every = 0.05
 
 
 def test_serve_learns_over_http_and_stops_with_a_checkpoint(tmp_path):
-    port = free_port()
-    (tmp_path / "serve.toml").write_text(CONFIG.format(port=port))
-    process = subprocess.Popen([sys.executable, "-m", "streamlearn.cli.main", "serve",
-                                "serve.toml"], cwd=tmp_path, stderr=subprocess.PIPE)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    process, base = start_serve(tmp_path, CONFIG)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
         auth = {"Authorization": "Bearer t0ken"}
         events = [{"features": {"colour": c}, "label": float(c == "red")}
                   for c in ["red", "blue"] * 500]  # fmt: skip
