@@ -20,10 +20,12 @@ from streamlearn.base import Classifier, MulticlassClassifier, load_state, save_
 from streamlearn.base.state import learner_kinds
 from streamlearn.drift import DDM, PageHinkley
 from streamlearn.models import (
+    BPRMF,
     FTRL,
     SGD,
     AdaGrad,
     BayesianLinearRegression,
+    BiasedMF,
     HybridLinUCB,
     LinearBandit,
     LinearRegression,
@@ -135,7 +137,8 @@ def make(request):
 
 
 def test_every_registered_learner_is_in_the_suite():
-    kinds = {type(factory()).__name__ for factory in (*LEARNERS.values(), *BANDITS.values())}
+    factories = (*LEARNERS.values(), *BANDITS.values(), *RECOMMENDERS.values())
+    kinds = {type(factory()).__name__ for factory in factories}
     assert kinds == set(learner_kinds())
 
 
@@ -398,3 +401,72 @@ def test_bandit_bad_input_never_makes_weights_non_finite(make_bandit):
     with pytest.raises(TypeError, match="arm id"):
         model.add_arm(1.5)
     assert_same_state(before.to_learner(), model)
+
+
+# ---------------------------------------------------------------------- recommenders
+RECOMMENDERS = {
+    "biased-mf": lambda: BiasedMF(n_factors=4, seed=3),
+    "bpr-mf": lambda: BPRMF(n_factors=4, seed=3, negatives=2),
+}
+
+
+def interactions(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    users = [int(u) if u % 2 else f"u{u}" for u in rng.integers(0, 30, n)]
+    items = [f"i{i}" for i in rng.integers(0, 40, n)]
+    ratings = [float(r) for r in rng.integers(1, 6, n)]
+    return [{"user": u, "item": i} for u, i in zip(users, items, strict=True)], ratings
+
+
+@pytest.fixture(params=sorted(RECOMMENDERS))
+def make_recommender(request):
+    return RECOMMENDERS[request.param]
+
+
+def test_recommender_batches_equal_one_event_calls(make_recommender):
+    one, many = make_recommender(), make_recommender()
+    events, ratings = interactions()
+    expected = []
+    for x, y in zip(events, ratings, strict=True):
+        expected.append(one.predict_one(x))
+        one.learn_one(x, y)
+    first = many.predict_learn_many(columns_of(events[:157]), ratings[:157])
+    second = many.predict_learn_many(columns_of(events[157:]), np.array(ratings[157:]))
+    np.testing.assert_array_equal(np.concatenate([first, second]), expected)
+    assert_same_state(one, many)
+    assert one.recommend(events[0]["user"], 5) == many.recommend(events[0]["user"], 5)
+
+
+def test_recommender_state_round_trip_and_clone(make_recommender, tmp_path):
+    model = make_recommender()
+    events, ratings = interactions()
+    model.learn_many(columns_of(events[:300]), ratings[:300])
+    save_state(model.state(), tmp_path / "mf.snapshot")
+    restored = load_state(tmp_path / "mf.snapshot").to_learner()
+    np.testing.assert_array_equal(
+        restored.predict_learn_many(columns_of(events[300:]), ratings[300:]),
+        model.predict_learn_many(columns_of(events[300:]), ratings[300:]))  # fmt: skip
+    assert_same_state(model, restored)
+    assert restored.seen_items("u2") == model.seen_items("u2") != set()
+    clone = model.clone()
+    assert clone.params() == model.params() and clone.user_ids == []
+    before = copy.deepcopy((events, ratings))
+    clone.learn_many(columns_of(events), ratings)
+    assert repr((events, ratings)) == repr(before)
+
+
+def test_recommender_bad_input_raises_and_leaves_the_model_untouched(make_recommender):
+    model = make_recommender()
+    events, ratings = interactions()
+    model.learn_many(columns_of(events), ratings)
+    before = model.state()
+    for x, y, error in [({"user": 1, "item": "i1"}, float("nan"), ValueError),
+                        ({"user": 1.5, "item": "i1"}, 1.0, TypeError),
+                        ({"user": [1], "item": "i1"}, 1.0, TypeError),
+                        ({"item": "i1"}, 1.0, ValueError),
+                        ({"user": True, "item": "i1"}, 1.0, TypeError)]:  # fmt: skip
+        with pytest.raises(error):
+            model.learn_one(x, y)
+    model.learn_one({"user": "new", "item": "i1"}, 1e300)  # huge: bounded, never non-finite
+    assert all(np.isfinite(a).all() for a in float_arrays(model))
+    assert_same_state(before.to_learner(), make_recommender().from_state(before))

@@ -161,3 +161,19 @@ def tabular_stream(
     else:
         data["target"] = pa.array(np.round(3.0 * score[:, 0] + rng.normal(0, 1.0, n) + 10, 4))
     return pa.table(data)
+
+
+def ratings(
+    n: int = 100_000, users: int = 500, items: int = 300, factors: int = 4, seed: int = 0
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """A stream of 1–5 ratings from a low-rank model (user and item biases plus factors),
+    with popular users and items appearing more often: ``({"user", "item"}, ratings)``."""
+    rng = np.random.default_rng(seed)
+    p = rng.normal(0, 0.6, (users, factors))
+    q = rng.normal(0, 0.6, (items, factors))
+    user_bias, item_bias = rng.normal(0, 0.4, users), rng.normal(0, 0.5, items)
+    u = _zipf_codes(rng, n, users)
+    i = _zipf_codes(rng, n, items)
+    raw = 3.5 + user_bias[u] + item_bias[i] + np.einsum("ij,ij->i", p[u], q[i])
+    noisy = raw + rng.normal(0, 0.5, n)
+    return {"user": u.astype(np.int64), "item": i.astype(np.int64)}, np.clip(np.round(noisy), 1, 5)

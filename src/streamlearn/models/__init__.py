@@ -11,12 +11,15 @@ from streamlearn.models.linear import (
     SoftmaxRegression,
 )
 from streamlearn.models.one_vs_rest import OneVsRest
+from streamlearn.models.recommend import BPRMF, BiasedMF
 
 __all__ = [
+    "BPRMF",
     "FTRL",
     "SGD",
     "AdaGrad",
     "BayesianLinearRegression",
+    "BiasedMF",
     "HybridLinUCB",
     "LinearBandit",
     "LinearRegression",

@@ -1,0 +1,166 @@
+"""Compiled per-interaction updates of matrix factorization.
+
+Biased MF (explicit ratings): r̂ = μ + b_u + b_i + p_u·q_i, one SGD step on the squared
+error per rating (Koren, Bell & Volinsky 2009); μ is the running mean of the ratings seen.
+
+BPR (implicit feedback, Rendle et al. 2009): for a positive (u, i) and a sampled item j
+the user has not interacted with, one SGD step up the log-likelihood of σ(x_ui - x_uj),
+x_ui = b_i + p_u·q_i. The negatives come from the model's own SplitMix64 generator (its
+state is checkpointed), so replays are exact.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from streamlearn.models.bandit.kernel import _normal, _uniform
+
+LR_BIAS, LR_LATENT, L2_BIAS, L2_LATENT, CLIP = 0, 1, 2, 3, 4
+MAX_ERROR = 1e6  # bounds one step, so that no rating can overflow a factor
+
+
+@nb.njit(inline="always")
+def _dot(p, q):
+    total = 0.0
+    for f in range(p.shape[0]):
+        total += p[f] * q[f]
+    return total
+
+
+@nb.njit(inline="always")
+def _rating(u, i, user_bias, item_bias, users, items, stats, fresh):
+    """The predicted rating; a ``fresh`` pair (its user or item new at this event) gets no
+    factor term, as an unknown one would: the model had not met it when it predicted."""
+    known = stats[1] + user_bias[u] + item_bias[i]
+    return known if fresh else known + _dot(users[u], items[i])
+
+
+@nb.njit(inline="always")
+def _learn_rating(u, i, rating, user_bias, item_bias, users, items, stats, hp, fresh):
+    predicted = _rating(u, i, user_bias, item_bias, users, items, stats, fresh)
+    error = min(max(rating - predicted, -MAX_ERROR), MAX_ERROR)
+    user_bias[u] += hp[LR_BIAS] * (error - hp[L2_BIAS] * user_bias[u])
+    item_bias[i] += hp[LR_BIAS] * (error - hp[L2_BIAS] * item_bias[i])
+    for f in range(users.shape[1]):
+        pu, qi = users[u, f], items[i, f]
+        users[u, f] += hp[LR_LATENT] * (error * qi - hp[L2_LATENT] * pu)
+        items[i, f] += hp[LR_LATENT] * (error * pu - hp[L2_LATENT] * qi)
+    stats[0] += 1.0
+    stats[1] += (rating - stats[1]) / stats[0]  # the running mean, after the step
+    return predicted
+
+
+@nb.njit(nogil=True, cache=True)
+def run_ratings(u_idx, i_idx, fresh, ratings, user_bias, item_bias, users, items, stats, hp,
+                learn, out):  # fmt: skip
+    """Interactions in order: the predicted rating into ``out``, then (with ``learn``) the
+    SGD step."""
+    for e in range(u_idx.shape[0]):
+        if learn:
+            out[e] = _learn_rating(u_idx[e], i_idx[e], ratings[e], user_bias, item_bias, users,
+                                   items, stats, hp, fresh[e])  # fmt: skip
+        else:
+            out[e] = _rating(u_idx[e], i_idx[e], user_bias, item_bias, users, items, stats,
+                             fresh[e])  # fmt: skip
+
+
+@nb.njit(inline="always")
+def _sigmoid(x):
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+@nb.njit(inline="always")
+def _learn_pair(u, i, j, item_bias, users, items, hp):
+    """One BPR step for (u prefers i over j); returns σ(x_ui - x_uj) before it."""
+    x = item_bias[i] - item_bias[j]
+    for f in range(users.shape[1]):
+        x += users[u, f] * (items[i, f] - items[j, f])
+    g = 1.0 - _sigmoid(x)  # d log σ(x) / dx
+    item_bias[i] += hp[LR_BIAS] * (g - hp[L2_BIAS] * item_bias[i])
+    item_bias[j] += hp[LR_BIAS] * (-g - hp[L2_BIAS] * item_bias[j])
+    for f in range(users.shape[1]):
+        pu, qi, qj = users[u, f], items[i, f], items[j, f]
+        users[u, f] += hp[LR_LATENT] * (g * (qi - qj) - hp[L2_LATENT] * pu)
+        items[i, f] += hp[LR_LATENT] * (g * pu - hp[L2_LATENT] * qi)
+        items[j, f] += hp[LR_LATENT] * (-g * pu - hp[L2_LATENT] * qj)
+    return _sigmoid(x)
+
+
+EMPTY = -1
+
+
+@nb.njit(inline="always")
+def _slot(table, key):
+    """Where ``key`` is in the open-addressing set ``table``, or the empty slot it would take."""
+    mask = table.shape[0] - 1
+    k = (key * 0x9E3779B97F4A7C15) >> 17
+    k &= mask
+    while table[k] != EMPTY and table[k] != key:
+        k = (k + 1) & mask
+    return k
+
+
+@nb.njit(nogil=True, cache=True)
+def seen_insert(table, keys):
+    """Add ``keys`` (u·2³² + i) to the set; returns how many were new."""
+    added = 0
+    for key in keys:
+        k = _slot(table, key)
+        if table[k] == EMPTY:
+            table[k] = key
+            added += 1
+    return added
+
+
+@nb.njit(nogil=True, cache=True)
+def run_bpr(u_idx, i_idx, fresh, positive, n_items, seen, item_bias, users, items, hp, rng,
+            negatives, out):  # fmt: skip
+    """Interactions in order: ``out`` gets the score b_i + p_u·q_i before learning; for a
+    ``positive`` one, the pair joins the ``seen`` set and ``negatives`` BPR steps are taken
+    against items drawn uniformly among the ``n_items[e]`` known then that ``u`` has not
+    seen (the set must have room for the batch: the caller grows it)."""
+    for e in range(u_idx.shape[0]):
+        u, i = u_idx[e], i_idx[e]
+        out[e] = item_bias[i] if fresh[e] else item_bias[i] + _dot(users[u], items[i])
+        if not positive[e]:
+            continue
+        k = _slot(seen, np.int64(u) * 4294967296 + i)
+        seen[k] = np.int64(u) * 4294967296 + i
+        for _ in range(negatives):
+            for _attempt in range(20):  # rejection sampling of an unseen item
+                j = int(_uniform(rng) * n_items[e])
+                if seen[_slot(seen, np.int64(u) * 4294967296 + j)] == EMPTY:
+                    _learn_pair(u, i, j, item_bias, users, items, hp)
+                    break
+
+
+@nb.njit(nogil=True, cache=True)
+def run_ratings_ops(u_idx, i_idx, fresh, ratings, ops, op_rows, user_bias, item_bias, users,
+                    items, stats, hp, out):  # fmt: skip
+    """A runner schedule: PREDICT / LEARN / PREDICT_LEARN on (user, item) rows, in order."""
+    for k in range(ops.shape[0]):
+        row = op_rows[k]
+        u, i, new = u_idx[row], i_idx[row], fresh[row]
+        if ops[k] == 0:
+            out[k] = _rating(u, i, user_bias, item_bias, users, items, stats, new)
+        else:
+            out[k] = _learn_rating(u, i, ratings[k], user_bias, item_bias, users, items, stats,
+                                   hp, new)  # fmt: skip
+
+
+@nb.njit(nogil=True, cache=True)
+def init_rows(seed, kind, start, stop, std, out):
+    """Rows start..stop of N(0, std²) factors, each from its own (seed, kind, index) stream:
+    the same values whenever and however the row is created."""
+    rng = np.zeros(1, np.uint64)
+    for r in range(stop - start):
+        rng[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(
+            kind * 0x632BE59BD9B4E019 + start + r)  # fmt: skip
+        for f in range(out.shape[1]):
+            out[r, f] = std * _normal(rng)
