@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_runner.py
 	$(BIN)/python bench/bench_service.py
 	$(BIN)/python bench/bench_bandit.py
+	$(BIN)/python bench/bench_recommend.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
