@@ -26,6 +26,7 @@ from streamlearn.models import (
     AdaGrad,
     BayesianLinearRegression,
     BiasedMF,
+    FraudDetector,
     HybridLinUCB,
     LinearBandit,
     LinearRegression,
@@ -52,6 +53,9 @@ LEARNERS = {
     "softmax-sgd": lambda: SoftmaxRegression(SGD(lr=0.05, power_t=0.1), bits=12),
     "one-vs-rest": lambda: OneVsRest(LogisticRegression(AdaGrad(), bits=10)),
     "softmax-missing": lambda: SoftmaxRegression(bits=12, missing=True),
+    "fraud-detector": lambda: FraudDetector(
+        entity="city", time="visits", amount="age", min_frauds=5, bits=12
+    ),
     "bayes-full": lambda: BayesianLinearRegression(capacity=40, interactions=[("city", "device")]),
     "bayes-forgetting": lambda: BayesianLinearRegression(forgetting=0.98, standardize=True),
     "bayes-diagonal": lambda: BayesianLinearRegression(

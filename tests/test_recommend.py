@@ -36,7 +36,7 @@ def test_recommend_ranks_unseen_items_by_score():
     user = int(np.flatnonzero((counts > 0) & (counts < 15))[0])  # has unseen items left
     top = model.recommend(user, 5)
     seen = model.seen_items(user)
-    assert 0 < len(seen) and len(top) == 5 and not {item for item, _ in top} & seen
+    assert len(seen) > 0 and len(top) == 5 and not {item for item, _ in top} & seen
     scores = [score for _, score in top]
     assert scores == sorted(scores, reverse=True)
     everything = model.recommend(user, 100, exclude_seen=False)

@@ -2,6 +2,7 @@
 
 from streamlearn.models.bandit import HybridLinUCB, LinearBandit
 from streamlearn.models.bayes import BayesianLinearRegression
+from streamlearn.models.fraud import FraudDetector
 from streamlearn.models.linear import (
     FTRL,
     SGD,
@@ -20,6 +21,7 @@ __all__ = [
     "AdaGrad",
     "BayesianLinearRegression",
     "BiasedMF",
+    "FraudDetector",
     "HybridLinUCB",
     "LinearBandit",
     "LinearRegression",
