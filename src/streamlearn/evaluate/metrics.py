@@ -357,3 +357,32 @@ def default_metrics(task: str, window: int | None = 1000) -> list[Metric]:
     if window:
         metrics += [kind(window=window) for kind in kinds[task]]
     return metrics
+
+
+def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The area under the precision–recall curve as average precision: the mean, over the
+    positives, of the precision among the events scored at least as high (ties together)."""
+    scores, labels = np.asarray(scores, np.float64), np.asarray(labels) >= 0.5
+    if not labels.any():
+        return math.nan
+    order = np.argsort(-scores, kind="stable")
+    ranked_scores, ranked = scores[order], labels[order]
+    hits = np.cumsum(ranked)
+    # Precision where each distinct score ends (ties share one point).
+    last = np.r_[ranked_scores[1:] != ranked_scores[:-1], True]
+    precision = hits[last] / (np.flatnonzero(last) + 1)
+    new_hits = np.diff(np.r_[0, hits[last]])
+    return float((precision * new_hits).sum() / labels.sum())
+
+
+def recall_at_fpr(scores: np.ndarray, labels: np.ndarray, fpr: float) -> tuple[float, float]:
+    """(recall, precision) at the highest threshold whose false-positive rate is ≤ ``fpr``
+    (an oracle threshold, for comparing scorers on one yardstick)."""
+    scores, labels = np.asarray(scores, np.float64), np.asarray(labels) >= 0.5
+    negatives = np.sort(scores[~labels])[::-1]
+    allowed = math.floor(fpr * len(negatives))
+    threshold = negatives[allowed] if allowed < len(negatives) else -np.inf
+    flagged = scores > threshold
+    recall = float(flagged[labels].mean()) if labels.any() else math.nan
+    precision = float(labels[flagged].mean()) if flagged.any() else math.nan
+    return recall, precision
