@@ -26,6 +26,7 @@ from streamlearn.models import (
     AdaGrad,
     BayesianLinearRegression,
     BiasedMF,
+    EngagementRanker,
     FraudDetector,
     HybridLinUCB,
     LinearBandit,
@@ -141,7 +142,8 @@ def make(request):
 
 
 def test_every_registered_learner_is_in_the_suite():
-    factories = (*LEARNERS.values(), *BANDITS.values(), *RECOMMENDERS.values())
+    factories = (*LEARNERS.values(), *BANDITS.values(), *RECOMMENDERS.values(),
+                 *RANKERS.values())  # fmt: skip
     kinds = {type(factory()).__name__ for factory in factories}
     assert kinds == set(learner_kinds())
 
@@ -474,3 +476,69 @@ def test_recommender_bad_input_raises_and_leaves_the_model_untouched(make_recomm
     model.learn_one({"user": "new", "item": "i1"}, 1e300)  # huge: bounded, never non-finite
     assert all(np.isfinite(a).all() for a in float_arrays(model))
     assert_same_state(before.to_learner(), make_recommender().from_state(before))
+
+
+# ---------------------------------------------------------------------- multi-task rankers
+RANKERS = {
+    "engagement-ranker": lambda: EngagementRanker(
+        {"click": "binary", "dwell": "regression"},
+        weights={"dwell": 0.1},
+        bits=12,
+        interactions=[("city", "device")],
+    ),
+}
+
+
+def engagement(n=300, seed=0):
+    events = messy_events(n, seed)
+    rng = np.random.default_rng(seed + 1)
+    labels = []
+    for x in events:
+        click = float(rng.random() < 0.3 + 0.4 * (x.get("city") == "paris"))
+        labels.append({"click": click, "dwell": float(rng.lognormal(2, 1)) if click else None})
+    return events, labels
+
+
+@pytest.fixture(params=sorted(RANKERS))
+def make_ranker(request):
+    return RANKERS[request.param]
+
+
+def test_ranker_batches_equal_one_event_calls_and_state_round_trips(make_ranker, tmp_path):
+    one, many = make_ranker(), make_ranker()
+    events, labels = engagement()
+    expected = []
+    for x, y in zip(events, labels, strict=True):
+        expected.append(one.predict_one(x))
+        one.learn_one(x, y)
+    first = many.predict_learn_many(columns_of(events[:120]), labels[:120])
+    second = many.predict_learn_many(columns_of(events[120:]), labels[120:])
+    np.testing.assert_array_equal(np.concatenate([first, second]), expected)
+    assert_same_state(one, many)
+    save_state(many.state(), tmp_path / "ranker.snapshot")
+    restored = load_state(tmp_path / "ranker.snapshot").to_learner()
+    fresh = messy_events(30, seed=4)
+    np.testing.assert_array_equal(restored.predict_many(columns_of(fresh)),
+                                  many.predict_many(columns_of(fresh)))  # fmt: skip
+    clone = many.clone()
+    assert clone.params() == many.params()
+    np.testing.assert_array_equal(clone.predict_many(columns_of(fresh)),
+                                  make_ranker().predict_many(columns_of(fresh)))  # fmt: skip
+
+
+def test_ranker_bad_input_raises_and_never_makes_weights_non_finite(make_ranker):
+    model = make_ranker()
+    events, labels = engagement()
+    before_events = copy.deepcopy((events, labels))
+    model.learn_many(columns_of(events), labels)
+    assert repr((events, labels)) == repr(before_events)
+    before = model.state()
+    for y in ({"click": 2.0}, {"click": float("inf")}, {"clicks": 1.0}, 1.0, {"dwell": "long"}):
+        with pytest.raises(ValueError):
+            model.learn_one({"age": 1.0}, y)
+    with pytest.raises(TypeError, match="unsupported type"):
+        model.learn_one({"age": [1, 2]}, {"click": 1.0})
+    assert_same_state(before.to_learner(), model)
+    for _ in range(50):
+        model.learn_one({"a": 1e308, "b": float("nan")}, {"click": 1.0, "dwell": 1e12})
+    assert all(np.isfinite(a).all() for a in float_arrays(model))

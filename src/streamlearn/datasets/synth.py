@@ -177,3 +177,35 @@ def ratings(
     raw = 3.5 + user_bias[u] + item_bias[i] + np.einsum("ij,ij->i", p[u], q[i])
     noisy = raw + rng.normal(0, 0.5, n)
     return {"user": u.astype(np.int64), "item": i.astype(np.int64)}, np.clip(np.round(noisy), 1, 5)
+
+
+def timeline(n: int = 100_000, users: int = 200, topics: int = 8, authors: int = 5,
+             seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:  # fmt: skip
+    """Impressions of posts on a social timeline, with three kinds of engagement: ``click``
+    (0/1), and for clicked posts only ``like`` (0/1) and ``dwell`` (seconds); unknown is
+    NaN. Each user has affinities to topics and authors; returns (features, labels)."""
+    rng = np.random.default_rng(seed)
+    topic_affinity, author_quality = timeline_truth(users, topics, authors, seed)
+    rng.normal(size=users * topics + authors)  # the same draws timeline_truth made
+    u = _zipf_codes(rng, n, users)
+    t = rng.integers(0, topics, n)
+    a = rng.integers(0, authors, n)
+    hour = rng.integers(0, 24, n)
+    evening = ((hour >= 18) | (hour <= 1)).astype(float)
+    pull = topic_affinity[u, t] + author_quality[a] + 0.4 * evening
+    click = rng.random(n) < 1 / (1 + np.exp(-(pull - 1.5)))
+    like = np.where(click, rng.random(n) < 1 / (1 + np.exp(-(pull - 0.5))), np.nan)
+    dwell = np.where(click, rng.lognormal(2.5 + 0.4 * pull, 0.5), np.nan)
+    features = {"user": np.char.add("u", u.astype(str)).astype(object),
+                "topic": np.char.add("t", t.astype(str)).astype(object),
+                "author": np.char.add("a", a.astype(str)).astype(object),
+                "post": np.char.add("p", rng.integers(0, 5000, n).astype(str)).astype(object),
+                "hour": hour.astype(np.int64)}  # fmt: skip
+    return features, {"click": click.astype(float), "like": like, "dwell": dwell}
+
+
+def timeline_truth(users: int = 200, topics: int = 8, authors: int = 5, seed: int = 0
+                   ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The users' topic affinities and the authors' qualities behind :func:`timeline`."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(0, 1.2, (users, topics)), rng.normal(0, 0.7, authors)

@@ -12,6 +12,7 @@ from streamlearn.models.linear import (
     SoftmaxRegression,
 )
 from streamlearn.models.one_vs_rest import OneVsRest
+from streamlearn.models.ranker import EngagementRanker, FeedbackBuffer
 from streamlearn.models.recommend import BPRMF, BiasedMF
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "AdaGrad",
     "BayesianLinearRegression",
     "BiasedMF",
+    "EngagementRanker",
+    "FeedbackBuffer",
     "FraudDetector",
     "HybridLinUCB",
     "LinearBandit",

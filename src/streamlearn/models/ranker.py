@@ -1,0 +1,264 @@
+"""An engagement ranker: several online models (click, like, dwell…) on one shared
+featurization, a weighted score, and ``rank(candidates)``.
+
+Each event's features (the user's context with the candidate's) are hashed once; every task
+has its own linear head (logistic for 0/1 tasks, linear for amounts) on those rows. An event
+may carry labels for some tasks only (a like is known only after a click): the others just
+predict. The ranking score is Σ weight_task · prediction_task. :class:`FeedbackBuffer`
+holds served impressions until their feedback window closes, then learns them (no click
+within the window is a 0).
+
+>>> from streamlearn.datasets import synth
+>>> events, labels = synth.timeline(20_000, seed=1)
+>>> ranker = EngagementRanker({"click": "binary", "like": "binary", "dwell": "regression"},
+...                           weights={"click": 1.0, "like": 2.0, "dwell": 0.1})
+>>> _ = ranker.predict_learn_many(events, labels)
+>>> context = {"user": "u3", "hour": 20}
+>>> candidates = [{"post": f"p{i}", "topic": f"t{i % 8}", "author": f"a{i % 5}"}
+...               for i in range(10)]
+>>> ranked = ranker.rank(context, candidates)
+>>> len(ranked), ranked[0][1] >= ranked[-1][1]
+(10, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Self
+
+import numpy as np
+
+from streamlearn.base import Learner, State, register
+from streamlearn.features.columns import as_columns, n_rows
+from streamlearn.models.hashed import HashedModel
+from streamlearn.models.linear import LinearRegression, LogisticRegression
+
+HEADS = {"binary": LogisticRegression, "regression": LinearRegression}
+PREDICT, PREDICT_LEARN = 0, 2
+
+
+@register
+class EngagementRanker(HashedModel):
+    """Multi-task online ranking.
+
+    Parameters
+    ----------
+    tasks
+        Task name → ``binary`` or ``regression``.
+    weights
+        Task name → its weight in the ranking score (default 1 each).
+    optimizer
+        The heads' optimizer (see :class:`~streamlearn.models.LogisticRegression`).
+    bits, seed, categorical, namespaces, interactions, standardize, missing
+        The shared featurization.
+    """
+
+    task = "ranking"
+
+    def __init__(
+        self,
+        tasks: Mapping[str, str],
+        weights: Mapping[str, float] | None = None,
+        optimizer: str | dict[str, Any] = "ftrl",
+        bits: int = 20,
+        seed: int = 0,
+        categorical: Iterable[str] = (),
+        namespaces: Mapping[str, Iterable[str]] | None = None,
+        interactions: Iterable[Iterable[str]] | str = (),
+        standardize: bool = True,
+        missing: bool = False,
+    ) -> None:
+        if not tasks or any(kind not in HEADS for kind in tasks.values()):
+            raise ValueError(f"tasks: name → one of {sorted(HEADS)}")
+        super().__init__(bits, seed, categorical, namespaces, interactions, standardize, missing)
+        self.tasks = dict(tasks)
+        self.weights = {name: float((weights or {}).get(name, 1.0)) for name in self.tasks}
+        unknown = set(weights or {}) - set(self.tasks)
+        if unknown:
+            raise ValueError(f"weights for unknown tasks: {sorted(unknown)}")
+        self.optimizer = optimizer
+        self.heads: dict[str, Learner] = {
+            name: HEADS[kind](optimizer, bits=bits) for name, kind in self.tasks.items()
+        }
+
+    def params(self) -> dict[str, Any]:
+        return {"tasks": dict(self.tasks), "weights": dict(self.weights),
+                "optimizer": self.optimizer, **self.features.params()}  # fmt: skip
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> State:
+        arrays, meta = self.features.state()
+        for name, head in self.heads.items():
+            inner = head.state()
+            arrays |= {f"{name}/{k}": v for k, v in inner.arrays.items()
+                       if not k.startswith("scaler")}  # fmt: skip
+        return State(type(self).__name__, self.params(), arrays, meta)
+
+    @classmethod
+    def from_state(cls, state: State) -> Self:
+        if state.kind != cls.__name__:
+            raise ValueError(f"state of a {state.kind} cannot make a {cls.__name__}")
+        model = cls(**state.params)
+        model.features.load_state(state.arrays, state.meta)
+        for name, head in model.heads.items():
+            fresh = head.state()
+            arrays = dict(fresh.arrays) | {k[len(name) + 1 :]: v for k, v in state.arrays.items()
+                                           if k.startswith(f"{name}/")}  # fmt: skip
+            model.heads[name] = type(head).from_state(State(fresh.kind, fresh.params, arrays,
+                                                            fresh.meta))  # fmt: skip
+        return model
+
+    # ------------------------------------------------------------------ labels
+    def _labels(self, y: Any, n: int) -> dict[str, np.ndarray]:
+        """Each task's labels (NaN: not known for that event)."""
+        if isinstance(y, Mapping):
+            unknown = set(y) - set(self.tasks)
+            if unknown:
+                raise ValueError(f"labels for unknown tasks: {sorted(unknown)}")
+            out = {}
+            for name in self.tasks:
+                values = y.get(name)
+                column = np.full(n, np.nan) if values is None else _floats(values, n, name)
+                if self.tasks[name] == "binary" and not np.isin(column[np.isfinite(column)],
+                                                                (0.0, 1.0)).all():  # fmt: skip
+                    raise ValueError(f"task {name!r} is binary: labels must be 0/1")
+                out[name] = column
+            return out
+        rows = list(y)
+        if len(rows) != n:
+            raise ValueError(f"expected {n} label dicts, got {len(rows)}")
+        for row in rows:
+            if isinstance(row, Mapping) and set(row) - set(self.tasks):
+                raise ValueError(f"labels for unknown tasks: {sorted(set(row) - set(self.tasks))}")
+        return self._labels({name: [r.get(name) if isinstance(r, Mapping) else _bad(r)
+                                    for r in rows] for name in self.tasks}, n)  # fmt: skip
+
+    # ------------------------------------------------------------------ the loop
+    def _step(self, hashes, values, labels: dict[str, np.ndarray] | None) -> dict:
+        n = len(hashes)
+        out = {}
+        for name, head in self.heads.items():
+            targets = labels[name] if labels is not None else np.full(n, np.nan)
+            known = np.isfinite(targets)
+            ops = np.where(known, PREDICT_LEARN, PREDICT).astype(np.int8)
+            out[name] = head.run_ops(hashes, values, ops, np.arange(n),
+                                     np.where(known, targets, 0.0))  # fmt: skip
+        return out
+
+    def predict_learn_all(self, X: Any, y: Any) -> dict[str, np.ndarray]:
+        """Each event's prediction for every task (before learning it), then its known
+        labels learned, in order."""
+        columns = as_columns(X)
+        n = n_rows(columns)
+        labels = self._labels(y, n)
+        self._cached = None
+        out = {name: np.empty(n) for name in self.tasks}
+        for start, stop, hashes, values in self._encoded_chunks(columns, n, learn=True):
+            part = self._step(hashes, values, {k: v[start:stop] for k, v in labels.items()})
+            for name in self.tasks:
+                out[name][start:stop] = part[name]
+        return out
+
+    def predict_all(self, X: Any) -> dict[str, np.ndarray]:
+        """Every task's prediction for each event (nothing learned)."""
+        columns = as_columns(X)
+        n = n_rows(columns)
+        out = {name: np.empty(n) for name in self.tasks}
+        for start, stop, hashes, values in self._encoded_chunks(columns, n, learn=False):
+            for name, head in self.heads.items():
+                part = out[name][start:stop]
+                head._run(hashes, values, part, part, False)
+        return out
+
+    def score(self, predictions: Mapping[str, np.ndarray]) -> np.ndarray:
+        return sum(self.weights[name] * predictions[name] for name in self.tasks)
+
+    # ------------------------------------------------------------------ the contract
+    def learn_one(self, x: Mapping[str, Any], y: Mapping[str, Any]) -> None:
+        labels = self._labels([y], 1)  # refused before anything changes
+        event = self._encode(x)
+        self._step(event.hashes[None, :], event.values[None, :], labels)
+        self.features.learn_one(event)
+        self._cached = None
+
+    def predict_one(self, x: Mapping[str, Any]) -> float:
+        event = self._encode(x)
+        predictions = self._step(event.hashes[None, :], event.values[None, :], None)
+        return float(self.score(predictions)[0])
+
+    def learn_many(self, X: Any, y: Any) -> None:
+        self.predict_learn_all(X, y)
+
+    def predict_many(self, X: Any) -> np.ndarray:
+        """The ranking score of each event."""
+        return self.score(self.predict_all(X))
+
+    def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
+        return self.score(self.predict_learn_all(X, y))
+
+    def rank(self, context: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]]
+             ) -> list[tuple[int, float]]:  # fmt: skip
+        """Candidates (context merged into each) by score, best first: (index, score)."""
+        if not candidates:
+            return []
+        events = [dict(context) | dict(c) for c in candidates]
+        names = sorted({k for e in events for k in e})
+        scores = self.predict_many({k: [e.get(k) for e in events] for k in names})
+        order = np.argsort(-scores, kind="stable")
+        return [(int(i), float(scores[i])) for i in order]
+
+
+class FeedbackBuffer:
+    """Served impressions wait here for their feedback; when an impression's window closes
+    it is learned with what came (a task with no feedback: ``defaults``, or unknown)."""
+
+    def __init__(self, ranker: EngagementRanker, window: float,
+                 defaults: Mapping[str, float] | None = None) -> None:  # fmt: skip
+        self.ranker, self.window = ranker, window
+        self.defaults = dict(defaults or {})
+        self.waiting: dict[Any, tuple[float, dict, dict]] = {}
+
+    def served(self, event_id: Any, features: Mapping[str, Any], now: float) -> None:
+        self.waiting[event_id] = (now + self.window, dict(features), {})
+
+    def feedback(self, event_id: Any, task: str, value: float) -> bool:
+        """Record feedback; False if the impression is unknown or its window closed."""
+        entry = self.waiting.get(event_id)
+        if entry is None:
+            return False
+        if task not in self.ranker.tasks:
+            raise ValueError(f"unknown task {task!r}")
+        entry[2][task] = float(value)
+        return True
+
+    def flush(self, now: float) -> int:
+        """Learn every impression whose window has closed; returns how many."""
+        due = sorted((deadline, key) for key, (deadline, _, _) in self.waiting.items()
+                     if deadline <= now)  # fmt: skip
+        if not due:
+            return 0
+        events, labels = [], []
+        for _, key in due:
+            _, features, got = self.waiting.pop(key)
+            events.append(features)
+            labels.append(self.defaults | got)
+        names = sorted({k for e in events for k in e})
+        self.ranker.learn_many({k: [e.get(k) for e in events] for k in names}, labels)
+        return len(due)
+
+
+def _floats(values: Any, n: int, name: str) -> np.ndarray:
+    column = np.array([np.nan if v is None else v for v in values], dtype=object)
+    try:
+        array = column.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"labels of task {name!r} must be numbers") from None
+    if array.shape != (n,):
+        raise ValueError(f"expected {n} labels for {name!r}")
+    if np.isinf(array).any():
+        raise ValueError(f"labels of task {name!r} must be finite")
+    return array
+
+
+def _bad(row: Any) -> Any:
+    raise ValueError(f"each event's labels are a dict task → label, got {row!r}")
