@@ -28,6 +28,8 @@ from streamlearn.models import (
     BiasedMF,
     EngagementRanker,
     FraudDetector,
+    HedgeClassifier,
+    HedgeRegressor,
     HybridLinUCB,
     LinearBandit,
     LinearRegression,
@@ -54,6 +56,12 @@ LEARNERS = {
     "softmax-sgd": lambda: SoftmaxRegression(SGD(lr=0.05, power_t=0.1), bits=12),
     "one-vs-rest": lambda: OneVsRest(LogisticRegression(AdaGrad(), bits=10)),
     "softmax-missing": lambda: SoftmaxRegression(bits=12, missing=True),
+    "hedge-classifier": lambda: HedgeClassifier(
+        [LogisticRegression(SGD(lr=0.01), bits=10), LogisticRegression(bits=10)], eta=2.0
+    ),
+    "hedge-regressor": lambda: HedgeRegressor(
+        [LinearRegression(bits=10), BayesianLinearRegression(capacity=32)], discount=0.99
+    ),
     "fraud-detector": lambda: FraudDetector(
         entity="city", time="visits", amount="age", min_frauds=5, bits=12
     ),

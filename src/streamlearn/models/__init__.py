@@ -2,6 +2,7 @@
 
 from streamlearn.models.bandit import HybridLinUCB, LinearBandit
 from streamlearn.models.bayes import BayesianLinearRegression
+from streamlearn.models.ensemble import HedgeClassifier, HedgeRegressor
 from streamlearn.models.fraud import FraudDetector
 from streamlearn.models.linear import (
     FTRL,
@@ -25,6 +26,8 @@ __all__ = [
     "EngagementRanker",
     "FeedbackBuffer",
     "FraudDetector",
+    "HedgeClassifier",
+    "HedgeRegressor",
     "HybridLinUCB",
     "LinearBandit",
     "LinearRegression",
