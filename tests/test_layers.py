@@ -19,6 +19,7 @@ ALLOWED = {
     "datasets": {"base", "streams"},
     "registry": {"base"},
     "monitor": {"base", "evaluate"},
+    "interop": {"base", "features", "models"},
 }
 # The runner wires everything below it; the service runs the runner; the command line
 # sits on top.

@@ -85,7 +85,7 @@ class LabelsConfig(_Section):
 
 
 class ModelConfig(_Section):
-    kind: Literal["linear", "bayesian", "bandit"] = "linear"
+    kind: Literal["linear", "bayesian", "bandit", "river"] = "linear"
     task: Literal["auto", "binary", "regression"] = "auto"
     optimizer: Literal[MODEL_NAMES] = "ftrl"  # type: ignore[valid-type]
     bits: int = Field(20, ge=1, le=30)
@@ -103,11 +103,18 @@ class ModelConfig(_Section):
     rule: Literal["greedy", "ucb", "thompson", "softmax"] = "ucb"
     explore: float | None = Field(None, ge=0)
     arm_column: str = "arm"
+    # kind = "river": any River estimator, as "module.Class | module.Class"
+    river: str | None = None
+    allow_pickle: bool = False  # River models checkpoint as pickles: say yes explicitly
 
     @model_validator(mode="after")
-    def _bandit_arms(self) -> ModelConfig:
+    def _kind_needs(self) -> ModelConfig:
         if self.kind == "bandit" and not self.arms:
             raise ValueError("a bandit needs its arms (model.arms)")
+        if self.kind == "river" and not (self.river and self.allow_pickle):
+            raise ValueError("a River model needs model.river (e.g. \"linear_model."
+                             "LogisticRegression\") and model.allow_pickle = true (its "
+                             "checkpoints are pickles)")  # fmt: skip
         return self
 
 
@@ -240,8 +247,10 @@ def _resolve_paths(config: RunConfig, base: Path) -> None:
 
 def _task(config: RunConfig) -> str:
     kind = config.model.kind
-    if kind != "linear":
+    if kind in ("bayesian", "bandit"):
         return "bandit" if kind == "bandit" else "regression"
+    if kind == "river":
+        return _other_learner(config.model).task
     task = config.model.task
     if task == "auto" and config.source is None:
         raise ConfigError("model.task: say binary or regression (no [source] file to detect "
@@ -276,6 +285,11 @@ def _learner(model: ModelConfig, task: str, detector: str | None, policy: str,
 
 
 def _other_learner(model: ModelConfig) -> Learner:
+    if model.kind == "river":
+        from streamlearn.interop.river import RiverModel, allow_pickle, river_estimator
+
+        allow_pickle(model.allow_pickle)
+        return RiverModel(river_estimator(model.river))
     hashing = {"bits": model.bits, "categorical": tuple(model.categorical),
                "interactions": model.interactions if model.interactions == "all"
                else [tuple(p) for p in model.interactions],

@@ -1,0 +1,1 @@
+"""Interoperability with other libraries (optional dependencies, imported on use)."""
