@@ -1,0 +1,338 @@
+"""Mini-batch neural networks on PyTorch (optional: ``pip install streamlearn[torch]``).
+
+Events are hashed as for the linear learners and fed to the network as a dense vector of
+``2**bits`` inputs. Labelled events collect in a buffer; every ``batch_size`` of them the
+network takes ``epochs`` optimizer steps on the buffer. Every event is predicted (eval mode,
+no gradients) before it is learned, by the weights of the last update before it. Batch and
+one-event calls follow the same schedule; their predictions agree to float32 rounding
+(a batched forward pass may round differently from a one-row one).
+
+The network comes from a factory named by import path (``"package.module:function"``,
+called with ``inputs``, ``outputs`` and ``factory_args``), so that a snapshot — tensors and
+JSON, never pickle — can rebuild it. Warm start: a network with ``base`` and ``head``
+sub-modules (see :func:`warm_mlp`) trains only its head for the first ``freeze_base_for``
+updates, then the base too, at ``base_lr_scale`` times the rate; :meth:`TorchLearner.rebase`
+swaps in a newly batch-trained base and keeps the online head.
+
+>>> from streamlearn.datasets import elec2
+>>> import pyarrow.csv as pacsv
+>>> table = pacsv.read_csv(elec2.path())
+>>> net = TorchLearner("binary", bits=8, batch_size=64, lr=0.01, seed=0)
+>>> p = net.predict_learn_many(table.drop(["target"]), table["target"])
+>>> bool(((p >= 0.5) == table["target"].to_numpy())[-10_000:].mean() > 0.75)
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping
+from typing import Any, Self
+
+import numpy as np
+
+from streamlearn.base import Classifier, Learner, Regressor, State, register
+from streamlearn.features.columns import as_columns, n_rows
+from streamlearn.models.hashed import HashedModel
+from streamlearn.models.linear.base import regression_target, target_array
+
+DEFAULT_FACTORY = "streamlearn.models.neural:mlp"
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("the neural learner needs PyTorch: pip install 'streamlearn[torch]' "
+                          "(on these machines: pip install torch==2.13.0)") from None  # fmt: skip
+    return torch
+
+
+def mlp(inputs: int, outputs: int = 1, hidden: Iterable[int] = (32,)) -> Any:
+    """A plain multi-layer perceptron (ReLU)."""
+    nn = _torch().nn
+    layers, width = [], inputs
+    for size in hidden:
+        layers += [nn.Linear(width, size), nn.ReLU()]
+        width = size
+    return nn.Sequential(*layers, nn.Linear(width, outputs))
+
+
+def warm_mlp(inputs: int, outputs: int = 1, hidden: Iterable[int] = (32,)) -> Any:
+    """A linear ``base`` (to warm-start from a batch-trained linear model) plus an MLP
+    ``head`` that learns what the base misses: output = base(x) + head(x)."""
+    nn = _torch().nn
+
+    class WarmNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.base = nn.Linear(inputs, outputs)
+            self.head = mlp(inputs, outputs, hidden)
+            nn.init.zeros_(self.head[-1].weight)  # the head starts silent: base alone
+            nn.init.zeros_(self.head[-1].bias)
+
+        def forward(self, x):
+            return self.base(x) + self.head(x)
+
+    return WarmNet()
+
+
+def _factory(path: str):
+    module, _, name = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise ValueError(f"no network factory {path!r} (write package.module:function)") from None
+
+
+class _Neural(HashedModel):
+    """What the classifier and the regressor share (see the module doc)."""
+
+    def __init__(
+        self,
+        bits: int = 10,
+        factory: str = DEFAULT_FACTORY,
+        factory_args: Mapping[str, Any] | None = None,
+        batch_size: int = 32,
+        epochs: int = 1,
+        lr: float = 0.001,
+        device: str = "auto",
+        seed: int = 0,
+        freeze_base_for: int = 0,
+        base_lr_scale: float = 0.1,
+        categorical: Iterable[str] = (),
+        interactions: Iterable[Iterable[str]] | str = (),
+        standardize: bool = True,
+        missing: bool = False,
+    ) -> None:
+        torch = _torch()
+        if bits > 16 or batch_size < 1 or epochs < 1 or not lr > 0:
+            raise ValueError("need bits <= 16, batch_size >= 1, epochs >= 1 and lr > 0")
+        # The hashing seed stays 0, as the linear learners' default, so that a linear model can
+        # warm-start the network; ``seed`` seeds the weights.
+        super().__init__(bits, 0, categorical, None, interactions, standardize, missing)
+        self.factory, self.factory_args = factory, dict(factory_args or {})
+        self.batch_size, self.epochs, self.lr, self.seed = batch_size, epochs, float(lr), seed
+        self.freeze_base_for, self.base_lr_scale = int(freeze_base_for), float(base_lr_scale)
+        self.device_name = device
+        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
+                                   else ("cpu" if device == "auto" else device))  # fmt: skip
+        torch.manual_seed(seed)
+        self.net = _factory(factory)(inputs=self.features.size, outputs=1,
+                                     **self.factory_args).to(self.device)  # fmt: skip
+        self.optimizer = torch.optim.Adam(self._groups(), lr=self.lr)
+        self.buffer_x = np.zeros((0, self.features.size), np.float32)
+        self.buffer_y = np.zeros(0, np.float32)
+        self.updates = 0
+
+    def _groups(self) -> list[dict[str, Any]]:
+        base = getattr(self.net, "base", None)
+        if base is None:
+            return [{"params": list(self.net.parameters()), "lr": self.lr}]
+        head = [p for name, p in self.net.named_parameters() if not name.startswith("base.")]
+        slow = self.lr * self.base_lr_scale
+        return [{"params": head, "lr": self.lr},
+                {"params": list(base.parameters()), "lr": slow}]  # fmt: skip
+
+    def params(self) -> dict[str, Any]:
+        return {"bits": self.features.bits, "factory": self.factory,
+                "factory_args": self.factory_args, "batch_size": self.batch_size,
+                "epochs": self.epochs, "lr": self.lr, "device": self.device_name,
+                "seed": self.seed, "freeze_base_for": self.freeze_base_for,
+                "base_lr_scale": self.base_lr_scale,
+                **{k: v for k, v in self.features.params().items()
+                   if k in ("categorical", "interactions", "standardize", "missing")}}  # fmt: skip
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> State:
+        arrays, meta = self.features.state()
+        for name, tensor in self.net.state_dict().items():
+            arrays[f"net/{name}"] = tensor.detach().cpu().numpy().copy()
+        for k, group in enumerate(self.optimizer.state_dict()["state"].values()):
+            for key, value in group.items():
+                arrays[f"adam/{k}/{key}"] = np.asarray(value.cpu().numpy() if hasattr(
+                    value, "cpu") else value, dtype=np.float64).copy()  # fmt: skip
+        arrays |= {"buffer_x": self.buffer_x.copy(), "buffer_y": self.buffer_y.copy(),
+                   "updates": np.array([self.updates], np.int64)}  # fmt: skip
+        return State(type(self).__name__, self.params(), arrays, meta)
+
+    @classmethod
+    def from_state(cls, state: State) -> Self:
+        torch = _torch()
+        if state.kind != cls.__name__:
+            raise ValueError(f"state of a {state.kind} cannot make a {cls.__name__}")
+        model = cls(**state.params)
+        model.features.load_state(state.arrays, state.meta)
+        weights = {k[4:]: torch.from_numpy(np.array(v)) for k, v in state.arrays.items()
+                   if k.startswith("net/")}  # fmt: skip
+        model.net.load_state_dict(weights)
+        model.updates = int(state.arrays["updates"][0])
+        model.buffer_x = np.asarray(state.arrays["buffer_x"], np.float32).copy()
+        model.buffer_y = np.asarray(state.arrays["buffer_y"], np.float32).copy()
+        model._load_adam(state.arrays)
+        return model
+
+    def _load_adam(self, arrays: Mapping[str, np.ndarray]) -> None:
+        torch = _torch()
+        saved = self.optimizer.state_dict()
+        params = [p for group in saved["param_groups"] for p in group["params"]]
+        restored = {}
+        for k, param in enumerate(params):
+            keys = {key[len(f"adam/{k}/") :]: value for key, value in arrays.items()
+                    if key.startswith(f"adam/{k}/")}  # fmt: skip
+            if keys:
+                restored[param] = {
+                    name: torch.tensor(value, dtype=torch.float32).to(self.device)
+                    if name != "step" else torch.tensor(float(value))
+                    for name, value in keys.items()}  # fmt: skip
+        self.optimizer.load_state_dict({"state": restored, "param_groups": saved["param_groups"]})
+
+    # ------------------------------------------------------------------ the loop
+    def _dense(self, hashes: np.ndarray, values: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(hashes), self.features.size), np.float32)
+        rows = np.repeat(np.arange(len(hashes)), hashes.shape[1])
+        np.add.at(out, (rows, (hashes & (self.features.size - 1)).ravel()), values.ravel())
+        return out
+
+    def _forward(self, dense: np.ndarray) -> np.ndarray:
+        torch = _torch()
+        self.net.eval()
+        with torch.no_grad():
+            raw = self.net(torch.from_numpy(dense).to(self.device)).reshape(-1)
+            return self._output(raw).double().cpu().numpy()
+
+    def _update(self) -> None:
+        torch = _torch()
+        base = getattr(self.net, "base", None)
+        if base is not None:
+            for p in base.parameters():
+                p.requires_grad_(self.updates >= self.freeze_base_for)
+        self.net.train()
+        x = torch.from_numpy(self.buffer_x).to(self.device)
+        y = torch.from_numpy(self.buffer_y).to(self.device)
+        for _ in range(self.epochs):
+            self.optimizer.zero_grad()
+            loss = self._loss(self.net(x).reshape(-1), y)
+            if not torch.isfinite(loss):  # a poisoned batch is skipped, never learned
+                break
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), 10.0)
+            self.optimizer.step()
+        self.updates += 1
+        self.buffer_x = self.buffer_x[:0]
+        self.buffer_y = self.buffer_y[:0]
+
+    def _run(self, hashes, values, targets, out, learn: bool) -> None:
+        dense = self._dense(hashes, values)
+        if not learn:
+            out[:] = self._forward(dense)
+            return
+        start = 0
+        while start < len(dense):  # predict up to the next update, then learn that part
+            stop = min(len(dense), start + self.batch_size - len(self.buffer_y))
+            out[start:stop] = self._forward(dense[start:stop])
+            self.buffer_x = np.concatenate([self.buffer_x, dense[start:stop]])
+            self.buffer_y = np.concatenate([self.buffer_y, targets[start:stop].astype(np.float32)])
+            if len(self.buffer_y) >= self.batch_size:
+                self._update()
+            start = stop
+
+    def _one(self, x: Mapping[str, Any], target: float | None) -> float:
+        event = self._encode(x)
+        out = np.empty(1)
+        learn = target is not None
+        self._run(event.hashes[None, :], event.values[None, :],
+                  np.array([target if learn else 0.0]), out, learn)  # fmt: skip
+        if learn:
+            self.features.learn_one(event)
+            self._cached = None
+        return float(out[0])
+
+    def rebase(self, source: Any) -> None:
+        """A newly batch-trained base (an ``nn.Module`` shaped like ours, or one of our
+        linear learners) replaces the network's; the online head is kept."""
+        torch = _torch()
+        base = getattr(self.net, "base", None)
+        if base is None:
+            raise ValueError("this network has no base to rebase (use warm_mlp)")
+        if isinstance(source, Learner):
+            weights = np.asarray(source.weights(), np.float32)
+            if len(weights) != self.features.size or source.features.seed != self.features.seed:
+                raise ValueError("the linear model must hash as this network does (bits, seed)")
+            state = {"weight": torch.from_numpy(weights[None, :]),
+                     "bias": torch.tensor([float(source.intercept[0])])}  # fmt: skip
+        else:
+            state = source.state_dict()
+        base.load_state_dict(state)
+
+    def predict_many(self, X: Any) -> np.ndarray:
+        columns = as_columns(X)
+        n = n_rows(columns)
+        out = np.empty(n)
+        for start, stop, hashes, values in self._encoded_chunks(columns, n, learn=False):
+            out[start:stop] = self._forward(self._dense(hashes, values))
+        return out
+
+
+@register
+class TorchClassifier(_Neural, Classifier):
+    """A mini-batch neural binary classifier (sigmoid output, log loss); parameters in the
+    module doc of :mod:`streamlearn.models.neural`."""
+
+    def _output(self, raw):
+        return _torch().sigmoid(raw)
+
+    def _loss(self, raw, y):
+        return _torch().nn.functional.binary_cross_entropy_with_logits(raw, y)
+
+    def _target_one(self, y: Any) -> float:
+        if isinstance(y, bool | np.bool_) or y in (0, 1):
+            return float(y)
+        raise ValueError(f"a binary label must be 0/1 or a bool, got {y!r}")
+
+    def _targets_many(self, y: Any, n: int) -> np.ndarray:
+        targets = target_array(y, n)
+        if not np.isin(targets, (0.0, 1.0)).all():
+            raise ValueError("binary labels must be 0/1")
+        return targets
+
+    def predict_proba_one(self, x: Mapping[str, Any]) -> dict[bool, float]:
+        p = self._one(x, None)
+        return {False: 1.0 - p, True: p}
+
+    def predict_proba_many(self, X: Any) -> np.ndarray:
+        return self.predict_many(X)
+
+    def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
+        self._one(x, self._target_one(y))
+
+
+@register
+class TorchRegressor(_Neural, Regressor):
+    """A mini-batch neural regressor (squared error)."""
+
+    def _output(self, raw):
+        return raw
+
+    def _loss(self, raw, y):
+        return _torch().nn.functional.mse_loss(raw, y)
+
+    def _target_one(self, y: Any) -> float:
+        return regression_target(y)
+
+    def _targets_many(self, y: Any, n: int) -> np.ndarray:
+        return target_array(y, n)
+
+    def predict_one(self, x: Mapping[str, Any]) -> float:
+        return self._one(x, None)
+
+    def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
+        self._one(x, self._target_one(y))
+
+
+def TorchLearner(task: str = "binary", **options: Any) -> _Neural:
+    """A :class:`TorchClassifier` (``task="binary"``) or :class:`TorchRegressor`."""
+    kinds = {"binary": TorchClassifier, "regression": TorchRegressor}
+    if task not in kinds:
+        raise ValueError(f"task must be one of {sorted(kinds)}, got {task!r}")
+    return kinds[task](**options)
