@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_service.py
 	$(BIN)/python bench/bench_bandit.py
 	$(BIN)/python bench/bench_recommend.py
+	$(BIN)/python bench/bench_neural.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
