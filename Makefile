@@ -7,8 +7,8 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint bench clean
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -97,3 +97,17 @@ def test_warm_start_from_a_batch_trained_linear_model_then_unfreeze(stream):
                                rtol=1e-6)  # fmt: skip
     with pytest.raises(ValueError, match="no base"):
         TorchClassifier(bits=8).rebase(newer)
+
+
+def test_warm_start_from_a_scikit_learn_model(stream):
+    from sklearn.linear_model import LogisticRegression as SkLogistic
+
+    X, y = stream
+    net = TorchClassifier(bits=8, factory="streamlearn.models.neural:warm_mlp", seed=4)
+    inputs = net.inputs(X)
+    batch = SkLogistic(max_iter=500).fit(inputs, y)
+    net.rebase(batch)
+    np.testing.assert_allclose(net.predict_proba_many(X.slice(0, 300)),
+                               batch.predict_proba(inputs[:300])[:, 1], atol=1e-5)  # fmt: skip
+    with pytest.raises(ValueError, match="inputs"):
+        net.rebase(SkLogistic().fit(inputs[:, :10], y))

@@ -248,14 +248,33 @@ class _Neural(HashedModel):
             self._cached = None
         return float(out[0])
 
+    def inputs(self, X: Any) -> np.ndarray:
+        """The network's input matrix for a batch (hashed, scaled as the model would now):
+        what a batch model (scikit-learn, say) trains on before :meth:`rebase`."""
+        columns = as_columns(X)
+        n = n_rows(columns)
+        out = np.empty((n, self.features.size), np.float32)
+        for start, stop, hashes, values in self._encoded_chunks(columns, n, learn=False):
+            out[start:stop] = self._dense(hashes, values)
+        return out
+
     def rebase(self, source: Any) -> None:
-        """A newly batch-trained base (an ``nn.Module`` shaped like ours, or one of our
-        linear learners) replaces the network's; the online head is kept."""
+        """A newly batch-trained base replaces the network's; the online head is kept. The
+        source: an ``nn.Module`` shaped like the base, one of our linear learners (hashing
+        as this network does), or a scikit-learn linear model (``coef_``, ``intercept_``)
+        fitted on :meth:`inputs`."""
         torch = _torch()
         base = getattr(self.net, "base", None)
         if base is None:
             raise ValueError("this network has no base to rebase (use warm_mlp)")
-        if isinstance(source, Learner):
+        if hasattr(source, "coef_") and hasattr(source, "intercept_"):
+            coef = np.asarray(source.coef_, np.float32).reshape(1, -1)
+            if coef.shape[1] != self.features.size:
+                raise ValueError(f"the model has {coef.shape[1]} coefficients, the network "
+                                 f"{self.features.size} inputs: fit it on .inputs(X)")  # fmt: skip
+            intercept = np.asarray(source.intercept_, np.float32).reshape(-1)[:1]
+            state = {"weight": torch.from_numpy(coef), "bias": torch.from_numpy(intercept)}
+        elif isinstance(source, Learner):
             weights = np.asarray(source.weights(), np.float32)
             if len(weights) != self.features.size or source.features.seed != self.features.seed:
                 raise ValueError("the linear model must hash as this network does (bits, seed)")
