@@ -130,6 +130,9 @@ class Runner:
     drain_at_end
         At the end of a replayed file, let every label still in flight arrive (a live
         stream has no end).
+    mixer
+        A :class:`~streamlearn.runner.mixing.ParameterMixer`: this worker's champion mixes
+        its weights with the other workers' when due (one global model over partitions).
     """
 
     def __init__(
@@ -153,6 +156,7 @@ class Runner:
         dead_letters: str | os.PathLike | None = None,
         micro_batch: int = 16384,
         drain_at_end: bool = True,
+        mixer: Any = None,
     ) -> None:
         if micro_batch < 1:
             raise ValueError(f"micro_batch must be >= 1, got {micro_batch}")
@@ -171,6 +175,7 @@ class Runner:
         self.dead_letters = RejectLog(Path(dead_letters) if dead_letters else None)
         self.micro_batch = micro_batch
         self.drain_at_end = drain_at_end
+        self.mixer = mixer
         self.version: str | None = None
         self.rejected = 0
         self.summary = RunSummary()
@@ -237,6 +242,7 @@ class Runner:
                     self.summary.batch_events = len(batch)
                 served_now += len(batch)
                 self.summary.served_this_run = served_now
+                self._mix_if_due()
                 since_checkpoint += len(batch)
                 if self._checkpoint_due(since_checkpoint, last_checkpoint):
                     self.checkpoint()
@@ -270,6 +276,11 @@ class Runner:
             challenger.step(batch)
         self._log_predictions(batch, predictions)
         return predictions
+
+    def _mix_if_due(self) -> None:
+        learned = self.champion.counters["learned"]
+        if self.mixer is not None and self.mixer.due(learned):
+            self.champion.model = self.mixer.mix(self.champion.model, learned)
 
     def _checkpoint_due(self, events: int, last: float) -> bool:
         if self.registry is None:

@@ -1,0 +1,122 @@
+"""Iterative parameter mixing (McDonald, Hall & Mann 2010) through Redis: several workers,
+each learning its own partitions of the stream, share one global model.
+
+Every ``every_events`` learned events (or ``every_seconds``), a worker publishes its
+model's mixable arrays (a linear model's weight table and intercept; the featurizer's
+statistics stay local) with the number of events it learned since its last mix, reads the
+latest publication of every live worker, and continues from their average weighted by
+those counts. Mixing is asynchronous — no barrier — so a slow or dead worker never stalls
+the others; a worker silent for ``stale_after`` seconds drops out of the average.
+
+>>> # see tests/test_scale_out.py: two runners on a real Redis share one model
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+from streamlearn.base import Learner, State
+
+
+def mixable(model: Learner) -> list[str]:
+    """The arrays of ``model``'s state that mixing averages."""
+    names = getattr(model, "mixable_arrays", None)
+    if names is not None:
+        return list(names)
+    arrays = model.state().arrays
+    return [name for name in ("table", "intercept") if name in arrays]
+
+
+class ParameterMixer:
+    """One worker's side of the mixing (see the module doc).
+
+    Parameters
+    ----------
+    client
+        A redis-py client.
+    group
+        The key prefix shared by the workers of one model.
+    worker
+        This worker's name (unique in the group).
+    every_events, every_seconds
+        When to mix.
+    stale_after
+        Seconds after which a silent worker's weights are left out.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        group: str,
+        worker: str,
+        every_events: int | None = 10_000,
+        every_seconds: float | None = None,
+        stale_after: float = 60.0,
+    ) -> None:
+        if every_events is None and every_seconds is None:
+            raise ValueError("mix every_events and/or every_seconds")
+        self.client, self.group, self.worker = client, group, worker
+        self.every_events, self.every_seconds = every_events, every_seconds
+        self.stale_after = stale_after
+        self.mixes = 0
+        self._learned_at_mix = 0
+        self._last = time.monotonic()
+
+    def due(self, learned: int) -> bool:
+        by_events = self.every_events is not None and learned - self._learned_at_mix >= (
+            self.every_events)  # fmt: skip
+        by_time = self.every_seconds is not None and time.monotonic() - self._last >= (
+            self.every_seconds)  # fmt: skip
+        return (by_events or by_time) and learned > self._learned_at_mix
+
+    def mix(self, model: Learner, learned: int) -> Learner:
+        """Publish this worker's arrays, average everybody's; returns the mixed model."""
+        names = mixable(model)
+        state = model.state()
+        weight = float(learned - self._learned_at_mix)
+        self._publish({name: state.arrays[name] for name in names}, weight)
+        total = {name: np.zeros_like(state.arrays[name], dtype=np.float64) for name in names}
+        weights = 0.0
+        for arrays, w in self._everyone(names, state):
+            for name in names:
+                total[name] += w * arrays[name]
+            weights += w
+        self._learned_at_mix, self._last = learned, time.monotonic()
+        self.mixes += 1
+        if weights <= 0:
+            return model
+        mixed = dict(state.arrays) | {name: total[name] / weights for name in names}
+        return type(model).from_state(State(state.kind, state.params, mixed, state.meta))
+
+    def _key(self, worker: str) -> str:
+        return f"{self.group}:mix:{worker}"
+
+    def _publish(self, arrays: dict[str, np.ndarray], weight: float) -> None:
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)  # plain arrays (npz, no pickle: object arrays refused)
+        self.client.hset(self._key(self.worker), mapping={
+            "arrays": buffer.getvalue(), "weight": weight, "time": time.time()})  # fmt: skip
+        self.client.sadd(f"{self.group}:mix:workers", self.worker)
+
+    def _everyone(self, names: list[str], state: State):
+        """(arrays, weight) of every live worker whose arrays fit this model."""
+        now = time.time()
+        for raw in sorted(self.client.smembers(f"{self.group}:mix:workers")):
+            worker = raw.decode() if isinstance(raw, bytes) else raw
+            entry = self.client.hgetall(self._key(worker))
+            if not entry or now - float(entry[b"time"]) > self.stale_after:
+                continue
+            with np.load(io.BytesIO(entry[b"arrays"]), allow_pickle=False) as data:
+                arrays = {name: data[name] for name in names if name in data.files}
+            fits = all(name in arrays and arrays[name].shape == state.arrays[name].shape
+                       for name in names)  # fmt: skip
+            if fits and np.isfinite([a.sum() for a in arrays.values()]).all():
+                yield arrays, float(entry[b"weight"])
+
+    def describe(self) -> str:
+        return json.dumps({"group": self.group, "worker": self.worker, "mixes": self.mixes})

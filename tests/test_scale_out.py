@@ -1,0 +1,169 @@
+"""Scale-out: workers that share one model by parameter mixing through a real Redis, two
+workers in one Kafka consumer group on a real broker, and serving replicas that follow the
+newest version."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+from confluent_kafka import Producer
+
+from streamlearn.datasets import synth
+from streamlearn.models import LogisticRegression
+from streamlearn.registry import RedisRegistry
+from streamlearn.runner import FileEvents, Runner
+from streamlearn.runner.kafka import KafkaEvents
+from streamlearn.runner.mixing import ParameterMixer
+from streamlearn.service import Replica
+from tests.conftest import create_topics
+
+CROSSES = [("C1", "C2"), ("C3", "C4")]
+
+
+def log_loss(p, y):
+    p = np.clip(p, 1e-15, 1 - 1e-15)
+    return float(-np.mean(np.where(y >= 0.5, np.log(p), np.log1p(-p))))
+
+
+@pytest.fixture(scope="module")
+def partitions(tmp_path_factory):
+    """A click stream and its two halves (even and odd events: two partitions)."""
+    folder = tmp_path_factory.mktemp("parts")
+    n = 80_000
+    table = synth.click_stream(n, seed=2, drift=False).append_column("eid", pa.array(np.arange(n)))
+    pacsv.write_csv(table, folder / "all.csv")
+    halves = [table.filter(pa.array(np.arange(n) % 2 == k)) for k in (0, 1)]
+    for k, half in enumerate(halves):
+        pacsv.write_csv(half, folder / f"part{k}.csv")
+    return folder, table, halves
+
+
+def runner(path, mixer=None, predictions=None):
+    categorical = [f"C{i}" for i in range(1, 21)]
+    return Runner(LogisticRegression(bits=18, interactions=CROSSES),
+                  FileEvents(path, "click", categorical=categorical, id_column="eid"),
+                  micro_batch=500, mixer=mixer, predictions=predictions)  # fmt: skip
+
+
+def served(path):
+    return pacsv.read_csv(path)["prediction"].to_numpy()
+
+
+def test_two_mixing_workers_learn_as_well_as_one(partitions, redis_client, tmp_path):
+    folder, table, halves = partitions
+    single = runner(folder / "all.csv", predictions=tmp_path / "single.csv")
+    single.run()
+    workers = {}
+
+    def work(k: int, mix: bool) -> None:
+        mixer = ParameterMixer(redis_client, "clicks", f"w{k}", every_events=1000) if mix else None
+        workers[(k, mix)] = runner(folder / f"part{k}.csv", mixer, tmp_path / f"{k}{mix}.csv")
+        workers[(k, mix)].run()
+
+    losses = {}
+    for mix in (True, False):
+        threads = [threading.Thread(target=work, args=(k, mix)) for k in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        both = np.concatenate([served(tmp_path / f"{k}{mix}.csv") for k in (0, 1)])
+        truth = np.concatenate([half["click"].to_numpy() for half in halves])
+        losses[mix] = log_loss(both, truth)
+    alone = log_loss(served(tmp_path / "single.csv"), table["click"].to_numpy())
+    assert losses[True] <= 1.01 * alone  # the goal: within 1% of one worker on everything
+    assert losses[True] < losses[False]  # and mixing is what does it
+    assert workers[(0, True)].mixer.mixes >= 30 and workers[(1, True)].mixer.mixes >= 30
+    # Mixed workers hold nearly one model (each has learned up to 1,000 events of its own
+    # since its last mix): they predict far more alike than workers that never mix.
+    probe = {k: v[:2000] for k, v in table.drop(["click", "eid"]).to_pydict().items()}
+    gap = {mix: np.abs(workers[(0, mix)].model.predict_proba_many(probe)
+                       - workers[(1, mix)].model.predict_proba_many(probe)).mean()
+           for mix in (True, False)}  # fmt: skip
+    assert gap[True] < 0.6 * gap[False]
+
+
+def test_a_stale_or_misshapen_worker_is_left_out(redis_client):
+    model = LogisticRegression(bits=6)
+    model.learn_many({"x": np.ones(10)}, np.ones(10))
+    ghost = ParameterMixer(redis_client, "g", "ghost", every_events=1, stale_after=0.2)
+    ghost.mix(LogisticRegression(bits=6), 5)  # publishes fresh-model weights
+    small = ParameterMixer(redis_client, "g", "small", every_events=1)
+    small.mix(LogisticRegression(bits=4), 5)  # another shape: never averaged in
+    time.sleep(0.3)  # the ghost goes stale
+    live = ParameterMixer(redis_client, "g", "live", every_events=1)
+    mixed = live.mix(model, 10)
+    np.testing.assert_array_equal(mixed.table, model.table)  # only itself was live and fit
+
+
+def produce(bootstrap, topic, n):
+    rng = np.random.default_rng(1)
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for i in range(n):
+        colour = str(rng.choice(["red", "blue", "green"]))
+        record = {"id": f"e{i}", "features": {"colour": colour, "size": float(rng.normal())},
+                  "label": float(colour == "red")}  # fmt: skip
+        producer.produce(topic, json.dumps(record).encode(), key=f"e{i}".encode())
+    producer.flush(30)
+
+
+def test_two_kafka_workers_share_the_partitions_and_replicas_follow(kafka_broker,
+                                                                     redis_client):  # fmt: skip
+    create_topics(kafka_broker, "scale-events", partitions=2)
+    n = 6000
+    produce(kafka_broker, "scale-events", n)
+    registries = [RedisRegistry(redis_client, f"scale:w{k}") for k in (0, 1)]
+    workers = []
+    for k in (0, 1):
+        source = KafkaEvents({"bootstrap.servers": kafka_broker, "group.id": "scale"},
+                             "scale-events")  # fmt: skip
+        mixer = ParameterMixer(redis_client, "scale", f"w{k}", every_events=300)
+        workers.append(Runner(LogisticRegression(bits=12), source, registry=registries[k],
+                              checkpoint_seconds=0.5, micro_batch=200, mixer=mixer,
+                              drain_at_end=False))  # fmt: skip
+    threads = [threading.Thread(target=w.run) for w in workers]
+    for thread in threads:
+        thread.start()
+    replicas = [Replica(registries[0], poll_every=0.1) for _ in range(2)]  # follow worker 0
+    try:
+        deadline = time.monotonic() + 90
+        while sum(w.counters["learned"] for w in workers) < n:
+            assert time.monotonic() < deadline, [w.counters for w in workers]
+            time.sleep(0.2)
+        assert all(w.counters["learned"] > 0 for w in workers)  # each got a partition
+        assert sum(w.counters["learned"] for w in workers) == n  # none twice
+        for replica in replicas:
+            replica.start()
+        newest = registries[0].tagged("champion").id
+        assert all(_wait(lambda r=r: r.serving is not None and r.serving.version >= newest)
+                   for r in replicas)  # fmt: skip
+        red, blue = (replicas[0].predict([{"colour": c, "size": 0.0}])[0]
+                     for c in ("red", "blue"))  # fmt: skip
+        assert red > 0.8 > 0.2 > blue
+        assert all(w.mixer.mixes > 0 for w in workers)
+        offsets = [registries[k].latest()[1].offsets for k in (0, 1)]
+        assert all(offsets)  # each worker's snapshot records its own partitions' offsets
+    finally:
+        for w in workers:
+            w.request_stop()
+        for thread in threads:
+            thread.join(30)
+        for replica in replicas:
+            replica.stop()
+        for w in workers:
+            w.close()
+
+
+def _wait(condition, timeout=20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
