@@ -53,6 +53,7 @@ from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import JoinStore, MemoryJoinStore, SQLiteJoinStore
 from streamlearn.runner.join_redis import RedisJoinStore
 from streamlearn.runner.kafka import KafkaEvents, KafkaPredictions
+from streamlearn.runner.mixing import ParameterMixer
 from streamlearn.runner.sources import FileEvents
 from streamlearn.streams import FileSource
 
@@ -180,6 +181,16 @@ class KafkaConfig(_Section):
     settings: dict[str, str | int | float | bool] = {}
 
 
+class ScaleConfig(_Section):
+    """One worker of several sharing a model by parameter mixing through ``[redis]``."""
+
+    worker: str
+    group: str = "streamlearn"
+    mix_every_events: int | None = Field(10_000, ge=1)
+    mix_every_seconds: float | None = Field(None, gt=0)
+    stale_after: float = Field(60.0, gt=0)
+
+
 class RunConfig(_Section):
     source: SourceConfig | None = None
     labels: LabelsConfig = LabelsConfig()
@@ -193,6 +204,7 @@ class RunConfig(_Section):
     redis: RedisConfig = RedisConfig()
     service: ServiceConfig = ServiceConfig()
     kafka: KafkaConfig | None = None
+    scale: ScaleConfig | None = None
 
 
 def _problems(error: ValidationError) -> str:
@@ -369,8 +381,16 @@ def build_runner(config: RunConfig, source: Any = None, **options: Any) -> Runne
         checkpoint_every=config.checkpoint.every_events,
         checkpoint_seconds=config.checkpoint.every_seconds, window=config.output.window,
         predictions=predictions, dead_letters=config.output.dead_letters,
-        micro_batch=config.output.micro_batch, **options,
+        micro_batch=config.output.micro_batch, mixer=_mixer(config), **options,
     )  # fmt: skip
+
+
+def _mixer(config: RunConfig) -> ParameterMixer | None:
+    scale = config.scale
+    if scale is None:
+        return None
+    return ParameterMixer(_redis(config), scale.group, scale.worker, scale.mix_every_events,
+                          scale.mix_every_seconds, scale.stale_after)  # fmt: skip
 
 
 def kafka_events(config: RunConfig) -> KafkaEvents:
