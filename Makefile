@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_bandit.py
 	$(BIN)/python bench/bench_recommend.py
 	$(BIN)/python bench/bench_neural.py
+	$(BIN)/python bench/bench_scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
