@@ -17,7 +17,7 @@ round or step) and the best rate.
 >>> result = successive_halving(lambda lr: LogisticRegression(SGD(lr=lr), bits=12), X, y,
 ...                             rates=[0.001, 0.01, 0.1, 1.0], first_round=2000)
 >>> result.best, len(result.table)
-(0.1, 4)
+(1.0, 4)
 """
 
 from __future__ import annotations
