@@ -233,16 +233,31 @@ class KafkaEvents:
     # ------------------------------------------------------------------ reading
     def _subscribe(self) -> None:
         topics = [self.events_topic] + ([self.labels_topic] if self.labels_topic else [])
-        self.consumer.subscribe(topics, on_assign=self._on_assign)
+        self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         self._subscribed = True
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Start each partition where the checkpoint says (else: committed, or earliest)."""
+        """Start each partition where the checkpoint says (else: committed, or earliest).
+        A partition taken over from another worker starts at that worker's last committed
+        offset — its last checkpoint — and the position joins this worker's checkpoints
+        even before a message arrives from it."""
+        fresh = [p for p in partitions if f"{p.topic}:{p.partition}" not in self.positions]
+        if fresh:
+            for found in consumer.committed(fresh, timeout=10):
+                if found.offset >= 0:
+                    self.positions[f"{found.topic}:{found.partition}"] = found.offset
         for partition in partitions:
             key = f"{partition.topic}:{partition.partition}"
             if key in self.positions:
                 partition.offset = self.positions[key]
         consumer.assign(partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """A partition given to another worker leaves this one's positions (its checkpoints
+        then neither hold nor commit it)."""
+        for partition in partitions:
+            self.positions.pop(f"{partition.topic}:{partition.partition}", None)
+        consumer.unassign()
 
     def batches(
         self, after: int = 0, rows: int = 16384, last_key: float = -math.inf
