@@ -263,3 +263,78 @@ def test_killing_one_of_two_workers_loses_no_event(kafka_broker, redis_client, t
     duplicated = a_version.events + b_version.events - n
     assert duplicated >= 0  # none lost: every event is in a's or b's snapshot
     assert duplicated <= 0.25 * n  # learned twice: at most what a learned after its checkpoint
+
+
+def keyed_worker(bootstrap: str, folder: str) -> None:
+    """A keyed worker process (killed by the test, or stopped when all is read)."""
+    from pathlib import Path
+
+    from streamlearn.registry import LocalRegistry
+    from streamlearn.runner.keyed import KeyedWorker
+
+    worker = KeyedWorker({"bootstrap.servers": bootstrap}, "keyed-events", "keyed",
+                         lambda: LogisticRegression(bits=12),
+                         lambda p: LocalRegistry(Path(folder) / f"partition{p}"),
+                         checkpoint_seconds=0.3, micro_batch=500)  # fmt: skip
+    worker.run()
+
+
+def test_keyed_workers_resume_a_dead_workers_partition_from_its_snapshot(kafka_broker,
+                                                                         tmp_path):  # fmt: skip
+    import multiprocessing
+
+    from streamlearn.registry import LocalRegistry
+
+    create_topics(kafka_broker, "keyed-events", partitions=2)
+    spawn = multiprocessing.get_context("spawn")
+    a = spawn.Process(target=keyed_worker, args=(kafka_broker, str(tmp_path)))
+    b = spawn.Process(target=keyed_worker, args=(kafka_broker, str(tmp_path)))
+    a.start()
+    b.start()
+    time.sleep(8)  # both in the group
+    n = 20_000
+    produce(kafka_broker, "keyed-events", n)
+    counts = {f"keyed-events:{p}": c for p, c in _counts(kafka_broker, "keyed-events", n).items()}
+
+    def snapshot(p: int):
+        latest = LocalRegistry(tmp_path / f"partition{p}").latest()
+        return latest if latest else (None, None)
+
+    try:
+        assert _wait(lambda: all(snapshot(p)[1] is not None and snapshot(p)[1].events > 1000
+                                 for p in (0, 1)), timeout=60)  # fmt: skip
+        a.kill()  # SIGKILL: no goodbye, no last checkpoint
+        a.join(10)
+        # The survivor resumes the dead worker's partition from its last snapshot.
+        done = {f"keyed-events:{p}" for p in (0, 1)}
+        assert _wait(lambda: all(snapshot(p)[1].events == counts[f"keyed-events:{p}"]
+                                 for p in (0, 1)), timeout=90), (
+            [snapshot(p)[1].events for p in (0, 1)], counts)  # fmt: skip
+    finally:
+        for process in (a, b):
+            if process.is_alive():
+                process.kill()
+            process.join(10)
+    for p in (0, 1):
+        state, version = snapshot(p)
+        key = f"keyed-events:{p}"
+        # Each partition's model learned each of its events exactly once, across the crash.
+        assert version.events == counts[key] and key in done
+        assert state.meta["runner"]["source"]["positions"][key] >= counts[key]
+
+
+def _counts(bootstrap: str, topic: str, n: int) -> dict[int, int]:
+    """Events per partition, by reading the topic."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"count-{topic}",
+                         "auto.offset.reset": "earliest", "session.timeout.ms": 6000})  # fmt: skip
+    consumer.subscribe([topic])
+    counts: dict[int, int] = {}
+    deadline = time.monotonic() + 60
+    while sum(counts.values()) < n and time.monotonic() < deadline:
+        for message in consumer.consume(1000, timeout=0.5):
+            if message.error() is None:
+                counts[message.partition()] = counts.get(message.partition(), 0) + 1
+    consumer.close()
+    return counts
