@@ -138,6 +138,8 @@ def test_two_kafka_workers_share_the_partitions_and_replicas_follow(kafka_broker
             time.sleep(0.2)
         assert all(w.counters["learned"] > 0 for w in workers)  # each got a partition
         assert sum(w.counters["learned"] for w in workers) == n  # none twice
+        # Worker 0 checkpoints what it learned (every 0.5 s); the replicas follow that.
+        assert _wait(lambda: registries[0].latest()[1].events == workers[0].counters["learned"])
         for replica in replicas:
             replica.start()
         newest = registries[0].tagged("champion").id

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import queue
 import threading
@@ -29,11 +30,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.json as pa_json
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from streamlearn.runner.live import check_event, event_columns, struct_columns
 from streamlearn.runner.sources import EventBatch
 from streamlearn.streams import Reject
+
+log = logging.getLogger("streamlearn.kafka")
 
 
 def _event_fields(record: Any) -> tuple[dict[str, Any], str | None, float, float | None]:
@@ -224,6 +227,7 @@ class KafkaEvents:
         )  # fmt: skip
         self.poll_timeout = poll_timeout
         self.positions: dict[str, int] = {}  # "topic:partition" → next offset to read
+        self._owned: set[str] = set()  # the partitions assigned to this consumer now
         self.sequence = 0
         self.last_key = -math.inf
         self.dead_letters = 0
@@ -248,6 +252,7 @@ class KafkaEvents:
                     self.positions[f"{found.topic}:{found.partition}"] = found.offset
         for partition in partitions:
             key = f"{partition.topic}:{partition.partition}"
+            self._owned.add(key)
             if key in self.positions:
                 partition.offset = self.positions[key]
         consumer.assign(partitions)
@@ -257,6 +262,7 @@ class KafkaEvents:
         then neither hold nor commit it)."""
         for partition in partitions:
             self.positions.pop(f"{partition.topic}:{partition.partition}", None)
+            self._owned.discard(f"{partition.topic}:{partition.partition}")
         consumer.unassign()
 
     def batches(
@@ -414,9 +420,15 @@ class KafkaEvents:
             self.producer.flush(10)
         offsets = [TopicPartition(topic, int(partition), int(offset))
                    for key, offset in state.get("positions", {}).items()
-                   for topic, partition in [key.rsplit(":", 1)]]  # fmt: skip
-        if offsets:
+                   for topic, partition in [key.rsplit(":", 1)]
+                   if key in self._owned]  # fmt: skip
+        if not offsets:
+            return
+        try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:  # a rebalance under way: the snapshot still holds them
+            log.warning("offset commit failed", extra={"event": "commit_failed",
+                                                      "error": str(exc)})  # fmt: skip
 
     def close(self) -> None:
         self._stop_fetcher()

@@ -20,12 +20,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from streamlearn.base import Learner
 from streamlearn.registry import Registry
 from streamlearn.runner.engine import Runner
-from streamlearn.runner.kafka import KafkaEvents
+from streamlearn.runner.kafka import KafkaEvents, log
 from streamlearn.runner.sources import EventBatch
 
 
@@ -55,6 +55,20 @@ class PartitionFeed(KafkaEvents):
 
     def close(self) -> None:
         self.closed.set()
+
+    def committed(self, state: dict[str, Any]) -> None:
+        """The partition's checkpoint is durable: commit its offset (the worker's consumer
+        owns the partition while this runner lives)."""
+        key = f"{self.events_topic}:{self.partition}"
+        offset = state.get("positions", {}).get(key)
+        if offset is None:
+            return
+        mine = TopicPartition(self.events_topic, self.partition, int(offset))
+        try:
+            self.consumer.commit(offsets=[mine], asynchronous=False)
+        except KafkaException as exc:  # a rebalance under way: the snapshot still holds it
+            log.warning("offset commit failed", extra={"event": "commit_failed",
+                                                      "error": str(exc)})  # fmt: skip
 
 
 class KeyedWorker:
