@@ -167,6 +167,8 @@ def _read_header(data: bytes | memoryview, where: str) -> tuple[dict[str, Any], 
         header = json.loads(bytes(data[start : start + size]))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{where}: unreadable snapshot header ({exc})") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{where}: malformed snapshot header")
     if header.get("format") != FORMAT_VERSION:
         raise ValueError(f"{where}: unsupported snapshot format {header.get('format')!r}")
     return header, start + size
@@ -193,8 +195,15 @@ def load_snapshot(source: str | os.PathLike | bytes) -> tuple[State, dict[str, A
     where = "snapshot" if isinstance(source, bytes) else str(source)
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     header, start = _read_header(data, where)
+    try:
+        return _unpack(header, memoryview(data)[start:], where)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a header of another shape
+        raise ValueError(f"{where}: malformed snapshot header ({exc!r})") from None
+
+
+def _unpack(header: dict[str, Any], payload: memoryview, where: str
+            ) -> tuple[State, dict[str, Any]]:  # fmt: skip
     specs = header.get("arrays", [])
-    payload = memoryview(data)[start:]
     if len(payload) != sum(spec["nbytes"] for spec in specs):
         raise ValueError(f"{where}: truncated snapshot ({len(payload)} bytes of arrays)")
     arrays, blobs = {}, []
