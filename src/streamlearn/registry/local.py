@@ -48,10 +48,10 @@ class LocalRegistry(Registry):
         return f"v{int(ids[-1][1:]) + 1 if ids else 1:06d}"
 
     def _path(self, version_id: str) -> Path:
-        path = self.root / f"{version_id}.snap"
-        if not VERSION_FILE.match(path.name):
+        # The id itself must be a version's name: "../v000001" names a file outside.
+        if not isinstance(version_id, str) or not VERSION_FILE.fullmatch(f"{version_id}.snap"):
             raise KeyError(version_id)
-        return path
+        return self.root / f"{version_id}.snap"
 
     def _write(self, version_id: str, data: bytes, info: dict[str, Any]) -> None:
         atomic_write(self._path(version_id), data)
