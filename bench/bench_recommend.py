@@ -44,7 +44,9 @@ class Popularity:
     def __init__(self) -> None:
         self.counts: dict = {}
         self.seen: dict = {}
-        self._item_index = self.counts  # the items it can recommend
+
+    def knows(self, item) -> bool:
+        return item in self.counts
 
     def recommend(self, user, n):
         seen = self.seen.get(user, set())

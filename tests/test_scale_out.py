@@ -202,24 +202,23 @@ def learned(base) -> int:
     return httpx.get(f"{base}/health", timeout=5).json()["events_learned"]
 
 
-def partition_ends(bootstrap: str, topic: str, n: int) -> dict[str, int]:
-    """Each partition's next offset, by reading the topic (Tansu's watermarks are not
-    reliable)."""
+def read_topic(bootstrap: str, topic: str, n: int) -> dict[int, tuple[int, int]]:
+    """Per partition: (messages, next offset), by reading the topic (Tansu's watermarks are
+    not reliable)."""
     from confluent_kafka import Consumer
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"ends-{topic}",
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{topic}",
                          "auto.offset.reset": "earliest", "session.timeout.ms": 6000})  # fmt: skip
     consumer.subscribe([topic])
-    ends: dict[str, int] = {}
-    seen, deadline = 0, time.monotonic() + 60
-    while seen < n and time.monotonic() < deadline:
+    found: dict[int, tuple[int, int]] = {}
+    deadline = time.monotonic() + 60
+    while sum(c for c, _ in found.values()) < n and time.monotonic() < deadline:
         for message in consumer.consume(1000, timeout=0.5):
             if message.error() is None:
-                key = f"{topic}:{message.partition()}"
-                ends[key] = max(ends.get(key, 0), message.offset() + 1)
-                seen += 1
+                count, end = found.get(message.partition(), (0, 0))
+                found[message.partition()] = (count + 1, max(end, message.offset() + 1))
     consumer.close()
-    return ends
+    return found
 
 
 def test_killing_one_of_two_workers_loses_no_event(kafka_broker, redis_client, tmp_path):
@@ -240,7 +239,8 @@ def test_killing_one_of_two_workers_loses_no_event(kafka_broker, redis_client, t
     time.sleep(8)  # both join the group (session timeout 6 s) before events flow
     n = 20_000
     produce(kafka_broker, "rb-events", n)
-    ends = partition_ends(kafka_broker, "rb-events", n)
+    ends = {f"rb-events:{p}": end for p, (_, end) in read_topic(kafka_broker, "rb-events",
+                                                                   n).items()}  # fmt: skip
     (a, a_url), (b, b_url) = processes["a"], processes["b"]
 
     def b_positions() -> dict:
@@ -296,7 +296,8 @@ def test_keyed_workers_resume_a_dead_workers_partition_from_its_snapshot(kafka_b
     time.sleep(8)  # both in the group
     n = 20_000
     produce(kafka_broker, "keyed-events", n)
-    counts = {f"keyed-events:{p}": c for p, c in _counts(kafka_broker, "keyed-events", n).items()}
+    counts = {f"keyed-events:{p}": c for p, (c, _) in read_topic(kafka_broker, "keyed-events",
+                                                                    n).items()}  # fmt: skip
 
     def snapshot(p: int):
         latest = LocalRegistry(tmp_path / f"partition{p}").latest()
@@ -323,20 +324,3 @@ def test_keyed_workers_resume_a_dead_workers_partition_from_its_snapshot(kafka_b
         # Each partition's model learned each of its events exactly once, across the crash.
         assert version.events == counts[key] and key in done
         assert state.meta["runner"]["source"]["positions"][key] >= counts[key]
-
-
-def _counts(bootstrap: str, topic: str, n: int) -> dict[int, int]:
-    """Events per partition, by reading the topic."""
-    from confluent_kafka import Consumer
-
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"count-{topic}",
-                         "auto.offset.reset": "earliest", "session.timeout.ms": 6000})  # fmt: skip
-    consumer.subscribe([topic])
-    counts: dict[int, int] = {}
-    deadline = time.monotonic() + 60
-    while sum(counts.values()) < n and time.monotonic() < deadline:
-        for message in consumer.consume(1000, timeout=0.5):
-            if message.error() is None:
-                counts[message.partition()] = counts.get(message.partition(), 0) + 1
-    consumer.close()
-    return counts

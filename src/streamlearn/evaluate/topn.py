@@ -29,14 +29,15 @@ def progressive_topn(
 ) -> dict[str, float]:
     """recall@k and NDCG@k over the events whose target is at least ``relevant``; every
     ``every``-th of them is scored (all are learned). The model learns each event after it
-    is scored, in order."""
+    is scored, in order; it needs ``recommend(user, k)``, ``knows(item)`` (a brand-new item
+    cannot be a hit) and ``learn_many``."""
     users, items = columns[model.user_key], columns[model.item_key]
     targets = np.asarray(targets, np.float64)
     hits, gains, scored = 0, 0.0, 0
     candidates = 0
     for e in range(len(targets)):
         one = {model.user_key: users[e : e + 1], model.item_key: items[e : e + 1]}
-        if targets[e] >= relevant and candidates % every == 0 and items[e] in _known(model):
+        if targets[e] >= relevant and candidates % every == 0 and model.knows(items[e]):
             top = [item for item, _ in model.recommend(users[e], k)]
             scored += 1
             if items[e] in top:
@@ -46,8 +47,3 @@ def progressive_topn(
         model.learn_many(one, targets[e : e + 1])
     return {f"recall@{k}": hits / scored if scored else math.nan,
             f"ndcg@{k}": gains / scored if scored else math.nan, "scored": scored}  # fmt: skip
-
-
-def _known(model: Any) -> dict:
-    """Items the model can recommend (a brand-new item cannot be a hit)."""
-    return model._item_index

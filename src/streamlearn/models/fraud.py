@@ -165,16 +165,20 @@ class FraudDetector(Classifier):
         return detector
 
     # ------------------------------------------------------------------ features
-    def _prepare(self, X: Any, labels: Any = None) -> tuple[dict[str, Any], Any]:
-        """The model's columns (the raw ones but the entity id, plus the entity features),
-        and the entity store's commit. A missing entity, time or amount column counts as
-        missing values."""
+    def _split(self, X: Any) -> tuple[dict[str, Any], tuple[Any, Any, Any]]:
+        """The raw columns that are features (not the entity id, not the clock), and the
+        (ids, times, amounts) the entity store takes. A missing entity, time or amount
+        column counts as missing values."""
         columns = dict(as_columns(X))
         n = n_rows(columns)
         ids = columns.pop(self.entity, [None] * n)
         times = columns.pop(self.time, [None] * n)  # a clock, not a feature
-        amounts = columns.get(self.amount, [None] * n)
-        features, commit = self.store.prepare(ids, times, amounts, labels)
+        return columns, (ids, times, columns.get(self.amount, [None] * n))
+
+    def _prepare(self, X: Any, labels: Any = None) -> tuple[dict[str, Any], Any]:
+        """The model's columns (with the entity features) and the entity store's commit."""
+        columns, keyed = self._split(X)
+        features, commit = self.store.prepare(*keyed, labels)
         return columns | features, commit
 
     def _rule(self, amount_z: np.ndarray) -> np.ndarray:
@@ -209,12 +213,8 @@ class FraudDetector(Classifier):
 
     # ------------------------------------------------------------------ batches
     def predict_proba_many(self, X: Any) -> np.ndarray:
-        columns = dict(as_columns(X))
-        n = n_rows(columns)
-        ids = columns.pop(self.entity, [None] * n)
-        features = self.store.peek(ids, columns.pop(self.time, [None] * n),
-                                   columns.get(self.amount, [None] * n))  # fmt: skip
-        columns |= features
+        columns, keyed = self._split(X)
+        columns |= self.store.peek(*keyed)  # predicting changes no entity's history
         if not self.ready:
             return self._rule(columns["amount_z"])
         return self.model.predict_proba_many(columns)

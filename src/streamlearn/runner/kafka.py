@@ -422,6 +422,9 @@ class KafkaEvents:
                    for key, offset in state.get("positions", {}).items()
                    for topic, partition in [key.rsplit(":", 1)]
                    if key in self._owned]  # fmt: skip
+        self._commit(offsets)
+
+    def _commit(self, offsets: list[TopicPartition]) -> None:
         if not offsets:
             return
         try:

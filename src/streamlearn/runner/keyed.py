@@ -20,12 +20,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from streamlearn.base import Learner
 from streamlearn.registry import Registry
 from streamlearn.runner.engine import Runner
-from streamlearn.runner.kafka import KafkaEvents, log
+from streamlearn.runner.kafka import KafkaEvents
 from streamlearn.runner.sources import EventBatch
 
 
@@ -63,12 +63,7 @@ class PartitionFeed(KafkaEvents):
         offset = state.get("positions", {}).get(key)
         if offset is None:
             return
-        mine = TopicPartition(self.events_topic, self.partition, int(offset))
-        try:
-            self.consumer.commit(offsets=[mine], asynchronous=False)
-        except KafkaException as exc:  # a rebalance under way: the snapshot still holds it
-            log.warning("offset commit failed", extra={"event": "commit_failed",
-                                                      "error": str(exc)})  # fmt: skip
+        self._commit([TopicPartition(self.events_topic, self.partition, int(offset))])
 
 
 class KeyedWorker:

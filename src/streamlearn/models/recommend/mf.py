@@ -151,6 +151,10 @@ class Factorization(Learner):
         for user, item in zip(u.tolist(), i.tolist(), strict=True):
             self._seen_by_user.setdefault(user, set()).add(item)
 
+    def knows(self, item: Hashable) -> bool:
+        """Whether ``item`` has been seen (only a known item can be recommended)."""
+        return item in self._item_index
+
     def seen_items(self, user: Hashable) -> set[Hashable]:
         """The items ``user`` has interacted with (that the model learned)."""
         u = self._user_index.get(user)
