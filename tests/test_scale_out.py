@@ -22,6 +22,7 @@ from streamlearn.runner.kafka import KafkaEvents
 from streamlearn.runner.mixing import ParameterMixer
 from streamlearn.service import Replica
 from tests.conftest import create_topics
+from tests.test_service import wait_for
 
 CROSSES = [("C1", "C2"), ("C3", "C4")]
 
@@ -139,11 +140,11 @@ def test_two_kafka_workers_share_the_partitions_and_replicas_follow(kafka_broker
         assert all(w.counters["learned"] > 0 for w in workers)  # each got a partition
         assert sum(w.counters["learned"] for w in workers) == n  # none twice
         # Worker 0 checkpoints what it learned (every 0.5 s); the replicas follow that.
-        assert _wait(lambda: registries[0].latest()[1].events == workers[0].counters["learned"])
+        assert wait_for(lambda: registries[0].latest()[1].events == workers[0].counters["learned"])
         for replica in replicas:
             replica.start()
         newest = registries[0].tagged("champion").id
-        assert all(_wait(lambda r=r: r.serving is not None and r.serving.version >= newest)
+        assert all(wait_for(lambda r=r: r.serving is not None and r.serving.version >= newest)
                    for r in replicas)  # fmt: skip
         red, blue = (replicas[0].predict([{"colour": c, "size": 0.0}])[0]
                      for c in ("red", "blue"))  # fmt: skip
@@ -160,15 +161,6 @@ def test_two_kafka_workers_share_the_partitions_and_replicas_follow(kafka_broker
             replica.stop()
         for w in workers:
             w.close()
-
-
-def _wait(condition, timeout=20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 WORKER = """
@@ -248,13 +240,13 @@ def test_killing_one_of_two_workers_loses_no_event(kafka_broker, redis_client, t
         return latest[0].meta["runner"]["source"]["positions"] if latest else {}
 
     try:
-        assert _wait(lambda: learned(a_url) > 2000 and learned(b_url) > 0, timeout=60)
+        assert wait_for(lambda: learned(a_url) > 2000 and learned(b_url) > 0, timeout=60)
         time.sleep(0.5)  # a checkpoint or two more
         a.send_signal(signal.SIGKILL)  # worker a dies mid-stream
         a.wait(10)
         a_version = LocalRegistry(tmp_path / "a" / "registry").latest()[1]
         # b is given a's partition, resumes it from a's last checkpoint, reads it to the end.
-        assert _wait(lambda: b_positions() == ends, timeout=90), (b_positions(), ends)
+        assert wait_for(lambda: b_positions() == ends, timeout=90), (b_positions(), ends)
     finally:
         b.send_signal(signal.SIGTERM)  # stops after a checkpoint
         b.wait(60)
@@ -304,13 +296,13 @@ def test_keyed_workers_resume_a_dead_workers_partition_from_its_snapshot(kafka_b
         return latest if latest else (None, None)
 
     try:
-        assert _wait(lambda: all(snapshot(p)[1] is not None and snapshot(p)[1].events > 1000
+        assert wait_for(lambda: all(snapshot(p)[1] is not None and snapshot(p)[1].events > 1000
                                  for p in (0, 1)), timeout=60)  # fmt: skip
         a.kill()  # SIGKILL: no goodbye, no last checkpoint
         a.join(10)
         # The survivor resumes the dead worker's partition from its last snapshot.
         done = {f"keyed-events:{p}" for p in (0, 1)}
-        assert _wait(lambda: all(snapshot(p)[1].events == counts[f"keyed-events:{p}"]
+        assert wait_for(lambda: all(snapshot(p)[1].events == counts[f"keyed-events:{p}"]
                                  for p in (0, 1)), timeout=90), (
             [snapshot(p)[1].events for p in (0, 1)], counts)  # fmt: skip
     finally:

@@ -48,12 +48,14 @@ def service(tmp_path):
     trainer.stop()
 
 
-def wait_for(condition, timeout=20.0):
+def wait_for(condition, timeout=120.0, interval=0.02):
+    """True once ``condition()`` holds; the generous limit is for a cold CI machine, where
+    the first service test also compiles the numba kernels it reaches."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return True
-        time.sleep(0.02)
+        time.sleep(interval)
     return False
 
 
