@@ -43,6 +43,10 @@ class CorruptVersion(ValueError):
 class Registry(ABC):
     """Versions of models, and what was true when they were saved."""
 
+    #: The errors that mean "the storage cannot be reached or written now" (a full disk, a
+    #: lost connection): a runner logs them and tries its next checkpoint.
+    unavailable: tuple[type[BaseException], ...] = (OSError,)
+
     # ------------------------------------------------------------------ storage
     @abstractmethod
     def _ids(self) -> list[str]:

@@ -20,8 +20,11 @@ class RedisRegistry(Registry):
     """Versions in Redis (``client``: a ``redis.Redis``), under the key prefix ``prefix``."""
 
     def __init__(self, client: Any, prefix: str = "streamlearn:registry") -> None:
+        from redis.exceptions import ConnectionError, TimeoutError
+
         self.client = client
         self.prefix = prefix
+        self.unavailable = (OSError, ConnectionError, TimeoutError)
 
     def __str__(self) -> str:
         return f"redis {self.prefix}"

@@ -76,6 +76,7 @@ class RunSummary:
     rollbacks: list[dict[str, Any]] = field(default_factory=list)
     promotions: list[dict[str, Any]] = field(default_factory=list)
     challengers: list[dict[str, Any]] = field(default_factory=list)
+    checkpoint_failures: int = 0  # periodic checkpoints that could not be written
     batch_events: int = 0  # the last micro-batch: its events and the seconds it took
     batch_seconds: float = 0.0
 
@@ -185,6 +186,8 @@ class Runner:
         self.resumed_source: dict[str, Any] = {}  # the source state of the version resumed
         self._stop = False
         self._rollback_to: str | None = None
+        self.checkpoint_failures = 0
+        self.checkpoint_error: str | None = None  # the last checkpoint's, while it lasts
 
     def request_rollback(self, version_id: str) -> None:
         """Serve ``version_id``'s model from the next micro-batch on (thread-safe: the
@@ -245,7 +248,7 @@ class Runner:
                 self._mix_if_due()
                 since_checkpoint += len(batch)
                 if self._checkpoint_due(since_checkpoint, last_checkpoint):
-                    self.checkpoint()
+                    self._checkpoint_or_carry_on()
                     since_checkpoint, last_checkpoint = 0, time.monotonic()
                 if on_batch is not None:
                     on_batch(self._summary(wall, cpu))
@@ -291,6 +294,22 @@ class Runner:
             and time.monotonic() - last >= self.checkpoint_seconds
         )
         return by_events or by_time
+
+    def _checkpoint_or_carry_on(self) -> None:
+        """A periodic checkpoint that cannot be written now (a full disk, the registry or the
+        predictions topic out of reach) is logged and tried again when the next one is due:
+        the previous version stays valid and the champion, and learning goes on."""
+        try:
+            self.checkpoint()
+        except self.registry.unavailable as exc:
+            self.checkpoint_failures += 1
+            self.checkpoint_error = f"checkpoint failed: {type(exc).__name__}: {exc}"
+            log.error("checkpoint failed", extra={"event": "checkpoint_failed",
+                                                  "error": self.checkpoint_error})  # fmt: skip
+        else:
+            if self.checkpoint_error is not None:
+                log.info("checkpoints work again", extra={"event": "checkpoint_recovered"})
+            self.checkpoint_error = None
 
     def _log_predictions(self, batch: EventBatch, predictions: np.ndarray) -> None:
         if self.predictions is not None and len(batch):
@@ -378,6 +397,8 @@ class Runner:
                        "promotions": self.summary.promotions[-20:]}  # fmt: skip
         drifts = list(getattr(self.model, "drifts", []))
         recent = self.champion.recent.losses
+        if self.predictions is not None:  # delivered before a snapshot says they were made
+            self.predictions.flush()
         version = self.registry.save(
             State(state.kind, state.params, arrays, dict(state.meta) | {"runner": runner_meta}),
             parent=self.version, events=self.champion.counters["learned"],
@@ -392,8 +413,6 @@ class Runner:
         self.registry.promote(version.id)
         if self._losses is not None and "window_loss" in version.notes:
             self._losses[version.id] = version.notes["window_loss"]
-        if self.predictions is not None:
-            self.predictions.flush()
         committed = getattr(self.source, "committed", None)
         if committed is not None:  # only now is the snapshot that includes them durable
             committed(runner_meta["source"])
@@ -484,13 +503,24 @@ class Runner:
             "promotions": self.summary.promotions[-recent:],
             "dead_letters": dict(self.dead_letters.by_reason),
             "versions": self.summary.versions[-recent:],
+            "checkpoint_failures": self.checkpoint_failures,
         }
+
+    def problems(self) -> list[str]:
+        """What keeps the run from being healthy now (for ``/health``): a checkpoint that
+        failed, a source that cannot reach its broker."""
+        found = [self.checkpoint_error] if self.checkpoint_error else []
+        source_error = getattr(self.source, "error", None)
+        found += [f"source: {source_error}"] if source_error else []
+        mixer_error = getattr(self.mixer, "error", None)
+        return found + ([mixer_error] if mixer_error else [])
 
     def _summary(self, wall: float, cpu: float) -> RunSummary:
         summary = self.summary
         for name, value in self.counters.items():
             setattr(summary, name, value)
         summary.offset = self.champion.offset
+        summary.checkpoint_failures = self.checkpoint_failures
         summary.seconds = time.perf_counter() - wall
         summary.cpu_seconds = time.process_time() - cpu
         summary.metrics = self.champion.metric_values()

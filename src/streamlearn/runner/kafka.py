@@ -23,7 +23,6 @@ import logging
 import math
 import queue
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,7 +32,7 @@ import pyarrow.json as pa_json
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from streamlearn.runner.live import check_event, event_columns, struct_columns
-from streamlearn.runner.sources import EventBatch
+from streamlearn.runner.sources import EventBatch, StreamClock
 from streamlearn.streams import Reject
 
 log = logging.getLogger("streamlearn.kafka")
@@ -188,6 +187,12 @@ def _json_object(value: bytes | None) -> dict[str, Any]:
     return record
 
 
+def _producer(bootstrap: str, linger_ms: int = 5) -> Producer:
+    """An idempotent producer whose librdkafka log goes to Python logging."""
+    return Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
+                     "linger.ms": linger_ms, "logger": log})  # fmt: skip
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -215,24 +220,27 @@ class KafkaEvents:
         poll_timeout: float = 0.2,
     ) -> None:
         settings = {"group.id": "streamlearn", "auto.offset.reset": "earliest",
-                    "session.timeout.ms": 6000} | dict(config)  # fmt: skip
+                    "session.timeout.ms": 6000, "logger": log} | dict(config)  # fmt: skip
         settings["enable.auto.commit"] = False  # offsets are committed after checkpoints
+        settings["error_cb"] = self._on_error
+        self._start_reading_state()
         self.consumer = Consumer(settings)
         self.events_topic, self.labels_topic = events_topic, labels_topic
         self.dead_letters_topic = dead_letters_topic
-        self.producer = (
-            Producer({"bootstrap.servers": settings["bootstrap.servers"],
-                      "enable.idempotence": True})
-            if dead_letters_topic else None
-        )  # fmt: skip
+        self.producer = _producer(settings["bootstrap.servers"]) if dead_letters_topic else None
         self.poll_timeout = poll_timeout
+        self._subscribed = False
+
+    def _start_reading_state(self) -> None:
+        self.error: str | None = None  # the broker's last trouble, until it answers again
         self.positions: dict[str, int] = {}  # "topic:partition" → next offset to read
         self._owned: set[str] = set()  # the partitions assigned to this consumer now
+        self._released: dict[str, int] = {}  # revoked partitions: where this worker was
         self.sequence = 0
         self.last_key = -math.inf
+        self.clock = StreamClock()
         self.dead_letters = 0
         self.size = self.position = 0
-        self._subscribed = False
 
     # ------------------------------------------------------------------ reading
     def _subscribe(self) -> None:
@@ -248,8 +256,13 @@ class KafkaEvents:
         fresh = [p for p in partitions if f"{p.topic}:{p.partition}" not in self.positions]
         if fresh:
             for found in consumer.committed(fresh, timeout=10):
-                if found.offset >= 0:
-                    self.positions[f"{found.topic}:{found.partition}"] = found.offset
+                key = f"{found.topic}:{found.partition}"
+                # A partition that comes back (a session lost while the broker was away, a
+                # rebalance that gave it back) goes on from where this worker was, unless
+                # another worker has committed past that meanwhile.
+                candidates = [found.offset, self._released.pop(key, -1)]
+                if max(candidates) >= 0:
+                    self.positions[key] = max(candidates)
         for partition in partitions:
             key = f"{partition.topic}:{partition.partition}"
             self._owned.add(key)
@@ -261,9 +274,34 @@ class KafkaEvents:
         """A partition given to another worker leaves this one's positions (its checkpoints
         then neither hold nor commit it)."""
         for partition in partitions:
-            self.positions.pop(f"{partition.topic}:{partition.partition}", None)
-            self._owned.discard(f"{partition.topic}:{partition.partition}")
+            key = f"{partition.topic}:{partition.partition}"
+            if key in self.positions:
+                self._released[key] = self.positions.pop(key)
+            self._owned.discard(key)
         consumer.unassign()
+        log.info("partitions revoked", extra={"event": "revoked", "partitions": sorted(
+            f"{p.topic}:{p.partition}" for p in partitions)})  # fmt: skip
+
+    def _on_error(self, error: KafkaError) -> None:
+        """librdkafka's client-wide errors (brokers down, timeouts): it reconnects by itself;
+        the error is kept for ``/health`` until the broker answers again."""
+        if error.fatal():
+            self.error = f"fatal: {error.str()}"
+        elif error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT,
+                              KafkaError._TIMED_OUT, KafkaError._RESOLVE):  # fmt: skip
+            self.error = error.str()
+        log.warning("kafka: %s", error.str(), extra={"event": "kafka_error",
+                                                     "code": error.name()})  # fmt: skip
+
+    def _probe(self) -> None:
+        """After an error, ask the broker for metadata now and then: an answer clears it."""
+        try:
+            self.consumer.list_topics(self.events_topic, timeout=1.0)
+        except KafkaException:
+            return
+        if self.error is not None and not self.error.startswith("fatal"):
+            log.info("kafka: the broker answers again", extra={"event": "kafka_recovered"})
+            self.error = None
 
     def batches(
         self, after: int = 0, rows: int = 16384, last_key: float = -math.inf
@@ -280,6 +318,8 @@ class KafkaEvents:
         def fetch() -> None:
             while not stop.is_set():
                 messages = self.consumer.consume(num_messages=rows, timeout=self.poll_timeout)
+                if self.error is not None:
+                    self._probe()
                 while not stop.is_set():
                     try:
                         fetched.put(messages, timeout=0.1)
@@ -326,7 +366,8 @@ class KafkaEvents:
         offsets = np.arange(self.sequence + 1, self.sequence + n + 1, dtype=np.int64)
         self.sequence += n
         # Keys never go back: a late-stamped event counts as arriving now.
-        keys = np.maximum.accumulate(np.maximum(np.array(times, np.float64), self.last_key))
+        times = self.clock.bound(np.array(times, np.float64))  # none far in the future
+        keys = np.maximum.accumulate(np.maximum(times, self.last_key))
         keys = keys + np.arange(n) * 1e-6  # each event served before the next
         if n:
             self.last_key = float(keys[-1])
@@ -385,8 +426,12 @@ class KafkaEvents:
     def _usable(message) -> bool:
         if message.error() is None:
             return True
-        if message.error().code() != KafkaError._PARTITION_EOF:
-            raise RuntimeError(f"Kafka: {message.error()}")
+        error = message.error()
+        if error.fatal():
+            raise RuntimeError(f"Kafka: {error}")
+        if error.code() != KafkaError._PARTITION_EOF:  # e.g. a topic gone: the client retries
+            log.warning("kafka: %s", error.str(), extra={"event": "kafka_error",
+                                                         "code": error.name()})  # fmt: skip
         return False
 
     def _dead_letter(self, message, reason: str) -> Reject:
@@ -402,9 +447,8 @@ class KafkaEvents:
         return Reject(int(message.offset()), reason)
 
     def _now(self) -> float:
-        now = max(time.time(), self.last_key + 1e-6)
-        self.last_key = now
-        return now
+        self.last_key = self.clock.now(after=self.last_key)
+        return self.last_key
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict[str, Any]:
@@ -444,8 +488,7 @@ class KafkaPredictions:
     """Predictions to a topic, one JSON message per event, keyed by event id."""
 
     def __init__(self, config: dict[str, Any], topic: str) -> None:
-        self.producer = Producer({"bootstrap.servers": config["bootstrap.servers"],
-                                  "enable.idempotence": True, "linger.ms": 5})  # fmt: skip
+        self.producer = _producer(config["bootstrap.servers"], linger_ms=5)
         self.topic = topic
 
     def write(self, ids, offsets, predictions, version) -> None:
@@ -466,7 +509,7 @@ class KafkaPredictions:
     def flush(self) -> None:
         remaining = self.producer.flush(30)
         if remaining:
-            raise RuntimeError(f"{remaining} predictions could not be delivered to Kafka")
+            raise ConnectionError(f"{remaining} predictions could not be delivered to Kafka")
 
     def close(self) -> None:
         self.flush()
@@ -479,8 +522,7 @@ class KafkaIngress:
     ends_on_close = False  # the trainer must be told to stop: Kafka has no end
 
     def __init__(self, config: dict[str, Any], events_topic: str, labels_topic: str | None):
-        self.producer = Producer({"bootstrap.servers": config["bootstrap.servers"],
-                                  "enable.idempotence": True, "linger.ms": 2})  # fmt: skip
+        self.producer = _producer(config["bootstrap.servers"], linger_ms=2)
         self.events_topic, self.labels_topic = events_topic, labels_topic
 
     def put(self, events, ids=None, labels=None) -> int:

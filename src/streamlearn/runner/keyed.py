@@ -34,12 +34,10 @@ class PartitionFeed(KafkaEvents):
     own); parsing, dead letters, positions and checkpoints as :class:`KafkaEvents`."""
 
     def __init__(self, consumer: Consumer, topic: str, partition: int) -> None:
+        self._start_reading_state()
         self.consumer, self.events_topic, self.labels_topic = consumer, topic, None
         self.dead_letters_topic, self.producer = None, None
         self.poll_timeout = 0.2
-        self.positions: dict[str, int] = {}
-        self.sequence, self.last_key, self.dead_letters = 0, float("-inf"), 0
-        self.size = self.position = 0
         self.partition = partition
         self.inbox: queue.Queue = queue.Queue(maxsize=8)
         self.closed = threading.Event()

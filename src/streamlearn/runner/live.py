@@ -1,8 +1,9 @@
 """A live source fed in process (the HTTP API): events and late labels wait in a queue,
 and the runner takes them in micro-batches.
 
-Each event gets the next sequence number as its offset and the wall-clock time (seconds) as
-its key, so label delays and TTLs are in seconds. The sequence number is part of every
+Each event gets the next sequence number as its offset and its arrival time (seconds, on a
+:class:`~streamlearn.runner.sources.StreamClock`: wall-clock steps do not move it) as its
+key, so label delays and TTLs are in seconds. The sequence number is part of every
 checkpoint; events still in the queue when a process dies were never acknowledged beyond
 "accepted", like a message a producer has not had confirmed.
 
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from streamlearn.runner.sources import EventBatch
+from streamlearn.runner.sources import EventBatch, StreamClock
 
 _EVENT, _FEEDBACK = 0, 1
 
@@ -44,6 +45,7 @@ class LiveEvents:
         self._closed = threading.Event()
         self.sequence = 0
         self.last_key = -math.inf
+        self.clock = StreamClock()
         self.size = 0
         self.position = 0
 
@@ -138,9 +140,8 @@ class LiveEvents:
                           **feedback)  # fmt: skip
 
     def _now(self) -> float:
-        now = max(time.time(), self.last_key + 1e-6)
-        self.last_key = now
-        return now
+        self.last_key = self.clock.now(after=self.last_key)
+        return self.last_key
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict[str, Any]:

@@ -64,18 +64,33 @@ class ParameterMixer:
         self.every_events, self.every_seconds = every_events, every_seconds
         self.stale_after = stale_after
         self.mixes = 0
-        self._learned_at_mix = 0
+        self.error: str | None = None  # the last mix's, while Redis is out of reach
+        self._learned_at_mix = self._tried_at = 0
         self._last = time.monotonic()
 
     def due(self, learned: int) -> bool:
-        by_events = self.every_events is not None and learned - self._learned_at_mix >= (
+        by_events = self.every_events is not None and learned - self._tried_at >= (
             self.every_events)  # fmt: skip
         by_time = self.every_seconds is not None and time.monotonic() - self._last >= (
             self.every_seconds)  # fmt: skip
         return (by_events or by_time) and learned > self._learned_at_mix
 
     def mix(self, model: Learner, learned: int) -> Learner:
-        """Publish this worker's arrays, average everybody's; returns the mixed model."""
+        """Publish this worker's arrays, average everybody's; returns the mixed model. With
+        Redis out of reach the worker goes on alone (the error is kept for ``/health``) and
+        tries again when the next mix is due."""
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        self._tried_at, self._last = learned, time.monotonic()
+        try:
+            mixed = self._mix(model, learned)
+        except (ConnectionError, TimeoutError) as exc:
+            self.error = f"mixing: Redis unreachable: {exc}"
+            return model
+        self.error = None
+        return mixed
+
+    def _mix(self, model: Learner, learned: int) -> Learner:
         names = mixable(model)
         state = model.state()
         weight = float(learned - self._learned_at_mix)

@@ -13,8 +13,10 @@ and a restarted runner asks its source for the events after it.
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,40 @@ import pyarrow.compute as pc
 from streamlearn.features.columns import rows as take_rows
 from streamlearn.runner.schedule import as_ids
 from streamlearn.streams import FileSource, Reject
+
+
+class StreamClock:
+    """Processing time for live sources, in wall-clock seconds that cannot jump.
+
+    The wall clock is read once; from then on time advances by the monotonic clock. A step
+    of the system clock (NTP, a clock set by hand, a VM resumed) then neither expires every
+    waiting event at once (forward) nor holds them for the length of the step (backward):
+    TTLs last what they say. ``now`` never goes back, nor behind the newest key handed out.
+
+    >>> clock = StreamClock(wall=lambda: 1000.0, monotonic=iter([5.0, 7.5, 8.0]).__next__)
+    >>> clock.now(), clock.now(after=2000.0)
+    (1002.5, 2000.000001)
+    """
+
+    def __init__(
+        self,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        max_ahead: float = 60.0,
+    ) -> None:
+        self._monotonic = monotonic
+        self._anchor = wall() - monotonic()
+        self.max_ahead = max_ahead
+        self._last = -math.inf
+
+    def now(self, after: float = -math.inf) -> float:
+        self._last = max(self._anchor + self._monotonic(), self._last, after + 1e-6)
+        return self._last
+
+    def bound(self, times: np.ndarray) -> np.ndarray:
+        """Event times capped at ``max_ahead`` seconds past now: a producer whose clock runs
+        ahead cannot expire every event waiting for its label."""
+        return np.minimum(times, self.now() + self.max_ahead)
 
 
 @dataclass

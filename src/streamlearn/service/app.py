@@ -241,15 +241,15 @@ def create_app(
     @app.get("/health")
     async def health() -> dict[str, Any]:
         serving = server.serving
-        error = getattr(trainer, "error", None)
+        problems = server.problems()
         return {
-            "status": "ok" if server.alive and error is None else "degraded",
+            "status": "ok" if server.alive and not problems else "degraded",
             "role": "trainer" if trainer is not None else "replica",
             "model_version": serving.version if serving else None,
             "events_learned": serving.events_learned if serving else 0,
             "serving_age_seconds": round(time.time() - serving.published_at, 3)
             if serving else None,
-            "error": repr(error) if error else None,
+            "error": "; ".join(problems) if problems else None,
         }  # fmt: skip
 
     @app.get("/metrics")

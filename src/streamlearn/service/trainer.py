@@ -25,6 +25,7 @@ one (:class:`Replica`).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from streamlearn.runner.lane import strip_prefixed
 from streamlearn.runner.live import check_event, event_columns
 
 RUNNER_PREFIX = "runner/"
+log = logging.getLogger("streamlearn.service")
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,12 @@ class Trainer:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def problems(self) -> list[str]:
+        """Why the service is not healthy now (empty: it is): the trainer stopped on an
+        error, or the run reports trouble it is riding out (see ``Runner.problems``)."""
+        crashed = [f"trainer stopped: {self.error!r}"] if self.error is not None else []
+        return crashed + self.runner.problems()
+
     def predict(self, events: list[dict[str, Any]]) -> np.ndarray:
         return _predict(self.serving, events)
 
@@ -167,6 +175,7 @@ class Replica:
         self.poll_every = poll_every
         self.monitor = monitor if monitor is not None else Monitor()
         self.serving: Serving | None = None
+        self.error: str | None = None  # the last poll's, until a poll succeeds
         self._version: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -201,8 +210,27 @@ class Replica:
     def _poll(self) -> None:
         self.observe()
         while not self._stop.wait(self.poll_every):
-            self.refresh()
+            self._refresh_or_carry_on()
             self.observe()
+
+    def _refresh_or_carry_on(self) -> None:
+        """A registry out of reach (Redis down, a disk gone) leaves the replica serving the
+        version it has, reporting the error, and trying again at the next poll."""
+        try:
+            self.refresh()
+        except self.registry.unavailable as exc:
+            if self.error is None:
+                log.error("registry unreachable", extra={"event": "registry_unavailable",
+                                                         "error": repr(exc)})  # fmt: skip
+            self.error = f"registry unreachable: {type(exc).__name__}: {exc}"
+        else:
+            if self.error is not None:
+                log.info("registry reachable again", extra={"event": "registry_recovered"})
+            self.error = None
+
+    def problems(self) -> list[str]:
+        """Why the replica is not healthy now (empty: it is)."""
+        return [self.error] if self.error else []
 
     @property
     def alive(self) -> bool:
