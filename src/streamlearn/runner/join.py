@@ -110,6 +110,10 @@ class JoinStore(ABC):
         the checkpoint must hold for :meth:`restore` (none for a durable store)."""
         return {}
 
+    def saved(self, offset: int) -> None:  # noqa: B027 - only durable stores prune
+        """The checkpoint at ``offset`` is saved (a snapshot that failed to save is not):
+        what only older checkpoints needed may go from now on."""
+
     @abstractmethod
     def restore(self, arrays: dict[str, np.ndarray], offset: int) -> None:
         """Return to the state of the checkpoint at ``offset``."""
@@ -414,7 +418,7 @@ class SQLiteJoinStore(JoinStore):
                     waiting["predictions"][mine], waiting["deadlines"][mine],
                     waiting["offsets"][mine], str(version),
                 )  # fmt: skip
-        # Entries learned before the previous checkpoint can go: no restore needs them now.
+        # Entries learned before the last saved checkpoint can go: no restore needs them.
         if self._durable_offset is not None:
             self._db.execute("DELETE FROM entries WHERE taken <= ?", (self._durable_offset,))
             self._db.execute(
@@ -423,8 +427,10 @@ class SQLiteJoinStore(JoinStore):
             self._cache.clear()
         self._db.execute("COMMIT")
         self._db.execute("BEGIN")
-        self._durable_offset = int(offset)
         return {}
+
+    def saved(self, offset: int) -> None:
+        self._durable_offset = int(offset)
 
     def restore(self, arrays, offset) -> None:
         self._front = MemoryJoinStore()

@@ -113,13 +113,15 @@ class RedisJoinStore(JoinStore):
         return ids, self.take(ids, at_offset)
 
     def checkpoint_arrays(self, offset: int) -> dict[str, np.ndarray]:
-        # Entries learned before the previous checkpoint can go: no restore needs them now.
+        # Entries learned before the last saved checkpoint can go: no restore needs them.
         if self._durable_offset is not None:
             gone = self.client.zrangebyscore(self._key("taken"), "-inf", self._durable_offset)
             if gone:
                 self._forget(gone)
-        self._durable_offset = int(offset)
         return {}
+
+    def saved(self, offset: int) -> None:
+        self._durable_offset = int(offset)
 
     def _forget(self, ids: list[bytes]) -> None:
         """Delete learned entries, and the blocks left with none."""
