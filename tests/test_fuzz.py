@@ -95,3 +95,169 @@ def test_raw_bytes_never_make_the_service_fail(client, raw):
         headers = {"Authorization": "Bearer t", "Content-Type": "application/json"}
         answer = client.post(path, content=raw, headers=headers)
         assert answer.status_code < 500
+
+
+NASTY_TEXT = st.sampled_from([
+    "nan", "NaN", "inf", "-inf", "1e400", "-1e400", "9" * 400, "", " ", "\"", "\"\"", ",",
+    "x" * 5000, "\u00e9\u4e2d\U0001f600", "0x1F", "true", "null", "[1, 2]", "{\"a\": 1}",
+    "1,2", "\\", "\n",
+]) | st.text(max_size=12)  # fmt: skip
+NASTY_BYTES = st.sampled_from([b"\xff\xfe", b"\xc3\x28", b"\x00", b"\xed\xa0\x80"]) | st.binary(
+    max_size=8)  # fmt: skip
+
+
+def _finite_weights(model) -> bool:
+    return all(np.isfinite(a).all() for a in model.state().arrays.values()
+               if np.asarray(a).dtype.kind == "f")  # fmt: skip
+
+
+def _run_file(path, rejects) -> Runner | None:
+    """The file through a runner: a run, or a clear error about the file as a whole."""
+    from streamlearn.runner import FileEvents
+
+    try:
+        runner = Runner(LogisticRegression(bits=8), FileEvents(path, "y", id_column="id"),
+                        dead_letters=rejects, micro_batch=7)  # fmt: skip
+        runner.run()
+    except ValueError as exc:  # e.g. no target column, no row: said in words
+        assert str(exc), "an error without a message"
+        return None
+    return runner
+
+
+@FAST
+@given(rows=st.lists(st.tuples(NASTY_TEXT, NASTY_TEXT, NASTY_TEXT | st.sampled_from(["0", "1"])),
+                     max_size=25),
+       garbage=st.lists(st.tuples(st.integers(0, 30), NASTY_BYTES), max_size=4))  # fmt: skip
+def test_no_csv_file_crashes_a_run_or_poisons_its_model(tmp_path_factory, rows, garbage):
+    folder = tmp_path_factory.mktemp("csv")
+    lines = [b"id,a,y"] + [",".join(f'"{v}"' if i == 1 else v for i, v in enumerate(row))
+                           .encode("utf-8", "surrogatepass") for row in rows]  # fmt: skip
+    for at, raw in garbage:  # bytes that are not text, lines cut or glued anywhere
+        lines.insert(min(at, len(lines)) or 1, raw)
+    path = folder / "events.csv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    runner = _run_file(path, folder / "rejects.jsonl")
+    if runner is not None:
+        assert _finite_weights(runner.model)
+        dead = (folder / "rejects.jsonl").read_text().splitlines() if runner.rejected else []
+        assert len(dead) == runner.rejected and all(json.loads(d)["reason"] for d in dead)
+
+
+@FAST
+@given(st.lists(JSON | st.dictionaries(st.sampled_from(["id", "a", "b", "y"]), JSON,
+                                       max_size=4), max_size=20),
+       st.lists(st.tuples(st.integers(0, 20), NASTY_BYTES), max_size=3))  # fmt: skip
+def test_no_json_lines_file_crashes_a_run_or_poisons_its_model(tmp_path_factory, records,
+                                                               garbage):  # fmt: skip
+    folder = tmp_path_factory.mktemp("jsonl")
+    lines = [b'{"id": "first", "a": 1.0, "b": "x", "y": 1}']
+    lines += [json.dumps(r, allow_nan=True).encode() for r in records]
+    for at, raw in garbage:
+        lines.insert(min(at, len(lines)), raw)
+    lines.append(b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b', "y": 0}')  # deeply nested
+    path = folder / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    runner = _run_file(path, folder / "rejects.jsonl")
+    if runner is not None:
+        assert _finite_weights(runner.model) and runner.rejected >= 1  # the nested one
+
+
+class Message:
+    """What the Kafka reader uses of a confluent-kafka message (the real broker's path is in
+    tests/test_kafka.py; here: many messages fast)."""
+
+    def __init__(self, value: bytes | None, offset: int, topic: str = "events") -> None:
+        self._value, self._offset, self._topic = value, offset, topic
+
+    def error(self):
+        return None
+
+    def topic(self):
+        return self._topic
+
+    def partition(self):
+        return 0
+
+    def offset(self):
+        return self._offset
+
+    def value(self):
+        return self._value
+
+    def timestamp(self):
+        return (1, 1_700_000_000_000 + self._offset)
+
+
+@pytest.fixture(scope="module")
+def kafka_reader(kafka_broker):
+    from streamlearn.runner.kafka import KafkaEvents
+
+    reader = KafkaEvents({"bootstrap.servers": kafka_broker, "group.id": "fuzz"}, "fuzz-events",
+                         "fuzz-labels")  # fmt: skip
+    yield reader
+    reader.close()
+
+
+KAFKA_VALUES = (
+    st.none() | NASTY_BYTES
+    | JSON.map(lambda v: json.dumps(v, allow_nan=True).encode())
+    | st.fixed_dictionaries({"id": JSON, "features": JSON}, optional={"label": JSON,
+                                                                       "time": JSON})
+    .map(lambda v: json.dumps(v, allow_nan=True).encode())
+    | st.just(b'{"features": ' + b"{\"a\": " * 3000 + b"1" + b"}" * 3000 + b"}")
+)  # fmt: skip
+
+
+@FAST
+@given(st.lists(st.tuples(st.booleans(), KAFKA_VALUES), min_size=1, max_size=30))
+def test_no_kafka_message_crashes_the_reader_or_poisons_a_model(kafka_reader, messages):
+    batch_messages = [Message(value, i, "fuzz-labels" if is_label else "fuzz-events")
+                      for i, (is_label, value) in enumerate(messages)]  # fmt: skip
+    batch = kafka_reader._batch(batch_messages)
+    assert len(batch) + len(batch.rejects) + (len(batch.feedback_ids) if batch.has_feedback
+                                              else 0) == len(messages)  # fmt: skip
+    assert all(reject.reason for reject in batch.rejects)
+    model = LogisticRegression(bits=8)
+    labelled = ~np.isnan(batch.labels)
+    if labelled.any():
+        from streamlearn.features.columns import rows as take_rows
+
+        model.learn_many(take_rows(batch.features, np.flatnonzero(labelled)),
+                         batch.labels[labelled])  # fmt: skip
+    assert _finite_weights(model)
+
+
+NASTY_MESSAGES = [
+    b"null", b"  null", b"true", b"[]", b"\xff\xfe", b'{"features": {"a": "\xc3\x28"}}',
+    b'{"features": ' + b'{"a": ' * 3000 + b"1" + b"}" * 3000 + b"}",
+    b'{"features": {"a": NaN}, "label": 1}', b'{"features": {"a": 1e400}, "label": 1}',
+    b'{"features": {"a": 1}, "label": Infinity}', b'{"id": [], "features": {"a": 1}}',
+    b'{"id": {"x": 1}, "features": {"a": 1}}', b'{"features": {"a": "' + b"x" * 100_000 + b'"}}',
+    b'{"features": {"a": 1}}\n{"features": {"a": 2}}', b"",
+]  # fmt: skip
+
+
+def test_nasty_messages_on_a_real_topic_become_dead_letters(kafka_broker, tmp_path):
+    from confluent_kafka import Producer
+
+    from tests.conftest import consume_all, create_topics
+    from tests.test_kafka import run_until, runner_for
+
+    topics = {name: f"{name}-nasty" for name in ("events", "labels", "predictions", "dead")}
+    create_topics(kafka_broker, *topics.values())
+    producer = Producer({"bootstrap.servers": kafka_broker})
+    for i in range(200):  # good events between the nasty ones
+        good = {"id": f"g{i}", "features": {"a": float(i % 7)}, "label": float(i % 2)}
+        producer.produce(topics["events"], json.dumps(good).encode())
+        if i < len(NASTY_MESSAGES):
+            producer.produce(topics["events"], NASTY_MESSAGES[i])
+    producer.flush(30)
+    runner = runner_for(kafka_broker, topics, tmp_path / "reg", "nasty")
+    summary = run_until(runner, lambda s: s.served + s.rejected >= 200 + 12)
+    assert summary.served >= 200 and _finite_weights(runner.model)
+    dead = [json.loads(value) for _, value, _ in consume_all(kafka_broker, topics["dead"],
+                                                              summary.rejected)]  # fmt: skip
+    assert len(dead) == summary.rejected >= 11 and all(d["reason"] for d in dead)
+    reasons = " | ".join(d["reason"] for d in dead)
+    assert "nested too deeply" in reasons and "id must be text" in reasons

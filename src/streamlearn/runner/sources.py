@@ -178,10 +178,20 @@ class FileEvents:
             keep = batch.rows > after
             if not keep.any():
                 continue
-            events = self._events(batch.keep(keep) if not keep.all() else batch)
+            batch = self._without_missing_ids(batch.keep(keep) if not keep.all() else batch)
+            events = self._events(batch)
             events.rejects = [r for r in batch.rejects if r.row > after]
             for start in range(0, len(events), rows):
                 yield events.slice(start, min(start + rows, len(events)))
+
+    def _without_missing_ids(self, batch):
+        """Rows without an id cannot be joined with a label: rejects."""
+        column = batch.features.get(self.id_column) if self.id_column else None
+        if column is None or not column.null_count:
+            return batch
+        present = np.asarray(pc.is_valid(column))
+        missing = [Reject(int(row), f"no {self.id_column!r}") for row in batch.rows[~present]]
+        return batch.keep(present, missing)
 
     def _events(self, batch) -> EventBatch:
         features = dict(batch.features)
