@@ -189,14 +189,14 @@ def browser(tmp_path):
     driver.quit()
 
 
-def start_serve(folder: Path, config_text: str) -> tuple[subprocess.Popen, str]:
-    """`streamlearn serve` as a user runs it, on a free loopback port (``{port}`` in the
-    config); returns the process and its base URL once /health answers."""
+def start_serve(folder: Path, config_text: str, *options: str) -> tuple[subprocess.Popen, str]:
+    """`streamlearn [options] serve` as a user runs it, on a free loopback port (``{port}`` in
+    the config); returns the process and its base URL once /health answers."""
     import httpx
 
     port = free_port()
     (folder / "serve.toml").write_text(config_text.format(port=port))
-    process = subprocess.Popen([sys.executable, "-m", "streamlearn.cli.main", "serve",
+    process = subprocess.Popen([sys.executable, "-m", "streamlearn.cli.main", *options, "serve",
                                 "serve.toml"], cwd=folder, stderr=subprocess.PIPE)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

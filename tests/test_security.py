@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -31,3 +33,68 @@ def test_version_ids_cannot_walk_out_of_the_registry(tmp_path):
         answer = client.post(f"/models/{bad}/promote", headers={"Authorization": "Bearer t"})
         assert answer.status_code == 404
     assert client.get(f"/models/{version.id}").status_code == 200
+
+
+SECRET_SERVICE = """
+[model]
+task = "binary"
+[labels]
+store = "memory"
+[checkpoint]
+redis_registry = "secret"
+every_seconds = 0.2
+[redis]
+url = "redis://:{password}@127.0.0.1:{redis_port}/0"
+timeout = 1.0
+[service]
+port = {{port}}
+token = "{token}"
+"""
+
+
+def test_secrets_stay_out_of_logs_errors_and_health(tmp_path):
+    """The service token and a Redis password never reach the logs (debug level, JSON), the
+    health answer or an error, even while Redis is down and every checkpoint fails."""
+    import signal
+    import subprocess
+
+    import httpx
+
+    from tests.conftest import free_port, start_serve
+
+    password, token, redis_port = "pw-Zq81-secret", "tok-Vx42-secret", free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+                               "--save", "", "--requirepass", password],
+                              stdout=subprocess.DEVNULL)  # fmt: skip
+    text = SECRET_SERVICE.format(password=password, token=token, redis_port=redis_port)
+    process = None
+    try:
+        time.sleep(0.5)
+        process, base = start_serve(tmp_path, text, "--log-format", "json", "--log-level",
+                                    "debug")  # fmt: skip
+        event = {"events": [{"features": {"a": 1.0}, "label": 1}]}
+        wrong = httpx.post(f"{base}/learn", json=event, headers={"Authorization": "Bearer no"})
+        assert wrong.status_code == 401
+        auth = {"Authorization": f"Bearer {token}"}
+        for _ in range(5):
+            assert httpx.post(f"{base}/learn", json=event, headers=auth).status_code == 200
+        server.kill()
+        server.wait()
+        httpx.post(f"{base}/learn", json={"events": [{"features": {"a": 2.0}, "label": 0}]},
+                   headers=auth)  # fmt: skip
+        deadline = time.monotonic() + 30
+        health = {}
+        while time.monotonic() < deadline and health.get("status") != "degraded":
+            health = httpx.get(f"{base}/health").json()
+            time.sleep(0.1)
+        assert health["status"] == "degraded" and "checkpoint failed" in health["error"]
+        assert password not in json.dumps(health) and token not in json.dumps(health)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+        logged = err.decode()
+        assert "checkpoint failed" in logged  # the outage is in the log …
+        assert password not in logged and token not in logged  # … the secrets are not
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+        server.kill()

@@ -115,6 +115,16 @@ def test_bad_bodies_get_clear_4xx(service):
     huge = client.post("/predict", content=b"{" + b" " * MAX_BODY_BYTES + b"}",
                        headers={"content-type": "application/json"})  # fmt: skip
     assert huge.status_code == 413
+
+    def chunks():  # no Content-Length: the limit holds while the body is read
+        yield b'{"events": ['
+        for _ in range(MAX_BODY_BYTES // 65536 + 1):
+            yield b" " * 65536
+        yield b"]}"
+
+    streamed = client.post("/learn", content=chunks(), headers=AUTH | {
+        "content-type": "application/json"})  # fmt: skip
+    assert streamed.status_code == 413 and "body over" in streamed.json()["detail"]
     assert client.get("/models/v999999").status_code == 404
 
 

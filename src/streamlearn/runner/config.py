@@ -145,6 +145,7 @@ class RollbackConfig(GateConfig):
 
 class RedisConfig(_Section):
     url: str = "redis://127.0.0.1:6379/0"
+    timeout: float = Field(5.0, gt=0)  # seconds for a connection and for each command
 
 
 class CheckpointConfig(_Section):
@@ -328,7 +329,10 @@ def build_challengers(config: RunConfig) -> list[Learner]:
 def _redis(config: RunConfig):
     import redis
 
-    return redis.Redis.from_url(config.redis.url)
+    # Timeouts: without them a Redis that stops answering (frozen, a dropped connection)
+    # would stall the trainer for good instead of failing a checkpoint it retries.
+    return redis.Redis.from_url(config.redis.url, socket_timeout=config.redis.timeout,
+                                socket_connect_timeout=config.redis.timeout)  # fmt: skip
 
 
 def build_registry(config: RunConfig) -> Registry | None:

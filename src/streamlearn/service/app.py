@@ -153,12 +153,7 @@ def create_app(
         errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
 
-    @app.middleware("http")
-    async def limit_size(request: Request, call_next):
-        size = request.headers.get("content-length")
-        if size is not None and int(size) > MAX_BODY_BYTES:
-            return JSONResponse({"detail": f"body over {MAX_BODY_BYTES} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     @app.post("/predict")
     async def predict(body: PredictRequest) -> JSONResponse:
@@ -259,6 +254,33 @@ def create_app(
     add_dashboard(app, monitor)
     add_decide(app, server, trainer, DecisionLog(decisions))
     return app
+
+
+class BodyLimit:
+    """Refuses a request body over ``limit`` bytes with a 413: by its Content-Length before
+    reading, and while reading one without (chunked), so memory stays bounded either way."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            answer = JSONResponse({"detail": f"body over {self.limit} bytes"}, status_code=413)
+            return await answer(scope, receive, send)
+        read = 0
+
+        async def limited() -> dict:
+            nonlocal read
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read > self.limit:  # raised inside the endpoint: FastAPI answers with it
+                raise HTTPException(413, f"body over {self.limit} bytes")
+            return message
+
+        await self.app(scope, limited, send)
 
 
 def _new_id() -> str:
