@@ -37,6 +37,12 @@ def test_registry_versions_tags_and_checksums(redis_client):
         assert registry.latest()[1].id == "v000001"
     with pytest.raises(KeyError):
         registry.load("v000009")
+    third = registry.save(LogisticRegression(bits=8).state(), events=3)
+    assert registry.prune(keep=1) == []  # v1 is the champion, v2 the previous one
+    registry.promote(third.id)
+    assert registry.prune(keep=1) == ["v000002"]  # neither tagged nor among the newest
+    assert [v.id for v in registry.versions()] == ["v000001", "v000003"]
+    assert redis_client.get("t:snap:v000002") is None
 
 
 def test_join_store_matches_the_memory_store(redis_client):

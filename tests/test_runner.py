@@ -331,6 +331,25 @@ def test_moving_the_champion_tag_rolls_the_served_model_back(tmp_path):
     assert registry.record(summary.versions[0]).parent == "v000003"
 
 
+def test_old_versions_are_pruned_but_tagged_ones_stay(tmp_path):
+    path = rule_file(tmp_path / "rule.csv", 10_000)
+    registry = LocalRegistry(tmp_path / "reg")
+    first = checkpointed(path, tmp_path / "reg", every=500)
+    first.run(limit=3000)  # v000001 … v000006
+    registry.tag("v000002", "audited")  # a person's tag: kept whatever its age
+    runner = checkpointed(path, tmp_path / "reg", every=500)
+    runner.keep_versions = 3
+    summary = runner.run()
+    ids = [v.id for v in registry.versions()]
+    assert ids == ["v000002", *summary.versions[-3:]]
+    assert registry.tagged("champion").id == summary.versions[-1]
+    resumed = checkpointed(path, tmp_path / "reg")
+    resumed.resume()
+    np.testing.assert_array_equal(resumed.model.table, runner.model.table)
+    with pytest.raises(ValueError, match="keep"):
+        registry.prune(0)
+
+
 def test_sqlite_store_answers_like_memory_across_checkpoints(tmp_path):
     rng = np.random.default_rng(5)
 

@@ -68,6 +68,10 @@ class Registry(ABC):
         return read_info(self._read(version_id))
 
     @abstractmethod
+    def _delete(self, version_id: str) -> None:
+        """Remove a version (all of it)."""
+
+    @abstractmethod
     def _tags(self) -> dict[str, str]: ...
 
     @abstractmethod
@@ -134,6 +138,18 @@ class Registry(ABC):
                 raise ValueError("nothing to roll back to: no earlier champion or parent")
         self.promote(version_id, requested=True)
         return version_id
+
+    def prune(self, keep: int) -> list[str]:
+        """Delete all but the newest ``keep`` versions, sparing every tagged one (champion,
+        previous champion, a rollback asked for …); returns the ids deleted. Without it a
+        service that checkpoints every few seconds fills its disk."""
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
+        tagged = set(self._tags().values())
+        doomed = [i for i in self._ids()[:-keep] if i not in tagged]
+        for version_id in doomed:
+            self._delete(version_id)
+        return doomed
 
     def requested(self) -> str | None:
         """The version a person asked to serve and no runner has taken up yet."""

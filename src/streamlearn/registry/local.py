@@ -64,6 +64,9 @@ class LocalRegistry(Registry):
     def _write(self, version_id: str, data: bytes, info: dict[str, Any]) -> None:
         atomic_write(self._path(version_id), data)
 
+    def _delete(self, version_id: str) -> None:
+        self._path(version_id).unlink(missing_ok=True)
+
     def _read(self, version_id: str) -> bytes:
         path = self._path(version_id)
         if not path.is_file():

@@ -45,6 +45,13 @@ class RedisRegistry(Registry):
         pipe.zadd(self._key("ids"), {version_id: int(version_id[1:])})
         pipe.execute()
 
+    def _delete(self, version_id: str) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zrem(self._key("ids"), version_id)
+        pipe.hdel(self._key("info"), version_id)
+        pipe.delete(self._key("snap", version_id))
+        pipe.execute()
+
     def _read(self, version_id: str) -> bytes:
         data = self.client.get(self._key("snap", version_id))
         if data is None:

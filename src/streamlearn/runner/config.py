@@ -153,6 +153,7 @@ class CheckpointConfig(_Section):
     redis_registry: str | None = None  # a key prefix: versions go to Redis instead
     every_events: int | None = Field(100_000, ge=1)
     every_seconds: float | None = Field(None, gt=0)
+    keep: int | None = Field(50, ge=1)  # newest versions kept (and every tagged one)
 
 
 class OutputConfig(_Section):
@@ -384,6 +385,7 @@ def build_runner(config: RunConfig, source: Any = None, **options: Any) -> Runne
         default_label=labels.default_label, join=join, registry=registry,
         checkpoint_every=config.checkpoint.every_events,
         checkpoint_seconds=config.checkpoint.every_seconds, window=config.output.window,
+        keep_versions=config.checkpoint.keep,
         predictions=predictions, dead_letters=config.output.dead_letters,
         micro_batch=config.output.micro_batch, mixer=_mixer(config), **options,
     )  # fmt: skip

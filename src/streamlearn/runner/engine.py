@@ -131,6 +131,9 @@ class Runner:
     drain_at_end
         At the end of a replayed file, let every label still in flight arrive (a live
         stream has no end).
+    keep_versions
+        After each checkpoint the registry keeps this many newest versions and every tagged
+        one; older ones are deleted (None: keep all).
     mixer
         A :class:`~streamlearn.runner.mixing.ParameterMixer`: this worker's champion mixes
         its weights with the other workers' when due (one global model over partitions).
@@ -158,6 +161,7 @@ class Runner:
         micro_batch: int = 16384,
         drain_at_end: bool = True,
         mixer: Any = None,
+        keep_versions: int | None = 50,
     ) -> None:
         if micro_batch < 1:
             raise ValueError(f"micro_batch must be >= 1, got {micro_batch}")
@@ -177,6 +181,7 @@ class Runner:
         self.micro_batch = micro_batch
         self.drain_at_end = drain_at_end
         self.mixer = mixer
+        self.keep_versions = keep_versions
         self.version: str | None = None
         self.rejected = 0
         self.summary = RunSummary()
@@ -415,6 +420,11 @@ class Runner:
         self.registry.promote(version.id)
         for lane in self.lanes:
             lane.join.saved(lane.offset)
+        if self.keep_versions is not None:
+            for gone in self.registry.prune(self.keep_versions):
+                self._candidates.pop(gone, None)
+                if self._losses is not None:
+                    self._losses.pop(gone, None)
         if self._losses is not None and "window_loss" in version.notes:
             self._losses[version.id] = version.notes["window_loss"]
         committed = getattr(self.source, "committed", None)
