@@ -113,7 +113,10 @@ def test_decide_then_reward_by_decision_id(tmp_path):
         rewards = [{"id": a["id"], "label": float(a["arm"] == "blue")} for a in answers]
         assert client.post("/feedback", json={"labels": rewards}, headers=auth).json() == {
             "accepted": 300}  # fmt: skip
-        assert wait_for(lambda: trainer.runner.counters["learned"] == 300)
+        assert wait_for(lambda: trainer.runner.counters["learned"] == 300, timeout=30), (
+            trainer.runner.counters,
+            trainer.problems(),
+        )
         assert wait_for(lambda: client.post("/decide", json={"context": {"user": "u1"}}).json()[
             "model_version"] != answers[0]["model_version"])  # fmt: skip
         later = [client.post("/decide", json={"id": f"d{i}", "context": {"user": "u1"}}).json()

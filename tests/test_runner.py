@@ -410,3 +410,17 @@ def test_a_kill_between_a_checkpoint_and_its_tag_is_no_rollback_request(tmp_path
     summary = resumed.run()
     assert summary.rollbacks == [] and summary.resumed_from == "v000003"
     np.testing.assert_array_equal(resumed.model.table, whole.model.table)
+
+
+def test_a_label_in_the_same_micro_batch_as_its_event_is_learned():
+    """Feedback by id that came right after its event, within one micro-batch (an HTTP
+    decision then its reward; an event and its label on two Kafka topics)."""
+    runner = Runner(LogisticRegression(bits=8), None, ttl=60.0)
+    batch = EventBatch({"a": np.array([1.0, 2.0])}, np.array([np.nan, np.nan]),
+                       np.array(["x", "y"], dtype=object), np.array([1, 2]), np.array([1.0, 2.0]),
+                       feedback_ids=np.array(["y", "gone"], dtype=object),
+                       feedback_labels=np.array([1.0, 0.0]))  # fmt: skip
+    runner.step(batch)
+    runner.step(EventBatch.empty(clock=3.0))
+    assert runner.counters["learned"] == 1  # y, with its label; x still waits for one
+    assert runner.champion.early.keys() == {"gone"}  # a label for an event not seen yet

@@ -9,6 +9,7 @@ so its model ends exactly where event-by-event processing would leave it.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,6 +116,7 @@ class Lane:
         """Serve one micro-batch and learn every label due before its last event; returns
         the predictions served."""
         delays = batch.delays if batch.delays is not None else np.full(len(batch), self.delay)
+        batch = self._hold_same_batch_feedback(batch)
         labels, delays = self._claim_early(batch, delays)
         new = label_operations(batch.keys, labels, batch.offsets, batch.ids, delays,
                                self.ttl)  # fmt: skip
@@ -212,6 +214,23 @@ class Lane:
         up to the TTL from ``now``; the event then arrives with its label."""
         for event_id, label in zip(ids.tolist(), labels.tolist(), strict=True):
             self.early[event_id] = (label, now + self.ttl)
+
+    def _hold_same_batch_feedback(self, batch: EventBatch) -> EventBatch:
+        """A label by id for an event of this very batch (it came after the event, within
+        one micro-batch) is that event's label: held as early, so the event claims it;
+        feedback is otherwise learned before the batch's events, which would miss it.
+        Returns the batch without those labels (ids name one event each)."""
+        if not (batch.has_feedback and len(batch)):
+            return batch
+        events = set(batch.ids.tolist())
+        labels = np.asarray(batch.feedback_labels, np.float64)
+        ids = batch.feedback_ids.tolist()
+        mine = np.array([i in events for i in ids]) & np.isfinite(labels)
+        if not mine.any():
+            return batch
+        self._hold_early(batch.feedback_ids[mine], labels[mine], batch.keys[-1])
+        return replace(batch, feedback_ids=batch.feedback_ids[~mine],
+                       feedback_labels=labels[~mine])  # fmt: skip
 
     def _claim_early(self, batch: EventBatch, delays: np.ndarray) -> tuple[np.ndarray, ...]:
         """Events whose label came early get it now (delay 0); early labels whose wait is
