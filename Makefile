@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_recommend.py
 	$(BIN)/python bench/bench_neural.py
 	$(BIN)/python bench/bench_scale.py
+	$(BIN)/python bench/bench_soak.py --markdown bench/out/soak.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

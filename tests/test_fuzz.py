@@ -18,6 +18,7 @@ from streamlearn.models import LogisticRegression
 from streamlearn.runner import Runner
 from streamlearn.runner.config import ConfigError, load_config_text
 from streamlearn.runner.live import LiveEvents
+from streamlearn.runner.sources import EventBatch
 from streamlearn.service import Trainer
 from streamlearn.service.app import create_app
 
@@ -218,13 +219,10 @@ def test_no_kafka_message_crashes_the_reader_or_poisons_a_model(kafka_reader, me
     assert len(batch) + len(batch.rejects) + (len(batch.feedback_ids) if batch.has_feedback
                                               else 0) == len(messages)  # fmt: skip
     assert all(reject.reason for reject in batch.rejects)
-    model = LogisticRegression(bits=8)
-    labelled = ~np.isnan(batch.labels)
-    if labelled.any():
-        from streamlearn.features.columns import rows as take_rows
-
-        model.learn_many(take_rows(batch.features, np.flatnonzero(labelled)),
-                         batch.labels[labelled])  # fmt: skip
+    runner = Runner(LogisticRegression(bits=8), None, ttl=60.0)  # what a worker does next
+    runner.step(batch)
+    runner.step(EventBatch.empty(drain=True))
+    model = runner.model
     assert _finite_weights(model)
 
 

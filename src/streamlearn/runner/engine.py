@@ -192,7 +192,7 @@ class Runner:
         self._stop = False
         self._rollback_to: str | None = None
         self.checkpoint_failures = 0
-        self._saved_counters: dict[str, int] = {}
+        self._saved_progress: tuple = ()
         self.checkpoint_error: str | None = None  # the last checkpoint's, while it lasts
 
     def request_rollback(self, version_id: str) -> None:
@@ -298,7 +298,7 @@ class Runner:
         by_time = (
             self.checkpoint_seconds is not None
             and time.monotonic() - last >= self.checkpoint_seconds
-            and self.counters != self._saved_counters  # an idle stream adds no versions
+            and self._progress() != self._saved_progress  # an idle stream adds no versions
         )
         return by_events or by_time
 
@@ -317,6 +317,11 @@ class Runner:
             if self.checkpoint_error is not None:
                 log.info("checkpoints work again", extra={"event": "checkpoint_recovered"})
             self.checkpoint_error = None
+
+    def _progress(self) -> tuple:
+        """What a checkpoint would save that can change without events: counters, and the
+        source's positions (a partition taken over joins them before its first message)."""
+        return self.counters, getattr(self.source, "state", dict)()
 
     def _log_predictions(self, batch: EventBatch, predictions: np.ndarray) -> None:
         if self.predictions is not None and len(batch):
@@ -434,7 +439,7 @@ class Runner:
         for lane in self.lanes:
             lane.version = version.id
         self.summary.versions.append(version.id)
-        self._saved_counters = self.counters
+        self._saved_progress = self._progress()
         log.info("checkpoint", extra={"event": "checkpoint", "version": version.id,
                                       "offset": self.champion.offset, "learned": version.events,
                                       "pending": version.notes["pending"]})  # fmt: skip
@@ -478,7 +483,7 @@ class Runner:
         self.summary.promotions = list(runner.get("promotions", []))
         self.version = version.id
         self.summary.resumed_from = version.id
-        self._saved_counters = self.counters
+        self._saved_progress = self._progress()
         log.info("resumed", extra={"event": "resumed", "version": version.id,
                                    "offset": self.champion.offset})  # fmt: skip
         self._manual_rollback(version)
