@@ -57,9 +57,10 @@ publish_every = 0.1
 AUTH = {"Authorization": "Bearer bench"}
 
 
-def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
+def start_server(folder: Path, config: str = CONFIG) -> tuple[subprocess.Popen, str]:
+    """``streamlearn serve`` on ``config`` (``{port}`` filled in); (process, base URL)."""
     port = free_port()
-    (folder / "serve.toml").write_text(CONFIG.format(port=port))
+    (folder / "serve.toml").write_text(config.format(port=port))
     process = subprocess.Popen([sys.executable, "-m", "streamlearn.cli.main", "serve",
                                 "serve.toml"], cwd=folder, stderr=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}"

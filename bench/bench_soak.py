@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,43 +31,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _report import emit  # noqa: E402 - bench/ is on the path of its scripts
-from bench_service import event  # noqa: E402
+from bench_service import CONFIG as SERVICE_CONFIG  # noqa: E402
+from bench_service import event, start_server  # noqa: E402
 
-from tests.conftest import free_port  # noqa: E402
-
-CONFIG = """
-[model]
-task = "binary"
-bits = 20
-[labels]
-ttl = 30
-store = "memory"
-[checkpoint]
-registry = "registry"
-every_seconds = 10
-keep = 5
-[service]
-port = {port}
-token = "soak"
-publish_every = 0.2
-"""
+# The service benchmark's server, with a shorter TTL and a bounded registry.
+CONFIG = (
+    SERVICE_CONFIG.replace("ttl = 60", "ttl = 30")
+    .replace("every_seconds = 10", "every_seconds = 10\nkeep = 5")
+    .replace('"bench"', '"soak"')
+    .replace("publish_every = 0.1", "publish_every = 0.2")
+)
 TOKEN = b"Bearer soak"
-
-
-def start_server(folder: Path) -> tuple[subprocess.Popen, str, int]:
-    import httpx
-
-    port = free_port()
-    (folder / "serve.toml").write_text(CONFIG.format(port=port))
-    process = subprocess.Popen([sys.executable, "-m", "streamlearn.cli.main", "serve",
-                                "serve.toml"], cwd=folder, stderr=subprocess.DEVNULL)  # fmt: skip
-    for _ in range(600):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process, "127.0.0.1", port
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError("the server did not start")
 
 
 def rss_mb(pid: int) -> float:
@@ -145,7 +118,8 @@ def soak(minutes: float, rate: float, connections: int = 16) -> tuple[list[str],
     import httpx
 
     with tempfile.TemporaryDirectory() as folder:
-        process, host, port = start_server(Path(folder))
+        process, base = start_server(Path(folder), CONFIG)
+        host, port = base.removeprefix("http://").split(":")
         samples: list[tuple[float, float, int]] = []  # (seconds in, RSS MB, events learned)
 
         async def sample(start: float) -> None:
@@ -156,7 +130,7 @@ def soak(minutes: float, rate: float, connections: int = 16) -> tuple[list[str],
                                     health["events_learned"]))  # fmt: skip
                     await asyncio.sleep(10)
 
-        run = Soak(host, port, minutes * 60, rate, connections)
+        run = Soak(host, int(port), minutes * 60, rate, connections)
         try:
             elapsed = asyncio.run(run.run(sample))
             health = httpx.get(f"http://{host}:{port}/health").json()

@@ -164,32 +164,6 @@ def test_no_json_lines_file_crashes_a_run_or_poisons_its_model(tmp_path_factory,
         assert _finite_weights(runner.model) and runner.rejected >= 1  # the nested one
 
 
-class Message:
-    """What the Kafka reader uses of a confluent-kafka message (the real broker's path is in
-    tests/test_kafka.py; here: many messages fast)."""
-
-    def __init__(self, value: bytes | None, offset: int, topic: str = "events") -> None:
-        self._value, self._offset, self._topic = value, offset, topic
-
-    def error(self):
-        return None
-
-    def topic(self):
-        return self._topic
-
-    def partition(self):
-        return 0
-
-    def offset(self):
-        return self._offset
-
-    def value(self):
-        return self._value
-
-    def timestamp(self):
-        return (1, 1_700_000_000_000 + self._offset)
-
-
 @pytest.fixture(scope="module")
 def kafka_reader(kafka_broker):
     from streamlearn.runner.kafka import KafkaEvents
@@ -213,7 +187,9 @@ KAFKA_VALUES = (
 @FAST
 @given(st.lists(st.tuples(st.booleans(), KAFKA_VALUES), min_size=1, max_size=30))
 def test_no_kafka_message_crashes_the_reader_or_poisons_a_model(kafka_reader, messages):
-    batch_messages = [Message(value, i, "fuzz-labels" if is_label else "fuzz-events")
+    from tests.test_kafka import FakeMessage
+
+    batch_messages = [FakeMessage(value, i, "fuzz-labels" if is_label else "fuzz-events")
                       for i, (is_label, value) in enumerate(messages)]  # fmt: skip
     batch = kafka_reader._batch(batch_messages)
     assert len(batch) + len(batch.rejects) + (len(batch.feedback_ids) if batch.has_feedback

@@ -102,14 +102,14 @@ def test_events_labels_predictions_dead_letters_and_a_restart(kafka_broker, tmp_
 class FakeMessage:
     """What the batch readers use of a confluent-kafka message."""
 
-    def __init__(self, value: bytes, offset: int) -> None:
-        self._value, self._offset = value, offset
+    def __init__(self, value: bytes | None, offset: int, topic: str = "events") -> None:
+        self._value, self._offset, self._topic = value, offset, topic
 
     def error(self):
         return None
 
     def topic(self):
-        return "events"
+        return self._topic
 
     def partition(self):
         return 0
