@@ -78,8 +78,10 @@ def test_events_labels_predictions_dead_letters_and_a_restart(kafka_broker, tmp_
                       lambda s: s.served >= N // 2)  # fmt: skip
     assert N // 2 <= first.served < N
     # A new worker in the same group resumes from the checkpoint: no loss, no double learning.
-    second = run_until(runner_for(kafka_broker, topics, tmp_path / "reg", "g1"),
-                       lambda s: s.learned >= expected_learned and s.served >= N)  # fmt: skip
+    second = run_until(
+        runner_for(kafka_broker, topics, tmp_path / "reg", "g1"),
+        lambda s: s.learned >= expected_learned and s.served >= N and s.rejected >= len(BAD) + 1,
+    )  # the bad label is the labels' last
     assert second.resumed_from == first.versions[-1]
     assert second.served == N and second.learned == expected_learned
     assert second.late == 0 and second.rejected == len(BAD) + 1
