@@ -13,10 +13,17 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import settings
 
 from streamlearn.datasets import synth
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# CI replays the same generated examples every run (a red build is reproducible); a
+# developer's run explores new ones. HYPOTHESIS_PROFILE=ci is set by .ci/run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def data_dir() -> Path:

@@ -128,6 +128,16 @@ def test_bad_bodies_get_clear_4xx(service):
     assert client.get("/models/v999999").status_code == 404
 
 
+def test_events_without_features_are_learned_not_fatal(service):
+    """``{"features": {}}`` is a valid event (everything absent: the intercept serves it);
+    it once stopped the trainer."""
+    client, trainer, _ = service
+    empty = {"events": [{"id": f"e{i}", "features": {}, "label": 1} for i in range(3)]}
+    assert client.post("/learn", json=empty, headers=AUTH).json() == {"accepted": 3}
+    assert wait_for(lambda: trainer.serving.events_learned == 3)
+    assert client.get("/health").json()["status"] == "ok"
+
+
 def test_models_promote_and_rollback(service):
     client, trainer, registry = service
     features, labels = events(2000, seed=1)

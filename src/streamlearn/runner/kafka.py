@@ -113,9 +113,13 @@ def _read_events(messages: list) -> tuple | None:
     if not all(_safe_for_arrow(v) for v in values):
         return None
     try:
-        table = pa_json.read_json(io.BytesIO(b"\n".join(values)))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _arrow_events(values, messages)
+    except pa.ArrowException:  # anything Arrow cannot take: the careful path says why
         return None
+
+
+def _arrow_events(values: list[bytes], messages: list) -> tuple | None:
+    table = pa_json.read_json(io.BytesIO(b"\n".join(values)))
     names = set(table.column_names)
     if table.num_rows != len(values) or not names <= EVENT_KEYS or "features" not in names:
         return None

@@ -128,7 +128,7 @@ class Lane:
         if batch.has_feedback:
             due = self._feedback(batch) + due
         served_rows = (
-            Rows(*self.model.serve_many(batch.features))
+            Rows(*self.model.serve_many(_with_a_column(batch)))
             if len(batch)
             else Rows(np.zeros((0, 0), np.uint32), np.zeros((0, 0)))
         )
@@ -412,3 +412,14 @@ def strip_prefixed(state: State, prefix: str) -> State:
     arrays = {k: v for k, v in state.arrays.items() if not k.startswith(prefix)}
     meta = {k: v for k, v in state.meta.items() if k != "runner"}
     return State(state.kind, state.params, arrays, meta)
+
+
+NO_FEATURES = "_no_features"  # a column nobody sends: all NaN, which no weight reads
+
+
+def _with_a_column(batch: EventBatch) -> dict[str, Any]:
+    """The batch's columns; events with no feature at all (``{"features": {}}``) get one
+    empty column, so that the model still sees how many there are (from the intercept)."""
+    if batch.features or not len(batch):
+        return batch.features
+    return {NO_FEATURES: np.full(len(batch), np.nan)}
