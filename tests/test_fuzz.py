@@ -98,6 +98,22 @@ def test_raw_bytes_never_make_the_service_fail(client, raw):
         assert answer.status_code < 500
 
 
+HUGE_BODIES = [
+    b'{"features": ' + b'{"a": ' * 50_000 + b"1" + b"}" * 50_000 + b"}",  # deep nesting
+    b"[" * 100_000 + b"]" * 100_000, b'{"features": {"a": 1e999999}}',  # inf: absent
+    b'{"features": {"a": ' + b"9" * 100_000 + b"}}",  # beyond Python's int-text limit
+    b'{"features": {"' + b"k" * 1_000_000 + b'": 1}}',  # a 1 MB feature name
+]  # fmt: skip
+
+
+def test_deep_and_huge_bodies_get_an_answer_not_a_500(client):
+    for body in HUGE_BODIES:
+        for path in ("/predict", "/learn", "/feedback", "/decide"):
+            answer = client.post(path, content=body, headers={
+                "Authorization": "Bearer t", "Content-Type": "application/json"})  # fmt: skip
+            assert answer.status_code < 500, (path, body[:40], answer.text[:200])
+
+
 NASTY_TEXT = st.sampled_from([
     "nan", "NaN", "inf", "-inf", "1e400", "-1e400", "9" * 400, "", " ", "\"", "\"\"", ",",
     "x" * 5000, "\u00e9\u4e2d\U0001f600", "0x1F", "true", "null", "[1, 2]", "{\"a\": 1}",
