@@ -73,9 +73,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_redis(port: int, folder: Path, durable: bool = False) -> subprocess.Popen:
+def start_redis(
+    port: int, folder: Path, durable: bool = False, password: str | None = None
+) -> subprocess.Popen:
     """Debian's redis-server on loopback ``port`` (CI installs it), answering pings;
-    ``durable``: an append-only file in ``folder`` so that a restart keeps the data."""
+    ``durable``: an append-only file in ``folder`` so that a restart keeps the data;
+    ``password``: clients must give it."""
     import redis
 
     binary = shutil.which("redis-server")
@@ -84,10 +87,10 @@ def start_redis(port: int, folder: Path, durable: bool = False) -> subprocess.Po
         "--appendonly", "no"]  # fmt: skip
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence,
-         "--dir", str(folder)],
+         "--dir", str(folder), *(["--requirepass", password] if password else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    client = redis.Redis(host="127.0.0.1", port=port)
+    client = redis.Redis(host="127.0.0.1", port=port, password=password)
     for _ in range(100):
         try:
             client.ping()

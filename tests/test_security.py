@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -56,20 +55,17 @@ def test_secrets_stay_out_of_logs_errors_and_health(tmp_path):
     """The service token and a Redis password never reach the logs (debug level, JSON), the
     health answer or an error, even while Redis is down and every checkpoint fails."""
     import signal
-    import subprocess
 
     import httpx
 
-    from tests.conftest import free_port, start_serve
+    from tests.conftest import free_port, start_redis, start_serve
+    from tests.test_service import wait_for
 
     password, token, redis_port = "pw-Zq81-secret", "tok-Vx42-secret", free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-                               "--save", "", "--requirepass", password],
-                              stdout=subprocess.DEVNULL)  # fmt: skip
+    server = start_redis(redis_port, tmp_path, password=password)
     text = SECRET_SERVICE.format(password=password, token=token, redis_port=redis_port)
     process = None
     try:
-        time.sleep(0.5)
         process, base = start_serve(tmp_path, text, "--log-format", "json", "--log-level",
                                     "debug")  # fmt: skip
         event = {"events": [{"features": {"a": 1.0}, "label": 1}]}
@@ -82,12 +78,9 @@ def test_secrets_stay_out_of_logs_errors_and_health(tmp_path):
         server.wait()
         httpx.post(f"{base}/learn", json={"events": [{"features": {"a": 2.0}, "label": 0}]},
                    headers=auth)  # fmt: skip
-        deadline = time.monotonic() + 30
-        health = {}
-        while time.monotonic() < deadline and health.get("status") != "degraded":
-            health = httpx.get(f"{base}/health").json()
-            time.sleep(0.1)
-        assert health["status"] == "degraded" and "checkpoint failed" in health["error"]
+        assert wait_for(lambda: httpx.get(f"{base}/health").json()["status"] == "degraded")
+        health = httpx.get(f"{base}/health").json()
+        assert "checkpoint failed" in health["error"]
         assert password not in json.dumps(health) and token not in json.dumps(health)
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=60)
