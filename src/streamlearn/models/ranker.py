@@ -4,9 +4,11 @@ featurization, a weighted score, and ``rank(candidates)``.
 Each event's features (the user's context with the candidate's) are hashed once; every task
 has its own linear head (logistic for 0/1 tasks, linear for amounts) on those rows. An event
 may carry labels for some tasks only (a like is known only after a click): the others just
-predict. The ranking score is Σ weight_task · prediction_task. :class:`FeedbackBuffer`
-holds served impressions until their feedback window closes, then learns them (no click
-within the window is a 0).
+predict. The ranking score is Σ weight_task · prediction_task. Feedback comes later, per
+task, by impression id: the runner (a lane with a finite ``ttl``: the feedback window)
+holds each served impression, collects its feedback, and learns it when the window closes,
+with ``defaults`` for tasks that got none (no click within the window is a 0); see
+:meth:`EngagementRanker.run_ops`. :class:`FeedbackBuffer` does the same in process.
 
 >>> from streamlearn.datasets import synth
 >>> events, labels = synth.timeline(20_000, seed=1)
@@ -34,7 +36,7 @@ from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear import LinearRegression, LogisticRegression
 
 HEADS = {"binary": LogisticRegression, "regression": LinearRegression}
-PREDICT, PREDICT_LEARN = 0, 2
+PREDICT, LEARN, PREDICT_LEARN = 0, 1, 2
 
 
 @register
@@ -47,6 +49,9 @@ class EngagementRanker(HashedModel):
         Task name → ``binary`` or ``regression``.
     weights
         Task name → its weight in the ranking score (default 1 each).
+    defaults
+        Task name → its label when an impression's feedback window closes without feedback
+        for it (``{"click": 0}``: no click is a 0); other tasks then stay unknown.
     optimizer
         The heads' optimizer (see :class:`~streamlearn.models.LogisticRegression`).
     bits, seed, categorical, namespaces, interactions, standardize, missing
@@ -59,6 +64,7 @@ class EngagementRanker(HashedModel):
         self,
         tasks: Mapping[str, str],
         weights: Mapping[str, float] | None = None,
+        defaults: Mapping[str, float] | None = None,
         optimizer: str | dict[str, Any] = "ftrl",
         bits: int = 20,
         seed: int = 0,
@@ -76,6 +82,10 @@ class EngagementRanker(HashedModel):
         unknown = set(weights or {}) - set(self.tasks)
         if unknown:
             raise ValueError(f"weights for unknown tasks: {sorted(unknown)}")
+        self.defaults = {name: float(v) for name, v in (defaults or {}).items()}
+        if set(self.defaults) - set(self.tasks):
+            raise ValueError(f"defaults for unknown tasks: "
+                             f"{sorted(set(self.defaults) - set(self.tasks))}")  # fmt: skip
         self.optimizer = optimizer
         self.heads: dict[str, Learner] = {
             name: HEADS[kind](optimizer, bits=bits) for name, kind in self.tasks.items()
@@ -83,7 +93,8 @@ class EngagementRanker(HashedModel):
 
     def params(self) -> dict[str, Any]:
         return {"tasks": dict(self.tasks), "weights": dict(self.weights),
-                "optimizer": self.optimizer, **self.features.params()}  # fmt: skip
+                "defaults": dict(self.defaults), "optimizer": self.optimizer,
+                **self.features.params()}  # fmt: skip
 
     # ------------------------------------------------------------------ state
     def state(self) -> State:
@@ -195,6 +206,41 @@ class EngagementRanker(HashedModel):
 
     def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
         return self.score(self.predict_learn_all(X, y))
+
+    # ------------------------------------------------------------------ the runner
+    def window_labels(self, feedback: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """The labels an impression is learned with when its feedback window closes: one
+        row per impression, one column per task (in ``tasks`` order); a task without
+        feedback takes its default, or stays unknown (NaN)."""
+        table = np.full((len(feedback), len(self.tasks)), np.nan)
+        for column, name in enumerate(self.tasks):
+            fallback = self.defaults.get(name, np.nan)
+            table[:, column] = [got.get(name, fallback) for got in feedback]
+        return table
+
+    def engagement(self, labels: np.ndarray) -> np.ndarray:
+        """What the score estimates, as it happened: Σ weight · label over the known labels
+        of each row of :meth:`window_labels` (an unknown one counts 0)."""
+        weights = np.array([self.weights[name] for name in self.tasks])
+        return np.nan_to_num(labels, nan=0.0) @ weights
+
+    def run_ops(self, hashes: np.ndarray, values: np.ndarray, ops: np.ndarray,
+                op_rows: np.ndarray, targets: np.ndarray) -> np.ndarray:  # fmt: skip
+        """A runner schedule (see :meth:`LinearModel.run_ops`) whose targets are rows of
+        :meth:`window_labels`: each head predicts every served row and learns the rows whose
+        label it knows. Returns each operation's score (before its learning)."""
+        ops = np.asarray(ops, np.int8)
+        targets = np.asarray(targets, np.float64).reshape(len(ops), len(self.tasks))
+        out = np.zeros(len(ops))
+        for column, (name, head) in enumerate(self.heads.items()):
+            target = np.where(ops == PREDICT, np.nan, targets[:, column])
+            known = np.isfinite(target)
+            head_ops = np.where(known, ops, PREDICT).astype(np.int8)
+            runs = (ops != LEARN) | known  # a learn-only step with no label: nothing to do
+            part = head.run_ops(hashes, values, head_ops[runs], op_rows[runs],
+                                np.where(known, target, 0.0)[runs])  # fmt: skip
+            out[runs] += self.weights[name] * part
+        return out
 
     def rank(self, context: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]]
              ) -> list[tuple[int, float]]:  # fmt: skip

@@ -5,11 +5,12 @@ from streamlearn.runner.engine import Runner, RunSummary
 from streamlearn.runner.join import JoinStore, MemoryJoinStore, SQLiteJoinStore
 from streamlearn.runner.join_redis import RedisJoinStore
 from streamlearn.runner.replay import RejectLog, evaluate_file
-from streamlearn.runner.sources import EventBatch, FileEvents
+from streamlearn.runner.sources import EventBatch, FileEvents, RecordedEvents
 
 __all__ = [
     "EventBatch",
     "FileEvents",
+    "RecordedEvents",
     "JoinStore",
     "MemoryJoinStore",
     "RedisJoinStore",

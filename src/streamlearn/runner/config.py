@@ -45,7 +45,7 @@ from streamlearn.adaptation.policies import POLICIES
 from streamlearn.base import Learner
 from streamlearn.drift import DETECTORS
 from streamlearn.evaluate import detect_task
-from streamlearn.models import BayesianLinearRegression, LinearBandit
+from streamlearn.models import BayesianLinearRegression, EngagementRanker, LinearBandit
 from streamlearn.models.factory import MODEL_NAMES, make_learner
 from streamlearn.registry import LocalRegistry, RedisRegistry, Registry
 from streamlearn.runner.engine import EXPIRY_POLICIES, Runner
@@ -86,7 +86,7 @@ class LabelsConfig(_Section):
 
 
 class ModelConfig(_Section):
-    kind: Literal["linear", "bayesian", "bandit", "river"] = "linear"
+    kind: Literal["linear", "bayesian", "bandit", "river", "ranker"] = "linear"
     task: Literal["auto", "binary", "regression"] = "auto"
     optimizer: Literal[MODEL_NAMES] = "ftrl"  # type: ignore[valid-type]
     bits: int = Field(20, ge=1, le=30)
@@ -104,6 +104,11 @@ class ModelConfig(_Section):
     rule: Literal["greedy", "ucb", "thompson", "softmax"] = "ucb"
     explore: float | None = Field(None, ge=0)
     arm_column: str = "arm"
+    # kind = "ranker" (EngagementRanker): task → binary|regression, its score weight, and
+    # its label when the feedback window (labels.ttl) closes without feedback for it
+    tasks: dict[str, Literal["binary", "regression"]] = {}
+    weights: dict[str, float] = {}
+    defaults: dict[str, float] = {}
     # kind = "river": any River estimator, as "module.Class | module.Class"
     river: str | None = None
     allow_pickle: bool = False  # River models checkpoint as pickles: say yes explicitly
@@ -112,6 +117,8 @@ class ModelConfig(_Section):
     def _kind_needs(self) -> ModelConfig:
         if self.kind == "bandit" and not self.arms:
             raise ValueError("a bandit needs its arms (model.arms)")
+        if self.kind == "ranker" and not self.tasks:
+            raise ValueError('a ranker needs its tasks (model.tasks = {click = "binary", …})')
         if self.kind == "river" and not (self.river and self.allow_pickle):
             raise ValueError("a River model needs model.river (e.g. \"linear_model."
                              "LogisticRegression\") and model.allow_pickle = true (its "
@@ -208,11 +215,18 @@ class RunConfig(_Section):
     kafka: KafkaConfig | None = None
     scale: ScaleConfig | None = None
 
+    @model_validator(mode="after")
+    def _ranker_needs_a_window(self) -> RunConfig:
+        if self.model.kind == "ranker" and not math.isfinite(self.labels.ttl):
+            raise ValueError("a ranker learns each impression when its feedback window "
+                             "closes: set labels.ttl (seconds)")  # fmt: skip
+        return self
+
 
 def _problems(error: ValidationError) -> str:
     parts = []
     for problem in error.errors():
-        where = ".".join(str(p) for p in problem["loc"])
+        where = ".".join(str(p) for p in problem["loc"]) or "config"
         kind = problem["type"]
         message = {"extra_forbidden": "unknown key", "missing": "required"}.get(
             kind, problem["msg"]
@@ -261,8 +275,8 @@ def _resolve_paths(config: RunConfig, base: Path) -> None:
 
 def _task(config: RunConfig) -> str:
     kind = config.model.kind
-    if kind in ("bayesian", "bandit"):
-        return "bandit" if kind == "bandit" else "regression"
+    if kind in ("bayesian", "bandit", "ranker"):
+        return {"bandit": "bandit", "ranker": "ranking"}.get(kind, "regression")
     if kind == "river":
         return _other_learner(config.model).task
     task = config.model.task
@@ -309,6 +323,9 @@ def _other_learner(model: ModelConfig) -> Learner:
                else [tuple(p) for p in model.interactions],
                "standardize": model.standardize, "missing": model.missing}  # fmt: skip
     common = {"alpha": model.alpha, "forgetting": model.forgetting, "capacity": model.capacity}
+    if model.kind == "ranker":
+        return EngagementRanker(model.tasks, weights=model.weights, defaults=model.defaults,
+                                optimizer=model.optimizer, **hashing)  # fmt: skip
     if model.kind == "bayesian":
         return BayesianLinearRegression(beta=model.beta, covariance=model.covariance,
                                         **common, **hashing)  # fmt: skip

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from streamlearn.runner.live import check_event, event_columns, struct_columns
+from streamlearn.runner.live import check_event, event_columns, struct_columns, task_column
 from streamlearn.runner.sources import EventBatch, StreamClock
 from streamlearn.streams import Reject
 
@@ -199,11 +199,14 @@ def _parse_all(values: list[bytes | None]) -> Iterator[Any]:
             yield exc
 
 
-def _parse_label(value: bytes | None) -> tuple[str, float]:
+def _parse_label(value: bytes | None) -> tuple[str, float, str | None]:
     record = _json_object(value)
-    if set(record) != {"id", "label"} or not _is_number(record["label"]):
-        raise ValueError('a label is {"id": ..., "label": <number>}')
-    return str(record["id"]), float(record["label"])
+    task = record.get("task")
+    fields_ok = {"id", "label"} <= set(record) <= {"id", "label", "task"}
+    if not (fields_ok and _is_number(record["label"]) and isinstance(task, str | None)):
+        raise ValueError('a label is {"id": ..., "label": <number>} (a multi-task model\'s '
+                         'also has "task": <name>)')  # fmt: skip
+    return str(record["id"]), float(record["label"]), task
 
 
 def _json_object(value: bytes | None) -> dict[str, Any]:
@@ -386,7 +389,7 @@ class KafkaEvents:
             self.positions[f"{topic}:{partition}"] = offset + 1
         labels_topic = self.labels_topic
         event_messages = [m for m in messages if m.topic() != labels_topic]
-        feedback_ids, feedback_labels, rejects = self._late_labels(
+        feedback_ids, feedback_labels, feedback_tasks, rejects = self._late_labels(
             [m for m in messages if m.topic() == labels_topic]
         )
         read = _read_events(event_messages) if event_messages else None
@@ -405,22 +408,24 @@ class KafkaEvents:
         feedback = {}
         if feedback_ids:
             feedback = {"feedback_ids": np.array(feedback_ids, dtype=object),
-                        "feedback_labels": np.array(feedback_labels)}  # fmt: skip
+                        "feedback_labels": np.array(feedback_labels),
+                        "feedback_tasks": task_column(feedback_tasks)}  # fmt: skip
         return EventBatch(columns, np.array(labels, np.float64),
                           np.array(ids, dtype=object), offsets, keys, rejects=rejects,
                           clock=None if n else self._now(), **feedback)  # fmt: skip
 
-    def _late_labels(self, messages: list) -> tuple[list, list, list[Reject]]:
-        ids, labels, rejects = [], [], []
+    def _late_labels(self, messages: list) -> tuple[list, list, list, list[Reject]]:
+        ids, labels, tasks, rejects = [], [], [], []
         for message in messages:
             try:
-                event_id, label = _parse_label(message.value())
+                event_id, label, task = _parse_label(message.value())
             except ValueError as exc:
                 rejects.append(self._dead_letter(message, str(exc)))
                 continue
             ids.append(event_id)
             labels.append(label)
-        return ids, labels, rejects
+            tasks.append(task)
+        return ids, labels, tasks, rejects
 
     def _events_one_by_one(self, messages: list, rejects: list[Reject]) -> tuple:
         """Each message parsed and checked on its own; bad ones become dead letters."""
@@ -568,12 +573,13 @@ class KafkaIngress:
         self.producer.poll(0)
         return len(events)
 
-    def put_feedback(self, ids, labels) -> int:
+    def put_feedback(self, ids, labels, tasks=None) -> int:
         if self.labels_topic is None:
             raise ValueError("no labels topic is configured (kafka.labels_topic)")
-        for event_id, label in zip(ids, labels, strict=True):
-            record = json.dumps({"id": event_id, "label": label}).encode()
-            self.producer.produce(self.labels_topic, record)
+        tasks = tasks if tasks is not None else [None] * len(ids)
+        for event_id, label, task in zip(ids, labels, tasks, strict=True):
+            record = {"id": event_id, "label": label} | ({"task": task} if task else {})
+            self.producer.produce(self.labels_topic, json.dumps(record).encode())
         self.producer.poll(0)
         return len(ids)
 

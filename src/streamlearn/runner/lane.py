@@ -4,6 +4,12 @@ The runner feeds every lane the same micro-batches: the champion's lane serves, 
 challengers' lanes learn and are scored in shadow. A lane turns a batch and the labels due
 before its last event into one compiled schedule (see :mod:`streamlearn.runner.schedule`),
 so its model ends exactly where event-by-event processing would leave it.
+
+A multi-task model (one with ``tasks``, such as
+:class:`~streamlearn.models.EngagementRanker`) gets its feedback per task, by id
+(``feedback_tasks``): the lane collects it while the event waits in the join, and learns
+the event when its feedback window (the TTL) closes, with everything that came
+(``window_labels``). Feedback is collected at the grain of a micro-batch.
 """
 
 from __future__ import annotations
@@ -95,6 +101,9 @@ class Lane:
         recent: int = 2000,
     ) -> None:
         check_servable(model)
+        if _tasks_of(model) and not math.isfinite(ttl):
+            raise ValueError("a multi-task model learns each event when its feedback window "
+                             "closes: give the window as a finite ttl (labels.ttl)")  # fmt: skip
         if expiry not in EXPIRY_POLICIES:
             raise ValueError(f"expiry must be one of {EXPIRY_POLICIES}, got {expiry!r}")
         if not (delay >= 0 and ttl > 0):
@@ -102,11 +111,14 @@ class Lane:
         self.model = model
         self.delay, self.ttl, self.expiry, self.default_label = delay, ttl, expiry, default_label
         self.join = join if join is not None else MemoryJoinStore()
-        task = "regression" if model.task == "bandit" else model.task  # rewards: regression
+        # Rewards and a ranker's score (expected engagement) are scored as regressions.
+        task = "binary" if model.task == "binary" else "regression"
         self.metrics = metrics if metrics is not None else default_metrics(task, window)
         self.recent = Recent(recent)
         self.pending = Operations.empty()
         self.early: dict[Any, tuple[float, float]] = {}  # id → (label, wait until key)
+        self.collected: dict[Any, tuple[float, dict[str, float]]] = {}  # id → (until, labels)
+        self._engagement: dict[Any, float] = {}  # id → what came, for the events learned now
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.offset = 0
         self.last_key = -math.inf
@@ -116,6 +128,7 @@ class Lane:
         """Serve one micro-batch and learn every label due before its last event; returns
         the predictions served."""
         delays = batch.delays if batch.delays is not None else np.full(len(batch), self.delay)
+        batch = self._collect_task_feedback(batch) if self.tasks else self._untasked(batch)
         batch = self._hold_same_batch_feedback(batch)
         labels, delays = self._claim_early(batch, delays)
         new = label_operations(batch.keys, labels, batch.offsets, batch.ids, delays,
@@ -156,6 +169,8 @@ class Lane:
             self._put_back(is_serve[steps:], index[steps:], due, taken, batch, served)
         self._keep_waiting(batch.slice(0, served), served_rows.take(np.arange(served)),
                            predictions)  # fmt: skip
+        if self.tasks:
+            self._drop_stale_feedback(cutoff)
         self.counters["served"] += served
         self.counters["unlabeled"] += int((~np.isin(batch.offsets[:served], new.offsets)).sum())
         if served:
@@ -208,6 +223,50 @@ class Lane:
         entry still waiting reaches its deadline), in order."""
         if len(self.pending):
             self.step(EventBatch.empty(drain=True))
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return _tasks_of(self.model)
+
+    def _untasked(self, batch: EventBatch) -> EventBatch:
+        """Feedback for a task means nothing to a one-task model: rejected."""
+        if batch.feedback_tasks is None or not batch.has_feedback:
+            return batch
+        tasked = np.array([t is not None for t in batch.feedback_tasks.tolist()], bool)
+        if not tasked.any():
+            return batch
+        self.counters["rejected"] += int(tasked.sum())
+        return replace(batch, feedback_ids=batch.feedback_ids[~tasked],
+                       feedback_labels=np.asarray(batch.feedback_labels)[~tasked],
+                       feedback_tasks=None)  # fmt: skip
+
+    def _collect_task_feedback(self, batch: EventBatch) -> EventBatch:
+        """A multi-task model's feedback waits with its event until the window closes (a
+        finite number for a known task; anything else is rejected). In-row labels mean
+        nothing to it. Returns the batch without either."""
+        horizon = batch.keys[-1] if len(batch) else (batch.clock or self.last_key)
+        if batch.has_feedback:
+            tasks = batch.feedback_tasks
+            tasks = [None] * len(batch.feedback_ids) if tasks is None else tasks.tolist()
+            labels = np.asarray(batch.feedback_labels, np.float64).tolist()
+            for event_id, task, label in zip(batch.feedback_ids.tolist(), tasks, labels,
+                                             strict=True):  # fmt: skip
+                if task not in self.tasks or not math.isfinite(label):
+                    self.counters["rejected"] += 1
+                    continue
+                self.collected.setdefault(event_id, (horizon + self.ttl, {}))[1][task] = label
+        nothing = np.full(len(batch), np.nan)
+        return replace(batch, labels=nothing, feedback_ids=None, feedback_labels=None,
+                       feedback_tasks=None)  # fmt: skip
+
+    def _drop_stale_feedback(self, horizon: float) -> None:
+        """An event's window closes at most ttl after any of its feedback came: feedback
+        still here once every window closing before ``horizon`` was learned had no event
+        waiting (an unknown id, or its window had closed): late."""
+        stale = [k for k, (until, _) in self.collected.items() if until < horizon]
+        for event_id in stale:
+            del self.collected[event_id]
+        self.counters["late"] += len(stale)
 
     def _hold_early(self, ids: np.ndarray, labels: np.ndarray, now: float) -> None:
         """Labels that came before their event (two topics read side by side) wait for it,
@@ -298,16 +357,21 @@ class Lane:
         Also returns, for each operation, its step in the merged order."""
         if not len(due):
             steps = np.arange(len(index))
-            return np.full(len(index), PREDICT, np.int8), index, np.zeros(len(index)), steps
+            nothing = np.zeros((len(index), len(self.tasks))) if self.tasks else np.zeros(len(index))
+            return np.full(len(index), PREDICT, np.int8), index, nothing, steps
         at = np.where(is_serve, 0, index)
         kind = np.where(is_serve, -1, due.kinds[at])
         row = np.where(is_serve, index, row_of[at])
         learns = self._learns(is_serve, kind, row)
-        target = np.where(kind == LABEL, due.targets[at], self.default_label)
         keep = is_serve | learns
         steps = np.flatnonzero(keep)
         ops = np.where(is_serve, PREDICT, LEARN).astype(np.int8)[keep]
-        row, target = row[keep], np.where(is_serve, 0.0, target)[keep]
+        if self.tasks:
+            target = self._window_targets(due.ids[at], learns)[keep]
+        else:
+            target = np.where(kind == LABEL, due.targets[at], self.default_label)
+            target = np.where(is_serve, 0.0, target)[keep]
+        row = row[keep]
         # A serve followed at once by the label of its own row: one fused step.
         fused = np.zeros(len(ops), bool)
         fused[1:] = (ops[1:] == LEARN) & (ops[:-1] == PREDICT) & (row[1:] == row[:-1])
@@ -318,9 +382,21 @@ class Lane:
         steps[serve_of_fused] = steps[np.flatnonzero(serve_of_fused) + 1]
         return ops[~fused], row[~fused], target[~fused], steps[~fused]
 
+    def _window_targets(self, ids: np.ndarray, learns: np.ndarray) -> np.ndarray:
+        """A multi-task model's labels for each step: for an event learned at its window's
+        close, the feedback collected for it (taken); NaN rows for the rest."""
+        targets = np.full((len(ids), len(self.tasks)), np.nan)
+        picked = np.flatnonzero(learns)
+        feedback = [self.collected.pop(i, (0.0, {}))[1] for i in ids[picked].tolist()]
+        targets[picked] = self.model.window_labels(feedback)
+        self._engagement = dict(zip(ids[picked].tolist(), self.model.engagement(
+            targets[picked]).tolist(), strict=True))  # fmt: skip
+        return targets
+
     def _learns(self, is_serve, kind, row) -> np.ndarray:
         learns = ~is_serve & (row >= 0)
-        return learns & ((kind == LABEL) | ((kind == EXPIRE) & (self.expiry == "default")))
+        learn_at_expiry = self.expiry == "default" or bool(self.tasks)
+        return learns & ((kind == LABEL) | ((kind == EXPIRE) & learn_at_expiry))
 
     def _count(self, is_serve, index, due, row_of) -> None:
         """Count what the steps that ran did."""
@@ -338,11 +414,16 @@ class Lane:
         under the ``default`` expiry policy the default label of an expired event is its
         label (a click that did not come is a "no click")."""
         kinds = due.kinds[due_steps]
-        scored_kinds = (kinds == LABEL) | ((kinds == EXPIRE) & (self.expiry == "default"))
+        learn_at_expiry = self.expiry == "default" or bool(self.tasks)
+        scored_kinds = (kinds == LABEL) | ((kinds == EXPIRE) & learn_at_expiry)
         labels = due_steps[scored_kinds & (row_of[due_steps] >= 0)]
         if not len(labels):
             return
-        targets = np.where(due.kinds[labels] == LABEL, due.targets[labels], self.default_label)
+        if self.tasks:  # the score against the engagement that came
+            targets = np.array([self._engagement[i] for i in due.ids[labels].tolist()])
+        else:
+            targets = np.where(due.kinds[labels] == LABEL, due.targets[labels],
+                               self.default_label)  # fmt: skip
         scored = served_of[labels]
         for metric in self.metrics:
             metric.update_many(targets, scored)
@@ -377,9 +458,20 @@ class Lane:
             "early/ids": np.array([str(k) for k, _ in held], dtype=str),
             "early/values": np.array([v for _, v in held], np.float64).reshape(-1, 2),
         }
+        arrays |= self._collected_arrays()
         for i, metric in enumerate(self.metrics):
             arrays |= {f"metric{i}/{k}": v for k, v in metric.state().items()}
         return arrays
+
+    def _collected_arrays(self) -> dict[str, np.ndarray]:
+        """A multi-task model's feedback still waiting: one row per (event, task)."""
+        rows = [(str(k), task, until, value) for k, (until, got) in self.collected.items()
+                for task, value in got.items()]  # fmt: skip
+        return {
+            "collected/ids": np.array([r[0] for r in rows], dtype=str),
+            "collected/tasks": np.array([r[1] for r in rows], dtype=str),
+            "collected/values": np.array([r[2:] for r in rows], np.float64).reshape(-1, 2),
+        }
 
     def meta(self) -> dict[str, Any]:
         return {"offset": self.offset, "last_key": self.last_key, "counters": self.counters}
@@ -395,12 +487,27 @@ class Lane:
         early = _prefixed(arrays, "early/")
         self.early = {str(k): (float(v[0]), float(v[1])) for k, v in
                       zip(early.get("ids", []), early.get("values", []), strict=True)}  # fmt: skip
+        self._restore_collected(_prefixed(arrays, "collected/"))
         for i, metric in enumerate(self.metrics):
             metric.load(_prefixed(arrays, f"metric{i}/"))
         self.counters = {k: int(meta["counters"].get(k, 0)) for k in COUNTERS}
 
+    def _restore_collected(self, arrays: dict[str, np.ndarray]) -> None:
+        self.collected = {}
+        rows = zip(arrays.get("ids", []), arrays.get("tasks", []), arrays.get("values", []),
+                   strict=True)  # fmt: skip
+        for event_id, task, (until, value) in rows:
+            got = self.collected.setdefault(str(event_id), (float(until), {}))[1]
+            got[str(task)] = float(value)
+
     def close(self) -> None:
         self.join.close()
+
+
+def _tasks_of(model: Learner) -> tuple[str, ...]:
+    """A multi-task model's task names (none for a one-task model)."""
+    tasks = getattr(model, "tasks", None)
+    return tuple(tasks) if isinstance(tasks, dict) else ()
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

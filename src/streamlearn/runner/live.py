@@ -67,11 +67,14 @@ class LiveEvents:
         self._queue.put((_EVENT, list(events), ids, labels), timeout=5)
         return len(events)
 
-    def put_feedback(self, ids: Sequence[Any], labels: Sequence[float]) -> int:
-        """Queue labels for events served earlier, by id."""
-        if len(ids) != len(labels):
-            raise ValueError("ids and labels must have the same length")
-        self._queue.put((_FEEDBACK, [str(i) for i in ids], list(labels)), timeout=5)
+    def put_feedback(self, ids: Sequence[Any], labels: Sequence[float],
+                     tasks: Sequence[str | None] | None = None) -> int:  # fmt: skip
+        """Queue labels for events served earlier, by id (for a multi-task model, each
+        with its task)."""
+        tasks = list(tasks) if tasks is not None else [None] * len(ids)
+        if not (len(ids) == len(labels) == len(tasks)):
+            raise ValueError("ids, labels and tasks must have the same length")
+        self._queue.put((_FEEDBACK, [str(i) for i in ids], list(labels), tasks), timeout=5)
         return len(ids)
 
     def close(self) -> None:
@@ -114,7 +117,7 @@ class LiveEvents:
         return items
 
     def _batch(self, items: list[tuple]) -> EventBatch:
-        rows, ids, labels, fb_ids, fb_labels = [], [], [], [], []
+        rows, ids, labels, fb_ids, fb_labels, fb_tasks = [], [], [], [], [], []
         for item in items:
             if item[0] == _EVENT:
                 rows += item[1]
@@ -123,6 +126,7 @@ class LiveEvents:
             else:
                 fb_ids += item[1]
                 fb_labels += item[2]
+                fb_tasks += item[3]
         n = len(rows)
         offsets = np.arange(self.sequence + 1, self.sequence + n + 1, dtype=np.int64)
         self.sequence += n
@@ -135,7 +139,8 @@ class LiveEvents:
         feedback = {}
         if fb_ids:
             feedback = {"feedback_ids": np.array(fb_ids, dtype=object),
-                        "feedback_labels": np.array(fb_labels, np.float64)}  # fmt: skip
+                        "feedback_labels": np.array(fb_labels, np.float64),
+                        "feedback_tasks": task_column(fb_tasks)}  # fmt: skip
         return EventBatch(features, target, np.array(ids, dtype=object), offsets, keys,
                           **feedback)  # fmt: skip
 
@@ -152,6 +157,15 @@ class LiveEvents:
 
 
 SCALARS = (str, int, float, bool, type(None))
+
+
+def task_column(tasks: list[str | None]) -> np.ndarray | None:
+    """Feedback's tasks (None when none names one: a one-task model's labels)."""
+    if all(t is None for t in tasks):
+        return None
+    array = np.empty(len(tasks), dtype=object)
+    array[:] = tasks
+    return array
 
 
 def check_event(event: Any) -> None:

@@ -67,7 +67,8 @@ class StreamClock:
 class EventBatch:
     """Consecutive events: feature columns, labels (NaN: none yet), ids, offsets, ordering
     keys (event times, or the offsets), per-event label delays (or None) and rejects; and
-    labels for earlier events, by id, that arrived before these events (``feedback``).
+    labels for earlier events, by id, that arrived before these events (``feedback``; with
+    ``feedback_tasks``, the task each is for: a multi-task model's clicks, likes…).
     ``drain``: the stream has ended, every label in flight arrives now. ``clock``: for a
     batch without events, how far time has come (labels and expiries due before it happen).
     """
@@ -81,6 +82,7 @@ class EventBatch:
     rejects: list[Reject] = field(default_factory=list)
     feedback_ids: np.ndarray | None = None
     feedback_labels: np.ndarray | None = None
+    feedback_tasks: np.ndarray | None = None
     drain: bool = False
     clock: float | None = None
 
@@ -110,6 +112,7 @@ class EventBatch:
             self.rejects if start == 0 else [],
             self.feedback_ids if start == 0 else None,
             self.feedback_labels if start == 0 else None,
+            self.feedback_tasks if start == 0 else None,
         )  # fmt: skip
 
 
@@ -219,3 +222,75 @@ def _pop(features: dict[str, Any], name: str) -> Any:
         raise ValueError(f"column {name!r} is not in the data; columns: {sorted(features)}")
     column = features.pop(name)
     return column if isinstance(column, pa.Array | pa.ChunkedArray) else pa.array(column)
+
+
+class RecordedEvents:
+    """Events and their feedback as recorded with their times, replayed in time order as a
+    live service would have received them (a backtest): the feedback a batch carries is what
+    arrived up to its last event; what arrived after the last event comes in a final batch.
+
+    Parameters
+    ----------
+    features
+        Feature columns, one row per event.
+    times
+        Each event's time (non-decreasing): its key.
+    ids
+        Each event's id (default: its offset, 1, 2, …).
+    feedback
+        Columns ``id``, ``time``, ``label`` and, for a multi-task model, ``task``.
+
+    >>> source = RecordedEvents({"x": [1.0, 2.0]}, times=[0.0, 5.0], ids=["a", "b"],
+    ...                         feedback={"id": ["a"], "time": [3.0], "label": [1.0]})
+    >>> [(b.ids.tolist(), b.feedback_ids.tolist() if b.has_feedback else [])
+    ...  for b in source.batches(rows=1)]
+    [(['a'], []), (['b'], ['a'])]
+    """
+
+    def __init__(self, features: dict[str, Any], times: Any, ids: Any = None,
+                 feedback: dict[str, Any] | None = None) -> None:  # fmt: skip
+        self.times = np.asarray(times, np.float64)
+        if len(self.times) and not (np.diff(self.times) >= 0).all():
+            raise ValueError("times must not decrease")
+        n = len(self.times)
+        self.offsets = np.arange(1, n + 1, dtype=np.int64)
+        self.ids = as_ids(self.offsets if ids is None else ids)
+        self.features = features
+        self.feedback = _sorted_feedback(feedback or {"id": [], "time": [], "label": []})
+        self.position, self.size = 0, n
+
+    def batches(self, after: int = 0, rows: int = 16384, last_key: float = -math.inf
+                ) -> Iterator[EventBatch]:  # fmt: skip
+        """Batches of at most ``rows`` events after offset ``after``; feedback that arrived
+        after ``last_key``."""
+        given = np.searchsorted(self.feedback["time"], last_key, side="right")
+        for start in range(int(after), self.size, rows):
+            stop = min(start + rows, self.size)
+            until = np.searchsorted(self.feedback["time"], self.times[stop - 1], side="right")
+            self.position = stop
+            yield self._batch(start, stop, given, until)
+            given = max(given, until)
+        if given < len(self.feedback["time"]):
+            yield self._batch(self.size, self.size, given, len(self.feedback["time"]))
+
+    def _batch(self, start: int, stop: int, given: int, until: int) -> EventBatch:
+        features = {name: take_rows(col, start, stop) for name, col in self.features.items()}
+        part = {k: v[given:until] for k, v in self.feedback.items()}
+        feedback = {}
+        if until > given:
+            feedback = {"feedback_ids": part["id"], "feedback_labels": part["label"],
+                        "feedback_tasks": part.get("task")}  # fmt: skip
+        clock = None if stop > start else float(self.feedback["time"][until - 1])
+        return EventBatch(features, np.full(stop - start, np.nan), self.ids[start:stop],
+                          self.offsets[start:stop], self.times[start:stop], clock=clock,
+                          **feedback)  # fmt: skip
+
+
+def _sorted_feedback(feedback: dict[str, Any]) -> dict[str, np.ndarray]:
+    times = np.asarray(feedback["time"], np.float64)
+    order = np.argsort(times, kind="stable")
+    out = {"id": as_ids(feedback["id"])[order], "time": times[order],
+           "label": np.asarray(feedback["label"], np.float64)[order]}  # fmt: skip
+    if feedback.get("task") is not None:
+        out["task"] = np.asarray(feedback["task"], dtype=object)[order]
+    return out

@@ -86,14 +86,17 @@ class FeedbackItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: StrictStr | StrictInt
     label: Label
+    task: StrictStr | None = None  # a multi-task model's (a ranker's click, like…)
 
 
 class FeedbackRequest(BaseModel):
-    """One label (``id``, ``label``) or many (``labels``)."""
+    """One label (``id``, ``label``, for a multi-task model its ``task``) or many
+    (``labels``)."""
 
     model_config = ConfigDict(extra="forbid")
     id: StrictStr | StrictInt | None = None
     label: Label | None = None
+    task: StrictStr | None = None
     labels: list[FeedbackItem] | None = Field(None, max_length=MAX_EVENTS)
 
     def all_labels(self) -> list[FeedbackItem]:
@@ -101,7 +104,7 @@ class FeedbackRequest(BaseModel):
             return self.labels
         if self.id is None or self.label is None:
             raise HTTPException(422, "give 'id' and 'label', or 'labels'")
-        return [FeedbackItem(id=self.id, label=self.label)]
+        return [FeedbackItem(id=self.id, label=self.label, task=self.task)]
 
 
 class RollbackRequest(BaseModel):
@@ -196,8 +199,10 @@ def create_app(
     def feedback(body: FeedbackRequest) -> dict[str, int]:
         _needs(trainer, "feedback")
         items = body.all_labels()
+        _check_tasks(trainer, [i.task for i in items])
         accepted = trainer.events.put_feedback([str(i.id) for i in items],
-                                               [float(i.label) for i in items])  # fmt: skip
+                                               [float(i.label) for i in items],
+                                               [i.task for i in items])  # fmt: skip
         return {"accepted": accepted}
 
     @app.get("/models")
@@ -335,3 +340,15 @@ def _answer(event_id: str | None, score: float, binary: bool, version: str) -> d
         return {"id": event_id, "prediction": bool(score >= 0.5),
                 "probability": float(score), "model_version": version}  # fmt: skip
     return {"id": event_id, "prediction": float(score), "model_version": version}
+
+
+def _check_tasks(trainer: Trainer, tasks: list[str | None]) -> None:
+    """Feedback for a multi-task model names a task it has; for any other, none."""
+    known = getattr(trainer.runner.model, "tasks", None)
+    if not isinstance(known, dict):
+        if any(t is not None for t in tasks):
+            raise HTTPException(422, "this model has one task: feedback has no 'task'")
+        return
+    wrong = sorted({str(t) for t in tasks if t not in known})
+    if wrong:
+        raise HTTPException(422, f"feedback needs a 'task', one of {sorted(known)}; got {wrong}")

@@ -1,0 +1,209 @@
+"""The engagement ranker through the runner: impressions served, feedback per task by id,
+each impression learned when its feedback window closes — the same as doing it by hand,
+event by event; across a checkpoint; over HTTP; and from a Kafka-shaped label."""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from streamlearn.datasets import synth
+from streamlearn.models import EngagementRanker
+from streamlearn.registry import LocalRegistry
+from streamlearn.runner import RecordedEvents, Runner
+from streamlearn.runner.config import ConfigError, load_config_text
+from streamlearn.runner.kafka import _parse_label
+
+TASKS = {"click": "binary", "like": "binary", "dwell": "regression"}
+WINDOW = 120.0
+
+
+def make_ranker() -> EngagementRanker:
+    return EngagementRanker(TASKS, weights={"click": 1.0, "like": 0.5, "dwell": 0.01},
+                            defaults={"click": 0.0}, interactions=[("user", "topic")],
+                            standardize=False, bits=16)  # fmt: skip
+
+
+def recorded(n: int, seed: int = 1):
+    """n impressions a second apart; each known label arrives 5–100 s later (within the
+    window), a click only when there was one (no click is silence)."""
+    events, labels = synth.timeline(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    times = np.arange(n, dtype=float)
+    ids = [f"i{k}" for k in range(n)]
+    feedback: dict[str, list] = {"id": [], "time": [], "label": [], "task": []}
+    for k in range(n):
+        for task in TASKS:
+            value = labels[task][k]
+            if np.isfinite(value) and (task != "click" or value > 0):
+                feedback["id"].append(ids[k])
+                feedback["time"].append(times[k] + rng.uniform(5, 100))
+                feedback["label"].append(float(value))
+                feedback["task"].append(task)
+    return events, times, ids, feedback
+
+
+def by_hand(ranker: EngagementRanker, events, times, ids, feedback):
+    """The reference: in time order, serve each impression (its score) and learn each one
+    when its window closes, one event at a time, with the feedback that came."""
+    got: dict[str, dict[str, float]] = {}
+    for event_id, task, label in zip(feedback["id"], feedback["task"], feedback["label"],
+                                     strict=True):  # fmt: skip
+        got.setdefault(event_id, {})[task] = label
+    rows = [{name: column[k] for name, column in events.items()} for k in range(len(times))]
+    closing: list[tuple[float, int]] = []
+    scores = []
+    for k, now in enumerate(times):
+        while closing and closing[0][0] < now:
+            _, j = heapq.heappop(closing)
+            ranker.learn_one(rows[j], {"click": 0.0} | got.get(ids[j], {}))
+        scores.append(ranker.predict_one(rows[k]))
+        heapq.heappush(closing, (now + WINDOW, k))
+    while closing:
+        _, j = heapq.heappop(closing)
+        ranker.learn_one(rows[j], {"click": 0.0} | got.get(ids[j], {}))
+    return np.array(scores)
+
+
+def run_through(ranker, source, **options) -> tuple[Runner, np.ndarray]:
+    served = []
+    runner = Runner(ranker, source, ttl=WINDOW, micro_batch=50, **options)
+    original = runner.step
+
+    def step(batch):
+        out = original(batch)
+        served.append(out)
+        return out
+
+    runner.step = step
+    runner.run()
+    return runner, np.concatenate(served)
+
+
+def test_the_runner_learns_each_impression_at_its_window_close_as_by_hand():
+    events, times, ids, feedback = recorded(3000)
+    runner, served = run_through(make_ranker(), RecordedEvents(events, times, ids, feedback))
+    expected_scores = by_hand(reference := make_ranker(), events, times, ids, feedback)
+    np.testing.assert_allclose(served, expected_scores, rtol=1e-12, atol=1e-12)
+    for name, head in runner.model.heads.items():
+        np.testing.assert_allclose(head.state().arrays["table"],
+                                   reference.heads[name].state().arrays["table"],
+                                   rtol=1e-12, atol=1e-12, err_msg=name)  # fmt: skip
+    counters = runner.counters
+    assert counters["served"] == 3000 and counters["learned"] == 3000
+    assert counters["late"] == 0 and counters["rejected"] == 0
+    assert runner.model.heads["like"].n_learned == sum(t == "like" for t in feedback["task"])
+    # The lane scores the score against the engagement that came (a regression).
+    assert {"mae", "rmse"} <= set(runner.champion.metric_values())
+
+
+def test_feedback_after_the_window_or_for_nobody_is_late_and_bad_feedback_is_rejected():
+    events, times, ids, _ = recorded(400)
+    feedback = {"id": ["i0", "nobody", "i1", "i2", "i3"],
+                "time": [WINDOW + 60, 10.0, 11.0, 12.0, 13.0],
+                "label": [1.0, 1.0, 1.0, float("nan"), 1.0],
+                "task": ["click", "click", "share", "click", None]}  # fmt: skip
+    runner, _ = run_through(make_ranker(), RecordedEvents(events, times, ids, feedback))
+    counters = runner.counters
+    assert counters["late"] == 2  # i0's click came after its window; nobody's had no event
+    assert counters["rejected"] == 3  # an unknown task, a NaN, no task
+    assert counters["learned"] == 400
+    assert runner.model.heads["click"].n_learned == 400  # the default 0 for every one
+    assert runner.model.heads["like"].n_learned == 0
+
+
+def test_a_one_task_model_rejects_feedback_for_a_task():
+    from streamlearn.models import LogisticRegression
+
+    events, times, ids, _ = recorded(100)
+    feedback = {"id": ["i1", "i2"], "time": [3.0, 4.0], "label": [1.0, 0.0],
+                "task": ["click", None]}  # fmt: skip
+    runner = Runner(LogisticRegression(), RecordedEvents(events, times, ids, feedback),
+                    ttl=WINDOW)  # fmt: skip
+    runner.run()
+    assert runner.counters["rejected"] == 1 and runner.counters["learned"] == 1
+
+
+def test_resumed_from_a_checkpoint_with_feedback_waiting_it_ends_as_one_run(tmp_path):
+    events, times, ids, feedback = recorded(2000, seed=4)
+    whole, _ = run_through(make_ranker(), RecordedEvents(events, times, ids, feedback))
+    folder = tmp_path / "registry"
+
+    def runner():
+        source = RecordedEvents(events, times, ids, feedback)
+        return Runner(make_ranker(), source, ttl=WINDOW, micro_batch=50,
+                      registry=LocalRegistry(folder), checkpoint_every=100)  # fmt: skip
+
+    first = runner()
+    first.run(limit=1050)
+    assert first.champion.collected  # feedback was waiting at the checkpoint
+    second = runner()
+    second.run()
+    for name, head in whole.model.heads.items():
+        np.testing.assert_array_equal(second.model.heads[name].state().arrays["table"],
+                                      head.state().arrays["table"], err_msg=name)  # fmt: skip
+    assert second.counters["learned"] == 2000 and second.counters["late"] == 0
+
+
+def test_a_runner_needs_a_window_for_a_ranker():
+    with pytest.raises(ValueError, match="feedback window"):
+        Runner(make_ranker(), None)
+    with pytest.raises(ConfigError, match=r"labels\.ttl"):
+        load_config_text('[model]\nkind = "ranker"\ntasks = {click = "binary"}\n')
+    with pytest.raises(ConfigError, match="tasks"):
+        load_config_text('[model]\nkind = "ranker"\n[labels]\nttl = 60\n')
+
+
+def test_kafka_labels_may_name_their_task():
+    assert _parse_label(b'{"id": "a", "label": 1, "task": "like"}') == ("a", 1.0, "like")
+    assert _parse_label(b'{"id": "a", "label": 0}') == ("a", 0.0, None)
+    for bad in (b'{"id": "a", "label": 1, "task": 3}', b'{"id": "a", "label": 1, "x": 1}'):
+        with pytest.raises(ValueError, match="task"):
+            _parse_label(bad)
+
+
+RANKER_SERVICE = """
+[model]
+kind = "ranker"
+tasks = {click = "binary", like = "binary"}
+weights = {click = 1.0, like = 0.5}
+defaults = {click = 0.0}
+categorical = ["user", "post"]
+[labels]
+ttl = 0.5
+store = "memory"
+"""
+
+
+def test_the_service_serves_a_ranker_and_takes_feedback_per_task(tmp_path):
+    from streamlearn.service.serve import build_service
+    from tests.test_service import wait_for
+
+    config = load_config_text(RANKER_SERVICE + '[service]\ntoken = "t"\n', tmp_path)
+    app, trainer = build_service(config)
+    with TestClient(app) as client:
+        auth = {"Authorization": "Bearer t"}
+        for k in range(200):
+            liked = k % 2 == 0
+            response = client.post("/predict", json={"id": f"e{k}", "features": {
+                "user": "u1", "post": "good" if liked else "dull"}})  # fmt: skip
+            assert response.status_code == 200, response.text
+            if liked:
+                for task in ("click", "like"):
+                    body = {"id": f"e{k}", "label": 1, "task": task}
+                    answer = client.post("/feedback", headers=auth, json=body)
+                    assert answer.status_code == 200, answer.text
+        wrong = client.post("/feedback", headers=auth, json={"id": "e1", "label": 1})
+        assert wrong.status_code == 422 and "task" in wrong.json()["detail"]
+        assert wait_for(lambda: trainer.runner.counters["learned"] == 200)
+
+        def score(post):
+            body = {"features": {"user": "u1", "post": post}, "track": False}
+            return client.post("/predict", json=body).json()["predictions"][0]["prediction"]
+
+        assert score("good") > score("dull") + 0.2
+        assert trainer.runner.model.heads["like"].n_learned == 100
+    trainer.stop()
