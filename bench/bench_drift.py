@@ -25,12 +25,13 @@ PAIRS = {
 SLOW = {"KSWIN": 10_000}  # River runs a SciPy test per value: a shorter prefix
 
 
-def streams(n: int) -> dict[str, np.ndarray]:
+def streams(n: int, change: int) -> dict[str, np.ndarray]:
+    """One change at ``change`` (inside River's prefix, so that detections are compared)."""
     rng = np.random.default_rng(0)
-    rate = np.where(np.arange(n) >= n // 2, 0.4, 0.1)
+    rate = np.where(np.arange(n) >= change, 0.4, 0.1)
     return {
         "errors": (rng.random(n) < rate).astype(float),
-        "values": np.concatenate([rng.normal(0, 1, n // 2), rng.normal(1, 1, n - n // 2)]),
+        "values": np.concatenate([rng.normal(0, 1, change), rng.normal(1, 1, n - change)]),
     }
 
 
@@ -40,7 +41,7 @@ def main() -> None:
     parser.add_argument("--river-events", type=int, default=200_000)
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args()
-    data = streams(args.events)
+    data = streams(args.events, change=min(args.events, args.river_events) * 3 // 4)
     rows = [
         "| detector | ours ns/update | River ns/update | ratio | drifts (ours = River, prefix) |",
         "|---|---:|---:|---:|---|",

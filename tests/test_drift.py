@@ -31,6 +31,14 @@ def value_stream(seed=0, n=20_000):
     return np.concatenate([rng.normal(0, 1, n // 2), rng.normal(1.5, 2, n // 2)])
 
 
+def shifting_stream(seed=0, n=30_000):
+    """Mixed signs, heavy tails and a mean that moves every 1,500 values (about zero, so
+    that the window's sums cancel): many cuts, some near the bound, for ADWIN's screen."""
+    rng = np.random.default_rng(seed)
+    means = rng.choice([-3.0, -0.5, 0.0, 0.5, 3.0], n // 1500 + 1)
+    return np.repeat(means, 1500)[:n] + rng.standard_t(3, n)
+
+
 def river_signals(detector, values):
     signals = []
     for value in values:
@@ -61,6 +69,12 @@ PAIRS = [
         lambda: ADWIN(delta=0.05, clock=8, max_buckets=3),
         lambda: river_drift.ADWIN(delta=0.05, clock=8, max_buckets=3),
         error_stream,
+    ),
+    (lambda: ADWIN(), lambda: river_drift.ADWIN(), shifting_stream),
+    (
+        lambda: ADWIN(delta=0.3, clock=1, min_window_length=1, grace_period=2),
+        lambda: river_drift.ADWIN(delta=0.3, clock=1, min_window_length=1, grace_period=2),
+        shifting_stream,
     ),
     (lambda: PageHinkley(), lambda: river_drift.PageHinkley(), value_stream),
     (

@@ -40,47 +40,62 @@ def _views(state, slots):
 
 
 @nb.njit(inline="always")
-def _drop_front(row_totals, row_variances, count, n):
-    """Remove the ``n`` oldest entries of a row (shift the rest left)."""
-    for i in range(n, count):
-        row_totals[i - n] = row_totals[i]
-        row_variances[i - n] = row_variances[i]
-    for i in range(count - n, count):
-        row_totals[i] = 0.0
-        row_variances[i] = 0.0
+def _at(heads, row, k, slots):
+    """The slot of a row's k-th oldest bucket: rows are rings, so dropping the oldest
+    buckets moves a head instead of shifting the rest."""
+    i = heads[row] + k
+    return i - slots if i >= slots else i
 
 
 @nb.njit(inline="always")
-def _insert(counts, totals, variances, max_buckets, n_rows, value):
-    """Add ``value`` as a bucket of size 1; a row holding ``max_buckets + 1`` buckets merges
-    its two oldest into the next row. Returns the number of rows in use."""
-    if n_rows == 0:
-        n_rows = 1
-    totals[0, counts[0]] = value
-    variances[0, counts[0]] = 0.0
-    counts[0] += 1
-    row = 0
-    while counts[row] == max_buckets + 1:
-        # size / 2 ** row is exact: the same rounding as River's division by the size.
-        inverse_size = 1.0 / (1 << row)
-        mean_a, mean_b = totals[row, 0] * inverse_size, totals[row, 1] * inverse_size
-        extra = (1 << row) * 0.5 * (mean_a - mean_b) * (mean_a - mean_b)  # n·n/(n+n) = n/2
-        nxt = row + 1
-        if nxt >= n_rows:
-            n_rows = nxt + 1
-        totals[nxt, counts[nxt]] = totals[row, 0] + totals[row, 1]
-        variances[nxt, counts[nxt]] = variances[row, 0] + variances[row, 1] + extra
-        counts[nxt] += 1
-        _drop_front(totals[row], variances[row], counts[row], 2)
-        counts[row] -= 2
-        if counts[nxt] <= max_buckets:
-            break
-        row = nxt
-    return n_rows
+def _could_cut(counts, heads, slots, totals, n_rows, width, total, min_length, c1, c2,
+               cache, starts, dirty):  # fmt: skip
+    """Whether any cut passes the screen of :func:`_shrink_window`.
+
+    First River's running sums from the oldest end at every cut (n0, u0, and Σ|total| for
+    the slack), kept in ``cache`` with each row's first cut in ``starts``: rows above
+    ``dirty`` have not changed since the last scan, so their sums are still exact and only
+    the newer rows are summed again. Then the screen over every cut, without a branch (the
+    compiler vectorizes it): most scans end here. With u1 taken as total − u0, the slack
+    also covers the rounding of River's running u1.
+    """
+    n0s, u0s, magnitudes = cache[0], cache[1], cache[2]
+    top = n_rows - 1
+    row_from, m, n0, u0, magnitude = top, 0, 0.0, 0.0, 0.0
+    if dirty < top:
+        row_from = dirty
+        m = starts[dirty + 1] + counts[dirty + 1]
+        n0, u0, magnitude = n0s[m - 1], u0s[m - 1], magnitudes[m - 1]
+    for row in range(row_from, -1, -1):
+        starts[row] = m
+        size = float(1 << row)
+        slot = heads[row]
+        for _ in range(counts[row]):
+            bucket_total = totals[row, slot]
+            slot += 1
+            if slot == slots:
+                slot = 0
+            n0 += size
+            u0 += bucket_total
+            magnitude += abs(bucket_total)
+            n0s[m], u0s[m], magnitudes[m] = n0, u0, magnitude
+            m += 1
+    hits = 0
+    for i in range(m - 1):  # no cut after the newest value
+        n0 = n0s[i]
+        n1 = width - n0  # whole numbers: exactly River's running n1
+        a, b = u0s[i] * n1, (total - u0s[i]) * n0
+        slack = 1e-9 * (abs(a) + abs(b) + n0 * (abs(total) + magnitudes[i]))
+        gap = abs(a - b) + slack - c1
+        long_enough = (n0 >= min_length) & (n1 >= min_length)
+        hits += long_enough & (gap > 0.0) & (gap * gap > c2 * n0 * n1)
+    return hits > 0
 
 
-@nb.njit(inline="always")
-def _shrink_window(window, counts, totals, variances, delta, min_length):
+@nb.njit(nogil=True, cache=True)
+def _shrink_window(
+    window, counts, heads, slots, totals, variances, delta, min_length, cache, starts, dirty
+):
     """Scan every cut from the oldest end; drop the oldest bucket while a cut is significant.
 
     ``window`` is (width, total, variance, rows in use); returns it updated, and whether a
@@ -96,6 +111,22 @@ def _shrink_window(window, counts, totals, variances, delta, min_length):
         # Constant within one scan: the window only changes when a cut is found.
         log_term = math.log(2.0 * math.log(width) / delta)
         spread = variance / width
+        # A cheap necessary condition screens the cuts first. With h = 1/n0 + 1/n1 the bound
+        # is at least sqrt(2 σ² d' h) + 2/3 d' h (as min_length >= 1), so a cut can only be
+        # significant if N = |u0·n1 − u1·n0| > c1 + sqrt(c2·n0·n1), c1 = 2/3 d'·width,
+        # c2 = 2 σ² d'·width: no division, no root. The slack covers rounding, so the exact
+        # test (River's arithmetic) still decides every cut it could accept.
+        screen = min_length >= 1.0 and log_term > 0.0 and spread >= 0.0
+        c1 = 2.0 / 3.0 * log_term * width
+        c2 = 2.0 * spread * log_term * width * (1.0 - 1e-9)
+        if screen:
+            could = _could_cut(counts, heads, slots, totals, n_rows, width, total, min_length,
+                               c1, c2, cache, starts, dirty)  # fmt: skip
+            dirty = -1  # the cache is up to date
+            if not could:
+                break
+        else:
+            dirty = ROWS  # the cache was not brought up to date
         n0, n1 = 0.0, width
         u0, u1 = 0.0, total
         done = False
@@ -104,16 +135,26 @@ def _shrink_window(window, counts, totals, variances, delta, min_length):
                 break
             size = float(1 << row)
             count = counts[row]
+            slot = heads[row]
             for k in range(count):
+                bucket_total = totals[row, slot]
+                slot += 1
+                if slot == slots:
+                    slot = 0
                 n0 += size
                 n1 -= size
-                u0 += totals[row, k]
-                u1 -= totals[row, k]
+                u0 += bucket_total
+                u1 -= bucket_total
                 if row == 0 and k == count - 1:  # the newest value: no cut after it
                     done = True
                     break
                 if n1 < min_length or n0 < min_length:
                     continue
+                if screen:
+                    a, b = u0 * n1, u1 * n0
+                    gap = abs(a - b) + 1e-9 * (abs(a) + abs(b)) - c1
+                    if gap <= 0.0 or gap * gap <= c2 * n0 * n1:
+                        continue
                 inverse = 1.0 / (n0 - min_length + 1.0) + 1.0 / (n1 - min_length + 1.0)
                 bound = (
                     math.sqrt(2.0 * inverse * spread * log_term) + 2.0 / 3.0 * log_term * inverse
@@ -124,61 +165,150 @@ def _shrink_window(window, counts, totals, variances, delta, min_length):
                         # Drop the oldest bucket.
                         last = n_rows - 1
                         size = float(1 << last)
-                        bucket_total, bucket_variance = totals[last, 0], variances[last, 0]
+                        oldest = heads[last]
+                        bucket_total, bucket_variance = (
+                            totals[last, oldest],
+                            variances[last, oldest],
+                        )
                         width -= size
                         total -= bucket_total
                         gap = bucket_total / size - total / width
                         variance -= bucket_variance + size * width * gap * gap / (size + width)
-                        _drop_front(totals[last], variances[last], counts[last], 1)
+                        heads[last] = oldest + 1 if oldest + 1 < slots else 0
                         counts[last] -= 1
                         if counts[last] == 0:
                             n_rows -= 1
+                        dirty = ROWS
                     break
-    return (width, total, variance, n_rows), detected
+    return (width, total, variance, n_rows), detected, dirty
+
+
+@nb.njit(inline="always")
+def _unroll(counts, heads, slots, ring, saved):
+    """Rings back to rows in order, oldest first, zeros after (the saved layout)."""
+    for row in range(ring.shape[0]):
+        for k in range(slots):
+            saved[row, k] = ring[row, _at(heads, row, k, slots)] if k < counts[row] else 0.0
 
 
 @nb.njit(nogil=True, cache=True)
 def _adwin(state, params, values, out):
     delta, clock, max_buckets, min_length, grace_period, direction = params
     slots = int(max_buckets) + 1
-    buckets = int(max_buckets)
     check_every = int(clock)
     # Views of ``state``; the hot scalars and counts live in locals and are written back.
     float_counts, saved_totals, saved_variances = _views(state, slots)
     counts = float_counts.astype(np.int64)
+    heads = np.zeros(ROWS, np.int64)
+    cache = np.empty((3, ROWS * slots))  # the running sums at each cut, for the screen
+    starts = np.zeros(ROWS, np.int64)  # each row's first cut in the cache
+    dirty = ROWS  # rows above this one are as they were at the last screen
+    c0, h0 = counts[0], heads[0]
     totals, variances = saved_totals.copy(), saved_variances.copy()  # contiguous: faster
     width, total, variance = state[WIDTH], state[TOTAL], state[VARIANCE]
     tick, n_rows, last = int(state[TICK]), int(state[N_ROWS]), state[LAST]
+    phase = tick % check_every  # tick's place in the clock, without a division per value
     for i in range(values.shape[0]):
         if last == DRIFT:  # restart after a detection, as River does
             totals[:] = 0.0
             variances[:] = 0.0
             counts[:] = 0
+            heads[:] = 0
             width = total = variance = 0.0
-            tick = n_rows = 0
+            tick = n_rows = phase = c0 = h0 = 0
+            dirty = ROWS
         value = values[i]
         width += 1.0
         if width > 1.0:
             deviation = value - total / (width - 1.0)
             variance += (width - 1.0) * deviation * deviation / width
         total += value
-        n_rows = _insert(counts, totals, variances, buckets, n_rows, value)
+        # The new value as a bucket of size 1; a row holding max_buckets + 1 buckets merges
+        # its two oldest into the next row. Written out here (as a called function, even an
+        # inlined one, this ran three times slower), with row 0's count and head in locals
+        # (written back before a scan) and its variances left at 0: a value's is 0.
+        if n_rows == 0:
+            n_rows = 1
+        j = h0 + c0
+        if j >= slots:
+            j -= slots
+        totals[0, j] = value
+        c0 += 1
+        if dirty < 0:
+            dirty = 0
+        if c0 == slots:
+            b = h0 + 1
+            if b == slots:
+                b = 0
+            total_a, total_b = totals[0, h0], totals[0, b]
+            extra = 0.5 * (total_a - total_b) * (total_a - total_b)  # n·n/(n+n) = 1/2
+            if n_rows < 2:
+                n_rows = 2
+            j = heads[1] + counts[1]
+            if j >= slots:
+                j -= slots
+            totals[1, j] = total_a + total_b
+            variances[1, j] = extra  # 0 + 0 + extra
+            counts[1] += 1
+            if dirty < 1:
+                dirty = 1
+            h0 = b + 1
+            if h0 == slots:
+                h0 = 0
+            c0 -= 2
+            row = 1
+            while counts[row] == slots:
+                a = heads[row]
+                b = a + 1
+                if b == slots:
+                    b = 0
+                size = float(1 << row)
+                total_a, total_b = totals[row, a], totals[row, b]
+                # size is a power of two: the means round as River's divisions do.
+                mean_a, mean_b = total_a / size, total_b / size
+                extra = size * 0.5 * (mean_a - mean_b) * (mean_a - mean_b)  # n·n/(n+n) = n/2
+                nxt = row + 1
+                if nxt >= n_rows:
+                    n_rows = nxt + 1
+                if nxt > dirty:
+                    dirty = nxt
+                j = heads[nxt] + counts[nxt]
+                if j >= slots:
+                    j -= slots
+                totals[nxt, j] = total_a + total_b
+                variances[nxt, j] = variances[row, a] + variances[row, b] + extra
+                counts[nxt] += 1
+                b += 1
+                if b == slots:
+                    b = 0
+                heads[row] = b
+                counts[row] -= 2
+                if counts[nxt] < slots:
+                    break
+                row = nxt
         tick += 1
+        phase += 1
+        if phase == check_every:
+            phase = 0
         drift = False
-        if tick % check_every == 0 and width > grace_period:
+        if phase == 0 and width > grace_period:
+            counts[0], heads[0] = c0, h0
             mean_before = total / width
-            window, drift = _shrink_window(
-                (width, total, variance, n_rows), counts, totals, variances, delta, min_length
-            )
+            window, drift, dirty = _shrink_window(
+                (width, total, variance, n_rows), counts, heads, slots, totals, variances,
+                delta, min_length, cache, starts, dirty,
+            )  # fmt: skip
             width, total, variance, n_rows = window
+            c0, h0 = counts[0], heads[0]  # a cut may have dropped from row 0
             # The cut dropped the older part: the mean of what is left says which way it went.
             if drift and direction != 0.0:
                 drift = (total / width - mean_before) * direction > 0.0
         last = DRIFT if drift else NONE
         out[i] = last
+    counts[0], heads[0] = c0, h0
     float_counts[:] = counts
-    saved_totals[:] = totals
-    saved_variances[:] = variances
+    _unroll(counts, heads, slots, totals, saved_totals)
+    _unroll(counts, heads, slots, variances, saved_variances)
     state[WIDTH], state[TOTAL], state[VARIANCE] = width, total, variance
     state[TICK], state[N_ROWS], state[LAST] = tick, n_rows, last
 
