@@ -4,7 +4,11 @@ parts differ by more than a bound that holds with confidence ``delta``.
 
 The checks run every ``clock`` values, after ``grace_period`` values, and both parts must
 hold ``min_window_length`` values; a detection restarts the detector, as River's does.
-Detections equal River's ``drift.ADWIN`` on the same stream.
+Detections equal River's ``drift.ADWIN`` on the same stream: the arithmetic that decides a
+cut is River's. What makes it fast is around that: rows of buckets are rings (dropping the
+oldest moves a head), and each check first screens every cut with a necessary condition
+that needs no division or root, over running sums kept from the last check for the rows
+that did not change; only a check that passes the screen runs River's test cut by cut.
 
 >>> import numpy as np
 >>> from streamlearn.drift import ADWIN
@@ -48,6 +52,18 @@ def _at(heads, row, k, slots):
 
 
 @nb.njit(inline="always")
+def _screen(log_term, spread, width, min_length):
+    """The constants of a cheap necessary condition that screens the cuts first. With
+    h = 1/n0 + 1/n1 the bound is at least sqrt(2 σ² d' h) + 2/3 d' h (as min_length >= 1),
+    so a cut can only be significant if N = |u0·n1 − u1·n0| > c1 + sqrt(c2·n0·n1), with
+    c1 = 2/3 d'·width and c2 = 2 σ² d'·width: no division, no root. The slack covers
+    rounding, so the exact test (River's arithmetic) still decides every cut it could
+    accept. Returns (whether the screen applies, c1, c2)."""
+    applies = min_length >= 1.0 and log_term > 0.0 and spread >= 0.0
+    return applies, 2.0 / 3.0 * log_term * width, 2.0 * spread * log_term * width * (1.0 - 1e-9)
+
+
+@nb.njit(inline="always")
 def _could_cut(counts, heads, slots, totals, n_rows, width, total, min_length, c1, c2,
                cache, starts, dirty):  # fmt: skip
     """Whether any cut passes the screen of :func:`_shrink_window`.
@@ -81,12 +97,13 @@ def _could_cut(counts, heads, slots, totals, n_rows, width, total, min_length, c
             n0s[m], u0s[m], magnitudes[m] = n0, u0, magnitude
             m += 1
     hits = 0
+    rounding = 1e-9 * width
     for i in range(m - 1):  # no cut after the newest value
-        n0 = n0s[i]
+        n0, u0 = n0s[i], u0s[i]
         n1 = width - n0  # whole numbers: exactly River's running n1
-        a, b = u0s[i] * n1, (total - u0s[i]) * n0
-        slack = 1e-9 * (abs(a) + abs(b) + n0 * (abs(total) + magnitudes[i]))
-        gap = abs(a - b) + slack - c1
+        # u0·n1 − u1·n0 with u1 = total − u0 (the slack covers both roundings)
+        gap = abs(u0 * width - total * n0) - c1
+        gap += rounding * (2.0 * abs(u0) + 2.0 * abs(total) + magnitudes[i])
         long_enough = (n0 >= min_length) & (n1 >= min_length)
         hits += long_enough & (gap > 0.0) & (gap * gap > c2 * n0 * n1)
     return hits > 0
@@ -111,14 +128,7 @@ def _shrink_window(
         # Constant within one scan: the window only changes when a cut is found.
         log_term = math.log(2.0 * math.log(width) / delta)
         spread = variance / width
-        # A cheap necessary condition screens the cuts first. With h = 1/n0 + 1/n1 the bound
-        # is at least sqrt(2 σ² d' h) + 2/3 d' h (as min_length >= 1), so a cut can only be
-        # significant if N = |u0·n1 − u1·n0| > c1 + sqrt(c2·n0·n1), c1 = 2/3 d'·width,
-        # c2 = 2 σ² d'·width: no division, no root. The slack covers rounding, so the exact
-        # test (River's arithmetic) still decides every cut it could accept.
-        screen = min_length >= 1.0 and log_term > 0.0 and spread >= 0.0
-        c1 = 2.0 / 3.0 * log_term * width
-        c2 = 2.0 * spread * log_term * width * (1.0 - 1e-9)
+        screen, c1, c2 = _screen(log_term, spread, width, min_length)
         if screen:
             could = _could_cut(counts, heads, slots, totals, n_rows, width, total, min_length,
                                c1, c2, cache, starts, dirty)  # fmt: skip
@@ -293,16 +303,24 @@ def _adwin(state, params, values, out):
         drift = False
         if phase == 0 and width > grace_period:
             counts[0], heads[0] = c0, h0
-            mean_before = total / width
-            window, drift, dirty = _shrink_window(
-                (width, total, variance, n_rows), counts, heads, slots, totals, variances,
-                delta, min_length, cache, starts, dirty,
-            )  # fmt: skip
-            width, total, variance, n_rows = window
-            c0, h0 = counts[0], heads[0]  # a cut may have dropped from row 0
-            # The cut dropped the older part: the mean of what is left says which way it went.
-            if drift and direction != 0.0:
-                drift = (total / width - mean_before) * direction > 0.0
+            # Most scans end at the screen, here; the rest go through every cut.
+            screen, c1, c2 = _screen(math.log(2.0 * math.log(width) / delta),
+                                     variance / width, width, min_length)  # fmt: skip
+            if screen and not _could_cut(counts, heads, slots, totals, n_rows, width, total,
+                                         min_length, c1, c2, cache, starts, dirty):  # fmt: skip
+                dirty = -1
+            else:
+                mean_before = total / width
+                window, drift, dirty = _shrink_window(
+                    (width, total, variance, n_rows), counts, heads, slots, totals, variances,
+                    delta, min_length, cache, starts, dirty if not screen else -1,
+                )  # fmt: skip
+                width, total, variance, n_rows = window
+                c0, h0 = counts[0], heads[0]  # a cut may have dropped from row 0
+                # The cut dropped the older part: the mean of what is left says which way
+                # it went.
+                if drift and direction != 0.0:
+                    drift = (total / width - mean_before) * direction > 0.0
         last = DRIFT if drift else NONE
         out[i] = last
     counts[0], heads[0] = c0, h0
