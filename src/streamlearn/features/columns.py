@@ -95,7 +95,7 @@ def string_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray
     n = len(values)
     buffers = values.buffers()
     offsets = np.frombuffer(buffers[1], offsets_type)[values.offset : values.offset + n + 1]
-    data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.zeros(1, np.uint8)
+    data = np.frombuffer(buffers[2] if buffers[2] is not None else b"\0", np.uint8)
     if values.null_count:
         validity = values.is_valid().to_numpy(zero_copy_only=False)
     else:

@@ -34,7 +34,7 @@ from streamlearn.features.hashing import (
     FNV_PRIME,
     MASK32,
     hash_int_column,
-    hash_string_column,
+    hash_string_columns,
     hash_text,
 )
 from streamlearn.features.scaling import OnlineScaler, scale_column
@@ -278,31 +278,48 @@ class FeatureHasher:
         slots = len(names) + len(pairs)
         hashes = np.zeros((n, slots), dtype=np.uint32)
         values = np.zeros((n, slots))
+        present: dict[int, np.ndarray | None] = {}  # None: where the value is not 0
+        texts: list[tuple[int, str, pa.Array]] = []
         for j, name in enumerate(names):
-            if name in columns:
-                present = self._encode_column(
-                    name, columns[name], learn, hashes[:, j], values[:, j]
-                )
+            if name not in columns:
+                present[j] = np.zeros(n, bool)
+                continue
+            column = to_arrow_or_numeric(name, columns[name])
+            if isinstance(column, pa.Array):
+                texts.append((j, name, column))
+                present[j] = None
             else:
-                present = np.zeros(n, bool)
-            if self.missing:
-                self._mark_missing(name, present, learn, hashes[:, j], values[:, j])
+                present[j] = self._encode_column(name, column, learn, hashes[:, j], values[:, j])
+        if texts:
+            self._hash_texts(texts, hashes, values)
+        if self.missing:
+            for j, name in enumerate(names):
+                there = present[j]
+                there = values[:, j] != 0.0 if there is None else there
+                self._mark_missing(name, there, learn, hashes[:, j], values[:, j])
         for j, (a, b) in enumerate(pairs, start=len(names)):
             hashes[:, j] = (hashes[:, a] * np.uint32(FNV_PRIME)) ^ hashes[:, b]
             values[:, j] = values[:, a] * values[:, b]
         return hashes, values
 
-    def _encode_column(self, name: str, raw: Any, learn: bool, hashes, values) -> np.ndarray:
-        """Fill one column's slots; return which events have a value there."""
-        column = to_arrow_or_numeric(name, raw)
+    def _hash_texts(self, texts: list[tuple[int, str, pa.Array]], hashes, values) -> None:
+        """Every text column in one compiled call (rows in blocks that stay in the cache)."""
+        buffers = [string_buffers(column) for _, _, column in texts]
+        offsets = [b[0] for b in buffers]
+        if len({o.dtype for o in offsets}) > 1:  # large strings among small: one type for all
+            offsets = [o.astype(np.int64) for o in offsets]
+        seeds = np.array([self.column_seed(name) for _, name, _ in texts], np.uint32)
+        slots = np.array([j for j, _, _ in texts], np.int64)
+        hash_string_columns(tuple(offsets), tuple(b[1] for b in buffers),
+                            tuple(b[2] for b in buffers), seeds, slots, hashes, values)  # fmt: skip
+
+    def _encode_column(self, name: str, column: np.ndarray, learn: bool, hashes, values):
+        """Fill one numeric column's slots (categorical codes, or numbers); return which
+        events have a value there (None: where the value is not 0)."""
         seed = np.uint32(self.column_seed(name))
-        if isinstance(column, pa.Array):
-            offsets, data, validity = string_buffers(column)
-            hash_string_column(offsets, data, validity, seed, hashes, values)
-            return values != 0.0
         if name in self._categorical and column.dtype.kind != "b":
             self._encode_codes(column, seed, hashes, values)
-            return values != 0.0
+            return None
         numbers = column.astype(np.float64)
         present = np.isfinite(numbers)
         numbers = np.clip(np.where(present, numbers, 0.0), -MAX_ABS_VALUE, MAX_ABS_VALUE)
