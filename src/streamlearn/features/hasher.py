@@ -263,11 +263,14 @@ class FeatureHasher:
         self.known.update(event.seen)
 
     # ------------------------------------------------------------------ batches
-    def encode_many(self, X: Any, learn: bool) -> tuple[np.ndarray, np.ndarray]:
+    def encode_many(
+        self, X: Any, learn: bool, reuse: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Hash a batch into ``(hashes, values)`` arrays of shape (events, slots).
 
         With ``learn``, the scaler folds in each event after scaling it, exactly as
-        ``encode_one`` followed by ``learn_one`` would, event by event.
+        ``encode_one`` followed by ``learn_one`` would, event by event. ``reuse`` keeps the
+        arrays of an earlier call (by slot count) to write this batch into, if big enough.
         """
         columns = as_columns(X)
         n = n_rows(columns)
@@ -276,13 +279,13 @@ class FeatureHasher:
             names = sorted(set(names) | self.known)
         pairs = self.cross_pairs(names)
         slots = len(names) + len(pairs)
-        hashes = np.zeros((n, slots), dtype=np.uint32)
-        values = np.zeros((n, slots))
+        hashes, values = _output(n, slots, reuse)
         present: dict[int, np.ndarray | None] = {}  # None: where the value is not 0
         texts: list[tuple[int, str, pa.Array]] = []
         for j, name in enumerate(names):
             if name not in columns:
                 present[j] = np.zeros(n, bool)
+                hashes[:, j], values[:, j] = 0, 0.0
                 continue
             column = to_arrow_or_numeric(name, columns[name])
             if isinstance(column, pa.Array):
@@ -403,3 +406,14 @@ def _code_text(value: Any, number: float) -> str:
     if isinstance(value, int | np.integer):
         return str(int(value))
     return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _output(n: int, slots: int, reuse: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """(hashes, values) arrays for n rows: fresh zeros, or the rows of ``reuse``'s arrays
+    (every slot is written)."""
+    if reuse is None:
+        return np.zeros((n, slots), dtype=np.uint32), np.zeros((n, slots))
+    held = reuse.get(slots)
+    if held is None or len(held[0]) < n:
+        held = reuse[slots] = np.zeros((n, slots), dtype=np.uint32), np.zeros((n, slots))
+    return held[0][:n], held[1][:n]

@@ -63,11 +63,14 @@ class HashedModel(Learner):
     def _encoded_chunks(
         self, columns: dict[str, Any], n: int, learn: bool
     ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
-        """(start, stop, hashes, values) for each chunk of at most CHUNK events."""
+        """(start, stop, hashes, values) for each chunk of at most CHUNK events. The arrays
+        of one chunk are reused for the next (fresh ones would be fresh pages to fault in,
+        chunk after chunk): use them before asking for the next."""
+        reused: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for start in range(0, n, CHUNK):
             stop = min(start + CHUNK, n)
             chunk = {name: rows(col, start, stop) for name, col in columns.items()}
-            hashes, values = self.features.encode_many(chunk, learn=learn)
+            hashes, values = self.features.encode_many(chunk, learn=learn, reuse=reused)
             yield start, stop, hashes, values
 
     def _targets_many(self, y: Any, n: int) -> np.ndarray:

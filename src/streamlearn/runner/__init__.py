@@ -10,9 +10,9 @@ from streamlearn.runner.sources import EventBatch, FileEvents, RecordedEvents
 __all__ = [
     "EventBatch",
     "FileEvents",
-    "RecordedEvents",
     "JoinStore",
     "MemoryJoinStore",
+    "RecordedEvents",
     "RedisJoinStore",
     "RejectLog",
     "RunSummary",

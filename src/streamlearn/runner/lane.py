@@ -357,8 +357,8 @@ class Lane:
         Also returns, for each operation, its step in the merged order."""
         if not len(due):
             steps = np.arange(len(index))
-            nothing = np.zeros((len(index), len(self.tasks))) if self.tasks else np.zeros(len(index))
-            return np.full(len(index), PREDICT, np.int8), index, nothing, steps
+            shape = (len(index), len(self.tasks)) if self.tasks else len(index)
+            return np.full(len(index), PREDICT, np.int8), index, np.zeros(shape), steps
         at = np.where(is_serve, 0, index)
         kind = np.where(is_serve, -1, due.kinds[at])
         row = np.where(is_serve, index, row_of[at])
