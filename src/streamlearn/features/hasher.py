@@ -37,9 +37,10 @@ from streamlearn.features.hashing import (
     hash_string_columns,
     hash_text,
 )
-from streamlearn.features.scaling import OnlineScaler, scale_column
+from streamlearn.features.scaling import RAW, SCALED, ZERO, OnlineScaler, number_column
 
 MAX_ABS_VALUE = 1e12
+_NO_STATS = np.zeros(3)  # for columns that are not scaled
 _NUMBER_TYPES = (int, float, np.integer, np.floating, bool, np.bool_)
 
 
@@ -318,19 +319,22 @@ class FeatureHasher:
 
     def _encode_column(self, name: str, column: np.ndarray, learn: bool, hashes, values):
         """Fill one numeric column's slots (categorical codes, or numbers); return which
-        events have a value there (None: where the value is not 0)."""
+        events have a value there when the missing signal needs it (None: where the value
+        is not 0)."""
         seed = np.uint32(self.column_seed(name))
         if name in self._categorical and column.dtype.kind != "b":
             self._encode_codes(column, seed, hashes, values)
             return None
-        numbers = column.astype(np.float64)
-        present = np.isfinite(numbers)
-        numbers = np.clip(np.where(present, numbers, 0.0), -MAX_ABS_VALUE, MAX_ABS_VALUE)
+        numbers = np.asarray(column, np.float64)
+        mode, stats = RAW, _NO_STATS
         if self.standardize:
-            numbers = self._scale_column(name, numbers, present, learn)
-        hashes[:] = seed
-        values[:] = numbers
-        return present
+            # Like the one-event path, a column gets statistics once a value is learned.
+            mode = ZERO
+            if name in self.scaler.columns or (learn and np.isfinite(numbers).any()):
+                slot = self.scaler.slot(name)  # may grow the statistics: before reading them
+                mode, stats = SCALED, self.scaler.stats[slot]
+        number_column(numbers, MAX_ABS_VALUE, stats, mode, learn, seed, hashes, values)
+        return np.isfinite(numbers) if self.missing else np.ones(0, bool)
 
     def _mark_missing(self, name: str, present: np.ndarray, learn: bool, hashes, values) -> None:
         """The "missing" feature where the column is known and has no value. A column is
@@ -345,17 +349,6 @@ class FeatureHasher:
         rows = np.flatnonzero(~present[start:]) + start
         hashes[rows] = self.missing_hash(name)
         values[rows] = 1.0
-
-    def _scale_column(self, name, numbers, present, learn: bool) -> np.ndarray:
-        # Like the one-event path, a column gets statistics only once a value is learned.
-        known = name in self.scaler.columns
-        if not known and not (learn and present.any()):
-            return np.zeros_like(numbers)
-        slot = self.scaler.slot(name)
-        stats = self.scaler.stats[slot]
-        scaled = np.empty_like(numbers)
-        scale_column(numbers, present, stats, learn, scaled)
-        return scaled
 
     def _encode_codes(self, column: np.ndarray, seed: np.uint32, hashes, values) -> None:
         if column.dtype.kind in "iu":

@@ -43,21 +43,28 @@ def _fold(stats, x):
     stats[M2] += delta * (x - stats[MEAN])
 
 
-@nb.njit(nogil=True, cache=True)
-def scale_column(values, present, stats, learn, out):
-    """Scale ``values`` in order into ``out``; with ``learn``, fold each value in after use.
+RAW, SCALED, ZERO = 0, 1, 2  # what number_column does with a present value
 
-    Absent values (``present`` false: missing, NaN or inf) give 0, which the sparse
-    representation skips, and leave the statistics alone.
-    """
+
+@nb.njit(nogil=True, cache=True)
+def number_column(values, limit, stats, mode, learn, seed, out_hash, out_value):
+    """A numeric column into its slots in one pass: each value clipped to ±``limit``, then
+    kept (RAW), scaled by the running statistics (SCALED; with ``learn`` each value folds in
+    after use, exactly as the one-event path does) or 0 (ZERO: no statistics yet). Absent
+    values (NaN, ±inf) are 0, which the sparse representation skips."""
     for i in range(values.shape[0]):
-        if not present[i]:
-            out[i] = 0.0
-            continue
+        out_hash[i] = seed
         x = values[i]
-        out[i] = _scaled(stats, x)
-        if learn:
-            _fold(stats, x)
+        if not math.isfinite(x):
+            out_value[i] = 0.0
+            continue
+        x = min(max(x, -limit), limit)
+        if mode == SCALED:
+            out_value[i] = _scaled(stats, x)
+            if learn:
+                _fold(stats, x)
+        else:
+            out_value[i] = x if mode == RAW else 0.0
 
 
 class OnlineScaler:
