@@ -206,4 +206,14 @@ def test_the_service_serves_a_ranker_and_takes_feedback_per_task(tmp_path):
 
         assert score("good") > score("dull") + 0.2
         assert trainer.runner.model.heads["like"].n_learned == 100
+        served = trainer.runner.counters["served"]
+        ranked = client.post("/rank", json={"context": {"user": "u1"}, "candidates": [
+            {"id": "r1", "features": {"post": "dull"}}, {"features": {"post": "good"}},
+            {"id": "r3", "features": {"post": "new"}}]}).json()  # fmt: skip
+        assert ranked["ranked"][0]["index"] == 1  # the good post first
+        assert ranked["ranked"][0]["score"] >= ranked["ranked"][-1]["score"]
+        assert {r["id"] for r in ranked["ranked"]} >= {"r1", "r3"}
+        assert wait_for(lambda: trainer.runner.counters["served"] == served + 3)  # impressions
+        body = {"id": "r3", "label": 1, "task": "click"}
+        assert client.post("/feedback", headers=auth, json=body).status_code == 200
     trainer.stop()

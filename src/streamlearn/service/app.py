@@ -1,6 +1,7 @@
 """The HTTP API (FastAPI; OpenAPI docs at ``/docs``).
 
-``POST /predict`` (one event or a batch) · ``POST /decide`` (a bandit's arm and its
+``POST /predict`` (one event or a batch) · ``POST /rank`` (candidates for a context, best
+first) · ``POST /decide`` (a bandit's arm and its
 propensity) · ``POST /learn`` · ``POST /feedback`` (the label or reward of an earlier
 event or decision, by id) · ``GET /models`` · ``GET /models/{version}`` ·
 ``POST /models/{version}/promote`` · ``POST /rollback`` · ``GET /health`` · ``GET /metrics``
@@ -80,6 +81,17 @@ class PredictRequest(BaseModel):
 class LearnRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     events: list[LabelledEvent] = Field(..., min_length=1, max_length=MAX_EVENTS)
+
+
+class RankRequest(BaseModel):
+    """Candidates to order for one context: each candidate's features are merged with the
+    context's (the candidate's win a clash). With ``track``, every candidate is served as an
+    impression (its id, given or new, takes feedback later)."""
+
+    model_config = ConfigDict(extra="forbid")
+    context: dict[str, Value] = {}
+    candidates: list[Event] = Field(..., min_length=1, max_length=MAX_EVENTS)
+    track: bool = True
 
 
 class FeedbackItem(BaseModel):
@@ -186,6 +198,28 @@ def create_app(
         predictions.inc(len(answers))
         observe_latency(start)
         return JSONResponse({"predictions": answers})  # plain JSON: no response re-encoding
+
+    @app.post("/rank")
+    def rank(body: RankRequest) -> dict[str, Any]:
+        """The candidates best first, by the model's score (a ranker's weighted engagement,
+        a classifier's probability)."""
+        start = time.perf_counter()
+        serving = server.serving
+        if serving is None:
+            raise HTTPException(503, "no model to serve yet")
+        if serving.model.task == "bandit":
+            raise HTTPException(409, "this service's model is a bandit: use POST /decide")
+        features = [body.context | c.features for c in body.candidates]
+        scores = server.predict(features)
+        ids = [str(c.id) if c.id is not None else None for c in body.candidates]
+        if trainer is not None and body.track:
+            ids = [i if i is not None else _new_id() for i in ids]
+            trainer.events.put(features, ids=ids)
+        order = sorted(range(len(ids)), key=lambda k: -scores[k])
+        predictions.inc(len(ids))
+        observe_latency(start)
+        return {"ranked": [{"index": k, "id": ids[k], "score": float(scores[k])} for k in order],
+                "model_version": serving.version}  # fmt: skip
 
     @app.post("/learn", dependencies=[Depends(authorized)])
     def learn(body: LearnRequest) -> dict[str, int]:
