@@ -81,7 +81,7 @@ JSON = st.recursive(
 
 
 @FAST
-@given(path=st.sampled_from(["/predict", "/learn", "/feedback", "/decide"]), body=JSON)
+@given(path=st.sampled_from(["/predict", "/rank", "/learn", "/feedback", "/decide"]), body=JSON)
 def test_no_http_body_makes_the_service_fail(client, path, body):
     answer = client.post(path, content=json.dumps(body, allow_nan=True),
                          headers={"Authorization": "Bearer t",
@@ -92,7 +92,7 @@ def test_no_http_body_makes_the_service_fail(client, path, body):
 @FAST
 @given(st.binary(max_size=200))
 def test_raw_bytes_never_make_the_service_fail(client, raw):
-    for path in ("/predict", "/learn"):
+    for path in ("/predict", "/rank", "/learn"):
         headers = {"Authorization": "Bearer t", "Content-Type": "application/json"}
         answer = client.post(path, content=raw, headers=headers)
         assert answer.status_code < 500
@@ -108,7 +108,7 @@ HUGE_BODIES = [
 
 def test_deep_and_huge_bodies_get_an_answer_not_a_500(client):
     for body in HUGE_BODIES:
-        for path in ("/predict", "/learn", "/feedback", "/decide"):
+        for path in ("/predict", "/rank", "/learn", "/feedback", "/decide"):
             answer = client.post(path, content=body, headers={
                 "Authorization": "Bearer t", "Content-Type": "application/json"})  # fmt: skip
             assert answer.status_code < 500, (path, body[:40], answer.text[:200])
