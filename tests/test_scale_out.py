@@ -103,6 +103,22 @@ def test_a_stale_or_misshapen_worker_is_left_out(redis_client):
     np.testing.assert_array_equal(mixed.table, model.table)  # only itself was live and fit
 
 
+def test_a_rankers_heads_are_mixed(redis_client):
+    from streamlearn.models import EngagementRanker
+
+    tasks = {"click": "binary", "dwell": "regression"}
+    first, second = EngagementRanker(tasks, bits=6), EngagementRanker(tasks, bits=6)
+    first.learn_many({"x": ["a", "c"] * 10}, [{"click": 1.0, "dwell": 5.0},
+                                              {"click": 1.0, "dwell": 1.0}] * 10)  # fmt: skip
+    second.learn_many({"x": ["b"] * 20}, [{"click": 0.0}] * 20)
+    ParameterMixer(redis_client, "r", "first", every_events=1).mix(first, 20)
+    mixed = ParameterMixer(redis_client, "r", "second", every_events=1).mix(second, 20)
+    for name in ("click/table", "click/intercept", "dwell/table"):
+        expected = (first.state().arrays[name] + second.state().arrays[name]) / 2
+        np.testing.assert_allclose(mixed.state().arrays[name], expected, atol=1e-12, err_msg=name)
+    assert mixed.heads["dwell"].state().arrays["table"].any()  # learned on the first only
+
+
 def produce(bootstrap, topic, n):
     rng = np.random.default_rng(1)
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})

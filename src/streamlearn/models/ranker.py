@@ -119,6 +119,11 @@ class EngagementRanker(HashedModel):
                                                             fresh.meta))  # fmt: skip
         return model
 
+    @property
+    def mixable_arrays(self) -> list[str]:
+        """What parameter mixing averages across workers: every head's weights."""
+        return [f"{name}/{array}" for name in self.heads for array in ("table", "intercept")]
+
     # ------------------------------------------------------------------ labels
     def _labels(self, y: Any, n: int) -> dict[str, np.ndarray]:
         """Each task's labels (NaN: not known for that event)."""
