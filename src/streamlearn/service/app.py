@@ -170,29 +170,38 @@ def create_app(
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
-    @app.post("/predict")
-    async def predict(body: PredictRequest) -> JSONResponse:
-        # Inline on the event loop: a prediction takes microseconds, less than a hop to
-        # the thread pool would (the kernels release the GIL for big batches).
-        start = time.perf_counter()
+    def scoring_model():
+        """What serves scores now (not a bandit: its arms come from /decide)."""
         serving = server.serving
         if serving is None:
             raise HTTPException(503, "no model to serve yet")
         if serving.model.task == "bandit":
             raise HTTPException(409, "this service's model is a bandit: use POST /decide")
+        return serving
+
+    def score(features: list[dict], given_ids: list, track: bool) -> tuple[Any, list]:
+        """Scores of the events; with ``track`` they are served events (ids made for those
+        without), whose labels may come later by id."""
+        scores = server.predict(features)
+        ids = [str(i) if i is not None else None for i in given_ids]
+        if trainer is not None and track:
+            ids = [i if i is not None else _new_id() for i in ids]
+            trainer.events.put(features, ids=ids)
+        return scores, ids
+
+    @app.post("/predict")
+    async def predict(body: PredictRequest) -> JSONResponse:
+        # Inline on the event loop: a prediction takes microseconds, less than a hop to
+        # the thread pool would (the kernels release the GIL for big batches).
+        start = time.perf_counter()
+        serving = scoring_model()
         if body.columns is not None:
             answer = _predict_columns(body, serving)
             predictions.inc(len(answer["predictions"]))
             observe_latency(start)
             return JSONResponse(answer)
         events = body.all_events()
-        features = [e.features for e in events]
-        scores = server.predict(features)
-        ids = [str(e.id) if e.id is not None else None for e in events]
-        if trainer is not None and body.track:
-            queued_ids = [i if i is not None else _new_id() for i in ids]
-            trainer.events.put(features, ids=queued_ids)
-            ids = queued_ids
+        scores, ids = score([e.features for e in events], [e.id for e in events], body.track)
         binary = serving.model.task == "binary"
         answers = [_answer(i, s, binary, serving.version) for i, s in zip(ids, scores, strict=True)]
         predictions.inc(len(answers))
@@ -204,17 +213,9 @@ def create_app(
         """The candidates best first, by the model's score (a ranker's weighted engagement,
         a classifier's probability)."""
         start = time.perf_counter()
-        serving = server.serving
-        if serving is None:
-            raise HTTPException(503, "no model to serve yet")
-        if serving.model.task == "bandit":
-            raise HTTPException(409, "this service's model is a bandit: use POST /decide")
+        serving = scoring_model()
         features = [body.context | c.features for c in body.candidates]
-        scores = server.predict(features)
-        ids = [str(c.id) if c.id is not None else None for c in body.candidates]
-        if trainer is not None and body.track:
-            ids = [i if i is not None else _new_id() for i in ids]
-            trainer.events.put(features, ids=ids)
+        scores, ids = score(features, [c.id for c in body.candidates], body.track)
         order = sorted(range(len(ids)), key=lambda k: -scores[k])
         predictions.inc(len(ids))
         observe_latency(start)
