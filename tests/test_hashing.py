@@ -89,3 +89,16 @@ def test_hash_is_stable_across_processes():
     assert hash_text("", 0) == 0
     assert hash_text("hello", 0) == 613153351
     assert cross_hash(1, 2) == (16777619 ^ 2)
+
+
+def test_wide_tables_hash_every_text_column_in_groups():
+    from streamlearn.features.hasher import TEXT_GROUP, FeatureHasher
+
+    k = 2 * TEXT_GROUP + 5  # three compiled calls, the last one padded
+    columns = {f"c{j:03d}": pa.array(["a", f"b{j}", None]) for j in range(k)}
+    hasher = FeatureHasher(bits=20)
+    hashes, values = hasher.encode_many(columns, learn=False)
+    for slot, name in enumerate(sorted(columns)):
+        assert int(hashes[1, slot]) == hash_text(f"b{int(name[1:])}", hasher.column_seed(name))
+        assert int(hashes[0, slot]) == hash_text("a", hasher.column_seed(name))
+    assert values[:2].all() and not values[2].any()

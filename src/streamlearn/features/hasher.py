@@ -41,6 +41,7 @@ from streamlearn.features.scaling import RAW, SCALED, ZERO, OnlineScaler, number
 
 MAX_ABS_VALUE = 1e12
 _NO_STATS = np.zeros(3)  # for columns that are not scaled
+TEXT_GROUP = 32  # text columns per compiled call
 _NUMBER_TYPES = (int, float, np.integer, np.floating, bool, np.bool_)
 
 
@@ -307,15 +308,21 @@ class FeatureHasher:
         return hashes, values
 
     def _hash_texts(self, texts: list[tuple[int, str, pa.Array]], hashes, values) -> None:
-        """Every text column in one compiled call (rows in blocks that stay in the cache)."""
-        buffers = [string_buffers(column) for _, _, column in texts]
-        offsets = [b[0] for b in buffers]
-        if len({o.dtype for o in offsets}) > 1:  # large strings among small: one type for all
-            offsets = [o.astype(np.int64) for o in offsets]
-        seeds = np.array([self.column_seed(name) for _, name, _ in texts], np.uint32)
-        slots = np.array([j for j, _, _ in texts], np.int64)
-        hash_string_columns(tuple(offsets), tuple(b[1] for b in buffers),
-                            tuple(b[2] for b in buffers), seeds, slots, hashes, values)  # fmt: skip
+        """The text columns in few compiled calls (rows in blocks that stay in the cache).
+        A call compiles once per number of columns: they go by at most 32, padded to a power
+        of two (the padding is never read), so a new table seldom means a new compilation."""
+        for first in range(0, len(texts), TEXT_GROUP):
+            group = texts[first : first + TEXT_GROUP]
+            buffers = [string_buffers(column) for _, _, column in group]
+            offsets = [b[0] for b in buffers]
+            if len({o.dtype for o in offsets}) > 1:  # large strings among small: one type
+                offsets = [o.astype(np.int64) for o in offsets]
+            seeds = np.array([self.column_seed(name) for _, name, _ in group], np.uint32)
+            slots = np.array([j for j, _, _ in group], np.int64)
+            width = 1 << (len(group) - 1).bit_length()
+            hash_string_columns(_padded(offsets, width), _padded([b[1] for b in buffers], width),
+                                _padded([b[2] for b in buffers], width), seeds, slots, hashes,
+                                values)  # fmt: skip
 
     def _encode_column(self, name: str, column: np.ndarray, learn: bool, hashes, values):
         """Fill one numeric column's slots (categorical codes, or numbers); return which
@@ -399,6 +406,10 @@ def _code_text(value: Any, number: float) -> str:
     if isinstance(value, int | np.integer):
         return str(int(value))
     return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _padded(items: list, width: int) -> tuple:
+    return tuple(items) + (items[0],) * (width - len(items))
 
 
 def _output(n: int, slots: int, reuse: dict | None) -> tuple[np.ndarray, np.ndarray]:
