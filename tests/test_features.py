@@ -161,3 +161,28 @@ def test_all_interactions_cross_every_pair_and_learn_what_no_column_alone_shows(
         p = LogisticRegression(bits=12, interactions=crosses).predict_learn_many(columns, label)
         accuracy[crosses] = np.mean((p[2000:] >= 0.5) == label[2000:])
     assert accuracy["all"] > 0.99 and accuracy[()] < 0.75
+
+
+def test_straight_line_encoding_equals_the_general_path():
+    """Events that fit the code made for their key set, and events that do not (other
+    types, empty text, NaN, ±inf, huge numbers, bools), encode exactly as the general path
+    does, scaler statistics included."""
+    first = {"user": "u1", 'it\'s "odd"\n': "x", "price": 2.5, "n": 3}
+    events = [first, dict(first, user="u2", price=-1.0, n=7), dict(first, user=""),
+              dict(first, price=float("nan")), dict(first, price=float("inf")),
+              dict(first, n=10**15), dict(first, n=True), dict(first, price=4),
+              dict(first, user=None), dict(first, user=5), dict(first, price="cheap"),
+              {"user": "u3", "price": 1.0}]  # fmt: skip
+    for standardize in (True, False):
+        fast = FeatureHasher(bits=12, interactions=[("user", "price")], standardize=standardize)
+        slow = FeatureHasher(bits=12, interactions=[("user", "price")], standardize=standardize)
+        slow.straight_line = False
+        for event in events * 3:
+            got, expected = fast.encode_one(event), slow.encode_one(event)
+            np.testing.assert_array_equal(got.hashes, expected.hashes)
+            np.testing.assert_array_equal(got.values, expected.values)
+            assert got.numbers == expected.numbers and got.seen == expected.seen
+            fast.learn_one(got)
+            slow.learn_one(expected)
+        np.testing.assert_array_equal(fast.scaler.stats, slow.scaler.stats)
+    assert any(schema[4] is not None for schema in fast._schemas.values())  # it was used
