@@ -5,8 +5,10 @@ Zipf-like cardinalities up to 1e5, 3 numbers, crosses C1×C2 and C3×C4 in the h
 an abrupt drift at the midpoint) and (b) Elec2 (45,312 events).
 
 Every contender runs in a fresh process of its own, so CPU seconds and peak memory
-(``ru_maxrss``) are its own; each runs ``--repeat`` times (default 3) and the median run is
-shown (one run of a fast contender moves by 20% or more on these machines). River and the
+(``ru_maxrss``) are its own; every contender runs once per round, ``--repeat`` rounds
+(default 3), and its median run is shown (one run of a fast contender moves by 20% or more
+on these machines, and the machine's speed drifts over minutes: rounds spread that drift
+over all contenders alike). River and the
 one-event-at-a-time runs are measured on a prefix of
 the click stream (``--prefix``, default 200k); each row says how many events it saw, and
 our FTRL on the same prefix gives the like-for-like log loss. Ratios are events/s of ours
@@ -328,12 +330,19 @@ def main() -> None:
         "",
     ]
     for stream_name in args.streams.split(","):
+        # Round after round of every contender, so that the machine's slow and fast spells
+        # fall on all of them alike.
+        runs: dict[str, list[dict]] = {name: [] for name in names}
+        for round_ in range(args.repeat):
+            for name in names:
+                print(f"[{stream_name}] round {round_ + 1}: {name} …", file=sys.stderr)
+                result = _child(args, name, stream_name)
+                if result is not None:
+                    runs[name].append(result)
         results = {}
-        for name in names:
-            print(f"[{stream_name}] {name} …", file=sys.stderr)
-            runs = [_child(args, name, stream_name) for _ in range(args.repeat)]
-            runs = sorted((r for r in runs if r is not None), key=lambda r: r["cpu"])
-            results[name] = runs[len(runs) // 2] if runs else None  # the median run
+        for name, done in runs.items():
+            done.sort(key=lambda r: r["cpu"])
+            results[name] = done[len(done) // 2] if done else None  # the median run
         lines += _table(stream_name, results)
     emit(lines, args.markdown)
 
