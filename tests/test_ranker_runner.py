@@ -27,13 +27,13 @@ def make_ranker() -> EngagementRanker:
                             standardize=False, bits=16)  # fmt: skip
 
 
-def recorded(n: int, seed: int = 1):
+def recorded(n: int, seed: int = 1, text_ids: bool = True):
     """n impressions a second apart; each known label arrives 5–100 s later (within the
     window), a click only when there was one (no click is silence)."""
     events, labels = synth.timeline(n, seed=seed)
     rng = np.random.default_rng(seed)
     times = np.arange(n, dtype=float)
-    ids = [f"i{k}" for k in range(n)]
+    ids = [f"i{k}" for k in range(n)] if text_ids else list(range(1, n + 1))
     feedback: dict[str, list] = {"id": [], "time": [], "label": [], "task": []}
     for k in range(n):
         for task in TASKS:
@@ -127,8 +127,9 @@ def test_a_one_task_model_rejects_feedback_for_a_task():
     assert runner.counters["rejected"] == 1 and runner.counters["learned"] == 1
 
 
-def test_resumed_from_a_checkpoint_with_feedback_waiting_it_ends_as_one_run(tmp_path):
-    events, times, ids, feedback = recorded(2000, seed=4)
+@pytest.mark.parametrize("text_ids", [True, False])
+def test_resumed_from_a_checkpoint_with_feedback_waiting_it_ends_as_one_run(tmp_path, text_ids):
+    events, times, ids, feedback = recorded(2000, seed=4, text_ids=text_ids)
     whole, _ = run_through(make_ranker(), RecordedEvents(events, times, ids, feedback))
     folder = tmp_path / "registry"
 

@@ -454,10 +454,8 @@ class Lane:
         arrays = {f"join/{k}": v for k, v in self.join.checkpoint_arrays(self.offset).items()}
         arrays |= {f"pending/{k}": v for k, v in self.pending.arrays().items()}
         held = list(self.early.items())
-        arrays |= {
-            "early/ids": np.array([str(k) for k, _ in held], dtype=str),
-            "early/values": np.array([v for _, v in held], np.float64).reshape(-1, 2),
-        }
+        arrays |= {f"early/{k}": v for k, v in _id_arrays([k for k, _ in held]).items()}
+        arrays["early/values"] = np.array([v for _, v in held], np.float64).reshape(-1, 2)
         arrays |= self._collected_arrays()
         for i, metric in enumerate(self.metrics):
             arrays |= {f"metric{i}/{k}": v for k, v in metric.state().items()}
@@ -465,10 +463,10 @@ class Lane:
 
     def _collected_arrays(self) -> dict[str, np.ndarray]:
         """A multi-task model's feedback still waiting: one row per (event, task)."""
-        rows = [(str(k), task, until, value) for k, (until, got) in self.collected.items()
+        rows = [(k, task, until, value) for k, (until, got) in self.collected.items()
                 for task, value in got.items()]  # fmt: skip
-        return {
-            "collected/ids": np.array([r[0] for r in rows], dtype=str),
+        arrays = {f"collected/{k}": v for k, v in _id_arrays([r[0] for r in rows]).items()}
+        return arrays | {
             "collected/tasks": np.array([r[1] for r in rows], dtype=str),
             "collected/values": np.array([r[2:] for r in rows], np.float64).reshape(-1, 2),
         }
@@ -485,8 +483,8 @@ class Lane:
         pending = _prefixed(arrays, "pending/")
         self.pending = Operations.from_arrays(pending) if pending else Operations.empty()
         early = _prefixed(arrays, "early/")
-        self.early = {str(k): (float(v[0]), float(v[1])) for k, v in
-                      zip(early.get("ids", []), early.get("values", []), strict=True)}  # fmt: skip
+        self.early = {k: (float(v[0]), float(v[1])) for k, v in
+                      zip(_ids_back(early), early.get("values", []), strict=True)}  # fmt: skip
         self._restore_collected(_prefixed(arrays, "collected/"))
         for i, metric in enumerate(self.metrics):
             metric.load(_prefixed(arrays, f"metric{i}/"))
@@ -494,14 +492,27 @@ class Lane:
 
     def _restore_collected(self, arrays: dict[str, np.ndarray]) -> None:
         self.collected = {}
-        rows = zip(arrays.get("ids", []), arrays.get("tasks", []), arrays.get("values", []),
+        rows = zip(_ids_back(arrays), arrays.get("tasks", []), arrays.get("values", []),
                    strict=True)  # fmt: skip
         for event_id, task, (until, value) in rows:
-            got = self.collected.setdefault(str(event_id), (float(until), {}))[1]
+            got = self.collected.setdefault(event_id, (float(until), {}))[1]
             got[str(task)] = float(value)
 
     def close(self) -> None:
         self.join.close()
+
+
+def _id_arrays(ids: list) -> dict[str, np.ndarray]:
+    """Event ids (text or integers) as arrays for a checkpoint: their text, and which were
+    integers (so that they come back as the same keys)."""
+    return {"ids": np.array([str(i) for i in ids], dtype=str),
+            "int_ids": np.array([isinstance(i, int | np.integer) for i in ids], bool)}  # fmt: skip
+
+
+def _ids_back(arrays: dict[str, np.ndarray]) -> list:
+    ids = arrays.get("ids", [])
+    ints = arrays.get("int_ids", np.zeros(len(ids), bool))  # older checkpoints: text
+    return [int(i) if is_int else str(i) for i, is_int in zip(ids, ints, strict=True)]
 
 
 def _tasks_of(model: Learner) -> tuple[str, ...]:
