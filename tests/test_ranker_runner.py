@@ -149,6 +149,24 @@ def test_resumed_from_a_checkpoint_with_feedback_waiting_it_ends_as_one_run(tmp_
     assert second.counters["learned"] == 2000 and second.counters["late"] == 0
 
 
+def test_the_rollback_guard_and_promotion_gate_judge_a_ranker(tmp_path):
+    from streamlearn.models import LogisticRegression
+    from streamlearn.runner.guards import PromotionGate, RollbackGuard
+
+    events, times, ids, feedback = recorded(3000, seed=5)
+    runner = Runner(make_ranker(), RecordedEvents(events, times, ids, feedback), ttl=WINDOW,
+                    micro_batch=100, registry=LocalRegistry(tmp_path / "registry"),
+                    checkpoint_every=500, rollback=RollbackGuard(min_events=200),
+                    gate=PromotionGate(min_events=200),
+                    challengers=[make_ranker(), LogisticRegression(bits=12)])  # fmt: skip
+    runner.run()
+    assert runner.counters["learned"] == 3000
+    assert len(runner.registry.versions()) >= 6  # checkpoints, each judged
+    # A one-task challenger gets every task's feedback rejected and learns nothing.
+    assert runner.lanes[2].counters["learned"] == 0
+    assert runner.lanes[2].counters["rejected"] == len(feedback["id"])
+
+
 def test_a_runner_needs_a_window_for_a_ranker():
     with pytest.raises(ValueError, match="feedback window"):
         Runner(make_ranker(), None)

@@ -424,3 +424,14 @@ def test_a_label_in_the_same_micro_batch_as_its_event_is_learned():
     runner.step(EventBatch.empty(clock=3.0))
     assert runner.counters["learned"] == 1  # y, with its label; x still waits for one
     assert runner.champion.early.keys() == {"gone"}  # a label for an event not seen yet
+
+
+def test_the_paired_test_on_equal_or_constant_losses():
+    from streamlearn.runner.guards import paired_test
+
+    same = np.full(600, 0.3)
+    verdict = paired_test(same, same.copy(), min_events=500)  # identical models: no warning
+    assert not verdict.significant and verdict.p_value == 0.5
+    sure = paired_test(same + 0.1, same, min_events=500)  # worse by 0.1 on every label
+    assert sure.significant and sure.p_value == 0.0
+    assert not paired_test(same, same + 0.1, min_events=500).significant

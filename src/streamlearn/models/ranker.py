@@ -235,7 +235,10 @@ class EngagementRanker(HashedModel):
         :meth:`window_labels`: each head predicts every served row and learns the rows whose
         label it knows. Returns each operation's score (before its learning)."""
         ops = np.asarray(ops, np.int8)
-        targets = np.asarray(targets, np.float64).reshape(len(ops), len(self.tasks))
+        targets = np.asarray(targets, np.float64)
+        if targets.ndim == 1 and not (ops != PREDICT).any():  # a schedule that only predicts
+            targets = np.full((len(ops), len(self.tasks)), np.nan)
+        targets = targets.reshape(len(ops), len(self.tasks))
         out = np.zeros(len(ops))
         for column, (name, head) in enumerate(self.heads.items()):
             target = np.where(ops == PREDICT, np.nan, targets[:, column])

@@ -54,7 +54,11 @@ def paired_test(
     diff = worse - better
     spread = float(diff.std(ddof=1))
     mean_worse, mean_better = float(worse.mean()), float(better.mean())
-    z = float(diff.mean()) / (spread / math.sqrt(n)) if spread > 0 else math.inf * diff.mean()
+    mean_diff = float(diff.mean())
+    if spread > 0:
+        z = mean_diff / (spread / math.sqrt(n))
+    else:  # the same loss on every label: no difference, or a sure one
+        z = math.copysign(math.inf, mean_diff) if mean_diff else 0.0
     p_value = 0.5 * math.erfc(z / math.sqrt(2)) if math.isfinite(z) else float(z < 0)
     gap = (mean_worse - mean_better) / mean_better if mean_better > 0 else math.inf
     return Verdict(bool(p_value < alpha and gap > margin), p_value, mean_worse, mean_better,
