@@ -264,12 +264,14 @@ class EngagementRanker(HashedModel):
 
 class FeedbackBuffer:
     """Served impressions wait here for their feedback; when an impression's window closes
-    it is learned with what came (a task with no feedback: ``defaults``, or unknown)."""
+    it is learned with what came (a task with no feedback: ``defaults``, by default the
+    ranker's, or unknown). The runner does the same for a ranker whose ``labels.ttl`` is the
+    window."""
 
     def __init__(self, ranker: EngagementRanker, window: float,
                  defaults: Mapping[str, float] | None = None) -> None:  # fmt: skip
         self.ranker, self.window = ranker, window
-        self.defaults = dict(defaults or {})
+        self.defaults = dict(ranker.defaults if defaults is None else defaults)
         self.waiting: dict[Any, tuple[float, dict, dict]] = {}
 
     def served(self, event_id: Any, features: Mapping[str, Any], now: float) -> None:
