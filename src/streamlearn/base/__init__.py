@@ -1,7 +1,15 @@
 """The learner contract: protocols, state as arrays + JSON (never pickle), learner kinds."""
 
 from streamlearn.base.classes import ClassIndex, check_label
-from streamlearn.base.learner import Classifier, Learner, MulticlassClassifier, Regressor
+from streamlearn.base.learner import (
+    LEARN,
+    PREDICT,
+    PREDICT_LEARN,
+    Classifier,
+    Learner,
+    MulticlassClassifier,
+    Regressor,
+)
 from streamlearn.base.state import (
     State,
     atomic_write,
@@ -15,6 +23,9 @@ from streamlearn.base.state import (
 )
 
 __all__ = [
+    "LEARN",
+    "PREDICT",
+    "PREDICT_LEARN",
     "ClassIndex",
     "Classifier",
     "Learner",

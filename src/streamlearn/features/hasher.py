@@ -376,9 +376,9 @@ class FeatureHasher:
                                 values)  # fmt: skip
 
     def _encode_column(self, name: str, column: np.ndarray, learn: bool, hashes, values):
-        """Fill one numeric column's slots (categorical codes, or numbers); return which
-        events have a value there when the missing signal needs it (None: where the value
-        is not 0)."""
+        """Fill one numeric column's slots (categorical codes, or numbers). For the missing
+        signal, returns which events have a value there: None when that is where the value
+        is not 0 (codes), or when there is no missing signal."""
         seed = np.uint32(self.column_seed(name))
         if name in self._categorical and column.dtype.kind != "b":
             self._encode_codes(column, seed, hashes, values)
@@ -392,7 +392,7 @@ class FeatureHasher:
                 slot = self.scaler.slot(name)  # may grow the statistics: before reading them
                 mode, stats = SCALED, self.scaler.stats[slot]
         number_column(numbers, MAX_ABS_VALUE, stats, mode, learn, seed, hashes, values)
-        return np.isfinite(numbers) if self.missing else np.ones(0, bool)
+        return np.isfinite(numbers) if self.missing else None
 
     def _mark_missing(self, name: str, present: np.ndarray, learn: bool, hashes, values) -> None:
         """The "missing" feature where the column is known and has no value. A column is

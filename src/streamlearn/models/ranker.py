@@ -30,13 +30,12 @@ from typing import Any, Self
 
 import numpy as np
 
-from streamlearn.base import Learner, State, register
+from streamlearn.base import LEARN, PREDICT, PREDICT_LEARN, Learner, State, register
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear import LinearRegression, LogisticRegression
 
 HEADS = {"binary": LogisticRegression, "regression": LinearRegression}
-PREDICT, LEARN, PREDICT_LEARN = 0, 1, 2
 
 
 @register

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.base import Learner
-from streamlearn.runner.lane import PREDICT, Lane, losses_of
+from streamlearn.base import PREDICT, Learner
+from streamlearn.runner.lane import Lane, losses_of
 
 
 @dataclass

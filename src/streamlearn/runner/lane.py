@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.base import Learner, MulticlassClassifier, State
+from streamlearn.base import LEARN, PREDICT, PREDICT_LEARN, Learner, MulticlassClassifier, State
 from streamlearn.evaluate import default_metrics
 from streamlearn.evaluate.metrics import Metric
 from streamlearn.runner.join import JoinStore, MemoryJoinStore, Rows
@@ -35,7 +35,6 @@ from streamlearn.runner.schedule import (
 )
 from streamlearn.runner.sources import EventBatch
 
-PREDICT, LEARN, PREDICT_LEARN = 0, 1, 2  # the kernels' operations
 EXPIRY_POLICIES = ("drop", "default")
 COUNTERS = ("served", "learned", "expired", "late", "unlabeled", "rejected")
 LOG_LOSS_CAP = 1e-15

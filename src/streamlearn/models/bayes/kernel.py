@@ -29,7 +29,8 @@ import math
 import numba as nb
 import numpy as np
 
-PREDICT, LEARN, PREDICT_LEARN = 0, 1, 2  # the runner's operations
+from streamlearn.base import PREDICT
+
 ALPHA, NOISE_VAR, FORGET = 0, 1, 2  # hyper-parameters, in the order the kernels read them
 EMPTY = -1
 

@@ -17,6 +17,7 @@ import math
 import numba as nb
 import numpy as np
 
+from streamlearn.base import PREDICT
 from streamlearn.models.linear.optimizers import (
     ADAGRAD_CODE,
     ALPHA,
@@ -165,9 +166,6 @@ def _touch(table, hashes):
     for s in range(hashes.shape[0]):
         total += table[hashes[s] & mask, 1]
     return total
-
-
-PREDICT, LEARN, PREDICT_LEARN = 0, 1, 2  # what run_linear_ops does with a row
 
 
 def _specialized(opt: int, loss: int) -> tuple:
