@@ -37,12 +37,14 @@ class HashedModel(Learner):
         )
         self._cached: tuple[Mapping, dict, EncodedEvent] | None = None
 
-    def _encode(self, x: Mapping[str, Any]) -> EncodedEvent:
+    def _encode(self, x: Mapping[str, Any], pack: bool = False) -> Any:
+        """``x`` encoded (an :class:`EncodedEvent`); with ``pack``, packed for a compiled
+        one-event kernel (``(data, layout)``) where it can be."""
         # A prediction followed by learning the same, unchanged event hashes it only once.
         cached = self._cached
         if cached is not None and cached[0] is x and cached[1] == x:
             return cached[2]
-        event = self.features.encode_one(x)
+        event = (pack and self.features.pack_one(x)) or self.features.encode_one(x)
         self._cached = (x, dict(x), event)
         return event
 

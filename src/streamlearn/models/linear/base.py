@@ -13,6 +13,7 @@ from streamlearn.base import State
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear.kernel import (
     effective_weights,
+    packed_kernels,
     run_linear,
     run_linear_one,
     run_linear_ops,
@@ -68,6 +69,9 @@ class LinearModel(HashedModel):
         self.target_stats = np.zeros(3)  # count, mean, M2 of learned targets (regression)
         self.table = np.zeros((self.features.size, 2))
         self.counters = np.zeros(1, np.int64)
+        # Packed events (the common case): one compiled call does the scaling, the crosses,
+        # the step and the folding of the numbers.
+        self._predict_packed, self._learn_packed = packed_kernels(self.optimizer.code, self.loss)
 
     # ------------------------------------------------------------------ contract
     def params(self) -> dict[str, Any]:
@@ -141,15 +145,30 @@ class LinearModel(HashedModel):
         )  # fmt: skip
 
     def _raw_one(self, x: Mapping[str, Any]) -> float:
-        event = self._encode(x)
+        event = self._encode(x, pack=True)
+        if type(event) is tuple:
+            data, layout = event
+            return self._predict_packed(
+                data, layout.plan, layout.scaler.stats, self.table, self.intercept,
+                self.target_stats, self._hyper,
+            )  # fmt: skip
         return run_linear_one(event.hashes, event.values, 0.0, *self._kernel_state(), False)
 
     def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
         target = self._target_one(y)
-        event = self._encode(x)
+        event = self._encode(x, pack=True)
+        self._cached = None
+        if type(event) is tuple:
+            data, layout = event
+            if layout.unscaled:
+                layout.add_statistics()
+            self._learn_packed(
+                data, layout.plan, layout.scaler.stats, target, self.table, self.intercept,
+                self.target_stats, self.counters, self._hyper,
+            )  # fmt: skip
+            return
         run_linear_one(event.hashes, event.values, target, *self._kernel_state(), True)
         self.features.learn_one(event)
-        self._cached = None
 
     def _run(self, hashes, values, targets, out, learn: bool) -> None:
         run_linear(hashes, values, targets, *self._kernel_state(), learn, out)
@@ -183,6 +202,8 @@ class LinearModel(HashedModel):
 
 def regression_target(y: Any) -> float:
     """One regression target as a float; anything but a finite number is refused."""
+    if type(y) is float and -math.inf < y < math.inf:  # the common case, first
+        return y
     if isinstance(y, bool | np.bool_) or not isinstance(y, int | float | np.number):
         raise ValueError(f"a regression target must be a number, got {y!r}")
     if not math.isfinite(float(y)):

@@ -18,6 +18,7 @@ import numba as nb
 import numpy as np
 
 from streamlearn.base import PREDICT
+from streamlearn.features.packed import fold_numbers, plan_slots, unpack
 from streamlearn.models.linear.optimizers import (
     ADAGRAD_CODE,
     ALPHA,
@@ -202,7 +203,27 @@ def _specialized(opt: int, loss: int) -> tuple:
             )  # fmt: skip
         used[0] = touched
 
-    return run, run_ops
+    # Packed events (streamlearn.features.packed): a predict and a learn kernel, each with
+    # only the arguments it needs, as every argument costs the call from Python time.
+    @nb.njit(nogil=True, cache=True)
+    def predict_packed(data, plan, stats, table, intercept, target_stats, hp):
+        n = plan_slots(plan)
+        hashes, values, used = np.empty(n, np.uint32), np.empty(n), np.empty(n)
+        unpack(data, plan, stats, hashes, values)
+        # counters are not read without learning: the intercept stands in for them
+        return _event(hashes, values, 0.0, table, intercept, target_stats, intercept, opt, loss,
+                      hp, False, used)  # fmt: skip
+
+    @nb.njit(nogil=True, cache=True)
+    def learn_packed(data, plan, stats, target, table, intercept, target_stats, counters, hp):
+        n = plan_slots(plan)
+        hashes, values, used = np.empty(n, np.uint32), np.empty(n), np.empty(n)
+        unpack(data, plan, stats, hashes, values)
+        _event(hashes, values, target, table, intercept, target_stats, counters, opt, loss, hp,
+               True, used)  # fmt: skip
+        fold_numbers(data, plan, stats)
+
+    return run, run_ops, predict_packed, learn_packed
 
 
 _LOOPS = {
@@ -231,6 +252,16 @@ def run_linear_ops(
     without leaving compiled code."""
     _LOOPS[opt, loss][1](hashes, values, targets, ops, op_rows, table, intercept, target_stats,
                          counters, hp, out)  # fmt: skip
+
+
+def packed_kernels(opt: int, loss: int) -> tuple:
+    """The one-event kernels on a packed event (:mod:`streamlearn.features.packed`):
+    ``predict(data, plan, scaler statistics, table, intercept, target_stats, hp)`` → the
+    prediction, and ``learn(data, plan, scaler statistics, target, table, intercept,
+    target_stats, counters, hp)``, which learns the event and folds its numbers into the
+    statistics. (None, None) for a loss without them (softmax has kernels of its own)."""
+    loops = _LOOPS.get((opt, loss))
+    return (None, None) if loops is None else loops[2:]
 
 
 @nb.njit(nogil=True, cache=True)

@@ -39,6 +39,8 @@ class LogisticRegression(LinearModel, Classifier):
         return self._run_many(X, None, learn=False)
 
     def _target_one(self, y: Any) -> float:
+        if y is True or y is False or (type(y) is int and (y == 0 or y == 1)):  # common first
+            return float(y)
         if isinstance(y, bool | np.bool_) or (
             isinstance(y, int | float | np.number) and y in (0, 1)
         ):
