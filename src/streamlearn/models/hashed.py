@@ -35,7 +35,7 @@ class HashedModel(Learner):
         self.features = FeatureHasher(
             bits, seed, categorical, namespaces, interactions, standardize, missing
         )
-        self._cached: tuple[Mapping, dict, EncodedEvent] | None = None
+        self._cached: tuple[Mapping, dict, Any] | None = None  # (event, its copy, encoded)
 
     def _encode(self, x: Mapping[str, Any], pack: bool = False) -> Any:
         """``x`` encoded (an :class:`EncodedEvent`); with ``pack``, packed for a compiled
