@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean clean-cache
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
@@ -36,5 +36,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_scale.py
 	$(BIN)/python bench/bench_soak.py --markdown bench/out/soak.md
 
-clean:
+clean: clean-cache
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
+
+# numba's on-disk cache of a compiled function is checked against its own file only, not the
+# files of the helpers it inlines: after editing such a helper, drop the cache.
+clean-cache:
+	find src -name '*.nbi' -delete -o -name '*.nbc' -delete
