@@ -10,7 +10,7 @@ import numpy as np
 
 from streamlearn.base import Learner
 from streamlearn.features.columns import as_columns, n_rows, rows
-from streamlearn.features.hasher import EncodedEvent, FeatureHasher
+from streamlearn.features.hasher import FeatureHasher
 
 CHUNK = 1 << 15  # events encoded at a time: bounds the memory of a batch call
 

@@ -34,6 +34,7 @@ from streamlearn.models.linear.optimizers import (
     SCALE_TARGET,
     SGD_CODE,
 )
+from streamlearn.models.prefetch import prefetch_row
 
 LOG_LOSS, SQUARED_LOSS = 0, 1
 GRAD_CLIP = 1e6  # bounds one coordinate's step, so that no input can overflow a weight
@@ -154,19 +155,18 @@ def _event(
     return prediction
 
 
-AHEAD = 4  # events: how far ahead the loop starts loading weights
+AHEAD = 4  # events: how far ahead the loop prefetches weights
 
 
 @nb.njit(inline="always")
-def _touch(table, hashes):
-    """Read a later event's weights now: the table is bigger than the caches, and these
-    independent loads overlap with the current event's arithmetic instead of stalling the
-    next one (about 7% on the click benchmark). Nothing is computed from them."""
+def _prefetch(table, hashes):
+    """Start loading a later event's weights: the table is bigger than the caches, and these
+    loads then overlap with the current event's arithmetic instead of stalling the next one
+    (the kernel takes 0.21 instead of 0.30 CPU s per 1M click events; loads whose result
+    the loop summed gave 7%)."""
     mask = table.shape[0] - 1
-    total = 0.0
     for s in range(hashes.shape[0]):
-        total += table[hashes[s] & mask, 1]
-    return total
+        prefetch_row(table, hashes[s] & mask)
 
 
 def _specialized(opt: int, loss: int) -> tuple:
@@ -175,33 +175,29 @@ def _specialized(opt: int, loss: int) -> tuple:
 
     @nb.njit(nogil=True, cache=True)
     def run(hashes, values, targets, table, intercept, target_stats, counters, hp, learn, out):
-        used = np.empty(max(hashes.shape[1], 1))  # room for the touched sum below
+        used = np.empty(hashes.shape[1])
         n = hashes.shape[0]
-        touched = 0.0
         for t in range(n):
             if t + AHEAD < n:
-                touched += _touch(table, hashes[t + AHEAD])
+                _prefetch(table, hashes[t + AHEAD])
             target = targets[t] if learn else 0.0
             out[t] = _event(
                 hashes[t], values[t], target, table, intercept, target_stats, counters, opt,
                 loss, hp, learn, used,
             )  # fmt: skip
-        used[0] = touched  # the loads must look used, or the compiler drops them
 
     @nb.njit(nogil=True, cache=True)
     def run_ops(hashes, values, targets, ops, op_rows, table, intercept, target_stats,
                 counters, hp, out):  # fmt: skip
-        used = np.empty(max(hashes.shape[1], 1))  # room for the touched sum below
-        touched = 0.0
+        used = np.empty(hashes.shape[1])
         for k in range(ops.shape[0]):
             row = op_rows[k]
             if k + AHEAD < ops.shape[0]:
-                touched += _touch(table, hashes[op_rows[k + AHEAD]])
+                _prefetch(table, hashes[op_rows[k + AHEAD]])
             out[k] = _event(
                 hashes[row], values[row], targets[k], table, intercept, target_stats, counters,
                 opt, loss, hp, ops[k] != PREDICT, used,
             )  # fmt: skip
-        used[0] = touched
 
     # Packed events (streamlearn.features.packed): a predict and a learn kernel, each with
     # only the arguments it needs, as every argument costs the call from Python time.
