@@ -24,22 +24,28 @@ COUNT, MEAN, M2 = 0, 1, 2
 Z_CLIP = 5.0  # z-scores beyond ±5 are clipped: one outlier cannot take a giant step
 
 
+# Both use the processor's divider as little as it allows, which bounds a column's pace: a
+# z-score is the distance times sqrt(count / M2) (one division and a root, not two and a
+# root), and the mean moves by delta times 1/count, a reciprocal that does not wait for the
+# previous value's mean. A zero distance is a zero z-score even where count / M2 overflows.
 @nb.njit(inline="always")
 def _scaled(stats, x):
-    if stats[COUNT] < 2.0:
+    count, m2 = stats[COUNT], stats[M2]
+    if count < 2.0 or m2 <= 0.0:
         return 0.0
-    var = stats[M2] / stats[COUNT]
-    if var <= 0.0:
+    delta = x - stats[MEAN]
+    if delta == 0.0:
         return 0.0
-    z = (x - stats[MEAN]) / math.sqrt(var)
+    z = delta * math.sqrt(count / m2)
     return min(max(z, -Z_CLIP), Z_CLIP)
 
 
 @nb.njit(inline="always")
 def _fold(stats, x):
-    stats[COUNT] += 1.0
+    count = stats[COUNT] + 1.0
+    stats[COUNT] = count
     delta = x - stats[MEAN]
-    stats[MEAN] += delta / stats[COUNT]
+    stats[MEAN] += delta * (1.0 / count)
     stats[M2] += delta * (x - stats[MEAN])
 
 
@@ -101,13 +107,13 @@ class OnlineScaler:
         if slot is None:
             return 0.0
         view = self._view
-        count = view[slot, COUNT]
-        if count < 2.0:
+        count, m2 = view[slot, COUNT], view[slot, M2]
+        if count < 2.0 or m2 <= 0.0:
             return 0.0
-        var = view[slot, M2] / count
-        if var <= 0.0:
+        delta = x - view[slot, MEAN]
+        if delta == 0.0:
             return 0.0
-        z = (x - view[slot, MEAN]) / math.sqrt(var)
+        z = delta * math.sqrt(count / m2)
         return min(max(z, -Z_CLIP), Z_CLIP)
 
     def fold(self, name: str, x: float) -> None:
@@ -118,7 +124,7 @@ class OnlineScaler:
         count = view[slot, COUNT] + 1.0
         mean = view[slot, MEAN]
         delta = x - mean
-        mean += delta / count
+        mean += delta * (1.0 / count)
         view[slot, COUNT] = count
         view[slot, MEAN] = mean
         view[slot, M2] += delta * (x - mean)
