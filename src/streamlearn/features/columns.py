@@ -82,8 +82,8 @@ def _from_arrow(name: str, values: pa.Array) -> pa.Array | np.ndarray:
         return values
     if pa.types.is_null(kind):
         return np.full(len(values), np.nan)
-    if pa.types.is_integer(kind) and values.null_count == 0:
-        return values.to_numpy()
+    if (pa.types.is_integer(kind) or pa.types.is_float64(kind)) and values.null_count == 0:
+        return values.to_numpy()  # no copy
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
         return pc.fill_null(pc.cast(values, pa.float64()), np.nan).to_numpy()
     raise TypeError(f"column {name!r} has unsupported type {kind}")
