@@ -77,14 +77,15 @@ def prepare(events: int) -> dict[str, dict]:
         table = synth.click_stream(events)
         pacsv.write_csv(table, clicks_csv)
         _write_vw(table, "click", clicks_vw, categorical=[f"C{j + 1}" for j in range(20)])
-    elec_vw = OUT / "elec2.vw"
-    if not elec_vw.exists():
-        import pyarrow.csv as pacsv
-
-        _write_vw(pacsv.read_csv(elec2_csv()), "target", elec_vw, categorical=[])
+    elec_vw, elec_csv = OUT / "elec2.vw", OUT / "elec2.csv"
+    if not elec_vw.exists() or not elec_csv.exists():
+        # Uncompressed, as VW's text file is: both read plain text.
+        table = pacsv.read_csv(elec2_csv())
+        pacsv.write_csv(table, elec_csv)
+        _write_vw(table, "target", elec_vw, categorical=[])
     return {
         "clicks": {"csv": clicks_csv, "vw": clicks_vw, "target": "click", "crosses": CROSSES},
-        "elec2": {"csv": elec2_csv(), "vw": elec_vw, "target": "target", "crosses": ()},
+        "elec2": {"csv": elec_csv, "vw": elec_vw, "target": "target", "crosses": ()},
     }
 
 

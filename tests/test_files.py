@@ -80,6 +80,34 @@ def test_csv_bad_rows_become_rejects_with_row_numbers(tmp_path):
     assert len(target) == 42 and target[-2:].tolist() == [1.0, 0.0]
 
 
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_text_in_a_number_column_after_many_blocks(tmp_path, monkeypatch, suffix):
+    """Number columns are parsed as numbers while reading; a text value blocks later sends
+    the rest of the file through the text path, from the failed block on: its row is a
+    reject with its row number, and no row is lost or read twice."""
+    from streamlearn.streams import files
+
+    monkeypatch.setattr(files, "BLOCK_BYTES", 2048)  # many blocks
+    monkeypatch.setattr(files, "HEAD_BYTES", 1024)  # the sample sees only numbers
+    lines = [f"c{i % 3},{i},{i % 2}" for i in range(1, 3001)]
+    lines[2499] = "lyon,abc,1"
+    lines[2699] = "nice,7,"
+    path = tmp_path / f"late.csv{suffix}"
+    with (gzip.open if suffix else open)(path, "wt") as fh:
+        fh.write("city,n,y\n" + "\n".join(lines) + "\n")
+    features, target, rejects, batches = read_all(FileSource(path, "y"))
+    assert len(batches) > 10
+    assert [(r.row, r.reason) for r in rejects] == [
+        (2500, "column 'n': cannot parse 'abc' as a number"),
+        (2700, "target 'y' is missing or not finite"),
+    ]
+    kept = [i for i in range(1, 3001) if i not in (2500, 2700)]
+    assert features["n"] == [float(i) for i in kept]
+    assert target.tolist() == [float(i % 2) for i in kept]
+    assert features["city"][:3] == ["c1", "c2", "c0"]
+    assert [row for b in batches for row in b.rows.tolist()] == kept
+
+
 def test_mostly_text_columns_are_categorical(tmp_path):
     path = tmp_path / "codes.csv"
     path.write_text("code,y\n" + "".join(f"{'A' if i % 3 else ''}{i},1\n" for i in range(30)))

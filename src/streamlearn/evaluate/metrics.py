@@ -212,8 +212,9 @@ class ROCAUC(Metric):
             self._add(self._ring.push(codes), -1)
 
     def _add(self, codes: np.ndarray, sign: int) -> None:
-        if len(codes):
-            np.add.at(self.counts, (codes % 2, codes // 2), sign)
+        if len(codes):  # a bincount, as np.add.at is ten times slower
+            flat = (codes % 2) * self.bins + codes // 2
+            self.counts += sign * np.bincount(flat, minlength=2 * self.bins).reshape(2, -1)
 
     def get(self) -> float:
         neg, pos = self.counts

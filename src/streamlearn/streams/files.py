@@ -166,26 +166,45 @@ class FileSource:
 
     # ------------------------------------------------------------------ formats
     def _csv_tables(self) -> Iterator[tuple[pa.Table, list[Reject]]]:
-        names = self._csv_header()
-        string_types = {name: pa.string() for name in names}
+        """The file's rows, a block at a time. Columns that were numbers in the first
+        megabyte are parsed as numbers while reading (no text columns to build and cast);
+        when a later value there is no number, the rest of the file is read as text, from
+        the block that failed, and such values become rejects with their row numbers."""
+        names, numbers = self._csv_header()
+        done = 0
+        while True:
+            try:
+                for record_batch in self._csv_batches(names, numbers, skip=done):
+                    done += record_batch.num_rows
+                    yield pa.Table.from_batches([record_batch]), []
+                return
+            except pa.ArrowInvalid:
+                if not numbers:
+                    raise
+                numbers = set()
+
+    def _csv_batches(
+        self, names: list[str], numbers: set[str], skip: int
+    ) -> Iterator[pa.RecordBatch]:
+        types = {name: pa.float64() if name in numbers else pa.string() for name in names}
         with self._open() as fh:
             # One thread: the learner runs beside the reader, and CPU seconds stay honest.
             reader = pacsv.open_csv(
                 fh,
-                read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
-                parse_options=pacsv.ParseOptions(delimiter=self.delimiter),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=string_types, strings_can_be_null=True
+                read_options=pacsv.ReadOptions(
+                    block_size=BLOCK_BYTES, use_threads=False, skip_rows_after_names=skip
                 ),
+                parse_options=pacsv.ParseOptions(delimiter=self.delimiter),
+                convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
             )
             try:
-                for record_batch in reader:
-                    yield pa.Table.from_batches([record_batch]), []
+                yield from reader
             finally:
                 reader.close()  # stop its read-ahead before the file closes
 
-    def _csv_header(self) -> list[str]:
-        """Column names and types, from the whole lines of the file's first megabyte."""
+    def _csv_header(self) -> tuple[list[str], set[str]]:
+        """Column names, and the numeric columns whose values in the file's first megabyte
+        (whole lines) were all numbers, from which the column types are decided."""
         with self._open() as fh:
             head = fh.read(HEAD_BYTES)
         if len(head) == HEAD_BYTES and b"\n" in head:
@@ -199,7 +218,13 @@ class FileSource:
         except pa.ArrowInvalid as exc:
             raise ValueError(f"{self.path}: not a readable CSV file ({exc})") from None
         self._decide_types(sample.schema, sample)
-        return sample.schema.names
+        numbers = {
+            field.name
+            for field in sample.schema
+            if field.name in (self.numeric or ())
+            and (pa.types.is_integer(field.type) or pa.types.is_floating(field.type))
+        }
+        return sample.schema.names, numbers
 
     def _parquet_tables(self) -> Iterator[tuple[pa.Table, list[Reject]]]:
         if self.compression:

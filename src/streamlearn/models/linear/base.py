@@ -12,6 +12,7 @@ import pyarrow as pa
 from streamlearn.base import State
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear.kernel import (
+    count_zero_weights,
     effective_weights,
     packed_kernels,
     run_linear,
@@ -20,9 +21,7 @@ from streamlearn.models.linear.kernel import (
 )
 from streamlearn.models.linear.optimizers import (
     FTRL,
-    FTRL_CODE,
     INTERCEPT_LR,
-    L1,
     Optimizer,
     make_optimizer,
 )
@@ -132,9 +131,8 @@ class LinearModel(HashedModel):
     @property
     def sparsity(self) -> float:
         """Fraction of weights that are exactly zero."""
-        if self.optimizer.code == FTRL_CODE:
-            return float(np.mean(np.abs(self.table[:, 0]) <= self._hyper[L1]))
-        return float(np.mean(self.table[:, 0] == 0.0))
+        zeros = count_zero_weights(self.table, self.optimizer.code, self._hyper)
+        return zeros / len(self.table)
 
     # ------------------------------------------------------------------ one event
     def _kernel_state(self) -> tuple:

@@ -280,6 +280,19 @@ def effective_weights(table, opt, hp, out):
         out[i] = _weight(table, i, opt, c)
 
 
+@nb.njit(nogil=True, cache=True)
+def count_zero_weights(table, opt, hp):
+    """How many coordinates have a weight of exactly zero (FTRL's: where |z| ≤ l1), in one
+    pass without the temporaries of numpy expressions over the whole table."""
+    l1 = hp[L1]
+    zeros = 0
+    for i in range(table.shape[0]):
+        z = table[i, 0]
+        if (abs(z) <= l1) if opt == FTRL_CODE else (z == 0.0):
+            zeros += 1
+    return zeros
+
+
 CLASS_STRIDE = 0x9E3779B1  # class k's copy of a feature lives at hash + k * stride
 
 
