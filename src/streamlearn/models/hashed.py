@@ -40,9 +40,11 @@ class HashedModel(Learner):
     def _encode(self, x: Mapping[str, Any], pack: bool = False) -> Any:
         """``x`` encoded (an :class:`EncodedEvent`); with ``pack``, packed for a compiled
         one-event kernel (``(data, layout)``) where it can be."""
-        # A prediction followed by learning the same, unchanged event hashes it only once.
+        # A prediction followed by learning the same, unchanged event hashes it only once
+        # (a packed event only for a caller who asked for one).
         cached = self._cached
-        if cached is not None and cached[0] is x and cached[1] == x:
+        fits = cached is not None and (pack or type(cached[2]) is not tuple)
+        if fits and cached[0] is x and cached[1] == x:
             return cached[2]
         event = (pack and self.features.pack_one(x)) or self.features.encode_one(x)
         self._cached = (x, dict(x), event)
