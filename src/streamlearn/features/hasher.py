@@ -43,6 +43,7 @@ from streamlearn.features.scaling import RAW, SCALED, ZERO, OnlineScaler, number
 MAX_ABS_VALUE = 1e12
 _NO_STATS = np.zeros(3)  # for columns that are not scaled
 TEXT_GROUP = 32  # text columns per compiled call
+_UNSEEN = object()  # a key set not met yet
 _NUMBER_TYPES = (int, float, np.integer, np.floating, bool, np.bool_)
 
 
@@ -257,13 +258,12 @@ class FeatureHasher:
         if type(x) is not dict or self.missing or not self.packing:
             return None
         key = tuple(x)
-        layout = self._layouts.get(key)
-        if layout is None or layout.scaler is not self.scaler:
-            if key in self._layouts and layout is None:
-                return None
+        layout = self._layouts.get(key, _UNSEEN)
+        # A layout names rows of the scaler it was made with (load_state makes a new one).
+        if layout is _UNSEEN or (layout is not None and layout.scaler is not self.scaler):
             layout = self._layout_of(x, key)
-            if layout is None:
-                return None
+        if layout is None:  # this key set's values are not of the packable types
+            return None
         data = layout.pack(x)
         return None if data is None else (data, layout)
 
