@@ -39,8 +39,10 @@ DETECTORS = {
 
 
 def detection_table(n: int = 50_000, seeds: int = 10) -> list[str]:
-    rows = ["| detector | mean delay (events) | missed | false alarms (all seeds) |",
-            "|---|---:|---:|---:|"]  # fmt: skip
+    rows = [
+        "| detector | mean delay (events) | missed | false alarms (all seeds) |",
+        "|---|---:|---:|---:|",
+    ]
     for name, make in DETECTORS.items():
         delays, missed, false_alarms = [], 0, 0
         for seed in range(seeds):
@@ -66,8 +68,12 @@ def log_loss(y: np.ndarray, p: np.ndarray) -> float:
 def ours(make):
     def run(X: pa.Table, y: np.ndarray) -> np.ndarray:
         model = make()
-        return np.concatenate([model.predict_learn_many(X.slice(s, 65536), y[s : s + 65536])
-                               for s in range(0, len(y), 65536)])  # fmt: skip
+        return np.concatenate(
+            [
+                model.predict_learn_many(X.slice(s, 65536), y[s : s + 65536])
+                for s in range(0, len(y), 65536)
+            ]
+        )
 
     return run
 
@@ -129,8 +135,10 @@ def recovery_table(events: int) -> list[str]:
             p = run(X, y)
             cpu = time.process_time() - start
             first = f"{log_loss(y[after], p[after]):.4f}" if stream == "clicks" else "—"
-            rows.append(f"| {stream} | {name} | {first} | {log_loss(y[last], p[last]):.4f} | "
-                        f"{log_loss(y, p):.4f} | {cpu:.1f} |")  # fmt: skip
+            rows.append(
+                f"| {stream} | {name} | {first} | {log_loss(y[last], p[last]):.4f} | "
+                f"{log_loss(y, p):.4f} | {cpu:.1f} |"
+            )
     return rows
 
 

@@ -51,8 +51,12 @@ def bayes_rows() -> list[str]:
     pairs = list(zip(events[:prefix], targets[:prefix], strict=True))
     theirs = cpu(lambda: [river.learn_one(x, t) for x, t in pairs]) / prefix
     head = {k: v[:prefix] for k, v in columns.items()}
-    ours_mae = np.mean(np.abs(BayesianLinearRegression(standardize=False).predict_learn_many(
-        head, y[:prefix]) - y[:prefix]))  # fmt: skip
+    ours_mae = np.mean(
+        np.abs(
+            BayesianLinearRegression(standardize=False).predict_learn_many(head, y[:prefix])
+            - y[:prefix]
+        )
+    )
     river_mae = _river_progressive(events, targets, prefix)
     return [
         "| Bayesian linear regression (Elec2, 45,312 events, 5 features) | updates/s | × River |",
@@ -83,8 +87,11 @@ def linucb_rows() -> list[str]:
     warm.predict_learn_many(log.slice(0, 50).contexts, (log.actions[:50], log.rewards[:50]))
     warm.decide_one(contexts[0])
     warm.learn_one(contexts[0], (0, 0.0))
-    batch = cpu(lambda: LinearBandit(arms, capacity=32).predict_learn_many(
-        log.contexts, (log.actions, log.rewards)))  # fmt: skip
+    batch = cpu(
+        lambda: LinearBandit(arms, capacity=32).predict_learn_many(
+            log.contexts, (log.actions, log.rewards)
+        )
+    )
     one = LinearBandit(arms, capacity=32)
 
     def steps() -> None:
@@ -147,9 +154,13 @@ def ope_rows() -> list[str]:
         columns = ["IPS", "SNIPS", "DR"] + (["replay (events kept)"] if logger == "random" else [])
         who = "a uniform-random policy" if logger == "random" else "Bernoulli Thompson sampling"
         own = ci(evaluate_policy(POLICIES["uniform random"](), log)["logged"])
-        rows += ["", f"**Logged by {who}** (10,000 impressions; the logger's own click rate: "
-                 f"{own} %)", "", "| policy (learning from the log) | " + " | ".join(columns)
-                 + " |", "|---|" + "---:|" * len(columns)]  # fmt: skip
+        rows += [
+            "",
+            f"**Logged by {who}** (10,000 impressions; the logger's own click rate: {own} %)",
+            "",
+            "| policy (learning from the log) | " + " | ".join(columns) + " |",
+            "|---|" + "---:|" * len(columns),
+        ]
         for name, make in POLICIES.items():
             table = evaluate_policy(make(), log)
             cells = [ci(table[k]) for k in ("ips", "snips", "dr")]

@@ -63,15 +63,18 @@ def _movielens(task: str) -> tuple[pa.Table, str, str]:
     ratings = read("inter").sort_by("timestamp")
     users = read("user")
     joined = ratings.join(users, "user_id").sort_by("timestamp")
-    table = pa.table({
-        "user": pa.compute.cast(joined["user_id"], pa.string()),
-        "item": pa.compute.cast(joined["item_id"], pa.string()),
-        "age": joined["age"],
-        "gender": joined["gender"],
-        "occupation": joined["occupation"],
-        "rating": joined["rating"] if task == "regression"
-        else pa.compute.cast(pa.compute.cast(joined["rating"], pa.int64()), pa.string()),
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "user": pa.compute.cast(joined["user_id"], pa.string()),
+            "item": pa.compute.cast(joined["item_id"], pa.string()),
+            "age": joined["age"],
+            "gender": joined["gender"],
+            "occupation": joined["occupation"],
+            "rating": joined["rating"]
+            if task == "regression"
+            else pa.compute.cast(pa.compute.cast(joined["rating"], pa.int64()), pa.string()),
+        }
+    )
     return table, "rating", task
 
 
@@ -208,8 +211,9 @@ def _vw_text(X: pa.Table, y: np.ndarray, text: list[str], task: str, classes) ->
     lines = []
     for i, label in enumerate(labels):
         cat = " ".join(f"{n}={columns[n][i]}" for n in text if columns[n][i] is not None)
-        num = " ".join(f"{n}:{columns[n][i]}" for n in columns if n not in text
-                       and columns[n][i] is not None)  # fmt: skip
+        num = " ".join(
+            f"{n}:{columns[n][i]}" for n in columns if n not in text and columns[n][i] is not None
+        )
         lines.append(f"{label} |c {cat} |n {num}")
     return "\n".join(lines) + "\n"
 
@@ -250,8 +254,10 @@ def main() -> None:
         print(json.dumps(run_child(*args.child)))
         return
     names = [s for s in STREAMS if not args.streams or s in args.streams.split(";")]
-    rows = ["| stream | task | contender | events/s (CPU) | metrics | ours ÷ River speed |",
-            "|---|---|---|---:|---|---:|"]  # fmt: skip
+    rows = [
+        "| stream | task | contender | events/s (CPU) | metrics | ours ÷ River speed |",
+        "|---|---|---|---:|---|---:|",
+    ]
     verdicts = []
     for stream in names:
         results = {}
@@ -259,8 +265,10 @@ def main() -> None:
             print(f"[{stream}] {contender} …", file=sys.stderr)
             child = subprocess.run(
                 [sys.executable, __file__, "--child", stream, contender],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if child.returncode != 0:
                 print(child.stderr[-2000:], file=sys.stderr)
                 continue
@@ -278,8 +286,9 @@ def _rows(stream: str, results: dict) -> list[str]:
         river_rate = r["events"] / r["cpu"]
     for contender, r in results.items():
         rate = r["events"] / r["cpu"] if r["cpu"] > 0 else float("inf")
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in r.items()
-                          if k not in ("task", "events", "cpu"))  # fmt: skip
+        shown = ", ".join(
+            f"{k} {v:.4f}" for k, v in r.items() if k not in ("task", "events", "cpu")
+        )
         ratio = (
             f"{rate / river_rate:.0f}×" if contender == "streamlearn default" and river_rate else ""
         )
@@ -297,8 +306,10 @@ def _verdict(stream: str, results: dict) -> str:
     best_peer = pick(peers, key=lambda k: peers[k][name])
     ours_value, peer_value = ours_result[name], peers[best_peer][name]
     ok = ours_value >= peer_value if bigger else ours_value <= peer_value
-    return (f"- {stream}: {name} ours {ours_value:.4f} vs best peer ({best_peer}) "
-            f"{peer_value:.4f} → {'ours at least as good' if ok else 'PEER BETTER'}")  # fmt: skip
+    return (
+        f"- {stream}: {name} ours {ours_value:.4f} vs best peer ({best_peer}) "
+        f"{peer_value:.4f} → {'ours at least as good' if ok else 'PEER BETTER'}"
+    )
 
 
 if __name__ == "__main__":

@@ -62,8 +62,10 @@ def main() -> None:
                 river_drifts.append(i)
         river_ns = (time.process_time() - start) / len(prefix) * 1e9
         same = np.flatnonzero(signals[: len(prefix)] == DRIFT).tolist() == river_drifts
-        rows.append(f"| {name} | {ours_ns:.1f} | {river_ns:.0f} | {river_ns / ours_ns:.0f}× | "
-                    f"{len(river_drifts)}, {'equal' if same else 'DIFFERENT'} |")  # fmt: skip
+        rows.append(
+            f"| {name} | {ours_ns:.1f} | {river_ns:.0f} | {river_ns / ours_ns:.0f}× | "
+            f"{len(river_drifts)}, {'equal' if same else 'DIFFERENT'} |"
+        )
     emit(rows, args.markdown)
 
 

@@ -381,8 +381,17 @@ def main() -> None:
 
 def _child(args, name: str, stream_name: str) -> dict | None:
     """One run of one contender in a fresh process."""
-    command = [sys.executable, __file__, "--events", str(args.events), "--prefix",
-               str(args.prefix), "--child", name, stream_name]  # fmt: skip
+    command = [
+        sys.executable,
+        __file__,
+        "--events",
+        str(args.events),
+        "--prefix",
+        str(args.prefix),
+        "--child",
+        name,
+        stream_name,
+    ]
     child = subprocess.run(command, capture_output=True, text=True, check=False)
     if child.returncode != 0:
         print(child.stderr, file=sys.stderr)

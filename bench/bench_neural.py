@@ -30,10 +30,13 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     name = torch.cuda.get_device_name(0) if device == "cuda" else "CPU"
     TorchClassifier(bits=args.bits, batch_size=32).predict_learn_many(X.slice(0, 1000), y[:1000])
-    rows = [f"Neural learner (MLP 2^{args.bits} → 32 → 1, Adam) on {name}, "
-            f"{args.events:,} click events (torch {torch.__version__}):", "",
-            "| batch size | events/s (wall) | updates | progressive log loss |",
-            "|---:|---:|---:|---:|"]  # fmt: skip
+    rows = [
+        f"Neural learner (MLP 2^{args.bits} → 32 → 1, Adam) on {name}, "
+        f"{args.events:,} click events (torch {torch.__version__}):",
+        "",
+        "| batch size | events/s (wall) | updates | progressive log loss |",
+        "|---:|---:|---:|---:|",
+    ]
     for batch in (32, 64, 128, 256, 512, 1024):
         model = TorchClassifier(bits=args.bits, batch_size=batch, lr=0.002, device=device)
         if device == "cuda":

@@ -22,12 +22,17 @@ from streamlearn.models import BPRMF, BiasedMF
 
 def river_run(data) -> tuple[float, float]:
     """River's documented MovieLens settings; predict, then learn, each rating."""
-    model = reco.BiasedMF(n_factors=10, bias_optimizer=optim.SGD(0.025),
-                          latent_optimizer=optim.SGD(0.05),
-                          latent_initializer=optim.initializers.Normal(mu=0.0, sigma=0.1,
-                                                                       seed=71))  # fmt: skip
-    users, items, ys = (data.columns["user"].tolist(), data.columns["item"].tolist(),
-                        data.ratings.tolist())  # fmt: skip
+    model = reco.BiasedMF(
+        n_factors=10,
+        bias_optimizer=optim.SGD(0.025),
+        latent_optimizer=optim.SGD(0.05),
+        latent_initializer=optim.initializers.Normal(mu=0.0, sigma=0.1, seed=71),
+    )
+    users, items, ys = (
+        data.columns["user"].tolist(),
+        data.columns["item"].tolist(),
+        data.ratings.tolist(),
+    )
     errors = []
     start = time.process_time()
     for u, i, y in zip(users, items, ys, strict=True):
@@ -95,8 +100,10 @@ def main() -> None:
     }
     for name, model in contenders.items():
         result = progressive_topn(model, data.columns, data.ratings, every=args.every)
-        rows.append(f"| {name} | {result['recall@10']:.4f} | {result['ndcg@10']:.4f} | "
-                    f"{result['scored']:,} |")  # fmt: skip
+        rows.append(
+            f"| {name} | {result['recall@10']:.4f} | {result['ndcg@10']:.4f} | "
+            f"{result['scored']:,} |"
+        )
     emit(rows, args.markdown)
 
 

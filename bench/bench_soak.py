@@ -126,8 +126,9 @@ def soak(minutes: float, rate: float, connections: int = 16) -> tuple[list[str],
             async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as client:
                 while True:
                     health = (await client.get("/health")).json()
-                    samples.append((time.perf_counter() - start, rss_mb(process.pid),
-                                    health["events_learned"]))  # fmt: skip
+                    samples.append(
+                        (time.perf_counter() - start, rss_mb(process.pid), health["events_learned"])
+                    )
                     await asyncio.sleep(10)
 
         run = Soak(host, int(port), minutes * 60, rate, connections)
@@ -142,8 +143,10 @@ def soak(minutes: float, rate: float, connections: int = 16) -> tuple[list[str],
 
 
 def _table(run: Soak, samples, elapsed, health, versions, rate) -> tuple[list[str], dict]:
-    rows = ["| minute | requests | errors | p50 ms | p99 ms | server RSS MB | events learned |",
-            "|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    rows = [
+        "| minute | requests | errors | p50 ms | p99 ms | server RSS MB | events learned |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     minutes = int(np.ceil(len(run.latencies) / 60))
     for m in range(minutes):
         window = [x for sec in run.latencies[m * 60 : (m + 1) * 60] for x in sec]
@@ -151,24 +154,35 @@ def _table(run: Soak, samples, elapsed, health, versions, rate) -> tuple[list[st
             continue
         ms = np.array(window) * 1000
         inside = [s for s in samples if m * 60 <= s[0] < (m + 1) * 60] or samples[-1:]
-        rows.append(f"| {m + 1} | {len(window):,} | {int(run.errors[m * 60:(m + 1) * 60].sum())} "
-                    f"| {np.percentile(ms, 50):.2f} | {np.percentile(ms, 99):.2f} "
-                    f"| {inside[-1][1]:.0f} | {inside[-1][2]:,} |")  # fmt: skip
+        rows.append(
+            f"| {m + 1} | {len(window):,} | {int(run.errors[m * 60 : (m + 1) * 60].sum())} "
+            f"| {np.percentile(ms, 50):.2f} | {np.percentile(ms, 99):.2f} "
+            f"| {inside[-1][1]:.0f} | {inside[-1][2]:,} |"
+        )
     total = sum(len(sec) for sec in run.latencies)
     errors = int(run.errors.sum())
     rss = [s[1] for s in samples]
     after_first = [s[1] for s in samples if s[0] >= 60] or rss
-    summary = {"requests": total, "errors": errors, "achieved_rate": total / elapsed,
-               "rss_first": rss[0], "rss_after_minute_1_min": min(after_first),
-               "rss_after_minute_1_max": max(after_first), "rss_last": rss[-1],
-               "health": health["status"], "versions_on_disk": versions,
-               "learned": health["events_learned"]}  # fmt: skip
+    summary = {
+        "requests": total,
+        "errors": errors,
+        "achieved_rate": total / elapsed,
+        "rss_first": rss[0],
+        "rss_after_minute_1_min": min(after_first),
+        "rss_after_minute_1_max": max(after_first),
+        "rss_last": rss[-1],
+        "health": health["status"],
+        "versions_on_disk": versions,
+        "learned": health["events_learned"],
+    }
     rows.append("")
-    rows.append(f"{total:,} requests at {summary['achieved_rate']:,.0f}/s asked {rate:,.0f}/s; "
-                f"errors: {errors}; server RSS {rss[0]:.0f} MB at the start, "
-                f"{min(after_first):.0f}–{max(after_first):.0f} MB after the first minute, "
-                f"{rss[-1]:.0f} MB at the end; health {health['status']}; "
-                f"{versions} versions on disk (keep = 5).")  # fmt: skip
+    rows.append(
+        f"{total:,} requests at {summary['achieved_rate']:,.0f}/s asked {rate:,.0f}/s; "
+        f"errors: {errors}; server RSS {rss[0]:.0f} MB at the start, "
+        f"{min(after_first):.0f}–{max(after_first):.0f} MB after the first minute, "
+        f"{rss[-1]:.0f} MB at the end; health {health['status']}; "
+        f"{versions} versions on disk (keep = 5)."
+    )
     return rows, summary
 
 

@@ -62,13 +62,21 @@ def run_ours(table: pa.Table, folder: Path, **options) -> dict:
     )
     path = folder / "transactions.parquet"
     pq.write_table(stream, path)
-    detector = FraudDetector(entity="segment", time="seconds", amount="Amount", fp_budget=BUDGET,
-                             **options)  # fmt: skip
+    detector = FraudDetector(
+        entity="segment", time="seconds", amount="Amount", fp_budget=BUDGET, **options
+    )
     thresholds: list[tuple[int, float]] = []
-    runner = Runner(detector, FileEvents(path, "Class", categorical=["segment"],
-                                         time_column="Time", delay_column="delay"),
-                    ttl=TTL, expiry="default", default_label=0.0, micro_batch=2048,
-                    predictions=folder / "scores.csv")  # fmt: skip
+    runner = Runner(
+        detector,
+        FileEvents(
+            path, "Class", categorical=["segment"], time_column="Time", delay_column="delay"
+        ),
+        ttl=TTL,
+        expiry="default",
+        default_label=0.0,
+        micro_batch=2048,
+        predictions=folder / "scores.csv",
+    )
 
     def note(summary) -> None:  # the threshold in force for the next batch
         thresholds.append((summary.offset, runner.model.threshold))
@@ -86,10 +94,17 @@ def run_ours(table: pa.Table, folder: Path, **options) -> dict:
     in_force = values[np.searchsorted(starts, offsets, side="left") - 1]
     flagged = served >= in_force
     recall, precision = recall_at_fpr(served, truth, BUDGET)
-    return {"events/s": len(served) / cpu, "cpu": cpu, "pr_auc": average_precision(served, truth),
-            "online precision": truth[flagged].mean(), "online recall": flagged[truth == 1].mean(),
-            "flagged legit": flagged[truth == 0].mean(), "recall@fpr": recall,
-            "precision@fpr": precision, "learned": summary.learned}  # fmt: skip
+    return {
+        "events/s": len(served) / cpu,
+        "cpu": cpu,
+        "pr_auc": average_precision(served, truth),
+        "online precision": truth[flagged].mean(),
+        "online recall": flagged[truth == 1].mean(),
+        "flagged legit": flagged[truth == 0].mean(),
+        "recall@fpr": recall,
+        "precision@fpr": precision,
+        "learned": summary.learned,
+    }
 
 
 def run_river(table: pa.Table) -> dict:
@@ -120,14 +135,22 @@ def run_river(table: pa.Table) -> dict:
         heapq.heappush(waiting, (x["Time"] + (FRAUD_DELAY if y else TTL), k))
     cpu = time.process_time() - start
     recall, precision = recall_at_fpr(scores, labels, BUDGET)
-    return {"events/s": len(rows) / cpu, "cpu": cpu, "pr_auc": average_precision(scores, labels),
-            "recall@fpr": recall, "precision@fpr": precision}  # fmt: skip
+    return {
+        "events/s": len(rows) / cpu,
+        "cpu": cpu,
+        "pr_auc": average_precision(scores, labels),
+        "recall@fpr": recall,
+        "precision@fpr": precision,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    default = Path(os.environ.get("STREAMLEARN_DATA", Path(__file__).resolve().parents[2]
-                                  / "shared" / "datasets"))  # fmt: skip
+    default = Path(
+        os.environ.get(
+            "STREAMLEARN_DATA", Path(__file__).resolve().parents[2] / "shared" / "datasets"
+        )
+    )
     parser.add_argument("--data", type=Path, default=default)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--skip-river", action="store_true")
@@ -143,13 +166,15 @@ def main() -> None:
     )
     print("| | streamlearn FraudDetector (runner) | River Agg + scaler + logistic |")
     print("|---|---:|---:|")
-    rows = [("progressive PR-AUC", "pr_auc", "{:.4f}"),
-            (f"recall at {BUDGET:.1%} FPR (oracle threshold)", "recall@fpr", "{:.3f}"),
-            (f"precision at {BUDGET:.1%} FPR (oracle threshold)", "precision@fpr", "{:.3f}"),
-            ("online threshold: precision", "online precision", "{:.3f}"),
-            ("online threshold: recall", "online recall", "{:.3f}"),
-            ("online threshold: legitimate flagged", "flagged legit", "{:.3%}"),
-            ("events/s (CPU)", "events/s", "{:,.0f}")]  # fmt: skip
+    rows = [
+        ("progressive PR-AUC", "pr_auc", "{:.4f}"),
+        (f"recall at {BUDGET:.1%} FPR (oracle threshold)", "recall@fpr", "{:.3f}"),
+        (f"precision at {BUDGET:.1%} FPR (oracle threshold)", "precision@fpr", "{:.3f}"),
+        ("online threshold: precision", "online precision", "{:.3f}"),
+        ("online threshold: recall", "online recall", "{:.3f}"),
+        ("online threshold: legitimate flagged", "flagged legit", "{:.3%}"),
+        ("events/s (CPU)", "events/s", "{:,.0f}"),
+    ]
     for name, key, fmt in rows:
         theirs = fmt.format(river[key]) if river and key in river else "—"
         print(f"| {name} | {fmt.format(ours[key])} | {theirs} |")

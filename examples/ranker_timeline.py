@@ -68,8 +68,10 @@ def ndcg_at_5(ranker, users, topics, authors, seed=3) -> dict[str, float]:
         author = rng.integers(0, authors, 20)
         gains = 1 / (1 + np.exp(-(affinity[user, topic] + quality[author] + 0.4 - 1.5)))
         ideal = np.sort(gains)[::-1][:5] @ discounts
-        candidates = [{"topic": f"t{t}", "author": f"a{a}", "post": f"fresh{i}"}
-                      for i, (t, a) in enumerate(zip(topic, author, strict=True))]  # fmt: skip
+        candidates = [
+            {"topic": f"t{t}", "author": f"a{a}", "post": f"fresh{i}"}
+            for i, (t, a) in enumerate(zip(topic, author, strict=True))
+        ]
         order = [i for i, _ in ranker.rank({"user": f"u{user}", "hour": 20}, candidates)]
         results["streamlearn ranker (3 tasks)"].append(gains[order[:5]] @ discounts / ideal)
         results["random order"].append(gains[rng.permutation(20)[:5]] @ discounts / ideal)
@@ -81,8 +83,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     args = parser.parse_args()
     events, labels = synth.timeline(args.events, seed=1)
-    ranker = EngagementRanker(TASKS, weights={"click": 1.0, "like": 0.5, "dwell": 0.01},
-                              defaults={"click": 0.0}, interactions=CROSSES)  # fmt: skip
+    ranker = EngagementRanker(
+        TASKS,
+        weights={"click": 1.0, "like": 0.5, "dwell": 0.01},
+        defaults={"click": 0.0},
+        interactions=CROSSES,
+    )
     source = recorded(events, labels)
     start = time.process_time()
     runner = replay(ranker, source)

@@ -31,9 +31,12 @@ def main() -> None:
         columns = ratings.columns | {"rating": ratings.ratings, "t": ratings.timestamps}
         pacsv.write_csv(pa.table(columns), path)
         registry = LocalRegistry(Path(tmp) / "registry")
-        runner = Runner(BiasedMF(seed=1), FileEvents(path, "rating", categorical=["user", "item"],
-                                                      time_column="t"),
-                        registry=registry, checkpoint_every=50_000)  # fmt: skip
+        runner = Runner(
+            BiasedMF(seed=1),
+            FileEvents(path, "rating", categorical=["user", "item"], time_column="t"),
+            registry=registry,
+            checkpoint_every=50_000,
+        )
         summary = runner.run()
         print(
             f"{summary.served:,} ratings replayed through the runner; progressive RMSE "
@@ -45,8 +48,12 @@ def main() -> None:
         user = int(ratings.columns["user"][-1])
         top = model.recommend(user, 10)
         print(f"top 10 for user {user} from {version.id}: {[item for item, _ in top]}")
-    bpr = progressive_topn(BPRMF(n_factors=20, lr_latent=0.05, negatives=3, seed=1),
-                           ratings.columns, ratings.ratings, every=4)  # fmt: skip
+    bpr = progressive_topn(
+        BPRMF(n_factors=20, lr_latent=0.05, negatives=3, seed=1),
+        ratings.columns,
+        ratings.ratings,
+        every=4,
+    )
     print(
         f"BPR, every 4th relevant rating scored before it is learned: recall@10 "
         f"{bpr['recall@10']:.4f}, NDCG@10 {bpr['ndcg@10']:.4f} ({bpr['scored']:,} scored)"

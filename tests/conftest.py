@@ -83,13 +83,26 @@ def start_redis(
 
     binary = shutil.which("redis-server")
     assert binary, "redis-server is not installed (apt-get install redis-server)"
-    persistence = ["--appendonly", "yes", "--appendfsync", "always"] if durable else [
-        "--appendonly", "no"]  # fmt: skip
+    persistence = (
+        ["--appendonly", "yes", "--appendfsync", "always"] if durable else ["--appendonly", "no"]
+    )
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence,
-         "--dir", str(folder), *(["--requirepass", password] if password else [])],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            *persistence,
+            "--dir",
+            str(folder),
+            *(["--requirepass", password] if password else []),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client = redis.Redis(host="127.0.0.1", port=port, password=password)
     for _ in range(100):
         try:
@@ -131,8 +144,9 @@ def start_tansu(port: int) -> subprocess.Popen:
     url = f"tcp://127.0.0.1:{port}"
     process = subprocess.Popen(
         [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"})
     for _ in range(100):
         try:
@@ -168,8 +182,14 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0
     """Every message of ``topic`` (at least ``expected`` of them), as (key, value, headers)."""
     from confluent_kafka import Consumer
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{topic}",
-                         "auto.offset.reset": "earliest", "session.timeout.ms": 6000})  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"check-{topic}",
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+        }
+    )
     consumer.subscribe([topic])
     found, deadline = [], time.monotonic() + timeout
     while len(found) < expected and time.monotonic() < deadline:
@@ -189,10 +209,18 @@ def browser(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--window-size=1400,1800",
-                 f"--user-data-dir={tmp_path / 'chromium'}"):  # fmt: skip
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1800",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     yield driver
@@ -206,8 +234,11 @@ def start_serve(folder: Path, config_text: str, *options: str) -> tuple[subproce
 
     port = free_port()
     (folder / "serve.toml").write_text(config_text.format(port=port))
-    process = subprocess.Popen([sys.executable, "-m", "streamlearn.cli.main", *options, "serve",
-                                "serve.toml"], cwd=folder, stderr=subprocess.PIPE)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlearn.cli.main", *options, "serve", "serve.toml"],
+        cwd=folder,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:

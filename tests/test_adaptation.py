@@ -36,8 +36,11 @@ def test_conformance_streams_do_drift(name):
 
 def test_background_model_starts_at_warning_and_wins_after_the_drift():
     columns, label = flipping_stream()
-    model = adaptive(LogisticRegression(bits=10), WindowErrorRate(window=200, threshold=0.3,
-                     warning=0.1), Background())  # fmt: skip
+    model = adaptive(
+        LogisticRegression(bits=10),
+        WindowErrorRate(window=200, threshold=0.3, warning=0.1),
+        Background(),
+    )
     predictions = model.predict_learn_many(columns, label)
     [drift] = model.drifts
     assert drift["action"] == "swap" and 3000 < drift["index"] < 3200
@@ -58,15 +61,25 @@ def test_reset_starts_over_and_recovers_faster():
     assert np.mean((adapted[after] >= 0.5) == label[after]) > 0.9
     assert np.mean((plain[after] >= 0.5) == label[after]) < 0.5
     fresh = LogisticRegression(bits=10)
-    fresh.learn_many({k: v[drift["index"] + 1 :] for k, v in columns.items()},
-                     label[drift["index"] + 1 :])  # fmt: skip
+    fresh.learn_many(
+        {k: v[drift["index"] + 1 :] for k, v in columns.items()}, label[drift["index"] + 1 :]
+    )
     np.testing.assert_array_equal(model.learner.table, fresh.table)
 
 
 def test_boost_multiplies_the_rates_then_steps_back():
     policy = Boost(factor=5, hold=10, ramp=8, steps=4)
     assert [policy.multiplier(t) for t in (0, 9, 10, 11, 12, 15, 17, 18, 10**6)] == [
-        5, 5, 4, 4, 3, 2, 1, 1, 1]  # fmt: skip
+        5,
+        5,
+        4,
+        4,
+        3,
+        2,
+        1,
+        1,
+        1,
+    ]
     model = adaptive(LogisticRegression(SGD(lr=0.1), bits=8), DDM(), policy)
     base = model.learner._hyper[[LR, ALPHA, INTERCEPT_LR]].copy()
     model.since_drift = 0

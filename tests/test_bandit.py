@@ -51,8 +51,9 @@ def test_propensities_are_the_frequencies_of_the_choices(rule, explore):
     policy = LinearBandit(ARMS, rule=rule, explore=explore, draws=400, standardize=False)
     x, means = environment(300)
     pulled = np.arange(300) % 3
-    policy.learn_many({"u": x[:, 0], "v": x[:, 1]},
-                      ([ARMS[a] for a in pulled], means[np.arange(300), pulled]))  # fmt: skip
+    policy.learn_many(
+        {"u": x[:, 0], "v": x[:, 1]}, ([ARMS[a] for a in pulled], means[np.arange(300), pulled])
+    )
     context = ctx(np.array([1.0, 0.5]))
     first = policy.decide_one(context).probabilities
     assert sum(first.values()) == pytest.approx(1.0)

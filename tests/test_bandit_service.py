@@ -23,8 +23,13 @@ CONTEXT = list(obd.CONTEXT)
 
 def logged_file(tmp_path, n=3000):
     log = obd.load("random", limit=n)
-    table = pa.table({**{k: list(v) for k, v in log.contexts.items()},
-                      "item_id": log.actions, "click": log.rewards})  # fmt: skip
+    table = pa.table(
+        {
+            **{k: list(v) for k, v in log.contexts.items()},
+            "item_id": log.actions,
+            "click": log.rewards,
+        }
+    )
     path = tmp_path / "obd.csv"
     pacsv.write_csv(table, path)
     return path, log
@@ -32,8 +37,11 @@ def logged_file(tmp_path, n=3000):
 
 def test_the_runner_learns_a_bandit_from_a_log_as_learn_many_does(tmp_path):
     path, log = logged_file(tmp_path)
-    runner = Runner(LinearBandit(range(80), capacity=32, arm_column="item_id"),
-                    FileEvents(path, "click", categorical=CONTEXT), micro_batch=512)  # fmt: skip
+    runner = Runner(
+        LinearBandit(range(80), capacity=32, arm_column="item_id"),
+        FileEvents(path, "click", categorical=CONTEXT),
+        micro_batch=512,
+    )
     summary = runner.run()
     reference = LinearBandit(range(80), capacity=32, arm_column="item_id")
     reference.learn_many(log.contexts, (log.actions, log.rewards))
@@ -44,7 +52,8 @@ def test_the_runner_learns_a_bandit_from_a_log_as_learn_many_does(tmp_path):
 
 def test_configs_build_bayesian_and_bandit_models(tmp_path):
     path, _ = logged_file(tmp_path, 500)
-    bandit = build_runner(load_config_text(f"""
+    bandit = build_runner(
+        load_config_text(f"""
 [source]
 path = "{path}"
 target = "click"
@@ -55,10 +64,12 @@ arms = {json.dumps(list(range(80)))}
 rule = "thompson"
 arm_column = "item_id"
 capacity = 32
-"""))  # fmt: skip
+""")
+    )
     assert isinstance(bandit.model, LinearBandit) and bandit.model.rule == "thompson"
     assert bandit.run().learned == 500
-    bayes = build_runner(load_config_text(f"""
+    bayes = build_runner(
+        load_config_text(f"""
 [source]
 path = "{path}"
 target = "click"
@@ -67,7 +78,8 @@ categorical = {json.dumps([*CONTEXT, "item_id"])}
 kind = "bayesian"
 beta = 20.0
 covariance = "diagonal"
-"""))  # fmt: skip
+""")
+    )
     assert isinstance(bayes.model, BayesianLinearRegression)
     assert bayes.model.covariance == "diagonal" and bayes.run().learned == 500
     with pytest.raises(ConfigError, match="arms"):
@@ -102,8 +114,10 @@ def test_decide_then_reward_by_decision_id(tmp_path):
     app, trainer = build_service(config)
     client, auth = TestClient(app), {"Authorization": "Bearer t"}
     try:
-        answers = [client.post("/decide", json={"context": {"user": f"u{i % 3}"}}).json()
-                   for i in range(300)]  # fmt: skip
+        answers = [
+            client.post("/decide", json={"context": {"user": f"u{i % 3}"}}).json()
+            for i in range(300)
+        ]
         assert {a["arm"] for a in answers} == {"red", "blue", "green"}
         assert all(0 < a["propensity"] <= 1 for a in answers)
         # All arms tie before any reward (1/3 each); then ε/K and 1 - ε + ε/K.
@@ -112,15 +126,22 @@ def test_decide_then_reward_by_decision_id(tmp_path):
         # Users like blue: reward it, not the others.
         rewards = [{"id": a["id"], "label": float(a["arm"] == "blue")} for a in answers]
         assert client.post("/feedback", json={"labels": rewards}, headers=auth).json() == {
-            "accepted": 300}  # fmt: skip
+            "accepted": 300
+        }
         assert wait_for(lambda: trainer.runner.counters["learned"] == 300, timeout=30), (
             trainer.runner.counters,
             trainer.problems(),
         )
-        assert wait_for(lambda: client.post("/decide", json={"context": {"user": "u1"}}).json()[
-            "model_version"] != answers[0]["model_version"])  # fmt: skip
-        later = [client.post("/decide", json={"id": f"d{i}", "context": {"user": "u1"}}).json()
-                 for i in range(200)]  # fmt: skip
+        assert wait_for(
+            lambda: (
+                client.post("/decide", json={"context": {"user": "u1"}}).json()["model_version"]
+                != answers[0]["model_version"]
+            )
+        )
+        later = [
+            client.post("/decide", json={"id": f"d{i}", "context": {"user": "u1"}}).json()
+            for i in range(200)
+        ]
         assert sum(a["arm"] == "blue" for a in later) > 150  # greedy now picks blue
         assert later[0]["id"] == "d0"
         assert client.post("/predict", json={"features": {"user": "u1"}}).status_code == 409

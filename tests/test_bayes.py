@@ -117,8 +117,12 @@ def test_the_runner_serves_it_with_delayed_labels(tmp_path):
     pacsv.write_csv(pa.table(columns(X) | {"y": y}), path)
     reference = BayesianLinearRegression(standardize=False)
     expected = reference.predict_learn_many(columns(X), y)
-    runner = Runner(BayesianLinearRegression(standardize=False), FileEvents(path, "y"),
-                    micro_batch=700, predictions=tmp_path / "predictions.csv")  # fmt: skip
+    runner = Runner(
+        BayesianLinearRegression(standardize=False),
+        FileEvents(path, "y"),
+        micro_batch=700,
+        predictions=tmp_path / "predictions.csv",
+    )
     summary = runner.run()
     np.testing.assert_array_equal(runner.model.cov, reference.cov)
     served = np.loadtxt(tmp_path / "predictions.csv", delimiter=",", skiprows=1, usecols=2)

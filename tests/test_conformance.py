@@ -150,8 +150,7 @@ def make(request):
 
 
 def test_every_registered_learner_is_in_the_suite():
-    factories = (*LEARNERS.values(), *BANDITS.values(), *RECOMMENDERS.values(),
-                 *RANKERS.values())  # fmt: skip
+    factories = (*LEARNERS.values(), *BANDITS.values(), *RECOMMENDERS.values(), *RANKERS.values())
     kinds = {type(factory()).__name__ for factory in factories}
     # RiverModel wraps River's estimators, which keep River's own input policy (its checks
     # live in tests/test_river_interop.py); the optional torch learners have theirs in
@@ -330,8 +329,10 @@ def bandit_log(n=300, seed=0):
     events = messy_events(n, seed)
     rng = np.random.default_rng(seed + 1)
     arms = [["a", "b", 3][int(rng.integers(0, 3))] for _ in range(n)]
-    rewards = [float(rng.random() < 0.2 + 0.5 * (x.get("city") == "paris" and arm == "b"))
-               for x, arm in zip(events, arms, strict=True)]  # fmt: skip
+    rewards = [
+        float(rng.random() < 0.2 + 0.5 * (x.get("city") == "paris" and arm == "b"))
+        for x, arm in zip(events, arms, strict=True)
+    ]
     return events, arms, rewards
 
 
@@ -380,7 +381,8 @@ def test_bandit_state_round_trip_decides_and_learns_identically(make_bandit, tmp
     restored = load_state(tmp_path / "bandit.snapshot").to_learner()
     assert restored.arms == model.arms == ["b", 3, "late"]
     assert bandit_steps(restored, events[200:], arms[200:], rewards[200:]) == bandit_steps(
-        model, events[200:], arms[200:], rewards[200:])  # fmt: skip
+        model, events[200:], arms[200:], rewards[200:]
+    )
     assert_same_state(model, restored)
 
 
@@ -395,14 +397,19 @@ def test_bandit_clone_is_fresh_and_inputs_are_not_mutated(make_bandit):
     assert repr((events, columns, arms, rewards)) == repr(before)
     clone = model.clone()
     assert clone.params() == model.params() and clone.arms == ["a", "b", 3]
-    np.testing.assert_array_equal(clone.decide_many(columns_of(events), details=True).expected,
-                                  untrained)  # fmt: skip
+    np.testing.assert_array_equal(
+        clone.decide_many(columns_of(events), details=True).expected, untrained
+    )
 
 
 def test_bandit_bad_input_never_makes_weights_non_finite(make_bandit):
     model = make_bandit()
-    extreme = [{"a": 1e308, "b": -1e308, "c": float("nan")}, {"a": float("inf"), "b": 1e-308},
-               {"a": -1e308, "d": "x" * 10_000}, {"a": 1e12, "b": 1e12}]  # fmt: skip
+    extreme = [
+        {"a": 1e308, "b": -1e308, "c": float("nan")},
+        {"a": float("inf"), "b": 1e-308},
+        {"a": -1e308, "d": "x" * 10_000},
+        {"a": 1e12, "b": 1e12},
+    ]
     for _ in range(50):
         for x in extreme:
             model.learn_one(x, ("b", 1e6))
@@ -463,7 +470,8 @@ def test_recommender_state_round_trip_and_clone(make_recommender, tmp_path):
     restored = load_state(tmp_path / "mf.snapshot").to_learner()
     np.testing.assert_array_equal(
         restored.predict_learn_many(columns_of(events[300:]), ratings[300:]),
-        model.predict_learn_many(columns_of(events[300:]), ratings[300:]))  # fmt: skip
+        model.predict_learn_many(columns_of(events[300:]), ratings[300:]),
+    )
     assert_same_state(model, restored)
     assert restored.seen_items("u2") == model.seen_items("u2") != set()
     clone = model.clone()
@@ -478,11 +486,13 @@ def test_recommender_bad_input_raises_and_leaves_the_model_untouched(make_recomm
     events, ratings = interactions()
     model.learn_many(columns_of(events), ratings)
     before = model.state()
-    for x, y, error in [({"user": 1, "item": "i1"}, float("nan"), ValueError),
-                        ({"user": 1.5, "item": "i1"}, 1.0, TypeError),
-                        ({"user": [1], "item": "i1"}, 1.0, TypeError),
-                        ({"item": "i1"}, 1.0, ValueError),
-                        ({"user": True, "item": "i1"}, 1.0, TypeError)]:  # fmt: skip
+    for x, y, error in [
+        ({"user": 1, "item": "i1"}, float("nan"), ValueError),
+        ({"user": 1.5, "item": "i1"}, 1.0, TypeError),
+        ({"user": [1], "item": "i1"}, 1.0, TypeError),
+        ({"item": "i1"}, 1.0, ValueError),
+        ({"user": True, "item": "i1"}, 1.0, TypeError),
+    ]:
         with pytest.raises(error):
             model.learn_one(x, y)
     model.learn_one({"user": "new", "item": "i1"}, 1e300)  # huge: bounded, never non-finite
@@ -530,12 +540,14 @@ def test_ranker_batches_equal_one_event_calls_and_state_round_trips(make_ranker,
     save_state(many.state(), tmp_path / "ranker.snapshot")
     restored = load_state(tmp_path / "ranker.snapshot").to_learner()
     fresh = messy_events(30, seed=4)
-    np.testing.assert_array_equal(restored.predict_many(columns_of(fresh)),
-                                  many.predict_many(columns_of(fresh)))  # fmt: skip
+    np.testing.assert_array_equal(
+        restored.predict_many(columns_of(fresh)), many.predict_many(columns_of(fresh))
+    )
     clone = many.clone()
     assert clone.params() == many.params()
-    np.testing.assert_array_equal(clone.predict_many(columns_of(fresh)),
-                                  make_ranker().predict_many(columns_of(fresh)))  # fmt: skip
+    np.testing.assert_array_equal(
+        clone.predict_many(columns_of(fresh)), make_ranker().predict_many(columns_of(fresh))
+    )
 
 
 def test_ranker_bad_input_raises_and_never_makes_weights_non_finite(make_ranker):

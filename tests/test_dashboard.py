@@ -34,8 +34,9 @@ AUTH = {"Authorization": "Bearer t0ken"}
 
 def learn(base, events):
     for start in range(0, len(events), 1000):
-        answer = httpx.post(f"{base}/learn", json={"events": events[start:start + 1000]},
-                            headers=AUTH)  # fmt: skip
+        answer = httpx.post(
+            f"{base}/learn", json={"events": events[start : start + 1000]}, headers=AUTH
+        )
         assert answer.status_code == 200
 
 
@@ -52,8 +53,12 @@ def test_dashboard_shows_live_charts_and_marks_a_drift(tmp_path, browser):
             httpx.post(f"{base}/predict", json={"features": {"colour": "red"}, "track": False})
         browser.get(f"{base}/dashboard")
         wait = WebDriverWait(browser, 30, poll_frequency=0.2)
-        charts = ("chart-rolling_log_loss", "chart-rolling_accuracy", "chart-latency",
-                  "chart-throughput")  # fmt: skip
+        charts = (
+            "chart-rolling_log_loss",
+            "chart-rolling_accuracy",
+            "chart-latency",
+            "chart-throughput",
+        )
         wait.until(lambda b: all(data_points(b, c) >= 3 for c in charts))
         for chart in charts:  # uPlot drew onto a canvas in each panel
             assert browser.find_element(By.CSS_SELECTOR, f"#{chart} canvas").size["width"] > 300
@@ -68,10 +73,18 @@ def test_dashboard_shows_live_charts_and_marks_a_drift(tmp_path, browser):
         assert len(legend) == 3  # time, the champion, the challenger
         drifts_before = len(browser.find_elements(By.CSS_SELECTOR, "li.marker.drift"))
         learn(base, concept(4000, True, 2))  # the concept flips: a drift
-        wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "li.marker.drift"))
-                   > drifts_before)  # fmt: skip
-        wait.until(lambda b: int(b.find_element(By.ID, "chart-rolling_log_loss")
-                                 .get_attribute("data-markers") or 0) > drifts_before)  # fmt: skip
+        wait.until(
+            lambda b: len(b.find_elements(By.CSS_SELECTOR, "li.marker.drift")) > drifts_before
+        )
+        wait.until(
+            lambda b: (
+                int(
+                    b.find_element(By.ID, "chart-rolling_log_loss").get_attribute("data-markers")
+                    or 0
+                )
+                > drifts_before
+            )
+        )
         marker = browser.find_elements(By.CSS_SELECTOR, "li.marker.drift")[0].text
         assert "ADWIN" in marker and "reset" in marker
         browser.save_screenshot(str(tmp_path / "dashboard.png"))

@@ -61,8 +61,12 @@ def test_hedge_regressor_and_specs():
     rng = np.random.default_rng(0)
     X = {"a": rng.normal(size=5000)}
     y = 3 * X["a"] + rng.normal(size=5000)
-    ensemble = HedgeRegressor([{"kind": "LinearRegression", "params": {"bits": 8}},
-                               LinearRegression(SGD(lr=1e-6), bits=8)])  # fmt: skip
+    ensemble = HedgeRegressor(
+        [
+            {"kind": "LinearRegression", "params": {"bits": 8}},
+            LinearRegression(SGD(lr=1e-6), bits=8),
+        ]
+    )
     predictions = ensemble.predict_learn_many(X, y)
     assert ensemble.weights[0] > 0.99  # the member that learns wins
     assert np.mean((predictions[-1000:] - y[-1000:]) ** 2) < 1.5
@@ -75,12 +79,15 @@ def test_hedge_regressor_and_specs():
 def test_successive_halving_keeps_the_best_half_each_round(stream):
     X, y = stream
     rates = [1e-4, 1e-3, 1e-2, 0.1, 1.0, 3.0]
-    result = successive_halving(lambda lr: LogisticRegression(SGD(lr=lr), bits=12), X, y,
-                                rates=rates, first_round=1000)  # fmt: skip
+    result = successive_halving(
+        lambda lr: LogisticRegression(SGD(lr=lr), bits=12), X, y, rates=rates, first_round=1000
+    )
     seen = result.table[0]["events"]  # the winner's prefix: 1,000 + 2,000 events
     prefix = X.slice(0, seen), y[:seen]
-    full = {lr: log_loss(LogisticRegression(SGD(lr=lr), bits=12).predict_learn_many(*prefix),
-                         prefix[1]) for lr in rates}  # fmt: skip
+    full = {
+        lr: log_loss(LogisticRegression(SGD(lr=lr), bits=12).predict_learn_many(*prefix), prefix[1])
+        for lr in rates
+    }
     assert seen == 3000 and result.best == min(full, key=full.get)
     rounds = {r["rate"]: r["round"] for r in result.table}
     assert rounds[max(full, key=full.get)] == 1  # the worst left first
@@ -91,10 +98,13 @@ def test_successive_halving_keeps_the_best_half_each_round(stream):
 def test_bisection_finds_the_minimum_of_a_unimodal_loss(stream):
     X, y = stream
     head = X.slice(0, 5000), y[:5000]
-    result = bisect_rate(lambda lr: LogisticRegression(SGD(lr=lr), bits=12), *head,
-                         low=1e-4, high=10.0, steps=10)  # fmt: skip
-    grid = {lr: log_loss(LogisticRegression(SGD(lr=lr), bits=12).predict_learn_many(*head),
-                         head[1]) for lr in np.geomspace(1e-4, 10, 41)}  # fmt: skip
+    result = bisect_rate(
+        lambda lr: LogisticRegression(SGD(lr=lr), bits=12), *head, low=1e-4, high=10.0, steps=10
+    )
+    grid = {
+        lr: log_loss(LogisticRegression(SGD(lr=lr), bits=12).predict_learn_many(*head), head[1])
+        for lr in np.geomspace(1e-4, 10, 41)
+    }
     best = min(grid.values())
     assert result.table[0]["loss"] <= best + 0.002
     assert len(result.table) <= 12 and math.isfinite(result.best)

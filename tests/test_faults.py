@@ -49,9 +49,12 @@ def test_a_broker_frozen_then_killed_and_restarted_never_stops_the_worker(tmp_pa
         produce(bootstrap, "ev", 3000)
         # No checkpoints, so nothing is committed: after a lost session only the worker's
         # own positions keep it from learning everything again.
-        runner = Runner(LogisticRegression(bits=12), KafkaEvents(
-            {"bootstrap.servers": bootstrap, "group.id": "g"}, "ev"), micro_batch=500,
-            drain_at_end=False)  # fmt: skip
+        runner = Runner(
+            LogisticRegression(bits=12),
+            KafkaEvents({"bootstrap.servers": bootstrap, "group.id": "g"}, "ev"),
+            micro_batch=500,
+            drain_at_end=False,
+        )
         thread = _in_thread(runner)
         learned = lambda: runner.counters["learned"]  # noqa: E731
         assert wait_for(lambda: learned() == 3000)
@@ -73,7 +76,9 @@ def test_a_broker_frozen_then_killed_and_restarted_never_stops_the_worker(tmp_pa
         produce(bootstrap, "ev", 4000)
         produce(bootstrap, "ev", 500)
         assert wait_for(lambda: learned() == 4500 and not runner.problems(), timeout=90), (
-            learned(), runner.problems())  # fmt: skip
+            learned(),
+            runner.problems(),
+        )
         assert thread.is_alive() and runner.counters["served"] == 4500
         runner.request_stop()
         thread.join(30)
@@ -134,8 +139,9 @@ def test_sigkill_a_kafka_fed_worker_even_mid_snapshot_then_resume_equals_one_run
     create_topics(kafka_broker, "crash-events")
     produce(kafka_broker, "crash-events", N_KAFKA)
     text = _worker_config(kafka_broker, "whole").replace("[service]\nport = {port}\n", "")
-    reference = build_runner(load_config_text(text, base=tmp_path / "whole"),
-                             source=kafka_events(load_config_text(text)))  # fmt: skip
+    reference = build_runner(
+        load_config_text(text, base=tmp_path / "whole"), source=kafka_events(load_config_text(text))
+    )
     run_until(reference, lambda s: s.served >= N_KAFKA)
     folder, registry = tmp_path / "killed", tmp_path / "killed" / "registry"
     folder.mkdir()
@@ -177,10 +183,14 @@ def test_redis_down_a_while_the_service_serves_reports_and_recovers(tmp_path):
     server = start_redis(port, tmp_path, durable=True)
     try:
         events = LiveEvents()
-        runner = Runner(LogisticRegression(bits=10), events,
-                        registry=RedisRegistry(_redis_client(port), "outage"),
-                        checkpoint_every=None, checkpoint_seconds=0.3,
-                        drain_at_end=False)  # fmt: skip
+        runner = Runner(
+            LogisticRegression(bits=10),
+            events,
+            registry=RedisRegistry(_redis_client(port), "outage"),
+            checkpoint_every=None,
+            checkpoint_seconds=0.3,
+            drain_at_end=False,
+        )
         trainer = Trainer(runner, events, publish_every=0.05)
         trainer.start()
         replica = Replica(RedisRegistry(_redis_client(port), "outage"), poll_every=0.1)
@@ -242,9 +252,12 @@ def _run_cli(folder, config, file_size_limit=None) -> subprocess.CompletedProces
 
     return subprocess.run(
         [sys.executable, "-m", "streamlearn.cli.main", "run", config, "--output", "json"],
-        cwd=folder, capture_output=True, text=True, timeout=300,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
         preexec_fn=limit_file_size if file_size_limit else None,
-    )  # fmt: skip
+    )
 
 
 def test_a_disk_that_fills_during_a_snapshot_keeps_the_previous_version(tmp_path):
@@ -253,8 +266,11 @@ def test_a_disk_that_fills_during_a_snapshot_keeps_the_previous_version(tmp_path
     whole = build_runner(load_config_text(DISK_CONFIG.format(registry="whole"), base=tmp_path))
     whole.run()
     (tmp_path / "full.toml").write_text(DISK_CONFIG.format(registry="full"))
-    first = subprocess.run([sys.executable, "-m", "streamlearn.cli.main", "run", "full.toml",
-                            "--limit", "4000"], cwd=tmp_path, capture_output=True)  # fmt: skip
+    first = subprocess.run(
+        [sys.executable, "-m", "streamlearn.cli.main", "run", "full.toml", "--limit", "4000"],
+        cwd=tmp_path,
+        capture_output=True,
+    )
     assert first.returncode == 0, first.stderr
     registry = LocalRegistry(tmp_path / "full")
     size = (tmp_path / "full" / "v000001.snap").stat().st_size
@@ -278,8 +294,9 @@ def test_a_disk_that_fills_during_a_snapshot_keeps_the_previous_version(tmp_path
 
 def test_wall_clock_steps_neither_expire_nor_hold_waiting_events(monkeypatch):
     events = LiveEvents()
-    runner = Runner(LogisticRegression(bits=8), events, ttl=1.0, expiry="default",
-                    drain_at_end=False)  # fmt: skip
+    runner = Runner(
+        LogisticRegression(bits=8), events, ttl=1.0, expiry="default", drain_at_end=False
+    )
     thread = _in_thread(runner)
     real_time = time.time
     events.put([{"colour": "red"}], ids=["a"])

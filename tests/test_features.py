@@ -168,11 +168,20 @@ def test_straight_line_encoding_equals_the_general_path():
     types, empty text, NaN, ±inf, huge numbers, bools), encode exactly as the general path
     does, scaler statistics included."""
     first = {"user": "u1", 'it\'s "odd"\n': "x", "price": 2.5, "n": 3}
-    events = [first, dict(first, user="u2", price=-1.0, n=7), dict(first, user=""),
-              dict(first, price=float("nan")), dict(first, price=float("inf")),
-              dict(first, n=10**15), dict(first, n=True), dict(first, price=4),
-              dict(first, user=None), dict(first, user=5), dict(first, price="cheap"),
-              {"user": "u3", "price": 1.0}]  # fmt: skip
+    events = [
+        first,
+        dict(first, user="u2", price=-1.0, n=7),
+        dict(first, user=""),
+        dict(first, price=float("nan")),
+        dict(first, price=float("inf")),
+        dict(first, n=10**15),
+        dict(first, n=True),
+        dict(first, price=4),
+        dict(first, user=None),
+        dict(first, user=5),
+        dict(first, price="cheap"),
+        {"user": "u3", "price": 1.0},
+    ]
     for standardize in (True, False):
         fast = FeatureHasher(bits=12, interactions=[("user", "price")], standardize=standardize)
         slow = FeatureHasher(bits=12, interactions=[("user", "price")], standardize=standardize)
@@ -216,14 +225,23 @@ def test_packed_one_event_path_equals_the_general_path(optimizer, standardize, k
     ]
     events = []
     for i in range(600):
-        event = dict(base, user=f"u{rng.integers(20)}", ad=f"a{rng.integers(7)}",
-                     price=float(rng.normal(3, 2)), n=int(rng.integers(-5, 50)))  # fmt: skip
+        event = dict(
+            base,
+            user=f"u{rng.integers(20)}",
+            ad=f"a{rng.integers(7)}",
+            price=float(rng.normal(3, 2)),
+            n=int(rng.integers(-5, 50)),
+        )
         events.append(odd[i % len(odd)] if i % 7 == 3 else event)
     targets = rng.random(600) < 0.4 if kind == "logistic" else rng.normal(10, 4, 600)
     models = []
     for packing in (True, False):
-        model = make(optimizer, bits=10, interactions=[("user", "ad"), ("ad", "price")],
-                     standardize=standardize)  # fmt: skip
+        model = make(
+            optimizer,
+            bits=10,
+            interactions=[("user", "ad"), ("ad", "price")],
+            standardize=standardize,
+        )
         model.features.packing = model.features.straight_line = packing
         models.append(model)
     for i, (event, target) in enumerate(zip(events, targets, strict=True)):

@@ -34,8 +34,15 @@ def reference_features(ids, times, amounts, labels, half_life, prior, weight):
         since = math.log1p(t - past[-1][0]) if past else 0.0
         positives = sum(y for _, _, y in past if y is not None)
         labelled = sum(1 for _, _, y in past if y is not None)
-        rows.append((z, math.log1p(len(past)), since, (positives + weight * prior)
-                     / (labelled + weight), velocity))  # fmt: skip
+        rows.append(
+            (
+                z,
+                math.log1p(len(past)),
+                since,
+                (positives + weight * prior) / (labelled + weight),
+                velocity,
+            )
+        )
         past.append((t, amount, labels[k] if labels is not None else None))
     return np.array(rows)
 
@@ -54,20 +61,20 @@ def test_entity_features_equal_the_plain_definition(with_labels):
     ids, times, amounts, labels = random_events()
     store = EntityStore(half_lives=(600.0,), prior=0.01, weight=5.0)
     got = store.prepare(ids, times, amounts, labels if with_labels else None)[0]
-    expected = reference_features(ids, times, amounts, labels if with_labels else None, 600.0,
-                                  0.01, 5.0)  # fmt: skip
-    for k, name in enumerate(["amount_z", "log_count", "since_last", "fraud_rate",
-                              "velocity_600"]):  # fmt: skip
-        np.testing.assert_allclose(got[name], expected[:, k], rtol=1e-9, atol=1e-12,
-                                   err_msg=name)  # fmt: skip
+    expected = reference_features(
+        ids, times, amounts, labels if with_labels else None, 600.0, 0.01, 5.0
+    )
+    for k, name in enumerate(["amount_z", "log_count", "since_last", "fraud_rate", "velocity_600"]):
+        np.testing.assert_allclose(got[name], expected[:, k], rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 def test_one_batch_equals_event_by_event_and_peek_changes_nothing():
     ids, times, amounts, _ = random_events(200, seed=1)
     batch, one = EntityStore(), EntityStore()
     whole = batch.transform_update(ids, times, amounts)
-    parts = [one.transform_update([i], [t], [a]) for i, t, a in zip(ids, times, amounts,
-                                                                   strict=True)]  # fmt: skip
+    parts = [
+        one.transform_update([i], [t], [a]) for i, t, a in zip(ids, times, amounts, strict=True)
+    ]
     for name in whole:
         np.testing.assert_array_equal(whole[name], [p[name][0] for p in parts])
     before = batch.table.copy()
@@ -89,7 +96,8 @@ def test_the_redis_store_shares_the_same_state(redis_client):
     shared.learn_labels(ids, labels)
     probe = (["c1"], [times[-1] + 1], [10.0])
     assert local.peek(*probe)["fraud_rate"][0] == pytest.approx(
-        other_worker.prepare(*probe)[0]["fraud_rate"][0])  # fmt: skip
+        other_worker.prepare(*probe)[0]["fraud_rate"][0]
+    )
 
 
 def synthetic(n=20_000, seed=0):
@@ -106,8 +114,9 @@ def test_the_rule_scores_until_enough_frauds_then_the_model():
     detector = FraudDetector(entity="card", time="t", amount="amount", min_frauds=10)
     scores = detector.predict_learn_many(X, y)
     tenth = int(np.flatnonzero(y)[9])  # the 10th fraud is learned at this event
-    z = EntityStore(half_lives=(3600.0, 86400.0)).transform_update(
-        X["card"], X["t"], X["amount"])["amount_z"]  # fmt: skip
+    z = EntityStore(half_lives=(3600.0, 86400.0)).transform_update(X["card"], X["t"], X["amount"])[
+        "amount_z"
+    ]
     np.testing.assert_allclose(
         scores[: tenth + 1], 1 / (1 + np.exp(-(z[: tenth + 1] - 3.0))), atol=1e-12
     )
@@ -131,12 +140,24 @@ def test_late_labels_reach_the_entity_only_when_they_arrive(tmp_path):
     n = 30
     path = tmp_path / "tx.csv"
     label = [1.0] + [0.0] * (n - 1)
-    pacsv.write_csv(pa.table({"card": ["a"] * n, "secs": np.arange(n) * 1.0,
-                              "amount": np.full(n, 20.0), "fraud": label,
-                              "delay": [10.0] + [1000.0] * (n - 1)}), path)  # fmt: skip
-    runner = Runner(FraudDetector(entity="card", time="secs", amount="amount", min_frauds=0),
-                    FileEvents(path, "fraud", categorical=["card"], delay_column="delay"),
-                    micro_batch=1, drain_at_end=False)  # fmt: skip
+    pacsv.write_csv(
+        pa.table(
+            {
+                "card": ["a"] * n,
+                "secs": np.arange(n) * 1.0,
+                "amount": np.full(n, 20.0),
+                "fraud": label,
+                "delay": [10.0] + [1000.0] * (n - 1),
+            }
+        ),
+        path,
+    )
+    runner = Runner(
+        FraudDetector(entity="card", time="secs", amount="amount", min_frauds=0),
+        FileEvents(path, "fraud", categorical=["card"], delay_column="delay"),
+        micro_batch=1,
+        drain_at_end=False,
+    )
     rates = []
     for _ in range(n):
         runner.run(limit=1)
@@ -156,17 +177,29 @@ def test_the_real_credit_card_stream_with_late_chargebacks(tmp_path):
     table = pa.Table.from_batches(batches).slice(0, 40_000)
     labels = table["Class"].to_numpy()
     stream = table.drop(["Class"]).append_column(
-        "Class", pa.array([1.0 if c else None for c in labels], pa.float64()))  # fmt: skip
+        "Class", pa.array([1.0 if c else None for c in labels], pa.float64())
+    )
     stream = stream.append_column("seconds", table["Time"]).append_column(
-        "delay", pa.array(np.where(labels == 1, 3600.0, 0.0)))  # fmt: skip
-    segment = np.searchsorted(np.quantile(table["V1"].to_numpy(), np.linspace(0.1, 0.9, 9)),
-                              table["V1"].to_numpy())  # fmt: skip
+        "delay", pa.array(np.where(labels == 1, 3600.0, 0.0))
+    )
+    segment = np.searchsorted(
+        np.quantile(table["V1"].to_numpy(), np.linspace(0.1, 0.9, 9)), table["V1"].to_numpy()
+    )
     stream = stream.append_column("segment", pa.array(segment.astype(str)))
     pacsv.write_csv(stream, tmp_path / "tx.csv")
-    runner = Runner(FraudDetector(entity="segment", time="seconds", amount="Amount"),
-                    FileEvents(tmp_path / "tx.csv", "Class", categorical=["segment"],
-                               time_column="Time", delay_column="delay"),
-                    ttl=7200.0, expiry="default", predictions=tmp_path / "scores.csv")  # fmt: skip
+    runner = Runner(
+        FraudDetector(entity="segment", time="seconds", amount="Amount"),
+        FileEvents(
+            tmp_path / "tx.csv",
+            "Class",
+            categorical=["segment"],
+            time_column="Time",
+            delay_column="delay",
+        ),
+        ttl=7200.0,
+        expiry="default",
+        predictions=tmp_path / "scores.csv",
+    )
     summary = runner.run()
     scores = pacsv.read_csv(tmp_path / "scores.csv")
     truth = labels[scores["offset"].to_numpy() - 1]

@@ -21,9 +21,15 @@ def hash_columns(arrays, seeds, slots=None):
     slots = list(range(len(arrays))) if slots is None else slots
     hashes = np.zeros((len(arrays[0]), max(slots) + 1), np.uint32)
     present = np.zeros(hashes.shape)
-    hash_string_columns(tuple(b[0] for b in buffers), tuple(b[1] for b in buffers),
-                        tuple(b[2] for b in buffers), np.array(seeds, np.uint32),
-                        np.array(slots, np.int64), hashes, present)  # fmt: skip
+    hash_string_columns(
+        tuple(b[0] for b in buffers),
+        tuple(b[1] for b in buffers),
+        tuple(b[2] for b in buffers),
+        np.array(seeds, np.uint32),
+        np.array(slots, np.int64),
+        hashes,
+        present,
+    )
     return hashes, present
 
 

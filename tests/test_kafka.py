@@ -15,8 +15,14 @@ from streamlearn.runner.kafka import KafkaEvents, KafkaPredictions
 from tests.conftest import consume_all, create_topics
 
 N = 3000
-BAD = [b"not json", b"[1, 2]", b'{"features": {"a": [1]}}', b'{"label": 1}',
-       b'{"features": {"a": 1}, "label": "yes"}', b'{"features": {}, "colour": "red"}']  # fmt: skip
+BAD = [
+    b"not json",
+    b"[1, 2]",
+    b'{"features": {"a": [1]}}',
+    b'{"label": 1}',
+    b'{"features": {"a": 1}, "label": "yes"}',
+    b'{"features": {}, "colour": "red"}',
+]
 
 
 def produce_stream(bootstrap, events_topic, labels_topic):
@@ -45,12 +51,22 @@ def produce_stream(bootstrap, events_topic, labels_topic):
 
 
 def runner_for(bootstrap, topics, folder, group):
-    events = KafkaEvents({"bootstrap.servers": bootstrap, "group.id": group}, topics["events"],
-                         topics["labels"], topics["dead"])  # fmt: skip
-    return Runner(LogisticRegression(bits=12), events, ttl=600.0, registry=LocalRegistry(folder),
-                  checkpoint_every=500, micro_batch=500, drain_at_end=False,
-                  predictions=KafkaPredictions({"bootstrap.servers": bootstrap},
-                                               topics["predictions"]))  # fmt: skip
+    events = KafkaEvents(
+        {"bootstrap.servers": bootstrap, "group.id": group},
+        topics["events"],
+        topics["labels"],
+        topics["dead"],
+    )
+    return Runner(
+        LogisticRegression(bits=12),
+        events,
+        ttl=600.0,
+        registry=LocalRegistry(folder),
+        checkpoint_every=500,
+        micro_batch=500,
+        drain_at_end=False,
+        predictions=KafkaPredictions({"bootstrap.servers": bootstrap}, topics["predictions"]),
+    )
 
 
 def run_until(runner, done, timeout=90.0):
@@ -74,8 +90,9 @@ def test_events_labels_predictions_dead_letters_and_a_restart(kafka_broker, tmp_
     n_late = produce_stream(kafka_broker, topics["events"], topics["labels"])
     expected_learned = N // 3 + n_late
     # First worker: stops (cleanly) half way through the events.
-    first = run_until(runner_for(kafka_broker, topics, tmp_path / "reg", "g1"),
-                      lambda s: s.served >= N // 2)  # fmt: skip
+    first = run_until(
+        runner_for(kafka_broker, topics, tmp_path / "reg", "g1"), lambda s: s.served >= N // 2
+    )
     assert N // 2 <= first.served < N
     # A new worker in the same group resumes from the checkpoint: no loss, no double learning.
     second = run_until(
@@ -89,8 +106,11 @@ def test_events_labels_predictions_dead_letters_and_a_restart(kafka_broker, tmp_
     published = consume_all(kafka_broker, topics["predictions"], N)
     ids = {json.loads(value)["id"] for _, value, _ in published}
     assert ids == {f"e{i}" for i in range(N)}  # every event's prediction, at least once
-    assert all(json.loads(value)["model_version"].startswith("v") or
-               json.loads(value)["model_version"] == "" for _, value, _ in published)  # fmt: skip
+    assert all(
+        json.loads(value)["model_version"].startswith("v")
+        or json.loads(value)["model_version"] == ""
+        for _, value, _ in published
+    )
     dead = consume_all(kafka_broker, topics["dead"], len(BAD) + 1)
     records = [json.loads(value) for _, value, _ in dead]
     # At least once: a bad message after the first worker's checkpoint is reported again.
@@ -129,9 +149,14 @@ class FakeMessage:
 def test_arrow_batch_reading_equals_message_by_message():
     from streamlearn.runner.kafka import _read_events
 
-    records = [{"id": f"e{i}", "features": {"colour": ["red", "blue"][i % 2], "size": i * 0.5,
-                                             "new": i % 3 == 0}, "label": i % 2}
-               for i in range(50)]  # fmt: skip
+    records = [
+        {
+            "id": f"e{i}",
+            "features": {"colour": ["red", "blue"][i % 2], "size": i * 0.5, "new": i % 3 == 0},
+            "label": i % 2,
+        }
+        for i in range(50)
+    ]
     records[7].pop("id")
     records[9]["time"] = 1_700_000_100.5
     messages = [FakeMessage(json.dumps(r).encode(), i) for i, r in enumerate(records)]
@@ -147,6 +172,7 @@ def test_arrow_batch_reading_equals_message_by_message():
     for name in ("colour", "size", "new"):
         left, right = fast[0][name], slow[0][name]
         assert (left.tolist() if hasattr(left, "tolist") else left) == (
-            right.tolist() if hasattr(right, "tolist") else right)  # fmt: skip
+            right.tolist() if hasattr(right, "tolist") else right
+        )
     bad = [*messages, FakeMessage(b'{"features": {"colour": 3}}', 99)]  # text, then a number
     assert _read_events(bad) is None  # … is left to the careful path

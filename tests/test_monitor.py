@@ -44,20 +44,34 @@ def test_latency_window_forgets_old_slices_and_ignores_bad_values():
 
 
 def lane(version="v1", loss=0.5):
-    return {"lane": "champion", "model": "LogisticRegression", "version": version,
-            "metrics": {"rolling_log_loss": loss, "roc_auc": math.nan}}  # fmt: skip
+    return {
+        "lane": "champion",
+        "model": "LogisticRegression",
+        "version": version,
+        "metrics": {"rolling_log_loss": loss, "roc_auc": math.nan},
+    }
 
 
 def test_points_carry_rates_and_lane_metrics_and_markers_are_counted_once():
     monitor = Monitor(max_points=3)
-    drift = {"index": 7, "detector": "ADWIN", "action": "reset",
-             "detected_at": "2026-01-01T00:00:00+00:00"}  # fmt: skip
+    drift = {
+        "index": 7,
+        "detector": "ADWIN",
+        "action": "reset",
+        "detected_at": "2026-01-01T00:00:00+00:00",
+    }
     monitor.observe({"served": 0, "learned": 0, "lanes": [lane()]}, now=10.0)
-    monitor.observe({"served": 50, "learned": 40, "lanes": [lane()], "drifts": [drift]},
-                    now=12.0)  # fmt: skip
-    point = monitor.observe({"served": 90, "learned": 80, "lanes": [lane("v2", 0.4)],
-                             "drifts": [drift], "rollbacks": [{"to": "v1", "reason": "r"}]},
-                            now=14.0)  # fmt: skip
+    monitor.observe({"served": 50, "learned": 40, "lanes": [lane()], "drifts": [drift]}, now=12.0)
+    point = monitor.observe(
+        {
+            "served": 90,
+            "learned": 80,
+            "lanes": [lane("v2", 0.4)],
+            "drifts": [drift],
+            "rollbacks": [{"to": "v1", "reason": "r"}],
+        },
+        now=14.0,
+    )
     assert point["updates_per_second"] == 20.0 and point["served_per_second"] == 20.0
     assert point["lanes"]["champion"] == {
         "model": "LogisticRegression",
@@ -81,23 +95,44 @@ def scrape(monitor):
     registry = CollectorRegistry()
     registry.register(MonitorCollector(monitor))
     families = text_string_to_metric_families(generate_latest(registry).decode())
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in families for s in family.samples}  # fmt: skip
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in families
+        for s in family.samples
+    }
 
 
 def test_prometheus_names_types_and_labels():
     monitor = Monitor()
     monitor.predict_latency.add_many([0.001] * 99 + [0.1])
-    monitor.observe({"served": 9, "learned": 7, "rejected": 2, "lanes": [lane("v3", 0.25)],
-                     "dead_letters": {"label … is not …/…": 2},
-                     "drifts": [{"index": 1}, {"index": 2}]})  # fmt: skip
+    monitor.observe(
+        {
+            "served": 9,
+            "learned": 7,
+            "rejected": 2,
+            "lanes": [lane("v3", 0.25)],
+            "dead_letters": {"label … is not …/…": 2},
+            "drifts": [{"index": 1}, {"index": 2}],
+        }
+    )
     samples = scrape(monitor)
     assert samples[("streamlearn_events_total", (("kind", "learned"),))] == 7
     assert samples[("streamlearn_events_total", (("kind", "rejected"),))] == 2
-    assert samples[("streamlearn_model_metric",
-                    (("lane", "champion"), ("metric", "rolling_log_loss")))] == 0.25  # fmt: skip
-    assert samples[("streamlearn_model_info", (("lane", "champion"),
-                    ("model", "LogisticRegression"), ("version", "v3")))] == 1  # fmt: skip
+    assert (
+        samples[
+            ("streamlearn_model_metric", (("lane", "champion"), ("metric", "rolling_log_loss")))
+        ]
+        == 0.25
+    )
+    assert (
+        samples[
+            (
+                "streamlearn_model_info",
+                (("lane", "champion"), ("model", "LogisticRegression"), ("version", "v3")),
+            )
+        ]
+        == 1
+    )
     assert samples[("streamlearn_drifts_total", ())] == 2
     assert samples[("streamlearn_dead_letters_total", (("reason", "label … is not …/…"),))] == 2
     p50 = samples[("streamlearn_latency_seconds", (("op", "predict"), ("quantile", "0.5")))]
@@ -108,8 +143,7 @@ def test_prometheus_names_types_and_labels():
 def concept(n, flip, seed):
     rng = np.random.default_rng(seed)
     colours = rng.choice(["red", "blue"], n)
-    return [{"features": {"colour": str(c)}, "label": int((c == "red") != flip)}
-            for c in colours]  # fmt: skip
+    return [{"features": {"colour": str(c)}, "label": int((c == "red") != flip)} for c in colours]
 
 
 def test_a_learning_service_reports_its_run_and_a_drift(tmp_path):
@@ -153,8 +187,9 @@ def test_the_terminal_status_shows_the_latest_point():
     console.print(status_table(monitor, "run x"))
     assert "starting" in console.export_text()
     monitor.learn_latency.add(0.004)
-    monitor.observe({"served": 1234, "learned": 1200, "lanes": [lane("v7", 0.3456)],
-                     "drifts": [{"index": 5}]})  # fmt: skip
+    monitor.observe(
+        {"served": 1234, "learned": 1200, "lanes": [lane("v7", 0.3456)], "drifts": [{"index": 5}]}
+    )
     console.print(status_table(monitor, "run x"))
     text = console.export_text()
     assert "served 1,234" in text and "learned 1,200" in text and "drifts 1" in text

@@ -49,8 +49,9 @@ def test_snapshots_are_tensors_and_json_and_resume_exactly(stream, tmp_path):
     a = model.predict_learn_many(X.slice(1010, 490), y[1010:1500])
     b = restored.predict_learn_many(X.slice(1010, 490), y[1010:1500])
     np.testing.assert_array_equal(a, b)  # the same Adam state, the same next steps
-    for (name, p), (_, q) in zip(model.net.named_parameters(), restored.net.named_parameters(),
-                                 strict=True):  # fmt: skip
+    for (name, p), (_, q) in zip(
+        model.net.named_parameters(), restored.net.named_parameters(), strict=True
+    ):
         assert torch.equal(p, q), name
 
 
@@ -73,13 +74,20 @@ def test_warm_start_from_a_batch_trained_linear_model_then_unfreeze(stream):
     X, y = stream
     linear = LogisticRegression(bits=8)
     linear.learn_many(X, y)  # "batch-trained" on the first 3,000 events
-    net = TorchClassifier(bits=8, factory="streamlearn.models.neural:warm_mlp",
-                          batch_size=100, lr=0.01, freeze_base_for=5, seed=3)  # fmt: skip
+    net = TorchClassifier(
+        bits=8,
+        factory="streamlearn.models.neural:warm_mlp",
+        batch_size=100,
+        lr=0.01,
+        freeze_base_for=5,
+        seed=3,
+    )
     net.features.load_state(*linear.features.state())  # the same input scaling
     net.rebase(linear)
     probe = X.slice(0, 200)
-    np.testing.assert_allclose(net.predict_proba_many(probe), linear.predict_proba_many(probe),
-                               atol=1e-5)  # the silent head: the base alone  # fmt: skip
+    np.testing.assert_allclose(
+        net.predict_proba_many(probe), linear.predict_proba_many(probe), atol=1e-5
+    )  # the silent head: the base alone
     base = net.net.base.weight.detach().clone()
     net.learn_many(X.slice(0, 500), y[:500])  # 5 updates: the head only
     assert torch.equal(net.net.base.weight, base)
@@ -93,8 +101,7 @@ def test_warm_start_from_a_batch_trained_linear_model_then_unfreeze(stream):
     head = [p.detach().clone() for p in net.net.head.parameters()]
     net.rebase(newer)
     assert all(torch.equal(p, q) for p, q in zip(net.net.head.parameters(), head, strict=True))
-    np.testing.assert_allclose(net.net.base.weight.detach().numpy()[0], newer.weights(),
-                               rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(net.net.base.weight.detach().numpy()[0], newer.weights(), rtol=1e-6)
     with pytest.raises(ValueError, match="no base"):
         TorchClassifier(bits=8).rebase(newer)
 
@@ -107,7 +114,8 @@ def test_warm_start_from_a_scikit_learn_model(stream):
     inputs = net.inputs(X)
     batch = SkLogistic(max_iter=500).fit(inputs, y)
     net.rebase(batch)
-    np.testing.assert_allclose(net.predict_proba_many(X.slice(0, 300)),
-                               batch.predict_proba(inputs[:300])[:, 1], atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        net.predict_proba_many(X.slice(0, 300)), batch.predict_proba(inputs[:300])[:, 1], atol=1e-5
+    )
     with pytest.raises(ValueError, match="inputs"):
         net.rebase(SkLogistic().fit(inputs[:, :10], y))

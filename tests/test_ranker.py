@@ -15,8 +15,11 @@ TASKS = {"click": "binary", "like": "binary", "dwell": "regression"}
 
 def trained(n=60_000, seed=1):
     events, labels = synth.timeline(n, seed=seed)
-    ranker = EngagementRanker(TASKS, weights={"click": 1.0, "like": 1.0, "dwell": 0.02},
-                              interactions=[("user", "topic"), ("user", "author")])  # fmt: skip
+    ranker = EngagementRanker(
+        TASKS,
+        weights={"click": 1.0, "like": 1.0, "dwell": 0.02},
+        interactions=[("user", "topic"), ("user", "author")],
+    )
     predictions = ranker.predict_learn_all(events, labels)
     return ranker, events, labels, predictions
 

@@ -22,9 +22,14 @@ WINDOW = 120.0
 
 
 def make_ranker() -> EngagementRanker:
-    return EngagementRanker(TASKS, weights={"click": 1.0, "like": 0.5, "dwell": 0.01},
-                            defaults={"click": 0.0}, interactions=[("user", "topic")],
-                            standardize=False, bits=16)  # fmt: skip
+    return EngagementRanker(
+        TASKS,
+        weights={"click": 1.0, "like": 0.5, "dwell": 0.01},
+        defaults={"click": 0.0},
+        interactions=[("user", "topic")],
+        standardize=False,
+        bits=16,
+    )
 
 
 def recorded(n: int, seed: int = 1, text_ids: bool = True):
@@ -50,8 +55,9 @@ def by_hand(ranker: EngagementRanker, events, times, ids, feedback):
     """The reference: in time order, serve each impression (its score) and learn each one
     when its window closes, one event at a time, with the feedback that came."""
     got: dict[str, dict[str, float]] = {}
-    for event_id, task, label in zip(feedback["id"], feedback["task"], feedback["label"],
-                                     strict=True):  # fmt: skip
+    for event_id, task, label in zip(
+        feedback["id"], feedback["task"], feedback["label"], strict=True
+    ):
         got.setdefault(event_id, {})[task] = label
     rows = [{name: column[k] for name, column in events.items()} for k in range(len(times))]
     closing: list[tuple[float, int]] = []
@@ -89,9 +95,13 @@ def test_the_runner_learns_each_impression_at_its_window_close_as_by_hand():
     expected_scores = by_hand(reference := make_ranker(), events, times, ids, feedback)
     np.testing.assert_allclose(served, expected_scores, rtol=1e-12, atol=1e-12)
     for name, head in runner.model.heads.items():
-        np.testing.assert_allclose(head.state().arrays["table"],
-                                   reference.heads[name].state().arrays["table"],
-                                   rtol=1e-12, atol=1e-12, err_msg=name)  # fmt: skip
+        np.testing.assert_allclose(
+            head.state().arrays["table"],
+            reference.heads[name].state().arrays["table"],
+            rtol=1e-12,
+            atol=1e-12,
+            err_msg=name,
+        )
     counters = runner.counters
     assert counters["served"] == 3000 and counters["learned"] == 3000
     assert counters["late"] == 0 and counters["rejected"] == 0
@@ -102,10 +112,12 @@ def test_the_runner_learns_each_impression_at_its_window_close_as_by_hand():
 
 def test_feedback_after_the_window_or_for_nobody_is_late_and_bad_feedback_is_rejected():
     events, times, ids, _ = recorded(400)
-    feedback = {"id": ["i0", "nobody", "i1", "i2", "i3"],
-                "time": [WINDOW + 60, 10.0, 11.0, 12.0, 13.0],
-                "label": [1.0, 1.0, 1.0, float("nan"), 1.0],
-                "task": ["click", "click", "share", "click", None]}  # fmt: skip
+    feedback = {
+        "id": ["i0", "nobody", "i1", "i2", "i3"],
+        "time": [WINDOW + 60, 10.0, 11.0, 12.0, 13.0],
+        "label": [1.0, 1.0, 1.0, float("nan"), 1.0],
+        "task": ["click", "click", "share", "click", None],
+    }
     runner, _ = run_through(make_ranker(), RecordedEvents(events, times, ids, feedback))
     counters = runner.counters
     assert counters["late"] == 2  # i0's click came after its window; nobody's had no event
@@ -119,10 +131,13 @@ def test_a_one_task_model_rejects_feedback_for_a_task():
     from streamlearn.models import LogisticRegression
 
     events, times, ids, _ = recorded(100)
-    feedback = {"id": ["i1", "i2"], "time": [3.0, 4.0], "label": [1.0, 0.0],
-                "task": ["click", None]}  # fmt: skip
-    runner = Runner(LogisticRegression(), RecordedEvents(events, times, ids, feedback),
-                    ttl=WINDOW)  # fmt: skip
+    feedback = {
+        "id": ["i1", "i2"],
+        "time": [3.0, 4.0],
+        "label": [1.0, 0.0],
+        "task": ["click", None],
+    }
+    runner = Runner(LogisticRegression(), RecordedEvents(events, times, ids, feedback), ttl=WINDOW)
     runner.run()
     assert runner.counters["rejected"] == 1 and runner.counters["learned"] == 1
 
@@ -135,8 +150,14 @@ def test_resumed_from_a_checkpoint_with_feedback_waiting_it_ends_as_one_run(tmp_
 
     def runner():
         source = RecordedEvents(events, times, ids, feedback)
-        return Runner(make_ranker(), source, ttl=WINDOW, micro_batch=50,
-                      registry=LocalRegistry(folder), checkpoint_every=100)  # fmt: skip
+        return Runner(
+            make_ranker(),
+            source,
+            ttl=WINDOW,
+            micro_batch=50,
+            registry=LocalRegistry(folder),
+            checkpoint_every=100,
+        )
 
     first = runner()
     first.run(limit=1050)
@@ -144,8 +165,11 @@ def test_resumed_from_a_checkpoint_with_feedback_waiting_it_ends_as_one_run(tmp_
     second = runner()
     second.run()
     for name, head in whole.model.heads.items():
-        np.testing.assert_array_equal(second.model.heads[name].state().arrays["table"],
-                                      head.state().arrays["table"], err_msg=name)  # fmt: skip
+        np.testing.assert_array_equal(
+            second.model.heads[name].state().arrays["table"],
+            head.state().arrays["table"],
+            err_msg=name,
+        )
     assert second.counters["learned"] == 2000 and second.counters["late"] == 0
 
 
@@ -154,11 +178,17 @@ def test_the_rollback_guard_and_promotion_gate_judge_a_ranker(tmp_path):
     from streamlearn.runner.guards import PromotionGate, RollbackGuard
 
     events, times, ids, feedback = recorded(3000, seed=5)
-    runner = Runner(make_ranker(), RecordedEvents(events, times, ids, feedback), ttl=WINDOW,
-                    micro_batch=100, registry=LocalRegistry(tmp_path / "registry"),
-                    checkpoint_every=500, rollback=RollbackGuard(min_events=200),
-                    gate=PromotionGate(min_events=200),
-                    challengers=[make_ranker(), LogisticRegression(bits=12)])  # fmt: skip
+    runner = Runner(
+        make_ranker(),
+        RecordedEvents(events, times, ids, feedback),
+        ttl=WINDOW,
+        micro_batch=100,
+        registry=LocalRegistry(tmp_path / "registry"),
+        checkpoint_every=500,
+        rollback=RollbackGuard(min_events=200),
+        gate=PromotionGate(min_events=200),
+        challengers=[make_ranker(), LogisticRegression(bits=12)],
+    )
     runner.run()
     assert runner.counters["learned"] == 3000
     assert len(runner.registry.versions()) >= 6  # checkpoints, each judged
@@ -207,8 +237,13 @@ def test_the_service_serves_a_ranker_and_takes_feedback_per_task(tmp_path):
         auth = {"Authorization": "Bearer t"}
         for k in range(200):
             liked = k % 2 == 0
-            response = client.post("/predict", json={"id": f"e{k}", "features": {
-                "user": "u1", "post": "good" if liked else "dull"}})  # fmt: skip
+            response = client.post(
+                "/predict",
+                json={
+                    "id": f"e{k}",
+                    "features": {"user": "u1", "post": "good" if liked else "dull"},
+                },
+            )
             assert response.status_code == 200, response.text
             if liked:
                 for task in ("click", "like"):
@@ -226,9 +261,17 @@ def test_the_service_serves_a_ranker_and_takes_feedback_per_task(tmp_path):
         assert score("good") > score("dull") + 0.2
         assert trainer.runner.model.heads["like"].n_learned == 100
         served = trainer.runner.counters["served"]
-        ranked = client.post("/rank", json={"context": {"user": "u1"}, "candidates": [
-            {"id": "r1", "features": {"post": "dull"}}, {"features": {"post": "good"}},
-            {"id": "r3", "features": {"post": "new"}}]}).json()  # fmt: skip
+        ranked = client.post(
+            "/rank",
+            json={
+                "context": {"user": "u1"},
+                "candidates": [
+                    {"id": "r1", "features": {"post": "dull"}},
+                    {"features": {"post": "good"}},
+                    {"id": "r3", "features": {"post": "new"}},
+                ],
+            },
+        ).json()
         assert ranked["ranked"][0]["index"] == 1  # the good post first
         assert ranked["ranked"][0]["score"] >= ranked["ranked"][-1]["score"]
         assert {r["id"] for r in ranked["ranked"]} >= {"r1", "r3"}

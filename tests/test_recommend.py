@@ -54,8 +54,10 @@ def test_bpr_ranks_what_users_chose_above_the_rest():
     model = BPRMF(n_factors=4, lr_latent=0.05, seed=1)
     model.learn_many({"user": users, "item": items}, np.ones(len(users)))
     scores = model.scores(3)
-    assert scores[[model.item_ids.index(i) for i in range(20)]].min() > scores[
-        [model.item_ids.index(i) for i in range(20, 40)]].max()  # fmt: skip
+    assert (
+        scores[[model.item_ids.index(i) for i in range(20)]].min()
+        > scores[[model.item_ids.index(i) for i in range(20, 40)]].max()
+    )
 
 
 def test_bpr_negatives_are_never_items_the_user_has_seen():
@@ -80,26 +82,43 @@ def test_movielens_rmse_and_top_n(ratings):
     model = BiasedMF(seed=1)
     predicted = model.predict_learn_many(ratings.columns, ratings.ratings)
     rmse = np.sqrt(np.mean((predicted - ratings.ratings) ** 2))
-    mean_only = np.sqrt(np.mean((np.cumsum(ratings.ratings) / np.arange(1, 30_001)
-                                 - ratings.ratings)[1:] ** 2))  # fmt: skip
+    mean_only = np.sqrt(
+        np.mean((np.cumsum(ratings.ratings) / np.arange(1, 30_001) - ratings.ratings)[1:] ** 2)
+    )
     assert rmse < 0.92 * mean_only
     head = {k: v[:10_000] for k, v in ratings.columns.items()}
-    bpr = progressive_topn(BPRMF(n_factors=20, lr_latent=0.05, negatives=3, seed=1), head,
-                           ratings.ratings[:10_000], every=4)  # fmt: skip
+    bpr = progressive_topn(
+        BPRMF(n_factors=20, lr_latent=0.05, negatives=3, seed=1),
+        head,
+        ratings.ratings[:10_000],
+        every=4,
+    )
     assert bpr["recall@10"] > 0.08 and bpr["scored"] > 1000
 
 
 def test_the_runner_serves_and_learns_ratings(tmp_path, ratings):
     path = tmp_path / "ratings.csv"
     n = 5000
-    pacsv.write_csv(pa.table({"user": ratings.columns["user"][:n],
-                              "item": ratings.columns["item"][:n],
-                              "rating": ratings.ratings[:n]}), path)  # fmt: skip
+    pacsv.write_csv(
+        pa.table(
+            {
+                "user": ratings.columns["user"][:n],
+                "item": ratings.columns["item"][:n],
+                "rating": ratings.ratings[:n],
+            }
+        ),
+        path,
+    )
     reference = BiasedMF(seed=1)
-    expected = reference.predict_learn_many({k: v[:n] for k, v in ratings.columns.items()},
-                                            ratings.ratings[:n])  # fmt: skip
-    runner = Runner(BiasedMF(seed=1), FileEvents(path, "rating", categorical=["user", "item"]),
-                    micro_batch=777, predictions=tmp_path / "p.csv")  # fmt: skip
+    expected = reference.predict_learn_many(
+        {k: v[:n] for k, v in ratings.columns.items()}, ratings.ratings[:n]
+    )
+    runner = Runner(
+        BiasedMF(seed=1),
+        FileEvents(path, "rating", categorical=["user", "item"]),
+        micro_batch=777,
+        predictions=tmp_path / "p.csv",
+    )
     summary = runner.run()
     np.testing.assert_array_equal(runner.model.users, reference.users)
     served = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1, usecols=2)

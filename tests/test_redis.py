@@ -49,8 +49,14 @@ def test_join_store_matches_the_memory_store(redis_client):
     rows = Rows(np.arange(12, dtype=np.uint32).reshape(4, 3), np.ones((4, 3)))
     stores = [MemoryJoinStore(), RedisJoinStore(redis_client, prefix="j")]
     for store in stores:
-        store.put(["a", "b", "c", "d"], rows, np.array([0.1, 0.2, 0.3, 0.4]),
-                  np.array([5.0, 6.0, 7.0, 8.0]), [1, 2, 3, 4], "v1")  # fmt: skip
+        store.put(
+            ["a", "b", "c", "d"],
+            rows,
+            np.array([0.1, 0.2, 0.3, 0.4]),
+            np.array([5.0, 6.0, 7.0, 8.0]),
+            [1, 2, 3, 4],
+            "v1",
+        )
     taken = [store.take(["c", "x", "a"], at_offset=9) for store in stores]
     for got in taken[1:]:
         np.testing.assert_array_equal(got.found, taken[0].found)
@@ -69,10 +75,15 @@ def test_resume_with_redis_equals_the_uninterrupted_run(tmp_path, redis_client):
 
     def runner(join=None, registry=None):
         return Runner(
-            LogisticRegression(bits=12), FileEvents(path, "y", delay_column="delay"), ttl=50,
-            expiry="default", registry=registry, checkpoint_every=700, micro_batch=300,
+            LogisticRegression(bits=12),
+            FileEvents(path, "y", delay_column="delay"),
+            ttl=50,
+            expiry="default",
+            registry=registry,
+            checkpoint_every=700,
+            micro_batch=300,
             join=join,
-        )  # fmt: skip
+        )
 
     whole = runner()
     whole.run()

@@ -38,8 +38,20 @@ def test_an_rmse_curve_is_the_root_of_each_bucket_mean():
 
 def test_evaluate_report_compares_learners_with_drift_markers(tmp_path):
     report = tmp_path / "out" / "elec2.html"
-    result = run("evaluate", str(elec2.path()), "--target", "target", "--model", "ftrl,sgd",
-                 "--drift", "ADWIN", "--report", str(report), "--output", "json")  # fmt: skip
+    result = run(
+        "evaluate",
+        str(elec2.path()),
+        "--target",
+        "target",
+        "--model",
+        "ftrl,sgd",
+        "--drift",
+        "ADWIN",
+        "--report",
+        str(report),
+        "--output",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     runs = json.loads(result.stdout)["models"]
     assert set(runs) == {"ftrl", "sgd"} and runs["ftrl"]["events"] == elec2.N_EVENTS

@@ -23,12 +23,13 @@ from tests.test_service import wait_for
 
 def test_our_learner_scores_the_same_inside_river():
     ours = progressive_val_score_one(LogisticRegression(bits=12), elec2.stream(limit=8000))
-    metric = evaluate.progressive_val_score(elec2.stream(limit=8000),
-                                            interop.to_river(LogisticRegression(bits=12)),
-                                            metrics.LogLoss())  # fmt: skip
+    metric = evaluate.progressive_val_score(
+        elec2.stream(limit=8000), interop.to_river(LogisticRegression(bits=12)), metrics.LogLoss()
+    )
     assert metric.get() == pytest.approx(ours.metrics["log_loss"], rel=1e-9)
-    pipeline = compose.Pipeline(preprocessing.StandardScaler(),
-                                interop.to_river(LinearRegression(bits=10)))  # fmt: skip
+    pipeline = compose.Pipeline(
+        preprocessing.StandardScaler(), interop.to_river(LinearRegression(bits=10))
+    )
     for x, y in elec2.stream(limit=200):
         pipeline.learn_one(x, float(y))
     assert isinstance(pipeline.predict_one(x), float)
@@ -50,9 +51,14 @@ def test_a_river_model_runs_in_our_runner_with_checkpoints(tmp_path):
         compose.Pipeline(preprocessing.StandardScaler(), linear_model.LogisticRegression())
     )
     registry = LocalRegistry(tmp_path / "registry")
-    runner = Runner(make(), FileEvents(elec2.path(), "target"), micro_batch=3000,
-                    registry=registry, checkpoint_every=20_000,
-                    predictions=tmp_path / "p.csv")  # fmt: skip
+    runner = Runner(
+        make(),
+        FileEvents(elec2.path(), "target"),
+        micro_batch=3000,
+        registry=registry,
+        checkpoint_every=20_000,
+        predictions=tmp_path / "p.csv",
+    )
     summary = runner.run()  # writing its pickled checkpoints needs no consent
     served = pacsv.read_csv(tmp_path / "p.csv")["prediction"].to_numpy()
     np.testing.assert_allclose(served, river_reference(), rtol=1e-12)
@@ -87,12 +93,18 @@ publish_every = 0.05
     app, trainer = build_service(config)
     client = TestClient(app)
     try:
-        events = [{"features": {"x": float(i % 2), "noise": (i * 7 % 11) / 11},
-                   "label": i % 2} for i in range(400)]  # fmt: skip
+        events = [
+            {"features": {"x": float(i % 2), "noise": (i * 7 % 11) / 11}, "label": i % 2}
+            for i in range(400)
+        ]
         client.post("/learn", json={"events": events}, headers={"Authorization": "Bearer t"})
         assert wait_for(lambda: trainer.serving.events_learned == 400)
-        one, zero = (client.post("/predict", json={"features": {"x": x, "noise": 0.5}}).json()[
-            "predictions"][0]["probability"] for x in (1.0, 0.0))  # fmt: skip
+        one, zero = (
+            client.post("/predict", json={"features": {"x": x, "noise": 0.5}}).json()[
+                "predictions"
+            ][0]["probability"]
+            for x in (1.0, 0.0)
+        )
         assert one > 0.7 and zero < 0.3
     finally:
         trainer.stop()

@@ -68,8 +68,9 @@ def test_run_resumes_and_the_registry_commands_work(tmp_path):
 
 def test_config_errors_name_the_key(tmp_path):
     config = tmp_path / "bad.toml"
-    config.write_text('[source]\npath = "x.csv"\ntarget = "y"\n[model]\nbitz = 3\n'
-                      '[labels]\nexpiry = "later"\n')  # fmt: skip
+    config.write_text(
+        '[source]\npath = "x.csv"\ntarget = "y"\n[model]\nbitz = 3\n[labels]\nexpiry = "later"\n'
+    )
     result = run("run", str(config))
     assert result.returncode == 1
     assert "model.bitz: unknown key" in result.stderr
@@ -82,8 +83,7 @@ def test_config_errors_name_the_key(tmp_path):
 def test_run_logs_checkpoints_and_drifts_as_json_lines(tmp_path):
     config = tmp_path / "run.toml"
     config.write_text(CONFIG)
-    result = run("--log-format", "json", "run", str(config), "--limit", "30000", "--output",
-                 "json")  # fmt: skip
+    result = run("--log-format", "json", "run", str(config), "--limit", "30000", "--output", "json")
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stderr.splitlines()]
     assert {r["name"] for r in records} == {"streamlearn.runner"}

@@ -88,13 +88,18 @@ def test_delayed_labels_equal_the_event_by_event_definition(tmp_path, ttl, expir
     runner = Runner(
         LogisticRegression(bits=12, standardize=False),
         FileEvents(path, "y", delay_column="delay"),
-        ttl=ttl, expiry=expiry, micro_batch=micro_batch,
-    )  # fmt: skip
+        ttl=ttl,
+        expiry=expiry,
+        micro_batch=micro_batch,
+    )
     summary = runner.run()
     np.testing.assert_array_equal(runner.model.table, expected.table)
     np.testing.assert_array_equal(runner.model.intercept, expected.intercept)
     assert (summary.learned, summary.expired, summary.late) == (
-        counts["learned"], counts["expired"], counts["late"])  # fmt: skip
+        counts["learned"],
+        counts["expired"],
+        counts["late"],
+    )
     assert summary.served == 3000 and len(runner.join) == 0 and summary.late + 1 > 0
     if ttl == 40:
         assert summary.expired > 0 and summary.late > 0  # both paths are exercised
@@ -112,13 +117,20 @@ def test_delays_in_event_time_follow_the_time_column(tmp_path):
         + "\n"
     )
     expected, counts = reference_run(path, 20.0, "default", time_column="t")
-    runner = Runner(LogisticRegression(bits=12, standardize=False),
-                    FileEvents(path, "y", time_column="t", delay_column="delay"), ttl=20.0,
-                    expiry="default", micro_batch=500)  # fmt: skip
+    runner = Runner(
+        LogisticRegression(bits=12, standardize=False),
+        FileEvents(path, "y", time_column="t", delay_column="delay"),
+        ttl=20.0,
+        expiry="default",
+        micro_batch=500,
+    )
     summary = runner.run()
     np.testing.assert_array_equal(runner.model.table, expected.table)
     assert (summary.learned, summary.expired, summary.late) == (
-        counts["learned"], counts["expired"], counts["late"])  # fmt: skip
+        counts["learned"],
+        counts["expired"],
+        counts["late"],
+    )
     assert summary.late > 0 and summary.expired > summary.late
 
 
@@ -143,8 +155,9 @@ def test_labels_with_their_events_equal_progressive_validation(make):
         drifts = [{k: d[k] for k in core} for d in getattr(runner.model, "drifts", [])]
         assert drifts == getattr(reference, "drifts", [])
         # The runner adds where and when: the event's offset, the label's key, the clock.
-        assert all(d["offset"] == d["index"] + 1 == d["time"] for d in getattr(
-            runner.model, "drifts", []))  # fmt: skip
+        assert all(
+            d["offset"] == d["index"] + 1 == d["time"] for d in getattr(runner.model, "drifts", [])
+        )
     assert predictions.shape == (45312,)
 
 
@@ -154,8 +167,13 @@ def test_a_label_learns_from_the_features_as_served():
     model = LogisticRegression(bits=10, standardize=False)
     runner = Runner(model, source=None, delay=5)
     colours = np.array(["red"] * 3, dtype=object)
-    batch = EventBatch({"colour": colours}, np.ones(3), ["a", "b", "c"],
-                       np.array([1, 2, 3]), np.array([1.0, 2.0, 3.0]))  # fmt: skip
+    batch = EventBatch(
+        {"colour": colours},
+        np.ones(3),
+        ["a", "b", "c"],
+        np.array([1, 2, 3]),
+        np.array([1.0, 2.0, 3.0]),
+    )
     runner.step(batch)
     colours[:] = "blue"  # what a re-read would now give
     greens = {"colour": np.array(["green"] * 10, dtype=object)}
@@ -178,8 +196,7 @@ def test_regression_runs_with_delays(tmp_path):
         f"{a:.4f},{3 * a + 1 + 0.1 * b:.4f}" for a, b in zip(x, rng.normal(size=2000), strict=True)
     ]
     (tmp_path / "r.csv").write_text("\n".join(lines) + "\n")
-    summary = Runner(LinearRegression(bits=8), FileEvents(tmp_path / "r.csv", "y"),
-                     delay=20).run()  # fmt: skip
+    summary = Runner(LinearRegression(bits=8), FileEvents(tmp_path / "r.csv", "y"), delay=20).run()
     assert summary.learned == 2000 and summary.metrics["r2"] > 0.9
 
 
@@ -189,10 +206,15 @@ def test_resume_after_a_stop_gives_the_uninterrupted_model(tmp_path, store):
 
     def runner(folder, join=None):
         return Runner(
-            LogisticRegression(bits=12), FileEvents(path, "y", delay_column="delay"), ttl=50,
-            expiry="default", registry=LocalRegistry(folder), checkpoint_every=700,
-            micro_batch=300, join=join or MemoryJoinStore(),
-        )  # fmt: skip
+            LogisticRegression(bits=12),
+            FileEvents(path, "y", delay_column="delay"),
+            ttl=50,
+            expiry="default",
+            registry=LocalRegistry(folder),
+            checkpoint_every=700,
+            micro_batch=300,
+            join=join or MemoryJoinStore(),
+        )
 
     whole = runner(tmp_path / "whole")
     whole.run()
@@ -218,9 +240,13 @@ def test_a_corrupt_newest_snapshot_falls_back_to_the_one_before(tmp_path):
     path = delayed_file(tmp_path / "delayed.csv", n=4000)
 
     def runner():
-        return Runner(LogisticRegression(bits=12), FileEvents(path, "y", delay_column="delay"),
-                      registry=LocalRegistry(tmp_path / "reg"), checkpoint_every=500,
-                      micro_batch=500)  # fmt: skip
+        return Runner(
+            LogisticRegression(bits=12),
+            FileEvents(path, "y", delay_column="delay"),
+            registry=LocalRegistry(tmp_path / "reg"),
+            checkpoint_every=500,
+            micro_batch=500,
+        )
 
     whole = Runner(LogisticRegression(bits=12), FileEvents(path, "y", delay_column="delay"))
     whole.run()
@@ -253,18 +279,23 @@ def rule_file(path, n, flip=None, drift_at=None, seed=1):
         label ^= (index >= flip[0]) & (index < flip[1])
     if drift_at is not None:
         label ^= index >= drift_at
-    lines = ["colour,size,y"] + [f"{c},{s},{int(v)}" for c, s, v in zip(colour, size, label,
-                                                                       strict=True)]  # fmt: skip
+    lines = ["colour,size,y"] + [
+        f"{c},{s},{int(v)}" for c, s, v in zip(colour, size, label, strict=True)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 def guarded(path, folder, **options):
     return Runner(
-        LogisticRegression(bits=12), FileEvents(path, "y", categorical=["colour"]),
-        registry=LocalRegistry(folder), checkpoint_every=2000, micro_batch=1000,
-        rollback=RollbackGuard(min_events=1000), **options,
-    )  # fmt: skip
+        LogisticRegression(bits=12),
+        FileEvents(path, "y", categorical=["colour"]),
+        registry=LocalRegistry(folder),
+        checkpoint_every=2000,
+        micro_batch=1000,
+        rollback=RollbackGuard(min_events=1000),
+        **options,
+    )
 
 
 def test_rollback_after_a_stretch_of_bad_labels_and_not_after_a_real_drift(tmp_path):
@@ -275,8 +306,9 @@ def test_rollback_after_a_stretch_of_bad_labels_and_not_after_a_real_drift(tmp_p
     assert 26_000 < first["offset"] <= 32_000  # once the labels are sound again
     assert first["p_value"] < 0.01 and first["gap"] > 0.05
     assert int(first["to"][1:]) <= 10  # a version from before the bad stretch
-    plain = Runner(LogisticRegression(bits=12),
-                   FileEvents(poisoned, "y", categorical=["colour"])).run()  # fmt: skip
+    plain = Runner(
+        LogisticRegression(bits=12), FileEvents(poisoned, "y", categorical=["colour"])
+    ).run()
     assert summary.metrics["log_loss"] < plain.metrics["log_loss"]
     drifted = rule_file(tmp_path / "drifted.csv", 40_000, drift_at=20_000)
     assert guarded(drifted, tmp_path / "b").run().rollbacks == []  # old versions are worse
@@ -287,9 +319,14 @@ def test_rollback_after_a_stretch_of_bad_labels_and_not_after_a_real_drift(tmp_p
 def test_a_better_challenger_is_promoted_and_serves(tmp_path):
     path = rule_file(tmp_path / "rule.csv", 20_000)
     weak = LogisticRegression(SGD(lr=1e-4), bits=12)
-    runner = Runner(weak, FileEvents(path, "y", categorical=["colour"]),
-                    challengers=[LogisticRegression(bits=12)], registry=LocalRegistry(tmp_path),
-                    checkpoint_every=3000, micro_batch=1000)  # fmt: skip
+    runner = Runner(
+        weak,
+        FileEvents(path, "y", categorical=["colour"]),
+        challengers=[LogisticRegression(bits=12)],
+        registry=LocalRegistry(tmp_path),
+        checkpoint_every=3000,
+        micro_batch=1000,
+    )
     summary = runner.run()
     [promotion] = summary.promotions
     assert promotion["from"] == promotion["to"] == "LogisticRegression"
@@ -297,19 +334,25 @@ def test_a_better_challenger_is_promoted_and_serves(tmp_path):
     assert runner.model.optimizer.name == "ftrl"
     assert runner.lanes[1].model.optimizer.name == "sgd"  # still learning in shadow
     assert summary.challengers[0]["log_loss"] > summary.metrics["rolling_log_loss"]
-    resumed = Runner(LogisticRegression(SGD(lr=1e-4), bits=12),
-                     FileEvents(path, "y", categorical=["colour"]),
-                     challengers=[LogisticRegression(bits=12)],
-                     registry=LocalRegistry(tmp_path))  # fmt: skip
+    resumed = Runner(
+        LogisticRegression(SGD(lr=1e-4), bits=12),
+        FileEvents(path, "y", categorical=["colour"]),
+        challengers=[LogisticRegression(bits=12)],
+        registry=LocalRegistry(tmp_path),
+    )
     resumed.resume()
     np.testing.assert_array_equal(resumed.model.table, runner.model.table)  # the promoted one
 
 
 def checkpointed(path, folder, bits=12, every=2000):
     """A runner on ``path`` that checkpoints to ``folder`` every ``every`` events."""
-    return Runner(LogisticRegression(bits=bits), FileEvents(path, "y"),
-                  registry=LocalRegistry(folder), checkpoint_every=every,
-                  micro_batch=1000)  # fmt: skip
+    return Runner(
+        LogisticRegression(bits=bits),
+        FileEvents(path, "y"),
+        registry=LocalRegistry(folder),
+        checkpoint_every=every,
+        micro_batch=1000,
+    )
 
 
 def test_moving_the_champion_tag_rolls_the_served_model_back(tmp_path):
@@ -359,11 +402,18 @@ def test_sqlite_store_answers_like_memory_across_checkpoints(tmp_path):
     first, second = rows(6, 3), rows(4, 5)
     stores = [MemoryJoinStore(), SQLiteJoinStore(tmp_path / "j.db")]
     for store in stores:
-        store.put(list(range(6)), first, np.arange(6) / 10, np.arange(6) + 100.0,
-                  list(range(1, 7)), "v1")  # fmt: skip
+        store.put(
+            list(range(6)), first, np.arange(6) / 10, np.arange(6) + 100.0, list(range(1, 7)), "v1"
+        )
         store.checkpoint_arrays(6)  # SQLite writes the waiting entries to its file here
-        store.put(list(range(6, 10)), second, np.arange(6, 10) / 10, np.arange(6, 10) + 100.0,
-                  list(range(7, 11)), "v2")  # fmt: skip
+        store.put(
+            list(range(6, 10)),
+            second,
+            np.arange(6, 10) / 10,
+            np.arange(6, 10) + 100.0,
+            list(range(7, 11)),
+            "v2",
+        )
     asked = [8, 2, 42, 0, 9, 5]  # file and memory, interleaved, one unknown
     memory, sqlite = (store.take(asked, at_offset=11) for store in stores)
     assert memory.found.tolist() == sqlite.found.tolist() == [True, True, False, True, True, True]
@@ -381,14 +431,23 @@ def test_sqlite_store_answers_like_memory_across_checkpoints(tmp_path):
 def test_a_torn_prediction_log_line_is_cut_before_appending(tmp_path):
     path = rule_file(tmp_path / "rule.csv", 3000)
     log = tmp_path / "predictions.csv"
-    Runner(LogisticRegression(bits=8), FileEvents(path, "y"), predictions=log,
-           registry=LocalRegistry(tmp_path / "reg"), checkpoint_every=1000,
-           micro_batch=1000).run(limit=2000)  # fmt: skip
+    Runner(
+        LogisticRegression(bits=8),
+        FileEvents(path, "y"),
+        predictions=log,
+        registry=LocalRegistry(tmp_path / "reg"),
+        checkpoint_every=1000,
+        micro_batch=1000,
+    ).run(limit=2000)
     text = log.read_text()
     log.write_text(text[: len(text) - 7])  # killed in the middle of a line …
     sorted((tmp_path / "reg").glob("v*.snap"))[-1].unlink()  # … so before that checkpoint
-    Runner(LogisticRegression(bits=8), FileEvents(path, "y"), predictions=log,
-           registry=LocalRegistry(tmp_path / "reg")).run()  # fmt: skip
+    Runner(
+        LogisticRegression(bits=8),
+        FileEvents(path, "y"),
+        predictions=log,
+        registry=LocalRegistry(tmp_path / "reg"),
+    ).run()
     lines = log.read_text().splitlines()
     assert lines[0] == '"offset","id","prediction","version"'
     assert all(line.count(",") == 3 for line in lines)
@@ -416,10 +475,15 @@ def test_a_label_in_the_same_micro_batch_as_its_event_is_learned():
     """Feedback by id that came right after its event, within one micro-batch (an HTTP
     decision then its reward; an event and its label on two Kafka topics)."""
     runner = Runner(LogisticRegression(bits=8), None, ttl=60.0)
-    batch = EventBatch({"a": np.array([1.0, 2.0])}, np.array([np.nan, np.nan]),
-                       np.array(["x", "y"], dtype=object), np.array([1, 2]), np.array([1.0, 2.0]),
-                       feedback_ids=np.array(["y", "gone"], dtype=object),
-                       feedback_labels=np.array([1.0, 0.0]))  # fmt: skip
+    batch = EventBatch(
+        {"a": np.array([1.0, 2.0])},
+        np.array([np.nan, np.nan]),
+        np.array(["x", "y"], dtype=object),
+        np.array([1, 2]),
+        np.array([1.0, 2.0]),
+        feedback_ids=np.array(["y", "gone"], dtype=object),
+        feedback_labels=np.array([1.0, 0.0]),
+    )
     runner.step(batch)
     runner.step(EventBatch.empty(clock=3.0))
     assert runner.counters["learned"] == 1  # y, with its label; x still waits for one

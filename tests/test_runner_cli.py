@@ -176,16 +176,27 @@ def test_demo_runs_every_task():
 
 
 def test_drift_detection_and_adaptation_from_the_command_line():
-    result = run("evaluate", str(elec2.path()), "--target", "target", "--drift", "DDM",
-                 "--adapt", "boost", "--output", "json")  # fmt: skip
+    result = run(
+        "evaluate",
+        str(elec2.path()),
+        "--target",
+        "target",
+        "--drift",
+        "DDM",
+        "--adapt",
+        "boost",
+        "--output",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["drifts"] == len(report["drift_events"]) > 10
     first = report["drift_events"][0]
     assert first["detector"] == "DDM" and first["action"] == "boost" and first["index"] > 30
     assert first["time"].startswith("20")  # no time column: when it was processed (UTC)
-    plain = json.loads(run("evaluate", str(elec2.path()), "--target", "target",
-                           "--output", "json").stdout)  # fmt: skip
+    plain = json.loads(
+        run("evaluate", str(elec2.path()), "--target", "target", "--output", "json").stdout
+    )
     assert report["log_loss"] < plain["log_loss"]  # Elec2 drifts: adapting pays
     bad = run("evaluate", str(elec2.path()), "--target", "target", "--drift", "ESP")
     assert bad.returncode == 1 and "unknown detector" in bad.stderr
@@ -199,8 +210,20 @@ def test_drift_events_carry_the_event_time_from_a_column(tmp_path):
         lines.append(f"t{i},{colour},{int((colour == 'red') ^ (i >= rows // 2))}")
     path = tmp_path / "flip.csv"
     path.write_text("\n".join(lines) + "\n")
-    result = run("evaluate", str(path), "--target", "y", "--categorical", "colour",
-                 "--time-column", "when", "--drift", "ADWIN", "--output", "json")  # fmt: skip
+    result = run(
+        "evaluate",
+        str(path),
+        "--target",
+        "y",
+        "--categorical",
+        "colour",
+        "--time-column",
+        "when",
+        "--drift",
+        "ADWIN",
+        "--output",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     [event, *_] = [e for e in json.loads(result.stdout)["drift_events"] if e["index"] >= 3000]
     assert event["time"] == f"t{event['index']}" and event["index"] < 3200

@@ -43,8 +43,9 @@ predictions = "{predictions}"
 
 def write_config(folder: Path, name: str, store: str) -> Path:
     path = folder / f"{name}.toml"
-    path.write_text(CONFIG.format(store=store, registry=f"reg-{name}",
-                                  predictions=f"predictions-{name}.csv"))  # fmt: skip
+    path.write_text(
+        CONFIG.format(store=store, registry=f"reg-{name}", predictions=f"predictions-{name}.csv")
+    )
     return path
 
 
@@ -74,10 +75,19 @@ def test_sigkill_at_random_points_then_resume_equals_an_uninterrupted_run(tmp_pa
         kills = stops = 0
         while True:
             process = subprocess.Popen(
-                [sys.executable, "-m", "streamlearn.cli.main", "run", str(config),
-                 "--output", "json"],
-                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "streamlearn.cli.main",
+                    "run",
+                    str(config),
+                    "--output",
+                    "json",
+                ],
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
             if kills < 4 and _wait_for_a_new_checkpoint(process, registry):
                 # Somewhere after it: in a batch, a checkpoint, a prediction log write …
                 time.sleep(rng.uniform(0.0, 0.4))

@@ -47,9 +47,13 @@ def partitions(tmp_path_factory):
 
 def runner(path, mixer=None, predictions=None):
     categorical = [f"C{i}" for i in range(1, 21)]
-    return Runner(LogisticRegression(bits=18, interactions=CROSSES),
-                  FileEvents(path, "click", categorical=categorical, id_column="eid"),
-                  micro_batch=500, mixer=mixer, predictions=predictions)  # fmt: skip
+    return Runner(
+        LogisticRegression(bits=18, interactions=CROSSES),
+        FileEvents(path, "click", categorical=categorical, id_column="eid"),
+        micro_batch=500,
+        mixer=mixer,
+        predictions=predictions,
+    )
 
 
 def served(path):
@@ -84,9 +88,13 @@ def test_two_mixing_workers_learn_as_well_as_one(partitions, redis_client, tmp_p
     # Mixed workers hold nearly one model (each has learned up to 1,000 events of its own
     # since its last mix): they predict far more alike than workers that never mix.
     probe = {k: v[:2000] for k, v in table.drop(["click", "eid"]).to_pydict().items()}
-    gap = {mix: np.abs(workers[(0, mix)].model.predict_proba_many(probe)
-                       - workers[(1, mix)].model.predict_proba_many(probe)).mean()
-           for mix in (True, False)}  # fmt: skip
+    gap = {
+        mix: np.abs(
+            workers[(0, mix)].model.predict_proba_many(probe)
+            - workers[(1, mix)].model.predict_proba_many(probe)
+        ).mean()
+        for mix in (True, False)
+    }
     assert gap[True] < 0.6 * gap[False]
 
 
@@ -108,8 +116,9 @@ def test_a_rankers_heads_are_mixed(redis_client):
 
     tasks = {"click": "binary", "dwell": "regression"}
     first, second = EngagementRanker(tasks, bits=6), EngagementRanker(tasks, bits=6)
-    first.learn_many({"x": ["a", "c"] * 10}, [{"click": 1.0, "dwell": 5.0},
-                                              {"click": 1.0, "dwell": 1.0}] * 10)  # fmt: skip
+    first.learn_many(
+        {"x": ["a", "c"] * 10}, [{"click": 1.0, "dwell": 5.0}, {"click": 1.0, "dwell": 1.0}] * 10
+    )
     second.learn_many({"x": ["b"] * 20}, [{"click": 0.0}] * 20)
     ParameterMixer(redis_client, "r", "first", every_events=1).mix(first, 20)
     mixed = ParameterMixer(redis_client, "r", "second", every_events=1).mix(second, 20)
@@ -124,26 +133,37 @@ def produce(bootstrap, topic, n):
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
     for i in range(n):
         colour = str(rng.choice(["red", "blue", "green"]))
-        record = {"id": f"e{i}", "features": {"colour": colour, "size": float(rng.normal())},
-                  "label": float(colour == "red")}  # fmt: skip
+        record = {
+            "id": f"e{i}",
+            "features": {"colour": colour, "size": float(rng.normal())},
+            "label": float(colour == "red"),
+        }
         producer.produce(topic, json.dumps(record).encode(), key=f"e{i}".encode())
     producer.flush(30)
 
 
-def test_two_kafka_workers_share_the_partitions_and_replicas_follow(kafka_broker,
-                                                                     redis_client):  # fmt: skip
+def test_two_kafka_workers_share_the_partitions_and_replicas_follow(kafka_broker, redis_client):
     create_topics(kafka_broker, "scale-events", partitions=2)
     n = 6000
     produce(kafka_broker, "scale-events", n)
     registries = [RedisRegistry(redis_client, f"scale:w{k}") for k in (0, 1)]
     workers = []
     for k in (0, 1):
-        source = KafkaEvents({"bootstrap.servers": kafka_broker, "group.id": "scale"},
-                             "scale-events")  # fmt: skip
+        source = KafkaEvents(
+            {"bootstrap.servers": kafka_broker, "group.id": "scale"}, "scale-events"
+        )
         mixer = ParameterMixer(redis_client, "scale", f"w{k}", every_events=300)
-        workers.append(Runner(LogisticRegression(bits=12), source, registry=registries[k],
-                              checkpoint_seconds=0.5, micro_batch=200, mixer=mixer,
-                              drain_at_end=False))  # fmt: skip
+        workers.append(
+            Runner(
+                LogisticRegression(bits=12),
+                source,
+                registry=registries[k],
+                checkpoint_seconds=0.5,
+                micro_batch=200,
+                mixer=mixer,
+                drain_at_end=False,
+            )
+        )
     threads = [threading.Thread(target=w.run) for w in workers]
     for thread in threads:
         thread.start()
@@ -160,10 +180,11 @@ def test_two_kafka_workers_share_the_partitions_and_replicas_follow(kafka_broker
         for replica in replicas:
             replica.start()
         newest = registries[0].tagged("champion").id
-        assert all(wait_for(lambda r=r: r.serving is not None and r.serving.version >= newest)
-                   for r in replicas)  # fmt: skip
-        red, blue = (replicas[0].predict([{"colour": c, "size": 0.0}])[0]
-                     for c in ("red", "blue"))  # fmt: skip
+        assert all(
+            wait_for(lambda r=r: r.serving is not None and r.serving.version >= newest)
+            for r in replicas
+        )
+        red, blue = (replicas[0].predict([{"colour": c, "size": 0.0}])[0] for c in ("red", "blue"))
         assert red > 0.8 > 0.2 > blue
         assert all(w.mixer.mixes > 0 for w in workers)
         offsets = [registries[k].latest()[1].offsets for k in (0, 1)]
@@ -215,8 +236,14 @@ def read_topic(bootstrap: str, topic: str, n: int) -> dict[int, tuple[int, int]]
     not reliable)."""
     from confluent_kafka import Consumer
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{topic}",
-                         "auto.offset.reset": "earliest", "session.timeout.ms": 6000})  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"read-{topic}",
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+        }
+    )
     consumer.subscribe([topic])
     found: dict[int, tuple[int, int]] = {}
     deadline = time.monotonic() + 60
@@ -241,14 +268,18 @@ def test_killing_one_of_two_workers_loses_no_event(kafka_broker, redis_client, t
     for name in ("a", "b"):
         folder = tmp_path / name
         folder.mkdir()
-        text = WORKER.replace("BOOTSTRAP", kafka_broker).replace("WORKER", name).replace(
-            "REDIS", f"redis://127.0.0.1:{port}/0")  # fmt: skip
+        text = (
+            WORKER.replace("BOOTSTRAP", kafka_broker)
+            .replace("WORKER", name)
+            .replace("REDIS", f"redis://127.0.0.1:{port}/0")
+        )
         processes[name] = start_serve(folder, text)
     time.sleep(8)  # both join the group (session timeout 6 s) before events flow
     n = 20_000
     produce(kafka_broker, "rb-events", n)
-    ends = {f"rb-events:{p}": end for p, (_, end) in read_topic(kafka_broker, "rb-events",
-                                                                   n).items()}  # fmt: skip
+    ends = {
+        f"rb-events:{p}": end for p, (_, end) in read_topic(kafka_broker, "rb-events", n).items()
+    }
     (a, a_url), (b, b_url) = processes["a"], processes["b"]
 
     def b_positions() -> dict:
@@ -282,15 +313,19 @@ def keyed_worker(bootstrap: str, folder: str) -> None:
     from streamlearn.registry import LocalRegistry
     from streamlearn.runner.keyed import KeyedWorker
 
-    worker = KeyedWorker({"bootstrap.servers": bootstrap}, "keyed-events", "keyed",
-                         lambda: LogisticRegression(bits=12),
-                         lambda p: LocalRegistry(Path(folder) / f"partition{p}"),
-                         checkpoint_seconds=0.3, micro_batch=500)  # fmt: skip
+    worker = KeyedWorker(
+        {"bootstrap.servers": bootstrap},
+        "keyed-events",
+        "keyed",
+        lambda: LogisticRegression(bits=12),
+        lambda p: LocalRegistry(Path(folder) / f"partition{p}"),
+        checkpoint_seconds=0.3,
+        micro_batch=500,
+    )
     worker.run()
 
 
-def test_keyed_workers_resume_a_dead_workers_partition_from_its_snapshot(kafka_broker,
-                                                                         tmp_path):  # fmt: skip
+def test_keyed_workers_resume_a_dead_workers_partition_from_its_snapshot(kafka_broker, tmp_path):
     import multiprocessing
 
     from streamlearn.registry import LocalRegistry
@@ -304,23 +339,29 @@ def test_keyed_workers_resume_a_dead_workers_partition_from_its_snapshot(kafka_b
     time.sleep(8)  # both in the group
     n = 20_000
     produce(kafka_broker, "keyed-events", n)
-    counts = {f"keyed-events:{p}": c for p, (c, _) in read_topic(kafka_broker, "keyed-events",
-                                                                    n).items()}  # fmt: skip
+    counts = {
+        f"keyed-events:{p}": c for p, (c, _) in read_topic(kafka_broker, "keyed-events", n).items()
+    }
 
     def snapshot(p: int):
         latest = LocalRegistry(tmp_path / f"partition{p}").latest()
         return latest if latest else (None, None)
 
     try:
-        assert wait_for(lambda: all(snapshot(p)[1] is not None and snapshot(p)[1].events > 1000
-                                 for p in (0, 1)), timeout=60)  # fmt: skip
+        assert wait_for(
+            lambda: all(
+                snapshot(p)[1] is not None and snapshot(p)[1].events > 1000 for p in (0, 1)
+            ),
+            timeout=60,
+        )
         a.kill()  # SIGKILL: no goodbye, no last checkpoint
         a.join(10)
         # The survivor resumes the dead worker's partition from its last snapshot.
         done = {f"keyed-events:{p}" for p in (0, 1)}
-        assert wait_for(lambda: all(snapshot(p)[1].events == counts[f"keyed-events:{p}"]
-                                 for p in (0, 1)), timeout=90), (
-            [snapshot(p)[1].events for p in (0, 1)], counts)  # fmt: skip
+        assert wait_for(
+            lambda: all(snapshot(p)[1].events == counts[f"keyed-events:{p}"] for p in (0, 1)),
+            timeout=90,
+        ), ([snapshot(p)[1].events for p in (0, 1)], counts)
     finally:
         for process in (a, b):
             if process.is_alive():

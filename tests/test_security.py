@@ -66,8 +66,7 @@ def test_secrets_stay_out_of_logs_errors_and_health(tmp_path):
     text = SECRET_SERVICE.format(password=password, token=token, redis_port=redis_port)
     process = None
     try:
-        process, base = start_serve(tmp_path, text, "--log-format", "json", "--log-level",
-                                    "debug")  # fmt: skip
+        process, base = start_serve(tmp_path, text, "--log-format", "json", "--log-level", "debug")
         event = {"events": [{"features": {"a": 1.0}, "label": 1}]}
         wrong = httpx.post(f"{base}/learn", json=event, headers={"Authorization": "Bearer no"})
         assert wrong.status_code == 401
@@ -76,8 +75,9 @@ def test_secrets_stay_out_of_logs_errors_and_health(tmp_path):
             assert httpx.post(f"{base}/learn", json=event, headers=auth).status_code == 200
         server.kill()
         server.wait()
-        httpx.post(f"{base}/learn", json={"events": [{"features": {"a": 2.0}, "label": 0}]},
-                   headers=auth)  # fmt: skip
+        httpx.post(
+            f"{base}/learn", json={"events": [{"features": {"a": 2.0}, "label": 0}]}, headers=auth
+        )
         assert wait_for(lambda: httpx.get(f"{base}/health").json()["status"] == "degraded")
         health = httpx.get(f"{base}/health").json()
         assert "checkpoint failed" in health["error"]

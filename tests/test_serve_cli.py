@@ -29,10 +29,12 @@ def test_serve_learns_over_http_and_stops_with_a_checkpoint(tmp_path):
     process, base = start_serve(tmp_path, CONFIG)
     try:
         auth = {"Authorization": "Bearer t0ken"}
-        events = [{"features": {"colour": c}, "label": float(c == "red")}
-                  for c in ["red", "blue"] * 500]  # fmt: skip
+        events = [
+            {"features": {"colour": c}, "label": float(c == "red")} for c in ["red", "blue"] * 500
+        ]
         assert httpx.post(f"{base}/learn", json={"events": events}, headers=auth).json() == {
-            "accepted": 1000}  # fmt: skip
+            "accepted": 1000
+        }
         deadline = time.monotonic() + 30
         while httpx.get(f"{base}/health").json()["events_learned"] < 999:
             assert time.monotonic() < deadline

@@ -25,9 +25,13 @@ def events(n, seed=0):
     """red ⇒ clicked, blue ⇒ not; sizes are noise."""
     rng = np.random.default_rng(seed)
     colours = rng.choice(["red", "blue"], n)
-    return ([{"colour": str(c), "size": float(s)} for c, s in zip(colours, rng.normal(size=n),
-                                                                 strict=True)],
-            [float(c == "red") for c in colours])  # fmt: skip
+    return (
+        [
+            {"colour": str(c), "size": float(s)}
+            for c, s in zip(colours, rng.normal(size=n), strict=True)
+        ],
+        [float(c == "red") for c in colours],
+    )
 
 
 def put(trainer, n, seed=0):
@@ -39,8 +43,15 @@ def put(trainer, n, seed=0):
 def service(tmp_path):
     live = LiveEvents()
     registry = LocalRegistry(tmp_path / "registry")
-    runner = Runner(LogisticRegression(bits=12), live, ttl=30.0, registry=registry,
-                    checkpoint_every=500, micro_batch=500, drain_at_end=False)  # fmt: skip
+    runner = Runner(
+        LogisticRegression(bits=12),
+        live,
+        ttl=30.0,
+        registry=registry,
+        checkpoint_every=500,
+        micro_batch=500,
+        drain_at_end=False,
+    )
     trainer = Trainer(runner, live, publish_every=0.05)
     trainer.start()
     client = TestClient(create_app(trainer=trainer, registry=registry, token=TOKEN))
@@ -62,8 +73,7 @@ def wait_for(condition, timeout=120.0, interval=0.02):
 def test_learn_then_predict_then_feedback(service):
     client, trainer, _ = service
     features, labels = events(2000)
-    body = {"events": [{"features": f, "label": y} for f, y in zip(features, labels,
-                                                                   strict=True)]}  # fmt: skip
+    body = {"events": [{"features": f, "label": y} for f, y in zip(features, labels, strict=True)]}
     assert client.post("/learn", json=body, headers=AUTH).json() == {"accepted": 2000}
     assert wait_for(lambda: client.get("/health").json()["events_learned"] >= 1999)
     answer = client.post("/predict", json={"id": "e1", "features": {"colour": "red"}}).json()
@@ -75,7 +85,8 @@ def test_learn_then_predict_then_feedback(service):
     # The tracked prediction e1 gets its label later: it is learned from what was served.
     before = trainer.runner.counters["learned"]
     assert client.post("/feedback", json={"id": "e1", "label": 1}, headers=AUTH).json() == {
-        "accepted": 1}  # fmt: skip
+        "accepted": 1
+    }
     assert wait_for(lambda: trainer.runner.counters["learned"] == before + 1)
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["role"] == "trainer"
@@ -89,8 +100,10 @@ def test_mutating_endpoints_need_the_token(service, tmp_path):
     client, _, _ = service
     body = {"events": [{"features": {"a": 1.0}, "label": 1}]}
     assert client.post("/learn", json=body).status_code == 401
-    assert client.post("/learn", json=body, headers={"Authorization": "Bearer nope"}
-                       ).status_code == 401  # fmt: skip
+    assert (
+        client.post("/learn", json=body, headers={"Authorization": "Bearer nope"}).status_code
+        == 401
+    )
     assert client.post("/feedback", json={"id": "x", "label": 1}).status_code == 401
     assert client.post("/rollback", json={}).status_code == 401
     assert client.post("/models/v000001/promote").status_code == 401
@@ -107,13 +120,15 @@ def test_bad_bodies_get_clear_4xx(service):
     nested = client.post("/predict", json={"features": {"colour": ["red"]}})
     assert nested.status_code == 422 and "features" in str(nested.json()["detail"])
     assert client.post("/predict", json={}).status_code == 422
-    unknown = client.post("/learn", json={"events": [{"features": {}, "lable": 1}]},
-                          headers=AUTH)  # fmt: skip
+    unknown = client.post("/learn", json={"events": [{"features": {}, "lable": 1}]}, headers=AUTH)
     assert unknown.status_code == 422 and "lable" in str(unknown.json()["detail"])
     too_many = {"events": [{"features": {"a": 1.0}}] * (MAX_EVENTS + 1)}
     assert client.post("/predict", json=too_many).status_code == 422
-    huge = client.post("/predict", content=b"{" + b" " * MAX_BODY_BYTES + b"}",
-                       headers={"content-type": "application/json"})  # fmt: skip
+    huge = client.post(
+        "/predict",
+        content=b"{" + b" " * MAX_BODY_BYTES + b"}",
+        headers={"content-type": "application/json"},
+    )
     assert huge.status_code == 413
 
     def chunks():  # no Content-Length: the limit holds while the body is read
@@ -122,8 +137,9 @@ def test_bad_bodies_get_clear_4xx(service):
             yield b" " * 65536
         yield b"]}"
 
-    streamed = client.post("/learn", content=chunks(), headers=AUTH | {
-        "content-type": "application/json"})  # fmt: skip
+    streamed = client.post(
+        "/learn", content=chunks(), headers=AUTH | {"content-type": "application/json"}
+    )
     assert streamed.status_code == 413 and "body over" in streamed.json()["detail"]
     assert client.get("/models/v999999").status_code == 404
 
@@ -171,8 +187,9 @@ def test_predictions_never_see_a_half_swapped_model(service):
     feeder.start()
     try:
         for _ in range(100):
-            answer = client.post("/predict", json={"events": [{"features": {"colour": "red"}}]
-                                                   * 50, "track": False}).json()  # fmt: skip
+            answer = client.post(
+                "/predict", json={"events": [{"features": {"colour": "red"}}] * 50, "track": False}
+            ).json()
             versions = {p["model_version"] for p in answer["predictions"]}
             probabilities = {p["probability"] for p in answer["predictions"]}
             if len(versions) != 1 or len(probabilities) != 1:
@@ -200,8 +217,9 @@ def test_a_replica_follows_the_registry_champion(service):
         answer = api.post("/predict", json={"features": {"colour": "red"}}).json()
         assert answer["predictions"][0]["model_version"] == replica.serving.version
         assert api.get("/health").json()["role"] == "replica"
-        assert api.post("/learn", json={"events": [{"features": {}}]},
-                        headers=AUTH).status_code == 404  # fmt: skip
+        assert (
+            api.post("/learn", json={"events": [{"features": {}}]}, headers=AUTH).status_code == 404
+        )
     finally:
         replica.stop()
 
@@ -211,12 +229,15 @@ def test_columns_score_many_events_at_once(service):
     features, labels = events(1000, seed=7)
     trainer.events.put(features, labels=labels)
     assert wait_for(lambda: client.get("/health").json()["events_learned"] >= 999)
-    body = {"columns": {"colour": ["red", "blue", None], "size": [0.1, None, 2]},
-            "ids": ["a", "b", "c"]}  # fmt: skip
+    body = {
+        "columns": {"colour": ["red", "blue", None], "size": [0.1, None, 2]},
+        "ids": ["a", "b", "c"],
+    }
     answer = client.post("/predict", json=body).json()
     assert answer["ids"] == ["a", "b", "c"] and answer["predictions"][:2] == [True, False]
-    one = client.post("/predict", json={"features": {"colour": "red", "size": 0.1},
-                                        "track": False}).json()["predictions"][0]  # fmt: skip
+    one = client.post(
+        "/predict", json={"features": {"colour": "red", "size": 0.1}, "track": False}
+    ).json()["predictions"][0]
     assert answer["probabilities"][0] == one["probability"]  # same model, same answer
     ragged = client.post("/predict", json={"columns": {"a": [1], "b": [1, 2]}})
     assert ragged.status_code == 422 and "same length" in ragged.json()["detail"]
@@ -227,7 +248,8 @@ def test_serve_warms_up_on_a_file_then_learns_over_http(tmp_path):
     from streamlearn.runner.config import load_config_text
     from streamlearn.service.serve import build_service
 
-    config = load_config_text(f"""
+    config = load_config_text(
+        f"""
 [source]
 path = "{elec2.path()}"
 target = "target"
@@ -235,7 +257,9 @@ target = "target"
 registry = "registry"
 [service]
 token = "{TOKEN}"
-""", base=tmp_path)  # fmt: skip
+""",
+        base=tmp_path,
+    )
     app, trainer = build_service(config)
     try:
         client = TestClient(app)

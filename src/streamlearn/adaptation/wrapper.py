@@ -85,8 +85,13 @@ class _Adaptive:
                 inner = model.state()
                 arrays |= {f"{prefix}/{k}": v for k, v in inner.arrays.items()}
                 metas[prefix] = inner.meta
-        meta = {"models": metas, "n_seen": self.n_seen, "since_drift": self.since_drift,
-                "drifts": self.drifts, "errors_since": self._errors_since}  # fmt: skip
+        meta = {
+            "models": metas,
+            "n_seen": self.n_seen,
+            "since_drift": self.since_drift,
+            "drifts": self.drifts,
+            "errors_since": self._errors_since,
+        }
         return State(type(self).__name__, self.params(), arrays, meta)
 
     @classmethod
@@ -146,9 +151,14 @@ class _Adaptive:
             else:
                 self.learner = self.policy.on_drift(self.learner)
             self.since_drift = 0
-            self.drifts.append({"index": index, "detector": type(self.detector).__name__,
-                                "statistic": _finite(self.detector.statistic),
-                                "action": action})  # fmt: skip
+            self.drifts.append(
+                {
+                    "index": index,
+                    "detector": type(self.detector).__name__,
+                    "statistic": _finite(self.detector.statistic),
+                    "action": action,
+                }
+            )
         elif signal == WARNING and self._starts_background():
             self.background = self.learner.clone()
             self._errors_since = [0.0, 0.0]

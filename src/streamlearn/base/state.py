@@ -80,16 +80,29 @@ def _array_specs(arrays: dict[str, np.ndarray]) -> tuple[list[dict[str, Any]], l
         else:
             array = array.astype(array.dtype.newbyteorder("<"), copy=False)
             code = array.dtype.str
-        specs.append({"name": name, "dtype": code, "shape": list(array.shape),
-                      "offset": offset, "nbytes": array.nbytes})  # fmt: skip
+        specs.append(
+            {
+                "name": name,
+                "dtype": code,
+                "shape": list(array.shape),
+                "offset": offset,
+                "nbytes": array.nbytes,
+            }
+        )
         blobs.append(array)
         offset += array.nbytes
     return specs, blobs
 
 
 def _header(state: State, info: dict[str, Any], specs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"format": FORMAT_VERSION, "kind": state.kind, "params": state.params,
-            "meta": state.meta, "info": info, "arrays": specs}  # fmt: skip
+    return {
+        "format": FORMAT_VERSION,
+        "kind": state.kind,
+        "params": state.params,
+        "meta": state.meta,
+        "info": info,
+        "arrays": specs,
+    }
 
 
 def _header_text(header: dict[str, Any]) -> bytes:
@@ -210,8 +223,9 @@ def load_snapshot(source: str | os.PathLike | bytes) -> tuple[State, dict[str, A
         raise ValueError(f"{where}: malformed snapshot header ({exc!r})") from None
 
 
-def _unpack(header: dict[str, Any], payload: memoryview, where: str
-            ) -> tuple[State, dict[str, Any]]:  # fmt: skip
+def _unpack(
+    header: dict[str, Any], payload: memoryview, where: str
+) -> tuple[State, dict[str, Any]]:
     specs = header.get("arrays", [])
     if len(payload) != sum(spec["nbytes"] for spec in specs):
         raise ValueError(f"{where}: truncated snapshot ({len(payload)} bytes of arrays)")
@@ -221,8 +235,9 @@ def _unpack(header: dict[str, Any], payload: memoryview, where: str
             raise ValueError(f"{where}: array {spec['name']!r} has dtype {spec['dtype']}")
         blob = payload[spec["offset"] : spec["offset"] + spec["nbytes"]]
         blobs.append(blob)
-        arrays[spec["name"]] = np.frombuffer(blob, dtype=np.dtype(spec["dtype"])).reshape(
-            spec["shape"]).copy()  # fmt: skip
+        arrays[spec["name"]] = (
+            np.frombuffer(blob, dtype=np.dtype(spec["dtype"])).reshape(spec["shape"]).copy()
+        )
     if _digest(header, blobs) != header.get("sha256"):
         raise ValueError(f"{where}: checksum mismatch, the snapshot is corrupted")
     state = State(header["kind"], header["params"], arrays, header.get("meta", {}))

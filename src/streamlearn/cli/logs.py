@@ -41,10 +41,14 @@ def setup_logging(fmt: str = "text", level: str = "info", stream: IO[str] | None
         raise ValueError(f"log format must be one of {FORMATS}, got {fmt!r}")
     handler = logging.StreamHandler(stream)
     if fmt == "json":
-        handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{",
-                                           datefmt="%Y-%m-%dT%H:%M:%S%z",
-                                           rename_fields={"levelname": "level",
-                                                          "asctime": "timestamp"}))  # fmt: skip
+        handler.setFormatter(
+            JsonFormatter(
+                "{asctime}{levelname}{name}{message}",
+                style="{",
+                datefmt="%Y-%m-%dT%H:%M:%S%z",
+                rename_fields={"levelname": "level", "asctime": "timestamp"},
+            )
+        )
     else:
         handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logger = logging.getLogger("streamlearn")

@@ -204,16 +204,18 @@ def evaluate(
     )
     runs = {}
     for name in models:
-        runs[name], log = _evaluate_with_progress(f"{file.name} ({name})", file, target,
-                                                  model=name, **options)  # fmt: skip
+        runs[name], log = _evaluate_with_progress(
+            f"{file.name} ({name})", file, target, model=name, **options
+        )
     if report is not None:
         pictures = write_report(report, runs, title=file.name)
         err.print(f"report: {report} ({len(pictures)} plots beside it)")
     first = next(iter(runs.values()))
     if output is Output.json:
         as_dicts = {name: run.as_dict() for name, run in runs.items()}
-        out.print_json(json.dumps(next(iter(as_dicts.values())) if len(runs) == 1
-                                  else {"models": as_dicts}))  # fmt: skip
+        out.print_json(
+            json.dumps(next(iter(as_dicts.values())) if len(runs) == 1 else {"models": as_dicts})
+        )
     elif len(runs) == 1:
         out.print(_summary(f"{first.model} ({models[0]}), {first.task}", {file.name: first}))
     else:
@@ -227,8 +229,9 @@ def _models(values: list[str]) -> list[str]:
     if unknown or not names:
         wrong = unknown[0] if unknown else ""
         choices = ", ".join(MODEL_NAMES)
-        raise typer.BadParameter(f"unknown model {wrong!r}; choose from {choices}",
-                                 param_hint="--model")  # fmt: skip
+        raise typer.BadParameter(
+            f"unknown model {wrong!r}; choose from {choices}", param_hint="--model"
+        )
     return names
 
 
@@ -275,8 +278,10 @@ def demo(
             runner = build_runner(load_config_text(config, base=folder))
             if "stopped" in name:
                 first = _run_with_progress(runner, name, limit=events // 2)
-                out.print(f"stopped after {first.served:,} events at {first.versions[-1]}; "
-                          "a new runner resumes from it:")  # fmt: skip
+                out.print(
+                    f"stopped after {first.served:,} events at {first.versions[-1]}; "
+                    "a new runner resumes from it:"
+                )
                 runner = build_runner(load_config_text(config, base=folder))
             out.print(_run_table(name, _run_with_progress(runner, name)))
 
@@ -327,15 +332,19 @@ def serve(
     http = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=http.run, name="http", daemon=True)
     done = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: done.set())
-                for sig in (signal.SIGTERM, signal.SIGINT)}  # fmt: skip
+    previous = {
+        sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
     thread.start()
-    log.info("serving", extra={"event": "serving", "host": host, "port": port,
-                               "role": settings.service.role})  # fmt: skip
+    log.info(
+        "serving",
+        extra={"event": "serving", "host": host, "port": port, "role": settings.service.role},
+    )
     title = f"serving on http://{host}:{port}"
     try:
-        with Live(status_table(server.monitor, title), console=err, transient=True,
-                  auto_refresh=False) as live:  # fmt: skip
+        with Live(
+            status_table(server.monitor, title), console=err, transient=True, auto_refresh=False
+        ) as live:
             while not done.wait(0.5) and thread.is_alive():
                 if err.is_terminal:
                     live.update(status_table(server.monitor, title), refresh=True)
@@ -348,8 +357,10 @@ def serve(
         summary = getattr(server, "summary", None)
         if summary is not None:
             last = summary.versions[-1] if summary.versions else "—"
-            err.print(f"stopped: {summary.served:,} events served, {summary.learned:,} learned, "
-                      f"last version {last}")  # fmt: skip
+            err.print(
+                f"stopped: {summary.served:,} events served, {summary.learned:,} learned, "
+                f"last version {last}"
+            )
 
 
 def _run_with_progress(runner: Runner, name: str, limit: int | None = None) -> RunSummary:
@@ -368,8 +379,9 @@ def _run_with_progress(runner: Runner, name: str, limit: int | None = None) -> R
     def screen() -> Group:
         return Group(bar, status_table(monitor, f"run {name}"))
 
-    with Live(screen(), console=err, transient=True, refresh_per_second=4,
-              auto_refresh=err.is_terminal) as live:  # fmt: skip
+    with Live(
+        screen(), console=err, transient=True, refresh_per_second=4, auto_refresh=err.is_terminal
+    ) as live:
 
         def progress(summary: RunSummary) -> None:
             bar.update(job, completed=runner.source.position, events=summary.served)
@@ -411,8 +423,12 @@ def _run_table(name: str, summary: RunSummary) -> Table:
     for challenger in summary.challengers:
         loss = challenger.get("log_loss", challenger.get("rmse", math.nan))
         table.add_row(f"  challenger {challenger['model']}", _fmt(loss))
-    table.add_row("versions", f"{len(summary.versions)} this run, last {summary.versions[-1]}"
-                  if summary.versions else "—")  # fmt: skip
+    table.add_row(
+        "versions",
+        f"{len(summary.versions)} this run, last {summary.versions[-1]}"
+        if summary.versions
+        else "—",
+    )
     return table
 
 

@@ -38,8 +38,15 @@ def list_versions(folder: Folder) -> None:
         table.add_column(name)
     for v in _open(folder).versions():
         metrics = ", ".join(f"{k} {val:.4f}" for k, val in list(v.metrics.items())[:3])
-        table.add_row(v.id, v.parent or "", _when(v), ",".join(v.tags), f"{v.events:,}",
-                      json.dumps(v.offsets), metrics)  # fmt: skip
+        table.add_row(
+            v.id,
+            v.parent or "",
+            _when(v),
+            ",".join(v.tags),
+            f"{v.events:,}",
+            json.dumps(v.offsets),
+            metrics,
+        )
     out.print(table)
 
 
@@ -68,8 +75,11 @@ def diff(
     table.add_row("offsets", json.dumps(va.offsets), json.dumps(vb.offsets))
     for key in sorted(set(va.metrics) | set(vb.metrics)):
         table.add_row(key, _num(va.metrics.get(key)), _num(vb.metrics.get(key)))
-    params = sorted(k for k in set(state_a.params) | set(state_b.params)
-                    if state_a.params.get(k) != state_b.params.get(k))  # fmt: skip
+    params = sorted(
+        k
+        for k in set(state_a.params) | set(state_b.params)
+        if state_a.params.get(k) != state_b.params.get(k)
+    )
     for key in params:
         table.add_row(f"param {key}", str(state_a.params.get(key)), str(state_b.params.get(key)))
     for key in sorted(set(state_a.arrays) & set(state_b.arrays)):

@@ -16,8 +16,7 @@ from streamlearn.monitor import Monitor
 def status_table(monitor: Monitor, title: str) -> Table:
     """The latest point of ``monitor`` as a two-row-per-line grid."""
     point = monitor.latest
-    table = Table(title=title, title_justify="left", show_header=False, box=None,
-                  padding=(0, 2))  # fmt: skip
+    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
     uptime = time.time() - monitor.started
     if point is None:
         table.add_row("starting …", f"up {_duration(uptime)}")

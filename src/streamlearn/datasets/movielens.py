@@ -36,26 +36,34 @@ def locate(name: str = FILE, folder: str | os.PathLike | None = None) -> Path:
     places = [Path(folder)] if folder else []
     if os.environ.get("STREAMLEARN_DATA"):
         places.append(Path(os.environ["STREAMLEARN_DATA"]))
-    places += [Path.home() / ".streamlearn" / "data", Path.cwd().parent / "shared" / "datasets",
-               Path.cwd() / "shared" / "datasets"]  # fmt: skip
+    places += [
+        Path.home() / ".streamlearn" / "data",
+        Path.cwd().parent / "shared" / "datasets",
+        Path.cwd() / "shared" / "datasets",
+    ]
     for place in places:
         if (place / name).is_file():
             return place / name
     searched = ", ".join(map(str, places))
-    raise FileNotFoundError(f"{name} not found in {searched}; download MovieLens 100K from "
-                            "grouplens.org and put it in one of them")  # fmt: skip
+    raise FileNotFoundError(
+        f"{name} not found in {searched}; download MovieLens 100K from "
+        "grouplens.org and put it in one of them"
+    )
 
 
 def load(limit: int | None = None, folder: str | os.PathLike | None = None) -> Ratings:
     """The ratings, sorted by timestamp (ties kept in file order)."""
     options = pacsv.ParseOptions(delimiter="\t")
-    types = pacsv.ConvertOptions(column_types={"user_id:token": pa.int64(),
-                                               "item_id:token": pa.int64()})  # fmt: skip
+    types = pacsv.ConvertOptions(
+        column_types={"user_id:token": pa.int64(), "item_id:token": pa.int64()}
+    )
     table = pacsv.read_csv(locate(FILE, folder), parse_options=options, convert_options=types)
     order = np.argsort(table["timestamp:float"].to_numpy(), kind="stable")[:limit]
     return Ratings(
-        {"user": table["user_id:token"].to_numpy()[order],
-         "item": table["item_id:token"].to_numpy()[order]},
+        {
+            "user": table["user_id:token"].to_numpy()[order],
+            "item": table["item_id:token"].to_numpy()[order],
+        },
         table["rating:float"].to_numpy().astype(np.float64)[order],
         table["timestamp:float"].to_numpy()[order],
-    )  # fmt: skip
+    )

@@ -49,8 +49,13 @@ class BanditLog:
 
     def slice(self, start: int, stop: int) -> BanditLog:
         part = slice(start, stop)
-        return BanditLog({k: v[part] for k, v in self.contexts.items()}, self.actions[part],
-                         self.rewards[part], self.propensities[part], self.n_actions)  # fmt: skip
+        return BanditLog(
+            {k: v[part] for k, v in self.contexts.items()},
+            self.actions[part],
+            self.rewards[part],
+            self.propensities[part],
+            self.n_actions,
+        )
 
 
 def item_features(policy: str = "random") -> dict[int, dict[str, float]]:
@@ -79,14 +84,18 @@ def path(policy: str = "random") -> Path:
 def load(policy: str = "random", limit: int | None = None, source: Path | None = None) -> BanditLog:
     """The log of ``policy`` (or the same file format at ``source``), in time order."""
     options = pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in CONTEXT}, include_columns=[
-            *CONTEXT, "item_id", "click", "propensity_score"],
-    )  # fmt: skip
+        column_types={name: pa.string() for name in CONTEXT},
+        include_columns=[*CONTEXT, "item_id", "click", "propensity_score"],
+    )
     table = pacsv.read_csv(source or path(policy), convert_options=options)
     if limit is not None:
         table = table.slice(0, limit)
     contexts = {name: np.asarray(table[name].to_pylist(), dtype=object) for name in CONTEXT}
     actions = table["item_id"].to_numpy().astype(np.int64)
-    return BanditLog(contexts, actions, table["click"].to_numpy().astype(np.float64),
-                     table["propensity_score"].to_numpy().astype(np.float64),
-                     int(actions.max()) + 1)  # fmt: skip
+    return BanditLog(
+        contexts,
+        actions,
+        table["click"].to_numpy().astype(np.float64),
+        table["propensity_score"].to_numpy().astype(np.float64),
+        int(actions.max()) + 1,
+    )

@@ -96,8 +96,9 @@ def delayed_clicks(n: int = 200_000, seed: int = 0, mean_delay: float = 300.0) -
     clicked = table.column(TARGET).to_numpy() == 1
     delays = np.random.default_rng(seed + 1).exponential(mean_delay, n).round()
     table = table.set_column(0, TARGET, pa.array(np.where(clicked, 1.0, np.nan), from_pandas=True))
-    return table.append_column("delay", pa.array(np.where(clicked, delays, np.nan),
-                                                 from_pandas=True))  # fmt: skip
+    return table.append_column(
+        "delay", pa.array(np.where(clicked, delays, np.nan), from_pandas=True)
+    )
 
 
 def tabular_stream(
@@ -179,8 +180,9 @@ def ratings(
     return {"user": u.astype(np.int64), "item": i.astype(np.int64)}, np.clip(np.round(noisy), 1, 5)
 
 
-def timeline(n: int = 100_000, users: int = 200, topics: int = 8, authors: int = 5,
-             seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:  # fmt: skip
+def timeline(
+    n: int = 100_000, users: int = 200, topics: int = 8, authors: int = 5, seed: int = 0
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Impressions of posts on a social timeline, with three kinds of engagement: ``click``
     (0/1), and for clicked posts only ``like`` (0/1) and ``dwell`` (seconds); unknown is
     NaN. Each user has affinities to topics and authors; returns (features, labels)."""
@@ -196,16 +198,19 @@ def timeline(n: int = 100_000, users: int = 200, topics: int = 8, authors: int =
     click = rng.random(n) < 1 / (1 + np.exp(-(pull - 1.5)))
     like = np.where(click, rng.random(n) < 1 / (1 + np.exp(-(pull - 0.5))), np.nan)
     dwell = np.where(click, rng.lognormal(2.5 + 0.4 * pull, 0.5), np.nan)
-    features = {"user": np.char.add("u", u.astype(str)).astype(object),
-                "topic": np.char.add("t", t.astype(str)).astype(object),
-                "author": np.char.add("a", a.astype(str)).astype(object),
-                "post": np.char.add("p", rng.integers(0, 5000, n).astype(str)).astype(object),
-                "hour": hour.astype(np.int64)}  # fmt: skip
+    features = {
+        "user": np.char.add("u", u.astype(str)).astype(object),
+        "topic": np.char.add("t", t.astype(str)).astype(object),
+        "author": np.char.add("a", a.astype(str)).astype(object),
+        "post": np.char.add("p", rng.integers(0, 5000, n).astype(str)).astype(object),
+        "hour": hour.astype(np.int64),
+    }
     return features, {"click": click.astype(float), "like": like, "dwell": dwell}
 
 
-def timeline_truth(users: int = 200, topics: int = 8, authors: int = 5, seed: int = 0
-                   ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def timeline_truth(
+    users: int = 200, topics: int = 8, authors: int = 5, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """The users' topic affinities and the authors' qualities behind :func:`timeline`."""
     rng = np.random.default_rng(seed)
     return rng.normal(0, 1.2, (users, topics)), rng.normal(0, 0.7, authors)

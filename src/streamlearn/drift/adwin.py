@@ -64,8 +64,9 @@ def _screen(log_term, spread, width, min_length):
 
 
 @nb.njit(inline="always")
-def _could_cut(counts, heads, slots, totals, n_rows, width, total, min_length, c1, c2,
-               cache, starts, dirty):  # fmt: skip
+def _could_cut(
+    counts, heads, slots, totals, n_rows, width, total, min_length, c1, c2, cache, starts, dirty
+):
     """Whether any cut passes the screen of :func:`_shrink_window`.
 
     First River's running sums from the oldest end at every cut (n0, u0, and Σ|total| for
@@ -130,8 +131,21 @@ def _shrink_window(
         spread = variance / width
         screen, c1, c2 = _screen(log_term, spread, width, min_length)
         if screen:
-            could = _could_cut(counts, heads, slots, totals, n_rows, width, total, min_length,
-                               c1, c2, cache, starts, dirty)  # fmt: skip
+            could = _could_cut(
+                counts,
+                heads,
+                slots,
+                totals,
+                n_rows,
+                width,
+                total,
+                min_length,
+                c1,
+                c2,
+                cache,
+                starts,
+                dirty,
+            )
             dirty = -1  # the cache is up to date
             if not could:
                 break
@@ -304,17 +318,40 @@ def _adwin(state, params, values, out):
         if phase == 0 and width > grace_period:
             counts[0], heads[0] = c0, h0
             # Most scans end at the screen, here; the rest go through every cut.
-            screen, c1, c2 = _screen(math.log(2.0 * math.log(width) / delta),
-                                     variance / width, width, min_length)  # fmt: skip
-            if screen and not _could_cut(counts, heads, slots, totals, n_rows, width, total,
-                                         min_length, c1, c2, cache, starts, dirty):  # fmt: skip
+            screen, c1, c2 = _screen(
+                math.log(2.0 * math.log(width) / delta), variance / width, width, min_length
+            )
+            if screen and not _could_cut(
+                counts,
+                heads,
+                slots,
+                totals,
+                n_rows,
+                width,
+                total,
+                min_length,
+                c1,
+                c2,
+                cache,
+                starts,
+                dirty,
+            ):
                 dirty = -1
             else:
                 mean_before = total / width
                 window, drift, dirty = _shrink_window(
-                    (width, total, variance, n_rows), counts, heads, slots, totals, variances,
-                    delta, min_length, cache, starts, dirty if not screen else -1,
-                )  # fmt: skip
+                    (width, total, variance, n_rows),
+                    counts,
+                    heads,
+                    slots,
+                    totals,
+                    variances,
+                    delta,
+                    min_length,
+                    cache,
+                    starts,
+                    dirty if not screen else -1,
+                )
                 width, total, variance, n_rows = window
                 c0, h0 = counts[0], heads[0]  # a cut may have dropped from row 0
                 # The cut dropped the older part: the mean of what is left says which way
@@ -369,16 +406,27 @@ class ADWIN(DriftDetector):
         super().__init__()
 
     def params(self):
-        return {"delta": self.delta, "clock": self.clock, "max_buckets": self.max_buckets,
-                "min_window_length": self.min_window_length,
-                "grace_period": self.grace_period, "direction": self.direction}  # fmt: skip
+        return {
+            "delta": self.delta,
+            "clock": self.clock,
+            "max_buckets": self.max_buckets,
+            "min_window_length": self.min_window_length,
+            "grace_period": self.grace_period,
+            "direction": self.direction,
+        }
 
     def _param_array(self):
         return np.array(
-            [self.delta, self.clock, self.max_buckets, self.min_window_length,
-             self.grace_period, DIRECTIONS[self.direction]],
+            [
+                self.delta,
+                self.clock,
+                self.max_buckets,
+                self.min_window_length,
+                self.grace_period,
+                DIRECTIONS[self.direction],
+            ],
             dtype=np.float64,
-        )  # fmt: skip
+        )
 
     def _fresh_state(self):
         return np.zeros(HEADER + ROWS + 2 * ROWS * (self.max_buckets + 1) + 1)

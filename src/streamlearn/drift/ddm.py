@@ -65,8 +65,11 @@ class DDM(DriftDetector):
         super().__init__()
 
     def params(self):
-        return {"warm_start": self.warm_start, "warning_threshold": self.warning_threshold,
-                "drift_threshold": self.drift_threshold}  # fmt: skip
+        return {
+            "warm_start": self.warm_start,
+            "warning_threshold": self.warning_threshold,
+            "drift_threshold": self.drift_threshold,
+        }
 
     def _param_array(self):
         return np.array([self.warm_start, self.warning_threshold, self.drift_threshold], float)

@@ -216,13 +216,20 @@ class KSWIN(DriftDetector):
         if window_size - stat_size < stat_size:
             raise ValueError("KSWIN: the older part of the window must hold stat_size values")
         self.alpha, self.window_size, self.stat_size, self.seed = (
-            alpha, window_size, stat_size, seed
-        )  # fmt: skip
+            alpha,
+            window_size,
+            stat_size,
+            seed,
+        )
         super().__init__()
 
     def params(self):
-        return {"alpha": self.alpha, "window_size": self.window_size,
-                "stat_size": self.stat_size, "seed": self.seed}  # fmt: skip
+        return {
+            "alpha": self.alpha,
+            "window_size": self.window_size,
+            "stat_size": self.stat_size,
+            "seed": self.seed,
+        }
 
     def _param_array(self):
         # random.sample draws from a pool when the population is small against k.

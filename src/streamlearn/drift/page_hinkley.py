@@ -79,12 +79,19 @@ class PageHinkley(DriftDetector):
         super().__init__()
 
     def params(self):
-        return {"min_instances": self.min_instances, "delta": self.delta,
-                "threshold": self.threshold, "alpha": self.alpha, "mode": self.mode}  # fmt: skip
+        return {
+            "min_instances": self.min_instances,
+            "delta": self.delta,
+            "threshold": self.threshold,
+            "alpha": self.alpha,
+            "mode": self.mode,
+        }
 
     def _param_array(self):
-        return np.array([self.min_instances, self.delta, self.threshold, self.alpha,
-                         MODES[self.mode]], dtype=np.float64)  # fmt: skip
+        return np.array(
+            [self.min_instances, self.delta, self.threshold, self.alpha, MODES[self.mode]],
+            dtype=np.float64,
+        )
 
     def _fresh_state(self):
         state = np.zeros(7)

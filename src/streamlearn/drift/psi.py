@@ -107,8 +107,12 @@ class PSI(DriftDetector):
         super().__init__()
 
     def params(self):
-        return {"window": self.window, "bins": self.bins, "threshold": self.threshold,
-                "warning": self.warning}  # fmt: skip
+        return {
+            "window": self.window,
+            "bins": self.bins,
+            "threshold": self.threshold,
+            "warning": self.warning,
+        }
 
     def _param_array(self):
         return np.array([self.window, self.bins, self.warning, self.threshold], np.float64)

@@ -80,8 +80,9 @@ def snips(rewards, target, propensities, level: float = 0.95) -> Estimate:
     return Estimate(value, value - half, value + half, len(w))
 
 
-def doubly_robust(rewards, actions, probabilities, expected, propensities,
-                  level: float = 0.95) -> Estimate:  # fmt: skip
+def doubly_robust(
+    rewards, actions, probabilities, expected, propensities, level: float = 0.95
+) -> Estimate:
     """``probabilities`` and ``expected``: the policy's probability and the reward model's
     prediction of every action (one column per action) for each logged event."""
     rows = np.arange(len(actions))

@@ -44,8 +44,10 @@ class SearchResult:
 
     def __str__(self) -> str:
         lines = ["rate        events      loss  round"]
-        lines += [f"{r['rate']:<10.4g}{r['events']:>8,}{r['loss']:>10.4f}{r['round']:>7}"
-                  for r in self.table]  # fmt: skip
+        lines += [
+            f"{r['rate']:<10.4g}{r['events']:>8,}{r['loss']:>10.4f}{r['round']:>7}"
+            for r in self.table
+        ]
         return "\n".join(lines)
 
 
@@ -124,11 +126,20 @@ def bisect_rate(
         else:
             a, c = c, d
             d = a + ratio * (b - a)
-    table = sorted((_row(rate, n, value * n, step) for step, (rate, value)
-                    in enumerate(tried.items(), start=1)), key=lambda r: r["loss"])  # fmt: skip
+    table = sorted(
+        (
+            _row(rate, n, value * n, step)
+            for step, (rate, value) in enumerate(tried.items(), start=1)
+        ),
+        key=lambda r: r["loss"],
+    )
     return SearchResult(table[0]["rate"], table)
 
 
 def _row(rate: float, events: int, total: float, round_: int) -> dict[str, Any]:
-    return {"rate": rate, "events": events, "loss": total / events if events else math.nan,
-            "round": round_}  # fmt: skip
+    return {
+        "rate": rate,
+        "events": events,
+        "loss": total / events if events else math.nan,
+        "round": round_,
+    }

@@ -45,5 +45,8 @@ def progressive_topn(
                 gains += 1.0 / math.log2(top.index(items[e]) + 2)
         candidates += targets[e] >= relevant
         model.learn_many(one, targets[e : e + 1])
-    return {f"recall@{k}": hits / scored if scored else math.nan,
-            f"ndcg@{k}": gains / scored if scored else math.nan, "scored": scored}  # fmt: skip
+    return {
+        f"recall@{k}": hits / scored if scored else math.nan,
+        f"ndcg@{k}": gains / scored if scored else math.nan,
+        "scored": scored,
+    }

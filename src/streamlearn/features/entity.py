@@ -90,9 +90,11 @@ class EntityStore:
     """
 
     def __init__(
-        self, half_lives: Sequence[float] = (3600.0, 86400.0), prior: float = 0.002,
+        self,
+        half_lives: Sequence[float] = (3600.0, 86400.0),
+        prior: float = 0.002,
         weight: float = 20.0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         if not half_lives or min(half_lives) <= 0:
             raise ValueError("half-lives must be > 0")
         self.half_lives = np.array(half_lives, np.float64)
@@ -105,11 +107,11 @@ class EntityStore:
     @property
     def names(self) -> list[str]:
         return ["amount_z", "log_count", "since_last", "fraud_rate"] + [
-            f"velocity_{h:g}" for h in self.half_lives]  # fmt: skip
+            f"velocity_{h:g}" for h in self.half_lives
+        ]
 
     def params(self) -> dict[str, Any]:
-        return {"half_lives": self.half_lives.tolist(), "prior": self.prior,
-                "weight": self.weight}  # fmt: skip
+        return {"half_lives": self.half_lives.tolist(), "prior": self.prior, "weight": self.weight}
 
     def _rows(self, ids: Sequence[Hashable]) -> np.ndarray:
         rows = np.empty(len(ids), np.int64)
@@ -136,8 +138,9 @@ class EntityStore:
                 table[k] = self.table[row]
         return self._run(np.arange(len(keys)), table, times, amounts)
 
-    def prepare(self, ids: Any, times: Any, amounts: Any, labels: Any = None
-                ) -> tuple[dict[str, np.ndarray], Any]:  # fmt: skip
+    def prepare(
+        self, ids: Any, times: Any, amounts: Any, labels: Any = None
+    ) -> tuple[dict[str, np.ndarray], Any]:
         """Each event's features from its entity's past, and a ``commit()`` that makes the
         events part of that past (nothing changes until it is called). With ``labels``, each
         event's label is learned right after it (labels that come with their events)."""
@@ -149,8 +152,9 @@ class EntityStore:
             row = self._index.get(key)
             if row is not None:
                 table[k] = self.table[row]
-        features = self._run(np.array([local[key] for key in keys], np.int64), table, times,
-                             amounts, labels)  # fmt: skip
+        features = self._run(
+            np.array([local[key] for key in keys], np.int64), table, times, amounts, labels
+        )
 
         def commit() -> np.ndarray:
             rows = self._rows(distinct)
@@ -170,8 +174,9 @@ class EntityStore:
         amounts = np.log1p(np.maximum(_numbers(amounts, len(rows)), 0.0))
         labels = np.zeros(0) if labels is None else _numbers(labels, len(rows))
         out = np.empty((len(rows), 4 + len(self.half_lives)))
-        _transform_update(rows, table, times, amounts, labels, self.half_lives, self.prior,
-                          self.weight, out)  # fmt: skip
+        _transform_update(
+            rows, table, times, amounts, labels, self.half_lives, self.prior, self.weight, out
+        )
         return {name: out[:, k].copy() for k, name in enumerate(self.names)}
 
     def learn_labels(self, ids: Any, labels: Any) -> None:
@@ -251,8 +256,9 @@ def _keys(ids: Any) -> list[Hashable]:
         if key is None or key == "" or (isinstance(key, float) and not math.isfinite(key)):
             key = ""
         elif isinstance(key, bool) or not isinstance(key, str | int | float):
-            raise TypeError(f"an entity id must be a str or a number: unsupported type "
-                            f"{type(key).__name__}")  # fmt: skip
+            raise TypeError(
+                f"an entity id must be a str or a number: unsupported type {type(key).__name__}"
+            )
         keys.append(int(key) if isinstance(key, float) and key.is_integer() else key)
     return keys
 

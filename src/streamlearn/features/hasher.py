@@ -84,13 +84,20 @@ def _straight_line_encoder(x, names, seeds, plain, pairs, standardize):
     for a, b in pairs:
         hashes.append(f"(({hashes[a]} * {FNV_PRIME}) ^ {hashes[b]}) & {MASK32}")
         values.append(f"{values[a]} * {values[b]}")
-    source = "\n".join([
-        "def encode(x, scale):", "    try:", *(f"        {line}" for line in reads),
-        "    except KeyError:", "        return None",
-        f"    if not ({' and '.join(checks)}):", "        return None", *body,
-        f"    return Event(np.array([{', '.join(hashes)}], dtype=np.uint32),"
-        f" np.array([{', '.join(values)}]), [{', '.join(numbers)}], [])",
-    ])  # fmt: skip
+    source = "\n".join(
+        [
+            "def encode(x, scale):",
+            "    try:",
+            *(f"        {line}" for line in reads),
+            "    except KeyError:",
+            "        return None",
+            f"    if not ({' and '.join(checks)}):",
+            "        return None",
+            *body,
+            f"    return Event(np.array([{', '.join(hashes)}], dtype=np.uint32),"
+            f" np.array([{', '.join(values)}]), [{', '.join(numbers)}], [])",
+        ]
+    )
     scope = {"murmur": mmh3.hash, "np": np, "Event": EncodedEvent}
     exec(compile(source, f"<encoder of {len(names)} columns>", "exec"), scope)
     return scope["encode"]
@@ -273,8 +280,16 @@ class FeatureHasher:
         names = sorted(x, key=_checked_name)
         seeds = [self.column_seed(name) for name in names]
         plain = [name not in self._categorical for name in names]
-        layout = make_layout(x, names, seeds, plain, self.cross_pairs(names), self.scaler,
-                             self.standardize, MAX_ABS_VALUE)  # fmt: skip
+        layout = make_layout(
+            x,
+            names,
+            seeds,
+            plain,
+            self.cross_pairs(names),
+            self.scaler,
+            self.standardize,
+            MAX_ABS_VALUE,
+        )
         self._layouts[key] = layout
         return layout
 
@@ -400,9 +415,15 @@ class FeatureHasher:
             seeds = np.array([self.column_seed(name) for _, name, _ in group], np.uint32)
             slots = np.array([j for j, _, _ in group], np.int64)
             width = 1 << (len(group) - 1).bit_length()
-            hash_string_columns(_padded(offsets, width), _padded([b[1] for b in buffers], width),
-                                _padded([b[2] for b in buffers], width), seeds, slots, hashes,
-                                values)  # fmt: skip
+            hash_string_columns(
+                _padded(offsets, width),
+                _padded([b[1] for b in buffers], width),
+                _padded([b[2] for b in buffers], width),
+                seeds,
+                slots,
+                hashes,
+                values,
+            )
 
     def _encode_column(self, name: str, column: np.ndarray, learn: bool, hashes, values):
         """Fill one numeric column's slots (categorical codes, or numbers). For the missing

@@ -55,9 +55,12 @@ def murmur3_bytes(data, start, end, seed):
     nblocks = length // 4
     for b in range(nblocks):
         i = start + 4 * b
-        k = (np.uint64(data[i]) | (np.uint64(data[i + 1]) << np.uint64(8))
-             | (np.uint64(data[i + 2]) << np.uint64(16))
-             | (np.uint64(data[i + 3]) << np.uint64(24)))  # fmt: skip
+        k = (
+            np.uint64(data[i])
+            | (np.uint64(data[i + 1]) << np.uint64(8))
+            | (np.uint64(data[i + 2]) << np.uint64(16))
+            | (np.uint64(data[i + 3]) << np.uint64(24))
+        )
         h ^= _mix_block(k)
         h = ((h << np.uint64(13)) | (h >> np.uint64(19))) & _MASK
         h = (h * np.uint64(5) + np.uint64(0xE6546B64)) & _MASK

@@ -54,9 +54,12 @@ def typed_reads(
     if not all(kind is str or (kind in (int, float) and plain[j]) for j, kind in enumerate(kinds)):
         return None
     reads = [f"v{j} = x[{name!r}]" for j, name in enumerate(names)]
-    checks = [f"type(v{j}) is str and v{j}" if kind is str
-              else f"type(v{j}) is {kind.__name__} and {-limit!r} <= v{j} <= {limit!r}"
-              for j, kind in enumerate(kinds)]  # fmt: skip
+    checks = [
+        f"type(v{j}) is str and v{j}"
+        if kind is str
+        else f"type(v{j}) is {kind.__name__} and {-limit!r} <= v{j} <= {limit!r}"
+        for j, kind in enumerate(kinds)
+    ]
     return kinds, reads, checks
 
 
@@ -115,11 +118,15 @@ def make_layout(
     texts = [j for j, kind in enumerate(kinds) if kind is str]
     packing = struct.Struct(f"<{len(numbers)}d{len(texts)}I")
     hashed = [f"murmur(v{j}, {seeds[j]}, False)" for j in texts]
-    source = "\n".join([
-        "def pack(x):", *(f"    {line}" for line in reads),
-        f"    if not ({' and '.join(checks) or 'True'}):", "        return None",
-        f"    return PACK({', '.join([f'v{j}' for j in numbers] + hashed)})",
-    ])  # fmt: skip
+    source = "\n".join(
+        [
+            "def pack(x):",
+            *(f"    {line}" for line in reads),
+            f"    if not ({' and '.join(checks) or 'True'}):",
+            "        return None",
+            f"    return PACK({', '.join([f'v{j}' for j in numbers] + hashed)})",
+        ]
+    )
     scope = {"murmur": mmh3.hash, "PACK": packing.pack}
     exec(compile(source, f"<packer of {len(names)} columns>", "exec"), scope)
     plan = np.zeros(HEADER + COLUMN * len(names) + 2 * len(pairs), np.int64)
@@ -127,8 +134,15 @@ def make_layout(
     for position, j in enumerate(texts):
         plan[HEADER + COLUMN * j : HEADER + COLUMN * (j + 1)] = TEXT, position, 0, 0
     plan[HEADER + COLUMN * len(names) :] = np.asarray(pairs, np.int64).reshape(-1)
-    layout = Layout(scope["pack"], plan, scaler, standardize, numbers,
-                    [seeds[j] for j in numbers], [names[j] for j in numbers])  # fmt: skip
+    layout = Layout(
+        scope["pack"],
+        plan,
+        scaler,
+        standardize,
+        numbers,
+        [seeds[j] for j in numbers],
+        [names[j] for j in numbers],
+    )
     layout.place_numbers()
     return layout
 

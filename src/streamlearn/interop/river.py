@@ -95,8 +95,10 @@ def river_estimator(spec: str) -> Any:
         try:
             steps.append(getattr(importlib.import_module(f"river.{module}"), name)())
         except (ImportError, AttributeError, ValueError):
-            raise ValueError(f"unknown River estimator {part!r} (write module.Class, as "
-                             "linear_model.LogisticRegression)") from None  # fmt: skip
+            raise ValueError(
+                f"unknown River estimator {part!r} (write module.Class, as "
+                "linear_model.LogisticRegression)"
+            ) from None
     return steps[0] if len(steps) == 1 else compose.Pipeline(*steps)
 
 
@@ -126,15 +128,21 @@ class RiverModel(Learner):
 
     def state(self) -> State:
         blob = np.frombuffer(pickle.dumps(self.estimator), np.uint8).copy()
-        return State(type(self).__name__, {}, {"river_pickle": blob},
-                     {"river_class": type(self.estimator).__name__})  # fmt: skip
+        return State(
+            type(self).__name__,
+            {},
+            {"river_pickle": blob},
+            {"river_class": type(self.estimator).__name__},
+        )
 
     @classmethod
     def from_state(cls, state: State) -> Self:
         if not _ALLOWED["pickle"]:
-            raise ValueError("this snapshot holds a River model, which is a pickle: load it "
-                             "only if you trust it, after interop.river.allow_pickle() "
-                             "(or model.allow_pickle = true in the config)")  # fmt: skip
+            raise ValueError(
+                "this snapshot holds a River model, which is a pickle: load it "
+                "only if you trust it, after interop.river.allow_pickle() "
+                "(or model.allow_pickle = true in the config)"
+            )
         return cls(pickle.loads(np.asarray(state.arrays["river_pickle"], np.uint8).tobytes()))
 
     # ------------------------------------------------------------------ one event
@@ -167,10 +175,13 @@ class RiverModel(Learner):
     # ------------------------------------------------------------------ batches
     def _events(self, X: Any) -> list[dict[str, Any]]:
         columns = as_columns(X)
-        values = {k: v.to_pylist() if hasattr(v, "to_pylist") else list(v)
-                  for k, v in columns.items()}  # fmt: skip
-        return [{k: _plain(v[i]) for k, v in values.items() if _plain(v[i]) is not None}
-                for i in range(n_rows(columns))]  # fmt: skip
+        values = {
+            k: v.to_pylist() if hasattr(v, "to_pylist") else list(v) for k, v in columns.items()
+        }
+        return [
+            {k: _plain(v[i]) for k, v in values.items() if _plain(v[i]) is not None}
+            for i in range(n_rows(columns))
+        ]
 
     def learn_many(self, X: Any, y: Any) -> None:
         for x, target in zip(self._events(X), _labels(y), strict=True):
@@ -204,8 +215,9 @@ class RiverModel(Learner):
 
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
         out = np.empty(len(ops))
-        for k, (op, row) in enumerate(zip(np.asarray(ops).tolist(), np.asarray(op_rows).tolist(),
-                                          strict=True)):  # fmt: skip
+        for k, (op, row) in enumerate(
+            zip(np.asarray(ops).tolist(), np.asarray(op_rows).tolist(), strict=True)
+        ):
             x = _decode(hashes[row], values[row])
             out[k] = self._score(x)
             if op != 0:
@@ -217,8 +229,11 @@ def _river_task(estimator: Any) -> str:
     """binary or regression, from the estimator (a pipeline's last step)."""
     from river import base, compose
 
-    final = list(estimator.steps.values())[-1] if isinstance(estimator, compose.Pipeline) else (
-        estimator)  # fmt: skip
+    final = (
+        list(estimator.steps.values())[-1]
+        if isinstance(estimator, compose.Pipeline)
+        else (estimator)
+    )
     if isinstance(final, base.Classifier):
         return "binary"
     if isinstance(final, base.Regressor):

@@ -63,8 +63,16 @@ def mix_many(predictions, targets, losses, eta, discount, classify, learn, out):
     """Events in order (rows of ``predictions``: each member's prediction)."""
     weights = np.empty(predictions.shape[1])
     for e in range(predictions.shape[0]):
-        out[e] = _mix(predictions[e], losses, eta, discount, targets[e] if learn else 0.0,
-                      classify, learn, weights)  # fmt: skip
+        out[e] = _mix(
+            predictions[e],
+            losses,
+            eta,
+            discount,
+            targets[e] if learn else 0.0,
+            classify,
+            learn,
+            weights,
+        )
 
 
 class _Hedge(Learner):
@@ -72,8 +80,9 @@ class _Hedge(Learner):
 
     classify = False
 
-    def __init__(self, members: Sequence[Learner], eta: float = 1.0,
-                 discount: float = 0.999) -> None:  # fmt: skip
+    def __init__(
+        self, members: Sequence[Learner], eta: float = 1.0, discount: float = 0.999
+    ) -> None:
         members = [_learner(m) for m in members]
         if len(members) < 2:
             raise ValueError("an ensemble needs at least two members")
@@ -109,8 +118,9 @@ class _Hedge(Learner):
         if state.kind != cls.__name__:
             raise ValueError(f"state of a {state.kind} cannot make a {cls.__name__}")
         model = cls(**state.params)
-        for i, (spec, meta) in enumerate(zip(state.params["members"], state.meta["members"],
-                                             strict=True)):  # fmt: skip
+        for i, (spec, meta) in enumerate(
+            zip(state.params["members"], state.meta["members"], strict=True)
+        ):
             prefix = f"member{i}/"
             arrays = {k[len(prefix) :]: v for k, v in state.arrays.items() if k.startswith(prefix)}
             model.members[i] = State(spec["kind"], spec["params"], arrays, meta).to_learner()
@@ -131,8 +141,16 @@ class _Hedge(Learner):
 
     def _combine(self, predictions: np.ndarray, targets: np.ndarray, learn: bool) -> np.ndarray:
         out = np.empty(len(predictions))
-        mix_many(np.ascontiguousarray(predictions), targets, self.losses, self.eta,
-                 self.discount, self.classify, learn, out)  # fmt: skip
+        mix_many(
+            np.ascontiguousarray(predictions),
+            targets,
+            self.losses,
+            self.eta,
+            self.discount,
+            self.classify,
+            learn,
+            out,
+        )
         return out
 
     def _score_one(self, x: Mapping[str, Any]) -> float:

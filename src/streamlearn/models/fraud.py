@@ -123,10 +123,18 @@ class FraudDetector(Classifier):
         self.frauds = np.zeros(1, np.int64)
 
     def params(self) -> dict[str, Any]:
-        return {"entity": self.entity, "time": self.time, "amount": self.amount,
-                **self.store.params(), "min_frauds": self.min_frauds, "rule_z": self.rule_z,
-                "fp_budget": self.fp_budget, "bits": self.bits,
-                "optimizer": self.optimizer, "intercept_lr": self.intercept_lr}  # fmt: skip
+        return {
+            "entity": self.entity,
+            "time": self.time,
+            "amount": self.amount,
+            **self.store.params(),
+            "min_frauds": self.min_frauds,
+            "rule_z": self.rule_z,
+            "fp_budget": self.fp_budget,
+            "bits": self.bits,
+            "optimizer": self.optimizer,
+            "intercept_lr": self.intercept_lr,
+        }
 
     @property
     def threshold(self) -> float:
@@ -144,8 +152,7 @@ class FraudDetector(Classifier):
         arrays, meta = self.store.state()
         arrays |= {f"model/{k}": v for k, v in inner.arrays.items()}
         arrays |= {"threshold_counts": self.thresholds.counts.copy(), "frauds": self.frauds.copy()}
-        return State(type(self).__name__, self.params(), arrays,
-                     meta | {"model_meta": inner.meta})  # fmt: skip
+        return State(type(self).__name__, self.params(), arrays, meta | {"model_meta": inner.meta})
 
     @classmethod
     def from_state(cls, state: State) -> Self:
@@ -154,8 +161,8 @@ class FraudDetector(Classifier):
         detector = cls(**state.params)
         inner = {k[6:]: v for k, v in state.arrays.items() if k.startswith("model/")}
         detector.model = LogisticRegression.from_state(
-            State("LogisticRegression", detector.model.params(), inner,
-                  state.meta["model_meta"]))  # fmt: skip
+            State("LogisticRegression", detector.model.params(), inner, state.meta["model_meta"])
+        )
         detector.store.load_state(state.arrays, state.meta)
         counts = np.asarray(state.arrays["threshold_counts"], np.float64)
         if counts.shape != (BINS,) or not np.isfinite(counts).all():
@@ -228,8 +235,9 @@ class FraudDetector(Classifier):
         targets = self.model._targets_many(y, n_rows(as_columns(X)))
         hashes, values = self._rows(X, targets)
         ops = np.full(len(targets), 2, np.int8)  # PREDICT_LEARN each event, in order
-        return self._schedule(hashes, values, ops, np.arange(len(targets)), targets,
-                              store_labels=False)  # fmt: skip
+        return self._schedule(
+            hashes, values, ops, np.arange(len(targets)), targets, store_labels=False
+        )
 
     # ------------------------------------------------------------------ the runner
     def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -242,9 +250,10 @@ class FraudDetector(Classifier):
         hashes, values = self.model.serve_many(columns)  # may refuse a value: nothing changed
         rows = commit()
         marks = np.tile(np.array([ENTITY_SLOT, Z_SLOT], np.uint32), (len(rows), 1))
-        return (np.concatenate([hashes, marks], axis=1),
-                np.concatenate([values, np.column_stack([rows + 1.0, columns["amount_z"]])],
-                               axis=1))  # fmt: skip
+        return (
+            np.concatenate([hashes, marks], axis=1),
+            np.concatenate([values, np.column_stack([rows + 1.0, columns["amount_z"]])], axis=1),
+        )
 
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
         """A runner schedule; each label also reaches its entity's fraud rate."""
@@ -261,7 +270,8 @@ class FraudDetector(Classifier):
         # The rule scores until min_frauds frauds have been learned, counting those learned
         # earlier in this schedule.
         frauds_before = self.frauds[0] + np.concatenate(
-            [[0], np.cumsum(learns & (targets >= 0.5))[:-1]])  # fmt: skip
+            [[0], np.cumsum(learns & (targets >= 0.5))[:-1]]
+        )
         cold = frauds_before < self.min_frauds
         scores = np.where(cold, self._rule(amount_z[op_rows]), scores)
         if store_labels:

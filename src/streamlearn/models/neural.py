@@ -43,8 +43,10 @@ def _torch():
     try:
         import torch
     except ImportError:
-        raise ImportError("the neural learner needs PyTorch: pip install 'streamlearn[torch]' "
-                          "(on these machines: pip install torch==2.13.0)") from None  # fmt: skip
+        raise ImportError(
+            "the neural learner needs PyTorch: pip install 'streamlearn[torch]' "
+            "(on these machines: pip install torch==2.13.0)"
+        ) from None
     return torch
 
 
@@ -115,11 +117,15 @@ class _Neural(HashedModel):
         self.batch_size, self.epochs, self.lr, self.seed = batch_size, epochs, float(lr), seed
         self.freeze_base_for, self.base_lr_scale = int(freeze_base_for), float(base_lr_scale)
         self.device_name = device
-        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
-                                   else ("cpu" if device == "auto" else device))  # fmt: skip
+        self.device = torch.device(
+            "cuda"
+            if device == "auto" and torch.cuda.is_available()
+            else ("cpu" if device == "auto" else device)
+        )
         torch.manual_seed(seed)
-        self.net = _factory(factory)(inputs=self.features.size, outputs=1,
-                                     **self.factory_args).to(self.device)  # fmt: skip
+        self.net = _factory(factory)(inputs=self.features.size, outputs=1, **self.factory_args).to(
+            self.device
+        )
         self.optimizer = torch.optim.Adam(self._groups(), lr=self.lr)
         self.buffer_x = np.zeros((0, self.features.size), np.float32)
         self.buffer_y = np.zeros(0, np.float32)
@@ -131,17 +137,26 @@ class _Neural(HashedModel):
             return [{"params": list(self.net.parameters()), "lr": self.lr}]
         head = [p for name, p in self.net.named_parameters() if not name.startswith("base.")]
         slow = self.lr * self.base_lr_scale
-        return [{"params": head, "lr": self.lr},
-                {"params": list(base.parameters()), "lr": slow}]  # fmt: skip
+        return [{"params": head, "lr": self.lr}, {"params": list(base.parameters()), "lr": slow}]
 
     def params(self) -> dict[str, Any]:
-        return {"bits": self.features.bits, "factory": self.factory,
-                "factory_args": self.factory_args, "batch_size": self.batch_size,
-                "epochs": self.epochs, "lr": self.lr, "device": self.device_name,
-                "seed": self.seed, "freeze_base_for": self.freeze_base_for,
-                "base_lr_scale": self.base_lr_scale,
-                **{k: v for k, v in self.features.params().items()
-                   if k in ("categorical", "interactions", "standardize", "missing")}}  # fmt: skip
+        return {
+            "bits": self.features.bits,
+            "factory": self.factory,
+            "factory_args": self.factory_args,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "device": self.device_name,
+            "seed": self.seed,
+            "freeze_base_for": self.freeze_base_for,
+            "base_lr_scale": self.base_lr_scale,
+            **{
+                k: v
+                for k, v in self.features.params().items()
+                if k in ("categorical", "interactions", "standardize", "missing")
+            },
+        }
 
     # ------------------------------------------------------------------ state
     def state(self) -> State:
@@ -150,10 +165,14 @@ class _Neural(HashedModel):
             arrays[f"net/{name}"] = tensor.detach().cpu().numpy().copy()
         for k, group in enumerate(self.optimizer.state_dict()["state"].values()):
             for key, value in group.items():
-                arrays[f"adam/{k}/{key}"] = np.asarray(value.cpu().numpy() if hasattr(
-                    value, "cpu") else value, dtype=np.float64).copy()  # fmt: skip
-        arrays |= {"buffer_x": self.buffer_x.copy(), "buffer_y": self.buffer_y.copy(),
-                   "updates": np.array([self.updates], np.int64)}  # fmt: skip
+                arrays[f"adam/{k}/{key}"] = np.asarray(
+                    value.cpu().numpy() if hasattr(value, "cpu") else value, dtype=np.float64
+                ).copy()
+        arrays |= {
+            "buffer_x": self.buffer_x.copy(),
+            "buffer_y": self.buffer_y.copy(),
+            "updates": np.array([self.updates], np.int64),
+        }
         return State(type(self).__name__, self.params(), arrays, meta)
 
     @classmethod
@@ -163,8 +182,11 @@ class _Neural(HashedModel):
             raise ValueError(f"state of a {state.kind} cannot make a {cls.__name__}")
         model = cls(**state.params)
         model.features.load_state(state.arrays, state.meta)
-        weights = {k[4:]: torch.from_numpy(np.array(v)) for k, v in state.arrays.items()
-                   if k.startswith("net/")}  # fmt: skip
+        weights = {
+            k[4:]: torch.from_numpy(np.array(v))
+            for k, v in state.arrays.items()
+            if k.startswith("net/")
+        }
         model.net.load_state_dict(weights)
         model.updates = int(state.arrays["updates"][0])
         model.buffer_x = np.asarray(state.arrays["buffer_x"], np.float32).copy()
@@ -178,13 +200,18 @@ class _Neural(HashedModel):
         params = [p for group in saved["param_groups"] for p in group["params"]]
         restored = {}
         for k, param in enumerate(params):
-            keys = {key[len(f"adam/{k}/") :]: value for key, value in arrays.items()
-                    if key.startswith(f"adam/{k}/")}  # fmt: skip
+            keys = {
+                key[len(f"adam/{k}/") :]: value
+                for key, value in arrays.items()
+                if key.startswith(f"adam/{k}/")
+            }
             if keys:
                 restored[param] = {
                     name: torch.tensor(value, dtype=torch.float32).to(self.device)
-                    if name != "step" else torch.tensor(float(value))
-                    for name, value in keys.items()}  # fmt: skip
+                    if name != "step"
+                    else torch.tensor(float(value))
+                    for name, value in keys.items()
+                }
         self.optimizer.load_state_dict({"state": restored, "param_groups": saved["param_groups"]})
 
     # ------------------------------------------------------------------ the loop
@@ -241,8 +268,13 @@ class _Neural(HashedModel):
         event = self._encode(x)
         out = np.empty(1)
         learn = target is not None
-        self._run(event.hashes[None, :], event.values[None, :],
-                  np.array([target if learn else 0.0]), out, learn)  # fmt: skip
+        self._run(
+            event.hashes[None, :],
+            event.values[None, :],
+            np.array([target if learn else 0.0]),
+            out,
+            learn,
+        )
         if learn:
             self.features.learn_one(event)
             self._cached = None
@@ -270,16 +302,20 @@ class _Neural(HashedModel):
         if hasattr(source, "coef_") and hasattr(source, "intercept_"):
             coef = np.asarray(source.coef_, np.float32).reshape(1, -1)
             if coef.shape[1] != self.features.size:
-                raise ValueError(f"the model has {coef.shape[1]} coefficients, the network "
-                                 f"{self.features.size} inputs: fit it on .inputs(X)")  # fmt: skip
+                raise ValueError(
+                    f"the model has {coef.shape[1]} coefficients, the network "
+                    f"{self.features.size} inputs: fit it on .inputs(X)"
+                )
             intercept = np.asarray(source.intercept_, np.float32).reshape(-1)[:1]
             state = {"weight": torch.from_numpy(coef), "bias": torch.from_numpy(intercept)}
         elif isinstance(source, Learner):
             weights = np.asarray(source.weights(), np.float32)
             if len(weights) != self.features.size or source.features.seed != self.features.seed:
                 raise ValueError("the linear model must hash as this network does (bits, seed)")
-            state = {"weight": torch.from_numpy(weights[None, :]),
-                     "bias": torch.tensor([float(source.intercept[0])])}  # fmt: skip
+            state = {
+                "weight": torch.from_numpy(weights[None, :]),
+                "bias": torch.tensor([float(source.intercept[0])]),
+            }
         else:
             state = source.state_dict()
         base.load_state_dict(state)

@@ -83,25 +83,31 @@ class EngagementRanker(HashedModel):
             raise ValueError(f"weights for unknown tasks: {sorted(unknown)}")
         self.defaults = {name: float(v) for name, v in (defaults or {}).items()}
         if set(self.defaults) - set(self.tasks):
-            raise ValueError(f"defaults for unknown tasks: "
-                             f"{sorted(set(self.defaults) - set(self.tasks))}")  # fmt: skip
+            raise ValueError(
+                f"defaults for unknown tasks: {sorted(set(self.defaults) - set(self.tasks))}"
+            )
         self.optimizer = optimizer
         self.heads: dict[str, Learner] = {
             name: HEADS[kind](optimizer, bits=bits) for name, kind in self.tasks.items()
         }
 
     def params(self) -> dict[str, Any]:
-        return {"tasks": dict(self.tasks), "weights": dict(self.weights),
-                "defaults": dict(self.defaults), "optimizer": self.optimizer,
-                **self.features.params()}  # fmt: skip
+        return {
+            "tasks": dict(self.tasks),
+            "weights": dict(self.weights),
+            "defaults": dict(self.defaults),
+            "optimizer": self.optimizer,
+            **self.features.params(),
+        }
 
     # ------------------------------------------------------------------ state
     def state(self) -> State:
         arrays, meta = self.features.state()
         for name, head in self.heads.items():
             inner = head.state()
-            arrays |= {f"{name}/{k}": v for k, v in inner.arrays.items()
-                       if not k.startswith("scaler")}  # fmt: skip
+            arrays |= {
+                f"{name}/{k}": v for k, v in inner.arrays.items() if not k.startswith("scaler")
+            }
         return State(type(self).__name__, self.params(), arrays, meta)
 
     @classmethod
@@ -112,10 +118,12 @@ class EngagementRanker(HashedModel):
         model.features.load_state(state.arrays, state.meta)
         for name, head in model.heads.items():
             fresh = head.state()
-            arrays = dict(fresh.arrays) | {k[len(name) + 1 :]: v for k, v in state.arrays.items()
-                                           if k.startswith(f"{name}/")}  # fmt: skip
-            model.heads[name] = type(head).from_state(State(fresh.kind, fresh.params, arrays,
-                                                            fresh.meta))  # fmt: skip
+            arrays = dict(fresh.arrays) | {
+                k[len(name) + 1 :]: v for k, v in state.arrays.items() if k.startswith(f"{name}/")
+            }
+            model.heads[name] = type(head).from_state(
+                State(fresh.kind, fresh.params, arrays, fresh.meta)
+            )
         return model
 
     @property
@@ -134,8 +142,10 @@ class EngagementRanker(HashedModel):
             for name in self.tasks:
                 values = y.get(name)
                 column = np.full(n, np.nan) if values is None else _floats(values, n, name)
-                if self.tasks[name] == "binary" and not np.isin(column[np.isfinite(column)],
-                                                                (0.0, 1.0)).all():  # fmt: skip
+                if (
+                    self.tasks[name] == "binary"
+                    and not np.isin(column[np.isfinite(column)], (0.0, 1.0)).all()
+                ):
                     raise ValueError(f"task {name!r} is binary: labels must be 0/1")
                 out[name] = column
             return out
@@ -145,8 +155,13 @@ class EngagementRanker(HashedModel):
         for row in rows:
             if isinstance(row, Mapping) and set(row) - set(self.tasks):
                 raise ValueError(f"labels for unknown tasks: {sorted(set(row) - set(self.tasks))}")
-        return self._labels({name: [r.get(name) if isinstance(r, Mapping) else _bad(r)
-                                    for r in rows] for name in self.tasks}, n)  # fmt: skip
+        return self._labels(
+            {
+                name: [r.get(name) if isinstance(r, Mapping) else _bad(r) for r in rows]
+                for name in self.tasks
+            },
+            n,
+        )
 
     # ------------------------------------------------------------------ the loop
     def _step(self, hashes, values, labels: dict[str, np.ndarray] | None) -> dict:
@@ -156,8 +171,9 @@ class EngagementRanker(HashedModel):
             targets = labels[name] if labels is not None else np.full(n, np.nan)
             known = np.isfinite(targets)
             ops = np.where(known, PREDICT_LEARN, PREDICT).astype(np.int8)
-            out[name] = head.run_ops(hashes, values, ops, np.arange(n),
-                                     np.where(known, targets, 0.0))  # fmt: skip
+            out[name] = head.run_ops(
+                hashes, values, ops, np.arange(n), np.where(known, targets, 0.0)
+            )
         return out
 
     def predict_learn_all(self, X: Any, y: Any) -> dict[str, np.ndarray]:
@@ -228,8 +244,14 @@ class EngagementRanker(HashedModel):
         weights = np.array([self.weights[name] for name in self.tasks])
         return np.nan_to_num(labels, nan=0.0) @ weights
 
-    def run_ops(self, hashes: np.ndarray, values: np.ndarray, ops: np.ndarray,
-                op_rows: np.ndarray, targets: np.ndarray) -> np.ndarray:  # fmt: skip
+    def run_ops(
+        self,
+        hashes: np.ndarray,
+        values: np.ndarray,
+        ops: np.ndarray,
+        op_rows: np.ndarray,
+        targets: np.ndarray,
+    ) -> np.ndarray:
         """A runner schedule (see :meth:`LinearModel.run_ops`) whose targets are rows of
         :meth:`window_labels`: each head predicts every served row and learns the rows whose
         label it knows. Returns each operation's score (before its learning)."""
@@ -244,13 +266,15 @@ class EngagementRanker(HashedModel):
             known = np.isfinite(target)
             head_ops = np.where(known, ops, PREDICT).astype(np.int8)
             runs = (ops != LEARN) | known  # a learn-only step with no label: nothing to do
-            part = head.run_ops(hashes, values, head_ops[runs], op_rows[runs],
-                                np.where(known, target, 0.0)[runs])  # fmt: skip
+            part = head.run_ops(
+                hashes, values, head_ops[runs], op_rows[runs], np.where(known, target, 0.0)[runs]
+            )
             out[runs] += self.weights[name] * part
         return out
 
-    def rank(self, context: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]]
-             ) -> list[tuple[int, float]]:  # fmt: skip
+    def rank(
+        self, context: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]]
+    ) -> list[tuple[int, float]]:
         """Candidates (context merged into each) by score, best first: (index, score)."""
         if not candidates:
             return []
@@ -267,8 +291,9 @@ class FeedbackBuffer:
     ranker's, or unknown). The runner does the same for a ranker whose ``labels.ttl`` is the
     window."""
 
-    def __init__(self, ranker: EngagementRanker, window: float,
-                 defaults: Mapping[str, float] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, ranker: EngagementRanker, window: float, defaults: Mapping[str, float] | None = None
+    ) -> None:
         self.ranker, self.window = ranker, window
         self.defaults = dict(ranker.defaults if defaults is None else defaults)
         self.waiting: dict[Any, tuple[float, dict, dict]] = {}
@@ -288,8 +313,9 @@ class FeedbackBuffer:
 
     def flush(self, now: float) -> int:
         """Learn every impression whose window has closed; returns how many."""
-        due = sorted((deadline, key) for key, (deadline, _, _) in self.waiting.items()
-                     if deadline <= now)  # fmt: skip
+        due = sorted(
+            (deadline, key) for key, (deadline, _, _) in self.waiting.items() if deadline <= now
+        )
         if not due:
             return 0
         events, labels = [], []

@@ -103,8 +103,9 @@ class Monitor:
                 self.counts[kind] += 1
                 when, text = _record_time(record, now), _describe(kind, record)
                 self._seq += 1
-                self.markers.append({"seq": self._seq, "time": when, "kind": kind,
-                                     "text": text, "record": record})  # fmt: skip
+                self.markers.append(
+                    {"seq": self._seq, "time": when, "kind": kind, "text": text, "record": record}
+                )
 
     def snapshot(self, after: int = 0) -> dict[str, Any]:
         """The points and markers numbered above ``after`` (a marker can be stamped with a

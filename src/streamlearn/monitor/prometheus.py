@@ -51,33 +51,45 @@ class MonitorCollector:
     def collect(self) -> Iterator[Metric]:
         monitor = self.monitor
         point = monitor.latest
-        yield _gauge("streamlearn_uptime_seconds", "Seconds since the service started",
-                     monitor.clock() - monitor.started)  # fmt: skip
+        yield _gauge(
+            "streamlearn_uptime_seconds",
+            "Seconds since the service started",
+            monitor.clock() - monitor.started,
+        )
         yield self._latency()
         if point is None:
             return
-        events = CounterMetricFamily("streamlearn_events", "Events by what became of them",
-                                     labels=["kind"])  # fmt: skip
+        events = CounterMetricFamily(
+            "streamlearn_events", "Events by what became of them", labels=["kind"]
+        )
         for kind in COUNTERS:
             events.add_metric([kind], point[kind])
         yield events
         yield _gauge("streamlearn_join_pending", "Events waiting for their label", point["pending"])
-        yield _gauge("streamlearn_updates_per_second", "Model updates per second",
-                     point["updates_per_second"])  # fmt: skip
+        yield _gauge(
+            "streamlearn_updates_per_second",
+            "Model updates per second",
+            point["updates_per_second"],
+        )
         yield from self._models(point)
         for kind, count in monitor.counts.items():
             yield _counter(f"streamlearn_{kind}s", f"{kind.capitalize()}s so far", count)
-        dead = CounterMetricFamily("streamlearn_dead_letters", "Rejected records by reason",
-                                   labels=["reason"])  # fmt: skip
+        dead = CounterMetricFamily(
+            "streamlearn_dead_letters", "Rejected records by reason", labels=["reason"]
+        )
         for reason, count in monitor.status.get("dead_letters", {}).items():
             dead.add_metric([reason], count)
         yield dead
 
     def _models(self, point: dict) -> Iterator[Metric]:
-        values = GaugeMetricFamily("streamlearn_model_metric", "Metrics of each lane's model",
-                                   labels=["lane", "metric"])  # fmt: skip
-        info = GaugeMetricFamily("streamlearn_model_info", "The model each lane runs",
-                                 labels=["lane", "model", "version"])  # fmt: skip
+        values = GaugeMetricFamily(
+            "streamlearn_model_metric", "Metrics of each lane's model", labels=["lane", "metric"]
+        )
+        info = GaugeMetricFamily(
+            "streamlearn_model_info",
+            "The model each lane runs",
+            labels=["lane", "model", "version"],
+        )
         for lane, entry in point["lanes"].items():
             info.add_metric([lane, entry["model"], entry["version"]], 1)
             for name, value in entry.items():
@@ -88,12 +100,15 @@ class MonitorCollector:
 
     def _latency(self) -> Metric:
         summary = Metric("streamlearn_latency_seconds", "Latency over the last minute", "summary")
-        for op, window in (("predict", self.monitor.predict_latency),
-                           ("learn", self.monitor.learn_latency)):  # fmt: skip
+        for op, window in (
+            ("predict", self.monitor.predict_latency),
+            ("learn", self.monitor.learn_latency),
+        ):
             for q, value in zip(QUANTILES, window.quantiles(QUANTILES), strict=True):
                 if not math.isnan(value):
-                    summary.add_sample("streamlearn_latency_seconds",
-                                       {"op": op, "quantile": str(q)}, value)  # fmt: skip
+                    summary.add_sample(
+                        "streamlearn_latency_seconds", {"op": op, "quantile": str(q)}, value
+                    )
             summary.add_sample("streamlearn_latency_seconds_count", {"op": op}, window.count)
             summary.add_sample("streamlearn_latency_seconds_sum", {"op": op}, window.total)
         return summary

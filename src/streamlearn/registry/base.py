@@ -97,10 +97,16 @@ class Registry(ABC):
     ) -> Version:
         """Store ``state`` as the next version; returns its record."""
         version = Version(
-            id=self._new_id(), parent=parent, created_at=time.time(), kind=state.kind,
-            events=int(events), offsets=dict(offsets or {}), metrics=dict(metrics or {}),
-            drifts=list(drifts or []), notes=dict(notes or {}),
-        )  # fmt: skip
+            id=self._new_id(),
+            parent=parent,
+            created_at=time.time(),
+            kind=state.kind,
+            events=int(events),
+            offsets=dict(offsets or {}),
+            metrics=dict(metrics or {}),
+            drifts=list(drifts or []),
+            notes=dict(notes or {}),
+        )
         record = version.as_dict()
         del record["sha256"], record["tags"]  # the checksum covers the record; tags change
         data, version.sha256 = snapshot_bytes(state, info=record)

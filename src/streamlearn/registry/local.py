@@ -55,8 +55,7 @@ class LocalRegistry(Registry):
 
     def tidy(self) -> int:
         """Temp files of snapshots and tags whose writer died before its rename."""
-        left = [p for p in self.root.glob(".*.tmp")
-                if p.name.startswith((".v", ".tags.json."))]  # fmt: skip
+        left = [p for p in self.root.glob(".*.tmp") if p.name.startswith((".v", ".tags.json."))]
         for path in left:
             path.unlink(missing_ok=True)
         return len(left)

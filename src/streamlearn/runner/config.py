@@ -120,9 +120,11 @@ class ModelConfig(_Section):
         if self.kind == "ranker" and not self.tasks:
             raise ValueError('a ranker needs its tasks (model.tasks = {click = "binary", …})')
         if self.kind == "river" and not (self.river and self.allow_pickle):
-            raise ValueError("a River model needs model.river (e.g. \"linear_model."
-                             "LogisticRegression\") and model.allow_pickle = true (its "
-                             "checkpoints are pickles)")  # fmt: skip
+            raise ValueError(
+                'a River model needs model.river (e.g. "linear_model.'
+                'LogisticRegression") and model.allow_pickle = true (its '
+                "checkpoints are pickles)"
+            )
         return self
 
 
@@ -218,8 +220,10 @@ class RunConfig(_Section):
     @model_validator(mode="after")
     def _ranker_needs_a_window(self) -> RunConfig:
         if self.model.kind == "ranker" and not math.isfinite(self.labels.ttl):
-            raise ValueError("a ranker learns each impression when its feedback window "
-                             "closes: set labels.ttl (seconds)")  # fmt: skip
+            raise ValueError(
+                "a ranker learns each impression when its feedback window "
+                "closes: set labels.ttl (seconds)"
+            )
         return self
 
 
@@ -281,8 +285,9 @@ def _task(config: RunConfig) -> str:
         return _other_learner(config.model).task
     task = config.model.task
     if task == "auto" and config.source is None:
-        raise ConfigError("model.task: say binary or regression (no [source] file to detect "
-                          "it from)")  # fmt: skip
+        raise ConfigError(
+            "model.task: say binary or regression (no [source] file to detect it from)"
+        )
     if task == "auto":
         first = next(iter(FileSource(config.source.path, config.source.target)), None)
         if first is None:
@@ -293,18 +298,23 @@ def _task(config: RunConfig) -> str:
     return task
 
 
-def _learner(model: ModelConfig, task: str, detector: str | None, policy: str,
-             signal: str | None = None) -> Learner:  # fmt: skip
+def _learner(
+    model: ModelConfig, task: str, detector: str | None, policy: str, signal: str | None = None
+) -> Learner:
     interactions = model.interactions
     if model.kind != "linear":
         if detector is not None:
             raise ConfigError(f"drift: a detector needs a linear model, not a {model.kind} one")
         return _other_learner(model)
     learner = make_learner(
-        task, model.optimizer, bits=model.bits, categorical=tuple(model.categorical),
+        task,
+        model.optimizer,
+        bits=model.bits,
+        categorical=tuple(model.categorical),
         interactions=interactions if interactions == "all" else [tuple(p) for p in interactions],
-        standardize=model.standardize, missing=model.missing,
-    )  # fmt: skip
+        standardize=model.standardize,
+        missing=model.missing,
+    )
     if detector is None:
         return learner
     options: dict[str, Any] = {"direction": "up"} if detector == "ADWIN" else {}
@@ -318,19 +328,36 @@ def _other_learner(model: ModelConfig) -> Learner:
 
         allow_pickle(model.allow_pickle)
         return RiverModel(river_estimator(model.river))
-    hashing = {"bits": model.bits, "categorical": tuple(model.categorical),
-               "interactions": model.interactions if model.interactions == "all"
-               else [tuple(p) for p in model.interactions],
-               "standardize": model.standardize, "missing": model.missing}  # fmt: skip
+    hashing = {
+        "bits": model.bits,
+        "categorical": tuple(model.categorical),
+        "interactions": model.interactions
+        if model.interactions == "all"
+        else [tuple(p) for p in model.interactions],
+        "standardize": model.standardize,
+        "missing": model.missing,
+    }
     common = {"alpha": model.alpha, "forgetting": model.forgetting, "capacity": model.capacity}
     if model.kind == "ranker":
-        return EngagementRanker(model.tasks, weights=model.weights, defaults=model.defaults,
-                                optimizer=model.optimizer, **hashing)  # fmt: skip
+        return EngagementRanker(
+            model.tasks,
+            weights=model.weights,
+            defaults=model.defaults,
+            optimizer=model.optimizer,
+            **hashing,
+        )
     if model.kind == "bayesian":
-        return BayesianLinearRegression(beta=model.beta, covariance=model.covariance,
-                                        **common, **hashing)  # fmt: skip
-    return LinearBandit(model.arms, rule=model.rule, explore=model.explore,
-                        arm_column=model.arm_column, **common, **hashing)  # fmt: skip
+        return BayesianLinearRegression(
+            beta=model.beta, covariance=model.covariance, **common, **hashing
+        )
+    return LinearBandit(
+        model.arms,
+        rule=model.rule,
+        explore=model.explore,
+        arm_column=model.arm_column,
+        **common,
+        **hashing,
+    )
 
 
 def build_model(config: RunConfig) -> Learner:
@@ -349,8 +376,11 @@ def _redis(config: RunConfig):
 
     # Timeouts: without them a Redis that stops answering (frozen, a dropped connection)
     # would stall the trainer for good instead of failing a checkpoint it retries.
-    return redis.Redis.from_url(config.redis.url, socket_timeout=config.redis.timeout,
-                                socket_connect_timeout=config.redis.timeout)  # fmt: skip
+    return redis.Redis.from_url(
+        config.redis.url,
+        socket_timeout=config.redis.timeout,
+        socket_connect_timeout=config.redis.timeout,
+    )
 
 
 def build_registry(config: RunConfig) -> Registry | None:
@@ -366,9 +396,13 @@ def file_events(config: RunConfig) -> FileEvents:
     if source is None:
         raise ConfigError("source: required (a file to run)")
     return FileEvents(
-        source.path, source.target, source.categorical, source.id_column, source.time_column,
+        source.path,
+        source.target,
+        source.categorical,
+        source.id_column,
+        source.time_column,
         source.delay_column,
-    )  # fmt: skip
+    )
 
 
 def build_runner(config: RunConfig, source: Any = None, **options: Any) -> Runner:
@@ -383,8 +417,9 @@ def build_runner(config: RunConfig, source: Any = None, **options: Any) -> Runne
     events = source if source is not None else file_events(config)
     predictions: Any = config.output.predictions
     if config.kafka is not None and config.kafka.predictions_topic:
-        predictions = KafkaPredictions({"bootstrap.servers": config.kafka.bootstrap_servers},
-                                       config.kafka.predictions_topic)  # fmt: skip
+        predictions = KafkaPredictions(
+            {"bootstrap.servers": config.kafka.bootstrap_servers}, config.kafka.predictions_topic
+        )
     rollback = config.rollback
     guard = (
         RollbackGuard(rollback.alpha, rollback.margin, rollback.min_events)
@@ -398,26 +433,41 @@ def build_runner(config: RunConfig, source: Any = None, **options: Any) -> Runne
         challengers=build_challengers(config),
         gate=PromotionGate(gate.alpha, gate.margin, gate.min_events),
         rollback=guard,
-        delay=labels.delay, ttl=labels.ttl, expiry=labels.expiry,
-        default_label=labels.default_label, join=join, registry=registry,
+        delay=labels.delay,
+        ttl=labels.ttl,
+        expiry=labels.expiry,
+        default_label=labels.default_label,
+        join=join,
+        registry=registry,
         checkpoint_every=config.checkpoint.every_events,
-        checkpoint_seconds=config.checkpoint.every_seconds, window=config.output.window,
+        checkpoint_seconds=config.checkpoint.every_seconds,
+        window=config.output.window,
         keep_versions=config.checkpoint.keep,
-        predictions=predictions, dead_letters=config.output.dead_letters,
-        micro_batch=config.output.micro_batch, mixer=_mixer(config), **options,
-    )  # fmt: skip
+        predictions=predictions,
+        dead_letters=config.output.dead_letters,
+        micro_batch=config.output.micro_batch,
+        mixer=_mixer(config),
+        **options,
+    )
 
 
 def _mixer(config: RunConfig) -> ParameterMixer | None:
     scale = config.scale
     if scale is None:
         return None
-    return ParameterMixer(_redis(config), scale.group, scale.worker, scale.mix_every_events,
-                          scale.mix_every_seconds, scale.stale_after)  # fmt: skip
+    return ParameterMixer(
+        _redis(config),
+        scale.group,
+        scale.worker,
+        scale.mix_every_events,
+        scale.mix_every_seconds,
+        scale.stale_after,
+    )
 
 
 def kafka_events(config: RunConfig) -> KafkaEvents:
     kafka = config.kafka
     settings = {"bootstrap.servers": kafka.bootstrap_servers, "group.id": kafka.group}
-    return KafkaEvents(settings | kafka.settings, kafka.events_topic, kafka.labels_topic,
-                       kafka.dead_letters_topic)  # fmt: skip
+    return KafkaEvents(
+        settings | kafka.settings, kafka.events_topic, kafka.labels_topic, kafka.dead_letters_topic
+    )

@@ -165,8 +165,13 @@ class Runner:
     ) -> None:
         if micro_batch < 1:
             raise ValueError(f"micro_batch must be >= 1, got {micro_batch}")
-        self._lane_options = {"delay": delay, "ttl": ttl, "expiry": expiry,
-                              "default_label": default_label, "window": window}  # fmt: skip
+        self._lane_options = {
+            "delay": delay,
+            "ttl": ttl,
+            "expiry": expiry,
+            "default_label": default_label,
+            "window": window,
+        }
         self.lanes = [Lane(model, join=join, **self._lane_options)]
         self.lanes += [Lane(c, **self._lane_options) for c in challengers]
         self.source = source
@@ -311,8 +316,10 @@ class Runner:
         except self.registry.unavailable as exc:
             self.checkpoint_failures += 1
             self.checkpoint_error = f"checkpoint failed: {type(exc).__name__}: {exc}"
-            log.error("checkpoint failed", extra={"event": "checkpoint_failed",
-                                                  "error": self.checkpoint_error})  # fmt: skip
+            log.error(
+                "checkpoint failed",
+                extra={"event": "checkpoint_failed", "error": self.checkpoint_error},
+            )
         else:
             if self.checkpoint_error is not None:
                 log.info("checkpoints work again", extra={"event": "checkpoint_recovered"})
@@ -341,8 +348,13 @@ class Runner:
         old, new = self.lanes[0], self.lanes[k]
         # Each lane keeps its own store: its rows were encoded by its own model.
         self.lanes[0], self.lanes[k] = new, old
-        event = {"offset": new.offset, "at": _now(), "from": type(old.model).__name__,
-                 "to": type(new.model).__name__, "challenger": k} | verdict.as_dict()  # fmt: skip
+        event = {
+            "offset": new.offset,
+            "at": _now(),
+            "from": type(old.model).__name__,
+            "to": type(new.model).__name__,
+            "challenger": k,
+        } | verdict.as_dict()
         self.summary.promotions.append(event)
         log.info("promotion", extra={"event": "promotion"} | event)
 
@@ -367,8 +379,11 @@ class Runner:
         """Each version's recent loss when it was saved: read from the registry once, then
         kept up to date at each checkpoint (no listing of every version each time)."""
         if self._losses is None:
-            self._losses = {v.id: v.notes["window_loss"] for v in self.registry.versions()
-                            if "window_loss" in v.notes}  # fmt: skip
+            self._losses = {
+                v.id: v.notes["window_loss"]
+                for v in self.registry.versions()
+                if "window_loss" in v.notes
+            }
         return self._losses
 
     def _candidate(self, version_id: str) -> Learner:
@@ -378,8 +393,13 @@ class Runner:
         return self._candidates[version_id]
 
     def _record_rollback(self, to: str, reason: str, details: dict[str, Any]) -> None:
-        event = {"offset": self.champion.offset, "at": _now(), "from": self.version, "to": to,
-                 "reason": reason} | details  # fmt: skip
+        event = {
+            "offset": self.champion.offset,
+            "at": _now(),
+            "from": self.version,
+            "to": to,
+            "reason": reason,
+        } | details
         self.summary.rollbacks.append(event)
         log.warning("rollback", extra={"event": "rollback"} | event)
 
@@ -403,25 +423,33 @@ class Runner:
                 arrays |= {f"{prefix}model/{k}": v for k, v in inner.arrays.items()}
                 meta |= {"kind": inner.kind, "params": inner.params, "meta": inner.meta}
             lanes_meta.append(meta)
-        runner_meta = {"lanes": lanes_meta, "rejected": self.rejected,
-                       "source": getattr(self.source, "state", dict)(),
-                       "rollbacks": self.summary.rollbacks[-20:],
-                       "promotions": self.summary.promotions[-20:]}  # fmt: skip
+        runner_meta = {
+            "lanes": lanes_meta,
+            "rejected": self.rejected,
+            "source": getattr(self.source, "state", dict)(),
+            "rollbacks": self.summary.rollbacks[-20:],
+            "promotions": self.summary.promotions[-20:],
+        }
         drifts = list(getattr(self.model, "drifts", []))
         recent = self.champion.recent.losses
         if self.predictions is not None:  # delivered before a snapshot says they were made
             self.predictions.flush()
         version = self.registry.save(
             State(state.kind, state.params, arrays, dict(state.meta) | {"runner": runner_meta}),
-            parent=self.version, events=self.champion.counters["learned"],
-            offsets={"file": self.champion.offset}, metrics=self.champion.metric_values(),
+            parent=self.version,
+            events=self.champion.counters["learned"],
+            offsets={"file": self.champion.offset},
+            metrics=self.champion.metric_values(),
             drifts=drifts[-20:],
-            notes={"counters": self.counters, "drifts_total": len(drifts),
-                   "pending": len(self.join),
-                   "rollbacks": len(self.summary.rollbacks),
-                   "promotions": len(self.summary.promotions)}
+            notes={
+                "counters": self.counters,
+                "drifts_total": len(drifts),
+                "pending": len(self.join),
+                "rollbacks": len(self.summary.rollbacks),
+                "promotions": len(self.summary.promotions),
+            }
             | ({"window_loss": float(recent.mean())} if len(recent) else {}),
-        )  # fmt: skip
+        )
         self.registry.promote(version.id)
         for lane in self.lanes:
             lane.join.saved(lane.offset)
@@ -440,9 +468,16 @@ class Runner:
             lane.version = version.id
         self.summary.versions.append(version.id)
         self._saved_progress = self._progress()
-        log.info("checkpoint", extra={"event": "checkpoint", "version": version.id,
-                                      "offset": self.champion.offset, "learned": version.events,
-                                      "pending": version.notes["pending"]})  # fmt: skip
+        log.info(
+            "checkpoint",
+            extra={
+                "event": "checkpoint",
+                "version": version.id,
+                "offset": self.champion.offset,
+                "learned": version.events,
+                "pending": version.notes["pending"],
+            },
+        )
         return version
 
     def resume(self) -> None:
@@ -462,12 +497,15 @@ class Runner:
         if runner is None or "lanes" not in runner:
             raise ValueError(f"version {version.id} was not written by a runner: cannot resume")
         if len(runner["lanes"]) != len(self.lanes):
-            raise ValueError(f"version {version.id} has {len(runner['lanes'])} models, "
-                             f"this run {len(self.lanes)}: cannot resume")  # fmt: skip
+            raise ValueError(
+                f"version {version.id} has {len(runner['lanes'])} models, "
+                f"this run {len(self.lanes)}: cannot resume"
+            )
         for i, (lane, meta) in enumerate(zip(self.lanes, runner["lanes"], strict=True)):
             prefix = f"{RUNNER_PREFIX}lane{i}/"
-            lane_arrays = {k[len(prefix) :]: v for k, v in state.arrays.items()
-                           if k.startswith(prefix)}  # fmt: skip
+            lane_arrays = {
+                k[len(prefix) :]: v for k, v in state.arrays.items() if k.startswith(prefix)
+            }
             if i == 0:
                 model = strip_prefixed(state, RUNNER_PREFIX).to_learner()
             else:
@@ -484,8 +522,10 @@ class Runner:
         self.version = version.id
         self.summary.resumed_from = version.id
         self._saved_progress = self._progress()
-        log.info("resumed", extra={"event": "resumed", "version": version.id,
-                                   "offset": self.champion.offset})  # fmt: skip
+        log.info(
+            "resumed",
+            extra={"event": "resumed", "version": version.id, "offset": self.champion.offset},
+        )
         self._manual_rollback(version)
 
     def _manual_rollback(self, newest: Version) -> None:
@@ -512,11 +552,14 @@ class Runner:
         """Where the run stands, for a monitor: counters, each lane's model, version and
         metrics, the latest ``recent`` drift / rollback / promotion records, dead letters."""
         lanes = [
-            {"lane": "champion" if i == 0 else f"challenger {i}",
-             "model": type(lane.model).__name__, "version": lane.version or self.version or "",
-             "metrics": lane.metric_values()}
+            {
+                "lane": "champion" if i == 0 else f"challenger {i}",
+                "model": type(lane.model).__name__,
+                "version": lane.version or self.version or "",
+                "metrics": lane.metric_values(),
+            }
             for i, lane in enumerate(self.lanes)
-        ]  # fmt: skip
+        ]
         return self.counters | {
             "pending": len(self.join),
             "offset": self.champion.offset,

@@ -43,9 +43,12 @@ class Verdict:
 
 
 def paired_test(
-    worse: np.ndarray, better: np.ndarray, alpha: float = 0.01, margin: float = 0.02,
+    worse: np.ndarray,
+    better: np.ndarray,
+    alpha: float = 0.01,
+    margin: float = 0.02,
     min_events: int = 500,
-) -> Verdict:  # fmt: skip
+) -> Verdict:
     """One-sided paired z-test that ``worse`` has the higher mean loss, plus a margin."""
     n = min(len(worse), len(better))
     worse, better = worse[-n:], better[-n:]
@@ -61,8 +64,7 @@ def paired_test(
         z = math.copysign(math.inf, mean_diff) if mean_diff else 0.0
     p_value = 0.5 * math.erfc(z / math.sqrt(2)) if math.isfinite(z) else float(z < 0)
     gap = (mean_worse - mean_better) / mean_better if mean_better > 0 else math.inf
-    return Verdict(bool(p_value < alpha and gap > margin), p_value, mean_worse, mean_better,
-                   gap, n)  # fmt: skip
+    return Verdict(bool(p_value < alpha and gap > margin), p_value, mean_worse, mean_better, gap, n)
 
 
 @dataclass
@@ -81,8 +83,9 @@ class RollbackGuard:
             return Verdict(False, 1.0, math.nan, math.nan, 0.0, len(recent.targets))
         rows = recent.stacked_rows()
         ops = np.full(len(rows), PREDICT, np.int8)
-        predicted = candidate.run_ops(rows.hashes, rows.values, ops, np.arange(len(rows)),
-                                  np.zeros(len(rows)))  # fmt: skip
+        predicted = candidate.run_ops(
+            rows.hashes, rows.values, ops, np.arange(len(rows)), np.zeros(len(rows))
+        )
         theirs = losses_of(lane.model.task, recent.targets, predicted)
         return paired_test(recent.losses, theirs, self.alpha, self.margin, self.min_events)
 
@@ -97,5 +100,10 @@ class PromotionGate:
     min_events: int = 1000
 
     def check(self, champion: Lane, challenger: Lane) -> Verdict:
-        return paired_test(champion.recent.losses, challenger.recent.losses, self.alpha,
-                           self.margin, self.min_events)  # fmt: skip
+        return paired_test(
+            champion.recent.losses,
+            challenger.recent.losses,
+            self.alpha,
+            self.margin,
+            self.min_events,
+        )

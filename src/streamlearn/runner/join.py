@@ -148,11 +148,19 @@ class MemoryJoinStore(JoinStore):
         block = self._next_block
         self._next_block += 1
         # Per row: prediction, offset served at, deadline (offsets are exact in float64).
-        numbers = np.column_stack([np.asarray(predictions, np.float64),
-                                   np.asarray(offsets, np.float64),
-                                   np.asarray(deadlines, np.float64)])  # fmt: skip
-        self._blocks[block] = {"rows": rows, "numbers": numbers, "version": version,
-                               "alive": len(ids)}  # fmt: skip
+        numbers = np.column_stack(
+            [
+                np.asarray(predictions, np.float64),
+                np.asarray(offsets, np.float64),
+                np.asarray(deadlines, np.float64),
+            ]
+        )
+        self._blocks[block] = {
+            "rows": rows,
+            "numbers": numbers,
+            "version": version,
+            "alive": len(ids),
+        }
         index = self._index
         for row, event_id in enumerate(ids):
             old = index.get(event_id)
@@ -178,12 +186,14 @@ class MemoryJoinStore(JoinStore):
         if not hits:
             return _empty_taken(len(found))
         blocks = np.array([p[0] for p in hits])
-        rows, versions, numbers = rows_in_order(blocks, np.array([p[1] for p in hits]),
-                                                self._lookup)  # fmt: skip
+        rows, versions, numbers = rows_in_order(
+            blocks, np.array([p[1] for p in hits]), self._lookup
+        )
         for block, count in zip(*np.unique(blocks, return_counts=True), strict=True):
             self._release(int(block), int(count))
-        return Taken(found, rows, numbers[:, 0], numbers[:, 1].astype(np.int64), versions,
-                     numbers[:, 2])  # fmt: skip
+        return Taken(
+            found, rows, numbers[:, 0], numbers[:, 1].astype(np.int64), versions, numbers[:, 2]
+        )
 
     def _lookup(self, block: int) -> tuple[Rows, str, np.ndarray]:
         entry = self._blocks[block]
@@ -207,10 +217,13 @@ class MemoryJoinStore(JoinStore):
         kind = "int" if all(isinstance(i, int) for i in ids) else "str"
         return {
             "ids": np.array(ids, dtype=np.int64 if kind == "int" else str),
-            "hashes": taken.rows.hashes, "values": taken.rows.values,
-            "predictions": taken.predictions, "offsets": taken.served_offsets,
-            "deadlines": taken.deadlines, "versions": np.array(taken.versions, dtype=str),
-        }  # fmt: skip
+            "hashes": taken.rows.hashes,
+            "values": taken.rows.values,
+            "predictions": taken.predictions,
+            "offsets": taken.served_offsets,
+            "deadlines": taken.deadlines,
+            "versions": np.array(taken.versions, dtype=str),
+        }
 
     def _peek(self, ids: list[Any]) -> Taken:
         """The entries of ``ids`` without removing them."""
@@ -230,26 +243,36 @@ class MemoryJoinStore(JoinStore):
         for version in dict.fromkeys(versions):
             mask = np.array([v == version for v in versions])
             self.put(
-                [i for i, m in zip(ids, mask, strict=True) if m], rows.take(mask),
-                arrays["predictions"][mask], arrays["deadlines"][mask], arrays["offsets"][mask],
+                [i for i, m in zip(ids, mask, strict=True) if m],
+                rows.take(mask),
+                arrays["predictions"][mask],
+                arrays["deadlines"][mask],
+                arrays["offsets"][mask],
                 version,
-            )  # fmt: skip
+            )
 
 
 def _concat_taken(first: Taken, second: Taken, order: np.ndarray | None = None) -> Taken:
     """Two answers as one (the found entries optionally put in ``order``)."""
     found = np.concatenate([first.found, second.found])
     if not len(second.predictions):
-        return Taken(found, first.rows, first.predictions, first.served_offsets,
-                     first.versions, first.deadlines)  # fmt: skip
+        return Taken(
+            found,
+            first.rows,
+            first.predictions,
+            first.served_offsets,
+            first.versions,
+            first.deadlines,
+        )
     order = np.arange(len(first.predictions) + len(second.predictions)) if order is None else order
     return Taken(
-        found, Rows.stack([first.rows, second.rows]).take(order),
+        found,
+        Rows.stack([first.rows, second.rows]).take(order),
         np.concatenate([first.predictions, second.predictions])[order],
         np.concatenate([first.served_offsets, second.served_offsets])[order],
         np.array(first.versions + second.versions, dtype=object)[order].tolist(),
         np.concatenate([first.deadlines, second.deadlines])[order],
-    )  # fmt: skip
+    )
 
 
 def _merge_taken(first: Taken, second: Taken) -> Taken:
@@ -284,9 +307,13 @@ def rows_in_order(blocks: np.ndarray, rows: np.ndarray, lookup) -> tuple[Rows, l
 
 def _empty_taken(n_asked: int = 0) -> Taken:
     return Taken(
-        np.zeros(n_asked, bool), Rows(np.zeros((0, 0), np.uint32), np.zeros((0, 0))),
-        np.zeros(0), np.zeros(0, np.int64), [], np.zeros(0),
-    )  # fmt: skip
+        np.zeros(n_asked, bool),
+        Rows(np.zeros((0, 0), np.uint32), np.zeros((0, 0))),
+        np.zeros(0),
+        np.zeros(0, np.int64),
+        [],
+        np.zeros(0),
+    )
 
 
 class SQLiteJoinStore(JoinStore):
@@ -332,18 +359,28 @@ class SQLiteJoinStore(JoinStore):
             return
         cur = self._db.execute(
             "INSERT INTO blocks (served, version, slots, hashes, vals) VALUES (?, ?, ?, ?, ?)",
-            (int(np.max(offsets)), version, rows.hashes.shape[1],
-             np.ascontiguousarray(rows.hashes).tobytes(),
-             np.ascontiguousarray(rows.values).tobytes()),
-        )  # fmt: skip
+            (
+                int(np.max(offsets)),
+                version,
+                rows.hashes.shape[1],
+                np.ascontiguousarray(rows.hashes).tobytes(),
+                np.ascontiguousarray(rows.values).tobytes(),
+            ),
+        )
         block = cur.lastrowid
         self._cache[block] = (rows, version)
         self._db.executemany(
             "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, NULL)",
-            zip(ids, [block] * len(ids), range(len(ids)), np.asarray(predictions).tolist(),
-                np.asarray(deadlines, np.float64).tolist(), np.asarray(offsets).tolist(),
-                strict=True),
-        )  # fmt: skip
+            zip(
+                ids,
+                [block] * len(ids),
+                range(len(ids)),
+                np.asarray(predictions).tolist(),
+                np.asarray(deadlines, np.float64).tolist(),
+                np.asarray(offsets).tolist(),
+                strict=True,
+            ),
+        )
 
     def _block(self, block: int) -> tuple[Rows, str, None]:
         if block not in self._cache:
@@ -388,11 +425,15 @@ class SQLiteJoinStore(JoinStore):
         if not hits:
             return _empty_taken(len(ids))
         columns = list(zip(*hits, strict=True))  # block, row, prediction, served, deadline
-        rows, versions, _ = rows_in_order(np.array(columns[0]), np.array(columns[1]),
-                                          self._block)  # fmt: skip
-        return Taken(found, rows, np.array(columns[2], np.float64),
-                     np.array(columns[3], np.int64), versions,
-                     np.array(columns[4], np.float64))  # fmt: skip
+        rows, versions, _ = rows_in_order(np.array(columns[0]), np.array(columns[1]), self._block)
+        return Taken(
+            found,
+            rows,
+            np.array(columns[2], np.float64),
+            np.array(columns[3], np.int64),
+            versions,
+            np.array(columns[4], np.float64),
+        )
 
     def take_expired(self, before, at_offset):
         front_ids, front = self._front.take_expired(before, at_offset)
@@ -415,9 +456,11 @@ class SQLiteJoinStore(JoinStore):
                 self._write(
                     waiting["ids"][mine].tolist(),
                     Rows(waiting["hashes"][mine], waiting["values"][mine]),
-                    waiting["predictions"][mine], waiting["deadlines"][mine],
-                    waiting["offsets"][mine], str(version),
-                )  # fmt: skip
+                    waiting["predictions"][mine],
+                    waiting["deadlines"][mine],
+                    waiting["offsets"][mine],
+                    str(version),
+                )
         # Entries learned before the last saved checkpoint can go: no restore needs them.
         if self._durable_offset is not None:
             self._db.execute("DELETE FROM entries WHERE taken <= ?", (self._durable_offset,))

@@ -91,8 +91,9 @@ class RedisJoinStore(JoinStore):
         pipe.hmget(self._key("entries"), ids)
         pipe.zmscore(self._key("taken"), ids)
         records, taken_at = pipe.execute()
-        found = np.array([r is not None and t is None for r, t in zip(records, taken_at,
-                                                                     strict=True)])  # fmt: skip
+        found = np.array(
+            [r is not None and t is None for r, t in zip(records, taken_at, strict=True)]
+        )
         hits = [json.loads(r) for r, f in zip(records, found, strict=True) if f]
         if not hits:
             return _empty_taken(len(ids))
@@ -102,14 +103,21 @@ class RedisJoinStore(JoinStore):
         pipe.zrem(self._key("deadlines"), *hit_ids)
         pipe.execute()
         columns = list(zip(*hits, strict=True))  # block, row, prediction, deadline, served
-        rows, versions, _ = rows_in_order(np.array(columns[0]), np.array(columns[1]),
-                                          self._block)  # fmt: skip
-        return Taken(found, rows, np.array(columns[2]), np.array(columns[4], np.int64),
-                     versions, np.array(columns[3]))  # fmt: skip
+        rows, versions, _ = rows_in_order(np.array(columns[0]), np.array(columns[1]), self._block)
+        return Taken(
+            found,
+            rows,
+            np.array(columns[2]),
+            np.array(columns[4], np.int64),
+            versions,
+            np.array(columns[3]),
+        )
 
     def take_expired(self, before, at_offset):
-        ids = [i.decode() for i in self.client.zrangebyscore(
-            self._key("deadlines"), "-inf", f"({float(before)}")]  # fmt: skip
+        ids = [
+            i.decode()
+            for i in self.client.zrangebyscore(self._key("deadlines"), "-inf", f"({float(before)}")
+        ]
         return ids, self.take(ids, at_offset)
 
     def checkpoint_arrays(self, offset: int) -> dict[str, np.ndarray]:

@@ -59,8 +59,12 @@ def _event_fields(record: Any) -> tuple[dict[str, Any], str | None, float, float
     event_id = record.get("id")
     if event_id is not None and type(event_id) not in (str, int):
         raise ValueError(f"id must be text or an integer, got {type(event_id).__name__}")
-    return features, None if event_id is None else str(event_id), \
-        math.nan if label is None else float(label), moment  # fmt: skip
+    return (
+        features,
+        None if event_id is None else str(event_id),
+        math.nan if label is None else float(label),
+        moment,
+    )
 
 
 PLAIN = {str, float, int, bool, type(None)}
@@ -81,8 +85,12 @@ def _plain_event(record: Any) -> tuple[dict[str, Any], str | None, float, float 
     event_id = record.get("id")
     if event_id is not None and type(event_id) not in (str, int):
         return None
-    return (features, None if event_id is None else str(event_id),
-            math.nan if label is None else float(label), moment)  # fmt: skip
+    return (
+        features,
+        None if event_id is None else str(event_id),
+        math.nan if label is None else float(label),
+        moment,
+    )
 
 
 def _place(message) -> str:
@@ -98,8 +106,13 @@ def _safe_for_arrow(value: bytes) -> bool:
     objects with a few brackets; anything else is parsed by Python's json, message by
     message (``tests/test_fuzz.py`` found both)."""
     body = value.strip()
-    return (body[:1] == b"{" and body[-1:] == b"}" and b"\n" not in body and b"\r" not in body
-            and body.count(b"{") + body.count(b"[") <= MAX_BRACKETS)  # fmt: skip
+    return (
+        body[:1] == b"{"
+        and body[-1:] == b"}"
+        and b"\n" not in body
+        and b"\r" not in body
+        and body.count(b"{") + body.count(b"[") <= MAX_BRACKETS
+    )
 
 
 def _read_events(messages: list) -> tuple | None:
@@ -134,8 +147,9 @@ def _arrow_events(values: list[bytes], messages: list) -> tuple | None:
     if "id" in names and not _is_id_type(table.column("id").type):
         return None
     given = table.column("id").cast(pa.string()).to_pylist() if "id" in names else None
-    ids = [_place(m) if given is None or given[i] is None else given[i]
-           for i, m in enumerate(messages)]  # fmt: skip
+    ids = [
+        _place(m) if given is None or given[i] is None else given[i] for i, m in enumerate(messages)
+    ]
     missing = np.flatnonzero(np.isnan(times))
     for i in missing:
         times[i] = messages[i].timestamp()[1] / 1000
@@ -154,8 +168,9 @@ def _numbers(table: pa.Table, name: str) -> np.ndarray | None:
     kind = column.type
     if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)):
         return None
-    return np.asarray(column.cast(pa.float64()).fill_null(math.nan)
-                      .to_numpy(zero_copy_only=False), np.float64).copy()  # fmt: skip
+    return np.asarray(
+        column.cast(pa.float64()).fill_null(math.nan).to_numpy(zero_copy_only=False), np.float64
+    ).copy()
 
 
 def _columns(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], np.ndarray | None]:
@@ -204,8 +219,10 @@ def _parse_label(value: bytes | None) -> tuple[str, float, str | None]:
     task = record.get("task")
     fields_ok = {"id", "label"} <= set(record) <= {"id", "label", "task"}
     if not (fields_ok and _is_number(record["label"]) and isinstance(task, str | None)):
-        raise ValueError('a label is {"id": ..., "label": <number>} (a multi-task model\'s '
-                         'also has "task": <name>)')  # fmt: skip
+        raise ValueError(
+            'a label is {"id": ..., "label": <number>} (a multi-task model\'s '
+            'also has "task": <name>)'
+        )
     return str(record["id"]), float(record["label"]), task
 
 
@@ -223,8 +240,14 @@ def _json_object(value: bytes | None) -> dict[str, Any]:
 
 def _producer(bootstrap: str, linger_ms: int = 5) -> Producer:
     """An idempotent producer whose librdkafka log goes to Python logging."""
-    return Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                     "linger.ms": linger_ms, "logger": log})  # fmt: skip
+    return Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "linger.ms": linger_ms,
+            "logger": log,
+        }
+    )
 
 
 def _is_number(value: Any) -> bool:
@@ -253,8 +276,12 @@ class KafkaEvents:
         dead_letters_topic: str | None = None,
         poll_timeout: float = 0.2,
     ) -> None:
-        settings = {"group.id": "streamlearn", "auto.offset.reset": "earliest",
-                    "session.timeout.ms": 6000, "logger": log} | dict(config)  # fmt: skip
+        settings = {
+            "group.id": "streamlearn",
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "logger": log,
+        } | dict(config)
         settings["enable.auto.commit"] = False  # offsets are committed after checkpoints
         settings["error_cb"] = self._on_error
         self._start_reading_state()
@@ -313,19 +340,27 @@ class KafkaEvents:
                 self._released[key] = self.positions.pop(key)
             self._owned.discard(key)
         consumer.unassign()
-        log.info("partitions revoked", extra={"event": "revoked", "partitions": sorted(
-            f"{p.topic}:{p.partition}" for p in partitions)})  # fmt: skip
+        log.info(
+            "partitions revoked",
+            extra={
+                "event": "revoked",
+                "partitions": sorted(f"{p.topic}:{p.partition}" for p in partitions),
+            },
+        )
 
     def _on_error(self, error: KafkaError) -> None:
         """librdkafka's client-wide errors (brokers down, timeouts): it reconnects by itself;
         the error is kept for ``/health`` until the broker answers again."""
         if error.fatal():
             self.error = f"fatal: {error.str()}"
-        elif error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT,
-                              KafkaError._TIMED_OUT, KafkaError._RESOLVE):  # fmt: skip
+        elif error.code() in (
+            KafkaError._ALL_BROKERS_DOWN,
+            KafkaError._TRANSPORT,
+            KafkaError._TIMED_OUT,
+            KafkaError._RESOLVE,
+        ):
             self.error = error.str()
-        log.warning("kafka: %s", error.str(), extra={"event": "kafka_error",
-                                                     "code": error.name()})  # fmt: skip
+        log.warning("kafka: %s", error.str(), extra={"event": "kafka_error", "code": error.name()})
 
     def _probe(self) -> None:
         """After an error, ask the broker for metadata now and then: an answer clears it."""
@@ -407,12 +442,21 @@ class KafkaEvents:
             self.last_key = float(keys[-1])
         feedback = {}
         if feedback_ids:
-            feedback = {"feedback_ids": np.array(feedback_ids, dtype=object),
-                        "feedback_labels": np.array(feedback_labels),
-                        "feedback_tasks": task_column(feedback_tasks)}  # fmt: skip
-        return EventBatch(columns, np.array(labels, np.float64),
-                          np.array(ids, dtype=object), offsets, keys, rejects=rejects,
-                          clock=None if n else self._now(), **feedback)  # fmt: skip
+            feedback = {
+                "feedback_ids": np.array(feedback_ids, dtype=object),
+                "feedback_labels": np.array(feedback_labels),
+                "feedback_tasks": task_column(feedback_tasks),
+            }
+        return EventBatch(
+            columns,
+            np.array(labels, np.float64),
+            np.array(ids, dtype=object),
+            offsets,
+            keys,
+            rejects=rejects,
+            clock=None if n else self._now(),
+            **feedback,
+        )
 
     def _late_labels(self, messages: list) -> tuple[list, list, list, list[Reject]]:
         ids, labels, tasks, rejects = [], [], [], []
@@ -466,19 +510,27 @@ class KafkaEvents:
         if error.fatal():
             raise RuntimeError(f"Kafka: {error}")
         if error.code() != KafkaError._PARTITION_EOF:  # e.g. a topic gone: the client retries
-            log.warning("kafka: %s", error.str(), extra={"event": "kafka_error",
-                                                         "code": error.name()})  # fmt: skip
+            log.warning(
+                "kafka: %s", error.str(), extra={"event": "kafka_error", "code": error.name()}
+            )
         return False
 
     def _dead_letter(self, message, reason: str) -> Reject:
         self.dead_letters += 1
         if self.producer is not None:
             value = message.value() or b""
-            record = {"topic": message.topic(), "partition": message.partition(),
-                      "offset": message.offset(), "reason": reason,
-                      "value": value.decode("utf-8", "replace")}  # fmt: skip
-            self.producer.produce(self.dead_letters_topic, json.dumps(record).encode(),
-                                  headers={"reason": reason.encode()})  # fmt: skip
+            record = {
+                "topic": message.topic(),
+                "partition": message.partition(),
+                "offset": message.offset(),
+                "reason": reason,
+                "value": value.decode("utf-8", "replace"),
+            }
+            self.producer.produce(
+                self.dead_letters_topic,
+                json.dumps(record).encode(),
+                headers={"reason": reason.encode()},
+            )
             self.producer.poll(0)
         return Reject(int(message.offset()), reason)
 
@@ -498,10 +550,12 @@ class KafkaEvents:
         """The checkpoint holding ``state`` is durable: commit its offsets to Kafka too."""
         if self.producer is not None:
             self.producer.flush(10)
-        offsets = [TopicPartition(topic, int(partition), int(offset))
-                   for key, offset in state.get("positions", {}).items()
-                   for topic, partition in [key.rsplit(":", 1)]
-                   if key in self._owned]  # fmt: skip
+        offsets = [
+            TopicPartition(topic, int(partition), int(offset))
+            for key, offset in state.get("positions", {}).items()
+            for topic, partition in [key.rsplit(":", 1)]
+            if key in self._owned
+        ]
         self._commit(offsets)
 
     def _commit(self, offsets: list[TopicPartition]) -> None:
@@ -510,8 +564,7 @@ class KafkaEvents:
         try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:  # a rebalance under way: the snapshot still holds them
-            log.warning("offset commit failed", extra={"event": "commit_failed",
-                                                      "error": str(exc)})  # fmt: skip
+            log.warning("offset commit failed", extra={"event": "commit_failed", "error": str(exc)})
 
     def close(self) -> None:
         self._stop_fetcher()
@@ -528,10 +581,15 @@ class KafkaPredictions:
         self.topic = topic
 
     def write(self, ids, offsets, predictions, version) -> None:
-        for event_id, offset, prediction in zip(ids.tolist(), offsets.tolist(),
-                                                predictions.tolist(), strict=True):  # fmt: skip
-            record = {"id": event_id, "prediction": prediction, "model_version": version,
-                      "offset": offset}  # fmt: skip
+        for event_id, offset, prediction in zip(
+            ids.tolist(), offsets.tolist(), predictions.tolist(), strict=True
+        ):
+            record = {
+                "id": event_id,
+                "prediction": prediction,
+                "model_version": version,
+                "offset": offset,
+            }
             self._produce(str(event_id).encode(), json.dumps(record).encode())
         self.producer.poll(0)
 

@@ -92,8 +92,11 @@ class KeyedWorker:
         checkpoint_seconds: float = 1.0,
         micro_batch: int = 2048,
     ) -> None:
-        settings = {"group.id": group, "auto.offset.reset": "earliest",
-                    "session.timeout.ms": 6000} | dict(config)  # fmt: skip
+        settings = {
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+        } | dict(config)
         settings["enable.auto.commit"] = False  # offsets are committed after checkpoints
         self.consumer = Consumer(settings)
         self.topic, self.make_model, self.registry_for = topic, make_model, registry_for
@@ -104,15 +107,22 @@ class KeyedWorker:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             feed = PartitionFeed(consumer, tp.topic, tp.partition)
-            runner = Runner(self.make_model(), feed, registry=self.registry_for(tp.partition),
-                            checkpoint_every=None, checkpoint_seconds=self.checkpoint_seconds,
-                            micro_batch=self.micro_batch, drain_at_end=False)  # fmt: skip
+            runner = Runner(
+                self.make_model(),
+                feed,
+                registry=self.registry_for(tp.partition),
+                checkpoint_every=None,
+                checkpoint_seconds=self.checkpoint_seconds,
+                micro_batch=self.micro_batch,
+                drain_at_end=False,
+            )
             runner.resume()  # the partition's latest snapshot: its model and its offset
             position = feed.positions.get(f"{tp.topic}:{tp.partition}")
             if position is not None:
                 tp.offset = position
-            thread = threading.Thread(target=runner.run, name=f"partition-{tp.partition}",
-                                      daemon=True)  # fmt: skip
+            thread = threading.Thread(
+                target=runner.run, name=f"partition-{tp.partition}", daemon=True
+            )
             self.runners[tp.partition] = (runner, feed, thread)
             thread.start()
         consumer.assign(partitions)
@@ -135,8 +145,7 @@ class KeyedWorker:
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Route messages to their partitions' runners until :meth:`stop` (or ``until()``)."""
-        self.consumer.subscribe([self.topic], on_assign=self._on_assign,
-                                on_revoke=self._on_revoke)  # fmt: skip
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not self._stop.is_set() and not (until is not None and until()):
                 messages = self.consumer.consume(2048, timeout=0.2)

@@ -101,8 +101,10 @@ class Lane:
     ) -> None:
         check_servable(model)
         if _tasks_of(model) and not math.isfinite(ttl):
-            raise ValueError("a multi-task model learns each event when its feedback window "
-                             "closes: give the window as a finite ttl (labels.ttl)")  # fmt: skip
+            raise ValueError(
+                "a multi-task model learns each event when its feedback window "
+                "closes: give the window as a finite ttl (labels.ttl)"
+            )
         if expiry not in EXPIRY_POLICIES:
             raise ValueError(f"expiry must be one of {EXPIRY_POLICIES}, got {expiry!r}")
         if not (delay >= 0 and ttl > 0):
@@ -130,8 +132,7 @@ class Lane:
         batch = self._collect_task_feedback(batch) if self.tasks else self._untasked(batch)
         batch = self._hold_same_batch_feedback(batch)
         labels, delays = self._claim_early(batch, delays)
-        new = label_operations(batch.keys, labels, batch.offsets, batch.ids, delays,
-                               self.ttl)  # fmt: skip
+        new = label_operations(batch.keys, labels, batch.offsets, batch.ids, delays, self.ttl)
         waiting = self.pending + new
         cutoff = batch.keys[-1] if len(batch) else math.inf if batch.drain else batch.clock
         cutoff = -math.inf if cutoff is None else cutoff
@@ -151,8 +152,9 @@ class Lane:
         seen, known = getattr(self.model, "n_seen", 0), len(drifts) if drifts is not None else 0
         out = self.model.run_ops(rows.hashes, rows.values, ops, op_rows, targets)
         if drifts is not None:
-            self._stamp_drifts(seen, known, ops[: len(out)], step_of_op, is_serve, index, due,
-                               batch, taken)  # fmt: skip
+            self._stamp_drifts(
+                seen, known, ops[: len(out)], step_of_op, is_serve, index, due, batch, taken
+            )
         # A model that replaced its featurizer (a reset) stops early: the events served after
         # that point are served again, by the new model, as they would be one by one.
         steps = len(is_serve) if len(out) == len(ops) else int(step_of_op[len(out) - 1]) + 1
@@ -166,8 +168,7 @@ class Lane:
         self._score(index[:steps][~is_serve[:steps]], due, row_of, served_of, rows)
         if steps < len(is_serve):
             self._put_back(is_serve[steps:], index[steps:], due, taken, batch, served)
-        self._keep_waiting(batch.slice(0, served), served_rows.take(np.arange(served)),
-                           predictions)  # fmt: skip
+        self._keep_waiting(batch.slice(0, served), served_rows.take(np.arange(served)), predictions)
         if self.tasks:
             self._drop_stale_feedback(cutoff)
         self.counters["served"] += served
@@ -212,10 +213,13 @@ class Lane:
             for version in dict.fromkeys(taken.versions[i] for i in picked):
                 mine = [i for i in picked if taken.versions[i] == version]
                 self.join.put(
-                    taken.ids[mine], taken.rows.take(np.array(mine)),
-                    taken.predictions[mine], taken.deadlines[mine], taken.served_offsets[mine],
+                    taken.ids[mine],
+                    taken.rows.take(np.array(mine)),
+                    taken.predictions[mine],
+                    taken.deadlines[mine],
+                    taken.served_offsets[mine],
                     version,
-                )  # fmt: skip
+                )
 
     def drain(self) -> None:
         """The end of a replayed stream: every label still in flight arrives (and every
@@ -235,9 +239,12 @@ class Lane:
         if not tasked.any():
             return batch
         self.counters["rejected"] += int(tasked.sum())
-        return replace(batch, feedback_ids=batch.feedback_ids[~tasked],
-                       feedback_labels=np.asarray(batch.feedback_labels)[~tasked],
-                       feedback_tasks=None)  # fmt: skip
+        return replace(
+            batch,
+            feedback_ids=batch.feedback_ids[~tasked],
+            feedback_labels=np.asarray(batch.feedback_labels)[~tasked],
+            feedback_tasks=None,
+        )
 
     def _collect_task_feedback(self, batch: EventBatch) -> EventBatch:
         """A multi-task model's feedback waits with its event until the window closes (a
@@ -248,15 +255,17 @@ class Lane:
             tasks = batch.feedback_tasks
             tasks = [None] * len(batch.feedback_ids) if tasks is None else tasks.tolist()
             labels = np.asarray(batch.feedback_labels, np.float64).tolist()
-            for event_id, task, label in zip(batch.feedback_ids.tolist(), tasks, labels,
-                                             strict=True):  # fmt: skip
+            for event_id, task, label in zip(
+                batch.feedback_ids.tolist(), tasks, labels, strict=True
+            ):
                 if task not in self.tasks or not math.isfinite(label):
                     self.counters["rejected"] += 1
                     continue
                 self.collected.setdefault(event_id, (horizon + self.ttl, {}))[1][task] = label
         nothing = np.full(len(batch), np.nan)
-        return replace(batch, labels=nothing, feedback_ids=None, feedback_labels=None,
-                       feedback_tasks=None)  # fmt: skip
+        return replace(
+            batch, labels=nothing, feedback_ids=None, feedback_labels=None, feedback_tasks=None
+        )
 
     def _drop_stale_feedback(self, horizon: float) -> None:
         """An event's window closes at most ttl after any of its feedback came: feedback
@@ -287,8 +296,7 @@ class Lane:
         if not mine.any():
             return batch
         self._hold_early(batch.feedback_ids[mine], labels[mine], batch.keys[-1])
-        return replace(batch, feedback_ids=batch.feedback_ids[~mine],
-                       feedback_labels=labels[~mine])  # fmt: skip
+        return replace(batch, feedback_ids=batch.feedback_ids[~mine], feedback_labels=labels[~mine])
 
     def _claim_early(self, batch: EventBatch, delays: np.ndarray) -> tuple[np.ndarray, ...]:
         """Events whose label came early get it now (delay 0); early labels whose wait is
@@ -314,9 +322,13 @@ class Lane:
         good = np.isfinite(labels)
         self.counters["rejected"] += int((~good).sum())
         n = int(good.sum())
-        return Operations(np.full(n, -math.inf), np.full(n, LABEL, np.int8),
-                          np.full(n, -1, np.int64), batch.feedback_ids[good],
-                          labels[good])  # fmt: skip
+        return Operations(
+            np.full(n, -math.inf),
+            np.full(n, LABEL, np.int8),
+            np.full(n, -1, np.int64),
+            batch.feedback_ids[good],
+            labels[good],
+        )
 
     def _gather(self, batch: EventBatch, due: Operations, served_rows: Rows):
         """Rows for the due operations: this batch's own, or taken from the join store.
@@ -388,8 +400,9 @@ class Lane:
         picked = np.flatnonzero(learns)
         feedback = [self.collected.pop(i, (0.0, {}))[1] for i in ids[picked].tolist()]
         targets[picked] = self.model.window_labels(feedback)
-        self._engagement = dict(zip(ids[picked].tolist(), self.model.engagement(
-            targets[picked]).tolist(), strict=True))  # fmt: skip
+        self._engagement = dict(
+            zip(ids[picked].tolist(), self.model.engagement(targets[picked]).tolist(), strict=True)
+        )
         return targets
 
     def _learns(self, is_serve, kind, row) -> np.ndarray:
@@ -421,14 +434,16 @@ class Lane:
         if self.tasks:  # the score against the engagement that came
             targets = np.array([self._engagement[i] for i in due.ids[labels].tolist()])
         else:
-            targets = np.where(due.kinds[labels] == LABEL, due.targets[labels],
-                               self.default_label)  # fmt: skip
+            targets = np.where(due.kinds[labels] == LABEL, due.targets[labels], self.default_label)
         scored = served_of[labels]
         for metric in self.metrics:
             metric.update_many(targets, scored)
         tail = slice(-self.recent.size, None)  # only the newest labels are kept
-        self.recent.add(rows.take(row_of[labels[tail]]), targets[tail],
-                        losses_of(self.model.task, targets[tail], scored[tail]))  # fmt: skip
+        self.recent.add(
+            rows.take(row_of[labels[tail]]),
+            targets[tail],
+            losses_of(self.model.task, targets[tail], scored[tail]),
+        )
 
     def _keep_waiting(self, batch: EventBatch, rows: Rows, predictions: np.ndarray) -> None:
         """Events of this batch whose label (or expiry) is still to come wait in the store;
@@ -439,9 +454,13 @@ class Lane:
             return
         picked = np.flatnonzero(keep)
         self.join.put(
-            batch.ids[picked], rows.take(picked), predictions[picked],
-            batch.keys[picked] + self.ttl, batch.offsets[picked], self.version or "v000000",
-        )  # fmt: skip
+            batch.ids[picked],
+            rows.take(picked),
+            predictions[picked],
+            batch.keys[picked] + self.ttl,
+            batch.offsets[picked],
+            self.version or "v000000",
+        )
 
     # ------------------------------------------------------------------ state
     def metric_values(self) -> dict[str, float]:
@@ -462,8 +481,11 @@ class Lane:
 
     def _collected_arrays(self) -> dict[str, np.ndarray]:
         """A multi-task model's feedback still waiting: one row per (event, task)."""
-        rows = [(k, task, until, value) for k, (until, got) in self.collected.items()
-                for task, value in got.items()]  # fmt: skip
+        rows = [
+            (k, task, until, value)
+            for k, (until, got) in self.collected.items()
+            for task, value in got.items()
+        ]
         arrays = {f"collected/{k}": v for k, v in _id_arrays([r[0] for r in rows]).items()}
         return arrays | {
             "collected/tasks": np.array([r[1] for r in rows], dtype=str),
@@ -482,8 +504,10 @@ class Lane:
         pending = _prefixed(arrays, "pending/")
         self.pending = Operations.from_arrays(pending) if pending else Operations.empty()
         early = _prefixed(arrays, "early/")
-        self.early = {k: (float(v[0]), float(v[1])) for k, v in
-                      zip(_ids_back(early), early.get("values", []), strict=True)}  # fmt: skip
+        self.early = {
+            k: (float(v[0]), float(v[1]))
+            for k, v in zip(_ids_back(early), early.get("values", []), strict=True)
+        }
         self._restore_collected(_prefixed(arrays, "collected/"))
         for i, metric in enumerate(self.metrics):
             metric.load(_prefixed(arrays, f"metric{i}/"))
@@ -491,8 +515,9 @@ class Lane:
 
     def _restore_collected(self, arrays: dict[str, np.ndarray]) -> None:
         self.collected = {}
-        rows = zip(_ids_back(arrays), arrays.get("tasks", []), arrays.get("values", []),
-                   strict=True)  # fmt: skip
+        rows = zip(
+            _ids_back(arrays), arrays.get("tasks", []), arrays.get("values", []), strict=True
+        )
         for event_id, task, (until, value) in rows:
             got = self.collected.setdefault(event_id, (float(until), {}))[1]
             got[str(task)] = float(value)
@@ -504,8 +529,10 @@ class Lane:
 def _id_arrays(ids: list) -> dict[str, np.ndarray]:
     """Event ids (text or integers) as arrays for a checkpoint: their text, and which were
     integers (so that they come back as the same keys)."""
-    return {"ids": np.array([str(i) for i in ids], dtype=str),
-            "int_ids": np.array([isinstance(i, int | np.integer) for i in ids], bool)}  # fmt: skip
+    return {
+        "ids": np.array([str(i) for i in ids], dtype=str),
+        "int_ids": np.array([isinstance(i, int | np.integer) for i in ids], bool),
+    }
 
 
 def _ids_back(arrays: dict[str, np.ndarray]) -> list:

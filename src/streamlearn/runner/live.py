@@ -67,8 +67,9 @@ class LiveEvents:
         self._queue.put((_EVENT, list(events), ids, labels), timeout=5)
         return len(events)
 
-    def put_feedback(self, ids: Sequence[Any], labels: Sequence[float],
-                     tasks: Sequence[str | None] | None = None) -> int:  # fmt: skip
+    def put_feedback(
+        self, ids: Sequence[Any], labels: Sequence[float], tasks: Sequence[str | None] | None = None
+    ) -> int:
         """Queue labels for events served earlier, by id (for a multi-task model, each
         with its task)."""
         tasks = list(tasks) if tasks is not None else [None] * len(ids)
@@ -83,9 +84,13 @@ class LiveEvents:
 
     # ------------------------------------------------------------------ the runner's side
     def batches(
-        self, after: int = 0, rows: int = 16384, last_key: float = -math.inf,
-        linger: float = 0.005, tick: float = 0.2,
-    ) -> Iterator[EventBatch]:  # fmt: skip
+        self,
+        after: int = 0,
+        rows: int = 16384,
+        last_key: float = -math.inf,
+        linger: float = 0.005,
+        tick: float = 0.2,
+    ) -> Iterator[EventBatch]:
         """Micro-batches of at most ``rows`` events (waiting up to ``linger`` seconds to fill
         one); an empty batch every ``tick`` seconds when nothing comes, so that the runner
         can checkpoint by time and stop."""
@@ -110,8 +115,11 @@ class LiveEvents:
             events += len(items[-1][1]) if items[-1][0] == _EVENT else 0
             remaining = deadline - time.monotonic()
             try:
-                items.append(self._queue.get(timeout=max(remaining, 0)) if remaining > 0
-                             else self._queue.get_nowait())  # fmt: skip
+                items.append(
+                    self._queue.get(timeout=max(remaining, 0))
+                    if remaining > 0
+                    else self._queue.get_nowait()
+                )
             except queue.Empty:
                 break
         return items
@@ -138,11 +146,12 @@ class LiveEvents:
         target = np.array([math.nan if v is None else float(v) for v in labels], np.float64)
         feedback = {}
         if fb_ids:
-            feedback = {"feedback_ids": np.array(fb_ids, dtype=object),
-                        "feedback_labels": np.array(fb_labels, np.float64),
-                        "feedback_tasks": task_column(fb_tasks)}  # fmt: skip
-        return EventBatch(features, target, np.array(ids, dtype=object), offsets, keys,
-                          **feedback)  # fmt: skip
+            feedback = {
+                "feedback_ids": np.array(fb_ids, dtype=object),
+                "feedback_labels": np.array(fb_labels, np.float64),
+                "feedback_tasks": task_column(fb_tasks),
+            }
+        return EventBatch(features, target, np.array(ids, dtype=object), offsets, keys, **feedback)
 
     def _now(self) -> float:
         self.last_key = self.clock.now(after=self.last_key)
@@ -174,8 +183,10 @@ def check_event(event: Any) -> None:
         raise TypeError(f"an event is a dict of features, got {type(event).__name__}")
     for name, value in event.items():
         if not isinstance(name, str) or not isinstance(value, SCALARS):
-            raise TypeError(f"feature {name!r}: expected text, a number, a bool or null, "
-                            f"got {type(value).__name__}")  # fmt: skip
+            raise TypeError(
+                f"feature {name!r}: expected text, a number, a bool or null, "
+                f"got {type(value).__name__}"
+            )
 
 
 def event_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -199,8 +210,10 @@ def struct_columns(structs: pa.StructArray) -> dict[str, Any] | None:
         column = table.column(name).combine_chunks()
         kind = column.type
         if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind):
-            columns[name] = np.asarray(column.cast(pa.float64()).fill_null(math.nan)
-                                       .to_numpy(zero_copy_only=False), np.float64)  # fmt: skip
+            columns[name] = np.asarray(
+                column.cast(pa.float64()).fill_null(math.nan).to_numpy(zero_copy_only=False),
+                np.float64,
+            )
         elif pa.types.is_string(kind) or pa.types.is_boolean(kind):
             columns[name] = column
         else:  # lists, structs …

@@ -70,9 +70,11 @@ class ParameterMixer:
 
     def due(self, learned: int) -> bool:
         by_events = self.every_events is not None and learned - self._tried_at >= (
-            self.every_events)  # fmt: skip
+            self.every_events
+        )
         by_time = self.every_seconds is not None and time.monotonic() - self._last >= (
-            self.every_seconds)  # fmt: skip
+            self.every_seconds
+        )
         return (by_events or by_time) and learned > self._learned_at_mix
 
     def mix(self, model: Learner, learned: int) -> Learner:
@@ -114,8 +116,10 @@ class ParameterMixer:
     def _publish(self, arrays: dict[str, np.ndarray], weight: float) -> None:
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)  # plain arrays (npz, no pickle: object arrays refused)
-        self.client.hset(self._key(self.worker), mapping={
-            "arrays": buffer.getvalue(), "weight": weight, "time": time.time()})  # fmt: skip
+        self.client.hset(
+            self._key(self.worker),
+            mapping={"arrays": buffer.getvalue(), "weight": weight, "time": time.time()},
+        )
         self.client.sadd(f"{self.group}:mix:workers", self.worker)
 
     def _everyone(self, names: list[str], state: State):
@@ -128,8 +132,9 @@ class ParameterMixer:
                 continue
             with np.load(io.BytesIO(entry[b"arrays"]), allow_pickle=False) as data:
                 arrays = {name: data[name] for name in names if name in data.files}
-            fits = all(name in arrays and arrays[name].shape == state.arrays[name].shape
-                       for name in names)  # fmt: skip
+            fits = all(
+                name in arrays and arrays[name].shape == state.arrays[name].shape for name in names
+            )
             if fits and np.isfinite([a.sum() for a in arrays.values()]).all():
                 yield arrays, float(entry[b"weight"])
 

@@ -42,33 +42,52 @@ class Operations:
 
     @staticmethod
     def empty() -> Operations:
-        return Operations(np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int64),
-                          np.zeros(0, np.int64), np.zeros(0))  # fmt: skip
+        return Operations(
+            np.zeros(0),
+            np.zeros(0, np.int8),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0),
+        )
 
     def select(self, mask: np.ndarray) -> Operations:
         picked = np.flatnonzero(mask)
-        return Operations(self.keys[picked], self.kinds[picked], self.offsets[picked],
-                          self.ids[picked], self.targets[picked])  # fmt: skip
+        return Operations(
+            self.keys[picked],
+            self.kinds[picked],
+            self.offsets[picked],
+            self.ids[picked],
+            self.targets[picked],
+        )
 
     def __add__(self, other: Operations) -> Operations:
         return Operations(
-            np.concatenate([self.keys, other.keys]), np.concatenate([self.kinds, other.kinds]),
-            np.concatenate([self.offsets, other.offsets]), _join_ids(self.ids, other.ids),
+            np.concatenate([self.keys, other.keys]),
+            np.concatenate([self.kinds, other.kinds]),
+            np.concatenate([self.offsets, other.offsets]),
+            _join_ids(self.ids, other.ids),
             np.concatenate([self.targets, other.targets]),
-        )  # fmt: skip
+        )
 
     def arrays(self) -> dict[str, np.ndarray]:
         ids = self.ids.astype(str) if self.ids.dtype == object else self.ids
-        return {"keys": self.keys, "kinds": self.kinds, "offsets": self.offsets,
-                "ids": ids, "targets": self.targets}  # fmt: skip
+        return {
+            "keys": self.keys,
+            "kinds": self.kinds,
+            "offsets": self.offsets,
+            "ids": ids,
+            "targets": self.targets,
+        }
 
     @staticmethod
     def from_arrays(arrays: dict[str, np.ndarray]) -> Operations:
         return Operations(
-            arrays["keys"].astype(np.float64), arrays["kinds"].astype(np.int8),
-            arrays["offsets"].astype(np.int64), as_ids(arrays["ids"]),
+            arrays["keys"].astype(np.float64),
+            arrays["kinds"].astype(np.int8),
+            arrays["offsets"].astype(np.int64),
+            as_ids(arrays["ids"]),
             arrays["targets"].astype(np.float64),
-        )  # fmt: skip
+        )
 
 
 def label_operations(
@@ -89,12 +108,21 @@ def label_operations(
     expires = ~on_time & np.isfinite(deadline)
     late = labelled & ~on_time
     parts = []
-    for mask, at, kind in ((on_time, reveal, LABEL), (expires, deadline, EXPIRE),
-                           (late, reveal, LATE)):  # fmt: skip
+    for mask, at, kind in (
+        (on_time, reveal, LABEL),
+        (expires, deadline, EXPIRE),
+        (late, reveal, LATE),
+    ):
         picked = np.flatnonzero(mask)
-        parts.append(Operations(at[picked], np.full(len(picked), kind, np.int8),
-                                offsets[picked], ids[picked],
-                                np.where(kind == LABEL, labels[picked], np.nan)))  # fmt: skip
+        parts.append(
+            Operations(
+                at[picked],
+                np.full(len(picked), kind, np.int8),
+                offsets[picked],
+                ids[picked],
+                np.where(kind == LABEL, labels[picked], np.nan),
+            )
+        )
     return parts[0] + parts[1] + parts[2]
 
 

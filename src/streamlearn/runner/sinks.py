@@ -17,8 +17,9 @@ import pyarrow.csv as pacsv
 
 
 class PredictionSink(Protocol):
-    def write(self, ids: np.ndarray, offsets: np.ndarray, predictions: np.ndarray,
-              version: str) -> None: ...  # fmt: skip
+    def write(
+        self, ids: np.ndarray, offsets: np.ndarray, predictions: np.ndarray, version: str
+    ) -> None: ...
 
     def flush(self) -> None: ...
 
@@ -31,10 +32,14 @@ class CsvPredictions:
         self._checked = False
 
     def write(self, ids, offsets, predictions, version) -> None:
-        table = pa.table({
-            "offset": offsets, "id": pa.array([str(i) for i in ids]),
-            "prediction": predictions, "version": pa.array([version] * len(ids)),
-        })  # fmt: skip
+        table = pa.table(
+            {
+                "offset": offsets,
+                "id": pa.array([str(i) for i in ids]),
+                "prediction": predictions,
+                "version": pa.array([version] * len(ids)),
+            }
+        )
         if not self._checked and self.path.exists():
             _drop_torn_line(self.path)
         self._checked = True

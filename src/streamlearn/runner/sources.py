@@ -107,13 +107,16 @@ class EventBatch:
     def slice(self, start: int, stop: int) -> EventBatch:
         return EventBatch(
             {name: take_rows(col, start, stop) for name, col in self.features.items()},
-            self.labels[start:stop], self.ids[start:stop], self.offsets[start:stop],
-            self.keys[start:stop], None if self.delays is None else self.delays[start:stop],
+            self.labels[start:stop],
+            self.ids[start:stop],
+            self.offsets[start:stop],
+            self.keys[start:stop],
+            None if self.delays is None else self.delays[start:stop],
             self.rejects if start == 0 else [],
             self.feedback_ids if start == 0 else None,
             self.feedback_labels if start == 0 else None,
             self.feedback_tasks if start == 0 else None,
-        )  # fmt: skip
+        )
 
 
 def _numbers(column: Any, name: str) -> np.ndarray:
@@ -206,15 +209,15 @@ class FileEvents:
         if self.time_column:
             keys = _numbers(_pop(features, self.time_column), self.time_column)
         # Keys must not go back in time: a late-stamped event counts as arriving now.
-        keys = np.maximum.accumulate(np.maximum(np.nan_to_num(keys, nan=-np.inf),
-                                                self._last_key))  # fmt: skip
+        keys = np.maximum.accumulate(np.maximum(np.nan_to_num(keys, nan=-np.inf), self._last_key))
         if len(keys):
             self._last_key = float(keys[-1])
         delays = None
         if self.delay_column:
             delays = _numbers(_pop(features, self.delay_column), self.delay_column)
-        return EventBatch(features, np.asarray(batch.target, np.float64), ids, offsets, keys,
-                          delays)  # fmt: skip
+        return EventBatch(
+            features, np.asarray(batch.target, np.float64), ids, offsets, keys, delays
+        )
 
 
 def _pop(features: dict[str, Any], name: str) -> Any:
@@ -247,8 +250,13 @@ class RecordedEvents:
     [(['a'], []), (['b'], ['a'])]
     """
 
-    def __init__(self, features: dict[str, Any], times: Any, ids: Any = None,
-                 feedback: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        features: dict[str, Any],
+        times: Any,
+        ids: Any = None,
+        feedback: dict[str, Any] | None = None,
+    ) -> None:
         self.times = np.asarray(times, np.float64)
         if len(self.times) and not (np.diff(self.times) >= 0).all():
             raise ValueError("times must not decrease")
@@ -259,8 +267,9 @@ class RecordedEvents:
         self.feedback = _sorted_feedback(feedback or {"id": [], "time": [], "label": []})
         self.position, self.size = 0, n
 
-    def batches(self, after: int = 0, rows: int = 16384, last_key: float = -math.inf
-                ) -> Iterator[EventBatch]:  # fmt: skip
+    def batches(
+        self, after: int = 0, rows: int = 16384, last_key: float = -math.inf
+    ) -> Iterator[EventBatch]:
         """Batches of at most ``rows`` events after offset ``after``; feedback that arrived
         after ``last_key``."""
         given = np.searchsorted(self.feedback["time"], last_key, side="right")
@@ -278,19 +287,31 @@ class RecordedEvents:
         part = {k: v[given:until] for k, v in self.feedback.items()}
         feedback = {}
         if until > given:
-            feedback = {"feedback_ids": part["id"], "feedback_labels": part["label"],
-                        "feedback_tasks": part.get("task")}  # fmt: skip
+            feedback = {
+                "feedback_ids": part["id"],
+                "feedback_labels": part["label"],
+                "feedback_tasks": part.get("task"),
+            }
         clock = None if stop > start else float(self.feedback["time"][until - 1])
-        return EventBatch(features, np.full(stop - start, np.nan), self.ids[start:stop],
-                          self.offsets[start:stop], self.times[start:stop], clock=clock,
-                          **feedback)  # fmt: skip
+        return EventBatch(
+            features,
+            np.full(stop - start, np.nan),
+            self.ids[start:stop],
+            self.offsets[start:stop],
+            self.times[start:stop],
+            clock=clock,
+            **feedback,
+        )
 
 
 def _sorted_feedback(feedback: dict[str, Any]) -> dict[str, np.ndarray]:
     times = np.asarray(feedback["time"], np.float64)
     order = np.argsort(times, kind="stable")
-    out = {"id": as_ids(feedback["id"])[order], "time": times[order],
-           "label": np.asarray(feedback["label"], np.float64)[order]}  # fmt: skip
+    out = {
+        "id": as_ids(feedback["id"])[order],
+        "time": times[order],
+        "label": np.asarray(feedback["label"], np.float64)[order],
+    }
     if feedback.get("task") is not None:
         out["task"] = np.asarray(feedback["task"], dtype=object)[order]
     return out

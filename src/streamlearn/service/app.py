@@ -140,8 +140,9 @@ def create_app(
     metrics = CollectorRegistry()
     predictions = Counter("streamlearn_predictions", "Predictions served", registry=metrics)
     buckets = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5)
-    histogram = Histogram("streamlearn_predict_seconds", "Time to answer /predict",
-                          registry=metrics, buckets=buckets)  # fmt: skip
+    histogram = Histogram(
+        "streamlearn_predict_seconds", "Time to answer /predict", registry=metrics, buckets=buckets
+    )
     metrics.register(MonitorCollector(monitor))
     ProcessCollector(registry=metrics)
 
@@ -156,11 +157,15 @@ def create_app(
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
     ) -> None:
         if token is None:
-            raise HTTPException(403, "mutating endpoints are off: no token is configured "
-                                     "(service.token or STREAMLEARN_TOKEN)")  # fmt: skip
+            raise HTTPException(
+                403,
+                "mutating endpoints are off: no token is configured "
+                "(service.token or STREAMLEARN_TOKEN)",
+            )
         if credentials is None or not hmac.compare_digest(credentials.credentials, token):
-            raise HTTPException(401, "a valid bearer token is required",
-                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+            raise HTTPException(
+                401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -219,8 +224,10 @@ def create_app(
         order = sorted(range(len(ids)), key=lambda k: -scores[k])
         predictions.inc(len(ids))
         observe_latency(start)
-        return {"ranked": [{"index": k, "id": ids[k], "score": float(scores[k])} for k in order],
-                "model_version": serving.version}  # fmt: skip
+        return {
+            "ranked": [{"index": k, "id": ids[k], "score": float(scores[k])} for k in order],
+            "model_version": serving.version,
+        }
 
     @app.post("/learn", dependencies=[Depends(authorized)])
     def learn(body: LearnRequest) -> dict[str, int]:
@@ -235,9 +242,9 @@ def create_app(
         _needs(trainer, "feedback")
         items = body.all_labels()
         _check_tasks(trainer, [i.task for i in items])
-        accepted = trainer.events.put_feedback([str(i.id) for i in items],
-                                               [float(i.label) for i in items],
-                                               [i.task for i in items])  # fmt: skip
+        accepted = trainer.events.put_feedback(
+            [str(i.id) for i in items], [float(i.label) for i in items], [i.task for i in items]
+        )
         return {"accepted": accepted}
 
     @app.get("/models")
@@ -283,9 +290,10 @@ def create_app(
             "model_version": serving.version if serving else None,
             "events_learned": serving.events_learned if serving else 0,
             "serving_age_seconds": round(time.time() - serving.published_at, 3)
-            if serving else None,
+            if serving
+            else None,
             "error": "; ".join(problems) if problems else None,
-        }  # fmt: skip
+        }
 
     @app.get("/metrics")
     def prometheus() -> Response:
@@ -354,8 +362,11 @@ def _predict_columns(body: PredictRequest, serving: Any) -> dict[str, Any]:
         raise HTTPException(422, "give one of 'features' (one event), 'events' or 'columns'")
     model = serving.model
     arrays = {name: _column(values) for name, values in columns.items()}
-    scores = (model.predict_proba_many(arrays) if hasattr(model, "predict_proba_many")
-              else model.predict_many(arrays))  # fmt: skip
+    scores = (
+        model.predict_proba_many(arrays)
+        if hasattr(model, "predict_proba_many")
+        else model.predict_many(arrays)
+    )
     scores = np.asarray(scores, np.float64)
     out: dict[str, Any] = {"ids": body.ids, "model_version": serving.version}
     if model.task == "binary":
@@ -372,8 +383,12 @@ def _column(values: list[Any]) -> Any:
 
 def _answer(event_id: str | None, score: float, binary: bool, version: str) -> dict[str, Any]:
     if binary:
-        return {"id": event_id, "prediction": bool(score >= 0.5),
-                "probability": float(score), "model_version": version}  # fmt: skip
+        return {
+            "id": event_id,
+            "prediction": bool(score >= 0.5),
+            "probability": float(score),
+            "model_version": version,
+        }
     return {"id": event_id, "prediction": float(score), "model_version": version}
 
 

@@ -74,7 +74,11 @@ def add_decide(app: FastAPI, server: Any, trainer: Any, log: DecisionLog) -> Non
         if trainer is not None:
             event = dict(body.context) | {model.arm_column: decision.arm}
             trainer.events.put([event], ids=[decision_id])
-        answer = {"id": decision_id, "arm": decision.arm, "propensity": decision.propensity,
-                  "model_version": serving.version}  # fmt: skip
+        answer = {
+            "id": decision_id,
+            "arm": decision.arm,
+            "propensity": decision.propensity,
+            "model_version": serving.version,
+        }
         log.write(answer | {"time": time.time(), "context": body.context})
         return answer

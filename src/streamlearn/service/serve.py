@@ -37,12 +37,14 @@ def build_service(config: RunConfig) -> tuple[FastAPI, Trainer | Replica]:
             raise ValueError("a replica needs a registry (checkpoint.registry or redis_registry)")
         replica = Replica(registry, config.service.poll_every)
         replica.start()
-        return create_app(replica=replica, registry=registry, token=token,
-                          decisions=config.output.decisions), replica  # fmt: skip
+        return create_app(
+            replica=replica, registry=registry, token=token, decisions=config.output.decisions
+        ), replica
     trainer = Trainer(*_trainer_parts(config), publish_every=config.service.publish_every)
     trainer.start()
-    return create_app(trainer=trainer, registry=registry, token=token,
-                      decisions=config.output.decisions), trainer  # fmt: skip
+    return create_app(
+        trainer=trainer, registry=registry, token=token, decisions=config.output.decisions
+    ), trainer
 
 
 def _trainer_parts(config: RunConfig) -> tuple[Any, Any]:
@@ -50,8 +52,9 @@ def _trainer_parts(config: RunConfig) -> tuple[Any, Any]:
     kafka = config.kafka
     if kafka is not None:
         runner = build_runner(config, source=kafka_events(config), drain_at_end=False)
-        ingress = KafkaIngress({"bootstrap.servers": kafka.bootstrap_servers},
-                               kafka.events_topic, kafka.labels_topic)  # fmt: skip
+        ingress = KafkaIngress(
+            {"bootstrap.servers": kafka.bootstrap_servers}, kafka.events_topic, kafka.labels_topic
+        )
         return runner, ingress
     live = LiveEvents()
     if config.source is not None:

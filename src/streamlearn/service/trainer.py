@@ -129,15 +129,18 @@ class Trainer:
         if time.monotonic() - self._last_observed >= self.observe_every:
             self.observe()
         due = time.monotonic() - self._last_publish >= self.publish_every
-        changed = (summary.learned != self.serving.events_learned
-                   or (self.runner.version or "") != self.serving.version)  # fmt: skip
+        changed = (
+            summary.learned != self.serving.events_learned
+            or (self.runner.version or "") != self.serving.version
+        )
         if due and changed:  # a copy of the model costs: only when it learned something
             self._publish()
 
     def _publish(self) -> None:
         runner = self.runner
-        self.serving = Serving(_copy(runner.model), runner.version or "",
-                               runner.counters["learned"], time.time())  # fmt: skip
+        self.serving = Serving(
+            _copy(runner.model), runner.version or "", runner.counters["learned"], time.time()
+        )
         self._last_publish = time.monotonic()
         if self.on_publish is not None:
             self.on_publish(self.serving)
@@ -195,13 +198,26 @@ class Replica:
     def observe(self) -> None:
         """What a replica knows: the version it serves, with the metrics saved with it."""
         version = self._version
-        lanes = [] if version is None else [
-            {"lane": "champion", "model": type(self.serving.model).__name__,
-             "version": version.id, "metrics": version.metrics}
-        ]  # fmt: skip
+        lanes = (
+            []
+            if version is None
+            else [
+                {
+                    "lane": "champion",
+                    "model": type(self.serving.model).__name__,
+                    "version": version.id,
+                    "metrics": version.metrics,
+                }
+            ]
+        )
         learned = version.events if version is not None else 0
-        self.monitor.observe({"learned": learned, "lanes": lanes, "drifts": version.drifts
-                              if version is not None else []})  # fmt: skip
+        self.monitor.observe(
+            {
+                "learned": learned,
+                "lanes": lanes,
+                "drifts": version.drifts if version is not None else [],
+            }
+        )
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._poll, name="replica", daemon=True)
@@ -220,8 +236,10 @@ class Replica:
             self.refresh()
         except self.registry.unavailable as exc:
             if self.error is None:
-                log.error("registry unreachable", extra={"event": "registry_unavailable",
-                                                         "error": repr(exc)})  # fmt: skip
+                log.error(
+                    "registry unreachable",
+                    extra={"event": "registry_unavailable", "error": repr(exc)},
+                )
             self.error = f"registry unreachable: {type(exc).__name__}: {exc}"
         else:
             if self.error is not None:

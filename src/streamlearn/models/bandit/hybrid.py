@@ -67,8 +67,23 @@ class HybridLinUCB(LinearBandit):
         self.arm_features = {arm: dict(f) for arm, f in _pairs(arm_features or {})}
         k = len(self.shared)
         self.a0, self.a0_inv, self.b0 = np.eye(k), np.eye(k), np.zeros(k)
-        super().__init__(arms, "ucb", explore, 1.0, 1.0, capacity, 1, seed, bits, categorical,
-                         namespaces, interactions, standardize, missing, arm_column)  # fmt: skip
+        super().__init__(
+            arms,
+            "ucb",
+            explore,
+            1.0,
+            1.0,
+            capacity,
+            1,
+            seed,
+            bits,
+            categorical,
+            namespaces,
+            interactions,
+            standardize,
+            missing,
+            arm_column,
+        )
 
     def add_arm(self, arm: Hashable, features: Mapping[str, float] | None = None) -> None:
         """A new arm, with its features (a retired one comes back as it was)."""
@@ -85,25 +100,52 @@ class HybridLinUCB(LinearBandit):
         return {"a_inv": np.eye(d), "bm": np.zeros((d, k)), "b": np.zeros(d), "z": z}
 
     def _model_arrays(self) -> dict[str, np.ndarray]:
-        return {"a_inv": self.a_inv, "bm": self.bm, "b": self.b, "z": self.z, "a0": self.a0,
-                "a0_inv": self.a0_inv, "b0": self.b0}  # fmt: skip
+        return {
+            "a_inv": self.a_inv,
+            "bm": self.bm,
+            "b": self.b,
+            "z": self.z,
+            "a0": self.a0,
+            "a0_inv": self.a0_inv,
+            "b0": self.b0,
+        }
 
     def params(self) -> dict[str, Any]:
         base = super().params()
         for name in ("rule", "alpha", "forgetting", "draws"):
             del base[name]
-        initial = [[arm, self.arm_features[arm]] for arm in base["arms"]
-                   if arm in self.arm_features]  # fmt: skip
+        initial = [
+            [arm, self.arm_features[arm]] for arm in base["arms"] if arm in self.arm_features
+        ]
         return base | {"shared": list(self.shared), "arm_features": initial}
 
     def _loop(self, hashes, values, slots, targets, mode: int, out: Outcomes) -> None:
         arms = np.full(len(hashes), -1, np.int64)
         none = np.zeros((0, len(self.arm_ids)))
-        run_hybrid(hashes, values, slots, targets, self.z, self.a_inv, self.bm, self.b, self.a0,
-                   self.a0_inv, self.b0, self.keys, self.coords, self.used, self.explore,
-                   self.active, self.rng, mode, arms, out.propensities,
-                   none if out.probabilities is None else out.probabilities,
-                   none if out.expected is None else out.expected)  # fmt: skip
+        run_hybrid(
+            hashes,
+            values,
+            slots,
+            targets,
+            self.z,
+            self.a_inv,
+            self.bm,
+            self.b,
+            self.a0,
+            self.a0_inv,
+            self.b0,
+            self.keys,
+            self.coords,
+            self.used,
+            self.explore,
+            self.active,
+            self.rng,
+            mode,
+            arms,
+            out.propensities,
+            none if out.probabilities is None else out.probabilities,
+            none if out.expected is None else out.expected,
+        )
         out.arms = [self.arm_ids[i] if i >= 0 else None for i in arms]
 
     def _ops(self, hashes, values, slots, targets, ops, op_rows, out) -> None:
@@ -114,8 +156,7 @@ class HybridLinUCB(LinearBandit):
             out[k] = decided.expected[0, slots[row]]
             if op != 0:  # not the runner's PREDICT
                 learned = self._outcomes(1, details=False)
-                self._loop(hashes[one], values[one], slots[one], targets[k : k + 1], LEARN,
-                           learned)  # fmt: skip
+                self._loop(hashes[one], values[one], slots[one], targets[k : k + 1], LEARN, learned)
 
 
 def _pairs(features: Any) -> Iterable[tuple[Hashable, Mapping[str, float]]]:

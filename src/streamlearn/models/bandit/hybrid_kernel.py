@@ -131,9 +131,30 @@ def _fold_arm(sign, a_inv, bm, b, a0, b0, u):
 
 
 @nb.njit(nogil=True, cache=True)
-def run_hybrid(hashes, values, logged, rewards, z, a_inv, bm, b, a0, a0_inv, b0, keys, coords,
-               used, width, active, rng, mode, arms_out, propensities_out, probs_out,
-               mu_out):  # fmt: skip
+def run_hybrid(
+    hashes,
+    values,
+    logged,
+    rewards,
+    z,
+    a_inv,
+    bm,
+    b,
+    a0,
+    a0_inv,
+    b0,
+    keys,
+    coords,
+    used,
+    width,
+    active,
+    rng,
+    mode,
+    arms_out,
+    propensities_out,
+    probs_out,
+    mu_out,
+):
     """Events in order; ``mode`` as in :func:`~streamlearn.models.bandit.kernel.run_bandit`."""
     n_arms, d = a_inv.shape[0], a_inv.shape[1]
     k = z.shape[1]
@@ -153,8 +174,9 @@ def run_hybrid(hashes, values, logged, rewards, z, a_inv, bm, b, a0, a0_inv, b0,
                 beta[p] = total
             for a in range(n_arms):
                 if active[a]:
-                    mean, bonus = _score(x, z[a], a_inv[a], bm[a], b[a], a0_inv, beta, width,
-                                         u, v, w)  # fmt: skip
+                    mean, bonus = _score(
+                        x, z[a], a_inv[a], bm[a], b[a], a0_inv, beta, width, u, v, w
+                    )
                     score[a] = mean + bonus
                     if mu_out.shape[0]:
                         mu_out[e, a] = mean

@@ -86,15 +86,35 @@ def _best(values, active, ties):
 
 
 @nb.njit(inline="always")
-def _decide(hashes, values, means, covs, keys, coords, used, hp, rule, active, rng, mu, sd,
-            ties, probs, score, idx, val, sx):  # fmt: skip
+def _decide(
+    hashes,
+    values,
+    means,
+    covs,
+    keys,
+    coords,
+    used,
+    hp,
+    rule,
+    active,
+    rng,
+    mu,
+    sd,
+    ties,
+    probs,
+    score,
+    idx,
+    val,
+    sx,
+):
     """Choose an arm for one context; ``probs`` gets every arm's probability, ``mu`` its
     expected reward."""
     n_active = 0
     for a in range(means.shape[0]):
         if active[a]:
-            mu[a], variance = _full_event(hashes, values, 0.0, means[a], covs[a], keys, coords,
-                                          used, hp, False, idx, val, sx)  # fmt: skip
+            mu[a], variance = _full_event(
+                hashes, values, 0.0, means[a], covs[a], keys, coords, used, hp, False, idx, val, sx
+            )
             sd[a] = math.sqrt(max(variance - hp[1], 0.0))
             n_active += 1
         probs[a] = 0.0
@@ -139,8 +159,26 @@ def _decide(hashes, values, means, covs, keys, coords, used, hp, rule, active, r
 
 
 @nb.njit(nogil=True, cache=True)
-def run_bandit(hashes, values, logged, rewards, means, covs, keys, coords, used, hp, rule,
-               active, rng, mode, arms_out, propensities_out, probs_out, mu_out):  # fmt: skip
+def run_bandit(
+    hashes,
+    values,
+    logged,
+    rewards,
+    means,
+    covs,
+    keys,
+    coords,
+    used,
+    hp,
+    rule,
+    active,
+    rng,
+    mode,
+    arms_out,
+    propensities_out,
+    probs_out,
+    mu_out,
+):
     """Events in order. ``mode`` DECIDE: choose an arm for each context (the model does not
     change). LEARN: the ``logged`` arm's ``rewards`` update its posterior. DECIDE_LEARN:
     choose, then learn the logged arm (off-policy learning from a log). REPLAY: choose,
@@ -155,8 +193,27 @@ def run_bandit(hashes, values, logged, rewards, means, covs, keys, coords, used,
     for e in range(hashes.shape[0]):
         arm = -1
         if mode != LEARN:
-            arm = _decide(hashes[e], values[e], means, covs, keys, coords, used, hp, rule,
-                          active, rng, mu, sd, ties, probs, score, idx, val, sx)  # fmt: skip
+            arm = _decide(
+                hashes[e],
+                values[e],
+                means,
+                covs,
+                keys,
+                coords,
+                used,
+                hp,
+                rule,
+                active,
+                rng,
+                mu,
+                sd,
+                ties,
+                probs,
+                score,
+                idx,
+                val,
+                sx,
+            )
             arms_out[e] = arm
             propensities_out[e] = probs[arm] if arm >= 0 else 0.0
             if probs_out.shape[0]:
@@ -166,16 +223,30 @@ def run_bandit(hashes, values, logged, rewards, means, covs, keys, coords, used,
         if mode == DECIDE or (mode == REPLAY and arm != logged[e]):
             continue
         a = logged[e]
-        predicted, _ = _full_event(hashes[e], values[e], rewards[e], means[a], covs[a], keys,
-                                   coords, used, hp, True, idx, val, sx)  # fmt: skip
+        predicted, _ = _full_event(
+            hashes[e],
+            values[e],
+            rewards[e],
+            means[a],
+            covs[a],
+            keys,
+            coords,
+            used,
+            hp,
+            True,
+            idx,
+            val,
+            sx,
+        )
         if mode == LEARN:
             arms_out[e] = a
             propensities_out[e] = predicted
 
 
 @nb.njit(nogil=True, cache=True)
-def run_bandit_ops(hashes, values, slots, targets, ops, op_rows, means, covs, keys, coords,
-                   used, hp, out):  # fmt: skip
+def run_bandit_ops(
+    hashes, values, slots, targets, ops, op_rows, means, covs, keys, coords, used, hp, out
+):
     """A runner schedule: each operation's row was served with arm ``slots[row]``; PREDICT
     gives that arm's expected reward, LEARN updates it with the reward in ``targets``."""
     idx = np.empty(hashes.shape[1] + 1, np.int64)
@@ -184,5 +255,18 @@ def run_bandit_ops(hashes, values, slots, targets, ops, op_rows, means, covs, ke
     for k in range(ops.shape[0]):
         row = op_rows[k]
         a = slots[row]
-        out[k], _ = _full_event(hashes[row], values[row], targets[k], means[a], covs[a], keys,
-                                coords, used, hp, ops[k] != 0, idx, val, sx)  # fmt: skip
+        out[k], _ = _full_event(
+            hashes[row],
+            values[row],
+            targets[k],
+            means[a],
+            covs[a],
+            keys,
+            coords,
+            used,
+            hp,
+            ops[k] != 0,
+            idx,
+            val,
+            sx,
+        )

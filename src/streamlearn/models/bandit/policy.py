@@ -115,8 +115,9 @@ class LinearBandit(HashedModel):
             raise ValueError(f"rule must be one of {sorted(RULES)}, got {rule!r}")
         explore = DEFAULT_EXPLORE[rule] if explore is None else float(explore)
         if not (math.isfinite(explore) and explore >= 0) or (rule == "greedy" and explore > 1):
-            raise ValueError(f"explore must be a finite number >= 0 (<= 1 for greedy), got "
-                             f"{explore!r}")  # fmt: skip
+            raise ValueError(
+                f"explore must be a finite number >= 0 (<= 1 for greedy), got {explore!r}"
+            )
         if rule == "softmax" and explore <= 0:
             raise ValueError("softmax needs a temperature > 0")
         if not (alpha > 0 and math.isfinite(alpha)) or not 0 < forgetting <= 1:
@@ -199,9 +200,13 @@ class LinearBandit(HashedModel):
     def state(self) -> State:
         arrays, meta = self.features.state()
         arrays |= {name: array.copy() for name, array in self._model_arrays().items()}
-        arrays |= {"keys": self.keys.copy(), "coords": self.coords.copy(),
-                   "used": self.used.copy(), "active": self.active.astype(np.uint8),
-                   "rng": self.rng.copy()}  # fmt: skip
+        arrays |= {
+            "keys": self.keys.copy(),
+            "coords": self.coords.copy(),
+            "used": self.used.copy(),
+            "active": self.active.astype(np.uint8),
+            "rng": self.rng.copy(),
+        }
         return State(type(self).__name__, self.params(), arrays, meta | {"arm_ids": self.arm_ids})
 
     @classmethod
@@ -212,13 +217,18 @@ class LinearBandit(HashedModel):
         for arm in state.meta["arm_ids"]:  # arms added after the start: arrays of their shape
             model.add_arm(arm)
         arrays = state.arrays
-        expected = model._model_arrays() | {"keys": model.keys, "coords": model.coords,
-                                            "used": model.used, "active": model.active,
-                                            "rng": model.rng}  # fmt: skip
+        expected = model._model_arrays() | {
+            "keys": model.keys,
+            "coords": model.coords,
+            "used": model.used,
+            "active": model.active,
+            "rng": model.rng,
+        }
         for name, fresh in expected.items():
             if np.shape(arrays[name]) != fresh.shape:
-                raise ValueError(f"{name} has shape {np.shape(arrays[name])}, "
-                                 f"expected {fresh.shape}")  # fmt: skip
+                raise ValueError(
+                    f"{name} has shape {np.shape(arrays[name])}, expected {fresh.shape}"
+                )
             value = np.array(arrays[name]).astype(fresh.dtype)
             if value.dtype.kind == "f" and not np.isfinite(value).all():
                 raise ValueError(f"{name} holds non-finite values")
@@ -232,16 +242,36 @@ class LinearBandit(HashedModel):
         n = len(hashes)
         arms = np.full(n, -1, np.int64)
         none = np.zeros((0, len(self.arm_ids)))
-        run_bandit(hashes, values, slots, targets, self.means, self.covs, self.keys, self.coords,
-                   self.used, self._hyper, RULES[self.rule], self.active, self.rng, mode, arms,
-                   out.propensities, none if out.probabilities is None else out.probabilities,
-                   none if out.expected is None else out.expected)  # fmt: skip
+        run_bandit(
+            hashes,
+            values,
+            slots,
+            targets,
+            self.means,
+            self.covs,
+            self.keys,
+            self.coords,
+            self.used,
+            self._hyper,
+            RULES[self.rule],
+            self.active,
+            self.rng,
+            mode,
+            arms,
+            out.propensities,
+            none if out.probabilities is None else out.probabilities,
+            none if out.expected is None else out.expected,
+        )
         out.arms = [self.arm_ids[i] if i >= 0 else None for i in arms]
 
     def _outcomes(self, n: int, details: bool) -> Outcomes:
         k = len(self.arm_ids)
-        return Outcomes([], np.zeros(n), np.zeros((n, k)) if details else None,
-                        np.zeros((n, k)) if details else None)  # fmt: skip
+        return Outcomes(
+            [],
+            np.zeros(n),
+            np.zeros((n, k)) if details else None,
+            np.zeros((n, k)) if details else None,
+        )
 
     def _run(self, X: Any, logged: Any, rewards: Any, mode: int, details: bool) -> Outcomes:
         columns = {k: v for k, v in as_columns(X).items() if k != self.arm_column}
@@ -270,8 +300,9 @@ class LinearBandit(HashedModel):
             x = {k: v for k, v in x.items() if k != self.arm_column}
         event = self._encode(x)
         out = self._outcomes(1, details=mode == DECIDE)
-        self._loop(event.hashes[None, :], event.values[None, :], slot, np.array([reward]), mode,
-                   out)  # fmt: skip
+        self._loop(
+            event.hashes[None, :], event.values[None, :], slot, np.array([reward]), mode, out
+        )
         if mode != DECIDE:
             self.features.learn_one(event)
             self._cached = None
@@ -333,8 +364,11 @@ class LinearBandit(HashedModel):
         given = columns.pop(self.arm_column, None)
         n = n_rows(columns) if columns else (len(given) if given is not None else 0)
         self._cached = None
-        hashes, values = self.features.encode_many(columns, learn=True) if columns else (
-            np.zeros((n, 0), np.uint32), np.zeros((n, 0)))  # fmt: skip
+        hashes, values = (
+            self.features.encode_many(columns, learn=True)
+            if columns
+            else (np.zeros((n, 0), np.uint32), np.zeros((n, 0)))
+        )
         if given is not None:
             slots = self._slots(given, n)
             self.served = Outcomes([self.arm_ids[i] for i in slots], np.full(n, np.nan))
@@ -345,8 +379,10 @@ class LinearBandit(HashedModel):
                 raise ValueError("no arm to choose: add one first")
             slots = np.array([self.arm_ids.index(a) for a in self.served.arms], np.int64)
         arm_slot = np.full((n, 1), ARM_SLOT, np.uint32)
-        return (np.concatenate([hashes, arm_slot], axis=1),
-                np.concatenate([values, slots[:, None] + 1.0], axis=1))  # fmt: skip
+        return (
+            np.concatenate([hashes, arm_slot], axis=1),
+            np.concatenate([values, slots[:, None] + 1.0], axis=1),
+        )
 
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
         """A runner schedule over served rows: PREDICT gives the served arm's expected
@@ -361,13 +397,27 @@ class LinearBandit(HashedModel):
             raise ValueError("a reward to learn is missing or not finite")
         out = np.empty(len(ops))
         context = np.ascontiguousarray(hashes), np.where(marked, 0.0, values)  # arm: no feature
-        self._ops(*context, slots, checked, np.asarray(ops, np.int8),
-                  np.asarray(op_rows, np.int64), out)  # fmt: skip
+        self._ops(
+            *context, slots, checked, np.asarray(ops, np.int8), np.asarray(op_rows, np.int64), out
+        )
         return out
 
     def _ops(self, hashes, values, slots, targets, ops, op_rows, out) -> None:
-        run_bandit_ops(hashes, values, slots, targets, ops, op_rows, self.means, self.covs,
-                       self.keys, self.coords, self.used, self._hyper, out)  # fmt: skip
+        run_bandit_ops(
+            hashes,
+            values,
+            slots,
+            targets,
+            ops,
+            op_rows,
+            self.means,
+            self.covs,
+            self.keys,
+            self.coords,
+            self.used,
+            self._hyper,
+            out,
+        )
 
     def predict_one(self, x: Mapping[str, Any]) -> Hashable:
         return self.decide_one(x).arm

@@ -114,8 +114,9 @@ def _full_event(hashes, values, target, mean, cov, keys, coords, used, hp, learn
         quad += sx[idx[a]] * val[a]
     quad = max(quad, 0.0)  # rounding must not make a variance negative
     variance = hp[NOISE_VAR] + quad + unseen
-    if learn and not _well_conditioned(cov, sx, active, intercept, hp[NOISE_VAR] + quad,
-                                       prediction):  # fmt: skip
+    if learn and not _well_conditioned(
+        cov, sx, active, intercept, hp[NOISE_VAR] + quad, prediction
+    ):
         used[1] += 1
     elif learn:
         denom = hp[NOISE_VAR] + quad
@@ -185,9 +186,20 @@ def run_full(hashes, values, targets, mean, cov, keys, coords, used, hp, learn, 
     sx = np.empty(cov.shape[0])
     for e in range(hashes.shape[0]):
         out[e], out_var[e] = _full_event(
-            hashes[e], values[e], targets[e] if learn else 0.0, mean, cov, keys, coords, used,
-            hp, learn, idx, val, sx,
-        )  # fmt: skip
+            hashes[e],
+            values[e],
+            targets[e] if learn else 0.0,
+            mean,
+            cov,
+            keys,
+            coords,
+            used,
+            hp,
+            learn,
+            idx,
+            val,
+            sx,
+        )
 
 
 @nb.njit(nogil=True, cache=True)
@@ -207,9 +219,20 @@ def run_full_ops(hashes, values, targets, ops, op_rows, mean, cov, keys, coords,
     for k in range(ops.shape[0]):
         row = op_rows[k]
         out[k], _ = _full_event(
-            hashes[row], values[row], targets[k], mean, cov, keys, coords, used, hp,
-            ops[k] != PREDICT, idx, val, sx,
-        )  # fmt: skip
+            hashes[row],
+            values[row],
+            targets[k],
+            mean,
+            cov,
+            keys,
+            coords,
+            used,
+            hp,
+            ops[k] != PREDICT,
+            idx,
+            val,
+            sx,
+        )
 
 
 @nb.njit(nogil=True, cache=True)

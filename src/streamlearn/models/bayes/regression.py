@@ -140,8 +140,11 @@ class BayesianLinearRegression(HashedModel, Regressor):
         }
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        names = ("mean", "cov", "keys", "coords", "used") if self.covariance == "full" else (
-            "mean", "cov", "last", "clock")  # fmt: skip
+        names = (
+            ("mean", "cov", "keys", "coords", "used")
+            if self.covariance == "full"
+            else ("mean", "cov", "last", "clock")
+        )
         return {name: getattr(self, name) for name in names}
 
     def state(self) -> State:
@@ -177,17 +180,41 @@ class BayesianLinearRegression(HashedModel, Regressor):
     # ------------------------------------------------------------------ kernels
     def _call(self, hashes, values, targets, learn, out, out_var) -> None:
         if self.covariance == "full":
-            run_full(hashes, values, targets, self.mean, self.cov, self.keys, self.coords,
-                     self.used, self._hyper, learn, out, out_var)  # fmt: skip
+            run_full(
+                hashes,
+                values,
+                targets,
+                self.mean,
+                self.cov,
+                self.keys,
+                self.coords,
+                self.used,
+                self._hyper,
+                learn,
+                out,
+                out_var,
+            )
         else:
-            run_diagonal(hashes, values, targets, self.mean, self.cov, self.last, self.clock,
-                         self._hyper, learn, out, out_var)  # fmt: skip
+            run_diagonal(
+                hashes,
+                values,
+                targets,
+                self.mean,
+                self.cov,
+                self.last,
+                self.clock,
+                self._hyper,
+                learn,
+                out,
+                out_var,
+            )
 
     def _one(self, x: Mapping[str, Any], target: float, learn: bool) -> tuple[float, float]:
         event = self._encode(x)
         out, out_var = np.empty(1), np.empty(1)
-        self._call(event.hashes[None, :], event.values[None, :], np.array([target]), learn,
-                   out, out_var)  # fmt: skip
+        self._call(
+            event.hashes[None, :], event.values[None, :], np.array([target]), learn, out, out_var
+        )
         if learn:
             self.features.learn_one(event)
             self._cached = None
@@ -217,8 +244,7 @@ class BayesianLinearRegression(HashedModel, Regressor):
         n = n_rows(columns)
         means, variances = np.empty(n), np.empty(n)
         for start, stop, hashes, values in self._encoded_chunks(columns, n, learn=False):
-            self._call(hashes, values, np.empty(0), False, means[start:stop],
-                       variances[start:stop])  # fmt: skip
+            self._call(hashes, values, np.empty(0), False, means[start:stop], variances[start:stop])
         return means, variances
 
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
@@ -229,11 +255,34 @@ class BayesianLinearRegression(HashedModel, Regressor):
             raise ValueError("a target to learn is missing or not finite")
         ops, op_rows = np.asarray(ops, np.int8), np.asarray(op_rows, np.int64)
         if self.covariance == "full":
-            run_full_ops(hashes, values, checked, ops, op_rows, self.mean, self.cov, self.keys,
-                         self.coords, self.used, self._hyper, out)  # fmt: skip
+            run_full_ops(
+                hashes,
+                values,
+                checked,
+                ops,
+                op_rows,
+                self.mean,
+                self.cov,
+                self.keys,
+                self.coords,
+                self.used,
+                self._hyper,
+                out,
+            )
         else:
-            run_diagonal_ops(hashes, values, checked, ops, op_rows, self.mean, self.cov,
-                             self.last, self.clock, self._hyper, out)  # fmt: skip
+            run_diagonal_ops(
+                hashes,
+                values,
+                checked,
+                ops,
+                op_rows,
+                self.mean,
+                self.cov,
+                self.last,
+                self.clock,
+                self._hyper,
+                out,
+            )
         return out
 
     # ------------------------------------------------------------------ targets

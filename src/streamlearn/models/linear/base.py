@@ -138,18 +138,28 @@ class LinearModel(HashedModel):
     def _kernel_state(self) -> tuple:
         """The model's arrays and settings, in the order the kernels take them."""
         return (
-            self.table, self.intercept, self.target_stats, self.counters,
-            self.optimizer.code, self.loss, self._hyper,
-        )  # fmt: skip
+            self.table,
+            self.intercept,
+            self.target_stats,
+            self.counters,
+            self.optimizer.code,
+            self.loss,
+            self._hyper,
+        )
 
     def _raw_one(self, x: Mapping[str, Any]) -> float:
         event = self._encode(x, pack=True)
         if type(event) is tuple:
             data, layout = event
             return self._predict_packed(
-                data, layout.plan, layout.scaler.stats, self.table, self.intercept,
-                self.target_stats, self._hyper,
-            )  # fmt: skip
+                data,
+                layout.plan,
+                layout.scaler.stats,
+                self.table,
+                self.intercept,
+                self.target_stats,
+                self._hyper,
+            )
         return run_linear_one(event.hashes, event.values, 0.0, *self._kernel_state(), False)
 
     def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
@@ -161,9 +171,16 @@ class LinearModel(HashedModel):
             if layout.unscaled:
                 layout.add_statistics()
             self._learn_packed(
-                data, layout.plan, layout.scaler.stats, target, self.table, self.intercept,
-                self.target_stats, self.counters, self._hyper,
-            )  # fmt: skip
+                data,
+                layout.plan,
+                layout.scaler.stats,
+                target,
+                self.table,
+                self.intercept,
+                self.target_stats,
+                self.counters,
+                self._hyper,
+            )
             return
         run_linear_one(event.hashes, event.values, target, *self._kernel_state(), True)
         self.features.learn_one(event)
@@ -188,9 +205,14 @@ class LinearModel(HashedModel):
         if not np.isfinite(checked).all():
             raise ValueError("a target to learn is missing or not finite")
         run_linear_ops(
-            hashes, values, checked, np.asarray(ops, np.int8), np.asarray(op_rows, np.int64),
-            *self._kernel_state(), out,
-        )  # fmt: skip
+            hashes,
+            values,
+            checked,
+            np.asarray(ops, np.int8),
+            np.asarray(op_rows, np.int64),
+            *self._kernel_state(),
+            out,
+        )
         return out
 
     # ------------------------------------------------------------------ targets

@@ -48,8 +48,17 @@ def _constants(hp):
     divisions by alpha done here. (l1, l2, alpha, beta, root_n_cap, 1/alpha, l2·alpha, lr,
     eps)."""
     alpha = hp[ALPHA]
-    return (hp[L1], hp[L2], alpha, hp[BETA], hp[ROOT_N_CAP], 1.0 / alpha, hp[L2] * alpha,
-            hp[LR], hp[EPS])  # fmt: skip
+    return (
+        hp[L1],
+        hp[L2],
+        alpha,
+        hp[BETA],
+        hp[ROOT_N_CAP],
+        1.0 / alpha,
+        hp[L2] * alpha,
+        hp[LR],
+        hp[EPS],
+    )
 
 
 @nb.njit(inline="always")
@@ -182,22 +191,43 @@ def _specialized(opt: int, loss: int) -> tuple:
                 _prefetch(table, hashes[t + AHEAD])
             target = targets[t] if learn else 0.0
             out[t] = _event(
-                hashes[t], values[t], target, table, intercept, target_stats, counters, opt,
-                loss, hp, learn, used,
-            )  # fmt: skip
+                hashes[t],
+                values[t],
+                target,
+                table,
+                intercept,
+                target_stats,
+                counters,
+                opt,
+                loss,
+                hp,
+                learn,
+                used,
+            )
 
     @nb.njit(nogil=True, cache=True)
-    def run_ops(hashes, values, targets, ops, op_rows, table, intercept, target_stats,
-                counters, hp, out):  # fmt: skip
+    def run_ops(
+        hashes, values, targets, ops, op_rows, table, intercept, target_stats, counters, hp, out
+    ):
         used = np.empty(hashes.shape[1])
         for k in range(ops.shape[0]):
             row = op_rows[k]
             if k + AHEAD < ops.shape[0]:
                 _prefetch(table, hashes[op_rows[k + AHEAD]])
             out[k] = _event(
-                hashes[row], values[row], targets[k], table, intercept, target_stats, counters,
-                opt, loss, hp, ops[k] != PREDICT, used,
-            )  # fmt: skip
+                hashes[row],
+                values[row],
+                targets[k],
+                table,
+                intercept,
+                target_stats,
+                counters,
+                opt,
+                loss,
+                hp,
+                ops[k] != PREDICT,
+                used,
+            )
 
     # Packed events (streamlearn.features.packed): a predict and a learn kernel, each with
     # only the arguments it needs, as every argument costs the call from Python time.
@@ -207,16 +237,40 @@ def _specialized(opt: int, loss: int) -> tuple:
         hashes, values, used = np.empty(n, np.uint32), np.empty(n), np.empty(n)
         unpack(data, plan, stats, hashes, values)
         # counters are not read without learning: the intercept stands in for them
-        return _event(hashes, values, 0.0, table, intercept, target_stats, intercept, opt, loss,
-                      hp, False, used)  # fmt: skip
+        return _event(
+            hashes,
+            values,
+            0.0,
+            table,
+            intercept,
+            target_stats,
+            intercept,
+            opt,
+            loss,
+            hp,
+            False,
+            used,
+        )
 
     @nb.njit(nogil=True, cache=True)
     def learn_packed(data, plan, stats, target, table, intercept, target_stats, counters, hp):
         n = plan_slots(plan)
         hashes, values, used = np.empty(n, np.uint32), np.empty(n), np.empty(n)
         unpack(data, plan, stats, hashes, values)
-        _event(hashes, values, target, table, intercept, target_stats, counters, opt, loss, hp,
-               True, used)  # fmt: skip
+        _event(
+            hashes,
+            values,
+            target,
+            table,
+            intercept,
+            target_stats,
+            counters,
+            opt,
+            loss,
+            hp,
+            True,
+            used,
+        )
         fold_numbers(data, plan, stats)
 
     return run, run_ops, predict_packed, learn_packed
@@ -234,20 +288,33 @@ def run_linear(
 ):
     """Predict every event (rows of ``hashes``/``values``) into ``out``; with ``learn``,
     learn each one right after predicting it."""
-    _LOOPS[opt, loss][0](hashes, values, targets, table, intercept, target_stats, counters, hp,
-                         learn, out)  # fmt: skip
+    _LOOPS[opt, loss][0](
+        hashes, values, targets, table, intercept, target_stats, counters, hp, learn, out
+    )
 
 
 def run_linear_ops(
-    hashes, values, targets, ops, op_rows, table, intercept, target_stats, counters, opt, loss,
-    hp, out,
-):  # fmt: skip
+    hashes,
+    values,
+    targets,
+    ops,
+    op_rows,
+    table,
+    intercept,
+    target_stats,
+    counters,
+    opt,
+    loss,
+    hp,
+    out,
+):
     """A schedule of operations, in order: ``ops[k]`` (PREDICT, LEARN or PREDICT_LEARN) on
     row ``op_rows[k]`` of ``hashes``/``values`` with target ``targets[k]``; ``out[k]`` is the
     prediction made before any learning. Serving and delayed labels interleave this way
     without leaving compiled code."""
-    _LOOPS[opt, loss][1](hashes, values, targets, ops, op_rows, table, intercept, target_stats,
-                         counters, hp, out)  # fmt: skip
+    _LOOPS[opt, loss][1](
+        hashes, values, targets, ops, op_rows, table, intercept, target_stats, counters, hp, out
+    )
 
 
 def packed_kernels(opt: int, loss: int) -> tuple:
@@ -267,9 +334,19 @@ def run_linear_one(
     """The same for one event given as 1-D arrays: fewer arguments, a cheaper call."""
     used = np.empty(hashes.shape[0])
     return _event(
-        hashes, values, target, table, intercept, target_stats, counters, opt, loss, hp, learn,
+        hashes,
+        values,
+        target,
+        table,
+        intercept,
+        target_stats,
+        counters,
+        opt,
+        loss,
+        hp,
+        learn,
         used,
-    )  # fmt: skip
+    )
 
 
 @nb.njit(nogil=True, cache=True)
@@ -354,9 +431,19 @@ def run_softmax(hashes, values, targets, known, table, intercepts, counters, opt
     for t in range(hashes.shape[0]):
         target = targets[t] if learn else -1
         _softmax_event(
-            hashes[t], values[t], target, known[t], table, intercepts, counters, opt, hp,
-            learn, used, out[t],
-        )  # fmt: skip
+            hashes[t],
+            values[t],
+            target,
+            known[t],
+            table,
+            intercepts,
+            counters,
+            opt,
+            hp,
+            learn,
+            used,
+            out[t],
+        )
 
 
 @nb.njit(nogil=True, cache=True)

@@ -63,9 +63,17 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
         event = self._encode(x)
         self._grow(max(n_known, target + 1, 1))
         return run_softmax_one(
-            event.hashes, event.values, target, n_known, self.table, self.intercept,
-            self.counters, self.optimizer.code, self._hyper, learn,
-        )  # fmt: skip
+            event.hashes,
+            event.values,
+            target,
+            n_known,
+            self.table,
+            self.intercept,
+            self.counters,
+            self.optimizer.code,
+            self._hyper,
+            learn,
+        )
 
     def predict_proba_one(self, x: Mapping[str, Any]) -> dict[Any, float]:
         n_known = len(self.index)
@@ -107,9 +115,18 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
             self._grow(max(len(self.index), 1))
             out = np.zeros((stop - start, len(self.intercept)))
             run_softmax(
-                hashes, values, targets, known, self.table, self.intercept, self.counters,
-                self.optimizer.code, self._hyper, learn, out,
-            )  # fmt: skip
+                hashes,
+                values,
+                targets,
+                known,
+                self.table,
+                self.intercept,
+                self.counters,
+                self.optimizer.code,
+                self._hyper,
+                learn,
+                out,
+            )
             rows_out.append(out)
         width = len(self.index)
         if not rows_out:

@@ -54,17 +54,29 @@ def _learn_rating(u, i, rating, user_bias, item_bias, users, items, stats, hp, f
 
 
 @nb.njit(nogil=True, cache=True)
-def run_ratings(u_idx, i_idx, fresh, ratings, user_bias, item_bias, users, items, stats, hp,
-                learn, out):  # fmt: skip
+def run_ratings(
+    u_idx, i_idx, fresh, ratings, user_bias, item_bias, users, items, stats, hp, learn, out
+):
     """Interactions in order: the predicted rating into ``out``, then (with ``learn``) the
     SGD step."""
     for e in range(u_idx.shape[0]):
         if learn:
-            out[e] = _learn_rating(u_idx[e], i_idx[e], ratings[e], user_bias, item_bias, users,
-                                   items, stats, hp, fresh[e])  # fmt: skip
+            out[e] = _learn_rating(
+                u_idx[e],
+                i_idx[e],
+                ratings[e],
+                user_bias,
+                item_bias,
+                users,
+                items,
+                stats,
+                hp,
+                fresh[e],
+            )
         else:
-            out[e] = _rating(u_idx[e], i_idx[e], user_bias, item_bias, users, items, stats,
-                             fresh[e])  # fmt: skip
+            out[e] = _rating(
+                u_idx[e], i_idx[e], user_bias, item_bias, users, items, stats, fresh[e]
+            )
 
 
 @nb.njit(inline="always")
@@ -119,8 +131,9 @@ def seen_insert(table, keys):
 
 
 @nb.njit(nogil=True, cache=True)
-def run_bpr(u_idx, i_idx, fresh, positive, n_items, seen, item_bias, users, items, hp, rng,
-            negatives, out):  # fmt: skip
+def run_bpr(
+    u_idx, i_idx, fresh, positive, n_items, seen, item_bias, users, items, hp, rng, negatives, out
+):
     """Interactions in order: ``out`` gets the score b_i + p_u·q_i before learning; for a
     ``positive`` one, the pair joins the ``seen`` set and ``negatives`` BPR steps are taken
     against items drawn uniformly among the ``n_items[e]`` known then that ``u`` has not
@@ -141,8 +154,9 @@ def run_bpr(u_idx, i_idx, fresh, positive, n_items, seen, item_bias, users, item
 
 
 @nb.njit(nogil=True, cache=True)
-def run_ratings_ops(u_idx, i_idx, fresh, ratings, ops, op_rows, user_bias, item_bias, users,
-                    items, stats, hp, out):  # fmt: skip
+def run_ratings_ops(
+    u_idx, i_idx, fresh, ratings, ops, op_rows, user_bias, item_bias, users, items, stats, hp, out
+):
     """A runner schedule: PREDICT / LEARN / PREDICT_LEARN on (user, item) rows, in order."""
     for k in range(ops.shape[0]):
         row = op_rows[k]
@@ -150,8 +164,9 @@ def run_ratings_ops(u_idx, i_idx, fresh, ratings, ops, op_rows, user_bias, item_
         if ops[k] == 0:
             out[k] = _rating(u, i, user_bias, item_bias, users, items, stats, new)
         else:
-            out[k] = _learn_rating(u, i, ratings[k], user_bias, item_bias, users, items, stats,
-                                   hp, new)  # fmt: skip
+            out[k] = _learn_rating(
+                u, i, ratings[k], user_bias, item_bias, users, items, stats, hp, new
+            )
 
 
 @nb.njit(nogil=True, cache=True)
@@ -161,6 +176,7 @@ def init_rows(seed, kind, start, stop, std, out):
     rng = np.zeros(1, np.uint64)
     for r in range(stop - start):
         rng[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(
-            kind * 0x632BE59BD9B4E019 + start + r)  # fmt: skip
+            kind * 0x632BE59BD9B4E019 + start + r
+        )
         for f in range(out.shape[1]):
             out[r, f] = std * _normal(rng)

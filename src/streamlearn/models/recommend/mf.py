@@ -76,10 +76,17 @@ class Factorization(Learner):
         self._seen_by_user: dict[int, set[int]] = {}  # the same pairs, for top-N
 
     def params(self) -> dict[str, Any]:
-        return {"n_factors": self.n_factors, "lr_bias": self.lr_bias,
-                "lr_latent": self.lr_latent, "l2_bias": self.l2_bias,
-                "l2_latent": self.l2_latent, "init_std": self.init_std, "seed": self.seed,
-                "user_key": self.user_key, "item_key": self.item_key}  # fmt: skip
+        return {
+            "n_factors": self.n_factors,
+            "lr_bias": self.lr_bias,
+            "lr_latent": self.lr_latent,
+            "l2_bias": self.l2_bias,
+            "l2_latent": self.l2_latent,
+            "init_std": self.init_std,
+            "seed": self.seed,
+            "user_key": self.user_key,
+            "item_key": self.item_key,
+        }
 
     # ------------------------------------------------------------------ ids
     def _rows(self, kind: int, start: int, stop: int) -> np.ndarray:
@@ -126,8 +133,10 @@ class Factorization(Learner):
         try:
             users, items = columns[self.user_key], columns[self.item_key]
         except KeyError as exc:
-            raise ValueError(f"every event needs {self.user_key!r} and {self.item_key!r}, "
-                             f"missing {exc.args[0]!r}") from None  # fmt: skip
+            raise ValueError(
+                f"every event needs {self.user_key!r} and {self.item_key!r}, "
+                f"missing {exc.args[0]!r}"
+            ) from None
         u = self._indices(users, True, grow)
         fresh = self._fresh
         i = self._indices(items, False, grow)
@@ -181,8 +190,14 @@ class Factorization(Learner):
 
     # ------------------------------------------------------------------ state
     def _arrays(self) -> dict[str, np.ndarray]:
-        return {"users": self.users, "items": self.items, "user_bias": self.user_bias,
-                "item_bias": self.item_bias, "seen": self.seen, "n_seen": self.n_seen}  # fmt: skip
+        return {
+            "users": self.users,
+            "items": self.items,
+            "user_bias": self.user_bias,
+            "item_bias": self.item_bias,
+            "seen": self.seen,
+            "n_seen": self.n_seen,
+        }
 
     def state(self) -> State:
         arrays = {name: array.copy() for name, array in self._arrays().items()}
@@ -247,15 +262,38 @@ class BiasedMF(Factorization, Regressor):
         out = np.empty(len(u))
         stats = self.stats
         if learn:
-            run_ratings(u, i, fresh, targets, self.user_bias, self.item_bias, self.users,
-                        self.items, stats, self._hyper, True, out)  # fmt: skip
+            run_ratings(
+                u,
+                i,
+                fresh,
+                targets,
+                self.user_bias,
+                self.item_bias,
+                self.users,
+                self.items,
+                stats,
+                self._hyper,
+                True,
+                out,
+            )
             self._remember(u, i)
         else:
             both = (u >= 0) & (i >= 0)
             known = np.empty(int(both.sum()))
-            run_ratings(u[both], i[both], fresh[both], targets[both], self.user_bias,
-                        self.item_bias, self.users, self.items, stats, self._hyper, False,
-                        known)  # fmt: skip
+            run_ratings(
+                u[both],
+                i[both],
+                fresh[both],
+                targets[both],
+                self.user_bias,
+                self.item_bias,
+                self.users,
+                self.items,
+                stats,
+                self._hyper,
+                False,
+                known,
+            )
             out[both] = known
             # An unknown user or item: the global mean and the known biases only.
             partial = np.full(int((~both).sum()), stats[1])
@@ -293,8 +331,21 @@ class BiasedMF(Factorization, Regressor):
             raise ValueError("a rating to learn is missing or not finite")
         out = np.empty(len(ops))
         ops, op_rows = np.asarray(ops, np.int8), np.asarray(op_rows, np.int64)
-        run_ratings_ops(u, i, fresh, checked, ops, op_rows, self.user_bias, self.item_bias,
-                        self.users, self.items, self.stats, self._hyper, out)  # fmt: skip
+        run_ratings_ops(
+            u,
+            i,
+            fresh,
+            checked,
+            ops,
+            op_rows,
+            self.user_bias,
+            self.item_bias,
+            self.users,
+            self.items,
+            self.stats,
+            self._hyper,
+            out,
+        )
         learned = op_rows[ops != 0]
         self._remember(u[learned], i[learned])
         return out
@@ -333,9 +384,21 @@ class BPRMF(Factorization):
             both = (u >= 0) & (i >= 0)
             n = int(both.sum())
             known = np.empty(n)
-            run_bpr(u[both], i[both], fresh[both], np.zeros(n, np.bool_), np.zeros(n, np.int64),
-                    self.seen, self.item_bias, self.users, self.items, self._hyper, self.rng, 0,
-                    known)  # fmt: skip
+            run_bpr(
+                u[both],
+                i[both],
+                fresh[both],
+                np.zeros(n, np.bool_),
+                np.zeros(n, np.int64),
+                self.seen,
+                self.item_bias,
+                self.users,
+                self.items,
+                self._hyper,
+                self.rng,
+                0,
+                known,
+            )
             out[both] = known
             item_only = (i >= 0) & ~both  # an unknown user: the item's bias
             out[item_only] = self.item_bias[i[item_only]]
@@ -345,8 +408,21 @@ class BPRMF(Factorization):
         n_items = np.maximum.accumulate(np.maximum(i + 1, n_before)) if len(i) else i
         self._reserve(len(u))
         positive = strengths > 0
-        run_bpr(u, i, fresh, positive, n_items, self.seen, self.item_bias, self.users, self.items,
-                self._hyper, self.rng, self.negatives, out)  # fmt: skip
+        run_bpr(
+            u,
+            i,
+            fresh,
+            positive,
+            n_items,
+            self.seen,
+            self.item_bias,
+            self.users,
+            self.items,
+            self._hyper,
+            self.rng,
+            self.negatives,
+            out,
+        )
         self.n_seen[0] = int((self.seen != EMPTY).sum())
         self._note_seen(u[positive], i[positive])
         return out
