@@ -22,8 +22,8 @@ from _report import emit
 from streamlearn.datasets import synth
 from streamlearn.models import LogisticRegression
 from streamlearn.registry import LocalRegistry
-from streamlearn.runner import FileEvents, Runner, SQLiteJoinStore
-from streamlearn.streams import FileSource
+from streamlearn.runner import Runner, SQLiteJoinStore
+from streamlearn.streams import FileEvents, FileSource
 
 CROSSES = [("C1", "C2"), ("C3", "C4")]
 

@@ -27,8 +27,9 @@ from _report import emit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from streamlearn.datasets import synth
 from streamlearn.models import LogisticRegression
-from streamlearn.runner import FileEvents, Runner
-from streamlearn.runner.mixing import ParameterMixer
+from streamlearn.runner import Runner
+from streamlearn.scaleout.mixing import ParameterMixer
+from streamlearn.streams import FileEvents
 from tests.conftest import create_topics, free_port
 
 CROSSES = [("C1", "C2"), ("C3", "C4")]
@@ -37,7 +38,7 @@ CATEGORICAL = [f"C{i}" for i in range(1, 21)]
 
 def worker(bootstrap: str, topic: str, redis_port: int, name: str, expected: int) -> None:
     """One worker process: learn from the group's partitions, report progress in Redis."""
-    from streamlearn.runner.kafka import KafkaEvents
+    from streamlearn.streams.kafka import KafkaEvents
 
     client = redis.Redis(port=redis_port)
     source = KafkaEvents({"bootstrap.servers": bootstrap, "group.id": "bench"}, topic)

@@ -195,7 +195,7 @@ def kafka_ingest(events: int) -> tuple[float, float]:
 
     from streamlearn.models import LogisticRegression
     from streamlearn.runner import Runner
-    from streamlearn.runner.kafka import KafkaEvents
+    from streamlearn.streams.kafka import KafkaEvents
 
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"

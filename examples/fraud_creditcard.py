@@ -34,7 +34,8 @@ import pyarrow.parquet as pq
 
 from streamlearn.evaluate.metrics import average_precision, recall_at_fpr
 from streamlearn.models import FraudDetector
-from streamlearn.runner import FileEvents, Runner
+from streamlearn.runner import Runner
+from streamlearn.streams import FileEvents
 
 FRAUD_DELAY, TTL, BUDGET = 3600.0, 7200.0, 0.005
 

@@ -23,7 +23,8 @@ import numpy as np
 
 from streamlearn.datasets import synth
 from streamlearn.models import EngagementRanker
-from streamlearn.runner import RecordedEvents, Runner
+from streamlearn.runner import Runner
+from streamlearn.streams import RecordedEvents
 
 TASKS = {"click": "binary", "like": "binary", "dwell": "regression"}
 CROSSES = [("user", "topic"), ("user", "author")]

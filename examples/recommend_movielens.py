@@ -21,7 +21,8 @@ from streamlearn.datasets import movielens
 from streamlearn.evaluate.topn import progressive_topn
 from streamlearn.models import BPRMF, BiasedMF
 from streamlearn.registry import LocalRegistry
-from streamlearn.runner import FileEvents, Runner
+from streamlearn.runner import Runner
+from streamlearn.streams import FileEvents
 
 
 def main() -> None:

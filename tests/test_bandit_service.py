@@ -11,11 +11,12 @@ import pyarrow.csv as pacsv
 import pytest
 from fastapi.testclient import TestClient
 
+from streamlearn.config import ConfigError, build_runner, load_config_text
 from streamlearn.datasets import obd
 from streamlearn.models import BayesianLinearRegression, LinearBandit
-from streamlearn.runner import FileEvents, Runner
-from streamlearn.runner.config import ConfigError, build_runner, load_config_text
+from streamlearn.runner import Runner
 from streamlearn.service.serve import build_service
+from streamlearn.streams import FileEvents
 from tests.test_service import wait_for
 
 CONTEXT = list(obd.CONTEXT)

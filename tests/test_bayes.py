@@ -9,7 +9,8 @@ import pyarrow.csv as pacsv
 import pytest
 
 from streamlearn.models import BayesianLinearRegression
-from streamlearn.runner import FileEvents, Runner
+from streamlearn.runner import Runner
+from streamlearn.streams import FileEvents
 
 ALPHA, BETA = 2.0, 4.0
 

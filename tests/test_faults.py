@@ -19,16 +19,16 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from streamlearn.config import build_runner, kafka_events, load_config_text
 from streamlearn.datasets import synth
 from streamlearn.models import LogisticRegression
 from streamlearn.registry import LocalRegistry, RedisRegistry
 from streamlearn.runner import Runner
-from streamlearn.runner.config import build_runner, kafka_events, load_config_text
-from streamlearn.runner.kafka import KafkaEvents
-from streamlearn.runner.live import LiveEvents
-from streamlearn.runner.sources import StreamClock
 from streamlearn.service import Replica, Trainer
 from streamlearn.service.app import create_app
+from streamlearn.streams.batch import StreamClock
+from streamlearn.streams.kafka import KafkaEvents
+from streamlearn.streams.live import LiveEvents
 from tests.conftest import create_topics, free_port, start_redis, start_serve, start_tansu
 from tests.test_kafka import run_until
 from tests.test_scale_out import produce

@@ -15,7 +15,8 @@ import pytest
 from streamlearn.evaluate.metrics import average_precision
 from streamlearn.features.entity import EntityStore, RedisEntityStore
 from streamlearn.models import FraudDetector
-from streamlearn.runner import FileEvents, Runner
+from streamlearn.runner import Runner
+from streamlearn.streams import FileEvents
 from tests.conftest import data_dir
 
 

@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 
 from streamlearn.base import snapshot_bytes
 from streamlearn.base.state import load_snapshot
+from streamlearn.config import ConfigError, load_config_text
 from streamlearn.models import LogisticRegression
 from streamlearn.runner import Runner
-from streamlearn.runner.config import ConfigError, load_config_text
-from streamlearn.runner.live import LiveEvents
-from streamlearn.runner.sources import EventBatch
 from streamlearn.service import Trainer
 from streamlearn.service.app import create_app
+from streamlearn.streams.batch import EventBatch
+from streamlearn.streams.live import LiveEvents
 
 FAST = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -179,7 +179,7 @@ def _finite_weights(model) -> bool:
 
 def _run_file(path, rejects) -> Runner | None:
     """The file through a runner: a run, or a clear error about the file as a whole."""
-    from streamlearn.runner import FileEvents
+    from streamlearn.streams import FileEvents
 
     try:
         runner = Runner(
@@ -245,7 +245,7 @@ def test_no_json_lines_file_crashes_a_run_or_poisons_its_model(tmp_path_factory,
 
 @pytest.fixture(scope="module")
 def kafka_reader(kafka_broker):
-    from streamlearn.runner.kafka import KafkaEvents
+    from streamlearn.streams.kafka import KafkaEvents
 
     reader = KafkaEvents(
         {"bootstrap.servers": kafka_broker, "group.id": "fuzz"}, "fuzz-events", "fuzz-labels"

@@ -11,7 +11,7 @@ from confluent_kafka import Producer
 from streamlearn.models import LogisticRegression
 from streamlearn.registry import LocalRegistry
 from streamlearn.runner import Runner
-from streamlearn.runner.kafka import KafkaEvents, KafkaPredictions
+from streamlearn.streams.kafka import KafkaEvents, KafkaPredictions
 from tests.conftest import consume_all, create_topics
 
 N = 3000
@@ -147,7 +147,7 @@ class FakeMessage:
 
 
 def test_arrow_batch_reading_equals_message_by_message():
-    from streamlearn.runner.kafka import _read_events
+    from streamlearn.streams.kafka import _read_events
 
     records = [
         {

@@ -14,8 +14,8 @@ ALLOWED = {
     "models": {"base", "features"},
     "drift": {"base"},
     "adaptation": {"base", "features", "models", "drift"},
-    "evaluate": {"base", "models", "features"},
-    "streams": {"base"},
+    "evaluate": {"base", "models", "features", "drift", "adaptation", "streams"},
+    "streams": {"base", "features"},
     "datasets": {"base", "streams"},
     "registry": {"base"},
     "monitor": {"base", "evaluate"},
@@ -24,7 +24,9 @@ ALLOWED = {
 # The runner wires everything below it; the service runs the runner; the command line
 # sits on top.
 ALLOWED["runner"] = set(ALLOWED)
-ALLOWED["service"] = ALLOWED["runner"] | {"runner"}
+ALLOWED["scaleout"] = ALLOWED["runner"] | {"runner"}
+ALLOWED["config"] = ALLOWED["scaleout"] | {"scaleout"}
+ALLOWED["service"] = ALLOWED["config"] | {"config"}
 ALLOWED["cli"] = ALLOWED["service"] | {"service"}
 
 

@@ -17,9 +17,9 @@ from streamlearn.drift import ADWIN
 from streamlearn.models import LogisticRegression
 from streamlearn.monitor import LatencyWindow, Monitor, MonitorCollector
 from streamlearn.runner import Runner
-from streamlearn.runner.live import LiveEvents
 from streamlearn.service import Trainer
 from streamlearn.service.app import create_app
+from streamlearn.streams.live import LiveEvents
 from tests.test_service import AUTH, TOKEN, wait_for
 
 

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from streamlearn.config import ConfigError, load_config_text
 from streamlearn.datasets import synth
 from streamlearn.models import EngagementRanker
 from streamlearn.registry import LocalRegistry
-from streamlearn.runner import RecordedEvents, Runner
-from streamlearn.runner.config import ConfigError, load_config_text
-from streamlearn.runner.kafka import _parse_label
+from streamlearn.runner import Runner
+from streamlearn.streams import RecordedEvents
+from streamlearn.streams.kafka import _parse_label
 
 TASKS = {"click": "binary", "like": "binary", "dwell": "regression"}
 WINDOW = 120.0

@@ -10,7 +10,8 @@ import pytest
 from streamlearn.datasets import movielens, synth
 from streamlearn.evaluate.topn import progressive_topn
 from streamlearn.models import BPRMF, BiasedMF
-from streamlearn.runner import FileEvents, Runner
+from streamlearn.runner import Runner
+from streamlearn.streams import FileEvents
 
 
 def test_one_sgd_step_is_the_textbook_update():

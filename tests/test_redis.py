@@ -7,9 +7,10 @@ import pytest
 
 from streamlearn.models import LogisticRegression
 from streamlearn.registry import CorruptVersion, RedisRegistry
-from streamlearn.runner import FileEvents, MemoryJoinStore, Runner
+from streamlearn.runner import MemoryJoinStore, Runner
 from streamlearn.runner.join import Rows
-from streamlearn.runner.join_redis import RedisJoinStore
+from streamlearn.runner.join.redis import RedisJoinStore
+from streamlearn.streams import FileEvents
 from tests.test_runner import delayed_file
 
 
@@ -98,7 +99,7 @@ def test_resume_with_redis_equals_the_uninterrupted_run(tmp_path, redis_client):
 
 
 def test_a_config_can_put_the_join_and_the_registry_in_redis(tmp_path, redis_client):
-    from streamlearn.runner.config import build_runner, load_config_text
+    from streamlearn.config import build_runner, load_config_text
 
     port = redis_client.connection_pool.connection_kwargs["port"]
     path = delayed_file(tmp_path / "d.csv", n=2000)

@@ -10,14 +10,15 @@ from fastapi.testclient import TestClient
 from river import compose, evaluate, linear_model, metrics, preprocessing
 
 from streamlearn.base import load_state, save_state
+from streamlearn.config import ConfigError, load_config_text
 from streamlearn.datasets import elec2
 from streamlearn.evaluate import progressive_val_score_one
 from streamlearn.interop import river as interop
 from streamlearn.models import LinearRegression, LogisticRegression
 from streamlearn.registry import LocalRegistry
-from streamlearn.runner import FileEvents, Runner
-from streamlearn.runner.config import ConfigError, load_config_text
+from streamlearn.runner import Runner
 from streamlearn.service.serve import build_service
+from streamlearn.streams import FileEvents
 from tests.test_service import wait_for
 
 

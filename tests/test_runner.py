@@ -14,10 +14,11 @@ from streamlearn.datasets import elec2
 from streamlearn.drift import ADWIN
 from streamlearn.models import SGD, LinearRegression, LogisticRegression
 from streamlearn.registry import LocalRegistry
-from streamlearn.runner import FileEvents, MemoryJoinStore, Runner, SQLiteJoinStore
+from streamlearn.runner import MemoryJoinStore, Runner, SQLiteJoinStore
 from streamlearn.runner.guards import RollbackGuard
 from streamlearn.runner.join import Rows
-from streamlearn.runner.sources import EventBatch
+from streamlearn.streams import FileEvents
+from streamlearn.streams.batch import EventBatch
 
 LABEL, EXPIRE, LATE = 1, 2, 3
 

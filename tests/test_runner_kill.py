@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from streamlearn.config import build_runner, load_config
 from streamlearn.datasets import synth
 from streamlearn.registry import LocalRegistry
-from streamlearn.runner.config import build_runner, load_config
 
 N_EVENTS = 300_000
 CONFIG = """

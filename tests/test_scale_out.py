@@ -17,10 +17,11 @@ from confluent_kafka import Producer
 from streamlearn.datasets import synth
 from streamlearn.models import LogisticRegression
 from streamlearn.registry import RedisRegistry
-from streamlearn.runner import FileEvents, Runner
-from streamlearn.runner.kafka import KafkaEvents
-from streamlearn.runner.mixing import ParameterMixer
+from streamlearn.runner import Runner
+from streamlearn.scaleout.mixing import ParameterMixer
 from streamlearn.service import Replica
+from streamlearn.streams import FileEvents
+from streamlearn.streams.kafka import KafkaEvents
 from tests.conftest import create_topics
 from tests.test_service import wait_for
 
@@ -311,7 +312,7 @@ def keyed_worker(bootstrap: str, folder: str) -> None:
     from pathlib import Path
 
     from streamlearn.registry import LocalRegistry
-    from streamlearn.runner.keyed import KeyedWorker
+    from streamlearn.scaleout.keyed import KeyedWorker
 
     worker = KeyedWorker(
         {"bootstrap.servers": bootstrap},

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from streamlearn.models import LogisticRegression
 from streamlearn.registry import LocalRegistry
 from streamlearn.runner import Runner
-from streamlearn.runner.live import LiveEvents
 from streamlearn.service import Replica, Trainer
 from streamlearn.service.app import MAX_BODY_BYTES, MAX_EVENTS, create_app
+from streamlearn.streams.live import LiveEvents
 
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -244,8 +244,8 @@ def test_columns_score_many_events_at_once(service):
 
 
 def test_serve_warms_up_on_a_file_then_learns_over_http(tmp_path):
+    from streamlearn.config import load_config_text
     from streamlearn.datasets import elec2
-    from streamlearn.runner.config import load_config_text
     from streamlearn.service.serve import build_service
 
     config = load_config_text(

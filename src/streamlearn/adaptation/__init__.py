@@ -1,7 +1,7 @@
 """Drift handling: a detector watches a learner's errors, a policy acts when it fires."""
 
 from streamlearn.adaptation.policies import POLICIES, Background, Boost, Policy, Reset, Shrink
-from streamlearn.adaptation.wrapper import AdaptiveClassifier, AdaptiveRegressor, adaptive
+from streamlearn.adaptation.wrapper import AdaptiveClassifier, AdaptiveRegressor, adaptive, watched
 
 __all__ = [
     "POLICIES",
@@ -13,4 +13,5 @@ __all__ = [
     "Reset",
     "Shrink",
     "adaptive",
+    "watched",
 ]

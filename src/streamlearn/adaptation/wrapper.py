@@ -31,7 +31,8 @@ from streamlearn.adaptation.policies import (
     keep_ftrl_weights,
     make_policy,
 )
-from streamlearn.base import Classifier, Regressor, State, register
+from streamlearn.base import Classifier, Regressor, ReportsDrift, ServesRows, State, register
+from streamlearn.base.losses import log_losses
 from streamlearn.base.state import learner_kinds
 from streamlearn.drift import DETECTORS, DRIFT, WARNING, DriftDetector
 from streamlearn.features.columns import as_columns, n_rows, rows
@@ -39,10 +40,9 @@ from streamlearn.models.linear import LinearModel
 from streamlearn.models.linear.optimizers import ALPHA, FTRL_CODE
 
 SIGNALS = ("error", "brier", "log_loss")
-LOG_LOSS_CAP = 1e-15  # probabilities are clipped to [cap, 1 - cap]: a loss of at most ~34.5
 
 
-class _Adaptive:
+class _Adaptive(ServesRows, ReportsDrift):
     """What both kinds share; ``learner`` is a linear learner of the project."""
 
     def __init__(
@@ -193,8 +193,7 @@ class _Adaptive:
         if self.signal == "brier":
             return (predictions - targets) ** 2
         if self.signal == "log_loss":
-            p = np.clip(predictions, LOG_LOSS_CAP, 1.0 - LOG_LOSS_CAP)
-            return -np.where(targets >= 0.5, np.log(p), np.log1p(-p))
+            return log_losses(targets, predictions)
         return self._misses(predictions, targets)
 
     @staticmethod
@@ -347,6 +346,20 @@ def adaptive(
         raise ValueError(f"drift adaptation for {learner.task} learners is not there yet")
     cls = AdaptiveClassifier if isinstance(learner, Classifier) else AdaptiveRegressor
     return cls(learner, detector, policy, signal)
+
+
+def watched(
+    learner: LinearModel, detector: str, policy: Policy | str = "reset", signal: str | None = None
+):
+    """:func:`adaptive` with a detector named as in :data:`~streamlearn.drift.DETECTORS`
+    (what configs and the command line give). On a learner's errors only rises matter, so
+    ADWIN is told to ignore improvements; the signal defaults to the log loss for a binary
+    classifier and the plain error otherwise."""
+    if detector not in DETECTORS:
+        raise ValueError(f"unknown detector {detector!r}; choose one of {sorted(DETECTORS)}")
+    options: dict[str, Any] = {"direction": "up"} if detector == "ADWIN" else {}
+    signal = signal or ("log_loss" if learner.task == "binary" else "error")
+    return adaptive(learner, DETECTORS[detector](**options), policy, signal)
 
 
 def _finite(value: float) -> float | None:

@@ -1,5 +1,14 @@
 """The learner contract: protocols, state as arrays + JSON (never pickle), learner kinds."""
 
+from streamlearn.base.capabilities import (
+    Mixable,
+    MultiTask,
+    ReportsDrift,
+    ServesRows,
+    Task,
+    drift_records,
+    task_names,
+)
 from streamlearn.base.classes import ClassIndex, check_label
 from streamlearn.base.learner import (
     LEARN,
@@ -29,11 +38,17 @@ __all__ = [
     "ClassIndex",
     "Classifier",
     "Learner",
+    "Mixable",
+    "MultiTask",
     "MulticlassClassifier",
     "Regressor",
+    "ReportsDrift",
+    "ServesRows",
     "State",
+    "Task",
     "atomic_write",
     "check_label",
+    "drift_records",
     "learner_kinds",
     "load_snapshot",
     "load_state",
@@ -41,4 +56,5 @@ __all__ = [
     "register",
     "save_state",
     "snapshot_bytes",
+    "task_names",
 ]

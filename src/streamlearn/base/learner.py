@@ -13,6 +13,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from streamlearn.base.capabilities import Task
 from streamlearn.base.state import State
 
 Features = dict[str, Any]
@@ -25,6 +26,8 @@ PREDICT, LEARN, PREDICT_LEARN = 0, 1, 2
 
 class Learner(ABC):
     """A model that learns one event at a time and can be snapshotted as arrays + JSON."""
+
+    task: Task  # what it predicts
 
     @abstractmethod
     def params(self) -> dict[str, Any]:
@@ -75,7 +78,7 @@ class Learner(ABC):
 class Classifier(Learner):
     """A binary classifier. Labels are ``True``/``False`` (``1``/``0`` are accepted)."""
 
-    task = "binary"
+    task = Task.BINARY
 
     @abstractmethod
     def predict_proba_one(self, x: Features) -> dict[bool, float]:
@@ -96,7 +99,7 @@ class Classifier(Learner):
 class Regressor(Learner):
     """A model of a real-valued target."""
 
-    task = "regression"
+    task = Task.REGRESSION
 
 
 class MulticlassClassifier(Learner):
@@ -106,7 +109,7 @@ class MulticlassClassifier(Learner):
     predicted; a class seen for the first time had probability 0.
     """
 
-    task = "multiclass"
+    task = Task.MULTICLASS
 
     @property
     @abstractmethod

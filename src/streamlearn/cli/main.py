@@ -28,12 +28,13 @@ from streamlearn.cli.demo import demo_configs
 from streamlearn.cli.logs import setup_logging
 from streamlearn.cli.registry_cmd import registry_app
 from streamlearn.cli.status import status_table
-from streamlearn.evaluate import Report
+from streamlearn.config import ConfigError, build_runner, load_config, load_config_text
+from streamlearn.evaluate import Report, evaluate_file
 from streamlearn.models.factory import MODEL_NAMES
 from streamlearn.monitor import Monitor
 from streamlearn.monitor.report import write_report
-from streamlearn.runner import RejectLog, Runner, RunSummary, evaluate_file
-from streamlearn.runner.config import ConfigError, build_runner, load_config, load_config_text
+from streamlearn.runner import Runner, RunSummary
+from streamlearn.streams import RejectLog
 
 # Typer carries its own copy of click in recent releases: find its usage error by name.
 UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")

@@ -1,6 +1,7 @@
-"""Metrics and progressive validation."""
+"""Metrics, progressive validation and the evaluation of a learner on a file."""
 
 from streamlearn.evaluate.curve import Curve, default_curves
+from streamlearn.evaluate.file import evaluate_file
 from streamlearn.evaluate.metrics import (
     MAE,
     MSE,
@@ -39,6 +40,7 @@ __all__ = [
     "default_curves",
     "default_metrics",
     "detect_task",
+    "evaluate_file",
     "progressive_val_score",
     "progressive_val_score_one",
 ]

@@ -20,7 +20,9 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-EPS = 1e-15
+from streamlearn.base.losses import PROBABILITY_CLIP
+
+EPS = PROBABILITY_CLIP
 
 
 class Metric(ABC):

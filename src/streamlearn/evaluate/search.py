@@ -30,9 +30,8 @@ from typing import Any
 import numpy as np
 
 from streamlearn.base import Classifier, Learner
+from streamlearn.base.losses import log_losses, squared_errors
 from streamlearn.features.columns import as_columns, n_rows, rows
-
-EPS = 1e-15
 
 
 @dataclass
@@ -55,9 +54,8 @@ def _losses(model: Learner, X: Any, y: np.ndarray) -> np.ndarray:
     """Progressive per-event losses (log loss for a classifier, squared error otherwise)."""
     predictions = np.asarray(model.predict_learn_many(X, y), np.float64)
     if isinstance(model, Classifier):
-        p = np.clip(predictions, EPS, 1 - EPS)
-        return -np.where(np.asarray(y, float) >= 0.5, np.log(p), np.log1p(-p))
-    return (predictions - np.asarray(y, float)) ** 2
+        return log_losses(np.asarray(y, float), predictions)
+    return squared_errors(np.asarray(y, float), predictions)
 
 
 def successive_halving(

@@ -26,7 +26,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from streamlearn.base import Classifier, Learner, Regressor, State, register
+from streamlearn.base import Classifier, Learner, Regressor, ServesRows, State, Task, register
 from streamlearn.features.columns import as_columns, n_rows
 
 RIVER_SLOT = 0xFFFFFFF9  # runner rows: the event, as JSON bytes, six bytes per slot
@@ -104,7 +104,7 @@ def river_estimator(spec: str) -> Any:
 
 # ---------------------------------------------------------------------- River inside ours
 @register
-class RiverModel(Learner):
+class RiverModel(Learner, ServesRows):
     """A River classifier or regressor as one of our learners (batches are loops over
     events; rows for the runner carry each event as JSON).
 
@@ -118,7 +118,7 @@ class RiverModel(Learner):
         if estimator is None:
             raise ValueError("give a River estimator")
         self.estimator = estimator
-        self.task = _river_task(estimator)
+        self.task = Task(_river_task(estimator))
 
     def params(self) -> dict[str, Any]:
         return {}  # the estimator travels in the state (as River's pickle)

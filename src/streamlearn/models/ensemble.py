@@ -29,10 +29,11 @@ import numba as nb
 import numpy as np
 
 from streamlearn.base import Classifier, Learner, Regressor, State, register
+from streamlearn.base.losses import PROBABILITY_CLIP
 from streamlearn.base.state import learner_kinds
 from streamlearn.features.columns import as_columns, n_rows
 
-EPS = 1e-15
+EPS = PROBABILITY_CLIP
 
 
 @nb.njit(inline="always")

@@ -36,7 +36,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from streamlearn.base import Classifier, State, register
+from streamlearn.base import Classifier, ServesRows, State, register
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.entity import EntityStore
 from streamlearn.models.linear import LogisticRegression
@@ -69,7 +69,7 @@ class ScoreThreshold:
 
 
 @register
-class FraudDetector(Classifier):
+class FraudDetector(Classifier, ServesRows):
     """Entity features + cold-start rule + online logistic regression + FP-budget threshold.
 
     Parameters

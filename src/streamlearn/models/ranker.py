@@ -30,7 +30,18 @@ from typing import Any, Self
 
 import numpy as np
 
-from streamlearn.base import LEARN, PREDICT, PREDICT_LEARN, Learner, State, register
+from streamlearn.base import (
+    LEARN,
+    PREDICT,
+    PREDICT_LEARN,
+    Learner,
+    Mixable,
+    MultiTask,
+    ServesRows,
+    State,
+    Task,
+    register,
+)
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear import LinearRegression, LogisticRegression
@@ -39,7 +50,7 @@ HEADS = {"binary": LogisticRegression, "regression": LinearRegression}
 
 
 @register
-class EngagementRanker(HashedModel):
+class EngagementRanker(HashedModel, ServesRows, MultiTask, Mixable):
     """Multi-task online ranking.
 
     Parameters
@@ -57,7 +68,7 @@ class EngagementRanker(HashedModel):
         The shared featurization.
     """
 
-    task = "ranking"
+    task = Task.RANKING
 
     def __init__(
         self,

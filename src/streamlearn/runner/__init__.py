@@ -1,22 +1,18 @@
-"""Wiring sources, learners and evaluation into runs: the runner loop (replay now, the live
-service later), file replay for evaluation, the label join and its schedule."""
+"""The engine: one loop for replay and the live service. The runner feeds micro-batches to
+lanes (the champion serves, challengers learn in shadow), each with its schedule and label
+join; guards roll back and promote; checkpoints go to the registry."""
 
 from streamlearn.runner.engine import Runner, RunSummary
-from streamlearn.runner.join import JoinStore, MemoryJoinStore, SQLiteJoinStore
-from streamlearn.runner.join_redis import RedisJoinStore
-from streamlearn.runner.replay import RejectLog, evaluate_file
-from streamlearn.runner.sources import EventBatch, FileEvents, RecordedEvents
+from streamlearn.runner.guards import PromotionGate, RollbackGuard
+from streamlearn.runner.join import JoinStore, MemoryJoinStore, RedisJoinStore, SQLiteJoinStore
 
 __all__ = [
-    "EventBatch",
-    "FileEvents",
     "JoinStore",
     "MemoryJoinStore",
-    "RecordedEvents",
+    "PromotionGate",
     "RedisJoinStore",
-    "RejectLog",
+    "RollbackGuard",
     "RunSummary",
     "Runner",
     "SQLiteJoinStore",
-    "evaluate_file",
 ]

@@ -17,7 +17,8 @@ version's model and goes on from where the stream stands.
 >>> from streamlearn.datasets import elec2
 >>> from streamlearn.models import LogisticRegression
 >>> from streamlearn.registry import LocalRegistry
->>> from streamlearn.runner import FileEvents, Runner
+>>> from streamlearn.streams import FileEvents
+>>> from streamlearn.runner import Runner
 >>> runner = Runner(LogisticRegression(bits=16), FileEvents(elec2.path(), "target"),
 ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
 ...                 checkpoint_every=20_000)
@@ -40,14 +41,15 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.base import Learner, State
+from streamlearn.base import Learner, State, drift_records
 from streamlearn.registry import CorruptVersion, Registry, Version
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import JoinStore
 from streamlearn.runner.lane import EXPIRY_POLICIES, Lane, strip_prefixed
-from streamlearn.runner.replay import RejectLog
-from streamlearn.runner.sinks import CsvPredictions, PredictionSink
-from streamlearn.runner.sources import EventBatch, FileEvents
+from streamlearn.streams.batch import EventBatch
+from streamlearn.streams.dead_letters import RejectLog
+from streamlearn.streams.sinks import CsvPredictions, PredictionSink
+from streamlearn.streams.sources import FileEvents
 
 __all__ = ["EXPIRY_POLICIES", "RunSummary", "Runner"]
 RUNNER_PREFIX = "runner/"
@@ -135,7 +137,7 @@ class Runner:
         After each checkpoint the registry keeps this many newest versions and every tagged
         one; older ones are deleted (None: keep all).
     mixer
-        A :class:`~streamlearn.runner.mixing.ParameterMixer`: this worker's champion mixes
+        A :class:`~streamlearn.scaleout.mixing.ParameterMixer`: this worker's champion mixes
         its weights with the other workers' when due (one global model over partitions).
     """
 
@@ -281,10 +283,9 @@ class Runner:
             self._swap_to(target, "requested")
             if self.registry is not None:
                 self.registry.clear_request(target)
-        drifts = getattr(self.model, "drifts", None)
-        known = len(drifts) if drifts is not None else 0
+        known = len(drift_records(self.model))
         predictions = self.champion.step(batch)
-        for record in getattr(self.model, "drifts", [])[known:]:
+        for record in drift_records(self.model)[known:]:
             log.info("drift", extra={"event": "drift"} | record)
         for challenger in self.lanes[1:]:
             challenger.step(batch)
@@ -328,7 +329,10 @@ class Runner:
     def _progress(self) -> tuple:
         """What a checkpoint would save that can change without events: counters, and the
         source's positions (a partition taken over joins them before its first message)."""
-        return self.counters, getattr(self.source, "state", dict)()
+        return self.counters, self._source_state()
+
+    def _source_state(self) -> dict[str, Any]:
+        return self.source.state() if self.source is not None else {}
 
     def _log_predictions(self, batch: EventBatch, predictions: np.ndarray) -> None:
         if self.predictions is not None and len(batch):
@@ -426,11 +430,11 @@ class Runner:
         runner_meta = {
             "lanes": lanes_meta,
             "rejected": self.rejected,
-            "source": getattr(self.source, "state", dict)(),
+            "source": self._source_state(),
             "rollbacks": self.summary.rollbacks[-20:],
             "promotions": self.summary.promotions[-20:],
         }
-        drifts = list(getattr(self.model, "drifts", []))
+        drifts = list(drift_records(self.model))
         recent = self.champion.recent.losses
         if self.predictions is not None:  # delivered before a snapshot says they were made
             self.predictions.flush()
@@ -460,9 +464,8 @@ class Runner:
                     self._losses.pop(gone, None)
         if self._losses is not None and "window_loss" in version.notes:
             self._losses[version.id] = version.notes["window_loss"]
-        committed = getattr(self.source, "committed", None)
-        if committed is not None:  # only now is the snapshot that includes them durable
-            committed(runner_meta["source"])
+        if self.source is not None:  # only now is the snapshot that includes them durable
+            self.source.committed(runner_meta["source"])
         self.version = version.id
         for lane in self.lanes:
             lane.version = version.id
@@ -515,7 +518,7 @@ class Runner:
             lane.version = version.id
         self.rejected = int(runner.get("rejected", 0))
         self.resumed_source = dict(runner.get("source") or {})
-        if runner.get("source") and hasattr(self.source, "restore"):
+        if runner.get("source") and self.source is not None:
             self.source.restore(runner["source"])
         self.summary.rollbacks = list(runner.get("rollbacks", []))
         self.summary.promotions = list(runner.get("promotions", []))
@@ -564,7 +567,7 @@ class Runner:
             "pending": len(self.join),
             "offset": self.champion.offset,
             "lanes": lanes,
-            "drifts": list(getattr(self.model, "drifts", []))[-recent:],
+            "drifts": list(drift_records(self.model))[-recent:],
             "rollbacks": self.summary.rollbacks[-recent:],
             "promotions": self.summary.promotions[-recent:],
             "dead_letters": dict(self.dead_letters.by_reason),
@@ -576,9 +579,9 @@ class Runner:
         """What keeps the run from being healthy now (for ``/health``): a checkpoint that
         failed, a source that cannot reach its broker."""
         found = [self.checkpoint_error] if self.checkpoint_error else []
-        source_error = getattr(self.source, "error", None)
+        source_error = self.source.error if self.source is not None else None
         found += [f"source: {source_error}"] if source_error else []
-        mixer_error = getattr(self.mixer, "error", None)
+        mixer_error = self.mixer.error if self.mixer is not None else None
         return found + ([mixer_error] if mixer_error else [])
 
     def _summary(self, wall: float, cpu: float) -> RunSummary:
@@ -590,7 +593,7 @@ class Runner:
         summary.seconds = time.perf_counter() - wall
         summary.cpu_seconds = time.process_time() - cpu
         summary.metrics = self.champion.metric_values()
-        summary.drifts = list(getattr(self.model, "drifts", []))
+        summary.drifts = list(drift_records(self.model))
         summary.challengers = [
             {"model": type(lane.model).__name__} | lane.metric_values() for lane in self.lanes[1:]
         ]
@@ -600,7 +603,7 @@ class Runner:
         for lane in self.lanes:
             lane.close()
         for part in (self.predictions, self.source):
-            if hasattr(part, "close"):
+            if part is not None:
                 part.close()
 
 

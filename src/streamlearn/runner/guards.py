@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from streamlearn.base import PREDICT, Learner
-from streamlearn.runner.lane import Lane, losses_of
+from streamlearn.base.losses import per_event_losses
+from streamlearn.runner.lane import Lane
 
 
 @dataclass
@@ -86,7 +87,7 @@ class RollbackGuard:
         predicted = candidate.run_ops(
             rows.hashes, rows.values, ops, np.arange(len(rows)), np.zeros(len(rows))
         )
-        theirs = losses_of(lane.model.task, recent.targets, predicted)
+        theirs = per_event_losses(lane.model.task, recent.targets, predicted)
         return paired_test(recent.losses, theirs, self.alpha, self.margin, self.min_events)
 
 

@@ -21,7 +21,19 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.base import LEARN, PREDICT, PREDICT_LEARN, Learner, MulticlassClassifier, State
+from streamlearn.base import (
+    LEARN,
+    PREDICT,
+    PREDICT_LEARN,
+    Learner,
+    MulticlassClassifier,
+    ReportsDrift,
+    ServesRows,
+    State,
+    drift_records,
+    task_names,
+)
+from streamlearn.base.losses import per_event_losses
 from streamlearn.evaluate import default_metrics
 from streamlearn.evaluate.metrics import Metric
 from streamlearn.runner.join import JoinStore, MemoryJoinStore, Rows
@@ -33,16 +45,15 @@ from streamlearn.runner.schedule import (
     label_operations,
     merged_order,
 )
-from streamlearn.runner.sources import EventBatch
+from streamlearn.streams.batch import EventBatch
 
 EXPIRY_POLICIES = ("drop", "default")
 COUNTERS = ("served", "learned", "expired", "late", "unlabeled", "rejected")
-LOG_LOSS_CAP = 1e-15
 
 
 def check_servable(model: Learner) -> None:
     """Refuse a model the lanes cannot run."""
-    if not (hasattr(model, "serve_many") and hasattr(model, "run_ops")):
+    if not isinstance(model, ServesRows):
         raise ValueError(f"{type(model).__name__} cannot run with delayed labels yet")
     if isinstance(model, MulticlassClassifier):
         raise ValueError("the runner takes binary and regression learners for now")
@@ -75,14 +86,6 @@ class Recent:
         return rows.take(np.arange(len(rows) - len(self.targets), len(rows)))
 
 
-def losses_of(task: str, targets: np.ndarray, predictions: np.ndarray) -> np.ndarray:
-    """Per-label loss: log loss for a classifier, squared error for a regressor."""
-    if task == "binary":
-        p = np.clip(predictions, LOG_LOSS_CAP, 1 - LOG_LOSS_CAP)
-        return -np.where(targets >= 0.5, np.log(p), np.log1p(-p))
-    return (predictions - targets) ** 2
-
-
 class Lane:
     """One model's way through the stream (see the module doc)."""
 
@@ -100,7 +103,7 @@ class Lane:
         recent: int = 2000,
     ) -> None:
         check_servable(model)
-        if _tasks_of(model) and not math.isfinite(ttl):
+        if task_names(model) and not math.isfinite(ttl):
             raise ValueError(
                 "a multi-task model learns each event when its feedback window "
                 "closes: give the window as a finite ttl (labels.ttl)"
@@ -113,8 +116,8 @@ class Lane:
         self.delay, self.ttl, self.expiry, self.default_label = delay, ttl, expiry, default_label
         self.join = join if join is not None else MemoryJoinStore()
         # Rewards and a ranker's score (expected engagement) are scored as regressions.
-        task = "binary" if model.task == "binary" else "regression"
-        self.metrics = metrics if metrics is not None else default_metrics(task, window)
+        scored_as = model.task.scored_as
+        self.metrics = metrics if metrics is not None else default_metrics(scored_as, window)
         self.recent = Recent(recent)
         self.pending = Operations.empty()
         self.early: dict[Any, tuple[float, float]] = {}  # id → (label, wait until key)
@@ -148,10 +151,10 @@ class Lane:
         row_of, served_of, rows, taken = self._gather(batch, due, served_rows)
         is_serve, index = merged_order(batch.keys, batch.offsets, due)
         ops, op_rows, targets, step_of_op = self._kernel_ops(is_serve, index, due, row_of)
-        drifts = getattr(self.model, "drifts", None)
-        seen, known = getattr(self.model, "n_seen", 0), len(drifts) if drifts is not None else 0
+        reports_drift = isinstance(self.model, ReportsDrift)
+        seen, known = (self.model.n_seen, len(self.model.drifts)) if reports_drift else (0, 0)
         out = self.model.run_ops(rows.hashes, rows.values, ops, op_rows, targets)
-        if drifts is not None:
+        if reports_drift:
             self._stamp_drifts(
                 seen, known, ops[: len(out)], step_of_op, is_serve, index, due, batch, taken
             )
@@ -186,7 +189,7 @@ class Lane:
         wall-clock time."""
         learned_at = np.flatnonzero(ops != PREDICT)
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        for record in getattr(self.model, "drifts", [])[known:]:
+        for record in drift_records(self.model)[known:]:
             position = int(record["index"]) - seen
             if not 0 <= position < len(learned_at):
                 continue
@@ -229,7 +232,7 @@ class Lane:
 
     @property
     def tasks(self) -> tuple[str, ...]:
-        return _tasks_of(self.model)
+        return task_names(self.model)
 
     def _untasked(self, batch: EventBatch) -> EventBatch:
         """Feedback for a task means nothing to a one-task model: rejected."""
@@ -442,7 +445,7 @@ class Lane:
         self.recent.add(
             rows.take(row_of[labels[tail]]),
             targets[tail],
-            losses_of(self.model.task, targets[tail], scored[tail]),
+            per_event_losses(self.model.task, targets[tail], scored[tail]),
         )
 
     def _keep_waiting(self, batch: EventBatch, rows: Rows, predictions: np.ndarray) -> None:
@@ -539,12 +542,6 @@ def _ids_back(arrays: dict[str, np.ndarray]) -> list:
     ids = arrays.get("ids", [])
     ints = arrays.get("int_ids", np.zeros(len(ids), bool))  # older checkpoints: text
     return [int(i) if is_int else str(i) for i, is_int in zip(ids, ints, strict=True)]
-
-
-def _tasks_of(model: Learner) -> tuple[str, ...]:
-    """A multi-task model's task names (none for a one-task model)."""
-    tasks = getattr(model, "tasks", None)
-    return tuple(tasks) if isinstance(tasks, dict) else ()
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

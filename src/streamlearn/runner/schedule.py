@@ -20,9 +20,10 @@ into batches never changes the result.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+
+from streamlearn.streams.batch import as_ids
 
 SERVE, LABEL, EXPIRE, LATE = 0, 1, 2, 3
 
@@ -124,16 +125,6 @@ def label_operations(
             )
         )
     return parts[0] + parts[1] + parts[2]
-
-
-def as_ids(ids: Any) -> np.ndarray:
-    """Event ids as an array: int64 when they are integers, else objects (text)."""
-    array = ids if isinstance(ids, np.ndarray) else np.asarray(ids)
-    if array.dtype == np.int64 or array.dtype == object:
-        return array
-    if array.dtype.kind in "iu":
-        return array.astype(np.int64)
-    return np.array([str(i) for i in array.tolist()], dtype=object)
 
 
 def _join_ids(a: np.ndarray, b: np.ndarray) -> np.ndarray:

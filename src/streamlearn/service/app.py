@@ -34,6 +34,7 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from streamlearn.base import Classifier, task_names
 from streamlearn.monitor import MonitorCollector
 from streamlearn.registry import Registry
 from streamlearn.service.dashboard import add_dashboard
@@ -364,7 +365,7 @@ def _predict_columns(body: PredictRequest, serving: Any) -> dict[str, Any]:
     arrays = {name: _column(values) for name, values in columns.items()}
     scores = (
         model.predict_proba_many(arrays)
-        if hasattr(model, "predict_proba_many")
+        if isinstance(model, Classifier)
         else model.predict_many(arrays)
     )
     scores = np.asarray(scores, np.float64)
@@ -394,8 +395,8 @@ def _answer(event_id: str | None, score: float, binary: bool, version: str) -> d
 
 def _check_tasks(trainer: Trainer, tasks: list[str | None]) -> None:
     """Feedback for a multi-task model names a task it has; for any other, none."""
-    known = getattr(trainer.runner.model, "tasks", None)
-    if not isinstance(known, dict):
+    known = task_names(trainer.runner.model)
+    if not known:
         if any(t is not None for t in tasks):
             raise HTTPException(422, "this model has one task: feedback has no 'task'")
         return

@@ -25,6 +25,8 @@ import numpy as np
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from streamlearn.base import Task
+
 Value = StrictStr | StrictBool | StrictInt | StrictFloat | None
 
 
@@ -62,7 +64,7 @@ def add_decide(app: FastAPI, server: Any, trainer: Any, log: DecisionLog) -> Non
         if serving is None:
             raise HTTPException(503, "no model to serve yet")
         model = serving.model
-        if getattr(model, "task", None) != "bandit":
+        if model.task != Task.BANDIT:
             raise HTTPException(409, "this service's model is not a bandit (model.kind)")
         model.rng[:] = rng  # one sequence across serving copies
         try:

@@ -15,17 +15,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from streamlearn.runner.config import (
-    RunConfig,
-    build_registry,
-    build_runner,
-    file_events,
-    kafka_events,
-)
-from streamlearn.runner.kafka import KafkaIngress
-from streamlearn.runner.live import LiveEvents
+from streamlearn.config import RunConfig, build_registry, build_runner, file_events, kafka_events
 from streamlearn.service.app import create_app
 from streamlearn.service.trainer import Replica, Trainer
+from streamlearn.streams.kafka import KafkaIngress
+from streamlearn.streams.live import LiveEvents
 
 
 def build_service(config: RunConfig) -> tuple[FastAPI, Trainer | Replica]:

@@ -12,7 +12,7 @@ one (:class:`Replica`).
 
 >>> from streamlearn.models import LogisticRegression
 >>> from streamlearn.runner import Runner
->>> from streamlearn.runner.live import LiveEvents
+>>> from streamlearn.streams.live import LiveEvents
 >>> events = LiveEvents()
 >>> trainer = Trainer(Runner(LogisticRegression(bits=10), events, drain_at_end=False), events)
 >>> trainer.start()
@@ -34,12 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.base import Learner
+from streamlearn.base import Classifier, Learner
 from streamlearn.monitor import Monitor
 from streamlearn.registry import Registry
 from streamlearn.runner import Runner, RunSummary
 from streamlearn.runner.lane import strip_prefixed
-from streamlearn.runner.live import check_event, event_columns
+from streamlearn.streams.decode import check_event, event_columns
 
 RUNNER_PREFIX = "runner/"
 log = logging.getLogger("streamlearn.service")
@@ -64,11 +64,11 @@ def _predict(serving: Serving, events: list[dict[str, Any]]) -> np.ndarray:
         check_event(event)
     model = serving.model
     if len(events) == 1:  # the one-event path: no columns to build (tens of microseconds)
-        if hasattr(model, "predict_proba_one"):
+        if isinstance(model, Classifier):
             return np.array([model.predict_proba_one(events[0])[True]])
         return np.array([model.predict_one(events[0])], np.float64)
     columns = event_columns(events)
-    if hasattr(model, "predict_proba_many"):
+    if isinstance(model, Classifier):
         return np.asarray(model.predict_proba_many(columns), np.float64)
     return np.asarray(model.predict_many(columns), np.float64)
 
@@ -161,7 +161,7 @@ class Trainer:
     def stop(self, timeout: float = 60.0) -> None:
         """Learn what is queued, checkpoint, stop."""
         self.events.close()
-        if not getattr(self.events, "ends_on_close", True):
+        if not self.events.ends_on_close:
             self.runner.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)

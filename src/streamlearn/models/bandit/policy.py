@@ -24,7 +24,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from streamlearn.base import State, register
+from streamlearn.base import ServesRows, State, Task, register
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.models.bandit.kernel import (
     DECIDE,
@@ -64,7 +64,7 @@ class Outcomes:
 
 
 @register
-class LinearBandit(HashedModel):
+class LinearBandit(HashedModel, ServesRows):
     """A contextual bandit with a linear (ridge / Bayesian) reward model per arm.
 
     Parameters
@@ -91,7 +91,7 @@ class LinearBandit(HashedModel):
         Context hashing, as for the other hashed learners.
     """
 
-    task = "bandit"
+    task = Task.BANDIT
 
     def __init__(
         self,

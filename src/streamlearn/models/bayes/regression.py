@@ -25,7 +25,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from streamlearn.base import Regressor, State, register
+from streamlearn.base import Regressor, ServesRows, State, register
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.models.bayes.kernel import (
     EMPTY,
@@ -59,7 +59,7 @@ class Gaussian:
 
 
 @register
-class BayesianLinearRegression(HashedModel, Regressor):
+class BayesianLinearRegression(HashedModel, Regressor, ServesRows):
     """Linear regression with a Gaussian prior N(0, I/alpha) on the weights and Gaussian
     noise of precision ``beta``; the posterior is updated exactly, one event at a time.
 

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pyarrow as pa
 
-from streamlearn.base import State
+from streamlearn.base import ServesRows, State
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear.kernel import (
     count_zero_weights,
@@ -27,7 +27,7 @@ from streamlearn.models.linear.optimizers import (
 )
 
 
-class LinearModel(HashedModel):
+class LinearModel(HashedModel, ServesRows):
     """A linear model on hashed features, trained one event at a time.
 
     Parameters

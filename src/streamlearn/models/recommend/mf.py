@@ -25,7 +25,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from streamlearn.base import Learner, Regressor, State, register
+from streamlearn.base import Learner, Regressor, ServesRows, State, Task, register
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.models.linear.base import regression_target, target_array
 from streamlearn.models.recommend.kernel import (
@@ -224,7 +224,7 @@ class Factorization(Learner):
 
 
 @register
-class BiasedMF(Factorization, Regressor):
+class BiasedMF(Factorization, Regressor, ServesRows):
     """Biased matrix factorization of explicit ratings, learned one rating at a time.
 
     Parameters
@@ -360,7 +360,7 @@ class BPRMF(Factorization):
     Parameters as :class:`BiasedMF`, plus ``negatives`` (pairs per positive).
     """
 
-    task = "ranking"
+    task = Task.RANKING
 
     def __init__(self, *args: Any, negatives: int = 1, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

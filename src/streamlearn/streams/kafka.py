@@ -31,9 +31,10 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from streamlearn.runner.live import check_event, event_columns, struct_columns, task_column
-from streamlearn.runner.sources import EventBatch, StreamClock
-from streamlearn.streams import Reject
+from streamlearn.streams.batch import EventBatch, StreamClock
+from streamlearn.streams.decode import check_event, event_columns, struct_columns, task_column
+from streamlearn.streams.files import Reject
+from streamlearn.streams.protocol import EventIngress, EventSource, PredictionSink
 
 log = logging.getLogger("streamlearn.kafka")
 
@@ -254,7 +255,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-class KafkaEvents:
+class KafkaEvents(EventSource):
     """Training events and late labels from Kafka, as runner micro-batches.
 
     Parameters
@@ -573,7 +574,7 @@ class KafkaEvents:
         self.consumer.close()
 
 
-class KafkaPredictions:
+class KafkaPredictions(PredictionSink):
     """Predictions to a topic, one JSON message per event, keyed by event id."""
 
     def __init__(self, config: dict[str, Any], topic: str) -> None:
@@ -609,7 +610,7 @@ class KafkaPredictions:
         self.flush()
 
 
-class KafkaIngress:
+class KafkaIngress(EventIngress):
     """What the HTTP API's ``/learn`` and ``/feedback`` do when events come from Kafka:
     produce to the same topics the trainer reads (so every event goes one way)."""
 

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.runner.join import (
+from streamlearn.runner.join.base import (
     JoinStore,
     Rows,
     Taken,
-    _check_ids,
-    _empty_taken,
+    check_ids,
+    empty_taken,
     rows_in_order,
 )
 
@@ -54,7 +54,7 @@ class RedisJoinStore(JoinStore):
         return int(self.client.zcard(self._key("deadlines")))
 
     def put(self, ids, rows, predictions, deadlines, offsets, version) -> None:
-        ids = [str(i) for i in _check_ids(ids)]
+        ids = [str(i) for i in check_ids(ids)]
         if not ids:
             return
         block = int(self.client.incr(self._key("next_block")))
@@ -84,9 +84,9 @@ class RedisJoinStore(JoinStore):
         return (*self._cache[block], None)
 
     def take(self, ids, at_offset) -> Taken:
-        ids = [str(i) for i in _check_ids(ids)]
+        ids = [str(i) for i in check_ids(ids)]
         if not ids:
-            return _empty_taken()
+            return empty_taken()
         pipe = self.client.pipeline(transaction=False)
         pipe.hmget(self._key("entries"), ids)
         pipe.zmscore(self._key("taken"), ids)
@@ -96,7 +96,7 @@ class RedisJoinStore(JoinStore):
         )
         hits = [json.loads(r) for r, f in zip(records, found, strict=True) if f]
         if not hits:
-            return _empty_taken(len(ids))
+            return empty_taken(len(ids))
         hit_ids = [i for i, f in zip(ids, found, strict=True) if f]
         pipe = self.client.pipeline(transaction=True)
         pipe.zadd(self._key("taken"), dict.fromkeys(hit_ids, int(at_offset)))

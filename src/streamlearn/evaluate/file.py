@@ -1,7 +1,7 @@
 """Progressive evaluation of a learner on a file: read, validate, predict, learn, score.
 
 >>> from streamlearn.datasets import elec2
->>> from streamlearn.runner import evaluate_file
+>>> from streamlearn.evaluate import evaluate_file
 >>> report, rejects = evaluate_file(elec2.path(), target="target")
 >>> report.events, report.task, rejects.count
 (45312, 'binary', 0)
@@ -10,72 +10,23 @@
 from __future__ import annotations
 
 import bisect
-import json
 import os
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
-from streamlearn.adaptation import adaptive
+from streamlearn.adaptation import watched
 from streamlearn.base import Learner
-from streamlearn.drift import DETECTORS
-from streamlearn.evaluate import (
-    Report,
-    default_curves,
-    default_metrics,
-    detect_task,
-    progressive_val_score,
-)
+from streamlearn.evaluate.curve import default_curves
+from streamlearn.evaluate.metrics import default_metrics
+from streamlearn.evaluate.progressive import Report, progressive_val_score
+from streamlearn.evaluate.tasks import detect_task
 from streamlearn.features.columns import n_rows
 from streamlearn.models.factory import DEFAULT_OPTIMIZER, make_learner
-from streamlearn.streams import Batch, FileSource, Reject
-
-KEPT_REJECTS = 20
-
-
-@dataclass
-class RejectLog:
-    """Counts rejected rows, keeps the first few, and writes all to a JSON-lines file if asked."""
-
-    path: Path | None = None
-    count: int = 0
-    first: list[Reject] = field(default_factory=list)
-    by_reason: dict[str, int] = field(default_factory=dict)
-    _fh: IO[str] | None = None
-
-    def add(self, rejects: list[Reject]) -> None:
-        if not rejects:
-            return
-        self.count += len(rejects)
-        for reject in rejects:
-            kind = reason_kind(reject.reason)
-            self.by_reason[kind] = self.by_reason.get(kind, 0) + 1
-        room = KEPT_REJECTS - len(self.first)
-        if room > 0:
-            self.first += rejects[:room]
-        if self.path is not None:
-            if self._fh is None:
-                self._fh = open(self.path, "w")  # noqa: SIM115 - closed by close()
-            for reject in rejects:
-                self._fh.write(json.dumps({"row": reject.row, "reason": reject.reason}) + "\n")
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-
-
-def reason_kind(reason: str) -> str:
-    """A reason without the values in it, so that rejects of one kind count together."""
-    return _VALUES.sub("…", reason)[:80]
-
-
-_VALUES = re.compile(r"'[^']*'|\"[^\"]*\"|[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?|\b(?:nan|inf)\b")
+from streamlearn.streams import Batch, FileSource, Reject, RejectLog
 
 
 def _valid_labels(batch: Batch, task: str) -> Batch:
@@ -146,12 +97,7 @@ def evaluate_file(
     )
 
     if drift is not None:
-        if drift not in DETECTORS:
-            raise ValueError(f"unknown detector {drift!r}; choose one of {sorted(DETECTORS)}")
-        # On a learner's errors only rises matter: ADWIN is told to ignore improvements.
-        options = {"direction": "up"} if drift == "ADWIN" else {}
-        signal = signal or ("log_loss" if task == "binary" else "error")
-        learner = adaptive(learner, DETECTORS[drift](**options), adapt, signal)
+        learner = watched(learner, drift, adapt, signal)
 
     times = _EventTimes(time_column)
 

@@ -20,14 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.base import Learner, State
+from streamlearn.base import Learner, Mixable, State
 
 
 def mixable(model: Learner) -> list[str]:
     """The arrays of ``model``'s state that mixing averages."""
-    names = getattr(model, "mixable_arrays", None)
-    if names is not None:
-        return list(names)
+    if isinstance(model, Mixable):
+        return list(model.mixable_arrays)
     arrays = model.state().arrays
     return [name for name in ("table", "intercept") if name in arrays]
 

@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-
-class PredictionSink(Protocol):
-    def write(
-        self, ids: np.ndarray, offsets: np.ndarray, predictions: np.ndarray, version: str
-    ) -> None: ...
-
-    def flush(self) -> None: ...
+from streamlearn.streams.protocol import PredictionSink
 
 
-class CsvPredictions:
+class CsvPredictions(PredictionSink):
     """Appends ``offset,id,prediction,version`` rows to a CSV file (header once)."""
 
     def __init__(self, path: str | os.PathLike) -> None:

@@ -2,7 +2,7 @@
 and the runner takes them in micro-batches.
 
 Each event gets the next sequence number as its offset and its arrival time (seconds, on a
-:class:`~streamlearn.runner.sources.StreamClock`: wall-clock steps do not move it) as its
+:class:`~streamlearn.streams.StreamClock`: wall-clock steps do not move it) as its
 key, so label delays and TTLs are in seconds. The sequence number is part of every
 checkpoint; events still in the queue when a process dies were never acknowledged beyond
 "accepted", like a message a producer has not had confirmed.
@@ -28,14 +28,15 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
-from streamlearn.runner.sources import EventBatch, StreamClock
+from streamlearn.streams.batch import EventBatch, StreamClock
+from streamlearn.streams.decode import check_event, event_columns, task_column
+from streamlearn.streams.protocol import EventIngress, EventSource
 
 _EVENT, _FEEDBACK = 0, 1
 
 
-class LiveEvents:
+class LiveEvents(EventSource, EventIngress):
     """Events and labels put by other threads, served as micro-batches."""
 
     ends_on_close = True  # once closed and emptied, the stream ends
@@ -163,74 +164,3 @@ class LiveEvents:
 
     def restore(self, state: dict[str, Any]) -> None:
         self.sequence = int(state.get("sequence", 0))
-
-
-SCALARS = (str, int, float, bool, type(None))
-
-
-def task_column(tasks: list[str | None]) -> np.ndarray | None:
-    """Feedback's tasks (None when none names one: a one-task model's labels)."""
-    if all(t is None for t in tasks):
-        return None
-    array = np.empty(len(tasks), dtype=object)
-    array[:] = tasks
-    return array
-
-
-def check_event(event: Any) -> None:
-    """An event is a dict of names to text, numbers, bools or None."""
-    if not isinstance(event, dict):
-        raise TypeError(f"an event is a dict of features, got {type(event).__name__}")
-    for name, value in event.items():
-        if not isinstance(name, str) or not isinstance(value, SCALARS):
-            raise TypeError(
-                f"feature {name!r}: expected text, a number, a bool or null, "
-                f"got {type(value).__name__}"
-            )
-
-
-def event_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Dict events as columns (missing keys are nulls): numbers as float64 (NaN for none),
-    bools as bools, anything mixed with text as text."""
-    if not rows:
-        return {}
-    try:  # the common case, in Arrow's C++ (every row's keys are seen): one kind per column
-        structs = pa.array(rows)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
-        return _mixed_columns(rows)
-    return struct_columns(structs) or _mixed_columns(rows)
-
-
-def struct_columns(structs: pa.StructArray) -> dict[str, Any] | None:
-    """Columns of a struct array of scalars (numbers as float64, NaN for null); None if a
-    field holds something else (lists, structs)."""
-    table = pa.Table.from_struct_array(structs)
-    columns: dict[str, Any] = {}
-    for name in table.column_names:
-        column = table.column(name).combine_chunks()
-        kind = column.type
-        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind):
-            columns[name] = np.asarray(
-                column.cast(pa.float64()).fill_null(math.nan).to_numpy(zero_copy_only=False),
-                np.float64,
-            )
-        elif pa.types.is_string(kind) or pa.types.is_boolean(kind):
-            columns[name] = column
-        else:  # lists, structs …
-            return None
-    return columns
-
-
-def _mixed_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    names = sorted({name for row in rows for name in row})
-    columns: dict[str, Any] = {}
-    for name in names:
-        values = [row.get(name) for row in rows]
-        present = [v for v in values if v is not None]
-        if present and all(isinstance(v, bool) for v in present):
-            columns[name] = pa.array(values, pa.bool_())
-        elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
-            columns[name] = np.array([math.nan if v is None else v for v in values], np.float64)
-        else:
-            columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
-    return columns

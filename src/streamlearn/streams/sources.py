@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -25,98 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streamlearn.features.columns import rows as take_rows
-from streamlearn.runner.schedule import as_ids
-from streamlearn.streams import FileSource, Reject
-
-
-class StreamClock:
-    """Processing time for live sources, in wall-clock seconds that cannot jump.
-
-    The wall clock is read once; from then on time advances by the monotonic clock. A step
-    of the system clock (NTP, a clock set by hand, a VM resumed) then neither expires every
-    waiting event at once (forward) nor holds them for the length of the step (backward):
-    TTLs last what they say. ``now`` never goes back, nor behind the newest key handed out.
-
-    >>> clock = StreamClock(wall=lambda: 1000.0, monotonic=iter([5.0, 7.5, 8.0]).__next__)
-    >>> clock.now(), clock.now(after=2000.0)
-    (1002.5, 2000.000001)
-    """
-
-    def __init__(
-        self,
-        wall: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-        max_ahead: float = 60.0,
-    ) -> None:
-        self._monotonic = monotonic
-        self._anchor = wall() - monotonic()
-        self.max_ahead = max_ahead
-        self._last = -math.inf
-
-    def now(self, after: float = -math.inf) -> float:
-        self._last = max(self._anchor + self._monotonic(), self._last, after + 1e-6)
-        return self._last
-
-    def bound(self, times: np.ndarray) -> np.ndarray:
-        """Event times capped at ``max_ahead`` seconds past now: a producer whose clock runs
-        ahead cannot expire every event waiting for its label."""
-        return np.minimum(times, self.now() + self.max_ahead)
-
-
-@dataclass
-class EventBatch:
-    """Consecutive events: feature columns, labels (NaN: none yet), ids, offsets, ordering
-    keys (event times, or the offsets), per-event label delays (or None) and rejects; and
-    labels for earlier events, by id, that arrived before these events (``feedback``; with
-    ``feedback_tasks``, the task each is for: a multi-task model's clicks, likes…).
-    ``drain``: the stream has ended, every label in flight arrives now. ``clock``: for a
-    batch without events, how far time has come (labels and expiries due before it happen).
-    """
-
-    features: dict[str, Any]
-    labels: np.ndarray
-    ids: np.ndarray  # int64, or object (text ids)
-    offsets: np.ndarray
-    keys: np.ndarray
-    delays: np.ndarray | None = None
-    rejects: list[Reject] = field(default_factory=list)
-    feedback_ids: np.ndarray | None = None
-    feedback_labels: np.ndarray | None = None
-    feedback_tasks: np.ndarray | None = None
-    drain: bool = False
-    clock: float | None = None
-
-    def __post_init__(self) -> None:
-        self.ids = as_ids(self.ids)
-        if self.feedback_ids is not None:
-            self.feedback_ids = as_ids(self.feedback_ids)
-
-    @property
-    def has_feedback(self) -> bool:
-        return self.feedback_ids is not None and len(self.feedback_ids) > 0
-
-    @staticmethod
-    def empty(**options: Any) -> EventBatch:
-        """No events (labels for earlier ones, a drain, or just a tick of a live stream)."""
-        nothing = np.zeros(0, np.int64)
-        return EventBatch({}, np.zeros(0), nothing, nothing, np.zeros(0), **options)
-
-    def __len__(self) -> int:
-        return len(self.offsets)
-
-    def slice(self, start: int, stop: int) -> EventBatch:
-        return EventBatch(
-            {name: take_rows(col, start, stop) for name, col in self.features.items()},
-            self.labels[start:stop],
-            self.ids[start:stop],
-            self.offsets[start:stop],
-            self.keys[start:stop],
-            None if self.delays is None else self.delays[start:stop],
-            self.rejects if start == 0 else [],
-            self.feedback_ids if start == 0 else None,
-            self.feedback_labels if start == 0 else None,
-            self.feedback_tasks if start == 0 else None,
-        )
+from streamlearn.streams.batch import EventBatch, as_ids
+from streamlearn.streams.files import FileSource, Reject
+from streamlearn.streams.protocol import EventSource
 
 
 def _numbers(column: Any, name: str) -> np.ndarray:
@@ -135,7 +44,7 @@ def _numbers(column: Any, name: str) -> np.ndarray:
     return np.asarray(column, np.float64)
 
 
-class FileEvents:
+class FileEvents(EventSource):
     """A file's rows as events, for replay.
 
     Parameters
@@ -227,7 +136,7 @@ def _pop(features: dict[str, Any], name: str) -> Any:
     return column if isinstance(column, pa.Array | pa.ChunkedArray) else pa.array(column)
 
 
-class RecordedEvents:
+class RecordedEvents(EventSource):
     """Events and their feedback as recorded with their times, replayed in time order as a
     live service would have received them (a backtest): the feedback a batch carries is what
     arrived up to its last event; what arrived after the last event comes in a final batch.

@@ -25,8 +25,8 @@ from confluent_kafka import Consumer, TopicPartition
 from streamlearn.base import Learner
 from streamlearn.registry import Registry
 from streamlearn.runner.engine import Runner
-from streamlearn.runner.kafka import KafkaEvents
-from streamlearn.runner.sources import EventBatch
+from streamlearn.streams.batch import EventBatch
+from streamlearn.streams.kafka import KafkaEvents
 
 
 class PartitionFeed(KafkaEvents):

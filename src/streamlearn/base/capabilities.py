@@ -1,0 +1,110 @@
+"""What a learner offers the engine, declared by the classes it derives from.
+
+The runner and the service never probe a learner for methods: a learner that can run in a
+lane derives from :class:`ServesRows`; one whose drift handling leaves records derives from
+:class:`ReportsDrift`; a multi-task model from :class:`MultiTask`; one whose weights can be
+averaged across scale-out workers from :class:`Mixable`. ``isinstance`` then answers what the
+engine may do with it.
+
+>>> from streamlearn.models import EngagementRanker, LogisticRegression
+>>> isinstance(LogisticRegression(), ServesRows), isinstance(LogisticRegression(), MultiTask)
+(True, False)
+>>> ranker = EngagementRanker({"click": "binary"})
+>>> isinstance(ranker, MultiTask), ranker.task
+(True, 'ranking')
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+
+class Task(StrEnum):
+    """What a learner predicts. A ``StrEnum``: ``Task.BINARY == "binary"`` holds, so a task
+    reads and writes as its name in configs, snapshots and JSON."""
+
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    REGRESSION = "regression"
+    BANDIT = "bandit"
+    RANKING = "ranking"
+
+    def __repr__(self) -> str:  # reads as the name it stands for
+        return repr(self.value)
+
+    @property
+    def scored_as(self) -> Task:
+        """The task whose metrics score it: rewards and a ranker's expected engagement are
+        scored as regressions."""
+        return self if self in (Task.BINARY, Task.MULTICLASS) else Task.REGRESSION
+
+
+class ServesRows(ABC):
+    """A learner that the runner's lanes run: it encodes events as they are served and runs a
+    schedule of predictions and delayed labels on those rows in one compiled call."""
+
+    @abstractmethod
+    def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Featurize a batch as it is served: ``(hashes, values)``, one row per event."""
+
+    @abstractmethod
+    def run_ops(
+        self,
+        hashes: np.ndarray,
+        values: np.ndarray,
+        ops: np.ndarray,
+        op_rows: np.ndarray,
+        targets: np.ndarray,
+    ) -> np.ndarray:
+        """Run a schedule (``PREDICT``/``LEARN``/``PREDICT_LEARN`` on rows); returns each
+        operation's prediction, made before its learning. May stop early (a reset that
+        replaced the featurizer): then fewer outputs than operations."""
+
+
+class ReportsDrift(ABC):
+    """A learner that watches its own errors: ``drifts`` holds one record per detection, with
+    the ``index`` of the label (counted over ``n_seen``) that tipped the detector; the runner
+    stamps each with where and when in the stream it happened."""
+
+    drifts: list[dict[str, Any]]
+    n_seen: int
+
+
+class MultiTask(ABC):
+    """A model learned from feedback per task (click, like, dwell …), by event id, when each
+    event's feedback window closes."""
+
+    tasks: Mapping[str, float]
+
+    @abstractmethod
+    def window_labels(self, feedback: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """One row per event, one column per task, from the feedback that came."""
+
+    @abstractmethod
+    def engagement(self, labels: np.ndarray) -> np.ndarray:
+        """What the served score estimates, from rows of :meth:`window_labels`."""
+
+
+class Mixable(ABC):
+    """A model whose named state arrays are averaged across scale-out workers (without it:
+    a linear model's ``table`` and ``intercept``)."""
+
+    @property
+    @abstractmethod
+    def mixable_arrays(self) -> list[str]:
+        """The names of the state arrays that mixing averages."""
+
+
+def task_names(model: Any) -> tuple[str, ...]:
+    """A multi-task model's task names; none for any other learner."""
+    return tuple(model.tasks) if isinstance(model, MultiTask) else ()
+
+
+def drift_records(model: Any) -> list[dict[str, Any]]:
+    """The drift records a learner has left (none for one that does not report drift)."""
+    return model.drifts if isinstance(model, ReportsDrift) else []

@@ -1,0 +1,216 @@
+"""Builders: a validated :class:`~streamlearn.config.RunConfig` made into the learner, its
+challengers, the registry, the event source and the runner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamlearn.adaptation import watched
+from streamlearn.base import Learner
+from streamlearn.config.schema import ConfigError, ModelConfig, RunConfig
+from streamlearn.evaluate import detect_task
+from streamlearn.models import BayesianLinearRegression, EngagementRanker, LinearBandit
+from streamlearn.models.factory import make_learner
+from streamlearn.registry import LocalRegistry, RedisRegistry, Registry
+from streamlearn.runner.engine import Runner
+from streamlearn.runner.guards import PromotionGate, RollbackGuard
+from streamlearn.runner.join import JoinStore, MemoryJoinStore, SQLiteJoinStore
+from streamlearn.runner.join.redis import RedisJoinStore
+from streamlearn.scaleout.mixing import ParameterMixer
+from streamlearn.streams import FileSource
+from streamlearn.streams.kafka import KafkaEvents, KafkaPredictions
+from streamlearn.streams.sources import FileEvents
+
+
+def _task(config: RunConfig) -> str:
+    kind = config.model.kind
+    if kind in ("bayesian", "bandit", "ranker"):
+        return {"bandit": "bandit", "ranker": "ranking"}.get(kind, "regression")
+    if kind == "river":
+        return _other_learner(config.model).task
+    task = config.model.task
+    if task == "auto" and config.source is None:
+        raise ConfigError(
+            "model.task: say binary or regression (no [source] file to detect it from)"
+        )
+    if task == "auto":
+        first = next(iter(FileSource(config.source.path, config.source.target)), None)
+        if first is None:
+            raise ConfigError(f"{config.source.path}: no labelled rows to detect the task from")
+        task = detect_task(first.target)
+        if task == "multiclass":
+            raise ConfigError("model.task: the runner takes binary and regression for now")
+    return task
+
+
+def _learner(
+    model: ModelConfig, task: str, detector: str | None, policy: str, signal: str | None = None
+) -> Learner:
+    interactions = model.interactions
+    if model.kind != "linear":
+        if detector is not None:
+            raise ConfigError(f"drift: a detector needs a linear model, not a {model.kind} one")
+        return _other_learner(model)
+    learner = make_learner(
+        task,
+        model.optimizer,
+        bits=model.bits,
+        categorical=tuple(model.categorical),
+        interactions=interactions if interactions == "all" else [tuple(p) for p in interactions],
+        standardize=model.standardize,
+        missing=model.missing,
+    )
+    if detector is None:
+        return learner
+    return watched(learner, detector, policy, signal)
+
+
+def _other_learner(model: ModelConfig) -> Learner:
+    if model.kind == "river":
+        from streamlearn.interop.river import RiverModel, allow_pickle, river_estimator
+
+        allow_pickle(model.allow_pickle)
+        return RiverModel(river_estimator(model.river))
+    hashing = {
+        "bits": model.bits,
+        "categorical": tuple(model.categorical),
+        "interactions": model.interactions
+        if model.interactions == "all"
+        else [tuple(p) for p in model.interactions],
+        "standardize": model.standardize,
+        "missing": model.missing,
+    }
+    common = {"alpha": model.alpha, "forgetting": model.forgetting, "capacity": model.capacity}
+    if model.kind == "ranker":
+        return EngagementRanker(
+            model.tasks,
+            weights=model.weights,
+            defaults=model.defaults,
+            optimizer=model.optimizer,
+            **hashing,
+        )
+    if model.kind == "bayesian":
+        return BayesianLinearRegression(
+            beta=model.beta, covariance=model.covariance, **common, **hashing
+        )
+    return LinearBandit(
+        model.arms,
+        rule=model.rule,
+        explore=model.explore,
+        arm_column=model.arm_column,
+        **common,
+        **hashing,
+    )
+
+
+def build_model(config: RunConfig) -> Learner:
+    """The learner the config describes (the task read from the data when ``auto``)."""
+    drift = config.drift
+    return _learner(config.model, _task(config), drift.detector, drift.policy, drift.signal)
+
+
+def build_challengers(config: RunConfig) -> list[Learner]:
+    task = _task(config)
+    return [_learner(c, task, c.detector, c.policy) for c in config.challengers]
+
+
+def _redis(config: RunConfig):
+    import redis
+
+    # Timeouts: without them a Redis that stops answering (frozen, a dropped connection)
+    # would stall the trainer for good instead of failing a checkpoint it retries.
+    return redis.Redis.from_url(
+        config.redis.url,
+        socket_timeout=config.redis.timeout,
+        socket_connect_timeout=config.redis.timeout,
+    )
+
+
+def build_registry(config: RunConfig) -> Registry | None:
+    if config.checkpoint.redis_registry:
+        return RedisRegistry(_redis(config), config.checkpoint.redis_registry)
+    if config.checkpoint.registry:
+        return LocalRegistry(config.checkpoint.registry)
+    return None
+
+
+def file_events(config: RunConfig) -> FileEvents:
+    source = config.source
+    if source is None:
+        raise ConfigError("source: required (a file to run)")
+    return FileEvents(
+        source.path,
+        source.target,
+        source.categorical,
+        source.id_column,
+        source.time_column,
+        source.delay_column,
+    )
+
+
+def build_runner(config: RunConfig, source: Any = None, **options: Any) -> Runner:
+    """A runner wired as the config says (on ``source``, else the config's file)."""
+    labels = config.labels
+    join: JoinStore = MemoryJoinStore()
+    if labels.store == "sqlite":
+        join = SQLiteJoinStore(labels.store_path)
+    elif labels.store == "redis":
+        join = RedisJoinStore(_redis(config), labels.redis_prefix)
+    registry = build_registry(config)
+    events = source if source is not None else file_events(config)
+    predictions: Any = config.output.predictions
+    if config.kafka is not None and config.kafka.predictions_topic:
+        predictions = KafkaPredictions(
+            {"bootstrap.servers": config.kafka.bootstrap_servers}, config.kafka.predictions_topic
+        )
+    rollback = config.rollback
+    guard = (
+        RollbackGuard(rollback.alpha, rollback.margin, rollback.min_events)
+        if rollback.enabled
+        else None
+    )
+    gate = config.gate
+    return Runner(
+        build_model(config),
+        events,
+        challengers=build_challengers(config),
+        gate=PromotionGate(gate.alpha, gate.margin, gate.min_events),
+        rollback=guard,
+        delay=labels.delay,
+        ttl=labels.ttl,
+        expiry=labels.expiry,
+        default_label=labels.default_label,
+        join=join,
+        registry=registry,
+        checkpoint_every=config.checkpoint.every_events,
+        checkpoint_seconds=config.checkpoint.every_seconds,
+        window=config.output.window,
+        keep_versions=config.checkpoint.keep,
+        predictions=predictions,
+        dead_letters=config.output.dead_letters,
+        micro_batch=config.output.micro_batch,
+        mixer=_mixer(config),
+        **options,
+    )
+
+
+def _mixer(config: RunConfig) -> ParameterMixer | None:
+    scale = config.scale
+    if scale is None:
+        return None
+    return ParameterMixer(
+        _redis(config),
+        scale.group,
+        scale.worker,
+        scale.mix_every_events,
+        scale.mix_every_seconds,
+        scale.stale_after,
+    )
+
+
+def kafka_events(config: RunConfig) -> KafkaEvents:
+    kafka = config.kafka
+    settings = {"bootstrap.servers": kafka.bootstrap_servers, "group.id": kafka.group}
+    return KafkaEvents(
+        settings | kafka.settings, kafka.events_topic, kafka.labels_topic, kafka.dead_letters_topic
+    )

@@ -1,0 +1,169 @@
+"""What a join store holds and does: rows as served, what a take returns, the store's
+contract, and helpers the stores share."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+ID_KINDS = (int, str)
+
+
+@dataclass
+class Rows:
+    """Encoded rows as served: 32-bit feature hashes and values, (rows, slots)."""
+
+    hashes: np.ndarray
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def take(self, index: np.ndarray) -> Rows:
+        return Rows(self.hashes[index], self.values[index])
+
+    @staticmethod
+    def stack(parts: Sequence[Rows]) -> Rows:
+        """One block of rows; fewer slots are padded with value 0 (which the kernels skip)."""
+        width = max((p.hashes.shape[1] for p in parts), default=0)
+        n = sum(len(p) for p in parts)
+        hashes = np.zeros((n, width), np.uint32)
+        values = np.zeros((n, width))
+        at = 0
+        for p in parts:
+            hashes[at : at + len(p), : p.hashes.shape[1]] = p.hashes
+            values[at : at + len(p), : p.values.shape[1]] = p.values
+            at += len(p)
+        return Rows(hashes, values)
+
+
+@dataclass
+class Taken:
+    """What :meth:`JoinStore.take` found: ``found[i]`` for each asked id; rows, predictions,
+    versions and offsets of the found ones, in the order asked."""
+
+    found: np.ndarray
+    rows: Rows
+    predictions: np.ndarray
+    served_offsets: np.ndarray
+    versions: list[str]
+    deadlines: np.ndarray
+
+
+class JoinStore(ABC):
+    """Served events waiting for their labels."""
+
+    @abstractmethod
+    def put(
+        self,
+        ids: Sequence[Any],
+        rows: Rows,
+        predictions: np.ndarray,
+        deadlines: np.ndarray,
+        offsets: Sequence[int],
+        version: str,
+    ) -> None:
+        """Add served events (an id served again replaces its entry)."""
+
+    @abstractmethod
+    def take(self, ids: Sequence[Any], at_offset: int) -> Taken:
+        """Remove and return the entries of ``ids`` (missing ones: not found)."""
+
+    @abstractmethod
+    def take_expired(self, before: float, at_offset: int) -> tuple[list[Any], Taken]:
+        """Remove and return every entry whose deadline is earlier than ``before``."""
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    def checkpoint_arrays(self, offset: int) -> dict[str, np.ndarray]:
+        """Make the store consistent with a checkpoint at ``offset``; returns the arrays
+        the checkpoint must hold for :meth:`restore` (none for a durable store)."""
+        return {}
+
+    def saved(self, offset: int) -> None:  # noqa: B027 - only durable stores prune
+        """The checkpoint at ``offset`` is saved (a snapshot that failed to save is not):
+        what only older checkpoints needed may go from now on."""
+
+    @abstractmethod
+    def restore(self, arrays: dict[str, np.ndarray], offset: int) -> None:
+        """Return to the state of the checkpoint at ``offset``."""
+
+    def close(self) -> None:  # noqa: B027 - most stores hold nothing to release
+        """Release files or connections."""
+
+
+def check_ids(ids: Sequence[Any]) -> list[Any]:
+    out = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+    for value in out[:1]:
+        if not isinstance(value, ID_KINDS):
+            raise TypeError(f"event ids are ints or strings, got {type(value).__name__}")
+    return out
+
+
+def concat_taken(first: Taken, second: Taken, order: np.ndarray | None = None) -> Taken:
+    """Two answers as one (the found entries optionally put in ``order``)."""
+    found = np.concatenate([first.found, second.found])
+    if not len(second.predictions):
+        return Taken(
+            found,
+            first.rows,
+            first.predictions,
+            first.served_offsets,
+            first.versions,
+            first.deadlines,
+        )
+    order = np.arange(len(first.predictions) + len(second.predictions)) if order is None else order
+    return Taken(
+        found,
+        Rows.stack([first.rows, second.rows]).take(order),
+        np.concatenate([first.predictions, second.predictions])[order],
+        np.concatenate([first.served_offsets, second.served_offsets])[order],
+        np.array(first.versions + second.versions, dtype=object)[order].tolist(),
+        np.concatenate([first.deadlines, second.deadlines])[order],
+    )
+
+
+def merge_taken(first: Taken, second: Taken) -> Taken:
+    """``first`` answered every asked id; ``second`` the ones ``first`` did not find, in the
+    same order. One answer, in the asked order."""
+    missing = np.flatnonzero(~first.found)
+    places = np.concatenate([np.flatnonzero(first.found), missing[second.found]])
+    merged = concat_taken(first, second, np.argsort(places, kind="stable"))
+    merged.found = first.found.copy()
+    merged.found[missing[second.found]] = True
+    return merged
+
+
+def rows_in_order(blocks: np.ndarray, rows: np.ndarray, lookup) -> tuple[Rows, list[str]]:
+    """Rows ``rows[i]`` of blocks ``blocks[i]``, gathered one block at a time, in the order
+    asked. ``lookup(block)`` gives (Rows, version, per-row numbers or None); returns the rows,
+    each row's version and numbers (None if the blocks have none)."""
+    order = np.argsort(blocks, kind="stable")
+    bounds = np.flatnonzero(np.diff(blocks[order])) + 1
+    parts, numbers, versions = [], [], np.empty(len(blocks), object)
+    for group in np.split(order, bounds):
+        block_rows, version, block_numbers = lookup(int(blocks[group[0]]))
+        parts.append(block_rows.take(rows[group]))
+        if block_numbers is not None:
+            numbers.append(block_numbers[rows[group]])
+        versions[group] = version
+    inverse = np.empty(len(blocks), np.int64)
+    inverse[order] = np.arange(len(blocks))
+    gathered = np.concatenate(numbers)[inverse] if numbers else None
+    return Rows.stack(parts).take(inverse), versions.tolist(), gathered
+
+
+def empty_taken(n_asked: int = 0) -> Taken:
+    return Taken(
+        np.zeros(n_asked, bool),
+        Rows(np.zeros((0, 0), np.uint32), np.zeros((0, 0))),
+        np.zeros(0),
+        np.zeros(0, np.int64),
+        [],
+        np.zeros(0),
+    )
