@@ -10,12 +10,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import settings
 
+from streamlearn.checks import columns_of, messy_events
 from streamlearn.datasets import synth
+
+__all__ = ["columns_of", "messy_events"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,37 +36,6 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def clicks() -> pa.Table:
     return synth.click_stream(3000, seed=7)
-
-
-def messy_events(n: int = 400, seed: int = 0) -> list[dict]:
-    """Events with every kind of value the policy covers: text, ints, floats, bools, None,
-    NaN, inf, huge numbers, empty strings, missing keys, unseen categories."""
-    rng = np.random.default_rng(seed)
-    events = []
-    for i in range(n):
-        x = {
-            "city": str(rng.choice(["paris", "lyon", "nice", ""])) if i % 7 else None,
-            "age": float(rng.normal(40, 10)),
-            "visits": int(rng.integers(0, 20)),
-            "premium": bool(rng.random() < 0.3),
-            "device": f"d{int(rng.integers(0, 50 + i))}",
-        }
-        if i % 11 == 0:
-            x["age"] = float("nan")
-        if i % 13 == 0:
-            x["visits"] = float("inf")
-        if i % 17 == 0:
-            x["age"] = 1e300
-        if i % 5 == 0:
-            del x["device"]
-        events.append(x)
-    return events
-
-
-def columns_of(events: list[dict]) -> dict[str, list]:
-    """The same events as columns (missing keys become None)."""
-    names = sorted({k for x in events for k in x})
-    return {name: [x.get(name) for x in events] for name in names}
 
 
 def free_port() -> int:

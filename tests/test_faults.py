@@ -169,7 +169,7 @@ def test_sigkill_a_kafka_fed_worker_even_mid_snapshot_then_resume_equals_one_run
     counters = version.notes["counters"]
     assert counters["served"] == reference.counters["served"] == N_KAFKA  # none lost
     assert counters["learned"] == reference.counters["learned"]  # none twice
-    assert state.meta["runner"]["source"]["positions"] == {"crash-events:0": N_KAFKA}
+    assert state.parts["runner"].meta["source"]["positions"] == {"crash-events:0": N_KAFKA}
     assert not [p for p in registry.iterdir() if p.suffix == ".tmp"]  # tidied on resume
 
 

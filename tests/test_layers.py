@@ -20,6 +20,7 @@ ALLOWED = {
     "registry": {"base"},
     "monitor": {"base", "evaluate"},
     "interop": {"base", "features", "models"},
+    "checks": {"base", "features", "models"},
 }
 # The runner wires everything below it; the service runs the runner; the command line
 # sits on top.

@@ -285,7 +285,7 @@ def test_killing_one_of_two_workers_loses_no_event(kafka_broker, redis_client, t
 
     def b_positions() -> dict:
         latest = LocalRegistry(tmp_path / "b" / "registry").latest()
-        return latest[0].meta["runner"]["source"]["positions"] if latest else {}
+        return latest[0].parts["runner"].meta["source"]["positions"] if latest else {}
 
     try:
         assert wait_for(lambda: learned(a_url) > 2000 and learned(b_url) > 0, timeout=60)
@@ -373,4 +373,4 @@ def test_keyed_workers_resume_a_dead_workers_partition_from_its_snapshot(kafka_b
         key = f"keyed-events:{p}"
         # Each partition's model learned each of its events exactly once, across the crash.
         assert version.events == counts[key] and key in done
-        assert state.meta["runner"]["source"]["positions"][key] >= counts[key]
+        assert state.parts["runner"].meta["source"]["positions"][key] >= counts[key]

@@ -80,3 +80,47 @@ def test_snapshot_write_is_atomic(tmp_path, monkeypatch):
         save_state(LogisticRegression(bits=8).state(), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.snap"]  # no temp file left behind
+
+
+def _forged(data: bytes, edit) -> bytes:
+    """``data`` with its header changed by ``edit`` and the checksum forged to match."""
+    header, start = state_module._read_header(data, "x")
+    edit(header)
+    places = [(start + a["offset"], a["nbytes"]) for a in header["arrays"]]
+    header["sha256"] = state_module._digest(header, [data[at : at + n] for at, n in places])
+    text = json.dumps(header, sort_keys=True).encode()
+    return state_module.MAGIC + len(text).to_bytes(8, "little") + text + data[start:]
+
+
+def test_named_parts_round_trip_under_one_checksum(tmp_path):
+    model = trained().state()
+    runner = State("Runner", {}, {"lane0/offsets": np.arange(3)}, {"source": {"p": 7}})
+    path = tmp_path / "checkpoint.snap"
+    save_state(State(model.kind, model.params, model.arrays, model.meta, {"runner": runner}), path)
+    back = load_state(path)
+    assert back.arrays.keys() == model.arrays.keys()  # the model's arrays, as they were
+    assert back.parts["runner"].meta == {"source": {"p": 7}}
+    np.testing.assert_array_equal(back.parts["runner"].arrays["lane0/offsets"], np.arange(3))
+    restored = back.to_learner()  # the model part alone makes the learner
+    np.testing.assert_array_equal(restored.table, trained().table)
+    flipped = bytearray(path.read_bytes())
+    flipped[-3] ^= 0x01  # inside the runner part's arrays: the checksum covers them
+    with pytest.raises(ValueError, match="checksum"):
+        state_module.load_snapshot(bytes(flipped))
+    with pytest.raises(ValueError, match="one level"):
+        save_state(State("A", {}, parts={"b": State("B", {}, parts={"c": State("C", {})})}), path)
+
+
+def test_a_forged_header_with_bad_parts_is_refused(tmp_path):
+    path = tmp_path / "m.snap"
+    runner = State("Runner", {}, {"x": np.ones(2)})
+    save_state(State("LogisticRegression", {}, {"t": np.zeros(2)}, parts={"runner": runner}), path)
+    data = path.read_bytes()
+    forgeries = [
+        lambda h: h.pop("parts"),  # arrays of an undescribed part
+        lambda h: h.update(parts=["runner"]),  # parts of the wrong shape
+        lambda h: h["parts"]["runner"].pop("kind"),
+    ]
+    for edit in forgeries:
+        with pytest.raises(ValueError):
+            state_module.load_snapshot(_forged(data, edit))

@@ -33,7 +33,7 @@ from streamlearn.adaptation.policies import (
 )
 from streamlearn.base import Classifier, Regressor, ReportsDrift, ServesRows, State, register
 from streamlearn.base.losses import log_losses
-from streamlearn.base.state import learner_kinds
+from streamlearn.base.state import learner_kinds, nest, nested_part
 from streamlearn.drift import DETECTORS, DRIFT, WARNING, DriftDetector
 from streamlearn.features.columns import as_columns, n_rows, rows
 from streamlearn.models.linear import LinearModel
@@ -83,7 +83,7 @@ class _Adaptive(ServesRows, ReportsDrift):
         for prefix, model in (("learner", self.learner), ("background", self.background)):
             if model is not None:
                 inner = model.state()
-                arrays |= {f"{prefix}/{k}": v for k, v in inner.arrays.items()}
+                arrays |= nest({prefix: inner.arrays})
                 metas[prefix] = inner.meta
         meta = {
             "models": metas,
@@ -100,11 +100,7 @@ class _Adaptive(ServesRows, ReportsDrift):
         kind = type(model.learner)
         restored = {}
         for prefix, meta in state.meta["models"].items():
-            inner = {
-                k[len(prefix) + 1 :]: v
-                for k, v in state.arrays.items()
-                if k.startswith(prefix + "/")
-            }
+            inner = nested_part(state.arrays, prefix)
             restored[prefix] = kind.from_state(
                 State(kind.__name__, model.learner.params(), inner, meta)
             )

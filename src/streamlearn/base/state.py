@@ -3,6 +3,20 @@
 Snapshots never use pickle: a JSON header says where each plain-number array lies in the
 raw payload that follows it, and one SHA-256 covers both. A learner kind is resolved through an
 explicit registry, so loading a snapshot can never import or run arbitrary code.
+
+A state may carry named ``parts``, states of their own stored in the same snapshot under the
+same checksum: a runner's checkpoint is the champion model's state with the runner's state
+as its ``runner`` part, so a reader that wants the model takes the state as it is.
+
+>>> import numpy as np
+>>> state = State("Counter", {}, {"n": np.array([3])}, parts={"runner": State("Runner", {})})
+>>> back, _ = load_snapshot(snapshot_bytes(state)[0])
+>>> back.arrays["n"].tolist(), sorted(back.parts), back.parts["runner"].kind
+([3], ['runner'], 'Runner')
+>>> sorted(nest({"a": {"x": np.zeros(1)}, "b": {"y": np.ones(1)}}))
+['a/x', 'b/y']
+>>> nested_part({"a/x": np.zeros(1), "b/y": np.ones(1)}, "b")
+{'y': array([1.])}
 """
 
 from __future__ import annotations
@@ -40,6 +54,7 @@ class State:
     params: dict[str, Any]
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    parts: dict[str, State] = field(default_factory=dict)  # named states stored with it
 
     def copy(self) -> State:
         return State(
@@ -47,7 +62,12 @@ class State:
             json.loads(json.dumps(self.params)),
             {k: v.copy() for k, v in self.arrays.items()},
             json.loads(json.dumps(self.meta)),
+            {name: part.copy() for name, part in self.parts.items()},
         )
+
+    def without_parts(self) -> State:
+        """This state alone (the model of a checkpoint, say)."""
+        return State(self.kind, self.params, self.arrays, self.meta)
 
     def to_learner(self):
         """Rebuild the learner this state was taken from."""
@@ -65,10 +85,27 @@ LENGTH = 8  # bytes of the header's length, little-endian, after the magic
 DTYPES = {"f8", "f4", "i8", "i4", "i2", "i1", "u8", "u4", "u2", "u1", "b1"}
 
 
-def _array_specs(arrays: dict[str, np.ndarray]) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
-    """Each array's name, dtype, shape and place in the payload; and the arrays, contiguous.
-    Only plain numbers and bools (and text, as fixed-width unicode) are allowed."""
-    specs, blobs, offset = [], [], 0
+def nest(parts: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The arrays of several named parts in one mapping, each under ``name/``: the one way
+    learners made of learners (ensembles, wrappers, heads) keep their members' arrays."""
+    return {
+        f"{name}/{key}": array for name, arrays in parts.items() for key, array in arrays.items()
+    }
+
+
+def nested_part(arrays: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
+    """The arrays that :func:`nest` put under ``name``."""
+    prefix = f"{name}/"
+    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def _array_specs(
+    arrays: dict[str, np.ndarray], offset: int = 0, part: str | None = None
+) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    """Each array's name, dtype, shape and place in the payload (after ``offset``); and the
+    arrays, contiguous. Only plain numbers and bools (and text, as fixed-width unicode)
+    are allowed. Arrays of a part are marked with its name."""
+    specs, blobs = [], []
     for name in sorted(arrays):
         array = np.asarray(arrays[name], order="C")  # (ascontiguousarray makes 0-d 1-d)
         code = array.dtype.str.lstrip("<>|=")
@@ -80,21 +117,24 @@ def _array_specs(arrays: dict[str, np.ndarray]) -> tuple[list[dict[str, Any]], l
         else:
             array = array.astype(array.dtype.newbyteorder("<"), copy=False)
             code = array.dtype.str
-        specs.append(
-            {
-                "name": name,
-                "dtype": code,
-                "shape": list(array.shape),
-                "offset": offset,
-                "nbytes": array.nbytes,
-            }
-        )
+        spec = {
+            "name": name,
+            "dtype": code,
+            "shape": list(array.shape),
+            "offset": offset,
+            "nbytes": array.nbytes,
+        }
+        specs.append(spec | ({"part": part} if part is not None else {}))
         blobs.append(array)
         offset += array.nbytes
     return specs, blobs
 
 
 def _header(state: State, info: dict[str, Any], specs: list[dict[str, Any]]) -> dict[str, Any]:
+    parts = {
+        name: {"kind": part.kind, "params": part.params, "meta": part.meta}
+        for name, part in state.parts.items()
+    }
     return {
         "format": FORMAT_VERSION,
         "kind": state.kind,
@@ -102,7 +142,7 @@ def _header(state: State, info: dict[str, Any], specs: list[dict[str, Any]]) -> 
         "meta": state.meta,
         "info": info,
         "arrays": specs,
-    }
+    } | ({"parts": parts} if parts else {})
 
 
 def _header_text(header: dict[str, Any]) -> bytes:
@@ -125,6 +165,12 @@ def _raw(part: Any) -> Any:
 def _encode(state: State, info: dict[str, Any] | None) -> tuple[list, str]:
     """The snapshot as a list of byte buffers (magic, length, header, arrays) and its digest."""
     specs, blobs = _array_specs(state.arrays)
+    for name, part in sorted(state.parts.items()):
+        if part.parts:
+            raise ValueError(f"part {name!r} has parts of its own: one level only")
+        end = specs[-1]["offset"] + specs[-1]["nbytes"] if specs else 0
+        more_specs, more_blobs = _array_specs(part.arrays, end, name)
+        specs, blobs = specs + more_specs, blobs + more_blobs
     header = _header(state, info or {}, specs)
     digest = _digest(header, blobs)
     text = json.dumps(header | {"sha256": digest}, sort_keys=True).encode()
@@ -229,16 +275,25 @@ def _unpack(
     specs = header.get("arrays", [])
     if len(payload) != sum(spec["nbytes"] for spec in specs):
         raise ValueError(f"{where}: truncated snapshot ({len(payload)} bytes of arrays)")
-    arrays, blobs = {}, []
+    arrays: dict[str | None, dict[str, np.ndarray]] = {}
+    blobs = []
     for spec in specs:
         if spec["dtype"].lstrip("<>|=").rstrip("0123456789") not in {"f", "i", "u", "b", "U"}:
             raise ValueError(f"{where}: array {spec['name']!r} has dtype {spec['dtype']}")
         blob = payload[spec["offset"] : spec["offset"] + spec["nbytes"]]
         blobs.append(blob)
-        arrays[spec["name"]] = (
+        arrays.setdefault(spec.get("part"), {})[spec["name"]] = (
             np.frombuffer(blob, dtype=np.dtype(spec["dtype"])).reshape(spec["shape"]).copy()
         )
     if _digest(header, blobs) != header.get("sha256"):
         raise ValueError(f"{where}: checksum mismatch, the snapshot is corrupted")
-    state = State(header["kind"], header["params"], arrays, header.get("meta", {}))
+    described = header.get("parts", {})
+    if set(arrays) - {None} - set(described):
+        raise ValueError(f"{where}: arrays of a part the header does not describe")
+    parts = {
+        str(name): State(part["kind"], part["params"], arrays.get(name, {}), part.get("meta", {}))
+        for name, part in described.items()
+    }
+    state = State(header["kind"], header["params"], arrays.get(None, {}), header.get("meta", {}))
+    state.parts = parts
     return state, {**header.get("info", {}), "sha256": header["sha256"]}

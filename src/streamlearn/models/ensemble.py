@@ -30,7 +30,7 @@ import numpy as np
 
 from streamlearn.base import Classifier, Learner, Regressor, State, register
 from streamlearn.base.losses import PROBABILITY_CLIP
-from streamlearn.base.state import learner_kinds
+from streamlearn.base.state import learner_kinds, nest, nested_part
 from streamlearn.features.columns import as_columns, n_rows
 
 EPS = PROBABILITY_CLIP
@@ -110,7 +110,7 @@ class _Hedge(Learner):
         metas = []
         for i, member in enumerate(self.members):
             inner = member.state()
-            arrays |= {f"member{i}/{k}": v for k, v in inner.arrays.items()}
+            arrays |= nest({f"member{i}": inner.arrays})
             metas.append(inner.meta)
         return State(type(self).__name__, self.params(), arrays, {"members": metas})
 
@@ -122,8 +122,7 @@ class _Hedge(Learner):
         for i, (spec, meta) in enumerate(
             zip(state.params["members"], state.meta["members"], strict=True)
         ):
-            prefix = f"member{i}/"
-            arrays = {k[len(prefix) :]: v for k, v in state.arrays.items() if k.startswith(prefix)}
+            arrays = nested_part(state.arrays, f"member{i}")
             model.members[i] = State(spec["kind"], spec["params"], arrays, meta).to_learner()
         losses = np.asarray(state.arrays["losses"], np.float64)
         if losses.shape != model.losses.shape or not np.isfinite(losses).all():

@@ -37,6 +37,7 @@ from typing import Any, Self
 import numpy as np
 
 from streamlearn.base import Classifier, ServesRows, State, register
+from streamlearn.base.state import nest, nested_part
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.entity import EntityStore
 from streamlearn.models.linear import LogisticRegression
@@ -150,7 +151,7 @@ class FraudDetector(Classifier, ServesRows):
     def state(self) -> State:
         inner = self.model.state()
         arrays, meta = self.store.state()
-        arrays |= {f"model/{k}": v for k, v in inner.arrays.items()}
+        arrays |= nest({"model": inner.arrays})
         arrays |= {"threshold_counts": self.thresholds.counts.copy(), "frauds": self.frauds.copy()}
         return State(type(self).__name__, self.params(), arrays, meta | {"model_meta": inner.meta})
 
@@ -159,7 +160,7 @@ class FraudDetector(Classifier, ServesRows):
         if state.kind != cls.__name__:
             raise ValueError(f"state of a {state.kind} cannot make a {cls.__name__}")
         detector = cls(**state.params)
-        inner = {k[6:]: v for k, v in state.arrays.items() if k.startswith("model/")}
+        inner = nested_part(state.arrays, "model")
         detector.model = LogisticRegression.from_state(
             State("LogisticRegression", detector.model.params(), inner, state.meta["model_meta"])
         )

@@ -21,7 +21,7 @@ from typing import Any, Self
 import numpy as np
 
 from streamlearn.base import Classifier, ClassIndex, MulticlassClassifier, State, register
-from streamlearn.base.state import learner_kinds
+from streamlearn.base.state import learner_kinds, nest, nested_part
 from streamlearn.features.columns import as_columns, n_rows, rows
 
 
@@ -59,7 +59,7 @@ class OneVsRest(MulticlassClassifier):
         metas = []
         for k, model in enumerate(self.models):
             sub = model.state()
-            arrays |= {f"{k}/{name}": array for name, array in sub.arrays.items()}
+            arrays |= nest({str(k): sub.arrays})
             metas.append(sub.meta)
         meta = {"classes": list(self.index.labels), "models": metas}
         return State(type(self).__name__, self.params(), arrays, meta)
@@ -73,8 +73,7 @@ class OneVsRest(MulticlassClassifier):
             raise ValueError("one-vs-rest state: one model per class expected")
         kind = type(model.prototype)
         for k, meta in enumerate(metas):
-            prefix = f"{k}/"
-            arrays = {n[len(prefix) :]: a for n, a in state.arrays.items() if n.startswith(prefix)}
+            arrays = nested_part(state.arrays, str(k))
             sub = State(kind.__name__, model.prototype.params(), arrays, meta)
             model.models.append(kind.from_state(sub))
         model.index = ClassIndex(labels)

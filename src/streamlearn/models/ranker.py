@@ -42,6 +42,7 @@ from streamlearn.base import (
     Task,
     register,
 )
+from streamlearn.base.state import nest, nested_part
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear import LinearRegression, LogisticRegression
@@ -116,9 +117,9 @@ class EngagementRanker(HashedModel, ServesRows, MultiTask, Mixable):
         arrays, meta = self.features.state()
         for name, head in self.heads.items():
             inner = head.state()
-            arrays |= {
-                f"{name}/{k}": v for k, v in inner.arrays.items() if not k.startswith("scaler")
-            }
+            # The heads share the ranker's featurizer: their own scalers are not kept.
+            kept = {k: v for k, v in inner.arrays.items() if not k.startswith("scaler")}
+            arrays |= nest({name: kept})
         return State(type(self).__name__, self.params(), arrays, meta)
 
     @classmethod
@@ -129,9 +130,7 @@ class EngagementRanker(HashedModel, ServesRows, MultiTask, Mixable):
         model.features.load_state(state.arrays, state.meta)
         for name, head in model.heads.items():
             fresh = head.state()
-            arrays = dict(fresh.arrays) | {
-                k[len(name) + 1 :]: v for k, v in state.arrays.items() if k.startswith(f"{name}/")
-            }
+            arrays = dict(fresh.arrays) | nested_part(state.arrays, name)
             model.heads[name] = type(head).from_state(
                 State(fresh.kind, fresh.params, arrays, fresh.meta)
             )

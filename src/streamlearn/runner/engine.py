@@ -42,17 +42,18 @@ from typing import Any
 import numpy as np
 
 from streamlearn.base import Learner, State, drift_records
+from streamlearn.base.state import nest, nested_part
 from streamlearn.registry import CorruptVersion, Registry, Version
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import JoinStore
-from streamlearn.runner.lane import EXPIRY_POLICIES, Lane, strip_prefixed
+from streamlearn.runner.lane import EXPIRY_POLICIES, Lane
 from streamlearn.streams.batch import EventBatch
 from streamlearn.streams.dead_letters import RejectLog
 from streamlearn.streams.sinks import CsvPredictions, PredictionSink
 from streamlearn.streams.sources import FileEvents
 
 __all__ = ["EXPIRY_POLICIES", "RunSummary", "Runner"]
-RUNNER_PREFIX = "runner/"
+RUNNER_PART = "runner"  # a checkpoint's second part, beside the champion model
 log = logging.getLogger("streamlearn.runner")
 
 
@@ -393,7 +394,7 @@ class Runner:
     def _candidate(self, version_id: str) -> Learner:
         if version_id not in self._candidates:
             state, _ = self.registry.load(version_id)
-            self._candidates = {version_id: strip_prefixed(state, RUNNER_PREFIX).to_learner()}
+            self._candidates = {version_id: state.without_parts().to_learner()}
         return self._candidates[version_id]
 
     def _record_rollback(self, to: str, reason: str, details: dict[str, Any]) -> None:
@@ -416,16 +417,14 @@ class Runner:
         self._promote_challenger()
         self._maybe_roll_back()
         state = self.model.state()
-        arrays = dict(state.arrays)
-        lanes_meta = []
+        lanes_arrays, lanes_meta = {}, []
         for i, lane in enumerate(self.lanes):
-            prefix = f"{RUNNER_PREFIX}lane{i}/"
-            arrays |= {prefix + k: v for k, v in lane.arrays().items()}
-            meta: dict[str, Any] = {"lane": lane.meta()}
+            arrays, meta = lane.arrays(), {"lane": lane.meta()}
             if i > 0:
                 inner = lane.model.state()
-                arrays |= {f"{prefix}model/{k}": v for k, v in inner.arrays.items()}
+                arrays |= nest({"model": inner.arrays})
                 meta |= {"kind": inner.kind, "params": inner.params, "meta": inner.meta}
+            lanes_arrays[f"lane{i}"] = arrays
             lanes_meta.append(meta)
         runner_meta = {
             "lanes": lanes_meta,
@@ -439,7 +438,13 @@ class Runner:
         if self.predictions is not None:  # delivered before a snapshot says they were made
             self.predictions.flush()
         version = self.registry.save(
-            State(state.kind, state.params, arrays, dict(state.meta) | {"runner": runner_meta}),
+            State(
+                state.kind,
+                state.params,
+                state.arrays,
+                state.meta,
+                parts={RUNNER_PART: State("Runner", {}, nest(lanes_arrays), runner_meta)},
+            ),
             parent=self.version,
             events=self.champion.counters["learned"],
             offsets={"file": self.champion.offset},
@@ -496,8 +501,9 @@ class Runner:
                 lane.join.restore({}, 0)
             return
         state, version = latest
-        runner = state.meta.get("runner")
-        if runner is None or "lanes" not in runner:
+        part = state.parts.get(RUNNER_PART)
+        runner = part.meta if part is not None else {}
+        if "lanes" not in runner:
             raise ValueError(f"version {version.id} was not written by a runner: cannot resume")
         if len(runner["lanes"]) != len(self.lanes):
             raise ValueError(
@@ -505,14 +511,11 @@ class Runner:
                 f"this run {len(self.lanes)}: cannot resume"
             )
         for i, (lane, meta) in enumerate(zip(self.lanes, runner["lanes"], strict=True)):
-            prefix = f"{RUNNER_PREFIX}lane{i}/"
-            lane_arrays = {
-                k[len(prefix) :]: v for k, v in state.arrays.items() if k.startswith(prefix)
-            }
+            lane_arrays = nested_part(part.arrays, f"lane{i}")
             if i == 0:
-                model = strip_prefixed(state, RUNNER_PREFIX).to_learner()
+                model = state.without_parts().to_learner()
             else:
-                inner = {k[6:]: v for k, v in lane_arrays.items() if k.startswith("model/")}
+                inner = nested_part(lane_arrays, "model")
                 model = State(meta["kind"], meta["params"], inner, meta["meta"]).to_learner()
             lane.restore(model, lane_arrays, meta["lane"])
             lane.version = version.id

@@ -29,11 +29,11 @@ from streamlearn.base import (
     MulticlassClassifier,
     ReportsDrift,
     ServesRows,
-    State,
     drift_records,
     task_names,
 )
 from streamlearn.base.losses import per_event_losses
+from streamlearn.base.state import nest, nested_part
 from streamlearn.evaluate import default_metrics
 from streamlearn.evaluate.metrics import Metric
 from streamlearn.runner.join import JoinStore, MemoryJoinStore, Rows
@@ -472,15 +472,17 @@ class Lane:
     def arrays(self) -> dict[str, np.ndarray]:
         """What a checkpoint needs besides the model: waiting entries, labels in flight,
         metrics."""
-        arrays = {f"join/{k}": v for k, v in self.join.checkpoint_arrays(self.offset).items()}
-        arrays |= {f"pending/{k}": v for k, v in self.pending.arrays().items()}
         held = list(self.early.items())
-        arrays |= {f"early/{k}": v for k, v in _id_arrays([k for k, _ in held]).items()}
-        arrays["early/values"] = np.array([v for _, v in held], np.float64).reshape(-1, 2)
-        arrays |= self._collected_arrays()
-        for i, metric in enumerate(self.metrics):
-            arrays |= {f"metric{i}/{k}": v for k, v in metric.state().items()}
-        return arrays
+        early = _id_arrays([k for k, _ in held])
+        early["values"] = np.array([v for _, v in held], np.float64).reshape(-1, 2)
+        parts = {
+            "join": self.join.checkpoint_arrays(self.offset),
+            "pending": self.pending.arrays(),
+            "early": early,
+            "collected": self._collected_arrays(),
+        }
+        parts |= {f"metric{i}": metric.state() for i, metric in enumerate(self.metrics)}
+        return nest(parts)
 
     def _collected_arrays(self) -> dict[str, np.ndarray]:
         """A multi-task model's feedback still waiting: one row per (event, task)."""
@@ -489,10 +491,9 @@ class Lane:
             for k, (until, got) in self.collected.items()
             for task, value in got.items()
         ]
-        arrays = {f"collected/{k}": v for k, v in _id_arrays([r[0] for r in rows]).items()}
-        return arrays | {
-            "collected/tasks": np.array([r[1] for r in rows], dtype=str),
-            "collected/values": np.array([r[2:] for r in rows], np.float64).reshape(-1, 2),
+        return _id_arrays([r[0] for r in rows]) | {
+            "tasks": np.array([r[1] for r in rows], dtype=str),
+            "values": np.array([r[2:] for r in rows], np.float64).reshape(-1, 2),
         }
 
     def meta(self) -> dict[str, Any]:
@@ -503,17 +504,17 @@ class Lane:
         check_servable(model)
         self.model = model
         self.offset, self.last_key = int(meta["offset"]), float(meta["last_key"])
-        self.join.restore(_prefixed(arrays, "join/"), self.offset)
-        pending = _prefixed(arrays, "pending/")
+        self.join.restore(nested_part(arrays, "join"), self.offset)
+        pending = nested_part(arrays, "pending")
         self.pending = Operations.from_arrays(pending) if pending else Operations.empty()
-        early = _prefixed(arrays, "early/")
+        early = nested_part(arrays, "early")
         self.early = {
             k: (float(v[0]), float(v[1]))
             for k, v in zip(_ids_back(early), early.get("values", []), strict=True)
         }
-        self._restore_collected(_prefixed(arrays, "collected/"))
+        self._restore_collected(nested_part(arrays, "collected"))
         for i, metric in enumerate(self.metrics):
-            metric.load(_prefixed(arrays, f"metric{i}/"))
+            metric.load(nested_part(arrays, f"metric{i}"))
         self.counters = {k: int(meta["counters"].get(k, 0)) for k in COUNTERS}
 
     def _restore_collected(self, arrays: dict[str, np.ndarray]) -> None:
@@ -542,17 +543,6 @@ def _ids_back(arrays: dict[str, np.ndarray]) -> list:
     ids = arrays.get("ids", [])
     ints = arrays.get("int_ids", np.zeros(len(ids), bool))  # older checkpoints: text
     return [int(i) if is_int else str(i) for i, is_int in zip(ids, ints, strict=True)]
-
-
-def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
-    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-
-
-def strip_prefixed(state: State, prefix: str) -> State:
-    """``state`` without the arrays under ``prefix`` and without the meta key ``runner``."""
-    arrays = {k: v for k, v in state.arrays.items() if not k.startswith(prefix)}
-    meta = {k: v for k, v in state.meta.items() if k != "runner"}
-    return State(state.kind, state.params, arrays, meta)
 
 
 NO_FEATURES = "_no_features"  # a column nobody sends: all NaN, which no weight reads

@@ -38,10 +38,8 @@ from streamlearn.base import Classifier, Learner
 from streamlearn.monitor import Monitor
 from streamlearn.registry import Registry
 from streamlearn.runner import Runner, RunSummary
-from streamlearn.runner.lane import strip_prefixed
 from streamlearn.streams.decode import check_event, event_columns
 
-RUNNER_PREFIX = "runner/"
 log = logging.getLogger("streamlearn.service")
 
 
@@ -190,7 +188,7 @@ class Replica:
         if champion is None or (self.serving and self.serving.version == champion.id):
             return False
         state, version = self.registry.load(champion.id)
-        model = strip_prefixed(state, RUNNER_PREFIX).to_learner()
+        model = state.without_parts().to_learner()
         self.serving = Serving(model, version.id, version.events, time.time())
         self._version = version
         return True
