@@ -34,6 +34,9 @@ from streamlearn.models.linear.optimizers import (
 
 @dataclass(frozen=True)
 class Policy:
+    """What a drift-adaptive learner does when its detector fires (see :class:`Reset`,
+    :class:`Boost`, :class:`Shrink`, :class:`Background`)."""
+
     name: ClassVar[str] = ""
 
     def params(self) -> dict[str, Any]:
@@ -57,6 +60,23 @@ class Policy:
 
 @dataclass(frozen=True)
 class Reset(Policy):
+    """On drift, start again: fresh weights and a fresh featurizer (the online scaling
+    restarts too). Takes no parameters.
+
+    Example
+    -------
+    >>> from streamlearn.adaptation import adaptive
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.drift import ADWIN
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import LogisticRegression
+    >>> detector, policy = ADWIN(direction="up"), Reset()
+    >>> model = adaptive(LogisticRegression(bits=16), detector, policy, "log_loss")
+    >>> report = progressive_val_score_one(model, elec2.stream(limit=10000))
+    >>> round(report.metrics["accuracy"], 3), len(model.drifts)
+    (0.875, 13)
+    """
+
     name: ClassVar[str] = "reset"
 
     def on_drift(self, learner: LinearModel) -> LinearModel:
@@ -67,6 +87,32 @@ class Reset(Policy):
 
 @dataclass(frozen=True)
 class Boost(Policy):
+    """On drift, multiply the learning rates for a while, then bring them back in steps; the
+    weights stay.
+
+    Parameters
+    ----------
+    factor
+        The multiplier right after a drift.
+    hold
+        Events for which the full factor holds.
+    ramp, steps
+        Over ``ramp`` more events the multiplier returns to 1 in ``steps`` equal steps.
+
+    Example
+    -------
+    >>> from streamlearn.adaptation import adaptive
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.drift import ADWIN
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import LogisticRegression
+    >>> detector, policy = ADWIN(direction="up"), Boost()
+    >>> model = adaptive(LogisticRegression(bits=16), detector, policy, "log_loss")
+    >>> report = progressive_val_score_one(model, elec2.stream(limit=10000))
+    >>> round(report.metrics["accuracy"], 3), len(model.drifts)
+    (0.872, 10)
+    """
+
     factor: float = 4.0
     hold: int = 2000
     ramp: int = 2000
@@ -100,6 +146,28 @@ class Boost(Policy):
 
 @dataclass(frozen=True)
 class Shrink(Policy):
+    """On drift, shrink the per-coordinate accumulators of FTRL or AdaGrad, so that every
+    rate grows while every weight stays where it is.
+
+    Parameters
+    ----------
+    factor
+        The scale of the square roots of the accumulators, in (0, 1).
+
+    Example
+    -------
+    >>> from streamlearn.adaptation import adaptive
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.drift import ADWIN
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import LogisticRegression
+    >>> detector, policy = ADWIN(direction="up"), Shrink(0.5)
+    >>> model = adaptive(LogisticRegression(bits=16), detector, policy, "log_loss")
+    >>> report = progressive_val_score_one(model, elec2.stream(limit=10000))
+    >>> round(report.metrics["accuracy"], 3), len(model.drifts)
+    (0.853, 15)
+    """
+
     factor: float = 0.1
     name: ClassVar[str] = "shrink"
 
@@ -123,7 +191,21 @@ class Shrink(Policy):
 class Background(Policy):
     """At a warning, start a fresh model beside the current one; at drift, keep the one that
     made fewer errors since (the wrapper runs both). Needs a detector that warns (DDM, EDDM,
-    the windowed error rate, PSI)."""
+    the windowed error rate, PSI). Takes no parameters.
+
+    Example
+    -------
+    >>> from streamlearn.adaptation import adaptive
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.drift import DDM
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import LogisticRegression
+    >>> detector, policy = DDM(), Background()
+    >>> model = adaptive(LogisticRegression(bits=16), detector, policy, "error")
+    >>> report = progressive_val_score_one(model, elec2.stream(limit=10000))
+    >>> round(report.metrics["accuracy"], 3), len(model.drifts)
+    (0.87, 33)
+    """
 
     name: ClassVar[str] = "background"
 

@@ -25,7 +25,31 @@ from streamlearn.models.linear.optimizers import FTRL
 
 @register
 class LogisticRegression(LinearModel, Classifier):
-    """Binary logistic regression: labels ``True``/``False`` (or ``1``/``0``)."""
+    """Binary logistic regression on hashed features, learned one event at a time: labels
+    ``True``/``False`` (or ``1``/``0``).
+
+    Parameters
+    ----------
+    optimizer
+        :class:`FTRL` (the default, with a rate floor so that features seen on every event
+        keep tracking drift), :class:`AdaGrad` or :class:`SGD`; or its name or params.
+    bits, seed, categorical, namespaces, interactions, standardize, missing
+        Feature hashing, as in :class:`~streamlearn.features.FeatureHasher`: a weight table
+        of ``2**bits`` rows; columns named in ``categorical`` are hashed as categories even
+        when they hold numbers; ``interactions`` lists column pairs to cross (or ``"all"``);
+        numbers are standardized online unless ``standardize=False``; with ``missing``, a
+        known column's absence is a feature of its own.
+    intercept_lr
+        The intercept's constant learning rate (plain SGD, no regularization).
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> report = progressive_val_score_one(LogisticRegression(bits=16), elec2.stream(limit=5000))
+    >>> round(report.metrics["accuracy"], 3), round(report.metrics["log_loss"], 3)
+    (0.851, 0.341)
+    """
 
     loss = LOG_LOSS
     # A rate floor keeps features seen on every event tracking drift (bench_defaults.py).

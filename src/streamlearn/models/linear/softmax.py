@@ -29,7 +29,36 @@ from streamlearn.models.linear.optimizers import FTRL
 
 @register
 class SoftmaxRegression(LinearModel, MulticlassClassifier):
-    """Multiclass logistic regression with SGD, AdaGrad or FTRL; labels are str, int or bool."""
+    """Multiclass logistic regression on hashed features; labels are str, int or bool, and a
+    new class may appear at any time (its weights share the one table).
+
+    Parameters
+    ----------
+    optimizer
+        :class:`FTRL` (the default, without L1), :class:`AdaGrad` or :class:`SGD`.
+    bits, seed, categorical, namespaces, interactions, standardize, missing
+        Feature hashing, as in :class:`~streamlearn.features.FeatureHasher`: a weight table
+        of ``2**bits`` rows; columns named in ``categorical`` are hashed as categories even
+        when they hold numbers; ``interactions`` lists column pairs to cross (or ``"all"``);
+        numbers are standardized online unless ``standardize=False``; with ``missing``, a
+        known column's absence is a feature of its own.
+    intercept_lr
+        The intercept's constant learning rate (plain SGD, no regularization).
+
+    Example
+    -------
+    Three classes from Elec2: a price spike, else the price went up or down:
+
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> def moves(limit=5000):
+    ...     for x, up in elec2.stream(limit=limit):
+    ...         price = x.pop("feat_3")
+    ...         yield x, "spike" if price > 0.65 else "up" if up else "down"
+    >>> report = progressive_val_score_one(SoftmaxRegression(bits=16), moves())
+    >>> round(report.metrics["accuracy"], 3), round(report.metrics["macro_f1"], 3)
+    (0.772, 0.61)
+    """
 
     loss = -1  # not used: the softmax kernel has one loss
     default_optimizer = FTRL(alpha=0.6, l1=0.0, l2=0.5)  # per-class weights want no L1
