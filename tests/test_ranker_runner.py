@@ -162,7 +162,7 @@ def test_resumed_from_a_checkpoint_with_feedback_waiting_it_ends_as_one_run(tmp_
 
     first = runner()
     first.run(limit=1050)
-    assert first.champion.collected  # feedback was waiting at the checkpoint
+    assert first.champion.feedback.collected  # feedback was waiting at the checkpoint
     second = runner()
     second.run()
     for name, head in whole.model.heads.items():

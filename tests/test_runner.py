@@ -488,7 +488,7 @@ def test_a_label_in_the_same_micro_batch_as_its_event_is_learned():
     runner.step(batch)
     runner.step(EventBatch.empty(clock=3.0))
     assert runner.counters["learned"] == 1  # y, with its label; x still waits for one
-    assert runner.champion.early.keys() == {"gone"}  # a label for an event not seen yet
+    assert runner.champion.early.held.keys() == {"gone"}  # a label for an event not seen yet
 
 
 def test_the_paired_test_on_equal_or_constant_losses():

@@ -15,7 +15,6 @@ the event when its feedback window (the TTL) closes, with everything that came
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +35,7 @@ from streamlearn.base.losses import per_event_losses
 from streamlearn.base.state import nest, nested_part
 from streamlearn.evaluate import default_metrics
 from streamlearn.evaluate.metrics import Metric
+from streamlearn.runner.feedback import EarlyLabels, TaskFeedback, without_task_feedback
 from streamlearn.runner.join import JoinStore, MemoryJoinStore, Rows
 from streamlearn.runner.schedule import (
     EXPIRE,
@@ -120,9 +120,8 @@ class Lane:
         self.metrics = metrics if metrics is not None else default_metrics(scored_as, window)
         self.recent = Recent(recent)
         self.pending = Operations.empty()
-        self.early: dict[Any, tuple[float, float]] = {}  # id → (label, wait until key)
-        self.collected: dict[Any, tuple[float, dict[str, float]]] = {}  # id → (until, labels)
-        self._engagement: dict[Any, float] = {}  # id → what came, for the events learned now
+        self.early = EarlyLabels(ttl)
+        self.feedback = TaskFeedback(ttl)  # a multi-task model's
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.offset = 0
         self.last_key = -math.inf
@@ -132,9 +131,15 @@ class Lane:
         """Serve one micro-batch and learn every label due before its last event; returns
         the predictions served."""
         delays = batch.delays if batch.delays is not None else np.full(len(batch), self.delay)
-        batch = self._collect_task_feedback(batch) if self.tasks else self._untasked(batch)
-        batch = self._hold_same_batch_feedback(batch)
-        labels, delays = self._claim_early(batch, delays)
+        if self.tasks:
+            horizon = batch.keys[-1] if len(batch) else (batch.clock or self.last_key)
+            batch, rejected = self.feedback.collect(batch, self.tasks, horizon)
+        else:
+            batch, rejected = without_task_feedback(batch)
+        self.counters["rejected"] += rejected
+        batch = self.early.hold_same_batch(batch)
+        labels, delays, late = self.early.claim(batch, delays)
+        self.counters["late"] += late
         new = label_operations(batch.keys, labels, batch.offsets, batch.ids, delays, self.ttl)
         waiting = self.pending + new
         cutoff = batch.keys[-1] if len(batch) else math.inf if batch.drain else batch.clock
@@ -173,7 +178,7 @@ class Lane:
             self._put_back(is_serve[steps:], index[steps:], due, taken, batch, served)
         self._keep_waiting(batch.slice(0, served), served_rows.take(np.arange(served)), predictions)
         if self.tasks:
-            self._drop_stale_feedback(cutoff)
+            self.counters["late"] += self.feedback.drop_stale(cutoff)
         self.counters["served"] += served
         self.counters["unlabeled"] += int((~np.isin(batch.offsets[:served], new.offsets)).sum())
         if served:
@@ -234,90 +239,6 @@ class Lane:
     def tasks(self) -> tuple[str, ...]:
         return task_names(self.model)
 
-    def _untasked(self, batch: EventBatch) -> EventBatch:
-        """Feedback for a task means nothing to a one-task model: rejected."""
-        if batch.feedback_tasks is None or not batch.has_feedback:
-            return batch
-        tasked = np.array([t is not None for t in batch.feedback_tasks.tolist()], bool)
-        if not tasked.any():
-            return batch
-        self.counters["rejected"] += int(tasked.sum())
-        return replace(
-            batch,
-            feedback_ids=batch.feedback_ids[~tasked],
-            feedback_labels=np.asarray(batch.feedback_labels)[~tasked],
-            feedback_tasks=None,
-        )
-
-    def _collect_task_feedback(self, batch: EventBatch) -> EventBatch:
-        """A multi-task model's feedback waits with its event until the window closes (a
-        finite number for a known task; anything else is rejected). In-row labels mean
-        nothing to it. Returns the batch without either."""
-        horizon = batch.keys[-1] if len(batch) else (batch.clock or self.last_key)
-        if batch.has_feedback:
-            tasks = batch.feedback_tasks
-            tasks = [None] * len(batch.feedback_ids) if tasks is None else tasks.tolist()
-            labels = np.asarray(batch.feedback_labels, np.float64).tolist()
-            for event_id, task, label in zip(
-                batch.feedback_ids.tolist(), tasks, labels, strict=True
-            ):
-                if task not in self.tasks or not math.isfinite(label):
-                    self.counters["rejected"] += 1
-                    continue
-                self.collected.setdefault(event_id, (horizon + self.ttl, {}))[1][task] = label
-        nothing = np.full(len(batch), np.nan)
-        return replace(
-            batch, labels=nothing, feedback_ids=None, feedback_labels=None, feedback_tasks=None
-        )
-
-    def _drop_stale_feedback(self, horizon: float) -> None:
-        """An event's window closes at most ttl after any of its feedback came: feedback
-        still here once every window closing before ``horizon`` was learned had no event
-        waiting (an unknown id, or its window had closed): late."""
-        stale = [k for k, (until, _) in self.collected.items() if until < horizon]
-        for event_id in stale:
-            del self.collected[event_id]
-        self.counters["late"] += len(stale)
-
-    def _hold_early(self, ids: np.ndarray, labels: np.ndarray, now: float) -> None:
-        """Labels that came before their event (two topics read side by side) wait for it,
-        up to the TTL from ``now``; the event then arrives with its label."""
-        for event_id, label in zip(ids.tolist(), labels.tolist(), strict=True):
-            self.early[event_id] = (label, now + self.ttl)
-
-    def _hold_same_batch_feedback(self, batch: EventBatch) -> EventBatch:
-        """A label by id for an event of this very batch (it came after the event, within
-        one micro-batch) is that event's label: held as early, so the event claims it;
-        feedback is otherwise learned before the batch's events, which would miss it.
-        Returns the batch without those labels (ids name one event each)."""
-        if not (batch.has_feedback and len(batch)):
-            return batch
-        events = set(batch.ids.tolist())
-        labels = np.asarray(batch.feedback_labels, np.float64)
-        ids = batch.feedback_ids.tolist()
-        mine = np.array([i in events for i in ids]) & np.isfinite(labels)
-        if not mine.any():
-            return batch
-        self._hold_early(batch.feedback_ids[mine], labels[mine], batch.keys[-1])
-        return replace(batch, feedback_ids=batch.feedback_ids[~mine], feedback_labels=labels[~mine])
-
-    def _claim_early(self, batch: EventBatch, delays: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Events whose label came early get it now (delay 0); early labels whose wait is
-        over are dropped as late."""
-        labels = batch.labels
-        if self.early:
-            labels, delays = labels.copy(), delays.copy()
-            for i, event_id in enumerate(batch.ids.tolist()):
-                held = self.early.pop(event_id, None)
-                if held is not None and not np.isfinite(labels[i]):
-                    labels[i], delays[i] = held[0], 0.0
-            horizon = batch.keys[-1] if len(batch) else (batch.clock or -math.inf)
-            gone = [k for k, (_, until) in self.early.items() if until < horizon]
-            for event_id in gone:
-                del self.early[event_id]
-            self.counters["late"] += len(gone)
-        return labels, delays
-
     def _feedback(self, batch: EventBatch) -> Operations:
         """Labels for earlier events, by id, as operations before this batch's events; a
         label that is not a finite number is counted and dropped."""
@@ -360,7 +281,7 @@ class Lane:
         missed = stored[~taken.found]
         early = missed[due.offsets[missed] < 0]  # a label by id, for an event not served yet
         now = batch.keys[-1] if len(batch) else batch.clock
-        self._hold_early(due.ids[early], due.targets[early], self.last_key if now is None else now)
+        self.early.hold(due.ids[early], due.targets[early], self.last_key if now is None else now)
         self.counters["late"] += len(missed) - len(early)  # their entry is gone
         rows = Rows.stack([served_rows, taken.rows]) if len(hits) else served_rows
         return row_of, served_of, rows, taken
@@ -381,7 +302,7 @@ class Lane:
         steps = np.flatnonzero(keep)
         ops = np.where(is_serve, PREDICT, LEARN).astype(np.int8)[keep]
         if self.tasks:
-            target = self._window_targets(due.ids[at], learns)[keep]
+            target = self.feedback.window_targets(self.model, due.ids[at], learns)[keep]
         else:
             target = np.where(kind == LABEL, due.targets[at], self.default_label)
             target = np.where(is_serve, 0.0, target)[keep]
@@ -395,18 +316,6 @@ class Lane:
         target[serve_of_fused] = target[np.flatnonzero(serve_of_fused) + 1]
         steps[serve_of_fused] = steps[np.flatnonzero(serve_of_fused) + 1]
         return ops[~fused], row[~fused], target[~fused], steps[~fused]
-
-    def _window_targets(self, ids: np.ndarray, learns: np.ndarray) -> np.ndarray:
-        """A multi-task model's labels for each step: for an event learned at its window's
-        close, the feedback collected for it (taken); NaN rows for the rest."""
-        targets = np.full((len(ids), len(self.tasks)), np.nan)
-        picked = np.flatnonzero(learns)
-        feedback = [self.collected.pop(i, (0.0, {}))[1] for i in ids[picked].tolist()]
-        targets[picked] = self.model.window_labels(feedback)
-        self._engagement = dict(
-            zip(ids[picked].tolist(), self.model.engagement(targets[picked]).tolist(), strict=True)
-        )
-        return targets
 
     def _learns(self, is_serve, kind, row) -> np.ndarray:
         learns = ~is_serve & (row >= 0)
@@ -435,7 +344,7 @@ class Lane:
         if not len(labels):
             return
         if self.tasks:  # the score against the engagement that came
-            targets = np.array([self._engagement[i] for i in due.ids[labels].tolist()])
+            targets = np.array([self.feedback.engagement[i] for i in due.ids[labels].tolist()])
         else:
             targets = np.where(due.kinds[labels] == LABEL, due.targets[labels], self.default_label)
         scored = served_of[labels]
@@ -472,29 +381,14 @@ class Lane:
     def arrays(self) -> dict[str, np.ndarray]:
         """What a checkpoint needs besides the model: waiting entries, labels in flight,
         metrics."""
-        held = list(self.early.items())
-        early = _id_arrays([k for k, _ in held])
-        early["values"] = np.array([v for _, v in held], np.float64).reshape(-1, 2)
         parts = {
             "join": self.join.checkpoint_arrays(self.offset),
             "pending": self.pending.arrays(),
-            "early": early,
-            "collected": self._collected_arrays(),
+            "early": self.early.arrays(),
+            "collected": self.feedback.arrays(),
         }
         parts |= {f"metric{i}": metric.state() for i, metric in enumerate(self.metrics)}
         return nest(parts)
-
-    def _collected_arrays(self) -> dict[str, np.ndarray]:
-        """A multi-task model's feedback still waiting: one row per (event, task)."""
-        rows = [
-            (k, task, until, value)
-            for k, (until, got) in self.collected.items()
-            for task, value in got.items()
-        ]
-        return _id_arrays([r[0] for r in rows]) | {
-            "tasks": np.array([r[1] for r in rows], dtype=str),
-            "values": np.array([r[2:] for r in rows], np.float64).reshape(-1, 2),
-        }
 
     def meta(self) -> dict[str, Any]:
         return {"offset": self.offset, "last_key": self.last_key, "counters": self.counters}
@@ -507,42 +401,14 @@ class Lane:
         self.join.restore(nested_part(arrays, "join"), self.offset)
         pending = nested_part(arrays, "pending")
         self.pending = Operations.from_arrays(pending) if pending else Operations.empty()
-        early = nested_part(arrays, "early")
-        self.early = {
-            k: (float(v[0]), float(v[1]))
-            for k, v in zip(_ids_back(early), early.get("values", []), strict=True)
-        }
-        self._restore_collected(nested_part(arrays, "collected"))
+        self.early.restore(nested_part(arrays, "early"))
+        self.feedback.restore(nested_part(arrays, "collected"))
         for i, metric in enumerate(self.metrics):
             metric.load(nested_part(arrays, f"metric{i}"))
         self.counters = {k: int(meta["counters"].get(k, 0)) for k in COUNTERS}
 
-    def _restore_collected(self, arrays: dict[str, np.ndarray]) -> None:
-        self.collected = {}
-        rows = zip(
-            _ids_back(arrays), arrays.get("tasks", []), arrays.get("values", []), strict=True
-        )
-        for event_id, task, (until, value) in rows:
-            got = self.collected.setdefault(event_id, (float(until), {}))[1]
-            got[str(task)] = float(value)
-
     def close(self) -> None:
         self.join.close()
-
-
-def _id_arrays(ids: list) -> dict[str, np.ndarray]:
-    """Event ids (text or integers) as arrays for a checkpoint: their text, and which were
-    integers (so that they come back as the same keys)."""
-    return {
-        "ids": np.array([str(i) for i in ids], dtype=str),
-        "int_ids": np.array([isinstance(i, int | np.integer) for i in ids], bool),
-    }
-
-
-def _ids_back(arrays: dict[str, np.ndarray]) -> list:
-    ids = arrays.get("ids", [])
-    ints = arrays.get("int_ids", np.zeros(len(ids), bool))  # older checkpoints: text
-    return [int(i) if is_int else str(i) for i, is_int in zip(ids, ints, strict=True)]
 
 
 NO_FEATURES = "_no_features"  # a column nobody sends: all NaN, which no weight reads

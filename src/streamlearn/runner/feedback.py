@@ -1,0 +1,186 @@
+"""Labels that do not come with their event: labels that came before it (two topics read
+side by side), and a multi-task model's feedback per task, collected while its event waits
+and learned when the event's window closes.
+
+>>> import numpy as np
+>>> early = EarlyLabels(ttl=10.0)
+>>> early.hold(np.array(["a"], object), np.array([1.0]), now=0.0)
+>>> len(early), early.arrays()["values"].tolist()
+(1, [[1.0, 10.0]])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from streamlearn.base import MultiTask
+from streamlearn.streams import EventBatch
+
+
+class EarlyLabels:
+    """Labels by id for events not served yet: each waits up to ``ttl`` for its event, which
+    then arrives with it; a label whose wait is over is late."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self.held: dict[Any, tuple[float, float]] = {}  # id → (label, wait until key)
+
+    def __len__(self) -> int:
+        return len(self.held)
+
+    def hold(self, ids: np.ndarray, labels: np.ndarray, now: float) -> None:
+        for event_id, label in zip(ids.tolist(), labels.tolist(), strict=True):
+            self.held[event_id] = (label, now + self.ttl)
+
+    def hold_same_batch(self, batch: EventBatch) -> EventBatch:
+        """A label by id for an event of this very batch (it came after the event, within
+        one micro-batch) is that event's label: held, so the event claims it; feedback is
+        otherwise learned before the batch's events, which would miss it. Returns the batch
+        without those labels (ids name one event each)."""
+        if not (batch.has_feedback and len(batch)):
+            return batch
+        events = set(batch.ids.tolist())
+        labels = np.asarray(batch.feedback_labels, np.float64)
+        mine = np.array([i in events for i in batch.feedback_ids.tolist()]) & np.isfinite(labels)
+        if not mine.any():
+            return batch
+        self.hold(batch.feedback_ids[mine], labels[mine], batch.keys[-1])
+        return replace(batch, feedback_ids=batch.feedback_ids[~mine], feedback_labels=labels[~mine])
+
+    def claim(self, batch: EventBatch, delays: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """The batch's labels and delays, with early labels claimed by their events (delay
+        0); and how many early labels went late (dropped)."""
+        labels = batch.labels
+        if not self.held:
+            return labels, delays, 0
+        labels, delays = labels.copy(), delays.copy()
+        for i, event_id in enumerate(batch.ids.tolist()):
+            held = self.held.pop(event_id, None)
+            if held is not None and not np.isfinite(labels[i]):
+                labels[i], delays[i] = held[0], 0.0
+        horizon = batch.keys[-1] if len(batch) else (batch.clock or -math.inf)
+        gone = [k for k, (_, until) in self.held.items() if until < horizon]
+        for event_id in gone:
+            del self.held[event_id]
+        return labels, delays, len(gone)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        held = list(self.held.items())
+        values = np.array([v for _, v in held], np.float64).reshape(-1, 2)
+        return id_arrays([k for k, _ in held]) | {"values": values}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        values = arrays.get("values", [])
+        self.held = {
+            k: (float(v[0]), float(v[1])) for k, v in zip(ids_back(arrays), values, strict=True)
+        }
+
+
+class TaskFeedback:
+    """A multi-task model's feedback (:class:`~streamlearn.base.MultiTask`): each event's
+    labels per task wait with it until its window (``ttl`` after the feedback came) closes;
+    then the event is learned with what came."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self.collected: dict[Any, tuple[float, dict[str, float]]] = {}  # id → (until, labels)
+        self.engagement: dict[Any, float] = {}  # id → what came, for the events learned now
+
+    def collect(
+        self, batch: EventBatch, tasks: tuple[str, ...], horizon: float
+    ) -> tuple[EventBatch, int]:
+        """Keep the batch's feedback (a finite number for a known task; anything else is
+        rejected). In-row labels mean nothing to a multi-task model. Returns the batch
+        without either, and how many pieces were rejected."""
+        rejected = 0
+        if batch.has_feedback:
+            given = batch.feedback_tasks
+            given = [None] * len(batch.feedback_ids) if given is None else given.tolist()
+            labels = np.asarray(batch.feedback_labels, np.float64).tolist()
+            for event_id, task, label in zip(
+                batch.feedback_ids.tolist(), given, labels, strict=True
+            ):
+                if task not in tasks or not math.isfinite(label):
+                    rejected += 1
+                    continue
+                self.collected.setdefault(event_id, (horizon + self.ttl, {}))[1][task] = label
+        nothing = np.full(len(batch), np.nan)
+        batch = replace(
+            batch, labels=nothing, feedback_ids=None, feedback_labels=None, feedback_tasks=None
+        )
+        return batch, rejected
+
+    def drop_stale(self, horizon: float) -> int:
+        """An event's window closes at most ttl after any of its feedback came: feedback
+        still here once every window closing before ``horizon`` was learned had no event
+        waiting (an unknown id, or its window had closed). Returns how many were late."""
+        stale = [k for k, (until, _) in self.collected.items() if until < horizon]
+        for event_id in stale:
+            del self.collected[event_id]
+        return len(stale)
+
+    def window_targets(self, model: MultiTask, ids: np.ndarray, learns: np.ndarray) -> np.ndarray:
+        """The labels of each step: for an event learned at its window's close, the feedback
+        collected for it (taken); NaN rows for the rest."""
+        targets = np.full((len(ids), len(model.tasks)), np.nan)
+        picked = np.flatnonzero(learns)
+        feedback = [self.collected.pop(i, (0.0, {}))[1] for i in ids[picked].tolist()]
+        targets[picked] = model.window_labels(feedback)
+        scores = model.engagement(targets[picked]).tolist()
+        self.engagement = dict(zip(ids[picked].tolist(), scores, strict=True))
+        return targets
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The feedback still waiting: one row per (event, task)."""
+        rows = [
+            (k, task, until, value)
+            for k, (until, got) in self.collected.items()
+            for task, value in got.items()
+        ]
+        return id_arrays([r[0] for r in rows]) | {
+            "tasks": np.array([r[1] for r in rows], dtype=str),
+            "values": np.array([r[2:] for r in rows], np.float64).reshape(-1, 2),
+        }
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        self.collected = {}
+        rows = zip(ids_back(arrays), arrays.get("tasks", []), arrays.get("values", []), strict=True)
+        for event_id, task, (until, value) in rows:
+            got = self.collected.setdefault(event_id, (float(until), {}))[1]
+            got[str(task)] = float(value)
+
+
+def without_task_feedback(batch: EventBatch) -> tuple[EventBatch, int]:
+    """Feedback for a task means nothing to a one-task model: the batch without it, and how
+    many pieces were rejected."""
+    if batch.feedback_tasks is None or not batch.has_feedback:
+        return batch, 0
+    tasked = np.array([t is not None for t in batch.feedback_tasks.tolist()], bool)
+    if not tasked.any():
+        return batch, 0
+    batch = replace(
+        batch,
+        feedback_ids=batch.feedback_ids[~tasked],
+        feedback_labels=np.asarray(batch.feedback_labels)[~tasked],
+        feedback_tasks=None,
+    )
+    return batch, int(tasked.sum())
+
+
+def id_arrays(ids: list) -> dict[str, np.ndarray]:
+    """Event ids (text or integers) as arrays for a checkpoint: their text, and which were
+    integers (so that they come back as the same keys)."""
+    return {
+        "ids": np.array([str(i) for i in ids], dtype=str),
+        "int_ids": np.array([isinstance(i, int | np.integer) for i in ids], bool),
+    }
+
+
+def ids_back(arrays: dict[str, np.ndarray]) -> list:
+    ids = arrays.get("ids", [])
+    ints = arrays.get("int_ids", np.zeros(len(ids), bool))  # older checkpoints: text
+    return [int(i) if is_int else str(i) for i, is_int in zip(ids, ints, strict=True)]
