@@ -34,63 +34,26 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from streamlearn.base import Learner, State, drift_records
-from streamlearn.base.state import nest, nested_part
-from streamlearn.registry import CorruptVersion, Registry, Version
+from streamlearn.base import Learner, drift_records
+from streamlearn.registry import Registry, Version
+from streamlearn.runner.checkpoint import CheckpointPolicy, checkpoint_state, restore_lanes
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import JoinStore
 from streamlearn.runner.lane import EXPIRY_POLICIES, Lane
+from streamlearn.runner.summary import RunSummary
+from streamlearn.runner.swaps import Swaps
 from streamlearn.streams.batch import EventBatch
 from streamlearn.streams.dead_letters import RejectLog
 from streamlearn.streams.sinks import CsvPredictions, PredictionSink
 from streamlearn.streams.sources import FileEvents
 
 __all__ = ["EXPIRY_POLICIES", "RunSummary", "Runner"]
-RUNNER_PART = "runner"  # a checkpoint's second part, beside the champion model
 log = logging.getLogger("streamlearn.runner")
-
-
-@dataclass
-class RunSummary:
-    """What a run did; counters and metrics cover the whole stream, across restarts."""
-
-    served: int = 0
-    learned: int = 0
-    expired: int = 0
-    late: int = 0
-    unlabeled: int = 0
-    rejected: int = 0
-    offset: int = 0
-    resumed_from: str | None = None
-    stopped: bool = False
-    served_this_run: int = 0
-    seconds: float = 0.0
-    cpu_seconds: float = 0.0
-    metrics: dict[str, float] = field(default_factory=dict)
-    versions: list[str] = field(default_factory=list)
-    drifts: list[dict[str, Any]] = field(default_factory=list)
-    rollbacks: list[dict[str, Any]] = field(default_factory=list)
-    promotions: list[dict[str, Any]] = field(default_factory=list)
-    challengers: list[dict[str, Any]] = field(default_factory=list)
-    checkpoint_failures: int = 0  # periodic checkpoints that could not be written
-    batch_events: int = 0  # the last micro-batch: its events and the seconds it took
-    batch_seconds: float = 0.0
-
-    @property
-    def events_per_second(self) -> float:
-        """Events served by this run (not those before a resume) per second."""
-        return self.served_this_run / self.seconds if self.seconds > 0 else math.inf
-
-    def as_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        return out | {"events_per_second": round(self.events_per_second, 1)}
 
 
 class Runner:
@@ -179,9 +142,7 @@ class Runner:
         self.lanes += [Lane(c, **self._lane_options) for c in challengers]
         self.source = source
         self.registry = registry
-        self.checkpoint_every, self.checkpoint_seconds = checkpoint_every, checkpoint_seconds
-        self.gate = gate or PromotionGate()
-        self.rollback_guard = rollback
+        self.checkpoints = CheckpointPolicy(checkpoint_every, checkpoint_seconds)
         if isinstance(predictions, str | os.PathLike):
             predictions = CsvPredictions(predictions)
         self.predictions = predictions
@@ -193,15 +154,12 @@ class Runner:
         self.version: str | None = None
         self.rejected = 0
         self.summary = RunSummary()
-        self._candidates: dict[str, Learner] = {}
-        self._losses: dict[str, float] | None = None
+        self.swaps = Swaps(registry, gate, rollback, self.summary)
         self._resumed = False
         self.resumed_source: dict[str, Any] = {}  # the source state of the version resumed
         self._stop = False
         self._rollback_to: str | None = None
-        self.checkpoint_failures = 0
         self._saved_progress: tuple = ()
-        self.checkpoint_error: str | None = None  # the last checkpoint's, while it lasts
 
     def request_rollback(self, version_id: str) -> None:
         """Serve ``version_id``'s model from the next micro-batch on (thread-safe: the
@@ -211,6 +169,16 @@ class Runner:
     def request_stop(self) -> None:
         """Stop after the current micro-batch, with a checkpoint (safe from a signal handler)."""
         self._stop = True
+
+    @property
+    def checkpoint_failures(self) -> int:
+        """Periodic checkpoints that could not be written."""
+        return self.checkpoints.failures
+
+    @property
+    def checkpoint_error(self) -> str | None:
+        """Why the last checkpoint failed, while it lasts."""
+        return self.checkpoints.error
 
     # ------------------------------------------------------------------ the champion
     @property
@@ -241,7 +209,8 @@ class Runner:
         (or ``limit`` events more)."""
         self.resume()
         wall, cpu = time.perf_counter(), time.process_time()
-        since_checkpoint, last_checkpoint = 0, time.monotonic()
+        policy = self.checkpoints
+        policy.restart()
         served_now = 0
         lane = self.champion
         try:
@@ -260,18 +229,17 @@ class Runner:
                 served_now += len(batch)
                 self.summary.served_this_run = served_now
                 self._mix_if_due()
-                since_checkpoint += len(batch)
-                if self._checkpoint_due(since_checkpoint, last_checkpoint):
-                    self._checkpoint_or_carry_on()
-                    since_checkpoint, last_checkpoint = 0, time.monotonic()
+                policy.count(len(batch))
+                if self.registry is not None and policy.due(self._progressed):
+                    policy.attempt(self.checkpoint, self.registry.unavailable)
                 if on_batch is not None:
                     on_batch(self._summary(wall, cpu))
             self.summary.stopped = self._stop
             if (limit is None or served_now < limit) and self.drain_at_end and not self._stop:
                 for each in self.lanes:
                     each.drain()
-                since_checkpoint += 1
-            if self.registry is not None and since_checkpoint:
+                policy.count(1)
+            if self.registry is not None and policy.events:
                 self.checkpoint()
         finally:
             self.dead_letters.close()
@@ -281,7 +249,7 @@ class Runner:
         """One micro-batch through every lane; returns the champion's predictions."""
         if self._rollback_to is not None:
             target, self._rollback_to = self._rollback_to, None
-            self._swap_to(target, "requested")
+            self.swaps.swap_to(self.champion, self.version, target, "requested")
             if self.registry is not None:
                 self.registry.clear_request(target)
         known = len(drift_records(self.model))
@@ -298,39 +266,13 @@ class Runner:
         if self.mixer is not None and self.mixer.due(learned):
             self.champion.model = self.mixer.mix(self.champion.model, learned)
 
-    def _checkpoint_due(self, events: int, last: float) -> bool:
-        if self.registry is None:
-            return False
-        by_events = self.checkpoint_every is not None and events >= self.checkpoint_every
-        by_time = (
-            self.checkpoint_seconds is not None
-            and time.monotonic() - last >= self.checkpoint_seconds
-            and self._progress() != self._saved_progress  # an idle stream adds no versions
-        )
-        return by_events or by_time
-
-    def _checkpoint_or_carry_on(self) -> None:
-        """A periodic checkpoint that cannot be written now (a full disk, the registry or the
-        predictions topic out of reach) is logged and tried again when the next one is due:
-        the previous version stays valid and the champion, and learning goes on."""
-        try:
-            self.checkpoint()
-        except self.registry.unavailable as exc:
-            self.checkpoint_failures += 1
-            self.checkpoint_error = f"checkpoint failed: {type(exc).__name__}: {exc}"
-            log.error(
-                "checkpoint failed",
-                extra={"event": "checkpoint_failed", "error": self.checkpoint_error},
-            )
-        else:
-            if self.checkpoint_error is not None:
-                log.info("checkpoints work again", extra={"event": "checkpoint_recovered"})
-            self.checkpoint_error = None
-
     def _progress(self) -> tuple:
         """What a checkpoint would save that can change without events: counters, and the
         source's positions (a partition taken over joins them before its first message)."""
         return self.counters, self._source_state()
+
+    def _progressed(self) -> bool:
+        return self._progress() != self._saved_progress
 
     def _source_state(self) -> dict[str, Any]:
         return self.source.state() if self.source is not None else {}
@@ -339,95 +281,15 @@ class Runner:
         if self.predictions is not None and len(batch):
             self.predictions.write(batch.ids, batch.offsets, predictions, self.version or "")
 
-    # ------------------------------------------------------------------ swaps
-    def _promote_challenger(self) -> None:
-        """The promotion gate, at a checkpoint: the best significant challenger serves."""
-        best = None
-        for k, challenger in enumerate(self.lanes[1:], start=1):
-            verdict = self.gate.check(self.champion, challenger)
-            if verdict.significant and (best is None or verdict.gap > best[1].gap):
-                best = (k, verdict)
-        if best is None:
-            return
-        k, verdict = best
-        old, new = self.lanes[0], self.lanes[k]
-        # Each lane keeps its own store: its rows were encoded by its own model.
-        self.lanes[0], self.lanes[k] = new, old
-        event = {
-            "offset": new.offset,
-            "at": _now(),
-            "from": type(old.model).__name__,
-            "to": type(new.model).__name__,
-            "challenger": k,
-        } | verdict.as_dict()
-        self.summary.promotions.append(event)
-        log.info("promotion", extra={"event": "promotion"} | event)
-
-    def _maybe_roll_back(self) -> None:
-        """The rollback guard, at a checkpoint: back to the best earlier version if the
-        serving model is significantly worse than it on the same recent labels."""
-        if self.rollback_guard is None or self.registry is None:
-            return
-        losses = self._window_losses()
-        if not losses:
-            return
-        best = min(losses, key=losses.get)
-        if best == self.version:
-            return
-        candidate = self._candidate(best)
-        verdict = self.rollback_guard.check(self.champion, candidate)
-        if verdict.significant:
-            self.champion.model = type(candidate).from_state(candidate.state())
-            self._record_rollback(best, "significantly worse than it", verdict.as_dict())
-
-    def _window_losses(self) -> dict[str, float]:
-        """Each version's recent loss when it was saved: read from the registry once, then
-        kept up to date at each checkpoint (no listing of every version each time)."""
-        if self._losses is None:
-            self._losses = {
-                v.id: v.notes["window_loss"]
-                for v in self.registry.versions()
-                if "window_loss" in v.notes
-            }
-        return self._losses
-
-    def _candidate(self, version_id: str) -> Learner:
-        if version_id not in self._candidates:
-            state, _ = self.registry.load(version_id)
-            self._candidates = {version_id: state.without_parts().to_learner()}
-        return self._candidates[version_id]
-
-    def _record_rollback(self, to: str, reason: str, details: dict[str, Any]) -> None:
-        event = {
-            "offset": self.champion.offset,
-            "at": _now(),
-            "from": self.version,
-            "to": to,
-            "reason": reason,
-        } | details
-        self.summary.rollbacks.append(event)
-        log.warning("rollback", extra={"event": "rollback"} | event)
-
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self) -> Version:
         """Save the champion, its challengers and where the stream stands as a new
         registry version (tagged ``champion``)."""
         if self.registry is None:
             raise ValueError("no registry: nowhere to checkpoint to")
-        self._promote_challenger()
-        self._maybe_roll_back()
-        state = self.model.state()
-        lanes_arrays, lanes_meta = {}, []
-        for i, lane in enumerate(self.lanes):
-            arrays, meta = lane.arrays(), {"lane": lane.meta()}
-            if i > 0:
-                inner = lane.model.state()
-                arrays |= nest({"model": inner.arrays})
-                meta |= {"kind": inner.kind, "params": inner.params, "meta": inner.meta}
-            lanes_arrays[f"lane{i}"] = arrays
-            lanes_meta.append(meta)
+        self.swaps.promote_challenger(self.lanes)
+        self.swaps.roll_back_if_worse(self.champion, self.version)
         runner_meta = {
-            "lanes": lanes_meta,
             "rejected": self.rejected,
             "source": self._source_state(),
             "rollbacks": self.summary.rollbacks[-20:],
@@ -438,13 +300,7 @@ class Runner:
         if self.predictions is not None:  # delivered before a snapshot says they were made
             self.predictions.flush()
         version = self.registry.save(
-            State(
-                state.kind,
-                state.params,
-                state.arrays,
-                state.meta,
-                parts={RUNNER_PART: State("Runner", {}, nest(lanes_arrays), runner_meta)},
-            ),
+            checkpoint_state(self.lanes, runner_meta),
             parent=self.version,
             events=self.champion.counters["learned"],
             offsets={"file": self.champion.offset},
@@ -462,13 +318,8 @@ class Runner:
         self.registry.promote(version.id)
         for lane in self.lanes:
             lane.join.saved(lane.offset)
-        if self.keep_versions is not None:
-            for gone in self.registry.prune(self.keep_versions):
-                self._candidates.pop(gone, None)
-                if self._losses is not None:
-                    self._losses.pop(gone, None)
-        if self._losses is not None and "window_loss" in version.notes:
-            self._losses[version.id] = version.notes["window_loss"]
+        pruned = self.registry.prune(self.keep_versions) if self.keep_versions is not None else []
+        self.swaps.saved(version, pruned)
         if self.source is not None:  # only now is the snapshot that includes them durable
             self.source.committed(runner_meta["source"])
         self.version = version.id
@@ -501,24 +352,7 @@ class Runner:
                 lane.join.restore({}, 0)
             return
         state, version = latest
-        part = state.parts.get(RUNNER_PART)
-        runner = part.meta if part is not None else {}
-        if "lanes" not in runner:
-            raise ValueError(f"version {version.id} was not written by a runner: cannot resume")
-        if len(runner["lanes"]) != len(self.lanes):
-            raise ValueError(
-                f"version {version.id} has {len(runner['lanes'])} models, "
-                f"this run {len(self.lanes)}: cannot resume"
-            )
-        for i, (lane, meta) in enumerate(zip(self.lanes, runner["lanes"], strict=True)):
-            lane_arrays = nested_part(part.arrays, f"lane{i}")
-            if i == 0:
-                model = state.without_parts().to_learner()
-            else:
-                inner = nested_part(lane_arrays, "model")
-                model = State(meta["kind"], meta["params"], inner, meta["meta"]).to_learner()
-            lane.restore(model, lane_arrays, meta["lane"])
-            lane.version = version.id
+        runner = restore_lanes(self.lanes, state, version.id)
         self.rejected = int(runner.get("rejected", 0))
         self.resumed_source = dict(runner.get("source") or {})
         if runner.get("source") and self.source is not None:
@@ -532,26 +366,7 @@ class Runner:
             "resumed",
             extra={"event": "resumed", "version": version.id, "offset": self.champion.offset},
         )
-        self._manual_rollback(version)
-
-    def _manual_rollback(self, newest: Version) -> None:
-        """``registry rollback`` / ``promote`` asked for a version: serve that model. (The
-        champion tag alone is no request: a kill between a checkpoint and its tag leaves
-        the tag one version behind.)"""
-        wanted = self.registry.requested()
-        if wanted is None:
-            return
-        if wanted != newest.id:
-            try:
-                self._swap_to(wanted, "requested")
-            except (KeyError, CorruptVersion):  # gone or torn: nothing to serve
-                return
-        self.registry.clear_request(wanted)
-
-    def _swap_to(self, version_id: str, reason: str) -> None:
-        chosen = self._candidate(version_id)
-        self.champion.model = type(chosen).from_state(chosen.state())
-        self._record_rollback(version_id, reason, {})
+        self.swaps.honour_request(self.champion, version)
 
     # ------------------------------------------------------------------ reporting
     def status(self, recent: int = 50) -> dict[str, Any]:
@@ -608,7 +423,3 @@ class Runner:
         for part in (self.predictions, self.source):
             if part is not None:
                 part.close()
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")

@@ -1,0 +1,44 @@
+"""What a run did: counters and metrics over the whole stream (across restarts), the
+versions it wrote, drifts, rollbacks and promotions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class RunSummary:
+    """What a run did; counters and metrics cover the whole stream, across restarts."""
+
+    served: int = 0
+    learned: int = 0
+    expired: int = 0
+    late: int = 0
+    unlabeled: int = 0
+    rejected: int = 0
+    offset: int = 0
+    resumed_from: str | None = None
+    stopped: bool = False
+    served_this_run: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    metrics: dict[str, float] = field(default_factory=dict)
+    versions: list[str] = field(default_factory=list)
+    drifts: list[dict[str, Any]] = field(default_factory=list)
+    rollbacks: list[dict[str, Any]] = field(default_factory=list)
+    promotions: list[dict[str, Any]] = field(default_factory=list)
+    challengers: list[dict[str, Any]] = field(default_factory=list)
+    checkpoint_failures: int = 0  # periodic checkpoints that could not be written
+    batch_events: int = 0  # the last micro-batch: its events and the seconds it took
+    batch_seconds: float = 0.0
+
+    @property
+    def events_per_second(self) -> float:
+        """Events served by this run (not those before a resume) per second."""
+        return self.served_this_run / self.seconds if self.seconds > 0 else math.inf
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return out | {"events_per_second": round(self.events_per_second, 1)}
