@@ -23,7 +23,6 @@ import numpy as np
 from streamlearn.base import (
     LEARN,
     PREDICT,
-    PREDICT_LEARN,
     Learner,
     MulticlassClassifier,
     ReportsDrift,
@@ -42,8 +41,10 @@ from streamlearn.runner.schedule import (
     LABEL,
     LATE,
     Operations,
+    fuse_own_labels,
     label_operations,
     merged_order,
+    step_kinds,
 )
 from streamlearn.streams.batch import EventBatch
 
@@ -294,41 +295,32 @@ class Lane:
             steps = np.arange(len(index))
             shape = (len(index), len(self.tasks)) if self.tasks else len(index)
             return np.full(len(index), PREDICT, np.int8), index, np.zeros(shape), steps
-        at = np.where(is_serve, 0, index)
-        kind = np.where(is_serve, -1, due.kinds[at])
-        row = np.where(is_serve, index, row_of[at])
+        at, kind, row = step_kinds(is_serve, index, due, row_of)
         learns = self._learns(is_serve, kind, row)
         keep = is_serve | learns
-        steps = np.flatnonzero(keep)
         ops = np.where(is_serve, PREDICT, LEARN).astype(np.int8)[keep]
         if self.tasks:
             target = self.feedback.window_targets(self.model, due.ids[at], learns)[keep]
         else:
             target = np.where(kind == LABEL, due.targets[at], self.default_label)
             target = np.where(is_serve, 0.0, target)[keep]
-        row = row[keep]
-        # A serve followed at once by the label of its own row: one fused step.
-        fused = np.zeros(len(ops), bool)
-        fused[1:] = (ops[1:] == LEARN) & (ops[:-1] == PREDICT) & (row[1:] == row[:-1])
-        serve_of_fused = np.zeros(len(ops), bool)
-        serve_of_fused[:-1] = fused[1:]
-        ops[serve_of_fused] = PREDICT_LEARN
-        target[serve_of_fused] = target[np.flatnonzero(serve_of_fused) + 1]
-        steps[serve_of_fused] = steps[np.flatnonzero(serve_of_fused) + 1]
-        return ops[~fused], row[~fused], target[~fused], steps[~fused]
+        return fuse_own_labels(ops, row[keep], target, np.flatnonzero(keep))
+
+    @property
+    def learns_at_expiry(self) -> bool:
+        """Under the ``default`` policy (and for a multi-task model: its window closed) an
+        expired event is learned, with the default label (or the feedback that came)."""
+        return self.expiry == "default" or bool(self.tasks)
 
     def _learns(self, is_serve, kind, row) -> np.ndarray:
         learns = ~is_serve & (row >= 0)
-        learn_at_expiry = self.expiry == "default" or bool(self.tasks)
-        return learns & ((kind == LABEL) | ((kind == EXPIRE) & learn_at_expiry))
+        return learns & ((kind == LABEL) | ((kind == EXPIRE) & self.learns_at_expiry))
 
     def _count(self, is_serve, index, due, row_of) -> None:
         """Count what the steps that ran did."""
         if not len(due):
             return
-        at = np.where(is_serve, 0, index)
-        kind = np.where(is_serve, -1, due.kinds[at])
-        row = np.where(is_serve, index, row_of[at])
+        _, kind, row = step_kinds(is_serve, index, due, row_of)
         self.counters["learned"] += int(self._learns(is_serve, kind, row).sum())
         self.counters["expired"] += int((kind == EXPIRE).sum())
         self.counters["late"] += int((kind == LATE).sum())
@@ -338,8 +330,7 @@ class Lane:
         under the ``default`` expiry policy the default label of an expired event is its
         label (a click that did not come is a "no click")."""
         kinds = due.kinds[due_steps]
-        learn_at_expiry = self.expiry == "default" or bool(self.tasks)
-        scored_kinds = (kinds == LABEL) | ((kinds == EXPIRE) & learn_at_expiry)
+        scored_kinds = (kinds == LABEL) | ((kinds == EXPIRE) & self.learns_at_expiry)
         labels = due_steps[scored_kinds & (row_of[due_steps] >= 0)]
         if not len(labels):
             return

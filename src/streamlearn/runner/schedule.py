@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streamlearn.base import LEARN, PREDICT, PREDICT_LEARN
 from streamlearn.streams.batch import as_ids
 
 SERVE, LABEL, EXPIRE, LATE = 0, 1, 2, 3
@@ -148,3 +149,35 @@ def merged_order(
     order = np.lexsort((offsets, kinds, keys))
     n = len(serve_keys)
     return order < n, np.where(order < n, order, order - n)
+
+
+def step_kinds(
+    is_serve: np.ndarray, index: np.ndarray, due: Operations, row_of: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each step of a merged order: where it points in ``due`` (0 for a serve), the
+    kind of its due operation (-1 for a serve) and the row it works on."""
+    at = np.where(is_serve, 0, index)
+    kind = np.where(is_serve, -1, due.kinds[at])
+    return at, kind, np.where(is_serve, index, row_of[at])
+
+
+def fuse_own_labels(
+    ops: np.ndarray, rows: np.ndarray, targets: np.ndarray, steps: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A serve followed at once by the label of its own row becomes one ``PREDICT_LEARN``
+    step (the label's target, the label's step in the merged order).
+
+    >>> ops, rows, targets, steps = fuse_own_labels(
+    ...     np.array([PREDICT, LEARN, PREDICT], np.int8), np.array([0, 0, 1]),
+    ...     np.array([0.0, 1.0, 0.0]), np.array([0, 1, 2]))
+    >>> ops.tolist(), rows.tolist(), targets.tolist(), steps.tolist()
+    ([2, 0], [0, 1], [1.0, 0.0], [1, 2])
+    """
+    fused = np.zeros(len(ops), bool)
+    fused[1:] = (ops[1:] == LEARN) & (ops[:-1] == PREDICT) & (rows[1:] == rows[:-1])
+    serve_of_fused = np.zeros(len(ops), bool)
+    serve_of_fused[:-1] = fused[1:]
+    ops[serve_of_fused] = PREDICT_LEARN
+    targets[serve_of_fused] = targets[np.flatnonzero(serve_of_fused) + 1]
+    steps[serve_of_fused] = steps[np.flatnonzero(serve_of_fused) + 1]
+    return ops[~fused], rows[~fused], targets[~fused], steps[~fused]
