@@ -35,3 +35,18 @@ def stream(limit: int | None = None) -> Iterator[tuple[dict[str, float], bool]]:
                 return
             label = row.pop(TARGET) == "1"
             yield {k: float(v) for k, v in row.items()}, label
+
+
+def demand(limit: int | None = None) -> Iterator[tuple[dict[str, float], float]]:
+    """Elec2 as a regression stream: the New South Wales demand (``feat_3``) from the other
+    columns."""
+    for x, _ in stream(limit):
+        yield x, x.pop("feat_3")
+
+
+def moves(limit: int | None = None) -> Iterator[tuple[dict[str, float], str]]:
+    """Elec2 as a three-class stream, from the columns but the demand: ``"peak"`` when the
+    demand (``feat_3``) is above 0.65, else whether the price went ``"up"`` or ``"down"``."""
+    for x, up in stream(limit):
+        peak = x.pop("feat_3") > 0.65
+        yield x, "peak" if peak else "up" if up else "down"

@@ -151,6 +151,25 @@ class MeanMetric(Metric):
 
 
 class Accuracy(MeanMetric):
+    """The share of events whose class (probability ≥ 0.5) was right.
+
+    Parameters
+    ----------
+    window
+        None: over the whole stream; a number: over the last ``window`` events only.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import LogisticRegression
+    >>> metric = Accuracy()
+    >>> model = LogisticRegression(bits=16)
+    >>> _ = progressive_val_score_one(model, elec2.stream(limit=2000), [metric])
+    >>> round(metric.get(), 3)
+    0.848
+    """
+
     name = "accuracy"
 
     def per_event(self, y_true, y_pred):
@@ -158,6 +177,25 @@ class Accuracy(MeanMetric):
 
 
 class LogLoss(MeanMetric):
+    """Binary log loss of the predicted probabilities (clipped away from 0 and 1).
+
+    Parameters
+    ----------
+    window
+        None: over the whole stream; a number: over the last ``window`` events only.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import LogisticRegression
+    >>> metric = LogLoss()
+    >>> model = LogisticRegression(bits=16)
+    >>> _ = progressive_val_score_one(model, elec2.stream(limit=2000), [metric])
+    >>> round(metric.get(), 3)
+    0.338
+    """
+
     name = "log_loss"
     bigger_is_better = False
 
@@ -167,6 +205,25 @@ class LogLoss(MeanMetric):
 
 
 class MAE(MeanMetric):
+    """Mean absolute error.
+
+    Parameters
+    ----------
+    window
+        None: over the whole stream; a number: over the last ``window`` events only.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import LinearRegression
+    >>> metric = MAE()
+    >>> model = LinearRegression(bits=16)
+    >>> _ = progressive_val_score_one(model, elec2.demand(limit=2000), [metric])
+    >>> round(metric.get(), 4)
+    0.0885
+    """
+
     name = "mae"
     bigger_is_better = False
 
@@ -175,6 +232,25 @@ class MAE(MeanMetric):
 
 
 class MSE(MeanMetric):
+    """Mean squared error.
+
+    Parameters
+    ----------
+    window
+        None: over the whole stream; a number: over the last ``window`` events only.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import LinearRegression
+    >>> metric = MSE()
+    >>> model = LinearRegression(bits=16)
+    >>> _ = progressive_val_score_one(model, elec2.demand(limit=2000), [metric])
+    >>> round(metric.get(), 4)
+    0.0119
+    """
+
     name = "mse"
     bigger_is_better = False
 
@@ -183,6 +259,25 @@ class MSE(MeanMetric):
 
 
 class RMSE(MSE):
+    """Root mean squared error.
+
+    Parameters
+    ----------
+    window
+        None: over the whole stream; a number: over the last ``window`` events only.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import LinearRegression
+    >>> metric = RMSE()
+    >>> model = LinearRegression(bits=16)
+    >>> _ = progressive_val_score_one(model, elec2.demand(limit=2000), [metric])
+    >>> round(metric.get(), 4)
+    0.1092
+    """
+
     name = "rmse"
 
     def get(self) -> float:
@@ -194,6 +289,24 @@ class ROCAUC(Metric):
 
     The error against the exact AUC is at most the share of positive–negative pairs whose
     scores fall in one bucket: below 1e-4 with the default 16,384 buckets on real streams.
+
+    Parameters
+    ----------
+    window
+        None: over the whole stream; a number: over the last ``window`` events only.
+    bins
+        Score buckets.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import LogisticRegression
+    >>> metric = ROCAUC()
+    >>> model = LogisticRegression(bits=16)
+    >>> _ = progressive_val_score_one(model, elec2.stream(limit=2000), [metric])
+    >>> round(metric.get(), 3)
+    0.931
     """
 
     name = "roc_auc"
@@ -229,7 +342,23 @@ class ROCAUC(Metric):
 
 
 class R2(Metric):
-    """Coefficient of determination, 1 - SSE / SST, over the stream or the window."""
+    """Coefficient of determination, 1 - SSE / SST, over the stream or the window.
+    Parameters
+    ----------
+    window
+        None: over the whole stream; a number: over the last ``window`` events only.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import LinearRegression
+    >>> metric = R2()
+    >>> model = LinearRegression(bits=16)
+    >>> _ = progressive_val_score_one(model, elec2.demand(limit=2000), [metric])
+    >>> round(metric.get(), 4)
+    0.4719
+    """
 
     name = "r2"
 
@@ -284,6 +413,25 @@ class _MulticlassMean(MeanMetric):
 
 
 class MulticlassAccuracy(_MulticlassMean):
+    """The share of events whose most probable class was right.
+
+    Parameters
+    ----------
+    window
+        None: over the whole stream; a number: over the last ``window`` events only.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import SoftmaxRegression
+    >>> metric = MulticlassAccuracy()
+    >>> model = SoftmaxRegression(bits=16)
+    >>> _ = progressive_val_score_one(model, elec2.moves(limit=2000), [metric])
+    >>> round(metric.get(), 3)
+    0.816
+    """
+
     name = "accuracy"
 
     def per_event(self, y_true, y_pred):
@@ -291,7 +439,23 @@ class MulticlassAccuracy(_MulticlassMean):
 
 
 class CrossEntropy(_MulticlassMean):
-    """Multiclass log loss; a class unknown when its event was predicted had probability 0."""
+    """Multiclass log loss; a class unknown when its event was predicted had probability 0.
+    Parameters
+    ----------
+    window
+        None: over the whole stream; a number: over the last ``window`` events only.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import SoftmaxRegression
+    >>> metric = CrossEntropy()
+    >>> model = SoftmaxRegression(bits=16)
+    >>> _ = progressive_val_score_one(model, elec2.moves(limit=2000), [metric])
+    >>> round(metric.get(), 3)
+    0.537
+    """
 
     name = "log_loss"
     bigger_is_better = False
@@ -306,7 +470,23 @@ class CrossEntropy(_MulticlassMean):
 
 
 class MacroF1(Metric):
-    """The mean over classes of F1 = 2·TP / (2·TP + FP + FN), from streaming counts."""
+    """The mean over classes of F1 = 2·TP / (2·TP + FP + FN), from streaming counts.
+    Parameters
+    ----------
+    window
+        None: over the whole stream; a number: over the last ``window`` events only.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import SoftmaxRegression
+    >>> metric = MacroF1()
+    >>> model = SoftmaxRegression(bits=16)
+    >>> _ = progressive_val_score_one(model, elec2.moves(limit=2000), [metric])
+    >>> round(metric.get(), 3)
+    0.629
+    """
 
     name = "macro_f1"
 

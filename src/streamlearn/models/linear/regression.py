@@ -43,14 +43,11 @@ class LinearRegression(LinearModel, Regressor):
 
     Example
     -------
-    The price (``feat_3``) of the Elec2 stream from its other columns:
+    The demand of the Elec2 stream from its other columns:
 
     >>> from streamlearn.datasets import elec2
     >>> from streamlearn.evaluate import progressive_val_score_one
-    >>> def prices(limit=5000):
-    ...     for x, _ in elec2.stream(limit=limit):
-    ...         yield x, x.pop("feat_3")
-    >>> report = progressive_val_score_one(LinearRegression(bits=16), prices())
+    >>> report = progressive_val_score_one(LinearRegression(bits=16), elec2.demand(limit=5000))
     >>> round(report.metrics["mae"], 4), round(report.metrics["r2"], 3)
     (0.0944, 0.482)
     """

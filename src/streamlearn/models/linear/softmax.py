@@ -47,15 +47,11 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
 
     Example
     -------
-    Three classes from Elec2: a price spike, else the price went up or down:
+    Three classes from Elec2: a demand peak, else whether the price went up or down:
 
     >>> from streamlearn.datasets import elec2
     >>> from streamlearn.evaluate import progressive_val_score_one
-    >>> def moves(limit=5000):
-    ...     for x, up in elec2.stream(limit=limit):
-    ...         price = x.pop("feat_3")
-    ...         yield x, "spike" if price > 0.65 else "up" if up else "down"
-    >>> report = progressive_val_score_one(SoftmaxRegression(bits=16), moves())
+    >>> report = progressive_val_score_one(SoftmaxRegression(bits=16), elec2.moves(limit=5000))
     >>> round(report.metrics["accuracy"], 3), round(report.metrics["macro_f1"], 3)
     (0.772, 0.61)
     """
