@@ -72,7 +72,18 @@ def paired_test(
 class RollbackGuard:
     """At each checkpoint, compare the serving model with the best earlier version (lowest
     recent loss when it was saved) on the same recent labels; roll back when it is
-    significantly worse."""
+    significantly worse. The saved version predicts the very rows the serving model was
+    served with.
+
+    Parameters
+    ----------
+    alpha
+        The paired test's one-sided significance level.
+    margin
+        The least relative gap in mean loss that counts.
+    min_events
+        Recent labels needed before any verdict.
+    """
 
     alpha: float = 0.01
     margin: float = 0.05
@@ -94,7 +105,39 @@ class RollbackGuard:
 @dataclass
 class PromotionGate:
     """At each checkpoint, promote the challenger that beats the champion on the same recent
-    labels by ``margin`` (relative), significantly."""
+    labels by ``margin`` (relative), significantly.
+
+    Parameters
+    ----------
+    alpha
+        The paired test's one-sided significance level.
+    margin
+        The least relative gap in mean loss that counts.
+    min_events
+        Recent labels needed before any verdict.
+
+    Example
+    -------
+    A champion with far too small a learning rate, and the default learner in shadow:
+
+    >>> import tempfile
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import SGD, LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> from streamlearn.runner import Runner
+    >>> from streamlearn.streams import FileEvents
+    >>> runner = Runner(
+    ...     LogisticRegression(SGD(lr=0.0005), bits=16),
+    ...     FileEvents(elec2.path(), "target"),
+    ...     challengers=[LogisticRegression(bits=16)],
+    ...     gate=PromotionGate(),
+    ...     registry=LocalRegistry(tempfile.mkdtemp()),
+    ...     checkpoint_every=10_000,
+    ... )
+    >>> summary = runner.run()
+    >>> len(summary.promotions), runner.model.optimizer.name, round(summary.metrics["accuracy"], 3)
+    (1, 'ftrl', 0.823)
+    """
 
     alpha: float = 0.01
     margin: float = 0.02
