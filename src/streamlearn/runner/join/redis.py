@@ -39,7 +39,16 @@ def _unpack_rows(data: bytes) -> tuple[Rows, str]:
 
 
 class RedisJoinStore(JoinStore):
-    """Entries in Redis (``client``: a ``redis.Redis``) under ``prefix``."""
+    """Entries in Redis, so that a worker that takes over a partition finds what its
+    predecessor served (see ``tests/test_redis.py``, which runs it on a real server).
+
+    Parameters
+    ----------
+    client
+        A ``redis.Redis`` client.
+    prefix
+        The key prefix of this store's entries.
+    """
 
     def __init__(self, client: Any, prefix: str = "streamlearn:join") -> None:
         self.client = client
