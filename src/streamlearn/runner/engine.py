@@ -49,8 +49,8 @@ from streamlearn.runner.summary import RunSummary
 from streamlearn.runner.swaps import Swaps
 from streamlearn.streams.batch import EventBatch
 from streamlearn.streams.dead_letters import RejectLog
+from streamlearn.streams.protocol import EventSource
 from streamlearn.streams.sinks import CsvPredictions, PredictionSink
-from streamlearn.streams.sources import FileEvents
 
 __all__ = ["EXPIRY_POLICIES", "RunSummary", "Runner"]
 log = logging.getLogger("streamlearn.runner")
@@ -62,10 +62,11 @@ class Runner:
     Parameters
     ----------
     model
-        A learner that can serve encoded rows and run schedules (the linear learners and
-        their drift-adaptive wrappers; binary or regression).
+        A learner that serves encoded rows and runs schedules
+        (:class:`~streamlearn.base.ServesRows`; binary, regression, bandit, ranker, MF).
     source
-        Where events come from (:class:`FileEvents`).
+        Where events come from: an :class:`~streamlearn.streams.EventSource` (a file, recorded
+        events, the live queue, Kafka), or None for a runner that is only stepped.
     delay
         The label delay, in the unit of the source's keys (events, or the time column's
         unit), when the source has no per-event delays. 0: labels come with their events.
@@ -108,7 +109,7 @@ class Runner:
     def __init__(
         self,
         model: Learner,
-        source: FileEvents | None,
+        source: EventSource | None,
         *,
         delay: float = 0.0,
         ttl: float = math.inf,

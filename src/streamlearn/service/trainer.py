@@ -39,6 +39,7 @@ from streamlearn.monitor import Monitor
 from streamlearn.registry import Registry
 from streamlearn.runner import Runner, RunSummary
 from streamlearn.streams.decode import check_event, event_columns
+from streamlearn.streams.protocol import EventIngress
 
 log = logging.getLogger("streamlearn.service")
 
@@ -77,7 +78,7 @@ class Trainer:
     def __init__(
         self,
         runner: Runner,
-        events: Any,
+        events: EventIngress,
         publish_every: float = 0.2,
         monitor: Monitor | None = None,
         observe_every: float = 1.0,
