@@ -301,7 +301,32 @@ class _Adaptive(ServesRows, ReportsDrift):
 class AdaptiveClassifier(_Adaptive, Classifier):
     """A binary classifier with drift adaptation. The detector sees 0/1 errors, or with
     ``signal="brier"`` / ``"log_loss"`` the squared error / log loss of the probability, which
-    move when a drift changes the odds without flipping many decisions (rare clicks, say)."""
+    move when a drift changes the odds without flipping many decisions (rare clicks, say).
+
+    Parameters
+    ----------
+    learner
+        A linear learner of the project (or its ``{"kind", "params"}`` spec).
+    detector
+        A drift detector (:mod:`streamlearn.drift`) fed one value per learned event.
+    policy
+        What to do on drift: :class:`Reset`, :class:`Boost`, :class:`Shrink`,
+        :class:`Background`, or a name.
+    signal
+        ``"error"`` (0/1), ``"brier"`` or ``"log_loss"``.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.drift import ADWIN
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import LogisticRegression
+    >>> detector = ADWIN(direction="up")  # a learner's errors: only rises matter
+    >>> model = AdaptiveClassifier(LogisticRegression(bits=16), detector, "reset", "log_loss")
+    >>> report = progressive_val_score_one(model, elec2.stream(limit=10000))
+    >>> round(report.metrics["accuracy"], 3), len(model.drifts)
+    (0.875, 13)
+    """
 
     def predict_proba_one(self, x: Mapping[str, Any]) -> dict[bool, float]:
         return self.learner.predict_proba_one(x)
@@ -316,7 +341,31 @@ class AdaptiveClassifier(_Adaptive, Classifier):
 
 @register
 class AdaptiveRegressor(_Adaptive, Regressor):
-    """A regressor with drift adaptation; the detector sees absolute errors."""
+    """A regressor with drift adaptation; the detector sees absolute errors.
+
+    Parameters
+    ----------
+    learner
+        A linear learner of the project (or its ``{"kind", "params"}`` spec).
+    detector
+        A drift detector (:mod:`streamlearn.drift`) fed one value per learned event.
+    policy
+        What to do on drift: :class:`Reset`, :class:`Boost`, :class:`Shrink`,
+        :class:`Background`, or a name.
+    signal
+        ``"error"``: the absolute error; ``"brier"``: the squared error.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.drift import PageHinkley
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import LinearRegression
+    >>> model = AdaptiveRegressor(LinearRegression(bits=16), PageHinkley(), "reset")
+    >>> report = progressive_val_score_one(model, elec2.demand(limit=10000))
+    >>> round(report.metrics["mae"], 4), len(model.drifts)
+    (0.0854, 1)
+    """
 
     def predict_one(self, x: Mapping[str, Any]) -> float:
         return self.learner.predict_one(x)
