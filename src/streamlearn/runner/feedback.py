@@ -1,6 +1,6 @@
 """Labels that do not come with their event: labels that came before it (two topics read
 side by side), and a multi-task model's feedback per task, collected while its event waits
-and learned when the event's window closes.
+and learned when the event's window closes; and where in the stream a drift was detected.
 
 >>> import numpy as np
 >>> early = EarlyLabels(ttl=10.0)
@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from streamlearn.base import MultiTask
+from streamlearn.runner.schedule import Operations
 from streamlearn.streams import EventBatch
 
 
@@ -184,3 +186,33 @@ def ids_back(arrays: dict[str, np.ndarray]) -> list:
     ids = arrays.get("ids", [])
     ints = arrays.get("int_ids", np.zeros(len(ids), bool))  # older checkpoints: text
     return [int(i) if is_int else str(i) for i, is_int in zip(ids, ints, strict=True)]
+
+
+def step_places(
+    is_serve: np.ndarray, index: np.ndarray, due: Operations, batch: EventBatch
+) -> tuple[np.ndarray, np.ndarray]:
+    """The offset and key (time) of each step of a merged order: a serve's event, or the
+    event a due label (or expiry) is for, at the key it arrived."""
+    offsets, keys = np.empty(len(index), np.int64), np.empty(len(index))
+    serves, dues = index[is_serve], index[~is_serve]
+    offsets[is_serve], keys[is_serve] = batch.offsets[serves], batch.keys[serves]
+    offsets[~is_serve], keys[~is_serve] = due.offsets[dues], due.keys[dues]
+    return offsets, keys
+
+
+def stamp_drifts(
+    records: list[dict[str, Any]],
+    seen: int,
+    learned_steps: np.ndarray,
+    offsets: np.ndarray,
+    keys: np.ndarray,
+) -> None:
+    """Drift records made in one call get where and when: the label that tipped the detector
+    (its ``index`` counts the labels learned, ``seen`` of them before the call), its event's
+    offset, the key (time) at which the label arrived, and the wall-clock time."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    for record in records:
+        position = int(record["index"]) - seen
+        if 0 <= position < len(learned_steps):
+            step = int(learned_steps[position])
+            record.update(offset=int(offsets[step]), time=float(keys[step]), detected_at=now)

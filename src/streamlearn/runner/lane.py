@@ -15,7 +15,6 @@ the event when its feedback window (the TTL) closes, with everything that came
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -27,15 +26,20 @@ from streamlearn.base import (
     MulticlassClassifier,
     ReportsDrift,
     ServesRows,
-    drift_records,
     task_names,
 )
 from streamlearn.base.losses import per_event_losses
 from streamlearn.base.state import nest, nested_part
 from streamlearn.evaluate import default_metrics
 from streamlearn.evaluate.metrics import Metric
-from streamlearn.runner.feedback import EarlyLabels, TaskFeedback, without_task_feedback
-from streamlearn.runner.join import JoinStore, MemoryJoinStore, Rows
+from streamlearn.runner.feedback import (
+    EarlyLabels,
+    TaskFeedback,
+    stamp_drifts,
+    step_places,
+    without_task_feedback,
+)
+from streamlearn.runner.join import JoinStore, MemoryJoinStore, Rows, gather_rows
 from streamlearn.runner.schedule import (
     EXPIRE,
     LABEL,
@@ -58,6 +62,21 @@ def check_servable(model: Learner) -> None:
         raise ValueError(f"{type(model).__name__} cannot run with delayed labels yet")
     if isinstance(model, MulticlassClassifier):
         raise ValueError("the runner takes binary and regression learners for now")
+
+
+def check_lane(model: Learner, delay: float, ttl: float, expiry: str) -> None:
+    """Refuse a lane that cannot run: a model the lanes cannot serve, a multi-task model
+    without a finite feedback window, an unknown expiry policy, a negative delay."""
+    check_servable(model)
+    if task_names(model) and not math.isfinite(ttl):
+        raise ValueError(
+            "a multi-task model learns each event when its feedback window "
+            "closes: give the window as a finite ttl (labels.ttl)"
+        )
+    if expiry not in EXPIRY_POLICIES:
+        raise ValueError(f"expiry must be one of {EXPIRY_POLICIES}, got {expiry!r}")
+    if not (delay >= 0 and ttl > 0):
+        raise ValueError("need delay >= 0 and ttl > 0")
 
 
 class Recent:
@@ -103,16 +122,7 @@ class Lane:
         window: int | None = 1000,
         recent: int = 2000,
     ) -> None:
-        check_servable(model)
-        if task_names(model) and not math.isfinite(ttl):
-            raise ValueError(
-                "a multi-task model learns each event when its feedback window "
-                "closes: give the window as a finite ttl (labels.ttl)"
-            )
-        if expiry not in EXPIRY_POLICIES:
-            raise ValueError(f"expiry must be one of {EXPIRY_POLICIES}, got {expiry!r}")
-        if not (delay >= 0 and ttl > 0):
-            raise ValueError("need delay >= 0 and ttl > 0")
+        check_lane(model, delay, ttl, expiry)
         self.model = model
         self.delay, self.ttl, self.expiry, self.default_label = delay, ttl, expiry, default_label
         self.join = join if join is not None else MemoryJoinStore()
@@ -161,9 +171,9 @@ class Lane:
         seen, known = (self.model.n_seen, len(self.model.drifts)) if reports_drift else (0, 0)
         out = self.model.run_ops(rows.hashes, rows.values, ops, op_rows, targets)
         if reports_drift:
-            self._stamp_drifts(
-                seen, known, ops[: len(out)], step_of_op, is_serve, index, due, batch, taken
-            )
+            learned_steps = step_of_op[np.flatnonzero(ops[: len(out)] != PREDICT)]
+            offsets, keys = step_places(is_serve, index, due, batch)
+            stamp_drifts(self.model.drifts[known:], seen, learned_steps, offsets, keys)
         # A model that replaced its featurizer (a reset) stops early: the events served after
         # that point are served again, by the new model, as they would be one by one.
         steps = len(is_serve) if len(out) == len(ops) else int(step_of_op[len(out) - 1]) + 1
@@ -189,23 +199,6 @@ class Lane:
             return np.concatenate([predictions, self.step(batch.slice(served, len(batch)))])
         return predictions
 
-    def _stamp_drifts(self, seen, known, ops, step_of_op, is_serve, index, due, batch, taken):
-        """Drift records made in this call get where and when: the label that tipped the
-        detector, its event's offset, the key (time) at which the label arrived, and the
-        wall-clock time."""
-        learned_at = np.flatnonzero(ops != PREDICT)
-        now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        for record in drift_records(self.model)[known:]:
-            position = int(record["index"]) - seen
-            if not 0 <= position < len(learned_at):
-                continue
-            step = int(step_of_op[learned_at[position]])
-            if is_serve[step]:  # a serve fused with its own label
-                offset, key = batch.offsets[index[step]], batch.keys[index[step]]
-            else:
-                offset, key = due.offsets[index[step]], due.keys[index[step]]
-            record.update(offset=int(offset), time=float(key), detected_at=now)
-
     def _put_back(self, is_serve, index, due, taken, batch: EventBatch, served: int) -> None:
         """Undo the part of a schedule that did not run: its label operations wait again
         (those of events still to serve are made anew when they are), and the store gets
@@ -214,21 +207,8 @@ class Lane:
         unserved = batch.offsets[served:]
         waiting = undone + self.pending
         self.pending = waiting.select(~np.isin(waiting.offsets, unserved))
-        if taken is None:
-            return
-        back = np.isin(taken.served_offsets, undone.offsets)
-        if back.any():
-            picked = np.flatnonzero(back)
-            for version in dict.fromkeys(taken.versions[i] for i in picked):
-                mine = [i for i in picked if taken.versions[i] == version]
-                self.join.put(
-                    taken.ids[mine],
-                    taken.rows.take(np.array(mine)),
-                    taken.predictions[mine],
-                    taken.deadlines[mine],
-                    taken.served_offsets[mine],
-                    version,
-                )
+        if taken is not None:
+            self.join.put_back(taken, np.flatnonzero(np.isin(taken.served_offsets, undone.offsets)))
 
     def drain(self) -> None:
         """The end of a replayed stream: every label still in flight arrives (and every
@@ -256,36 +236,18 @@ class Lane:
         )
 
     def _gather(self, batch: EventBatch, due: Operations, served_rows: Rows):
-        """Rows for the due operations: this batch's own, or taken from the join store.
-        Returns (row of each due operation, -1 if none; its served prediction where known
-        now; all rows stacked; what was taken from the store)."""
-        position = np.searchsorted(batch.offsets, due.offsets)
-        in_batch = np.zeros(len(due), bool)
-        if len(batch):
-            clipped = np.minimum(position, len(batch) - 1)
-            in_batch = (position < len(batch)) & (batch.offsets[clipped] == due.offsets)
-        stored = np.flatnonzero(~in_batch & (due.kinds != LATE))
-        row_of = np.full(len(due), -1, np.int64)
-        row_of[in_batch] = position[in_batch]
-        served_of = np.full(len(due), np.nan)
-        if not len(stored):
-            return row_of, served_of, served_rows, None
-        ids = due.ids[stored]
+        """Rows for the due operations (see :func:`~streamlearn.runner.join.gather_rows`);
+        labels by id for events not served yet wait as early labels; labels whose entry is
+        gone are late."""
         # Taken "at" this batch's last offset (after the stream's end: one past it), so that
         # restoring to an earlier checkpoint puts these entries back.
         at = int(batch.offsets[-1]) if len(batch) else self.offset + 1
-        taken = self.join.take(ids, at)
-        taken.ids = ids[taken.found]
-        hits = stored[taken.found]
-        row_of[hits] = len(batch) + np.arange(len(hits))
-        served_of[hits] = taken.predictions
-        missed = stored[~taken.found]
-        early = missed[due.offsets[missed] < 0]  # a label by id, for an event not served yet
+        gathered = gather_rows(self.join, batch, due, served_rows, at)
+        early = gathered.early
         now = batch.keys[-1] if len(batch) else batch.clock
         self.early.hold(due.ids[early], due.targets[early], self.last_key if now is None else now)
-        self.counters["late"] += len(missed) - len(early)  # their entry is gone
-        rows = Rows.stack([served_rows, taken.rows]) if len(hits) else served_rows
-        return row_of, served_of, rows, taken
+        self.counters["late"] += gathered.late
+        return gathered.row_of, gathered.served_of, gathered.rows, gathered.taken
 
     def _kernel_ops(self, is_serve, index, due, row_of):
         """The compiled call's operations: serves predict, labels (and expiries under the

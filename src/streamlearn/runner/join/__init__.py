@@ -26,8 +26,18 @@ Two stores:
 """
 
 from streamlearn.runner.join.base import JoinStore, Rows, Taken
+from streamlearn.runner.join.gather import Gathered, gather_rows
 from streamlearn.runner.join.memory import MemoryJoinStore
 from streamlearn.runner.join.redis import RedisJoinStore
 from streamlearn.runner.join.sqlite import SQLiteJoinStore
 
-__all__ = ["JoinStore", "MemoryJoinStore", "RedisJoinStore", "Rows", "SQLiteJoinStore", "Taken"]
+__all__ = [
+    "Gathered",
+    "JoinStore",
+    "MemoryJoinStore",
+    "RedisJoinStore",
+    "Rows",
+    "SQLiteJoinStore",
+    "Taken",
+    "gather_rows",
+]

@@ -96,6 +96,20 @@ class JoinStore(ABC):
     def close(self) -> None:  # noqa: B027 - most stores hold nothing to release
         """Release files or connections."""
 
+    def put_back(self, taken: Taken, picked: np.ndarray) -> None:
+        """Put back the ``picked`` entries of what :meth:`take` returned (a schedule that
+        stopped early did not learn them), each under the version that served it."""
+        for version in dict.fromkeys(taken.versions[i] for i in picked):
+            mine = np.array([i for i in picked if taken.versions[i] == version])
+            self.put(
+                taken.ids[mine],
+                taken.rows.take(mine),
+                taken.predictions[mine],
+                taken.deadlines[mine],
+                taken.served_offsets[mine],
+                version,
+            )
+
 
 def check_ids(ids: Sequence[Any]) -> list[Any]:
     out = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)

@@ -1,0 +1,55 @@
+"""Rows for due labels: a label whose event is in the batch being served learns from that
+event's row; any other takes its event's row, as served, from the join store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from streamlearn.runner.join.base import JoinStore, Rows, Taken
+from streamlearn.runner.schedule import LATE, Operations
+from streamlearn.streams import EventBatch
+
+
+@dataclass
+class Gathered:
+    """Where each due operation's row is (-1: none), the prediction it was served with
+    where known now (NaN for this batch's events: not made yet), every row stacked (the
+    batch's, then the taken ones), what was taken, the due labels for events not served yet
+    (by index), and how many labels found no entry (late)."""
+
+    row_of: np.ndarray
+    served_of: np.ndarray
+    rows: Rows
+    taken: Taken | None
+    early: np.ndarray
+    late: int
+
+
+def gather_rows(
+    join: JoinStore, batch: EventBatch, due: Operations, served_rows: Rows, at: int
+) -> Gathered:
+    """The rows of ``due``'s operations; entries are taken from ``join`` at offset ``at``."""
+    position = np.searchsorted(batch.offsets, due.offsets)
+    in_batch = np.zeros(len(due), bool)
+    if len(batch):
+        clipped = np.minimum(position, len(batch) - 1)
+        in_batch = (position < len(batch)) & (batch.offsets[clipped] == due.offsets)
+    stored = np.flatnonzero(~in_batch & (due.kinds != LATE))
+    row_of = np.full(len(due), -1, np.int64)
+    row_of[in_batch] = position[in_batch]
+    served_of = np.full(len(due), np.nan)
+    nothing = np.zeros(0, np.int64)
+    if not len(stored):
+        return Gathered(row_of, served_of, served_rows, None, nothing, 0)
+    ids = due.ids[stored]
+    taken = join.take(ids, at)
+    taken.ids = ids[taken.found]
+    hits = stored[taken.found]
+    row_of[hits] = len(batch) + np.arange(len(hits))
+    served_of[hits] = taken.predictions
+    missed = stored[~taken.found]
+    early = missed[due.offsets[missed] < 0]  # a label by id, for an event not served yet
+    rows = Rows.stack([served_rows, taken.rows]) if len(hits) else served_rows
+    return Gathered(row_of, served_of, rows, taken, early, len(missed) - len(early))
