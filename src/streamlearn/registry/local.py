@@ -31,7 +31,30 @@ VERSION_FILE = re.compile(r"^(v\d{6})\.snap$")
 
 
 class LocalRegistry(Registry):
-    """Versions in the folder ``root``."""
+    """Versions in the folder ``root``.
+
+    Parameters
+    ----------
+    root
+        The folder (made if missing).
+
+    Example
+    -------
+    A run that checkpoints every 20,000 events of Elec2:
+
+    >>> import tempfile
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.runner import Runner
+    >>> from streamlearn.streams import FileEvents
+    >>> registry = LocalRegistry(tempfile.mkdtemp())
+    >>> events = FileEvents(elec2.path(), "target")
+    >>> _ = Runner(LogisticRegression(bits=16), events, registry=registry,
+    ...            checkpoint_every=20_000).run()
+    >>> champion = registry.tagged("champion")
+    >>> [v.id for v in registry.versions()], champion.id, round(champion.metrics["accuracy"], 3)
+    (['v000001', 'v000002'], 'v000002', 0.823)
+    """
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)

@@ -37,7 +37,28 @@ _EVENT, _FEEDBACK = 0, 1
 
 
 class LiveEvents(EventSource, EventIngress):
-    """Events and labels put by other threads, served as micro-batches."""
+    """Events and labels put by other threads, served as micro-batches.
+
+    Parameters
+    ----------
+    max_queued
+        Puts wait (up to 5 s, then fail) while this many are queued: memory stays bounded
+        when the trainer falls behind.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.runner import Runner
+    >>> events, labels = zip(*elec2.stream(limit=2000))
+    >>> source = LiveEvents()
+    >>> source.put(list(events), labels=[float(y) for y in labels])
+    2000
+    >>> source.close()  # the stream ends once the queue is empty
+    >>> summary = Runner(LogisticRegression(bits=16), source).run()
+    >>> summary.served, round(summary.metrics["accuracy"], 3)
+    (2000, 0.848)
+    """
 
     ends_on_close = True  # once closed and emptied, the stream ends
 
