@@ -73,7 +73,36 @@ def _predict(serving: Serving, events: list[dict[str, Any]]) -> np.ndarray:
 
 
 class Trainer:
-    """Runs ``runner`` on ``events`` in a thread and publishes serving copies."""
+    """Runs ``runner`` on ``events`` in a thread and publishes serving copies.
+
+    Parameters
+    ----------
+    runner
+        The run to carry out (its source is usually ``events``).
+    events
+        Where ``/learn`` and ``/feedback`` put what they get (an
+        :class:`~streamlearn.streams.EventIngress`).
+    publish_every
+        Seconds between serving copies (also at each checkpoint).
+    monitor, observe_every
+        What gets the run's status, and how often.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.runner import Runner
+    >>> from streamlearn.streams import LiveEvents
+    >>> events, labels = zip(*elec2.stream(limit=2000))
+    >>> source = LiveEvents()
+    >>> trainer = Trainer(Runner(LogisticRegression(bits=16), source, drain_at_end=False), source)
+    >>> trainer.start()
+    >>> source.put(list(events), labels=[float(y) for y in labels])
+    2000
+    >>> trainer.stop()
+    >>> trainer.serving.events_learned, round(trainer.summary.metrics["accuracy"], 3)
+    (2000, 0.848)
+    """
 
     def __init__(
         self,

@@ -65,6 +65,20 @@ class EventBatch:
     ``feedback_tasks``, the task each is for: a multi-task model's clicks, likes…).
     ``drain``: the stream has ended, every label in flight arrives now. ``clock``: for a
     batch without events, how far time has come (labels and expiries due before it happen).
+
+    Parameters
+    ----------
+    features
+        Feature columns (numpy or Arrow arrays), one row per event.
+    labels, ids, offsets, keys, delays
+        Per event: its label (NaN: none yet), id, offset in its stream, ordering key and
+        label delay (None: the run's).
+    rejects
+        Rows the source turned away, with their reasons.
+    feedback_ids, feedback_labels, feedback_tasks
+        Labels for earlier events, by id (and task).
+    drain, clock
+        See above.
     """
 
     features: dict[str, Any]

@@ -23,7 +23,13 @@ KEPT_REJECTS = 20
 
 @dataclass
 class RejectLog:
-    """Counts rejected rows, keeps the first few, and writes all to a JSON-lines file if asked."""
+    """Counts rejected rows, keeps the first few, and writes all to a JSON-lines file if asked.
+
+    Parameters
+    ----------
+    path
+        The JSON-lines file for every reject (row and reason); None: counted and kept only.
+    """
 
     path: Path | None = None
     count: int = 0
