@@ -189,11 +189,13 @@ def evaluate(
     models = _models(model)
     options = dict(
         task=None if task is Task.auto else task.value,
-        bits=bits,
-        categorical=_split(categorical),
-        interactions=_pairs(interactions),
-        standardize=standardize,
-        missing=missing,
+        features={
+            "bits": bits,
+            "categorical": _split(categorical),
+            "interactions": _pairs(interactions),
+            "standardize": standardize,
+            "missing": missing,
+        },
         drift=drift,
         adapt=adapt,
         signal=signal,
@@ -268,7 +270,9 @@ def demo(
         }
         for task, streams in runs.items():
             reports = {
-                name: _evaluate_with_progress(name, path, target, interactions=crosses)[0]
+                name: _evaluate_with_progress(
+                    name, path, target, features={"interactions": crosses}
+                )[0]
                 for name, (path, target, crosses) in streams.items()
             }
             learner = next(iter(reports.values())).model

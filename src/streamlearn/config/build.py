@@ -46,20 +46,11 @@ def _task(config: RunConfig) -> str:
 def _learner(
     model: ModelConfig, task: str, detector: str | None, policy: str, signal: str | None = None
 ) -> Learner:
-    interactions = model.interactions
     if model.kind != "linear":
         if detector is not None:
             raise ConfigError(f"drift: a detector needs a linear model, not a {model.kind} one")
         return _other_learner(model)
-    learner = make_learner(
-        task,
-        model.optimizer,
-        bits=model.bits,
-        categorical=tuple(model.categorical),
-        interactions=interactions if interactions == "all" else [tuple(p) for p in interactions],
-        standardize=model.standardize,
-        missing=model.missing,
-    )
+    learner = make_learner(task, model.optimizer, features=model.features())
     if detector is None:
         return learner
     return watched(learner, detector, policy, signal)
@@ -71,15 +62,6 @@ def _other_learner(model: ModelConfig) -> Learner:
 
         allow_pickle(model.allow_pickle)
         return RiverModel(river_estimator(model.river))
-    hashing = {
-        "bits": model.bits,
-        "categorical": tuple(model.categorical),
-        "interactions": model.interactions
-        if model.interactions == "all"
-        else [tuple(p) for p in model.interactions],
-        "standardize": model.standardize,
-        "missing": model.missing,
-    }
     common = {"alpha": model.alpha, "forgetting": model.forgetting, "capacity": model.capacity}
     if model.kind == "ranker":
         return EngagementRanker(
@@ -87,11 +69,11 @@ def _other_learner(model: ModelConfig) -> Learner:
             weights=model.weights,
             defaults=model.defaults,
             optimizer=model.optimizer,
-            **hashing,
+            features=model.features(),
         )
     if model.kind == "bayesian":
         return BayesianLinearRegression(
-            beta=model.beta, covariance=model.covariance, **common, **hashing
+            beta=model.beta, covariance=model.covariance, **common, features=model.features()
         )
     return LinearBandit(
         model.arms,
@@ -99,7 +81,7 @@ def _other_learner(model: ModelConfig) -> Learner:
         explore=model.explore,
         arm_column=model.arm_column,
         **common,
-        **hashing,
+        features=model.features(),
     )
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -100,6 +100,16 @@ class ModelConfig(_Section):
     # kind = "river": any River estimator, as "module.Class | module.Class"
     river: str | None = None
     allow_pickle: bool = False  # River models checkpoint as pickles: say yes explicitly
+
+    def features(self) -> dict[str, Any]:
+        """The featurizer's settings (see :class:`~streamlearn.features.FeatureHasher`)."""
+        return {
+            "bits": self.bits,
+            "categorical": list(self.categorical),
+            "interactions": self.interactions,
+            "standardize": self.standardize,
+            "missing": self.missing,
+        }
 
     @model_validator(mode="after")
     def _kind_needs(self) -> ModelConfig:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,11 +46,7 @@ def evaluate_file(
     target: str,
     model: str | Learner = DEFAULT_OPTIMIZER,
     task: str | None = None,
-    bits: int = 20,
-    categorical: tuple[str, ...] = (),
-    interactions: tuple[tuple[str, str], ...] | str = (),
-    standardize: bool = True,
-    missing: bool = True,
+    features: Mapping[str, Any] | None = None,
     window: int | None = 1000,
     limit: int | None = None,
     rejects_path: str | os.PathLike | None = None,
@@ -64,7 +60,10 @@ def evaluate_file(
     """Progressive validation of ``model`` on the file; returns the report and the rejects.
 
     ``model`` is an optimizer name (``ftrl``, ``sgd``, ``adagrad``) or a learner. The task
-    is detected from the first batch's targets unless given. ``drift`` names a detector
+    is detected from the first batch's targets unless given. ``features`` holds the named
+    learner's feature settings (those of :class:`~streamlearn.features.FeatureHasher`;
+    missing values count as a signal unless ``{"missing": False}``); its ``categorical``
+    columns are also read from the file as codes. ``drift`` names a detector
     (``PageHinkley``, ``DDM``, ``EDDM``, ``WindowErrorRate``) that watches the learner's
     errors; ``adapt`` is the policy applied when it fires (``reset``, ``boost``, ``shrink``,
     ``background``); ``signal`` is what the detector watches (``error``, ``brier``,
@@ -75,26 +74,15 @@ def evaluate_file(
     ``curves`` (True, or the number of points) records the metrics over time in
     ``report.curves`` (for :func:`streamlearn.monitor.report.write_report`).
     """
-    source = FileSource(path, target, categorical=categorical)
+    settings = {"missing": True, **(features or {})}
+    source = FileSource(path, target, categorical=settings.get("categorical", ()))
     batches = iter(source)
     log = RejectLog(Path(rejects_path) if rejects_path else None)
     first = next(batches, None)
     if first is None:
         raise ValueError(f"{path}: the file holds no rows")
     task = task or detect_task(first.target)
-    learner = (
-        model
-        if isinstance(model, Learner)
-        else make_learner(
-            task,
-            model,
-            bits=bits,
-            categorical=categorical,
-            interactions=interactions,
-            standardize=standardize,
-            missing=missing,
-        )
-    )
+    learner = model if isinstance(model, Learner) else make_learner(task, model, **settings)
 
     if drift is not None:
         learner = watched(learner, drift, adapt, signal)

@@ -7,7 +7,7 @@ keep one weight per column and carry their value. Missing values, ``None``, empt
 NaN and ±inf are absent: they touch no weight. Numbers are clipped to ±1e12.
 
 >>> from streamlearn.features.hasher import FeatureHasher
->>> hasher = FeatureHasher(bits=8, interactions=[("user", "ad")])
+>>> hasher = FeatureHasher(bits=8, interactions=[("user", "ad")], standardize=False)
 >>> event = hasher.encode_one({"user": "u1", "ad": "a9", "price": 2.5})
 >>> len(event.hashes), event.values.tolist()
 (4, [1.0, 2.5, 1.0, 1.0])
@@ -126,7 +126,8 @@ class FeatureHasher:
         ``"all"`` crosses every pair of namespaces (automatic crosses; slots grow as the
         square of the number of columns).
     standardize
-        Scale numbers to z-scores with running (Welford) statistics of earlier events.
+        Scale numbers to z-scores with running (Welford) statistics of earlier events (on by
+        default: one learning rate then suits every column).
     missing
         Missing values as their own signal: once a column has been learned from, an event
         where it is missing (absent key, ``None``, NaN, ±inf, empty string) gets the column's
@@ -144,7 +145,7 @@ class FeatureHasher:
         categorical: Iterable[str] = (),
         namespaces: Mapping[str, Iterable[str]] | None = None,
         interactions: Iterable[Iterable[str]] | str = (),
-        standardize: bool = False,
+        standardize: bool = True,
         missing: bool = False,
     ) -> None:
         if not 1 <= int(bits) <= 30:
@@ -486,6 +487,42 @@ class FeatureHasher:
     def load_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         self.scaler = OnlineScaler.from_state(arrays["scaler_stats"], meta["scaler_columns"])
         self.known = set(meta.get("known_columns", []))
+
+
+FEATURE_SETTINGS = (
+    "bits",
+    "seed",
+    "categorical",
+    "namespaces",
+    "interactions",
+    "standardize",
+    "missing",
+)
+
+
+def as_features(
+    features: FeatureHasher | Mapping[str, Any] | None,
+    settings: Mapping[str, Any],
+    owner: str,
+    **defaults: Any,
+) -> FeatureHasher:
+    """The featurizer a model composes: ``features`` itself, or one made from its settings
+    (a dict, as a model's params hold them) and ``settings`` given one by one, over the
+    model's ``defaults``."""
+    if isinstance(features, FeatureHasher):
+        if settings:
+            raise TypeError(
+                f"{owner}: give features= or its settings ({', '.join(sorted(settings))}), not both"
+            )
+        return features
+    merged = {**defaults, **dict(features or {}), **settings}
+    unknown = sorted(set(merged) - set(FEATURE_SETTINGS))
+    if unknown:
+        raise TypeError(
+            f"{owner} got unknown arguments {unknown}; "
+            f"its feature settings are {', '.join(FEATURE_SETTINGS)}"
+        )
+    return FeatureHasher(**merged)
 
 
 def _is_missing(value: Any) -> bool:

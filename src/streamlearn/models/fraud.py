@@ -40,6 +40,7 @@ from streamlearn.base import Classifier, ServesRows, State, register
 from streamlearn.base.state import nest, nested_part
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.entity import EntityStore
+from streamlearn.features.hasher import FeatureHasher, as_features
 from streamlearn.models.linear import LogisticRegression
 
 ENTITY_SLOT, Z_SLOT = 0xFFFFFFFB, 0xFFFFFFFA  # runner rows: the entity's row, amount_z
@@ -86,10 +87,14 @@ class FraudDetector(Classifier, ServesRows):
         The cold-start rule's amount z-score at which its score is 0.5.
     fp_budget
         The share of legitimate transactions the threshold may flag.
-    bits, optimizer, intercept_lr
-        The logistic model's hashed features (standardized online), its optimizer, and its
-        intercept's rate (fast: with frauds this rare, the base rate needs to move quickly
-        on each one; 0.1 was best on the credit-card data's first 60,000 events).
+    optimizer, intercept_lr
+        The logistic model's optimizer and its intercept's rate (fast: with frauds this
+        rare, the base rate needs to move quickly on each one; 0.1 was best on the
+        credit-card data's first 60,000 events).
+    features, **feature_settings
+        The logistic model's featurizer (a :class:`~streamlearn.features.FeatureHasher` or
+        its settings; ``2**18`` weights, standardized online by default), or its settings one
+        by one (``bits=20``).
     """
 
     def __init__(
@@ -103,21 +108,19 @@ class FraudDetector(Classifier, ServesRows):
         min_frauds: int = 5,
         rule_z: float = 3.0,
         fp_budget: float = 0.005,
-        bits: int = 18,
         optimizer: str | dict[str, Any] = "sgd",
         intercept_lr: float = 0.1,
+        *,
+        features: FeatureHasher | Mapping[str, Any] | None = None,
+        **feature_settings: Any,
     ) -> None:
         if not 0 < fp_budget < 1 or min_frauds < 0:
             raise ValueError("need 0 < fp_budget < 1 and min_frauds >= 0")
         self.entity, self.time, self.amount = entity, time, amount
-        self.min_frauds, self.rule_z, self.fp_budget, self.bits = (
-            min_frauds,
-            rule_z,
-            fp_budget,
-            bits,
-        )
+        self.min_frauds, self.rule_z, self.fp_budget = min_frauds, rule_z, fp_budget
         self.store = EntityStore(half_lives, prior, weight)
-        self.model = LogisticRegression(optimizer, bits=bits, intercept_lr=intercept_lr)
+        features = as_features(features, feature_settings, type(self).__name__, bits=18)
+        self.model = LogisticRegression(optimizer, features=features, intercept_lr=intercept_lr)
         self.intercept_lr = intercept_lr
         self.optimizer = self.model.optimizer.params()
         self.thresholds = ScoreThreshold(fp_budget)
@@ -132,9 +135,9 @@ class FraudDetector(Classifier, ServesRows):
             "min_frauds": self.min_frauds,
             "rule_z": self.rule_z,
             "fp_budget": self.fp_budget,
-            "bits": self.bits,
             "optimizer": self.optimizer,
             "intercept_lr": self.intercept_lr,
+            "features": self.model.features.params(),
         }
 
     @property

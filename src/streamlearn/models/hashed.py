@@ -3,14 +3,14 @@ cache, encoding batches in chunks, and serving rows to the runner."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from streamlearn.base import Learner
 from streamlearn.features.columns import as_columns, n_rows, rows
-from streamlearn.features.hasher import FeatureHasher
+from streamlearn.features.hasher import FeatureHasher, as_features
 
 CHUNK = 1 << 15  # events encoded at a time: bounds the memory of a batch call
 
@@ -18,23 +18,24 @@ CHUNK = 1 << 15  # events encoded at a time: bounds the memory of a batch call
 class HashedModel(Learner):
     """A learner whose input goes through a :class:`~streamlearn.features.FeatureHasher`.
 
+    The featurizer is composed into the model: ``LogisticRegression(features=FeatureHasher(
+    bits=18, interactions=[("user", "ad")]))``, or its settings given to the model directly,
+    ``LogisticRegression(bits=18, interactions=[("user", "ad")])``. The model's ``params()``
+    hold them as one ``"features"`` record.
+
     Subclasses implement ``_run(hashes, values, targets, out, learn)``, the compiled loop
     over a chunk of encoded events; ``_run_many`` feeds it chunk by chunk.
     """
 
     def __init__(
         self,
-        bits: int = 20,
-        seed: int = 0,
-        categorical: Iterable[str] = (),
-        namespaces: Mapping[str, Iterable[str]] | None = None,
-        interactions: Iterable[Iterable[str]] | str = (),
-        standardize: bool = True,
-        missing: bool = False,
+        features: FeatureHasher | Mapping[str, Any] | None,
+        settings: Mapping[str, Any],
+        **defaults: Any,
     ) -> None:
-        self.features = FeatureHasher(
-            bits, seed, categorical, namespaces, interactions, standardize, missing
-        )
+        """``features`` (a hasher, or its settings) or the ``settings`` given one by one,
+        over this model's ``defaults`` (see :func:`~streamlearn.features.hasher.as_features`)."""
+        self.features = as_features(features, settings, type(self).__name__, **defaults)
         self._cached: tuple[Mapping, dict, Any] | None = None  # (event, its copy, encoded)
 
     def _encode(self, x: Mapping[str, Any], pack: bool = False) -> Any:

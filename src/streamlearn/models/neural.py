@@ -33,6 +33,7 @@ import numpy as np
 
 from streamlearn.base import Classifier, Learner, Regressor, State, register
 from streamlearn.features.columns import as_columns, n_rows
+from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear.base import regression_target, target_array
 
@@ -92,7 +93,6 @@ class _Neural(HashedModel):
 
     def __init__(
         self,
-        bits: int = 10,
         factory: str = DEFAULT_FACTORY,
         factory_args: Mapping[str, Any] | None = None,
         batch_size: int = 32,
@@ -102,17 +102,17 @@ class _Neural(HashedModel):
         seed: int = 0,
         freeze_base_for: int = 0,
         base_lr_scale: float = 0.1,
-        categorical: Iterable[str] = (),
-        interactions: Iterable[Iterable[str]] | str = (),
-        standardize: bool = True,
-        missing: bool = False,
+        *,
+        features: FeatureHasher | Mapping[str, Any] | None = None,
+        **feature_settings: Any,
     ) -> None:
         torch = _torch()
-        if bits > 16 or batch_size < 1 or epochs < 1 or not lr > 0:
+        # The hashing seed stays 0 (the linear learners' default) whatever ``seed`` is, so
+        # that a linear model can warm-start the network; ``seed`` seeds the weights. Inputs
+        # are dense: 2**10 by default.
+        super().__init__(features, feature_settings, bits=10)
+        if self.features.bits > 16 or batch_size < 1 or epochs < 1 or not lr > 0:
             raise ValueError("need bits <= 16, batch_size >= 1, epochs >= 1 and lr > 0")
-        # The hashing seed stays 0, as the linear learners' default, so that a linear model can
-        # warm-start the network; ``seed`` seeds the weights.
-        super().__init__(bits, 0, categorical, None, interactions, standardize, missing)
         self.factory, self.factory_args = factory, dict(factory_args or {})
         self.batch_size, self.epochs, self.lr, self.seed = batch_size, epochs, float(lr), seed
         self.freeze_base_for, self.base_lr_scale = int(freeze_base_for), float(base_lr_scale)
@@ -141,7 +141,6 @@ class _Neural(HashedModel):
 
     def params(self) -> dict[str, Any]:
         return {
-            "bits": self.features.bits,
             "factory": self.factory,
             "factory_args": self.factory_args,
             "batch_size": self.batch_size,
@@ -151,11 +150,7 @@ class _Neural(HashedModel):
             "seed": self.seed,
             "freeze_base_for": self.freeze_base_for,
             "base_lr_scale": self.base_lr_scale,
-            **{
-                k: v
-                for k, v in self.features.params().items()
-                if k in ("categorical", "interactions", "standardize", "missing")
-            },
+            "features": self.features.params(),
         }
 
     # ------------------------------------------------------------------ state

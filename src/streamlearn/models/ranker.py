@@ -25,7 +25,7 @@ with ``defaults`` for tasks that got none (no click within the window is a 0); s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 import numpy as np
@@ -44,6 +44,7 @@ from streamlearn.base import (
 )
 from streamlearn.base.state import nest, nested_part
 from streamlearn.features.columns import as_columns, n_rows
+from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear import LinearRegression, LogisticRegression
 
@@ -65,8 +66,11 @@ class EngagementRanker(HashedModel, ServesRows, MultiTask, Mixable):
         for it (``{"click": 0}``: no click is a 0); other tasks then stay unknown.
     optimizer
         The heads' optimizer (see :class:`~streamlearn.models.LogisticRegression`).
-    bits, seed, categorical, namespaces, interactions, standardize, missing
-        The shared featurization.
+    features
+        The featurization the heads share: a :class:`~streamlearn.features.FeatureHasher`,
+        or its settings as a dict.
+    **feature_settings
+        The featurizer's settings one by one instead (``bits=18``, ``interactions=[...]``, …).
     """
 
     task = Task.RANKING
@@ -77,17 +81,12 @@ class EngagementRanker(HashedModel, ServesRows, MultiTask, Mixable):
         weights: Mapping[str, float] | None = None,
         defaults: Mapping[str, float] | None = None,
         optimizer: str | dict[str, Any] = "ftrl",
-        bits: int = 20,
-        seed: int = 0,
-        categorical: Iterable[str] = (),
-        namespaces: Mapping[str, Iterable[str]] | None = None,
-        interactions: Iterable[Iterable[str]] | str = (),
-        standardize: bool = True,
-        missing: bool = False,
+        features: FeatureHasher | Mapping[str, Any] | None = None,
+        **feature_settings: Any,
     ) -> None:
         if not tasks or any(kind not in HEADS for kind in tasks.values()):
             raise ValueError(f"tasks: name → one of {sorted(HEADS)}")
-        super().__init__(bits, seed, categorical, namespaces, interactions, standardize, missing)
+        super().__init__(features, feature_settings)
         self.tasks = dict(tasks)
         self.weights = {name: float((weights or {}).get(name, 1.0)) for name in self.tasks}
         unknown = set(weights or {}) - set(self.tasks)
@@ -100,7 +99,8 @@ class EngagementRanker(HashedModel, ServesRows, MultiTask, Mixable):
             )
         self.optimizer = optimizer
         self.heads: dict[str, Learner] = {
-            name: HEADS[kind](optimizer, bits=bits) for name, kind in self.tasks.items()
+            name: HEADS[kind](optimizer, bits=self.features.bits)
+            for name, kind in self.tasks.items()
         }
 
     def params(self) -> dict[str, Any]:
@@ -109,7 +109,7 @@ class EngagementRanker(HashedModel, ServesRows, MultiTask, Mixable):
             "weights": dict(self.weights),
             "defaults": dict(self.defaults),
             "optimizer": self.optimizer,
-            **self.features.params(),
+            "features": self.features.params(),
         }
 
     # ------------------------------------------------------------------ state

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from streamlearn.base import register
+from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.bandit.hybrid_kernel import run_hybrid
 from streamlearn.models.bandit.kernel import DECIDE, LEARN
 from streamlearn.models.bandit.policy import LinearBandit, Outcomes
@@ -43,7 +44,7 @@ class HybridLinUCB(LinearBandit):
         Each arm's features (name → number); a missing one counts as 0.
     explore
         The width c of the confidence bonus.
-    capacity, seed, bits, categorical, namespaces, interactions, standardize, missing, arm_column
+    capacity, seed, arm_column, features, **feature_settings
         As for :class:`LinearBandit`.
     """
 
@@ -55,13 +56,10 @@ class HybridLinUCB(LinearBandit):
         explore: float = 1.0,
         capacity: int = 64,
         seed: int = 0,
-        bits: int = 20,
-        categorical: Iterable[str] = (),
-        namespaces: Mapping[str, Iterable[str]] | None = None,
-        interactions: Iterable[Iterable[str]] | str = (),
-        standardize: bool = True,
-        missing: bool = False,
         arm_column: str = "arm",
+        *,
+        features: FeatureHasher | Mapping[str, Any] | None = None,
+        **feature_settings: Any,
     ) -> None:
         self.shared = list(shared)
         self.arm_features = {arm: dict(f) for arm, f in _pairs(arm_features or {})}
@@ -76,13 +74,9 @@ class HybridLinUCB(LinearBandit):
             capacity,
             1,
             seed,
-            bits,
-            categorical,
-            namespaces,
-            interactions,
-            standardize,
-            missing,
             arm_column,
+            features=features,
+            **feature_settings,
         )
 
     def add_arm(self, arm: Hashable, features: Mapping[str, float] | None = None) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 
 from streamlearn.base import ServesRows, State, Task, register
 from streamlearn.features.columns import as_columns, n_rows
+from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.bandit.kernel import (
     DECIDE,
     DECIDE_LEARN,
@@ -86,9 +87,15 @@ class LinearBandit(HashedModel, ServesRows):
     draws
         Thompson sampling's extra draws to estimate a decision's propensity.
     seed
-        Seeds the decisions' random numbers (they are part of the state).
-    bits, categorical, namespaces, interactions, standardize, missing
-        Context hashing, as for the other hashed learners.
+        Seeds the decisions' random numbers (they are part of the state), and the context's
+        hashing unless the features say otherwise.
+    arm_column
+        The column of a logged event naming the arm that was played.
+    features
+        The context's featurizer: a :class:`~streamlearn.features.FeatureHasher`, or its
+        settings as a dict.
+    **feature_settings
+        The featurizer's settings one by one instead (``bits=18``, ``interactions=[...]``, …).
     """
 
     task = Task.BANDIT
@@ -103,13 +110,10 @@ class LinearBandit(HashedModel, ServesRows):
         capacity: int = 64,
         draws: int = 100,
         seed: int = 0,
-        bits: int = 20,
-        categorical: Iterable[str] = (),
-        namespaces: Mapping[str, Iterable[str]] | None = None,
-        interactions: Iterable[Iterable[str]] | str = (),
-        standardize: bool = True,
-        missing: bool = False,
         arm_column: str = "arm",
+        *,
+        features: FeatureHasher | Mapping[str, Any] | None = None,
+        **feature_settings: Any,
     ) -> None:
         if rule not in RULES:
             raise ValueError(f"rule must be one of {sorted(RULES)}, got {rule!r}")
@@ -124,7 +128,7 @@ class LinearBandit(HashedModel, ServesRows):
             raise ValueError("need alpha > 0 and forgetting in (0, 1]")
         if not 1 <= capacity <= 4096 or draws < 1:
             raise ValueError("need capacity in [1, 4096] and draws >= 1")
-        super().__init__(bits, seed, categorical, namespaces, interactions, standardize, missing)
+        super().__init__(features, feature_settings, seed=seed)
         self.rule, self.explore, self.alpha = rule, explore, float(alpha)
         self.forgetting, self.capacity, self.draws = float(forgetting), int(capacity), int(draws)
         self.seed, self.arm_column = int(seed), arm_column
@@ -194,7 +198,7 @@ class LinearBandit(HashedModel, ServesRows):
             "draws": self.draws,
             "seed": self.seed,
             "arm_column": self.arm_column,
-            **{k: v for k, v in self.features.params().items() if k != "seed"},
+            "features": self.features.params(),
         }
 
     def state(self) -> State:

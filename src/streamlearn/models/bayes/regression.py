@@ -18,7 +18,7 @@ New South Wales electricity demand from the period, prices and Victoria's demand
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Self
@@ -27,6 +27,7 @@ import numpy as np
 
 from streamlearn.base import Regressor, ServesRows, State, register
 from streamlearn.features.columns import as_columns, n_rows
+from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.bayes.kernel import (
     EMPTY,
     run_diagonal,
@@ -79,12 +80,15 @@ class BayesianLinearRegression(HashedModel, Regressor, ServesRows):
         coordinates, O(features per event), for high-dimensional sparse input.
     capacity
         Distinct features the full covariance holds.
-    bits, seed, categorical, namespaces, interactions, standardize, missing
-        Feature hashing, as for the other hashed learners. Numbers are standardized online
-        (z-scores clipped at ±5) by default, which keeps the posterior well-conditioned
-        whatever the raw scales; with ``standardize=False`` it is the textbook posterior on
-        the raw features (an event whose scales would exhaust float64's precision is then
-        not learned, see :attr:`n_skipped`).
+    features
+        The featurizer: a :class:`~streamlearn.features.FeatureHasher`, or its settings as a
+        dict. Numbers are standardized online (z-scores clipped at ±5) by default, which
+        keeps the posterior well-conditioned whatever the raw scales; with
+        ``standardize=False`` it is the textbook posterior on the raw features (an event
+        whose scales would exhaust float64's precision is then not learned, see
+        :attr:`n_skipped`).
+    **feature_settings
+        The featurizer's settings one by one instead (``bits=18``, ``interactions=[...]``, …).
     """
 
     def __init__(
@@ -94,13 +98,8 @@ class BayesianLinearRegression(HashedModel, Regressor, ServesRows):
         forgetting: float = 1.0,
         covariance: str = "full",
         capacity: int = 256,
-        bits: int = 20,
-        seed: int = 0,
-        categorical: Iterable[str] = (),
-        namespaces: Mapping[str, Iterable[str]] | None = None,
-        interactions: Iterable[Iterable[str]] | str = (),
-        standardize: bool = True,
-        missing: bool = False,
+        features: FeatureHasher | Mapping[str, Any] | None = None,
+        **feature_settings: Any,
     ) -> None:
         if not (alpha > 0 and beta > 0 and math.isfinite(alpha) and math.isfinite(beta)):
             raise ValueError("alpha and beta must be finite and > 0")
@@ -110,7 +109,7 @@ class BayesianLinearRegression(HashedModel, Regressor, ServesRows):
             raise ValueError(f"covariance must be one of {COVARIANCES}, got {covariance!r}")
         if not 1 <= capacity <= 8192:
             raise ValueError(f"capacity must be in [1, 8192], got {capacity}")
-        super().__init__(bits, seed, categorical, namespaces, interactions, standardize, missing)
+        super().__init__(features, feature_settings)
         self.alpha, self.beta, self.forgetting = float(alpha), float(beta), float(forgetting)
         self.covariance, self.capacity = covariance, int(capacity)
         self._hyper = np.array([self.alpha, 1.0 / self.beta, self.forgetting])
@@ -136,7 +135,7 @@ class BayesianLinearRegression(HashedModel, Regressor, ServesRows):
             "forgetting": self.forgetting,
             "covariance": self.covariance,
             "capacity": self.capacity,
-            **self.features.params(),
+            "features": self.features.params(),
         }
 
     def _arrays(self) -> dict[str, np.ndarray]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pyarrow as pa
 
 from streamlearn.base import ServesRows, State
+from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear.kernel import (
     count_zero_weights,
@@ -34,12 +35,16 @@ class LinearModel(HashedModel, ServesRows):
     ----------
     optimizer
         An optimizer (:class:`SGD`, :class:`AdaGrad`, :class:`FTRL`), its name or its params.
-    bits, seed, categorical, namespaces, interactions, standardize, missing
-        Feature hashing, as in :class:`streamlearn.features.FeatureHasher`. Numbers are
-        standardized online by default: one learning rate then suits every column.
+    features
+        The featurizer: a :class:`~streamlearn.features.FeatureHasher`, or its settings as a
+        dict. Numbers are standardized online by default: one learning rate then suits every
+        column.
     intercept_lr
         The intercept's constant learning rate (plain SGD, no regularization): it keeps
         following the base rate when that drifts, as per-coordinate rates slow down.
+    **feature_settings
+        The featurizer's settings one by one instead (``bits=18``, ``interactions=[...]``,
+        ``categorical=[...]``, …).
     """
 
     loss: ClassVar[int]
@@ -48,16 +53,12 @@ class LinearModel(HashedModel, ServesRows):
     def __init__(
         self,
         optimizer: Optimizer | dict[str, Any] | str | None = None,
-        bits: int = 20,
-        seed: int = 0,
-        categorical: Iterable[str] = (),
-        namespaces: Mapping[str, Iterable[str]] | None = None,
-        interactions: Iterable[Iterable[str]] | str = (),
-        standardize: bool = True,
-        missing: bool = False,
+        *,
+        features: FeatureHasher | Mapping[str, Any] | None = None,
         intercept_lr: float = 0.02,
+        **feature_settings: Any,
     ) -> None:
-        super().__init__(bits, seed, categorical, namespaces, interactions, standardize, missing)
+        super().__init__(features, feature_settings)
         self.optimizer = make_optimizer(optimizer or self.default_optimizer)
         if not (np.isfinite(intercept_lr) and intercept_lr >= 0):
             raise ValueError(f"intercept_lr must be a finite number >= 0, got {intercept_lr!r}")
@@ -76,7 +77,7 @@ class LinearModel(HashedModel, ServesRows):
     def params(self) -> dict[str, Any]:
         return {
             "optimizer": self.optimizer.params(),
-            **self.features.params(),
+            "features": self.features.params(),
             "intercept_lr": self.intercept_lr,
         }
 
