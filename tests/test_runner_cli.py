@@ -119,7 +119,9 @@ def test_regression_is_detected_and_scored(tmp_path):
 def test_limit_and_generated_stream(tmp_path):
     path = tmp_path / "clicks.csv"
     synth.write_csv(str(path), n=5000, seed=3)
-    report, _ = evaluate_file(path, synth.TARGET, limit=1234, features={"interactions": [("C1", "C2")]})
+    report, _ = evaluate_file(
+        path, synth.TARGET, limit=1234, features={"interactions": [("C1", "C2")]}
+    )
     assert report.events == 1234
     assert 0.3 < report.metrics["log_loss"] < 0.6
 
