@@ -256,3 +256,29 @@ def test_packed_one_event_path_equals_the_general_path(optimizer, standardize, k
         np.testing.assert_array_equal(fast.arrays[name], slow.arrays[name], err_msg=name)
     assert fast.meta == slow.meta
     assert models[0].features._layouts and not models[1].features._layouts  # it was used
+
+
+def test_a_composed_featurizer_is_the_same_model_as_its_settings_given_one_by_one():
+    from streamlearn.datasets import elec2
+    from streamlearn.models import BayesianLinearRegression, LinearBandit, LogisticRegression
+
+    settings = {"bits": 12, "interactions": [("nswprice", "period")], "missing": True}
+    events = list(elec2.stream(limit=500))
+    composed = LogisticRegression(features=FeatureHasher(**settings))
+    flat = LogisticRegression(**settings)
+    for model in (composed, flat):
+        for x, y in events:
+            model.learn_one(x, y)
+    assert composed.params() == flat.params()
+    assert composed.params()["features"]["interactions"] == [["nswprice", "period"]]
+    np.testing.assert_array_equal(composed.weights(), flat.weights())
+    again = LogisticRegression.from_state(composed.state())  # the params record rebuilds it
+    assert again.features.params() == composed.features.params()
+    # A model's own defaults sit under what is given: a bandit hashes with its seed.
+    assert LinearBandit(["a"], seed=7).features.seed == 7
+    assert LinearBandit(["a"], seed=7, features={"seed": 3}).features.seed == 3
+    assert BayesianLinearRegression(features={"bits": 8}).features.size == 256
+    with pytest.raises(TypeError, match="not both"):
+        LogisticRegression(features=FeatureHasher(bits=8), bits=10)
+    with pytest.raises(TypeError, match=r"unknown arguments \['bitz'\]"):
+        LogisticRegression(bitz=10)
