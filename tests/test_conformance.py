@@ -6,9 +6,12 @@ each check then runs as a test of its own.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
+from streamlearn import checks
 from streamlearn.adaptation import Background, Boost, Shrink, adaptive
 from streamlearn.base import state as state_module
 from streamlearn.base.state import learner_kinds
@@ -189,3 +192,60 @@ def test_model_memory_is_fixed_by_the_hash_size():
         sizes.add(sum(a.nbytes for a in model.state().arrays.values()))
     # table, intercept, target statistics, counter, one scaler row
     assert sizes == {2**10 * 2 * 8 + 8 + 3 * 8 + 8 + 3 * 8}
+
+
+SERVED = sorted(
+    name
+    for name, make in LEARNERS.items()
+    if checks.engine.check_run_stopped_at_a_checkpoint_and_resumed_ends_bit_identical
+    in checks_for(make())
+)
+
+
+@pytest.mark.parametrize("name", SERVED)
+def test_every_runnable_learner_answers_over_http_one_event_and_a_batch(name):
+    """Through the service: labelled events learned, then one event and a batch answered,
+    each prediction logged with a version, and its label joined when it comes."""
+    from fastapi.testclient import TestClient
+
+    from streamlearn.runner import Runner
+    from streamlearn.service import Trainer
+    from streamlearn.service.app import create_app
+    from streamlearn.streams.live import LiveEvents
+
+    model = EVERY[name]()
+    messy, targets = labelled(model, n=120)
+    events = [  # JSON has no NaN nor inf: those become nulls
+        {k: v if not isinstance(v, float) or np.isfinite(v) else None for k, v in x.items()}
+        for x in messy
+    ]
+    labels = [float(y) for y in targets]
+    live = LiveEvents()
+    trainer = Trainer(Runner(model, live, ttl=60.0, drain_at_end=False), live, publish_every=0)
+    trainer.start()
+    auth = {"Authorization": "Bearer t"}
+    client = TestClient(create_app(trainer=trainer, token="t"))
+    try:
+        body = [{"features": x, "label": y} for x, y in zip(events[:100], labels, strict=False)]
+        assert client.post("/learn", json={"events": body}, headers=auth).status_code == 200
+        one = client.post("/predict", json={"id": "one", "features": events[100]})
+        many = client.post(
+            "/predict",
+            json={
+                "events": [{"id": f"b{k}", "features": x} for k, x in enumerate(events[101:104])]
+            },
+        )
+        assert one.status_code == many.status_code == 200, (one.text, many.text)
+        answers = one.json()["predictions"] + many.json()["predictions"]
+        assert [a["id"] for a in answers] == ["one", "b0", "b1", "b2"]
+        assert all(a["model_version"] for a in answers)
+        score = "probability" if "probability" in answers[0] else "prediction"
+        assert all(np.isfinite(a[score]) for a in answers)
+        feedback = [{"id": a["id"], "label": labels[100 + k]} for k, a in enumerate(answers)]
+        assert client.post("/feedback", json={"labels": feedback}, headers=auth).status_code == 200
+        deadline = time.monotonic() + 60
+        while trainer.runner.counters["learned"] < 104 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert trainer.runner.counters["learned"] == 104 and trainer.error is None
+    finally:
+        trainer.stop()

@@ -221,7 +221,7 @@ def test_redis_down_a_while_the_service_serves_reports_and_recovers(tmp_path):
         assert wait_for(lambda: health(trained)["status"] == "ok")
         assert wait_for(lambda: health(served)["status"] == "ok")
         assert wait_for(lambda: replica.serving.events_learned == 300)  # a newer version
-        assert replica.serving.version != before and runner.checkpoint_failures > 0
+        assert replica.serving.version != before and runner.checkpoints.failures > 0
         trainer.stop()
         replica.stop()
     finally:
@@ -273,20 +273,20 @@ def test_a_disk_that_fills_during_a_snapshot_keeps_the_previous_version(tmp_path
     )
     assert first.returncode == 0, first.stderr
     registry = LocalRegistry(tmp_path / "full")
-    size = (tmp_path / "full" / "v000001.snap").stat().st_size
+    size = (tmp_path / "full" / "v000002.snap").stat().st_size
     # Every later snapshot is cut off half way: the periodic ones are logged and retried,
     # the last one fails the run with a clear error.
     full = _run_cli(tmp_path, "full.toml", file_size_limit=size // 2)
     assert full.returncode != 0
     assert "checkpoint failed" in full.stderr and "File too large" in full.stderr
-    assert [v.id for v in registry.versions()] == ["v000001"]
+    assert [v.id for v in registry.versions()] == ["v000001", "v000002"]  # start, 4000
     state, version = registry.latest()  # checksummed: whole
     assert version.offsets == {"file": 4000}
     assert not list((tmp_path / "full").glob("*.tmp"))  # no half-written file left behind
     # Space again: the run resumes from the last good version and ends as if nothing happened.
     again = _run_cli(tmp_path, "full.toml")
     assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout)["resumed_from"] == "v000001"
+    assert json.loads(again.stdout)["resumed_from"] == "v000002"
     state, version = registry.latest()
     np.testing.assert_array_equal(state.arrays["table"], whole.model.state().arrays["table"])
     assert version.offsets == {"file": 20_000}

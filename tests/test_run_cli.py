@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+
+import pytest
 
 from streamlearn.datasets import elec2
+from streamlearn.models import LogisticRegression
 from tests.test_runner_cli import run
 
 CONFIG = f"""
@@ -54,12 +58,14 @@ def test_run_resumes_and_the_registry_commands_work(tmp_path):
     registry = str(tmp_path / "registry")
     listing = run("registry", "list", registry)
     assert listing.returncode == 0 and "v000001" in listing.stdout and "champion" in listing.stdout
-    shown = json.loads(run("registry", "show", registry, "v000001").stdout)
+    start = json.loads(run("registry", "show", registry, "v000001").stdout)
+    assert start["events"] == 0 and start["notes"]["counters"]["served"] == 0  # the start
+    shown = json.loads(run("registry", "show", registry, "v000002").stdout)
     assert shown["offsets"] == {"file": 10_000} and shown["model"] == "AdaptiveClassifier"
     assert shown["notes"]["counters"]["served"] == 10_000 and len(shown["sha256"]) == 64
-    diff = run("registry", "diff", registry, "v000001", "v000002")
+    diff = run("registry", "diff", registry, "v000002", "v000003")
     assert diff.returncode == 0 and "learner/table changed" in diff.stdout
-    assert run("registry", "promote", registry, "v000002").returncode == 0
+    assert run("registry", "promote", registry, "v000003").returncode == 0
     back = run("registry", "rollback", registry)
     assert back.returncode == 0 and "is the champion" in back.stdout
     missing = run("registry", "show", registry, "v000099")
@@ -89,10 +95,33 @@ def test_run_logs_checkpoints_and_drifts_as_json_lines(tmp_path):
     assert {r["name"] for r in records} == {"streamlearn.runner"}
     checkpoints = [r for r in records if r["message"] == "checkpoint"]
     assert [c["version"] for c in checkpoints] == json.loads(result.stdout)["versions"]
-    assert checkpoints[0]["offset"] == 10_000 and checkpoints[0]["level"] == "INFO"
+    assert [c["offset"] for c in checkpoints[:2]] == [0, 10_000]  # the starting model first
+    assert checkpoints[0]["level"] == "INFO"
     drifts = [r for r in records if r["message"] == "drift"]
     assert drifts and all(d["detector"] == "ADWIN" and "offset" in d for d in drifts)
     quiet = run("--log-level", "warning", "run", str(tmp_path / "run.toml"), "--output", "json")
     assert quiet.returncode == 0 and "checkpoint" not in quiet.stderr
     wrong = run("--log-format", "xml", "run", str(config))
     assert wrong.returncode == 2 and "log format" in wrong.stderr
+
+
+def test_a_models_hyper_parameters_are_set_from_toml_and_others_refused():
+    from streamlearn.config.build import build_model
+    from streamlearn.config.schema import ConfigError, load_config_text
+
+    binary = '[model]\ntask = "binary"\n'
+    model = build_model(load_config_text(binary + 'optimizer = {name = "ftrl", l1 = 1.5}'))
+    default = LogisticRegression.default_optimizer.params()
+    assert model.optimizer.params() == default | {"l1": 1.5}  # the rest keep their defaults
+    sgd = build_model(load_config_text(binary + "[model.optimizer]\nname = 'sgd'\nlr = 0.3"))
+    assert (sgd.optimizer.name, sgd.optimizer.lr) == ("sgd", 0.3)
+    refused = {
+        "alpha = 0.01": "model.alpha: not a setting of a linear model",  # the Bayesian prior's
+        'optimizer = {name = "ftrl", lr = 0.1}': "model.optimizer: ftrl takes alpha",
+        'optimizer = {name = "adam"}': "optimizer.name: one of ftrl, sgd, adagrad",
+    }
+    for line, message in refused.items():
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_config_text(binary + line)
+    with pytest.raises(ConfigError, match=r"model\.optimizer: not a setting of a bayesian model"):
+        load_config_text('[model]\nkind = "bayesian"\noptimizer = "sgd"')

@@ -258,7 +258,8 @@ def test_a_corrupt_newest_snapshot_falls_back_to_the_one_before(tmp_path):
     with pytest.warns(UserWarning, match="falling back"):
         resumed = runner()
         summary = resumed.run()
-    assert summary.resumed_from == "v000004"  # the newest (v000005) was unusable
+    # v000001 is the starting model; the newest (v000006) was unusable
+    assert summary.resumed_from == "v000005"
     np.testing.assert_array_equal(resumed.model.table, whole.model.table)
     flipped = bytearray(sorted((tmp_path / "reg").glob("v*.snap"))[0].read_bytes())
     flipped[-200] ^= 0xFF  # one flipped bit inside the arrays: the checksum catches it
@@ -364,25 +365,34 @@ def test_moving_the_champion_tag_rolls_the_served_model_back(tmp_path):
 
     runner().run(limit=6000)
     registry = LocalRegistry(tmp_path / "reg")
-    first_state, _ = registry.load("v000001")
-    assert registry.rollback("v000001") == "v000001"
+    assert registry.record("v000001").events == 0  # a fresh run saves its starting model
+    first_state, _ = registry.load("v000002")
+    assert registry.rollback("v000002") == "v000002"
     again = runner()
     again.resume()
     np.testing.assert_array_equal(again.model.table, first_state.arrays["table"])
     summary = again.run()
-    assert summary.rollbacks[0]["to"] == "v000001" and summary.served == 10_000
+    assert summary.rollbacks[0] | {"at": None} == {
+        "offset": 6000,
+        "at": None,
+        "from": "v000004",
+        "to": "v000002",
+        "reason": "requested",
+    }
+    assert summary.served == 10_000
     assert registry.tagged("champion").id == summary.versions[-1]
-    assert registry.record(summary.versions[0]).parent == "v000003"
+    # The next version descends from the model rolled back to.
+    assert registry.record(summary.versions[0]).parent == "v000002"
 
 
 def test_old_versions_are_pruned_but_tagged_ones_stay(tmp_path):
     path = rule_file(tmp_path / "rule.csv", 10_000)
     registry = LocalRegistry(tmp_path / "reg")
     first = checkpointed(path, tmp_path / "reg", every=500)
-    first.run(limit=3000)  # v000001 … v000006
+    first.run(limit=3000)  # v000001 (the starting model) … v000007
     registry.tag("v000002", "audited")  # a person's tag: kept whatever its age
     runner = checkpointed(path, tmp_path / "reg", every=500)
-    runner.keep_versions = 3
+    runner.versions.keep = 3
     summary = runner.run()
     ids = [v.id for v in registry.versions()]
     assert ids == ["v000002", *summary.versions[-3:]]
@@ -465,10 +475,10 @@ def test_a_kill_between_a_checkpoint_and_its_tag_is_no_rollback_request(tmp_path
     whole.run()
     runner().run(limit=3000)
     registry = LocalRegistry(tmp_path / "reg")
-    registry._set_tag("champion", "v000002")  # killed after saving v000003, before tagging it
+    registry._set_tag("champion", "v000003")  # killed after saving v000004, before tagging it
     resumed = runner()
     summary = resumed.run()
-    assert summary.rollbacks == [] and summary.resumed_from == "v000003"
+    assert summary.rollbacks == [] and summary.resumed_from == "v000004"
     np.testing.assert_array_equal(resumed.model.table, whole.model.table)
 
 

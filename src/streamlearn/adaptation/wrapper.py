@@ -249,6 +249,11 @@ class _Adaptive(ServesRows, ReportsDrift):
         """Encoded rows as served by the current model (see ``LinearModel.serve_many``)."""
         return self.learner.serve_many(X)
 
+    def unservable(self) -> str | None:
+        if isinstance(self.policy, Background):
+            return "the background policy cannot run on served rows yet"
+        return None
+
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
         """A schedule of served rows and delayed labels (see ``LinearModel.run_ops``), with
         the detector watching every learned label; on a drift the policy acts right after
@@ -256,8 +261,8 @@ class _Adaptive(ServesRows, ReportsDrift):
         (a reset), the rows served after that point were encoded by the old one: the run
         stops there and returns the outputs of the operations done, so that the caller
         serves the rest again."""
-        if isinstance(self.policy, Background):
-            raise ValueError("the background policy cannot run on served rows yet")
+        if self.unservable():
+            raise ValueError(self.unservable())
         ops = np.asarray(ops, np.int8)
         out = np.empty(len(ops))
         start = 0

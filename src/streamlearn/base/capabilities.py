@@ -52,6 +52,10 @@ class ServesRows(ABC):
     def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Featurize a batch as it is served: ``(hashes, values)``, one row per event."""
 
+    def unservable(self) -> str | None:
+        """Why the runner cannot run this learner as it is set up (None: it can)."""
+        return None
+
     @abstractmethod
     def run_ops(
         self,
@@ -64,6 +68,34 @@ class ServesRows(ABC):
         """Run a schedule (``PREDICT``/``LEARN``/``PREDICT_LEARN`` on rows); returns each
         operation's prediction, made before its learning. May stop early (a reset that
         replaced the featurizer): then fewer outputs than operations."""
+
+
+class ServedByCopies(ABC):
+    """A learner whose unchanging copy may answer events for it (the HTTP service's serving
+    copy): the copy encodes each event's row without changing anything (:meth:`encode_rows`)
+    and predicts from it (``run_ops`` with predictions only); the learner takes in what its
+    copies served (:meth:`observe_served`) and, when the labels come, learns each event from
+    the very row it was served with. Rows are shared only between featurizers of the same
+    :meth:`encoder_settings`."""
+
+    @abstractmethod
+    def encode_rows(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The rows ``serve_many`` would give, with the statistics as they are now: the
+        model and its featurizer do not change."""
+
+    @abstractmethod
+    def encode_row(self, x: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """One event's row (``hashes``, ``values``: 1-d), as :meth:`encode_rows` would
+        encode it (the fast way for a single event)."""
+
+    @abstractmethod
+    def observe_served(self, X: Any) -> None:
+        """Take in events a copy served, as ``serve_many`` would (running statistics of the
+        featurizer), without making rows."""
+
+    @abstractmethod
+    def encoder_settings(self) -> dict[str, Any]:
+        """What two copies must share for one's rows to be the other's."""
 
 
 class ReportsDrift(ABC):

@@ -30,7 +30,13 @@ def check_label(label: Any) -> str | int | bool | float:
 
 
 class ClassIndex:
-    """The labels seen so far; ids are positions in :attr:`labels`."""
+    """The labels seen so far; ids are positions in :attr:`labels`.
+
+    Parameters
+    ----------
+    labels
+        The labels known from the start, in the order of their ids.
+    """
 
     def __init__(self, labels: list | None = None) -> None:
         self.labels: list = []

@@ -48,7 +48,21 @@ def learner_kinds() -> dict[str, type]:
 
 @dataclass
 class State:
-    """A learner's full state: its kind, constructor parameters, arrays and JSON-able extras."""
+    """A learner's full state: its kind, constructor parameters, arrays and JSON-able extras.
+
+    Parameters
+    ----------
+    kind
+        The learner's class name (a registered kind: a state never names code to import).
+    params
+        Its constructor's arguments (JSON).
+    arrays
+        Its numbers, by name.
+    meta
+        Anything else it keeps (JSON).
+    parts
+        Named states stored with it, under the same checksum (a checkpoint's runner part).
+    """
 
     kind: str
     params: dict[str, Any]

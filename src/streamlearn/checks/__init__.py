@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from streamlearn.base import Task
-from streamlearn.checks import families, learner
+from streamlearn.base import MulticlassClassifier, ServesRows, Task
+from streamlearn.checks import engine, families, learner
 from streamlearn.checks.data import columns_of, labelled, messy_events
 from streamlearn.checks.helpers import assert_same_state
 from streamlearn.models.recommend.mf import Factorization
@@ -53,15 +53,23 @@ RANKER: tuple[Check, ...] = (
 )
 
 
+ENGINE: tuple[Check, ...] = (
+    engine.check_run_stopped_at_a_checkpoint_and_resumed_ends_bit_identical,
+)
+
+
 def checks_for(model: Any) -> tuple[Check, ...]:
-    """The checks that fit ``model``'s kind of labels."""
+    """The checks that fit ``model``'s kind of labels (and, for a learner the runner
+    takes with one label per event, the engine's)."""
     if model.task == Task.BANDIT:
         return BANDIT
     if isinstance(model, Factorization):  # events are (user, item) pairs
         return RECOMMENDER
     if model.task == Task.RANKING:
         return RANKER
-    return GENERIC
+    runs = isinstance(model, ServesRows) and not isinstance(model, MulticlassClassifier)
+    runs = runs and model.unservable() is None
+    return GENERIC + ENGINE if runs else GENERIC
 
 
 def check_learner(model: Any, make: Callable[[], Any] | None = None) -> None:
@@ -77,6 +85,7 @@ def check_learner(model: Any, make: Callable[[], Any] | None = None) -> None:
 
 __all__ = [
     "BANDIT",
+    "ENGINE",
     "GENERIC",
     "RANKER",
     "RECOMMENDER",

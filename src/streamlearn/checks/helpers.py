@@ -45,13 +45,24 @@ def float_arrays(model: Any) -> list[np.ndarray]:
     return [a for a in model.state().arrays.values() if a.dtype.kind == "f"]
 
 
-def assert_same_state(a: Any, b: Any) -> None:
-    """Two learners hold the same state, bit for bit."""
+def assert_same_state(a: Any, b: Any, ignore: tuple[str, ...] = ()) -> None:
+    """Two learners hold the same state, bit for bit (but for the ``ignore`` keys of their
+    JSON part, such as a drift record's wall-clock ``detected_at``)."""
     sa, sb = a.state(), b.state()
-    assert sa.kind == sb.kind and sa.params == sb.params and sa.meta == sb.meta
+    assert sa.kind == sb.kind and sa.params == sb.params
+    assert _without(sa.meta, ignore) == _without(sb.meta, ignore), "their JSON parts differ"
     assert sa.arrays.keys() == sb.arrays.keys()
     for key in sa.arrays:
         np.testing.assert_array_equal(sa.arrays[key], sb.arrays[key], err_msg=key)
+
+
+def _without(value: Any, keys: tuple[str, ...]) -> Any:
+    """``value`` (JSON) without ``keys``, at any depth."""
+    if isinstance(value, dict):
+        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [_without(v, keys) for v in value]
+    return value
 
 
 @contextmanager

@@ -42,7 +42,7 @@ from pydantic import (
 
 from streamlearn.adaptation.policies import POLICIES
 from streamlearn.drift import DETECTORS
-from streamlearn.models.factory import MODEL_NAMES
+from streamlearn.models.factory import MODEL_NAMES, check_optimizer
 from streamlearn.runner.engine import EXPIRY_POLICIES
 
 
@@ -73,10 +73,23 @@ class LabelsConfig(_Section):
     redis_prefix: str = "streamlearn:join"
 
 
+FEATURE_KEYS = {"bits", "categorical", "interactions", "standardize", "missing"}
+# The keys each kind of model reads; any other key given is refused, naming it.
+KIND_KEYS = {
+    "linear": {"task", "optimizer"} | FEATURE_KEYS,
+    "bayesian": {"alpha", "beta", "forgetting", "covariance", "capacity"} | FEATURE_KEYS,
+    "bandit": {"alpha", "forgetting", "capacity", "arms", "rule", "explore", "arm_column"}
+    | FEATURE_KEYS,
+    "ranker": {"tasks", "weights", "defaults", "optimizer"} | FEATURE_KEYS,
+    "river": {"river", "allow_pickle"},
+}
+
+
 class ModelConfig(_Section):
     kind: Literal["linear", "bayesian", "bandit", "river", "ranker"] = "linear"
     task: Literal["auto", "binary", "regression"] = "auto"
-    optimizer: Literal[MODEL_NAMES] = "ftrl"  # type: ignore[valid-type]
+    # A name, or a table with the name and hyper-parameters: {name = "ftrl", alpha = 0.1}
+    optimizer: Literal[MODEL_NAMES] | dict[str, StrictStr | float] = "ftrl"  # type: ignore[valid-type]
     bits: int = Field(20, ge=1, le=30)
     categorical: list[str] = []
     interactions: list[list[str]] | Literal["all"] = []
@@ -110,6 +123,19 @@ class ModelConfig(_Section):
             "standardize": self.standardize,
             "missing": self.missing,
         }
+
+    @model_validator(mode="after")
+    def _keys_apply(self) -> ModelConfig:
+        own = set(type(self).model_fields) - set(ModelConfig.model_fields)  # a challenger's
+        inapplicable = sorted(self.model_fields_set - KIND_KEYS[self.kind] - own - {"kind"})
+        if inapplicable:
+            raise ValueError(
+                f"{', '.join(inapplicable)}: not a setting of a {self.kind} model "
+                f"(it takes {', '.join(sorted(KIND_KEYS[self.kind]))})"
+            )
+        if isinstance(self.optimizer, dict):
+            check_optimizer(self.optimizer)
+        return self
 
     @model_validator(mode="after")
     def _kind_needs(self) -> ModelConfig:
@@ -231,8 +257,10 @@ def _problems(error: ValidationError) -> str:
         where = ".".join(str(p) for p in problem["loc"]) or "config"
         kind = problem["type"]
         message = {"extra_forbidden": "unknown key", "missing": "required"}.get(
-            kind, problem["msg"]
+            kind, problem["msg"].removeprefix("Value error, ")
         )
+        if kind == "value_error" and message.split(":")[0].replace(", ", "").isidentifier():
+            where, message = f"{where}.{message.split(':')[0]}", message.split(":", 1)[1].strip()
         parts.append(f"{where}: {message}")
     return "; ".join(parts)
 

@@ -39,7 +39,15 @@ CURVES: dict[str, tuple[type[MeanMetric], ...]] = {
 
 
 class Curve:
-    """Bucketed means of ``metric``'s per-event values (its rolling twin, for pictures)."""
+    """Bucketed means of ``metric``'s per-event values (its rolling twin, for pictures).
+
+    Parameters
+    ----------
+    metric
+        The metric whose per-event values are bucketed.
+    points
+        How many buckets the curve keeps; neighbours merge as the stream grows.
+    """
 
     def __init__(self, metric: MeanMetric, points: int = 500) -> None:
         if points < 1:

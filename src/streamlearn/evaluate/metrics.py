@@ -26,7 +26,13 @@ EPS = PROBABILITY_CLIP
 
 
 class Metric(ABC):
-    """A streaming metric; ``window`` keeps only the last ``window`` events."""
+    """A streaming metric; ``window`` keeps only the last ``window`` events.
+
+    Parameters
+    ----------
+    window
+        Only the last ``window`` events count (None: every event).
+    """
 
     name: str = ""
     bigger_is_better = True
@@ -124,7 +130,13 @@ class _Ring:
 
 
 class MeanMetric(Metric):
-    """The mean of a per-event quantity (a loss, or 1 for a correct prediction)."""
+    """The mean of a per-event quantity (a loss, or 1 for a correct prediction).
+
+    Parameters
+    ----------
+    window
+        Only the last ``window`` events count (None: every event).
+    """
 
     def __init__(self, window: int | None = None) -> None:
         super().__init__(window)

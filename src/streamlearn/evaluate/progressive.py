@@ -30,7 +30,25 @@ from streamlearn.evaluate.metrics import Metric, default_metrics
 
 @dataclass
 class Report:
-    """What a progressive run measured."""
+    """What a progressive run measured.
+
+    Parameters
+    ----------
+    events, seconds, cpu_seconds
+        Events evaluated, and the wall-clock and CPU time it took.
+    metrics
+        Each metric's value at the end (rolling ones over the last ``window`` events).
+    task, model
+        The task and the learner's name.
+    window
+        Events in the rolling metrics.
+    extra
+        What the learner adds (its weights' sparsity, …).
+    drift_events
+        One record per drift detected, with where and when.
+    curves
+        The metrics over time, when asked for.
+    """
 
     events: int
     seconds: float

@@ -51,6 +51,15 @@ def rows(column: Any, start: int, stop: int) -> Any:
     return column[start:stop]
 
 
+def taken(column: Any, index: np.ndarray) -> Any:
+    """The rows at ``index`` of a column (numpy, list or Arrow)."""
+    if isinstance(column, pa.Array | pa.ChunkedArray):
+        return column.take(pa.array(index, pa.int64()))
+    if isinstance(column, np.ndarray):
+        return column[index]
+    return [column[i] for i in index.tolist()]
+
+
 def is_text(arrow_type: pa.DataType) -> bool:
     return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
 

@@ -203,7 +203,17 @@ class EntityStore:
 class RedisEntityStore(EntityStore):
     """The same state in Redis (a hash per entity: ``<prefix>:<id>``), shared by workers.
     Each batch reads its entities' rows, runs the same compiled loop, and writes them back
-    in one pipeline."""
+    in one pipeline.
+
+    Parameters
+    ----------
+    client
+        A ``redis.Redis`` connection.
+    prefix
+        The key prefix of the entities' hashes.
+    **options
+        As for :class:`EntityStore` (half-lives, prior, weight).
+    """
 
     def __init__(self, client: Any, prefix: str = "streamlearn:entity", **options: Any) -> None:
         super().__init__(**options)

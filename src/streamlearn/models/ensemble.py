@@ -208,8 +208,13 @@ class HedgeClassifier(_Hedge, Classifier):
 
 @register
 class HedgeRegressor(_Hedge, Regressor):
-    """A Hedge-weighted ensemble of regressors (weights from discounted squared error);
-    parameters as :class:`HedgeClassifier`."""
+    """A Hedge-weighted ensemble of regressors (weights from discounted squared error).
+
+    Parameters
+    ----------
+    members, eta, discount
+        As for :class:`HedgeClassifier` (the members are regressors).
+    """
 
     def predict_one(self, x: Mapping[str, Any]) -> float:
         return self._score_one(x)

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import fields, replace
 from typing import Any
 
 from streamlearn.base import Learner
@@ -18,7 +20,7 @@ from streamlearn.models.linear import (
     LogisticRegression,
     SoftmaxRegression,
 )
-from streamlearn.models.linear.optimizers import Optimizer
+from streamlearn.models.linear.optimizers import Optimizer, make_optimizer
 
 DEFAULT_OPTIMIZER = "ftrl"
 
@@ -37,11 +39,33 @@ _OPTIMIZERS: dict[str, dict[str, Optimizer]] = {
 MODEL_NAMES = ("ftrl", "sgd", "adagrad")
 
 
-def make_learner(task: str, model: str = DEFAULT_OPTIMIZER, **features: Any) -> Learner:
-    """A linear learner for ``task`` (binary, multiclass, regression) and optimizer name."""
+def check_optimizer(spec: Mapping[str, Any]) -> Optimizer:
+    """The optimizer ``{"name": …, **hyper-parameters}`` describes; a clear error names an
+    unknown name or a hyper-parameter it does not take."""
+    name = spec.get("name")
+    if name not in MODEL_NAMES:
+        raise ValueError(f"optimizer.name: one of {', '.join(MODEL_NAMES)}, got {name!r}")
+    kind = type(make_optimizer(name))
+    unknown = sorted(set(spec) - {"name"} - {f.name for f in fields(kind)})
+    if unknown:
+        takes = ", ".join(f.name for f in fields(kind))
+        raise ValueError(f"optimizer: {name} takes {takes}; not {', '.join(unknown)}")
+    return make_optimizer(dict(spec))
+
+
+def make_learner(
+    task: str, model: str | Mapping[str, Any] = DEFAULT_OPTIMIZER, **features: Any
+) -> Learner:
+    """A linear learner for ``task`` (binary, multiclass, regression) and optimizer: its
+    name, or its name and the hyper-parameters to change (``{"name": "sgd", "lr": 0.1}``;
+    the others keep the task's defaults)."""
     if task not in _CLASSES:
         raise ValueError(f"unknown task {task!r}; expected one of {sorted(_CLASSES)}")
-    if model not in MODEL_NAMES:
-        raise ValueError(f"unknown model {model!r}; expected one of {list(MODEL_NAMES)}")
+    spec = {"name": model} if isinstance(model, str) else dict(model)
+    if spec.get("name") not in MODEL_NAMES:
+        raise ValueError(f"unknown model {spec.get('name')!r}; expected one of {list(MODEL_NAMES)}")
     cls = _CLASSES[task]
-    return cls(optimizer=_OPTIMIZERS[task].get(model, cls.default_optimizer), **features)
+    default = _OPTIMIZERS[task].get(spec["name"], cls.default_optimizer)
+    check_optimizer(spec)
+    changes = {k: v for k, v in spec.items() if k != "name"}
+    return cls(optimizer=replace(default, **changes), **features)

@@ -49,7 +49,15 @@ BINS = 1000
 
 class ScoreThreshold:
     """The score above which at most ``budget`` of legitimate events fall, from a decayed
-    histogram of the scores of events labelled legitimate."""
+    histogram of the scores of events labelled legitimate.
+
+    Parameters
+    ----------
+    budget
+        The share of legitimate events that may score above the threshold.
+    half_life
+        Events after which a score's weight in the histogram has halved.
+    """
 
     def __init__(self, budget: float, half_life: float = 50_000.0) -> None:
         self.budget, self.decay = budget, 0.5 ** (1.0 / half_life)

@@ -87,6 +87,24 @@ class HashedModel(Learner):
     def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
         return self._run_many(X, y, learn=True)
 
+    def encode_rows(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Rows as :meth:`serve_many` gives them, by the featurizer as it stands (nothing
+        changes: a serving copy's answer)."""
+        return self.features.encode_many(as_columns(X), learn=False)
+
+    def encode_row(self, x: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        event = self.features.encode_one(x)
+        return event.hashes, event.values
+
+    def observe_served(self, X: Any) -> None:
+        """The featurizer's statistics take in events a serving copy answered (the rows are
+        the copy's: these are not kept)."""
+        self._cached = None
+        self.features.encode_many(as_columns(X), learn=True)
+
+    def encoder_settings(self) -> dict[str, Any]:
+        return {"model": type(self).__name__} | self.features.params()
+
     def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Featurize a batch as it is served: ``(hashes, values)``, one row per event. The
         featurizer's statistics (online scaling, missing columns) take in each event as it is

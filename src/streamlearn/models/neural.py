@@ -326,8 +326,28 @@ class _Neural(HashedModel):
 
 @register
 class TorchClassifier(_Neural, Classifier):
-    """A mini-batch neural binary classifier (sigmoid output, log loss); parameters in the
-    module doc of :mod:`streamlearn.models.neural`."""
+    """A mini-batch neural binary classifier (sigmoid output, log loss); how it learns: the
+    module doc of :mod:`streamlearn.models.neural`.
+
+    Parameters
+    ----------
+    factory, factory_args
+        The network: ``"package.module:function"``, called with ``inputs``, ``outputs``
+        and ``factory_args`` (default: a small MLP).
+    batch_size, epochs, lr
+        Labelled events per update, optimizer steps on each buffer, Adam's rate.
+    device
+        ``auto`` (CUDA when there is one), ``cpu`` or ``cuda``.
+    seed
+        Seeds the initial weights (the hashing seed stays 0, as for the linear learners,
+        so that a linear model can warm-start the network).
+    freeze_base_for, base_lr_scale
+        Warm start: updates during which only the head trains, then the base's rate as a
+        share of ``lr``.
+    features, **feature_settings
+        The featurizer (``2**10`` dense inputs by default, at most ``2**16``), or its
+        settings one by one.
+    """
 
     def _output(self, raw):
         return _torch().sigmoid(raw)
@@ -359,7 +379,13 @@ class TorchClassifier(_Neural, Classifier):
 
 @register
 class TorchRegressor(_Neural, Regressor):
-    """A mini-batch neural regressor (squared error)."""
+    """A mini-batch neural regressor (squared error).
+
+    Parameters
+    ----------
+    **options
+        As for :class:`TorchClassifier` (``factory``, ``batch_size``, ``lr``, ``features``…).
+    """
 
     def _output(self, raw):
         return raw

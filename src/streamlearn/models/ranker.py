@@ -37,6 +37,7 @@ from streamlearn.base import (
     Learner,
     Mixable,
     MultiTask,
+    ServedByCopies,
     ServesRows,
     State,
     Task,
@@ -52,7 +53,7 @@ HEADS = {"binary": LogisticRegression, "regression": LinearRegression}
 
 
 @register
-class EngagementRanker(HashedModel, ServesRows, MultiTask, Mixable):
+class EngagementRanker(HashedModel, ServesRows, ServedByCopies, MultiTask, Mixable):
     """Multi-task online ranking.
 
     Parameters
@@ -299,7 +300,17 @@ class FeedbackBuffer:
     """Served impressions wait here for their feedback; when an impression's window closes
     it is learned with what came (a task with no feedback: ``defaults``, by default the
     ranker's, or unknown). The runner does the same for a ranker whose ``labels.ttl`` is the
-    window."""
+    window.
+
+    Parameters
+    ----------
+    ranker
+        The ranker that learns each impression when its window closes.
+    window
+        How long an impression waits for its feedback (in the units of its times).
+    defaults
+        A task's label when no feedback for it came (default: the ranker's).
+    """
 
     def __init__(
         self, ranker: EngagementRanker, window: float, defaults: Mapping[str, float] | None = None

@@ -31,6 +31,13 @@ class LatencyWindow:
     """Quantiles of the values added in the last ``seconds`` (in ``slices`` steps).
 
     Thread-safe: requests add from the server's threads while a scrape reads.
+
+    Parameters
+    ----------
+    seconds
+        How far back the quantiles look.
+    slices
+        Steps in which the oldest values leave the window.
     """
 
     def __init__(self, seconds: float = 60.0, slices: int = 6) -> None:

@@ -43,7 +43,13 @@ from streamlearn.monitor.monitor import COUNTERS, QUANTILES, Monitor
 
 
 class MonitorCollector:
-    """A prometheus-client collector over a monitor's latest point."""
+    """A prometheus-client collector over a monitor's latest point.
+
+    Parameters
+    ----------
+    monitor
+        The monitor whose latest point is exported at each scrape.
+    """
 
     def __init__(self, monitor: Monitor) -> None:
         self.monitor = monitor

@@ -15,7 +15,25 @@ from streamlearn.base import State, load_snapshot, read_info, snapshot_bytes
 
 @dataclass
 class Version:
-    """One snapshot's record."""
+    """One snapshot's record.
+
+    Parameters
+    ----------
+    id, parent
+        The version's id (``v000001``, …) and the one it descends from.
+    created_at
+        When it was saved (Unix time).
+    kind, events
+        The learner's kind and how many events it had learned.
+    offsets
+        Where the stream stood (the last event it includes, per source or partition).
+    metrics, drifts, notes
+        The run's metrics, latest drift records and counters when it was saved.
+    sha256
+        The snapshot's checksum.
+    tags
+        The tags pointing at it (``champion``, …).
+    """
 
     id: str
     parent: str | None

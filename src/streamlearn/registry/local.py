@@ -40,7 +40,8 @@ class LocalRegistry(Registry):
 
     Example
     -------
-    A run that checkpoints every 20,000 events of Elec2:
+    A run that checkpoints every 20,000 events of Elec2 (its starting model, 20,000 and
+    40,000 events, the end):
 
     >>> import tempfile
     >>> from streamlearn.datasets import elec2
@@ -53,7 +54,7 @@ class LocalRegistry(Registry):
     ...            checkpoint_every=20_000).run()
     >>> champion = registry.tagged("champion")
     >>> [v.id for v in registry.versions()], champion.id, round(champion.metrics["accuracy"], 3)
-    (['v000001', 'v000002'], 'v000002', 0.823)
+    (['v000001', 'v000002', 'v000003'], 'v000003', 0.823)
     """
 
     def __init__(self, root: str | os.PathLike) -> None:

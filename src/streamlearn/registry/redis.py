@@ -17,7 +17,15 @@ from streamlearn.registry.base import Registry
 
 
 class RedisRegistry(Registry):
-    """Versions in Redis (``client``: a ``redis.Redis``), under the key prefix ``prefix``."""
+    """Versions in Redis (``client``: a ``redis.Redis``), under the key prefix ``prefix``.
+
+    Parameters
+    ----------
+    client
+        A ``redis.Redis`` connection.
+    prefix
+        The key prefix of the registry's keys (several registries can share a Redis).
+    """
 
     def __init__(self, client: Any, prefix: str = "streamlearn:registry") -> None:
         from redis.exceptions import ConnectionError, TimeoutError

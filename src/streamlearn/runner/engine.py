@@ -11,7 +11,9 @@ it includes, the join store's waiting entries, the labels in flight, the metrics
 challengers. A runner started on a registry that has versions resumes from the newest one
 that loads, and ends with exactly the model an uninterrupted run would have. If the
 ``champion`` tag points elsewhere (``streamlearn registry rollback``), the runner takes that
-version's model and goes on from where the stream stands.
+version's model and goes on from where the stream stands. A fresh run saves its starting
+model as the first version, so that every prediction names the version that made it (here:
+the start, 20,000 events, and the end).
 
 >>> import tempfile
 >>> from streamlearn.datasets import elec2
@@ -24,7 +26,7 @@ version's model and goes on from where the stream stands.
 ...                 checkpoint_every=20_000)
 >>> summary = runner.run()
 >>> summary.served, summary.learned, len(summary.versions), round(summary.metrics["accuracy"], 2)
-(45312, 45312, 2, 0.77)
+(45312, 45312, 3, 0.77)
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +44,14 @@ import numpy as np
 
 from streamlearn.base import Learner, drift_records
 from streamlearn.registry import Registry, Version
-from streamlearn.runner.checkpoint import CheckpointPolicy, checkpoint_state, restore_lanes
+from streamlearn.runner import report
+from streamlearn.runner.checkpoint import CheckpointPolicy
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import JoinStore
 from streamlearn.runner.lane import EXPIRY_POLICIES, Lane
 from streamlearn.runner.summary import RunSummary
 from streamlearn.runner.swaps import Swaps
+from streamlearn.runner.versions import Versions
 from streamlearn.streams.batch import EventBatch
 from streamlearn.streams.dead_letters import RejectLog
 from streamlearn.streams.protocol import EventSource
@@ -151,12 +156,10 @@ class Runner:
         self.micro_batch = micro_batch
         self.drain_at_end = drain_at_end
         self.mixer = mixer
-        self.keep_versions = keep_versions
-        self.version: str | None = None
         self.rejected = 0
         self.summary = RunSummary()
         self.swaps = Swaps(registry, gate, rollback, self.summary)
-        self._resumed = False
+        self.versions = Versions(registry, keep_versions, self.swaps, self.summary)
         self.resumed_source: dict[str, Any] = {}  # the source state of the version resumed
         self._stop = False
         self._rollback_to: str | None = None
@@ -170,16 +173,6 @@ class Runner:
     def request_stop(self) -> None:
         """Stop after the current micro-batch, with a checkpoint (safe from a signal handler)."""
         self._stop = True
-
-    @property
-    def checkpoint_failures(self) -> int:
-        """Periodic checkpoints that could not be written."""
-        return self.checkpoints.failures
-
-    @property
-    def checkpoint_error(self) -> str | None:
-        """Why the last checkpoint failed, while it lasts."""
-        return self.checkpoints.error
 
     # ------------------------------------------------------------------ the champion
     @property
@@ -234,7 +227,7 @@ class Runner:
                 if self.registry is not None and policy.due(self._progressed):
                     policy.attempt(self.checkpoint, self.registry.unavailable)
                 if on_batch is not None:
-                    on_batch(self._summary(wall, cpu))
+                    on_batch(report.summarize(self, wall, cpu))
             self.summary.stopped = self._stop
             if (limit is None or served_now < limit) and self.drain_at_end and not self._stop:
                 for each in self.lanes:
@@ -244,7 +237,7 @@ class Runner:
                 self.checkpoint()
         finally:
             self.dead_letters.close()
-        return self._summary(wall, cpu)
+        return report.summarize(self, wall, cpu)
 
     def step(self, batch: EventBatch) -> np.ndarray:
         """One micro-batch through every lane; returns the champion's predictions."""
@@ -257,9 +250,11 @@ class Runner:
         predictions = self.champion.step(batch)
         for record in drift_records(self.model)[known:]:
             log.info("drift", extra={"event": "drift"} | record)
+        versions = self.champion.versions_of(batch)
+        mine = replace(batch, served=None)  # a challenger serves every event itself
         for challenger in self.lanes[1:]:
-            challenger.step(batch)
-        self._log_predictions(batch, predictions)
+            challenger.step(mine)
+        self._log_predictions(batch, predictions, versions)
         return predictions
 
     def _mix_if_due(self) -> None:
@@ -278,16 +273,22 @@ class Runner:
     def _source_state(self) -> dict[str, Any]:
         return self.source.state() if self.source is not None else {}
 
-    def _log_predictions(self, batch: EventBatch, predictions: np.ndarray) -> None:
+    def _log_predictions(
+        self, batch: EventBatch, predictions: np.ndarray, versions: np.ndarray
+    ) -> None:
         if self.predictions is not None and len(batch):
-            self.predictions.write(batch.ids, batch.offsets, predictions, self.version or "")
+            self.predictions.write(batch.ids, batch.offsets, predictions, versions)
 
     # ------------------------------------------------------------------ checkpoints
+    @property
+    def version(self) -> str:
+        """The version of the model serving now: the last one saved, resumed or swapped in
+        (``unsaved`` without a registry)."""
+        return self.champion.version
+
     def checkpoint(self) -> Version:
         """Save the champion, its challengers and where the stream stands as a new
         registry version (tagged ``champion``)."""
-        if self.registry is None:
-            raise ValueError("no registry: nowhere to checkpoint to")
         self.swaps.promote_challenger(self.lanes)
         self.swaps.roll_back_if_worse(self.champion, self.version)
         runner_meta = {
@@ -296,127 +297,42 @@ class Runner:
             "rollbacks": self.summary.rollbacks[-20:],
             "promotions": self.summary.promotions[-20:],
         }
-        drifts = list(drift_records(self.model))
-        recent = self.champion.recent.losses
         if self.predictions is not None:  # delivered before a snapshot says they were made
             self.predictions.flush()
-        version = self.registry.save(
-            checkpoint_state(self.lanes, runner_meta),
-            parent=self.version,
-            events=self.champion.counters["learned"],
-            offsets={"file": self.champion.offset},
-            metrics=self.champion.metric_values(),
-            drifts=drifts[-20:],
-            notes={
-                "counters": self.counters,
-                "drifts_total": len(drifts),
-                "pending": len(self.join),
-                "rollbacks": len(self.summary.rollbacks),
-                "promotions": len(self.summary.promotions),
-            }
-            | ({"window_loss": float(recent.mean())} if len(recent) else {}),
-        )
-        self.registry.promote(version.id)
-        for lane in self.lanes:
-            lane.join.saved(lane.offset)
-        pruned = self.registry.prune(self.keep_versions) if self.keep_versions is not None else []
-        self.swaps.saved(version, pruned)
+        version = self.versions.save(self.lanes, runner_meta, self.counters)
         if self.source is not None:  # only now is the snapshot that includes them durable
             self.source.committed(runner_meta["source"])
-        self.version = version.id
-        for lane in self.lanes:
-            lane.version = version.id
-        self.summary.versions.append(version.id)
         self._saved_progress = self._progress()
-        log.info(
-            "checkpoint",
-            extra={
-                "event": "checkpoint",
-                "version": version.id,
-                "offset": self.champion.offset,
-                "learned": version.events,
-                "pending": version.notes["pending"],
-            },
-        )
         return version
 
     def resume(self) -> None:
-        """Pick up from the registry's newest version (once; ``run`` calls it)."""
-        if self.registry is None or self._resumed:
+        """Pick up from the registry's newest version (once; ``run`` calls it). A fresh run
+        on a registry saves its starting model as the first version: every prediction then
+        names a version that exists."""
+        if self.registry is None or self.versions.resumed:
             return
-        self._resumed = True
-        if self.registry.tidy():
-            log.info("removed the temp files of a snapshot cut short", extra={"event": "tidy"})
-        latest = self.registry.latest()
-        if latest is None:  # a fresh start: nothing a store holds belongs to this run
-            for lane in self.lanes:
-                lane.join.restore({}, 0)
+        runner = self.versions.resume(self.lanes)
+        if runner is None:
+            self.checkpoint()
             return
-        state, version = latest
-        runner = restore_lanes(self.lanes, state, version.id)
         self.rejected = int(runner.get("rejected", 0))
         self.resumed_source = dict(runner.get("source") or {})
         if runner.get("source") and self.source is not None:
             self.source.restore(runner["source"])
-        self.summary.rollbacks = list(runner.get("rollbacks", []))
-        self.summary.promotions = list(runner.get("promotions", []))
-        self.version = version.id
-        self.summary.resumed_from = version.id
         self._saved_progress = self._progress()
-        log.info(
-            "resumed",
-            extra={"event": "resumed", "version": version.id, "offset": self.champion.offset},
-        )
-        self.swaps.honour_request(self.champion, version)
 
     # ------------------------------------------------------------------ reporting
     def status(self, recent: int = 50) -> dict[str, Any]:
-        """Where the run stands, for a monitor: counters, each lane's model, version and
-        metrics, the latest ``recent`` drift / rollback / promotion records, dead letters."""
-        lanes = [
-            {
-                "lane": "champion" if i == 0 else f"challenger {i}",
-                "model": type(lane.model).__name__,
-                "version": lane.version or self.version or "",
-                "metrics": lane.metric_values(),
-            }
-            for i, lane in enumerate(self.lanes)
-        ]
-        return self.counters | {
-            "pending": len(self.join),
-            "offset": self.champion.offset,
-            "lanes": lanes,
-            "drifts": list(drift_records(self.model))[-recent:],
-            "rollbacks": self.summary.rollbacks[-recent:],
-            "promotions": self.summary.promotions[-recent:],
-            "dead_letters": dict(self.dead_letters.by_reason),
-            "versions": self.summary.versions[-recent:],
-            "checkpoint_failures": self.checkpoint_failures,
-        }
+        """Where the run stands, for a monitor (see :func:`~streamlearn.runner.report.status`)."""
+        return report.status(self, recent)
 
     def problems(self) -> list[str]:
         """What keeps the run from being healthy now (for ``/health``): a checkpoint that
-        failed, a source that cannot reach its broker."""
-        found = [self.checkpoint_error] if self.checkpoint_error else []
-        source_error = self.source.error if self.source is not None else None
-        found += [f"source: {source_error}"] if source_error else []
-        mixer_error = self.mixer.error if self.mixer is not None else None
-        return found + ([mixer_error] if mixer_error else [])
-
-    def _summary(self, wall: float, cpu: float) -> RunSummary:
-        summary = self.summary
-        for name, value in self.counters.items():
-            setattr(summary, name, value)
-        summary.offset = self.champion.offset
-        summary.checkpoint_failures = self.checkpoint_failures
-        summary.seconds = time.perf_counter() - wall
-        summary.cpu_seconds = time.process_time() - cpu
-        summary.metrics = self.champion.metric_values()
-        summary.drifts = list(drift_records(self.model))
-        summary.challengers = [
-            {"model": type(lane.model).__name__} | lane.metric_values() for lane in self.lanes[1:]
-        ]
-        return summary
+        failed, a source that cannot reach its broker, a mixer that cannot mix."""
+        source = self.source.error if self.source is not None else None
+        mixer = self.mixer.error if self.mixer is not None else None
+        found = [self.checkpoints.error, source and f"source: {source}", mixer]
+        return [problem for problem in found if problem]
 
     def close(self) -> None:
         for lane in self.lanes:

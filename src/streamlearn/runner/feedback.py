@@ -25,7 +25,13 @@ from streamlearn.streams import EventBatch
 
 class EarlyLabels:
     """Labels by id for events not served yet: each waits up to ``ttl`` for its event, which
-    then arrives with it; a label whose wait is over is late."""
+    then arrives with it; a label whose wait is over is late.
+
+    Parameters
+    ----------
+    ttl
+        How long a label waits for its event.
+    """
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
@@ -85,7 +91,13 @@ class EarlyLabels:
 class TaskFeedback:
     """A multi-task model's feedback (:class:`~streamlearn.base.MultiTask`): each event's
     labels per task wait with it until its window (``ttl`` after the feedback came) closes;
-    then the event is learned with what came."""
+    then the event is learned with what came.
+
+    Parameters
+    ----------
+    ttl
+        The feedback window: how long after its event's first feedback more may come.
+    """
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl

@@ -30,7 +30,19 @@ from streamlearn.runner.lane import Lane
 
 @dataclass
 class Verdict:
-    """Is ``worse`` significantly worse than ``better``? gap: relative mean difference."""
+    """Is ``worse`` significantly worse than ``better``? gap: relative mean difference.
+
+    Parameters
+    ----------
+    significant, p_value
+        The test's outcome and its p-value.
+    worse_loss, better_loss
+        The mean losses compared.
+    gap
+        The relative mean difference of the losses.
+    events
+        Labels the comparison is over.
+    """
 
     significant: bool
     p_value: float

@@ -25,6 +25,7 @@ from streamlearn.base import (
     Learner,
     MulticlassClassifier,
     ReportsDrift,
+    ServedByCopies,
     ServesRows,
     task_names,
 )
@@ -32,6 +33,7 @@ from streamlearn.base.losses import per_event_losses
 from streamlearn.base.state import nest, nested_part
 from streamlearn.evaluate import default_metrics
 from streamlearn.evaluate.metrics import Metric
+from streamlearn.features.columns import taken
 from streamlearn.runner.feedback import (
     EarlyLabels,
     TaskFeedback,
@@ -51,8 +53,10 @@ from streamlearn.runner.schedule import (
     step_kinds,
 )
 from streamlearn.streams.batch import EventBatch
+from streamlearn.streams.decode import with_a_column
 
 EXPIRY_POLICIES = ("drop", "default")
+UNSAVED = "unsaved"  # the version of a model no registry holds
 COUNTERS = ("served", "learned", "expired", "late", "unlabeled", "rejected")
 
 
@@ -60,6 +64,8 @@ def check_servable(model: Learner) -> None:
     """Refuse a model the lanes cannot run."""
     if not isinstance(model, ServesRows):
         raise ValueError(f"{type(model).__name__} cannot run with delayed labels yet")
+    if model.unservable():
+        raise ValueError(f"{type(model).__name__}: {model.unservable()}")
     if isinstance(model, MulticlassClassifier):
         raise ValueError("the runner takes binary and regression learners for now")
 
@@ -81,7 +87,13 @@ def check_lane(model: Learner, delay: float, ttl: float, expiry: str) -> None:
 
 class Recent:
     """The last ``size`` labels a lane learned: rows as served, targets and the loss of the
-    prediction each was served with (for rollback and promotion tests)."""
+    prediction each was served with (for rollback and promotion tests).
+
+    Parameters
+    ----------
+    size
+        How many of the newest labels are kept.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -107,7 +119,26 @@ class Recent:
 
 
 class Lane:
-    """One model's way through the stream (see the module doc)."""
+    """One model's way through the stream (see the module doc).
+
+    Parameters
+    ----------
+    model
+        The lane's learner (:class:`~streamlearn.base.ServesRows`).
+    delay, ttl, expiry, default_label
+        The run's label delay, how long an event waits for its label, what happens when
+        it does not come (``drop``, or learn ``default_label``): as for
+        :class:`~streamlearn.runner.Runner`.
+    join
+        Where served events wait for their labels (default: in memory).
+    metrics
+        The progressive metrics (default: the task's, see
+        :func:`~streamlearn.evaluate.default_metrics`).
+    window
+        Events in the rolling metrics.
+    recent
+        Labels kept for the rollback and promotion tests.
+    """
 
     def __init__(
         self,
@@ -136,7 +167,7 @@ class Lane:
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.offset = 0
         self.last_key = -math.inf
-        self.version = ""
+        self.version = UNSAVED  # the version of the model serving: see runner/versions.py
 
     def step(self, batch: EventBatch) -> np.ndarray:
         """Serve one micro-batch and learn every label due before its last event; returns
@@ -159,14 +190,11 @@ class Lane:
         due, self.pending = waiting.select(due_now), waiting.select(~due_now)
         if batch.has_feedback:
             due = self._feedback(batch) + due
-        served_rows = (
-            Rows(*self.model.serve_many(_with_a_column(batch)))
-            if len(batch)
-            else Rows(np.zeros((0, 0), np.uint32), np.zeros((0, 0)))
-        )
+        given = self._answered(batch)
+        served_rows = self._serve(batch, given)
         row_of, served_of, rows, taken = self._gather(batch, due, served_rows)
         is_serve, index = merged_order(batch.keys, batch.offsets, due)
-        ops, op_rows, targets, step_of_op = self._kernel_ops(is_serve, index, due, row_of)
+        ops, op_rows, targets, step_of_op = self._kernel_ops(is_serve, index, due, row_of, given)
         reports_drift = isinstance(self.model, ReportsDrift)
         seen, known = (self.model.n_seen, len(self.model.drifts)) if reports_drift else (0, 0)
         out = self.model.run_ops(rows.hashes, rows.values, ops, op_rows, targets)
@@ -181,13 +209,21 @@ class Lane:
         predictions = np.empty(served)
         serves = ops[: len(out)] != LEARN
         predictions[op_rows[: len(out)][serves]] = out[serves]
+        if given is not None:  # what the client got
+            answered = np.flatnonzero(given[:served])
+            predictions[answered] = batch.served.predictions[answered]
         in_batch = (row_of >= 0) & (row_of < served)
         served_of[in_batch] = predictions[row_of[in_batch]]
         self._count(is_serve[:steps], index[:steps], due, row_of)
         self._score(index[:steps][~is_serve[:steps]], due, row_of, served_of, rows)
         if steps < len(is_serve):
             self._put_back(is_serve[steps:], index[steps:], due, taken, batch, served)
-        self._keep_waiting(batch.slice(0, served), served_rows.take(np.arange(served)), predictions)
+        self._keep_waiting(
+            batch.slice(0, served),
+            served_rows.take(np.arange(served)),
+            predictions,
+            self.versions_of(batch)[:served],
+        )
         if self.tasks:
             self.counters["late"] += self.feedback.drop_stale(cutoff)
         self.counters["served"] += served
@@ -249,17 +285,19 @@ class Lane:
         self.counters["late"] += gathered.late
         return gathered.row_of, gathered.served_of, gathered.rows, gathered.taken
 
-    def _kernel_ops(self, is_serve, index, due, row_of):
-        """The compiled call's operations: serves predict, labels (and expiries under the
-        ``default`` policy) learn; a serve directly followed by its own label does both.
-        Also returns, for each operation, its step in the merged order."""
+    def _kernel_ops(self, is_serve, index, due, row_of, given):
+        """The compiled call's operations: serves predict (but those answered already),
+        labels (and expiries under the ``default`` policy) learn; a serve directly followed
+        by its own label does both. Also returns, for each operation, its step in the merged
+        order."""
+        predicts = is_serve if given is None else is_serve & ~given[np.where(is_serve, index, 0)]
         if not len(due):
-            steps = np.arange(len(index))
-            shape = (len(index), len(self.tasks)) if self.tasks else len(index)
-            return np.full(len(index), PREDICT, np.int8), index, np.zeros(shape), steps
+            steps = np.flatnonzero(predicts)
+            shape = (len(steps), len(self.tasks)) if self.tasks else len(steps)
+            return np.full(len(steps), PREDICT, np.int8), index[steps], np.zeros(shape), steps
         at, kind, row = step_kinds(is_serve, index, due, row_of)
         learns = self._learns(is_serve, kind, row)
-        keep = is_serve | learns
+        keep = predicts | learns
         ops = np.where(is_serve, PREDICT, LEARN).astype(np.int8)[keep]
         if self.tasks:
             target = self.feedback.window_targets(self.model, due.ids[at], learns)[keep]
@@ -310,22 +348,65 @@ class Lane:
             per_event_losses(self.model.task, targets[tail], scored[tail]),
         )
 
-    def _keep_waiting(self, batch: EventBatch, rows: Rows, predictions: np.ndarray) -> None:
-        """Events of this batch whose label (or expiry) is still to come wait in the store;
-        events with nothing to come are not kept."""
+    def _keep_waiting(
+        self, batch: EventBatch, rows: Rows, predictions: np.ndarray, versions: np.ndarray
+    ) -> None:
+        """Events of this batch whose label (or expiry) is still to come wait in the store,
+        with the prediction served and the version that made it; events with nothing to
+        come are not kept."""
         waiting = self.pending.kinds != LATE
         keep = np.isin(batch.offsets, self.pending.offsets[waiting])
-        if not keep.any():
-            return
-        picked = np.flatnonzero(keep)
-        self.join.put(
-            batch.ids[picked],
-            rows.take(picked),
-            predictions[picked],
-            batch.keys[picked] + self.ttl,
-            batch.offsets[picked],
-            self.version or "v000000",
-        )
+        for version in dict.fromkeys(versions[keep].tolist()):
+            picked = np.flatnonzero(keep & (versions == version))
+            self.join.put(
+                batch.ids[picked],
+                rows.take(picked),
+                predictions[picked],
+                batch.keys[picked] + self.ttl,
+                batch.offsets[picked],
+                version,
+            )
+
+    # ------------------------------------------------------------------ served elsewhere
+    def _answered(self, batch: EventBatch) -> np.ndarray | None:
+        """Which events of the batch a serving copy of this model answered already (their
+        rows and predictions are the ones to keep), or None: the lane serves them all. Rows
+        are taken only from a featurizer with this model's settings."""
+        served = batch.served
+        if served is None or not served.given.any():
+            return None
+        if not isinstance(self.model, ServedByCopies):
+            return None
+        return served.given if served.featurizer == self.model.encoder_settings() else None
+
+    def versions_of(self, batch: EventBatch) -> np.ndarray:
+        """The version that made each event's prediction: the serving copy's for events
+        answered already, this lane's for the others."""
+        versions = np.full(len(batch), self.version, dtype=object)
+        given = self._answered(batch)
+        if given is not None:
+            versions[given] = batch.served.versions[given]
+        return versions
+
+    def _serve(self, batch: EventBatch, given: np.ndarray | None) -> Rows:
+        """The batch's rows: those answered already as they were served (the model takes in
+        their statistics), the others encoded now."""
+        if not len(batch):
+            return Rows.none()
+        columns = with_a_column(batch.features, len(batch))
+        if given is None:
+            return Rows(*self.model.serve_many(columns))
+        theirs, own = np.flatnonzero(given), np.flatnonzero(~given)
+        self.model.observe_served({k: taken(c, theirs) for k, c in columns.items()})
+        parts, order = [batch.served.rows.take(theirs)], [theirs]
+        if len(own):
+            parts.append(
+                Rows(*self.model.serve_many({k: taken(c, own) for k, c in columns.items()}))
+            )
+            order.append(own)
+        back = np.empty(len(batch), np.int64)
+        back[np.concatenate(order)] = np.arange(len(batch))
+        return Rows.stack(parts).take(back)
 
     # ------------------------------------------------------------------ state
     def metric_values(self) -> dict[str, float]:
@@ -362,14 +443,3 @@ class Lane:
 
     def close(self) -> None:
         self.join.close()
-
-
-NO_FEATURES = "_no_features"  # a column nobody sends: all NaN, which no weight reads
-
-
-def _with_a_column(batch: EventBatch) -> dict[str, Any]:
-    """The batch's columns; events with no feature at all (``{"features": {}}``) get one
-    empty column, so that the model still sees how many there are (from the intercept)."""
-    if batch.features or not len(batch):
-        return batch.features
-    return {NO_FEATURES: np.full(len(batch), np.nan)}

@@ -71,12 +71,14 @@ class Swaps:
         verdict = self.guard.check(champion, candidate)
         if verdict.significant:
             champion.model = type(candidate).from_state(candidate.state())
+            champion.version = best
             self._record(champion, version, best, "significantly worse than it", verdict.as_dict())
 
     def swap_to(self, champion: Lane, version: str | None, wanted: str, reason: str) -> None:
         """Serve ``wanted``'s model from now on."""
         chosen = self.candidate(wanted)
         champion.model = type(chosen).from_state(chosen.state())
+        champion.version = wanted
         self._record(champion, version, wanted, reason, {})
 
     def honour_request(self, champion: Lane, newest: Version) -> None:

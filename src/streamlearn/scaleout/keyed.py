@@ -31,7 +31,15 @@ from streamlearn.streams.kafka import KafkaEvents
 
 class PartitionFeed(KafkaEvents):
     """One partition's messages, handed over by the worker's consumer (no consumer of its
-    own); parsing, dead letters, positions and checkpoints as :class:`KafkaEvents`."""
+    own); parsing, dead letters, positions and checkpoints as :class:`KafkaEvents`.
+
+    Parameters
+    ----------
+    consumer
+        The worker's consumer, which hands this feed its partition's messages.
+    topic, partition
+        The partition this feed reads.
+    """
 
     def __init__(self, consumer: Consumer, topic: str, partition: int) -> None:
         self._start_reading_state()

@@ -185,15 +185,14 @@ def create_app(
             raise HTTPException(409, "this service's model is a bandit: use POST /decide")
         return serving
 
-    def score(features: list[dict], given_ids: list, track: bool) -> tuple[Any, list]:
-        """Scores of the events; with ``track`` they are served events (ids made for those
-        without), whose labels may come later by id."""
-        scores = server.predict(features)
+    def score(serving, features: list[dict], given_ids: list, track: bool) -> tuple[Any, list]:
+        """Scores of the events by ``serving``; with ``track`` they are served events (ids
+        made for those without), whose labels may come later by id."""
         ids = [str(i) if i is not None else None for i in given_ids]
-        if trainer is not None and track:
-            ids = [i if i is not None else _new_id() for i in ids]
-            trainer.events.put(features, ids=ids)
-        return scores, ids
+        if trainer is None or not track:
+            return serving.predict(features), ids
+        ids = [i if i is not None else _new_id() for i in ids]
+        return trainer.serve(features, ids, serving), ids
 
     @app.post("/predict")
     async def predict(body: PredictRequest) -> JSONResponse:
@@ -207,7 +206,8 @@ def create_app(
             observe_latency(start)
             return JSONResponse(answer)
         events = body.all_events()
-        scores, ids = score([e.features for e in events], [e.id for e in events], body.track)
+        features, given = [e.features for e in events], [e.id for e in events]
+        scores, ids = score(serving, features, given, body.track)
         binary = serving.model.task == "binary"
         answers = [_answer(i, s, binary, serving.version) for i, s in zip(ids, scores, strict=True)]
         predictions.inc(len(answers))
@@ -221,7 +221,7 @@ def create_app(
         start = time.perf_counter()
         serving = scoring_model()
         features = [body.context | c.features for c in body.candidates]
-        scores, ids = score(features, [c.id for c in body.candidates], body.track)
+        scores, ids = score(serving, features, [c.id for c in body.candidates], body.track)
         order = sorted(range(len(ids)), key=lambda k: -scores[k])
         predictions.inc(len(ids))
         observe_latency(start)
@@ -307,7 +307,15 @@ def create_app(
 
 class BodyLimit:
     """Refuses a request body over ``limit`` bytes with a 413: by its Content-Length before
-    reading, and while reading one without (chunked), so memory stays bounded either way."""
+    reading, and while reading one without (chunked), so memory stays bounded either way.
+
+    Parameters
+    ----------
+    app
+        The ASGI application it wraps.
+    limit
+        The largest body, in bytes.
+    """
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit

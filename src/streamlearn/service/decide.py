@@ -39,7 +39,13 @@ class DecideRequest(BaseModel):
 
 
 class DecisionLog:
-    """Appends each decision as one JSON line (flushed per line: a crash loses none)."""
+    """Appends each decision as one JSON line (flushed per line: a crash loses none).
+
+    Parameters
+    ----------
+    path
+        The JSON-lines file (None: decisions are not logged).
+    """
 
     def __init__(self, path: str | os.PathLike | None) -> None:
         self._file = open(Path(path), "a", encoding="utf-8") if path else None  # noqa: SIM115

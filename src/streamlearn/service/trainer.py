@@ -34,11 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.base import Classifier, Learner
+from streamlearn.base import PREDICT, Classifier, Learner, ServedByCopies, ServesRows, task_names
 from streamlearn.monitor import Monitor
 from streamlearn.registry import Registry
 from streamlearn.runner import Runner, RunSummary
-from streamlearn.streams.decode import check_event, event_columns
+from streamlearn.streams.batch import Rows, Served
+from streamlearn.streams.decode import check_event, event_columns, with_a_column
 from streamlearn.streams.protocol import EventIngress
 
 log = logging.getLogger("streamlearn.service")
@@ -46,30 +47,66 @@ log = logging.getLogger("streamlearn.service")
 
 @dataclass(frozen=True)
 class Serving:
-    """What predictions read: a model nobody mutates, and what it is."""
+    """What predictions read: a model nobody mutates, and what it is.
+
+    Parameters
+    ----------
+    model
+        A copy of the trainer's model, never changed once published.
+    version
+        The version its predictions name.
+    events_learned
+        Events it had learned when it was copied.
+    published_at
+        When it was published (Unix time).
+    """
 
     model: Learner
     version: str
     events_learned: int
     published_at: float
 
+    def predict(self, events: list[dict[str, Any]]) -> np.ndarray:
+        """The model's predictions (probabilities for a classifier), not kept."""
+        for event in events:
+            check_event(event)
+        model = self.model
+        if len(events) == 1:  # the one-event path: no columns to build (tens of microseconds)
+            if isinstance(model, Classifier):
+                return np.array([model.predict_proba_one(events[0])[True]])
+            return np.array([model.predict_one(events[0])], np.float64)
+        columns = event_columns(events)
+        if isinstance(model, Classifier):
+            return np.asarray(model.predict_proba_many(columns), np.float64)
+        return np.asarray(model.predict_many(columns), np.float64)
+
+    def answer(self, events: list[dict[str, Any]]) -> tuple[np.ndarray, Served | None]:
+        """The predictions of ``events``, made once from the rows this copy encodes for
+        them, and those rows, predictions and this version as a :class:`Served` record for
+        the trainer to learn from (None for a model whose copies cannot answer for it: the
+        trainer then serves the events again)."""
+        model = self.model
+        if not (isinstance(model, ServedByCopies) and isinstance(model, ServesRows)):
+            return self.predict(events), None
+        for event in events:
+            check_event(event)
+        n = len(events)
+        if n == 1:  # the one-event path: no columns to build
+            hashes, values = (a[None, :] for a in model.encode_row(events[0]))
+        else:
+            hashes, values = model.encode_rows(with_a_column(event_columns(events), n))
+        tasks = task_names(model)
+        targets = np.zeros((n, len(tasks))) if tasks else np.zeros(n)
+        ops = np.full(n, PREDICT, np.int8)
+        scores = np.asarray(model.run_ops(hashes, values, ops, np.arange(n), targets), np.float64)
+        versions = np.full(n, self.version, dtype=object)
+        encoder = model.encoder_settings()
+        record = Served(Rows(hashes, values), scores, versions, np.ones(n, bool), encoder)
+        return scores.copy(), record
+
 
 def _copy(model: Learner) -> Learner:
     return type(model).from_state(model.state())
-
-
-def _predict(serving: Serving, events: list[dict[str, Any]]) -> np.ndarray:
-    for event in events:
-        check_event(event)
-    model = serving.model
-    if len(events) == 1:  # the one-event path: no columns to build (tens of microseconds)
-        if isinstance(model, Classifier):
-            return np.array([model.predict_proba_one(events[0])[True]])
-        return np.array([model.predict_one(events[0])], np.float64)
-    columns = event_columns(events)
-    if isinstance(model, Classifier):
-        return np.asarray(model.predict_proba_many(columns), np.float64)
-    return np.asarray(model.predict_many(columns), np.float64)
 
 
 class Trainer:
@@ -120,7 +157,7 @@ class Trainer:
         self.monitor = monitor if monitor is not None else Monitor()
         self.observe_every = observe_every
         self._last_observed = -float("inf")
-        self.serving = Serving(_copy(runner.model), "", 0, time.time())
+        self.serving = Serving(_copy(runner.model), runner.version, 0, time.time())
         self.summary: RunSummary | None = None
         self.error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -159,7 +196,7 @@ class Trainer:
         due = time.monotonic() - self._last_publish >= self.publish_every
         changed = (
             summary.learned != self.serving.events_learned
-            or (self.runner.version or "") != self.serving.version
+            or self.runner.version != self.serving.version
         )
         if due and changed:  # a copy of the model costs: only when it learned something
             self._publish()
@@ -167,7 +204,7 @@ class Trainer:
     def _publish(self) -> None:
         runner = self.runner
         self.serving = Serving(
-            _copy(runner.model), runner.version or "", runner.counters["learned"], time.time()
+            _copy(runner.model), runner.version, runner.counters["learned"], time.time()
         )
         self._last_publish = time.monotonic()
         if self.on_publish is not None:
@@ -184,7 +221,19 @@ class Trainer:
         return crashed + self.runner.problems()
 
     def predict(self, events: list[dict[str, Any]]) -> np.ndarray:
-        return _predict(self.serving, events)
+        """Predictions of the serving copy (not kept: see :meth:`serve`)."""
+        return self.serving.predict(events)
+
+    def serve(
+        self, events: list[dict[str, Any]], ids: list[str], serving: Serving | None = None
+    ) -> np.ndarray:
+        """Answer ``events`` once (by ``serving``, default the copy serving now) and queue
+        them for learning with what was answered: the rows encoded, the predictions
+        returned and the version that made them are what the prediction log, the label
+        join, the metrics and learning get."""
+        scores, served = (serving or self.serving).answer(events)
+        self.events.put(events, ids=ids, served=served)
+        return scores
 
     def stop(self, timeout: float = 60.0) -> None:
         """Learn what is queued, checkpoint, stop."""
@@ -197,7 +246,17 @@ class Trainer:
 
 
 class Replica:
-    """Serves the registry's champion; polls for a new one every ``poll_every`` seconds."""
+    """Serves the registry's champion; polls for a new one every ``poll_every`` seconds.
+
+    Parameters
+    ----------
+    registry
+        The registry whose ``champion`` it serves.
+    poll_every
+        Seconds between looks for a new champion.
+    monitor
+        What gets the replica's status (the version served and its saved metrics).
+    """
 
     def __init__(
         self, registry: Registry, poll_every: float = 1.0, monitor: Monitor | None = None
@@ -285,7 +344,7 @@ class Replica:
     def predict(self, events: list[dict[str, Any]]) -> np.ndarray:
         if self.serving is None:
             raise RuntimeError("no champion in the registry yet")
-        return _predict(self.serving, events)
+        return self.serving.predict(events)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

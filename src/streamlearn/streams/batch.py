@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,13 @@ class StreamClock:
     >>> clock = StreamClock(wall=lambda: 1000.0, monotonic=iter([5.0, 7.5, 8.0]).__next__)
     >>> clock.now(), clock.now(after=2000.0)
     (1002.5, 2000.000001)
+
+    Parameters
+    ----------
+    wall, monotonic
+        The clocks read (the system's by default; tests give their own).
+    max_ahead
+        How far past now an event time may be (see :meth:`bound`).
     """
 
     def __init__(
@@ -58,6 +65,109 @@ class StreamClock:
 
 
 @dataclass
+class Rows:
+    """Encoded rows as served: 32-bit feature hashes and values, (rows, slots).
+
+    Parameters
+    ----------
+    hashes, values
+        Two arrays of shape (rows, slots): 32-bit feature hashes and their values (a slot
+        of value 0 is padding).
+    """
+
+    hashes: np.ndarray
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def take(self, index: np.ndarray) -> Rows:
+        return Rows(self.hashes[index], self.values[index])
+
+    @staticmethod
+    def stack(parts: Sequence[Rows]) -> Rows:
+        """One block of rows; fewer slots are padded with value 0 (which the kernels skip)."""
+        width = max((p.hashes.shape[1] for p in parts), default=0)
+        n = sum(len(p) for p in parts)
+        hashes = np.zeros((n, width), np.uint32)
+        values = np.zeros((n, width))
+        at = 0
+        for p in parts:
+            hashes[at : at + len(p), : p.hashes.shape[1]] = p.hashes
+            values[at : at + len(p), : p.values.shape[1]] = p.values
+            at += len(p)
+        return Rows(hashes, values)
+
+    @staticmethod
+    def none(n: int = 0) -> Rows:
+        return Rows(np.zeros((n, 0), np.uint32), np.zeros((n, 0)))
+
+
+@dataclass
+class Served:
+    """Events answered before they reached the runner (by the HTTP service's serving copy):
+    for each, the row its model encoded, the prediction the client got and that model's
+    version. ``given[i]`` says event ``i`` was served so (the runner serves the others);
+    ``featurizer``: the settings of the featurizer that encoded the rows (a model with other
+    settings cannot learn from them and serves the events itself).
+
+    Parameters
+    ----------
+    rows, predictions, versions, given
+        Per event of the batch (rows, predictions and versions are placeholders where
+        ``given`` is False).
+    featurizer
+        The encoding featurizer's ``params()``.
+    """
+
+    rows: Rows
+    predictions: np.ndarray
+    versions: np.ndarray
+    given: np.ndarray
+    featurizer: dict[str, Any]
+
+    def take(self, index: np.ndarray) -> Served:
+        return Served(
+            self.rows.take(index),
+            self.predictions[index],
+            self.versions[index],
+            self.given[index],
+            self.featurizer,
+        )
+
+    @staticmethod
+    def combine(parts: Sequence[Served | None], sizes: Sequence[int]) -> Served | None:
+        """One record for consecutive groups of ``sizes`` events (None in ``parts``: a group
+        the runner serves). Rows from featurizers of different settings cannot share a
+        batch: then the runner serves them all."""
+        known = [p for p in parts if p is not None]
+        if not known or any(p.featurizer != known[0].featurizer for p in known):
+            return None
+        featurizer = known[0].featurizer
+        filled = [
+            p if p is not None else Served.nothing(n, featurizer)
+            for p, n in zip(parts, sizes, strict=True)
+        ]
+        return Served(
+            Rows.stack([p.rows for p in filled]),
+            np.concatenate([p.predictions for p in filled]),
+            np.concatenate([p.versions for p in filled]),
+            np.concatenate([p.given for p in filled]),
+            featurizer,
+        )
+
+    @staticmethod
+    def nothing(n: int, featurizer: dict[str, Any]) -> Served:
+        return Served(
+            Rows.none(n),
+            np.full(n, np.nan),
+            np.full(n, "", dtype=object),
+            np.zeros(n, bool),
+            featurizer,
+        )
+
+
+@dataclass
 class EventBatch:
     """Consecutive events: feature columns, labels (NaN: none yet), ids, offsets, ordering
     keys (event times, or the offsets), per-event label delays (or None) and rejects; and
@@ -79,6 +189,8 @@ class EventBatch:
         Labels for earlier events, by id (and task).
     drain, clock
         See above.
+    served
+        Events answered before they reached the runner (see :class:`Served`).
     """
 
     features: dict[str, Any]
@@ -93,6 +205,7 @@ class EventBatch:
     feedback_tasks: np.ndarray | None = None
     drain: bool = False
     clock: float | None = None
+    served: Served | None = None
 
     def __post_init__(self) -> None:
         self.ids = as_ids(self.ids)
@@ -124,6 +237,7 @@ class EventBatch:
             self.feedback_ids if start == 0 else None,
             self.feedback_labels if start == 0 else None,
             self.feedback_tasks if start == 0 else None,
+            served=None if self.served is None else self.served.take(np.arange(start, stop)),
         )
 
 

@@ -42,6 +42,18 @@ def check_event(event: Any) -> None:
             )
 
 
+NO_FEATURES = "_no_features"  # a column nobody sends: all NaN, which no weight reads
+
+
+def with_a_column(columns: dict[str, Any], n: int) -> dict[str, Any]:
+    """``columns`` of ``n`` events; events with no feature at all (``{"features": {}}``)
+    get one empty column, so that a model still sees how many there are (and serves them
+    from its intercept)."""
+    if columns or not n:
+        return columns
+    return {NO_FEATURES: np.full(n, np.nan)}
+
+
 def event_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Dict events as columns (missing keys are nulls): numbers as float64 (NaN for none),
     bools as bools, anything mixed with text as text."""

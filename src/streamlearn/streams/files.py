@@ -37,7 +37,15 @@ HEAD_BYTES = 1 << 20
 
 @dataclass
 class Reject:
-    """A row left out of the stream: its 1-based row number (header excluded) and why."""
+    """A row left out of the stream: its 1-based row number (header excluded) and why.
+
+    Parameters
+    ----------
+    row
+        The 1-based row number (header excluded).
+    reason
+        Why it was left out.
+    """
 
     row: int
     reason: str
@@ -45,7 +53,19 @@ class Reject:
 
 @dataclass
 class Batch:
-    """Consecutive rows of a file: feature columns, targets and where they came from."""
+    """Consecutive rows of a file: feature columns, targets and where they came from.
+
+    Parameters
+    ----------
+    features, target
+        The feature columns and the targets.
+    rows
+        Each event's 1-based row number.
+    end_row
+        The last row read (rejected or not).
+    rejects
+        The rows left out, with their reasons.
+    """
 
     features: dict[str, Any]
     target: np.ndarray

@@ -575,15 +575,23 @@ class KafkaEvents(EventSource):
 
 
 class KafkaPredictions(PredictionSink):
-    """Predictions to a topic, one JSON message per event, keyed by event id."""
+    """Predictions to a topic, one JSON message per event, keyed by event id.
+
+    Parameters
+    ----------
+    config
+        The Kafka client settings (``bootstrap.servers``, …).
+    topic
+        The predictions topic.
+    """
 
     def __init__(self, config: dict[str, Any], topic: str) -> None:
         self.producer = _producer(config["bootstrap.servers"], linger_ms=5)
         self.topic = topic
 
-    def write(self, ids, offsets, predictions, version) -> None:
-        for event_id, offset, prediction in zip(
-            ids.tolist(), offsets.tolist(), predictions.tolist(), strict=True
+    def write(self, ids, offsets, predictions, versions) -> None:
+        for event_id, offset, prediction, version in zip(
+            ids.tolist(), offsets.tolist(), predictions.tolist(), versions.tolist(), strict=True
         ):
             record = {
                 "id": event_id,
@@ -612,7 +620,15 @@ class KafkaPredictions(PredictionSink):
 
 class KafkaIngress(EventIngress):
     """What the HTTP API's ``/learn`` and ``/feedback`` do when events come from Kafka:
-    produce to the same topics the trainer reads (so every event goes one way)."""
+    produce to the same topics the trainer reads (so every event goes one way).
+
+    Parameters
+    ----------
+    config
+        The Kafka client settings (``bootstrap.servers``, …).
+    events_topic, labels_topic
+        The topics the trainer reads (no labels topic: ``/feedback`` is refused).
+    """
 
     ends_on_close = False  # the trainer must be told to stop: Kafka has no end
 
@@ -620,7 +636,8 @@ class KafkaIngress(EventIngress):
         self.producer = _producer(config["bootstrap.servers"], linger_ms=2)
         self.events_topic, self.labels_topic = events_topic, labels_topic
 
-    def put(self, events, ids=None, labels=None) -> int:
+    def put(self, events, ids=None, labels=None, served=None) -> int:
+        # ``served`` rows do not travel through the topic: the trainer serves these again.
         for event in events:
             check_event(event)
         ids = ids if ids is not None else [None] * len(events)

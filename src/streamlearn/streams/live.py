@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.streams.batch import EventBatch, StreamClock
+from streamlearn.streams.batch import EventBatch, Served, StreamClock
 from streamlearn.streams.decode import check_event, event_columns, task_column
 from streamlearn.streams.protocol import EventIngress, EventSource
 
@@ -77,16 +77,20 @@ class LiveEvents(EventSource, EventIngress):
         events: Sequence[dict[str, Any]],
         ids: Sequence[Any] | None = None,
         labels: Sequence[float | None] | None = None,
+        served: Served | None = None,
     ) -> int:
         """Queue events (with their labels, or None: a label may follow by id); returns how
-        many. Ids default to fresh UUIDs."""
+        many. Ids default to fresh UUIDs. ``served``: how the events were answered already
+        (rows, predictions, versions): the runner learns them from those rows."""
         ids = [str(i) for i in ids] if ids is not None else [uuid.uuid4().hex for _ in events]
         labels = list(labels) if labels is not None else [None] * len(events)
         if not (len(ids) == len(labels) == len(events)):
             raise ValueError("events, ids and labels must have the same length")
         for event in events:
             check_event(event)
-        self._queue.put((_EVENT, list(events), ids, labels), timeout=5)
+        if served is not None and len(served.given) != len(events):
+            raise ValueError("served must hold one entry per event")
+        self._queue.put((_EVENT, list(events), ids, labels, served), timeout=5)
         return len(events)
 
     def put_feedback(
@@ -148,11 +152,14 @@ class LiveEvents(EventSource, EventIngress):
 
     def _batch(self, items: list[tuple]) -> EventBatch:
         rows, ids, labels, fb_ids, fb_labels, fb_tasks = [], [], [], [], [], []
+        served, sizes = [], []
         for item in items:
             if item[0] == _EVENT:
                 rows += item[1]
                 ids += item[2]
                 labels += item[3]
+                served.append(item[4])
+                sizes.append(len(item[1]))
             else:
                 fb_ids += item[1]
                 fb_labels += item[2]
@@ -173,7 +180,9 @@ class LiveEvents(EventSource, EventIngress):
                 "feedback_labels": np.array(fb_labels, np.float64),
                 "feedback_tasks": task_column(fb_tasks),
             }
-        return EventBatch(features, target, np.array(ids, dtype=object), offsets, keys, **feedback)
+        ids = np.array(ids, dtype=object)
+        answered = Served.combine(served, sizes)
+        return EventBatch(features, target, ids, offsets, keys, **feedback, served=answered)
 
     def _now(self) -> float:
         self.last_key = self.clock.now(after=self.last_key)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.streams.batch import EventBatch
+from streamlearn.streams.batch import EventBatch, Served
 
 
 class EventSource(ABC):
@@ -57,8 +57,11 @@ class EventIngress(ABC):
         events: Sequence[dict[str, Any]],
         ids: Sequence[Any] | None = None,
         labels: Sequence[float | None] | None = None,
+        served: Served | None = None,
     ) -> int:
-        """Queue events with their labels (None: a label may follow by id)."""
+        """Queue events with their labels (None: a label may follow by id); ``served``:
+        how they were answered already (the trainer learns them from those rows; an ingress
+        that cannot carry rows lets the trainer serve the events again)."""
 
     @abstractmethod
     def put_feedback(
@@ -75,9 +78,9 @@ class PredictionSink(ABC):
 
     @abstractmethod
     def write(
-        self, ids: np.ndarray, offsets: np.ndarray, predictions: np.ndarray, version: str
+        self, ids: np.ndarray, offsets: np.ndarray, predictions: np.ndarray, versions: np.ndarray
     ) -> None:
-        """Log one micro-batch's served predictions with the version that made them."""
+        """Log one micro-batch's served predictions, each with the version that made it."""
 
     def flush(self) -> None:  # noqa: B027 (an optional hook)
         """Make what was written durable (at every checkpoint)."""

@@ -45,13 +45,13 @@ class CsvPredictions(PredictionSink):
         self.path = Path(path)
         self._checked = False
 
-    def write(self, ids, offsets, predictions, version) -> None:
+    def write(self, ids, offsets, predictions, versions) -> None:
         table = pa.table(
             {
                 "offset": offsets,
                 "id": pa.array([str(i) for i in ids]),
                 "prediction": predictions,
-                "version": pa.array([version] * len(ids)),
+                "version": pa.array([str(v) for v in versions], pa.string()),
             }
         )
         if not self._checked and self.path.exists():

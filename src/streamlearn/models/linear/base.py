@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pyarrow as pa
 
-from streamlearn.base import ServesRows, State
+from streamlearn.base import ServedByCopies, ServesRows, State
 from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear.kernel import (
@@ -28,7 +28,7 @@ from streamlearn.models.linear.optimizers import (
 )
 
 
-class LinearModel(HashedModel, ServesRows):
+class LinearModel(HashedModel, ServesRows, ServedByCopies):
     """A linear model on hashed features, trained one event at a time.
 
     Parameters

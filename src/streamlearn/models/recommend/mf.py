@@ -42,7 +42,23 @@ USER_SLOT, ITEM_SLOT, FRESH_SLOT = 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFC  # runner 
 
 class Factorization(Learner):
     """What both factorizations share: id → index maps that grow, factors initialized from
-    (seed, index) alone (so batches equal one-event calls), the set of seen pairs, top-N."""
+    (seed, index) alone (so batches equal one-event calls), the set of seen pairs, top-N.
+
+    Parameters
+    ----------
+    n_factors
+        Latent factors per user and item.
+    lr_bias, lr_latent
+        Learning rates of the biases and of the factors.
+    l2_bias, l2_latent
+        L2 penalties of the biases and of the factors.
+    init_std
+        Standard deviation of the factors' initial values.
+    seed
+        Seeds the factors' initial values (a function of the seed and the index alone).
+    user_key, item_key
+        The columns naming the user and the item.
+    """
 
     def __init__(
         self,

@@ -10,35 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from streamlearn.streams.batch import Rows
+
 ID_KINDS = (int, str)
-
-
-@dataclass
-class Rows:
-    """Encoded rows as served: 32-bit feature hashes and values, (rows, slots)."""
-
-    hashes: np.ndarray
-    values: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.hashes)
-
-    def take(self, index: np.ndarray) -> Rows:
-        return Rows(self.hashes[index], self.values[index])
-
-    @staticmethod
-    def stack(parts: Sequence[Rows]) -> Rows:
-        """One block of rows; fewer slots are padded with value 0 (which the kernels skip)."""
-        width = max((p.hashes.shape[1] for p in parts), default=0)
-        n = sum(len(p) for p in parts)
-        hashes = np.zeros((n, width), np.uint32)
-        values = np.zeros((n, width))
-        at = 0
-        for p in parts:
-            hashes[at : at + len(p), : p.hashes.shape[1]] = p.hashes
-            values[at : at + len(p), : p.values.shape[1]] = p.values
-            at += len(p)
-        return Rows(hashes, values)
 
 
 @dataclass

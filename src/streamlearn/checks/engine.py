@@ -1,0 +1,58 @@
+"""Checks of a learner inside the engine: a run with delayed labels through the
+:class:`~streamlearn.runner.Runner`, stopped at a checkpoint and resumed, ends bit for bit
+where an uninterrupted run does."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from streamlearn.checks.data import labelled
+from streamlearn.checks.helpers import assert_same_state
+from streamlearn.registry import LocalRegistry
+from streamlearn.runner import Runner
+from streamlearn.streams.decode import event_columns
+from streamlearn.streams.sources import RecordedEvents
+
+Factory = Callable[[], Any]
+DELAY = 25.0  # each label comes this long (in events) after its event
+
+
+def delayed_stream(model: Any, n: int = 600) -> RecordedEvents:
+    """Messy events one time unit apart, each label ``DELAY`` later, by id."""
+    events, targets = labelled(model, n)
+    times = np.arange(n, dtype=np.float64)
+    feedback = {
+        "id": np.arange(1, n + 1),
+        "time": times + DELAY,
+        "label": np.asarray(targets, np.float64),
+    }
+    return RecordedEvents(event_columns(events), times, feedback=feedback)
+
+
+def check_run_stopped_at_a_checkpoint_and_resumed_ends_bit_identical(make: Factory) -> None:
+    whole = Runner(make(), delayed_stream(make()), ttl=1e9, micro_batch=50)
+    expected = whole.run()
+    with tempfile.TemporaryDirectory() as folder:
+
+        def runner() -> Runner:
+            return Runner(
+                make(),
+                delayed_stream(make()),
+                ttl=1e9,
+                micro_batch=50,
+                registry=LocalRegistry(folder),
+                checkpoint_every=100,
+            )
+
+        first = runner().run(limit=350)  # a whole number of micro-batches
+        assert first.served == 350 and first.learned < 350, "the run did not stop midway"
+        resumed = runner()
+        summary = resumed.run()
+    assert summary.resumed_from is not None, "the second run did not resume"
+    assert (summary.served, summary.learned) == (expected.served, expected.learned)
+    assert summary.metrics == expected.metrics, "the resumed run scored differently"
+    assert_same_state(resumed.model, whole.model, ignore=("detected_at",))

@@ -1,0 +1,112 @@
+"""Serve once: what a client got from ``/predict`` is what the prediction log holds, what
+waits in the label join, what is scored and what is learned — the trainer never predicts or
+encodes a served event a second time."""
+
+from __future__ import annotations
+
+import csv
+import threading
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+from streamlearn.base.losses import log_losses
+from streamlearn.models import LogisticRegression
+from streamlearn.registry import LocalRegistry
+from streamlearn.runner import Runner
+from streamlearn.service import Trainer
+from streamlearn.service.app import create_app
+from streamlearn.streams.live import LiveEvents
+from tests.test_service import AUTH, TOKEN, events, wait_for
+
+
+def test_predictions_logged_joined_scored_and_learned_are_the_ones_served(tmp_path):
+    live = LiveEvents()
+    log = tmp_path / "predictions.csv"
+    runner = Runner(
+        LogisticRegression(bits=12),  # numbers standardized online: the scaler moves too
+        live,
+        ttl=600.0,
+        registry=LocalRegistry(tmp_path / "registry"),
+        checkpoint_every=300,
+        micro_batch=64,
+        drain_at_end=False,
+        predictions=log,
+    )
+    trainer = Trainer(runner, live, publish_every=0.0)  # a new serving copy at every batch
+    served_records = []
+    put = live.put
+
+    def spy(events, ids=None, labels=None, served=None):  # observes what the service queues
+        if served is not None:
+            served_records.append((list(ids), served))
+        return put(events, ids=ids, labels=labels, served=served)
+
+    live.put = spy
+    trainer.start()
+    client = TestClient(create_app(trainer=trainer, token=TOKEN))
+    stop = threading.Event()
+    posted = []
+
+    def keep_learning():
+        seed = 0
+        while not stop.is_set():
+            features, labels = events(50, seed)
+            body = [{"features": f, "label": y} for f, y in zip(features, labels, strict=True)]
+            posted.append(client.post("/learn", json={"events": body}, headers=AUTH).json())
+            seed += 1
+
+    feeder = threading.Thread(target=keep_learning)
+    try:
+        feeder.start()
+        assert wait_for(lambda: trainer.serving.events_learned > 200)
+        probes, labels = events(200, seed=99)
+        answers = {}
+        for k, probe in enumerate(probes):
+            body = {"events": [{"id": f"p{k}", "features": probe}]}
+            [answer] = client.post("/predict", json=body).json()["predictions"]
+            answers[answer["id"]] = answer
+        stop.set()
+        feeder.join()
+        versions = {a["model_version"] for a in answers.values()}
+        assert "" not in versions and len(versions) > 1  # served while the model moved on
+        learned = sum(p["accepted"] for p in posted)
+
+        def served_and_learned():
+            counters = trainer.runner.counters
+            return counters["served"], counters["learned"]
+
+        # Every event served, those of /learn learned; the probes wait for their labels.
+        assert wait_for(lambda: served_and_learned() == (learned + 200, learned))
+        feedback = [{"id": f"p{k}", "label": y} for k, y in enumerate(labels)]
+        assert client.post("/feedback", json={"labels": feedback}, headers=AUTH).status_code == 200
+        assert wait_for(lambda: trainer.runner.counters["learned"] == learned + 200)
+    finally:
+        stop.set()
+        trainer.stop()
+
+    # The prediction log: exactly what each client received, with its version.
+    with open(log) as fh:
+        logged = {row["id"]: row for row in csv.DictReader(fh) if row["id"] in answers}
+    assert len(logged) == 200
+    for event_id, answer in answers.items():
+        assert float(logged[event_id]["prediction"]) == answer["probability"]
+        assert logged[event_id]["version"] == answer["model_version"]
+    # Scored and learned: the last 200 labels learned are the probes', in feedback order;
+    # each scored the prediction its client got, and was learned from the row it was served.
+    recent = trainer.runner.champion.recent
+    served = [answers[f"p{k}"]["probability"] for k in range(200)]
+    np.testing.assert_array_equal(recent.targets[-200:], labels)
+    np.testing.assert_array_equal(recent.losses[-200:], log_losses(np.array(labels), served))
+    rows_served = {
+        event_id: (record.rows.hashes[i], record.rows.values[i])
+        for ids, record in served_records
+        for i, event_id in enumerate(ids)
+    }
+    learned_rows = recent.stacked_rows()
+    for k in range(200):
+        hashes, values = rows_served[f"p{k}"]
+        width = len(hashes)
+        np.testing.assert_array_equal(learned_rows.hashes[-200 + k][:width], hashes)
+        np.testing.assert_array_equal(learned_rows.values[-200 + k][:width], values)
+        assert not learned_rows.values[-200 + k][width:].any()  # only padding beyond
