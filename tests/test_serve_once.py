@@ -110,3 +110,55 @@ def test_predictions_logged_joined_scored_and_learned_are_the_ones_served(tmp_pa
         np.testing.assert_array_equal(learned_rows.hashes[-200 + k][:width], hashes)
         np.testing.assert_array_equal(learned_rows.values[-200 + k][:width], values)
         assert not learned_rows.values[-200 + k][width:].any()  # only padding beyond
+
+
+def test_a_fraud_transaction_is_learned_with_the_entity_features_it_was_served_with():
+    from streamlearn.models import FraudDetector
+    from streamlearn.models.fraud import ENTITY_SLOT, Z_SLOT
+
+    live = LiveEvents()
+    detector = FraudDetector(entity="card", time="t", amount="amount", min_frauds=0, bits=10)
+    runner = Runner(detector, live, ttl=600.0, micro_batch=64, drain_at_end=False)
+    trainer = Trainer(runner, live, publish_every=3600.0)  # the serving copy stays behind
+    served_records = []
+    put = live.put
+
+    def spy(events, ids=None, labels=None, served=None):
+        if served is not None:
+            served_records.append(served)
+        return put(events, ids=ids, labels=labels, served=served)
+
+    live.put = spy
+    trainer.start()
+    client = TestClient(create_app(trainer=trainer, token=TOKEN))
+    rng = np.random.default_rng(3)
+    try:
+        history = [
+            {"features": {"card": "c1", "t": float(t), "amount": float(a)}, "label": 0}
+            for t, a in enumerate(rng.normal(10, 1, 200))
+        ]
+        assert client.post("/learn", json={"events": history}, headers=AUTH).status_code == 200
+        assert wait_for(lambda: trainer.runner.counters["learned"] == 200)
+        probe = {"id": "tx", "features": {"card": "c1", "t": 200.0, "amount": 500.0}}
+        assert client.post("/predict", json=probe).status_code == 200
+        later = [
+            {"features": {"card": "c1", "t": 201.0 + t, "amount": float(a)}, "label": 0}
+            for t, a in enumerate(rng.normal(500, 1, 50))  # the card's history moves on
+        ]
+        assert client.post("/learn", json={"events": later}, headers=AUTH).status_code == 200
+        feedback = {"id": "tx", "label": 1}
+        assert client.post("/feedback", json=feedback, headers=AUTH).status_code == 200
+        assert wait_for(lambda: trainer.runner.counters["learned"] == 251)
+    finally:
+        trainer.stop()
+    [served] = served_records
+    recent = trainer.runner.champion.recent
+    [probe_at] = np.flatnonzero(recent.targets == 1)  # the one fraud: the probe
+    rows = recent.stacked_rows()
+    learned_hashes, learned_values = rows.hashes[probe_at], rows.values[probe_at]
+    width = served.rows.hashes.shape[1]
+    features = served.rows.hashes[0] != ENTITY_SLOT
+    np.testing.assert_array_equal(learned_hashes[:width], served.rows.hashes[0])
+    np.testing.assert_array_equal(learned_values[:width][features], served.rows.values[0][features])
+    z = served.rows.values[0][served.rows.hashes[0] == Z_SLOT]
+    assert z == learned_values[learned_hashes == Z_SLOT]

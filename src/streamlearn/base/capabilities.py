@@ -89,9 +89,11 @@ class ServedByCopies(ABC):
         encode it (the fast way for a single event)."""
 
     @abstractmethod
-    def observe_served(self, X: Any) -> None:
+    def observe_served(self, X: Any, hashes: np.ndarray, values: np.ndarray) -> None:
         """Take in events a copy served, as ``serve_many`` would (running statistics of the
-        featurizer), without making rows."""
+        featurizer, an entity's history), without making rows; ``hashes`` and ``values``
+        are the rows served, which this may complete in place where they point into the
+        learner's own state (an entity's row in its store), never changing a feature."""
 
     @abstractmethod
     def encoder_settings(self) -> dict[str, Any]:

@@ -1,6 +1,6 @@
-"""Checks of a learner inside the engine: a run with delayed labels through the
-:class:`~streamlearn.runner.Runner`, stopped at a checkpoint and resumed, ends bit for bit
-where an uninterrupted run does."""
+"""Checks of a learner inside the engine: a run with labels by id through the
+:class:`~streamlearn.runner.Runner` learns every label, and stopped at a checkpoint and
+resumed, ends bit for bit where an uninterrupted run does."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ def delayed_stream(model: Any, n: int = 600) -> RecordedEvents:
 def check_run_stopped_at_a_checkpoint_and_resumed_ends_bit_identical(make: Factory) -> None:
     whole = Runner(make(), delayed_stream(make()), ttl=1e9, micro_batch=50)
     expected = whole.run()
+    counts = (expected.served, expected.learned, expected.late, expected.expired)
+    assert counts == (600, 600, 0, 0), (
+        f"labels were lost (served, learned, late, expired: {counts})"
+    )
     with tempfile.TemporaryDirectory() as folder:
 
         def runner() -> Runner:

@@ -36,7 +36,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from streamlearn.base import Classifier, ServesRows, State, register
+from streamlearn.base import Classifier, ServedByCopies, ServesRows, State, register
 from streamlearn.base.state import nest, nested_part
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.entity import EntityStore
@@ -79,7 +79,7 @@ class ScoreThreshold:
 
 
 @register
-class FraudDetector(Classifier, ServesRows):
+class FraudDetector(Classifier, ServesRows, ServedByCopies):
     """Entity features + cold-start rule + online logistic regression + FP-budget threshold.
 
     Parameters
@@ -257,15 +257,41 @@ class FraudDetector(Classifier, ServesRows):
         amount z-score in marked slots (the label updates the entity; the rule reads z)."""
         return self._rows(X, None)
 
+    def encode_rows(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The rows :meth:`serve_many` gives, from the entities' history as it stands
+        (nothing is committed); the entity's row is the learner's to fill in (see
+        :meth:`observe_served`)."""
+        columns, keyed = self._split(X)
+        features, _ = self.store.prepare(*keyed)
+        columns |= features
+        hashes, values = self.model.encode_rows(columns)
+        return self._marked(hashes, values, np.full(len(hashes), -1), columns["amount_z"])
+
+    def encode_row(self, x: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        hashes, values = self.encode_rows({name: [value] for name, value in x.items()})
+        return hashes[0], values[0]
+
+    def observe_served(self, X: Any, hashes: np.ndarray, values: np.ndarray) -> None:
+        """The served transactions join their entities' history, and their rows get the
+        entity's row in this learner's store; their features stay as served."""
+        columns, commit = self._prepare(X)
+        rows = commit()
+        self.model.observe_served(columns, hashes, values)
+        values[hashes == ENTITY_SLOT] = rows + 1.0
+
+    def encoder_settings(self) -> dict[str, Any]:
+        return {"model": type(self).__name__} | self.params()
+
+    def _marked(self, hashes, values, entity_rows, amount_z) -> tuple[np.ndarray, np.ndarray]:
+        """The rows with the entity's row and the amount z-score in marked slots."""
+        marks = np.tile(np.array([ENTITY_SLOT, Z_SLOT], np.uint32), (len(hashes), 1))
+        numbers = np.column_stack([entity_rows + 1.0, amount_z])
+        return np.concatenate([hashes, marks], axis=1), np.concatenate([values, numbers], axis=1)
+
     def _rows(self, X: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
         columns, commit = self._prepare(X, labels)
         hashes, values = self.model.serve_many(columns)  # may refuse a value: nothing changed
-        rows = commit()
-        marks = np.tile(np.array([ENTITY_SLOT, Z_SLOT], np.uint32), (len(rows), 1))
-        return (
-            np.concatenate([hashes, marks], axis=1),
-            np.concatenate([values, np.column_stack([rows + 1.0, columns["amount_z"]])], axis=1),
-        )
+        return self._marked(hashes, values, commit(), columns["amount_z"])
 
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
         """A runner schedule; each label also reaches its entity's fraud rate."""

@@ -96,7 +96,7 @@ class HashedModel(Learner):
         event = self.features.encode_one(x)
         return event.hashes, event.values
 
-    def observe_served(self, X: Any) -> None:
+    def observe_served(self, X: Any, hashes: np.ndarray, values: np.ndarray) -> None:
         """The featurizer's statistics take in events a serving copy answered (the rows are
         the copy's: these are not kept)."""
         self._cached = None

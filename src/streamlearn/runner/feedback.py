@@ -201,14 +201,22 @@ def ids_back(arrays: dict[str, np.ndarray]) -> list:
 
 
 def step_places(
-    is_serve: np.ndarray, index: np.ndarray, due: Operations, batch: EventBatch
+    is_serve: np.ndarray,
+    index: np.ndarray,
+    due: Operations,
+    due_offsets: np.ndarray,
+    batch: EventBatch,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The offset and key (time) of each step of a merged order: a serve's event, or the
-    event a due label (or expiry) is for, at the key it arrived."""
+    event a due label (or expiry) is for, at the key it arrived (a label by id arrived
+    before the batch's first event; ``due_offsets``: the offset of each due operation's
+    event)."""
     offsets, keys = np.empty(len(index), np.int64), np.empty(len(index))
     serves, dues = index[is_serve], index[~is_serve]
     offsets[is_serve], keys[is_serve] = batch.offsets[serves], batch.keys[serves]
-    offsets[~is_serve], keys[~is_serve] = due.offsets[dues], due.keys[dues]
+    arrived = batch.keys[0] if len(batch) else (batch.clock if batch.clock is not None else -np.inf)
+    offsets[~is_serve] = due_offsets[dues]
+    keys[~is_serve] = np.where(np.isfinite(due.keys[dues]), due.keys[dues], arrived)
     return offsets, keys
 
 

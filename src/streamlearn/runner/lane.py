@@ -15,6 +15,7 @@ the event when its feedback window (the TTL) closes, with everything that came
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -182,6 +183,9 @@ class Lane:
         batch = self.early.hold_same_batch(batch)
         labels, delays, late = self.early.claim(batch, delays)
         self.counters["late"] += late
+        # The batch holds its claimed labels from now on: events served again after a stop
+        # (see below) make their label operations anew from them.
+        batch = replace(batch, labels=labels, delays=delays)
         new = label_operations(batch.keys, labels, batch.offsets, batch.ids, delays, self.ttl)
         waiting = self.pending + new
         cutoff = batch.keys[-1] if len(batch) else math.inf if batch.drain else batch.clock
@@ -192,7 +196,7 @@ class Lane:
             due = self._feedback(batch) + due
         given = self._answered(batch)
         served_rows = self._serve(batch, given)
-        row_of, served_of, rows, taken = self._gather(batch, due, served_rows)
+        row_of, served_of, rows, taken, event_offsets = self._gather(batch, due, served_rows)
         is_serve, index = merged_order(batch.keys, batch.offsets, due)
         ops, op_rows, targets, step_of_op = self._kernel_ops(is_serve, index, due, row_of, given)
         reports_drift = isinstance(self.model, ReportsDrift)
@@ -200,7 +204,7 @@ class Lane:
         out = self.model.run_ops(rows.hashes, rows.values, ops, op_rows, targets)
         if reports_drift:
             learned_steps = step_of_op[np.flatnonzero(ops[: len(out)] != PREDICT)]
-            offsets, keys = step_places(is_serve, index, due, batch)
+            offsets, keys = step_places(is_serve, index, due, event_offsets, batch)
             stamp_drifts(self.model.drifts[known:], seen, learned_steps, offsets, keys)
         # A model that replaced its featurizer (a reset) stops early: the events served after
         # that point are served again, by the new model, as they would be one by one.
@@ -217,7 +221,8 @@ class Lane:
         self._count(is_serve[:steps], index[:steps], due, row_of)
         self._score(index[:steps][~is_serve[:steps]], due, row_of, served_of, rows)
         if steps < len(is_serve):
-            self._put_back(is_serve[steps:], index[steps:], due, taken, batch, served)
+            undone = (is_serve[steps:], index[steps:])
+            self._put_back(*undone, due, event_offsets, taken, batch, served)
         self._keep_waiting(
             batch.slice(0, served),
             served_rows.take(np.arange(served)),
@@ -232,19 +237,33 @@ class Lane:
             self.offset = int(batch.offsets[served - 1])
             self.last_key = float(batch.keys[served - 1])
         if served < len(batch):
-            return np.concatenate([predictions, self.step(batch.slice(served, len(batch)))])
+            # Its feedback is taken: run, waiting again (pending) or held for its events.
+            rest = replace(
+                batch.slice(served, len(batch)),
+                feedback_ids=None,
+                feedback_labels=None,
+                feedback_tasks=None,
+            )
+            return np.concatenate([predictions, self.step(rest)])
+        if steps < len(is_serve):  # labels still due once every event is served: on with them
+            clock = cutoff if math.isfinite(cutoff) else None
+            self.step(EventBatch.empty(drain=batch.drain, clock=clock))
         return predictions
 
-    def _put_back(self, is_serve, index, due, taken, batch: EventBatch, served: int) -> None:
+    def _put_back(
+        self, is_serve, index, due, event_offsets, taken, batch: EventBatch, served: int
+    ) -> None:
         """Undo the part of a schedule that did not run: its label operations wait again
         (those of events still to serve are made anew when they are), and the store gets
         back the entries taken for them."""
-        undone = due.select(np.isin(np.arange(len(due)), index[~is_serve]))
+        mask = np.isin(np.arange(len(due)), index[~is_serve])
+        undone = due.select(mask)
         unserved = batch.offsets[served:]
         waiting = undone + self.pending
         self.pending = waiting.select(~np.isin(waiting.offsets, unserved))
         if taken is not None:
-            self.join.put_back(taken, np.flatnonzero(np.isin(taken.served_offsets, undone.offsets)))
+            back = np.isin(taken.served_offsets, event_offsets[mask])
+            self.join.put_back(taken, np.flatnonzero(back))
 
     def drain(self) -> None:
         """The end of a replayed stream: every label still in flight arrives (and every
@@ -283,7 +302,13 @@ class Lane:
         now = batch.keys[-1] if len(batch) else batch.clock
         self.early.hold(due.ids[early], due.targets[early], self.last_key if now is None else now)
         self.counters["late"] += gathered.late
-        return gathered.row_of, gathered.served_of, gathered.rows, gathered.taken
+        return (
+            gathered.row_of,
+            gathered.served_of,
+            gathered.rows,
+            gathered.taken,
+            gathered.offsets,
+        )
 
     def _kernel_ops(self, is_serve, index, due, row_of, given):
         """The compiled call's operations: serves predict (but those answered already),
@@ -322,7 +347,8 @@ class Lane:
             return
         _, kind, row = step_kinds(is_serve, index, due, row_of)
         self.counters["learned"] += int(self._learns(is_serve, kind, row).sum())
-        self.counters["expired"] += int((kind == EXPIRE).sum())
+        # An expiry whose entry is gone (its label came by id) is no expiry.
+        self.counters["expired"] += int(((kind == EXPIRE) & (row >= 0)).sum())
         self.counters["late"] += int((kind == LATE).sum())
 
     def _score(self, due_steps, due, row_of, served_of, rows: Rows) -> None:
@@ -396,13 +422,16 @@ class Lane:
         columns = with_a_column(batch.features, len(batch))
         if given is None:
             return Rows(*self.model.serve_many(columns))
+
+        def rows_of(index: np.ndarray) -> dict[str, Any]:
+            return {name: taken(column, index) for name, column in columns.items()}
+
         theirs, own = np.flatnonzero(given), np.flatnonzero(~given)
-        self.model.observe_served({k: taken(c, theirs) for k, c in columns.items()})
-        parts, order = [batch.served.rows.take(theirs)], [theirs]
+        answered = batch.served.rows.take(theirs)  # a copy: the model may complete it
+        self.model.observe_served(rows_of(theirs), answered.hashes, answered.values)
+        parts, order = [answered], [theirs]
         if len(own):
-            parts.append(
-                Rows(*self.model.serve_many({k: taken(c, own) for k, c in columns.items()}))
-            )
+            parts.append(Rows(*self.model.serve_many(rows_of(own))))
             order.append(own)
         back = np.empty(len(batch), np.int64)
         back[np.concatenate(order)] = np.arange(len(batch))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamlearn.runner.join.base import JoinStore, Rows, Taken
-from streamlearn.runner.schedule import LATE, Operations
+from streamlearn.runner.schedule import LABEL, LATE, Operations
 from streamlearn.streams import EventBatch
 
 
@@ -17,7 +17,8 @@ class Gathered:
     """Where each due operation's row is (-1: none), the prediction it was served with
     where known now (NaN for this batch's events: not made yet), every row stacked (the
     batch's, then the taken ones), what was taken, the due labels for events not served yet
-    (by index), and how many labels found no entry (late)."""
+    (by index), how many labels found no entry (late), and the offset of each operation's
+    event (a label by id: that of the entry it found)."""
 
     row_of: np.ndarray
     served_of: np.ndarray
@@ -25,6 +26,7 @@ class Gathered:
     taken: Taken | None
     early: np.ndarray
     late: int
+    offsets: np.ndarray
 
 
 def gather_rows(
@@ -42,14 +44,17 @@ def gather_rows(
     served_of = np.full(len(due), np.nan)
     nothing = np.zeros(0, np.int64)
     if not len(stored):
-        return Gathered(row_of, served_of, served_rows, None, nothing, 0)
+        return Gathered(row_of, served_of, served_rows, None, nothing, 0, due.offsets)
     ids = due.ids[stored]
     taken = join.take(ids, at)
     taken.ids = ids[taken.found]
     hits = stored[taken.found]
     row_of[hits] = len(batch) + np.arange(len(hits))
     served_of[hits] = taken.predictions
+    offsets = due.offsets.copy()
+    offsets[hits] = taken.served_offsets  # a label by id is for the event the store held
     missed = stored[~taken.found]
     early = missed[due.offsets[missed] < 0]  # a label by id, for an event not served yet
     rows = Rows.stack([served_rows, taken.rows]) if len(hits) else served_rows
-    return Gathered(row_of, served_of, rows, taken, early, len(missed) - len(early))
+    late = int((due.kinds[missed] == LABEL).sum()) - len(early)  # an expiry is no label
+    return Gathered(row_of, served_of, rows, taken, early, late, offsets)
