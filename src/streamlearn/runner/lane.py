@@ -26,7 +26,6 @@ from streamlearn.base import (
     Learner,
     MulticlassClassifier,
     ReportsDrift,
-    ServedByCopies,
     ServesRows,
     task_names,
 )
@@ -34,7 +33,7 @@ from streamlearn.base.losses import per_event_losses
 from streamlearn.base.state import nest, nested_part
 from streamlearn.evaluate import default_metrics
 from streamlearn.evaluate.metrics import Metric
-from streamlearn.features.columns import taken
+from streamlearn.runner import served as elsewhere
 from streamlearn.runner.feedback import (
     EarlyLabels,
     TaskFeedback,
@@ -54,7 +53,6 @@ from streamlearn.runner.schedule import (
     step_kinds,
 )
 from streamlearn.streams.batch import EventBatch
-from streamlearn.streams.decode import with_a_column
 
 EXPIRY_POLICIES = ("drop", "default")
 UNSAVED = "unsaved"  # the version of a model no registry holds
@@ -194,8 +192,8 @@ class Lane:
         due, self.pending = waiting.select(due_now), waiting.select(~due_now)
         if batch.has_feedback:
             due = self._feedback(batch) + due
-        given = self._answered(batch)
-        served_rows = self._serve(batch, given)
+        given = elsewhere.answered(self.model, batch)
+        served_rows = elsewhere.rows(self.model, batch, given)
         row_of, served_of, rows, taken, event_offsets = self._gather(batch, due, served_rows)
         is_serve, index = merged_order(batch.keys, batch.offsets, due)
         ops, op_rows, targets, step_of_op = self._kernel_ops(is_serve, index, due, row_of, given)
@@ -393,49 +391,11 @@ class Lane:
                 version,
             )
 
-    # ------------------------------------------------------------------ served elsewhere
-    def _answered(self, batch: EventBatch) -> np.ndarray | None:
-        """Which events of the batch a serving copy of this model answered already (their
-        rows and predictions are the ones to keep), or None: the lane serves them all. Rows
-        are taken only from a featurizer with this model's settings."""
-        served = batch.served
-        if served is None or not served.given.any():
-            return None
-        if not isinstance(self.model, ServedByCopies):
-            return None
-        return served.given if served.featurizer == self.model.encoder_settings() else None
-
     def versions_of(self, batch: EventBatch) -> np.ndarray:
-        """The version that made each event's prediction: the serving copy's for events
-        answered already, this lane's for the others."""
-        versions = np.full(len(batch), self.version, dtype=object)
-        given = self._answered(batch)
-        if given is not None:
-            versions[given] = batch.served.versions[given]
-        return versions
-
-    def _serve(self, batch: EventBatch, given: np.ndarray | None) -> Rows:
-        """The batch's rows: those answered already as they were served (the model takes in
-        their statistics), the others encoded now."""
-        if not len(batch):
-            return Rows.none()
-        columns = with_a_column(batch.features, len(batch))
-        if given is None:
-            return Rows(*self.model.serve_many(columns))
-
-        def rows_of(index: np.ndarray) -> dict[str, Any]:
-            return {name: taken(column, index) for name, column in columns.items()}
-
-        theirs, own = np.flatnonzero(given), np.flatnonzero(~given)
-        answered = batch.served.rows.take(theirs)  # a copy: the model may complete it
-        self.model.observe_served(rows_of(theirs), answered.hashes, answered.values)
-        parts, order = [answered], [theirs]
-        if len(own):
-            parts.append(Rows(*self.model.serve_many(rows_of(own))))
-            order.append(own)
-        back = np.empty(len(batch), np.int64)
-        back[np.concatenate(order)] = np.arange(len(batch))
-        return Rows.stack(parts).take(back)
+        """The version that made each event's prediction (see
+        :func:`~streamlearn.runner.served.versions`)."""
+        given = elsewhere.answered(self.model, batch)
+        return elsewhere.versions(batch, self.version, given)
 
     # ------------------------------------------------------------------ state
     def metric_values(self) -> dict[str, float]:
