@@ -162,3 +162,28 @@ def test_a_fraud_transaction_is_learned_with_the_entity_features_it_was_served_w
     np.testing.assert_array_equal(learned_values[:width][features], served.rows.values[0][features])
     z = served.rows.values[0][served.rows.hashes[0] == Z_SLOT]
     assert z == learned_values[learned_hashes == Z_SLOT]
+
+
+def test_rows_from_a_featurizer_of_other_settings_are_served_again_by_the_lane():
+    """After a promotion the champion may hash otherwise than the copy that answered: the
+    lane then encodes and predicts those events itself (and names its own version)."""
+    from streamlearn.runner.lane import Lane
+    from streamlearn.service.trainer import Serving
+    from streamlearn.streams.batch import EventBatch
+    from streamlearn.streams.decode import event_columns
+
+    features, _ = events(20, seed=5)
+    copy = Serving(LogisticRegression(bits=10), "v000007", 0, 0.0)
+    scores, served = copy.answer(features)
+    ids = np.array([f"e{k}" for k in range(20)], dtype=object)
+    offsets = np.arange(1, 21)
+    batch = EventBatch(
+        event_columns(features), np.full(20, np.nan), ids, offsets, offsets * 1.0, served=served
+    )
+    same, other = Lane(LogisticRegression(bits=10)), Lane(LogisticRegression(bits=12))
+    np.testing.assert_array_equal(same.step(batch), scores)
+    assert set(same.versions_of(batch)) == {"v000007"}
+    mine = other.step(batch)
+    expected = LogisticRegression(bits=12).predict_proba_many(event_columns(features))
+    np.testing.assert_allclose(mine, expected)
+    assert set(other.versions_of(batch)) == {"unsaved"}
