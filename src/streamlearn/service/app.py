@@ -49,19 +49,44 @@ Label = StrictInt | StrictFloat | StrictBool
 
 
 class Event(BaseModel):
+    """One event.
+
+    Parameters
+    ----------
+    id
+        Its id, by which a label may come later (made for it when not given).
+    features
+        Name → value (text, a number, a bool or null: missing).
+    """
+
     model_config = ConfigDict(extra="forbid")
     id: StrictStr | StrictInt | None = None
     features: dict[str, Value]
 
 
 class LabelledEvent(Event):
+    """An event to learn: as :class:`Event`, with its ``label`` (null: it comes later by
+    id)."""
+
     label: Label | None = None
 
 
 class PredictRequest(BaseModel):
     """One event (``features``, optional ``id``), a batch (``events``), or a batch as
     columns (``columns``: name → values, optional ``ids``; answered as columns, not
-    tracked: the fast way to score many events)."""
+    tracked: the fast way to score many events).
+
+    Parameters
+    ----------
+    id, features
+        One event.
+    events
+        A batch of events (at most 10,000).
+    columns, ids
+        A batch as columns (at most 100,000 rows), and its ids.
+    track
+        Keep what was served (row, prediction, version) so that a label can join it.
+    """
 
     model_config = ConfigDict(extra="forbid")
     id: StrictStr | StrictInt | None = None
@@ -80,6 +105,8 @@ class PredictRequest(BaseModel):
 
 
 class LearnRequest(BaseModel):
+    """Events to learn (``events``: at most 10,000 :class:`LabelledEvent`)."""
+
     model_config = ConfigDict(extra="forbid")
     events: list[LabelledEvent] = Field(..., min_length=1, max_length=MAX_EVENTS)
 
@@ -87,7 +114,17 @@ class LearnRequest(BaseModel):
 class RankRequest(BaseModel):
     """Candidates to order for one context: each candidate's features are merged with the
     context's (the candidate's win a clash). With ``track``, every candidate is served as an
-    impression (its id, given or new, takes feedback later)."""
+    impression (its id, given or new, takes feedback later).
+
+    Parameters
+    ----------
+    context
+        The features all candidates share.
+    candidates
+        The events to order (at most 10,000).
+    track
+        Serve each candidate as an impression that takes feedback later.
+    """
 
     model_config = ConfigDict(extra="forbid")
     context: dict[str, Value] = {}
@@ -96,6 +133,9 @@ class RankRequest(BaseModel):
 
 
 class FeedbackItem(BaseModel):
+    """A label for an event served earlier: its ``id``, the ``label`` and, for a multi-task
+    model, the ``task`` it is for."""
+
     model_config = ConfigDict(extra="forbid")
     id: StrictStr | StrictInt
     label: Label
@@ -104,7 +144,15 @@ class FeedbackItem(BaseModel):
 
 class FeedbackRequest(BaseModel):
     """One label (``id``, ``label``, for a multi-task model its ``task``) or many
-    (``labels``)."""
+    (``labels``).
+
+    Parameters
+    ----------
+    id, label, task
+        One label (see :class:`FeedbackItem`).
+    labels
+        Many (at most 10,000).
+    """
 
     model_config = ConfigDict(extra="forbid")
     id: StrictStr | StrictInt | None = None
@@ -121,6 +169,9 @@ class FeedbackRequest(BaseModel):
 
 
 class RollbackRequest(BaseModel):
+    """Serve an earlier ``version`` (by default the previous champion, else the champion's
+    parent)."""
+
     model_config = ConfigDict(extra="forbid")
     version: StrictStr | None = None
 

@@ -31,7 +31,15 @@ Value = StrictStr | StrictBool | StrictInt | StrictFloat | None
 
 
 class DecideRequest(BaseModel):
-    """A context to choose an arm for; ``id`` names the decision (else one is made)."""
+    """A context to choose an arm for.
+
+    Parameters
+    ----------
+    id
+        Names the decision, for its reward later (else one is made).
+    context
+        The context's features.
+    """
 
     model_config = ConfigDict(extra="forbid")
     id: StrictStr | StrictInt | None = None
