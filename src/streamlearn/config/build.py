@@ -7,9 +7,9 @@ from typing import Any
 
 from streamlearn.adaptation import watched
 from streamlearn.base import Learner
-from streamlearn.config.schema import ConfigError, ModelConfig, RunConfig
+from streamlearn.config.schema import KIND_KEYS, ConfigError, ModelConfig, RunConfig
 from streamlearn.evaluate import detect_task
-from streamlearn.models import BayesianLinearRegression, EngagementRanker, LinearBandit
+from streamlearn.models import BayesianLinearRegression, BiasedMF, EngagementRanker, LinearBandit
 from streamlearn.models.factory import make_learner
 from streamlearn.registry import LocalRegistry, RedisRegistry, Registry
 from streamlearn.runner.engine import Runner
@@ -24,7 +24,7 @@ from streamlearn.streams.sources import FileEvents
 
 def _task(config: RunConfig) -> str:
     kind = config.model.kind
-    if kind in ("bayesian", "bandit", "ranker"):
+    if kind in ("bayesian", "bandit", "ranker", "mf"):
         return {"bandit": "bandit", "ranker": "ranking"}.get(kind, "regression")
     if kind == "river":
         return _other_learner(config.model).task
@@ -62,6 +62,8 @@ def _other_learner(model: ModelConfig) -> Learner:
 
         allow_pickle(model.allow_pickle)
         return RiverModel(river_estimator(model.river))
+    if model.kind == "mf":
+        return BiasedMF(**{key: getattr(model, key) for key in sorted(KIND_KEYS["mf"])})
     common = {"alpha": model.alpha, "forgetting": model.forgetting, "capacity": model.capacity}
     if model.kind == "ranker":
         return EngagementRanker(

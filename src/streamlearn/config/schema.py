@@ -82,11 +82,13 @@ KIND_KEYS = {
     | FEATURE_KEYS,
     "ranker": {"tasks", "weights", "defaults", "optimizer"} | FEATURE_KEYS,
     "river": {"river", "allow_pickle"},
+    "mf": {"n_factors", "lr_bias", "lr_latent", "l2_bias", "l2_latent", "init_std", "seed"}
+    | {"user_key", "item_key"},
 }
 
 
 class ModelConfig(_Section):
-    kind: Literal["linear", "bayesian", "bandit", "river", "ranker"] = "linear"
+    kind: Literal["linear", "bayesian", "bandit", "river", "ranker", "mf"] = "linear"
     task: Literal["auto", "binary", "regression"] = "auto"
     # A name, or a table with the name and hyper-parameters: {name = "ftrl", alpha = 0.1}
     optimizer: Literal[MODEL_NAMES] | dict[str, StrictStr | float] = "ftrl"  # type: ignore[valid-type]
@@ -110,6 +112,16 @@ class ModelConfig(_Section):
     tasks: dict[str, Literal["binary", "regression"]] = {}
     weights: dict[str, float] = {}
     defaults: dict[str, float] = {}
+    # kind = "mf" (BiasedMF: ratings, or 1 for a click, of user × item events)
+    n_factors: int = Field(10, ge=1, le=1024)
+    lr_bias: float = Field(0.05, ge=0)
+    lr_latent: float = Field(0.1, ge=0)
+    l2_bias: float = Field(0.0, ge=0)
+    l2_latent: float = Field(0.0, ge=0)
+    init_std: float = Field(0.1, ge=0)
+    seed: int = 0
+    user_key: str = "user"
+    item_key: str = "item"
     # kind = "river": any River estimator, as "module.Class | module.Class"
     river: str | None = None
     allow_pickle: bool = False  # River models checkpoint as pickles: say yes explicitly

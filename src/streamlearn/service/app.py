@@ -2,7 +2,7 @@
 
 ``POST /predict`` (one event or a batch) · ``POST /rank`` (candidates for a context, best
 first) · ``POST /decide`` (a bandit's arm and its
-propensity) · ``POST /learn`` · ``POST /feedback`` (the label or reward of an earlier
+propensity) · ``POST /recommend`` (a recommender's top items for a user) · ``POST /learn`` · ``POST /feedback`` (the label or reward of an earlier
 event or decision, by id) · ``GET /models`` · ``GET /models/{version}`` ·
 ``POST /models/{version}/promote`` · ``POST /rollback`` · ``GET /health`` · ``GET /metrics``
 (Prometheus) · ``GET /monitor`` (the run's recent time series, as JSON) · ``GET /dashboard``
@@ -39,6 +39,7 @@ from streamlearn.monitor import MonitorCollector
 from streamlearn.registry import Registry
 from streamlearn.service.dashboard import add_dashboard
 from streamlearn.service.decide import DecisionLog, add_decide
+from streamlearn.service.recommend import add_recommend
 from streamlearn.service.trainer import Replica, Trainer
 
 MAX_EVENTS = 10_000
@@ -353,6 +354,7 @@ def create_app(
 
     add_dashboard(app, monitor)
     add_decide(app, server, trainer, DecisionLog(decisions))
+    add_recommend(app, server)
     return app
 
 

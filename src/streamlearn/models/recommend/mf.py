@@ -46,18 +46,8 @@ class Factorization(Learner):
 
     Parameters
     ----------
-    n_factors
-        Latent factors per user and item.
-    lr_bias, lr_latent
-        Learning rates of the biases and of the factors.
-    l2_bias, l2_latent
-        L2 penalties of the biases and of the factors.
-    init_std
-        Standard deviation of the factors' initial values.
-    seed
-        Seeds the factors' initial values (a function of the seed and the index alone).
-    user_key, item_key
-        The columns naming the user and the item.
+    n_factors, lr_bias, lr_latent, l2_bias, l2_latent, init_std, seed, user_key, item_key
+        As for :class:`BiasedMF`.
     """
 
     def __init__(
