@@ -1,14 +1,15 @@
 """The HTTP API (FastAPI; OpenAPI docs at ``/docs``).
 
 ``POST /predict`` (one event or a batch) · ``POST /rank`` (candidates for a context, best
-first) · ``POST /decide`` (a bandit's arm and its
-propensity) · ``POST /recommend`` (a recommender's top items for a user) · ``POST /learn`` · ``POST /feedback`` (the label or reward of an earlier
-event or decision, by id) · ``GET /models`` · ``GET /models/{version}`` ·
-``POST /models/{version}/promote`` · ``POST /rollback`` · ``GET /health`` · ``GET /metrics``
-(Prometheus) · ``GET /monitor`` (the run's recent time series, as JSON) · ``GET /dashboard``
-(live plots). Mutating endpoints need ``Authorization: Bearer <token>`` (the token comes
-from the config or ``STREAMLEARN_TOKEN``; with none set they are refused). Bodies are
-validated (422 with the field at fault), limited in size (413) and in events per call.
+first) · ``POST /decide`` (a bandit's arm and its propensity) · ``POST /recommend`` (a
+recommender's top items for a user) · ``POST /learn`` · ``POST /feedback`` (the label or
+reward of an earlier event or decision, by id) · ``GET /models`` · ``GET /models/{version}``
+· ``POST /models/{version}/promote`` · ``POST /rollback`` · ``GET /health`` ·
+``GET /metrics`` (Prometheus) · ``GET /monitor`` (the run's recent time series, as JSON) ·
+``GET /dashboard`` (live plots). Mutating endpoints need ``Authorization: Bearer <token>``
+(the token comes from the config or ``STREAMLEARN_TOKEN``; with none set they are refused).
+Bodies are validated (422 with the field at fault), limited in size (413) and in events per
+call.
 """
 
 from __future__ import annotations
