@@ -385,6 +385,17 @@ class ADWIN(DriftDetector):
         ``both`` (River's ADWIN), or ``up`` / ``down``: signal only changes that raised /
         lowered the mean (the window is cut either way). On a learner's errors, ``up`` ignores
         the learner getting better.
+
+    Example
+    -------
+    Elec2's "no change" forecast (the next move is the last one) errs where the market
+    turns; the detector watches its errors:
+
+    >>> from streamlearn.datasets import elec2
+    >>> up = elec2.column()
+    >>> signals = ADWIN().update_many(up[1:] != up[:-1])
+    >>> int((signals == 2).sum()), int((signals == 1).sum())  # drifts, warnings
+    (7, 0)
     """
 
     def __init__(

@@ -55,6 +55,17 @@ class DDM(DriftDetector):
         Errors seen before a warning or drift can be declared.
     warning_threshold, drift_threshold
         How many standard deviations above the best error rate mean a warning, a drift.
+
+    Example
+    -------
+    Elec2's "no change" forecast (the next move is the last one) errs where the market
+    turns; the detector watches its errors:
+
+    >>> from streamlearn.datasets import elec2
+    >>> up = elec2.column()
+    >>> signals = DDM().update_many(up[1:] != up[:-1])
+    >>> int((signals == 2).sum()), int((signals == 1).sum())  # drifts, warnings
+    (1, 8676)
     """
 
     def __init__(

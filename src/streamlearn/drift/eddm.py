@@ -60,6 +60,17 @@ class EDDM(DriftDetector):
         Events (and errors) seen before a warning or drift can be declared.
     alpha, beta
         Warning and drift levels: the ratio of the current to the best mean + 2σ distance.
+
+    Example
+    -------
+    Elec2's "no change" forecast (the next move is the last one) errs where the market
+    turns; the detector watches its errors:
+
+    >>> from streamlearn.datasets import elec2
+    >>> up = elec2.column()
+    >>> signals = EDDM().update_many(up[1:] != up[:-1])
+    >>> int((signals == 2).sum()), int((signals == 1).sum())  # drifts, warnings
+    (66, 6760)
     """
 
     def __init__(self, warm_start: int = 30, alpha: float = 0.95, beta: float = 0.9) -> None:

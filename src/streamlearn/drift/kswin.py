@@ -202,6 +202,17 @@ class KSWIN(DriftDetector):
         Newest values compared with as many drawn from the rest of the window.
     seed
         Seed of the draws (Python's ``random.Random``), so runs repeat exactly.
+
+    Example
+    -------
+    Elec2's "no change" forecast (the next move is the last one) errs where the market
+    turns; the detector watches its errors:
+
+    >>> from streamlearn.datasets import elec2
+    >>> up = elec2.column()
+    >>> signals = KSWIN().update_many(up[1:] != up[:-1])
+    >>> int((signals == 2).sum()), int((signals == 1).sum())  # drifts, warnings
+    (3, 0)
     """
 
     def __init__(

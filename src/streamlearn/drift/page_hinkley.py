@@ -62,6 +62,17 @@ class PageHinkley(DriftDetector):
         Forgetting factor of the cumulative sums.
     mode
         ``up``, ``down`` or ``both``: which changes of the mean to detect.
+
+    Example
+    -------
+    Elec2's "no change" forecast (the next move is the last one) errs where the market
+    turns; the detector watches its errors:
+
+    >>> from streamlearn.datasets import elec2
+    >>> up = elec2.column()
+    >>> signals = PageHinkley().update_many(up[1:] != up[:-1])
+    >>> int((signals == 2).sum()), int((signals == 1).sum())  # drifts, warnings
+    (10, 0)
     """
 
     def __init__(

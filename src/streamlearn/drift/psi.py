@@ -95,6 +95,15 @@ class PSI(DriftDetector):
         Quantile bins of the reference.
     threshold, warning
         PSI levels that mean drift and warning.
+
+    Example
+    -------
+    The New South Wales price of Elec2 (``feat_2``) against its own recent past:
+
+    >>> from streamlearn.datasets import elec2
+    >>> signals = PSI().update_many(elec2.column("feat_2"))
+    >>> int((signals == 2).sum()), int((signals == 1).sum())  # drifts, warnings
+    (29, 5728)
     """
 
     def __init__(

@@ -60,6 +60,17 @@ class WindowErrorRate(DriftDetector):
         Increase of the error rate over the baseline that means drift.
     warning
         Increase that means a warning (default: half the threshold).
+
+    Example
+    -------
+    Elec2's "no change" forecast (the next move is the last one) errs where the market
+    turns; the detector watches its errors:
+
+    >>> from streamlearn.datasets import elec2
+    >>> up = elec2.column()
+    >>> signals = WindowErrorRate().update_many(up[1:] != up[:-1])
+    >>> int((signals == 2).sum()), int((signals == 1).sum())  # drifts, warnings
+    (0, 1060)
     """
 
     def __init__(
