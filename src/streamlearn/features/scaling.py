@@ -2,15 +2,6 @@
 
 Each value is scaled with the statistics of the values seen *before* it, then folded into them,
 so a batch gives exactly what one event at a time would.
-
->>> from streamlearn.features.scaling import OnlineScaler
->>> scaler = OnlineScaler()
->>> for v in [1.0, 2.0, 3.0]:
-...     scaler.learn_one({"x": v})
->>> round(scaler.transform_one({"x": 4.0})["x"], 4)
-2.4495
->>> scaler.transform_one({"x": 1e9})["x"]  # clipped
-5.0
 """
 
 from __future__ import annotations
@@ -79,6 +70,17 @@ class OnlineScaler:
     Parameters
     ----------
     None. Statistics are created when a feature is first seen.
+
+    Example
+    -------
+    >>> from streamlearn.features.scaling import OnlineScaler
+    >>> scaler = OnlineScaler()
+    >>> for v in [1.0, 2.0, 3.0]:
+    ...     scaler.learn_one({"x": v})
+    >>> round(scaler.transform_one({"x": 4.0})["x"], 4)
+    2.4495
+    >>> scaler.transform_one({"x": 1e9})["x"]  # clipped
+    5.0
     """
 
     def __init__(self) -> None:

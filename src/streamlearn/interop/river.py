@@ -6,14 +6,6 @@
   Its snapshot is River's pickle — the only pickle in the project, refused on load unless
   this process has opted in with :func:`allow_pickle` (or a run config's
   ``model.allow_pickle = true``): a snapshot is code, only load your own.
-
->>> from river import compose, evaluate, metrics, preprocessing
->>> from streamlearn.datasets import elec2
->>> from streamlearn.models import LogisticRegression
->>> model = compose.Pipeline(preprocessing.StandardScaler(),
-...                          to_river(LogisticRegression(bits=12, standardize=False)))
->>> evaluate.progressive_val_score(elec2.stream(limit=5000), model, metrics.Accuracy())
-Accuracy: 8...%
 """
 
 from __future__ import annotations
@@ -112,6 +104,16 @@ class RiverModel(Learner, ServesRows):
     ----------
     estimator
         A River estimator (``river.base.Classifier`` for 0/1 labels, or a regressor).
+
+    Example
+    -------
+    >>> from river import compose, evaluate, metrics, preprocessing
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> model = compose.Pipeline(preprocessing.StandardScaler(),
+    ...                          to_river(LogisticRegression(bits=12, standardize=False)))
+    >>> evaluate.progressive_val_score(elec2.stream(limit=5000), model, metrics.Accuracy())
+    Accuracy: 8...%
     """
 
     def __init__(self, estimator: Any = None) -> None:

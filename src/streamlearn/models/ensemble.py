@@ -7,16 +7,6 @@ w_i ∝ exp(-η·L_i) (Freund & Schapire's Hedge over a discounted horizon of ~1
 events). Classifiers mix probabilities (log loss), regressors predictions (squared
 error). Any of the project's learners can be members — the same learner at several
 learning rates is the classic use.
-
->>> from streamlearn.datasets import elec2
->>> from streamlearn.models import LogisticRegression, SGD
->>> import pyarrow.csv as pacsv
->>> table = pacsv.read_csv(elec2.path())
->>> members = [LogisticRegression(SGD(lr=lr), bits=12) for lr in (0.001, 0.05, 0.5)]
->>> ensemble = HedgeClassifier(members, eta=2.0, discount=0.999)
->>> p = ensemble.predict_learn_many(table.drop(["target"]), table["target"])
->>> [round(w, 2) for w in ensemble.weights]  # the fast learner carries this drifting stream
-[0.0, 0.0, 1.0]
 """
 
 from __future__ import annotations
@@ -191,6 +181,18 @@ class HedgeClassifier(_Hedge, Classifier):
         How sharply weights follow losses.
     discount
         γ: each event's loss counts γ^k after k more events.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression, SGD
+    >>> import pyarrow.csv as pacsv
+    >>> table = pacsv.read_csv(elec2.path())
+    >>> members = [LogisticRegression(SGD(lr=lr), bits=12) for lr in (0.001, 0.05, 0.5)]
+    >>> ensemble = HedgeClassifier(members, eta=2.0, discount=0.999)
+    >>> p = ensemble.predict_learn_many(table.drop(["target"]), table["target"])
+    >>> [round(w, 2) for w in ensemble.weights]  # the fast learner carries this drifting stream
+    [0.0, 0.0, 1.0]
     """
 
     classify = True

@@ -10,23 +10,6 @@ have been learned the score is a rule's, σ(amount_z - ``rule_z``); then the mod
 (1 - budget) quantile of the scores of recent transactions labelled legitimate.
 Labels may come late (chargebacks): in the runner, each label updates the model, the
 entity's fraud rate and the threshold when it arrives.
-
->>> import numpy as np
->>> rng = np.random.default_rng(0)
->>> n = 20_000
->>> cards = rng.integers(0, 500, n)
->>> amounts = rng.lognormal(3, 1, n)
->>> fraud = rng.random(n) < 0.01
->>> amounts[fraud] *= 30  # frauds spend far more than the card usually does
->>> X = {"card": cards, "t": np.arange(n) * 30.0, "amount": amounts,
-...      "noise": rng.normal(size=n)}
->>> detector = FraudDetector(entity="card", time="t", amount="amount", fp_budget=0.01)
->>> scores = detector.predict_learn_many(X, fraud)
->>> flagged = scores[-5000:] >= detector.threshold
->>> precision = fraud[-5000:][flagged].mean()
->>> recall = flagged[fraud[-5000:]].mean()
->>> bool(precision > 0.5 and recall > 0.7)
-True
 """
 
 from __future__ import annotations
@@ -103,6 +86,25 @@ class FraudDetector(Classifier, ServesRows, ServedByCopies):
         The logistic model's featurizer (a :class:`~streamlearn.features.FeatureHasher` or
         its settings; ``2**18`` weights, standardized online by default), or its settings one
         by one (``bits=20``).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> n = 20_000
+    >>> cards = rng.integers(0, 500, n)
+    >>> amounts = rng.lognormal(3, 1, n)
+    >>> fraud = rng.random(n) < 0.01
+    >>> amounts[fraud] *= 30  # frauds spend far more than the card usually does
+    >>> X = {"card": cards, "t": np.arange(n) * 30.0, "amount": amounts,
+    ...      "noise": rng.normal(size=n)}
+    >>> detector = FraudDetector(entity="card", time="t", amount="amount", fp_budget=0.01)
+    >>> scores = detector.predict_learn_many(X, fraud)
+    >>> flagged = scores[-5000:] >= detector.threshold
+    >>> precision = fraud[-5000:][flagged].mean()
+    >>> recall = flagged[fraud[-5000:]].mean()
+    >>> bool(precision > 0.5 and recall > 0.7)
+    True
     """
 
     def __init__(

@@ -13,14 +13,6 @@ JSON, never pickle — can rebuild it. Warm start: a network with ``base`` and `
 sub-modules (see :func:`warm_mlp`) trains only its head for the first ``freeze_base_for``
 updates, then the base too, at ``base_lr_scale`` times the rate; :meth:`TorchLearner.rebase`
 swaps in a newly batch-trained base and keeps the online head.
-
->>> from streamlearn.datasets import elec2
->>> import pyarrow.csv as pacsv
->>> table = pacsv.read_csv(elec2.path())
->>> net = TorchLearner("binary", bits=8, batch_size=64, lr=0.01, seed=0)
->>> p = net.predict_learn_many(table.drop(["target"]), table["target"])
->>> bool(((p >= 0.5) == table["target"].to_numpy())[-10_000:].mean() > 0.75)
-True
 """
 
 from __future__ import annotations
@@ -347,6 +339,16 @@ class TorchClassifier(_Neural, Classifier):
     features, **feature_settings
         The featurizer (``2**10`` dense inputs by default, at most ``2**16``), or its
         settings one by one.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> import pyarrow.csv as pacsv
+    >>> table = pacsv.read_csv(elec2.path())
+    >>> net = TorchLearner("binary", bits=8, batch_size=64, lr=0.01, seed=0)
+    >>> p = net.predict_learn_many(table.drop(["target"]), table["target"])
+    >>> bool(((p >= 0.5) == table["target"].to_numpy())[-10_000:].mean() > 0.75)
+    True
     """
 
     def _output(self, raw):

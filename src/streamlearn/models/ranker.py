@@ -9,18 +9,6 @@ task, by impression id: the runner (a lane with a finite ``ttl``: the feedback w
 holds each served impression, collects its feedback, and learns it when the window closes,
 with ``defaults`` for tasks that got none (no click within the window is a 0); see
 :meth:`EngagementRanker.run_ops`. :class:`FeedbackBuffer` does the same in process.
-
->>> from streamlearn.datasets import synth
->>> events, labels = synth.timeline(20_000, seed=1)
->>> ranker = EngagementRanker({"click": "binary", "like": "binary", "dwell": "regression"},
-...                           weights={"click": 1.0, "like": 2.0, "dwell": 0.1})
->>> _ = ranker.predict_learn_many(events, labels)
->>> context = {"user": "u3", "hour": 20}
->>> candidates = [{"post": f"p{i}", "topic": f"t{i % 8}", "author": f"a{i % 5}"}
-...               for i in range(10)]
->>> ranked = ranker.rank(context, candidates)
->>> len(ranked), ranked[0][1] >= ranked[-1][1]
-(10, True)
 """
 
 from __future__ import annotations
@@ -72,6 +60,20 @@ class EngagementRanker(HashedModel, ServesRows, ServedByCopies, MultiTask, Mixab
         or its settings as a dict.
     **feature_settings
         The featurizer's settings one by one instead (``bits=18``, ``interactions=[...]``, …).
+
+    Example
+    -------
+    >>> from streamlearn.datasets import synth
+    >>> events, labels = synth.timeline(20_000, seed=1)
+    >>> ranker = EngagementRanker({"click": "binary", "like": "binary", "dwell": "regression"},
+    ...                           weights={"click": 1.0, "like": 2.0, "dwell": 0.1})
+    >>> _ = ranker.predict_learn_many(events, labels)
+    >>> context = {"user": "u3", "hour": 20}
+    >>> candidates = [{"post": f"p{i}", "topic": f"t{i % 8}", "author": f"a{i % 5}"}
+    ...               for i in range(10)]
+    >>> ranked = ranker.rank(context, candidates)
+    >>> len(ranked), ranked[0][1] >= ranked[-1][1]
+    (10, True)
     """
 
     task = Task.RANKING

@@ -4,16 +4,6 @@ features, so that a new arm starts from what similar arms earned, plus a part pe
 On the Open Bandit Dataset the arms are items with features of their own (a price-like
 number and three categories, hashed): a new item's expected click rate starts from the
 items that share them.
-
->>> from streamlearn.datasets import obd
->>> log, items = obd.load("random"), obd.item_features()
->>> policy = HybridLinUCB(arms=range(80), shared=obd.item_feature_names(),
-...                       arm_features=items, explore=0.1, capacity=32)
->>> chosen, propensities = policy.predict_learn_many(log.contexts, (log.actions, log.rewards))
->>> policy.add_arm("new", features=items[3])  # a new item with item 3's features
->>> expected = policy.expected_rewards_one(log.context(0))
->>> bool(expected["new"] != 0.0)  # not a blank slate: the shared part knows its features
-True
 """
 
 from __future__ import annotations
@@ -46,6 +36,18 @@ class HybridLinUCB(LinearBandit):
         The width c of the confidence bonus.
     capacity, seed, arm_column, features, **feature_settings
         As for :class:`LinearBandit`.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import obd
+    >>> log, items = obd.load("random"), obd.item_features()
+    >>> policy = HybridLinUCB(arms=range(80), shared=obd.item_feature_names(),
+    ...                       arm_features=items, explore=0.1, capacity=32)
+    >>> chosen, propensities = policy.predict_learn_many(log.contexts, (log.actions, log.rewards))
+    >>> policy.add_arm("new", features=items[3])  # a new item with item 3's features
+    >>> expected = policy.expected_rewards_one(log.context(0))
+    >>> bool(expected["new"] != 0.0)  # not a blank slate: the shared part knows its features
+    True
     """
 
     def __init__(

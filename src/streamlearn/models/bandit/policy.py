@@ -1,18 +1,5 @@
 """Linear contextual bandits: ε-greedy, LinUCB, Thompson sampling and softmax over arms
 that come and go, every decision with its propensity.
-
-On the Open Bandit Dataset's uniformly logged impressions (real clicks on a fashion site),
-a LinUCB policy learns from the log, and its decisions are scored against the logged ones:
-
->>> from streamlearn.datasets import obd
->>> log = obd.load("random", limit=2000)
->>> policy = LinearBandit(arms=range(80), rule="ucb", explore=0.5)
->>> chosen, propensities = policy.predict_learn_many(log.contexts, (log.actions, log.rewards))
->>> len(chosen), bool((propensities > 0).all()), policy.n_arms
-(2000, True, 80)
->>> decision = policy.decide_one(log.context(0))
->>> decision.arm in range(80), 0 < decision.propensity <= 1
-(True, True)
 """
 
 from __future__ import annotations
@@ -96,6 +83,21 @@ class LinearBandit(HashedModel, ServesRows):
         settings as a dict.
     **feature_settings
         The featurizer's settings one by one instead (``bits=18``, ``interactions=[...]``, …).
+
+    Example
+    -------
+    On the Open Bandit Dataset's uniformly logged impressions (real clicks on a fashion site),
+    a LinUCB policy learns from the log, and its decisions are scored against the logged ones:
+
+    >>> from streamlearn.datasets import obd
+    >>> log = obd.load("random", limit=2000)
+    >>> policy = LinearBandit(arms=range(80), rule="ucb", explore=0.5)
+    >>> chosen, propensities = policy.predict_learn_many(log.contexts, (log.actions, log.rewards))
+    >>> len(chosen), bool((propensities > 0).all()), policy.n_arms
+    (2000, True, 80)
+    >>> decision = policy.decide_one(log.context(0))
+    >>> decision.arm in range(80), 0 < decision.propensity <= 1
+    (True, True)
     """
 
     task = Task.BANDIT

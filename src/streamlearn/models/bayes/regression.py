@@ -1,18 +1,5 @@
 """Bayesian online linear regression: an exact Gaussian posterior, updated one event at a
 time, with predictive uncertainty.
-
-New South Wales electricity demand from the period, prices and Victoria's demand (Elec2):
-
->>> from streamlearn.datasets import elec2
->>> model = BayesianLinearRegression(alpha=1.0, beta=50.0)
->>> inside = 0
->>> for i, (x, _) in enumerate(elec2.stream(limit=5000)):
-...     y = x.pop("feat_3")  # nswdemand
-...     low, high = model.predict_dist_one(x).interval(0.9)
-...     inside += i >= 1000 and low <= y <= high
-...     model.learn_one(x, y)
->>> round(inside / 4000, 2)  # the 90% intervals hold about 90% of what comes next
-0.9
 """
 
 from __future__ import annotations
@@ -89,6 +76,21 @@ class BayesianLinearRegression(HashedModel, Regressor, ServesRows, ServedByCopie
         :attr:`n_skipped`).
     **feature_settings
         The featurizer's settings one by one instead (``bits=18``, ``interactions=[...]``, …).
+
+    Example
+    -------
+    New South Wales electricity demand from the period, prices and Victoria's demand (Elec2):
+
+    >>> from streamlearn.datasets import elec2
+    >>> model = BayesianLinearRegression(alpha=1.0, beta=50.0)
+    >>> inside = 0
+    >>> for i, (x, _) in enumerate(elec2.stream(limit=5000)):
+    ...     y = x.pop("feat_3")  # nswdemand
+    ...     low, high = model.predict_dist_one(x).interval(0.9)
+    ...     inside += i >= 1000 and low <= y <= high
+    ...     model.learn_one(x, y)
+    >>> round(inside / 4000, 2)  # the 90% intervals hold about 90% of what comes next
+    0.9
     """
 
     def __init__(

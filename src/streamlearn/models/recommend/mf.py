@@ -1,20 +1,6 @@
 """Online matrix factorization for recommendations: biased MF for ratings, BPR for implicit
 feedback. Users and items are added as they appear; ``recommend(user, n)`` ranks the items
 the user has not interacted with.
-
-Every rating is predicted before it is learned (here a generated stream of 1–5 ratings
-with a low-rank structure; ``streamlearn.datasets.movielens`` reads MovieLens):
-
->>> from streamlearn.datasets import synth
->>> columns, ratings = synth.ratings(30_000, seed=1)
->>> model = BiasedMF(n_factors=8, seed=1)
->>> predicted = model.predict_learn_many(columns, ratings)
->>> first, last = (float(((predicted[s] - ratings[s]) ** 2).mean() ** 0.5)
-...                for s in (slice(0, 3000), slice(-3000, None)))
->>> last < first  # it learns the users' tastes as they come
-True
->>> len(model.recommend(columns["user"][0], 3))
-3
 """
 
 from __future__ import annotations
@@ -247,6 +233,22 @@ class BiasedMF(Factorization, Regressor, ServesRows):
         Seeds the initial factors.
     user_key, item_key
         The event's fields naming the user and the item.
+
+    Example
+    -------
+    Every rating is predicted before it is learned (here a generated stream of 1–5 ratings
+    with a low-rank structure; ``streamlearn.datasets.movielens`` reads MovieLens):
+
+    >>> from streamlearn.datasets import synth
+    >>> columns, ratings = synth.ratings(30_000, seed=1)
+    >>> model = BiasedMF(n_factors=8, seed=1)
+    >>> predicted = model.predict_learn_many(columns, ratings)
+    >>> first, last = (float(((predicted[s] - ratings[s]) ** 2).mean() ** 0.5)
+    ...                for s in (slice(0, 3000), slice(-3000, None)))
+    >>> last < first  # it learns the users' tastes as they come
+    True
+    >>> len(model.recommend(columns["user"][0], 3))
+    3
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
