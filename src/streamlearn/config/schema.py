@@ -55,6 +55,19 @@ class _Section(BaseModel):
 
 
 class SourceConfig(_Section):
+    """``[source]``: a file to replay (CSV, JSON lines or Parquet, compressed or not).
+
+    Parameters
+    ----------
+    path, target
+        The file and its target column (an empty target: a label that never comes).
+    categorical
+        Columns of codes, not quantities.
+    id_column, time_column, delay_column
+        Each event's id (for labels by id), its time (the keys delays and TTLs count in;
+        default: the row number) and its own label delay.
+    """
+
     path: Path
     target: str
     categorical: list[str] = []
@@ -64,6 +77,20 @@ class SourceConfig(_Section):
 
 
 class LabelsConfig(_Section):
+    """``[labels]``: how labels join their events.
+
+    Parameters
+    ----------
+    delay
+        The label delay, when the source gives none per event (in the keys' unit).
+    ttl
+        How long a served event waits for its label (``inf``: forever).
+    expiry, default_label
+        At the TTL: ``drop`` the event, or learn it with ``default_label`` ("no click").
+    store, store_path, redis_prefix
+        Where served events wait: ``sqlite`` (that file), ``memory`` or ``redis``.
+    """
+
     delay: float = Field(0.0, ge=0)
     ttl: float = Field(math.inf, gt=0)
     expiry: Literal[EXPIRY_POLICIES] = "drop"  # type: ignore[valid-type]
@@ -88,6 +115,32 @@ KIND_KEYS = {
 
 
 class ModelConfig(_Section):
+    """``[model]``: the learner. Each ``kind`` reads its own keys (``KIND_KEYS``); any other
+    key given is refused.
+
+    Parameters
+    ----------
+    kind
+        ``linear``, ``bayesian``, ``bandit``, ``ranker``, ``mf`` or ``river``.
+    task, optimizer
+        A linear model's task (``auto``: from the data) and its optimizer's name or
+        ``{name, **hyper-parameters}``.
+    bits, categorical, interactions, standardize, missing
+        The featurizer (see :class:`~streamlearn.features.FeatureHasher`).
+    alpha, beta, forgetting, covariance, capacity
+        The Bayesian regression's prior, noise, forgetting and covariance (the bandit's
+        ridge ``alpha``, ``forgetting`` and ``capacity`` too).
+    arms, rule, explore, arm_column
+        A bandit's arms, rule, exploration and logged-arm column.
+    tasks, weights, defaults
+        A ranker's tasks, their weights in its score and their labels when no feedback came.
+    n_factors, lr_bias, lr_latent, l2_bias, l2_latent, init_std, seed, user_key, item_key
+        A factorization's settings (see :class:`~streamlearn.models.BiasedMF`).
+    river, allow_pickle
+        A River estimator (``"module.Class | module.Class"``) and the consent to its
+        pickled checkpoints.
+    """
+
     kind: Literal["linear", "bayesian", "bandit", "river", "ranker", "mf"] = "linear"
     task: Literal["auto", "binary", "regression"] = "auto"
     # A name, or a table with the name and hyper-parameters: {name = "ftrl", alpha = 0.1}
@@ -165,35 +218,98 @@ class ModelConfig(_Section):
 
 
 class DriftConfig(_Section):
+    """``[drift]``: a detector on the model's errors and what to do on drift.
+
+    Parameters
+    ----------
+    detector
+        ADWIN, DDM, EDDM, KSWIN, PageHinkley, WindowErrorRate or PSI (none: no detection).
+    policy
+        ``reset``, ``boost``, ``shrink`` or ``background``.
+    signal
+        What the detector watches: ``error``, ``brier`` or ``log_loss``.
+    """
+
     detector: Literal[tuple(DETECTORS)] | None = None  # type: ignore[valid-type]
     policy: Literal[tuple(POLICIES)] = "reset"  # type: ignore[valid-type]
     signal: Literal["error", "brier", "log_loss"] | None = None
 
 
 class ChallengerConfig(ModelConfig):
-    """A model learning in shadow: the model's keys, and optionally a drift detector."""
+    """A model learning in shadow: the model's keys, and optionally a drift detector.
+
+    Parameters
+    ----------
+    detector, policy
+        As for ``[drift]``.
+    """
 
     detector: Literal[tuple(DETECTORS)] | None = None  # type: ignore[valid-type]
     policy: Literal[tuple(POLICIES)] = "reset"  # type: ignore[valid-type]
 
 
 class GateConfig(_Section):
+    """``[gate]``: when a challenger takes the champion's place (a paired test on the
+    same recent labels).
+
+    Parameters
+    ----------
+    alpha
+        The test's significance level.
+    margin
+        The relative gain in loss it must show.
+    min_events
+        Labels both must have been scored on.
+    """
+
     alpha: float = Field(0.01, gt=0, lt=1)
     margin: float = Field(0.02, ge=0)
     min_events: int = Field(1000, ge=2)
 
 
 class RollbackConfig(GateConfig):
+    """``[rollback]``: back to a better earlier version when the champion gets worse.
+
+    Parameters
+    ----------
+    enabled
+        Check at each checkpoint.
+    alpha, margin, min_events
+        As for ``[gate]`` (the margin: how much worse).
+    """
+
     enabled: bool = False
     margin: float = Field(0.05, ge=0)
 
 
 class RedisConfig(_Section):
+    """``[redis]``: the Redis that join stores, registries and mixing use.
+
+    Parameters
+    ----------
+    url
+        The server's URL (``redis://host:port/db``).
+    timeout
+        Seconds for a connection and for each command.
+    """
+
     url: str = "redis://127.0.0.1:6379/0"
     timeout: float = Field(5.0, gt=0)  # seconds for a connection and for each command
 
 
 class CheckpointConfig(_Section):
+    """``[checkpoint]``: where versions go and when.
+
+    Parameters
+    ----------
+    registry, redis_registry
+        A folder, or a key prefix in ``[redis]``.
+    every_events, every_seconds
+        Checkpoint after this many events and/or seconds (an idle stream adds none).
+    keep
+        Newest versions kept, besides every tagged one.
+    """
+
     registry: Path | None = None
     redis_registry: str | None = None  # a key prefix: versions go to Redis instead
     every_events: int | None = Field(100_000, ge=1)
@@ -202,6 +318,18 @@ class CheckpointConfig(_Section):
 
 
 class OutputConfig(_Section):
+    """``[output]``: what a run writes besides its versions.
+
+    Parameters
+    ----------
+    predictions, dead_letters, decisions
+        The prediction log (CSV), rejected rows (JSON lines), a bandit's decisions.
+    micro_batch
+        Events per compiled call.
+    window
+        Events in the rolling metrics.
+    """
+
     predictions: Path | None = None
     dead_letters: Path | None = None
     decisions: Path | None = None  # a bandit service's decisions (JSON lines)
@@ -210,6 +338,20 @@ class OutputConfig(_Section):
 
 
 class ServiceConfig(_Section):
+    """``[service]``: the HTTP service.
+
+    Parameters
+    ----------
+    host, port
+        Where it listens (loopback by default).
+    token
+        The bearer token of the mutating endpoints (else ``STREAMLEARN_TOKEN``).
+    role
+        ``trainer`` (learns and serves) or ``replica`` (serves the registry's champion).
+    publish_every, poll_every
+        Seconds between a trainer's serving copies; between a replica's looks.
+    """
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     token: str | None = None  # else STREAMLEARN_TOKEN; none: mutating endpoints are off
@@ -219,6 +361,18 @@ class ServiceConfig(_Section):
 
 
 class KafkaConfig(_Section):
+    """``[kafka]``: events, labels and predictions through Kafka.
+
+    Parameters
+    ----------
+    bootstrap_servers, group
+        The brokers and the consumer group.
+    events_topic, labels_topic, dead_letters_topic, predictions_topic
+        The topics (only the events topic is required).
+    settings
+        More client settings, passed to ``confluent-kafka`` as they are.
+    """
+
     bootstrap_servers: str
     group: str = "streamlearn"
     events_topic: str
@@ -229,7 +383,17 @@ class KafkaConfig(_Section):
 
 
 class ScaleConfig(_Section):
-    """One worker of several sharing a model by parameter mixing through ``[redis]``."""
+    """One worker of several sharing a model by parameter mixing through ``[redis]``.
+
+    Parameters
+    ----------
+    worker, group
+        This worker's name, and the group whose workers mix.
+    mix_every_events, mix_every_seconds
+        When this worker mixes.
+    stale_after
+        Seconds after which a silent worker's weights no longer count.
+    """
 
     worker: str
     group: str = "streamlearn"
@@ -239,6 +403,18 @@ class ScaleConfig(_Section):
 
 
 class RunConfig(_Section):
+    """A whole run: one section per part (see each section's class).
+
+    Parameters
+    ----------
+    source, labels, model, drift, checkpoint, output
+        The stream, the label join, the learner, drift handling, versions, outputs.
+    challengers, gate, rollback
+        Models in shadow, when one is promoted, when the champion rolls back.
+    redis, service, kafka, scale
+        The servers and the scale-out a run may use.
+    """
+
     source: SourceConfig | None = None
     labels: LabelsConfig = LabelsConfig()
     model: ModelConfig = ModelConfig()
