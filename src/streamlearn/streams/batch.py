@@ -31,16 +31,18 @@ class StreamClock:
     waiting event at once (forward) nor holds them for the length of the step (backward):
     TTLs last what they say. ``now`` never goes back, nor behind the newest key handed out.
 
-    >>> clock = StreamClock(wall=lambda: 1000.0, monotonic=iter([5.0, 7.5, 8.0]).__next__)
-    >>> clock.now(), clock.now(after=2000.0)
-    (1002.5, 2000.000001)
-
     Parameters
     ----------
     wall, monotonic
         The clocks read (the system's by default; tests give their own).
     max_ahead
         How far past now an event time may be (see :meth:`bound`).
+
+    Example
+    -------
+    >>> clock = StreamClock(wall=lambda: 1000.0, monotonic=iter([5.0, 7.5, 8.0]).__next__)
+    >>> clock.now(), clock.now(after=2000.0)
+    (1002.5, 2000.000001)
     """
 
     def __init__(
