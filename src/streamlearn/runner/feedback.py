@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from streamlearn.base import MultiTask
-from streamlearn.runner.schedule import Operations
+from streamlearn.runner.schedule import LABEL, Operations
 from streamlearn.streams import EventBatch
 
 
@@ -236,3 +236,19 @@ def stamp_drifts(
         if 0 <= position < len(learned_steps):
             step = int(learned_steps[position])
             record.update(offset=int(offsets[step]), time=float(keys[step]), detected_at=now)
+
+
+def feedback_operations(batch: EventBatch) -> tuple[Operations, int]:
+    """The batch's labels for earlier events, by id, as operations before its events; and
+    how many were dropped (a label that is not a finite number)."""
+    labels = np.asarray(batch.feedback_labels, np.float64)
+    good = np.isfinite(labels)
+    n = int(good.sum())
+    operations = Operations(
+        np.full(n, -math.inf),
+        np.full(n, LABEL, np.int8),
+        np.full(n, -1, np.int64),
+        batch.feedback_ids[good],
+        labels[good],
+    )
+    return operations, int((~good).sum())

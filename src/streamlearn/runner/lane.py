@@ -37,6 +37,7 @@ from streamlearn.runner import served as elsewhere
 from streamlearn.runner.feedback import (
     EarlyLabels,
     TaskFeedback,
+    feedback_operations,
     stamp_drifts,
     step_places,
     without_task_feedback,
@@ -191,7 +192,9 @@ class Lane:
         due_now = waiting.keys < cutoff
         due, self.pending = waiting.select(due_now), waiting.select(~due_now)
         if batch.has_feedback:
-            due = self._feedback(batch) + due
+            by_id, rejected = feedback_operations(batch)
+            self.counters["rejected"] += rejected
+            due = by_id + due
         given = elsewhere.answered(self.model, batch)
         served_rows = elsewhere.rows(self.model, batch, given)
         row_of, served_of, rows, taken, event_offsets = self._gather(batch, due, served_rows)
@@ -272,21 +275,6 @@ class Lane:
     @property
     def tasks(self) -> tuple[str, ...]:
         return task_names(self.model)
-
-    def _feedback(self, batch: EventBatch) -> Operations:
-        """Labels for earlier events, by id, as operations before this batch's events; a
-        label that is not a finite number is counted and dropped."""
-        labels = np.asarray(batch.feedback_labels, np.float64)
-        good = np.isfinite(labels)
-        self.counters["rejected"] += int((~good).sum())
-        n = int(good.sum())
-        return Operations(
-            np.full(n, -math.inf),
-            np.full(n, LABEL, np.int8),
-            np.full(n, -1, np.int64),
-            batch.feedback_ids[good],
-            labels[good],
-        )
 
     def _gather(self, batch: EventBatch, due: Operations, served_rows: Rows):
         """Rows for the due operations (see :func:`~streamlearn.runner.join.gather_rows`);
