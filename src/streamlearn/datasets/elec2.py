@@ -53,6 +53,13 @@ def column(name: str = TARGET) -> np.ndarray:
     return np.array(values, np.float64)
 
 
+def no_change_errors() -> np.ndarray:
+    """The mistakes of the "no change" forecast (the next move is the last one), event by
+    event: a stream of 0/1 errors that rises where the market turns, for drift detectors."""
+    up = column()
+    return up[1:] != up[:-1]
+
+
 def demand(limit: int | None = None) -> Iterator[tuple[dict[str, float], float]]:
     """Elec2 as a regression stream: the New South Wales demand (``feat_3``) from the other
     columns."""

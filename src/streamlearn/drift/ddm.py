@@ -58,12 +58,8 @@ class DDM(DriftDetector):
 
     Example
     -------
-    Elec2's "no change" forecast (the next move is the last one) errs where the market
-    turns; the detector watches its errors:
-
     >>> from streamlearn.datasets import elec2
-    >>> up = elec2.column()
-    >>> signals = DDM().update_many(up[1:] != up[:-1])
+    >>> signals = DDM().update_many(elec2.no_change_errors())
     >>> int((signals == 2).sum()), int((signals == 1).sum())  # drifts, warnings
     (1, 8676)
     """

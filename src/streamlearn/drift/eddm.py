@@ -63,12 +63,8 @@ class EDDM(DriftDetector):
 
     Example
     -------
-    Elec2's "no change" forecast (the next move is the last one) errs where the market
-    turns; the detector watches its errors:
-
     >>> from streamlearn.datasets import elec2
-    >>> up = elec2.column()
-    >>> signals = EDDM().update_many(up[1:] != up[:-1])
+    >>> signals = EDDM().update_many(elec2.no_change_errors())
     >>> int((signals == 2).sum()), int((signals == 1).sum())  # drifts, warnings
     (66, 6760)
     """
