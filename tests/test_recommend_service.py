@@ -70,5 +70,12 @@ def test_recommend_refuses_a_model_that_is_no_recommender():
     try:
         answer = client.post("/recommend", json={"user": "u1"})
         assert answer.status_code == 409 and "not a recommender" in answer.json()["detail"]
+        for hostile in ({"user": ["u1"]}, {"user": "u1", "n": 1e300}, {"user": 1.5}, {}):
+            assert client.post("/recommend", json=hostile).status_code == 422, hostile
+        for raw in (b'{"user": "\\udcff"}', b'{"user": "\xff"}', b"{"):  # bad Unicode, JSON
+            answer = client.post(
+                "/recommend", content=raw, headers={"content-type": "application/json"}
+            )
+            assert answer.status_code in (400, 409, 422), raw  # an answer, never a 500
     finally:
         trainer.stop()

@@ -119,6 +119,8 @@ def test_a_models_hyper_parameters_are_set_from_toml_and_others_refused():
         "alpha = 0.01": "model.alpha: not a setting of a linear model",  # the Bayesian prior's
         'optimizer = {name = "ftrl", lr = 0.1}': "model.optimizer: ftrl takes alpha",
         'optimizer = {name = "adam"}': "optimizer.name: one of ftrl, sgd, adagrad",
+        'optimizer = {name = "sgd", lr = inf}': "lr must be a finite number",
+        'optimizer = {name = "sgd", lr = "fast"}': "lr must be a finite number",
     }
     for line, message in refused.items():
         with pytest.raises(ConfigError, match=re.escape(message)):
