@@ -8,12 +8,14 @@ batch of events costs one compiled call instead of thousands of Python calls.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any, Self
 
 import numpy as np
 
 from streamlearn.base.capabilities import Task
+from streamlearn.base.classes import ClassIndex
 from streamlearn.base.state import State
 
 Features = dict[str, Any]
@@ -110,6 +112,7 @@ class MulticlassClassifier(Learner):
     """
 
     task = Task.MULTICLASS
+    index: ClassIndex  # the classes numbered so far, in order of first appearance
 
     @property
     @abstractmethod
@@ -131,5 +134,29 @@ class MulticlassClassifier(Learner):
     def predict_many(self, X: Any) -> np.ndarray:
         proba = self.predict_proba_many(X)
         labels = np.array([*self.classes, None], dtype=object)
-        best = proba.argmax(axis=1) if proba.shape[1] else np.full(len(proba), -1)
-        return labels[best]
+        return labels[best_classes(proba)]
+
+    def class_codes(self, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Each label's class id as a float, the target the runner's schedules carry (NaN
+        where there is no label: None or NaN), numbering classes new to the model in order;
+        and which labels were refused (not a class label: NaN too)."""
+        values = labels.tolist() if isinstance(labels, np.ndarray) else list(labels)
+        codes = np.full(len(values), np.nan)
+        refused = np.zeros(len(values), bool)
+        for i, label in enumerate(values):
+            if label is None or (isinstance(label, float) and math.isnan(label)):
+                continue
+            try:
+                codes[i] = self.index.id_of(label)
+            except ValueError:
+                refused[i] = True
+        return codes, refused
+
+
+def best_classes(proba: np.ndarray) -> np.ndarray:
+    """The most probable class of each row of probabilities; -1 where no class was learned
+    yet (a row of zeros)."""
+    proba = np.atleast_2d(proba)
+    if proba.shape[1] == 0:
+        return np.full(len(proba), -1)
+    return np.where(proba.max(axis=1) > 0, proba.argmax(axis=1), -1)

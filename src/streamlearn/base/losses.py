@@ -27,8 +27,22 @@ def squared_errors(targets: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     return (predictions - targets) ** 2
 
 
+def class_log_losses(classes: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Multiclass log loss of each event: ``classes`` are class ids, ``probabilities`` rows
+    over the classes (a class beyond a row's width had probability 0)."""
+    probabilities = np.atleast_2d(probabilities)
+    ids = np.asarray(classes).astype(np.int64)
+    inside = ids < probabilities.shape[1]
+    p = np.zeros(len(ids))
+    p[inside] = probabilities[np.flatnonzero(inside), ids[inside]]
+    return -np.log(np.clip(p, PROBABILITY_CLIP, 1.0))
+
+
 def per_event_losses(task: str, targets: np.ndarray, predictions: np.ndarray) -> np.ndarray:
-    """Log loss for a binary classifier, squared error for anything scored as a regression."""
+    """Log loss for a classifier (binary, or over class probabilities), squared error for
+    anything scored as a regression."""
     if task == "binary":
         return log_losses(targets, predictions)
+    if task == "multiclass":
+        return class_log_losses(targets, predictions)
     return squared_errors(targets, predictions)

@@ -20,7 +20,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from streamlearn.base.losses import PROBABILITY_CLIP
+from streamlearn.base.learner import best_classes
+from streamlearn.base.losses import PROBABILITY_CLIP, class_log_losses
 
 EPS = PROBABILITY_CLIP
 
@@ -409,14 +410,6 @@ class R2(Metric):
         return 1.0 - self.sse / self.m2
 
 
-def predicted_classes(proba: np.ndarray) -> np.ndarray:
-    """The most probable class of each row; -1 where no class was known yet (all zeros)."""
-    proba = np.atleast_2d(proba)
-    if proba.shape[1] == 0:
-        return np.full(len(proba), -1)
-    return np.where(proba.max(axis=1) > 0, proba.argmax(axis=1), -1)
-
-
 class _MulticlassMean(MeanMetric):
     """Multiclass metrics take class ids and rows of class probabilities."""
 
@@ -447,7 +440,7 @@ class MulticlassAccuracy(_MulticlassMean):
     name = "accuracy"
 
     def per_event(self, y_true, y_pred):
-        return (predicted_classes(y_pred) == y_true).astype(np.float64)
+        return (best_classes(y_pred) == y_true).astype(np.float64)
 
 
 class CrossEntropy(_MulticlassMean):
@@ -473,12 +466,7 @@ class CrossEntropy(_MulticlassMean):
     bigger_is_better = False
 
     def per_event(self, y_true, y_pred):
-        y_pred = np.atleast_2d(y_pred)
-        ids = y_true.astype(np.int64)
-        inside = ids < y_pred.shape[1]
-        p = np.zeros(len(ids))
-        p[inside] = y_pred[np.flatnonzero(inside), ids[inside]]
-        return -np.log(np.clip(p, EPS, 1.0))
+        return class_log_losses(y_true, y_pred)
 
 
 class MacroF1(Metric):
@@ -513,7 +501,7 @@ class MacroF1(Metric):
     def update_many(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
         truth = np.asarray(y_true).astype(np.int64)
         # One code per event: (true + 1) * 2**31 + (predicted + 1).
-        codes = (truth + 1) * (1 << 31) + predicted_classes(y_pred) + 1
+        codes = (truth + 1) * (1 << 31) + best_classes(y_pred) + 1
         self._count(codes, 1)
         if self._ring is not None:
             self._count(self._ring.push(codes), -1)

@@ -30,6 +30,7 @@ from streamlearn.base import (
     task_names,
 )
 from streamlearn.base.losses import per_event_losses
+from streamlearn.base.predictions import fitted, stack_predictions, width_of
 from streamlearn.base.state import nest, nested_part
 from streamlearn.evaluate import default_metrics
 from streamlearn.evaluate.metrics import Metric
@@ -53,7 +54,7 @@ from streamlearn.runner.schedule import (
     merged_order,
     step_kinds,
 )
-from streamlearn.streams.batch import EventBatch
+from streamlearn.streams.batch import EventBatch, number_labels
 
 EXPIRY_POLICIES = ("drop", "default")
 UNSAVED = "unsaved"  # the version of a model no registry holds
@@ -66,8 +67,6 @@ def check_servable(model: Learner) -> None:
         raise ValueError(f"{type(model).__name__} cannot run with delayed labels yet")
     if model.unservable():
         raise ValueError(f"{type(model).__name__}: {model.unservable()}")
-    if isinstance(model, MulticlassClassifier):
-        raise ValueError("the runner takes binary and regression learners for now")
 
 
 def check_lane(model: Learner, delay: float, ttl: float, expiry: str) -> None:
@@ -81,6 +80,8 @@ def check_lane(model: Learner, delay: float, ttl: float, expiry: str) -> None:
         )
     if expiry not in EXPIRY_POLICIES:
         raise ValueError(f"expiry must be one of {EXPIRY_POLICIES}, got {expiry!r}")
+    if expiry == "default" and isinstance(model, MulticlassClassifier):
+        raise ValueError("a multiclass model learns no default class: use expiry = 'drop'")
     if not (delay >= 0 and ttl > 0):
         raise ValueError("need delay >= 0 and ttl > 0")
 
@@ -171,7 +172,25 @@ class Lane:
 
     def step(self, batch: EventBatch) -> np.ndarray:
         """Serve one micro-batch and learn every label due before its last event; returns
-        the predictions served."""
+        the predictions served (for a multiclass model: rows of class probabilities)."""
+        return self._step(self._coded(batch))
+
+    def _coded(self, batch: EventBatch) -> EventBatch:
+        """Labels as the numbers schedules carry: a multiclass model's as class ids, any
+        other model's as numbers; a label of neither kind is rejected."""
+        coded = number_labels
+        if isinstance(self.model, MulticlassClassifier):
+            coded = self.model.class_codes
+        labels, refused = coded(batch.labels)
+        rejected = int(refused.sum())
+        feedback = batch.feedback_labels
+        if batch.has_feedback:
+            feedback, refused = coded(np.asarray(feedback))
+            rejected += int(refused.sum())
+        self.counters["rejected"] += rejected
+        return replace(batch, labels=labels, feedback_labels=feedback)
+
+    def _step(self, batch: EventBatch) -> np.ndarray:
         delays = batch.delays if batch.delays is not None else np.full(len(batch), self.delay)
         if self.tasks:
             horizon = batch.keys[-1] if len(batch) else (batch.clock or self.last_key)
@@ -211,12 +230,15 @@ class Lane:
         # that point are served again, by the new model, as they would be one by one.
         steps = len(is_serve) if len(out) == len(ops) else int(step_of_op[len(out) - 1]) + 1
         served = int(is_serve[:steps].sum())
-        predictions = np.empty(served)
+        given_predictions = batch.served.predictions if given is not None else out[:0]
+        width = width_of(out, given_predictions, served_of)  # rows of class probabilities
+        out, served_of = fitted(out, width), fitted(served_of, width)
+        predictions = np.empty((served, *out.shape[1:]))
         serves = ops[: len(out)] != LEARN
         predictions[op_rows[: len(out)][serves]] = out[serves]
         if given is not None:  # what the client got
             answered = np.flatnonzero(given[:served])
-            predictions[answered] = batch.served.predictions[answered]
+            predictions[answered] = fitted(given_predictions, width)[answered]
         in_batch = (row_of >= 0) & (row_of < served)
         served_of[in_batch] = predictions[row_of[in_batch]]
         self._count(is_serve[:steps], index[:steps], due, row_of)
@@ -245,10 +267,10 @@ class Lane:
                 feedback_labels=None,
                 feedback_tasks=None,
             )
-            return np.concatenate([predictions, self.step(rest)])
+            return stack_predictions([predictions, self._step(rest)])
         if steps < len(is_serve):  # labels still due once every event is served: on with them
             clock = cutoff if math.isfinite(cutoff) else None
-            self.step(EventBatch.empty(drain=batch.drain, clock=clock))
+            self._step(EventBatch.empty(drain=batch.drain, clock=clock))
         return predictions
 
     def _put_back(

@@ -22,6 +22,58 @@ import numpy as np
 from streamlearn.features.columns import rows as take_rows
 from streamlearn.streams.files import Reject
 
+MAX_LABEL_CHARS = 256  # a class label's length in characters, at most
+
+
+def label_array(values: Any) -> np.ndarray:
+    """Labels as the runner takes them: float64 (NaN: none yet) when each is a number, a
+    bool or missing; otherwise an object array of class labels (None: none yet), which a
+    multiclass model numbers as it meets them."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        return values.astype(np.float64)
+    values = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    numbers = [v for v in values if v is not None and not _is_nan(v)]
+    if all(isinstance(v, int | float | np.number) for v in numbers):
+        return np.array([math.nan if v is None else float(v) for v in values], np.float64)
+    return np.array([None if v is None or _is_nan(v) else v for v in values], dtype=object)
+
+
+def number_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels as numbers (NaN: none), and which were refused (not a finite number or bool:
+    NaN too), for a model whose labels are numbers."""
+    if labels.dtype.kind in "fiub":
+        return labels.astype(np.float64), np.zeros(len(labels), bool)
+    numbers = np.full(len(labels), np.nan)
+    refused = np.zeros(len(labels), bool)
+    for i, label in enumerate(labels.tolist()):
+        if label is None:
+            continue
+        if isinstance(label, int | float) and math.isfinite(label):
+            numbers[i] = float(label)
+        else:
+            refused[i] = True
+    return numbers, refused
+
+
+def is_class_label(value: Any) -> bool:
+    """A label from outside that may name a class: a finite number, a bool, or text of at
+    most :data:`MAX_LABEL_CHARS` characters that is valid Unicode."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int | float):
+        return math.isfinite(value)
+    if not isinstance(value, str) or len(value) > MAX_LABEL_CHARS:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON's "\ud800")
+        return False
+    return True
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float | np.floating) and math.isnan(value)
+
 
 class StreamClock:
     """Processing time for live sources, in wall-clock seconds that cannot jump.

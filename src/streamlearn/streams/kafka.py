@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from streamlearn.streams.batch import EventBatch, StreamClock
+from streamlearn.streams.batch import EventBatch, StreamClock, is_class_label, label_array
 from streamlearn.streams.decode import check_event, event_columns, struct_columns, task_column
 from streamlearn.streams.files import Reject
 from streamlearn.streams.protocol import EventIngress, EventSource, PredictionSink
@@ -39,8 +39,11 @@ from streamlearn.streams.protocol import EventIngress, EventSource, PredictionSi
 log = logging.getLogger("streamlearn.kafka")
 
 
-def _event_fields(record: Any) -> tuple[dict[str, Any], str | None, float, float | None]:
-    """(features, id, label or NaN, time or None) of a training event; ValueError if bad."""
+def _event_fields(
+    record: Any, class_labels: bool = False
+) -> tuple[dict[str, Any], str | None, Any, float | None]:
+    """(features, id, label or NaN, time or None) of a training event; ValueError if bad.
+    A label is a number, or with ``class_labels`` also a bool or a class's name."""
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     unknown = set(record) - {"id", "features", "label", "time"}
@@ -52,8 +55,11 @@ def _event_fields(record: Any) -> tuple[dict[str, Any], str | None, float, float
     except TypeError as exc:
         raise ValueError(str(exc)) from None
     label = record.get("label")
-    if label is not None and not _is_number(label):
-        raise ValueError(f"label must be a number, got {label!r}")
+    if label is not None and not _is_label(label, class_labels):
+        kinds = "a number, a bool or a class name of at most 256 characters"
+        raise ValueError(
+            f"label must be {kinds if class_labels else 'a number'}, got {_shown(label)}"
+        )
     moment = record.get("time")
     if moment is not None and not _is_number(moment):
         raise ValueError(f"time must be a number (seconds), got {moment!r}")
@@ -63,7 +69,7 @@ def _event_fields(record: Any) -> tuple[dict[str, Any], str | None, float, float
     return (
         features,
         None if event_id is None else str(event_id),
-        math.nan if label is None else float(label),
+        math.nan if label is None else label,
         moment,
     )
 
@@ -215,16 +221,20 @@ def _parse_all(values: list[bytes | None]) -> Iterator[Any]:
             yield exc
 
 
-def _parse_label(value: bytes | None) -> tuple[str, float, str | None]:
+def _parse_label(value: bytes | None, class_labels: bool = False) -> tuple[str, Any, str | None]:
     record = _json_object(value)
     task = record.get("task")
     fields_ok = {"id", "label"} <= set(record) <= {"id", "label", "task"}
-    if not (fields_ok and _is_number(record["label"]) and isinstance(task, str | None)):
+    if not (
+        fields_ok and _is_label(record["label"], class_labels) and isinstance(task, str | None)
+    ):
+        kind = "<number, bool or class name>" if class_labels else "<number>"
         raise ValueError(
-            'a label is {"id": ..., "label": <number>} (a multi-task model\'s '
-            'also has "task": <name>)'
+            f'a label is {{"id": ..., "label": {kind}}} (a multi-task model\'s also has '
+            '"task": <name>)'
         )
-    return str(record["id"]), float(record["label"]), task
+    label = record["label"]
+    return str(record["id"]), label if isinstance(label, str) else float(label), task
 
 
 def _json_object(value: bytes | None) -> dict[str, Any]:
@@ -255,6 +265,10 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _is_label(value: Any, class_labels: bool) -> bool:
+    return is_class_label(value) if class_labels else _is_number(value)
+
+
 class KafkaEvents(EventSource):
     """Training events and late labels from Kafka, as runner micro-batches.
 
@@ -267,6 +281,11 @@ class KafkaEvents(EventSource):
         Where training events and late labels come from (labels optional).
     dead_letters_topic
         Where malformed messages go, with the reason (none: they are only counted).
+    poll_timeout
+        Seconds a poll waits for messages.
+    class_labels
+        Labels name classes (a multiclass model's: text, numbers or bools); otherwise a
+        label is a number and any other is a dead letter.
     """
 
     def __init__(
@@ -276,7 +295,9 @@ class KafkaEvents(EventSource):
         labels_topic: str | None = None,
         dead_letters_topic: str | None = None,
         poll_timeout: float = 0.2,
+        class_labels: bool = False,
     ) -> None:
+        self.class_labels = class_labels
         settings = {
             "group.id": "streamlearn",
             "auto.offset.reset": "earliest",
@@ -445,12 +466,12 @@ class KafkaEvents(EventSource):
         if feedback_ids:
             feedback = {
                 "feedback_ids": np.array(feedback_ids, dtype=object),
-                "feedback_labels": np.array(feedback_labels),
+                "feedback_labels": label_array(feedback_labels),
                 "feedback_tasks": task_column(feedback_tasks),
             }
         return EventBatch(
             columns,
-            np.array(labels, np.float64),
+            label_array(labels),
             np.array(ids, dtype=object),
             offsets,
             keys,
@@ -463,7 +484,7 @@ class KafkaEvents(EventSource):
         ids, labels, tasks, rejects = [], [], [], []
         for message in messages:
             try:
-                event_id, label, task = _parse_label(message.value())
+                event_id, label, task = _parse_label(message.value(), self.class_labels)
             except ValueError as exc:
                 rejects.append(self._dead_letter(message, str(exc)))
                 continue
@@ -483,7 +504,7 @@ class KafkaEvents(EventSource):
                 if fields is None:
                     if isinstance(record, ValueError):
                         raise record
-                    fields = _event_fields(record)
+                    fields = _event_fields(record, self.class_labels)
             except ValueError as exc:
                 rejects.append(self._dead_letter(message, str(exc)))
                 continue
@@ -661,3 +682,9 @@ class KafkaIngress(EventIngress):
 
     def close(self) -> None:
         self.producer.flush(10)
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message, cut short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

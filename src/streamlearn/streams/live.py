@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.streams.batch import EventBatch, Served, StreamClock
+from streamlearn.streams.batch import EventBatch, Served, StreamClock, label_array
 from streamlearn.streams.decode import check_event, event_columns, task_column
 from streamlearn.streams.protocol import EventIngress, EventSource
 
@@ -172,12 +172,12 @@ class LiveEvents(EventSource, EventIngress):
         keys = self._now() + np.arange(n) * 1e-6
         self.last_key = float(keys[-1]) if n else self.last_key
         features = event_columns(rows)
-        target = np.array([math.nan if v is None else float(v) for v in labels], np.float64)
+        target = label_array(labels)
         feedback = {}
         if fb_ids:
             feedback = {
                 "feedback_ids": np.array(fb_ids, dtype=object),
-                "feedback_labels": np.array(fb_labels, np.float64),
+                "feedback_labels": label_array(fb_labels),
                 "feedback_tasks": task_column(fb_tasks),
             }
         ids = np.array(ids, dtype=object)

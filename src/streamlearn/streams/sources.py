@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streamlearn.features.columns import rows as take_rows
-from streamlearn.streams.batch import EventBatch, as_ids
+from streamlearn.streams.batch import EventBatch, as_ids, label_array
 from streamlearn.streams.files import FileSource, Reject
 from streamlearn.streams.protocol import EventSource
 
@@ -124,9 +124,7 @@ class FileEvents(EventSource):
         delays = None
         if self.delay_column:
             delays = _numbers(_pop(features, self.delay_column), self.delay_column)
-        return EventBatch(
-            features, np.asarray(batch.target, np.float64), ids, offsets, keys, delays
-        )
+        return EventBatch(features, label_array(batch.target), ids, offsets, keys, delays)
 
 
 def _pop(features: dict[str, Any], name: str) -> Any:
@@ -219,7 +217,7 @@ def _sorted_feedback(feedback: dict[str, Any]) -> dict[str, np.ndarray]:
     out = {
         "id": as_ids(feedback["id"])[order],
         "time": times[order],
-        "label": np.asarray(feedback["label"], np.float64)[order],
+        "label": label_array(feedback["label"])[order],
     }
     if feedback.get("task") is not None:
         out["task"] = np.asarray(feedback["task"], dtype=object)[order]

@@ -375,16 +375,21 @@ CLASS_STRIDE = 0x9E3779B1  # class k's copy of a feature lives at hash + k * str
 
 @nb.njit(inline="always")
 def _softmax_event(
-    hashes, values, target, n_known, table, intercepts, counters, opt, hp, learn, used, out
+    hashes, values, target, learned, table, intercepts, counters, opt, hp, learn, used, out
 ):
-    """One event of multinomial logistic regression over the ``n_known`` classes known when
-    it is predicted: probabilities into ``out``; with ``learn``, one step towards class
-    ``target`` (which may be new: it then had probability 0)."""
+    """One event of multinomial logistic regression over the classes learned so far
+    (``learned[k]``; every other class has probability 0): probabilities into ``out``; with
+    ``learn``, one step towards class ``target`` (which may be new: it then had probability
+    0), which is learned from then on."""
     n_slots = hashes.shape[0]
+    n_classes = learned.shape[0]
     mask = table.shape[0] - 1
     c = _constants(hp)
     top = -np.inf
-    for k in range(n_known):
+    for k in range(n_classes):
+        out[k] = 0.0
+        if not learned[k]:
+            continue
         margin = intercepts[k]
         for s in range(n_slots):
             v = values[s]
@@ -398,16 +403,18 @@ def _softmax_event(
         out[k] = min(max(margin, -MARGIN_CLIP), MARGIN_CLIP)
         top = max(top, out[k])
     total = 0.0
-    for k in range(n_known):
-        out[k] = math.exp(out[k] - top)
-        total += out[k]
-    for k in range(n_known):
-        out[k] /= total
+    for k in range(n_classes):
+        if learned[k]:
+            out[k] = math.exp(out[k] - top)
+            total += out[k]
+    for k in range(n_classes):
+        if learned[k]:
+            out[k] /= total
     if not learn:
         return
     rate = hp[LR] / (1.0 + counters[0]) ** hp[POWER_T] if hp[POWER_T] > 0.0 else hp[LR]
-    for k in range(max(n_known, target + 1)):
-        known = k < n_known
+    for k in range(n_classes):
+        known = learned[k] != 0
         error = (out[k] if known else 0.0) - (1.0 if k == target else 0.0)
         intercepts[k] -= hp[INTERCEPT_LR] * error
         if error == 0.0:
@@ -420,21 +427,22 @@ def _softmax_event(
             w = used[k, s] if known else _weight(table, index, opt, c)
             g = min(max(error * v, -GRAD_CLIP), GRAD_CLIP)
             _step(table, index, w, g, opt, c, rate)
+    learned[target] = 1
     counters[0] += 1
 
 
 @nb.njit(nogil=True, cache=True)
-def run_softmax(hashes, values, targets, known, table, intercepts, counters, opt, hp, learn, out):
-    """Rows of ``out`` get each event's class probabilities (over the classes known at the
-    time, ``known[t]``); with ``learn``, each event is learned right after."""
-    used = np.empty((intercepts.shape[0], hashes.shape[1]))
+def run_softmax(hashes, values, targets, learned, table, intercepts, counters, opt, hp, learn, out):
+    """Rows of ``out`` get each event's class probabilities (over the classes learned
+    before it); with ``learn``, each event is learned right after."""
+    used = np.empty((learned.shape[0], hashes.shape[1]))
     for t in range(hashes.shape[0]):
         target = targets[t] if learn else -1
         _softmax_event(
             hashes[t],
             values[t],
             target,
-            known[t],
+            learned,
             table,
             intercepts,
             counters,
@@ -447,11 +455,37 @@ def run_softmax(hashes, values, targets, known, table, intercepts, counters, opt
 
 
 @nb.njit(nogil=True, cache=True)
-def run_softmax_one(hashes, values, target, n_known, table, intercepts, counters, opt, hp, learn):
+def run_softmax_ops(
+    hashes, values, targets, ops, op_rows, learned, table, intercepts, counters, opt, hp, out
+):
+    """A schedule of operations, as :func:`run_linear_ops`: ``out[k]`` gets the class
+    probabilities of operation ``k``'s row before any learning; a learning operation learns
+    class ``targets[k]``."""
+    used = np.empty((learned.shape[0], hashes.shape[1]))
+    for k in range(ops.shape[0]):
+        row = op_rows[k]
+        _softmax_event(
+            hashes[row],
+            values[row],
+            targets[k],
+            learned,
+            table,
+            intercepts,
+            counters,
+            opt,
+            hp,
+            ops[k] != PREDICT,
+            used,
+            out[k],
+        )
+
+
+@nb.njit(nogil=True, cache=True)
+def run_softmax_one(hashes, values, target, learned, table, intercepts, counters, opt, hp, learn):
     """The same for one event given as 1-D arrays; returns its probabilities."""
-    used = np.empty((intercepts.shape[0], hashes.shape[0]))
-    out = np.zeros(intercepts.shape[0])
+    used = np.empty((learned.shape[0], hashes.shape[0]))
+    out = np.zeros(learned.shape[0])
     _softmax_event(
-        hashes, values, target, n_known, table, intercepts, counters, opt, hp, learn, used, out
+        hashes, values, target, learned, table, intercepts, counters, opt, hp, learn, used, out
     )
     return out

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.base import ClassIndex, MulticlassClassifier, register
+from streamlearn.base import PREDICT, ClassIndex, MulticlassClassifier, register
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.models.linear.base import LinearModel
-from streamlearn.models.linear.kernel import run_softmax, run_softmax_one
+from streamlearn.models.linear.kernel import run_softmax, run_softmax_one, run_softmax_ops
 from streamlearn.models.linear.optimizers import FTRL
 
 
@@ -62,7 +62,10 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.index = ClassIndex()
-        self.intercept = np.zeros(0)  # one per class, grown as classes appear
+        # Per class (grown as classes appear): its intercept, and whether it was learned yet.
+        # The runner numbers a class when its label arrives, before the class is learned.
+        self.intercept = np.zeros(0)
+        self.learned = np.zeros(0, np.uint8)
 
     @property
     def classes(self) -> list:
@@ -70,28 +73,46 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
 
     def state(self):
         state = super().state()
-        state.arrays["intercept"] = state.arrays["intercept"][: len(self.index)]
+        n = len(self.index)
+        state.arrays["intercept"] = state.arrays["intercept"][:n]
+        state.arrays["learned"] = self.learned[:n].copy()
         state.meta["classes"] = list(self.index.labels)
         return state
+
+    @classmethod
+    def from_state(cls, state):
+        model = super().from_state(state)
+        n = len(model.index)
+        learned = state.arrays.get("learned")  # absent: every class numbered was learned
+        learned = np.ones(n, np.uint8) if learned is None else np.asarray(learned, np.uint8)
+        if learned.shape != (n,) or len(model.intercept) < n:
+            raise ValueError(f"softmax state: {n} classes need {n} intercepts and flags")
+        model.learned = learned.copy()
+        model._grow(n)
+        return model
 
     def _load_meta(self, meta: Mapping[str, Any]) -> None:
         self.index = ClassIndex(meta.get("classes", []))
 
     def _grow(self, n_classes: int) -> None:
-        """Room for ``n_classes`` intercepts (capacity doubles, so this is rare)."""
-        if n_classes > len(self.intercept):
-            grown = np.zeros(max(n_classes, 2 * len(self.intercept), 4))
-            grown[: len(self.intercept)] = self.intercept
-            self.intercept = grown
+        """Room for ``n_classes`` classes (capacity doubles, so this is rare)."""
+        if n_classes > len(self.learned) or n_classes > len(self.intercept):
+            size = max(n_classes, 2 * len(self.learned), 4)
+            self.intercept = _grown(self.intercept, size)
+            self.learned = _grown(self.learned, size)
 
-    def _call_one(self, x: Mapping[str, Any], target: int, n_known: int, learn: bool):
+    def _learned_now(self) -> np.ndarray:
+        """The learned flags of the classes numbered so far (a view the kernels update)."""
+        self._grow(len(self.index))
+        return self.learned[: len(self.index)]
+
+    def _call_one(self, x: Mapping[str, Any], target: int, learn: bool):
         event = self._encode(x)
-        self._grow(max(n_known, target + 1, 1))
         return run_softmax_one(
             event.hashes,
             event.values,
             target,
-            n_known,
+            self._learned_now(),
             self.table,
             self.intercept,
             self.counters,
@@ -101,19 +122,12 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
         )
 
     def predict_proba_one(self, x: Mapping[str, Any]) -> dict[Any, float]:
-        n_known = len(self.index)
-        proba = self._call_one(x, -1, n_known, learn=False)
-        return {
-            label: float(p) for label, p in zip(self.index.labels, proba[:n_known], strict=True)
-        }
+        proba = self._call_one(x, -1, learn=False)
+        labels, learned = self.index.labels, self.learned
+        return {label: float(proba[k]) for k, label in enumerate(labels) if learned[k]}
 
     def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
-        n_known = len(self.index)
-        target = self.index.id_of(y, register=False)
-        event_target = target if target >= 0 else n_known
-        self._call_one(x, event_target, n_known, learn=True)
-        if target < 0:
-            self.index.id_of(y)
+        self._call_one(x, self.index.id_of(y), learn=True)
         self.features.learn_one(self._encode(x))
         self._cached = None
 
@@ -121,45 +135,68 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
     def _run_many(self, X: Any, y: Any, learn: bool) -> np.ndarray:
         columns = as_columns(X)
         n = n_rows(columns)
+        targets = np.empty(0, np.int64)
         if learn:
-            labels = self.index.checked(y)
+            labels = self.index.checked(y)  # all valid before any is numbered
             if len(labels) != n:
                 raise ValueError(f"expected {n} targets, got {len(labels)}")
+            targets = self.index.ids(labels)
             self._cached = None
-        rows_out = []
+        learned = self._learned_now()
+        out = np.zeros((n, len(learned)))
         for start, stop, hashes, values in self._encoded_chunks(columns, n, learn):
-            n_before = len(self.index)
-            if learn:
-                targets = self.index.ids(labels[start:stop])
-                # Class k is known from the event after its first appearance on.
-                seen = np.maximum.accumulate(np.concatenate([[n_before - 1], targets]))[:-1]
-                known = seen + 1
-            else:
-                targets = np.empty(0, np.int64)
-                known = np.full(stop - start, n_before, np.int64)
-            self._grow(max(len(self.index), 1))
-            out = np.zeros((stop - start, len(self.intercept)))
             run_softmax(
                 hashes,
                 values,
-                targets,
-                known,
+                targets[start:stop],
+                learned,
                 self.table,
                 self.intercept,
                 self.counters,
                 self.optimizer.code,
                 self._hyper,
                 learn,
-                out,
+                out[start:stop],
             )
-            rows_out.append(out)
-        width = len(self.index)
-        if not rows_out:
-            return np.zeros((0, width))
-        return np.concatenate([r[:, :width] for r in rows_out])
+        return out
 
     def predict_proba_many(self, X: Any) -> np.ndarray:
         return self._run_many(X, None, learn=False)
 
     def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
         return self._run_many(X, y, learn=True)
+
+    # ------------------------------------------------------------------ serving
+    def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
+        """Run a schedule of served rows and delayed labels (see
+        :class:`~streamlearn.base.ServesRows`); targets are class ids
+        (:meth:`~streamlearn.base.MulticlassClassifier.class_codes`). Returns one row of
+        class probabilities per operation."""
+        ops = np.asarray(ops, np.int8)
+        learned = self._learned_now()
+        codes = np.where(ops == PREDICT, 0.0, np.asarray(targets, np.float64))
+        if not (np.isfinite(codes).all() and ((codes >= 0) & (codes < len(learned))).all()):
+            raise ValueError("a target to learn is not a class id of this model")
+        out = np.zeros((len(ops), len(learned)))
+        run_softmax_ops(
+            hashes,
+            values,
+            codes.astype(np.int64),
+            ops,
+            np.asarray(op_rows, np.int64),
+            learned,
+            self.table,
+            self.intercept,
+            self.counters,
+            self.optimizer.code,
+            self._hyper,
+            out,
+        )
+        self._cached = None
+        return out
+
+
+def _grown(array: np.ndarray, size: int) -> np.ndarray:
+    grown = np.zeros(size, array.dtype)
+    grown[: len(array)] = array
+    return grown

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from streamlearn.base.predictions import stack_predictions
 from streamlearn.streams.batch import Rows
 
 ID_KINDS = (int, str)
@@ -109,7 +110,7 @@ def concat_taken(first: Taken, second: Taken, order: np.ndarray | None = None) -
     return Taken(
         found,
         Rows.stack([first.rows, second.rows]).take(order),
-        np.concatenate([first.predictions, second.predictions])[order],
+        stack_predictions([first.predictions, second.predictions])[order],
         np.concatenate([first.served_offsets, second.served_offsets])[order],
         np.array(first.versions + second.versions, dtype=object)[order].tolist(),
         np.concatenate([first.deadlines, second.deadlines])[order],
@@ -142,7 +143,7 @@ def rows_in_order(blocks: np.ndarray, rows: np.ndarray, lookup) -> tuple[Rows, l
         versions[group] = version
     inverse = np.empty(len(blocks), np.int64)
     inverse[order] = np.arange(len(blocks))
-    gathered = np.concatenate(numbers)[inverse] if numbers else None
+    gathered = stack_predictions(numbers)[inverse] if numbers else None
     return Rows.stack(parts).take(inverse), versions.tolist(), gathered
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streamlearn.base.predictions import fitted, width_of
 from streamlearn.runner.join.base import JoinStore, Rows, Taken
 from streamlearn.runner.schedule import LABEL, LATE, Operations
 from streamlearn.streams import EventBatch
@@ -50,6 +51,7 @@ def gather_rows(
     taken.ids = ids[taken.found]
     hits = stored[taken.found]
     row_of[hits] = len(batch) + np.arange(len(hits))
+    served_of = fitted(served_of, width_of(taken.predictions))
     served_of[hits] = taken.predictions
     offsets = due.offsets.copy()
     offsets[hits] = taken.served_offsets  # a label by id is for the event the store held

@@ -40,6 +40,7 @@ class MemoryJoinStore(JoinStore):
         self._index: dict[Any, tuple[int, int]] = {}
         self._blocks: dict[int, dict[str, Any]] = {}
         self._next_block = 0
+        self._class_rows = False  # whether predictions are rows of class probabilities
 
     def __len__(self) -> int:
         return len(self._index)
@@ -50,12 +51,15 @@ class MemoryJoinStore(JoinStore):
             return
         block = self._next_block
         self._next_block += 1
-        # Per row: prediction, offset served at, deadline (offsets are exact in float64).
+        # Per row: offset served at, deadline, prediction (one number, or a row of class
+        # probabilities); offsets are exact in float64.
+        predictions = np.asarray(predictions, np.float64)
+        self._class_rows = predictions.ndim == 2
         numbers = np.column_stack(
             [
-                np.asarray(predictions, np.float64),
                 np.asarray(offsets, np.float64),
                 np.asarray(deadlines, np.float64),
+                predictions.reshape(len(ids), -1),
             ]
         )
         self._blocks[block] = {
@@ -94,8 +98,9 @@ class MemoryJoinStore(JoinStore):
         )
         for block, count in zip(*np.unique(blocks, return_counts=True), strict=True):
             self._release(int(block), int(count))
+        predictions = numbers[:, 2:] if self._class_rows else numbers[:, 2]
         return Taken(
-            found, rows, numbers[:, 0], numbers[:, 1].astype(np.int64), versions, numbers[:, 2]
+            found, rows, predictions, numbers[:, 0].astype(np.int64), versions, numbers[:, 1]
         )
 
     def _lookup(self, block: int) -> tuple[Rows, str, np.ndarray]:
@@ -105,7 +110,7 @@ class MemoryJoinStore(JoinStore):
     def take_expired(self, before, at_offset):
         expired = []
         for block, entry in self._blocks.items():
-            late = np.flatnonzero(entry["numbers"][:, 2] < before)
+            late = np.flatnonzero(entry["numbers"][:, 1] < before)
             if len(late):
                 expired.extend((block, int(row)) for row in late)
         if not expired:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from streamlearn.base.predictions import predictions_from_values
 from streamlearn.runner.join.base import (
     JoinStore,
     Rows,
@@ -71,9 +72,15 @@ class RedisJoinStore(JoinStore):
         served = np.asarray(offsets, np.int64)
         deadlines = np.asarray(deadlines, np.float64)
         records = {
-            event_id: json.dumps([block, row, float(p), float(d), int(o)])
+            event_id: json.dumps([block, row, p, float(d), int(o)])
             for row, (event_id, p, d, o) in enumerate(
-                zip(ids, np.asarray(predictions), deadlines, served, strict=True)
+                zip(
+                    ids,
+                    np.asarray(predictions, np.float64).tolist(),
+                    deadlines,
+                    served,
+                    strict=True,
+                )
             )
         }
         pipe = self.client.pipeline(transaction=True)
@@ -116,7 +123,7 @@ class RedisJoinStore(JoinStore):
         return Taken(
             found,
             rows,
-            np.array(columns[2]),
+            predictions_from_values(columns[2]),
             np.array(columns[4], np.int64),
             versions,
             np.array(columns[3]),

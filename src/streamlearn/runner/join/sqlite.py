@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from streamlearn.base.predictions import predictions_from_values
 from streamlearn.runner.join.base import (
     JoinStore,
     Rows,
@@ -102,7 +104,7 @@ class SQLiteJoinStore(JoinStore):
                 ids,
                 [block] * len(ids),
                 range(len(ids)),
-                np.asarray(predictions).tolist(),
+                [_stored(p) for p in np.asarray(predictions, np.float64).tolist()],
                 np.asarray(deadlines, np.float64).tolist(),
                 np.asarray(offsets).tolist(),
                 strict=True,
@@ -156,7 +158,7 @@ class SQLiteJoinStore(JoinStore):
         return Taken(
             found,
             rows,
-            np.array(columns[2], np.float64),
+            predictions_from_values([_loaded(p) for p in columns[2]]),
             np.array(columns[3], np.int64),
             versions,
             np.array(columns[4], np.float64),
@@ -216,3 +218,12 @@ class SQLiteJoinStore(JoinStore):
         if self._db.in_transaction:
             self._db.execute("COMMIT")
         self._db.close()
+
+
+def _stored(prediction: float | list[float]) -> float | str:
+    """A prediction as the table holds it: a number, or class probabilities as JSON text."""
+    return json.dumps(prediction) if isinstance(prediction, list) else prediction
+
+
+def _loaded(value: float | str) -> float | list[float]:
+    return json.loads(value) if isinstance(value, str) else value
