@@ -13,6 +13,7 @@ import pytest
 
 from streamlearn import checks
 from streamlearn.adaptation import Background, Boost, Shrink, adaptive
+from streamlearn.base import MulticlassClassifier
 from streamlearn.base import state as state_module
 from streamlearn.base.state import learner_kinds
 from streamlearn.checks import check_learner, checks_for, labelled
@@ -219,7 +220,8 @@ def test_every_runnable_learner_answers_over_http_one_event_and_a_batch(name):
         {k: v if not isinstance(v, float) or np.isfinite(v) else None for k, v in x.items()}
         for x in messy
     ]
-    labels = [float(y) for y in targets]
+    multiclass = isinstance(model, MulticlassClassifier)
+    labels = targets if multiclass else [float(y) for y in targets]
     live = LiveEvents()
     trainer = Trainer(Runner(model, live, ttl=60.0, drain_at_end=False), live, publish_every=0)
     trainer.start()
@@ -228,6 +230,7 @@ def test_every_runnable_learner_answers_over_http_one_event_and_a_batch(name):
     try:
         body = [{"features": x, "label": y} for x, y in zip(events[:100], labels, strict=False)]
         assert client.post("/learn", json={"events": body}, headers=auth).status_code == 200
+        learned(trainer, 100)
         one = client.post("/predict", json={"id": "one", "features": events[100]})
         many = client.post(
             "/predict",
@@ -239,13 +242,28 @@ def test_every_runnable_learner_answers_over_http_one_event_and_a_batch(name):
         answers = one.json()["predictions"] + many.json()["predictions"]
         assert [a["id"] for a in answers] == ["one", "b0", "b1", "b2"]
         assert all(a["model_version"] for a in answers)
-        score = "probability" if "probability" in answers[0] else "prediction"
-        assert all(np.isfinite(a[score]) for a in answers)
+        if multiclass:  # the best class, and the probability of every class learned
+            for a in answers:
+                pairs = [(c["class"], c["probability"]) for c in a["probabilities"]]
+                assert sorted(map(repr, dict(pairs))) == sorted(map(repr, model.classes))
+                assert abs(sum(p for _, p in pairs) - 1) < 1e-9
+                assert a["prediction"] == max(pairs, key=lambda pair: pair[1])[0]
+        else:
+            score = "probability" if "probability" in answers[0] else "prediction"
+            assert all(np.isfinite(a[score]) for a in answers)
         feedback = [{"id": a["id"], "label": labels[100 + k]} for k, a in enumerate(answers)]
         assert client.post("/feedback", json={"labels": feedback}, headers=auth).status_code == 200
-        deadline = time.monotonic() + 60
-        while trainer.runner.counters["learned"] < 104 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert trainer.runner.counters["learned"] == 104 and trainer.error is None
+        learned(trainer, 104)
     finally:
         trainer.stop()
+
+
+def learned(trainer, n: int) -> None:
+    """Wait until the trainer has learned ``n`` events (and no more)."""
+    deadline = time.monotonic() + 60
+    while trainer.runner.counters["learned"] < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert trainer.runner.counters["learned"] == n and trainer.error is None
+    deadline = time.monotonic() + 10
+    while trainer.serving.events_learned < n and time.monotonic() < deadline:
+        time.sleep(0.02)  # and published a copy that knows them

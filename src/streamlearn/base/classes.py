@@ -13,9 +13,12 @@ from typing import Any
 
 import numpy as np
 
+MAX_LABEL_CHARS = 256  # a class label's length in characters, at most
+
 
 def check_label(label: Any) -> str | int | bool | float:
-    """A label as a JSON-able scalar: integral floats become ints (``1.0`` is ``1``)."""
+    """A label as a JSON-able scalar: integral floats become ints (``1.0`` is ``1``); text
+    is valid Unicode of at most :data:`MAX_LABEL_CHARS` characters."""
     if isinstance(label, bool | np.bool_):
         return bool(label)
     if isinstance(label, int | np.integer):
@@ -25,6 +28,12 @@ def check_label(label: Any) -> str | int | bool | float:
             raise ValueError(f"a class label must be finite, got {label!r}")
         return int(label) if float(label).is_integer() else float(label)
     if isinstance(label, str):
+        if len(label) > MAX_LABEL_CHARS:
+            raise ValueError(f"a class label has at most {MAX_LABEL_CHARS} characters")
+        try:
+            label.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (JSON's "\ud800")
+            raise ValueError("a class label must be valid Unicode") from None
         return label
     raise ValueError(f"a class label must be a str, int or bool, got {label!r}")
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from streamlearn.base.capabilities import Task
 from streamlearn.base.classes import ClassIndex
+from streamlearn.base.predictions import best_classes
 from streamlearn.base.state import State
 
 Features = dict[str, Any]
@@ -151,12 +152,3 @@ class MulticlassClassifier(Learner):
             except ValueError:
                 refused[i] = True
         return codes, refused
-
-
-def best_classes(proba: np.ndarray) -> np.ndarray:
-    """The most probable class of each row of probabilities; -1 where no class was learned
-    yet (a row of zeros)."""
-    proba = np.atleast_2d(proba)
-    if proba.shape[1] == 0:
-        return np.full(len(proba), -1)
-    return np.where(proba.max(axis=1) > 0, proba.argmax(axis=1), -1)

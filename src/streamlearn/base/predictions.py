@@ -20,6 +20,15 @@ from typing import Any
 import numpy as np
 
 
+def best_classes(proba: np.ndarray) -> np.ndarray:
+    """The most probable class of each row of probabilities; -1 where no class was learned
+    yet (a row of zeros)."""
+    proba = np.atleast_2d(proba)
+    if proba.shape[1] == 0:
+        return np.full(len(proba), -1)
+    return np.where(proba.max(axis=1) > 0, proba.argmax(axis=1), -1)
+
+
 def widened(predictions: np.ndarray, width: int) -> np.ndarray:
     """Rows of class probabilities padded with zeros to ``width`` columns; numbers (such as
     NaN placeholders) become rows that repeat them."""
@@ -61,4 +70,29 @@ def predictions_from_values(values: Sequence[Any]) -> np.ndarray:
     out = np.zeros((len(values), width))
     for i, value in enumerate(values):
         out[i, : len(value)] = value
+    return out
+
+
+def class_predictions(classes: Sequence[Any], scores: np.ndarray) -> list[Any]:
+    """The most probable of ``classes`` for each row of probabilities (None where no class
+    was learned yet)."""
+    labels = [*classes, None]
+    return [labels[k] for k in best_classes(scores).tolist()]
+
+
+def class_probabilities(classes: Sequence[Any], row: np.ndarray) -> list[dict[str, Any]]:
+    """The probability of each class learned when the row was made, in the model's order
+    of classes (a list: ``1`` and ``"1"`` may be two classes, which JSON's keys cannot
+    tell apart)."""
+    pairs = zip(classes, np.asarray(row).tolist(), strict=False)
+    return [{"class": label, "probability": float(p)} for label, p in pairs if p > 0]
+
+
+def logged_predictions(classes: Sequence[Any], scores: np.ndarray) -> np.ndarray:
+    """What a prediction log records of rows of class probabilities: per event, the class
+    answered and the probabilities (as the service answers them)."""
+    labels = class_predictions(classes, scores)
+    out = np.empty(len(labels), dtype=object)
+    for i, (label, row) in enumerate(zip(labels, scores, strict=True)):
+        out[i] = {"class": label, "probabilities": class_probabilities(classes, row)}
     return out

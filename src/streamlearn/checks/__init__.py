@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from streamlearn.base import MulticlassClassifier, ServesRows, Task
+from streamlearn.base import ServesRows, Task
 from streamlearn.checks import engine, families, learner
 from streamlearn.checks.data import columns_of, labelled, messy_events
 from streamlearn.checks.helpers import assert_same_state
@@ -67,8 +67,7 @@ def checks_for(model: Any) -> tuple[Check, ...]:
         return RECOMMENDER
     if model.task == Task.RANKING:
         return RANKER
-    runs = isinstance(model, ServesRows) and not isinstance(model, MulticlassClassifier)
-    runs = runs and model.unservable() is None
+    runs = isinstance(model, ServesRows) and model.unservable() is None
     return GENERIC + ENGINE if runs else GENERIC
 
 

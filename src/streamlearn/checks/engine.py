@@ -14,6 +14,7 @@ from streamlearn.checks.data import labelled
 from streamlearn.checks.helpers import assert_same_state
 from streamlearn.registry import LocalRegistry
 from streamlearn.runner import Runner
+from streamlearn.streams.batch import label_array
 from streamlearn.streams.decode import event_columns
 from streamlearn.streams.sources import RecordedEvents
 
@@ -28,7 +29,7 @@ def delayed_stream(model: Any, n: int = 600) -> RecordedEvents:
     feedback = {
         "id": np.arange(1, n + 1),
         "time": times + DELAY,
-        "label": np.asarray(targets, np.float64),
+        "label": label_array(targets),
     }
     return RecordedEvents(event_columns(events), times, feedback=feedback)
 

@@ -31,15 +31,14 @@ def _task(config: RunConfig) -> str:
     task = config.model.task
     if task == "auto" and config.source is None:
         raise ConfigError(
-            "model.task: say binary or regression (no [source] file to detect it from)"
+            "model.task: say binary, multiclass or regression (no [source] file to detect it "
+            "from)"
         )
     if task == "auto":
         first = next(iter(FileSource(config.source.path, config.source.target)), None)
         if first is None:
             raise ConfigError(f"{config.source.path}: no labelled rows to detect the task from")
         task = detect_task(first.target)
-        if task == "multiclass":
-            raise ConfigError("model.task: the runner takes binary and regression for now")
     return task
 
 
@@ -193,8 +192,13 @@ def _mixer(config: RunConfig) -> ParameterMixer | None:
 
 
 def kafka_events(config: RunConfig) -> KafkaEvents:
+    """The topics to read; a multiclass model's labels name classes."""
     kafka = config.kafka
     settings = {"bootstrap.servers": kafka.bootstrap_servers, "group.id": kafka.group}
     return KafkaEvents(
-        settings | kafka.settings, kafka.events_topic, kafka.labels_topic, kafka.dead_letters_topic
+        settings | kafka.settings,
+        kafka.events_topic,
+        kafka.labels_topic,
+        kafka.dead_letters_topic,
+        class_labels=_task(config) == "multiclass",
     )

@@ -142,7 +142,7 @@ class ModelConfig(_Section):
     """
 
     kind: Literal["linear", "bayesian", "bandit", "river", "ranker", "mf"] = "linear"
-    task: Literal["auto", "binary", "regression"] = "auto"
+    task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     # A name, or a table with the name and hyper-parameters: {name = "ftrl", alpha = 0.1}
     optimizer: Literal[MODEL_NAMES] | dict[str, StrictStr | float] = "ftrl"  # type: ignore[valid-type]
     bits: int = Field(20, ge=1, le=30)

@@ -20,8 +20,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from streamlearn.base.learner import best_classes
 from streamlearn.base.losses import PROBABILITY_CLIP, class_log_losses
+from streamlearn.base.predictions import best_classes
 
 EPS = PROBABILITY_CLIP
 
@@ -88,7 +88,9 @@ def _load_into(obj: object, arrays: dict[str, np.ndarray], prefix: str = "") -> 
         elif key not in arrays:
             continue
         elif isinstance(value, np.ndarray):
-            if arrays[key].shape != value.shape:
+            grows = name in getattr(obj, "growing", ())  # one row per class, say
+            same = arrays[key].shape[grows:] == value.shape[grows:]
+            if not same or arrays[key].ndim != value.ndim:
                 raise ValueError(f"metric state {key}: shape {arrays[key].shape} != {value.shape}")
             setattr(obj, name, arrays[key].astype(value.dtype))
         elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -489,6 +491,7 @@ class MacroF1(Metric):
     """
 
     name = "macro_f1"
+    growing = ("counts",)  # rows of classes seen so far
 
     def __init__(self, window: int | None = None) -> None:
         super().__init__(window)

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from streamlearn.base import Learner, drift_records
+from streamlearn.base.predictions import logged_predictions
 from streamlearn.registry import Registry, Version
 from streamlearn.runner import report
 from streamlearn.runner.checkpoint import CheckpointPolicy
@@ -277,6 +278,8 @@ class Runner:
         self, batch: EventBatch, predictions: np.ndarray, versions: np.ndarray
     ) -> None:
         if self.predictions is not None and len(batch):
+            if predictions.ndim == 2:  # rows of class probabilities: the class and those
+                predictions = logged_predictions(self.model.classes, predictions)
             self.predictions.write(batch.ids, batch.offsets, predictions, versions)
 
     # ------------------------------------------------------------------ checkpoints

@@ -18,7 +18,7 @@ import hmac
 import math
 import os
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pyarrow as pa
@@ -35,9 +35,12 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from streamlearn.base import Classifier, task_names
+from streamlearn.base import Classifier, MulticlassClassifier, Task, task_names
+from streamlearn.base.classes import MAX_LABEL_CHARS
+from streamlearn.base.predictions import class_predictions
 from streamlearn.monitor import MonitorCollector
 from streamlearn.registry import Registry
+from streamlearn.service.answers import answers
 from streamlearn.service.dashboard import add_dashboard
 from streamlearn.service.decide import DecisionLog, add_decide
 from streamlearn.service.recommend import add_recommend
@@ -47,7 +50,10 @@ MAX_EVENTS = 10_000
 MAX_BODY_BYTES = 32 << 20
 MAX_COLUMN_ROWS = 100_000
 Value = StrictStr | StrictBool | StrictInt | StrictFloat | None
-Label = StrictInt | StrictFloat | StrictBool
+# A number, a bool, or (for a multiclass model) the name of a class.
+Label = (
+    StrictInt | StrictFloat | StrictBool | Annotated[StrictStr, Field(max_length=MAX_LABEL_CHARS)]
+)
 
 
 class Event(BaseModel):
@@ -261,11 +267,10 @@ def create_app(
         events = body.all_events()
         features, given = [e.features for e in events], [e.id for e in events]
         scores, ids = score(serving, features, given, body.track)
-        binary = serving.model.task == "binary"
-        answers = [_answer(i, s, binary, serving.version) for i, s in zip(ids, scores, strict=True)]
-        predictions.inc(len(answers))
+        answered = answers(serving.model, ids, scores, serving.version)
+        predictions.inc(len(answered))
         observe_latency(start)
-        return JSONResponse({"predictions": answers})  # plain JSON: no response re-encoding
+        return JSONResponse({"predictions": answered})  # plain JSON: no response re-encoding
 
     @app.post("/rank")
     def rank(body: RankRequest) -> dict[str, Any]:
@@ -273,6 +278,8 @@ def create_app(
         a classifier's probability)."""
         start = time.perf_counter()
         serving = scoring_model()
+        if serving.model.task == Task.MULTICLASS:
+            raise HTTPException(409, "a multiclass model answers with classes: use /predict")
         features = [body.context | c.features for c in body.candidates]
         scores, ids = score(serving, features, [c.id for c in body.candidates], body.track)
         order = sorted(range(len(ids)), key=lambda k: -scores[k])
@@ -288,7 +295,7 @@ def create_app(
         _needs(trainer, "learning")
         events = body.events
         ids = [str(e.id) if e.id is not None else _new_id() for e in events]
-        labels = [None if e.label is None else float(e.label) for e in events]
+        labels = _labels(trainer, [e.label for e in events])
         return {"accepted": trainer.events.put([e.features for e in events], ids, labels)}
 
     @app.post("/feedback", dependencies=[Depends(authorized)])
@@ -297,7 +304,9 @@ def create_app(
         items = body.all_labels()
         _check_tasks(trainer, [i.task for i in items])
         accepted = trainer.events.put_feedback(
-            [str(i.id) for i in items], [float(i.label) for i in items], [i.task for i in items]
+            [str(i.id) for i in items],
+            _labels(trainer, [i.label for i in items]),
+            [i.task for i in items],
         )
         return {"accepted": accepted}
 
@@ -425,15 +434,18 @@ def _predict_columns(body: PredictRequest, serving: Any) -> dict[str, Any]:
         raise HTTPException(422, "give one of 'features' (one event), 'events' or 'columns'")
     model = serving.model
     arrays = {name: _column(values) for name, values in columns.items()}
-    scores = (
-        model.predict_proba_many(arrays)
-        if isinstance(model, Classifier)
-        else model.predict_many(arrays)
-    )
+    probabilities = isinstance(model, Classifier | MulticlassClassifier)
+    scores = model.predict_proba_many(arrays) if probabilities else model.predict_many(arrays)
     scores = np.asarray(scores, np.float64)
     out: dict[str, Any] = {"ids": body.ids, "model_version": serving.version}
     if model.task == "binary":
         return out | {"predictions": (scores >= 0.5).tolist(), "probabilities": scores.tolist()}
+    if isinstance(model, MulticlassClassifier):
+        return out | {
+            "predictions": class_predictions(model.classes, scores),
+            "classes": [str(label) for label in model.classes],
+            "probabilities": scores.tolist(),
+        }
     return out | {"predictions": scores.tolist()}
 
 
@@ -444,15 +456,14 @@ def _column(values: list[Any]) -> Any:
     return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
-def _answer(event_id: str | None, score: float, binary: bool, version: str) -> dict[str, Any]:
-    if binary:
-        return {
-            "id": event_id,
-            "prediction": bool(score >= 0.5),
-            "probability": float(score),
-            "model_version": version,
-        }
-    return {"id": event_id, "prediction": float(score), "model_version": version}
+def _labels(trainer: Trainer, labels: list[Any]) -> list[Any]:
+    """Labels for the model's task: a multiclass model's name classes (text, numbers or
+    bools); any other model's labels are numbers (a bool counts as 0 or 1)."""
+    if isinstance(trainer.runner.model, MulticlassClassifier):
+        return labels
+    if any(isinstance(label, str) for label in labels):
+        raise HTTPException(422, "this model's labels are numbers (or bools), not text")
+    return [None if label is None else float(label) for label in labels]
 
 
 def _check_tasks(trainer: Trainer, tasks: list[str | None]) -> None:

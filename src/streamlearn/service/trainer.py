@@ -34,7 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.base import PREDICT, Classifier, Learner, ServedByCopies, ServesRows, task_names
+from streamlearn.base import (
+    PREDICT,
+    Classifier,
+    Learner,
+    MulticlassClassifier,
+    ServedByCopies,
+    ServesRows,
+    task_names,
+)
 from streamlearn.monitor import Monitor
 from streamlearn.registry import Registry
 from streamlearn.runner import Runner, RunSummary
@@ -71,6 +79,8 @@ class Serving:
         for event in events:
             check_event(event)
         model = self.model
+        if isinstance(model, MulticlassClassifier):  # rows of class probabilities
+            return np.asarray(model.predict_proba_many(event_columns(events)), np.float64)
         if len(events) == 1:  # the one-event path: no columns to build (tens of microseconds)
             if isinstance(model, Classifier):
                 return np.array([model.predict_proba_one(events[0])[True]])

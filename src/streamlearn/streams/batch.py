@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from streamlearn.base.classes import check_label
+from streamlearn.base.predictions import stack_predictions
 from streamlearn.features.columns import rows as take_rows
 from streamlearn.streams.files import Reject
-
-MAX_LABEL_CHARS = 256  # a class label's length in characters, at most
 
 
 def label_array(values: Any) -> np.ndarray:
@@ -57,16 +57,12 @@ def number_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def is_class_label(value: Any) -> bool:
     """A label from outside that may name a class: a finite number, a bool, or text of at
-    most :data:`MAX_LABEL_CHARS` characters that is valid Unicode."""
-    if isinstance(value, bool):
-        return True
-    if isinstance(value, int | float):
-        return math.isfinite(value)
-    if not isinstance(value, str) or len(value) > MAX_LABEL_CHARS:
+    most :data:`~streamlearn.base.classes.MAX_LABEL_CHARS` characters of valid Unicode."""
+    if not isinstance(value, bool | int | float | str):
         return False
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate (JSON's "\ud800")
+        check_label(value)
+    except ValueError:
         return False
     return True
 
@@ -204,7 +200,7 @@ class Served:
         ]
         return Served(
             Rows.stack([p.rows for p in filled]),
-            np.concatenate([p.predictions for p in filled]),
+            stack_predictions([p.predictions for p in filled]),
             np.concatenate([p.versions for p in filled]),
             np.concatenate([p.given for p in filled]),
             featurizer,

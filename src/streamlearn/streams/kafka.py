@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from streamlearn.base.classes import MAX_LABEL_CHARS
 from streamlearn.streams.batch import EventBatch, StreamClock, is_class_label, label_array
 from streamlearn.streams.decode import check_event, event_columns, struct_columns, task_column
 from streamlearn.streams.files import Reject
@@ -56,7 +57,7 @@ def _event_fields(
         raise ValueError(str(exc)) from None
     label = record.get("label")
     if label is not None and not _is_label(label, class_labels):
-        kinds = "a number, a bool or a class name of at most 256 characters"
+        kinds = f"a number, a bool or a class name of at most {MAX_LABEL_CHARS} characters"
         raise ValueError(
             f"label must be {kinds if class_labels else 'a number'}, got {_shown(label)}"
         )

@@ -7,9 +7,12 @@ the last checkpoint are served, and so logged, again.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -19,26 +22,29 @@ from streamlearn.streams.protocol import PredictionSink
 class CsvPredictions(PredictionSink):
     """Appends ``offset,id,prediction,version`` rows to a CSV file (header once).
 
-    Parameters
-    ----------
-    path
-        The CSV file; a torn last line (a process killed mid-write) is dropped on opening.
+        Parameters
+        ----------
+        path
+            The CSV file; a torn last line (a process killed mid-write) is dropped on opening.
 
-    Example
-    -------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from streamlearn.datasets import elec2
-    >>> from streamlearn.models import LogisticRegression
-    >>> from streamlearn.runner import Runner
-    >>> from streamlearn.streams import FileEvents
-    >>> path = Path(tempfile.mkdtemp()) / "predictions.csv"
-    >>> runner = Runner(LogisticRegression(bits=16), FileEvents(elec2.path(), "target"),
-    ...                 predictions=CsvPredictions(path))
-    >>> summary = runner.run()
-    >>> lines = path.read_text().splitlines()
-    >>> len(lines) - 1, lines[0], round(summary.metrics["accuracy"], 3)
-    (45312, '"offset","id","prediction","version"', 0.823)
+        Example
+        -------
+        >>> import tempfile
+        >>> from pathlib import Path
+    from typing import Any
+
+    import numpy as np
+        >>> from streamlearn.datasets import elec2
+        >>> from streamlearn.models import LogisticRegression
+        >>> from streamlearn.runner import Runner
+        >>> from streamlearn.streams import FileEvents
+        >>> path = Path(tempfile.mkdtemp()) / "predictions.csv"
+        >>> runner = Runner(LogisticRegression(bits=16), FileEvents(elec2.path(), "target"),
+        ...                 predictions=CsvPredictions(path))
+        >>> summary = runner.run()
+        >>> lines = path.read_text().splitlines()
+        >>> len(lines) - 1, lines[0], round(summary.metrics["accuracy"], 3)
+        (45312, '"offset","id","prediction","version"', 0.823)
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -50,7 +56,7 @@ class CsvPredictions(PredictionSink):
             {
                 "offset": offsets,
                 "id": pa.array([str(i) for i in ids]),
-                "prediction": predictions,
+                "prediction": _column(predictions),
                 "version": pa.array([str(v) for v in versions], pa.string()),
             }
         )
@@ -63,6 +69,13 @@ class CsvPredictions(PredictionSink):
 
     def flush(self) -> None:
         """Every write is closed at once: nothing waits."""
+
+
+def _column(predictions: np.ndarray) -> Any:
+    """Numbers as they are; a multiclass model's answers (class and probabilities) as JSON."""
+    if predictions.dtype != object:
+        return predictions
+    return pa.array([json.dumps(p) for p in predictions.tolist()], pa.string())
 
 
 def _drop_torn_line(path: Path) -> None:

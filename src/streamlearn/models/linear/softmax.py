@@ -175,7 +175,8 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
         ops = np.asarray(ops, np.int8)
         learned = self._learned_now()
         codes = np.where(ops == PREDICT, 0.0, np.asarray(targets, np.float64))
-        if not (np.isfinite(codes).all() and ((codes >= 0) & (codes < len(learned))).all()):
+        taught = codes[ops != PREDICT]
+        if not (np.isfinite(taught).all() and ((taught >= 0) & (taught < len(learned))).all()):
             raise ValueError("a target to learn is not a class id of this model")
         out = np.zeros((len(ops), len(learned)))
         run_softmax_ops(
