@@ -31,8 +31,7 @@ def _task(config: RunConfig) -> str:
     task = config.model.task
     if task == "auto" and config.source is None:
         raise ConfigError(
-            "model.task: say binary, multiclass or regression (no [source] file to detect it "
-            "from)"
+            "model.task: say binary, multiclass or regression (no [source] file to detect it from)"
         )
     if task == "auto":
         first = next(iter(FileSource(config.source.path, config.source.target)), None)

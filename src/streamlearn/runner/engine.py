@@ -249,6 +249,8 @@ class Runner:
                 self.registry.clear_request(target)
         known = len(drift_records(self.model))
         predictions = self.champion.step(batch)
+        self.dead_letters.add(self.champion.refused)  # labels the model cannot take
+        self.champion.refused = []
         for record in drift_records(self.model)[known:]:
             log.info("drift", extra={"event": "drift"} | record)
         versions = self.champion.versions_of(batch)

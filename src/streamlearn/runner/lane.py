@@ -54,7 +54,8 @@ from streamlearn.runner.schedule import (
     merged_order,
     step_kinds,
 )
-from streamlearn.streams.batch import EventBatch, number_labels
+from streamlearn.streams.batch import EventBatch, number_labels, shown
+from streamlearn.streams.files import Reject
 
 EXPIRY_POLICIES = ("drop", "default")
 UNSAVED = "unsaved"  # the version of a model no registry holds
@@ -166,6 +167,7 @@ class Lane:
         self.early = EarlyLabels(ttl)
         self.feedback = TaskFeedback(ttl)  # a multi-task model's
         self.counters = dict.fromkeys(COUNTERS, 0)
+        self.refused: list[Reject] = []  # labels turned away, for the dead letters
         self.offset = 0
         self.last_key = -math.inf
         self.version = UNSAVED  # the version of the model serving: see runner/versions.py
@@ -177,17 +179,22 @@ class Lane:
 
     def _coded(self, batch: EventBatch) -> EventBatch:
         """Labels as the numbers schedules carry: a multiclass model's as class ids, any
-        other model's as numbers; a label of neither kind is rejected."""
-        coded = number_labels
+        other model's as numbers. A label of neither kind is rejected (a dead letter)."""
+        coded, kind = number_labels, "number"
         if isinstance(self.model, MulticlassClassifier):
-            coded = self.model.class_codes
+            coded, kind = self.model.class_codes, "class label"
         labels, refused = coded(batch.labels)
-        rejected = int(refused.sum())
+        self.counters["rejected"] += int(refused.sum())
+        for i in np.flatnonzero(refused).tolist():
+            why = f"label {shown(batch.labels[i])} is not a {kind}"
+            self.refused.append(Reject(int(batch.offsets[i]), why))
         feedback = batch.feedback_labels
-        if batch.has_feedback:
+        if batch.has_feedback:  # a refused one is NaN: counted with the other bad ones
             feedback, refused = coded(np.asarray(feedback))
-            rejected += int(refused.sum())
-        self.counters["rejected"] += rejected
+            for i in np.flatnonzero(refused).tolist():
+                event = batch.feedback_ids[i]
+                why = f"label {shown(batch.feedback_labels[i])} of {event!r} is not a {kind}"
+                self.refused.append(Reject(-1, why))
         return replace(batch, labels=labels, feedback_labels=feedback)
 
     def _step(self, batch: EventBatch) -> np.ndarray:

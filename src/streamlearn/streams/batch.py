@@ -67,6 +67,12 @@ def is_class_label(value: Any) -> bool:
     return True
 
 
+def shown(value: Any, limit: int = 80) -> str:
+    """A value for an error message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _is_nan(value: Any) -> bool:
     return isinstance(value, float | np.floating) and math.isnan(value)
 

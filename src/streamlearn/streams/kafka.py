@@ -32,7 +32,7 @@ import pyarrow.json as pa_json
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from streamlearn.base.classes import MAX_LABEL_CHARS
-from streamlearn.streams.batch import EventBatch, StreamClock, is_class_label, label_array
+from streamlearn.streams.batch import EventBatch, StreamClock, is_class_label, label_array, shown
 from streamlearn.streams.decode import check_event, event_columns, struct_columns, task_column
 from streamlearn.streams.files import Reject
 from streamlearn.streams.protocol import EventIngress, EventSource, PredictionSink
@@ -59,7 +59,7 @@ def _event_fields(
     if label is not None and not _is_label(label, class_labels):
         kinds = f"a number, a bool or a class name of at most {MAX_LABEL_CHARS} characters"
         raise ValueError(
-            f"label must be {kinds if class_labels else 'a number'}, got {_shown(label)}"
+            f"label must be {kinds if class_labels else 'a number'}, got {shown(label)}"
         )
     moment = record.get("time")
     if moment is not None and not _is_number(moment):
@@ -683,9 +683,3 @@ class KafkaIngress(EventIngress):
 
     def close(self) -> None:
         self.producer.flush(10)
-
-
-def _shown(value: Any) -> str:
-    """A value for an error message, cut short."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
