@@ -22,29 +22,26 @@ from streamlearn.streams.protocol import PredictionSink
 class CsvPredictions(PredictionSink):
     """Appends ``offset,id,prediction,version`` rows to a CSV file (header once).
 
-        Parameters
-        ----------
-        path
-            The CSV file; a torn last line (a process killed mid-write) is dropped on opening.
+    Parameters
+    ----------
+    path
+        The CSV file; a torn last line (a process killed mid-write) is dropped on opening.
 
-        Example
-        -------
-        >>> import tempfile
-        >>> from pathlib import Path
-    from typing import Any
-
-    import numpy as np
-        >>> from streamlearn.datasets import elec2
-        >>> from streamlearn.models import LogisticRegression
-        >>> from streamlearn.runner import Runner
-        >>> from streamlearn.streams import FileEvents
-        >>> path = Path(tempfile.mkdtemp()) / "predictions.csv"
-        >>> runner = Runner(LogisticRegression(bits=16), FileEvents(elec2.path(), "target"),
-        ...                 predictions=CsvPredictions(path))
-        >>> summary = runner.run()
-        >>> lines = path.read_text().splitlines()
-        >>> len(lines) - 1, lines[0], round(summary.metrics["accuracy"], 3)
-        (45312, '"offset","id","prediction","version"', 0.823)
+    Example
+    -------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.runner import Runner
+    >>> from streamlearn.streams import FileEvents
+    >>> path = Path(tempfile.mkdtemp()) / "predictions.csv"
+    >>> runner = Runner(LogisticRegression(bits=16), FileEvents(elec2.path(), "target"),
+    ...                 predictions=CsvPredictions(path))
+    >>> summary = runner.run()
+    >>> lines = path.read_text().splitlines()
+    >>> len(lines) - 1, lines[0], round(summary.metrics["accuracy"], 3)
+    (45312, '"offset","id","prediction","version"', 0.823)
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
