@@ -119,3 +119,15 @@ def test_warm_start_from_a_scikit_learn_model(stream):
     )
     with pytest.raises(ValueError, match="inputs"):
         net.rebase(SkLogistic().fit(inputs[:, :10], y))
+
+
+@pytest.mark.parametrize("kind", [TorchClassifier, TorchRegressor])
+def test_the_networks_run_in_the_engine_and_resume_bit_for_bit(kind):
+    """A delayed-label run stopped at a checkpoint and resumed ends where an uninterrupted
+    one does (the runner's schedules run event by event). The batch = one event check is
+    to float32 rounding here (see above), so the engine's check runs on its own."""
+    from streamlearn.checks import ENGINE, checks_for
+
+    assert set(ENGINE) <= set(checks_for(kind(bits=8)))
+    for check in ENGINE:
+        check(lambda: kind(bits=8, batch_size=16, lr=0.01, seed=1))

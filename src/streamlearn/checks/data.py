@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.base import Classifier, MulticlassClassifier
+from streamlearn.base import Task
 
 
 def messy_events(n: int = 400, seed: int = 0) -> list[dict]:
@@ -46,9 +46,9 @@ def labelled(model: Any, n: int = 300, seed: int = 0) -> tuple[list[dict], list]
     one class first seen mid-stream)."""
     events = messy_events(n, seed)
     rng = np.random.default_rng(seed + 1)
-    if isinstance(model, Classifier):
+    if model.task == Task.BINARY:
         targets = [bool(rng.random() < 0.4 + 0.3 * (x.get("city") == "paris")) for x in events]
-    elif isinstance(model, MulticlassClassifier):
+    elif model.task == Task.MULTICLASS:
         choices = [1, "1", False, "late"]
         targets = [choices[int(rng.integers(0, 4 if i > n // 2 else 3))] for i in range(n)]
     else:

@@ -11,17 +11,16 @@
 from __future__ import annotations
 
 import functools
-import json
 import pickle
 from collections.abc import Mapping
 from typing import Any, Self
 
 import numpy as np
 
-from streamlearn.base import Classifier, Learner, Regressor, ServesRows, State, Task, register
-from streamlearn.features.columns import as_columns, n_rows
+from streamlearn.base import Classifier, Learner, Regressor, State, Task, register
+from streamlearn.features.event_rows import events_of
+from streamlearn.models.evented import EventByEvent
 
-RIVER_SLOT = 0xFFFFFFF9  # runner rows: the event, as JSON bytes, six bytes per slot
 _ALLOWED = {"pickle": False}
 
 
@@ -96,9 +95,9 @@ def river_estimator(spec: str) -> Any:
 
 # ---------------------------------------------------------------------- River inside ours
 @register
-class RiverModel(Learner, ServesRows):
+class RiverModel(EventByEvent, Learner):
     """A River classifier or regressor as one of our learners (batches are loops over
-    events; rows for the runner carry each event as JSON).
+    events; the runner's rows hold each event, see :mod:`streamlearn.models.evented`).
 
     Parameters
     ----------
@@ -176,14 +175,7 @@ class RiverModel(Learner, ServesRows):
 
     # ------------------------------------------------------------------ batches
     def _events(self, X: Any) -> list[dict[str, Any]]:
-        columns = as_columns(X)
-        values = {
-            k: v.to_pylist() if hasattr(v, "to_pylist") else list(v) for k, v in columns.items()
-        }
-        return [
-            {k: _plain(v[i]) for k, v in values.items() if _plain(v[i]) is not None}
-            for i in range(n_rows(columns))
-        ]
+        return events_of(X)
 
     def learn_many(self, X: Any, y: Any) -> None:
         for x, target in zip(self._events(X), _labels(y), strict=True):
@@ -202,30 +194,6 @@ class RiverModel(Learner, ServesRows):
             self.learn_one(x, target)
         return np.array(out, np.float64)
 
-    # ------------------------------------------------------------------ the runner
-    def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Rows that hold each event itself (JSON, six bytes per slot), so that a label
-        joined later learns exactly what was served."""
-        blobs = [json.dumps(x, separators=(",", ":")).encode() for x in self._events(X)]
-        width = max((len(b) + 5) // 6 for b in blobs) + 1 if blobs else 1
-        values = np.zeros((len(blobs), width))
-        for i, blob in enumerate(blobs):
-            values[i, 0] = len(blob) + 1.0
-            for k in range(0, len(blob), 6):
-                values[i, 1 + k // 6] = int.from_bytes(blob[k : k + 6].ljust(6, b"\0"), "big") + 1.0
-        return np.full(values.shape, RIVER_SLOT, np.uint32), values
-
-    def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
-        out = np.empty(len(ops))
-        for k, (op, row) in enumerate(
-            zip(np.asarray(ops).tolist(), np.asarray(op_rows).tolist(), strict=True)
-        ):
-            x = _decode(hashes[row], values[row])
-            out[k] = self._score(x)
-            if op != 0:
-                self.learn_one(x, targets[k])
-        return out
-
 
 def _river_task(estimator: Any) -> str:
     """binary or regression, from the estimator (a pipeline's last step)."""
@@ -241,23 +209,6 @@ def _river_task(estimator: Any) -> str:
     if isinstance(final, base.Regressor):
         return "regression"
     raise ValueError(f"{type(estimator).__name__} is not a River classifier or regressor")
-
-
-def _decode(hashes: np.ndarray, values: np.ndarray) -> dict[str, Any]:
-    slots = values[hashes == RIVER_SLOT]
-    length = int(slots[0]) - 1
-    used = slots[1 : 1 + (length + 5) // 6]  # the rest is padding
-    blob = b"".join(int(v - 1).to_bytes(6, "big") for v in used)[:length]
-    return json.loads(blob)
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-able scalar (NaN and infinities as missing)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def _labels(y: Any) -> list[Any]:

@@ -22,6 +22,7 @@ from streamlearn.base import Classifier, Learner, Regressor, State, register
 from streamlearn.base.losses import PROBABILITY_CLIP
 from streamlearn.base.state import learner_kinds, nest, nested_part
 from streamlearn.features.columns import as_columns, n_rows
+from streamlearn.models.evented import EventByEvent
 
 EPS = PROBABILITY_CLIP
 
@@ -66,8 +67,9 @@ def mix_many(predictions, targets, losses, eta, discount, classify, learn, out):
         )
 
 
-class _Hedge(Learner):
-    """What both ensembles share (see the module doc)."""
+class _Hedge(EventByEvent, Learner):
+    """What both ensembles share (see the module doc); the runner's schedules run event by
+    event."""
 
     classify = False
 

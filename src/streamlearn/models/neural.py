@@ -26,6 +26,7 @@ import numpy as np
 from streamlearn.base import Classifier, Learner, Regressor, State, register
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import FeatureHasher
+from streamlearn.models.evented import EventByEvent
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear.base import regression_target, target_array
 
@@ -80,8 +81,9 @@ def _factory(path: str):
         raise ValueError(f"no network factory {path!r} (write package.module:function)") from None
 
 
-class _Neural(HashedModel):
-    """What the classifier and the regressor share (see the module doc)."""
+class _Neural(EventByEvent, HashedModel):
+    """What the classifier and the regressor share (see the module doc); the runner's
+    schedules run event by event."""
 
     def __init__(
         self,

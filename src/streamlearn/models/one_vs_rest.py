@@ -15,10 +15,11 @@ import numpy as np
 from streamlearn.base import Classifier, ClassIndex, MulticlassClassifier, State, register
 from streamlearn.base.state import learner_kinds, nest, nested_part
 from streamlearn.features.columns import as_columns, n_rows, rows
+from streamlearn.models.evented import EventByEvent
 
 
 @register
-class OneVsRest(MulticlassClassifier):
+class OneVsRest(EventByEvent, MulticlassClassifier):
     """Parameters
     ----------
     classifier
@@ -49,7 +50,9 @@ class OneVsRest(MulticlassClassifier):
             raise TypeError(f"OneVsRest needs a binary Classifier, got {type(classifier).__name__}")
         self.prototype = classifier.clone()
         self.index = ClassIndex()
-        self.models: list[Classifier] = []
+        # One binary model per class, from the class's first learned label on (None until
+        # then: the runner numbers a class when its label arrives, before it is learned).
+        self.models: list[Classifier | None] = []
 
     @property
     def classes(self) -> list:
@@ -63,6 +66,9 @@ class OneVsRest(MulticlassClassifier):
         arrays: dict[str, np.ndarray] = {}
         metas = []
         for k, model in enumerate(self.models):
+            if model is None:
+                metas.append(None)
+                continue
             sub = model.state()
             arrays |= nest({str(k): sub.arrays})
             metas.append(sub.meta)
@@ -74,49 +80,63 @@ class OneVsRest(MulticlassClassifier):
         model = cls(**state.params)
         labels = state.meta.get("classes", [])
         metas = state.meta.get("models", [])
-        if len(metas) != len(labels):
-            raise ValueError("one-vs-rest state: one model per class expected")
+        if len(metas) > len(labels):
+            raise ValueError("one-vs-rest state: more models than classes")
         kind = type(model.prototype)
         for k, meta in enumerate(metas):
+            if meta is None:
+                model.models.append(None)
+                continue
             arrays = nested_part(state.arrays, str(k))
             sub = State(kind.__name__, model.prototype.params(), arrays, meta)
             model.models.append(kind.from_state(sub))
         model.index = ClassIndex(labels)
         return model
 
+    def _model_for(self, k: int) -> None:
+        """Class ``k`` gets its model (a clone of the prototype) if it has none yet."""
+        self.models += [None] * (k + 1 - len(self.models))
+        if self.models[k] is None:
+            self.models[k] = self.prototype.clone()
+
     # ------------------------------------------------------------------ one event
     def predict_proba_one(self, x: Mapping[str, Any]) -> dict[Any, float]:
-        scores = [m.predict_proba_one(x)[True] for m in self.models]
-        return dict(zip(self.index.labels, _normalized(np.array(scores)).tolist(), strict=True))
+        learned = [(k, m) for k, m in enumerate(self.models) if m is not None]
+        scores = _normalized(np.array([m.predict_proba_one(x)[True] for _, m in learned]))
+        return {self.index.labels[k]: float(p) for (k, _), p in zip(learned, scores, strict=True)}
 
     def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
-        target = self.index.id_of(y, register=False)
-        if target < 0:
-            target = self.index.id_of(y)
-            self.models.append(self.prototype.clone())
+        target = self.index.id_of(y)
+        self._model_for(target)
         for k, model in enumerate(self.models):
-            model.learn_one(x, k == target)
+            if model is not None:
+                model.learn_one(x, k == target)
 
     # ------------------------------------------------------------------ batches
     def _scores(self, X: Any, y: Any, learn: bool) -> np.ndarray:
         columns = as_columns(X)
         n = n_rows(columns)
         if not learn:
-            scores = [m.predict_proba_many(columns) for m in self.models]
-            return np.array(scores).T.reshape(n, len(self.models))
+            scores = np.zeros((n, len(self.index)))
+            for k, model in enumerate(self.models):
+                if model is not None:
+                    scores[:, k] = model.predict_proba_many(columns)
+            return scores
         labels = self.index.checked(y)
         if len(labels) != n:
             raise ValueError(f"expected {n} targets, got {len(labels)}")
-        n_before = len(self.models)
         targets = self.index.ids(labels)
-        self.models += [self.prototype.clone() for _ in range(len(self.index) - n_before)]
-        scores = np.zeros((n, len(self.models)))
-        for k, model in enumerate(self.models):
+        scores = np.zeros((n, len(self.index)))
+        for k in range(len(self.index)):
+            new = k >= len(self.models) or self.models[k] is None
+            if new and not (targets == k).any():
+                continue  # numbered, not learned yet
             # A new class's model starts at the class's first event.
-            start = 0 if k < n_before else int(np.argmax(targets == k))
+            start = int(np.argmax(targets == k)) if new else 0
+            self._model_for(k)
             part = {name: rows(column, start, n) for name, column in columns.items()}
-            scores[start:, k] = model.predict_learn_many(part, targets[start:] == k)
-            if k >= n_before:
+            scores[start:, k] = self.models[k].predict_learn_many(part, targets[start:] == k)
+            if new:
                 scores[start, k] = 0.0  # the class was unknown when its first event came
         return scores
 
