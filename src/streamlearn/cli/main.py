@@ -29,6 +29,8 @@ from streamlearn.cli.logs import setup_logging
 from streamlearn.cli.registry_cmd import registry_app
 from streamlearn.cli.status import status_table
 from streamlearn.config import ConfigError, build_runner, load_config, load_config_text
+from streamlearn.config.build import build_model
+from streamlearn.config.schema import SourceConfig
 from streamlearn.evaluate import Report, evaluate_file
 from streamlearn.models.factory import MODEL_NAMES
 from streamlearn.monitor import Monitor
@@ -184,9 +186,15 @@ def evaluate(
         Path | None,
         typer.Option(help="Write an HTML report here (and a PNG per metric beside it)."),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Take the learner from this TOML file's [model] section (any kind)."),
+    ] = None,
 ) -> None:
     """Progressive validation of a learner on a file: predict each event, then learn it."""
-    models = _models(model)
+    if config is not None:
+        model = [_configured_learner(config, file, target)]
+    models = _models(model) if config is None else model
     options = dict(
         task=None if task is Task.auto else task.value,
         features={
@@ -205,10 +213,13 @@ def evaluate(
         rejects_path=rejects,
         curves=report is not None,
     )
+    if config is not None:
+        options.pop("features")  # the config's [model] holds them
     runs = {}
     for name in models:
-        runs[name], log = _evaluate_with_progress(
-            f"{file.name} ({name})", file, target, model=name, **options
+        label = name if isinstance(name, str) else config.name
+        runs[label], log = _evaluate_with_progress(
+            f"{file.name} ({label})", file, target, model=name, **options
         )
     if report is not None:
         pictures = write_report(report, runs, title=file.name)
@@ -220,10 +231,19 @@ def evaluate(
             json.dumps(next(iter(as_dicts.values())) if len(runs) == 1 else {"models": as_dicts})
         )
     elif len(runs) == 1:
-        out.print(_summary(f"{first.model} ({models[0]}), {first.task}", {file.name: first}))
+        out.print(_summary(f"{first.model} ({next(iter(runs))}), {first.task}", {file.name: first}))
     else:
         out.print(_summary(f"{file.name}: {first.model}, {first.task}", runs))
     _print_rejects(log)
+
+
+def _configured_learner(config: Path, file: Path, target: str):
+    """The learner of a config's ``[model]``, its task read from ``file`` if need be."""
+    settings = load_config(config)
+    source = {"path": file, "target": target}
+    if settings.source is not None:
+        source = settings.source.model_dump() | source
+    return build_model(settings.model_copy(update={"source": SourceConfig(**source)}))
 
 
 def _models(values: list[str]) -> list[str]:

@@ -9,7 +9,15 @@ from streamlearn.adaptation import watched
 from streamlearn.base import Learner
 from streamlearn.config.schema import KIND_KEYS, ConfigError, ModelConfig, RunConfig
 from streamlearn.evaluate import detect_task
-from streamlearn.models import BayesianLinearRegression, BiasedMF, EngagementRanker, LinearBandit
+from streamlearn.models import (
+    BayesianLinearRegression,
+    BiasedMF,
+    EngagementRanker,
+    HedgeClassifier,
+    HedgeRegressor,
+    LinearBandit,
+    OneVsRest,
+)
 from streamlearn.models.factory import make_learner
 from streamlearn.registry import LocalRegistry, RedisRegistry, Registry
 from streamlearn.runner.engine import Runner
@@ -21,13 +29,21 @@ from streamlearn.streams import FileSource
 from streamlearn.streams.kafka import KafkaEvents, KafkaPredictions
 from streamlearn.streams.sources import FileEvents
 
+FIXED_TASKS = {
+    "bayesian": "regression",
+    "bandit": "bandit",
+    "ranker": "ranking",
+    "mf": "regression",
+    "one_vs_rest": "multiclass",
+}
+
 
 def _task(config: RunConfig) -> str:
     kind = config.model.kind
-    if kind in ("bayesian", "bandit", "ranker", "mf"):
-        return {"bandit": "bandit", "ranker": "ranking"}.get(kind, "regression")
+    if kind in FIXED_TASKS:
+        return FIXED_TASKS[kind]
     if kind == "river":
-        return _other_learner(config.model).task
+        return _other_learner(config.model, "auto").task
     task = config.model.task
     if task == "auto" and config.source is None:
         raise ConfigError(
@@ -38,6 +54,8 @@ def _task(config: RunConfig) -> str:
         if first is None:
             raise ConfigError(f"{config.source.path}: no labelled rows to detect the task from")
         task = detect_task(first.target)
+    if task == "multiclass" and kind in ("hedge", "torch"):
+        raise ConfigError(f"model.kind: a {kind} model is binary or regression, not multiclass")
     return task
 
 
@@ -47,14 +65,14 @@ def _learner(
     if model.kind != "linear":
         if detector is not None:
             raise ConfigError(f"drift: a detector needs a linear model, not a {model.kind} one")
-        return _other_learner(model)
+        return _other_learner(model, task)
     learner = make_learner(task, model.optimizer, features=model.features())
     if detector is None:
         return learner
     return watched(learner, detector, policy, signal)
 
 
-def _other_learner(model: ModelConfig) -> Learner:
+def _other_learner(model: ModelConfig, task: str) -> Learner:
     if model.kind == "river":
         from streamlearn.interop.river import RiverModel, allow_pickle, river_estimator
 
@@ -62,6 +80,14 @@ def _other_learner(model: ModelConfig) -> Learner:
         return RiverModel(river_estimator(model.river))
     if model.kind == "mf":
         return BiasedMF(**{key: getattr(model, key) for key in sorted(KIND_KEYS["mf"])})
+    if model.kind == "one_vs_rest":
+        return OneVsRest(make_learner("binary", model.optimizer, features=model.features()))
+    if model.kind == "hedge":
+        members = [make_learner(task, spec, features=model.features()) for spec in model.members]
+        kind = HedgeClassifier if task == "binary" else HedgeRegressor
+        return kind(members, eta=model.eta, discount=model.discount)
+    if model.kind == "torch":
+        return _torch_learner(model, task)
     common = {"alpha": model.alpha, "forgetting": model.forgetting, "capacity": model.capacity}
     if model.kind == "ranker":
         return EngagementRanker(
@@ -83,6 +109,18 @@ def _other_learner(model: ModelConfig) -> Learner:
         **common,
         features=model.features(),
     )
+
+
+def _torch_learner(model: ModelConfig, task: str) -> Learner:
+    try:
+        from streamlearn.models.neural import TorchClassifier, TorchRegressor
+    except ImportError as exc:  # the optional extra
+        raise ConfigError(
+            f"model.kind = torch needs PyTorch: pip install 'streamlearn[torch]' ({exc})"
+        ) from None
+    kind = TorchClassifier if task == "binary" else TorchRegressor
+    settings = {"batch_size": model.batch_size, "epochs": model.epochs, "lr": model.lr}
+    return kind(**settings, seed=model.seed, features=model.features())
 
 
 def build_model(config: RunConfig) -> Learner:

@@ -111,6 +111,9 @@ KIND_KEYS = {
     "river": {"river", "allow_pickle"},
     "mf": {"n_factors", "lr_bias", "lr_latent", "l2_bias", "l2_latent", "init_std", "seed"}
     | {"user_key", "item_key"},
+    "one_vs_rest": {"optimizer"} | FEATURE_KEYS,
+    "hedge": {"task", "members", "eta", "discount"} | FEATURE_KEYS,
+    "torch": {"task", "batch_size", "epochs", "lr", "seed"} | FEATURE_KEYS,
 }
 
 
@@ -121,10 +124,19 @@ class ModelConfig(_Section):
     Parameters
     ----------
     kind
-        ``linear``, ``bayesian``, ``bandit``, ``ranker``, ``mf`` or ``river``.
+        ``linear``, ``one_vs_rest``, ``hedge``, ``torch``, ``bayesian``, ``bandit``,
+        ``ranker``, ``mf`` or ``river``.
     task, optimizer
-        A linear model's task (``auto``: from the data) and its optimizer's name or
-        ``{name, **hyper-parameters}``.
+        A linear, Hedge or torch model's task (``auto``: from the data) and a linear
+        model's optimizer: its name or ``{name, **hyper-parameters}`` (one-vs-rest: each
+        class's logistic regression's).
+    members, eta, discount
+        A Hedge ensemble's members (linear models of the task, one per optimizer name or
+        ``{name, **hyper-parameters}``), how sharply its weights follow losses and how
+        fast old losses fade (see :class:`~streamlearn.models.HedgeClassifier`).
+    batch_size, epochs, lr
+        A torch network's mini-batch, passes per mini-batch and Adam's learning rate
+        (``seed`` seeds its weights; ``pip install 'streamlearn[torch]'``).
     bits, categorical, interactions, standardize, missing
         The featurizer (see :class:`~streamlearn.features.FeatureHasher`).
     alpha, beta, forgetting, covariance, capacity
@@ -141,7 +153,9 @@ class ModelConfig(_Section):
         pickled checkpoints.
     """
 
-    kind: Literal["linear", "bayesian", "bandit", "river", "ranker", "mf"] = "linear"
+    kind: Literal[
+        "linear", "one_vs_rest", "hedge", "torch", "bayesian", "bandit", "river", "ranker", "mf"
+    ] = "linear"
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     # A name, or a table with the name and hyper-parameters: {name = "ftrl", alpha = 0.1}
     optimizer: Literal[MODEL_NAMES] | dict[str, StrictStr | float] = "ftrl"  # type: ignore[valid-type]
@@ -175,19 +189,31 @@ class ModelConfig(_Section):
     seed: int = 0
     user_key: str = "user"
     item_key: str = "item"
+    # kind = "hedge": linear members (an optimizer each) mixed by their discounted losses
+    members: list[Literal[MODEL_NAMES] | dict[str, StrictStr | float]] = []  # type: ignore[valid-type]
+    eta: float = Field(1.0, gt=0)
+    discount: float = Field(0.999, gt=0, le=1)
+    # kind = "torch": a feed-forward network trained on mini-batches
+    batch_size: int = Field(32, ge=1, le=65536)
+    epochs: int = Field(1, ge=1, le=100)
+    lr: float = Field(0.001, gt=0)
     # kind = "river": any River estimator, as "module.Class | module.Class"
     river: str | None = None
     allow_pickle: bool = False  # River models checkpoint as pickles: say yes explicitly
 
     def features(self) -> dict[str, Any]:
-        """The featurizer's settings (see :class:`~streamlearn.features.FeatureHasher`)."""
-        return {
+        """The featurizer's settings (see :class:`~streamlearn.features.FeatureHasher`);
+        a torch network's input size (``bits``) defaults to its own."""
+        settings = {
             "bits": self.bits,
             "categorical": list(self.categorical),
             "interactions": self.interactions,
             "standardize": self.standardize,
             "missing": self.missing,
         }
+        if self.kind == "torch" and "bits" not in self.model_fields_set:
+            del settings["bits"]
+        return settings
 
     @model_validator(mode="after")
     def _keys_apply(self) -> ModelConfig:
@@ -198,14 +224,19 @@ class ModelConfig(_Section):
                 f"{', '.join(inapplicable)}: not a setting of a {self.kind} model "
                 f"(it takes {', '.join(sorted(KIND_KEYS[self.kind]))})"
             )
-        if isinstance(self.optimizer, dict):
-            check_optimizer(self.optimizer)
+        for spec in [self.optimizer, *self.members]:
+            if isinstance(spec, dict):
+                check_optimizer(spec)
         return self
 
     @model_validator(mode="after")
     def _kind_needs(self) -> ModelConfig:
         if self.kind == "bandit" and not self.arms:
             raise ValueError("a bandit needs its arms (model.arms)")
+        if self.kind == "hedge" and len(self.members) < 2:
+            raise ValueError(
+                'a Hedge ensemble needs two members or more (model.members = ["sgd", "ftrl"])'
+            )
         if self.kind == "ranker" and not self.tasks:
             raise ValueError('a ranker needs its tasks (model.tasks = {click = "binary", …})')
         if self.kind == "river" and not (self.river and self.allow_pickle):
