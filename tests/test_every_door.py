@@ -131,6 +131,10 @@ def test_serve(name, streams, tmp_path):
         assert answer.status_code == 200, answer.text
         (served,) = answer.json()["predictions"]
         assert served["id"] == "q" and served["model_version"]
+        if name == "bayesian":  # with its uncertainty, centred on the prediction served
+            low, high = served["interval"]
+            assert served["std"] > 0 and low < served["prediction"] < high
+            assert (low + high) / 2 == pytest.approx(served["prediction"], rel=1e-12)
         feedback = {"id": "q", "label": labels[600]}
         assert client.post("/feedback", json=feedback, headers=auth).status_code == 200
         wait_for(lambda: trainer.runner.counters["learned"] == 601)

@@ -100,6 +100,15 @@ class ServedByCopies(ABC):
         """What two copies must share for one's rows to be the other's."""
 
 
+class ReportsUncertainty(ABC):
+    """A regressor whose predictions come with a predictive variance (the service answers
+    with a standard deviation and a 95% interval)."""
+
+    @abstractmethod
+    def predict_dist_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Predictive means and variances of a batch."""
+
+
 class ReportsDrift(ABC):
     """A learner that watches its own errors: ``drifts`` holds one record per detection, with
     the ``index`` of the label (counted over ``n_seen``) that tipped the detector; the runner

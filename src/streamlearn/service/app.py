@@ -35,12 +35,18 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from streamlearn.base import Classifier, MulticlassClassifier, Task, task_names
+from streamlearn.base import (
+    Classifier,
+    MulticlassClassifier,
+    ReportsUncertainty,
+    Task,
+    task_names,
+)
 from streamlearn.base.classes import MAX_LABEL_CHARS
 from streamlearn.base.predictions import class_predictions
 from streamlearn.monitor import MonitorCollector
 from streamlearn.registry import Registry
-from streamlearn.service.answers import answers
+from streamlearn.service.answers import answers, with_intervals
 from streamlearn.service.dashboard import add_dashboard
 from streamlearn.service.decide import DecisionLog, add_decide
 from streamlearn.service.recommend import add_recommend
@@ -268,6 +274,8 @@ def create_app(
         features, given = [e.features for e in events], [e.id for e in events]
         scores, ids = score(serving, features, given, body.track)
         answered = answers(serving.model, ids, scores, serving.version)
+        if isinstance(serving.model, ReportsUncertainty):
+            with_intervals(answered, serving.model, features)
         predictions.inc(len(answered))
         observe_latency(start)
         return JSONResponse({"predictions": answered})  # plain JSON: no response re-encoding

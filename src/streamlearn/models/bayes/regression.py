@@ -12,7 +12,14 @@ from typing import Any, Self
 
 import numpy as np
 
-from streamlearn.base import Regressor, ServedByCopies, ServesRows, State, register
+from streamlearn.base import (
+    Regressor,
+    ReportsUncertainty,
+    ServedByCopies,
+    ServesRows,
+    State,
+    register,
+)
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.bayes.kernel import (
@@ -47,7 +54,9 @@ class Gaussian:
 
 
 @register
-class BayesianLinearRegression(HashedModel, Regressor, ServesRows, ServedByCopies):
+class BayesianLinearRegression(
+    HashedModel, Regressor, ServesRows, ServedByCopies, ReportsUncertainty
+):
     """Linear regression with a Gaussian prior N(0, I/alpha) on the weights and Gaussian
     noise of precision ``beta``; the posterior is updated exactly, one event at a time.
 
