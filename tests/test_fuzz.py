@@ -217,8 +217,9 @@ def test_no_csv_file_crashes_a_run_or_poisons_its_model(tmp_path_factory, rows, 
     runner = _run_file(path, folder / "rejects.jsonl")
     if runner is not None:
         assert _finite_weights(runner.model)
-        dead = (folder / "rejects.jsonl").read_text().splitlines() if runner.rejected else []
-        assert len(dead) == runner.rejected and all(json.loads(d)["reason"] for d in dead)
+        rejected = runner.counters["rejected"]  # rows, and labels the model cannot take
+        dead = (folder / "rejects.jsonl").read_text().splitlines() if rejected else []
+        assert len(dead) == rejected and all(json.loads(d)["reason"] for d in dead)
 
 
 @FAST

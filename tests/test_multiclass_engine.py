@@ -172,7 +172,8 @@ def test_labels_that_name_no_class_are_rejected_and_the_run_goes_on(tmp_path):
     assert summary.learned == 3 and summary.rejected == 5
     assert summary.served == 8
     reasons = [json.loads(line)["reason"] for line in dead.read_text().splitlines()]
-    assert len(reasons) == 4 and all("is not a class label" in r for r in reasons)
+    assert len(reasons) == 5 and sum("is not a class label" in r for r in reasons) == 4
+    assert sum("has no value" in r for r in reasons) == 1  # the NaN
     assert any("'bbbbbbbbb" in r and r.count("b") < 100 for r in reasons)  # cut short
 
 

@@ -1,7 +1,6 @@
 """Metrics, progressive validation and the evaluation of a learner on a file."""
 
 from streamlearn.evaluate.curve import Curve, default_curves
-from streamlearn.evaluate.file import evaluate_file
 from streamlearn.evaluate.metrics import (
     MAE,
     MSE,
@@ -22,6 +21,17 @@ from streamlearn.evaluate.progressive import (
     progressive_val_score_one,
 )
 from streamlearn.evaluate.tasks import detect_task
+
+
+def __getattr__(name: str):
+    # evaluate_file runs the runner, which scores with this package's metrics: it is
+    # imported when first asked for, once the runner can be.
+    if name == "evaluate_file":
+        from streamlearn.evaluate.file import evaluate_file
+
+        return evaluate_file
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MAE",

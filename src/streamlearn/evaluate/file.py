@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import bisect
+import math
 import os
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -19,14 +20,17 @@ from typing import Any
 import numpy as np
 
 from streamlearn.adaptation import watched
-from streamlearn.base import Learner
+from streamlearn.base import Learner, ServesRows
 from streamlearn.evaluate.curve import default_curves
 from streamlearn.evaluate.metrics import default_metrics
 from streamlearn.evaluate.progressive import Report, progressive_val_score
 from streamlearn.evaluate.tasks import detect_task
 from streamlearn.features.columns import n_rows
 from streamlearn.models.factory import DEFAULT_OPTIMIZER, make_learner
+from streamlearn.runner import Runner
 from streamlearn.streams import Batch, FileSource, Reject, RejectLog
+from streamlearn.streams.batch import EventBatch, label_array
+from streamlearn.streams.protocol import EventSource
 
 
 def _valid_labels(batch: Batch, task: str) -> Batch:
@@ -86,40 +90,97 @@ def evaluate_file(
 
     if drift is not None:
         learner = watched(learner, drift, adapt, signal)
-
     times = _EventTimes(time_column)
-
-    def stream() -> Iterator[tuple[dict[str, Any], np.ndarray]]:
-        remaining = limit
-        for batch in _chain(first, batches):
-            batch = _valid_labels(batch, task)
-            log.add(batch.rejects)
-            features, targets = times.take(batch.features), batch.target
-            if remaining is not None:
-                features = {k: v[:remaining] for k, v in features.items()}
-                targets = targets[:remaining]
-                remaining -= len(targets)
-            yield features, targets
-            if remaining is not None and remaining <= 0:
-                return
-
-    def progress(events: int, _metrics: Any) -> None:
-        if on_progress is not None:
-            on_progress(source.position, source.size, events)
-
     recorded = default_curves(task, 200 if curves is True else int(curves)) if curves else []
-    try:
-        report = progressive_val_score(
-            learner, stream(), default_metrics(task, window), on_batch=progress, curves=recorded
-        )
-    finally:
-        log.close()
+    stream = _Validated(source, _chain(first, batches), task, times, limit)
+    stream.on_progress = on_progress
+    if isinstance(learner, ServesRows) and learner.unservable() is None:
+        report, log = _through_the_runner(learner, stream, task, window, recorded, rejects_path)
+    else:  # a learner the runner cannot take yet (the background policy)
+        report, log = _progressively(learner, stream, task, window, recorded, rejects_path)
     report.curves = recorded
     report.extra["rejected"] = log.count
     if drift is not None:
         report.extra["drifts"] = len(learner.drifts)
         report.drift_events = [times.stamp(event) for event in learner.drifts]
     return report, log
+
+
+def _through_the_runner(learner, stream, task, window, recorded, rejects_path):
+    """The runner, with each label right after its event's prediction: progressive
+    validation through the same loop as ``streamlearn run`` and the service."""
+    runner = Runner(learner, stream, window=window, curves=recorded, dead_letters=rejects_path)
+    on_batch = None
+    if stream.on_progress is not None:
+        on_batch = lambda summary: stream.on_progress(  # noqa: E731
+            stream.source.position, stream.source.size, summary.learned
+        )
+    summary = runner.run(on_batch=on_batch)
+    report = Report(
+        events=summary.learned,
+        seconds=summary.seconds,
+        cpu_seconds=summary.cpu_seconds,
+        metrics=summary.metrics,
+        task=task,
+        model=type(learner).__name__,
+        window=window,
+        extra=_extra(learner),
+    )
+    return report, runner.dead_letters
+
+
+def _progressively(learner, stream, task, window, recorded, rejects_path):
+    log = RejectLog(Path(rejects_path) if rejects_path else None)
+
+    def batches():
+        for batch in stream.batches():
+            log.add(batch.rejects)
+            yield batch.features, batch.labels
+
+    def progress(events: int, _metrics: Any) -> None:
+        if stream.on_progress is not None:
+            stream.on_progress(stream.source.position, stream.source.size, events)
+
+    try:
+        report = progressive_val_score(
+            learner, batches(), default_metrics(task, window), on_batch=progress, curves=recorded
+        )
+    finally:
+        log.close()
+    return report, log
+
+
+def _extra(learner: Learner) -> dict[str, Any]:
+    sparsity = getattr(learner, "sparsity", None)
+    return {} if sparsity is None else {"sparsity": round(float(sparsity), 6)}
+
+
+class _Validated(EventSource):
+    """The file's rows whose labels fit the task, as runner batches (labels with their
+    events), up to ``limit``; the time column, if any, stamps drift records."""
+
+    def __init__(self, source: FileSource, batches, task: str, times, limit: int | None):
+        self.source, self._batches, self.task = source, batches, task
+        self.times, self.limit = times, limit
+        self.on_progress: Callable[[int, int, int], None] | None = None
+
+    def batches(self, after: int = 0, rows: int = 16384, last_key: float = -math.inf):
+        remaining = self.limit
+        for batch in self._batches:
+            batch = _valid_labels(batch, self.task)
+            features, labels = self.times.take(batch.features), batch.target
+            offsets = np.asarray(batch.rows, np.int64)
+            if remaining is not None:
+                features = {k: v[:remaining] for k, v in features.items()}
+                labels, offsets = labels[:remaining], offsets[:remaining]
+                remaining -= len(labels)
+            keys = offsets.astype(np.float64)
+            events = EventBatch(features, label_array(labels), offsets, offsets, keys)
+            events.rejects = batch.rejects
+            for start in range(0, len(events), rows):
+                yield events.slice(start, min(start + rows, len(events)))
+            if remaining is not None and remaining <= 0:
+                return
 
 
 class _EventTimes:

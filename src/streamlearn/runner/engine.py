@@ -110,6 +110,9 @@ class Runner:
     mixer
         A :class:`~streamlearn.scaleout.mixing.ParameterMixer`: this worker's champion mixes
         its weights with the other workers' when due (one global model over partitions).
+    curves
+        :class:`~streamlearn.evaluate.curve.Curve` objects that follow the champion's
+        metrics over time (for plots; not checkpointed).
     """
 
     def __init__(
@@ -135,6 +138,7 @@ class Runner:
         drain_at_end: bool = True,
         mixer: Any = None,
         keep_versions: int | None = 50,
+        curves: Sequence[Any] = (),
     ) -> None:
         if micro_batch < 1:
             raise ValueError(f"micro_batch must be >= 1, got {micro_batch}")
@@ -145,7 +149,7 @@ class Runner:
             "default_label": default_label,
             "window": window,
         }
-        self.lanes = [Lane(model, join=join, **self._lane_options)]
+        self.lanes = [Lane(model, join=join, curves=curves, **self._lane_options)]
         self.lanes += [Lane(c, **self._lane_options) for c in challengers]
         self.source = source
         self.registry = registry
@@ -253,11 +257,11 @@ class Runner:
         self.champion.refused = []
         for record in drift_records(self.model)[known:]:
             log.info("drift", extra={"event": "drift"} | record)
-        versions = self.champion.versions_of(batch)
+        if self.predictions is not None and len(batch):
+            self._log_predictions(batch, predictions, self.champion.versions_of(batch))
         mine = replace(batch, served=None)  # a challenger serves every event itself
         for challenger in self.lanes[1:]:
             challenger.step(mine)
-        self._log_predictions(batch, predictions, versions)
         return predictions
 
     def _mix_if_due(self) -> None:
@@ -279,10 +283,9 @@ class Runner:
     def _log_predictions(
         self, batch: EventBatch, predictions: np.ndarray, versions: np.ndarray
     ) -> None:
-        if self.predictions is not None and len(batch):
-            if predictions.ndim == 2:  # rows of class probabilities: the class and those
-                predictions = logged_predictions(self.model.classes, predictions)
-            self.predictions.write(batch.ids, batch.offsets, predictions, versions)
+        if predictions.ndim == 2:  # rows of class probabilities: the class and those
+            predictions = logged_predictions(self.model.classes, predictions)
+        self.predictions.write(batch.ids, batch.offsets, predictions, versions)
 
     # ------------------------------------------------------------------ checkpoints
     @property

@@ -15,6 +15,7 @@ the event when its feedback window (the TTL) closes, with everything that came
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -140,6 +141,9 @@ class Lane:
         Events in the rolling metrics.
     recent
         Labels kept for the rollback and promotion tests.
+    curves
+        Metrics over time (see :class:`~streamlearn.evaluate.curve.Curve`), fed as the
+        metrics are.
     """
 
     def __init__(
@@ -154,6 +158,7 @@ class Lane:
         metrics: list[Metric] | None = None,
         window: int | None = 1000,
         recent: int = 2000,
+        curves: Sequence[Any] = (),
     ) -> None:
         check_lane(model, delay, ttl, expiry)
         self.model = model
@@ -163,6 +168,7 @@ class Lane:
         scored_as = model.task.scored_as
         self.metrics = metrics if metrics is not None else default_metrics(scored_as, window)
         self.recent = Recent(recent)
+        self.curves = list(curves)
         self.pending = Operations.empty()
         self.early = EarlyLabels(ttl)
         self.feedback = TaskFeedback(ttl)  # a multi-task model's
@@ -189,12 +195,12 @@ class Lane:
             why = f"label {shown(batch.labels[i])} is not a {kind}"
             self.refused.append(Reject(int(batch.offsets[i]), why))
         feedback = batch.feedback_labels
-        if batch.has_feedback:  # a refused one is NaN: counted with the other bad ones
+        if batch.has_feedback:  # a bad one is NaN: counted as rejected when it is run
             feedback, refused = coded(np.asarray(feedback))
-            for i in np.flatnonzero(refused).tolist():
-                event = batch.feedback_ids[i]
-                why = f"label {shown(batch.feedback_labels[i])} of {event!r} is not a {kind}"
-                self.refused.append(Reject(-1, why))
+            for i in np.flatnonzero(~np.isfinite(feedback)).tolist():
+                label, event = batch.feedback_labels[i], batch.feedback_ids[i]
+                problem = f"is not a {kind}" if refused[i] else "has no value"
+                self.refused.append(Reject(-1, f"label {shown(label)} of {event!r} {problem}"))
         return replace(batch, labels=labels, feedback_labels=feedback)
 
     def _step(self, batch: EventBatch) -> np.ndarray:
@@ -253,12 +259,7 @@ class Lane:
         if steps < len(is_serve):
             undone = (is_serve[steps:], index[steps:])
             self._put_back(*undone, due, event_offsets, taken, batch, served)
-        self._keep_waiting(
-            batch.slice(0, served),
-            served_rows.take(np.arange(served)),
-            predictions,
-            self.versions_of(batch)[:served],
-        )
+        self._keep_waiting(batch, served, served_rows, predictions)
         if self.tasks:
             self.counters["late"] += self.feedback.drop_stale(cutoff)
         self.counters["served"] += served
@@ -380,7 +381,7 @@ class Lane:
         else:
             targets = np.where(due.kinds[labels] == LABEL, due.targets[labels], self.default_label)
         scored = served_of[labels]
-        for metric in self.metrics:
+        for metric in (*self.metrics, *self.curves):
             metric.update_many(targets, scored)
         tail = slice(-self.recent.size, None)  # only the newest labels are kept
         self.recent.add(
@@ -390,13 +391,18 @@ class Lane:
         )
 
     def _keep_waiting(
-        self, batch: EventBatch, rows: Rows, predictions: np.ndarray, versions: np.ndarray
+        self, batch: EventBatch, served: int, rows: Rows, predictions: np.ndarray
     ) -> None:
-        """Events of this batch whose label (or expiry) is still to come wait in the store,
-        with the prediction served and the version that made it; events with nothing to
-        come are not kept."""
+        """The first ``served`` events of the batch whose label (or expiry) is still to
+        come wait in the store, with the prediction served and the version that made it;
+        events with nothing to come are not kept."""
         waiting = self.pending.kinds != LATE
-        keep = np.isin(batch.offsets, self.pending.offsets[waiting])
+        if not waiting.any():  # labels with their events: nothing waits
+            return
+        keep = np.isin(batch.offsets[:served], self.pending.offsets[waiting])
+        if not keep.any():
+            return
+        versions = self.versions_of(batch)[:served]
         for version in dict.fromkeys(versions[keep].tolist()):
             picked = np.flatnonzero(keep & (versions == version))
             self.join.put(
