@@ -50,7 +50,8 @@ class ServesRows(ABC):
 
     @abstractmethod
     def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Featurize a batch as it is served: ``(hashes, values)``, one row per event."""
+        """Featurize a batch as it is served: ``(hashes, values)``, one row per event (valid
+        until the next call: a learner may reuse the arrays)."""
 
     def unservable(self) -> str | None:
         """Why the runner cannot run this learner as it is set up (None: it can)."""

@@ -108,7 +108,10 @@ class HashedModel(Learner):
     def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Featurize a batch as it is served: ``(hashes, values)``, one row per event. The
         featurizer's statistics (online scaling, missing columns) take in each event as it is
-        served, as in ``predict_learn_many``; the model does not change."""
+        served, as in ``predict_learn_many``; the model does not change. The arrays are
+        those of the previous call, overwritten (fresh pages would be faulted in, batch after
+        batch): copy what must outlive the next call."""
         columns = as_columns(X)
         self._cached = None
-        return self.features.encode_many(columns, learn=True)
+        reused = self.__dict__.setdefault("_served_rows", {})
+        return self.features.encode_many(columns, learn=True, reuse=reused)

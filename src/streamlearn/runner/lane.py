@@ -24,6 +24,7 @@ import numpy as np
 from streamlearn.base import (
     LEARN,
     PREDICT,
+    PREDICT_LEARN,
     Learner,
     MulticlassClassifier,
     ReportsDrift,
@@ -181,7 +182,41 @@ class Lane:
     def step(self, batch: EventBatch) -> np.ndarray:
         """Serve one micro-batch and learn every label due before its last event; returns
         the predictions served (for a multiclass model: rows of class probabilities)."""
-        return self._step(self._coded(batch))
+        batch = self._coded(batch)
+        if self._labels_with_events(batch):
+            return self._predict_learn(batch)
+        return self._step(batch)
+
+    def _labels_with_events(self, batch: EventBatch) -> bool:
+        """Every event carries its label, learned right after its prediction, one event at a
+        time, nothing else due (progressive validation: ``streamlearn evaluate``): the
+        schedule is one predict-and-learn per event, in order."""
+        return (
+            len(batch) > 0
+            and self.delay == 0
+            and batch.delays is None
+            and batch.served is None
+            and not batch.has_feedback
+            and not len(self.pending)
+            and not len(self.early)
+            and not self.tasks
+            and not isinstance(self.model, ReportsDrift)  # a reset re-serves: the general way
+            and batch.keys[0] > self.last_key
+            and bool((np.diff(batch.keys) > 0).all())
+            and bool(np.isfinite(batch.labels).all())
+        )
+
+    def _predict_learn(self, batch: EventBatch) -> np.ndarray:
+        """What :meth:`_step` does for such a batch, without the schedule's bookkeeping."""
+        n = len(batch)
+        rows = elsewhere.rows(self.model, batch, None)
+        ops = np.full(n, PREDICT_LEARN, np.int8)
+        predictions = self.model.run_ops(rows.hashes, rows.values, ops, np.arange(n), batch.labels)
+        self._scored(batch.labels, predictions, rows, np.arange(n))
+        self.counters["served"] += n
+        self.counters["learned"] += n
+        self.offset, self.last_key = int(batch.offsets[-1]), float(batch.keys[-1])
+        return predictions
 
     def _coded(self, batch: EventBatch) -> EventBatch:
         """Labels as the numbers schedules carry: a multiclass model's as class ids, any
@@ -380,12 +415,15 @@ class Lane:
             targets = np.array([self.feedback.engagement[i] for i in due.ids[labels].tolist()])
         else:
             targets = np.where(due.kinds[labels] == LABEL, due.targets[labels], self.default_label)
-        scored = served_of[labels]
+        self._scored(targets, served_of[labels], rows, row_of[labels])
+
+    def _scored(self, targets, scored, rows: Rows, row_of: np.ndarray) -> None:
+        """Labels score the predictions their events were served with (rows ``row_of``)."""
         for metric in (*self.metrics, *self.curves):
             metric.update_many(targets, scored)
         tail = slice(-self.recent.size, None)  # only the newest labels are kept
         self.recent.add(
-            rows.take(row_of[labels[tail]]),
+            rows.take(row_of[tail]),
             targets[tail],
             per_event_losses(self.model.task, targets[tail], scored[tail]),
         )
