@@ -31,6 +31,10 @@ LEARNERS = {
     "torch": ('kind = "torch"\nlr = 0.01\nbatch_size = 16', "binary"),
     "bayesian": ('kind = "bayesian"\nbits = 12\ncapacity = 16', "regression"),
     "drift-adaptive": ('kind = "linear"\nbits = 14\n\n[drift]\ndetector = "ADWIN"', "binary"),
+    "drift-background": (
+        'kind = "linear"\nbits = 14\n\n[drift]\ndetector = "DDM"\npolicy = "background"',
+        "binary",
+    ),
     "river": (
         'kind = "river"\nriver = "preprocessing.StandardScaler | linear_model.LogisticRegression"'
         "\nallow_pickle = true",

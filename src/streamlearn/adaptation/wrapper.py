@@ -31,18 +31,28 @@ from streamlearn.adaptation.policies import (
     keep_ftrl_weights,
     make_policy,
 )
-from streamlearn.base import Classifier, Regressor, ReportsDrift, ServesRows, State, register
+from streamlearn.base import (
+    Classifier,
+    Regressor,
+    ReportsDrift,
+    ServedByCopies,
+    ServesRows,
+    State,
+    register,
+)
 from streamlearn.base.losses import log_losses
 from streamlearn.base.state import learner_kinds, nest, nested_part
 from streamlearn.drift import DETECTORS, DRIFT, WARNING, DriftDetector
 from streamlearn.features.columns import as_columns, n_rows, rows
+from streamlearn.features.event_rows import event_rows, events_of, plain_event
+from streamlearn.models.evented import batch_predict_learn, event_schedule
 from streamlearn.models.linear import LinearModel
 from streamlearn.models.linear.optimizers import ALPHA, FTRL_CODE
 
 SIGNALS = ("error", "brier", "log_loss")
 
 
-class _Adaptive(ServesRows, ReportsDrift):
+class _Adaptive(ServesRows, ServedByCopies, ReportsDrift):
     """What both kinds share; ``learner`` is a linear learner of the project."""
 
     def __init__(
@@ -245,14 +255,37 @@ class _Adaptive(ServesRows, ReportsDrift):
         self.predict_learn_many(X, y)
 
     # ------------------------------------------------------------------ serving (runner)
+    @property
+    def by_event(self) -> bool:
+        """Under the background policy two models learn, each from its own encoding of an
+        event: the runner's rows then hold the events (see :mod:`streamlearn.models.
+        evented`), and its schedules run one event at a time."""
+        return isinstance(self.policy, Background)
+
     def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Encoded rows as served by the current model (see ``LinearModel.serve_many``)."""
-        return self.learner.serve_many(X)
+        return event_rows(events_of(X)) if self.by_event else self.learner.serve_many(X)
 
-    def unservable(self) -> str | None:
-        if isinstance(self.policy, Background):
-            return "the background policy cannot run on served rows yet"
-        return None
+    def encode_rows(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        return event_rows(events_of(X)) if self.by_event else self.learner.encode_rows(X)
+
+    def encode_row(self, x: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        if self.by_event:
+            hashes, values = event_rows([plain_event(x)])
+            return hashes[0], values[0]
+        return self.learner.encode_row(x)
+
+    def observe_served(self, X: Any, hashes: np.ndarray, values: np.ndarray) -> None:
+        if not self.by_event:
+            self.learner.observe_served(X, hashes, values)
+
+    def encoder_settings(self) -> dict[str, Any]:
+        return {"rows": "events"} if self.by_event else self.learner.encoder_settings()
+
+    def predict_learn_served(self, X: Any, targets: np.ndarray) -> tuple[Any, np.ndarray]:
+        if self.by_event:
+            return event_rows(events_of(X)), batch_predict_learn(self, X, targets)
+        return super().predict_learn_served(X, targets)
 
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
         """A schedule of served rows and delayed labels (see ``LinearModel.run_ops``), with
@@ -261,8 +294,8 @@ class _Adaptive(ServesRows, ReportsDrift):
         (a reset), the rows served after that point were encoded by the old one: the run
         stops there and returns the outputs of the operations done, so that the caller
         serves the rest again."""
-        if self.unservable():
-            raise ValueError(self.unservable())
+        if self.by_event:
+            return event_schedule(self, hashes, values, ops, op_rows, targets)
         ops = np.asarray(ops, np.int8)
         out = np.empty(len(ops))
         start = 0

@@ -1,6 +1,9 @@
 """The learner contract: protocols, state as arrays + JSON (never pickle), learner kinds."""
 
 from streamlearn.base.capabilities import (
+    LEARN,
+    PREDICT,
+    PREDICT_LEARN,
     Mixable,
     MultiTask,
     ReportsDrift,
@@ -13,9 +16,6 @@ from streamlearn.base.capabilities import (
 )
 from streamlearn.base.classes import ClassIndex, check_label
 from streamlearn.base.learner import (
-    LEARN,
-    PREDICT,
-    PREDICT_LEARN,
     Classifier,
     Learner,
     MulticlassClassifier,

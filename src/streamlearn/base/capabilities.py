@@ -23,6 +23,10 @@ from typing import Any
 
 import numpy as np
 
+# The operations of a runner schedule (``run_ops``): predict a row, learn it, or both in
+# that order. One definition for the runner and every model that runs schedules.
+PREDICT, LEARN, PREDICT_LEARN = 0, 1, 2
+
 
 class Task(StrEnum):
     """What a learner predicts. A ``StrEnum``: ``Task.BINARY == "binary"`` holds, so a task
@@ -53,10 +57,6 @@ class ServesRows(ABC):
         """Featurize a batch as it is served: ``(hashes, values)``, one row per event (valid
         until the next call: a learner may reuse the arrays)."""
 
-    def unservable(self) -> str | None:
-        """Why the runner cannot run this learner as it is set up (None: it can)."""
-        return None
-
     @abstractmethod
     def run_ops(
         self,
@@ -69,6 +69,15 @@ class ServesRows(ABC):
         """Run a schedule (``PREDICT``/``LEARN``/``PREDICT_LEARN`` on rows); returns each
         operation's prediction, made before its learning. May stop early (a reset that
         replaced the featurizer): then fewer outputs than operations."""
+
+    def predict_learn_served(self, X: Any, targets: np.ndarray) -> tuple[Any, np.ndarray]:
+        """Serve a batch whose labels come with its events, each learned right after its
+        prediction: ``((hashes, values), predictions)``, the rows served and what was
+        served. The same as :meth:`serve_many` then a ``PREDICT_LEARN`` per row, in order
+        (a learner may do it faster, without leaving the same results)."""
+        hashes, values = self.serve_many(X)
+        ops = np.full(len(hashes), PREDICT_LEARN, np.int8)
+        return (hashes, values), self.run_ops(hashes, values, ops, np.arange(len(hashes)), targets)
 
 
 class ServedByCopies(ABC):

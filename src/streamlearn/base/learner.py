@@ -22,11 +22,6 @@ from streamlearn.base.state import State
 Features = dict[str, Any]
 
 
-# The operations of a runner schedule (``run_ops``): predict a row, learn it, or both in
-# that order. One definition for the runner and every model that runs schedules.
-PREDICT, LEARN, PREDICT_LEARN = 0, 1, 2
-
-
 class Learner(ABC):
     """A model that learns one event at a time and can be snapshotted as arrays + JSON."""
 

@@ -67,8 +67,7 @@ def checks_for(model: Any) -> tuple[Check, ...]:
         return RECOMMENDER
     if model.task == Task.RANKING:
         return RANKER
-    runs = isinstance(model, ServesRows) and model.unservable() is None
-    return GENERIC + ENGINE if runs else GENERIC
+    return GENERIC + ENGINE if isinstance(model, ServesRows) else GENERIC
 
 
 def check_learner(model: Any, make: Callable[[], Any] | None = None) -> None:

@@ -94,9 +94,9 @@ def evaluate_file(
     recorded = default_curves(task, 200 if curves is True else int(curves)) if curves else []
     stream = _Validated(source, _chain(first, batches), task, times, limit)
     stream.on_progress = on_progress
-    if isinstance(learner, ServesRows) and learner.unservable() is None:
+    if isinstance(learner, ServesRows):
         report, log = _through_the_runner(learner, stream, task, window, recorded, rejects_path)
-    else:  # a learner the runner cannot take yet (the background policy)
+    else:  # a learner of one's own that offers the runner nothing
         report, log = _progressively(learner, stream, task, window, recorded, rejects_path)
     report.curves = recorded
     report.extra["rejected"] = log.count

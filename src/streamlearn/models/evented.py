@@ -50,34 +50,54 @@ class EventByEvent(ServesRows, ServedByCopies):
         return {"rows": "events"}
 
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
-        events: dict[int, dict[str, Any]] = {}
-        scores = []
-        for op, row, target in zip(
-            np.asarray(ops).tolist(),
-            np.asarray(op_rows).tolist(),
-            np.asarray(targets, np.float64).tolist(),
-            strict=True,
-        ):
-            if row not in events:
-                events[row] = event_of(hashes[row], values[row])
-            scores.append(self._served_score(events[row]))
-            if op != PREDICT:
-                self.learn_one(events[row], self._label_of(target))
-        if self.task == Task.MULTICLASS:
-            return stack_predictions([np.array([s]) for s in scores] or [np.zeros((0, 0))])
-        return np.array(scores, np.float64)
+        return event_schedule(self, hashes, values, ops, op_rows, targets)
 
-    def _served_score(self, x: dict[str, Any]) -> Any:
-        """What the runner serves: a probability, a row of class probabilities, a value."""
-        if self.task == Task.BINARY:
-            return self.predict_proba_one(x)[True]
-        if self.task == Task.MULTICLASS:
-            proba = self.predict_proba_one(x)
-            return [proba.get(label, 0.0) for label in self.classes]
-        return float(self.predict_one(x))
+    def predict_learn_served(self, X: Any, targets: np.ndarray) -> tuple[Any, np.ndarray]:
+        """The rows that hold the events, and the learner's own ``predict_learn_many``
+        (its batch way, equal to one event at a time)."""
+        return event_rows(events_of(X)), batch_predict_learn(self, X, targets)
 
-    def _label_of(self, target: float) -> Any:
-        """A schedule's target as ``learn_one`` takes it (a class id names its class)."""
-        if self.task == Task.MULTICLASS:
-            return self.index.labels[int(target)]
-        return target
+
+def event_schedule(model: Any, hashes, values, ops, op_rows, targets) -> np.ndarray:
+    """A schedule on rows that hold events, with ``model``'s one-event methods."""
+    events: dict[int, dict[str, Any]] = {}
+    scores = []
+    for op, row, target in zip(
+        np.asarray(ops).tolist(),
+        np.asarray(op_rows).tolist(),
+        np.asarray(targets, np.float64).tolist(),
+        strict=True,
+    ):
+        if row not in events:
+            events[row] = event_of(hashes[row], values[row])
+        scores.append(_served_score(model, events[row]))
+        if op != PREDICT:
+            model.learn_one(events[row], _label_of(model, target))
+    if model.task == Task.MULTICLASS:
+        return stack_predictions([np.array([s]) for s in scores] or [np.zeros((0, 0))])
+    return np.array(scores, np.float64)
+
+
+def batch_predict_learn(model: Any, X: Any, targets: np.ndarray) -> np.ndarray:
+    """``model.predict_learn_many`` on the schedule's targets (class ids name classes)."""
+    if model.task == Task.MULTICLASS:
+        labels = [model.index.labels[int(t)] for t in np.asarray(targets).tolist()]
+        return model.predict_learn_many(X, labels)
+    return np.asarray(model.predict_learn_many(X, targets), np.float64)
+
+
+def _served_score(model: Any, x: dict[str, Any]) -> Any:
+    """What the runner serves: a probability, a row of class probabilities, a value."""
+    if model.task == Task.BINARY:
+        return model.predict_proba_one(x)[True]
+    if model.task == Task.MULTICLASS:
+        proba = model.predict_proba_one(x)
+        return [proba.get(label, 0.0) for label in model.classes]
+    return float(model.predict_one(x))
+
+
+def _label_of(model: Any, target: float) -> Any:
+    """A schedule's target as ``learn_one`` takes it (a class id names its class)."""
+    if model.task == Task.MULTICLASS:
+        return model.index.labels[int(target)]
+    return target

@@ -24,7 +24,6 @@ import numpy as np
 from streamlearn.base import (
     LEARN,
     PREDICT,
-    PREDICT_LEARN,
     Learner,
     MulticlassClassifier,
     ReportsDrift,
@@ -57,6 +56,7 @@ from streamlearn.runner.schedule import (
     step_kinds,
 )
 from streamlearn.streams.batch import EventBatch, number_labels, shown
+from streamlearn.streams.decode import with_a_column
 from streamlearn.streams.files import Reject
 
 EXPIRY_POLICIES = ("drop", "default")
@@ -68,8 +68,6 @@ def check_servable(model: Learner) -> None:
     """Refuse a model the lanes cannot run."""
     if not isinstance(model, ServesRows):
         raise ValueError(f"{type(model).__name__} cannot run with delayed labels yet")
-    if model.unservable():
-        raise ValueError(f"{type(model).__name__}: {model.unservable()}")
 
 
 def check_lane(model: Learner, delay: float, ttl: float, expiry: str) -> None:
@@ -182,7 +180,9 @@ class Lane:
     def step(self, batch: EventBatch) -> np.ndarray:
         """Serve one micro-batch and learn every label due before its last event; returns
         the predictions served (for a multiclass model: rows of class probabilities)."""
-        batch = self._coded(batch)
+        return self._route(self._coded(batch))
+
+    def _route(self, batch: EventBatch) -> np.ndarray:
         if self._labels_with_events(batch):
             return self._predict_learn(batch)
         return self._step(batch)
@@ -200,7 +200,6 @@ class Lane:
             and not len(self.pending)
             and not len(self.early)
             and not self.tasks
-            and not isinstance(self.model, ReportsDrift)  # a reset re-serves: the general way
             and batch.keys[0] > self.last_key
             and bool((np.diff(batch.keys) > 0).all())
             and bool(np.isfinite(batch.labels).all())
@@ -209,13 +208,20 @@ class Lane:
     def _predict_learn(self, batch: EventBatch) -> np.ndarray:
         """What :meth:`_step` does for such a batch, without the schedule's bookkeeping."""
         n = len(batch)
-        rows = elsewhere.rows(self.model, batch, None)
-        ops = np.full(n, PREDICT_LEARN, np.int8)
-        predictions = self.model.run_ops(rows.hashes, rows.values, ops, np.arange(n), batch.labels)
-        self._scored(batch.labels, predictions, rows, np.arange(n))
-        self.counters["served"] += n
-        self.counters["learned"] += n
-        self.offset, self.last_key = int(batch.offsets[-1]), float(batch.keys[-1])
+        reports_drift = isinstance(self.model, ReportsDrift)
+        seen, known = (self.model.n_seen, len(self.model.drifts)) if reports_drift else (0, 0)
+        columns = with_a_column(batch.features, n)
+        encoded, predictions = self.model.predict_learn_served(columns, batch.labels)
+        done = len(predictions)  # fewer: a reset replaced the featurizer, see _step
+        if reports_drift:
+            learned = np.arange(done)
+            stamp_drifts(self.model.drifts[known:], seen, learned, batch.offsets, batch.keys)
+        self._scored(batch.labels[:done], predictions, Rows(*encoded), np.arange(done))
+        self.counters["served"] += done
+        self.counters["learned"] += done
+        self.offset, self.last_key = int(batch.offsets[done - 1]), float(batch.keys[done - 1])
+        if done < n:  # the rest is served again, by the new featurizer
+            return stack_predictions([predictions, self._route(batch.slice(done, n))])
         return predictions
 
     def _coded(self, batch: EventBatch) -> EventBatch:
