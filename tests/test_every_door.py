@@ -43,6 +43,15 @@ LEARNERS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def no_pickles_after():
+    """A River config consents to pickled checkpoints for the process: take it back."""
+    yield
+    from streamlearn.interop.river import allow_pickle
+
+    allow_pickle(False)
+
+
 @pytest.fixture(scope="module")
 def streams(tmp_path_factory) -> dict[str, tuple[Path, list[dict], list]]:
     """A CSV file per task and its events and labels."""

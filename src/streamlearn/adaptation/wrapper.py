@@ -45,7 +45,7 @@ from streamlearn.base.state import learner_kinds, nest, nested_part
 from streamlearn.drift import DETECTORS, DRIFT, WARNING, DriftDetector
 from streamlearn.features.columns import as_columns, n_rows, rows
 from streamlearn.features.event_rows import event_rows, events_of, plain_event
-from streamlearn.models.evented import batch_predict_learn, event_schedule
+from streamlearn.models.evented import batch_predict_learn, event_schedule, served_tail
 from streamlearn.models.linear import LinearModel
 from streamlearn.models.linear.optimizers import ALPHA, FTRL_CODE
 
@@ -282,10 +282,10 @@ class _Adaptive(ServesRows, ServedByCopies, ReportsDrift):
     def encoder_settings(self) -> dict[str, Any]:
         return {"rows": "events"} if self.by_event else self.learner.encoder_settings()
 
-    def predict_learn_served(self, X: Any, targets: np.ndarray) -> tuple[Any, np.ndarray]:
+    def predict_learn_served(self, X: Any, targets: np.ndarray, tail: int):
         if self.by_event:
-            return event_rows(events_of(X)), batch_predict_learn(self, X, targets)
-        return super().predict_learn_served(X, targets)
+            return served_tail(X, tail), batch_predict_learn(self, X, targets)
+        return super().predict_learn_served(X, targets, tail)
 
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
         """A schedule of served rows and delayed labels (see ``LinearModel.run_ops``), with

@@ -70,14 +70,20 @@ class ServesRows(ABC):
         operation's prediction, made before its learning. May stop early (a reset that
         replaced the featurizer): then fewer outputs than operations."""
 
-    def predict_learn_served(self, X: Any, targets: np.ndarray) -> tuple[Any, np.ndarray]:
+    def predict_learn_served(
+        self, X: Any, targets: np.ndarray, tail: int
+    ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
         """Serve a batch whose labels come with its events, each learned right after its
-        prediction: ``((hashes, values), predictions)``, the rows served and what was
-        served. The same as :meth:`serve_many` then a ``PREDICT_LEARN`` per row, in order
-        (a learner may do it faster, without leaving the same results)."""
+        prediction: the rows of the last ``tail`` events as served (``(hashes, values)``),
+        and every prediction. The same as :meth:`serve_many` then a ``PREDICT_LEARN`` per
+        row, in order (a learner may do it faster, with the same results). May stop early,
+        as :meth:`run_ops` does: then the rows are those of the last ``tail`` events
+        done."""
         hashes, values = self.serve_many(X)
         ops = np.full(len(hashes), PREDICT_LEARN, np.int8)
-        return (hashes, values), self.run_ops(hashes, values, ops, np.arange(len(hashes)), targets)
+        out = self.run_ops(hashes, values, ops, np.arange(len(hashes)), targets)
+        done = slice(max(len(out) - tail, 0), len(out))
+        return (hashes[done], values[done]), out
 
 
 class ServedByCopies(ABC):

@@ -30,19 +30,22 @@ def events_of(X: Any) -> list[dict[str, Any]]:
     """Columns as one dict per event; missing values (None, NaN, infinities) are left out,
     as an event that does not have them."""
     columns = as_columns(X)
-    values = {
-        name: column.to_pylist() if hasattr(column, "to_pylist") else list(column)
-        for name, column in columns.items()
-    }
-    events = []
-    for i in range(n_rows(columns)):
-        event = {}
-        for name, column in values.items():
-            value = plain(column[i])
-            if value is not None:
-                event[name] = value
-        events.append(event)
+    values = {name: _python_values(column) for name, column in columns.items()}
+    events: list[dict[str, Any]] = [{} for _ in range(n_rows(columns))]
+    for name, column in values.items():
+        for event, value in zip(events, column, strict=True):
+            if value is None or (type(value) is float and not math.isfinite(value)):
+                continue
+            event[name] = value
     return events
+
+
+def _python_values(column: Any) -> list[Any]:
+    if hasattr(column, "to_pylist"):
+        return column.to_pylist()
+    if isinstance(column, np.ndarray):
+        return column.tolist()
+    return [plain(value) for value in column]
 
 
 def plain(value: Any) -> Any:
@@ -56,19 +59,28 @@ def plain(value: Any) -> Any:
 
 def plain_event(x: Mapping[str, Any]) -> dict[str, Any]:
     """One event as :func:`events_of` gives it."""
-    return {name: value for name, value in x.items() if plain(value) is not None}
+    return {name: plain(value) for name, value in x.items() if plain(value) is not None}
 
 
 def event_rows(events: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """``(hashes, values)``: one row per event, holding it."""
     blobs = [json.dumps(x, separators=(",", ":")).encode() for x in events]
-    width = max((len(b) + BYTES_PER_SLOT - 1) // BYTES_PER_SLOT for b in blobs) + 1 if blobs else 1
-    values = np.zeros((len(blobs), width))
-    for i, blob in enumerate(blobs):
-        values[i, 0] = len(blob) + 1.0
-        for k in range(0, len(blob), BYTES_PER_SLOT):
-            chunk = blob[k : k + BYTES_PER_SLOT].ljust(BYTES_PER_SLOT, b"\0")
-            values[i, 1 + k // BYTES_PER_SLOT] = int.from_bytes(chunk, "big") + 1.0
+    n = len(blobs)
+    lengths = np.array([len(b) for b in blobs], np.int64)
+    slots = (lengths + BYTES_PER_SLOT - 1) // BYTES_PER_SLOT
+    width = int(slots.max()) if n else 0
+    data = np.zeros((n, width * BYTES_PER_SLOT), np.uint8)
+    if n and lengths.sum():
+        flat = np.frombuffer(b"".join(blobs), np.uint8)
+        starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        data[np.repeat(np.arange(n), lengths), np.arange(len(flat)) - starts] = flat
+    chunks = data.reshape(n, width, BYTES_PER_SLOT).astype(np.uint64)
+    weights = np.uint64(1) << (np.arange(BYTES_PER_SLOT - 1, -1, -1, dtype=np.uint64) * 8)
+    numbers = (chunks * weights).sum(axis=2).astype(np.float64) + 1.0
+    numbers[np.arange(width) >= slots[:, None]] = 0.0  # padding past each event
+    values = np.zeros((n, width + 1))
+    values[:, 0] = lengths + 1.0
+    values[:, 1:] = numbers
     return np.full(values.shape, EVENT_SLOT, np.uint32), values
 
 

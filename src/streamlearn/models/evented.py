@@ -26,6 +26,7 @@ import numpy as np
 
 from streamlearn.base import PREDICT, ServedByCopies, ServesRows, Task
 from streamlearn.base.predictions import stack_predictions
+from streamlearn.features.columns import as_columns, n_rows, rows
 from streamlearn.features.event_rows import event_of, event_rows, events_of, plain_event
 
 
@@ -52,10 +53,18 @@ class EventByEvent(ServesRows, ServedByCopies):
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
         return event_schedule(self, hashes, values, ops, op_rows, targets)
 
-    def predict_learn_served(self, X: Any, targets: np.ndarray) -> tuple[Any, np.ndarray]:
-        """The rows that hold the events, and the learner's own ``predict_learn_many``
-        (its batch way, equal to one event at a time)."""
-        return event_rows(events_of(X)), batch_predict_learn(self, X, targets)
+    def predict_learn_served(self, X: Any, targets: np.ndarray, tail: int):
+        """The learner's own ``predict_learn_many`` (its batch way, equal to one event at a
+        time), and rows that hold the last ``tail`` events."""
+        return served_tail(X, tail), batch_predict_learn(self, X, targets)
+
+
+def served_tail(X: Any, tail: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows that hold the last ``tail`` events of a batch."""
+    columns = as_columns(X)
+    n = n_rows(columns)
+    start = max(n - tail, 0)
+    return event_rows(events_of({name: rows(col, start, n) for name, col in columns.items()}))
 
 
 def event_schedule(model: Any, hashes, values, ops, op_rows, targets) -> np.ndarray:

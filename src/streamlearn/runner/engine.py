@@ -148,6 +148,7 @@ class Runner:
             "expiry": expiry,
             "default_label": default_label,
             "window": window,
+            "recent_rows": rollback is not None,  # what the rollback test scores
         }
         self.lanes = [Lane(model, join=join, curves=curves, **self._lane_options)]
         self.lanes += [Lane(c, **self._lane_options) for c in challengers]

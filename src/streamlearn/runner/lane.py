@@ -95,18 +95,24 @@ class Recent:
     ----------
     size
         How many of the newest labels are kept.
+    keeps_rows
+        Keep their rows too (the rollback test scores earlier versions on them).
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int, keeps_rows: bool = True) -> None:
+        self.size, self.keeps_rows = size, keeps_rows
         self.rows: list[Rows] = []
         self.targets = np.zeros(0)
         self.losses = np.zeros(0)
 
-    def add(self, rows: Rows, targets: np.ndarray, losses: np.ndarray) -> None:
-        self.rows.append(rows)
+    def add(self, rows: Rows | None, targets: np.ndarray, losses: np.ndarray) -> None:
+        if self.keeps_rows:
+            self._add_rows(rows)
         self.targets = np.concatenate([self.targets, targets])[-self.size :]
         self.losses = np.concatenate([self.losses, losses])[-self.size :]
+
+    def _add_rows(self, rows: Rows) -> None:
+        self.rows.append(rows)
         kept, total = [], 0
         for part in reversed(self.rows):
             kept.append(part)
@@ -138,8 +144,9 @@ class Lane:
         :func:`~streamlearn.evaluate.default_metrics`).
     window
         Events in the rolling metrics.
-    recent
-        Labels kept for the rollback and promotion tests.
+    recent, recent_rows
+        Labels kept for the rollback and promotion tests, and whether their rows are kept
+        (the rollback test needs them).
     curves
         Metrics over time (see :class:`~streamlearn.evaluate.curve.Curve`), fed as the
         metrics are.
@@ -157,6 +164,7 @@ class Lane:
         metrics: list[Metric] | None = None,
         window: int | None = 1000,
         recent: int = 2000,
+        recent_rows: bool = True,
         curves: Sequence[Any] = (),
     ) -> None:
         check_lane(model, delay, ttl, expiry)
@@ -166,7 +174,7 @@ class Lane:
         # Rewards and a ranker's score (expected engagement) are scored as regressions.
         scored_as = model.task.scored_as
         self.metrics = metrics if metrics is not None else default_metrics(scored_as, window)
-        self.recent = Recent(recent)
+        self.recent = Recent(recent, recent_rows)
         self.curves = list(curves)
         self.pending = Operations.empty()
         self.early = EarlyLabels(ttl)
@@ -211,12 +219,14 @@ class Lane:
         reports_drift = isinstance(self.model, ReportsDrift)
         seen, known = (self.model.n_seen, len(self.model.drifts)) if reports_drift else (0, 0)
         columns = with_a_column(batch.features, n)
-        encoded, predictions = self.model.predict_learn_served(columns, batch.labels)
+        kept = self.recent.size if self.recent.keeps_rows else 0  # the rollback test's
+        encoded, predictions = self.model.predict_learn_served(columns, batch.labels, kept)
         done = len(predictions)  # fewer: a reset replaced the featurizer, see _step
         if reports_drift:
             learned = np.arange(done)
             stamp_drifts(self.model.drifts[known:], seen, learned, batch.offsets, batch.keys)
-        self._scored(batch.labels[:done], predictions, Rows(*encoded), np.arange(done))
+        rows = Rows(*encoded)  # the last len(rows) of those done
+        self._scored(batch.labels[:done], predictions, rows, np.arange(done) - done + len(rows))
         self.counters["served"] += done
         self.counters["learned"] += done
         self.offset, self.last_key = int(batch.offsets[done - 1]), float(batch.keys[done - 1])
@@ -429,7 +439,7 @@ class Lane:
             metric.update_many(targets, scored)
         tail = slice(-self.recent.size, None)  # only the newest labels are kept
         self.recent.add(
-            rows.take(row_of[tail]),
+            rows.take(row_of[tail]) if self.recent.keeps_rows else None,
             targets[tail],
             per_event_losses(self.model.task, targets[tail], scored[tail]),
         )
