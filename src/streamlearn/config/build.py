@@ -7,12 +7,19 @@ from typing import Any
 
 from streamlearn.adaptation import watched
 from streamlearn.base import Learner
-from streamlearn.config.schema import KIND_KEYS, ConfigError, ModelConfig, RunConfig
+from streamlearn.config.schema import (
+    FEATURE_KEYS,
+    KIND_KEYS,
+    ConfigError,
+    ModelConfig,
+    RunConfig,
+)
 from streamlearn.evaluate import detect_task
 from streamlearn.models import (
     BayesianLinearRegression,
     BiasedMF,
     EngagementRanker,
+    FraudDetector,
     HedgeClassifier,
     HedgeRegressor,
     LinearBandit,
@@ -35,6 +42,7 @@ FIXED_TASKS = {
     "ranker": "ranking",
     "mf": "regression",
     "one_vs_rest": "multiclass",
+    "fraud": "binary",
 }
 
 
@@ -88,6 +96,8 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
         return kind(members, eta=model.eta, discount=model.discount)
     if model.kind == "torch":
         return _torch_learner(model, task)
+    if model.kind == "fraud":
+        return _fraud_detector(model)
     common = {"alpha": model.alpha, "forgetting": model.forgetting, "capacity": model.capacity}
     if model.kind == "ranker":
         return EngagementRanker(
@@ -109,6 +119,13 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
         **common,
         features=model.features(),
     )
+
+
+def _fraud_detector(model: ModelConfig) -> Learner:
+    settings = {key: getattr(model, key) for key in sorted(KIND_KEYS["fraud"] - FEATURE_KEYS)}
+    if "optimizer" not in model.model_fields_set:
+        del settings["optimizer"]  # the detector's own default
+    return FraudDetector(**settings, features=model.features())
 
 
 def _torch_learner(model: ModelConfig, task: str) -> Learner:

@@ -114,6 +114,9 @@ KIND_KEYS = {
     "one_vs_rest": {"optimizer"} | FEATURE_KEYS,
     "hedge": {"task", "members", "eta", "discount"} | FEATURE_KEYS,
     "torch": {"task", "batch_size", "epochs", "lr", "seed"} | FEATURE_KEYS,
+    "fraud": {"entity", "time", "amount", "half_lives", "prior", "weight", "min_frauds"}
+    | {"rule_z", "fp_budget", "optimizer", "intercept_lr"}
+    | FEATURE_KEYS,
 }
 
 
@@ -124,8 +127,8 @@ class ModelConfig(_Section):
     Parameters
     ----------
     kind
-        ``linear``, ``one_vs_rest``, ``hedge``, ``torch``, ``bayesian``, ``bandit``,
-        ``ranker``, ``mf`` or ``river``.
+        ``linear``, ``one_vs_rest``, ``hedge``, ``torch``, ``fraud``, ``bayesian``,
+        ``bandit``, ``ranker``, ``mf`` or ``river``.
     task, optimizer
         A linear, Hedge or torch model's task (``auto``: from the data) and a linear
         model's optimizer: its name or ``{name, **hyper-parameters}`` (one-vs-rest: each
@@ -137,6 +140,10 @@ class ModelConfig(_Section):
     batch_size, epochs, lr
         A torch network's mini-batch, passes per mini-batch and Adam's learning rate
         (``seed`` seeds its weights; ``pip install 'streamlearn[torch]'``).
+    entity, time, amount, half_lives, prior, weight, min_frauds, rule_z, fp_budget, intercept_lr
+        The fraud detector's columns, entity store, cold-start rule, false-positive budget
+        and intercept rate (see :class:`~streamlearn.models.FraudDetector`; its optimizer
+        and ``bits`` default to its own, ``sgd`` and 18).
     bits, categorical, interactions, standardize, missing
         The featurizer (see :class:`~streamlearn.features.FeatureHasher`).
     alpha, beta, forgetting, covariance, capacity
@@ -154,7 +161,16 @@ class ModelConfig(_Section):
     """
 
     kind: Literal[
-        "linear", "one_vs_rest", "hedge", "torch", "bayesian", "bandit", "river", "ranker", "mf"
+        "linear",
+        "one_vs_rest",
+        "hedge",
+        "torch",
+        "fraud",
+        "bayesian",
+        "bandit",
+        "river",
+        "ranker",
+        "mf",
     ] = "linear"
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     # A name, or a table with the name and hyper-parameters: {name = "ftrl", alpha = 0.1}
@@ -197,6 +213,17 @@ class ModelConfig(_Section):
     batch_size: int = Field(32, ge=1, le=65536)
     epochs: int = Field(1, ge=1, le=100)
     lr: float = Field(0.001, gt=0)
+    # kind = "fraud": entity features, a cold-start rule, a logistic model, an FP budget
+    entity: str = "entity"
+    time: str = "Time"
+    amount: str = "Amount"
+    half_lives: list[float] = Field([3600.0, 86400.0], min_length=1, max_length=8)
+    prior: float = Field(0.002, gt=0, lt=1)
+    weight: float = Field(20.0, ge=0)
+    min_frauds: int = Field(5, ge=0)
+    rule_z: float = Field(3.0, gt=0)
+    fp_budget: float = Field(0.005, gt=0, lt=1)
+    intercept_lr: float = Field(0.1, ge=0)
     # kind = "river": any River estimator, as "module.Class | module.Class"
     river: str | None = None
     allow_pickle: bool = False  # River models checkpoint as pickles: say yes explicitly
@@ -211,7 +238,7 @@ class ModelConfig(_Section):
             "standardize": self.standardize,
             "missing": self.missing,
         }
-        if self.kind == "torch" and "bits" not in self.model_fields_set:
+        if self.kind in ("torch", "fraud") and "bits" not in self.model_fields_set:
             del settings["bits"]
         return settings
 
