@@ -22,10 +22,9 @@ import pyarrow.csv as pacsv
 from _report import emit
 
 from streamlearn.datasets import synth
-from streamlearn.evaluate import evaluate_file
 from streamlearn.models import LogisticRegression
 from streamlearn.registry import LocalRegistry
-from streamlearn.runner import Runner, SQLiteJoinStore
+from streamlearn.runner import Runner, SQLiteJoinStore, evaluate_file
 from streamlearn.streams import FileEvents, FileSource
 
 CROSSES = [("C1", "C2"), ("C3", "C4")]

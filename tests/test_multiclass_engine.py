@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 
 from streamlearn.datasets import elec2
-from streamlearn.evaluate.file import evaluate_file
 from streamlearn.models import SoftmaxRegression
 from streamlearn.registry import LocalRegistry
-from streamlearn.runner import MemoryJoinStore, Runner, SQLiteJoinStore
+from streamlearn.runner import MemoryJoinStore, Runner, SQLiteJoinStore, evaluate_file
 from streamlearn.runner.join.redis import RedisJoinStore
 from streamlearn.streams import CsvPredictions, FileEvents, RecordedEvents
 from streamlearn.streams.decode import event_columns

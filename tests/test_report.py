@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from streamlearn.datasets import elec2
-from streamlearn.evaluate import Curve, LogLoss, evaluate_file
+from streamlearn.evaluate import Curve, LogLoss
 from streamlearn.evaluate.metrics import RMSE
+from streamlearn.runner import evaluate_file
 from tests.test_runner_cli import run
 
 

@@ -114,4 +114,3 @@ publish_every = 0.05
         load_config_text('[model]\nkind = "river"\nriver = "linear_model.LogisticRegression"')
     with pytest.raises(ValueError, match="unknown River estimator"):
         interop.river_estimator("linear_model.Nope")
-

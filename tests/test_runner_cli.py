@@ -11,8 +11,9 @@ import pyarrow.csv as pacsv
 import pytest
 
 from streamlearn.datasets import elec2, synth
-from streamlearn.evaluate import evaluate_file, progressive_val_score_one
+from streamlearn.evaluate import progressive_val_score_one
 from streamlearn.models import LogisticRegression
+from streamlearn.runner import evaluate_file
 
 CLI = [sys.executable, "-m", "streamlearn.cli.main"]
 

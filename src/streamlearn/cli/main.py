@@ -31,11 +31,11 @@ from streamlearn.cli.status import status_table
 from streamlearn.config import ConfigError, build_runner, load_config, load_config_text
 from streamlearn.config.build import build_model
 from streamlearn.config.schema import SourceConfig
-from streamlearn.evaluate import Report, evaluate_file
+from streamlearn.evaluate import Report
 from streamlearn.models.factory import MODEL_NAMES
 from streamlearn.monitor import Monitor
 from streamlearn.monitor.report import write_report
-from streamlearn.runner import Runner, RunSummary
+from streamlearn.runner import Runner, RunSummary, evaluate_file
 from streamlearn.streams import RejectLog
 
 # Typer carries its own copy of click in recent releases: find its usage error by name.

@@ -1,4 +1,5 @@
-"""Metrics, progressive validation and the evaluation of a learner on a file."""
+"""Metrics and progressive validation (a file through the runner: :func:`streamlearn.runner.
+evaluate_file`)."""
 
 from streamlearn.evaluate.curve import Curve, default_curves
 from streamlearn.evaluate.metrics import (
@@ -22,17 +23,6 @@ from streamlearn.evaluate.progressive import (
 )
 from streamlearn.evaluate.tasks import detect_task
 
-
-def __getattr__(name: str):
-    # evaluate_file runs the runner, which scores with this package's metrics: it is
-    # imported when first asked for, once the runner can be.
-    if name == "evaluate_file":
-        from streamlearn.evaluate.file import evaluate_file
-
-        return evaluate_file
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "MAE",
     "MSE",
@@ -50,7 +40,6 @@ __all__ = [
     "default_curves",
     "default_metrics",
     "detect_task",
-    "evaluate_file",
     "progressive_val_score",
     "progressive_val_score_one",
 ]

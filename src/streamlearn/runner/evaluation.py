@@ -1,7 +1,9 @@
-"""Progressive evaluation of a learner on a file: read, validate, predict, learn, score.
+"""Progressive evaluation of a learner on a file (``streamlearn evaluate``): the runner,
+each label learned right after its event's prediction — the loop that ``streamlearn run``
+and the service run, with the file's labels at their events.
 
 >>> from streamlearn.datasets import elec2
->>> from streamlearn.evaluate import evaluate_file
+>>> from streamlearn.runner import evaluate_file
 >>> report, rejects = evaluate_file(elec2.path(), target="target")
 >>> report.events, report.task, rejects.count
 (45312, 'binary', 0)
@@ -27,7 +29,7 @@ from streamlearn.evaluate.progressive import Report, progressive_val_score
 from streamlearn.evaluate.tasks import detect_task
 from streamlearn.features.columns import n_rows
 from streamlearn.models.factory import DEFAULT_OPTIMIZER, make_learner
-from streamlearn.runner import Runner
+from streamlearn.runner.engine import Runner
 from streamlearn.streams import Batch, FileSource, Reject, RejectLog
 from streamlearn.streams.batch import EventBatch, label_array
 from streamlearn.streams.protocol import EventSource
