@@ -18,7 +18,7 @@ import hmac
 import math
 import os
 import time
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +33,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field
 
 from streamlearn.base import (
     Classifier,
@@ -42,24 +42,19 @@ from streamlearn.base import (
     Task,
     task_names,
 )
-from streamlearn.base.classes import MAX_LABEL_CHARS
 from streamlearn.base.predictions import class_predictions
 from streamlearn.monitor import MonitorCollector
 from streamlearn.registry import Registry
 from streamlearn.service.answers import answers, with_intervals
 from streamlearn.service.dashboard import add_dashboard
 from streamlearn.service.decide import DecisionLog, add_decide
+from streamlearn.service.fields import Features, Id, Label, Text, Value
 from streamlearn.service.recommend import add_recommend
 from streamlearn.service.trainer import Replica, Trainer
 
 MAX_EVENTS = 10_000
 MAX_BODY_BYTES = 32 << 20
 MAX_COLUMN_ROWS = 100_000
-Value = StrictStr | StrictBool | StrictInt | StrictFloat | None
-# A number, a bool, or (for a multiclass model) the name of a class.
-Label = (
-    StrictInt | StrictFloat | StrictBool | Annotated[StrictStr, Field(max_length=MAX_LABEL_CHARS)]
-)
 
 
 class Event(BaseModel):
@@ -74,8 +69,8 @@ class Event(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    id: StrictStr | StrictInt | None = None
-    features: dict[str, Value]
+    id: Id | None = None
+    features: Features
 
 
 class LabelledEvent(Event):
@@ -103,11 +98,11 @@ class PredictRequest(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    id: StrictStr | StrictInt | None = None
-    features: dict[str, Value] | None = None
+    id: Id | None = None
+    features: Features | None = None
     events: list[Event] | None = Field(None, max_length=MAX_EVENTS)
-    columns: dict[str, list[Value]] | None = None
-    ids: list[StrictStr | StrictInt] | None = None
+    columns: dict[Text, list[Value]] | None = None
+    ids: list[Id] | None = None
     track: bool = True  # keep the served features so that /feedback can join a label
 
     def all_events(self) -> list[Event]:
@@ -141,7 +136,7 @@ class RankRequest(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    context: dict[str, Value] = {}
+    context: Features = {}
     candidates: list[Event] = Field(..., min_length=1, max_length=MAX_EVENTS)
     track: bool = True
 
@@ -151,9 +146,9 @@ class FeedbackItem(BaseModel):
     model, the ``task`` it is for."""
 
     model_config = ConfigDict(extra="forbid")
-    id: StrictStr | StrictInt
+    id: Id
     label: Label
-    task: StrictStr | None = None  # a multi-task model's (a ranker's click, like…)
+    task: Text | None = None  # a multi-task model's (a ranker's click, like…)
 
 
 class FeedbackRequest(BaseModel):
@@ -169,9 +164,9 @@ class FeedbackRequest(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    id: StrictStr | StrictInt | None = None
+    id: Id | None = None
     label: Label | None = None
-    task: StrictStr | None = None
+    task: Text | None = None
     labels: list[FeedbackItem] | None = Field(None, max_length=MAX_EVENTS)
 
     def all_labels(self) -> list[FeedbackItem]:
@@ -187,7 +182,7 @@ class RollbackRequest(BaseModel):
     parent)."""
 
     model_config = ConfigDict(extra="forbid")
-    version: StrictStr | None = None
+    version: Text | None = None
 
 
 def create_app(

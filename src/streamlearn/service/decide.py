@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict
 
 from streamlearn.base import Task
-
-Value = StrictStr | StrictBool | StrictInt | StrictFloat | None
+from streamlearn.service.fields import Features, Id
 
 
 class DecideRequest(BaseModel):
@@ -42,8 +41,8 @@ class DecideRequest(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    id: StrictStr | StrictInt | None = None
-    context: dict[str, Value]
+    id: Id | None = None
+    context: Features
 
 
 class DecisionLog:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from streamlearn.models.recommend.mf import Factorization
+from streamlearn.service.fields import Id
 
 MAX_ITEMS = 1000
 
@@ -32,7 +33,7 @@ class RecommendRequest(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    user: StrictStr | StrictInt
+    user: Id
     n: int = Field(10, ge=1, le=MAX_ITEMS)
     exclude_seen: StrictBool = True
 

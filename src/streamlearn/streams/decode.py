@@ -31,7 +31,8 @@ def task_column(tasks: list[str | None]) -> np.ndarray | None:
 
 
 def check_event(event: Any) -> None:
-    """An event is a dict of names to text, numbers, bools or None."""
+    """An event is a dict of names to text, numbers, bools or None; its text is valid
+    Unicode (TypeError or ValueError, saying what is wrong)."""
     if not isinstance(event, dict):
         raise TypeError(f"an event is a dict of features, got {type(event).__name__}")
     for name, value in event.items():
@@ -40,6 +41,21 @@ def check_event(event: Any) -> None:
                 f"feature {name!r}: expected text, a number, a bool or null, "
                 f"got {type(value).__name__}"
             )
+        if not name.isascii():
+            check_text(name)
+        if type(value) is str and not value.isascii():
+            check_text(value)
+
+
+def check_text(text: str) -> str:
+    """``text`` if it is valid Unicode; a lone surrogate (JSON's ``"\\ud800"``, which
+    neither UTF-8, the hashing nor Arrow can take) is a ValueError."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("not valid Unicode (a lone surrogate)") from None
+    return text
 
 
 NO_FEATURES = "_no_features"  # a column nobody sends: all NaN, which no weight reads

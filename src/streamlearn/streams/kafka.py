@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import queue
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -33,7 +34,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from streamlearn.base.classes import MAX_LABEL_CHARS
 from streamlearn.streams.batch import EventBatch, StreamClock, is_class_label, label_array, shown
-from streamlearn.streams.decode import check_event, event_columns, struct_columns, task_column
+from streamlearn.streams.decode import (
+    check_event,
+    check_text,
+    event_columns,
+    struct_columns,
+    task_column,
+)
 from streamlearn.streams.files import Reject
 from streamlearn.streams.protocol import EventIngress, EventSource, PredictionSink
 
@@ -53,7 +60,7 @@ def _event_fields(
     features = record.get("features")
     try:
         check_event(features)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ValueError(str(exc)) from None
     label = record.get("label")
     if label is not None and not _is_label(label, class_labels):
@@ -67,6 +74,8 @@ def _event_fields(
     event_id = record.get("id")
     if event_id is not None and type(event_id) not in (str, int):
         raise ValueError(f"id must be text or an integer, got {type(event_id).__name__}")
+    if type(event_id) is str:
+        check_text(event_id)
     return (
         features,
         None if event_id is None else str(event_id),
@@ -120,7 +129,17 @@ def _safe_for_arrow(value: bytes) -> bool:
         and b"\n" not in body
         and b"\r" not in body
         and body.count(b"{") + body.count(b"[") <= MAX_BRACKETS
+        and not escapes_a_surrogate(body)
     )
+
+
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def escapes_a_surrogate(body: bytes) -> bool:
+    """JSON text that may decode to a lone surrogate (or a valid pair): such a message is
+    checked in full, not on the fast paths (Arrow and the hashing cannot take one)."""
+    return b"\\u" in body and SURROGATE_ESCAPE.search(body) is not None
 
 
 def _read_events(messages: list) -> tuple | None:
@@ -234,8 +253,12 @@ def _parse_label(value: bytes | None, class_labels: bool = False) -> tuple[str, 
             f'a label is {{"id": ..., "label": {kind}}} (a multi-task model\'s also has '
             '"task": <name>)'
         )
-    label = record["label"]
-    return str(record["id"]), label if isinstance(label, str) else float(label), task
+    event_id, label = record["id"], record["label"]
+    if type(event_id) not in (str, int):
+        raise ValueError(f"a label's id is text or an integer, got {type(event_id).__name__}")
+    for text in (str(event_id), task or ""):
+        check_text(text)
+    return str(event_id), label if isinstance(label, str) else float(label), task
 
 
 def _json_object(value: bytes | None) -> dict[str, Any]:
@@ -501,7 +524,8 @@ class KafkaEvents(EventSource):
         for message in messages:
             record = next(records)
             try:
-                fields = _plain_event(record)  # the common case, checked quickly
+                quick = not escapes_a_surrogate(message.value() or b"")
+                fields = _plain_event(record) if quick else None  # the common case, quickly
                 if fields is None:
                     if isinstance(record, ValueError):
                         raise record
