@@ -28,6 +28,7 @@ from streamlearn.base import (
     MulticlassClassifier,
     ReportsDrift,
     ServesRows,
+    Task,
     task_names,
 )
 from streamlearn.base.losses import per_event_losses
@@ -55,7 +56,7 @@ from streamlearn.runner.schedule import (
     merged_order,
     step_kinds,
 )
-from streamlearn.streams.batch import EventBatch, number_labels, shown
+from streamlearn.streams.batch import EventBatch, binary_labels, number_labels, shown
 from streamlearn.streams.decode import with_a_column
 from streamlearn.streams.files import Reject
 
@@ -240,6 +241,8 @@ class Lane:
         coded, kind = number_labels, "number"
         if isinstance(self.model, MulticlassClassifier):
             coded, kind = self.model.class_codes, "class label"
+        elif self.model.task == Task.BINARY:
+            coded, kind = binary_labels, "binary label (0/1 or a bool)"
         labels, refused = coded(batch.labels)
         self.counters["rejected"] += int(refused.sum())
         for i in np.flatnonzero(refused).tolist():

@@ -461,12 +461,17 @@ def _column(values: list[Any]) -> Any:
 
 def _labels(trainer: Trainer, labels: list[Any]) -> list[Any]:
     """Labels for the model's task: a multiclass model's name classes (text, numbers or
-    bools); any other model's labels are numbers (a bool counts as 0 or 1)."""
-    if isinstance(trainer.runner.model, MulticlassClassifier):
+    bools); a binary model's are 0/1; any other model's are numbers (a bool counts as 0
+    or 1)."""
+    model = trainer.runner.model
+    if isinstance(model, MulticlassClassifier):
         return labels
     if any(isinstance(label, str) for label in labels):
         raise HTTPException(422, "this model's labels are numbers (or bools), not text")
-    return [None if label is None else float(label) for label in labels]
+    numbers = [None if label is None else float(label) for label in labels]
+    if model.task == Task.BINARY and any(n not in (None, 0.0, 1.0) for n in numbers):
+        raise HTTPException(422, "this model's labels are 0/1 (or bools): the task is binary")
+    return numbers
 
 
 def _check_tasks(trainer: Trainer, tasks: list[str | None]) -> None:

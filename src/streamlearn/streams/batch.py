@@ -55,6 +55,15 @@ def number_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return numbers, refused
 
 
+def binary_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A binary model's labels as 0/1 (NaN: none), and which were refused (not 0, 1 or a
+    bool: NaN too)."""
+    numbers, refused = number_labels(labels)
+    bad = np.isfinite(numbers) & (numbers != 0.0) & (numbers != 1.0)
+    numbers[bad] = np.nan
+    return numbers, refused | bad
+
+
 def is_class_label(value: Any) -> bool:
     """A label from outside that may name a class: a finite number, a bool, or text of at
     most :data:`~streamlearn.base.classes.MAX_LABEL_CHARS` characters of valid Unicode."""
