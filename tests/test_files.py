@@ -177,3 +177,20 @@ def test_abandoned_and_failed_reads_leave_no_thread_behind(tmp_path, suffix):
     )
     result = subprocess.run([sys.executable, "-c", code], timeout=60, check=False)
     assert result.returncode == 3
+
+
+def test_a_reject_quotes_a_huge_value_cut_short(tmp_path):
+    """Twenty rows of 100 kB each: twenty short reasons, not 2 MB of dead letters."""
+    from streamlearn.streams import FileSource, RejectLog
+
+    path = tmp_path / "huge.csv"
+    huge = f"{'9' * 50_000}abc{'9' * 50_000}"  # not a number, in a column of numbers
+    rows = ["x,y"] + ["1,0"] * 5000 + [f"{huge},1"] * 20 + ["2,1"] * 5
+    path.write_text("\n".join(rows) + "\n")
+    log = RejectLog(tmp_path / "rejects.jsonl")
+    for batch in FileSource(path, "y"):
+        log.add(batch.rejects)
+    log.close()
+    assert log.count == 20
+    assert (tmp_path / "rejects.jsonl").stat().st_size < 20 * 400
+    assert all("cannot parse" in r.reason and len(r.reason) <= 300 for r in log.first)

@@ -35,9 +35,14 @@ BLOCK_BYTES = 1 << 22
 HEAD_BYTES = 1 << 20
 
 
+MAX_REASON_CHARS = 300  # a reason quotes values: long ones are cut
+
+
 @dataclass
 class Reject:
-    """A row left out of the stream: its 1-based row number (header excluded) and why.
+    """A row left out of the stream: its 1-based row number (header excluded) and why. The
+    reason is cut to :data:`MAX_REASON_CHARS` characters and made valid Unicode, whatever
+    value it quotes (a dead-letter file stays small and readable).
 
     Parameters
     ----------
@@ -45,10 +50,21 @@ class Reject:
         The 1-based row number (header excluded).
     reason
         Why it was left out.
+
+    Example
+    -------
+    >>> len(Reject(7, "value " + "x" * 10_000 + " is bad").reason)
+    300
     """
 
     row: int
     reason: str
+
+    def __post_init__(self) -> None:
+        reason = self.reason.encode("utf-8", "backslashreplace").decode("utf-8")
+        if len(reason) > MAX_REASON_CHARS:
+            reason = reason[: MAX_REASON_CHARS - 1] + "…"
+        self.reason = reason
 
 
 @dataclass
@@ -422,7 +438,7 @@ def _parse_numbers(
     ok = pc.fill_null(pc.match_substring_regex(column, _NUMBER, ignore_case=True), True)
     ok_mask = ok.to_numpy(zero_copy_only=False)
     reasons = {
-        int(i): f"{what} {name!r}: cannot parse {column[int(i)].as_py()!r} as a number"
+        int(i): f"{what} {name!r}: cannot parse {column[int(i)].as_py()!r:.80} as a number"
         for i in np.flatnonzero(~ok_mask)
     }
     cleaned = pc.if_else(ok, column, pa.scalar(None, column.type))

@@ -564,6 +564,8 @@ class KafkaEvents(EventSource):
 
     def _dead_letter(self, message, reason: str) -> Reject:
         self.dead_letters += 1
+        reject = Reject(int(message.offset()), reason)
+        reason = reject.reason  # cut short, valid Unicode
         if self.producer is not None:
             value = message.value() or b""
             record = {
@@ -579,7 +581,7 @@ class KafkaEvents(EventSource):
                 headers={"reason": reason.encode()},
             )
             self.producer.poll(0)
-        return Reject(int(message.offset()), reason)
+        return reject
 
     def _now(self) -> float:
         self.last_key = self.clock.now(after=self.last_key)
