@@ -33,6 +33,7 @@ def test_predictions_logged_joined_scored_and_learned_are_the_ones_served(tmp_pa
         drain_at_end=False,
         predictions=log,
     )
+    runner.champion.recent.keeps_rows = True  # the rows learned, to compare (see Recent)
     trainer = Trainer(runner, live, publish_every=0.0)  # a new serving copy at every batch
     served_records = []
     put = live.put
@@ -119,6 +120,7 @@ def test_a_fraud_transaction_is_learned_with_the_entity_features_it_was_served_w
     live = LiveEvents()
     detector = FraudDetector(entity="card", time="t", amount="amount", min_frauds=0, bits=10)
     runner = Runner(detector, live, ttl=600.0, micro_batch=64, drain_at_end=False)
+    runner.champion.recent.keeps_rows = True  # the rows learned, to compare (see Recent)
     trainer = Trainer(runner, live, publish_every=3600.0)  # the serving copy stays behind
     served_records = []
     put = live.put

@@ -97,23 +97,28 @@ class Recent:
     size
         How many of the newest labels are kept.
     keeps_rows
-        Keep their rows too (the rollback test scores earlier versions on them).
+        Keep their rows even where that costs an encoding of its own (labels that come
+        with their events): the rollback test scores earlier versions on them.
     """
 
     def __init__(self, size: int, keeps_rows: bool = True) -> None:
         self.size, self.keeps_rows = size, keeps_rows
-        self.rows: list[Rows] = []
+        self.rows: list[Rows] | None = []  # None: not kept for every label (see add)
         self.targets = np.zeros(0)
         self.losses = np.zeros(0)
 
     def add(self, rows: Rows | None, targets: np.ndarray, losses: np.ndarray) -> None:
-        if self.keeps_rows:
+        """Labels learned, with their rows (None: not kept, and the older rows no longer
+        match the labels kept)."""
+        if rows is None:
+            self.rows = None
+        else:
             self._add_rows(rows)
         self.targets = np.concatenate([self.targets, targets])[-self.size :]
         self.losses = np.concatenate([self.losses, losses])[-self.size :]
 
     def _add_rows(self, rows: Rows) -> None:
-        self.rows.append(rows)
+        self.rows = [rows] if self.rows is None else [*self.rows, rows]
         kept, total = [], 0
         for part in reversed(self.rows):
             kept.append(part)
@@ -123,6 +128,8 @@ class Recent:
         self.rows = kept[::-1]
 
     def stacked_rows(self) -> Rows:
+        if self.rows is None or sum(len(r) for r in self.rows) < len(self.targets):
+            raise ValueError("the recent labels' rows were not kept (see keeps_rows)")
         rows = Rows.stack(self.rows)
         return rows.take(np.arange(len(rows) - len(self.targets), len(rows)))
 
@@ -226,8 +233,9 @@ class Lane:
         if reports_drift:
             learned = np.arange(done)
             stamp_drifts(self.model.drifts[known:], seen, learned, batch.offsets, batch.keys)
-        rows = Rows(*encoded)  # the last len(rows) of those done
-        self._scored(batch.labels[:done], predictions, rows, np.arange(done) - done + len(rows))
+        rows = Rows(*encoded) if kept else None  # the last len(rows) of those done
+        row_of = np.arange(done) - done + (len(rows) if rows is not None else 0)
+        self._scored(batch.labels[:done], predictions, rows, row_of)
         self.counters["served"] += done
         self.counters["learned"] += done
         self.offset, self.last_key = int(batch.offsets[done - 1]), float(batch.keys[done - 1])
@@ -436,13 +444,14 @@ class Lane:
             targets = np.where(due.kinds[labels] == LABEL, due.targets[labels], self.default_label)
         self._scored(targets, served_of[labels], rows, row_of[labels])
 
-    def _scored(self, targets, scored, rows: Rows, row_of: np.ndarray) -> None:
-        """Labels score the predictions their events were served with (rows ``row_of``)."""
+    def _scored(self, targets, scored, rows: Rows | None, row_of: np.ndarray) -> None:
+        """Labels score the predictions their events were served with (rows ``row_of``,
+        if kept)."""
         for metric in (*self.metrics, *self.curves):
             metric.update_many(targets, scored)
         tail = slice(-self.recent.size, None)  # only the newest labels are kept
         self.recent.add(
-            rows.take(row_of[tail]) if self.recent.keeps_rows else None,
+            rows.take(row_of[tail]) if rows is not None else None,
             targets[tail],
             per_event_losses(self.model.task, targets[tail], scored[tail]),
         )

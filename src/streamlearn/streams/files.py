@@ -191,11 +191,18 @@ class FileSource:
             "parquet": self._parquet_tables,
         }
         row = 0
+        self._ragged = _RaggedRows()
         try:
             for table, rejects in readers[self.format]():
-                batch = self._to_batch(table, row, rejects)
-                row = batch.end_row
+                numbers = self._ragged.data_rows(row, table.num_rows)
+                batch = self._to_batch(table, row, rejects, numbers)
+                batch.rejects += self._ragged.up_to(batch.end_row)
+                row += table.num_rows
                 yield batch
+            if self._ragged.pending:  # bad rows after the last good one
+                rejects = self._ragged.up_to(np.inf)
+                empty = np.zeros(0, np.int64)
+                yield Batch({}, np.zeros(0), empty, max(r.row for r in rejects), rejects)
         finally:
             if self._raw is not None:
                 self._raw.close()
@@ -210,9 +217,10 @@ class FileSource:
         done = 0
         while True:
             try:
-                for record_batch in self._csv_batches(names, numbers, skip=done):
+                skip = self._ragged.lines_of(done)
+                for record_batch in self._csv_batches(names, numbers, skip=skip):
                     done += record_batch.num_rows
-                    yield pa.Table.from_batches([record_batch]), []
+                    yield _valid_text(pa.Table.from_batches([record_batch]))
                 return
             except pa.ArrowInvalid:
                 if not numbers:
@@ -222,7 +230,9 @@ class FileSource:
     def _csv_batches(
         self, names: list[str], numbers: set[str], skip: int
     ) -> Iterator[pa.RecordBatch]:
-        types = {name: pa.float64() if name in numbers else pa.string() for name in names}
+        # Text is read as bytes and checked as UTF-8 afterwards: a bad value is a reject,
+        # not the end of the file.
+        types = {name: pa.float64() if name in numbers else pa.binary() for name in names}
         with self._open() as fh:
             # One thread: the learner runs beside the reader, and CPU seconds stay honest.
             reader = pacsv.open_csv(
@@ -230,7 +240,9 @@ class FileSource:
                 read_options=pacsv.ReadOptions(
                     block_size=BLOCK_BYTES, use_threads=False, skip_rows_after_names=skip
                 ),
-                parse_options=pacsv.ParseOptions(delimiter=self.delimiter),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.delimiter, invalid_row_handler=self._ragged.skip
+                ),
                 convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
             )
             try:
@@ -249,7 +261,10 @@ class FileSource:
             sample = pacsv.read_csv(
                 pa.BufferReader(head),
                 read_options=pacsv.ReadOptions(use_threads=False),
-                parse_options=pacsv.ParseOptions(delimiter=self.delimiter),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.delimiter, invalid_row_handler=lambda _row: "skip"
+                ),
+                convert_options=pacsv.ConvertOptions(check_utf8=False),
             )
         except pa.ArrowInvalid as exc:
             raise ValueError(f"{self.path}: not a readable CSV file ({exc})") from None
@@ -315,7 +330,10 @@ class FileSource:
         column = sample.column(self.target)
         self.text_target = self.target not in self.numeric and not _is_boolean_text(column)
 
-    def _to_batch(self, table: pa.Table, start_row: int, rejects: list[Reject]) -> Batch:
+    def _to_batch(
+        self, table: pa.Table, start_row: int, rejects: list[Reject], numbers: np.ndarray
+    ) -> Batch:
+        """The table's rows as a batch; ``numbers``: each row's number in the file."""
         n = table.num_rows
         bad = np.zeros(n, bool)
         for reject in rejects:
@@ -346,9 +364,79 @@ class FileSource:
                 bad[i] = True
                 rejects.append(Reject(i, reason))
         for reject in rejects:
-            reject.row += start_row + 1
-        rows = np.arange(start_row + 1, start_row + n + 1)
-        return Batch(features, target, rows, start_row + n, []).keep(~bad, rejects)
+            reject.row = int(numbers[reject.row])
+        end_row = int(numbers[-1]) if n else start_row
+        return Batch(features, target, numbers, end_row, []).keep(~bad, rejects)
+
+
+class _RaggedRows:
+    """Rows with too few or too many fields, which the CSV reader skips: their numbers in
+    the file (1-based, header excluded), so that the good rows keep theirs."""
+
+    def __init__(self) -> None:
+        self.numbers: list[int] = []  # in the order found (ascending)
+        self.reasons: dict[int, str] = {}
+        self.given = 0  # how many were handed out as rejects
+
+    def skip(self, row: Any) -> str:
+        number = int(row.number) - 1 if row.number is not None else -1
+        if number not in self.reasons:  # a file read again from a block finds it again
+            self.numbers.append(number)
+            self.reasons[number] = (
+                f"{row.actual_columns} fields where the header has {row.expected_columns}"
+            )
+        return "skip"
+
+    def lines_of(self, good: int) -> int:
+        """The data lines that hold the first ``good`` good rows (and the ragged ones
+        among them)."""
+        return int(self.data_rows(good - 1, 1)[0]) if good else 0
+
+    def data_rows(self, first: int, n: int) -> np.ndarray:
+        """The file's row numbers of good rows ``first`` to ``first + n - 1`` (0-based)."""
+        if not self.numbers:
+            return np.arange(first + 1, first + n + 1)
+        skipped = np.array(sorted(self.numbers))
+        candidates = np.arange(1, first + n + len(skipped) + 1)
+        return np.setdiff1d(candidates, skipped, assume_unique=True)[first : first + n]
+
+    @property
+    def pending(self) -> bool:
+        return self.given < len(self.numbers)
+
+    def up_to(self, row: float) -> list[Reject]:
+        """The ragged rows up to ``row`` not handed out yet, as rejects."""
+        ready = sorted(n for n in self.numbers[self.given :] if n <= row)
+        self.given += len(ready)
+        return [Reject(number, self.reasons[number]) for number in ready]
+
+
+def _valid_text(table: pa.Table) -> tuple[pa.Table, list[Reject]]:
+    """Columns read as bytes, as text: a value that is not UTF-8 is a reject (its row) and
+    becomes null."""
+    rejects: list[Reject] = []
+    columns = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_binary(column.type):
+            column = column.combine_chunks()
+            try:
+                column = column.cast(pa.string())
+            except pa.ArrowInvalid:
+                column, bad = _utf8_or_null(column)
+                rejects += [Reject(int(i), f"column {name!r}: not UTF-8 text") for i in bad]
+        columns.append(column)
+    return pa.table(dict(zip(table.column_names, columns, strict=True))), rejects
+
+
+def _utf8_or_null(column: pa.Array) -> tuple[pa.Array, list[int]]:
+    values, bad = [], []
+    for i, raw in enumerate(column.to_pylist()):
+        try:
+            values.append(None if raw is None else raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            values.append(None)
+            bad.append(i)
+    return pa.array(values, pa.string()), bad
 
 
 def _empty(column: pa.ChunkedArray) -> np.ndarray:

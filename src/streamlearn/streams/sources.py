@@ -92,6 +92,11 @@ class FileEvents(EventSource):
         for batch in self.file:
             keep = batch.rows > after
             if not keep.any():
+                rejects = [r for r in batch.rejects if r.row > after]
+                if rejects:  # a stretch of bad rows only: still reported
+                    events = EventBatch.empty()
+                    events.rejects = rejects
+                    yield events
                 continue
             batch = self._without_missing_ids(batch.keep(keep) if not keep.all() else batch)
             events = self._events(batch)
