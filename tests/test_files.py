@@ -194,3 +194,48 @@ def test_a_reject_quotes_a_huge_value_cut_short(tmp_path):
     assert log.count == 20
     assert (tmp_path / "rejects.jsonl").stat().st_size < 20 * 400
     assert all("cannot parse" in r.reason and len(r.reason) <= 300 for r in log.first)
+
+
+def test_ragged_rows_and_bytes_that_are_not_utf8_are_rejects_not_the_end(tmp_path):
+    """Too few or too many fields, or text that is not UTF-8: that row is a reject with its
+    number; every other row is read, under its own number, and a run learns them all."""
+    from streamlearn.models import LogisticRegression
+    from streamlearn.runner import Runner
+    from streamlearn.streams import FileEvents
+
+    lines = [b"colour,size,y"]
+    bad = {}
+    for row in range(1, 3001):
+        if row % 500 == 7:
+            lines.append(b"red,1")  # a field short
+            bad[row] = "2 fields where the header has 3"
+        elif row % 500 == 9:
+            lines.append(b"red,1,0,extra")
+            bad[row] = "4 fields where the header has 3"
+        elif row % 500 == 11:
+            lines.append(b"r\xffd,1,0")
+            bad[row] = "column 'colour': not UTF-8 text"
+        else:
+            lines.append(b"%s,%d,%d" % ([b"red", b"blue"][row % 2], row % 5, row % 2))
+    path = tmp_path / "broken.csv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    batches = list(FileSource(path, "y"))
+    rows = np.concatenate([b.rows for b in batches])
+    rejects = {r.row: r.reason for b in batches for r in b.rejects}
+    assert rejects == bad
+    assert sorted(rows.tolist()) == [r for r in range(1, 3001) if r not in bad]
+    targets = np.concatenate([b.target for b in batches])
+    np.testing.assert_array_equal(targets, rows % 2)  # each row under its own number
+
+    from streamlearn.registry import LocalRegistry
+
+    def runner():
+        registry = LocalRegistry(tmp_path / "registry")
+        events = FileEvents(path, "y")
+        return Runner(LogisticRegression(bits=10), events, registry=registry, micro_batch=256)
+
+    first = runner().run(limit=1024)  # four micro-batches, past the first bad rows
+    summary = runner().run()
+    assert summary.resumed_from is not None
+    assert first.served == 1024 and summary.served == summary.learned == 3000 - len(bad)
+    assert summary.rejected == len(bad)

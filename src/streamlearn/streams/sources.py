@@ -100,9 +100,15 @@ class FileEvents(EventSource):
                 continue
             batch = self._without_missing_ids(batch.keep(keep) if not keep.all() else batch)
             events = self._events(batch)
-            events.rejects = [r for r in batch.rejects if r.row > after]
+            rejects = sorted((r for r in batch.rejects if r.row > after), key=lambda r: r.row)
             for start in range(0, len(events), rows):
-                yield events.slice(start, min(start + rows, len(events)))
+                part = events.slice(start, min(start + rows, len(events)))
+                # Each reject goes with the micro-batch it falls in (a run stopped there and
+                # resumed reports the later ones once, after it).
+                last = part.offsets[-1] if start + rows < len(events) else np.inf
+                part.rejects = [r for r in rejects if r.row <= last]
+                rejects = rejects[len(part.rejects) :]
+                yield part
 
     def _without_missing_ids(self, batch):
         """Rows without an id cannot be joined with a label: rejects."""
