@@ -106,20 +106,14 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
         self._grow(len(self.index))
         return self.learned[: len(self.index)]
 
+    def _softmax_state(self, learned: np.ndarray) -> tuple:
+        """The arrays and settings the softmax kernels take, in their order."""
+        return learned, self.table, self.intercept, self.counters, self.optimizer.code, self._hyper
+
     def _call_one(self, x: Mapping[str, Any], target: int, learn: bool):
         event = self._encode(x)
-        return run_softmax_one(
-            event.hashes,
-            event.values,
-            target,
-            self._learned_now(),
-            self.table,
-            self.intercept,
-            self.counters,
-            self.optimizer.code,
-            self._hyper,
-            learn,
-        )
+        state = self._softmax_state(self._learned_now())
+        return run_softmax_one(event.hashes, event.values, target, *state, learn)
 
     def predict_proba_one(self, x: Mapping[str, Any]) -> dict[Any, float]:
         proba = self._call_one(x, -1, learn=False)
@@ -145,19 +139,8 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
         learned = self._learned_now()
         out = np.zeros((n, len(learned)))
         for start, stop, hashes, values in self._encoded_chunks(columns, n, learn):
-            run_softmax(
-                hashes,
-                values,
-                targets[start:stop],
-                learned,
-                self.table,
-                self.intercept,
-                self.counters,
-                self.optimizer.code,
-                self._hyper,
-                learn,
-                out[start:stop],
-            )
+            state = self._softmax_state(learned)
+            run_softmax(hashes, values, targets[start:stop], *state, learn, out[start:stop])
         return out
 
     def predict_proba_many(self, X: Any) -> np.ndarray:
@@ -179,20 +162,9 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
         if not (np.isfinite(taught).all() and ((taught >= 0) & (taught < len(learned))).all()):
             raise ValueError("a target to learn is not a class id of this model")
         out = np.zeros((len(ops), len(learned)))
-        run_softmax_ops(
-            hashes,
-            values,
-            codes.astype(np.int64),
-            ops,
-            np.asarray(op_rows, np.int64),
-            learned,
-            self.table,
-            self.intercept,
-            self.counters,
-            self.optimizer.code,
-            self._hyper,
-            out,
-        )
+        rows = np.asarray(op_rows, np.int64)
+        state = self._softmax_state(learned)
+        run_softmax_ops(hashes, values, codes.astype(np.int64), ops, rows, *state, out)
         self._cached = None
         return out
 
