@@ -273,3 +273,17 @@ token = "{TOKEN}"
         assert trainer.runner.counters["served"] == elec2.N_EVENTS + 10
     finally:
         trainer.stop()
+
+
+def test_health_says_down_with_a_503_once_the_trainer_has_stopped():
+    """A supervisor or a load balancer sees a dead trainer: 503 and why, not a 200."""
+    live = LiveEvents()
+    trainer = Trainer(Runner(LogisticRegression(bits=8), live, drain_at_end=False), live)
+    trainer.start()
+    client = TestClient(create_app(trainer=trainer, token="t"))
+    alive = client.get("/health")
+    assert alive.status_code == 200 and alive.json()["status"] == "ok"
+    trainer.stop()
+    down = client.get("/health")
+    assert down.status_code == 503
+    assert down.json()["status"] == "down" and "trainer has stopped" in down.json()["error"]

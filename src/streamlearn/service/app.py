@@ -347,12 +347,18 @@ def create_app(
         return {"champion": chosen}
 
     @app.get("/health")
-    async def health() -> dict[str, Any]:
+    async def health() -> JSONResponse:
+        """``ok``; ``degraded`` (200) while the service rides out trouble (a registry that
+        does not answer); ``down`` (503, for a supervisor or load balancer) once the
+        trainer or the replica's poller has stopped."""
         serving = server.serving
         problems = server.problems()
-        return {
-            "status": "ok" if server.alive and not problems else "degraded",
-            "role": "trainer" if trainer is not None else "replica",
+        status = "down" if not server.alive else "degraded" if problems else "ok"
+        role = "trainer" if trainer is not None else "replica"
+        problems = problems or ([] if server.alive else [f"the {role} has stopped"])
+        body = {
+            "status": status,
+            "role": role,
             "model_version": serving.version if serving else None,
             "events_learned": serving.events_learned if serving else 0,
             "serving_age_seconds": round(time.time() - serving.published_at, 3)
@@ -360,6 +366,7 @@ def create_app(
             else None,
             "error": "; ".join(problems) if problems else None,
         }
+        return JSONResponse(body, status_code=503 if status == "down" else 200)
 
     @app.get("/metrics")
     def prometheus() -> Response:
