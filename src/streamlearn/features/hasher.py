@@ -4,7 +4,8 @@ An event becomes a short list of (index, value) pairs in a fixed order: every co
 by name, then the crosses of each interaction (the models keep their own intercept). Text values
 (and integers of columns declared categorical) hash as ``column=value`` with value 1; numbers
 keep one weight per column and carry their value. Missing values, ``None``, empty strings,
-NaN and ±inf are absent: they touch no weight. Numbers are clipped to ±1e12.
+NaN and ±inf are absent: they touch no weight; so are numbers beyond ±1e12, which no online
+scaling could take in without being wrecked by them.
 
 >>> from streamlearn.features.hasher import FeatureHasher
 >>> hasher = FeatureHasher(bits=8, interactions=[("user", "ad")], standardize=False)
@@ -103,8 +104,9 @@ def _straight_line_encoder(x, names, seeds, plain, pairs, standardize):
     return scope["encode"]
 
 
-def _clip(x: float) -> float:
-    return min(max(x, -MAX_ABS_VALUE), MAX_ABS_VALUE)
+def _usable(numbers: np.ndarray) -> np.ndarray:
+    """Values that count (finite, within ±MAX_ABS_VALUE); the others are absent."""
+    return np.abs(numbers) <= MAX_ABS_VALUE  # False for NaN
 
 
 class FeatureHasher:
@@ -249,7 +251,7 @@ class FeatureHasher:
         seen: list[str] = []
         if self.missing:
             for j, name in enumerate(names):
-                if not _is_missing(x.get(name)):
+                if not _is_missing(x.get(name), name in self._categorical):
                     seen.append(name)
                 elif name in self.known:
                     hashes[j], values[j] = self.missing_hash(name), 1.0
@@ -328,7 +330,8 @@ class FeatureHasher:
             return None
         if name in self._categorical and not isinstance(value, bool | np.bool_):
             return hash_text(_code_text(value, number), self.column_seed(name)), 1.0
-        number = _clip(number)
+        if abs(number) > MAX_ABS_VALUE:  # absurd: absent, as NaN is
+            return None
         if self.standardize:
             numbers.append((name, number))
             number = self.scaler.scale(name, number)
@@ -439,11 +442,11 @@ class FeatureHasher:
         if self.standardize:
             # Like the one-event path, a column gets statistics once a value is learned.
             mode = ZERO
-            if name in self.scaler.columns or (learn and np.isfinite(numbers).any()):
+            if name in self.scaler.columns or (learn and _usable(numbers).any()):
                 slot = self.scaler.slot(name)  # may grow the statistics: before reading them
                 mode, stats = SCALED, self.scaler.stats[slot]
         number_column(numbers, MAX_ABS_VALUE, stats, mode, learn, seed, hashes, values)
-        return np.isfinite(numbers) if self.missing else None
+        return _usable(numbers) if self.missing else None
 
     def _mark_missing(self, name: str, present: np.ndarray, learn: bool, hashes, values) -> None:
         """The "missing" feature where the column is known and has no value. A column is
@@ -525,11 +528,15 @@ def as_features(
     return FeatureHasher(**merged)
 
 
-def _is_missing(value: Any) -> bool:
+def _is_missing(value: Any, categorical: bool = False) -> bool:
+    """No value: None, empty text, NaN, ±inf, or a number beyond ±MAX_ABS_VALUE (unless
+    the column holds codes)."""
     if value is None or (isinstance(value, str) and not value):
         return True
-    if isinstance(value, float | np.floating):
-        return not math.isfinite(value)
+    if isinstance(value, float | np.floating) and not math.isfinite(value):
+        return True
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_):
+        return not categorical and abs(value) > MAX_ABS_VALUE
     return False
 
 

@@ -45,17 +45,17 @@ RAW, SCALED, ZERO = 0, 1, 2  # what number_column does with a present value
 
 @nb.njit(nogil=True, cache=True)
 def number_column(values, limit, stats, mode, learn, seed, out_hash, out_value):
-    """A numeric column into its slots in one pass: each value clipped to ±``limit``, then
-    kept (RAW), scaled by the running statistics (SCALED; with ``learn`` each value folds in
-    after use, exactly as the one-event path does) or 0 (ZERO: no statistics yet). Absent
-    values (NaN, ±inf) are 0, which the sparse representation skips."""
+    """A numeric column into its slots in one pass: each value kept (RAW), scaled by the
+    running statistics (SCALED; with ``learn`` each value folds in after use, exactly as the
+    one-event path does) or 0 (ZERO: no statistics yet). Absent values (NaN, ±inf, and
+    numbers beyond ±``limit``, which would wreck the statistics) are 0, which the sparse
+    representation skips."""
     for i in range(values.shape[0]):
         out_hash[i] = seed
         x = values[i]
-        if not math.isfinite(x):
+        if not (-limit <= x <= limit):  # False for NaN too
             out_value[i] = 0.0
             continue
-        x = min(max(x, -limit), limit)
         if mode == SCALED:
             out_value[i] = _scaled(stats, x)
             if learn:
@@ -139,7 +139,10 @@ class OnlineScaler:
         return {name: self.scale(name, float(value)) for name, value in x.items()}
 
     def state(self) -> tuple[np.ndarray, list[str]]:
-        return self.stats[: len(self.columns)].copy(), list(self.columns)
+        """The statistics, one row per column, columns by name: the same state whatever
+        order the columns were first seen in (one event at a time or a batch at once)."""
+        names = sorted(self.columns)
+        return self.stats[[self.columns[name] for name in names]].copy(), names
 
     @classmethod
     def from_state(cls, stats: np.ndarray, columns: list[str]) -> OnlineScaler:
