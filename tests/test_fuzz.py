@@ -307,6 +307,7 @@ NASTY_MESSAGES = [
     b'{"features": {"\\udfff": 1}, "label": 0}',
     b'{"id": "\\udbff", "features": {"a": 1}}',
     b'{"features": {"a": "\\ud83d\\ude00"}, "label": 1}',  # a valid pair: an emoji, served
+    json.dumps({"features": {f"k{i}": i for i in range(2000)}}).encode(),  # too wide
 ]
 
 
@@ -326,13 +327,13 @@ def test_nasty_messages_on_a_real_topic_become_dead_letters(kafka_broker, tmp_pa
             producer.produce(topics["events"], NASTY_MESSAGES[i])
     producer.flush(30)
     runner = runner_for(kafka_broker, topics, tmp_path / "reg", "nasty")
-    summary = run_until(runner, lambda s: s.served + s.rejected >= 200 + 16)
+    summary = run_until(runner, lambda s: s.served + s.rejected >= 200 + 17)
     assert summary.served >= 201 and _finite_weights(runner.model)
     dead = [
         json.loads(value)
         for _, value, _ in consume_all(kafka_broker, topics["dead"], summary.rejected)
     ]
-    assert len(dead) == summary.rejected >= 14 and all(d["reason"] for d in dead)
+    assert len(dead) == summary.rejected >= 15 and all(d["reason"] for d in dead)
     reasons = " | ".join(d["reason"] for d in dead)
     assert "nested too deeply" in reasons and "id must be text" in reasons
-    assert reasons.count("not valid Unicode") == 3
+    assert reasons.count("not valid Unicode") == 3 and "at most 1000 features" in reasons

@@ -287,3 +287,12 @@ def test_health_says_down_with_a_503_once_the_trainer_has_stopped():
     down = client.get("/health")
     assert down.status_code == 503
     assert down.json()["status"] == "down" and "trainer has stopped" in down.json()["error"]
+
+
+def test_an_event_wider_than_the_limit_is_refused(service):
+    """A batch's rows are as wide as its widest event: 1,001 features are a 422."""
+    client, _, _ = service
+    wide = {"features": {f"k{i}": i for i in range(1001)}}
+    answer = client.post("/predict", json=wide)
+    assert answer.status_code == 422 and "at most 1000" in answer.text
+    assert client.post("/predict", json={"features": {"k": 1}}).status_code == 200

@@ -1,6 +1,7 @@
 """The field types of request bodies: text is valid Unicode (a lone surrogate such as JSON's
 ``"\\ud800"`` is refused with a 422 naming the field, before it can reach hashing, Arrow or a
-join store), values are text, numbers, bools or null, labels numbers, bools or class names.
+join store), values are text, numbers, bools or null, labels numbers, bools or class names,
+and an event has at most 1,000 features.
 
 >>> from pydantic import TypeAdapter, ValidationError
 >>> TypeAdapter(Text).validate_python("café")
@@ -19,11 +20,11 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from streamlearn.base.classes import MAX_LABEL_CHARS
-from streamlearn.streams.decode import check_text
+from streamlearn.streams.decode import MAX_FEATURES, check_text
 
 Text = Annotated[StrictStr, AfterValidator(check_text)]
 Value = Text | StrictBool | StrictInt | StrictFloat | None
 Id = Text | StrictInt
 # A number, a bool, or (for a multiclass model) the name of a class.
 Label = StrictInt | StrictFloat | StrictBool | Annotated[Text, Field(max_length=MAX_LABEL_CHARS)]
-Features = dict[Text, Value]
+Features = Annotated[dict[Text, Value], Field(max_length=MAX_FEATURES)]

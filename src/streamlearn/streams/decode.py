@@ -19,6 +19,9 @@ import numpy as np
 import pyarrow as pa
 
 SCALARS = (str, int, float, bool, type(None))
+# Features in one event, at most: a batch's rows are as wide as its widest event, so one
+# event of 10,000 keys would cost a whole micro-batch 10,000 slots per row.
+MAX_FEATURES = 1000
 
 
 def task_column(tasks: list[str | None]) -> np.ndarray | None:
@@ -35,6 +38,8 @@ def check_event(event: Any) -> None:
     Unicode (TypeError or ValueError, saying what is wrong)."""
     if not isinstance(event, dict):
         raise TypeError(f"an event is a dict of features, got {type(event).__name__}")
+    if len(event) > MAX_FEATURES:
+        raise ValueError(f"an event has at most {MAX_FEATURES} features, this one {len(event)}")
     for name, value in event.items():
         if not isinstance(name, str) or not isinstance(value, SCALARS):
             raise TypeError(

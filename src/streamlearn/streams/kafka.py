@@ -35,6 +35,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from streamlearn.base.classes import MAX_LABEL_CHARS
 from streamlearn.streams.batch import EventBatch, StreamClock, is_class_label, label_array, shown
 from streamlearn.streams.decode import (
+    MAX_FEATURES,
     check_event,
     check_text,
     event_columns,
@@ -93,7 +94,7 @@ def _plain_event(record: Any) -> tuple[dict[str, Any], str | None, float, float 
     if type(record) is not dict or not record.keys() <= EVENT_KEYS:
         return None
     features, label, moment = record.get("features"), record.get("label"), record.get("time")
-    if type(features) is not dict:  # its values are checked by column, see _columns
+    if type(features) is not dict or len(features) > MAX_FEATURES:  # values: see _columns
         return None
     if label is not None and (type(label) not in (int, float) or not math.isfinite(label)):
         return None
@@ -167,6 +168,8 @@ def _arrow_events(values: list[bytes], messages: list) -> tuple | None:
     if not pa.types.is_struct(features.type) or features.null_count:
         return None
     columns = struct_columns(features)
+    if columns is not None and len(columns) > MAX_FEATURES:
+        return None  # a wide message in there: each is checked on its own
     labels = _numbers(table, "label")
     times = _numbers(table, "time")
     if columns is None or labels is None or times is None:
@@ -311,6 +314,8 @@ class KafkaEvents(EventSource):
         Labels name classes (a multiclass model's: text, numbers or bools); otherwise a
         label is a number and any other is a dead letter.
     """
+
+    class_labels = False  # see the parameter
 
     def __init__(
         self,
