@@ -296,3 +296,28 @@ def test_an_event_wider_than_the_limit_is_refused(service):
     answer = client.post("/predict", json=wide)
     assert answer.status_code == 422 and "at most 1000" in answer.text
     assert client.post("/predict", json={"features": {"k": 1}}).status_code == 200
+
+
+def test_a_trainer_behind_gets_back_pressure_not_unbounded_memory():
+    """Events and labels waiting for the trainer are bounded: past the bound a put is a 503
+    with Retry-After (tracked predictions too), and once it catches up all is well."""
+    live = LiveEvents(max_queued=100)
+    trainer = Trainer(Runner(LogisticRegression(bits=8), live, drain_at_end=False), live)
+    client = TestClient(create_app(trainer=trainer, token="t"))  # the trainer not started
+    auth = {"Authorization": "Bearer t"}
+    batch = {"events": [{"features": {"a": i}, "label": i % 2} for i in range(60)]}
+    assert client.post("/learn", json=batch, headers=auth).status_code == 200
+    full = client.post("/learn", json=batch, headers=auth)
+    assert full.status_code == 503 and full.headers["Retry-After"] == "1"
+    tracked = {"events": [{"id": f"p{i}", "features": {"a": i}} for i in range(50)]}
+    assert client.post("/predict", json=tracked).status_code == 503
+    untracked = client.post("/predict", json=tracked | {"track": False})
+    assert untracked.status_code == 200  # answering without queueing is never refused
+    feedback = {"labels": [{"id": f"p{i}", "label": 1} for i in range(50)]}
+    assert client.post("/feedback", json=feedback, headers=auth).status_code == 503
+    trainer.start()
+    try:
+        assert wait_for(lambda: trainer.runner.counters["learned"] == 60)
+        assert client.post("/learn", json=batch, headers=auth).status_code == 200
+    finally:
+        trainer.stop()

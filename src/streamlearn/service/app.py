@@ -51,6 +51,7 @@ from streamlearn.service.decide import DecisionLog, add_decide
 from streamlearn.service.fields import Features, Id, Label, Text, Value
 from streamlearn.service.recommend import add_recommend
 from streamlearn.service.trainer import Replica, Trainer
+from streamlearn.streams.protocol import IngressFull
 
 MAX_EVENTS = 10_000
 MAX_BODY_BYTES = 32 << 20
@@ -233,6 +234,12 @@ def create_app(
         # Where and why, without echoing the input (it may be huge, non-finite or secret).
         errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(IngressFull)
+    async def behind(_request: Request, exc: IngressFull) -> JSONResponse:
+        # The trainer is behind: back-pressure, not memory without bound.
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 

@@ -43,7 +43,7 @@ from streamlearn.streams.decode import (
     task_column,
 )
 from streamlearn.streams.files import Reject
-from streamlearn.streams.protocol import EventIngress, EventSource, PredictionSink
+from streamlearn.streams.protocol import EventIngress, EventSource, IngressFull, PredictionSink
 
 log = logging.getLogger("streamlearn.kafka")
 
@@ -698,9 +698,16 @@ class KafkaIngress(EventIngress):
         for event, event_id, label in zip(events, ids, labels, strict=True):
             record = {"features": event} | ({"id": event_id} if event_id is not None else {})
             record |= {"label": label} if label is not None else {}
-            self.producer.produce(self.events_topic, json.dumps(record).encode())
+            self._produce(self.events_topic, json.dumps(record).encode())
         self.producer.poll(0)
         return len(events)
+
+    def _produce(self, topic: str, value: bytes) -> None:
+        try:
+            self.producer.produce(topic, value)
+        except BufferError:  # the producer's queue is full: the broker is behind or away
+            self.producer.poll(0.1)
+            raise IngressFull("the Kafka producer's queue is full: try again shortly") from None
 
     def put_feedback(self, ids, labels, tasks=None) -> int:
         if self.labels_topic is None:
@@ -708,7 +715,7 @@ class KafkaIngress(EventIngress):
         tasks = tasks if tasks is not None else [None] * len(ids)
         for event_id, label, task in zip(ids, labels, tasks, strict=True):
             record = {"id": event_id, "label": label} | ({"task": task} if task else {})
-            self.producer.produce(self.labels_topic, json.dumps(record).encode())
+            self._produce(self.labels_topic, json.dumps(record).encode())
         self.producer.poll(0)
         return len(ids)
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from streamlearn.streams.batch import EventBatch, Served, StreamClock, label_array
 from streamlearn.streams.decode import check_event, event_columns, task_column
-from streamlearn.streams.protocol import EventIngress, EventSource
+from streamlearn.streams.protocol import EventIngress, EventSource, IngressFull
 
 _EVENT, _FEEDBACK = 0, 1
 
@@ -42,8 +42,9 @@ class LiveEvents(EventSource, EventIngress):
     Parameters
     ----------
     max_queued
-        Puts wait (up to 5 s, then fail) while this many are queued: memory stays bounded
-        when the trainer falls behind.
+        Events and labels waiting for the trainer, at most: a put that would exceed it
+        raises :class:`~streamlearn.streams.protocol.IngressFull` at once, so memory stays
+        bounded when the trainer falls behind (the service answers 503, ``Retry-After``).
 
     Example
     -------
@@ -62,8 +63,11 @@ class LiveEvents(EventSource, EventIngress):
 
     ends_on_close = True  # once closed and emptied, the stream ends
 
-    def __init__(self, max_queued: int = 1_000_000) -> None:
-        self._queue: queue.Queue = queue.Queue(maxsize=max_queued)
+    def __init__(self, max_queued: int = 200_000) -> None:
+        self.max_queued = max_queued
+        self._waiting = 0  # events and labels in the queue
+        self._count = threading.Lock()
+        self._queue: queue.Queue = queue.Queue()
         self._closed = threading.Event()
         self.sequence = 0
         self.last_key = -math.inf
@@ -90,7 +94,7 @@ class LiveEvents(EventSource, EventIngress):
             check_event(event)
         if served is not None and len(served.given) != len(events):
             raise ValueError("served must hold one entry per event")
-        self._queue.put((_EVENT, list(events), ids, labels, served), timeout=5)
+        self._enqueue((_EVENT, list(events), ids, labels, served), len(events))
         return len(events)
 
     def put_feedback(
@@ -101,8 +105,23 @@ class LiveEvents(EventSource, EventIngress):
         tasks = list(tasks) if tasks is not None else [None] * len(ids)
         if not (len(ids) == len(labels) == len(tasks)):
             raise ValueError("ids, labels and tasks must have the same length")
-        self._queue.put((_FEEDBACK, [str(i) for i in ids], list(labels), tasks), timeout=5)
+        self._enqueue((_FEEDBACK, [str(i) for i in ids], list(labels), tasks), len(ids))
         return len(ids)
+
+    def _enqueue(self, item: tuple, n: int) -> None:
+        with self._count:
+            if self._waiting + n > self.max_queued:
+                raise IngressFull(
+                    f"{self._waiting} events and labels wait for the trainer "
+                    f"(at most {self.max_queued}): try again shortly"
+                )
+            self._waiting += n
+        self._queue.put(item)
+
+    def _taken(self, item: tuple) -> tuple:
+        with self._count:
+            self._waiting -= len(item[1])
+        return item
 
     def close(self) -> None:
         """No more events: ``batches`` ends once the queue is empty."""
@@ -133,7 +152,7 @@ class LiveEvents(EventSource, EventIngress):
     def _take(self, rows: int, linger: float, tick: float) -> list[tuple]:
         items, events = [], 0
         try:
-            items.append(self._queue.get(timeout=tick))
+            items.append(self._taken(self._queue.get(timeout=tick)))
         except queue.Empty:
             return items
         deadline = time.monotonic() + linger
@@ -141,11 +160,12 @@ class LiveEvents(EventSource, EventIngress):
             events += len(items[-1][1]) if items[-1][0] == _EVENT else 0
             remaining = deadline - time.monotonic()
             try:
-                items.append(
+                item = (
                     self._queue.get(timeout=max(remaining, 0))
                     if remaining > 0
                     else self._queue.get_nowait()
                 )
+                items.append(self._taken(item))
             except queue.Empty:
                 break
         return items

@@ -45,6 +45,15 @@ class EventSource(ABC):
         """Let go of files, consumers and threads."""
 
 
+class IngressFull(Exception):
+    """The trainer is behind: events wait up to the configured bound. Try again after
+    ``retry_after`` seconds (the HTTP service answers 503 with ``Retry-After``)."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class EventIngress(ABC):
     """Where the HTTP API puts the events and labels it accepts (the live queue, or the
     Kafka topics the trainer reads)."""
