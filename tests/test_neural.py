@@ -131,3 +131,25 @@ def test_the_networks_run_in_the_engine_and_resume_bit_for_bit(kind):
     assert set(ENGINE) <= set(checks_for(kind(bits=8)))
     for check in ENGINE:
         check(lambda: kind(bits=8, batch_size=16, lr=0.01, seed=1))
+
+
+def test_a_snapshot_cannot_choose_the_code_that_builds_its_network(tmp_path):
+    """A forged snapshot naming another factory (os:system, say) is refused before any
+    import; a factory allowed by the program loads."""
+    from streamlearn.models.neural import allow_factory
+
+    state = TorchClassifier(bits=8).state()
+    forged = type(state)(
+        state.kind, state.params | {"factory": "os:system"}, state.arrays, state.meta
+    )
+    with pytest.raises(ValueError, match="not allowed"):
+        TorchClassifier.from_state(forged)
+    with pytest.raises(ValueError, match="not allowed"):
+        TorchClassifier(factory="tests.test_neural:tiny_net")
+    allow_factory("tests.test_neural:tiny_net")
+    net = TorchClassifier(bits=8, factory="tests.test_neural:tiny_net")
+    assert TorchClassifier.from_state(net.state()).factory == "tests.test_neural:tiny_net"
+
+
+def tiny_net(inputs: int, outputs: int):
+    return torch.nn.Linear(inputs, outputs)

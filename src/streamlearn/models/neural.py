@@ -73,7 +73,24 @@ def warm_mlp(inputs: int, outputs: int = 1, hidden: Iterable[int] = (32,)) -> An
     return WarmNet()
 
 
+# The factories a network may be built by. A snapshot names its factory, and a snapshot may
+# come from anyone who can write to the registry: only these, and those a program allows
+# (allow_factory), are ever imported.
+_ALLOWED_FACTORIES = {DEFAULT_FACTORY, "streamlearn.models.neural:warm_mlp"}
+
+
+def allow_factory(path: str) -> None:
+    """Let networks be built by ``path`` (``package.module:function``), from code or from a
+    snapshot that names it."""
+    _ALLOWED_FACTORIES.add(path)
+
+
 def _factory(path: str):
+    if path not in _ALLOWED_FACTORIES:
+        raise ValueError(
+            f"network factory {path!r} is not allowed: a snapshot cannot choose code to run "
+            "(allow it first: streamlearn.models.neural.allow_factory)"
+        )
     module, _, name = path.partition(":")
     try:
         return getattr(importlib.import_module(module), name)
