@@ -164,9 +164,9 @@ def test_serve(name, streams, tmp_path):
             assert (low + high) / 2 == pytest.approx(served["prediction"], rel=1e-12)
         feedback = {"id": "q", "label": labels[600]}
         assert client.post("/feedback", json=feedback, headers=auth).status_code == 200
-        wait_for(lambda: trainer.runner.counters["learned"] == 601)
-        scored = trainer.runner.champion.recent
-        assert len(scored.targets) == 601
+        scored = trainer.runner.champion.recent  # the trainer scores right after counting
+        wait_for(lambda: len(scored.targets) == 601)
+        assert trainer.runner.counters["learned"] == 601
         assert trainer.error is None
     finally:
         trainer.stop()
