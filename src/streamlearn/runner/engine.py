@@ -215,8 +215,10 @@ class Runner:
         lane = self.champion
         try:
             for batch in self.source.batches(lane.offset, self.micro_batch, lane.last_key):
-                if self._stop or (limit is not None and served_now >= limit):
-                    break
+                # A batch made is a batch run (a Kafka source counts it as read): the checks
+                # to stop come after each batch.
+                if limit is not None and served_now >= limit:
+                    break  # limit=0
                 if limit is not None and served_now + len(batch) > limit:
                     batch = batch.slice(0, limit - served_now)
                 self.dead_letters.add(batch.rejects)
@@ -234,6 +236,8 @@ class Runner:
                     policy.attempt(self.checkpoint, self.registry.unavailable)
                 if on_batch is not None:
                     on_batch(report.summarize(self, wall, cpu))
+                if self._stop or (limit is not None and served_now >= limit):
+                    break
             self.summary.stopped = self._stop
             if (limit is None or served_now < limit) and self.drain_at_end and not self._stop:
                 for each in self.lanes:

@@ -51,13 +51,19 @@ class PartitionFeed(KafkaEvents):
         self.closed = threading.Event()
 
     def batches(self, after: int = 0, rows: int = 16384, last_key: float = float("-inf")):
+        key = f"{self.events_topic}:{self.partition}"
         while not self.closed.is_set():
             try:
                 messages = self.inbox.get(timeout=self.poll_timeout)
             except queue.Empty:
                 yield EventBatch.empty(clock=self._now())
                 continue
-            yield self._batch(messages)
+            # A rebalance can hand over messages fetched before it, which the partition's
+            # new position reads again: each offset is learned once.
+            start = self.positions.get(key, -1)
+            fresh = [m for m in messages if m.offset() >= start]
+            if fresh:
+                yield self._batch(fresh)
 
     def close(self) -> None:
         self.closed.set()
