@@ -91,3 +91,14 @@ def test_secrets_stay_out_of_logs_errors_and_health(tmp_path):
         if process is not None and process.poll() is None:
             process.kill()
         server.kill()
+
+
+def test_a_damaged_tags_file_is_an_error_that_names_it(tmp_path):
+    """Garbage in a registry's tags.json: a ValueError naming the file, not a bare
+    JSONDecodeError from somewhere."""
+    registry = LocalRegistry(tmp_path / "registry")
+    registry.save(LogisticRegression(bits=4).state())
+    for garbage in (b"{not json", b"\xff\xfe", b'["a list"]', b'{"champion": 3}'):
+        (tmp_path / "registry" / "tags.json").write_bytes(garbage)
+        with pytest.raises(ValueError, match=r"tags\.json: not a tags file"):
+            registry.tags()

@@ -103,8 +103,19 @@ class LocalRegistry(Registry):
         return read_info(path)  # the header alone: no need to read the arrays
 
     def _tags(self) -> dict[str, str]:
+        """The tags file, checked: a damaged one is an error that names it."""
         path = self.root / "tags.json"
-        return json.loads(path.read_text()) if path.is_file() else {}
+        if not path.is_file():
+            return {}
+        try:
+            tags = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: not a tags file ({exc})") from None
+        if not isinstance(tags, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+        ):
+            raise ValueError(f"{path}: not a tags file (expected tag names to version ids)")
+        return tags
 
     def _set_tag(self, tag: str, version_id: str) -> None:
         tags = self._tags() | {tag: version_id}
