@@ -112,6 +112,40 @@ def test_a_stale_or_misshapen_worker_is_left_out(redis_client):
     np.testing.assert_array_equal(mixed.table, model.table)  # only itself was live and fit
 
 
+def test_garbage_another_worker_publishes_is_left_out(redis_client):
+    """What is read from Redis is checked: garbage bytes, a missing field, a NaN or
+    infinite weight, weights of NaN, a text array — each is skipped, never averaged in."""
+    import io
+
+    model = LogisticRegression(bits=6)
+    model.learn_many({"x": np.ones(10)}, np.ones(10))
+    shape = model.state().arrays["table"].shape
+
+    def npz(**arrays) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        return buffer.getvalue()
+
+    good_intercept = model.state().arrays["intercept"]
+    bad = {
+        "garbage": {"arrays": b"\x00not a zip", "weight": 1, "time": time.time()},
+        "no-weight": {"arrays": npz(table=np.zeros(shape), intercept=good_intercept)},
+        "nan-weight": {"arrays": npz(table=np.zeros(shape), intercept=good_intercept)}
+        | {"weight": "nan", "time": time.time()},
+        "nan-table": {"arrays": npz(table=np.full(shape, np.nan), intercept=good_intercept)}
+        | {"weight": 1, "time": time.time()},
+        "text-table": {"arrays": npz(table=np.full(shape, "x"), intercept=good_intercept)}
+        | {"weight": 1, "time": time.time()},
+        "bad-time": {"arrays": npz(table=np.zeros(shape), intercept=good_intercept)}
+        | {"weight": 1, "time": "soon"},
+    }
+    for worker, entry in bad.items():
+        redis_client.hset(f"bad:mix:{worker}", mapping=entry)
+        redis_client.sadd("bad:mix:workers", worker)
+    mixed = ParameterMixer(redis_client, "bad", "live", every_events=1).mix(model, 10)
+    np.testing.assert_array_equal(mixed.table, model.table)  # only itself was sound
+
+
 def test_a_rankers_heads_are_mixed(redis_client):
     from streamlearn.models import EngagementRanker
 

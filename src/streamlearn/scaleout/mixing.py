@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import time
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -126,16 +128,31 @@ class ParameterMixer:
         now = time.time()
         for raw in sorted(self.client.smembers(f"{self.group}:mix:workers")):
             worker = raw.decode() if isinstance(raw, bytes) else raw
-            entry = self.client.hgetall(self._key(worker))
-            if not entry or now - float(entry[b"time"]) > self.stale_after:
-                continue
-            with np.load(io.BytesIO(entry[b"arrays"]), allow_pickle=False) as data:
-                arrays = {name: data[name] for name in names if name in data.files}
-            fits = all(
-                name in arrays and arrays[name].shape == state.arrays[name].shape for name in names
-            )
-            if fits and np.isfinite([a.sum() for a in arrays.values()]).all():
-                yield arrays, float(entry[b"weight"])
+            read = _checked_entry(self.client.hgetall(self._key(worker)), names, state)
+            if read is not None and now - read[2] <= self.stale_after:
+                yield read[0], read[1]
 
     def describe(self) -> str:
         return json.dumps({"group": self.group, "worker": self.worker, "mixes": self.mixes})
+
+
+def _checked_entry(entry: dict, names: list[str], state: State) -> tuple | None:
+    """A worker's published (arrays, weight, time), or None when anything in it is off
+    (garbage, a missing or misshapen array, a value or weight that is not a finite number):
+    Redis is shared, and nothing read from it may poison this worker's model."""
+    try:
+        weight, published = float(entry[b"weight"]), float(entry[b"time"])
+        with np.load(io.BytesIO(entry[b"arrays"]), allow_pickle=False) as data:
+            arrays = {name: np.asarray(data[name]) for name in names if name in data.files}
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile):
+        return None
+    for name in names:
+        array = arrays.get(name)
+        mine = state.arrays[name]
+        if array is None or array.shape != mine.shape or array.dtype.kind not in "fiu":
+            return None
+        if not np.isfinite(array).all():
+            return None
+    if not (math.isfinite(weight) and weight > 0 and math.isfinite(published)):
+        return None
+    return arrays, weight, published
