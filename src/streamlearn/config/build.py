@@ -223,6 +223,7 @@ def build_runner(config: RunConfig, source: Any = None, **options: Any) -> Runne
         checkpoint_seconds=config.checkpoint.every_seconds,
         window=config.output.window,
         keep_versions=config.checkpoint.keep,
+        resumable_versions=config.checkpoint.resumable,
         predictions=predictions,
         dead_letters=config.output.dead_letters,
         micro_batch=config.output.micro_batch,

@@ -366,6 +366,9 @@ class CheckpointConfig(_Section):
         Checkpoint after this many events and/or seconds (an idle stream adds none).
     keep
         Newest versions kept, besides every tagged one.
+    resumable
+        How many of the newest versions a run can resume from exactly (the join store keeps
+        what restoring them needs; resuming from an older one is refused, saying why).
     """
 
     registry: Path | None = None
@@ -373,6 +376,7 @@ class CheckpointConfig(_Section):
     every_events: int | None = Field(100_000, ge=1)
     every_seconds: float | None = Field(None, gt=0)
     keep: int | None = Field(50, ge=1)  # newest versions kept (and every tagged one)
+    resumable: int = Field(3, ge=1)
 
 
 class OutputConfig(_Section):

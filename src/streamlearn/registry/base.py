@@ -217,6 +217,16 @@ class Registry(ABC):
             raise CorruptVersion(f"version {version_id} is unusable: {exc}") from None
         return state, Version(**info, tags=self._tags_of(version_id))
 
+    def newest(self, n: int) -> list[Version]:
+        """The records of the newest ``n`` versions that read, oldest first."""
+        found = []
+        for version_id in self._ids()[-n:]:
+            try:
+                found.append(self.record(version_id))
+            except CorruptVersion:
+                continue
+        return found
+
     def latest(self) -> tuple[State, Version] | None:
         """The newest version that loads; corrupt newer ones are warned about and skipped."""
         for version_id in reversed(self._ids()):

@@ -107,6 +107,9 @@ class Runner:
     keep_versions
         After each checkpoint the registry keeps this many newest versions and every tagged
         one; older ones are deleted (None: keep all).
+    resumable_versions
+        How many of the newest versions a run can resume from exactly (a durable join store
+        keeps what they need; it refuses an older one, saying why).
     mixer
         A :class:`~streamlearn.scaleout.mixing.ParameterMixer`: this worker's champion mixes
         its weights with the other workers' when due (one global model over partitions).
@@ -138,6 +141,7 @@ class Runner:
         drain_at_end: bool = True,
         mixer: Any = None,
         keep_versions: int | None = 50,
+        resumable_versions: int = 3,
         curves: Sequence[Any] = (),
     ) -> None:
         if micro_batch < 1:
@@ -165,7 +169,9 @@ class Runner:
         self.rejected = 0
         self.summary = RunSummary()
         self.swaps = Swaps(registry, gate, rollback, self.summary)
-        self.versions = Versions(registry, keep_versions, self.swaps, self.summary)
+        self.versions = Versions(
+            registry, keep_versions, self.swaps, self.summary, resumable_versions
+        )
         self.resumed_source: dict[str, Any] = {}  # the source state of the version resumed
         self._stop = False
         self._rollback_to: str | None = None

@@ -45,7 +45,13 @@ from streamlearn.runner.feedback import (
     step_places,
     without_task_feedback,
 )
-from streamlearn.runner.join import JoinStore, MemoryJoinStore, Rows, gather_rows
+from streamlearn.runner.join import (
+    JoinStore,
+    JoinStoreMismatch,
+    MemoryJoinStore,
+    Rows,
+    gather_rows,
+)
 from streamlearn.runner.schedule import (
     EXPIRE,
     LABEL,
@@ -503,7 +509,14 @@ class Lane:
         return nest(parts)
 
     def meta(self) -> dict[str, Any]:
-        return {"offset": self.offset, "last_key": self.last_key, "counters": self.counters}
+        """The lane's place in the stream (call after :meth:`arrays`: the join store's count
+        of waiting entries is taken once it has made itself consistent with the checkpoint)."""
+        return {
+            "offset": self.offset,
+            "last_key": self.last_key,
+            "counters": self.counters,
+            "waiting": len(self.join),
+        }
 
     def restore(self, model: Learner, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         """Continue from a checkpoint's :meth:`arrays` and :meth:`meta`."""
@@ -511,6 +524,7 @@ class Lane:
         self.model = model
         self.offset, self.last_key = int(meta["offset"]), float(meta["last_key"])
         self.join.restore(nested_part(arrays, "join"), self.offset)
+        self._check_waiting(int(meta.get("waiting", len(self.join))))
         pending = nested_part(arrays, "pending")
         self.pending = Operations.from_arrays(pending) if pending else Operations.empty()
         self.early.restore(nested_part(arrays, "early"))
@@ -518,6 +532,17 @@ class Lane:
         for i, metric in enumerate(self.metrics):
             metric.load(nested_part(arrays, f"metric{i}"))
         self.counters = {k: int(meta["counters"].get(k, 0)) for k in COUNTERS}
+
+    def _check_waiting(self, expected: int) -> None:
+        """The join store must hold what the checkpoint says was waiting: a durable store's
+        file deleted, emptied or swapped for another would lose labels silently."""
+        found = len(self.join)
+        if found != expected:
+            raise JoinStoreMismatch(
+                f"the join store ({self.join}) holds {found} entries waiting for labels at "
+                f"offset {self.offset}, the checkpoint says {expected}: its file was deleted, "
+                "replaced or damaged; put the right one back, or start a fresh registry"
+            )
 
     def close(self) -> None:
         self.join.close()

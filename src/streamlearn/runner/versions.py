@@ -29,6 +29,10 @@ class Versions:
     keep
         After each checkpoint the registry keeps this many newest versions and every tagged
         one (None: keep all).
+    resumable
+        How many of the newest versions a run can resume from exactly: a durable join store
+        keeps what restoring them needs (a label learned since is put back) and refuses,
+        naming why, to resume from an older one.
     swaps
         The run's promotions and rollbacks, told of each version saved.
     summary
@@ -36,9 +40,17 @@ class Versions:
     """
 
     def __init__(
-        self, registry: Registry | None, keep: int | None, swaps: Swaps, summary: RunSummary
+        self,
+        registry: Registry | None,
+        keep: int | None,
+        swaps: Swaps,
+        summary: RunSummary,
+        resumable: int = 3,
     ) -> None:
+        if resumable < 1:
+            raise ValueError(f"resumable must be >= 1, got {resumable}")
         self.registry, self.keep, self.swaps, self.summary = registry, keep, swaps, summary
+        self.resumable = resumable
         self.resumed = False
 
     def save(self, lanes: list[Lane], runner_meta: dict[str, Any], counters: dict) -> Version:
@@ -65,9 +77,10 @@ class Versions:
             | ({"window_loss": float(recent.mean())} if len(recent) else {}),
         )
         self.registry.promote(version.id)
-        for lane in lanes:
-            lane.join.saved(lane.offset)
         pruned = self.registry.prune(self.keep) if self.keep is not None else []
+        oldest = self._oldest_resumable(champion.offset)
+        for lane in lanes:
+            lane.join.restorable_from(oldest)
         self.swaps.saved(version, pruned)
         self._now_serving(lanes, version.id)
         self.summary.versions.append(version.id)
@@ -83,6 +96,12 @@ class Versions:
         )
         return version
 
+    def _oldest_resumable(self, offset: int) -> int:
+        """The offset of the oldest version a run may resume from exactly (``offset``, the
+        newest one's, if no other was written by a runner)."""
+        offsets = [v.offsets.get("file") for v in self.registry.newest(self.resumable)]
+        return min([int(o) for o in offsets if isinstance(o, int)] + [offset])
+
     def resume(self, lanes: list[Lane]) -> dict[str, Any] | None:
         """Put the lanes back where the registry's newest version left them (once); returns
         that version's runner metadata, or None for a fresh start."""
@@ -94,7 +113,7 @@ class Versions:
         latest = self.registry.latest()
         if latest is None:  # a fresh start: nothing a store holds belongs to this run
             for lane in lanes:
-                lane.join.restore({}, 0)
+                lane.join.reset()
             return None
         state, version = latest
         runner = restore_lanes(lanes, state, version.id)

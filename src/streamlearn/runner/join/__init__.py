@@ -13,7 +13,11 @@ Two stores:
   long label delay (days) does not have to fit in memory or in a snapshot. It commits before
   each checkpoint and keeps, per entry, the offset it was served at and the offset its label
   was taken at; restoring to a checkpoint's offset drops what was served after it and puts
-  back what was taken after it, so the store matches the snapshot exactly.
+  back what was taken after it, so the store matches the snapshot exactly. It keeps what
+  the newest few checkpoints need (``resumable_versions``), so a run whose newest snapshots
+  are unreadable resumes from an older one without losing a label; it refuses to resume from
+  one older still, and a checkpoint records how many entries were waiting, so a file
+  deleted or swapped is found at resume rather than losing labels silently.
 
 >>> import numpy as np
 >>> from streamlearn.runner.join import MemoryJoinStore, Rows
@@ -25,7 +29,7 @@ Two stores:
 ([True, False], [0.3], 1)
 """
 
-from streamlearn.runner.join.base import JoinStore, Rows, Taken
+from streamlearn.runner.join.base import JoinStore, JoinStoreMismatch, Rows, Taken
 from streamlearn.runner.join.gather import Gathered, gather_rows
 from streamlearn.runner.join.memory import MemoryJoinStore
 from streamlearn.runner.join.redis import RedisJoinStore
@@ -34,6 +38,7 @@ from streamlearn.runner.join.sqlite import SQLiteJoinStore
 __all__ = [
     "Gathered",
     "JoinStore",
+    "JoinStoreMismatch",
     "MemoryJoinStore",
     "RedisJoinStore",
     "Rows",

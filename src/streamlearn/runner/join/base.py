@@ -29,6 +29,11 @@ class Taken:
     deadlines: np.ndarray
 
 
+class JoinStoreMismatch(ValueError):
+    """The store does not hold what a checkpoint says it held (its file was deleted or
+    replaced), or it no longer keeps what restoring that checkpoint needs."""
+
+
 class JoinStore(ABC):
     """Served events waiting for their labels."""
 
@@ -60,9 +65,13 @@ class JoinStore(ABC):
         the checkpoint must hold for :meth:`restore` (none for a durable store)."""
         return {}
 
-    def saved(self, offset: int) -> None:  # noqa: B027 - only durable stores prune
-        """The checkpoint at ``offset`` is saved (a snapshot that failed to save is not):
-        what only older checkpoints needed may go from now on."""
+    def restorable_from(self, offset: int) -> None:  # noqa: B027 - only durable stores prune
+        """Restores may return to any saved checkpoint at ``offset`` or later: what only
+        older checkpoints needed may go from the next checkpoint on."""
+
+    def reset(self) -> None:
+        """Forget everything: a fresh run starts (nothing the store holds belongs to it)."""
+        self.restore({}, 0)
 
     @abstractmethod
     def restore(self, arrays: dict[str, np.ndarray], offset: int) -> None:

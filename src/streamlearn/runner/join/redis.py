@@ -20,6 +20,7 @@ import numpy as np
 from streamlearn.base.predictions import predictions_from_values
 from streamlearn.runner.join.base import (
     JoinStore,
+    JoinStoreMismatch,
     Rows,
     Taken,
     check_ids,
@@ -55,10 +56,13 @@ class RedisJoinStore(JoinStore):
         self.client = client
         self.prefix = prefix
         self._cache: dict[int, tuple[Rows, str]] = {}
-        self._durable_offset: int | None = None
+        self._prune_to: int | None = None
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}:{name}"
+
+    def __str__(self) -> str:
+        return f"Redis keys {self.prefix}:*"
 
     def __len__(self) -> int:
         return int(self.client.zcard(self._key("deadlines")))
@@ -137,15 +141,21 @@ class RedisJoinStore(JoinStore):
         return ids, self.take(ids, at_offset)
 
     def checkpoint_arrays(self, offset: int) -> dict[str, np.ndarray]:
-        # Entries learned before the last saved checkpoint can go: no restore needs them.
-        if self._durable_offset is not None:
-            gone = self.client.zrangebyscore(self._key("taken"), "-inf", self._durable_offset)
+        # Entries learned at or before the oldest checkpoint a run may resume from can go.
+        if self._prune_to is not None:
+            gone = self.client.zrangebyscore(self._key("taken"), "-inf", self._prune_to)
             if gone:
                 self._forget(gone)
+            self.client.set(self._key("horizon"), self._prune_to)
         return {}
 
-    def saved(self, offset: int) -> None:
-        self._durable_offset = int(offset)
+    @property
+    def horizon(self) -> int:
+        """The oldest offset this store can restore to exactly."""
+        return int(self.client.get(self._key("horizon")) or 0)
+
+    def restorable_from(self, offset: int) -> None:
+        self._prune_to = int(offset)
 
     def _forget(self, ids: list[bytes]) -> None:
         """Delete learned entries, and the blocks left with none."""
@@ -173,6 +183,12 @@ class RedisJoinStore(JoinStore):
                 self._cache.pop(int(block), None)
 
     def restore(self, arrays, offset) -> None:
+        if offset < self.horizon:
+            raise JoinStoreMismatch(
+                f"Redis join store {self.prefix!r} keeps the entries of checkpoints at offset "
+                f"{self.horizon} and later, not those of offset {offset}: cannot resume there "
+                "exactly"
+            )
         after = f"({int(offset)}"
         later = self.client.zrangebyscore(self._key("served"), after, "+inf")
         blocks = self.client.zrangebyscore(self._key("block_served"), after, "+inf")
@@ -195,4 +211,10 @@ class RedisJoinStore(JoinStore):
             pipe.zadd(self._key("deadlines"), deadlines)
             pipe.execute()
         self._cache.clear()
-        self._durable_offset = int(offset)
+        self._prune_to = None  # until the run says again how far back it may resume
+
+    def reset(self) -> None:
+        names = ("entries", "blocks", "alive", "block_served", "served", "taken", "deadlines")
+        self.client.delete(*(self._key(n) for n in (*names, "next_block", "horizon")))
+        self._cache.clear()
+        self._prune_to = None

@@ -12,6 +12,7 @@ import numpy as np
 from streamlearn.base.predictions import predictions_from_values
 from streamlearn.runner.join.base import (
     JoinStore,
+    JoinStoreMismatch,
     Rows,
     Taken,
     check_ids,
@@ -69,12 +70,16 @@ class SQLiteJoinStore(JoinStore):
             CREATE TABLE IF NOT EXISTS entries (id PRIMARY KEY, block INTEGER, row INTEGER,
                 prediction REAL, deadline REAL, served INTEGER, taken INTEGER);
             CREATE INDEX IF NOT EXISTS by_deadline ON entries (deadline) WHERE taken IS NULL;
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);
             """
         )
         self._db.execute("BEGIN")
         self._cache: dict[int, tuple[Rows, str]] = {}
-        self._durable_offset: int | None = None
+        self._prune_to: int | None = None
         self._front = MemoryJoinStore()
+
+    def __str__(self) -> str:
+        return f"SQLite file {self.path}"
 
     def __len__(self) -> int:
         stored = self._db.execute("SELECT COUNT(*) FROM entries WHERE taken IS NULL").fetchone()
@@ -190,29 +195,54 @@ class SQLiteJoinStore(JoinStore):
                     waiting["offsets"][mine],
                     str(version),
                 )
-        # Entries learned before the last saved checkpoint can go: no restore needs them.
-        if self._durable_offset is not None:
-            self._db.execute("DELETE FROM entries WHERE taken <= ?", (self._durable_offset,))
-            self._db.execute(
-                "DELETE FROM blocks WHERE block NOT IN (SELECT DISTINCT block FROM entries)"
-            )
-            self._cache.clear()
+        if self._prune_to is not None:
+            self._prune(self._prune_to)
         self._db.execute("COMMIT")
         self._db.execute("BEGIN")
         return {}
 
-    def saved(self, offset: int) -> None:
-        self._durable_offset = int(offset)
+    def _prune(self, offset: int) -> None:
+        """Entries learned at or before ``offset`` go: no restore this store allows needs
+        them (the horizon, in the same transaction, says from where restores are exact)."""
+        self._db.execute("DELETE FROM entries WHERE taken <= ?", (offset,))
+        self._db.execute(
+            "DELETE FROM blocks WHERE block NOT IN (SELECT DISTINCT block FROM entries)"
+        )
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('horizon', ?)", (offset,))
+        self._cache.clear()
+
+    @property
+    def horizon(self) -> int:
+        """The oldest offset this store can restore to exactly."""
+        found = self._db.execute("SELECT value FROM meta WHERE key = 'horizon'").fetchone()
+        return int(found[0]) if found else 0
+
+    def restorable_from(self, offset: int) -> None:
+        self._prune_to = int(offset)
 
     def restore(self, arrays, offset) -> None:
         self._front = MemoryJoinStore()
         self._db.execute("ROLLBACK")
         self._db.execute("BEGIN")
+        if offset < self.horizon:
+            raise JoinStoreMismatch(
+                f"{self.path} keeps the entries of checkpoints at offset {self.horizon} "
+                f"and later, not those of offset {offset}: cannot resume there exactly"
+            )
         self._db.execute("DELETE FROM entries WHERE served > ?", (int(offset),))
         self._db.execute("DELETE FROM blocks WHERE served > ?", (int(offset),))
         self._db.execute("UPDATE entries SET taken = NULL WHERE taken > ?", (int(offset),))
         self._cache.clear()
-        self._durable_offset = int(offset)
+        self._prune_to = None  # until the run says again how far back it may resume
+
+    def reset(self) -> None:
+        self._front = MemoryJoinStore()
+        self._db.execute("ROLLBACK")
+        self._db.execute("BEGIN")
+        for table in ("entries", "blocks", "meta"):
+            self._db.execute(f"DELETE FROM {table}")
+        self._cache.clear()
+        self._prune_to = None
 
     def close(self) -> None:
         if self._db.in_transaction:
