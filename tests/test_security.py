@@ -8,8 +8,9 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 
+from streamlearn.base.state import LENGTH, MAGIC, _digest
 from streamlearn.models import LogisticRegression
-from streamlearn.registry import LocalRegistry
+from streamlearn.registry import CorruptVersion, LocalRegistry
 from streamlearn.service import Replica
 from streamlearn.service.app import create_app
 
@@ -102,3 +103,87 @@ def test_a_damaged_tags_file_is_an_error_that_names_it(tmp_path):
         (tmp_path / "registry" / "tags.json").write_bytes(garbage)
         with pytest.raises(ValueError, match=r"tags\.json: not a tags file"):
             registry.tags()
+
+
+KEY = b"0123456789abcdef-signing-key"
+
+
+def forge(folder, key=None, **params):
+    """A version written into ``folder`` by someone without the registry's key."""
+    state = LogisticRegression(bits=4).state()
+    state.params |= params
+    return LocalRegistry(folder, key=key).save(state, events=0)
+
+
+def resealed(data: bytes, change) -> bytes:
+    """A snapshot whose header ``change`` edited, with its checksum made to fit again."""
+    start = len(MAGIC) + LENGTH
+    end = start + int.from_bytes(data[len(MAGIC) : start], "little")
+    header, payload = json.loads(data[start:end]), data[end:]
+    change(header)
+    header["sha256"] = _digest(header, [payload])
+    text = json.dumps(header, sort_keys=True).encode()
+    return MAGIC + len(text).to_bytes(LENGTH, "little") + text + payload
+
+
+def test_a_signed_registry_refuses_versions_it_did_not_sign(tmp_path):
+    folder = tmp_path / "registry"
+    signed = LocalRegistry(folder, key=KEY)
+    good = signed.save(LogisticRegression(bits=4).state(), events=0)
+    assert signed.load(good.id)[0].kind == "LogisticRegression"
+    assert LocalRegistry(folder).load(good.id)[1].id == good.id  # a checksum reader still reads
+    unsigned, other_key = forge(folder), forge(folder, key=b"another-key-of-16-bytes")
+    with pytest.raises(CorruptVersion, match="not signed"):
+        signed.load(unsigned.id)
+    with pytest.raises(CorruptVersion, match="signature mismatch"):
+        signed.load(other_key.id)
+    # A forger edits a signed version and fixes its checksum: the signature no longer fits.
+    path = folder / f"{good.id}.snap"
+    path.write_bytes(resealed(path.read_bytes(), lambda header: header["params"].update(bits=5)))
+    assert LocalRegistry(folder).load(good.id)[0].params["bits"] == 5  # the checksum fits
+    with pytest.raises(CorruptVersion, match="signature mismatch"):
+        signed.load(good.id)
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        LocalRegistry(folder, key=b"short")
+
+
+def test_a_run_on_a_signed_registry_skips_a_forged_newest_version(tmp_path):
+    from streamlearn.datasets import elec2
+    from streamlearn.runner import Runner
+    from streamlearn.streams import FileEvents
+
+    folder = tmp_path / "registry"
+
+    def runner():
+        events = FileEvents(elec2.path(), "target")
+        registry = LocalRegistry(folder, key=KEY)
+        return Runner(LogisticRegression(bits=10), events, registry=registry)
+
+    runner().run(limit=5000)
+    forged = forge(folder)
+    with pytest.warns(UserWarning, match="not signed"):
+        summary = runner().run(limit=1000)
+    assert summary.resumed_from != forged.id and summary.resumed_from is not None
+
+
+def test_the_config_and_the_cli_take_a_key_file(tmp_path):
+    from streamlearn.config import load_config_text
+    from streamlearn.config.build import build_registry
+    from tests.test_runner_cli import run
+
+    key_file = tmp_path / "registry.key"
+    key_file.write_bytes(KEY + b"\n")
+    config = load_config_text(
+        '[checkpoint]\nregistry = "reg"\nkey_file = "registry.key"\n', base=tmp_path
+    )
+    registry = build_registry(config)
+    assert registry.key == KEY
+    good = registry.save(LogisticRegression(bits=4).state(), events=0)
+    bad = forge(tmp_path / "reg")
+    shown = run("registry", "--key-file", str(key_file), "show", str(tmp_path / "reg"), good.id)
+    assert shown.returncode == 0, shown.stderr
+    refused = run("registry", "--key-file", str(key_file), "show", str(tmp_path / "reg"), bad.id)
+    assert refused.returncode == 1 and "not signed" in refused.stderr
+    key_file.write_bytes(b"short")
+    with pytest.raises(ValueError, match=r"registry\.key: a signing key needs at least 16 bytes"):
+        build_registry(config)

@@ -8,6 +8,10 @@ A state may carry named ``parts``, states of their own stored in the same snapsh
 same checksum: a runner's checkpoint is the champion model's state with the runner's state
 as its ``runner`` part, so a reader that wants the model takes the state as it is.
 
+A checksum shows a snapshot is whole, not who wrote it. Given a ``key``, a snapshot is also
+signed (HMAC-SHA256 over the same bytes), and reading with the key refuses one that is
+unsigned or signed with another key: a registry that others can write is verified.
+
 >>> import numpy as np
 >>> state = State("Counter", {}, {"n": np.array([3])}, parts={"runner": State("Runner", {})})
 >>> back, _ = load_snapshot(snapshot_bytes(state)[0])
@@ -22,6 +26,7 @@ as its ``runner`` part, so a reader that wants the model takes the state as it i
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import tempfile
@@ -159,16 +164,29 @@ def _header(state: State, info: dict[str, Any], specs: list[dict[str, Any]]) -> 
     } | ({"parts": parts} if parts else {})
 
 
+SEALS = ("sha256", "hmac")  # header fields computed over the rest: not covered themselves
+MIN_KEY_BYTES = 16
+
+
 def _header_text(header: dict[str, Any]) -> bytes:
-    return json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True).encode()
+    return json.dumps({k: v for k, v in header.items() if k not in SEALS}, sort_keys=True).encode()
 
 
-def _digest(header: dict[str, Any], blobs: list) -> str:
-    """SHA-256 over the header (without its checksum) and the arrays: both are covered."""
-    digest = hashlib.sha256(_header_text(header) + b"\0")
+def _digest(header: dict[str, Any], blobs: list, key: bytes | None = None) -> str:
+    """SHA-256 over the header (without its seals) and the arrays: both are covered; with a
+    ``key``, the HMAC-SHA256 of the same bytes."""
+    digest = hmac.new(key, digestmod="sha256") if key is not None else hashlib.sha256()
+    digest.update(_header_text(header) + b"\0")
     for blob in blobs:
         digest.update(_raw(blob))
     return digest.hexdigest()
+
+
+def check_key(key: bytes | None) -> bytes | None:
+    """A signing key as given, refused if too short to be one."""
+    if key is not None and len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"a signing key needs at least {MIN_KEY_BYTES} bytes, got {len(key)}")
+    return key
 
 
 def _raw(part: Any) -> Any:
@@ -176,8 +194,11 @@ def _raw(part: Any) -> Any:
     return part.reshape(-1).view(np.uint8) if isinstance(part, np.ndarray) else part
 
 
-def _encode(state: State, info: dict[str, Any] | None) -> tuple[list, str]:
-    """The snapshot as a list of byte buffers (magic, length, header, arrays) and its digest."""
+def _encode(
+    state: State, info: dict[str, Any] | None, key: bytes | None = None
+) -> tuple[list, str]:
+    """The snapshot as a list of byte buffers (magic, length, header, arrays) and its digest
+    (signed when a ``key`` is given)."""
     specs, blobs = _array_specs(state.arrays)
     for name, part in sorted(state.parts.items()):
         if part.parts:
@@ -187,23 +208,33 @@ def _encode(state: State, info: dict[str, Any] | None) -> tuple[list, str]:
         specs, blobs = specs + more_specs, blobs + more_blobs
     header = _header(state, info or {}, specs)
     digest = _digest(header, blobs)
-    text = json.dumps(header | {"sha256": digest}, sort_keys=True).encode()
+    seals = {"sha256": digest} | ({"hmac": _digest(header, blobs, key)} if key else {})
+    text = json.dumps(header | seals, sort_keys=True).encode()
     return [MAGIC, len(text).to_bytes(LENGTH, "little"), text, *blobs], digest
 
 
-def snapshot_bytes(state: State, info: dict[str, Any] | None = None) -> tuple[bytes, str]:
+def snapshot_bytes(
+    state: State, info: dict[str, Any] | None = None, key: bytes | None = None
+) -> tuple[bytes, str]:
     """``state`` as one snapshot: a magic line, the JSON header (kind, params, meta, ``info``,
     where each array lies) and the raw arrays, under one SHA-256. No pickle, no zip.
 
-    ``info`` is JSON-able metadata stored with it (a registry's version record, say)."""
-    parts, digest = _encode(state, info)
+    ``info`` is JSON-able metadata stored with it (a registry's version record, say);
+    ``key`` signs it."""
+    parts, digest = _encode(state, info, check_key(key))
     return b"".join(_raw(p) for p in parts), digest
 
 
-def save_state(state: State, path: str | os.PathLike, info: dict[str, Any] | None = None) -> str:
+def save_state(
+    state: State,
+    path: str | os.PathLike,
+    info: dict[str, Any] | None = None,
+    key: bytes | None = None,
+) -> str:
     """Write ``state`` to ``path`` atomically (temp file, fsync, rename); return its SHA-256.
-    The arrays go to the file straight from memory: no copy of the model is made."""
-    parts, digest = _encode(state, info)
+    The arrays go to the file straight from memory: no copy of the model is made. ``key``
+    signs it."""
+    parts, digest = _encode(state, info, check_key(key))
     atomic_write(path, parts)
     return digest
 
@@ -235,9 +266,10 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def load_state(path: str | os.PathLike) -> State:
-    """Read a snapshot written by :func:`save_state`, verifying its checksum."""
-    return load_snapshot(path)[0]
+def load_state(path: str | os.PathLike, key: bytes | None = None) -> State:
+    """Read a snapshot written by :func:`save_state`, verifying its checksum (and, given
+    ``key``, its signature)."""
+    return load_snapshot(path, key)[0]
 
 
 def _read_header(data: bytes | memoryview, where: str) -> tuple[dict[str, Any], int]:
@@ -271,20 +303,30 @@ def read_info(source: str | os.PathLike | bytes) -> dict[str, Any]:
     return {**header.get("info", {}), "sha256": header.get("sha256", "")}
 
 
-def load_snapshot(source: str | os.PathLike | bytes) -> tuple[State, dict[str, Any]]:
+def load_snapshot(
+    source: str | os.PathLike | bytes, key: bytes | None = None
+) -> tuple[State, dict[str, Any]]:
     """Read a snapshot (a path or its bytes) and its ``info`` (with the ``sha256``),
-    verifying the checksum."""
+    verifying the checksum; given ``key``, one not signed with it is refused."""
     where = "snapshot" if isinstance(source, bytes) else str(source)
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     header, start = _read_header(data, where)
     try:
-        return _unpack(header, memoryview(data)[start:], where)
+        return _unpack(header, memoryview(data)[start:], where, check_key(key))
     except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a header of another shape
         raise ValueError(f"{where}: malformed snapshot header ({exc!r})") from None
 
 
+def _verify_signature(header: dict[str, Any], blobs: list, key: bytes, where: str) -> None:
+    signature = header.get("hmac")
+    if not isinstance(signature, str):
+        raise ValueError(f"{where}: not signed, and this reader requires a signature")
+    if not hmac.compare_digest(_digest(header, blobs, key), signature):
+        raise ValueError(f"{where}: signature mismatch: not written with this key")
+
+
 def _unpack(
-    header: dict[str, Any], payload: memoryview, where: str
+    header: dict[str, Any], payload: memoryview, where: str, key: bytes | None
 ) -> tuple[State, dict[str, Any]]:
     specs = header.get("arrays", [])
     if len(payload) != sum(spec["nbytes"] for spec in specs):
@@ -301,6 +343,8 @@ def _unpack(
         )
     if _digest(header, blobs) != header.get("sha256"):
         raise ValueError(f"{where}: checksum mismatch, the snapshot is corrupted")
+    if key is not None:
+        _verify_signature(header, blobs, key, where)
     described = header.get("parts", {})
     if set(arrays) - {None} - set(described):
         raise ValueError(f"{where}: arrays of a part the header does not describe")

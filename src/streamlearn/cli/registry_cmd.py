@@ -12,18 +12,32 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from streamlearn.registry import LocalRegistry, Version
+from streamlearn.registry import LocalRegistry, Version, read_key
 
 registry_app = typer.Typer(no_args_is_help=True, help="Model versions in a registry folder.")
 out = Console()
 
 Folder = Annotated[Path, typer.Argument(help="The registry folder.")]
+_signing: dict[str, bytes | None] = {"key": None}  # the --key-file of this invocation
+
+
+@registry_app.callback()
+def _options(
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="STREAMLEARN_REGISTRY_KEY_FILE",
+            help="The registry's signing key: versions not signed with it are refused.",
+        ),
+    ] = None,
+) -> None:
+    _signing["key"] = read_key(key_file) if key_file else None
 
 
 def _open(folder: Path) -> LocalRegistry:
     if not folder.is_dir():
         raise FileNotFoundError(f"no registry at {folder}")
-    return LocalRegistry(folder)
+    return LocalRegistry(folder, key=_signing["key"])
 
 
 def _when(version: Version) -> str:

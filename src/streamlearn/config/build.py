@@ -26,7 +26,7 @@ from streamlearn.models import (
     OneVsRest,
 )
 from streamlearn.models.factory import make_learner
-from streamlearn.registry import LocalRegistry, RedisRegistry, Registry
+from streamlearn.registry import LocalRegistry, RedisRegistry, Registry, read_key
 from streamlearn.runner.engine import Runner
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import JoinStore, MemoryJoinStore, SQLiteJoinStore
@@ -164,10 +164,12 @@ def _redis(config: RunConfig):
 
 
 def build_registry(config: RunConfig) -> Registry | None:
-    if config.checkpoint.redis_registry:
-        return RedisRegistry(_redis(config), config.checkpoint.redis_registry)
-    if config.checkpoint.registry:
-        return LocalRegistry(config.checkpoint.registry)
+    checkpoint = config.checkpoint
+    key = read_key(checkpoint.key_file) if checkpoint.key_file else None
+    if checkpoint.redis_registry:
+        return RedisRegistry(_redis(config), checkpoint.redis_registry, key=key)
+    if checkpoint.registry:
+        return LocalRegistry(checkpoint.registry, key=key)
     return None
 
 

@@ -369,6 +369,9 @@ class CheckpointConfig(_Section):
     resumable
         How many of the newest versions a run can resume from exactly (the join store keeps
         what restoring them needs; resuming from an older one is refused, saying why).
+    key_file
+        A file holding a secret (16 bytes or more): versions are signed with it and one not
+        signed with it is refused on load. Keep the file out of the config's reach of others.
     """
 
     registry: Path | None = None
@@ -377,6 +380,7 @@ class CheckpointConfig(_Section):
     every_seconds: float | None = Field(None, gt=0)
     keep: int | None = Field(50, ge=1)  # newest versions kept (and every tagged one)
     resumable: int = Field(3, ge=1)
+    key_file: Path | None = None
 
 
 class OutputConfig(_Section):
@@ -548,6 +552,7 @@ def _resolve_paths(config: RunConfig, base: Path) -> None:
         config.source.path = resolved(config.source.path)
     config.labels.store_path = resolved(config.labels.store_path)
     config.checkpoint.registry = resolved(config.checkpoint.registry)
+    config.checkpoint.key_file = resolved(config.checkpoint.key_file)
     config.output.predictions = resolved(config.output.predictions)
     config.output.dead_letters = resolved(config.output.dead_letters)
     config.output.decisions = resolved(config.output.decisions)

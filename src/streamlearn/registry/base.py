@@ -3,14 +3,17 @@ promotion and rollback. Backends supply a handful of storage primitives."""
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from streamlearn.base import State, load_snapshot, read_info, snapshot_bytes
+from streamlearn.base.state import check_key
 
 
 @dataclass
@@ -51,6 +54,18 @@ class Version:
         return asdict(self)
 
 
+def read_key(path: str | os.PathLike) -> bytes:
+    """A signing key from a file (surrounding whitespace dropped), refused if too short."""
+    try:
+        key = Path(path).read_bytes().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read the registry key file {path}: {exc.strerror}") from None
+    try:
+        return check_key(key)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
 REQUESTED = "requested"  # the tag of a person's promote / rollback, until a runner acts on it
 
 
@@ -64,6 +79,9 @@ class Registry(ABC):
     #: The errors that mean "the storage cannot be reached or written now" (a full disk, a
     #: lost connection): a runner logs them and tries its next checkpoint.
     unavailable: tuple[type[BaseException], ...] = (OSError,)
+    #: Signs every version saved and refuses, on load, one not signed with it (see
+    #: :mod:`streamlearn.base.state`); None: checksums only.
+    key: bytes | None = None
 
     # ------------------------------------------------------------------ storage
     @abstractmethod
@@ -127,7 +145,7 @@ class Registry(ABC):
         )
         record = version.as_dict()
         del record["sha256"], record["tags"]  # the checksum covers the record; tags change
-        data, version.sha256 = snapshot_bytes(state, info=record)
+        data, version.sha256 = snapshot_bytes(state, info=record, key=self.key)
         self._write(version.id, data, record | {"sha256": version.sha256})
         for tag in tags:
             self.tag(version.id, tag)
@@ -212,7 +230,7 @@ class Registry(ABC):
         except KeyError:
             raise KeyError(f"no version {version_id!r} in {self}") from None
         try:
-            state, info = load_snapshot(data)
+            state, info = load_snapshot(data, self.key)
         except (ValueError, OSError) as exc:
             raise CorruptVersion(f"version {version_id} is unusable: {exc}") from None
         return state, Version(**info, tags=self._tags_of(version_id))

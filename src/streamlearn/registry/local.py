@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from streamlearn.base import atomic_write, read_info
+from streamlearn.base.state import check_key
 from streamlearn.registry.base import Registry
 
 VERSION_FILE = re.compile(r"^(v\d{6})\.snap$")
@@ -37,6 +38,9 @@ class LocalRegistry(Registry):
     ----------
     root
         The folder (made if missing).
+    key
+        A secret of 16 bytes or more: versions are signed with it, and one that is not is
+        refused on load (for a folder that others can write).
 
     Example
     -------
@@ -57,7 +61,8 @@ class LocalRegistry(Registry):
     (['v000001', 'v000002', 'v000003'], 'v000003', 0.823)
     """
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, key: bytes | None = None) -> None:
+        self.key = check_key(key)
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from streamlearn.base.state import check_key
 from streamlearn.registry.base import Registry
 
 
@@ -25,11 +26,17 @@ class RedisRegistry(Registry):
         A ``redis.Redis`` connection.
     prefix
         The key prefix of the registry's keys (several registries can share a Redis).
+    key
+        A secret of 16 bytes or more: versions are signed with it, and one that is not is
+        refused on load.
     """
 
-    def __init__(self, client: Any, prefix: str = "streamlearn:registry") -> None:
+    def __init__(
+        self, client: Any, prefix: str = "streamlearn:registry", key: bytes | None = None
+    ) -> None:
         from redis.exceptions import ConnectionError, TimeoutError
 
+        self.key = check_key(key)
         self.client = client
         self.prefix = prefix
         self.unavailable = (OSError, ConnectionError, TimeoutError)
