@@ -50,6 +50,7 @@ from streamlearn.runner.checkpoint import CheckpointPolicy
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import JoinStore
 from streamlearn.runner.lane import EXPIRY_POLICIES, Lane
+from streamlearn.runner.recovery import Recovery
 from streamlearn.runner.summary import RunSummary
 from streamlearn.runner.swaps import Swaps
 from streamlearn.runner.versions import Versions
@@ -172,6 +173,7 @@ class Runner:
         self.versions = Versions(
             registry, keep_versions, self.swaps, self.summary, resumable_versions
         )
+        self.recovery = Recovery(registry)
         self.resumed_source: dict[str, Any] = {}  # the source state of the version resumed
         self._stop = False
         self._rollback_to: str | None = None
@@ -231,7 +233,7 @@ class Runner:
                 self.rejected += len(batch.rejects)
                 if len(batch) or batch.has_feedback or batch.clock is not None:
                     started = time.perf_counter()
-                    self.step(batch)
+                    self._step_or_isolate(batch)
                     self.summary.batch_seconds = time.perf_counter() - started
                     self.summary.batch_events = len(batch)
                 served_now += len(batch)
@@ -255,20 +257,35 @@ class Runner:
             self.dead_letters.close()
         return report.summarize(self, wall, cpu)
 
-    def step(self, batch: EventBatch) -> np.ndarray:
-        """One micro-batch through every lane; returns the champion's predictions."""
+    def _step_or_isolate(self, batch: EventBatch) -> None:
+        """Run ``batch``; if it fails, its failing events become dead letters and the run
+        goes on without them (see :mod:`~streamlearn.runner.recovery`)."""
+        try:
+            self.step(batch)
+        except Exception as exc:  # any failure: isolate its events, or end the run
+            isolated = self.recovery.isolate(self.lanes, batch, exc, self.step)
+            self.dead_letters.add(isolated)
+            self.rejected += len(isolated)
+        else:
+            self.recovery.keep(batch)
+
+    def step(self, batch: EventBatch, replayed: bool = False) -> np.ndarray:
+        """One micro-batch through every lane; returns the champion's predictions.
+        ``replayed``: run again after going back to a checkpoint (nothing is logged)."""
         if self._rollback_to is not None:
             target, self._rollback_to = self._rollback_to, None
             self.swaps.swap_to(self.champion, self.version, target, "requested")
+            self.recovery.forget()
             if self.registry is not None:
                 self.registry.clear_request(target)
         known = len(drift_records(self.model))
         predictions = self.champion.step(batch)
-        self.dead_letters.add(self.champion.refused)  # labels the model cannot take
+        if not replayed:
+            self.dead_letters.add(self.champion.refused)  # labels the model cannot take
+            for record in drift_records(self.model)[known:]:
+                log.info("drift", extra={"event": "drift"} | record)
         self.champion.refused = []
-        for record in drift_records(self.model)[known:]:
-            log.info("drift", extra={"event": "drift"} | record)
-        if self.predictions is not None and len(batch):
+        if self.predictions is not None and len(batch) and not replayed:
             self._log_predictions(batch, predictions, self.champion.versions_of(batch))
         mine = replace(batch, served=None)  # a challenger serves every event itself
         for challenger in self.lanes[1:]:
@@ -279,6 +296,7 @@ class Runner:
         learned = self.champion.counters["learned"]
         if self.mixer is not None and self.mixer.due(learned):
             self.champion.model = self.mixer.mix(self.champion.model, learned)
+            self.recovery.forget()
 
     def _progress(self) -> tuple:
         """What a checkpoint would save that can change without events: counters, and the
@@ -319,6 +337,7 @@ class Runner:
         if self.predictions is not None:  # delivered before a snapshot says they were made
             self.predictions.flush()
         version = self.versions.save(self.lanes, runner_meta, self.counters)
+        self.recovery.start(version.id)
         if self.source is not None:  # only now is the snapshot that includes them durable
             self.source.committed(runner_meta["source"])
         self._saved_progress = self._progress()
@@ -334,6 +353,8 @@ class Runner:
         if runner is None:
             self.checkpoint()
             return
+        if self.version == self.summary.resumed_from:  # not swapped for a requested one
+            self.recovery.start(self.version)
         self.rejected = int(runner.get("rejected", 0))
         self.resumed_source = dict(runner.get("source") or {})
         if runner.get("source") and self.source is not None:
