@@ -15,7 +15,7 @@ import threading
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pyarrow.csv as pacsv
 import typer
@@ -366,6 +366,7 @@ def serve(
         extra={"event": "serving", "host": host, "port": port, "role": settings.service.role},
     )
     title = f"serving on http://{host}:{port}"
+    failed: str | None = None
     try:
         with Live(
             status_table(server.monitor, title), console=err, transient=True, auto_refresh=False
@@ -373,12 +374,15 @@ def serve(
             while not done.wait(0.5) and thread.is_alive():
                 if err.is_terminal:
                     live.update(status_table(server.monitor, title), refresh=True)
+                failed = _failure(server) if settings.service.exit_on_failure else None
+                if failed:
+                    break
     finally:
         http.should_exit = True
         thread.join(30)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        server.stop()
+        server.stop(timeout=5.0 if failed else 60.0)  # a stalled trainer may never return
         summary = getattr(server, "summary", None)
         if summary is not None:
             last = summary.versions[-1] if summary.versions else "—"
@@ -386,6 +390,20 @@ def serve(
                 f"stopped: {summary.served:,} events served, {summary.learned:,} learned, "
                 f"last version {last}"
             )
+    if failed:
+        log.error("exiting", extra={"event": "exiting", "error": failed})
+        err.print(f"error: {failed}; exiting for the supervisor to restart", markup=False)
+        raise typer.Exit(1)
+
+
+def _failure(server: Any) -> str | None:
+    """Why a service must exit (its trainer stopped on an error, or stalled), else None."""
+    if server.stalled:
+        idle = server.seconds_since_batch
+        return f"the trainer stalled: no micro-batch finished for {idle:.0f} s"
+    if not server.alive:
+        return f"the {type(server).__name__.lower()} stopped: " + "; ".join(server.problems())
+    return None
 
 
 def _run_with_progress(runner: Runner, name: str, limit: int | None = None) -> RunSummary:

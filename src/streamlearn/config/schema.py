@@ -416,6 +416,13 @@ class ServiceConfig(_Section):
         ``trainer`` (learns and serves) or ``replica`` (serves the registry's champion).
     publish_every, poll_every
         Seconds between a trainer's serving copies; between a replica's looks.
+    stall_seconds
+        A trainer that finishes no micro-batch for this long is stalled (an idle stream
+        still gives empty ones): ``/health`` says ``down`` (503), ``streamlearn_up`` is 0.
+    exit_on_failure
+        When the trainer stops on an error or stalls, the process exits with code 1 (its
+        supervisor restarts it; it resumes from the last checkpoint). False: it keeps
+        serving the last model, ``down``.
     """
 
     host: str = "127.0.0.1"
@@ -424,6 +431,8 @@ class ServiceConfig(_Section):
     role: Literal["trainer", "replica"] = "trainer"
     publish_every: float = Field(0.2, gt=0)
     poll_every: float = Field(1.0, gt=0)
+    stall_seconds: float = Field(60.0, gt=0)
+    exit_on_failure: bool = True
 
 
 class KafkaConfig(_Section):

@@ -29,6 +29,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     ProcessCollector,
     generate_latest,
@@ -207,6 +208,16 @@ def create_app(
     )
     metrics.register(MonitorCollector(monitor))
     ProcessCollector(registry=metrics)
+    Gauge(
+        "streamlearn_up",
+        "1 while the trainer or replica works (not stopped, not stalled)",
+        registry=metrics,
+    ).set_function(lambda: float(server.alive and not server.stalled))
+    Gauge(
+        "streamlearn_seconds_since_batch",
+        "Seconds since the trainer finished a micro-batch",
+        registry=metrics,
+    ).set_function(lambda: server.seconds_since_batch)
 
     def observe_latency(start: float) -> None:
         elapsed = time.perf_counter() - start
@@ -357,10 +368,11 @@ def create_app(
     async def health() -> JSONResponse:
         """``ok``; ``degraded`` (200) while the service rides out trouble (a registry that
         does not answer); ``down`` (503, for a supervisor or load balancer) once the
-        trainer or the replica's poller has stopped."""
+        trainer or the replica's poller has stopped, or the trainer is stalled."""
         serving = server.serving
         problems = server.problems()
-        status = "down" if not server.alive else "degraded" if problems else "ok"
+        working = server.alive and not server.stalled
+        status = "down" if not working else "degraded" if problems else "ok"
         role = "trainer" if trainer is not None else "replica"
         problems = problems or ([] if server.alive else [f"the {role} has stopped"])
         body = {

@@ -34,7 +34,11 @@ def build_service(config: RunConfig) -> tuple[FastAPI, Trainer | Replica]:
         return create_app(
             replica=replica, registry=registry, token=token, decisions=config.output.decisions
         ), replica
-    trainer = Trainer(*_trainer_parts(config), publish_every=config.service.publish_every)
+    trainer = Trainer(
+        *_trainer_parts(config),
+        publish_every=config.service.publish_every,
+        stall_seconds=config.service.stall_seconds,
+    )
     trainer.start()
     return create_app(
         trainer=trainer, registry=registry, token=token, decisions=config.output.decisions

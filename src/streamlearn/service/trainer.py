@@ -158,11 +158,16 @@ class Trainer:
         publish_every: float = 0.2,
         monitor: Monitor | None = None,
         observe_every: float = 1.0,
+        stall_seconds: float = 60.0,
     ) -> None:
         """``events``: where ``/learn`` and ``/feedback`` put what they get (the runner's own
         live source, or a producer to the topics a Kafka source reads). The ``monitor`` gets
-        the run's status every ``observe_every`` seconds."""
+        the run's status every ``observe_every`` seconds. A trainer that finishes no
+        micro-batch (an idle stream still gives empty ones) for ``stall_seconds`` is
+        stalled."""
         self.runner, self.events = runner, events
+        self.stall_seconds = stall_seconds
+        self._last_batch = time.monotonic()
         self.publish_every = publish_every
         self.monitor = monitor if monitor is not None else Monitor()
         self.observe_every = observe_every
@@ -197,6 +202,7 @@ class Trainer:
         self._last_observed = time.monotonic()
 
     def _after_batch(self, summary: RunSummary) -> None:
+        self._last_batch = time.monotonic()
         self.summary = summary
         if summary.batch_events:
             self.monitor.learn_latency.add(summary.batch_seconds)
@@ -224,10 +230,24 @@ class Trainer:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def seconds_since_batch(self) -> float:
+        return time.monotonic() - self._last_batch
+
+    @property
+    def stalled(self) -> bool:
+        """Running, but no micro-batch finished for ``stall_seconds``."""
+        return self.alive and self.seconds_since_batch > self.stall_seconds
+
     def problems(self) -> list[str]:
         """Why the service is not healthy now (empty: it is): the trainer stopped on an
-        error, or the run reports trouble it is riding out (see ``Runner.problems``)."""
+        error or is stalled, or the run reports trouble it is riding out (see
+        ``Runner.problems``)."""
         crashed = [f"trainer stopped: {self.error!r}"] if self.error is not None else []
+        if self.stalled:
+            crashed.append(
+                f"trainer stalled: no micro-batch finished for {self.seconds_since_batch:.0f} s"
+            )
         return crashed + self.runner.problems()
 
     def predict(self, events: list[dict[str, Any]]) -> np.ndarray:
@@ -350,6 +370,9 @@ class Replica:
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    stalled = False  # a replica's poller waits on the registry, it does not stall
+    seconds_since_batch = 0.0
 
     def predict(self, events: list[dict[str, Any]]) -> np.ndarray:
         if self.serving is None:
