@@ -14,6 +14,11 @@ from typing import Any
 import numpy as np
 
 MAX_LABEL_CHARS = 256  # a class label's length in characters, at most
+MAX_CLASSES = 1000  # a learner's classes, by default: a stream of new labels cannot grow it
+
+
+class TooManyClasses(ValueError):
+    """A label would be one class more than the learner allows."""
 
 
 def check_label(label: Any) -> str | int | bool | float:
@@ -45,12 +50,20 @@ class ClassIndex:
     ----------
     labels
         The labels known from the start, in the order of their ids.
+    limit
+        At most this many classes: a label that would be one more is refused.
     """
 
-    def __init__(self, labels: list | None = None) -> None:
+    def __init__(self, labels: list | None = None, limit: int = MAX_CLASSES) -> None:
+        if limit < 2:
+            raise ValueError(f"max_classes must be >= 2, got {limit}")
+        self.limit = limit
         self.labels: list = []
         self._ids: dict[Any, int] = {}
-        for label in labels or []:
+        labels = list(labels or [])
+        if len(labels) > limit:
+            raise ValueError(f"{len(labels)} classes, more than max_classes {limit}")
+        for label in labels:
             self.id_of(label)
 
     def __len__(self) -> int:
@@ -65,6 +78,10 @@ class ClassIndex:
         if found is None:
             if not register:
                 return -1
+            if len(self.labels) >= self.limit:
+                raise TooManyClasses(
+                    f"{label!r} would be class {self.limit + 1}; max_classes is {self.limit}"
+                )
             found = self._ids[label] = len(self.labels)
             self.labels.append(label)
         return found

@@ -64,6 +64,8 @@ def _task(config: RunConfig) -> str:
         task = detect_task(first.target)
     if task == "multiclass" and kind in ("hedge", "torch"):
         raise ConfigError(f"model.kind: a {kind} model is binary or regression, not multiclass")
+    if task != "multiclass" and "max_classes" in config.model.model_fields_set:
+        raise ConfigError(f"model.max_classes: a setting of a multiclass model, not a {task} one")
     return task
 
 
@@ -74,7 +76,8 @@ def _learner(
         if detector is not None:
             raise ConfigError(f"drift: a detector needs a linear model, not a {model.kind} one")
         return _other_learner(model, task)
-    learner = make_learner(task, model.optimizer, features=model.features())
+    classes = {"max_classes": model.max_classes} if task == "multiclass" else {}
+    learner = make_learner(task, model.optimizer, features=model.features(), **classes)
     if detector is None:
         return learner
     return watched(learner, detector, policy, signal)
@@ -89,7 +92,8 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
     if model.kind == "mf":
         return BiasedMF(**{key: getattr(model, key) for key in sorted(KIND_KEYS["mf"])})
     if model.kind == "one_vs_rest":
-        return OneVsRest(make_learner("binary", model.optimizer, features=model.features()))
+        binary = make_learner("binary", model.optimizer, features=model.features())
+        return OneVsRest(binary, max_classes=model.max_classes)
     if model.kind == "hedge":
         members = [make_learner(task, spec, features=model.features()) for spec in model.members]
         kind = HedgeClassifier if task == "binary" else HedgeRegressor
@@ -219,6 +223,7 @@ def build_runner(config: RunConfig, source: Any = None, **options: Any) -> Runne
         ttl=labels.ttl,
         expiry=labels.expiry,
         default_label=labels.default_label,
+        label_bounds=labels.bounds,
         join=join,
         registry=registry,
         checkpoint_every=config.checkpoint.every_events,

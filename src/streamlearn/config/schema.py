@@ -41,9 +41,11 @@ from pydantic import (
 )
 
 from streamlearn.adaptation.policies import POLICIES
+from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.drift import DETECTORS
 from streamlearn.models.factory import MODEL_NAMES, check_optimizer
 from streamlearn.runner.engine import EXPIRY_POLICIES
+from streamlearn.streams.batch import MAX_ABS_LABEL
 
 
 class ConfigError(ValueError):
@@ -89,12 +91,16 @@ class LabelsConfig(_Section):
         At the TTL: ``drop`` the event, or learn it with ``default_label`` ("no click").
     store, store_path, redis_prefix
         Where served events wait: ``sqlite`` (that file), ``memory`` or ``redis``.
+    bounds
+        The lowest and highest number label taken (a regression's target, a reward);
+        any other is a dead letter (HTTP: a 422).
     """
 
     delay: float = Field(0.0, ge=0)
     ttl: float = Field(math.inf, gt=0)
     expiry: Literal[EXPIRY_POLICIES] = "drop"  # type: ignore[valid-type]
     default_label: float = 0.0
+    bounds: tuple[float, float] = (-MAX_ABS_LABEL, MAX_ABS_LABEL)
     store: Literal["memory", "sqlite", "redis"] = "sqlite"
     store_path: Path = Path("join.sqlite")
     redis_prefix: str = "streamlearn:join"
@@ -103,7 +109,7 @@ class LabelsConfig(_Section):
 FEATURE_KEYS = {"bits", "categorical", "interactions", "standardize", "missing"}
 # The keys each kind of model reads; any other key given is refused, naming it.
 KIND_KEYS = {
-    "linear": {"task", "optimizer"} | FEATURE_KEYS,
+    "linear": {"task", "optimizer", "max_classes"} | FEATURE_KEYS,
     "bayesian": {"alpha", "beta", "forgetting", "covariance", "capacity"} | FEATURE_KEYS,
     "bandit": {"alpha", "forgetting", "capacity", "arms", "rule", "explore", "arm_column"}
     | FEATURE_KEYS,
@@ -111,7 +117,7 @@ KIND_KEYS = {
     "river": {"river", "allow_pickle"},
     "mf": {"n_factors", "lr_bias", "lr_latent", "l2_bias", "l2_latent", "init_std", "seed"}
     | {"user_key", "item_key"},
-    "one_vs_rest": {"optimizer"} | FEATURE_KEYS,
+    "one_vs_rest": {"optimizer", "max_classes"} | FEATURE_KEYS,
     "hedge": {"task", "members", "eta", "discount"} | FEATURE_KEYS,
     "torch": {"task", "batch_size", "epochs", "lr", "seed"} | FEATURE_KEYS,
     "fraud": {"entity", "time", "amount", "half_lives", "prior", "weight", "min_frauds"}
@@ -144,6 +150,9 @@ class ModelConfig(_Section):
         The fraud detector's columns, entity store, cold-start rule, false-positive budget
         and intercept rate (see :class:`~streamlearn.models.FraudDetector`; its optimizer
         and ``bits`` default to its own, ``sgd`` and 18).
+    max_classes
+        A multiclass model's classes at most (1000): a label that would be one more is a
+        dead letter.
     bits, categorical, interactions, standardize, missing
         The featurizer (see :class:`~streamlearn.features.FeatureHasher`).
     alpha, beta, forgetting, covariance, capacity
@@ -186,6 +195,7 @@ class ModelConfig(_Section):
     forgetting: float = Field(1.0, gt=0, le=1)
     covariance: Literal["full", "diagonal"] = "full"
     capacity: int = Field(64, ge=1, le=4096)
+    max_classes: int = Field(MAX_CLASSES, ge=2, le=100_000)
     arms: list[StrictStr | StrictInt] = []
     rule: Literal["greedy", "ucb", "thompson", "softmax"] = "ucb"
     explore: float | None = Field(None, ge=0)

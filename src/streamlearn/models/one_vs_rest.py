@@ -13,6 +13,7 @@ from typing import Any, Self
 import numpy as np
 
 from streamlearn.base import Classifier, ClassIndex, MulticlassClassifier, State, register
+from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.base.state import learner_kinds, nest, nested_part
 from streamlearn.features.columns import as_columns, n_rows, rows
 from streamlearn.models.evented import EventByEvent
@@ -25,6 +26,9 @@ class OneVsRest(EventByEvent, MulticlassClassifier):
     classifier
         The binary classifier (its parameters are what matter: each class gets a clone), or
         its description ``{"kind": ..., "params": ...}``.
+    max_classes
+        At most this many classes (each is a model of its own): a label that would be one
+        more is refused (a dead letter in a run).
 
     Example
     -------
@@ -40,7 +44,9 @@ class OneVsRest(EventByEvent, MulticlassClassifier):
     0.7851
     """
 
-    def __init__(self, classifier: Classifier | Mapping[str, Any]) -> None:
+    def __init__(
+        self, classifier: Classifier | Mapping[str, Any], max_classes: int = MAX_CLASSES
+    ) -> None:
         if isinstance(classifier, Mapping):
             kind = learner_kinds().get(classifier.get("kind", ""))
             if kind is None or not issubclass(kind, Classifier):
@@ -49,7 +55,8 @@ class OneVsRest(EventByEvent, MulticlassClassifier):
         if not isinstance(classifier, Classifier):
             raise TypeError(f"OneVsRest needs a binary Classifier, got {type(classifier).__name__}")
         self.prototype = classifier.clone()
-        self.index = ClassIndex()
+        self.max_classes = int(max_classes)
+        self.index = ClassIndex(limit=self.max_classes)
         # One binary model per class, from the class's first learned label on (None until
         # then: the runner numbers a class when its label arrives, before it is learned).
         self.models: list[Classifier | None] = []
@@ -60,7 +67,8 @@ class OneVsRest(EventByEvent, MulticlassClassifier):
 
     def params(self) -> dict[str, Any]:
         kind = type(self.prototype).__name__
-        return {"classifier": {"kind": kind, "params": self.prototype.params()}}
+        classifier = {"kind": kind, "params": self.prototype.params()}
+        return {"classifier": classifier, "max_classes": self.max_classes}
 
     def state(self) -> State:
         arrays: dict[str, np.ndarray] = {}
@@ -90,7 +98,7 @@ class OneVsRest(EventByEvent, MulticlassClassifier):
             arrays = nested_part(state.arrays, str(k))
             sub = State(kind.__name__, model.prototype.params(), arrays, meta)
             model.models.append(kind.from_state(sub))
-        model.index = ClassIndex(labels)
+        model.index = ClassIndex(labels, model.max_classes)
         return model
 
     def _model_for(self, k: int) -> None:

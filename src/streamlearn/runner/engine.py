@@ -54,7 +54,7 @@ from streamlearn.runner.recovery import Recovery
 from streamlearn.runner.summary import RunSummary
 from streamlearn.runner.swaps import Swaps
 from streamlearn.runner.versions import Versions
-from streamlearn.streams.batch import EventBatch
+from streamlearn.streams.batch import MAX_ABS_LABEL, EventBatch
 from streamlearn.streams.dead_letters import RejectLog
 from streamlearn.streams.protocol import EventSource
 from streamlearn.streams.sinks import CsvPredictions, PredictionSink
@@ -117,6 +117,9 @@ class Runner:
     curves
         :class:`~streamlearn.evaluate.curve.Curve` objects that follow the champion's
         metrics over time (for plots; not checkpointed).
+    label_bounds
+        The lowest and highest number label taken (a regression's, a reward, a ranker's
+        engagement); any other is a dead letter.
     """
 
     def __init__(
@@ -144,6 +147,7 @@ class Runner:
         keep_versions: int | None = 50,
         resumable_versions: int = 3,
         curves: Sequence[Any] = (),
+        label_bounds: tuple[float, float] = (-MAX_ABS_LABEL, MAX_ABS_LABEL),
     ) -> None:
         if micro_batch < 1:
             raise ValueError(f"micro_batch must be >= 1, got {micro_batch}")
@@ -154,6 +158,7 @@ class Runner:
             "default_label": default_label,
             "window": window,
             "recent_rows": rollback is not None,  # what the rollback test scores
+            "label_bounds": label_bounds,
         }
         self.lanes = [Lane(model, join=join, curves=curves, **self._lane_options)]
         self.lanes += [Lane(c, **self._lane_options) for c in challengers]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -62,7 +63,13 @@ from streamlearn.runner.schedule import (
     merged_order,
     step_kinds,
 )
-from streamlearn.streams.batch import EventBatch, binary_labels, number_labels, shown
+from streamlearn.streams.batch import (
+    MAX_ABS_LABEL,
+    EventBatch,
+    binary_labels,
+    bounded_labels,
+    shown,
+)
 from streamlearn.streams.decode import with_a_column
 from streamlearn.streams.files import Reject
 
@@ -164,6 +171,9 @@ class Lane:
     curves
         Metrics over time (see :class:`~streamlearn.evaluate.curve.Curve`), fed as the
         metrics are.
+    label_bounds
+        The lowest and highest number label (not a binary or class label) taken; any other
+        is a dead letter.
     """
 
     def __init__(
@@ -180,8 +190,15 @@ class Lane:
         recent: int = 2000,
         recent_rows: bool = True,
         curves: Sequence[Any] = (),
+        label_bounds: tuple[float, float] = (-MAX_ABS_LABEL, MAX_ABS_LABEL),
     ) -> None:
         check_lane(model, delay, ttl, expiry)
+        low, high = (float(b) for b in label_bounds)
+        if not low < high:
+            raise ValueError(
+                f"label_bounds must be (low, high) with low < high, got {label_bounds}"
+            )
+        self.label_bounds = (low, high)
         self.model = model
         self.delay, self.ttl, self.expiry, self.default_label = delay, ttl, expiry, default_label
         self.join = join if join is not None else MemoryJoinStore()
@@ -252,9 +269,11 @@ class Lane:
     def _coded(self, batch: EventBatch) -> EventBatch:
         """Labels as the numbers schedules carry: a multiclass model's as class ids, any
         other model's as numbers. A label of neither kind is rejected (a dead letter)."""
-        coded, kind = number_labels, "number"
+        low, high = self.label_bounds
+        coded, kind = partial(bounded_labels, low=low, high=high), f"number in [{low:g}, {high:g}]"
         if isinstance(self.model, MulticlassClassifier):
-            coded, kind = self.model.class_codes, "class label"
+            limit = self.model.index.limit
+            coded, kind = self.model.class_codes, f"class label (of at most {limit} classes)"
         elif self.model.task == Task.BINARY:
             coded, kind = binary_labels, "binary label (0/1 or a bool)"
         labels, refused = coded(batch.labels)

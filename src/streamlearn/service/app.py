@@ -52,6 +52,7 @@ from streamlearn.service.decide import DecisionLog, add_decide
 from streamlearn.service.fields import Features, Id, Label, Text, Value
 from streamlearn.service.recommend import add_recommend
 from streamlearn.service.trainer import Replica, Trainer
+from streamlearn.streams.batch import shown
 from streamlearn.streams.protocol import IngressFull
 
 MAX_EVENTS = 10_000
@@ -491,13 +492,35 @@ def _labels(trainer: Trainer, labels: list[Any]) -> list[Any]:
     or 1)."""
     model = trainer.runner.model
     if isinstance(model, MulticlassClassifier):
+        _check_room_for_classes(model, labels)
         return labels
     if any(isinstance(label, str) for label in labels):
         raise HTTPException(422, "this model's labels are numbers (or bools), not text")
     numbers = [None if label is None else float(label) for label in labels]
-    if model.task == Task.BINARY and any(n not in (None, 0.0, 1.0) for n in numbers):
-        raise HTTPException(422, "this model's labels are 0/1 (or bools): the task is binary")
+    if model.task == Task.BINARY:
+        if any(n not in (None, 0.0, 1.0) for n in numbers):
+            raise HTTPException(422, "this model's labels are 0/1 (or bools): the task is binary")
+        return numbers
+    low, high = trainer.runner.champion.label_bounds
+    outside = [n for n in numbers if n is not None and not low <= n <= high]
+    if outside:
+        raise HTTPException(
+            422, f"label {outside[0]:g} is outside this run's bounds [{low:g}, {high:g}]"
+        )
     return numbers
+
+
+def _check_room_for_classes(model: MulticlassClassifier, labels: list[Any]) -> None:
+    """A label of a class new to a model that has all the classes it may have is refused
+    (the trainer would dead-letter it)."""
+    index = model.index
+    if len(index) < index.limit:
+        return
+    for label in labels:
+        if label is not None and index.id_of(label, register=False) < 0:
+            raise HTTPException(
+                422, f"label {shown(label)} would be a new class: the model has its {index.limit}"
+            )
 
 
 def _check_tasks(trainer: Trainer, tasks: list[str | None]) -> None:

@@ -64,6 +64,20 @@ def binary_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return numbers, refused | bad
 
 
+MAX_ABS_LABEL = 1e12  # a number label's default bounds: ± this
+
+
+def bounded_labels(
+    labels: np.ndarray, low: float = -MAX_ABS_LABEL, high: float = MAX_ABS_LABEL
+) -> tuple[np.ndarray, np.ndarray]:
+    """Number labels (NaN: none), and which were refused (not a number within
+    [``low``, ``high``]: ±inf and NaN too): one absurd target cannot wreck a regression."""
+    numbers, refused = number_labels(labels)
+    bad = ~np.isnan(numbers) & ~((numbers >= low) & (numbers <= high))
+    numbers[bad] = np.nan
+    return numbers, refused | bad
+
+
 def is_class_label(value: Any) -> bool:
     """A label from outside that may name a class: a finite number, a bool, or text of at
     most :data:`~streamlearn.base.classes.MAX_LABEL_CHARS` characters of valid Unicode."""

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from streamlearn.base import PREDICT, ClassIndex, MulticlassClassifier, register
+from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.models.linear.base import LinearModel
 from streamlearn.models.linear.kernel import run_softmax, run_softmax_one, run_softmax_ops
@@ -44,6 +45,9 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
         known column's absence is a feature of its own.
     intercept_lr
         The intercept's constant learning rate (plain SGD, no regularization).
+    max_classes
+        At most this many classes: a label that would be one more is refused (a dead
+        letter in a run), so that a stream of new labels cannot grow the model.
 
     Example
     -------
@@ -59,9 +63,10 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
     loss = -1  # not used: the softmax kernel has one loss
     default_optimizer = FTRL(alpha=0.6, l1=0.0, l2=0.5)  # per-class weights want no L1
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, max_classes: int = MAX_CLASSES, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.index = ClassIndex()
+        self.max_classes = int(max_classes)
+        self.index = ClassIndex(limit=self.max_classes)
         # Per class (grown as classes appear): its intercept, and whether it was learned yet.
         # The runner numbers a class when its label arrives, before the class is learned.
         self.intercept = np.zeros(0)
@@ -70,6 +75,9 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
     @property
     def classes(self) -> list:
         return list(self.index.labels)
+
+    def params(self) -> dict[str, Any]:
+        return super().params() | {"max_classes": self.max_classes}
 
     def state(self):
         state = super().state()
@@ -92,7 +100,7 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
         return model
 
     def _load_meta(self, meta: Mapping[str, Any]) -> None:
-        self.index = ClassIndex(meta.get("classes", []))
+        self.index = ClassIndex(meta.get("classes", []), self.max_classes)
 
     def _grow(self, n_classes: int) -> None:
         """Room for ``n_classes`` classes (capacity doubles, so this is rare)."""
