@@ -239,3 +239,55 @@ def test_ragged_rows_and_bytes_that_are_not_utf8_are_rejects_not_the_end(tmp_pat
     assert summary.resumed_from is not None
     assert first.served == 1024 and summary.served == summary.learned == 3000 - len(bad)
     assert summary.rejected == len(bad)
+
+
+def test_a_ragged_row_that_is_not_utf8_either_is_one_reject(tmp_path):
+    """Arrow's reader cannot hand such a row over: the rest of the file is read by Python's,
+    and every other row is read under its own number, in the first megabyte or later."""
+    for at in (5, 40_000):  # in the sample the types come from, and far after it
+        lines = [b"colour,size,y"] + [
+            b"%s,%d,%d" % (b"red", r % 5, r % 2) for r in range(1, 60_001)
+        ]
+        lines[at] = b"\xffr\xfe,1,0,extra"
+        path = tmp_path / f"both-{at}.csv"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        batches = list(FileSource(path, "y"))
+        rows = np.concatenate([b.rows for b in batches])
+        rejects = {r.row: r.reason for b in batches for r in b.rejects}
+        assert rejects == {at: "4 fields where the header has 3"}
+        assert rows.tolist() == [r for r in range(1, 60_001) if r != at]
+        np.testing.assert_array_equal(np.concatenate([b.target for b in batches]), rows % 2)
+
+
+def test_an_unclosed_quote_says_how_many_lines_it_took(tmp_path):
+    lines = ["colour,size,y"] + [f"red,{r % 5},{r % 2}" for r in range(1, 101)]
+    lines[50] = 'red,"1,0'
+    path = tmp_path / "quote.csv"
+    path.write_text("\n".join(lines) + "\n")
+    rejects = [r for b in FileSource(path, "y") for r in b.rejects]
+    assert [r.row for r in rejects] == [50]
+    assert "unclosed quote" in rejects[0].reason and "50 lines after it" in rejects[0].reason
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz", ".jsonl.gz"])
+def test_a_truncated_compressed_file_is_read_to_its_cut(tmp_path, suffix):
+    import bz2
+
+    n = 300_000  # bzip2 compresses 900 kB blocks: a cut one holds nothing to read
+    rows = [{"colour": ["red", "blue"][r % 2], "size": r % 5, "y": r % 2} for r in range(n)]
+    text = (
+        "colour,size,y\n" + "".join(f"{r['colour']},{r['size']},{r['y']}\n" for r in rows)
+        if suffix.startswith(".csv")
+        else "".join(json.dumps(r) + "\n" for r in rows)
+    ).encode()
+    compress = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+    data = compress[suffix[suffix.rindex(".") :]](text)
+    path = tmp_path / f"cut{suffix}"
+    path.write_bytes(data[: len(data) // 2])
+    batches = list(FileSource(path, "y"))
+    read = sum(len(b) for b in batches)
+    rejects = [r for b in batches for r in b.rejects]
+    assert any("compressed data ends early" in r.reason for r in rejects)
+    assert 0.3 * len(rows) < read < 0.7 * len(rows)
+    rows_read = np.concatenate([b.rows for b in batches])
+    assert rows_read.tolist() == list(range(1, read + 1))

@@ -12,10 +12,15 @@ number (and the column is not declared categorical), text otherwise.
 from __future__ import annotations
 
 import bz2
+import csv
 import gzip
+import io
 import json
 import lzma
 import os
+import re
+import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +35,15 @@ import pyarrow.parquet as pq
 FORMATS = ("csv", "jsonl", "parquet")
 _PYTHON_OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
 _ARROW_CODECS = {".gz": "gzip", ".bz2": "bz2"}
+_DECOMPRESSORS = {
+    ".gz": lambda: zlib.decompressobj(wbits=31),
+    ".xz": lzma.LZMADecompressor,
+    ".bz2": bz2.BZ2Decompressor,
+}
 _NUMBER = r"^\s*[-+]?((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|infinity|nan)\s*$"
 BLOCK_BYTES = 1 << 22
 HEAD_BYTES = 1 << 20
+HEAD_STEP = 1 << 13  # a compressed file's head is read in steps of this many bytes
 
 
 MAX_REASON_CHARS = 300  # a reason quotes values: long ones are cut
@@ -190,15 +201,23 @@ class FileSource:
             "jsonl": self._jsonl_tables,
             "parquet": self._parquet_tables,
         }
-        row = 0
         self._ragged = _RaggedRows()
+        last = 0  # the file's row number of the last row handed out
         try:
-            for table, rejects in readers[self.format]():
-                numbers = self._ragged.data_rows(row, table.num_rows)
-                batch = self._to_batch(table, row, rejects, numbers)
-                batch.rejects += self._ragged.up_to(batch.end_row)
-                row += table.num_rows
-                yield batch
+            try:
+                for batch in self._batches(readers[self.format]()):
+                    last = max(last, batch.end_row)
+                    yield batch
+            except (OSError, EOFError) as exc:
+                if not self.compression:
+                    raise
+                # A truncated download: what was read is learned, the loss is said.
+                cut = Reject(
+                    last + 1,
+                    f"the compressed data ends early ({exc}): no row after row {last} "
+                    "could be read (a truncated file?)",
+                )
+                yield Batch({}, np.zeros(0), np.zeros(0, np.int64), last + 1, [cut])
             if self._ragged.pending:  # bad rows after the last good one
                 rejects = self._ragged.up_to(np.inf)
                 empty = np.zeros(0, np.int64)
@@ -206,6 +225,15 @@ class FileSource:
         finally:
             if self._raw is not None:
                 self._raw.close()
+
+    def _batches(self, tables: Iterator[tuple[pa.Table, list[Reject]]]) -> Iterator[Batch]:
+        row = 0
+        for table, rejects in tables:
+            numbers = self._ragged.data_rows(row, table.num_rows)
+            batch = self._to_batch(table, row, rejects, numbers)
+            batch.rejects += self._ragged.up_to(batch.end_row)
+            row += table.num_rows
+            yield batch
 
     # ------------------------------------------------------------------ formats
     def _csv_tables(self) -> Iterator[tuple[pa.Table, list[Reject]]]:
@@ -222,10 +250,55 @@ class FileSource:
                     done += record_batch.num_rows
                     yield _valid_text(pa.Table.from_batches([record_batch]))
                 return
-            except pa.ArrowInvalid:
+            except pa.ArrowInvalid as exc:
+                if _UNREADABLE_ROW.search(str(exc)):
+                    # A ragged row of bytes that are not UTF-8 stops Arrow's reader: the
+                    # rest of the file goes through Python's, slower but row by row.
+                    yield from self._python_csv_tables(names, self._ragged.lines_of(done))
+                    return
                 if not numbers:
                     raise
                 numbers = set()
+            except (OSError, EOFError):
+                if not self.compression:
+                    raise
+                # A truncated compressed file fails Arrow's reader a whole block early:
+                # Python's decompressor hands over every row up to the cut.
+                skip = self._ragged.lines_of(done)
+                yield from self._python_csv_tables(names, skip, python_codec=True)
+                return
+
+    def _python_csv_tables(
+        self, names: list[str], skip: int, python_codec: bool = False
+    ) -> Iterator[tuple[pa.Table, list[Reject]]]:
+        """The data rows after the first ``skip``, read with Python's csv module: bytes
+        kept as they are (a value that is not UTF-8 is then a reject, as in Arrow's path),
+        ragged rows noted as such. ``python_codec``: decompressed by Python (a truncated
+        file then ends with an ``EOFError`` after its last whole row)."""
+        opened = (
+            _Decompressed(self.path, _DECOMPRESSORS[self.compression]())
+            if python_codec and self.compression
+            else self._open()
+        )
+        with opened as fh:
+            text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
+            records = csv.reader(text, delimiter=self.delimiter)
+            next(records, None)  # the header
+            block: list[list[str]] = []
+            for number, fields in enumerate(records, start=1):
+                if number <= skip or not fields:
+                    continue
+                if len(fields) != len(names):
+                    self._ragged.note(number, len(fields), len(names))
+                    continue
+                block.append(fields)
+                if len(block) == PYTHON_BLOCK_ROWS:
+                    yield _valid_text(_binary_table(names, block))
+                    block = []
+            if block:
+                yield _valid_text(_binary_table(names, block))
+            if isinstance(fh, _Decompressed) and fh.truncated:
+                raise EOFError("the compressed stream has no end")
 
     def _csv_batches(
         self, names: list[str], numbers: set[str], skip: int
@@ -253,21 +326,10 @@ class FileSource:
     def _csv_header(self) -> tuple[list[str], set[str]]:
         """Column names, and the numeric columns whose values in the file's first megabyte
         (whole lines) were all numbers, from which the column types are decided."""
-        with self._open() as fh:
-            head = fh.read(HEAD_BYTES)
+        head = self._head()
         if len(head) == HEAD_BYTES and b"\n" in head:
             head = head[: head.rindex(b"\n") + 1]
-        try:
-            sample = pacsv.read_csv(
-                pa.BufferReader(head),
-                read_options=pacsv.ReadOptions(use_threads=False),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=self.delimiter, invalid_row_handler=lambda _row: "skip"
-                ),
-                convert_options=pacsv.ConvertOptions(check_utf8=False),
-            )
-        except pa.ArrowInvalid as exc:
-            raise ValueError(f"{self.path}: not a readable CSV file ({exc})") from None
+        sample = self._sample(head)
         self._decide_types(sample.schema, sample)
         numbers = {
             field.name
@@ -276,6 +338,43 @@ class FileSource:
             and (pa.types.is_integer(field.type) or pa.types.is_floating(field.type))
         }
         return sample.schema.names, numbers
+
+    def _head(self) -> bytes:
+        """The file's first megabyte (decompressed); of a truncated compressed file, as
+        much of it as its bytes hold."""
+        if not self.compression:
+            with self._open() as fh:
+                return fh.read(HEAD_BYTES)
+        decompressor = _DECOMPRESSORS[self.compression]()
+        chunks, size = [], 0
+        with open(self.path, "rb") as fh:
+            while size < HEAD_BYTES and not decompressor.eof and (raw := fh.read(HEAD_STEP)):
+                chunks.append(decompressor.decompress(raw, HEAD_BYTES - size))
+                size += len(chunks[-1])
+        return b"".join(chunks)
+
+    def _sample(self, head: bytes) -> pa.Table:
+        """The first megabyte as a table, to decide types from; a ragged row whose bytes
+        are not UTF-8 (which the reader cannot skip) is dropped from it, as are the rows
+        the reader can skip."""
+        for _ in range(MAX_SAMPLE_RETRIES):
+            try:
+                return pacsv.read_csv(
+                    pa.BufferReader(head),
+                    read_options=pacsv.ReadOptions(use_threads=False),
+                    parse_options=pacsv.ParseOptions(
+                        delimiter=self.delimiter, invalid_row_handler=_skip_row
+                    ),
+                    convert_options=pacsv.ConvertOptions(check_utf8=False),
+                )
+            except pa.ArrowInvalid as exc:
+                found = _UNREADABLE_ROW.search(str(exc))
+                if found is None:
+                    raise ValueError(f"{self.path}: not a readable CSV file ({exc})") from None
+                lines = head.split(b"\n")
+                del lines[int(found["row"]) - 1]  # Row #N counts the header as row 1
+                head = b"\n".join(lines)
+        raise ValueError(f"{self.path}: not a readable CSV file (too many unreadable rows)")
 
     def _parquet_tables(self) -> Iterator[tuple[pa.Table, list[Reject]]]:
         if self.compression:
@@ -369,6 +468,35 @@ class FileSource:
         return Batch(features, target, numbers, end_row, []).keep(~bad, rejects)
 
 
+_UNREADABLE_ROW = re.compile(
+    r"Row #(?P<row>\d+): Expected (?P<expected>\d+) columns, got (?P<actual>\d+)"
+)
+
+
+MAX_SAMPLE_RETRIES = 1000
+
+
+def _skip_row(_row: Any) -> str:
+    return "skip"
+
+
+def _quiet_unreadable_rows(previous: Any) -> Any:
+    """Arrow cannot hand a ragged row of bytes that are not UTF-8 to its invalid-row
+    handler: it reports the decoding error as "unraisable" (a traceback on stderr), then
+    fails the read, which this module handles. Those reports are dropped; others pass."""
+
+    def hook(unraisable: Any) -> None:
+        ours = getattr(unraisable.object, "__func__", unraisable.object)
+        if ours in (_RaggedRows.skip, _skip_row) and unraisable.exc_type is UnicodeDecodeError:
+            return
+        previous(unraisable)
+
+    return hook
+
+
+PYTHON_BLOCK_ROWS = 1 << 16
+
+
 class _RaggedRows:
     """Rows with too few or too many fields, which the CSV reader skips: their numbers in
     the file (1-based, header excluded), so that the good rows keep theirs."""
@@ -380,12 +508,24 @@ class _RaggedRows:
 
     def skip(self, row: Any) -> str:
         number = int(row.number) - 1 if row.number is not None else -1
+        reason = f"{row.actual_columns} fields where the header has {row.expected_columns}"
+        swallowed = row.text.rstrip("\r\n").count("\n")
+        if swallowed:  # a quote that never closes takes every line after it
+            reason = (
+                f"an unclosed quote: this row and the {swallowed} lines after it, to the end "
+                "of the file, read as one field (not learned)"
+            )
+        self._add(number, reason)
+        return "skip"
+
+    def _add(self, number: int, reason: str) -> None:
         if number not in self.reasons:  # a file read again from a block finds it again
             self.numbers.append(number)
-            self.reasons[number] = (
-                f"{row.actual_columns} fields where the header has {row.expected_columns}"
-            )
-        return "skip"
+            self.reasons[number] = reason
+
+    def note(self, number: int, actual: int, expected: int) -> None:
+        """Row ``number`` has ``actual`` fields, not ``expected`` (Python's reader)."""
+        self._add(number, f"{actual} fields where the header has {expected}")
 
     def lines_of(self, good: int) -> int:
         """The data lines that hold the first ``good`` good rows (and the ragged ones
@@ -409,6 +549,52 @@ class _RaggedRows:
         ready = sorted(n for n in self.numbers[self.given :] if n <= row)
         self.given += len(ready)
         return [Reject(number, self.reasons[number]) for number in ready]
+
+
+class _Decompressed(io.RawIOBase):
+    """A compressed file's bytes, decompressed as far as they go: a truncated file reads
+    to its cut, then ends (``truncated`` says so), with nothing lost before it."""
+
+    def __init__(self, path: Path, decompressor: Any) -> None:
+        self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._decompressor = decompressor
+        self._pending = b""
+        self.truncated = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            if self._decompressor.eof:
+                return 0
+            raw = self._raw.read(HEAD_STEP)
+            if not raw:
+                self.truncated = True
+                return 0
+            self._pending = self._decompressor.decompress(raw)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _binary_table(names: list[str], rows: list[list[str]]) -> pa.Table:
+    """Rows of Python's csv reader as columns of the bytes read (empty: null)."""
+    columns = zip(*rows, strict=True)
+    return pa.table(
+        {
+            name: pa.array(
+                [v.encode("utf-8", "surrogateescape") if v else None for v in values],
+                pa.binary(),
+            )
+            for name, values in zip(names, columns, strict=True)
+        }
+    )
 
 
 def _valid_text(table: pa.Table) -> tuple[pa.Table, list[Reject]]:
@@ -571,3 +757,6 @@ def _parse_target(
     for i in np.flatnonzero(~np.isfinite(values)):
         reasons.setdefault(int(i), f"target {name!r} is missing or not finite")
     return values, reasons
+
+
+sys.unraisablehook = _quiet_unreadable_rows(sys.unraisablehook)
