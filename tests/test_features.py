@@ -301,3 +301,28 @@ def test_absurd_numbers_are_absent_and_cannot_wreck_the_online_scaling():
     clean = progressive_val_score(LogisticRegression(bits=12), [(X, y)])
     hit = progressive_val_score(LogisticRegression(bits=12), [(dirty, y)])
     assert hit.metrics["roc_auc"] > clean.metrics["roc_auc"] - 0.02
+
+
+def test_numbers_beyond_max_value_are_absent_on_every_path():
+    from streamlearn.config import build_model, load_config_text
+    from streamlearn.models import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=300)
+    x[[50, 120]] = [1e4, -5e5]  # beyond the bound: absent, as NaN is
+    with_outliers, without = LogisticRegression(max_value=100.0), LogisticRegression()
+    y = (rng.random(300) < 0.5).astype(float)
+    clean = x.copy()
+    clean[[50, 120]] = np.nan
+    with_outliers.learn_many({"x": x}, y)
+    without.learn_many({"x": clean}, y)
+    np.testing.assert_array_equal(with_outliers.table, without.table)
+    one = LogisticRegression(max_value=100.0)
+    for value, label in zip(x.tolist(), y.tolist(), strict=True):
+        one.learn_one({"x": value}, label)
+    np.testing.assert_array_equal(one.table, with_outliers.table)
+    assert type(one).from_state(one.state()).features.max_value == 100.0
+    config = load_config_text('[model]\ntask = "binary"\nmax_value = 1e6\n')
+    assert build_model(config).features.max_value == 1e6
+    with pytest.raises(ValueError, match="max_value"):
+        LogisticRegression(max_value=float("inf"))

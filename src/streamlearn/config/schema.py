@@ -43,6 +43,7 @@ from pydantic import (
 from streamlearn.adaptation.policies import POLICIES
 from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.drift import DETECTORS
+from streamlearn.features.hasher import MAX_ABS_VALUE
 from streamlearn.models.factory import MODEL_NAMES, check_optimizer
 from streamlearn.runner.engine import EXPIRY_POLICIES
 from streamlearn.streams.batch import MAX_ABS_LABEL
@@ -106,7 +107,7 @@ class LabelsConfig(_Section):
     redis_prefix: str = "streamlearn:join"
 
 
-FEATURE_KEYS = {"bits", "categorical", "interactions", "standardize", "missing"}
+FEATURE_KEYS = {"bits", "categorical", "interactions", "standardize", "missing", "max_value"}
 # The keys each kind of model reads; any other key given is refused, naming it.
 KIND_KEYS = {
     "linear": {"task", "optimizer", "max_classes"} | FEATURE_KEYS,
@@ -153,8 +154,9 @@ class ModelConfig(_Section):
     max_classes
         A multiclass model's classes at most (1000): a label that would be one more is a
         dead letter.
-    bits, categorical, interactions, standardize, missing
-        The featurizer (see :class:`~streamlearn.features.FeatureHasher`).
+    bits, categorical, interactions, standardize, missing, max_value
+        The featurizer (see :class:`~streamlearn.features.FeatureHasher`; a number beyond
+        ±``max_value``, 1e12 by default, is absent).
     alpha, beta, forgetting, covariance, capacity
         The Bayesian regression's prior, noise, forgetting and covariance (the bandit's
         ridge ``alpha``, ``forgetting`` and ``capacity`` too).
@@ -189,6 +191,7 @@ class ModelConfig(_Section):
     interactions: list[list[str]] | Literal["all"] = []
     standardize: bool = True
     missing: bool = True
+    max_value: float = Field(MAX_ABS_VALUE, gt=0, allow_inf_nan=False)
     # kind = "bayesian" (BayesianLinearRegression) and "bandit" (LinearBandit)
     alpha: float = Field(1.0, gt=0)
     beta: float = Field(1.0, gt=0)
@@ -247,6 +250,7 @@ class ModelConfig(_Section):
             "interactions": self.interactions,
             "standardize": self.standardize,
             "missing": self.missing,
+            "max_value": self.max_value,
         }
         if self.kind in ("torch", "fraud") and "bits" not in self.model_fields_set:
             del settings["bits"]
