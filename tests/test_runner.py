@@ -318,6 +318,43 @@ def test_rollback_after_a_stretch_of_bad_labels_and_not_after_a_real_drift(tmp_p
     assert guarded(steady, tmp_path / "c").run().rollbacks == []
 
 
+def linear_file(path, n, flip):
+    """y = (1.5a - b + 0.5c + noise > 0); labels flipped in ``flip``."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(n, 3))
+    label = x @ np.array([1.5, -1.0, 0.5]) + rng.normal(0, 1.0, n) > 0
+    index = np.arange(n)
+    label ^= (index >= flip[0]) & (index < flip[1])
+    rows = [f"{a:.4f},{b:.4f},{c:.4f},{int(y)}" for (a, b, c), y in zip(x, label, strict=True)]
+    path.write_text("\n".join(["a,b,c,y", *rows]) + "\n")
+    return path
+
+
+def test_the_rollback_guard_reaches_back_past_versions_fitted_to_bad_labels(tmp_path):
+    """After 6,000 flipped labels the version with the lowest loss when saved is one fitted
+    to them (its loss was low *on them*): the guard scores versions further back too."""
+    path = linear_file(tmp_path / "linear.csv", 30_000, flip=(12_000, 18_000))
+    registry = LocalRegistry(tmp_path / "registry")
+    runner = Runner(
+        LogisticRegression(bits=12),
+        FileEvents(path, "y"),
+        registry=registry,
+        checkpoint_every=1000,
+        micro_batch=1000,
+        rollback=RollbackGuard(min_events=1000),
+    )
+    summary = runner.run()
+    saved = {v.id: v for v in registry.versions()}
+    fitted_to_the_flip = min(
+        (v for v in saved.values() if "window_loss" in v.notes and v.offsets["file"] <= 20_000),
+        key=lambda v: v.notes["window_loss"],
+    )
+    assert 12_000 < fitted_to_the_flip.offsets["file"] <= 18_000
+    first = summary.rollbacks[0]
+    assert 18_000 < first["offset"] <= 22_000
+    assert saved[first["to"]].offsets["file"] <= 12_000  # from before the bad labels
+
+
 def test_a_better_challenger_is_promoted_and_serves(tmp_path):
     path = rule_file(tmp_path / "rule.csv", 20_000)
     weak = LogisticRegression(SGD(lr=1e-4), bits=12)

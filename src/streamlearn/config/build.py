@@ -208,7 +208,7 @@ def build_runner(config: RunConfig, source: Any = None, **options: Any) -> Runne
         )
     rollback = config.rollback
     guard = (
-        RollbackGuard(rollback.alpha, rollback.margin, rollback.min_events)
+        RollbackGuard(rollback.alpha, rollback.margin, rollback.min_events, rollback.candidates)
         if rollback.enabled
         else None
     )

@@ -348,10 +348,14 @@ class RollbackConfig(GateConfig):
         Check at each checkpoint.
     alpha, margin, min_events
         As for ``[gate]`` (the margin: how much worse).
+    candidates
+        Earlier versions scored at each checkpoint: the lowest loss when saved, and those
+        1, 2, 4 … checkpoints back (see :class:`~streamlearn.runner.RollbackGuard`).
     """
 
     enabled: bool = False
     margin: float = Field(0.05, ge=0)
+    candidates: int = Field(8, ge=1, le=64)
 
 
 class RedisConfig(_Section):

@@ -82,10 +82,14 @@ def paired_test(
 
 @dataclass
 class RollbackGuard:
-    """At each checkpoint, compare the serving model with the best earlier version (lowest
-    recent loss when it was saved) on the same recent labels; roll back when it is
-    significantly worse. The saved version predicts the very rows the serving model was
-    served with.
+    """At each checkpoint, score earlier versions on the same recent labels as the serving
+    model (each predicts the very rows the serving model was served with) and roll back to
+    the best of them when the serving model is significantly worse.
+
+    The versions scored (see :func:`rollback_candidates`): the one whose loss was lowest
+    when it was saved, and versions 1, 2, 4, 8 … checkpoints back, ``candidates`` in all.
+    The lowest saved loss alone misleads after a stretch of bad labels: a version fitted to
+    them had a low loss *on them*; the spread back in time reaches a version from before.
 
     Parameters
     ----------
@@ -95,11 +99,14 @@ class RollbackGuard:
         The least relative gap in mean loss that counts.
     min_events
         Recent labels needed before any verdict.
+    candidates
+        Earlier versions scored at each checkpoint, at most.
     """
 
     alpha: float = 0.01
     margin: float = 0.05
     min_events: int = 1000
+    candidates: int = 8
 
     def check(self, lane: Lane, candidate: Learner) -> Verdict:
         recent = lane.recent
@@ -112,6 +119,28 @@ class RollbackGuard:
         )
         theirs = per_event_losses(lane.model.task, recent.targets, predicted)
         return paired_test(recent.losses, theirs, self.alpha, self.margin, self.min_events)
+
+
+def rollback_candidates(saved_losses: dict[str, float], serving: str | None, n: int) -> list[str]:
+    """The versions a rollback guard scores: of ``saved_losses`` (version id → its loss when
+    saved; ids sort oldest first), the one of lowest loss and those 1, 2, 4 … checkpoints
+    back from the newest, ``n`` at most, never ``serving``.
+
+    >>> losses = {f"v{i:06d}": 0.1 + abs(i - 10) / 10 for i in range(1, 21)}  # v000010 best
+    >>> rollback_candidates(losses, "v000020", 4)
+    ['v000019', 'v000018', 'v000016', 'v000010']
+    """
+    ids = sorted(i for i in saved_losses if i != serving)
+    if not ids:
+        return []
+    chosen = [min(ids, key=saved_losses.get)]
+    back = 1
+    while back <= len(ids) and len(chosen) < n:
+        candidate = ids[-back]
+        if candidate not in chosen:
+            chosen.append(candidate)
+        back *= 2
+    return sorted(chosen, reverse=True)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 from streamlearn.base import Learner
 from streamlearn.registry import CorruptVersion, Registry, Version
-from streamlearn.runner.guards import PromotionGate, RollbackGuard
+from streamlearn.runner.guards import PromotionGate, RollbackGuard, Verdict, rollback_candidates
 from streamlearn.runner.lane import Lane
 from streamlearn.runner.summary import RunSummary
 
@@ -57,22 +57,29 @@ class Swaps:
         log.info("promotion", extra={"event": "promotion"} | event)
 
     def roll_back_if_worse(self, champion: Lane, version: str | None) -> None:
-        """The rollback guard, at a checkpoint: back to the best earlier version if the
-        serving model is significantly worse than it on the same recent labels."""
+        """The rollback guard, at a checkpoint: back to the best of the earlier versions it
+        scores (see :class:`~streamlearn.runner.guards.RollbackGuard`) if the serving model
+        is significantly worse than it on the same recent labels."""
         if self.guard is None or self.registry is None:
             return
-        losses = self._window_losses()
-        if not losses:
-            return
-        best = min(losses, key=losses.get)
-        if best == version:
-            return
-        candidate = self.candidate(best)
-        verdict = self.guard.check(champion, candidate)
-        if verdict.significant:
-            champion.model = type(candidate).from_state(candidate.state())
-            champion.version = best
-            self._record(champion, version, best, "significantly worse than it", verdict.as_dict())
+        best: tuple[str, Learner, Verdict] | None = None
+        for candidate_id in rollback_candidates(
+            self._window_losses(), version, self.guard.candidates
+        ):
+            try:
+                candidate = self._load(candidate_id)
+            except (KeyError, CorruptVersion):  # pruned or torn since: not a candidate
+                continue
+            verdict = self.guard.check(champion, candidate)
+            if verdict.significant and (best is None or verdict.better_loss < best[2].better_loss):
+                best = (candidate_id, candidate, verdict)
+        if best is not None:
+            chosen, candidate, verdict = best
+            champion.model = candidate
+            champion.version = chosen
+            self._record(
+                champion, version, chosen, "significantly worse than it", verdict.as_dict()
+            )
 
     def swap_to(self, champion: Lane, version: str | None, wanted: str, reason: str) -> None:
         """Serve ``wanted``'s model from now on."""
@@ -97,9 +104,13 @@ class Swaps:
 
     def candidate(self, version_id: str) -> Learner:
         if version_id not in self._candidates:
-            state, _ = self.registry.load(version_id)
-            self._candidates = {version_id: state.without_parts().to_learner()}
+            self._candidates = {version_id: self._load(version_id)}
         return self._candidates[version_id]
+
+    def _load(self, version_id: str) -> Learner:
+        """A fresh learner from a version's model (each use gets its own)."""
+        state, _ = self.registry.load(version_id)
+        return state.without_parts().to_learner()
 
     def saved(self, version: Version, pruned: list[str]) -> None:
         """A checkpoint wrote ``version`` and the registry let ``pruned`` go."""
