@@ -15,7 +15,7 @@ from streamlearn.drift import ADWIN
 from streamlearn.models import SGD, LinearRegression, LogisticRegression
 from streamlearn.registry import LocalRegistry
 from streamlearn.runner import MemoryJoinStore, Runner, SQLiteJoinStore
-from streamlearn.runner.guards import RollbackGuard
+from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import Rows
 from streamlearn.streams import FileEvents
 from streamlearn.streams.batch import EventBatch
@@ -361,14 +361,16 @@ def test_a_better_challenger_is_promoted_and_serves(tmp_path):
     runner = Runner(
         weak,
         FileEvents(path, "y", categorical=["colour"]),
-        challengers=[LogisticRegression(bits=12)],
+        challengers={"ftrl": LogisticRegression(bits=12)},
+        gate=PromotionGate(),
         registry=LocalRegistry(tmp_path),
         checkpoint_every=3000,
         micro_batch=1000,
     )
     summary = runner.run()
     [promotion] = summary.promotions
-    assert promotion["from"] == promotion["to"] == "LogisticRegression"
+    assert (promotion["from"], promotion["to"]) == ("champion", "ftrl")
+    assert promotion["from_model"] == promotion["to_model"] == "LogisticRegression"
     assert promotion["offset"] == 3000 and promotion["p_value"] < 0.01
     assert runner.model.optimizer.name == "ftrl"
     assert runner.lanes[1].model.optimizer.name == "sgd"  # still learning in shadow
@@ -547,3 +549,51 @@ def test_the_paired_test_on_equal_or_constant_losses():
     sure = paired_test(same + 0.1, same, min_events=500)  # worse by 0.1 on every label
     assert sure.significant and sure.p_value == 0.0
     assert not paired_test(same, same + 0.1, min_events=500).significant
+
+
+def test_promotion_is_opt_in_and_never_overrides_an_operator(tmp_path):
+    from streamlearn.config import build_runner, load_config_text
+
+    path = rule_file(tmp_path / "rule.csv", 12_000)
+
+    def runner(folder: str, gate: bool):
+        return build_runner(
+            load_config_text(f"""
+[source]
+path = "{path}"
+target = "y"
+categorical = ["colour"]
+[model]
+optimizer = {{name = "sgd", lr = 0.0001}}
+bits = 12
+[[challengers]]
+name = "ftrl"
+bits = 12
+[checkpoint]
+registry = "{tmp_path / folder}"
+every_events = 3000
+[gate]
+enabled = {str(gate).lower()}
+""")
+        )
+
+    off = runner("off", gate=False)
+    assert off.run().promotions == [] and off.lanes[1].name == "ftrl"
+    promoted = runner("on", gate=True).run().promotions
+    assert [(p["from"], p["to"]) for p in promoted] == [("champion", "ftrl")]
+    # An operator's choice stands: the gate, on, leaves the model they asked for.
+    chosen = runner("operator", gate=True)
+    before = chosen.run(limit=3000).promotions  # the gate may promote at the checkpoint
+    chosen.registry.promote("v000001", requested=True)  # the starting model
+    summary = runner("operator", gate=True).run()
+    assert summary.promotions == before and summary.rollbacks[-1]["to"] == "v000001"
+
+
+def test_a_run_that_learns_nothing_adds_no_version(tmp_path):
+    path = rule_file(tmp_path / "rule.csv", 3000)
+    first = checkpointed(path, tmp_path / "registry", every=1000)
+    first.run()
+    count = len(LocalRegistry(tmp_path / "registry").versions())
+    again = checkpointed(path, tmp_path / "registry", every=1000).run()
+    assert again.resumed_from is not None and again.versions == []
+    assert len(LocalRegistry(tmp_path / "registry").versions()) == count

@@ -150,9 +150,16 @@ def build_model(config: RunConfig) -> Learner:
     return _learner(config.model, _task(config), drift.detector, drift.policy, drift.signal)
 
 
-def build_challengers(config: RunConfig) -> list[Learner]:
+def build_challengers(config: RunConfig) -> dict[str, Learner]:
+    """The challengers, by name."""
     task = _task(config)
-    return [_learner(c, task, c.detector, c.policy) for c in config.challengers]
+    named: dict[str, Learner] = {}
+    for k, challenger in enumerate(config.challengers, start=1):
+        name = challenger.name or f"challenger {k}"
+        if name in named or name == "champion":
+            raise ConfigError(f"challengers: the name {name!r} is taken")
+        named[name] = _learner(challenger, task, challenger.detector, challenger.policy)
+    return named
 
 
 def _redis(config: RunConfig):
@@ -217,7 +224,7 @@ def build_runner(config: RunConfig, source: Any = None, **options: Any) -> Runne
         build_model(config),
         events,
         challengers=build_challengers(config),
-        gate=PromotionGate(gate.alpha, gate.margin, gate.min_events),
+        gate=PromotionGate(gate.alpha, gate.margin, gate.min_events) if gate.enabled else None,
         rollback=guard,
         delay=labels.delay,
         ttl=labels.ttl,

@@ -312,10 +312,13 @@ class ChallengerConfig(ModelConfig):
 
     Parameters
     ----------
+    name
+        What logs, metrics and the dashboard call it (default ``challenger 1``, …).
     detector, policy
         As for ``[drift]``.
     """
 
+    name: str | None = Field(None, min_length=1, max_length=64)
     detector: Literal[tuple(DETECTORS)] | None = None  # type: ignore[valid-type]
     policy: Literal[tuple(POLICIES)] = "reset"  # type: ignore[valid-type]
 
@@ -326,6 +329,9 @@ class GateConfig(_Section):
 
     Parameters
     ----------
+    enabled
+        Promote at all (off by default: challengers learn and are scored in shadow, and an
+        operator promotes one with ``registry promote``).
     alpha
         The test's significance level.
     margin
@@ -334,6 +340,7 @@ class GateConfig(_Section):
         Labels both must have been scored on.
     """
 
+    enabled: bool = False
     alpha: float = Field(0.01, gt=0, lt=1)
     margin: float = Field(0.02, ge=0)
     min_events: int = Field(1000, ge=2)
@@ -353,7 +360,6 @@ class RollbackConfig(GateConfig):
         1, 2, 4 … checkpoints back (see :class:`~streamlearn.runner.RollbackGuard`).
     """
 
-    enabled: bool = False
     margin: float = Field(0.05, ge=0)
     candidates: int = Field(8, ge=1, le=64)
 

@@ -35,7 +35,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ import numpy as np
 from streamlearn.base import Learner, drift_records
 from streamlearn.base.predictions import logged_predictions
 from streamlearn.registry import Registry, Version
+from streamlearn.registry.base import REQUESTED
 from streamlearn.runner import report
 from streamlearn.runner.checkpoint import CheckpointPolicy
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
@@ -90,8 +91,11 @@ class Runner:
         Checkpoint after this many events and/or seconds (at the end of a micro-batch), and
         at the end of the stream.
     challengers
-        Models that learn in shadow on the same events; ``gate`` promotes one that beats the
-        champion.
+        Models that learn in shadow on the same events, by name (a sequence: ``challenger
+        1``, ``challenger 2`` …); names go into logs, metrics and checkpoints.
+    gate
+        A :class:`~streamlearn.runner.PromotionGate`: a challenger that beats the champion
+        significantly takes its place (None: none is promoted, unless an operator does).
     rollback
         Roll back to a better earlier version when the serving model gets significantly
         worse (checked at each checkpoint).
@@ -135,7 +139,7 @@ class Runner:
         registry: Registry | None = None,
         checkpoint_every: int | None = 100_000,
         checkpoint_seconds: float | None = None,
-        challengers: Sequence[Learner] = (),
+        challengers: Sequence[Learner] | Mapping[str, Learner] = (),
         gate: PromotionGate | None = None,
         rollback: RollbackGuard | None = None,
         window: int | None = 1000,
@@ -161,7 +165,12 @@ class Runner:
             "label_bounds": label_bounds,
         }
         self.lanes = [Lane(model, join=join, curves=curves, **self._lane_options)]
-        self.lanes += [Lane(c, **self._lane_options) for c in challengers]
+        named = (
+            challengers
+            if isinstance(challengers, Mapping)
+            else {f"challenger {k}": c for k, c in enumerate(challengers, start=1)}
+        )
+        self.lanes += [Lane(c, name=name, **self._lane_options) for name, c in named.items()]
         self.source = source
         self.registry = registry
         self.checkpoints = CheckpointPolicy(checkpoint_every, checkpoint_seconds)
@@ -256,8 +265,8 @@ class Runner:
                 for each in self.lanes:
                     each.drain()
                 policy.count(1)
-            if self.registry is not None and policy.events:
-                self.checkpoint()
+            if self.registry is not None and policy.events and self._progressed():
+                self.checkpoint()  # a run that changed nothing adds no version
         finally:
             self.dead_letters.close()
         return report.summarize(self, wall, cpu)
@@ -279,7 +288,7 @@ class Runner:
         ``replayed``: run again after going back to a checkpoint (nothing is logged)."""
         if self._rollback_to is not None:
             target, self._rollback_to = self._rollback_to, None
-            self.swaps.swap_to(self.champion, self.version, target, "requested")
+            self.swaps.swap_to(self.champion, self.version, target, REQUESTED)
             self.recovery.forget()
             if self.registry is not None:
                 self.registry.clear_request(target)

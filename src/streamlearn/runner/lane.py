@@ -174,6 +174,8 @@ class Lane:
     label_bounds
         The lowest and highest number label (not a binary or class label) taken; any other
         is a dead letter.
+    name
+        What logs, metrics and checkpoints call the lane (it keeps its name when promoted).
     """
 
     def __init__(
@@ -191,8 +193,10 @@ class Lane:
         recent_rows: bool = True,
         curves: Sequence[Any] = (),
         label_bounds: tuple[float, float] = (-MAX_ABS_LABEL, MAX_ABS_LABEL),
+        name: str = "champion",
     ) -> None:
         check_lane(model, delay, ttl, expiry)
+        self.name = name
         low, high = (float(b) for b in label_bounds)
         if not low < high:
             raise ValueError(
@@ -531,6 +535,7 @@ class Lane:
         """The lane's place in the stream (call after :meth:`arrays`: the join store's count
         of waiting entries is taken once it has made itself consistent with the checkpoint)."""
         return {
+            "name": self.name,
             "offset": self.offset,
             "last_key": self.last_key,
             "counters": self.counters,
@@ -542,6 +547,7 @@ class Lane:
         check_servable(model)
         self.model = model
         self.offset, self.last_key = int(meta["offset"]), float(meta["last_key"])
+        self.name = str(meta.get("name", self.name))
         self.join.restore(nested_part(arrays, "join"), self.offset)
         self._check_waiting(int(meta.get("waiting", len(self.join))))
         pending = nested_part(arrays, "pending")

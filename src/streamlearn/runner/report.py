@@ -18,6 +18,7 @@ def status(runner: Runner, recent: int = 50) -> dict[str, Any]:
     lanes = [
         {
             "lane": "champion" if i == 0 else f"challenger {i}",
+            "name": lane.name,
             "model": type(lane.model).__name__,
             "version": lane.version,
             "metrics": lane.metric_values(),
@@ -51,6 +52,7 @@ def summarize(runner: Runner, wall: float, cpu: float) -> RunSummary:
     summary.metrics = runner.champion.metric_values()
     summary.drifts = list(drift_records(runner.model))
     summary.challengers = [
-        {"model": type(lane.model).__name__} | lane.metric_values() for lane in runner.lanes[1:]
+        {"name": lane.name, "model": type(lane.model).__name__} | lane.metric_values()
+        for lane in runner.lanes[1:]
     ]
     return summary

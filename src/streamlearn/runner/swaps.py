@@ -11,6 +11,7 @@ from typing import Any
 
 from streamlearn.base import Learner
 from streamlearn.registry import CorruptVersion, Registry, Version
+from streamlearn.registry.base import REQUESTED
 from streamlearn.runner.guards import PromotionGate, RollbackGuard, Verdict, rollback_candidates
 from streamlearn.runner.lane import Lane
 from streamlearn.runner.summary import RunSummary
@@ -29,13 +30,17 @@ class Swaps:
         summary: RunSummary,
     ) -> None:
         self.registry, self.guard, self.summary = registry, guard, summary
-        self.gate = gate or PromotionGate()
+        self.gate = gate
+        self.operator_chose = False  # a person picked the model: the gate leaves it be
         self._candidates: dict[str, Learner] = {}  # the last version loaded, by id
         self._losses: dict[str, float] | None = None  # each version's recent loss, when saved
 
     def promote_challenger(self, lanes: list[Lane]) -> None:
         """The promotion gate, at a checkpoint: the best significant challenger serves. Each
-        lane keeps its own store: its rows were encoded by its own model."""
+        lane keeps its own store: its rows were encoded by its own model. No gate, or a
+        model an operator chose in this run: no promotion."""
+        if self.gate is None or self.operator_chose:
+            return
         best = None
         for k, challenger in enumerate(lanes[1:], start=1):
             verdict = self.gate.check(lanes[0], challenger)
@@ -49,9 +54,10 @@ class Swaps:
         event = {
             "offset": new.offset,
             "at": now(),
-            "from": type(old.model).__name__,
-            "to": type(new.model).__name__,
-            "challenger": k,
+            "from": old.name,
+            "to": new.name,
+            "from_model": type(old.model).__name__,
+            "to_model": type(new.model).__name__,
         } | verdict.as_dict()
         self.summary.promotions.append(event)
         log.info("promotion", extra={"event": "promotion"} | event)
@@ -86,6 +92,8 @@ class Swaps:
         chosen = self.candidate(wanted)
         champion.model = type(chosen).from_state(chosen.state())
         champion.version = wanted
+        if reason == REQUESTED:
+            self.operator_chose = True
         self._record(champion, version, wanted, reason, {})
 
     def honour_request(self, champion: Lane, newest: Version) -> None:
@@ -97,7 +105,7 @@ class Swaps:
             return
         if wanted != newest.id:
             try:
-                self.swap_to(champion, newest.id, wanted, "requested")
+                self.swap_to(champion, newest.id, wanted, REQUESTED)
             except (KeyError, CorruptVersion):  # gone or torn: nothing to serve
                 return
         self.registry.clear_request(wanted)
