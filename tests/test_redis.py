@@ -124,3 +124,30 @@ micro_batch = 250
     _, newest = RedisRegistry(redis_client, "cfg").latest()
     assert newest.notes["counters"]["learned"] == summary.learned > 1500
     assert redis_client.exists("streamlearn:join:entries")  # the join went through Redis
+
+
+def test_the_registry_cli_opens_a_configs_redis_registry_and_takes_tags(tmp_path, redis_client):
+    import json
+
+    from streamlearn.config import build_registry, load_config
+    from streamlearn.models import LogisticRegression as Logistic
+    from tests.test_runner_cli import run
+
+    port = redis_client.connection_pool.connection_kwargs["port"]
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'[redis]\nurl = "redis://127.0.0.1:{port}/0"\n[checkpoint]\nredis_registry = "cli"\n'
+    )
+    registry = build_registry(load_config(config))
+    first = registry.save(Logistic(bits=4).state(), events=0)
+    second = registry.save(Logistic(bits=5).state(), parent=first.id, events=10)
+    registry.promote(second.id)
+    listing = run("registry", "list", str(config))
+    assert listing.returncode == 0, listing.stderr
+    assert first.id in listing.stdout and "champion" in listing.stdout
+    shown = run("registry", "show", str(config), "champion")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == second.id
+    assert run("registry", "promote", str(config), first.id).returncode == 0
+    back = run("registry", "rollback", str(config), "previous-champion")
+    assert back.returncode == 0 and second.id in back.stdout
+    assert registry.tags()["champion"] == second.id

@@ -1,4 +1,6 @@
-"""``streamlearn registry list|show|diff|promote|rollback``: look after model versions."""
+"""``streamlearn registry list|show|diff|promote|rollback``: look after model versions, in a
+registry folder or in whatever registry a run's config names (a Redis one too). A version
+may be named by a tag (``champion``, ``previous-champion``)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from streamlearn.registry import LocalRegistry, Version, read_key
+from streamlearn.config import build_registry, load_config
+from streamlearn.registry import LocalRegistry, Registry, Version, read_key
 
-registry_app = typer.Typer(no_args_is_help=True, help="Model versions in a registry folder.")
+registry_app = typer.Typer(
+    no_args_is_help=True, help="Model versions in a registry folder, or a config's registry."
+)
 out = Console()
 
-Folder = Annotated[Path, typer.Argument(help="The registry folder.")]
+Folder = Annotated[
+    Path,
+    typer.Argument(
+        help="The registry folder, or a run's TOML config (its [checkpoint] registry, Redis too)."
+    ),
+]
 _signing: dict[str, bytes | None] = {"key": None}  # the --key-file of this invocation
 
 
@@ -34,10 +44,27 @@ def _options(
     _signing["key"] = read_key(key_file) if key_file else None
 
 
-def _open(folder: Path) -> LocalRegistry:
+def _open(folder: Path) -> Registry:
+    """The registry in ``folder``, or the one the config file ``folder`` names (signed with
+    the config's key, unless --key-file gives one)."""
+    if folder.is_file() and folder.suffix == ".toml":
+        config = load_config(folder)
+        if _signing["key"] is not None:
+            config.checkpoint.key_file = None
+        registry = build_registry(config)
+        if registry is None:
+            raise ValueError(f"{folder}: [checkpoint] names no registry")
+        if _signing["key"] is not None:
+            registry.key = _signing["key"]
+        return registry
     if not folder.is_dir():
         raise FileNotFoundError(f"no registry at {folder}")
     return LocalRegistry(folder, key=_signing["key"])
+
+
+def _version(registry: Registry, name: str) -> str:
+    """A version id, or the version a tag names."""
+    return registry.tags().get(name, name)
 
 
 def _when(version: Version) -> str:
@@ -64,10 +91,14 @@ def list_versions(folder: Folder) -> None:
     out.print(table)
 
 
+VersionName = Annotated[str, typer.Argument(help="A version id, or a tag (champion, …).")]
+
+
 @registry_app.command()
-def show(folder: Folder, version: Annotated[str, typer.Argument(help="A version id.")]) -> None:
+def show(folder: Folder, version: VersionName) -> None:
     """One version's whole record (checksum verified), as JSON."""
-    state, record = _open(folder).load(version)
+    registry = _open(folder)
+    state, record = registry.load(_version(registry, version))
     payload = record.as_dict() | {"model": state.kind, "params": state.params}
     out.print_json(json.dumps(payload, default=str))
 
@@ -75,11 +106,12 @@ def show(folder: Folder, version: Annotated[str, typer.Argument(help="A version 
 @registry_app.command()
 def diff(
     folder: Folder,
-    a: Annotated[str, typer.Argument(help="A version id.")],
-    b: Annotated[str, typer.Argument(help="Another version id.")],
+    a: VersionName,
+    b: VersionName,
 ) -> None:
     """What changed between two versions: parameters, metrics, events, weights."""
     registry = _open(folder)
+    a, b = _version(registry, a), _version(registry, b)
     (state_a, va), (state_b, vb) = registry.load(a), registry.load(b)
     table = Table(title=f"{a} → {b}")
     for name in ("", a, b):
@@ -109,9 +141,10 @@ def _num(value: float | None) -> str:
 
 
 @registry_app.command()
-def promote(folder: Folder, version: Annotated[str, typer.Argument(help="A version id.")]) -> None:
+def promote(folder: Folder, version: VersionName) -> None:
     """Make VERSION the champion (the served model)."""
     registry = _open(folder)
+    version = _version(registry, version)
     registry.promote(version, requested=True)
     out.print(f"{version} is the champion")
 
@@ -124,5 +157,6 @@ def rollback(
     ] = None,
 ) -> None:
     """Make an earlier version the champion again."""
-    chosen = _open(folder).rollback(version)
+    registry = _open(folder)
+    chosen = registry.rollback(None if version is None else _version(registry, version))
     out.print(f"rolled back: {chosen} is the champion")
