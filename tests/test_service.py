@@ -321,3 +321,30 @@ def test_a_trainer_behind_gets_back_pressure_not_unbounded_memory():
         assert client.post("/learn", json=batch, headers=auth).status_code == 200
     finally:
         trainer.stop()
+
+
+def test_live_accounting_counts_each_served_event_once():
+    """Tracked predictions, labels for a third of them, the TTL: learned, expired and late
+    are each event's own fate, counted once (they tell an operator whether labels come)."""
+    live = LiveEvents()
+    runner = Runner(LogisticRegression(bits=8), live, ttl=1.5, expiry="drop", drain_at_end=False)
+    trainer = Trainer(runner, live, publish_every=0.05)
+    trainer.start()
+    client = TestClient(create_app(trainer=trainer, token=TOKEN))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        events = [{"id": f"e{i}", "features": {"a": i % 3}} for i in range(300)]
+        assert client.post("/predict", json={"events": events}).status_code == 200
+        labels = [{"id": f"e{i}", "label": 1} for i in range(100)]
+        assert client.post("/feedback", json={"labels": labels}, headers=auth).status_code == 200
+        assert wait_for(lambda: runner.counters["learned"] == 100)
+        assert (runner.counters["expired"], runner.counters["late"]) == (0, 0)
+        assert wait_for(lambda: runner.counters["expired"] == 200)  # at the TTL
+        late = {"id": "e250", "label": 0}  # its entry expired: late
+        assert client.post("/feedback", json=late, headers=auth).status_code == 200
+        assert wait_for(lambda: runner.counters["late"] == 1)
+        time.sleep(0.5)
+        counted = {k: runner.counters[k] for k in ("served", "learned", "expired", "late")}
+        assert counted == {"served": 300, "learned": 100, "expired": 200, "late": 1}
+    finally:
+        trainer.stop()
