@@ -127,3 +127,24 @@ def test_a_models_hyper_parameters_are_set_from_toml_and_others_refused():
             load_config_text(binary + line)
     with pytest.raises(ConfigError, match=r"model\.optimizer: not a setting of a bayesian model"):
         load_config_text('[model]\nkind = "bayesian"\noptimizer = "sgd"')
+
+
+def test_registry_pin_and_unpin(tmp_path):
+    from streamlearn.registry import LocalRegistry
+    from streamlearn.service import Replica
+
+    registry = LocalRegistry(tmp_path / "registry")
+    first = registry.save(LogisticRegression(bits=4).state(), events=0)
+    second = registry.save(LogisticRegression(bits=5).state(), parent=first.id, events=9)
+    registry.promote(second.id)
+    pinned = run("registry", "pin", str(tmp_path / "registry"), first.id)
+    assert pinned.returncode == 0 and "pinned" in pinned.stdout
+    assert registry.pinned() == first.id and registry.tags()["champion"] == first.id
+    assert Replica(registry).serving.version == first.id
+    third = registry.save(LogisticRegression(bits=6).state(), parent=second.id, events=20)
+    assert Replica(registry).serving.version == first.id  # a newer version changes nothing
+    unpinned = run("registry", "unpin", str(tmp_path / "registry"))
+    assert unpinned.returncode == 0 and first.id in unpinned.stdout
+    assert registry.pinned() is None
+    registry.promote(third.id)
+    assert Replica(registry).serving.version == third.id

@@ -348,3 +348,38 @@ def test_live_accounting_counts_each_served_event_once():
         assert counted == {"served": 300, "learned": 100, "expired": 200, "late": 1}
     finally:
         trainer.stop()
+
+
+def test_a_pinned_version_serves_whatever_the_trainer_checkpoints(service):
+    client, trainer, registry = service
+    features, labels = events(3000)
+
+    def learn(start, stop):
+        body = {
+            "events": [
+                {"features": x, "label": y}
+                for x, y in zip(features[start:stop], labels[start:stop], strict=True)
+            ]
+        }
+        assert client.post("/learn", json=body, headers=AUTH).status_code == 200
+        assert wait_for(lambda: trainer.runner.counters["learned"] == stop)
+
+    def served():
+        answer = client.post("/predict", json={"features": features[0], "track": False})
+        (prediction,) = answer.json()["predictions"]
+        return prediction["model_version"], prediction["probability"]
+
+    learn(0, 1000)  # checkpoints every 500 events
+    pinned = registry.tagged("champion").id
+    state, _ = registry.load(pinned)
+    expected = state.without_parts().to_learner().predict_proba_one(features[0])[True]
+    assert client.post(f"/models/{pinned}/pin", headers=AUTH).json() == {"pinned": pinned}
+    learn(1000, 2500)  # more checkpoints: none takes the champion tag
+    assert wait_for(lambda: served()[0] == pinned)
+    assert served() == (pinned, pytest.approx(expected, abs=1e-12))
+    assert registry.tags()["champion"] == pinned and registry.pinned() == pinned
+    assert registry.versions()[-1].id > pinned  # the trainer checkpointed on
+    assert client.post("/unpin", headers=AUTH).json() == {"unpinned": pinned}
+    learn(2500, 3000)
+    assert wait_for(lambda: registry.tags()["champion"] != pinned)
+    assert wait_for(lambda: served()[0] == registry.tags()["champion"])

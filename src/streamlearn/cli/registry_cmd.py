@@ -160,3 +160,20 @@ def rollback(
     registry = _open(folder)
     chosen = registry.rollback(None if version is None else _version(registry, version))
     out.print(f"rolled back: {chosen} is the champion")
+
+
+@registry_app.command()
+def pin(folder: Folder, version: VersionName) -> None:
+    """Serve VERSION until unpinned, whatever the trainer checkpoints (it learns on from
+    VERSION meanwhile; replicas serve VERSION too)."""
+    registry = _open(folder)
+    version = _version(registry, version)
+    registry.pin(version)
+    out.print(f"{version} is pinned: it serves until `registry unpin`")
+
+
+@registry_app.command()
+def unpin(folder: Folder) -> None:
+    """End the pin: the trainer's next checkpoint is the champion again."""
+    was = _open(folder).unpin()
+    out.print(f"unpinned {was}" if was else "nothing was pinned")

@@ -67,6 +67,7 @@ def read_key(path: str | os.PathLike) -> bytes:
 
 
 REQUESTED = "requested"  # the tag of a person's promote / rollback, until a runner acts on it
+PINNED = "pinned"  # the version that serves, whatever runners checkpoint, until unpinned
 
 
 class CorruptVersion(ValueError):
@@ -192,6 +193,23 @@ class Registry(ABC):
         for version_id in doomed:
             self._delete(version_id)
         return doomed
+
+    def pin(self, version_id: str) -> None:
+        """Serve ``version_id`` until :meth:`unpin`: it becomes the champion (a trainer
+        learns on from it) and stays the champion whatever runners checkpoint; a trainer
+        serves that very model meanwhile, as replicas do."""
+        self.promote(version_id, requested=True)
+        self._set_tag(PINNED, version_id)
+
+    def unpin(self) -> str | None:
+        """End the pin (the next checkpoint is the champion again); returns what was
+        pinned."""
+        pinned = self.pinned()
+        self._set_tag(PINNED, "")
+        return pinned
+
+    def pinned(self) -> str | None:
+        return self._tags().get(PINNED) or None
 
     def requested(self) -> str | None:
         """The version a person asked to serve and no runner has taken up yet."""

@@ -76,7 +76,8 @@ class Versions:
             }
             | ({"window_loss": float(recent.mean())} if len(recent) else {}),
         )
-        self.registry.promote(version.id)
+        if self.registry.pinned() is None:  # a pin keeps the champion where an operator put it
+            self.registry.promote(version.id)
         pruned = self.registry.prune(self.keep) if self.keep is not None else []
         oldest = self._oldest_resumable(champion.offset)
         for lane in lanes:

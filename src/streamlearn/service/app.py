@@ -4,7 +4,8 @@
 first) · ``POST /decide`` (a bandit's arm and its propensity) · ``POST /recommend`` (a
 recommender's top items for a user) · ``POST /learn`` · ``POST /feedback`` (the label or
 reward of an earlier event or decision, by id) · ``GET /models`` · ``GET /models/{version}``
-· ``POST /models/{version}/promote`` · ``POST /rollback`` · ``GET /health`` ·
+· ``POST /models/{version}/promote`` · ``POST /models/{version}/pin`` · ``POST /unpin`` ·
+``POST /rollback`` · ``GET /health`` ·
 ``GET /metrics`` (Prometheus) · ``GET /monitor`` (the run's recent time series, as JSON) ·
 ``GET /dashboard`` (live plots). Mutating endpoints need ``Authorization: Bearer <token>``
 (the token comes from the config or ``STREAMLEARN_TOKEN``; with none set they are refused).
@@ -353,6 +354,20 @@ def create_app(
             raise HTTPException(404, f"no version {version!r}") from None
         _serve_version(trainer, replica, version)
         return {"champion": version}
+
+    @app.post("/models/{version}/pin", dependencies=[Depends(authorized)])
+    def pin(version: str) -> dict[str, str]:
+        """Serve ``version`` until ``/unpin``, whatever the trainer checkpoints."""
+        try:
+            _needs(registry, "a registry").pin(version)
+        except KeyError:
+            raise HTTPException(404, f"no version {version!r}") from None
+        _serve_version(trainer, replica, version)
+        return {"pinned": version}
+
+    @app.post("/unpin", dependencies=[Depends(authorized)])
+    def unpin() -> dict[str, str | None]:
+        return {"unpinned": _needs(registry, "a registry").unpin()}
 
     @app.post("/rollback", dependencies=[Depends(authorized)])
     def rollback(body: RollbackRequest) -> dict[str, str]:

@@ -44,7 +44,8 @@ from streamlearn.base import (
     task_names,
 )
 from streamlearn.monitor import Monitor
-from streamlearn.registry import Registry
+from streamlearn.registry import CorruptVersion, Registry
+from streamlearn.registry.base import PINNED
 from streamlearn.runner import Runner, RunSummary
 from streamlearn.streams.batch import Rows, Served
 from streamlearn.streams.decode import check_event, event_columns, with_a_column
@@ -177,6 +178,7 @@ class Trainer:
         self.error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._last_publish = 0.0
+        self._serving_pinned = False
         self.on_publish: Callable[[Serving], None] | None = None
 
     def start(self) -> None:
@@ -210,19 +212,60 @@ class Trainer:
         if time.monotonic() - self._last_observed >= self.observe_every:
             self.observe()
         due = time.monotonic() - self._last_publish >= self.publish_every
+        if not due:
+            return
+        pinned = self._pinned()
         changed = (
             summary.learned != self.serving.events_learned
             or self.runner.version != self.serving.version
         )
-        if due and changed:  # a copy of the model costs: only when it learned something
+        if pinned is not None:
+            if pinned != self.serving.version:
+                self._publish()
+            self._last_publish = time.monotonic()
+        elif changed:  # a copy of the model costs: only when it learned something
             self._publish()
 
+    def _pinned(self) -> str | None:
+        """The version a pin holds (see :meth:`Registry.pin`), if any; a registry out of
+        reach keeps what serves now."""
+        registry = self.runner.registry
+        if registry is None:
+            return None
+        try:
+            return registry.pinned()
+        except registry.unavailable:
+            return self.serving.version if self._serving_pinned else None
+
     def _publish(self) -> None:
+        pinned = self._pinned()
+        if pinned is not None:  # that very model serves, whatever the trainer learns
+            if self.serving.version != pinned:
+                self._serve_pinned(pinned)
+            self._last_publish = time.monotonic()
+            return
+        self._serving_pinned = False
         runner = self.runner
         self.serving = Serving(
             _copy(runner.model), runner.version, runner.counters["learned"], time.time()
         )
         self._last_publish = time.monotonic()
+        if self.on_publish is not None:
+            self.on_publish(self.serving)
+
+    def _serve_pinned(self, version_id: str) -> None:
+        registry = self.runner.registry
+        try:
+            state, version = registry.load(version_id)
+        except (KeyError, CorruptVersion, *registry.unavailable) as exc:
+            log.error(
+                "cannot serve the pinned version",
+                extra={"event": "pin_failed", "version": version_id, "error": repr(exc)},
+            )
+            return
+        model = state.without_parts().to_learner()
+        self.serving = Serving(model, version.id, version.events, time.time())
+        self._serving_pinned = True
         if self.on_publish is not None:
             self.on_publish(self.serving)
 
@@ -303,7 +346,7 @@ class Replica:
 
     def refresh(self) -> bool:
         """Load the champion if it changed; returns whether it did."""
-        champion = self.registry.tagged("champion")
+        champion = self.registry.tagged(PINNED) or self.registry.tagged("champion")
         if champion is None or (self.serving and self.serving.version == champion.id):
             return False
         state, version = self.registry.load(champion.id)
