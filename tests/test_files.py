@@ -259,14 +259,18 @@ def test_a_ragged_row_that_is_not_utf8_either_is_one_reject(tmp_path):
         np.testing.assert_array_equal(np.concatenate([b.target for b in batches]), rows % 2)
 
 
-def test_an_unclosed_quote_says_how_many_lines_it_took(tmp_path):
+def test_an_unclosed_quote_is_one_reject_and_the_lines_after_it_are_read(tmp_path):
     lines = ["colour,size,y"] + [f"red,{r % 5},{r % 2}" for r in range(1, 101)]
     lines[50] = 'red,"1,0'
+    lines[70] = "red,1"  # ragged, among the lines the quote took
     path = tmp_path / "quote.csv"
     path.write_text("\n".join(lines) + "\n")
-    rejects = [r for b in FileSource(path, "y") for r in b.rejects]
-    assert [r.row for r in rejects] == [50]
-    assert "unclosed quote" in rejects[0].reason and "50 lines after it" in rejects[0].reason
+    batches = list(FileSource(path, "y"))
+    rejects = {r.row: r.reason for b in batches for r in b.rejects}
+    assert sorted(rejects) == [50, 70] and "unclosed quote" in rejects[50]
+    rows = np.concatenate([b.rows for b in batches])
+    assert rows.tolist() == [r for r in range(1, 101) if r not in (50, 70)]
+    np.testing.assert_array_equal(np.concatenate([b.target for b in batches]), rows % 2)
 
 
 @pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz", ".jsonl.gz"])

@@ -249,6 +249,8 @@ class FileSource:
                 for record_batch in self._csv_batches(names, numbers, skip=skip):
                     done += record_batch.num_rows
                     yield _valid_text(pa.Table.from_batches([record_batch]))
+                if self._ragged.swallowed is not None:
+                    yield from self._lines_after_a_quote(names)
                 return
             except pa.ArrowInvalid as exc:
                 if _UNREADABLE_ROW.search(str(exc)):
@@ -267,6 +269,24 @@ class FileSource:
                 skip = self._ragged.lines_of(done)
                 yield from self._python_csv_tables(names, skip, python_codec=True)
                 return
+
+    def _lines_after_a_quote(self, names: list[str]) -> Iterator[tuple[pa.Table, list[Reject]]]:
+        """The lines an unclosed quote took as one field, each read as a row of its own
+        (a quote inside one spans that line at most)."""
+        number, text = self._ragged.swallowed
+        self._ragged.swallowed = None
+        block: list[list[str]] = []
+        for k, line in enumerate(text.split("\n")[1:], start=1):
+            line = line.rstrip("\r")
+            if not line:
+                continue
+            fields = next(csv.reader([line], delimiter=self.delimiter))
+            if len(fields) != len(names):
+                self._ragged.note(number + k, len(fields), len(names))
+                continue
+            block.append(fields)
+        if block:
+            yield _valid_text(_binary_table(names, block))
 
     def _python_csv_tables(
         self, names: list[str], skip: int, python_codec: bool = False
@@ -505,16 +525,14 @@ class _RaggedRows:
         self.numbers: list[int] = []  # in the order found (ascending)
         self.reasons: dict[int, str] = {}
         self.given = 0  # how many were handed out as rejects
+        self.swallowed: tuple[int, str] | None = None  # an unclosed quote's row, and the rest
 
     def skip(self, row: Any) -> str:
         number = int(row.number) - 1 if row.number is not None else -1
         reason = f"{row.actual_columns} fields where the header has {row.expected_columns}"
-        swallowed = row.text.rstrip("\r\n").count("\n")
-        if swallowed:  # a quote that never closes takes every line after it
-            reason = (
-                f"an unclosed quote: this row and the {swallowed} lines after it, to the end "
-                "of the file, read as one field (not learned)"
-            )
+        if "\n" in row.text.rstrip("\r\n"):  # a quote that never closes takes the rest
+            reason = "an unclosed quote (the lines after it are read one by one)"
+            self.swallowed = (number, row.text)
         self._add(number, reason)
         return "skip"
 
