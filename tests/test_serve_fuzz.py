@@ -141,6 +141,7 @@ def test_hostile_requests_to_a_running_service(tmp_path):
             assert health.status_code == 200 and health.json()["status"] == "ok", health.text
             time.sleep(3)  # the trainer learns what is queued
             grown = rss_mb(process.pid) - start_mb
+            print(f"service memory {start_mb:.0f} MB after warm-up, {grown:+.0f} MB after", answers)
             assert grown < 200, f"the service grew {grown:.0f} MB over 10,000 requests"
             assert process.poll() is None
     finally:
