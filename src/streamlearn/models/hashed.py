@@ -25,6 +25,15 @@ class HashedModel(Learner):
 
     Subclasses implement ``_run(hashes, values, targets, out, learn)``, the compiled loop
     over a chunk of encoded events; ``_run_many`` feeds it chunk by chunk.
+
+    Parameters
+    ----------
+    features
+        A :class:`~streamlearn.features.FeatureHasher`, or its settings as a dict.
+    settings
+        Featurizer settings given one by one (``bits=18``…); not with a hasher.
+    defaults
+        The subclass's own defaults for settings neither gives.
     """
 
     def __init__(

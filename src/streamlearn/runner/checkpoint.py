@@ -68,7 +68,15 @@ class CheckpointPolicy:
     micro-batch; by time only when something changed: an idle stream adds no versions) —
     and what happens when one cannot be written: a periodic checkpoint that fails (a full
     disk, the registry or the predictions topic out of reach) is logged and tried again when
-    the next is due; the previous version stays valid and learning goes on."""
+    the next is due; the previous version stays valid and learning goes on.
+
+    Parameters
+    ----------
+    every
+        Events between checkpoints (None: not by events).
+    seconds
+        Seconds between checkpoints (None: not by time).
+    """
 
     def __init__(self, every: int | None, seconds: float | None) -> None:
         self.every, self.seconds = every, seconds

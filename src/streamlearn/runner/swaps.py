@@ -20,7 +20,19 @@ log = logging.getLogger("streamlearn.runner")
 
 
 class Swaps:
-    """The swaps of one run (see the module doc)."""
+    """The swaps of one run (see the module doc).
+
+    Parameters
+    ----------
+    registry
+        Where earlier versions are (None: no rollback).
+    gate
+        The promotion gate (None: no promotion).
+    guard
+        The rollback guard (None: no automatic rollback).
+    summary
+        The run's summary, which records every swap.
+    """
 
     def __init__(
         self,

@@ -47,7 +47,15 @@ class EventSource(ABC):
 
 class IngressFull(Exception):
     """The trainer is behind: events wait up to the configured bound. Try again after
-    ``retry_after`` seconds (the HTTP service answers 503 with ``Retry-After``)."""
+    ``retry_after`` seconds (the HTTP service answers 503 with ``Retry-After``).
+
+    Parameters
+    ----------
+    message
+        What is full, for the client.
+    retry_after
+        Seconds to wait before trying again.
+    """
 
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
