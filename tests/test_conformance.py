@@ -29,6 +29,7 @@ from streamlearn.models import (
     FraudDetector,
     HedgeClassifier,
     HedgeRegressor,
+    HoeffdingTreeClassifier,
     HybridLinUCB,
     LinearBandit,
     LinearRegression,
@@ -64,6 +65,10 @@ LEARNERS = {
     ),
     "fraud-detector": lambda: FraudDetector(
         entity="city", time="visits", amount="age", min_frauds=5, bits=12
+    ),
+    "hoeffding-tree": lambda: HoeffdingTreeClassifier(grace_period=30, max_features=12),
+    "hoeffding-tree-capped": lambda: HoeffdingTreeClassifier(
+        grace_period=20, leaf_prediction="mc", max_leaves=3, tau=0.5
     ),
     "bayes-full": lambda: BayesianLinearRegression(capacity=40, interactions=[("city", "device")]),
     "bayes-forgetting": lambda: BayesianLinearRegression(forgetting=0.98, standardize=True),

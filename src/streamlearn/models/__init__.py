@@ -15,6 +15,7 @@ from streamlearn.models.linear import (
 from streamlearn.models.one_vs_rest import OneVsRest
 from streamlearn.models.ranker import EngagementRanker, FeedbackBuffer
 from streamlearn.models.recommend import BPRMF, BiasedMF
+from streamlearn.models.tree import HoeffdingTreeClassifier
 
 __all__ = [
     "BPRMF",
@@ -28,6 +29,7 @@ __all__ = [
     "FraudDetector",
     "HedgeClassifier",
     "HedgeRegressor",
+    "HoeffdingTreeClassifier",
     "HybridLinUCB",
     "LinearBandit",
     "LinearRegression",

@@ -1,0 +1,415 @@
+"""Compiled Hoeffding trees for classification: node arrays, Gaussian observers per leaf,
+split attempts bounded by Hoeffding's inequality, and majority / naive Bayes leaves.
+
+A forest is a pool of nodes and leaf slots shared by its trees (one root per tree), so one
+compiled call runs a schedule of events through every tree. Rows are sparse: feature ids
+(``-1``: nothing) and values; a feature absent from a row counts as 0, as in a sparse
+matrix, so a one-hot category splits as "is it this value", and the observers only touch
+the features a row holds (a class's zeros are its events without the feature).
+
+Layouts (every array grows in Python between calls; the kernels never allocate):
+
+- ``nodes[node]``: feature (``-1`` at a leaf), left, right, leaf slot (``-1`` inside), depth
+- ``thresholds[node]``: go left when the value is ``<=`` it
+- ``counts[slot, class]``: class weights at a leaf (the split's estimate, then what it learns)
+- ``seen[slot, class]``: weight the leaf's observers have taken in
+- ``leaves[slot]``: weight at the last split attempt, majority and naive Bayes hits
+- ``observers[slot, feature, class]``: weight with the feature, its mean, M2, min and max
+- ``free``: a stack of free leaf slots; ``counters``: nodes used, free slots, events learned
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+FEATURE, LEFT, RIGHT, SLOT, DEPTH = 0, 1, 2, 3, 4
+LAST_ATTEMPT, MC_HITS, NB_HITS = 0, 1, 2
+WEIGHT, MEAN, M2, LOW, HIGH = 0, 1, 2, 3, 4
+N_NODES, N_FREE, N_LEARNED = 0, 1, 2
+MAJORITY, NAIVE_BAYES, ADAPTIVE = 0, 1, 2  # leaf predictions
+# settings: grace period, delta, tau, max depth, split points, min branch fraction, leaf
+# prediction, max leaves per tree
+GRACE, DELTA, TAU, MAX_DEPTH, N_SPLITS, MIN_BRANCH, LEAF_MODE, MAX_LEAVES = range(8)
+_LOG_2PI = math.log(2 * math.pi)
+
+
+@nb.njit(inline="always")
+def _value(ids, values, feature):
+    for s in range(len(ids)):
+        if ids[s] == feature:
+            return values[s]
+    return 0.0
+
+
+@nb.njit(cache=True)
+def find_leaf(nodes, thresholds, ids, values, node):
+    """The leaf node a row reaches from ``node``."""
+    while nodes[node, FEATURE] >= 0:
+        if _value(ids, values, nodes[node, FEATURE]) <= thresholds[node]:
+            node = nodes[node, LEFT]
+        else:
+            node = nodes[node, RIGHT]
+    return node
+
+
+@nb.njit(inline="always")
+def _gaussian(observers, seen, slot, feature, k):
+    """Weight, mean and variance of a feature in class k at a leaf, its zeros included."""
+    n = seen[slot, k]
+    present = observers[slot, feature, k, WEIGHT]
+    if n <= 0.0 or present <= 0.0:
+        return n, 0.0, 0.0
+    mean_p = observers[slot, feature, k, MEAN]
+    mean = mean_p * present / n
+    m2 = observers[slot, feature, k, M2] + mean_p * mean_p * present * (n - present) / n
+    var = m2 / (n - 1.0) if n > 1.0 else 0.0
+    return n, mean, max(var, 0.0)
+
+
+@nb.njit(inline="always")
+def _range(observers, seen, slot, feature, k):
+    """Lowest and highest value of a feature in class k at a leaf (0 if a row lacked it)."""
+    low = observers[slot, feature, k, LOW]
+    high = observers[slot, feature, k, HIGH]
+    if observers[slot, feature, k, WEIGHT] < seen[slot, k]:
+        low, high = min(low, 0.0), max(high, 0.0)
+    return low, high
+
+
+@nb.njit(inline="always")
+def _log_pdf(x, mean, var):
+    return -0.5 * (_LOG_2PI + math.log(var) + (x - mean) * (x - mean) / var)
+
+
+@nb.njit(cache=True)
+def _naive_bayes(counts, seen, observers, slot, ids, values, n_classes, out):
+    """Naive Bayes class probabilities at a leaf into ``out`` (features the leaf has not
+    observed, in any class, do not count)."""
+    total = 0.0
+    for k in range(n_classes):
+        total += counts[slot, k]
+    best = -np.inf
+    for k in range(n_classes):
+        out[k] = math.log(counts[slot, k] / total) if counts[slot, k] > 0.0 else -np.inf
+    n_features = observers.shape[1]
+    for s in range(len(ids)):
+        f = ids[s]
+        if f < 0 or f >= n_features:
+            continue
+        observed = False
+        for k in range(n_classes):
+            if observers[slot, f, k, WEIGHT] > 0.0:
+                observed = True
+        if not observed:
+            continue
+        for k in range(n_classes):
+            if out[k] == -np.inf:
+                continue
+            n, mean, var = _gaussian(observers, seen, slot, f, k)
+            if n > 0.0 and var > 0.0:  # a class without spread here is not judged by it
+                out[k] += _log_pdf(values[s], mean, var)
+    for k in range(n_classes):
+        best = max(best, out[k])
+    norm = 0.0
+    for k in range(n_classes):
+        out[k] = math.exp(out[k] - best) if best > -np.inf else 0.0
+        norm += out[k]
+    for k in range(n_classes):
+        out[k] = out[k] / norm if norm > 0.0 else 0.0
+
+
+@nb.njit(cache=True)
+def _majority(counts, slot, n_classes, out):
+    total = 0.0
+    for k in range(n_classes):
+        total += counts[slot, k]
+    for k in range(n_classes):
+        out[k] = counts[slot, k] / total if total > 0.0 else 0.0
+
+
+@nb.njit(cache=True)
+def leaf_proba(counts, seen, leaves, observers, slot, ids, values, n_classes, mode, out):
+    """A leaf's class probabilities into ``out[:n_classes]`` (zeros before any learning)."""
+    if mode == MAJORITY or (mode == ADAPTIVE and leaves[slot, MC_HITS] > leaves[slot, NB_HITS]):
+        _majority(counts, slot, n_classes, out)
+        return
+    total = 0.0
+    for k in range(n_classes):
+        total += counts[slot, k]
+    if total <= 0.0:
+        out[:n_classes] = 0.0
+        return
+    _naive_bayes(counts, seen, observers, slot, ids, values, n_classes, out)
+
+
+@nb.njit(inline="always")
+def _argmax(values, n):
+    best = 0
+    for k in range(1, n):
+        if values[k] > values[best]:
+            best = k
+    return best
+
+
+@nb.njit(cache=True)
+def _observe(observers, seen, slot, ids, values, k, weight):
+    """Fold one row of class k (weighted) into a leaf's observers (weighted Welford)."""
+    seen[slot, k] += weight
+    n_features = observers.shape[1]
+    for s in range(len(ids)):
+        f = ids[s]
+        if f < 0 or f >= n_features:
+            continue
+        x = values[s]
+        w = observers[slot, f, k, WEIGHT]
+        if w <= 0.0:
+            observers[slot, f, k, LOW] = x
+            observers[slot, f, k, HIGH] = x
+        else:
+            observers[slot, f, k, LOW] = min(observers[slot, f, k, LOW], x)
+            observers[slot, f, k, HIGH] = max(observers[slot, f, k, HIGH], x)
+        w += weight
+        delta = x - observers[slot, f, k, MEAN]
+        observers[slot, f, k, MEAN] += delta * weight / w
+        observers[slot, f, k, M2] += weight * delta * (x - observers[slot, f, k, MEAN])
+        observers[slot, f, k, WEIGHT] = w
+
+
+@nb.njit(inline="always")
+def _entropy(dist, n):
+    total = 0.0
+    for k in range(n):
+        total += dist[k]
+    if total <= 0.0:
+        return 0.0, 0.0
+    h = 0.0
+    for k in range(n):
+        if dist[k] > 0.0:
+            p = dist[k] / total
+            h -= p * math.log2(p)
+    return h, total
+
+
+@nb.njit(inline="always")
+def _info_gain(pre, left, right, n, min_branch):
+    """Information gain of a binary split; -inf when a branch has too little weight."""
+    h_pre, _ = _entropy(pre, n)
+    h_left, w_left = _entropy(left, n)
+    h_right, w_right = _entropy(right, n)
+    total = w_left + w_right
+    if total <= 0.0 or min(w_left, w_right) <= min_branch * total:
+        return -np.inf
+    return h_pre - (w_left * h_left + w_right * h_right) / total
+
+
+@nb.njit(inline="always")
+def _normal_cdf(x, mean, var):
+    if var <= 0.0:
+        return 1.0 if x >= mean else 0.0
+    return 0.5 * (1.0 + math.erf((x - mean) / math.sqrt(2.0 * var)))
+
+
+@nb.njit(cache=True)
+def _split_class_weights(observers, seen, slot, feature, threshold, n_classes, left, right):
+    for k in range(n_classes):
+        n, mean, var = _gaussian(observers, seen, slot, feature, k)
+        low, high = _range(observers, seen, slot, feature, k)
+        if n <= 0.0:
+            left[k] = right[k] = 0.0
+        elif threshold < low:
+            left[k], right[k] = 0.0, n
+        elif threshold >= high:
+            left[k], right[k] = n, 0.0
+        else:
+            left[k] = _normal_cdf(threshold, mean, var) * n
+            right[k] = n - left[k]
+
+
+@nb.njit(cache=True)
+def _best_threshold(counts, seen, observers, slot, feature, n_classes, settings, work):
+    """The best threshold of one feature at a leaf and its merit (-inf if none)."""
+    low, high = np.inf, -np.inf
+    for k in range(n_classes):
+        if seen[slot, k] > 0.0:
+            lo, hi = _range(observers, seen, slot, feature, k)
+            low, high = min(low, lo), max(high, hi)
+    best_merit, best_threshold = -np.inf, 0.0
+    if not low < high:
+        return best_merit, best_threshold
+    n_splits = int(settings[N_SPLITS])
+    step = (high - low) / (n_splits + 1)
+    pre, left, right = work[0], work[1], work[2]
+    for k in range(n_classes):
+        pre[k] = counts[slot, k]
+    for i in range(1, n_splits + 1):
+        threshold = low + step * i
+        _split_class_weights(observers, seen, slot, feature, threshold, n_classes, left, right)
+        merit = _info_gain(pre, left, right, n_classes, settings[MIN_BRANCH])
+        if merit > best_merit:
+            best_merit, best_threshold = merit, threshold
+    return best_merit, best_threshold
+
+
+@nb.njit(cache=True)
+def _pure(counts, slot, n_classes):
+    classes = 0
+    for k in range(n_classes):
+        if counts[slot, k] > 0.0:
+            classes += 1
+    return classes < 2
+
+
+@nb.njit(cache=True)
+def _chosen(candidate, slot, n_features, subspace, seed):
+    """Whether a leaf considers a feature: all of them, or a random ``subspace`` of them
+    drawn from the leaf's seed (a forest's trees each see a different few)."""
+    if subspace <= 0 or subspace >= n_features:
+        return True
+    # Each feature's rank in a permutation keyed by (seed, slot): the lowest ``subspace``
+    # ranks are in. A hash keeps it without storing the permutation.
+    h = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(slot * 7919 + candidate)
+    h ^= h >> np.uint64(31)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(29)
+    return (h % np.uint64(1 << 20)) < np.uint64((subspace * (1 << 20)) // n_features)
+
+
+@nb.njit(cache=True)
+def attempt_split(
+    nodes, thresholds, counts, seen, leaves, observers, free, counters, node, leaf_count,
+    n_classes, n_features, settings, subspace, seed, work,
+):  # fmt: skip
+    """Split a leaf when its best feature beats the second (or not splitting) by more than
+    the Hoeffding bound. Returns whether it split."""
+    slot = nodes[node, SLOT]
+    total = 0.0
+    for k in range(n_classes):
+        total += counts[slot, k]
+    leaves[slot, LAST_ATTEMPT] = total
+    if _pure(counts, slot, n_classes) or nodes[node, DEPTH] >= settings[MAX_DEPTH]:
+        return False
+    if leaf_count >= settings[MAX_LEAVES]:
+        return False
+    best, second, best_feature, best_threshold = -np.inf, 0.0, -1, 0.0  # 0: not splitting
+    for f in range(n_features):
+        if not _chosen(f, nodes[node, SLOT] + node, n_features, subspace, seed):
+            continue
+        merit, threshold = _best_threshold(
+            counts, seen, observers, slot, f, n_classes, settings, work
+        )
+        if merit > best:
+            second = max(second, best)
+            best, best_feature, best_threshold = merit, f, threshold
+        elif merit > second:
+            second = merit
+    if best_feature < 0:
+        return False
+    known = 0
+    for k in range(n_classes):
+        if counts[slot, k] > 0.0:
+            known += 1
+    value_range = math.log2(max(known, 2))
+    bound = math.sqrt(value_range * value_range * math.log(1.0 / settings[DELTA]) / (2.0 * total))
+    if not (best - second > bound or bound < settings[TAU]):
+        return False
+    left, right = work[1], work[2]
+    _split_class_weights(
+        observers, seen, slot, best_feature, best_threshold, n_classes, left, right
+    )
+    nodes[node, FEATURE] = best_feature
+    thresholds[node] = best_threshold
+    nodes[node, SLOT] = -1
+    free[counters[N_FREE]] = slot
+    counters[N_FREE] += 1
+    for side in range(2):
+        child = counters[N_NODES]
+        counters[N_NODES] += 1
+        counters[N_FREE] -= 1
+        child_slot = free[counters[N_FREE]]
+        nodes[child, FEATURE] = -1
+        nodes[child, LEFT] = nodes[child, RIGHT] = -1
+        nodes[child, SLOT] = child_slot
+        nodes[child, DEPTH] = nodes[node, DEPTH] + 1
+        nodes[node, LEFT + side] = child
+        weights = left if side == 0 else right
+        fresh_leaf(counts, seen, leaves, observers, child_slot, weights, n_classes)
+    return True
+
+
+@nb.njit(cache=True)
+def fresh_leaf(counts, seen, leaves, observers, slot, weights, n_classes):
+    """A leaf slot made new, with the class weights a split estimated for it."""
+    counts[slot, :] = 0.0
+    seen[slot, :] = 0.0
+    observers[slot] = 0.0
+    total = 0.0
+    for k in range(n_classes):
+        counts[slot, k] = weights[k]
+        total += weights[k]
+    leaves[slot, LAST_ATTEMPT] = total
+    leaves[slot, MC_HITS] = 0.0
+    leaves[slot, NB_HITS] = 0.0
+
+
+@nb.njit(cache=True)
+def learn_leaf(
+    nodes, thresholds, counts, seen, leaves, observers, free, counters, node, leaf_count,
+    ids, values, k, weight, n_classes, n_features, settings, subspace, seed, work,
+):  # fmt: skip
+    """Learn a row of class k (weighted) at a leaf node; attempt a split every grace period.
+    Returns whether it split."""
+    slot = nodes[node, SLOT]
+    if settings[LEAF_MODE] == ADAPTIVE:
+        scores = work[3]
+        _majority(counts, slot, n_classes, scores)
+        if _argmax(scores, n_classes) == k and scores[k] > 0.0:
+            leaves[slot, MC_HITS] += weight
+        _naive_bayes(counts, seen, observers, slot, ids, values, n_classes, scores)
+        if _argmax(scores, n_classes) == k and scores[k] > 0.0:
+            leaves[slot, NB_HITS] += weight
+    counts[slot, k] += weight
+    _observe(observers, seen, slot, ids, values, k, weight)
+    total = 0.0
+    for j in range(n_classes):
+        total += counts[slot, j]
+    if total - leaves[slot, LAST_ATTEMPT] < settings[GRACE]:
+        return False
+    return attempt_split(
+        nodes, thresholds, counts, seen, leaves, observers, free, counters, node, leaf_count,
+        n_classes, n_features, settings, subspace, seed, work,
+    )  # fmt: skip
+
+
+@nb.njit(cache=True)
+def run_tree_ops(
+    ids, values, ops, op_rows, targets, start, nodes, thresholds, counts, seen, leaves,
+    observers, free, counters, leaf_counts, n_classes, n_features, settings, out,
+):  # fmt: skip
+    """A schedule over one tree (root 0): predict rows (``out``), learn them, or both in that
+    order, from operation ``start``. Returns where it stopped: at the end, or before an
+    operation that could split with no room for two more nodes (the caller grows the arrays
+    and goes on)."""
+    work = np.zeros((4, max(n_classes, 1)))
+    for i in range(start, len(ops)):
+        if counters[N_FREE] < 1 or counters[N_NODES] + 2 > len(nodes):
+            return i
+        row = op_rows[i]
+        node = find_leaf(nodes, thresholds, ids[row], values[row], 0)
+        op = ops[i]
+        if op != 1:  # predict (alone or before learning)
+            leaf_proba(
+                counts, seen, leaves, observers, nodes[node, SLOT], ids[row], values[row],
+                n_classes, int(settings[LEAF_MODE]), out[i],
+            )  # fmt: skip
+        if op != 0:
+            split = learn_leaf(
+                nodes, thresholds, counts, seen, leaves, observers, free, counters, node,
+                leaf_counts[0], ids[row], values[row], int(targets[i]), 1.0, n_classes,
+                n_features, settings, 0, 0, work,
+            )  # fmt: skip
+            leaf_counts[0] += split
+            counters[N_LEARNED] += 1
+    return len(ops)

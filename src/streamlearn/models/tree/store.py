@@ -1,0 +1,209 @@
+"""The arrays of a tree (or of a forest's trees, which share one pool), grown between
+compiled calls, and the numbering of hashed features as a tree's feature ids."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from streamlearn.models.tree.kernel import DEPTH, FEATURE, LEFT, N_FREE, N_NODES, RIGHT, SLOT
+
+_ARRAYS = ("nodes", "thresholds", "counts", "seen", "leaves", "observers", "free", "counters")
+
+
+class FeatureIds:
+    """Hashed features numbered in order of first learning, at most ``limit`` of them (a
+    feature beyond that is not seen by the tree: its memory stays bounded).
+
+    >>> ids = FeatureIds(limit=2)
+    >>> ids.number(np.array([[7, 9], [9, 4]], np.uint32)).tolist()
+    [[0, 1], [1, -1]]
+    >>> ids.lookup(np.array([[4, 7, 0]], np.uint32)).tolist()
+    [[-1, 0, -1]]
+    """
+
+    def __init__(self, limit: int, hashes: np.ndarray | None = None) -> None:
+        if not 1 <= int(limit) <= 1 << 20:
+            raise ValueError(f"max_features must be between 1 and {1 << 20}, got {limit!r}")
+        self.limit = int(limit)
+        self.hashes = np.zeros(0, np.uint32) if hashes is None else hashes.astype(np.uint32)
+        if len(self.hashes) > self.limit or len(np.unique(self.hashes)) != len(self.hashes):
+            raise ValueError("feature hashes: more than max_features, or repeated")
+        self._index()
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def _index(self) -> None:
+        self._order = np.argsort(self.hashes, kind="stable")
+        self._sorted = self.hashes[self._order]
+
+    def lookup(self, hashes: np.ndarray) -> np.ndarray:
+        """Each hash's feature id; -1 for none (0) and for a hash not numbered."""
+        if not len(self._sorted):
+            return np.full(hashes.shape, -1, np.int64)
+        at = np.minimum(np.searchsorted(self._sorted, hashes), len(self._sorted) - 1)
+        found = (self._sorted[at] == hashes) & (hashes != 0)
+        return np.where(found, self._order[at], -1).astype(np.int64)
+
+    def number(self, hashes: np.ndarray) -> np.ndarray:
+        """Like :meth:`lookup`, numbering new hashes first, row by row (while room lasts)."""
+        ids = self.lookup(hashes)
+        room = self.limit - len(self.hashes)
+        if room > 0:
+            flat = hashes.ravel()[(ids.ravel() < 0) & (hashes.ravel() != 0)]
+            if len(flat):
+                new, first = np.unique(flat, return_index=True)
+                self.hashes = np.concatenate([self.hashes, new[np.argsort(first)][:room]])
+                self._index()
+                ids = self.lookup(hashes)
+        return ids
+
+
+class TreeArrays:
+    """Nodes, leaf slots and observers of ``n_trees`` trees (roots are nodes 0 … n-1)."""
+
+    def __init__(self, n_trees: int = 1) -> None:
+        self.n_trees = n_trees
+        self.nodes = np.full((max(4, 2 * n_trees), 5), -1, np.int64)
+        self.thresholds = np.zeros(len(self.nodes))
+        slots = max(4, 2 * n_trees)
+        self.counts = np.zeros((slots, 1))
+        self.seen = np.zeros((slots, 1))
+        self.leaves = np.zeros((slots, 3))
+        self.observers = np.zeros((slots, 1, 1, 5))
+        self.free = np.arange(slots - 1, n_trees - 1, -1).astype(np.int64)
+        self.free = np.concatenate([self.free, np.zeros(n_trees, np.int64)])
+        self.counters = np.zeros(4, np.int64)
+        self.counters[N_NODES] = n_trees
+        self.counters[N_FREE] = slots - n_trees
+        for tree in range(n_trees):
+            self.reset_root(tree)
+        self.n_classes = 0
+        self.n_features = 0
+
+    def reset_root(self, tree: int) -> None:
+        self.nodes[tree] = (-1, -1, -1, tree, 0)
+
+    # ------------------------------------------------------------------ growth
+    def fit(self, n_classes: int, n_features: int) -> None:
+        """Room for this many classes and features (capacity doubles)."""
+        self.n_classes, self.n_features = n_classes, n_features
+        k, f = self.counts.shape[1], self.observers.shape[1]
+        if n_classes > k or n_features > f:
+            k, f = max(k, _room(n_classes)), max(f, _room(n_features))
+            self.counts = _grown(self.counts, (len(self.counts), k))
+            self.seen = _grown(self.seen, (len(self.seen), k))
+            self.observers = _grown(self.observers, (len(self.observers), f, k, 5))
+
+    def grow(self, splits: int = 1) -> None:
+        """Room for ``splits`` more splits: two nodes and one leaf slot each (capacity
+        doubles)."""
+        if self.counters[N_NODES] + 2 * splits > len(self.nodes):
+            size = max(2 * len(self.nodes), int(self.counters[N_NODES]) + 2 * splits)
+            self.nodes = _grown(self.nodes, (size, 5), fill=-1)
+            self.thresholds = _grown(self.thresholds, (size,))
+        if self.counters[N_FREE] < splits:
+            slots = len(self.counts)
+            size = max(2 * slots, slots + splits)
+            self.counts = _grown(self.counts, (size, self.counts.shape[1]))
+            self.seen = _grown(self.seen, (size, self.seen.shape[1]))
+            self.leaves = _grown(self.leaves, (size, 3))
+            self.observers = _grown(self.observers, (size, *self.observers.shape[1:]))
+            n_free = int(self.counters[N_FREE])
+            new = np.arange(size - 1, slots - 1, -1)
+            free = np.zeros(size, np.int64)
+            free[: len(new)] = new
+            free[len(new) : len(new) + n_free] = self.free[:n_free]
+            self.free = free
+            self.counters[N_FREE] = n_free + len(new)
+
+    # ------------------------------------------------------------------ state
+    def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """The arrays as used (not their spare capacity), by name."""
+        k, f = self.n_classes, self.n_features
+        used = int(self.counters[N_NODES])
+        return {
+            f"{prefix}nodes": self.nodes[:used].copy(),
+            f"{prefix}thresholds": self.thresholds[:used].copy(),
+            f"{prefix}counts": self.counts[:, :k].copy(),
+            f"{prefix}seen": self.seen[:, :k].copy(),
+            f"{prefix}leaves": self.leaves.copy(),
+            f"{prefix}observers": self.observers[:, :f, :k].copy(),
+            f"{prefix}free": self.free[: int(self.counters[N_FREE])].copy(),
+            f"{prefix}counters": self.counters.copy(),
+        }
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: Mapping[str, Any], n_trees: int, n_classes: int, n_features: int, prefix=""
+    ) -> TreeArrays:
+        """Arrays of :meth:`arrays`, checked so that no kernel can read out of bounds."""
+        get = {name: np.asarray(arrays[prefix + name]) for name in _ARRAYS}
+        tree = cls(n_trees)
+        counters = get["counters"].astype(np.int64)
+        nodes = get["nodes"].astype(np.int64)
+        slots = len(get["leaves"])
+        if counters.shape != (4,) or nodes.ndim != 2 or nodes.shape[1] != 5:
+            raise ValueError("tree state: malformed counters or nodes")
+        used, n_free = int(counters[N_NODES]), int(counters[N_FREE])
+        if not (n_trees <= used == len(nodes)) or not 0 <= n_free <= slots:
+            raise ValueError("tree state: node or slot counts out of range")
+        shapes = {
+            "thresholds": (used,),
+            "counts": (slots, n_classes),
+            "seen": (slots, n_classes),
+            "leaves": (slots, 3),
+            "observers": (slots, n_features, n_classes, 5),
+            "free": (n_free,),
+        }
+        for name, shape in shapes.items():
+            if get[name].shape != shape:
+                raise ValueError(f"tree state: {name} has shape {get[name].shape}, not {shape}")
+        _check_links(nodes, get["free"], used, slots)
+        floats = [get[name].astype(np.float64) for name in shapes if name != "free"]
+        if not all(np.isfinite(a).all() for a in floats):
+            raise ValueError("tree state: non-finite statistics")
+        tree.nodes = _grown(nodes, (max(4, 2 * used), 5), fill=-1)
+        tree.thresholds = _grown(floats[0], (len(tree.nodes),))
+        tree.counts, tree.seen, tree.leaves, tree.observers = floats[1:]
+        tree.free = _grown(get["free"].astype(np.int64), (slots,))
+        tree.counters = counters.copy()
+        tree.n_classes, tree.n_features = n_classes, n_features
+        tree.fit(max(n_classes, 1), max(n_features, 1))
+        tree.n_classes, tree.n_features = n_classes, n_features
+        return tree
+
+    def leaf_count(self) -> int:
+        used = int(self.counters[N_NODES])
+        return int((self.nodes[:used, FEATURE] < 0).sum())
+
+    def nbytes(self) -> int:
+        return sum(getattr(self, name).nbytes for name in _ARRAYS)
+
+
+def _check_links(nodes: np.ndarray, free: np.ndarray, used: int, slots: int) -> None:
+    """Children point forward to nodes in use; each leaf has its own slot, never a free one."""
+    inner = nodes[:, FEATURE] >= 0
+    children = nodes[inner][:, [LEFT, RIGHT]]
+    own = np.arange(used)[inner][:, None]
+    if ((children <= own) | (children >= used)).any():
+        raise ValueError("tree state: a child link out of order")
+    leaf_slots = nodes[~inner, SLOT]
+    taken = np.concatenate([leaf_slots, free])
+    if ((taken < 0) | (taken >= slots)).any() or len(np.unique(taken)) != len(taken):
+        raise ValueError("tree state: leaf slots out of range or shared")
+    if (nodes[:, DEPTH] < 0).any():
+        raise ValueError("tree state: negative depth")
+
+
+def _room(n: int) -> int:
+    return max(1, 1 << max(int(n) - 1, 0).bit_length())
+
+
+def _grown(array: np.ndarray, shape: tuple, fill: float = 0) -> np.ndarray:
+    grown = np.full(shape, fill, array.dtype)
+    grown[tuple(slice(0, s) for s in array.shape)] = array
+    return grown
