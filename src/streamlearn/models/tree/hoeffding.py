@@ -123,6 +123,7 @@ class HoeffdingTreeClassifier(HashedModel, MulticlassClassifier, ServesRows, Ser
         self.index = ClassIndex(limit=self.max_classes)
         self.feature_ids = FeatureIds(self.max_features)
         self.tree = TreeArrays()
+        self.tree.plant(0)
         self.leaf_counts = np.ones(1, np.int64)  # one leaf: the root
         self.settings = np.array(
             [
@@ -204,8 +205,7 @@ class HoeffdingTreeClassifier(HashedModel, MulticlassClassifier, ServesRows, Ser
         done = 0
         while done < len(ops):
             done = run_tree_ops(
-                ids, values, ops, op_rows, targets, done, tree.nodes, tree.thresholds,
-                tree.counts, tree.seen, tree.leaves, tree.observers, tree.free, tree.counters,
+                ids, values, ops, op_rows, targets, done, tree.parts, tree.roots,
                 self.leaf_counts, len(self.index), len(self.feature_ids), self.settings, out,
             )  # fmt: skip
             if done < len(ops):

@@ -13,9 +13,11 @@ Layouts (every array grows in Python between calls; the kernels never allocate):
 - ``thresholds[node]``: go left when the value is ``<=`` it
 - ``counts[slot, class]``: class weights at a leaf (the split's estimate, then what it learns)
 - ``seen[slot, class]``: weight the leaf's observers have taken in
-- ``leaves[slot]``: weight at the last split attempt, majority and naive Bayes hits
+- ``leaves[slot]``: weight at the last split attempt, majority and naive Bayes hits, and
+  the seed that draws the features it may split on
 - ``observers[slot, feature, class]``: weight with the feature, its mean, M2, min and max
-- ``free``: a stack of free leaf slots; ``counters``: nodes used, free slots, events learned
+- ``free``: a stack of free leaf slots; ``counters``: nodes used, free slots, events learned;
+  ``rng``: the state of the generator of seeds (and of a forest's draws)
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numba as nb
 import numpy as np
 
 FEATURE, LEFT, RIGHT, SLOT, DEPTH = 0, 1, 2, 3, 4
-LAST_ATTEMPT, MC_HITS, NB_HITS = 0, 1, 2
+LAST_ATTEMPT, MC_HITS, NB_HITS, SEED = 0, 1, 2, 3
 WEIGHT, MEAN, M2, LOW, HIGH = 0, 1, 2, 3, 4
 N_NODES, N_FREE, N_LEARNED = 0, 1, 2
 MAJORITY, NAIVE_BAYES, ADAPTIVE = 0, 1, 2  # leaf predictions
@@ -85,20 +87,16 @@ def _log_pdf(x, mean, var):
 
 
 @nb.njit(cache=True)
-def _naive_bayes(counts, seen, observers, slot, ids, values, n_classes, out):
-    """Naive Bayes class probabilities at a leaf into ``out`` (features the leaf has not
-    observed, in any class, do not count)."""
+def _naive_bayes(counts, seen, observers, slot, dense, n_classes, out):
+    """Naive Bayes class probabilities at a leaf into ``out``, over the features the leaf
+    has observed (a row's other features, 0 in ``dense``, count as zeros)."""
     total = 0.0
     for k in range(n_classes):
         total += counts[slot, k]
     best = -np.inf
     for k in range(n_classes):
         out[k] = math.log(counts[slot, k] / total) if counts[slot, k] > 0.0 else -np.inf
-    n_features = observers.shape[1]
-    for s in range(len(ids)):
-        f = ids[s]
-        if f < 0 or f >= n_features:
-            continue
+    for f in range(min(observers.shape[1], len(dense))):
         observed = False
         for k in range(n_classes):
             if observers[slot, f, k, WEIGHT] > 0.0:
@@ -110,7 +108,7 @@ def _naive_bayes(counts, seen, observers, slot, ids, values, n_classes, out):
                 continue
             n, mean, var = _gaussian(observers, seen, slot, f, k)
             if n > 0.0 and var > 0.0:  # a class without spread here is not judged by it
-                out[k] += _log_pdf(values[s], mean, var)
+                out[k] += _log_pdf(dense[f], mean, var)
     for k in range(n_classes):
         best = max(best, out[k])
     norm = 0.0
@@ -131,7 +129,7 @@ def _majority(counts, slot, n_classes, out):
 
 
 @nb.njit(cache=True)
-def leaf_proba(counts, seen, leaves, observers, slot, ids, values, n_classes, mode, out):
+def leaf_proba(counts, seen, leaves, observers, slot, dense, n_classes, mode, out):
     """A leaf's class probabilities into ``out[:n_classes]`` (zeros before any learning)."""
     if mode == MAJORITY or (mode == ADAPTIVE and leaves[slot, MC_HITS] > leaves[slot, NB_HITS]):
         _majority(counts, slot, n_classes, out)
@@ -142,7 +140,7 @@ def leaf_proba(counts, seen, leaves, observers, slot, ids, values, n_classes, mo
     if total <= 0.0:
         out[:n_classes] = 0.0
         return
-    _naive_bayes(counts, seen, observers, slot, ids, values, n_classes, out)
+    _naive_bayes(counts, seen, observers, slot, dense, n_classes, out)
 
 
 @nb.njit(inline="always")
@@ -262,28 +260,41 @@ def _pure(counts, slot, n_classes):
     return classes < 2
 
 
+@nb.njit(inline="always")
+def next_random(rng):
+    """The next 64 random bits of a splitmix64 generator (state ``rng[0]``)."""
+    rng[0] += np.uint64(0x9E3779B97F4A7C15)
+    z = rng[0]
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@nb.njit(inline="always")
+def uniform(rng):
+    """A uniform number in [0, 1) (53 random bits)."""
+    return float(next_random(rng) >> np.uint64(11)) / 9007199254740992.0
+
+
 @nb.njit(cache=True)
-def _chosen(candidate, slot, n_features, subspace, seed):
-    """Whether a leaf considers a feature: all of them, or a random ``subspace`` of them
-    drawn from the leaf's seed (a forest's trees each see a different few)."""
+def candidate_features(seed, n_features, subspace):
+    """The features a leaf may split on: all, or ``subspace`` of them drawn by the leaf's
+    seed (a forest's leaves each see a different few, as in a random forest)."""
     if subspace <= 0 or subspace >= n_features:
-        return True
-    # Each feature's rank in a permutation keyed by (seed, slot): the lowest ``subspace``
-    # ranks are in. A hash keeps it without storing the permutation.
-    h = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(slot * 7919 + candidate)
-    h ^= h >> np.uint64(31)
-    h *= np.uint64(0xBF58476D1CE4E5B9)
-    h ^= h >> np.uint64(29)
-    return (h % np.uint64(1 << 20)) < np.uint64((subspace * (1 << 20)) // n_features)
+        return np.arange(n_features)
+    keys = np.empty(n_features, np.uint64)
+    state = np.empty(1, np.uint64)
+    for f in range(n_features):
+        state[0] = np.uint64(seed) ^ (np.uint64(f) * np.uint64(0xD1B54A32D192ED03))
+        keys[f] = next_random(state)
+    return np.sort(np.argsort(keys)[:subspace])
 
 
 @nb.njit(cache=True)
-def attempt_split(
-    nodes, thresholds, counts, seen, leaves, observers, free, counters, node, leaf_count,
-    n_classes, n_features, settings, subspace, seed, work,
-):  # fmt: skip
+def attempt_split(tree, node, leaf_count, n_classes, n_features, settings, subspace, work):
     """Split a leaf when its best feature beats the second (or not splitting) by more than
     the Hoeffding bound. Returns whether it split."""
+    nodes, thresholds, counts, seen, leaves, observers, free, counters, _rng = tree
     slot = nodes[node, SLOT]
     total = 0.0
     for k in range(n_classes):
@@ -294,9 +305,7 @@ def attempt_split(
     if leaf_count >= settings[MAX_LEAVES]:
         return False
     best, second, best_feature, best_threshold = -np.inf, 0.0, -1, 0.0  # 0: not splitting
-    for f in range(n_features):
-        if not _chosen(f, nodes[node, SLOT] + node, n_features, subspace, seed):
-            continue
+    for f in candidate_features(np.uint64(leaves[slot, SEED]), n_features, subspace):
         merit, threshold = _best_threshold(
             counts, seen, observers, slot, f, n_classes, settings, work
         )
@@ -325,23 +334,25 @@ def attempt_split(
     free[counters[N_FREE]] = slot
     counters[N_FREE] += 1
     for side in range(2):
-        child = counters[N_NODES]
-        counters[N_NODES] += 1
-        counters[N_FREE] -= 1
-        child_slot = free[counters[N_FREE]]
-        nodes[child, FEATURE] = -1
-        nodes[child, LEFT] = nodes[child, RIGHT] = -1
-        nodes[child, SLOT] = child_slot
-        nodes[child, DEPTH] = nodes[node, DEPTH] + 1
+        child = new_leaf(tree, nodes[node, DEPTH] + 1, left if side == 0 else right, n_classes)
         nodes[node, LEFT + side] = child
-        weights = left if side == 0 else right
-        fresh_leaf(counts, seen, leaves, observers, child_slot, weights, n_classes)
     return True
 
 
 @nb.njit(cache=True)
-def fresh_leaf(counts, seen, leaves, observers, slot, weights, n_classes):
-    """A leaf slot made new, with the class weights a split estimated for it."""
+def new_leaf(tree, depth, weights, n_classes):
+    """A new leaf node (a free slot, fresh statistics, its own random seed) with the class
+    weights a split estimated for it; returns the node."""
+    nodes, thresholds, counts, seen, leaves, observers, free, counters, rng = tree
+    node = counters[N_NODES]
+    counters[N_NODES] += 1
+    counters[N_FREE] -= 1
+    slot = free[counters[N_FREE]]
+    nodes[node, FEATURE] = -1
+    nodes[node, LEFT] = nodes[node, RIGHT] = -1
+    nodes[node, SLOT] = slot
+    nodes[node, DEPTH] = depth
+    thresholds[node] = 0.0
     counts[slot, :] = 0.0
     seen[slot, :] = 0.0
     observers[slot] = 0.0
@@ -352,22 +363,25 @@ def fresh_leaf(counts, seen, leaves, observers, slot, weights, n_classes):
     leaves[slot, LAST_ATTEMPT] = total
     leaves[slot, MC_HITS] = 0.0
     leaves[slot, NB_HITS] = 0.0
+    leaves[slot, SEED] = float(next_random(rng) >> np.uint64(12))  # exact in a float
+    return node
 
 
 @nb.njit(cache=True)
 def learn_leaf(
-    nodes, thresholds, counts, seen, leaves, observers, free, counters, node, leaf_count,
-    ids, values, k, weight, n_classes, n_features, settings, subspace, seed, work,
+    tree, node, leaf_count, ids, values, dense, k, weight, n_classes, n_features, settings,
+    subspace, work,
 ):  # fmt: skip
     """Learn a row of class k (weighted) at a leaf node; attempt a split every grace period.
     Returns whether it split."""
+    nodes, _thresholds, counts, seen, leaves, observers, _free, _counters, _rng = tree
     slot = nodes[node, SLOT]
     if settings[LEAF_MODE] == ADAPTIVE:
         scores = work[3]
         _majority(counts, slot, n_classes, scores)
         if _argmax(scores, n_classes) == k and scores[k] > 0.0:
             leaves[slot, MC_HITS] += weight
-        _naive_bayes(counts, seen, observers, slot, ids, values, n_classes, scores)
+        _naive_bayes(counts, seen, observers, slot, dense, n_classes, scores)
         if _argmax(scores, n_classes) == k and scores[k] > 0.0:
             leaves[slot, NB_HITS] += weight
     counts[slot, k] += weight
@@ -377,39 +391,47 @@ def learn_leaf(
         total += counts[slot, j]
     if total - leaves[slot, LAST_ATTEMPT] < settings[GRACE]:
         return False
-    return attempt_split(
-        nodes, thresholds, counts, seen, leaves, observers, free, counters, node, leaf_count,
-        n_classes, n_features, settings, subspace, seed, work,
-    )  # fmt: skip
+    return attempt_split(tree, node, leaf_count, n_classes, n_features, settings, subspace, work)
 
 
 @nb.njit(cache=True)
 def run_tree_ops(
-    ids, values, ops, op_rows, targets, start, nodes, thresholds, counts, seen, leaves,
-    observers, free, counters, leaf_counts, n_classes, n_features, settings, out,
+    ids, values, ops, op_rows, targets, start, tree, roots, leaf_counts, n_classes,
+    n_features, settings, out,
 ):  # fmt: skip
-    """A schedule over one tree (root 0): predict rows (``out``), learn them, or both in that
-    order, from operation ``start``. Returns where it stopped: at the end, or before an
-    operation that could split with no room for two more nodes (the caller grows the arrays
-    and goes on)."""
+    """A schedule over one tree (``roots[0]``): predict rows (``out``), learn them, or both
+    in that order, from operation ``start``. Returns where it stopped: at the end, or before
+    an operation that could split with no room for two more nodes (the caller grows the
+    arrays and goes on)."""
+    nodes, thresholds, counts, seen, leaves, observers, _free, counters, _rng = tree
     work = np.zeros((4, max(n_classes, 1)))
+    dense = np.zeros(n_features)
     for i in range(start, len(ops)):
         if counters[N_FREE] < 1 or counters[N_NODES] + 2 > len(nodes):
             return i
         row = op_rows[i]
-        node = find_leaf(nodes, thresholds, ids[row], values[row], 0)
+        scatter(ids[row], values[row], dense, True)
+        node = find_leaf(nodes, thresholds, ids[row], values[row], roots[0])
         op = ops[i]
         if op != 1:  # predict (alone or before learning)
             leaf_proba(
-                counts, seen, leaves, observers, nodes[node, SLOT], ids[row], values[row],
-                n_classes, int(settings[LEAF_MODE]), out[i],
+                counts, seen, leaves, observers, nodes[node, SLOT], dense, n_classes,
+                int(settings[LEAF_MODE]), out[i],
             )  # fmt: skip
         if op != 0:
             split = learn_leaf(
-                nodes, thresholds, counts, seen, leaves, observers, free, counters, node,
-                leaf_counts[0], ids[row], values[row], int(targets[i]), 1.0, n_classes,
-                n_features, settings, 0, 0, work,
+                tree, node, leaf_counts[0], ids[row], values[row], dense, int(targets[i]),
+                1.0, n_classes, n_features, settings, 0, work,
             )  # fmt: skip
             leaf_counts[0] += split
             counters[N_LEARNED] += 1
+        scatter(ids[row], values[row], dense, False)
     return len(ops)
+
+
+@nb.njit(inline="always")
+def scatter(ids, values, dense, on):
+    """Write a sparse row into ``dense`` (or clear it again)."""
+    for s in range(len(ids)):
+        if ids[s] >= 0:
+            dense[ids[s]] = values[s] if on else 0.0

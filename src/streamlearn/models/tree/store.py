@@ -8,9 +8,20 @@ from typing import Any
 
 import numpy as np
 
-from streamlearn.models.tree.kernel import DEPTH, FEATURE, LEFT, N_FREE, N_NODES, RIGHT, SLOT
+from streamlearn.models.tree.kernel import (
+    DEPTH,
+    FEATURE,
+    LEFT,
+    N_FREE,
+    N_NODES,
+    RIGHT,
+    SLOT,
+    new_leaf,
+)
 
-_ARRAYS = ("nodes", "thresholds", "counts", "seen", "leaves", "observers", "free", "counters")
+_STATISTICS = ("counts", "seen", "leaves", "observers")
+_ARRAYS = ("nodes", "thresholds", *_STATISTICS, "free", "counters", "rng", "roots")
+DEAD = -2  # the feature of a node of a tree that was dropped (until the pool is compacted)
 
 
 class FeatureIds:
@@ -63,29 +74,44 @@ class FeatureIds:
 
 
 class TreeArrays:
-    """Nodes, leaf slots and observers of ``n_trees`` trees (roots are nodes 0 … n-1)."""
+    """Nodes, leaf slots and observers of one tree or of a forest's trees (a pool they share:
+    ``roots`` names each tree's root node, -1 for none)."""
 
-    def __init__(self, n_trees: int = 1) -> None:
-        self.n_trees = n_trees
-        self.nodes = np.full((max(4, 2 * n_trees), 5), -1, np.int64)
-        self.thresholds = np.zeros(len(self.nodes))
-        slots = max(4, 2 * n_trees)
+    def __init__(self, n_roots: int = 1, seed: int = 0) -> None:
+        slots = 4
+        self.nodes = np.full((slots, 5), -1, np.int64)
+        self.thresholds = np.zeros(slots)
         self.counts = np.zeros((slots, 1))
         self.seen = np.zeros((slots, 1))
-        self.leaves = np.zeros((slots, 3))
+        self.leaves = np.zeros((slots, 4))
         self.observers = np.zeros((slots, 1, 1, 5))
-        self.free = np.arange(slots - 1, n_trees - 1, -1).astype(np.int64)
-        self.free = np.concatenate([self.free, np.zeros(n_trees, np.int64)])
-        self.counters = np.zeros(4, np.int64)
-        self.counters[N_NODES] = n_trees
-        self.counters[N_FREE] = slots - n_trees
-        for tree in range(n_trees):
-            self.reset_root(tree)
+        self.free = np.arange(slots - 1, -1, -1).astype(np.int64)
+        self.counters = np.array([0, slots, 0, 0], np.int64)
+        self.rng = np.array([seed], np.uint64)
+        self.roots = np.full(n_roots, -1, np.int64)
         self.n_classes = 0
         self.n_features = 0
 
-    def reset_root(self, tree: int) -> None:
-        self.nodes[tree] = (-1, -1, -1, tree, 0)
+    @property
+    def parts(self) -> tuple:
+        """The arrays the kernels take, as one tuple."""
+        return (
+            self.nodes,
+            self.thresholds,
+            self.counts,
+            self.seen,
+            self.leaves,
+            self.observers,
+            self.free,
+            self.counters,
+            self.rng,
+        )
+
+    def plant(self, tree: int) -> None:
+        """A new, empty tree (one leaf) as tree ``tree``."""
+        self.grow(1)
+        weights = np.zeros(max(self.counts.shape[1], 1))
+        self.roots[tree] = new_leaf(self.parts, 0, weights, 0)
 
     # ------------------------------------------------------------------ growth
     def fit(self, n_classes: int, n_features: int) -> None:
@@ -110,7 +136,7 @@ class TreeArrays:
             size = max(2 * slots, slots + splits)
             self.counts = _grown(self.counts, (size, self.counts.shape[1]))
             self.seen = _grown(self.seen, (size, self.seen.shape[1]))
-            self.leaves = _grown(self.leaves, (size, 3))
+            self.leaves = _grown(self.leaves, (size, 4))
             self.observers = _grown(self.observers, (size, *self.observers.shape[1:]))
             n_free = int(self.counters[N_FREE])
             new = np.arange(size - 1, slots - 1, -1)
@@ -125,77 +151,99 @@ class TreeArrays:
         """The arrays as used (not their spare capacity), by name."""
         k, f = self.n_classes, self.n_features
         used = int(self.counters[N_NODES])
-        return {
-            f"{prefix}nodes": self.nodes[:used].copy(),
-            f"{prefix}thresholds": self.thresholds[:used].copy(),
-            f"{prefix}counts": self.counts[:, :k].copy(),
-            f"{prefix}seen": self.seen[:, :k].copy(),
-            f"{prefix}leaves": self.leaves.copy(),
-            f"{prefix}observers": self.observers[:, :f, :k].copy(),
-            f"{prefix}free": self.free[: int(self.counters[N_FREE])].copy(),
-            f"{prefix}counters": self.counters.copy(),
+        arrays = {
+            "nodes": self.nodes[:used],
+            "thresholds": self.thresholds[:used],
+            "counts": self.counts[:, :k],
+            "seen": self.seen[:, :k],
+            "leaves": self.leaves,
+            "observers": self.observers[:, :f, :k],
+            "free": self.free[: int(self.counters[N_FREE])],
+            "counters": self.counters,
+            "rng": self.rng,
+            "roots": self.roots,
         }
+        return {prefix + name: array.copy() for name, array in arrays.items()}
 
     @classmethod
     def from_arrays(
-        cls, arrays: Mapping[str, Any], n_trees: int, n_classes: int, n_features: int, prefix=""
+        cls, arrays: Mapping[str, Any], n_roots: int, n_classes: int, n_features: int, prefix=""
     ) -> TreeArrays:
         """Arrays of :meth:`arrays`, checked so that no kernel can read out of bounds."""
         get = {name: np.asarray(arrays[prefix + name]) for name in _ARRAYS}
-        tree = cls(n_trees)
         counters = get["counters"].astype(np.int64)
         nodes = get["nodes"].astype(np.int64)
         slots = len(get["leaves"])
         if counters.shape != (4,) or nodes.ndim != 2 or nodes.shape[1] != 5:
             raise ValueError("tree state: malformed counters or nodes")
         used, n_free = int(counters[N_NODES]), int(counters[N_FREE])
-        if not (n_trees <= used == len(nodes)) or not 0 <= n_free <= slots:
+        if used != len(nodes) or not 0 <= n_free <= slots:
             raise ValueError("tree state: node or slot counts out of range")
         shapes = {
             "thresholds": (used,),
             "counts": (slots, n_classes),
             "seen": (slots, n_classes),
-            "leaves": (slots, 3),
+            "leaves": (slots, 4),
             "observers": (slots, n_features, n_classes, 5),
             "free": (n_free,),
+            "rng": (1,),
+            "roots": (n_roots,),
         }
         for name, shape in shapes.items():
             if get[name].shape != shape:
                 raise ValueError(f"tree state: {name} has shape {get[name].shape}, not {shape}")
-        _check_links(nodes, get["free"], used, slots)
-        floats = [get[name].astype(np.float64) for name in shapes if name != "free"]
+        roots = get["roots"].astype(np.int64)
+        _check_links(nodes, roots, get["free"], slots)
+        floats = [get[name].astype(np.float64) for name in ("thresholds", *_STATISTICS)]
         if not all(np.isfinite(a).all() for a in floats):
             raise ValueError("tree state: non-finite statistics")
+        tree = cls(n_roots)
         tree.nodes = _grown(nodes, (max(4, 2 * used), 5), fill=-1)
         tree.thresholds = _grown(floats[0], (len(tree.nodes),))
         tree.counts, tree.seen, tree.leaves, tree.observers = floats[1:]
         tree.free = _grown(get["free"].astype(np.int64), (slots,))
         tree.counters = counters.copy()
-        tree.n_classes, tree.n_features = n_classes, n_features
+        tree.rng = get["rng"].astype(np.uint64).copy()
+        tree.roots = roots.copy()
         tree.fit(max(n_classes, 1), max(n_features, 1))
         tree.n_classes, tree.n_features = n_classes, n_features
         return tree
 
-    def leaf_count(self) -> int:
-        used = int(self.counters[N_NODES])
-        return int((self.nodes[:used, FEATURE] < 0).sum())
+    def leaf_count(self, tree: int = 0) -> int:
+        """Leaves of tree ``tree``."""
+        count, stack = 0, [int(self.roots[tree])]
+        while stack:
+            node = stack.pop()
+            if node < 0:
+                continue
+            if self.nodes[node, FEATURE] < 0:
+                count += 1
+            else:
+                stack += [int(self.nodes[node, LEFT]), int(self.nodes[node, RIGHT])]
+        return count
 
     def nbytes(self) -> int:
-        return sum(getattr(self, name).nbytes for name in _ARRAYS)
+        """Bytes the arrays take, spare capacity included."""
+        return sum(array.nbytes for array in (*self.parts, self.roots))
 
 
-def _check_links(nodes: np.ndarray, free: np.ndarray, used: int, slots: int) -> None:
-    """Children point forward to nodes in use; each leaf has its own slot, never a free one."""
-    inner = nodes[:, FEATURE] >= 0
+def _check_links(nodes: np.ndarray, roots: np.ndarray, free: np.ndarray, slots: int) -> None:
+    """Children point forward to nodes in use; each leaf has its own slot, never a free one;
+    roots are nodes (or -1)."""
+    used = len(nodes)
+    kind = nodes[:, FEATURE]
+    if (kind < DEAD).any() or ((roots < -1) | (roots >= used)).any():
+        raise ValueError("tree state: a node of no kind, or a root out of range")
+    inner = kind >= 0
     children = nodes[inner][:, [LEFT, RIGHT]]
     own = np.arange(used)[inner][:, None]
     if ((children <= own) | (children >= used)).any():
         raise ValueError("tree state: a child link out of order")
-    leaf_slots = nodes[~inner, SLOT]
+    leaf_slots = nodes[kind == -1, SLOT]
     taken = np.concatenate([leaf_slots, free])
     if ((taken < 0) | (taken >= slots)).any() or len(np.unique(taken)) != len(taken):
         raise ValueError("tree state: leaf slots out of range or shared")
-    if (nodes[:, DEPTH] < 0).any():
+    if (nodes[:, DEPTH] < -1).any():
         raise ValueError("tree state: negative depth")
 
 
