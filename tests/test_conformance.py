@@ -23,6 +23,7 @@ from streamlearn.models import (
     FTRL,
     SGD,
     AdaGrad,
+    AdaptiveRandomForestClassifier,
     BayesianLinearRegression,
     BiasedMF,
     EngagementRanker,
@@ -66,9 +67,13 @@ LEARNERS = {
     "fraud-detector": lambda: FraudDetector(
         entity="city", time="visits", amount="age", min_frauds=5, bits=12
     ),
-    "hoeffding-tree": lambda: HoeffdingTreeClassifier(grace_period=30, max_features=12),
+    "hoeffding-tree": lambda: HoeffdingTreeClassifier(grace_period=30, feature_cap=12),
     "hoeffding-tree-capped": lambda: HoeffdingTreeClassifier(
         grace_period=20, leaf_prediction="mc", max_leaves=3, tau=0.5
+    ),
+    # Sensitive detectors and a small pool: trees are replaced and dead nodes compacted.
+    "adaptive-random-forest": lambda: AdaptiveRandomForestClassifier(
+        n_models=3, grace_period=20, warning_delta=0.3, drift_delta=0.2, seed=7
     ),
     "bayes-full": lambda: BayesianLinearRegression(capacity=40, interactions=[("city", "device")]),
     "bayes-forgetting": lambda: BayesianLinearRegression(forgetting=0.98, standardize=True),

@@ -11,7 +11,7 @@ PACKAGE = Path(streamlearn.__file__).parent
 ALLOWED = {
     "base": set(),
     "features": {"base"},
-    "models": {"base", "features"},
+    "models": {"base", "features", "drift"},
     "drift": {"base"},
     "adaptation": {"base", "features", "models", "drift"},
     "evaluate": {"base", "models", "features", "drift", "adaptation", "streams"},

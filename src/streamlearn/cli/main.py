@@ -32,7 +32,7 @@ from streamlearn.config import ConfigError, build_runner, load_config, load_conf
 from streamlearn.config.build import build_model
 from streamlearn.config.schema import SourceConfig
 from streamlearn.evaluate import Report
-from streamlearn.models.factory import MODEL_NAMES
+from streamlearn.models.factory import LEARNER_NAMES
 from streamlearn.monitor import Monitor
 from streamlearn.monitor.report import write_report
 from streamlearn.runner import Runner, RunSummary, evaluate_file
@@ -152,7 +152,9 @@ def evaluate(
     target: Annotated[str, typer.Option(help="The target column.")],
     model: Annotated[
         list[str],
-        typer.Option(help="ftrl, sgd or adagrad; repeat (or a,b) to compare on the same stream."),
+        typer.Option(
+            help="ftrl, sgd, adagrad (linear), tree or forest; repeat (or a,b) to compare."
+        ),
     ] = ["ftrl"],  # noqa: B006
     bits: Annotated[int, typer.Option(min=1, max=30, help="2**bits hashed weights.")] = 20,
     task: Annotated[Task, typer.Option(help="Detected from the target by default.")] = Task.auto,
@@ -248,10 +250,10 @@ def _configured_learner(config: Path, file: Path, target: str):
 
 def _models(values: list[str]) -> list[str]:
     names = list(dict.fromkeys(_split(values)))
-    unknown = [name for name in names if name not in MODEL_NAMES]
+    unknown = [name for name in names if name not in LEARNER_NAMES]
     if unknown or not names:
         wrong = unknown[0] if unknown else ""
-        choices = ", ".join(MODEL_NAMES)
+        choices = ", ".join(LEARNER_NAMES)
         raise typer.BadParameter(
             f"unknown model {wrong!r}; choose from {choices}", param_hint="--model"
         )

@@ -16,12 +16,14 @@ from streamlearn.config.schema import (
 )
 from streamlearn.evaluate import detect_task
 from streamlearn.models import (
+    AdaptiveRandomForestClassifier,
     BayesianLinearRegression,
     BiasedMF,
     EngagementRanker,
     FraudDetector,
     HedgeClassifier,
     HedgeRegressor,
+    HoeffdingTreeClassifier,
     LinearBandit,
     OneVsRest,
 )
@@ -43,6 +45,8 @@ FIXED_TASKS = {
     "mf": "regression",
     "one_vs_rest": "multiclass",
     "fraud": "binary",
+    "tree": "multiclass",
+    "forest": "multiclass",
 }
 
 
@@ -102,6 +106,9 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
         return _torch_learner(model, task)
     if model.kind == "fraud":
         return _fraud_detector(model)
+    if model.kind in ("tree", "forest"):
+        kind = HoeffdingTreeClassifier if model.kind == "tree" else AdaptiveRandomForestClassifier
+        return kind(**model.tree_settings(), features=model.features())
     common = {"alpha": model.alpha, "forgetting": model.forgetting, "capacity": model.capacity}
     if model.kind == "ranker":
         return EngagementRanker(

@@ -108,6 +108,9 @@ class LabelsConfig(_Section):
 
 
 FEATURE_KEYS = {"bits", "categorical", "interactions", "standardize", "missing", "max_value"}
+TREE_KEYS = {"grace_period", "delta", "tau", "leaf_prediction", "max_depth", "max_leaves"}
+TREE_KEYS |= {"feature_cap", "max_classes"}
+FOREST_KEYS = {"n_models", "max_features", "lambda_value", "warning_delta", "drift_delta", "seed"}
 # The keys each kind of model reads; any other key given is refused, naming it.
 KIND_KEYS = {
     "linear": {"task", "optimizer", "max_classes"} | FEATURE_KEYS,
@@ -124,6 +127,8 @@ KIND_KEYS = {
     "fraud": {"entity", "time", "amount", "half_lives", "prior", "weight", "min_frauds"}
     | {"rule_z", "fp_budget", "optimizer", "intercept_lr"}
     | FEATURE_KEYS,
+    "tree": TREE_KEYS | FEATURE_KEYS - {"standardize", "bits"},
+    "forest": TREE_KEYS | FOREST_KEYS | FEATURE_KEYS - {"standardize", "bits"},
 }
 
 
@@ -135,7 +140,7 @@ class ModelConfig(_Section):
     ----------
     kind
         ``linear``, ``one_vs_rest``, ``hedge``, ``torch``, ``fraud``, ``bayesian``,
-        ``bandit``, ``ranker``, ``mf`` or ``river``.
+        ``bandit``, ``ranker``, ``mf``, ``tree``, ``forest`` or ``river``.
     task, optimizer
         A linear, Hedge or torch model's task (``auto``: from the data) and a linear
         model's optimizer: its name or ``{name, **hyper-parameters}`` (one-vs-rest: each
@@ -166,6 +171,15 @@ class ModelConfig(_Section):
         A ranker's tasks, their weights in its score and their labels when no feedback came.
     n_factors, lr_bias, lr_latent, l2_bias, l2_latent, init_std, seed, user_key, item_key
         A factorization's settings (see :class:`~streamlearn.models.BiasedMF`).
+    grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap
+        A Hoeffding tree's (``tree``) or each tree of an adaptive random forest's
+        (``forest``): see :class:`~streamlearn.models.HoeffdingTreeClassifier`; unset
+        ``grace_period`` and ``delta`` take the learner's defaults (200 and 1e-7 for a
+        tree, 50 and 0.01 for a forest's trees). Trees classify (any number of classes).
+    n_models, max_features, lambda_value, warning_delta, drift_delta
+        A forest's trees, features per leaf (``"sqrt"``, ``"log2"``, a count or a
+        fraction), Poisson rate of its online bagging and its detectors' confidences (see
+        :class:`~streamlearn.models.AdaptiveRandomForestClassifier`; ``seed`` seeds it).
     river, allow_pickle
         A River estimator (``"module.Class | module.Class"``) and the consent to its
         pickled checkpoints.
@@ -182,6 +196,8 @@ class ModelConfig(_Section):
         "river",
         "ranker",
         "mf",
+        "tree",
+        "forest",
     ] = "linear"
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     # A name, or a table with the name and hyper-parameters: {name = "ftrl", alpha = 0.1}
@@ -237,6 +253,19 @@ class ModelConfig(_Section):
     rule_z: float = Field(3.0, gt=0)
     fp_budget: float = Field(0.005, gt=0, lt=1)
     intercept_lr: float = Field(0.1, ge=0)
+    # kind = "tree" (HoeffdingTreeClassifier), "forest" (AdaptiveRandomForestClassifier)
+    grace_period: float | None = Field(None, gt=0)  # None: the learner's default
+    delta: float | None = Field(None, gt=0, lt=1)
+    tau: float = Field(0.05, ge=0)
+    leaf_prediction: Literal["mc", "nb", "nba"] = "nba"
+    max_depth: int | None = Field(None, ge=1)
+    max_leaves: int = Field(1000, ge=1, le=1_000_000)
+    feature_cap: int = Field(256, ge=1, le=1 << 20)
+    n_models: int = Field(10, ge=1, le=1000)
+    max_features: Literal["sqrt", "log2"] | StrictInt | float = "sqrt"
+    lambda_value: float = Field(6.0, gt=0)
+    warning_delta: float = Field(0.01, gt=0, lt=1)
+    drift_delta: float = Field(0.001, gt=0, lt=1)
     # kind = "river": any River estimator, as "module.Class | module.Class"
     river: str | None = None
     allow_pickle: bool = False  # River models checkpoint as pickles: say yes explicitly
@@ -254,7 +283,14 @@ class ModelConfig(_Section):
         }
         if self.kind in ("torch", "fraud") and "bits" not in self.model_fields_set:
             del settings["bits"]
+        if self.kind in ("tree", "forest"):  # trees split on raw numbers and whole hashes
+            del settings["bits"], settings["standardize"]
         return settings
+
+    def tree_settings(self) -> dict[str, Any]:
+        """A tree learner's settings that were given (the others keep its defaults)."""
+        keys = KIND_KEYS[self.kind] - FEATURE_KEYS
+        return {key: getattr(self, key) for key in sorted(keys) if key in self.model_fields_set}
 
     @model_validator(mode="after")
     def _keys_apply(self) -> ModelConfig:

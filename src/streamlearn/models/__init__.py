@@ -15,13 +15,14 @@ from streamlearn.models.linear import (
 from streamlearn.models.one_vs_rest import OneVsRest
 from streamlearn.models.ranker import EngagementRanker, FeedbackBuffer
 from streamlearn.models.recommend import BPRMF, BiasedMF
-from streamlearn.models.tree import HoeffdingTreeClassifier
+from streamlearn.models.tree import AdaptiveRandomForestClassifier, HoeffdingTreeClassifier
 
 __all__ = [
     "BPRMF",
     "FTRL",
     "SGD",
     "AdaGrad",
+    "AdaptiveRandomForestClassifier",
     "BayesianLinearRegression",
     "BiasedMF",
     "EngagementRanker",

@@ -12,6 +12,7 @@ from dataclasses import fields, replace
 from typing import Any
 
 from streamlearn.base import Learner
+from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.models.linear import (
     SGD,
     AdaGrad,
@@ -21,6 +22,7 @@ from streamlearn.models.linear import (
     SoftmaxRegression,
 )
 from streamlearn.models.linear.optimizers import Optimizer, make_optimizer
+from streamlearn.models.tree import AdaptiveRandomForestClassifier, HoeffdingTreeClassifier
 
 DEFAULT_OPTIMIZER = "ftrl"
 
@@ -37,6 +39,8 @@ _OPTIMIZERS: dict[str, dict[str, Optimizer]] = {
     "regression": {"sgd": SGD(lr=0.01), "adagrad": AdaGrad(lr=0.3)},
 }
 MODEL_NAMES = ("ftrl", "sgd", "adagrad")
+TREE_NAMES = ("tree", "forest")  # classifiers of any number of classes
+LEARNER_NAMES = MODEL_NAMES + TREE_NAMES
 
 
 def check_optimizer(spec: Mapping[str, Any]) -> Optimizer:
@@ -58,9 +62,12 @@ def make_learner(
 ) -> Learner:
     """A linear learner for ``task`` (binary, multiclass, regression) and optimizer: its
     name, or its name and the hyper-parameters to change (``{"name": "sgd", "lr": 0.1}``;
-    the others keep the task's defaults)."""
+    the others keep the task's defaults). ``"tree"`` and ``"forest"`` name a Hoeffding tree
+    and an adaptive random forest, which classify (binary labels are two classes)."""
     if task not in _CLASSES:
         raise ValueError(f"unknown task {task!r}; expected one of {sorted(_CLASSES)}")
+    if model in TREE_NAMES:
+        return _tree(task, model, features)
     spec = {"name": model} if isinstance(model, str) else dict(model)
     if spec.get("name") not in MODEL_NAMES:
         raise ValueError(f"unknown model {spec.get('name')!r}; expected one of {list(MODEL_NAMES)}")
@@ -69,3 +76,14 @@ def make_learner(
     check_optimizer(spec)
     changes = {k: v for k, v in spec.items() if k != "name"}
     return cls(optimizer=replace(default, **changes), **features)
+
+
+def _tree(task: str, name: str, features: Mapping[str, Any]) -> Learner:
+    if task == "regression":
+        raise ValueError(f"a {name} classifies: for a regression, choose one of {MODEL_NAMES}")
+    settings = dict(features.get("features", features))
+    for key in ("bits", "standardize"):  # trees split on raw numbers and whole hashes
+        settings.pop(key, None)
+    max_classes = settings.pop("max_classes", MAX_CLASSES)
+    kind = HoeffdingTreeClassifier if name == "tree" else AdaptiveRandomForestClassifier
+    return kind(max_classes=max_classes, features=settings)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from streamlearn.adaptation import watched
-from streamlearn.base import Learner, ServesRows
+from streamlearn.base import Learner, ServesRows, Task
 from streamlearn.evaluate.curve import default_curves
 from streamlearn.evaluate.metrics import default_metrics
 from streamlearn.evaluate.progressive import Report, progressive_val_score
@@ -89,6 +89,8 @@ def evaluate_file(
         raise ValueError(f"{path}: the file holds no rows")
     task = task or detect_task(first.target)
     learner = model if isinstance(model, Learner) else make_learner(task, model, **settings)
+    if learner.task == Task.MULTICLASS:  # a tree takes binary labels as two classes
+        task = Task.MULTICLASS.value
 
     if drift is not None:
         learner = watched(learner, drift, adapt, signal)

@@ -276,18 +276,44 @@ def uniform(rng):
     return float(next_random(rng) >> np.uint64(11)) / 9007199254740992.0
 
 
+@nb.njit(inline="always")
+def subspace_size(spec, n_features):
+    """How many of ``n_features`` a leaf may split on: ``spec`` ≥ 1 a count, in (0, 1) a
+    fraction, -1 the square root, -2 log2, 0 all of them."""
+    if spec == 0.0:
+        m = n_features
+    elif spec >= 1.0:
+        m = int(spec)
+    elif spec > 0.0:
+        m = int(spec * n_features)
+    elif spec == -1.0:
+        m = int(math.sqrt(n_features))
+    else:
+        m = int(math.log2(max(n_features, 1)))
+    return max(1, min(m, n_features))
+
+
 @nb.njit(cache=True)
-def candidate_features(seed, n_features, subspace):
-    """The features a leaf may split on: all, or ``subspace`` of them drawn by the leaf's
-    seed (a forest's leaves each see a different few, as in a random forest)."""
-    if subspace <= 0 or subspace >= n_features:
-        return np.arange(n_features)
-    keys = np.empty(n_features, np.uint64)
-    state = np.empty(1, np.uint64)
+def candidate_features(observers, seen, slot, n_features, subspace, seed):
+    """The features a leaf may split on: of those it has observed, all, or a random few
+    (``subspace``, see :func:`subspace_size`) drawn by the leaf's seed, as in a random
+    forest. Only what the leaf observed counts, so the draw does not depend on features
+    numbered elsewhere."""
+    observed = np.zeros(n_features, np.bool_)
     for f in range(n_features):
-        state[0] = np.uint64(seed) ^ (np.uint64(f) * np.uint64(0xD1B54A32D192ED03))
-        keys[f] = next_random(state)
-    return np.sort(np.argsort(keys)[:subspace])
+        for k in range(seen.shape[1]):
+            if observers[slot, f, k, WEIGHT] > 0.0:
+                observed[f] = True
+    features = np.flatnonzero(observed)
+    m = subspace_size(subspace, len(features))
+    if m >= len(features):
+        return features
+    keys = np.empty(len(features), np.uint64)
+    state = np.empty(1, np.uint64)
+    for j in range(len(features)):
+        state[0] = np.uint64(seed) ^ (np.uint64(features[j]) * np.uint64(0xD1B54A32D192ED03))
+        keys[j] = next_random(state)
+    return np.sort(features[np.argsort(keys)[:m]])
 
 
 @nb.njit(cache=True)
@@ -305,7 +331,8 @@ def attempt_split(tree, node, leaf_count, n_classes, n_features, settings, subsp
     if leaf_count >= settings[MAX_LEAVES]:
         return False
     best, second, best_feature, best_threshold = -np.inf, 0.0, -1, 0.0  # 0: not splitting
-    for f in candidate_features(np.uint64(leaves[slot, SEED]), n_features, subspace):
+    seed = np.uint64(leaves[slot, SEED])
+    for f in candidate_features(observers, seen, slot, n_features, subspace, seed):
         merit, threshold = _best_threshold(
             counts, seen, observers, slot, f, n_classes, settings, work
         )
@@ -421,7 +448,7 @@ def run_tree_ops(
         if op != 0:
             split = learn_leaf(
                 tree, node, leaf_counts[0], ids[row], values[row], dense, int(targets[i]),
-                1.0, n_classes, n_features, settings, 0, work,
+                1.0, n_classes, n_features, settings, 0.0, work,
             )  # fmt: skip
             leaf_counts[0] += split
             counters[N_LEARNED] += 1

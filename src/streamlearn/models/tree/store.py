@@ -37,11 +37,11 @@ class FeatureIds:
 
     def __init__(self, limit: int, hashes: np.ndarray | None = None) -> None:
         if not 1 <= int(limit) <= 1 << 20:
-            raise ValueError(f"max_features must be between 1 and {1 << 20}, got {limit!r}")
+            raise ValueError(f"feature_cap must be between 1 and {1 << 20}, got {limit!r}")
         self.limit = int(limit)
         self.hashes = np.zeros(0, np.uint32) if hashes is None else hashes.astype(np.uint32)
         if len(self.hashes) > self.limit or len(np.unique(self.hashes)) != len(self.hashes):
-            raise ValueError("feature hashes: more than max_features, or repeated")
+            raise ValueError("feature hashes: more than feature_cap, or repeated")
         self._index()
 
     def __len__(self) -> int:

@@ -1,0 +1,236 @@
+"""Compiled Adaptive Random Forest (Gomes et al., 2017) over the tree kernels: online
+bagging (each tree learns each event with a Poisson weight), a random subspace of features
+at each leaf, and per tree an ADWIN warning detector that starts a background tree and an
+ADWIN drift detector that swaps it in.
+
+Trees ``0 … T-1`` are the forest's, ``T … 2T-1`` their background trees (root -1: none).
+The detectors are River's ADWIN (:mod:`streamlearn.drift.adwin`): its errors are buffered
+and handed over at the value where the detector checks, so detections are those of one
+update per event. Per tree: ``hits[t]`` right and judged since it was planted;
+``detectors[t]`` warning, ``detectors[T + t]`` drift states; ``signals[t]`` warnings, drifts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from streamlearn.drift.adwin import TICK, _adwin
+from streamlearn.drift.base import DRIFT, NONE
+from streamlearn.models.tree.kernel import (
+    FEATURE,
+    LEAF_MODE,
+    LEFT,
+    N_FREE,
+    N_LEARNED,
+    N_NODES,
+    RIGHT,
+    SLOT,
+    find_leaf,
+    leaf_proba,
+    learn_leaf,
+    new_leaf,
+    scatter,
+    uniform,
+)
+
+DEAD = -2
+# forest settings: Poisson rate, features per leaf (≥ 1: a count; (0, 1): a fraction;
+# -1: square root; -2: log2), weighted vote, detector clock
+RATE, SUBSPACE, WEIGHTED, CLOCK = range(4)
+
+
+@nb.njit(inline="always")
+def poisson(rate, rng):
+    """Knuth's Poisson draw, as River's online bagging does it."""
+    limit = math.exp(-rate)
+    k, p = 0, 1.0
+    while True:
+        k += 1
+        p *= uniform(rng)
+        if p <= limit:
+            return k - 1
+
+
+@nb.njit(cache=True)
+def drop_tree(tree, root):
+    """Free a tree's leaf slots and mark its nodes dead (compaction reclaims them)."""
+    nodes, free, counters = tree[0], tree[6], tree[7]
+    if root < 0:
+        return
+    stack = np.empty(counters[N_NODES], np.int64)
+    stack[0], top = root, 1
+    while top > 0:
+        top -= 1
+        node = stack[top]
+        if nodes[node, FEATURE] >= 0:
+            stack[top], stack[top + 1] = nodes[node, LEFT], nodes[node, RIGHT]
+            top += 2
+        else:
+            free[counters[N_FREE]] = nodes[node, SLOT]
+            counters[N_FREE] += 1
+        nodes[node, FEATURE] = DEAD
+        nodes[node, SLOT] = -1
+
+
+@nb.njit(cache=True)
+def feed(detectors, buffers, buffered, d, error, params, signal_out):
+    """One error to detector ``d``; ADWIN runs when the buffered errors reach its check."""
+    n = buffered[d]
+    buffers[d, n] = error
+    n += 1
+    if (int(detectors[d, TICK]) + n) % int(params[1]) != 0:
+        buffered[d] = n
+        return NONE
+    _adwin(detectors[d], params, buffers[d, :n], signal_out[:n])
+    buffered[d] = 0
+    return int(signal_out[n - 1])
+
+
+@nb.njit(cache=True)
+def _vote(tree, hits, nodes_at, dense, n_classes, settings, weighted, probs, out):
+    """Each tree's probabilities (``probs[t]``, at the leaf ``nodes_at[t]``) and the
+    forest's vote, weighted by each tree's accuracy, into ``out``."""
+    nodes, counts, seen, leaves, observers = tree[0], tree[2], tree[3], tree[4], tree[5]
+    out[:n_classes] = 0.0
+    for t in range(len(hits)):
+        leaf_proba(
+            counts, seen, leaves, observers, nodes[nodes_at[t], SLOT], dense, n_classes,
+            int(settings[LEAF_MODE]), probs[t],
+        )  # fmt: skip
+        weight = hits[t, 0] / hits[t, 1] if weighted and hits[t, 1] > 0.0 else 0.0
+        weight = weight if weight > 0.0 else 1.0
+        for k in range(n_classes):
+            out[k] += weight * probs[t, k]
+    total = 0.0
+    for k in range(n_classes):
+        total += out[k]
+    for k in range(n_classes):
+        out[k] = out[k] / total if total > 0.0 else 0.0
+
+
+@nb.njit(cache=True)
+def _right(probs, k, n_classes):
+    best = 0
+    for j in range(1, n_classes):
+        if probs[j] > probs[best]:
+            best = j
+    return probs[best] > 0.0 and best == k
+
+
+@nb.njit(cache=True)
+def run_forest_ops(
+    ids, values, ops, op_rows, targets, start, tree, roots, forest, n_classes, n_features,
+    settings, forest_settings, detector_params, out,
+):  # fmt: skip
+    """A schedule over the forest: predict rows (``out``: the weighted vote), learn them, or
+    both in that order, from operation ``start``. Returns where it stopped: at the end, or
+    before an operation that might need more nodes or slots than are free."""
+    leaf_counts, hits, detectors, buffers, buffered, signals = forest
+    nodes, thresholds, counters, rng = tree[0], tree[1], tree[7], tree[8]
+    n_trees = len(hits)
+    width = max(n_classes, 1)
+    work = np.zeros((4, width))
+    probs = np.zeros((n_trees, width))
+    vote = np.zeros(width)
+    dense = np.zeros(n_features)
+    signal_out = np.zeros(buffers.shape[1])
+    at = np.zeros(n_trees, np.int64)
+    no_weights = np.zeros(width)
+    subspace = forest_settings[SUBSPACE]
+    weighted = forest_settings[WEIGHTED] > 0.0
+    for i in range(start, len(ops)):
+        # Each tree and its background may split, and each may plant a tree.
+        if counters[N_FREE] < 4 * n_trees or counters[N_NODES] + 6 * n_trees > len(nodes):
+            return i
+        row = op_rows[i]
+        x_ids, x_values = ids[row], values[row]
+        scatter(x_ids, x_values, dense, True)
+        for t in range(n_trees):
+            at[t] = find_leaf(nodes, thresholds, x_ids, x_values, roots[t])
+        op = ops[i]
+        _vote(tree, hits, at, dense, n_classes, settings, weighted, probs, vote)
+        if op != 1:
+            out[i, :n_classes] = vote[:n_classes]
+        if op != 0:
+            k = int(targets[i])
+            for t in range(n_trees):
+                right = _right(probs[t], k, n_classes)
+                hits[t, 0] += right
+                hits[t, 1] += 1.0
+                weight = poisson(forest_settings[RATE], rng)
+                if weight > 0:
+                    back = roots[n_trees + t]
+                    if back >= 0:
+                        leaf = find_leaf(nodes, thresholds, x_ids, x_values, back)
+                        leaf_counts[n_trees + t] += learn_leaf(
+                            tree, leaf, leaf_counts[n_trees + t], x_ids, x_values, dense, k,
+                            float(weight), n_classes, n_features, settings, subspace, work,
+                        )  # fmt: skip
+                    leaf_counts[t] += learn_leaf(
+                        tree, at[t], leaf_counts[t], x_ids, x_values, dense, k, float(weight),
+                        n_classes, n_features, settings, subspace, work,
+                    )  # fmt: skip
+                error = 0.0 if right else 1.0
+                warned = feed(
+                    detectors, buffers, buffered, t, error, detector_params[0], signal_out
+                )
+                if warned == DRIFT:
+                    drop_tree(tree, roots[n_trees + t])
+                    roots[n_trees + t] = new_leaf(tree, 0, no_weights, n_classes)
+                    leaf_counts[n_trees + t] = 1
+                    _reset(detectors, buffered, t)
+                    signals[t, 0] += 1
+                d = n_trees + t
+                drifted = feed(
+                    detectors, buffers, buffered, d, error, detector_params[1], signal_out
+                )
+                if drifted == DRIFT:
+                    drop_tree(tree, roots[t])
+                    if roots[n_trees + t] >= 0:
+                        roots[t], leaf_counts[t] = roots[n_trees + t], leaf_counts[n_trees + t]
+                        roots[n_trees + t] = -1
+                        _reset(detectors, buffered, t)
+                    else:
+                        roots[t], leaf_counts[t] = new_leaf(tree, 0, no_weights, n_classes), 1
+                    _reset(detectors, buffered, d)
+                    hits[t, 0] = hits[t, 1] = 0.0
+                    signals[t, 1] += 1
+            counters[N_LEARNED] += 1
+        scatter(x_ids, x_values, dense, False)
+    return len(ops)
+
+
+@nb.njit(inline="always")
+def _reset(detectors, buffered, d):
+    detectors[d, :] = 0.0
+    buffered[d] = 0
+
+
+@nb.njit(cache=True)
+def compact(nodes, thresholds, roots, used):
+    """Drop the dead among the first ``used`` nodes, keeping the others in order (a child
+    stays after its parent); returns how many are left."""
+    new_id = np.full(used, -1, np.int64)
+    n = 0
+    for node in range(used):
+        if nodes[node, FEATURE] != DEAD:
+            new_id[node] = n
+            n += 1
+    for node in range(used):
+        target = new_id[node]
+        if target < 0:
+            continue
+        nodes[target] = nodes[node]
+        thresholds[target] = thresholds[node]
+        if nodes[target, FEATURE] >= 0:
+            nodes[target, LEFT] = new_id[nodes[target, LEFT]]
+            nodes[target, RIGHT] = new_id[nodes[target, RIGHT]]
+    nodes[n:] = -1
+    thresholds[n:] = 0.0
+    for t in range(len(roots)):
+        if roots[t] >= 0:
+            roots[t] = new_id[roots[t]]
+    return n
