@@ -148,12 +148,12 @@ class TreeArrays:
 
     # ------------------------------------------------------------------ state
     def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
-        """The arrays as used (not their spare capacity), by name."""
+        """The arrays by name: the classes and features in use; every node and slot (how
+        many there is room for decides when a forest compacts its pool)."""
         k, f = self.n_classes, self.n_features
-        used = int(self.counters[N_NODES])
         arrays = {
-            "nodes": self.nodes[:used],
-            "thresholds": self.thresholds[:used],
+            "nodes": self.nodes,
+            "thresholds": self.thresholds,
             "counts": self.counts[:, :k],
             "seen": self.seen[:, :k],
             "leaves": self.leaves,
@@ -177,10 +177,10 @@ class TreeArrays:
         if counters.shape != (4,) or nodes.ndim != 2 or nodes.shape[1] != 5:
             raise ValueError("tree state: malformed counters or nodes")
         used, n_free = int(counters[N_NODES]), int(counters[N_FREE])
-        if used != len(nodes) or not 0 <= n_free <= slots:
+        if not (0 <= used <= len(nodes) and 0 <= n_free <= slots):
             raise ValueError("tree state: node or slot counts out of range")
         shapes = {
-            "thresholds": (used,),
+            "thresholds": (len(nodes),),
             "counts": (slots, n_classes),
             "seen": (slots, n_classes),
             "leaves": (slots, 4),
@@ -193,13 +193,14 @@ class TreeArrays:
             if get[name].shape != shape:
                 raise ValueError(f"tree state: {name} has shape {get[name].shape}, not {shape}")
         roots = get["roots"].astype(np.int64)
-        _check_links(nodes, roots, get["free"], slots)
+        _check_links(nodes[:used], roots, get["free"], slots)
         floats = [get[name].astype(np.float64) for name in ("thresholds", *_STATISTICS)]
         if not all(np.isfinite(a).all() for a in floats):
             raise ValueError("tree state: non-finite statistics")
         tree = cls(n_roots)
-        tree.nodes = _grown(nodes, (max(4, 2 * used), 5), fill=-1)
-        tree.thresholds = _grown(floats[0], (len(tree.nodes),))
+        tree.nodes = nodes.copy()
+        tree.nodes[used:] = -1
+        tree.thresholds = floats[0]
         tree.counts, tree.seen, tree.leaves, tree.observers = floats[1:]
         tree.free = _grown(get["free"].astype(np.int64), (slots,))
         tree.counters = counters.copy()

@@ -1,0 +1,144 @@
+"""Hoeffding trees and adaptive random forests: they learn what a linear model cannot,
+replace trees when the concept drifts (batches equal to events throughout), stay within
+their size cap, and refuse a state that would send a kernel out of bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streamlearn.base import load_snapshot, snapshot_bytes
+from streamlearn.checks.helpers import assert_same_state
+from streamlearn.evaluate import progressive_val_score_one
+from streamlearn.models import (
+    AdaptiveRandomForestClassifier,
+    HoeffdingTreeClassifier,
+    LogisticRegression,
+)
+
+
+def disc(n: int, seed: int = 0, flip_at: int | None = None):
+    """Two numbers and noise; the label is whether the point is in a disc (no line
+    separates it), inverted from ``flip_at`` on."""
+    rng = np.random.default_rng(seed)
+    a, b, noise = rng.random(n), rng.random(n), rng.random(n)
+    labels = (a - 0.5) ** 2 + (b - 0.5) ** 2 < 0.1
+    if flip_at is not None:
+        labels[flip_at:] = ~labels[flip_at:]
+    events = [
+        {"a": float(x), "b": float(y), "noise": float(z)}
+        for x, y, z in zip(a, b, noise, strict=True)
+    ]
+    return events, [bool(v) for v in labels]
+
+
+def accuracy(model, events, labels) -> float:
+    return progressive_val_score_one(model, zip(events, labels, strict=True)).metrics["accuracy"]
+
+
+def test_trees_learn_a_disc_that_a_linear_model_cannot():
+    events, labels = disc(6000)
+    linear = accuracy(LogisticRegression(bits=10), events, labels)
+    tree = accuracy(HoeffdingTreeClassifier(grace_period=100), events, labels)
+    forest = accuracy(AdaptiveRandomForestClassifier(n_models=5, seed=3), events, labels)
+    assert linear < 0.72
+    assert tree > 0.85 and forest > 0.85
+
+
+def columns(events):
+    return {name: np.array([x[name] for x in events]) for name in events[0]}
+
+
+def test_forest_replaces_drifted_trees_and_batches_equal_events():
+    events, labels = disc(5000, seed=1, flip_at=2500)
+    make = lambda: AdaptiveRandomForestClassifier(n_models=4, seed=5)  # noqa: E731
+    one, many = make(), make()
+    expected = []
+    for x, y in zip(events, labels, strict=True):
+        expected.append(one.predict_proba_one(x).get(True, 0.0))
+        one.learn_one(x, y)
+    got = []
+    for start in range(0, len(events), 777):
+        stop = start + 777
+        proba = many.predict_learn_many(columns(events[start:stop]), np.array(labels[start:stop]))
+        got.append(proba[:, many.classes.index(True)] if proba.shape[1] > 1 else proba[:, 0] * 0)
+    np.testing.assert_array_equal(np.concatenate(got), expected)
+    assert_same_state(one, many)
+    assert one.drifts >= 2  # trees were swapped for their background trees
+    # After the flip, the forest follows the new concept.
+    late = np.array(expected[-1000:]) >= 0.5
+    assert (late == np.array(labels[-1000:])).mean() > 0.85
+
+
+def test_a_restored_forest_goes_on_as_the_original():
+    events, labels = disc(4000, seed=2, flip_at=1500)
+    model = AdaptiveRandomForestClassifier(n_models=3, seed=9, grace_period=30)
+    model.learn_many(columns(events[:2500]), np.array(labels[:2500]))
+    restored = load_snapshot(snapshot_bytes(model.state())[0])[0].to_learner()
+    rest = columns(events[2500:])
+    np.testing.assert_array_equal(
+        restored.predict_learn_many(rest, np.array(labels[2500:])),
+        model.predict_learn_many(rest, np.array(labels[2500:])),
+    )
+    assert_same_state(model, restored)
+
+
+def test_size_caps_bound_leaves_and_memory():
+    rng = np.random.default_rng(4)
+    n = 20_000
+    X = {f"x{j}": rng.random(n) for j in range(6)}
+    y = (np.sin(8 * X["x0"]) + np.cos(6 * X["x1"]) + X["x2"] > 1.0).astype(bool)
+    tree = HoeffdingTreeClassifier(grace_period=20, tau=0.5, max_leaves=8)
+    tree.learn_many(X, y)
+    assert tree.n_leaves == 8
+    forest = AdaptiveRandomForestClassifier(n_models=4, grace_period=20, max_leaves=6, seed=1)
+    sizes = []
+    for start in range(0, n, 5000):
+        block = {k: v[start : start + 5000] for k, v in X.items()}
+        forest.learn_many(block, y[start : start + 5000])
+        sizes.append(forest.tree.nbytes())
+        assert all(forest.tree.leaf_count(t) <= 6 for t in range(8) if forest.tree.roots[t] >= 0)
+    assert sizes[-1] == sizes[1]  # capped: the pool stopped growing
+
+
+def test_new_categories_stop_at_the_feature_cap():
+    model = HoeffdingTreeClassifier(feature_cap=16)
+    ids = np.array([f"user{i}" for i in range(1000)])
+    model.learn_many({"user": ids, "n": np.ones(1000)}, np.arange(1000) % 2 == 0)
+    assert len(model.feature_ids) == 16
+    assert model.state().arrays["observers"].shape[1] == 16
+
+
+@pytest.mark.parametrize(
+    ("array", "change", "why"),
+    [
+        ("nodes", lambda a: a.__setitem__((0, 0), 5) or a.__setitem__((0, 1), 0), "child"),
+        ("nodes", lambda a: a.__setitem__((0, 3), 10**6), "slots"),
+        ("free", lambda a: a.__setitem__(0, a[0] + 1) if len(a) else None, "slot|shape"),
+        ("observers", lambda a: a.__setitem__((0, 0, 0, 1), np.nan), "non-finite"),
+        ("roots", lambda a: a.__setitem__(0, 99), "root"),
+    ],
+)
+def test_a_corrupt_tree_state_is_refused(array, change, why):
+    events, labels = disc(1500, seed=3)
+    model = HoeffdingTreeClassifier(grace_period=50)
+    model.learn_many(columns(events), np.array(labels))
+    state = model.state()
+    change(state.arrays[array])
+    with pytest.raises(ValueError, match=why):
+        HoeffdingTreeClassifier.from_state(state)
+
+
+def test_bad_settings_are_refused_with_their_names():
+    for bad, match in [
+        ({"leaf_prediction": "median"}, "leaf_prediction"),
+        ({"grace_period": 0}, "grace_period"),
+        ({"delta": 1.5}, "delta"),
+        ({"feature_cap": 0}, "feature_cap"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            HoeffdingTreeClassifier(**bad)
+    with pytest.raises(ValueError, match="max_features"):
+        AdaptiveRandomForestClassifier(max_features="half")
+    with pytest.raises(ValueError, match="max_features"):
+        AdaptiveRandomForestClassifier(max_features=1.5)
