@@ -28,6 +28,7 @@ from streamlearn.models import (
     BiasedMF,
     EngagementRanker,
     FraudDetector,
+    GaussianNB,
     HedgeClassifier,
     HedgeRegressor,
     HoeffdingTreeClassifier,
@@ -75,6 +76,7 @@ LEARNERS = {
     "adaptive-random-forest": lambda: AdaptiveRandomForestClassifier(
         n_models=3, grace_period=20, warning_delta=0.3, drift_delta=0.2, seed=7
     ),
+    "gaussian-nb": lambda: GaussianNB(feature_cap=40),
     "bayes-full": lambda: BayesianLinearRegression(capacity=40, interactions=[("city", "device")]),
     "bayes-forgetting": lambda: BayesianLinearRegression(forgetting=0.98, standardize=True),
     "bayes-diagonal": lambda: BayesianLinearRegression(

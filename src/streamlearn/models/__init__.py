@@ -12,6 +12,7 @@ from streamlearn.models.linear import (
     LogisticRegression,
     SoftmaxRegression,
 )
+from streamlearn.models.naive_bayes import GaussianNB
 from streamlearn.models.one_vs_rest import OneVsRest
 from streamlearn.models.ranker import EngagementRanker, FeedbackBuffer
 from streamlearn.models.recommend import BPRMF, BiasedMF
@@ -28,6 +29,7 @@ __all__ = [
     "EngagementRanker",
     "FeedbackBuffer",
     "FraudDetector",
+    "GaussianNB",
     "HedgeClassifier",
     "HedgeRegressor",
     "HoeffdingTreeClassifier",
