@@ -24,6 +24,7 @@ from streamlearn.models import (
     SGD,
     AdaGrad,
     AdaptiveRandomForestClassifier,
+    AdaptiveRandomForestRegressor,
     BayesianLinearRegression,
     BiasedMF,
     EngagementRanker,
@@ -32,6 +33,7 @@ from streamlearn.models import (
     HedgeClassifier,
     HedgeRegressor,
     HoeffdingTreeClassifier,
+    HoeffdingTreeRegressor,
     HybridLinUCB,
     LinearBandit,
     LinearRegression,
@@ -77,6 +79,13 @@ LEARNERS = {
         n_models=3, grace_period=20, warning_delta=0.3, drift_delta=0.2, seed=7
     ),
     "gaussian-nb": lambda: GaussianNB(feature_cap=40),
+    "hoeffding-tree-regressor": lambda: HoeffdingTreeRegressor(grace_period=20),
+    "hoeffding-tree-regressor-mean": lambda: HoeffdingTreeRegressor(
+        grace_period=20, leaf_prediction="mean", n_bins=4, max_leaves=3, feature_cap=3
+    ),
+    "adaptive-random-forest-regressor": lambda: AdaptiveRandomForestRegressor(
+        n_models=3, grace_period=20, warning_delta=0.3, drift_delta=0.2, seed=7
+    ),
     "bayes-full": lambda: BayesianLinearRegression(capacity=40, interactions=[("city", "device")]),
     "bayes-forgetting": lambda: BayesianLinearRegression(forgetting=0.98, standardize=True),
     "bayes-diagonal": lambda: BayesianLinearRegression(

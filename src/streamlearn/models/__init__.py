@@ -16,7 +16,12 @@ from streamlearn.models.naive_bayes import GaussianNB
 from streamlearn.models.one_vs_rest import OneVsRest
 from streamlearn.models.ranker import EngagementRanker, FeedbackBuffer
 from streamlearn.models.recommend import BPRMF, BiasedMF
-from streamlearn.models.tree import AdaptiveRandomForestClassifier, HoeffdingTreeClassifier
+from streamlearn.models.tree import (
+    AdaptiveRandomForestClassifier,
+    AdaptiveRandomForestRegressor,
+    HoeffdingTreeClassifier,
+    HoeffdingTreeRegressor,
+)
 
 __all__ = [
     "BPRMF",
@@ -24,6 +29,7 @@ __all__ = [
     "SGD",
     "AdaGrad",
     "AdaptiveRandomForestClassifier",
+    "AdaptiveRandomForestRegressor",
     "BayesianLinearRegression",
     "BiasedMF",
     "EngagementRanker",
@@ -33,6 +39,7 @@ __all__ = [
     "HedgeClassifier",
     "HedgeRegressor",
     "HoeffdingTreeClassifier",
+    "HoeffdingTreeRegressor",
     "HybridLinUCB",
     "LinearBandit",
     "LinearRegression",

@@ -22,7 +22,12 @@ from streamlearn.models.linear import (
     SoftmaxRegression,
 )
 from streamlearn.models.linear.optimizers import Optimizer, make_optimizer
-from streamlearn.models.tree import AdaptiveRandomForestClassifier, HoeffdingTreeClassifier
+from streamlearn.models.tree import (
+    AdaptiveRandomForestClassifier,
+    AdaptiveRandomForestRegressor,
+    HoeffdingTreeClassifier,
+    HoeffdingTreeRegressor,
+)
 
 DEFAULT_OPTIMIZER = "ftrl"
 
@@ -39,7 +44,7 @@ _OPTIMIZERS: dict[str, dict[str, Optimizer]] = {
     "regression": {"sgd": SGD(lr=0.01), "adagrad": AdaGrad(lr=0.3)},
 }
 MODEL_NAMES = ("ftrl", "sgd", "adagrad")
-TREE_NAMES = ("tree", "forest")  # classifiers of any number of classes
+TREE_NAMES = ("tree", "forest")  # classify any number of classes, or regress
 LEARNER_NAMES = MODEL_NAMES + TREE_NAMES
 
 
@@ -63,7 +68,8 @@ def make_learner(
     """A linear learner for ``task`` (binary, multiclass, regression) and optimizer: its
     name, or its name and the hyper-parameters to change (``{"name": "sgd", "lr": 0.1}``;
     the others keep the task's defaults). ``"tree"`` and ``"forest"`` name a Hoeffding tree
-    and an adaptive random forest, which classify (binary labels are two classes)."""
+    and an adaptive random forest, which classify (binary labels are two classes) or
+    regress."""
     if task not in _CLASSES:
         raise ValueError(f"unknown task {task!r}; expected one of {sorted(_CLASSES)}")
     if model in TREE_NAMES:
@@ -79,11 +85,19 @@ def make_learner(
 
 
 def _tree(task: str, name: str, features: Mapping[str, Any]) -> Learner:
-    if task == "regression":
-        raise ValueError(f"a {name} classifies: for a regression, choose one of {MODEL_NAMES}")
     settings = dict(features.get("features", features))
-    for key in ("bits", "standardize"):  # trees split on raw numbers and whole hashes
-        settings.pop(key, None)
+    settings.pop("bits", None)  # trees tell whole hashes apart
     max_classes = settings.pop("max_classes", MAX_CLASSES)
-    kind = HoeffdingTreeClassifier if name == "tree" else AdaptiveRandomForestClassifier
-    return kind(max_classes=max_classes, features=settings)
+    if task == "regression":
+        return tree_learner(name, task)(features=settings)
+    settings.pop("standardize", None)  # a classifier splits on raw numbers
+    return tree_learner(name, task)(max_classes=max_classes, features=settings)
+
+
+def tree_learner(name: str, task: str) -> type[Learner]:
+    """The tree learner ``name`` (``"tree"`` or ``"forest"``) for ``task``."""
+    if task == "regression":
+        if name == "forest":
+            return AdaptiveRandomForestRegressor
+        return HoeffdingTreeRegressor
+    return HoeffdingTreeClassifier if name == "tree" else AdaptiveRandomForestClassifier

@@ -1,6 +1,15 @@
 """Decision trees that grow as events arrive (Hoeffding trees) and forests of them, compiled."""
 
-from streamlearn.models.tree.forest import AdaptiveRandomForestClassifier
+from streamlearn.models.tree.forest import (
+    AdaptiveRandomForestClassifier,
+    AdaptiveRandomForestRegressor,
+)
 from streamlearn.models.tree.hoeffding import HoeffdingTreeClassifier
+from streamlearn.models.tree.hoeffding_regressor import HoeffdingTreeRegressor
 
-__all__ = ["AdaptiveRandomForestClassifier", "HoeffdingTreeClassifier"]
+__all__ = [
+    "AdaptiveRandomForestClassifier",
+    "AdaptiveRandomForestRegressor",
+    "HoeffdingTreeClassifier",
+    "HoeffdingTreeRegressor",
+]

@@ -1,10 +1,10 @@
 """What the tree learners share: their settings, hashed features numbered as tree
-features, classes, and running schedules of rows through a compiled kernel."""
+features, classes or targets, and running schedules of rows through a compiled kernel."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from streamlearn.base import (
     PREDICT_LEARN,
     ClassIndex,
     MulticlassClassifier,
+    Regressor,
     ServedByCopies,
     ServesRows,
     State,
@@ -21,16 +22,43 @@ from streamlearn.base import (
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.hashed import HashedModel
-from streamlearn.models.tree.kernel import ADAPTIVE, MAJORITY, N_LEARNED, NAIVE_BAYES
+from streamlearn.models.linear.base import regression_target, target_array
+from streamlearn.models.tree.kernel import (
+    ADAPTIVE,
+    DELTA,
+    GRACE,
+    LEAF_MODE,
+    MAJORITY,
+    MAX_DEPTH,
+    MAX_LEAVES,
+    MIN_BRANCH,
+    N_LEARNED,
+    N_SPLITS,
+    NAIVE_BAYES,
+    TAU,
+)
+from streamlearn.models.tree.regression_kernel import (
+    BIN_WIDTH0,
+    DECAY,
+    LEAF_ADAPTIVE,
+    LEAF_MEAN,
+    LEAF_MODEL,
+    LEARNING_RATE,
+    MIN_SAMPLES,
+    N_BINS,
+)
 from streamlearn.models.tree.store import FeatureIds, TreeArrays
 
-LEAF_PREDICTIONS = {"mc": MAJORITY, "nb": NAIVE_BAYES, "nba": ADAPTIVE}
 NO_DEPTH_LIMIT = 1 << 30
 
 
-class TreeClassifier(HashedModel, MulticlassClassifier, ServesRows, ServedByCopies):
-    """A classifier made of Hoeffding trees (see :class:`HoeffdingTreeClassifier` for the
-    settings). Subclasses run a schedule in :meth:`_kernel` and keep their own arrays."""
+class TreeModel(HashedModel, ServesRows, ServedByCopies):
+    """What every Hoeffding-tree learner shares: settings, hashed features numbered as tree
+    features, the tree arrays, snapshots, and schedules of rows through a compiled kernel.
+    Subclasses say what a leaf holds (:meth:`_stat_width`), what an operation gives
+    (:meth:`_out_width`) and run a schedule in :meth:`_kernel`."""
+
+    leaf_predictions: ClassVar[dict[str, int]]
 
     def __init__(
         self,
@@ -38,53 +66,41 @@ class TreeClassifier(HashedModel, MulticlassClassifier, ServesRows, ServedByCopi
         delta: float,
         tau: float,
         leaf_prediction: str,
-        n_splits: int,
-        min_branch_fraction: float,
         max_depth: int | None,
         max_leaves: int,
         feature_cap: int,
-        max_classes: int,
         features: FeatureHasher | Mapping[str, Any] | None,
         feature_settings: Mapping[str, Any],
+        *,
+        standardize: bool,
         seed: int = 0,
         n_roots: int = 1,
+        bins: int = 0,
     ) -> None:
-        super().__init__(features, feature_settings, standardize=False)
+        super().__init__(features, feature_settings, standardize=standardize)
         self.grace_period = positive("grace_period", grace_period)
         self.delta = fraction("delta", delta)
         self.tau = positive("tau", tau, zero=True)
-        if leaf_prediction not in LEAF_PREDICTIONS:
+        if leaf_prediction not in self.leaf_predictions:
             raise ValueError(
-                f"leaf_prediction: one of {list(LEAF_PREDICTIONS)}, got {leaf_prediction!r}"
+                f"leaf_prediction: one of {list(self.leaf_predictions)}, got {leaf_prediction!r}"
             )
         self.leaf_prediction = leaf_prediction
-        self.n_splits = int(positive("n_splits", n_splits))
-        self.min_branch_fraction = fraction("min_branch_fraction", min_branch_fraction, zero=True)
         self.max_depth = None if max_depth is None else int(positive("max_depth", max_depth))
         self.max_leaves = int(positive("max_leaves", max_leaves))
         self.feature_cap = int(feature_cap)
-        self.max_classes = int(max_classes)
         self.seed = int(seed)
-        self.index = ClassIndex(limit=self.max_classes)
         self.feature_ids = FeatureIds(self.feature_cap)
-        self.tree = TreeArrays(n_roots, seed=self.seed & ((1 << 63) - 1))
-        self.settings = np.array(
-            [
-                self.grace_period,
-                self.delta,
-                self.tau,
-                NO_DEPTH_LIMIT if self.max_depth is None else self.max_depth,
-                self.n_splits,
-                self.min_branch_fraction,
-                LEAF_PREDICTIONS[leaf_prediction],
-                self.max_leaves,
-            ]
-        )
-
-    # ------------------------------------------------------------------ contract
-    @property
-    def classes(self) -> list:
-        return list(self.index.labels)
+        self.tree = TreeArrays(n_roots, seed=self.seed & ((1 << 63) - 1), bins=bins)
+        self.settings = np.zeros(8)
+        self.settings[[GRACE, DELTA, TAU, MAX_DEPTH, LEAF_MODE, MAX_LEAVES]] = [
+            self.grace_period,
+            self.delta,
+            self.tau,
+            NO_DEPTH_LIMIT if self.max_depth is None else self.max_depth,
+            self.leaf_predictions[leaf_prediction],
+            self.max_leaves,
+        ]
 
     def tree_params(self) -> dict[str, Any]:
         """The settings every tree learner takes."""
@@ -93,13 +109,18 @@ class TreeClassifier(HashedModel, MulticlassClassifier, ServesRows, ServedByCopi
             "delta": self.delta,
             "tau": self.tau,
             "leaf_prediction": self.leaf_prediction,
-            "n_splits": self.n_splits,
-            "min_branch_fraction": self.min_branch_fraction,
             "max_depth": self.max_depth,
             "max_leaves": self.max_leaves,
             "feature_cap": self.feature_cap,
-            "max_classes": self.max_classes,
         }
+
+    def _stat_width(self) -> int:
+        """Statistics a leaf keeps in ``counts`` (a column per class, or the target's)."""
+        raise NotImplementedError
+
+    def _out_width(self) -> int:
+        """Numbers an operation gives (a probability per class, or one value)."""
+        raise NotImplementedError
 
     def own_arrays(self) -> dict[str, np.ndarray]:
         """A subclass's arrays beyond the trees'."""
@@ -108,23 +129,30 @@ class TreeClassifier(HashedModel, MulticlassClassifier, ServesRows, ServedByCopi
     def load_own_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Restore (and check) what :meth:`own_arrays` gave."""
 
+    def _meta(self) -> dict[str, Any]:
+        return {}
+
+    def _load_meta(self, meta: Mapping[str, Any]) -> None:
+        """Restore what :meth:`_meta` gave (before the arrays)."""
+
     def state(self) -> State:
         arrays, meta = self.features.state()
         arrays |= self.tree.arrays() | self.own_arrays()
         arrays["feature_hashes"] = self.feature_ids.hashes.copy()
-        return State(type(self).__name__, self.params(), arrays, meta | {"classes": self.classes})
+        return State(type(self).__name__, self.params(), arrays, meta | self._meta())
 
     @classmethod
     def from_state(cls, state: State) -> Self:
         if state.kind != cls.__name__:
             raise ValueError(f"state of a {state.kind} cannot make a {cls.__name__}")
         model = cls(**state.params)
-        model.index = ClassIndex(list(state.meta.get("classes", [])), model.max_classes)
+        model._load_meta(state.meta)
         hashes = np.asarray(state.arrays["feature_hashes"])
         model.feature_ids = FeatureIds(model.feature_cap, hashes)
-        n_classes, n_features = len(model.index), len(model.feature_ids)
-        n_roots = len(model.tree.roots)
-        model.tree = TreeArrays.from_arrays(state.arrays, n_roots, n_classes, n_features)
+        model.tree = TreeArrays.from_arrays(
+            state.arrays, len(model.tree.roots), model._stat_width(), len(model.feature_ids),
+            bins=model.tree.bins,
+        )  # fmt: skip
         model.load_own_arrays(state.arrays)
         model.features.load_state(state.arrays, state.meta)
         return model
@@ -152,8 +180,8 @@ class TreeClassifier(HashedModel, MulticlassClassifier, ServesRows, ServedByCopi
         if len(learned):
             self.feature_ids.number(hashes[learned])
         ids = self.feature_ids.lookup(hashes)
-        self.tree.fit(len(self.index), len(self.feature_ids))
-        out = np.zeros((len(ops), len(self.index)))
+        self.tree.fit(self._stat_width(), len(self.feature_ids))
+        out = np.zeros((len(ops), self._out_width()))
         done = 0
         while done < len(ops):
             done = self._kernel(ids, values, ops, op_rows, targets, done, out)
@@ -162,7 +190,7 @@ class TreeClassifier(HashedModel, MulticlassClassifier, ServesRows, ServedByCopi
         self._cached = None
         return out
 
-    def _one(self, x: Mapping[str, Any], op: int, target: int) -> np.ndarray:
+    def _one(self, x: Mapping[str, Any], op: int, target: float) -> np.ndarray:
         event = self._encode(x)
         out = self._schedule(
             event.hashes[None, :],
@@ -171,36 +199,100 @@ class TreeClassifier(HashedModel, MulticlassClassifier, ServesRows, ServedByCopi
             np.zeros(1, np.int64),
             np.array([target], np.float64),
         )
+        if op != PREDICT:
+            self.features.learn_one(event)
         return out[0]
+
+    def _run_targets(self, X: Any, targets: np.ndarray | None, op: int) -> np.ndarray:
+        columns = as_columns(X)
+        n = n_rows(columns)
+        targets = np.zeros(n) if targets is None else targets
+        if len(targets) != n:
+            raise ValueError(f"expected {n} targets, got {len(targets)}")
+        blocks = []
+        for start, stop, hashes, values in self._encoded_chunks(columns, n, op != PREDICT):
+            ops = np.full(stop - start, op, np.int8)
+            rows = np.arange(stop - start)
+            blocks.append((start, self._schedule(hashes, values, ops, rows, targets[start:stop])))
+        out = np.zeros((n, self._out_width()))  # a later chunk may know more classes
+        for start, block in blocks:
+            out[start : start + len(block), : block.shape[1]] = block
+        return out
+
+
+class TreeClassifier(TreeModel, MulticlassClassifier):
+    """A classifier made of Hoeffding trees (see :class:`HoeffdingTreeClassifier` for the
+    settings)."""
+
+    leaf_predictions: ClassVar[dict[str, int]] = {
+        "mc": MAJORITY,
+        "nb": NAIVE_BAYES,
+        "nba": ADAPTIVE,
+    }
+
+    def __init__(
+        self,
+        grace_period: float,
+        delta: float,
+        tau: float,
+        leaf_prediction: str,
+        n_splits: int,
+        min_branch_fraction: float,
+        max_depth: int | None,
+        max_leaves: int,
+        feature_cap: int,
+        max_classes: int,
+        features: FeatureHasher | Mapping[str, Any] | None,
+        feature_settings: Mapping[str, Any],
+        seed: int = 0,
+        n_roots: int = 1,
+    ) -> None:
+        super().__init__(
+            grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap,
+            features, feature_settings, standardize=False, seed=seed, n_roots=n_roots,
+        )  # fmt: skip
+        self.n_splits = int(positive("n_splits", n_splits))
+        self.min_branch_fraction = fraction("min_branch_fraction", min_branch_fraction, zero=True)
+        self.settings[N_SPLITS], self.settings[MIN_BRANCH] = self.n_splits, self.min_branch_fraction
+        self.max_classes = int(max_classes)
+        self.index = ClassIndex(limit=self.max_classes)
+
+    @property
+    def classes(self) -> list:
+        return list(self.index.labels)
+
+    def tree_params(self) -> dict[str, Any]:
+        return super().tree_params() | {
+            "n_splits": self.n_splits,
+            "min_branch_fraction": self.min_branch_fraction,
+            "max_classes": self.max_classes,
+        }
+
+    def _stat_width(self) -> int:
+        return len(self.index)
+
+    def _out_width(self) -> int:
+        return len(self.index)
+
+    def _meta(self) -> dict[str, Any]:
+        return {"classes": self.classes}
+
+    def _load_meta(self, meta: Mapping[str, Any]) -> None:
+        self.index = ClassIndex(list(meta.get("classes", [])), self.max_classes)
 
     def predict_proba_one(self, x: Mapping[str, Any]) -> dict[Any, float]:
         proba = self._one(x, PREDICT, 0)
         return {label: float(p) for label, p in zip(self.index.labels, proba, strict=True)}
 
     def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
-        target = self.index.id_of(y)
-        event = self._encode(x)
-        self._one(x, LEARN, target)
-        self.features.learn_one(event)
+        self._one(x, LEARN, self.index.id_of(y))
 
     def _run_many(self, X: Any, y: Any, op: int) -> np.ndarray:
-        columns = as_columns(X)
-        n = n_rows(columns)
-        targets = np.zeros(n)
+        targets = None
         if op != PREDICT:
             labels = self.index.checked(y)  # all valid before any is numbered
-            if len(labels) != n:
-                raise ValueError(f"expected {n} targets, got {len(labels)}")
             targets = self.index.ids(labels).astype(np.float64)
-        blocks = []
-        for start, stop, hashes, values in self._encoded_chunks(columns, n, op != PREDICT):
-            ops = np.full(stop - start, op, np.int8)
-            rows = np.arange(stop - start)
-            blocks.append((start, self._schedule(hashes, values, ops, rows, targets[start:stop])))
-        out = np.zeros((n, len(self.index)))  # a later chunk may know more classes
-        for start, block in blocks:
-            out[start : start + len(block), : block.shape[1]] = block
-        return out
+        return self._run_targets(X, targets, op)
 
     def learn_many(self, X: Any, y: Any) -> None:
         self._run_many(X, y, LEARN)
@@ -221,6 +313,107 @@ class TreeClassifier(HashedModel, MulticlassClassifier, ServesRows, ServedByCopi
         if not (np.isfinite(taught).all() and ((taught >= 0) & (taught < len(self.index))).all()):
             raise ValueError("a target to learn is not a class id of this model")
         return self._schedule(hashes, values, ops, np.asarray(op_rows, np.int64), codes)
+
+
+class TreeRegressor(TreeModel, Regressor):
+    """A regressor made of Hoeffding trees (see :class:`HoeffdingTreeRegressor` for the
+    settings)."""
+
+    leaf_predictions: ClassVar[dict[str, int]] = {
+        "mean": LEAF_MEAN,
+        "model": LEAF_MODEL,
+        "adaptive": LEAF_ADAPTIVE,
+    }
+
+    def __init__(
+        self,
+        grace_period: float,
+        delta: float,
+        tau: float,
+        leaf_prediction: str,
+        n_bins: int,
+        bin_width: float,
+        min_samples_split: float,
+        learning_rate: float,
+        model_selector_decay: float,
+        max_depth: int | None,
+        max_leaves: int,
+        feature_cap: int,
+        features: FeatureHasher | Mapping[str, Any] | None,
+        feature_settings: Mapping[str, Any],
+        seed: int = 0,
+        n_roots: int = 1,
+    ) -> None:
+        n_bins = int(n_bins)
+        if not (2 <= n_bins <= 4096 and n_bins % 2 == 0):
+            raise ValueError(f"n_bins must be an even number from 2 to 4096, got {n_bins!r}")
+        super().__init__(
+            grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap,
+            features, feature_settings, standardize=True, seed=seed, n_roots=n_roots,
+            bins=n_bins + 1,
+        )  # fmt: skip
+        self.n_bins = n_bins
+        self.bin_width = positive("bin_width", bin_width)
+        self.min_samples_split = positive("min_samples_split", min_samples_split, zero=True)
+        self.learning_rate = positive("learning_rate", learning_rate, zero=True)
+        self.model_selector_decay = fraction("model_selector_decay", model_selector_decay)
+        extra = np.zeros(DECAY + 1 - len(self.settings))
+        self.settings = np.concatenate([self.settings, extra])
+        self.settings[[N_BINS, BIN_WIDTH0, MIN_SAMPLES, LEARNING_RATE, DECAY]] = [
+            self.n_bins,
+            self.bin_width,
+            self.min_samples_split,
+            self.learning_rate,
+            self.model_selector_decay,
+        ]
+        self.tree.fit(self._stat_width(), 0)  # a target's statistics, from the start
+
+    def tree_params(self) -> dict[str, Any]:
+        return super().tree_params() | {
+            "n_bins": self.n_bins,
+            "bin_width": self.bin_width,
+            "min_samples_split": self.min_samples_split,
+            "learning_rate": self.learning_rate,
+            "model_selector_decay": self.model_selector_decay,
+        }
+
+    def _stat_width(self) -> int:
+        return 3
+
+    def _out_width(self) -> int:
+        return 1
+
+    def predict_one(self, x: Mapping[str, Any]) -> float:
+        return float(self._one(x, PREDICT, 0.0)[0])
+
+    def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
+        self._one(x, LEARN, regression_target(y))
+
+    def _run_many(self, X: Any, y: Any, op: int) -> np.ndarray:
+        columns = as_columns(X)
+        targets = None if op == PREDICT else target_array(y, n_rows(columns))
+        if targets is not None and not np.isfinite(targets).all():
+            raise ValueError("regression targets must be finite numbers")
+        return self._run_targets(columns, targets, op)[:, 0]
+
+    def learn_many(self, X: Any, y: Any) -> None:
+        self._run_many(X, y, LEARN)
+
+    def predict_many(self, X: Any) -> np.ndarray:
+        return self._run_many(X, None, PREDICT)
+
+    def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
+        return self._run_many(X, y, PREDICT_LEARN)
+
+    def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
+        """Run a schedule of served rows and delayed labels (see
+        :class:`~streamlearn.base.ServesRows`). Returns a prediction per operation."""
+        ops = np.asarray(ops, np.int8)
+        targets = np.where(ops == PREDICT, 0.0, np.asarray(targets, np.float64))
+        if not np.isfinite(targets).all():
+            raise ValueError("a target to learn is not a finite number")
+        rows = np.asarray(op_rows, np.int64)
+        return self._schedule(hashes, values, ops, rows, targets)[:, 0]
 
 
 def positive(name: str, value: float, zero: bool = False) -> float:

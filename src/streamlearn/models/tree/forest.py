@@ -1,4 +1,4 @@
-"""Adaptive Random Forest classifier (Gomes et al., 2017), compiled: Hoeffding trees
+"""Adaptive Random Forests (Gomes et al., 2017), compiled: Hoeffding trees
 trained by online bagging on random feature subspaces, each watched by an ADWIN warning
 detector (which starts a background tree) and a drift detector (which swaps it in).
 
@@ -22,16 +22,109 @@ from streamlearn.base import register
 from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.drift import ADWIN
 from streamlearn.features.hasher import FeatureHasher
-from streamlearn.models.tree.base import TreeClassifier, positive
-from streamlearn.models.tree.forest_kernel import DEAD, compact, run_forest_ops
+from streamlearn.models.tree.base import TreeClassifier, TreeRegressor, positive
+from streamlearn.models.tree.forest_kernel import (
+    DEAD,
+    compact,
+    run_forest_ops,
+    run_regression_forest_ops,
+)
 from streamlearn.models.tree.kernel import FEATURE, N_NODES
+from streamlearn.models.tree.store import TreeArrays
 
 SUBSPACES = {"sqrt": -1.0, "log2": -2.0}
-_FOREST = ("leaf_counts", "hits", "detectors", "buffers", "buffered", "signals")
+_FOREST = ("leaf_counts", "scores", "detectors", "buffers", "buffered", "signals")
+
+
+class Forest:
+    """What an adaptive random forest keeps beside its trees: leaves per tree, a score per
+    tree (``scores``), its detectors and their buffers, and warnings and drifts per tree.
+    Trees ``0 … n-1`` are the forest's, ``n … 2n-1`` their background trees."""
+
+    n_models: int
+    tree: TreeArrays
+    seed: int
+
+    def _plant(
+        self,
+        max_features: str | int | float,
+        lambda_value: float,
+        warning_delta: float,
+        drift_delta: float,
+        score_width: int,
+        weighted_vote: bool = False,
+    ) -> None:
+        self.max_features = max_features
+        self.lambda_value = positive("lambda_value", lambda_value)
+        self.warning_delta, self.drift_delta = float(warning_delta), float(drift_delta)
+        detectors = [ADWIN(delta=self.warning_delta), ADWIN(delta=self.drift_delta)]
+        self.detector_params = np.stack([d._param_array() for d in detectors])
+        self.forest_settings = np.array(
+            [self.lambda_value, _subspace(max_features), float(weighted_vote), 0.0]
+        )
+        n, clock = self.n_models, detectors[0].clock
+        self.leaf_counts = np.zeros(2 * n, np.int64)
+        self.scores = np.zeros((n, score_width))
+        self.detectors = np.zeros((2 * n, len(detectors[0]._fresh_state())))
+        self.buffers = np.zeros((2 * n, clock))
+        self.buffered = np.zeros(2 * n, np.int64)
+        self.signals = np.zeros((n, 2), np.int64)
+        for tree in range(n):
+            self.tree.plant(tree)
+            self.leaf_counts[tree] = 1
+
+    def forest_params(self) -> dict[str, Any]:
+        return {
+            "n_models": self.n_models,
+            "max_features": self.max_features,
+            "lambda_value": self.lambda_value,
+            "warning_delta": self.warning_delta,
+            "drift_delta": self.drift_delta,
+            "seed": self.seed,
+        }
+
+    @property
+    def parts(self) -> tuple:
+        """The forest's arrays, as its kernel takes them."""
+        return tuple(getattr(self, name) for name in _FOREST)
+
+    def own_arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name).copy() for name in _FOREST}
+
+    def load_own_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
+        for name in _FOREST:
+            fresh = getattr(self, name)
+            loaded = np.asarray(arrays[name])
+            if loaded.shape != fresh.shape or not np.isfinite(loaded).all():
+                raise ValueError(
+                    f"forest state: {name} has shape {loaded.shape}, not {fresh.shape}"
+                )
+            setattr(self, name, loaded.astype(fresh.dtype).copy())
+        if ((self.buffered < 0) | (self.buffered >= self.buffers.shape[1])).any():
+            raise ValueError("forest state: detector buffers out of range")
+
+    @property
+    def n_leaves(self) -> int:
+        """Leaves of the forest's trees (not of their background trees)."""
+        return int(self.leaf_counts[: self.n_models].sum())
+
+    @property
+    def drifts(self) -> int:
+        """Trees replaced so far."""
+        return int(self.signals[:, 1].sum())
+
+    def _make_room(self) -> None:
+        """Room for one more event: dead nodes (of replaced trees) compacted away when
+        they are half the pool, then more room if that was not enough."""
+        tree = self.tree
+        used = int(tree.counters[N_NODES])
+        if (tree.nodes[:used, FEATURE] == DEAD).sum() * 2 > used:
+            tree.counters[N_NODES] = compact(tree.nodes, tree.thresholds, tree.roots, used)
+        tree.grow(4 * self.n_models)
 
 
 @register
-class AdaptiveRandomForestClassifier(TreeClassifier):
+class AdaptiveRandomForestClassifier(Forest, TreeClassifier):
     """A forest of Hoeffding trees that replaces a tree when its errors drift.
 
     Parameters
@@ -99,80 +192,95 @@ class AdaptiveRandomForestClassifier(TreeClassifier):
             max_depth, max_leaves, feature_cap, max_classes, features, feature_settings,
             seed=seed, n_roots=2 * self.n_models,
         )  # fmt: skip
-        self.max_features = max_features
-        self.lambda_value = positive("lambda_value", lambda_value)
-        self.warning_delta, self.drift_delta = float(warning_delta), float(drift_delta)
         self.weighted_vote = bool(weighted_vote)
-        detectors = [ADWIN(delta=self.warning_delta), ADWIN(delta=self.drift_delta)]
-        self.detector_params = np.stack([d._param_array() for d in detectors])
-        self.forest_settings = np.array(
-            [self.lambda_value, _subspace(max_features), float(self.weighted_vote), 0.0]
-        )
-        n, clock = self.n_models, detectors[0].clock
-        self.leaf_counts = np.zeros(2 * n, np.int64)
-        self.hits = np.zeros((n, 2))
-        self.detectors = np.zeros((2 * n, len(detectors[0]._fresh_state())))
-        self.buffers = np.zeros((2 * n, clock))
-        self.buffered = np.zeros(2 * n, np.int64)
-        self.signals = np.zeros((n, 2), np.int64)
-        for tree in range(n):
-            self.tree.plant(tree)
-            self.leaf_counts[tree] = 1
+        self._plant(max_features, lambda_value, warning_delta, drift_delta, 2, self.weighted_vote)
 
     def params(self) -> dict[str, Any]:
         return {
-            "n_models": self.n_models,
-            "max_features": self.max_features,
-            "lambda_value": self.lambda_value,
-            "warning_delta": self.warning_delta,
-            "drift_delta": self.drift_delta,
+            **self.forest_params(),
             "weighted_vote": self.weighted_vote,
-            "seed": self.seed,
             **self.tree_params(),
             "features": self.features.params(),
         }
 
-    def own_arrays(self) -> dict[str, np.ndarray]:
-        return {name: getattr(self, name).copy() for name in _FOREST}
-
-    def load_own_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
-        for name in _FOREST:
-            fresh = getattr(self, name)
-            loaded = np.asarray(arrays[name])
-            if loaded.shape != fresh.shape or not np.isfinite(loaded).all():
-                raise ValueError(
-                    f"forest state: {name} has shape {loaded.shape}, not {fresh.shape}"
-                )
-            setattr(self, name, loaded.astype(fresh.dtype).copy())
-        if ((self.buffered < 0) | (self.buffered >= self.buffers.shape[1])).any():
-            raise ValueError("forest state: detector buffers out of range")
-
-    @property
-    def n_leaves(self) -> int:
-        """Leaves of the forest's trees (not of their background trees)."""
-        return int(self.leaf_counts[: self.n_models].sum())
-
-    @property
-    def drifts(self) -> int:
-        """Trees replaced so far."""
-        return int(self.signals[:, 1].sum())
-
     def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
-        forest = tuple(getattr(self, name) for name in _FOREST)
         return run_forest_ops(
             ids, values, ops, op_rows, targets, start, self.tree.parts, self.tree.roots,
-            forest, len(self.index), len(self.feature_ids), self.settings,
+            self.parts, len(self.index), len(self.feature_ids), self.settings,
             self.forest_settings, self.detector_params, out,
         )  # fmt: skip
 
-    def _make_room(self) -> None:
-        """Room for one more event: dead nodes (of replaced trees) compacted away when
-        they are half the pool, then more room if that was not enough."""
-        tree = self.tree
-        used = int(tree.counters[N_NODES])
-        if (tree.nodes[:used, FEATURE] == DEAD).sum() * 2 > used:
-            tree.counters[N_NODES] = compact(tree.nodes, tree.thresholds, tree.roots, used)
-        tree.grow(4 * self.n_models)
+
+@register
+class AdaptiveRandomForestRegressor(Forest, TreeRegressor):
+    """A forest of Hoeffding regression trees that replaces a tree when its errors drift;
+    it predicts the median of its trees.
+
+    Parameters
+    ----------
+    n_models, max_features, lambda_value, warning_delta, drift_delta, seed
+        As in :class:`AdaptiveRandomForestClassifier`; the detectors watch each tree's
+        error, scaled by its running mean and spread.
+    grace_period, delta, tau, leaf_prediction, n_bins, bin_width, min_samples_split, \
+    learning_rate, model_selector_decay, max_depth, feature_cap, features
+        Each tree's, as in :class:`HoeffdingTreeRegressor`.
+    max_leaves
+        Leaves at most per tree (background trees included): the forest's size cap.
+
+    Example
+    -------
+    The demand of the Elec2 stream from its other columns, progressively validated:
+
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> report = progressive_val_score_one(
+    ...     AdaptiveRandomForestRegressor(seed=42), elec2.demand(limit=5000)
+    ... )
+    >>> round(report.metrics["mae"], 4)
+    0.0522
+    """
+
+    def __init__(
+        self,
+        n_models: int = 10,
+        max_features: str | int | float = "sqrt",
+        lambda_value: float = 6.0,
+        warning_delta: float = 0.01,
+        drift_delta: float = 0.001,
+        seed: int = 0,
+        grace_period: float = 50,
+        delta: float = 0.01,
+        tau: float = 0.05,
+        leaf_prediction: str = "adaptive",
+        n_bins: int = 32,
+        bin_width: float = 0.1,
+        min_samples_split: float = 5,
+        learning_rate: float = 0.01,
+        model_selector_decay: float = 0.95,
+        max_depth: int | None = None,
+        max_leaves: int = 1000,
+        feature_cap: int = 64,
+        *,
+        features: FeatureHasher | Mapping[str, Any] | None = None,
+        **feature_settings: Any,
+    ) -> None:
+        self.n_models = int(positive("n_models", n_models))
+        super().__init__(
+            grace_period, delta, tau, leaf_prediction, n_bins, bin_width, min_samples_split,
+            learning_rate, model_selector_decay, max_depth, max_leaves, feature_cap, features,
+            feature_settings, seed=seed, n_roots=2 * self.n_models,
+        )  # fmt: skip
+        self._plant(max_features, lambda_value, warning_delta, drift_delta, 3)
+
+    def params(self) -> dict[str, Any]:
+        return {**self.forest_params(), **self.tree_params(), "features": self.features.params()}
+
+    def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
+        return run_regression_forest_ops(
+            ids, values, ops, op_rows, targets, start, self.tree.parts, self.tree.roots,
+            self.parts, len(self.feature_ids), self.settings, self.forest_settings,
+            self.detector_params, out,
+        )  # fmt: skip
 
 
 def _subspace(spec: str | int | float) -> float:

@@ -6,7 +6,7 @@ ADWIN drift detector that swaps it in.
 Trees ``0 … T-1`` are the forest's, ``T … 2T-1`` their background trees (root -1: none).
 The detectors are River's ADWIN (:mod:`streamlearn.drift.adwin`): its errors are buffered
 and handed over at the value where the detector checks, so detections are those of one
-update per event. Per tree: ``hits[t]`` right and judged since it was planted;
+update per event. Per tree: ``scores[t]`` right and judged since it was planted;
 ``detectors[t]`` warning, ``detectors[T + t]`` drift states; ``signals[t]`` warnings, drifts.
 """
 
@@ -34,6 +34,12 @@ from streamlearn.models.tree.kernel import (
     new_leaf,
     scatter,
     uniform,
+)
+from streamlearn.models.tree.regression_kernel import (
+    N_BINS,
+    leaf_value,
+    learn_regression_leaf,
+    regression_work,
 )
 
 DEAD = -2
@@ -128,7 +134,7 @@ def run_forest_ops(
     """A schedule over the forest: predict rows (``out``: the weighted vote), learn them, or
     both in that order, from operation ``start``. Returns where it stopped: at the end, or
     before an operation that might need more nodes or slots than are free."""
-    leaf_counts, hits, detectors, buffers, buffered, signals = forest
+    leaf_counts, hits, _detectors, buffers, _buffered, _signals = forest
     nodes, thresholds, counters, rng = tree[0], tree[1], tree[7], tree[8]
     n_trees = len(hits)
     width = max(n_classes, 1)
@@ -138,7 +144,6 @@ def run_forest_ops(
     dense = np.zeros(n_features)
     signal_out = np.zeros(buffers.shape[1])
     at = np.zeros(n_trees, np.int64)
-    no_weights = np.zeros(width)
     subspace = forest_settings[SUBSPACE]
     weighted = forest_settings[WEIGHTED] > 0.0
     for i in range(start, len(ops)):
@@ -174,33 +179,106 @@ def run_forest_ops(
                         n_classes, n_features, settings, subspace, work,
                     )  # fmt: skip
                 error = 0.0 if right else 1.0
-                warned = feed(
-                    detectors, buffers, buffered, t, error, detector_params[0], signal_out
-                )
-                if warned == DRIFT:
-                    drop_tree(tree, roots[n_trees + t])
-                    roots[n_trees + t] = new_leaf(tree, 0, no_weights, n_classes)
-                    leaf_counts[n_trees + t] = 1
-                    _reset(detectors, buffered, t)
-                    signals[t, 0] += 1
-                d = n_trees + t
-                drifted = feed(
-                    detectors, buffers, buffered, d, error, detector_params[1], signal_out
-                )
-                if drifted == DRIFT:
-                    drop_tree(tree, roots[t])
-                    if roots[n_trees + t] >= 0:
-                        roots[t], leaf_counts[t] = roots[n_trees + t], leaf_counts[n_trees + t]
-                        roots[n_trees + t] = -1
-                        _reset(detectors, buffered, t)
-                    else:
-                        roots[t], leaf_counts[t] = new_leaf(tree, 0, no_weights, n_classes), 1
-                    _reset(detectors, buffered, d)
+                if watch(tree, roots, forest, t, error, detector_params, signal_out):
                     hits[t, 0] = hits[t, 1] = 0.0
-                    signals[t, 1] += 1
             counters[N_LEARNED] += 1
         scatter(x_ids, x_values, dense, False)
     return len(ops)
+
+
+@nb.njit(cache=True)
+def _drift_input(errors, t, y, prediction):
+    """A regression tree's error for its detectors, in [0, 1] mostly: min-max scaled by its
+    running mean and three standard deviations (River's ARF regressor)."""
+    e = y - prediction
+    w = errors[t, 0] + 1.0
+    d = e - errors[t, 1]
+    errors[t, 1] += d / w
+    errors[t, 2] += d * (e - errors[t, 1])
+    errors[t, 0] = w
+    if w <= 1.0:
+        return 0.5
+    sd = math.sqrt(errors[t, 2] / (w - 1.0))
+    return (e + 3.0 * sd) / (6.0 * sd) if sd > 0.0 else 0.5
+
+
+@nb.njit(cache=True)
+def run_regression_forest_ops(
+    ids, values, ops, op_rows, targets, start, tree, roots, forest, n_features, settings,
+    forest_settings, detector_params, out,
+):  # fmt: skip
+    """A schedule over a regression forest: predict rows (``out[:, 0]``: the trees'
+    median), learn them, or both in that order, from operation ``start``. Returns where it
+    stopped, as :func:`run_forest_ops` does. ``forest[1]`` holds each tree's error count,
+    mean and M2 (which scale what its detectors see)."""
+    leaf_counts, errors = forest[0], forest[1]
+    nodes, thresholds, counts, leaves, observers = tree[0], tree[1], tree[2], tree[4], tree[5]
+    counters, rng = tree[7], tree[8]
+    n_trees = len(errors)
+    work = regression_work(n_features)
+    predictions = np.zeros(n_trees)
+    signal_out = np.zeros(forest[3].shape[1])
+    at = np.zeros(n_trees, np.int64)
+    n_bins, mode = int(settings[N_BINS]), int(settings[LEAF_MODE])
+    for i in range(start, len(ops)):
+        if counters[N_FREE] < 4 * n_trees or counters[N_NODES] + 6 * n_trees > len(nodes):
+            return i
+        row = op_rows[i]
+        x_ids, x_values = ids[row], values[row]
+        for t in range(n_trees):
+            at[t] = find_leaf(nodes, thresholds, x_ids, x_values, roots[t])
+            slot = nodes[at[t], SLOT]
+            predictions[t] = leaf_value(counts, leaves, observers, slot, x_ids, x_values, mode,
+                                        n_bins)  # fmt: skip
+        if ops[i] != 1:
+            out[i, 0] = np.median(predictions)
+        if ops[i] == 0:
+            continue
+        y = targets[i]
+        for t in range(n_trees):
+            weight = poisson(forest_settings[RATE], rng)
+            if weight > 0:
+                for tree_id, node in ((n_trees + t, roots[n_trees + t]), (t, at[t])):
+                    if tree_id == t or node >= 0:
+                        leaf = find_leaf(nodes, thresholds, x_ids, x_values, node)
+                        leaf_counts[tree_id] += learn_regression_leaf(
+                            tree, leaf, leaf_counts[tree_id], x_ids, x_values, y,
+                            float(weight), n_features, settings, forest_settings[SUBSPACE],
+                            work,
+                        )  # fmt: skip
+            error = _drift_input(errors, t, y, predictions[t])
+            if watch(tree, roots, forest, t, error, detector_params, signal_out):
+                errors[t, :] = 0.0
+        counters[N_LEARNED] += 1
+    return len(ops)
+
+
+@nb.njit(cache=True)
+def watch(tree, roots, forest, t, error, detector_params, signal_out):
+    """Tree ``t``'s error to its detectors: a warning (re)starts its background tree, a
+    drift puts the background tree (or a new one) in its place. Returns whether it did."""
+    leaf_counts, _scores, detectors, buffers, buffered, signals = forest
+    n_trees = len(signals)
+    back = n_trees + t
+    warned = feed(detectors, buffers, buffered, t, error, detector_params[0], signal_out)
+    if warned == DRIFT:
+        drop_tree(tree, roots[back])
+        roots[back], leaf_counts[back] = new_leaf(tree, 0, signal_out, 0), 1
+        _reset(detectors, buffered, t)
+        signals[t, 0] += 1
+    drifted = feed(detectors, buffers, buffered, back, error, detector_params[1], signal_out)
+    if drifted != DRIFT:
+        return False
+    drop_tree(tree, roots[t])
+    if roots[back] >= 0:
+        roots[t], leaf_counts[t] = roots[back], leaf_counts[back]
+        roots[back] = -1
+        _reset(detectors, buffered, t)
+    else:
+        roots[t], leaf_counts[t] = new_leaf(tree, 0, signal_out, 0), 1
+    _reset(detectors, buffered, back)
+    signals[t, 1] += 1
+    return True
 
 
 @nb.njit(inline="always")

@@ -13,8 +13,8 @@ Layouts (every array grows in Python between calls; the kernels never allocate):
 - ``thresholds[node]``: go left when the value is ``<=`` it
 - ``counts[slot, class]``: class weights at a leaf (the split's estimate, then what it learns)
 - ``seen[slot, class]``: weight the leaf's observers have taken in
-- ``leaves[slot]``: weight at the last split attempt, majority and naive Bayes hits, and
-  the seed that draws the features it may split on
+- ``leaves[slot]``: weight at the last split attempt, majority and naive Bayes hits, the
+  seed that draws the features it may split on (and a regression leaf's intercept)
 - ``observers[slot, feature, class]``: weight with the feature, its mean, M2, min and max
 - ``free``: a stack of free leaf slots; ``counters``: nodes used, free slots, events learned;
   ``rng``: the state of the generator of seeds (and of a forest's draws)
@@ -28,7 +28,8 @@ import numba as nb
 import numpy as np
 
 FEATURE, LEFT, RIGHT, SLOT, DEPTH = 0, 1, 2, 3, 4
-LAST_ATTEMPT, MC_HITS, NB_HITS, SEED = 0, 1, 2, 3
+LAST_ATTEMPT, MC_HITS, NB_HITS, SEED, INTERCEPT = range(5)
+LEAF_FIELDS = 5
 WEIGHT, MEAN, M2, LOW, HIGH = 0, 1, 2, 3, 4
 N_NODES, N_FREE, N_LEARNED = 0, 1, 2
 MAJORITY, NAIVE_BAYES, ADAPTIVE = 0, 1, 2  # leaf predictions
@@ -294,16 +295,22 @@ def subspace_size(spec, n_features):
 
 
 @nb.njit(cache=True)
-def candidate_features(observers, seen, slot, n_features, subspace, seed):
-    """The features a leaf may split on: of those it has observed, all, or a random few
-    (``subspace``, see :func:`subspace_size`) drawn by the leaf's seed, as in a random
-    forest. Only what the leaf observed counts, so the draw does not depend on features
-    numbered elsewhere."""
+def observed_features(observers, seen, slot, n_features):
+    """Which features a classification leaf has observed."""
     observed = np.zeros(n_features, np.bool_)
     for f in range(n_features):
         for k in range(seen.shape[1]):
             if observers[slot, f, k, WEIGHT] > 0.0:
                 observed[f] = True
+    return observed
+
+
+@nb.njit(cache=True)
+def candidate_features(observed, subspace, seed):
+    """The features a leaf may split on: of those it has observed, all, or a random few
+    (``subspace``, see :func:`subspace_size`) drawn by the leaf's seed, as in a random
+    forest. Only what the leaf observed counts, so the draw does not depend on features
+    numbered elsewhere."""
     features = np.flatnonzero(observed)
     m = subspace_size(subspace, len(features))
     if m >= len(features):
@@ -332,7 +339,8 @@ def attempt_split(tree, node, leaf_count, n_classes, n_features, settings, subsp
         return False
     best, second, best_feature, best_threshold = -np.inf, 0.0, -1, 0.0  # 0: not splitting
     seed = np.uint64(leaves[slot, SEED])
-    for f in candidate_features(observers, seen, slot, n_features, subspace, seed):
+    observed = observed_features(observers, seen, slot, n_features)
+    for f in candidate_features(observed, subspace, seed):
         merit, threshold = _best_threshold(
             counts, seen, observers, slot, f, n_classes, settings, work
         )
@@ -390,6 +398,7 @@ def new_leaf(tree, depth, weights, n_classes):
     leaves[slot, LAST_ATTEMPT] = total
     leaves[slot, MC_HITS] = 0.0
     leaves[slot, NB_HITS] = 0.0
+    leaves[slot, INTERCEPT] = 0.0
     leaves[slot, SEED] = float(next_random(rng) >> np.uint64(12))  # exact in a float
     return node
 

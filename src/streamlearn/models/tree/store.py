@@ -11,6 +11,7 @@ import numpy as np
 from streamlearn.models.tree.kernel import (
     DEPTH,
     FEATURE,
+    LEAF_FIELDS,
     LEFT,
     N_FREE,
     N_NODES,
@@ -75,16 +76,18 @@ class FeatureIds:
 
 class TreeArrays:
     """Nodes, leaf slots and observers of one tree or of a forest's trees (a pool they share:
-    ``roots`` names each tree's root node, -1 for none)."""
+    ``roots`` names each tree's root node, -1 for none). A classifier's observers hold one
+    row per class; with ``bins``, a regressor's hold that many rows per feature."""
 
-    def __init__(self, n_roots: int = 1, seed: int = 0) -> None:
+    def __init__(self, n_roots: int = 1, seed: int = 0, bins: int = 0) -> None:
         slots = 4
+        self.bins = int(bins)
         self.nodes = np.full((slots, 5), -1, np.int64)
         self.thresholds = np.zeros(slots)
         self.counts = np.zeros((slots, 1))
         self.seen = np.zeros((slots, 1))
-        self.leaves = np.zeros((slots, 4))
-        self.observers = np.zeros((slots, 1, 1, 5))
+        self.leaves = np.zeros((slots, LEAF_FIELDS))
+        self.observers = np.zeros((slots, 1, max(self.bins, 1), 5))
         self.free = np.arange(slots - 1, -1, -1).astype(np.int64)
         self.counters = np.array([0, slots, 0, 0], np.int64)
         self.rng = np.array([seed], np.uint64)
@@ -122,7 +125,12 @@ class TreeArrays:
             k, f = max(k, _room(n_classes)), max(f, _room(n_features))
             self.counts = _grown(self.counts, (len(self.counts), k))
             self.seen = _grown(self.seen, (len(self.seen), k))
-            self.observers = _grown(self.observers, (len(self.observers), f, k, 5))
+            rows = self.observer_rows(k)
+            self.observers = _grown(self.observers, (len(self.observers), f, rows, 5))
+
+    def observer_rows(self, n_classes: int) -> int:
+        """Rows of statistics per leaf and feature."""
+        return self.bins or n_classes
 
     def grow(self, splits: int = 1) -> None:
         """Room for ``splits`` more splits: two nodes and one leaf slot each (capacity
@@ -136,7 +144,7 @@ class TreeArrays:
             size = max(2 * slots, slots + splits)
             self.counts = _grown(self.counts, (size, self.counts.shape[1]))
             self.seen = _grown(self.seen, (size, self.seen.shape[1]))
-            self.leaves = _grown(self.leaves, (size, 4))
+            self.leaves = _grown(self.leaves, (size, LEAF_FIELDS))
             self.observers = _grown(self.observers, (size, *self.observers.shape[1:]))
             n_free = int(self.counters[N_FREE])
             new = np.arange(size - 1, slots - 1, -1)
@@ -157,7 +165,7 @@ class TreeArrays:
             "counts": self.counts[:, :k],
             "seen": self.seen[:, :k],
             "leaves": self.leaves,
-            "observers": self.observers[:, :f, :k],
+            "observers": self.observers[:, :f, : self.observer_rows(k)],
             "free": self.free[: int(self.counters[N_FREE])],
             "counters": self.counters,
             "rng": self.rng,
@@ -167,7 +175,13 @@ class TreeArrays:
 
     @classmethod
     def from_arrays(
-        cls, arrays: Mapping[str, Any], n_roots: int, n_classes: int, n_features: int, prefix=""
+        cls,
+        arrays: Mapping[str, Any],
+        n_roots: int,
+        n_classes: int,
+        n_features: int,
+        prefix: str = "",
+        bins: int = 0,
     ) -> TreeArrays:
         """Arrays of :meth:`arrays`, checked so that no kernel can read out of bounds."""
         get = {name: np.asarray(arrays[prefix + name]) for name in _ARRAYS}
@@ -183,8 +197,8 @@ class TreeArrays:
             "thresholds": (len(nodes),),
             "counts": (slots, n_classes),
             "seen": (slots, n_classes),
-            "leaves": (slots, 4),
-            "observers": (slots, n_features, n_classes, 5),
+            "leaves": (slots, LEAF_FIELDS),
+            "observers": (slots, n_features, bins or n_classes, 5),
             "free": (n_free,),
             "rng": (1,),
             "roots": (n_roots,),
@@ -197,7 +211,7 @@ class TreeArrays:
         floats = [get[name].astype(np.float64) for name in ("thresholds", *_STATISTICS)]
         if not all(np.isfinite(a).all() for a in floats):
             raise ValueError("tree state: non-finite statistics")
-        tree = cls(n_roots)
+        tree = cls(n_roots, bins=bins)
         tree.nodes = nodes.copy()
         tree.nodes[used:] = -1
         tree.thresholds = floats[0]
