@@ -52,6 +52,8 @@ LEARNERS = {
     "mf": ('kind = "mf"\nn_factors = 4\nlr_latent = 0.05\nseed = 3', "ratings"),
     "tree": ('kind = "tree"\ngrace_period = 50', "multiclass"),
     "forest": ('kind = "forest"\nn_models = 3\nseed = 1\nmax_features = 2', "binary"),
+    "tree-regression": ('kind = "tree"\ngrace_period = 50', "regression"),
+    "forest-regression": ('kind = "forest"\nn_models = 3\nseed = 1', "regression"),
 }
 
 
@@ -117,7 +119,8 @@ def streams(tmp_path_factory) -> dict[str, tuple[Path, list[dict], list]]:
 def config_text(name: str, path: Path | None, extra: str = "") -> str:
     """The config of a run of ``name`` on ``path`` (None: no file, the task is said)."""
     model, task = LEARNERS[name]
-    if path is None and model.startswith(('kind = "linear"', 'kind = "hedge"', 'kind = "torch"')):
+    said = ('kind = "linear"', 'kind = "hedge"', 'kind = "torch"')
+    if path is None and (model.startswith(said) or name.endswith("-regression")):
         model = model.replace("\n", f'\ntask = "{task}"\n', 1)
     source = f'[source]\npath = "{path}"\ntarget = "label"\n\n' if path is not None else ""
     return f"{source}[model]\n{model}\n\n{extra}"

@@ -1,6 +1,7 @@
-"""Hoeffding trees and adaptive random forests: they learn what a linear model cannot,
-replace trees when the concept drifts (batches equal to events throughout), stay within
-their size cap, and refuse a state that would send a kernel out of bounds."""
+"""Hoeffding trees and adaptive random forests, classifiers and regressors: they learn what
+a linear model cannot, replace trees when the concept drifts (batches equal to events
+throughout), stay within their size cap, and refuse a state that would send a kernel out
+of bounds."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from streamlearn.checks.helpers import assert_same_state
 from streamlearn.evaluate import progressive_val_score_one
 from streamlearn.models import (
     AdaptiveRandomForestClassifier,
+    AdaptiveRandomForestRegressor,
     HoeffdingTreeClassifier,
+    HoeffdingTreeRegressor,
+    LinearRegression,
     LogisticRegression,
 )
 
@@ -142,3 +146,72 @@ def test_bad_settings_are_refused_with_their_names():
         AdaptiveRandomForestClassifier(max_features="half")
     with pytest.raises(ValueError, match="max_features"):
         AdaptiveRandomForestClassifier(max_features=1.5)
+
+
+def steps(n: int, seed: int = 0, flip_at: int | None = None):
+    """A target that jumps with ``a`` and bends with ``b`` (no line fits it), negated from
+    ``flip_at`` on; values of ``c`` spread over eight orders of magnitude."""
+    rng = np.random.default_rng(seed)
+    a, b, c = rng.random(n), rng.random(n), 10.0 ** rng.uniform(-4, 4, n)
+    y = np.where(a > 0.5, 10.0, 0.0) + 4.0 * np.abs(b - 0.5) + rng.normal(0, 0.3, n)
+    if flip_at is not None:
+        y[flip_at:] = -y[flip_at:]
+    return {"a": a, "b": b, "c": c}, y
+
+
+def mae(model, X, y) -> float:
+    return float(np.mean(np.abs(model.predict_learn_many(X, y) - y)))
+
+
+def test_regression_trees_learn_steps_that_a_linear_model_cannot():
+    X, y = steps(8000)
+    linear = mae(LinearRegression(bits=10), X, y)
+    tree = mae(HoeffdingTreeRegressor(grace_period=100), X, y)
+    forest = mae(AdaptiveRandomForestRegressor(n_models=5, seed=3), X, y)
+    assert tree < 0.6 * linear and forest < 0.6 * linear
+    assert mae(HoeffdingTreeRegressor(leaf_prediction="mean"), *steps(8000, seed=1)) < 1.5
+
+
+def test_regression_forest_follows_a_drift_and_batches_equal_events():
+    X, y = steps(5000, seed=2, flip_at=2500)
+    make = lambda: AdaptiveRandomForestRegressor(n_models=4, seed=5)  # noqa: E731
+    one, many = make(), make()
+    expected = []
+    for i in range(len(y)):
+        x = {name: float(column[i]) for name, column in X.items()}
+        expected.append(one.predict_one(x))
+        one.learn_one(x, float(y[i]))
+    got = [
+        many.predict_learn_many({k: v[s : s + 777] for k, v in X.items()}, y[s : s + 777])
+        for s in range(0, len(y), 777)
+    ]
+    np.testing.assert_array_equal(np.concatenate(got), expected)
+    assert_same_state(one, many)
+    assert one.drifts >= 2
+    assert np.mean(np.abs(np.array(expected[-1000:]) - y[-1000:])) < 1.5
+
+
+def test_a_restored_regression_tree_goes_on_as_the_original():
+    X, y = steps(4000, seed=4)
+    for model in (HoeffdingTreeRegressor(grace_period=50), AdaptiveRandomForestRegressor(seed=1)):
+        model.learn_many({k: v[:2500] for k, v in X.items()}, y[:2500])
+        restored = load_snapshot(snapshot_bytes(model.state())[0])[0].to_learner()
+        rest = {k: v[2500:] for k, v in X.items()}
+        np.testing.assert_array_equal(
+            restored.predict_learn_many(rest, y[2500:]), model.predict_learn_many(rest, y[2500:])
+        )
+        assert_same_state(model, restored)
+
+
+def test_regression_bins_stay_fixed_and_a_tree_stays_capped():
+    X, y = steps(20_000, seed=5)
+    tree = HoeffdingTreeRegressor(grace_period=20, tau=0.5, max_leaves=8, n_bins=16)
+    tree.learn_many(X, y)
+    assert tree.n_leaves == 8
+    observers = tree.state().arrays["observers"]
+    assert observers.shape[2] == 17  # 16 bins and their edges, whatever the values' range
+    assert np.isfinite(tree.predict_many(X)).all()
+    with pytest.raises(ValueError, match="n_bins"):
+        HoeffdingTreeRegressor(n_bins=7)
+    with pytest.raises(ValueError, match="finite"):
+        tree.learn_many({"a": np.array([0.5])}, np.array([np.inf]))

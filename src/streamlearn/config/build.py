@@ -16,18 +16,16 @@ from streamlearn.config.schema import (
 )
 from streamlearn.evaluate import detect_task
 from streamlearn.models import (
-    AdaptiveRandomForestClassifier,
     BayesianLinearRegression,
     BiasedMF,
     EngagementRanker,
     FraudDetector,
     HedgeClassifier,
     HedgeRegressor,
-    HoeffdingTreeClassifier,
     LinearBandit,
     OneVsRest,
 )
-from streamlearn.models.factory import make_learner
+from streamlearn.models.factory import make_learner, tree_learner
 from streamlearn.registry import LocalRegistry, RedisRegistry, Registry, read_key
 from streamlearn.runner.engine import Runner
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
@@ -45,9 +43,8 @@ FIXED_TASKS = {
     "mf": "regression",
     "one_vs_rest": "multiclass",
     "fraud": "binary",
-    "tree": "multiclass",
-    "forest": "multiclass",
 }
+TREES = ("tree", "forest")  # they classify (two classes or more) or regress
 
 
 def _task(config: RunConfig) -> str:
@@ -57,6 +54,8 @@ def _task(config: RunConfig) -> str:
     if kind == "river":
         return _other_learner(config.model, "auto").task
     task = config.model.task
+    if kind in TREES and task in ("auto", "binary") and config.source is None:
+        task = "multiclass"
     if task == "auto" and config.source is None:
         raise ConfigError(
             "model.task: say binary, multiclass or regression (no [source] file to detect it from)"
@@ -66,6 +65,8 @@ def _task(config: RunConfig) -> str:
         if first is None:
             raise ConfigError(f"{config.source.path}: no labelled rows to detect the task from")
         task = detect_task(first.target)
+    if kind in TREES and task == "binary":
+        task = "multiclass"
     if task == "multiclass" and kind in ("hedge", "torch"):
         raise ConfigError(f"model.kind: a {kind} model is binary or regression, not multiclass")
     if task != "multiclass" and "max_classes" in config.model.model_fields_set:
@@ -106,8 +107,8 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
         return _torch_learner(model, task)
     if model.kind == "fraud":
         return _fraud_detector(model)
-    if model.kind in ("tree", "forest"):
-        kind = HoeffdingTreeClassifier if model.kind == "tree" else AdaptiveRandomForestClassifier
+    if model.kind in TREES:
+        kind = tree_learner(model.kind, task)
         return kind(**model.tree_settings(), features=model.features())
     common = {"alpha": model.alpha, "forgetting": model.forgetting, "capacity": model.capacity}
     if model.kind == "ranker":

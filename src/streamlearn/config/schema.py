@@ -127,8 +127,8 @@ KIND_KEYS = {
     "fraud": {"entity", "time", "amount", "half_lives", "prior", "weight", "min_frauds"}
     | {"rule_z", "fp_budget", "optimizer", "intercept_lr"}
     | FEATURE_KEYS,
-    "tree": TREE_KEYS | FEATURE_KEYS - {"standardize", "bits"},
-    "forest": TREE_KEYS | FOREST_KEYS | FEATURE_KEYS - {"standardize", "bits"},
+    "tree": {"task"} | TREE_KEYS | FEATURE_KEYS - {"standardize", "bits"},
+    "forest": {"task"} | TREE_KEYS | FOREST_KEYS | FEATURE_KEYS - {"standardize", "bits"},
 }
 
 
@@ -175,7 +175,10 @@ class ModelConfig(_Section):
         A Hoeffding tree's (``tree``) or each tree of an adaptive random forest's
         (``forest``): see :class:`~streamlearn.models.HoeffdingTreeClassifier`; unset
         ``grace_period`` and ``delta`` take the learner's defaults (200 and 1e-7 for a
-        tree, 50 and 0.01 for a forest's trees). Trees classify (any number of classes).
+        tree, 50 and 0.01 for a forest's trees). Trees classify (any number of classes;
+        ``leaf_prediction`` ``mc``, ``nb`` or ``nba``) unless ``task = "regression"``
+        (or the data say so): then see :class:`~streamlearn.models.HoeffdingTreeRegressor`
+        (``leaf_prediction`` ``mean``, ``model`` or ``adaptive``).
     n_models, max_features, lambda_value, warning_delta, drift_delta
         A forest's trees, features per leaf (``"sqrt"``, ``"log2"``, a count or a
         fraction), Poisson rate of its online bagging and its detectors' confidences (see
@@ -253,11 +256,11 @@ class ModelConfig(_Section):
     rule_z: float = Field(3.0, gt=0)
     fp_budget: float = Field(0.005, gt=0, lt=1)
     intercept_lr: float = Field(0.1, ge=0)
-    # kind = "tree" (HoeffdingTreeClassifier), "forest" (AdaptiveRandomForestClassifier)
+    # kind = "tree" (HoeffdingTreeClassifier or -Regressor), "forest" (AdaptiveRandomForest…)
     grace_period: float | None = Field(None, gt=0)  # None: the learner's default
     delta: float | None = Field(None, gt=0, lt=1)
     tau: float = Field(0.05, ge=0)
-    leaf_prediction: Literal["mc", "nb", "nba"] = "nba"
+    leaf_prediction: Literal["mc", "nb", "nba", "mean", "model", "adaptive"] = "nba"
     max_depth: int | None = Field(None, ge=1)
     max_leaves: int = Field(1000, ge=1, le=1_000_000)
     feature_cap: int = Field(256, ge=1, le=1 << 20)
@@ -289,7 +292,7 @@ class ModelConfig(_Section):
 
     def tree_settings(self) -> dict[str, Any]:
         """A tree learner's settings that were given (the others keep its defaults)."""
-        keys = KIND_KEYS[self.kind] - FEATURE_KEYS
+        keys = KIND_KEYS[self.kind] - FEATURE_KEYS - {"task"}
         return {key: getattr(self, key) for key in sorted(keys) if key in self.model_fields_set}
 
     @model_validator(mode="after")
