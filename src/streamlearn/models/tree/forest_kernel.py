@@ -29,10 +29,11 @@ from streamlearn.models.tree.kernel import (
     RIGHT,
     SLOT,
     find_leaf,
-    leaf_proba,
+    leaf_scores,
     learn_leaf,
     new_leaf,
     scatter,
+    tree_work,
     uniform,
 )
 from streamlearn.models.tree.regression_kernel import (
@@ -96,16 +97,18 @@ def feed(detectors, buffers, buffered, d, error, params, signal_out):
 
 
 @nb.njit(cache=True)
-def _vote(tree, hits, nodes_at, dense, n_classes, settings, weighted, probs, out):
-    """Each tree's probabilities (``probs[t]``, at the leaf ``nodes_at[t]``) and the
-    forest's vote, weighted by each tree's accuracy, into ``out``."""
+def _vote(tree, hits, nodes_at, dense, n_classes, settings, weighted, scores, probs, out):
+    """Each tree's probabilities (``probs[t]``, at the leaf ``nodes_at[t]``; its leaf's
+    majority and naive Bayes scores in ``scores[t]``) and the forest's vote, weighted by
+    each tree's accuracy, into ``out``."""
     nodes, counts, seen, leaves, observers = tree[0], tree[2], tree[3], tree[4], tree[5]
     out[:n_classes] = 0.0
     for t in range(len(hits)):
-        leaf_proba(
+        majority = leaf_scores(
             counts, seen, leaves, observers, nodes[nodes_at[t], SLOT], dense, n_classes,
-            int(settings[LEAF_MODE]), probs[t],
+            int(settings[LEAF_MODE]), scores[t, 0], scores[t, 1],
         )  # fmt: skip
+        probs[t, :n_classes] = scores[t, 0 if majority else 1, :n_classes]
         weight = hits[t, 0] / hits[t, 1] if weighted and hits[t, 1] > 0.0 else 0.0
         weight = weight if weight > 0.0 else 1.0
         for k in range(n_classes):
@@ -138,7 +141,8 @@ def run_forest_ops(
     nodes, thresholds, counters, rng = tree[0], tree[1], tree[7], tree[8]
     n_trees = len(hits)
     width = max(n_classes, 1)
-    work = np.zeros((4, width))
+    work = tree_work(n_classes)
+    scores = np.zeros((n_trees, 2, width))
     probs = np.zeros((n_trees, width))
     vote = np.zeros(width)
     dense = np.zeros(n_features)
@@ -156,7 +160,7 @@ def run_forest_ops(
         for t in range(n_trees):
             at[t] = find_leaf(nodes, thresholds, x_ids, x_values, roots[t])
         op = ops[i]
-        _vote(tree, hits, at, dense, n_classes, settings, weighted, probs, vote)
+        _vote(tree, hits, at, dense, n_classes, settings, weighted, scores, probs, vote)
         if op != 1:
             out[i, :n_classes] = vote[:n_classes]
         if op != 0:
@@ -173,10 +177,12 @@ def run_forest_ops(
                         leaf_counts[n_trees + t] += learn_leaf(
                             tree, leaf, leaf_counts[n_trees + t], x_ids, x_values, dense, k,
                             float(weight), n_classes, n_features, settings, subspace, work,
+                            False,
                         )  # fmt: skip
+                    work[3:5] = scores[t]
                     leaf_counts[t] += learn_leaf(
                         tree, at[t], leaf_counts[t], x_ids, x_values, dense, k, float(weight),
-                        n_classes, n_features, settings, subspace, work,
+                        n_classes, n_features, settings, subspace, work, True,
                     )  # fmt: skip
                 error = 0.0 if right else 1.0
                 if watch(tree, roots, forest, t, error, detector_params, signal_out):

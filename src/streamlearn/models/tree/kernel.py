@@ -130,18 +130,19 @@ def _majority(counts, slot, n_classes, out):
 
 
 @nb.njit(cache=True)
-def leaf_proba(counts, seen, leaves, observers, slot, dense, n_classes, mode, out):
-    """A leaf's class probabilities into ``out[:n_classes]`` (zeros before any learning)."""
-    if mode == MAJORITY or (mode == ADAPTIVE and leaves[slot, MC_HITS] > leaves[slot, NB_HITS]):
-        _majority(counts, slot, n_classes, out)
-        return
-    total = 0.0
-    for k in range(n_classes):
-        total += counts[slot, k]
-    if total <= 0.0:
-        out[:n_classes] = 0.0
-        return
-    _naive_bayes(counts, seen, observers, slot, dense, n_classes, out)
+def leaf_scores(counts, seen, leaves, observers, slot, dense, n_classes, mode, mc, nb):
+    """A leaf's majority and (unless it only ever predicts by majority) naive Bayes
+    probabilities into ``mc`` and ``nb``; returns whether it predicts by majority."""
+    _majority(counts, slot, n_classes, mc)
+    if mode != MAJORITY:
+        total = 0.0
+        for k in range(n_classes):
+            total += counts[slot, k]
+        if total <= 0.0:
+            nb[:n_classes] = 0.0
+        else:
+            _naive_bayes(counts, seen, observers, slot, dense, n_classes, nb)
+    return mode == MAJORITY or (mode == ADAPTIVE and leaves[slot, MC_HITS] > leaves[slot, NB_HITS])
 
 
 @nb.njit(inline="always")
@@ -406,19 +407,21 @@ def new_leaf(tree, depth, weights, n_classes):
 @nb.njit(cache=True)
 def learn_leaf(
     tree, node, leaf_count, ids, values, dense, k, weight, n_classes, n_features, settings,
-    subspace, work,
+    subspace, work, scored,
 ):  # fmt: skip
     """Learn a row of class k (weighted) at a leaf node; attempt a split every grace period.
-    Returns whether it split."""
+    With ``scored``, ``work[3]`` and ``work[4]`` hold the leaf's :func:`leaf_scores` for
+    the row already. Returns whether it split."""
     nodes, _thresholds, counts, seen, leaves, observers, _free, _counters, _rng = tree
     slot = nodes[node, SLOT]
-    if settings[LEAF_MODE] == ADAPTIVE:
-        scores = work[3]
-        _majority(counts, slot, n_classes, scores)
-        if _argmax(scores, n_classes) == k and scores[k] > 0.0:
+    mode = int(settings[LEAF_MODE])
+    if mode == ADAPTIVE:
+        mc, nb = work[3], work[4]
+        if not scored:
+            leaf_scores(counts, seen, leaves, observers, slot, dense, n_classes, mode, mc, nb)
+        if _argmax(mc, n_classes) == k and mc[k] > 0.0:
             leaves[slot, MC_HITS] += weight
-        _naive_bayes(counts, seen, observers, slot, dense, n_classes, scores)
-        if _argmax(scores, n_classes) == k and scores[k] > 0.0:
+        if _argmax(nb, n_classes) == k and nb[k] > 0.0:
             leaves[slot, NB_HITS] += weight
     counts[slot, k] += weight
     _observe(observers, seen, slot, ids, values, k, weight)
@@ -431,6 +434,12 @@ def learn_leaf(
 
 
 @nb.njit(cache=True)
+def tree_work(n_classes):
+    """Scratch rows: a split's class weights (three), a leaf's scores (two)."""
+    return np.zeros((5, max(n_classes, 1)))
+
+
+@nb.njit(cache=True)
 def run_tree_ops(
     ids, values, ops, op_rows, targets, start, tree, roots, leaf_counts, n_classes,
     n_features, settings, out,
@@ -440,8 +449,9 @@ def run_tree_ops(
     an operation that could split with no room for two more nodes (the caller grows the
     arrays and goes on)."""
     nodes, thresholds, counts, seen, leaves, observers, _free, counters, _rng = tree
-    work = np.zeros((4, max(n_classes, 1)))
+    work = tree_work(n_classes)
     dense = np.zeros(n_features)
+    mode = int(settings[LEAF_MODE])
     for i in range(start, len(ops)):
         if counters[N_FREE] < 1 or counters[N_NODES] + 2 > len(nodes):
             return i
@@ -450,14 +460,15 @@ def run_tree_ops(
         node = find_leaf(nodes, thresholds, ids[row], values[row], roots[0])
         op = ops[i]
         if op != 1:  # predict (alone or before learning)
-            leaf_proba(
-                counts, seen, leaves, observers, nodes[node, SLOT], dense, n_classes,
-                int(settings[LEAF_MODE]), out[i],
+            majority = leaf_scores(
+                counts, seen, leaves, observers, nodes[node, SLOT], dense, n_classes, mode,
+                work[3], work[4],
             )  # fmt: skip
+            out[i, :n_classes] = work[3, :n_classes] if majority else work[4, :n_classes]
         if op != 0:
             split = learn_leaf(
                 tree, node, leaf_counts[0], ids[row], values[row], dense, int(targets[i]),
-                1.0, n_classes, n_features, settings, 0.0, work,
+                1.0, n_classes, n_features, settings, 0.0, work, op == 2,
             )  # fmt: skip
             leaf_counts[0] += split
             counters[N_LEARNED] += 1
