@@ -16,19 +16,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from streamlearn.base import register
 from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.features.hasher import FeatureHasher
-from streamlearn.models.tree.base import TreeClassifier
+from streamlearn.models.tree.base import OneTree, TreeClassifier
 from streamlearn.models.tree.kernel import run_tree_ops
 
 _NEVER = 1e300  # a grace period no leaf reaches: it never tries to split
 
 
 @register
-class GaussianNB(TreeClassifier):
+class GaussianNB(OneTree, TreeClassifier):
     """Gaussian naive Bayes for two or more classes (labels str, int or bool).
 
     Parameters
@@ -65,8 +63,7 @@ class GaussianNB(TreeClassifier):
             _NEVER, 0.5, 0.0, "nb", 1, 0.0, None, 1, feature_cap, max_classes, features,
             feature_settings,
         )  # fmt: skip
-        self.tree.plant(0)
-        self.leaf_counts = np.ones(1, np.int64)
+        self._plant_one()
 
     def params(self) -> dict[str, Any]:
         return {

@@ -203,6 +203,16 @@ class TreeModel(HashedModel, ServesRows, ServedByCopies):
             self.features.learn_one(event)
         return out[0]
 
+    def _run_many(self, X: Any, y: Any, op: int) -> np.ndarray:
+        """Run ``op`` over a batch (``y`` checked and coded as the kernel's targets)."""
+        raise NotImplementedError
+
+    def learn_many(self, X: Any, y: Any) -> None:
+        self._run_many(X, y, LEARN)
+
+    def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
+        return self._run_many(X, y, PREDICT_LEARN)
+
     def _run_targets(self, X: Any, targets: np.ndarray | None, op: int) -> np.ndarray:
         columns = as_columns(X)
         n = n_rows(columns)
@@ -218,6 +228,26 @@ class TreeModel(HashedModel, ServesRows, ServedByCopies):
         for start, block in blocks:
             out[start : start + len(block), : block.shape[1]] = block
         return out
+
+
+class OneTree:
+    """A learner of one tree (tree 0 of its arrays)."""
+
+    tree: TreeArrays
+
+    def _plant_one(self) -> None:
+        self.tree.plant(0)
+        self.leaf_counts = np.ones(1, np.int64)  # one leaf: the root
+
+    def params(self) -> dict[str, Any]:
+        return self.tree_params() | {"features": self.features.params()}
+
+    def load_own_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.leaf_counts[0] = self.tree.leaf_count()
+
+    @property
+    def n_leaves(self) -> int:
+        return int(self.leaf_counts[0])
 
 
 class TreeClassifier(TreeModel, MulticlassClassifier):
@@ -294,14 +324,8 @@ class TreeClassifier(TreeModel, MulticlassClassifier):
             targets = self.index.ids(labels).astype(np.float64)
         return self._run_targets(X, targets, op)
 
-    def learn_many(self, X: Any, y: Any) -> None:
-        self._run_many(X, y, LEARN)
-
     def predict_proba_many(self, X: Any) -> np.ndarray:
         return self._run_many(X, None, PREDICT)
-
-    def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
-        return self._run_many(X, y, PREDICT_LEARN)
 
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
         """Run a schedule of served rows and delayed labels (see
@@ -396,14 +420,8 @@ class TreeRegressor(TreeModel, Regressor):
             raise ValueError("regression targets must be finite numbers")
         return self._run_targets(columns, targets, op)[:, 0]
 
-    def learn_many(self, X: Any, y: Any) -> None:
-        self._run_many(X, y, LEARN)
-
     def predict_many(self, X: Any) -> np.ndarray:
         return self._run_many(X, None, PREDICT)
-
-    def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
-        return self._run_many(X, y, PREDICT_LEARN)
 
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
         """Run a schedule of served rows and delayed labels (see

@@ -21,17 +21,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from streamlearn.base import register
 from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.features.hasher import FeatureHasher
-from streamlearn.models.tree.base import TreeClassifier
+from streamlearn.models.tree.base import OneTree, TreeClassifier
 from streamlearn.models.tree.kernel import run_tree_ops
 
 
 @register
-class HoeffdingTreeClassifier(TreeClassifier):
+class HoeffdingTreeClassifier(OneTree, TreeClassifier):
     """An incremental decision tree for two or more classes (labels str, int or bool).
 
     Parameters
@@ -94,18 +92,7 @@ class HoeffdingTreeClassifier(TreeClassifier):
             grace_period, delta, tau, leaf_prediction, n_splits, min_branch_fraction,
             max_depth, max_leaves, feature_cap, max_classes, features, feature_settings,
         )  # fmt: skip
-        self.tree.plant(0)
-        self.leaf_counts = np.ones(1, np.int64)  # one leaf: the root
-
-    def params(self) -> dict[str, Any]:
-        return self.tree_params() | {"features": self.features.params()}
-
-    def load_own_arrays(self, arrays) -> None:
-        self.leaf_counts[0] = self.tree.leaf_count()
-
-    @property
-    def n_leaves(self) -> int:
-        return int(self.leaf_counts[0])
+        self._plant_one()
 
     def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
         return run_tree_ops(

@@ -21,16 +21,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from streamlearn.base import register
 from streamlearn.features.hasher import FeatureHasher
-from streamlearn.models.tree.base import TreeRegressor
+from streamlearn.models.tree.base import OneTree, TreeRegressor
 from streamlearn.models.tree.regression_kernel import run_regression_tree_ops
 
 
 @register
-class HoeffdingTreeRegressor(TreeRegressor):
+class HoeffdingTreeRegressor(OneTree, TreeRegressor):
     """An incremental regression tree.
 
     Parameters
@@ -99,18 +97,7 @@ class HoeffdingTreeRegressor(TreeRegressor):
             learning_rate, model_selector_decay, max_depth, max_leaves, feature_cap, features,
             feature_settings,
         )  # fmt: skip
-        self.tree.plant(0)
-        self.leaf_counts = np.ones(1, np.int64)  # one leaf: the root
-
-    def params(self) -> dict[str, Any]:
-        return self.tree_params() | {"features": self.features.params()}
-
-    def load_own_arrays(self, arrays) -> None:
-        self.leaf_counts[0] = self.tree.leaf_count()
-
-    @property
-    def n_leaves(self) -> int:
-        return int(self.leaf_counts[0])
+        self._plant_one()
 
     def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
         return run_regression_tree_ops(
