@@ -103,6 +103,7 @@ def test_size_caps_bound_leaves_and_memory():
         sizes.append(forest.tree.nbytes())
         assert all(forest.tree.leaf_count(t) <= 6 for t in range(8) if forest.tree.roots[t] >= 0)
     assert sizes[-1] == sizes[1]  # capped: the pool stopped growing
+    assert tree.tree.nbytes() <= tree.max_nbytes() and sizes[-1] <= forest.max_nbytes()
 
 
 def test_new_categories_stop_at_the_feature_cap():
@@ -210,6 +211,7 @@ def test_regression_bins_stay_fixed_and_a_tree_stays_capped():
     assert tree.n_leaves == 8
     observers = tree.state().arrays["observers"]
     assert observers.shape[2] == 17  # 16 bins and their edges, whatever the values' range
+    assert tree.tree.nbytes() <= tree.max_nbytes()
     assert np.isfinite(tree.predict_many(X)).all()
     with pytest.raises(ValueError, match="n_bins"):
         HoeffdingTreeRegressor(n_bins=7)

@@ -92,6 +92,7 @@ class TreeModel(HashedModel, ServesRows, ServedByCopies):
         self.seed = int(seed)
         self.feature_ids = FeatureIds(self.feature_cap)
         self.tree = TreeArrays(n_roots, seed=self.seed & ((1 << 63) - 1), bins=bins)
+        self.tree.limit(*self._limits())
         self.settings = np.zeros(8)
         self.settings[[GRACE, DELTA, TAU, MAX_DEPTH, LEAF_MODE, MAX_LEAVES]] = [
             self.grace_period,
@@ -113,6 +114,15 @@ class TreeModel(HashedModel, ServesRows, ServedByCopies):
             "max_leaves": self.max_leaves,
             "feature_cap": self.feature_cap,
         }
+
+    def _limits(self) -> tuple[int, int, int]:
+        """The most leaf slots, nodes and features the size cap needs: one tree of
+        ``max_leaves`` leaves, a free slot and room for a split."""
+        return self.max_leaves + 1, 2 * self.max_leaves + 1, self.feature_cap
+
+    def max_nbytes(self) -> int:
+        """The most bytes its trees can take (its size cap), for the classes it has now."""
+        return self.tree.max_nbytes()
 
     def _stat_width(self) -> int:
         """Statistics a leaf keeps in ``counts`` (a column per class, or the target's)."""
@@ -153,6 +163,7 @@ class TreeModel(HashedModel, ServesRows, ServedByCopies):
             state.arrays, len(model.tree.roots), model._stat_width(), len(model.feature_ids),
             bins=model.tree.bins,
         )  # fmt: skip
+        model.tree.limit(*model._limits())
         model.load_own_arrays(state.arrays)
         model.features.load_state(state.arrays, state.meta)
         return model

@@ -113,12 +113,21 @@ class Forest:
         """Trees replaced so far."""
         return int(self.signals[:, 1].sum())
 
+    def _limits(self) -> tuple[int, int, int]:
+        """Every tree and background tree at ``max_leaves`` leaves, room for each to split
+        and plant; as many dead nodes again (of replaced trees) before a compaction."""
+        n, leaves = self.n_models, self.max_leaves
+        return 2 * n * leaves + 4 * n, 8 * n * leaves + 6 * n, self.feature_cap
+
     def _make_room(self) -> None:
         """Room for one more event: dead nodes (of replaced trees) compacted away when
-        they are half the pool, then more room if that was not enough."""
+        they are half the pool or the pool is at its cap, then more room if that was not
+        enough."""
         tree = self.tree
         used = int(tree.counters[N_NODES])
-        if (tree.nodes[:used, FEATURE] == DEAD).sum() * 2 > used:
+        dead = int((tree.nodes[:used, FEATURE] == DEAD).sum())
+        capped = used + 6 * self.n_models > len(tree.nodes) >= tree.max_nodes
+        if dead * 2 > used or (capped and dead):
             tree.counters[N_NODES] = compact(tree.nodes, tree.thresholds, tree.roots, used)
         tree.grow(4 * self.n_models)
 

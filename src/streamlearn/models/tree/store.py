@@ -94,6 +94,21 @@ class TreeArrays:
         self.roots = np.full(n_roots, -1, np.int64)
         self.n_classes = 0
         self.n_features = 0
+        self.max_slots = self.max_nodes = self.max_features = 1 << 62
+
+    def limit(self, max_slots: int, max_nodes: int, max_features: int) -> None:
+        """The most leaf slots, nodes and features its arrays grow to (what its learner's
+        size cap needs at most); more only if a caller asks for more room than that."""
+        self.max_slots, self.max_nodes = int(max_slots), int(max_nodes)
+        self.max_features = int(max_features)
+
+    def max_nbytes(self) -> int:
+        """The most bytes its arrays can take, for the classes it has room for now."""
+        per_slot = self.counts.shape[1] * 2 + LEAF_FIELDS + 1  # counts, seen, leaves, free
+        per_slot += min(self.max_features, self.observers.shape[1]) * self.observers[0, 0].size
+        per_node = self.nodes.shape[1] + 1  # and its threshold
+        rest = self.counters.size + self.rng.size + self.roots.size
+        return 8 * (self.max_slots * per_slot + self.max_nodes * per_node + rest)
 
     @property
     def parts(self) -> tuple:
@@ -122,7 +137,8 @@ class TreeArrays:
         self.n_classes, self.n_features = n_classes, n_features
         k, f = self.counts.shape[1], self.observers.shape[1]
         if n_classes > k or n_features > f:
-            k, f = max(k, _room(n_classes)), max(f, _room(n_features))
+            k = max(k, _room(n_classes))
+            f = max(f, min(_room(n_features), max(self.max_features, n_features)))
             self.counts = _grown(self.counts, (len(self.counts), k))
             self.seen = _grown(self.seen, (len(self.seen), k))
             rows = self.observer_rows(k)
@@ -136,12 +152,13 @@ class TreeArrays:
         """Room for ``splits`` more splits: two nodes and one leaf slot each (capacity
         doubles)."""
         if self.counters[N_NODES] + 2 * splits > len(self.nodes):
-            size = max(2 * len(self.nodes), int(self.counters[N_NODES]) + 2 * splits)
+            needed = int(self.counters[N_NODES]) + 2 * splits
+            size = max(min(2 * len(self.nodes), self.max_nodes), needed)
             self.nodes = _grown(self.nodes, (size, 5), fill=-1)
             self.thresholds = _grown(self.thresholds, (size,))
         if self.counters[N_FREE] < splits:
             slots = len(self.counts)
-            size = max(2 * slots, slots + splits)
+            size = max(min(2 * slots, self.max_slots), slots + splits - int(self.counters[N_FREE]))
             self.counts = _grown(self.counts, (size, self.counts.shape[1]))
             self.seen = _grown(self.seen, (size, self.seen.shape[1]))
             self.leaves = _grown(self.leaves, (size, LEAF_FIELDS))
