@@ -26,6 +26,7 @@ from streamlearn.models import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
     BayesianLinearRegression,
+    BernoulliNB,
     BiasedMF,
     EngagementRanker,
     FraudDetector,
@@ -38,6 +39,7 @@ from streamlearn.models import (
     LinearBandit,
     LinearRegression,
     LogisticRegression,
+    MultinomialNB,
     OneVsRest,
     SoftmaxRegression,
 )
@@ -79,6 +81,8 @@ LEARNERS = {
         n_models=3, grace_period=20, warning_delta=0.3, drift_delta=0.2, seed=7
     ),
     "gaussian-nb": lambda: GaussianNB(feature_cap=40),
+    "multinomial-nb": lambda: MultinomialNB(alpha=0.5),
+    "bernoulli-nb": lambda: BernoulliNB(true_threshold=0.3, feature_cap=12),
     "hoeffding-tree-regressor": lambda: HoeffdingTreeRegressor(grace_period=20),
     "hoeffding-tree-regressor-mean": lambda: HoeffdingTreeRegressor(
         grace_period=20, leaf_prediction="mean", n_bins=4, max_leaves=3, feature_cap=3

@@ -12,7 +12,7 @@ from streamlearn.models.linear import (
     LogisticRegression,
     SoftmaxRegression,
 )
-from streamlearn.models.naive_bayes import GaussianNB
+from streamlearn.models.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
 from streamlearn.models.one_vs_rest import OneVsRest
 from streamlearn.models.ranker import EngagementRanker, FeedbackBuffer
 from streamlearn.models.recommend import BPRMF, BiasedMF
@@ -31,6 +31,7 @@ __all__ = [
     "AdaptiveRandomForestClassifier",
     "AdaptiveRandomForestRegressor",
     "BayesianLinearRegression",
+    "BernoulliNB",
     "BiasedMF",
     "EngagementRanker",
     "FeedbackBuffer",
@@ -44,6 +45,7 @@ __all__ = [
     "LinearBandit",
     "LinearRegression",
     "LogisticRegression",
+    "MultinomialNB",
     "OneVsRest",
     "SoftmaxRegression",
 ]

@@ -1,6 +1,8 @@
-"""Gaussian naive Bayes: each class's features as independent normal distributions, kept
-as running means and variances; a tree's leaf that never splits, so it shares the trees'
-compiled kernel (a category is a hashed one-hot feature, 1 where present, else 0).
+"""Naive Bayes: each class's features as independent distributions — normal (Gaussian),
+term counts (multinomial) or present-or-not (Bernoulli) — from one leaf of the trees'
+compiled kernel that never splits (its observers keep, per class and feature, the weight
+of the rows that hold it and the mean and variance of its values; a category is a hashed
+one-hot feature, 1 where present, else 0).
 
 >>> from streamlearn.models import GaussianNB
 >>> model = GaussianNB()
@@ -16,18 +18,56 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from streamlearn.base import register
 from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.features.hasher import FeatureHasher
-from streamlearn.models.tree.base import OneTree, TreeClassifier
-from streamlearn.models.tree.kernel import run_tree_ops
+from streamlearn.models.tree.base import OneTree, TreeClassifier, positive
+from streamlearn.models.tree.kernel import ALPHA, BERNOULLI, LEAF_MODE, MULTINOMIAL, run_tree_ops
 
 _NEVER = 1e300  # a grace period no leaf reaches: it never tries to split
 
 
+class _NaiveBayes(OneTree, TreeClassifier):
+    """A naive Bayes of one kind (``mode``, a leaf prediction of the kernel)."""
+
+    mode = 1  # the Gaussian leaf
+
+    def __init__(
+        self,
+        feature_cap: int,
+        max_classes: int,
+        features: FeatureHasher | Mapping[str, Any] | None,
+        feature_settings: Mapping[str, Any],
+        alpha: float = 0.0,
+    ) -> None:
+        super().__init__(
+            _NEVER, 0.5, 0.0, "nb", 1, 0.0, None, 1, feature_cap, max_classes, features,
+            feature_settings,
+        )  # fmt: skip
+        self.settings = np.append(self.settings, alpha)
+        self.settings[LEAF_MODE], self.settings[ALPHA] = self.mode, alpha
+        self._plant_one()
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "feature_cap": self.feature_cap,
+            "max_classes": self.max_classes,
+            "features": self.features.params(),
+        }
+
+    def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
+        return run_tree_ops(
+            ids, values, ops, op_rows, targets, start, self.tree.parts, self.tree.roots,
+            self.leaf_counts, len(self.index), len(self.feature_ids), self.settings, out,
+        )  # fmt: skip
+
+
 @register
-class GaussianNB(OneTree, TreeClassifier):
-    """Gaussian naive Bayes for two or more classes (labels str, int or bool).
+class GaussianNB(_NaiveBayes):
+    """Gaussian naive Bayes for two or more classes (labels str, int or bool). A feature
+    a row lacks is a 0 (as in a sparse matrix; River's skips it).
 
     Parameters
     ----------
@@ -59,21 +99,103 @@ class GaussianNB(OneTree, TreeClassifier):
         features: FeatureHasher | Mapping[str, Any] | None = None,
         **feature_settings: Any,
     ) -> None:
-        super().__init__(
-            _NEVER, 0.5, 0.0, "nb", 1, 0.0, None, 1, feature_cap, max_classes, features,
-            feature_settings,
-        )  # fmt: skip
-        self._plant_one()
+        super().__init__(feature_cap, max_classes, features, feature_settings)
+
+
+@register
+class MultinomialNB(_NaiveBayes):
+    """Multinomial naive Bayes: each feature's value is how often a term occurs (a word's
+    count in a text, a category 1), as River's ``MultinomialNB``.
+
+    Parameters
+    ----------
+    alpha
+        Additive (Laplace) smoothing of each class's term probabilities.
+    feature_cap, max_classes, features, **feature_settings
+        As in :class:`GaussianNB`. A term the model has not numbered (unseen, or beyond
+        ``feature_cap``) is an unseen term; a negative count counts as 0.
+
+    Example
+    -------
+    Elec2 (its numbers are shares of a range, counts of a sort), progressively validated:
+
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> report = progressive_val_score_one(MultinomialNB(), elec2.stream(limit=5000))
+    >>> round(report.metrics["accuracy"], 3)
+    0.616
+    """
+
+    mode = MULTINOMIAL
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        feature_cap: int = 256,
+        max_classes: int = MAX_CLASSES,
+        *,
+        features: FeatureHasher | Mapping[str, Any] | None = None,
+        **feature_settings: Any,
+    ) -> None:
+        self.alpha = positive("alpha", alpha)
+        super().__init__(feature_cap, max_classes, features, feature_settings, self.alpha)
 
     def params(self) -> dict[str, Any]:
-        return {
-            "feature_cap": self.feature_cap,
-            "max_classes": self.max_classes,
-            "features": self.features.params(),
-        }
+        return {"alpha": self.alpha, **super().params()}
 
-    def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
-        return run_tree_ops(
-            ids, values, ops, op_rows, targets, start, self.tree.parts, self.tree.roots,
-            self.leaf_counts, len(self.index), len(self.feature_ids), self.settings, out,
-        )  # fmt: skip
+    def _schedule(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
+        return super()._schedule(hashes, np.maximum(values, 0.0), ops, op_rows, targets)
+
+
+@register
+class BernoulliNB(_NaiveBayes):
+    """Bernoulli naive Bayes: each feature is there (its value above ``true_threshold``)
+    or not, and every feature the model has seen counts, there or not, as River's
+    ``BernoulliNB``.
+
+    Parameters
+    ----------
+    alpha
+        Additive (Laplace) smoothing of each class's feature probabilities.
+    true_threshold
+        A value above it is "there".
+    feature_cap, max_classes, features, **feature_settings
+        As in :class:`GaussianNB`.
+
+    Example
+    -------
+    Elec2, each number as above or below the middle of its range:
+
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> model = BernoulliNB(true_threshold=0.5)
+    >>> report = progressive_val_score_one(model, elec2.stream(limit=5000))
+    >>> round(report.metrics["accuracy"], 3)
+    0.618
+    """
+
+    mode = BERNOULLI
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        true_threshold: float = 0.0,
+        feature_cap: int = 256,
+        max_classes: int = MAX_CLASSES,
+        *,
+        features: FeatureHasher | Mapping[str, Any] | None = None,
+        **feature_settings: Any,
+    ) -> None:
+        self.alpha = positive("alpha", alpha)
+        self.true_threshold = float(true_threshold)
+        if not np.isfinite(self.true_threshold):
+            raise ValueError(f"true_threshold must be a finite number, got {true_threshold!r}")
+        super().__init__(feature_cap, max_classes, features, feature_settings, self.alpha)
+
+    def params(self) -> dict[str, Any]:
+        return {"alpha": self.alpha, "true_threshold": self.true_threshold, **super().params()}
+
+    def _schedule(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
+        # 1 there, -1 held but not there (the feature is seen all the same), 0 not held
+        there = np.where(values > self.true_threshold, 1.0, np.where(values != 0.0, -1.0, 0.0))
+        return super()._schedule(hashes, there, ops, op_rows, targets)

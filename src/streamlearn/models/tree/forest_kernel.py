@@ -106,7 +106,7 @@ def _vote(tree, hits, nodes_at, dense, n_classes, settings, weighted, scores, pr
     for t in range(len(hits)):
         majority = leaf_scores(
             counts, seen, leaves, observers, nodes[nodes_at[t], SLOT], dense, n_classes,
-            int(settings[LEAF_MODE]), scores[t, 0], scores[t, 1],
+            settings, 0.0, scores[t, 0], scores[t, 1],
         )  # fmt: skip
         probs[t, :n_classes] = scores[t, 0 if majority else 1, :n_classes]
         weight = hits[t, 0] / hits[t, 1] if weighted and hits[t, 1] > 0.0 else 0.0

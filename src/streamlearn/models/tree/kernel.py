@@ -32,10 +32,12 @@ LAST_ATTEMPT, MC_HITS, NB_HITS, SEED, INTERCEPT = range(5)
 LEAF_FIELDS = 5
 WEIGHT, MEAN, M2, LOW, HIGH = 0, 1, 2, 3, 4
 N_NODES, N_FREE, N_LEARNED = 0, 1, 2
-MAJORITY, NAIVE_BAYES, ADAPTIVE = 0, 1, 2  # leaf predictions
+# leaf predictions (the last two: a naive Bayes learner's, of counts or of presence)
+MAJORITY, NAIVE_BAYES, ADAPTIVE, MULTINOMIAL, BERNOULLI = range(5)
 # settings: grace period, delta, tau, max depth, split points, min branch fraction, leaf
 # prediction, max leaves per tree
 GRACE, DELTA, TAU, MAX_DEPTH, N_SPLITS, MIN_BRANCH, LEAF_MODE, MAX_LEAVES = range(8)
+ALPHA = 8  # a multinomial or Bernoulli naive Bayes's additive smoothing
 _LOG_2PI = math.log(2 * math.pi)
 
 
@@ -91,18 +93,9 @@ def _log_pdf(x, mean, var):
 def _naive_bayes(counts, seen, observers, slot, dense, n_classes, out):
     """Naive Bayes class probabilities at a leaf into ``out``, over the features the leaf
     has observed (a row's other features, 0 in ``dense``, count as zeros)."""
-    total = 0.0
-    for k in range(n_classes):
-        total += counts[slot, k]
-    best = -np.inf
-    for k in range(n_classes):
-        out[k] = math.log(counts[slot, k] / total) if counts[slot, k] > 0.0 else -np.inf
+    _log_prior(counts, slot, n_classes, out)
     for f in range(min(observers.shape[1], len(dense))):
-        observed = False
-        for k in range(n_classes):
-            if observers[slot, f, k, WEIGHT] > 0.0:
-                observed = True
-        if not observed:
+        if not _observed(observers, slot, f, n_classes):
             continue
         for k in range(n_classes):
             if out[k] == -np.inf:
@@ -110,14 +103,7 @@ def _naive_bayes(counts, seen, observers, slot, dense, n_classes, out):
             n, mean, var = _gaussian(observers, seen, slot, f, k)
             if n > 0.0 and var > 0.0:  # a class without spread here is not judged by it
                 out[k] += _log_pdf(dense[f], mean, var)
-    for k in range(n_classes):
-        best = max(best, out[k])
-    norm = 0.0
-    for k in range(n_classes):
-        out[k] = math.exp(out[k] - best) if best > -np.inf else 0.0
-        norm += out[k]
-    for k in range(n_classes):
-        out[k] = out[k] / norm if norm > 0.0 else 0.0
+    _softmax(out, n_classes)
 
 
 @nb.njit(cache=True)
@@ -130,9 +116,13 @@ def _majority(counts, slot, n_classes, out):
 
 
 @nb.njit(cache=True)
-def leaf_scores(counts, seen, leaves, observers, slot, dense, n_classes, mode, mc, nb):
+def leaf_scores(counts, seen, leaves, observers, slot, dense, n_classes, settings, unknown, mc,
+                nb):  # fmt: skip
     """A leaf's majority and (unless it only ever predicts by majority) naive Bayes
-    probabilities into ``mc`` and ``nb``; returns whether it predicts by majority."""
+    probabilities into ``mc`` and ``nb``; returns whether it predicts by majority.
+    ``unknown``: the row's total value of features the leaf has not observed (which a
+    multinomial naive Bayes counts as unseen terms)."""
+    mode = int(settings[LEAF_MODE])
     _majority(counts, slot, n_classes, mc)
     if mode != MAJORITY:
         total = 0.0
@@ -140,9 +130,86 @@ def leaf_scores(counts, seen, leaves, observers, slot, dense, n_classes, mode, m
             total += counts[slot, k]
         if total <= 0.0:
             nb[:n_classes] = 0.0
+        elif mode == MULTINOMIAL:
+            _multinomial(counts, observers, slot, dense, unknown, n_classes, settings[ALPHA], nb)
+        elif mode == BERNOULLI:
+            _bernoulli(counts, observers, slot, dense, n_classes, settings[ALPHA], nb)
         else:
             _naive_bayes(counts, seen, observers, slot, dense, n_classes, nb)
     return mode == MAJORITY or (mode == ADAPTIVE and leaves[slot, MC_HITS] > leaves[slot, NB_HITS])
+
+
+@nb.njit(inline="always")
+def _log_prior(counts, slot, n_classes, out):
+    total = 0.0
+    for k in range(n_classes):
+        total += counts[slot, k]
+    for k in range(n_classes):
+        out[k] = math.log(counts[slot, k] / total) if counts[slot, k] > 0.0 else -np.inf
+
+
+@nb.njit(inline="always")
+def _softmax(out, n_classes):
+    best = -np.inf
+    for k in range(n_classes):
+        best = max(best, out[k])
+    norm = 0.0
+    for k in range(n_classes):
+        out[k] = math.exp(out[k] - best) if best > -np.inf else 0.0
+        norm += out[k]
+    for k in range(n_classes):
+        out[k] = out[k] / norm if norm > 0.0 else 0.0
+
+
+@nb.njit(inline="always")
+def _observed(observers, slot, f, n_classes):
+    found = False
+    for k in range(n_classes):
+        found = found or observers[slot, f, k, WEIGHT] > 0.0
+    return found
+
+
+@nb.njit(cache=True)
+def _multinomial(counts, observers, slot, dense, unknown, n_classes, alpha, out):
+    """Multinomial naive Bayes (River's): a feature's value is a term's count; a class's
+    term probabilities are its smoothed shares of its total count."""
+    _log_prior(counts, slot, n_classes, out)
+    n_features = min(observers.shape[1], len(dense))
+    terms = 0
+    for f in range(n_features):
+        terms += _observed(observers, slot, f, n_classes)
+    for k in range(n_classes):
+        if out[k] == -np.inf:
+            continue
+        class_total = 0.0
+        for f in range(n_features):
+            class_total += observers[slot, f, k, WEIGHT] * observers[slot, f, k, MEAN]
+        den = class_total + alpha * terms
+        for f in range(n_features):
+            if dense[f] != 0.0 and _observed(observers, slot, f, n_classes):
+                term = observers[slot, f, k, WEIGHT] * observers[slot, f, k, MEAN]
+                out[k] += dense[f] * math.log((term + alpha) / den)
+        if unknown != 0.0:
+            out[k] += unknown * math.log(alpha / den)
+    _softmax(out, n_classes)
+
+
+@nb.njit(cache=True)
+def _bernoulli(counts, observers, slot, dense, n_classes, alpha, out):
+    """Bernoulli naive Bayes (River's): each feature the leaf has seen is there or not
+    (its values are 1 there, -1 held but not there: the mean says how often it was)."""
+    _log_prior(counts, slot, n_classes, out)
+    for f in range(min(observers.shape[1], len(dense))):
+        if not _observed(observers, slot, f, n_classes):
+            continue
+        for k in range(n_classes):
+            if out[k] == -np.inf:
+                continue
+            held = observers[slot, f, k, WEIGHT]
+            there = held * (1.0 + observers[slot, f, k, MEAN]) / 2.0
+            p = (there + alpha) / (counts[slot, k] + 2.0 * alpha)
+            out[k] += math.log(1e-9 + (p if dense[f] > 0.0 else 1.0 - p))
+    _softmax(out, n_classes)
 
 
 @nb.njit(inline="always")
@@ -414,11 +481,11 @@ def learn_leaf(
     the row already. Returns whether it split."""
     nodes, _thresholds, counts, seen, leaves, observers, _free, _counters, _rng = tree
     slot = nodes[node, SLOT]
-    mode = int(settings[LEAF_MODE])
-    if mode == ADAPTIVE:
+    if settings[LEAF_MODE] == ADAPTIVE:
         mc, nb = work[3], work[4]
         if not scored:
-            leaf_scores(counts, seen, leaves, observers, slot, dense, n_classes, mode, mc, nb)
+            leaf_scores(counts, seen, leaves, observers, slot, dense, n_classes, settings, 0.0,
+                        mc, nb)  # fmt: skip
         if _argmax(mc, n_classes) == k and mc[k] > 0.0:
             leaves[slot, MC_HITS] += weight
         if _argmax(nb, n_classes) == k and nb[k] > 0.0:
@@ -451,7 +518,6 @@ def run_tree_ops(
     nodes, thresholds, counts, seen, leaves, observers, _free, counters, _rng = tree
     work = tree_work(n_classes)
     dense = np.zeros(n_features)
-    mode = int(settings[LEAF_MODE])
     for i in range(start, len(ops)):
         if counters[N_FREE] < 1 or counters[N_NODES] + 2 > len(nodes):
             return i
@@ -460,9 +526,12 @@ def run_tree_ops(
         node = find_leaf(nodes, thresholds, ids[row], values[row], roots[0])
         op = ops[i]
         if op != 1:  # predict (alone or before learning)
+            unseen = 0.0
+            if settings[LEAF_MODE] == MULTINOMIAL:
+                unseen = _unseen(ids[row], values[row], observers, nodes[node, SLOT], n_classes)
             majority = leaf_scores(
-                counts, seen, leaves, observers, nodes[node, SLOT], dense, n_classes, mode,
-                work[3], work[4],
+                counts, seen, leaves, observers, nodes[node, SLOT], dense, n_classes, settings,
+                unseen, work[3], work[4],
             )  # fmt: skip
             out[i, :n_classes] = work[3, :n_classes] if majority else work[4, :n_classes]
         if op != 0:
@@ -474,6 +543,18 @@ def run_tree_ops(
             counters[N_LEARNED] += 1
         scatter(ids[row], values[row], dense, False)
     return len(ops)
+
+
+@nb.njit(inline="always")
+def _unseen(ids, values, observers, slot, n_classes):
+    """The total value of a row's features that a leaf has not observed (in the row's
+    order, whether or not they are numbered yet)."""
+    total = 0.0
+    for s in range(len(ids)):
+        f = ids[s]
+        if f < 0 or f >= observers.shape[1] or not _observed(observers, slot, f, n_classes):
+            total += values[s]
+    return total
 
 
 @nb.njit(inline="always")
