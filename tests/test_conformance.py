@@ -25,6 +25,9 @@ from streamlearn.models import (
     AdaGrad,
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
+    AutoClassifier,
+    AutoMulticlass,
+    AutoRegressor,
     BayesianLinearRegression,
     BernoulliNB,
     BiasedMF,
@@ -82,6 +85,15 @@ LEARNERS = {
     ),
     "gaussian-nb": lambda: GaussianNB(feature_cap=40),
     "multinomial-nb": lambda: MultinomialNB(alpha=0.5),
+    "auto-classifier": lambda: AutoClassifier(
+        window=50, forest=AdaptiveRandomForestClassifier(n_models=2, grace_period=20, seed=1)
+    ),
+    "auto-multiclass": lambda: AutoMulticlass(
+        window=50, forest=AdaptiveRandomForestClassifier(n_models=2, grace_period=20, seed=1)
+    ),
+    "auto-regressor": lambda: AutoRegressor(
+        window=50, forest=AdaptiveRandomForestRegressor(n_models=2, grace_period=20, seed=1)
+    ),
     "bernoulli-nb": lambda: BernoulliNB(true_threshold=0.3, feature_cap=12),
     "hoeffding-tree-regressor": lambda: HoeffdingTreeRegressor(grace_period=20),
     "hoeffding-tree-regressor-mean": lambda: HoeffdingTreeRegressor(

@@ -54,6 +54,9 @@ LEARNERS = {
     "forest": ('kind = "forest"\nn_models = 3\nseed = 1\nmax_features = 2', "binary"),
     "tree-regression": ('kind = "tree"\ngrace_period = 50', "regression"),
     "forest-regression": ('kind = "forest"\nn_models = 3\nseed = 1', "regression"),
+    "auto-binary": ('kind = "auto"\nbits = 14\nwindow = 100', "binary"),
+    "auto-multiclass": ('kind = "auto"\nbits = 14\nseed = 2', "multiclass"),
+    "auto-regression": ('kind = "auto"\nbits = 14', "regression"),
 }
 
 
@@ -119,7 +122,7 @@ def streams(tmp_path_factory) -> dict[str, tuple[Path, list[dict], list]]:
 def config_text(name: str, path: Path | None, extra: str = "") -> str:
     """The config of a run of ``name`` on ``path`` (None: no file, the task is said)."""
     model, task = LEARNERS[name]
-    said = ('kind = "linear"', 'kind = "hedge"', 'kind = "torch"')
+    said = ('kind = "linear"', 'kind = "hedge"', 'kind = "torch"', 'kind = "auto"')
     if path is None and (model.startswith(said) or name.endswith("-regression")):
         model = model.replace("\n", f'\ntask = "{task}"\n', 1)
     source = f'[source]\npath = "{path}"\ntarget = "label"\n\n' if path is not None else ""

@@ -25,7 +25,7 @@ from streamlearn.models import (
     LinearBandit,
     OneVsRest,
 )
-from streamlearn.models.factory import make_learner, tree_learner
+from streamlearn.models.factory import auto_learner, make_learner, tree_learner
 from streamlearn.registry import LocalRegistry, RedisRegistry, Registry, read_key
 from streamlearn.runner.engine import Runner
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
@@ -107,6 +107,10 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
         return _torch_learner(model, task)
     if model.kind == "fraud":
         return _fraud_detector(model)
+    if model.kind == "auto":
+        classes = {"max_classes": model.max_classes} if task == "multiclass" else {}
+        features = {"features": model.features(), **classes}
+        return auto_learner(task, features, window=model.window, seed=model.seed)
     if model.kind in TREES:
         kind = tree_learner(model.kind, task)
         return kind(**model.tree_settings(), features=model.features())

@@ -127,6 +127,7 @@ KIND_KEYS = {
     "fraud": {"entity", "time", "amount", "half_lives", "prior", "weight", "min_frauds"}
     | {"rule_z", "fp_budget", "optimizer", "intercept_lr"}
     | FEATURE_KEYS,
+    "auto": {"task", "window", "seed", "max_classes"} | FEATURE_KEYS,
     "tree": {"task"} | TREE_KEYS | FEATURE_KEYS - {"standardize", "bits"},
     "forest": {"task"} | TREE_KEYS | FOREST_KEYS | FEATURE_KEYS - {"standardize", "bits"},
 }
@@ -140,11 +141,14 @@ class ModelConfig(_Section):
     ----------
     kind
         ``linear``, ``one_vs_rest``, ``hedge``, ``torch``, ``fraud``, ``bayesian``,
-        ``bandit``, ``ranker``, ``mf``, ``tree``, ``forest`` or ``river``.
+        ``bandit``, ``ranker``, ``mf``, ``tree``, ``forest``, ``auto`` or ``river``.
     task, optimizer
         A linear, Hedge or torch model's task (``auto``: from the data) and a linear
         model's optimizer: its name or ``{name, **hyper-parameters}`` (one-vs-rest: each
         class's logistic regression's).
+    window
+        An ``auto`` model's memory of its members' losses, in events (see
+        :class:`~streamlearn.models.AutoClassifier`; ``seed`` seeds its forest).
     members, eta, discount
         A Hedge ensemble's members (linear models of the task, one per optimizer name or
         ``{name, **hyper-parameters}``), how sharply its weights follow losses and how
@@ -201,6 +205,7 @@ class ModelConfig(_Section):
         "mf",
         "tree",
         "forest",
+        "auto",
     ] = "linear"
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     # A name, or a table with the name and hyper-parameters: {name = "ftrl", alpha = 0.1}
@@ -269,6 +274,8 @@ class ModelConfig(_Section):
     lambda_value: float = Field(6.0, gt=0)
     warning_delta: float = Field(0.01, gt=0, lt=1)
     drift_delta: float = Field(0.001, gt=0, lt=1)
+    # kind = "auto" (AutoClassifier, -Multiclass, -Regressor): linear and forest, the better
+    window: float = Field(1000.0, ge=1)
     # kind = "river": any River estimator, as "module.Class | module.Class"
     river: str | None = None
     allow_pickle: bool = False  # River models checkpoint as pickles: say yes explicitly

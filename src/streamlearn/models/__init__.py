@@ -1,5 +1,6 @@
 """Learners. Every learner here is listed in ``tests/test_conformance.py``."""
 
+from streamlearn.models.auto import AutoClassifier, AutoMulticlass, AutoRegressor
 from streamlearn.models.bandit import HybridLinUCB, LinearBandit
 from streamlearn.models.bayes import BayesianLinearRegression
 from streamlearn.models.ensemble import HedgeClassifier, HedgeRegressor
@@ -30,6 +31,9 @@ __all__ = [
     "AdaGrad",
     "AdaptiveRandomForestClassifier",
     "AdaptiveRandomForestRegressor",
+    "AutoClassifier",
+    "AutoMulticlass",
+    "AutoRegressor",
     "BayesianLinearRegression",
     "BernoulliNB",
     "BiasedMF",

@@ -13,6 +13,7 @@ from typing import Any
 
 from streamlearn.base import Learner
 from streamlearn.base.classes import MAX_CLASSES
+from streamlearn.models.auto import AutoClassifier, AutoMulticlass, AutoRegressor
 from streamlearn.models.linear import (
     SGD,
     AdaGrad,
@@ -45,7 +46,12 @@ _OPTIMIZERS: dict[str, dict[str, Optimizer]] = {
 }
 MODEL_NAMES = ("ftrl", "sgd", "adagrad")
 TREE_NAMES = ("tree", "forest")  # classify any number of classes, or regress
-LEARNER_NAMES = MODEL_NAMES + TREE_NAMES
+LEARNER_NAMES = (*MODEL_NAMES, *TREE_NAMES, "auto")
+_AUTO: dict[str, type[Learner]] = {
+    "binary": AutoClassifier,
+    "multiclass": AutoMulticlass,
+    "regression": AutoRegressor,
+}
 
 
 def check_optimizer(spec: Mapping[str, Any]) -> Optimizer:
@@ -69,11 +75,14 @@ def make_learner(
     name, or its name and the hyper-parameters to change (``{"name": "sgd", "lr": 0.1}``;
     the others keep the task's defaults). ``"tree"`` and ``"forest"`` name a Hoeffding tree
     and an adaptive random forest, which classify (binary labels are two classes) or
-    regress."""
+    regress; ``"auto"`` both the linear default and a forest, serving the better (see
+    :mod:`streamlearn.models.auto`)."""
     if task not in _CLASSES:
         raise ValueError(f"unknown task {task!r}; expected one of {sorted(_CLASSES)}")
     if model in TREE_NAMES:
         return _tree(task, model, features)
+    if model == "auto":
+        return auto_learner(task, features)
     spec = {"name": model} if isinstance(model, str) else dict(model)
     if spec.get("name") not in MODEL_NAMES:
         raise ValueError(f"unknown model {spec.get('name')!r}; expected one of {list(MODEL_NAMES)}")
@@ -84,14 +93,24 @@ def make_learner(
     return cls(optimizer=replace(default, **changes), **features)
 
 
-def _tree(task: str, name: str, features: Mapping[str, Any]) -> Learner:
-    settings = dict(features.get("features", features))
-    settings.pop("bits", None)  # trees tell whole hashes apart
-    max_classes = settings.pop("max_classes", MAX_CLASSES)
+def _tree(task: str, name: str, features: Mapping[str, Any], **settings: Any) -> Learner:
+    hashing = dict(features.get("features", features))
+    hashing.pop("bits", None)  # trees tell whole hashes apart
+    max_classes = features.get("max_classes", hashing.pop("max_classes", MAX_CLASSES))
     if task == "regression":
-        return tree_learner(name, task)(features=settings)
-    settings.pop("standardize", None)  # a classifier splits on raw numbers
-    return tree_learner(name, task)(max_classes=max_classes, features=settings)
+        return tree_learner(name, task)(features=hashing, **settings)
+    hashing.pop("standardize", None)  # a classifier splits on raw numbers
+    return tree_learner(name, task)(max_classes=max_classes, features=hashing, **settings)
+
+
+def auto_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Learner:
+    """The auto learner of ``task``: the task's linear default on ``features`` and a
+    forest (``settings``: ``window``, ``seed``)."""
+    linear = make_learner(task, DEFAULT_OPTIMIZER, **features)
+    forest = _tree(task, "forest", features, seed=settings.get("seed", 0))
+    if task == "multiclass":
+        settings = {"max_classes": forest.max_classes, **settings}
+    return _AUTO[task](linear=linear, forest=forest, **settings)
 
 
 def tree_learner(name: str, task: str) -> type[Learner]:
