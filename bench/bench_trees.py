@@ -21,6 +21,7 @@ import numpy as np
 from _report import emit
 from river import datasets, forest, metrics, naive_bayes, preprocessing, tree
 
+from streamlearn.base import Task
 from streamlearn.datasets import elec2
 from streamlearn.models import (
     AdaptiveRandomForestClassifier,
@@ -79,11 +80,13 @@ def ours(make, data) -> tuple[float, float]:
     columns = {k: [x.get(k) for x, _ in data] for k in names}
     labels = np.array([y for _, y in data], dtype=object)
     model = make()
-    if not hasattr(model, "classes"):
+    if model.task != Task.MULTICLASS:  # a number, or the probability of True
         targets = labels.astype(float)
         start = time.process_time()
         predictions = model.predict_learn_many(columns, targets)
         seconds = time.process_time() - start
+        if model.task == Task.BINARY:
+            return float(np.mean((predictions >= 0.5) == (targets == 1.0))), seconds
         return float(np.mean(np.abs(predictions - targets))), seconds
     start = time.process_time()
     proba = model.predict_learn_many(columns, labels)
@@ -95,10 +98,12 @@ def ours(make, data) -> tuple[float, float]:
 
 def river(make, data) -> tuple[float, float]:
     model = make()
-    score = metrics.MAE() if isinstance(data[0][1], float) else metrics.Accuracy()
+    regression = isinstance(data[0][1], float)
+    score = metrics.MAE() if regression else metrics.Accuracy()
     start = time.process_time()
     for x, y in data:
-        score.update(y, model.predict_one(x))
+        prediction = model.predict_one(x)
+        score.update(y, 0.0 if regression and prediction is None else prediction)
         model.learn_one(x, y)
     return score.get(), time.process_time() - start
 

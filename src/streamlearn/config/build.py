@@ -110,7 +110,8 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
     if model.kind == "auto":
         classes = {"max_classes": model.max_classes} if task == "multiclass" else {}
         features = {"features": model.features(), **classes}
-        return auto_learner(task, features, window=model.window, seed=model.seed)
+        given = {k: getattr(model, k) for k in ("window", "eta") if k in model.model_fields_set}
+        return auto_learner(task, features, seed=model.seed, **given)
     if model.kind in TREES:
         kind = tree_learner(model.kind, task)
         return kind(**model.tree_settings(), features=model.features())

@@ -127,7 +127,7 @@ KIND_KEYS = {
     "fraud": {"entity", "time", "amount", "half_lives", "prior", "weight", "min_frauds"}
     | {"rule_z", "fp_budget", "optimizer", "intercept_lr"}
     | FEATURE_KEYS,
-    "auto": {"task", "window", "seed", "max_classes"} | FEATURE_KEYS,
+    "auto": {"task", "window", "eta", "seed", "max_classes"} | FEATURE_KEYS,
     "tree": {"task"} | TREE_KEYS | FEATURE_KEYS - {"standardize", "bits"},
     "forest": {"task"} | TREE_KEYS | FOREST_KEYS | FEATURE_KEYS - {"standardize", "bits"},
 }
@@ -147,8 +147,9 @@ class ModelConfig(_Section):
         model's optimizer: its name or ``{name, **hyper-parameters}`` (one-vs-rest: each
         class's logistic regression's).
     window
-        An ``auto`` model's memory of its members' losses, in events (see
-        :class:`~streamlearn.models.AutoClassifier`; ``seed`` seeds its forest).
+        An ``auto`` model's memory of its members' losses, in events (``eta``: how
+        sharply its mix follows them; see :class:`~streamlearn.models.AutoClassifier`;
+        ``seed`` seeds its forest). Unset, the learner's defaults.
     members, eta, discount
         A Hedge ensemble's members (linear models of the task, one per optimizer name or
         ``{name, **hyper-parameters}``), how sharply its weights follow losses and how
@@ -275,7 +276,7 @@ class ModelConfig(_Section):
     warning_delta: float = Field(0.01, gt=0, lt=1)
     drift_delta: float = Field(0.001, gt=0, lt=1)
     # kind = "auto" (AutoClassifier, -Multiclass, -Regressor): linear and forest, the better
-    window: float = Field(1000.0, ge=1)
+    window: float | None = Field(None, ge=1)  # None: the learner's default
     # kind = "river": any River estimator, as "module.Class | module.Class"
     river: str | None = None
     allow_pickle: bool = False  # River models checkpoint as pickles: say yes explicitly

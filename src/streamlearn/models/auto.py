@@ -1,13 +1,14 @@
 """A linear model and an adaptive random forest side by side: both learn every event, and
-each event is answered by the one whose recent progressive loss is lower.
+each event is answered by a mix of the two that follows their recent progressive losses.
 
 Each member predicts every event before learning it; its loss on the event joins a faded
-sum L ← (1 - 1/window)·L + loss (log loss for classes, squared error for numbers), and
-the next event is answered by the member with the lower L (the linear model on a tie, so
-a fresh model answers as the linear default does). On sparse, high-dimensional streams
-(clicks) the linear model wins and is what is served; on streams of thresholds and
-interactions the forest takes over once it has learned enough; when a drift upsets one,
-the other answers.
+sum L ← (1 - 1/window)·L + loss (log loss for classes, squared error for numbers). The
+next event's answer mixes the members' with weights exp(-eta·L) (a classifier mixes its
+members' probabilities); without ``eta`` (the regressor's default: squared errors have
+no common scale) the member with the lower L answers alone, the linear model on a tie.
+On sparse, high-dimensional streams (clicks) the linear model carries the answer; on
+streams of thresholds and interactions the forest takes over once it has learned enough;
+when a drift upsets one, the other answers.
 
 >>> from streamlearn.models import AutoClassifier
 >>> model = AutoClassifier(window=200)
@@ -56,18 +57,18 @@ _HUGE = 1e300
 
 
 @nb.njit(cache=True)
-def serve_many(predictions, targets, losses, decay, kind, learn, out, chosen):
-    """Events in order: each answered by the member with the lower faded loss (``out``,
-    ``chosen``); then, with ``learn``, each member's loss on it joins its faded sum.
-    ``predictions[e, i]``: member i's prediction (a probability of True, a row of class
-    probabilities, or a value); targets are labels, class ids or values."""
+def serve_many(predictions, targets, losses, decay, eta, kind, learn, out):
+    """Events in order: each answered by the members' predictions mixed with weights
+    exp(-eta·L) (``eta`` 0: the member with the lower L alone) into ``out``; then, with
+    ``learn``, each member's loss on it joins its faded sum L. ``predictions[e, i]``:
+    member i's prediction (a probability of True, a row of class probabilities, or a
+    value); targets are labels, class ids or values."""
+    weights = np.zeros(predictions.shape[1])
     for e in range(predictions.shape[0]):
-        best = 0
-        for i in range(1, predictions.shape[1]):
-            if losses[i] < losses[best]:
-                best = i
-        chosen[e] = best
-        out[e, :] = predictions[e, best, :]
+        _weights(losses, eta, weights)
+        out[e, :] = 0.0
+        for i in range(predictions.shape[1]):
+            out[e, :] += weights[i] * predictions[e, i, :]
         if not learn:
             continue
         for i in range(predictions.shape[1]):
@@ -81,9 +82,26 @@ def serve_many(predictions, targets, losses, decay, kind, learn, out, chosen):
             losses[i] = min(decay * losses[i] + loss, _HUGE)
 
 
+@nb.njit(inline="always")
+def _weights(losses, eta, weights):
+    best = 0
+    for i in range(1, len(losses)):
+        if losses[i] < losses[best]:
+            best = i
+    total = 0.0
+    for i in range(len(losses)):
+        if eta > 0.0:
+            weights[i] = math.exp(-eta * (losses[i] - losses[best]))
+        else:
+            weights[i] = 1.0 if i == best else 0.0
+        total += weights[i]
+    for i in range(len(losses)):
+        weights[i] /= total
+
+
 class _Auto(EventByEvent, Learner):
-    """What the three auto learners share (see the module doc): two members, their faded
-    losses, and which member answered last."""
+    """What the three auto learners share (see the module doc): two members and their
+    faded losses."""
 
     kind = BINARY
     make_linear: type[Learner]
@@ -92,7 +110,8 @@ class _Auto(EventByEvent, Learner):
 
     def __init__(
         self,
-        window: float = 1000,
+        window: float = 200,
+        eta: float | None = 0.1,
         seed: int = 0,
         linear: Learner | Mapping[str, Any] | None = None,
         forest: Learner | Mapping[str, Any] | None = None,
@@ -100,6 +119,7 @@ class _Auto(EventByEvent, Learner):
         self.window = positive("window", window)
         if self.window < 1:
             raise ValueError(f"window must be at least 1 event, got {window!r}")
+        self.eta = None if eta is None else positive("eta", eta)
         self.seed = int(seed)
         self.linear = self.make_linear() if linear is None else _learner(linear)
         self.forest = self.make_forest(seed=self.seed) if forest is None else _learner(forest)
@@ -108,20 +128,26 @@ class _Auto(EventByEvent, Learner):
             if member.task != task:
                 raise ValueError(f"{name}: a {task} learner, not a {member.task} one")
         self.losses = np.zeros(len(MEMBERS))
-        self.chosen = 0
 
     @property
     def members(self) -> list[Learner]:
         return [self.linear, self.forest]
 
     @property
+    def weights(self) -> dict[str, float]:
+        """Each member's weight in the next event's answer."""
+        weights = np.zeros(len(MEMBERS))
+        _weights(self.losses, self.eta or 0.0, weights)
+        return dict(zip(MEMBERS, weights.tolist(), strict=True))
+
+    @property
     def serving(self) -> str:
-        """The member that answers the next event: ``"linear"`` or ``"forest"``."""
+        """The member that weighs most in the next event's answer."""
         return MEMBERS[int(np.argmin(self.losses))]
 
     def params(self) -> dict[str, Any]:
         specs = {n: {"kind": type(m).__name__, "params": m.params()} for n, m in self._named()}
-        return {"window": self.window, "seed": self.seed, **specs}
+        return {"window": self.window, "eta": self.eta, "seed": self.seed, **specs}
 
     def _named(self) -> list[tuple[str, Learner]]:
         return list(zip(MEMBERS, self.members, strict=True))
@@ -172,11 +198,9 @@ class _Auto(EventByEvent, Learner):
 
     def _serve(self, answers: np.ndarray, targets: np.ndarray, learn: bool) -> np.ndarray:
         out = np.zeros((answers.shape[0], answers.shape[2]))
-        chosen = np.zeros(answers.shape[0], np.int64)
         decay = 1.0 - 1.0 / self.window
-        serve_many(answers, targets, self.losses, decay, self.kind, learn, out, chosen)
-        if len(chosen):
-            self.chosen = int(chosen[-1])
+        eta = self.eta or 0.0
+        serve_many(answers, targets, self.losses, decay, eta, self.kind, learn, out)
         return out
 
     def _score_one(self, x: Mapping[str, Any]) -> np.ndarray:
@@ -217,6 +241,8 @@ class AutoClassifier(_Auto, Classifier):
     window
         About how many recent events the losses remember (each event's loss fades by
         ``1 - 1/window`` per event).
+    eta
+        How sharply the mix follows the losses; ``None``: the better member alone.
     seed
         Seeds the forest.
     linear, forest
@@ -279,7 +305,7 @@ class AutoMulticlass(_Auto, MulticlassClassifier):
 
     Parameters
     ----------
-    window, seed
+    window, eta, seed
         As in :class:`AutoClassifier`.
     max_classes
         At most this many classes.
@@ -295,7 +321,7 @@ class AutoMulticlass(_Auto, MulticlassClassifier):
     >>> from streamlearn.evaluate import progressive_val_score_one
     >>> report = progressive_val_score_one(AutoMulticlass(seed=42), elec2.moves(limit=5000))
     >>> round(report.metrics["accuracy"], 3)
-    0.79
+    0.787
     """
 
     kind = MULTICLASS
@@ -304,7 +330,8 @@ class AutoMulticlass(_Auto, MulticlassClassifier):
 
     def __init__(
         self,
-        window: float = 1000,
+        window: float = 200,
+        eta: float | None = 0.1,
         seed: int = 0,
         max_classes: int = MAX_CLASSES,
         linear: Learner | Mapping[str, Any] | None = None,
@@ -316,7 +343,7 @@ class AutoMulticlass(_Auto, MulticlassClassifier):
             forest = AdaptiveRandomForestClassifier(seed=int(seed), max_classes=self.max_classes)
         if linear is None:
             linear = SoftmaxRegression(max_classes=self.max_classes)
-        super().__init__(window, seed, linear, forest)
+        super().__init__(window, eta, seed, linear, forest)
 
     def params(self) -> dict[str, Any]:
         return super().params() | {"max_classes": self.max_classes}
@@ -379,8 +406,9 @@ class AutoRegressor(_Auto, Regressor):
 
     Parameters
     ----------
-    window, seed
-        As in :class:`AutoClassifier`.
+    window, eta, seed
+        As in :class:`AutoClassifier` (by default the member with the lower squared
+        error over about 1000 events answers alone).
     linear, forest
         The members, or ``{"kind", "params"}`` specs (defaults: ``LinearRegression()`` and
         ``AdaptiveRandomForestRegressor(seed=seed)``).
@@ -400,6 +428,16 @@ class AutoRegressor(_Auto, Regressor):
     forest_task = Task.REGRESSION
     make_linear = LinearRegression
     make_forest = AdaptiveRandomForestRegressor
+
+    def __init__(
+        self,
+        window: float = 1000,
+        eta: float | None = None,
+        seed: int = 0,
+        linear: Learner | Mapping[str, Any] | None = None,
+        forest: Learner | Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(window, eta, seed, linear, forest)
 
     def predict_one(self, x: Mapping[str, Any]) -> float:
         return float(self._score_one(x)[0])
