@@ -1,27 +1,17 @@
-"""What the tree learners share: their settings, hashed features numbered as tree
-features, classes or targets, and running schedules of rows through a compiled kernel."""
+"""What the Hoeffding-tree learners share: their settings and their tree arrays, over the
+rows of :mod:`streamlearn.models.tree.rows`; a classifier's classes, a regressor's
+targets."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import numpy as np
 
-from streamlearn.base import (
-    LEARN,
-    PREDICT,
-    PREDICT_LEARN,
-    ClassIndex,
-    MulticlassClassifier,
-    Regressor,
-    ServedByCopies,
-    ServesRows,
-    State,
-)
+from streamlearn.base import LEARN, PREDICT, Regressor
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import FeatureHasher
-from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear.base import regression_target, target_array
 from streamlearn.models.tree.kernel import (
     ADAPTIVE,
@@ -47,15 +37,15 @@ from streamlearn.models.tree.regression_kernel import (
     MIN_SAMPLES,
     N_BINS,
 )
-from streamlearn.models.tree.store import FeatureIds, TreeArrays
+from streamlearn.models.tree.rows import ClassRows, RowModel
+from streamlearn.models.tree.store import TreeArrays
 
 NO_DEPTH_LIMIT = 1 << 30
 
 
-class TreeModel(HashedModel, ServesRows, ServedByCopies):
-    """What every Hoeffding-tree learner shares: settings, hashed features numbered as tree
-    features, the tree arrays, snapshots, and schedules of rows through a compiled kernel.
-    Subclasses say what a leaf holds (:meth:`_stat_width`), what an operation gives
+class TreeModel(RowModel):
+    """What every Hoeffding-tree learner shares: settings and the tree arrays. Subclasses
+    say what a leaf holds (:meth:`_stat_width`), what an operation gives
     (:meth:`_out_width`) and run a schedule in :meth:`_kernel`."""
 
     leaf_predictions: ClassVar[dict[str, int]]
@@ -77,7 +67,7 @@ class TreeModel(HashedModel, ServesRows, ServedByCopies):
         n_roots: int = 1,
         bins: int = 0,
     ) -> None:
-        super().__init__(features, feature_settings, standardize=standardize)
+        super().__init__(features, feature_settings, feature_cap, standardize=standardize)
         self.grace_period = positive("grace_period", grace_period)
         self.delta = fraction("delta", delta)
         self.tau = positive("tau", tau, zero=True)
@@ -88,9 +78,7 @@ class TreeModel(HashedModel, ServesRows, ServedByCopies):
         self.leaf_prediction = leaf_prediction
         self.max_depth = None if max_depth is None else int(positive("max_depth", max_depth))
         self.max_leaves = int(positive("max_leaves", max_leaves))
-        self.feature_cap = int(feature_cap)
         self.seed = int(seed)
-        self.feature_ids = FeatureIds(self.feature_cap)
         self.tree = TreeArrays(n_roots, seed=self.seed & ((1 << 63) - 1), bins=bins)
         self.tree.limit(*self._limits())
         self.settings = np.zeros(8)
@@ -128,10 +116,6 @@ class TreeModel(HashedModel, ServesRows, ServedByCopies):
         """Statistics a leaf keeps in ``counts`` (a column per class, or the target's)."""
         raise NotImplementedError
 
-    def _out_width(self) -> int:
-        """Numbers an operation gives (a probability per class, or one value)."""
-        raise NotImplementedError
-
     def own_arrays(self) -> dict[str, np.ndarray]:
         """A subclass's arrays beyond the trees'."""
         return {}
@@ -139,106 +123,26 @@ class TreeModel(HashedModel, ServesRows, ServedByCopies):
     def load_own_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Restore (and check) what :meth:`own_arrays` gave."""
 
-    def _meta(self) -> dict[str, Any]:
-        return {}
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return self.tree.arrays() | self.own_arrays()
 
-    def _load_meta(self, meta: Mapping[str, Any]) -> None:
-        """Restore what :meth:`_meta` gave (before the arrays)."""
-
-    def state(self) -> State:
-        arrays, meta = self.features.state()
-        arrays |= self.tree.arrays() | self.own_arrays()
-        arrays["feature_hashes"] = self.feature_ids.hashes.copy()
-        return State(type(self).__name__, self.params(), arrays, meta | self._meta())
-
-    @classmethod
-    def from_state(cls, state: State) -> Self:
-        if state.kind != cls.__name__:
-            raise ValueError(f"state of a {state.kind} cannot make a {cls.__name__}")
-        model = cls(**state.params)
-        model._load_meta(state.meta)
-        hashes = np.asarray(state.arrays["feature_hashes"])
-        model.feature_ids = FeatureIds(model.feature_cap, hashes)
-        model.tree = TreeArrays.from_arrays(
-            state.arrays, len(model.tree.roots), model._stat_width(), len(model.feature_ids),
-            bins=model.tree.bins,
+    def _load_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.tree = TreeArrays.from_arrays(
+            arrays, len(self.tree.roots), self._stat_width(), len(self.feature_ids),
+            bins=self.tree.bins,
         )  # fmt: skip
-        model.tree.limit(*model._limits())
-        model.load_own_arrays(state.arrays)
-        model.features.load_state(state.arrays, state.meta)
-        return model
+        self.tree.limit(*self._limits())
+        self.load_own_arrays(arrays)
 
     @property
     def n_learned(self) -> int:
         return int(self.tree.counters[N_LEARNED])
 
-    # ------------------------------------------------------------------ schedules
-    def _kernel(self, ids, values, ops, op_rows, targets, start: int, out) -> int:
-        """Run operations from ``start``; returns where it stopped (before an operation
-        that needs more room: :meth:`_make_room` then makes it)."""
-        raise NotImplementedError
+    def _fit(self) -> None:
+        self.tree.fit(self._stat_width(), len(self.feature_ids))
 
     def _make_room(self) -> None:
         self.tree.grow()
-
-    def _schedule(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
-        """Run operations on encoded rows in order; numbers the features of the rows to be
-        learned first (a feature numbered early has no statistics, so it changes nothing
-        before its row is learned)."""
-        # A value of 0 is no feature (as in a sparse matrix): rows may or may not name it.
-        hashes = np.where(values != 0.0, hashes, np.uint32(0))
-        learned = op_rows[ops != PREDICT]
-        if len(learned):
-            self.feature_ids.number(hashes[learned])
-        ids = self.feature_ids.lookup(hashes)
-        self.tree.fit(self._stat_width(), len(self.feature_ids))
-        out = np.zeros((len(ops), self._out_width()))
-        done = 0
-        while done < len(ops):
-            done = self._kernel(ids, values, ops, op_rows, targets, done, out)
-            if done < len(ops):
-                self._make_room()
-        self._cached = None
-        return out
-
-    def _one(self, x: Mapping[str, Any], op: int, target: float) -> np.ndarray:
-        event = self._encode(x)
-        out = self._schedule(
-            event.hashes[None, :],
-            event.values[None, :],
-            np.array([op], np.int8),
-            np.zeros(1, np.int64),
-            np.array([target], np.float64),
-        )
-        if op != PREDICT:
-            self.features.learn_one(event)
-        return out[0]
-
-    def _run_many(self, X: Any, y: Any, op: int) -> np.ndarray:
-        """Run ``op`` over a batch (``y`` checked and coded as the kernel's targets)."""
-        raise NotImplementedError
-
-    def learn_many(self, X: Any, y: Any) -> None:
-        self._run_many(X, y, LEARN)
-
-    def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
-        return self._run_many(X, y, PREDICT_LEARN)
-
-    def _run_targets(self, X: Any, targets: np.ndarray | None, op: int) -> np.ndarray:
-        columns = as_columns(X)
-        n = n_rows(columns)
-        targets = np.zeros(n) if targets is None else targets
-        if len(targets) != n:
-            raise ValueError(f"expected {n} targets, got {len(targets)}")
-        blocks = []
-        for start, stop, hashes, values in self._encoded_chunks(columns, n, op != PREDICT):
-            ops = np.full(stop - start, op, np.int8)
-            rows = np.arange(stop - start)
-            blocks.append((start, self._schedule(hashes, values, ops, rows, targets[start:stop])))
-        out = np.zeros((n, self._out_width()))  # a later chunk may know more classes
-        for start, block in blocks:
-            out[start : start + len(block), : block.shape[1]] = block
-        return out
 
 
 class OneTree:
@@ -261,7 +165,7 @@ class OneTree:
         return int(self.leaf_counts[0])
 
 
-class TreeClassifier(TreeModel, MulticlassClassifier):
+class TreeClassifier(TreeModel, ClassRows):
     """A classifier made of Hoeffding trees (see :class:`HoeffdingTreeClassifier` for the
     settings)."""
 
@@ -295,12 +199,7 @@ class TreeClassifier(TreeModel, MulticlassClassifier):
         self.n_splits = int(positive("n_splits", n_splits))
         self.min_branch_fraction = fraction("min_branch_fraction", min_branch_fraction, zero=True)
         self.settings[N_SPLITS], self.settings[MIN_BRANCH] = self.n_splits, self.min_branch_fraction
-        self.max_classes = int(max_classes)
-        self.index = ClassIndex(limit=self.max_classes)
-
-    @property
-    def classes(self) -> list:
-        return list(self.index.labels)
+        self._number_classes(max_classes)
 
     def tree_params(self) -> dict[str, Any]:
         return super().tree_params() | {
@@ -311,43 +210,6 @@ class TreeClassifier(TreeModel, MulticlassClassifier):
 
     def _stat_width(self) -> int:
         return len(self.index)
-
-    def _out_width(self) -> int:
-        return len(self.index)
-
-    def _meta(self) -> dict[str, Any]:
-        return {"classes": self.classes}
-
-    def _load_meta(self, meta: Mapping[str, Any]) -> None:
-        self.index = ClassIndex(list(meta.get("classes", [])), self.max_classes)
-
-    def predict_proba_one(self, x: Mapping[str, Any]) -> dict[Any, float]:
-        proba = self._one(x, PREDICT, 0)
-        return {label: float(p) for label, p in zip(self.index.labels, proba, strict=True)}
-
-    def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
-        self._one(x, LEARN, self.index.id_of(y))
-
-    def _run_many(self, X: Any, y: Any, op: int) -> np.ndarray:
-        targets = None
-        if op != PREDICT:
-            labels = self.index.checked(y)  # all valid before any is numbered
-            targets = self.index.ids(labels).astype(np.float64)
-        return self._run_targets(X, targets, op)
-
-    def predict_proba_many(self, X: Any) -> np.ndarray:
-        return self._run_many(X, None, PREDICT)
-
-    def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
-        """Run a schedule of served rows and delayed labels (see
-        :class:`~streamlearn.base.ServesRows`); targets are class ids. Returns one row of
-        class probabilities per operation."""
-        ops = np.asarray(ops, np.int8)
-        codes = np.where(ops == PREDICT, 0.0, np.asarray(targets, np.float64))
-        taught = codes[ops != PREDICT]
-        if not (np.isfinite(taught).all() and ((taught >= 0) & (taught < len(self.index))).all()):
-            raise ValueError("a target to learn is not a class id of this model")
-        return self._schedule(hashes, values, ops, np.asarray(op_rows, np.int64), codes)
 
 
 class TreeRegressor(TreeModel, Regressor):
