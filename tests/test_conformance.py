@@ -25,6 +25,7 @@ from streamlearn.models import (
     AdaGrad,
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
+    AMFClassifier,
     AutoClassifier,
     AutoMulticlass,
     AutoRegressor,
@@ -84,6 +85,10 @@ LEARNERS = {
         n_models=3, grace_period=20, warning_delta=0.3, drift_delta=0.2, seed=7
     ),
     "gaussian-nb": lambda: GaussianNB(feature_cap=40),
+    "aggregated-mondrian-forest": lambda: AMFClassifier(n_models=3, seed=4),
+    "aggregated-mondrian-forest-capped": lambda: AMFClassifier(
+        n_models=2, max_nodes=9, use_aggregation=False, split_pure=True, feature_cap=5
+    ),
     "multinomial-nb": lambda: MultinomialNB(alpha=0.5),
     "auto-classifier": lambda: AutoClassifier(
         window=50, forest=AdaptiveRandomForestClassifier(n_models=2, grace_period=20, seed=1)

@@ -128,6 +128,8 @@ KIND_KEYS = {
     | {"rule_z", "fp_budget", "optimizer", "intercept_lr"}
     | FEATURE_KEYS,
     "auto": {"task", "window", "eta", "seed", "max_classes"} | FEATURE_KEYS,
+    "amf": {"n_models", "seed", "max_nodes", "step", "dirichlet", "feature_cap", "max_classes"}
+    | FEATURE_KEYS - {"standardize", "bits"},
     "tree": {"task"} | TREE_KEYS | FEATURE_KEYS - {"standardize", "bits"},
     "forest": {"task"} | TREE_KEYS | FOREST_KEYS | FEATURE_KEYS - {"standardize", "bits"},
 }
@@ -141,11 +143,16 @@ class ModelConfig(_Section):
     ----------
     kind
         ``linear``, ``one_vs_rest``, ``hedge``, ``torch``, ``fraud``, ``bayesian``,
-        ``bandit``, ``ranker``, ``mf``, ``tree``, ``forest``, ``auto`` or ``river``.
+        ``bandit``, ``ranker``, ``mf``, ``tree``, ``forest``, ``amf``, ``auto`` or
+        ``river``.
     task, optimizer
         A linear, Hedge or torch model's task (``auto``: from the data) and a linear
         model's optimizer: its name or ``{name, **hyper-parameters}`` (one-vs-rest: each
         class's logistic regression's).
+    max_nodes, step, dirichlet
+        An Aggregated Mondrian Forest's nodes per tree, aggregation step and prior (see
+        :class:`~streamlearn.models.AMFClassifier`; ``n_models``, ``seed``,
+        ``feature_cap`` as for a forest). It classifies.
     window
         An ``auto`` model's memory of its members' losses, in events (``eta``: how
         sharply its mix follows them; see :class:`~streamlearn.models.AutoClassifier`;
@@ -207,6 +214,7 @@ class ModelConfig(_Section):
         "tree",
         "forest",
         "auto",
+        "amf",
     ] = "linear"
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     # A name, or a table with the name and hyper-parameters: {name = "ftrl", alpha = 0.1}
@@ -275,6 +283,10 @@ class ModelConfig(_Section):
     lambda_value: float = Field(6.0, gt=0)
     warning_delta: float = Field(0.01, gt=0, lt=1)
     drift_delta: float = Field(0.001, gt=0, lt=1)
+    # kind = "amf" (AMFClassifier): nodes per tree, aggregation step, Dirichlet prior
+    max_nodes: int = Field(5000, ge=3, le=10_000_000)
+    step: float = Field(1.0, gt=0)
+    dirichlet: float = Field(0.5, gt=0)
     # kind = "auto" (AutoClassifier, -Multiclass, -Regressor): linear and forest, the better
     window: float | None = Field(None, ge=1)  # None: the learner's default
     # kind = "river": any River estimator, as "module.Class | module.Class"
@@ -294,7 +306,7 @@ class ModelConfig(_Section):
         }
         if self.kind in ("torch", "fraud") and "bits" not in self.model_fields_set:
             del settings["bits"]
-        if self.kind in ("tree", "forest"):  # trees split on raw numbers and whole hashes
+        if self.kind in ("tree", "forest", "amf"):  # trees split on raw numbers, whole hashes
             del settings["bits"], settings["standardize"]
         return settings
 

@@ -20,6 +20,7 @@ from streamlearn.models.recommend import BPRMF, BiasedMF
 from streamlearn.models.tree import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
+    AMFClassifier,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "BPRMF",
     "FTRL",
     "SGD",
+    "AMFClassifier",
     "AdaGrad",
     "AdaptiveRandomForestClassifier",
     "AdaptiveRandomForestRegressor",

@@ -26,6 +26,7 @@ from streamlearn.models.linear.optimizers import Optimizer, make_optimizer
 from streamlearn.models.tree import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
+    AMFClassifier,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
 )
@@ -46,7 +47,7 @@ _OPTIMIZERS: dict[str, dict[str, Optimizer]] = {
 }
 MODEL_NAMES = ("ftrl", "sgd", "adagrad")
 TREE_NAMES = ("tree", "forest")  # classify any number of classes, or regress
-LEARNER_NAMES = (*MODEL_NAMES, *TREE_NAMES, "auto")
+LEARNER_NAMES = (*MODEL_NAMES, *TREE_NAMES, "amf", "auto")
 _AUTO: dict[str, type[Learner]] = {
     "binary": AutoClassifier,
     "multiclass": AutoMulticlass,
@@ -75,14 +76,17 @@ def make_learner(
     name, or its name and the hyper-parameters to change (``{"name": "sgd", "lr": 0.1}``;
     the others keep the task's defaults). ``"tree"`` and ``"forest"`` name a Hoeffding tree
     and an adaptive random forest, which classify (binary labels are two classes) or
-    regress; ``"auto"`` both the linear default and a forest, serving the better (see
-    :mod:`streamlearn.models.auto`)."""
+    regress; ``"amf"`` an Aggregated Mondrian Forest (which classifies); ``"auto"`` both
+    the linear default and a forest, serving the better (see :mod:`streamlearn.models.auto`).
+    """
     if task not in _CLASSES:
         raise ValueError(f"unknown task {task!r}; expected one of {sorted(_CLASSES)}")
     if model in TREE_NAMES:
         return _tree(task, model, features)
     if model == "auto":
         return auto_learner(task, features)
+    if model == "amf":
+        return amf_learner(task, features)
     spec = {"name": model} if isinstance(model, str) else dict(model)
     if spec.get("name") not in MODEL_NAMES:
         raise ValueError(f"unknown model {spec.get('name')!r}; expected one of {list(MODEL_NAMES)}")
@@ -101,6 +105,17 @@ def _tree(task: str, name: str, features: Mapping[str, Any], **settings: Any) ->
         return tree_learner(name, task)(features=hashing, **settings)
     hashing.pop("standardize", None)  # a classifier splits on raw numbers
     return tree_learner(name, task)(max_classes=max_classes, features=hashing, **settings)
+
+
+def amf_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Learner:
+    """An Aggregated Mondrian Forest (a classifier: binary labels are two classes)."""
+    if task == "regression":
+        raise ValueError("an Aggregated Mondrian Forest classifies: choose tree or forest")
+    hashing = dict(features.get("features", features))
+    hashing.pop("bits", None)
+    hashing.pop("standardize", None)
+    max_classes = features.get("max_classes", hashing.pop("max_classes", MAX_CLASSES))
+    return AMFClassifier(max_classes=max_classes, features=hashing, **settings)
 
 
 def auto_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Learner:

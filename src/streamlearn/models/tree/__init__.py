@@ -1,5 +1,6 @@
 """Decision trees that grow as events arrive (Hoeffding trees) and forests of them, compiled."""
 
+from streamlearn.models.tree.amf import AMFClassifier
 from streamlearn.models.tree.forest import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
@@ -8,6 +9,7 @@ from streamlearn.models.tree.hoeffding import HoeffdingTreeClassifier
 from streamlearn.models.tree.hoeffding_regressor import HoeffdingTreeRegressor
 
 __all__ = [
+    "AMFClassifier",
     "AdaptiveRandomForestClassifier",
     "AdaptiveRandomForestRegressor",
     "HoeffdingTreeClassifier",

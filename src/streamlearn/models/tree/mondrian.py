@@ -1,0 +1,276 @@
+"""Compiled Aggregated Mondrian Forests (Mourtada, Gaïffas & Scornet, 2021): trees grown by
+a Mondrian process over the range of the points each node has seen, and predictions that
+aggregate, with exponential weights, every subtree along a point's path (context-tree
+weighting), so a forest needs no pruning and no split criterion.
+
+A node knows the box its points fill (``low``, ``high`` per feature; a feature a row
+lacks is 0, so a feature numbered late has the box [0, 0] in every older node, which is
+exact). A new point outside a node's box splits it at time ``time + Exp(extension)``
+(the sum of how far the point lies outside the box), if that comes before the node's
+children were born, on a feature drawn in proportion to its extension, at a threshold
+drawn between the box and the point. All trees share one pool of nodes.
+
+Layouts:
+
+- ``links[node]``: parent, left (-1 at a leaf), right, feature, depth
+- ``numbers[node]``: birth time, threshold, log weight, log weight of its subtree, points
+- ``counts[node, class]``, ``low[node, feature]``, ``high[node, feature]``
+- ``trees[t]``: root, points learned, nodes (per tree); ``counters``: nodes used, events
+  learned, classes learned (the classes its probabilities are over, as for an event
+  predicted before its label: a class not yet learned is not one); ``rng``: the state
+  of the generator (splitmix64)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from streamlearn.models.tree.kernel import scatter, uniform
+
+PARENT, LEFT, RIGHT, FEATURE, DEPTH = range(5)
+TIME, THRESHOLD, WEIGHT, TREE_WEIGHT, POINTS = range(5)
+ROOT, LEARNED, SIZE = range(3)
+N_USED, N_LEARNED, N_CLASSES = 0, 1, 2
+# settings: step, Dirichlet prior, aggregate (1/0), split pure nodes (1/0), nodes per tree
+STEP, DIRICHLET, AGGREGATE, SPLIT_PURE, MAX_NODES = range(5)
+
+
+@nb.njit(inline="always")
+def _score(counts, numbers, node, k, n_classes, dirichlet):
+    """A node's probability of class k (Jeffreys-like Dirichlet smoothing)."""
+    total = numbers[node, POINTS] + dirichlet * n_classes
+    return (counts[node, k] + dirichlet) / total
+
+
+@nb.njit(cache=True)
+def new_node(forest, parent, time, depth):
+    """A fresh leaf (no points) under ``parent``, born at ``time``; returns it."""
+    links, numbers, counts, low, high, _trees, counters, _rng = forest
+    node = counters[N_USED]
+    counters[N_USED] += 1
+    links[node, PARENT], links[node, LEFT], links[node, RIGHT] = parent, -1, -1
+    links[node, FEATURE], links[node, DEPTH] = -1, depth
+    numbers[node, :] = 0.0
+    numbers[node, TIME] = time
+    counts[node, :] = 0.0
+    low[node, :] = 0.0
+    high[node, :] = 0.0
+    return node
+
+
+@nb.njit(cache=True)
+def plant_tree(forest, t):
+    """Tree ``t`` as one empty leaf."""
+    trees = forest[5]
+    trees[t, ROOT] = new_node(forest, -1, 0.0, 0)
+    trees[t, LEARNED] = 0
+    trees[t, SIZE] = 1
+
+
+@nb.njit(cache=True)
+def _extensions(low, high, node, dense, out):
+    """How far the point lies outside the node's box, per feature; their sum."""
+    total = 0.0
+    for f in range(len(dense)):
+        x = dense[f]
+        if x < low[node, f]:
+            out[f] = low[node, f] - x
+        elif x > high[node, f]:
+            out[f] = x - high[node, f]
+        else:
+            out[f] = 0.0
+        total += out[f]
+    return total
+
+
+@nb.njit(cache=True)
+def _take(forest, node, dense, k, learn_weight, n_classes, settings):
+    """A point of class k into a node: its box, its points, (``learn_weight``) its log
+    weight's loss, then its class count (the order of the published algorithm)."""
+    _links, numbers, counts, low, high, _trees, _counters, _rng = forest
+    if numbers[node, POINTS] == 0.0:
+        low[node, : len(dense)] = dense
+        high[node, : len(dense)] = dense
+    else:
+        for f in range(len(dense)):
+            low[node, f] = min(low[node, f], dense[f])
+            high[node, f] = max(high[node, f], dense[f])
+    numbers[node, POINTS] += 1.0
+    if learn_weight and settings[AGGREGATE] > 0.0:
+        p = _score(counts, numbers, node, k, n_classes, settings[DIRICHLET])
+        numbers[node, WEIGHT] -= settings[STEP] * -math.log(p)
+    counts[node, k] += 1.0
+
+
+@nb.njit(cache=True)
+def _split_time(forest, node, dense, k, extension, settings):
+    """When the point splits the node (0: it does not)."""
+    links, numbers, counts, _low, _high, _trees, _counters, rng = forest
+    pure = numbers[node, POINTS] == counts[node, k]
+    if (settings[SPLIT_PURE] == 0.0 and pure) or extension <= 0.0:
+        return 0.0
+    time = numbers[node, TIME] - math.log(1.0 - uniform(rng)) / extension
+    if not time < 1e300:  # a box extended by next to nothing: never
+        return 0.0
+    if links[node, LEFT] < 0 or time < numbers[links[node, LEFT], TIME]:
+        return time
+    return 0.0
+
+
+@nb.njit(cache=True)
+def _depths(links, node, depth):
+    """Set the depths of a subtree from ``node`` (at ``depth``) down."""
+    stack = [(node, depth)]
+    while stack:
+        at, d = stack.pop()
+        links[at, DEPTH] = d
+        if links[at, LEFT] >= 0:
+            stack.append((links[at, LEFT], d + 1))
+            stack.append((links[at, RIGHT], d + 1))
+
+
+@nb.njit(cache=True)
+def _split(forest, node, time, dense, extensions, extension):
+    """Split ``node`` at ``time``: its old self (box, points, children) moves to the
+    child on the box's side, a new leaf takes the point's side. Returns the new leaf."""
+    links, numbers, counts, low, high, _trees, _counters, rng = forest
+    draw = uniform(rng) * extension
+    feature = len(extensions) - 1
+    for f in range(len(extensions)):
+        draw -= extensions[f]
+        if draw < 0.0 and extensions[f] > 0.0:
+            feature = f
+            break
+    x = dense[feature]
+    right = x > high[node, feature]
+    edge = high[node, feature] if right else low[node, feature]
+    threshold = edge + uniform(rng) * (x - edge)
+    depth = links[node, DEPTH] + 1
+    old = new_node(forest, node, time, depth)
+    fresh = new_node(forest, node, time, depth)
+    links[old, LEFT], links[old, RIGHT] = links[node, LEFT], links[node, RIGHT]
+    links[old, FEATURE] = links[node, FEATURE]
+    numbers[old, :] = numbers[node, :]
+    numbers[old, TIME] = time
+    counts[old, :] = counts[node, :]
+    low[old, :] = low[node, :]
+    high[old, :] = high[node, :]
+    if links[old, LEFT] >= 0:
+        links[links[old, LEFT], PARENT] = old
+        links[links[old, RIGHT], PARENT] = old
+        _depths(links, old, depth)
+    links[node, FEATURE] = feature
+    numbers[node, THRESHOLD] = threshold
+    links[node, LEFT], links[node, RIGHT] = (old, fresh) if right else (fresh, old)
+    return fresh
+
+
+@nb.njit(inline="always")
+def _child(links, numbers, node, dense):
+    if dense[links[node, FEATURE]] <= numbers[node, THRESHOLD]:
+        return links[node, LEFT]
+    return links[node, RIGHT]
+
+
+@nb.njit(cache=True)
+def _log_sum_exp(a, b):
+    top = max(a, b)
+    return top + math.log(math.exp(a - top) + math.exp(b - top))
+
+
+@nb.njit(cache=True)
+def learn_tree(forest, t, dense, k, n_classes, settings, extensions):
+    """Tree ``t`` learns a point of class k: down its path (splitting where the Mondrian
+    process says), then its subtrees' weights back up."""
+    links, numbers, _counts, low, high, trees, _counters, _rng = forest
+    node = trees[t, ROOT]
+    if trees[t, LEARNED] == 0:
+        _take(forest, node, dense, k, False, n_classes, settings)
+    else:
+        while True:
+            extension = _extensions(low, high, node, dense, extensions)
+            time = 0.0
+            if trees[t, SIZE] + 2 <= settings[MAX_NODES]:
+                time = _split_time(forest, node, dense, k, extension, settings)
+            if time > 0.0:
+                leaf = _split(forest, node, time, dense, extensions, extension)
+                trees[t, SIZE] += 2
+                _take(forest, node, dense, k, True, n_classes, settings)
+                _take(forest, leaf, dense, k, False, n_classes, settings)
+                node = leaf
+                break
+            _take(forest, node, dense, k, True, n_classes, settings)
+            if links[node, LEFT] < 0:
+                break
+            node = _child(links, numbers, node, dense)
+        if settings[AGGREGATE] > 0.0:
+            while node >= 0:
+                if links[node, LEFT] < 0:
+                    numbers[node, TREE_WEIGHT] = numbers[node, WEIGHT]
+                else:
+                    below = (
+                        numbers[links[node, LEFT], TREE_WEIGHT]
+                        + numbers[links[node, RIGHT], TREE_WEIGHT]
+                    )
+                    numbers[node, TREE_WEIGHT] = _log_sum_exp(numbers[node, WEIGHT], below)
+                node = links[node, PARENT]
+    trees[t, LEARNED] += 1
+
+
+@nb.njit(cache=True)
+def predict_tree(forest, t, dense, n_classes, settings, scores, work):
+    """Tree ``t``'s class probabilities for a point into ``scores``: its leaf's, mixed on
+    the way up with each node's by the weight of the node against its subtree."""
+    links, numbers, counts, _low, _high, trees, _counters, _rng = forest
+    node = trees[t, ROOT]
+    while links[node, LEFT] >= 0:
+        node = _child(links, numbers, node, dense)
+    dirichlet = settings[DIRICHLET]
+    for k in range(n_classes):
+        scores[k] = _score(counts, numbers, node, k, n_classes, dirichlet)
+    if settings[AGGREGATE] == 0.0:
+        return
+    node = links[node, PARENT]
+    while node >= 0:
+        w = 0.5 * math.exp(numbers[node, WEIGHT] - numbers[node, TREE_WEIGHT])
+        for k in range(n_classes):
+            work[k] = _score(counts, numbers, node, k, n_classes, dirichlet)
+            scores[k] = w * work[k] + (1.0 - w) * scores[k]
+        node = links[node, PARENT]
+
+
+@nb.njit(cache=True)
+def run_mondrian_ops(
+    ids, values, ops, op_rows, targets, start, forest, n_classes, n_features, settings, out
+):
+    """A schedule over the forest: predict rows (``out``: the trees' mean probabilities),
+    learn them, or both in that order, from operation ``start``. Returns where it stopped:
+    at the end, or before an operation that might need more nodes than there are."""
+    links, counters, trees = forest[0], forest[6], forest[5]
+    n_trees = len(trees)
+    dense = np.zeros(n_features)
+    extensions = np.zeros(n_features)
+    scores = np.zeros(max(n_classes, 1))
+    work = np.zeros(max(n_classes, 1))
+    for i in range(start, len(ops)):
+        if counters[N_USED] + 2 * n_trees > len(links):
+            return i
+        row = op_rows[i]
+        scatter(ids[row], values[row], dense, True)
+        known = counters[N_CLASSES]
+        if ops[i] != 1 and known > 0:
+            for t in range(n_trees):
+                predict_tree(forest, t, dense, known, settings, scores, work)
+                for k in range(known):
+                    out[i, k] += scores[k] / n_trees
+        if ops[i] != 0:
+            k = int(targets[i])
+            counters[N_CLASSES] = max(known, k + 1)
+            for t in range(n_trees):
+                learn_tree(forest, t, dense, k, counters[N_CLASSES], settings, extensions)
+            counters[N_LEARNED] += 1
+        scatter(ids[row], values[row], dense, False)
+    return len(ops)
