@@ -14,6 +14,7 @@ from streamlearn.evaluate import progressive_val_score_one
 from streamlearn.models import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
+    AMFClassifier,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
     LinearRegression,
@@ -217,3 +218,38 @@ def test_regression_bins_stay_fixed_and_a_tree_stays_capped():
         HoeffdingTreeRegressor(n_bins=7)
     with pytest.raises(ValueError, match="finite"):
         tree.learn_many({"a": np.array([0.5])}, np.array([np.inf]))
+
+
+def test_mondrian_forest_learns_the_disc_within_its_node_cap():
+    events, labels = disc(4000, seed=6)
+    assert accuracy(AMFClassifier(n_models=5, seed=2), events, labels) > 0.9
+    capped = AMFClassifier(n_models=3, max_nodes=31, seed=2)
+    capped.learn_many(columns(events), np.array(labels))
+    assert (capped.trees[:, 2] <= 31).all() and capped.n_nodes <= 3 * 31
+    assert capped.nbytes() <= capped.max_nbytes()
+    restored = load_snapshot(snapshot_bytes(capped.state())[0])[0].to_learner()
+    more, more_labels = disc(500, seed=7)
+    np.testing.assert_array_equal(
+        restored.predict_learn_many(columns(more), np.array(more_labels)),
+        capped.predict_learn_many(columns(more), np.array(more_labels)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("array", "change", "why"),
+    [
+        ("links", lambda a: a.__setitem__((0, 1), 0), "twice|child|one child"),
+        ("links", lambda a: a.__setitem__((3, 0), 10**6), "range"),
+        ("trees", lambda a: a.__setitem__((0, 0), -5), "root"),
+        ("numbers", lambda a: a.__setitem__((0, 2), np.inf), "non-finite"),
+        ("counters", lambda a: a.__setitem__(0, a[0] + 3), "add up"),
+    ],
+)
+def test_a_corrupt_mondrian_state_is_refused(array, change, why):
+    events, labels = disc(800, seed=8)
+    model = AMFClassifier(n_models=2, seed=1)
+    model.learn_many(columns(events), np.array(labels))
+    state = model.state()
+    change(state.arrays[array])
+    with pytest.raises(ValueError, match=why):
+        AMFClassifier.from_state(state)

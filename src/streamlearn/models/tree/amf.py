@@ -157,7 +157,7 @@ class AMFClassifier(ClassRows):
     def max_nbytes(self) -> int:
         """The most bytes its arrays can take (its size cap), for the classes it has now."""
         per_node = 8 * (5 + 5 + self.counts.shape[1] + 2 * min(self.low.shape[1], self.feature_cap))
-        return self._node_limit() * per_node + 8 * (3 * self.n_models + 3)
+        return self._node_limit() * per_node + 8 * (3 * self.n_models + 4)  # trees, counters, rng
 
     def nbytes(self) -> int:
         return sum(array.nbytes for array in self.parts)
