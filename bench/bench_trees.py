@@ -26,6 +26,7 @@ from streamlearn.datasets import elec2
 from streamlearn.models import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
+    AMFClassifier,
     GaussianNB,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
@@ -51,6 +52,11 @@ PAIRS = {
     "Adaptive random forest": (
         lambda seed: AdaptiveRandomForestClassifier(seed=seed),
         lambda seed: forest.ARFClassifier(seed=seed),
+        True,
+    ),
+    "Aggregated Mondrian forest": (
+        lambda seed: AMFClassifier(seed=seed),
+        lambda seed: forest.AMFClassifier(seed=seed),
         True,
     ),
 }
