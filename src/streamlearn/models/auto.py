@@ -40,8 +40,9 @@ from streamlearn.base import (
 )
 from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.base.losses import PROBABILITY_CLIP
-from streamlearn.base.state import learner_kinds, nest, nested_part
+from streamlearn.base.state import nest, nested_part
 from streamlearn.features.columns import as_columns, n_rows
+from streamlearn.models.ensemble import as_learner
 from streamlearn.models.evented import EventByEvent
 from streamlearn.models.linear import LinearRegression, LogisticRegression, SoftmaxRegression
 from streamlearn.models.linear.base import regression_target, target_array
@@ -121,8 +122,8 @@ class _Auto(EventByEvent, Learner):
             raise ValueError(f"window must be at least 1 event, got {window!r}")
         self.eta = None if eta is None else positive("eta", eta)
         self.seed = int(seed)
-        self.linear = self.make_linear() if linear is None else _learner(linear)
-        self.forest = self.make_forest(seed=self.seed) if forest is None else _learner(forest)
+        self.linear = self.make_linear() if linear is None else as_learner(linear)
+        self.forest = self.make_forest(seed=self.seed) if forest is None else as_learner(forest)
         tasks = (self.task, self.forest_task)
         for name, member, task in zip(MEMBERS, self.members, tasks, strict=True):
             if member.task != task:
@@ -221,14 +222,6 @@ class _Auto(EventByEvent, Learner):
         n = n_rows(columns)
         targets = self._targets(y, n) if learn else np.zeros(n)
         return self._serve(self._answers_many(columns, y, learn), targets, learn)
-
-
-def _learner(member: Any) -> Learner:
-    if isinstance(member, Learner):
-        return member
-    if isinstance(member, Mapping) and member.get("kind") in learner_kinds():
-        return learner_kinds()[member["kind"]](**member.get("params", {}))
-    raise ValueError(f"a member must be a learner or a {{kind, params}} spec, got {member!r}")
 
 
 @register

@@ -76,7 +76,7 @@ class _Hedge(EventByEvent, Learner):
     def __init__(
         self, members: Sequence[Learner], eta: float = 1.0, discount: float = 0.999
     ) -> None:
-        members = [_learner(m) for m in members]
+        members = [as_learner(m) for m in members]
         if len(members) < 2:
             raise ValueError("an ensemble needs at least two members")
         task = "binary" if self.classify else "regression"
@@ -233,7 +233,8 @@ def _target(member: Learner, y: Any) -> float:
     return float(check(y)) if check is not None else float(y)
 
 
-def _learner(member: Any) -> Learner:
+def as_learner(member: Any) -> Learner:
+    """A learner, or the one a ``{kind, params}`` spec describes."""
     if isinstance(member, Learner):
         return member
     if isinstance(member, Mapping) and member.get("kind") in learner_kinds():
