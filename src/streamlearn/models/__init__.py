@@ -14,6 +14,7 @@ from streamlearn.models.linear import (
     SoftmaxRegression,
 )
 from streamlearn.models.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
+from streamlearn.models.neighbors import KNNClassifier, KNNRegressor
 from streamlearn.models.one_vs_rest import OneVsRest
 from streamlearn.models.ranker import EngagementRanker, FeedbackBuffer
 from streamlearn.models.recommend import BPRMF, BiasedMF
@@ -48,6 +49,8 @@ __all__ = [
     "HoeffdingTreeClassifier",
     "HoeffdingTreeRegressor",
     "HybridLinUCB",
+    "KNNClassifier",
+    "KNNRegressor",
     "LinearBandit",
     "LinearRegression",
     "LogisticRegression",

@@ -22,6 +22,7 @@ import numpy as np
 from streamlearn.base import register
 from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.features.hasher import FeatureHasher
+from streamlearn.models.rows import ClassRows
 from streamlearn.models.tree.base import positive
 from streamlearn.models.tree.mondrian import (
     FEATURE,
@@ -36,7 +37,6 @@ from streamlearn.models.tree.mondrian import (
     plant_tree,
     run_mondrian_ops,
 )
-from streamlearn.models.tree.rows import ClassRows
 from streamlearn.models.tree.store import _grown, _room
 
 _ARRAYS = ("links", "numbers", "counts", "low", "high", "trees", "counters", "rng")

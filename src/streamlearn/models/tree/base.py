@@ -1,5 +1,5 @@
 """What the Hoeffding-tree learners share: their settings and their tree arrays, over the
-rows of :mod:`streamlearn.models.tree.rows`; a classifier's classes, a regressor's
+rows of :mod:`streamlearn.models.rows`; a classifier's classes, a regressor's
 targets."""
 
 from __future__ import annotations
@@ -9,10 +9,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from streamlearn.base import LEARN, PREDICT, Regressor
-from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import FeatureHasher
-from streamlearn.models.linear.base import regression_target, target_array
+from streamlearn.models.rows import ClassRows, RowModel, ValueRows
 from streamlearn.models.tree.kernel import (
     ADAPTIVE,
     DELTA,
@@ -37,7 +35,6 @@ from streamlearn.models.tree.regression_kernel import (
     MIN_SAMPLES,
     N_BINS,
 )
-from streamlearn.models.tree.rows import ClassRows, RowModel
 from streamlearn.models.tree.store import TreeArrays
 
 NO_DEPTH_LIMIT = 1 << 30
@@ -212,7 +209,7 @@ class TreeClassifier(TreeModel, ClassRows):
         return len(self.index)
 
 
-class TreeRegressor(TreeModel, Regressor):
+class TreeRegressor(TreeModel, ValueRows):
     """A regressor made of Hoeffding trees (see :class:`HoeffdingTreeRegressor` for the
     settings)."""
 
@@ -276,35 +273,6 @@ class TreeRegressor(TreeModel, Regressor):
 
     def _stat_width(self) -> int:
         return 3
-
-    def _out_width(self) -> int:
-        return 1
-
-    def predict_one(self, x: Mapping[str, Any]) -> float:
-        return float(self._one(x, PREDICT, 0.0)[0])
-
-    def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
-        self._one(x, LEARN, regression_target(y))
-
-    def _run_many(self, X: Any, y: Any, op: int) -> np.ndarray:
-        columns = as_columns(X)
-        targets = None if op == PREDICT else target_array(y, n_rows(columns))
-        if targets is not None and not np.isfinite(targets).all():
-            raise ValueError("regression targets must be finite numbers")
-        return self._run_targets(columns, targets, op)[:, 0]
-
-    def predict_many(self, X: Any) -> np.ndarray:
-        return self._run_many(X, None, PREDICT)
-
-    def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
-        """Run a schedule of served rows and delayed labels (see
-        :class:`~streamlearn.base.ServesRows`). Returns a prediction per operation."""
-        ops = np.asarray(ops, np.int8)
-        targets = np.where(ops == PREDICT, 0.0, np.asarray(targets, np.float64))
-        if not np.isfinite(targets).all():
-            raise ValueError("a target to learn is not a finite number")
-        rows = np.asarray(op_rows, np.int64)
-        return self._schedule(hashes, values, ops, rows, targets)[:, 0]
 
 
 def positive(name: str, value: float, zero: bool = False) -> float:

@@ -1,6 +1,6 @@
 """What the compiled tree and forest learners share, whatever their trees: hashed features
 numbered as dense feature ids, schedules of encoded rows through a compiled kernel (that
-may stop for more room), snapshots, and, for classifiers, classes and their ids."""
+may stop for more room), snapshots, and classes and their ids, or numbers."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from streamlearn.base import (
     PREDICT_LEARN,
     ClassIndex,
     MulticlassClassifier,
+    Regressor,
     ServedByCopies,
     ServesRows,
     State,
@@ -22,6 +23,7 @@ from streamlearn.base import (
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.hashed import HashedModel
+from streamlearn.models.linear.base import regression_target, target_array
 from streamlearn.models.tree.store import FeatureIds
 
 
@@ -204,3 +206,36 @@ class ClassRows(RowModel, MulticlassClassifier):
         if not (np.isfinite(taught).all() and ((taught >= 0) & (taught < len(self.index))).all()):
             raise ValueError("a target to learn is not a class id of this model")
         return self._schedule(hashes, values, ops, np.asarray(op_rows, np.int64), codes)
+
+
+class ValueRows(RowModel, Regressor):
+    """A :class:`RowModel` of a number, whose kernel takes targets and gives one value."""
+
+    def _out_width(self) -> int:
+        return 1
+
+    def predict_one(self, x: Mapping[str, Any]) -> float:
+        return float(self._one(x, PREDICT, 0.0)[0])
+
+    def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
+        self._one(x, LEARN, regression_target(y))
+
+    def _run_many(self, X: Any, y: Any, op: int) -> np.ndarray:
+        columns = as_columns(X)
+        targets = None if op == PREDICT else target_array(y, n_rows(columns))
+        if targets is not None and not np.isfinite(targets).all():
+            raise ValueError("regression targets must be finite numbers")
+        return self._run_targets(columns, targets, op)[:, 0]
+
+    def predict_many(self, X: Any) -> np.ndarray:
+        return self._run_many(X, None, PREDICT)
+
+    def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
+        """Run a schedule of served rows and delayed labels (see
+        :class:`~streamlearn.base.ServesRows`). Returns a prediction per operation."""
+        ops = np.asarray(ops, np.int8)
+        targets = np.where(ops == PREDICT, 0.0, np.asarray(targets, np.float64))
+        if not np.isfinite(targets).all():
+            raise ValueError("a target to learn is not a finite number")
+        rows = np.asarray(op_rows, np.int64)
+        return self._schedule(hashes, values, ops, rows, targets)[:, 0]
