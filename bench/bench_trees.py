@@ -1,7 +1,8 @@
-"""Trees, forests and naive Bayes against River's, on River's benchmark datasets and Elec2:
-progressive accuracy (classification) or MAE (regression) with default hyper-parameters
-and CPU seconds, both in the same run. River's regressors run behind a StandardScaler, as
-in River's own benchmarks (ours standardize their numbers themselves).
+"""Trees, forests, naive Bayes and nearest neighbours against River's, on River's benchmark
+datasets and Elec2: progressive accuracy (classification) or MAE (regression) with default
+hyper-parameters and CPU seconds, both in the same run. River's regressors and neighbours
+run behind a StandardScaler, as in River's own benchmarks (ours standardize their numbers
+themselves).
 
 Our learners run each stream as one batch (``predict_learn_many``: each event predicted,
 then learned, in order); River's learn one event at a time, as it is used. The compiled
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from _report import emit
-from river import datasets, forest, metrics, naive_bayes, preprocessing, tree
+from river import datasets, forest, metrics, naive_bayes, neighbors, preprocessing, tree
 
 from streamlearn.base import Task
 from streamlearn.datasets import elec2
@@ -30,6 +31,8 @@ from streamlearn.models import (
     GaussianNB,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
+    KNNClassifier,
+    KNNRegressor,
     LinearRegression,
     LogisticRegression,
     SoftmaxRegression,
@@ -59,6 +62,11 @@ PAIRS = {
         lambda seed: forest.AMFClassifier(seed=seed),
         True,
     ),
+    "k-nearest neighbours": (
+        lambda seed: KNNClassifier(),
+        lambda seed: preprocessing.StandardScaler() | neighbors.KNNClassifier(),
+        False,
+    ),
 }
 REGRESSORS = {
     "Hoeffding tree": (
@@ -70,6 +78,11 @@ REGRESSORS = {
         lambda seed: AdaptiveRandomForestRegressor(seed=seed),
         lambda seed: preprocessing.StandardScaler() | forest.ARFRegressor(seed=seed),
         True,
+    ),
+    "k-nearest neighbours": (
+        lambda seed: KNNRegressor(),
+        lambda seed: preprocessing.StandardScaler() | neighbors.KNNRegressor(),
+        False,
     ),
 }
 
