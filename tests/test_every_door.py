@@ -54,6 +54,8 @@ LEARNERS = {
     "forest": ('kind = "forest"\nn_models = 3\nseed = 1\nmax_features = 2', "binary"),
     "tree-regression": ('kind = "tree"\ngrace_period = 50', "regression"),
     "forest-regression": ('kind = "forest"\nn_models = 3\nseed = 1', "regression"),
+    "knn": ('kind = "knn"\nn_neighbors = 3\nwindow_size = 300', "multiclass"),
+    "knn-regression": ('kind = "knn"\nwindow_size = 300', "regression"),
     "amf": ('kind = "amf"\nn_models = 3\nseed = 1', "multiclass"),
     "auto-binary": ('kind = "auto"\nbits = 14\nwindow = 100', "binary"),
     "auto-multiclass": ('kind = "auto"\nbits = 14\nseed = 2', "multiclass"),

@@ -153,7 +153,7 @@ def evaluate(
     model: Annotated[
         list[str],
         typer.Option(
-            help="ftrl, sgd, adagrad (linear), tree, forest, amf or auto; repeat (or a,b) "
+            help="ftrl, sgd, adagrad (linear), tree, forest, amf, knn or auto; repeat (or a,b) "
             "to compare."
         ),
     ] = ["ftrl"],  # noqa: B006

@@ -25,7 +25,13 @@ from streamlearn.models import (
     LinearBandit,
     OneVsRest,
 )
-from streamlearn.models.factory import amf_learner, auto_learner, make_learner, tree_learner
+from streamlearn.models.factory import (
+    amf_learner,
+    auto_learner,
+    knn_learner,
+    make_learner,
+    tree_learner,
+)
 from streamlearn.registry import LocalRegistry, RedisRegistry, Registry, read_key
 from streamlearn.runner.engine import Runner
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
@@ -45,6 +51,7 @@ FIXED_TASKS = {
     "fraud": "binary",
 }
 TREES = ("tree", "forest")  # they classify (two classes or more) or regress
+KNN_KEYS = ("n_neighbors", "window_size", "feature_cap")
 AMF_KEYS = ("n_models", "seed", "max_nodes", "step", "dirichlet", "feature_cap")
 
 
@@ -55,7 +62,7 @@ def _task(config: RunConfig) -> str:
     if kind == "river":
         return _other_learner(config.model, "auto").task
     task = config.model.task
-    if kind in (*TREES, "amf") and task in ("auto", "binary") and config.source is None:
+    if kind in (*TREES, "amf", "knn") and task in ("auto", "binary") and config.source is None:
         task = "multiclass"
     if task == "auto" and config.source is None:
         raise ConfigError(
@@ -66,7 +73,7 @@ def _task(config: RunConfig) -> str:
         if first is None:
             raise ConfigError(f"{config.source.path}: no labelled rows to detect the task from")
         task = detect_task(first.target)
-    if kind in (*TREES, "amf") and task == "binary":
+    if kind in (*TREES, "amf", "knn") and task == "binary":
         task = "multiclass"
     if task == "multiclass" and kind in ("hedge", "torch"):
         raise ConfigError(f"model.kind: a {kind} model is binary or regression, not multiclass")
@@ -108,6 +115,10 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
         return _torch_learner(model, task)
     if model.kind == "fraud":
         return _fraud_detector(model)
+    if model.kind == "knn":
+        given = {k: getattr(model, k) for k in KNN_KEYS if k in model.model_fields_set}
+        classes = {"max_classes": model.max_classes} if task == "multiclass" else {}
+        return knn_learner(task, {"features": model.features(), **classes}, **given)
     if model.kind == "amf":
         given = {k: getattr(model, k) for k in AMF_KEYS if k in model.model_fields_set}
         features = {"features": model.features(), "max_classes": model.max_classes}

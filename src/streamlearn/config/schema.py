@@ -128,6 +128,8 @@ KIND_KEYS = {
     | {"rule_z", "fp_budget", "optimizer", "intercept_lr"}
     | FEATURE_KEYS,
     "auto": {"task", "window", "eta", "seed", "max_classes"} | FEATURE_KEYS,
+    "knn": {"task", "n_neighbors", "window_size", "feature_cap", "max_classes"}
+    | FEATURE_KEYS - {"bits"},
     "amf": {"n_models", "seed", "max_nodes", "step", "dirichlet", "feature_cap", "max_classes"}
     | FEATURE_KEYS - {"standardize", "bits"},
     "tree": {"task"} | TREE_KEYS | FEATURE_KEYS - {"standardize", "bits"},
@@ -143,12 +145,15 @@ class ModelConfig(_Section):
     ----------
     kind
         ``linear``, ``one_vs_rest``, ``hedge``, ``torch``, ``fraud``, ``bayesian``,
-        ``bandit``, ``ranker``, ``mf``, ``tree``, ``forest``, ``amf``, ``auto`` or
-        ``river``.
+        ``bandit``, ``ranker``, ``mf``, ``tree``, ``forest``, ``amf``, ``knn``, ``auto``
+        or ``river``.
     task, optimizer
         A linear, Hedge or torch model's task (``auto``: from the data) and a linear
         model's optimizer: its name or ``{name, **hyper-parameters}`` (one-vs-rest: each
         class's logistic regression's).
+    n_neighbors, window_size
+        Nearest neighbours' count and the last events they are searched among (see
+        :class:`~streamlearn.models.KNNClassifier`; ``feature_cap`` as for a tree).
     max_nodes, step, dirichlet
         An Aggregated Mondrian Forest's nodes per tree, aggregation step and prior (see
         :class:`~streamlearn.models.AMFClassifier`; ``n_models``, ``seed``,
@@ -215,6 +220,7 @@ class ModelConfig(_Section):
         "forest",
         "auto",
         "amf",
+        "knn",
     ] = "linear"
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     # A name, or a table with the name and hyper-parameters: {name = "ftrl", alpha = 0.1}
@@ -283,6 +289,9 @@ class ModelConfig(_Section):
     lambda_value: float = Field(6.0, gt=0)
     warning_delta: float = Field(0.01, gt=0, lt=1)
     drift_delta: float = Field(0.001, gt=0, lt=1)
+    # kind = "knn" (KNNClassifier, KNNRegressor): neighbours, and the window searched
+    n_neighbors: int = Field(5, ge=1, le=1000)
+    window_size: int = Field(1000, ge=1, le=1_000_000)
     # kind = "amf" (AMFClassifier): nodes per tree, aggregation step, Dirichlet prior
     max_nodes: int = Field(5000, ge=3, le=10_000_000)
     step: float = Field(1.0, gt=0)

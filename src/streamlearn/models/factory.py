@@ -23,6 +23,7 @@ from streamlearn.models.linear import (
     SoftmaxRegression,
 )
 from streamlearn.models.linear.optimizers import Optimizer, make_optimizer
+from streamlearn.models.neighbors import KNNClassifier, KNNRegressor
 from streamlearn.models.tree import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
@@ -47,7 +48,7 @@ _OPTIMIZERS: dict[str, dict[str, Optimizer]] = {
 }
 MODEL_NAMES = ("ftrl", "sgd", "adagrad")
 TREE_NAMES = ("tree", "forest")  # classify any number of classes, or regress
-LEARNER_NAMES = (*MODEL_NAMES, *TREE_NAMES, "amf", "auto")
+LEARNER_NAMES = (*MODEL_NAMES, *TREE_NAMES, "amf", "knn", "auto")
 _AUTO: dict[str, type[Learner]] = {
     "binary": AutoClassifier,
     "multiclass": AutoMulticlass,
@@ -76,7 +77,8 @@ def make_learner(
     name, or its name and the hyper-parameters to change (``{"name": "sgd", "lr": 0.1}``;
     the others keep the task's defaults). ``"tree"`` and ``"forest"`` name a Hoeffding tree
     and an adaptive random forest, which classify (binary labels are two classes) or
-    regress; ``"amf"`` an Aggregated Mondrian Forest (which classifies); ``"auto"`` both
+    regress; ``"amf"`` an Aggregated Mondrian Forest (which classifies), ``"knn"`` nearest
+    neighbours over a sliding window; ``"auto"`` both
     the linear default and a forest, serving the better (see :mod:`streamlearn.models.auto`).
     """
     if task not in _CLASSES:
@@ -87,6 +89,8 @@ def make_learner(
         return auto_learner(task, features)
     if model == "amf":
         return amf_learner(task, features)
+    if model == "knn":
+        return knn_learner(task, features)
     spec = {"name": model} if isinstance(model, str) else dict(model)
     if spec.get("name") not in MODEL_NAMES:
         raise ValueError(f"unknown model {spec.get('name')!r}; expected one of {list(MODEL_NAMES)}")
@@ -116,6 +120,18 @@ def amf_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Lear
     hashing.pop("standardize", None)
     max_classes = features.get("max_classes", hashing.pop("max_classes", MAX_CLASSES))
     return AMFClassifier(max_classes=max_classes, features=hashing, **settings)
+
+
+def knn_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Learner:
+    """k-nearest neighbours over a sliding window: a classifier (binary labels are two
+    classes) or a regressor."""
+    hashing = dict(features.get("features", features))
+    hashing.pop("bits", None)
+    if task == "regression":
+        hashing.pop("max_classes", None)
+        return KNNRegressor(features=hashing, **settings)
+    max_classes = features.get("max_classes", hashing.pop("max_classes", MAX_CLASSES))
+    return KNNClassifier(max_classes=max_classes, features=hashing, **settings)
 
 
 def auto_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Learner:
