@@ -293,7 +293,7 @@ class ModelConfig(_Section):
     n_neighbors: int = Field(5, ge=1, le=1000)
     window_size: int = Field(1000, ge=1, le=1_000_000)
     # kind = "amf" (AMFClassifier): nodes per tree, aggregation step, Dirichlet prior
-    max_nodes: int = Field(5000, ge=3, le=10_000_000)
+    max_nodes: int = Field(50_000, ge=3, le=10_000_000)
     step: float = Field(1.0, gt=0)
     dirichlet: float = Field(0.5, gt=0)
     # kind = "auto" (AutoClassifier, -Multiclass, -Regressor): linear and forest, the better

@@ -87,7 +87,7 @@ class AMFClassifier(ClassRows):
         dirichlet: float = 0.5,
         use_aggregation: bool = True,
         split_pure: bool = False,
-        max_nodes: int = 5000,
+        max_nodes: int = 50_000,
         seed: int = 0,
         feature_cap: int = 64,
         max_classes: int = MAX_CLASSES,
