@@ -26,7 +26,7 @@ from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.rows import ClassRows, RowModel, ValueRows
 from streamlearn.models.tree.base import positive
-from streamlearn.models.tree.store import _grown, _room
+from streamlearn.models.tree.store import capacity, grown
 
 POSITION, FILLED, LEARNED = range(3)
 
@@ -147,9 +147,9 @@ class _Neighbours(RowModel):
     def _fit(self) -> None:
         f = len(self.feature_ids)
         if f > self.window.shape[1]:
-            width = min(_room(f), max(self.feature_cap, f))
-            self.window = _grown(self.window, (self.window_size, width))
-            self.present = _grown(self.present, (width,))
+            width = min(capacity(f), max(self.feature_cap, f))
+            self.window = grown(self.window, (self.window_size, width))
+            self.present = grown(self.present, (width,))
 
     def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
         return run_knn_ops(

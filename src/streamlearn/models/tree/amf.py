@@ -37,7 +37,7 @@ from streamlearn.models.tree.mondrian import (
     plant_tree,
     run_mondrian_ops,
 )
-from streamlearn.models.tree.store import _grown, _room
+from streamlearn.models.tree.store import capacity, grown
 
 _ARRAYS = ("links", "numbers", "counts", "low", "high", "trees", "counters", "rng")
 
@@ -169,21 +169,21 @@ class AMFClassifier(ClassRows):
     def _fit(self) -> None:
         k, f = len(self.index), len(self.feature_ids)
         if k > self.counts.shape[1]:
-            self.counts = _grown(self.counts, (len(self.counts), _room(k)))
+            self.counts = grown(self.counts, (len(self.counts), capacity(k)))
         if f > self.low.shape[1]:
-            width = min(_room(f), max(self.feature_cap, f))
-            self.low = _grown(self.low, (len(self.low), width))
-            self.high = _grown(self.high, (len(self.high), width))
+            width = min(capacity(f), max(self.feature_cap, f))
+            self.low = grown(self.low, (len(self.low), width))
+            self.high = grown(self.high, (len(self.high), width))
 
     def _make_room(self) -> None:
         """Room for every tree to split once more (capacity doubles, up to the cap)."""
         needed = int(self.counters[N_USED]) + 2 * self.n_models
         size = max(min(2 * len(self.links), self._node_limit()), needed)
-        self.links = _grown(self.links, (size, 5), fill=-1)
-        self.numbers = _grown(self.numbers, (size, 5))
+        self.links = grown(self.links, (size, 5), fill=-1)
+        self.numbers = grown(self.numbers, (size, 5))
         for name in ("counts", "low", "high"):
             array = getattr(self, name)
-            setattr(self, name, _grown(array, (size, array.shape[1])))
+            setattr(self, name, grown(array, (size, array.shape[1])))
 
     def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
         return run_mondrian_ops(

@@ -137,12 +137,12 @@ class TreeArrays:
         self.n_classes, self.n_features = n_classes, n_features
         k, f = self.counts.shape[1], self.observers.shape[1]
         if n_classes > k or n_features > f:
-            k = max(k, _room(n_classes))
-            f = max(f, min(_room(n_features), max(self.max_features, n_features)))
-            self.counts = _grown(self.counts, (len(self.counts), k))
-            self.seen = _grown(self.seen, (len(self.seen), k))
+            k = max(k, capacity(n_classes))
+            f = max(f, min(capacity(n_features), max(self.max_features, n_features)))
+            self.counts = grown(self.counts, (len(self.counts), k))
+            self.seen = grown(self.seen, (len(self.seen), k))
             rows = self.observer_rows(k)
-            self.observers = _grown(self.observers, (len(self.observers), f, rows, 5))
+            self.observers = grown(self.observers, (len(self.observers), f, rows, 5))
 
     def observer_rows(self, n_classes: int) -> int:
         """Rows of statistics per leaf and feature."""
@@ -154,15 +154,15 @@ class TreeArrays:
         if self.counters[N_NODES] + 2 * splits > len(self.nodes):
             needed = int(self.counters[N_NODES]) + 2 * splits
             size = max(min(2 * len(self.nodes), self.max_nodes), needed)
-            self.nodes = _grown(self.nodes, (size, 5), fill=-1)
-            self.thresholds = _grown(self.thresholds, (size,))
+            self.nodes = grown(self.nodes, (size, 5), fill=-1)
+            self.thresholds = grown(self.thresholds, (size,))
         if self.counters[N_FREE] < splits:
             slots = len(self.counts)
             size = max(min(2 * slots, self.max_slots), slots + splits - int(self.counters[N_FREE]))
-            self.counts = _grown(self.counts, (size, self.counts.shape[1]))
-            self.seen = _grown(self.seen, (size, self.seen.shape[1]))
-            self.leaves = _grown(self.leaves, (size, LEAF_FIELDS))
-            self.observers = _grown(self.observers, (size, *self.observers.shape[1:]))
+            self.counts = grown(self.counts, (size, self.counts.shape[1]))
+            self.seen = grown(self.seen, (size, self.seen.shape[1]))
+            self.leaves = grown(self.leaves, (size, LEAF_FIELDS))
+            self.observers = grown(self.observers, (size, *self.observers.shape[1:]))
             n_free = int(self.counters[N_FREE])
             new = np.arange(size - 1, slots - 1, -1)
             free = np.zeros(size, np.int64)
@@ -233,7 +233,7 @@ class TreeArrays:
         tree.nodes[used:] = -1
         tree.thresholds = floats[0]
         tree.counts, tree.seen, tree.leaves, tree.observers = floats[1:]
-        tree.free = _grown(get["free"].astype(np.int64), (slots,))
+        tree.free = grown(get["free"].astype(np.int64), (slots,))
         tree.counters = counters.copy()
         tree.rng = get["rng"].astype(np.uint64).copy()
         tree.roots = roots.copy()
@@ -279,11 +279,13 @@ def _check_links(nodes: np.ndarray, roots: np.ndarray, free: np.ndarray, slots: 
         raise ValueError("tree state: negative depth")
 
 
-def _room(n: int) -> int:
+def capacity(n: int) -> int:
+    """Room for ``n``: the next power of two (at least 1)."""
     return max(1, 1 << max(int(n) - 1, 0).bit_length())
 
 
-def _grown(array: np.ndarray, shape: tuple, fill: float = 0) -> np.ndarray:
-    grown = np.full(shape, fill, array.dtype)
-    grown[tuple(slice(0, s) for s in array.shape)] = array
-    return grown
+def grown(array: np.ndarray, shape: tuple, fill: float = 0) -> np.ndarray:
+    """``array`` in a larger one of ``shape`` (the rest ``fill``)."""
+    out = np.full(shape, fill, array.dtype)
+    out[tuple(slice(0, s) for s in array.shape)] = array
+    return out
