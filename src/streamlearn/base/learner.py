@@ -68,6 +68,11 @@ class Learner(ABC):
         model made before seeing each event's label.
         """
 
+    def described(self) -> dict[str, Any]:
+        """What the learner adds to an evaluation report (a linear model: its weights'
+        sparsity); nothing by default."""
+        return {}
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
         return f"{type(self).__name__}({args})"

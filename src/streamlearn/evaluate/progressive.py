@@ -91,10 +91,7 @@ class _Clock:
 
 def _report(model: Learner, metrics: list[Metric], events: int, clock: _Clock) -> Report:
     wall, cpu = clock.elapsed()
-    extra = {}
-    sparsity = getattr(model, "sparsity", None)
-    if sparsity is not None:
-        extra["sparsity"] = round(float(sparsity), 6)
+    extra = model.described()
     windows = {m.window for m in metrics if m.window}
     return Report(
         events=events,

@@ -76,9 +76,11 @@ def serve_many(predictions, targets, losses, decay, eta, kind, learn, out):
             if kind == REGRESSION:
                 loss = (predictions[e, i, 0] - targets[e]) ** 2
             else:
-                p = predictions[e, i, int(targets[e])] if kind == MULTICLASS else (
-                    predictions[e, i, 0] if targets[e] >= 0.5 else 1.0 - predictions[e, i, 0]
-                )  # fmt: skip
+                p = (
+                    predictions[e, i, int(targets[e])]
+                    if kind == MULTICLASS
+                    else (predictions[e, i, 0] if targets[e] >= 0.5 else 1.0 - predictions[e, i, 0])
+                )
                 loss = -math.log(min(max(p, PROBABILITY_CLIP), 1.0))
             losses[i] = min(decay * losses[i] + loss, _HUGE)
 

@@ -43,9 +43,19 @@ class _NaiveBayes(OneTree, TreeClassifier):
         alpha: float = 0.0,
     ) -> None:
         super().__init__(
-            _NEVER, 0.5, 0.0, "nb", 1, 0.0, None, 1, feature_cap, max_classes, features,
+            _NEVER,
+            0.5,
+            0.0,
+            "nb",
+            1,
+            0.0,
+            None,
+            1,
+            feature_cap,
+            max_classes,
+            features,
             feature_settings,
-        )  # fmt: skip
+        )
         self.settings = np.append(self.settings, alpha)
         self.settings[LEAF_MODE], self.settings[ALPHA] = self.mode, alpha
         self._plant_one()
@@ -59,9 +69,20 @@ class _NaiveBayes(OneTree, TreeClassifier):
 
     def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
         return run_tree_ops(
-            ids, values, ops, op_rows, targets, start, self.tree.parts, self.tree.roots,
-            self.leaf_counts, len(self.index), len(self.feature_ids), self.settings, out,
-        )  # fmt: skip
+            ids,
+            values,
+            ops,
+            op_rows,
+            targets,
+            start,
+            self.tree.parts,
+            self.tree.roots,
+            self.leaf_counts,
+            len(self.index),
+            len(self.feature_ids),
+            self.settings,
+            out,
+        )
 
 
 @register

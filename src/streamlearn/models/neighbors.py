@@ -56,9 +56,20 @@ def _nearest(window, filled, dense, extra, k, distances, found):
 
 @nb.njit(cache=True)
 def run_knn_ops(
-    ids, values, ops, op_rows, targets, start, window, labels, present, state, k, classify,
+    ids,
+    values,
+    ops,
+    op_rows,
+    targets,
+    start,
+    window,
+    labels,
+    present,
+    state,
+    k,
+    classify,
     out,
-):  # fmt: skip
+):
     """A schedule over the window: predict rows (``out``: class shares weighted by inverse
     distance, or the neighbours' mean), learn them (into the window, the oldest out), or
     both in that order. ``present[f]``: whether a row with feature f was learned (a
@@ -153,9 +164,20 @@ class _Neighbours(RowModel):
 
     def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
         return run_knn_ops(
-            ids, values, ops, op_rows, targets, start, self.window, self.labels, self.present,
-            self.cursor, self.n_neighbors, self.classify, out,
-        )  # fmt: skip
+            ids,
+            values,
+            ops,
+            op_rows,
+            targets,
+            start,
+            self.window,
+            self.labels,
+            self.present,
+            self.cursor,
+            self.n_neighbors,
+            self.classify,
+            out,
+        )
 
     def _arrays(self) -> dict[str, np.ndarray]:
         f = len(self.feature_ids)

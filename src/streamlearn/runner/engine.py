@@ -36,35 +36,27 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from streamlearn.base import Learner, drift_records
-from streamlearn.base.predictions import logged_predictions
+from streamlearn.base import Learner
 from streamlearn.registry import Registry, Version
-from streamlearn.registry.base import REQUESTED
 from streamlearn.runner import report
 from streamlearn.runner.checkpoint import CheckpointPolicy
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import JoinStore
-from streamlearn.runner.lane import EXPIRY_POLICIES, Lane
-from streamlearn.runner.recovery import Recovery
+from streamlearn.runner.lane_state import EXPIRY_POLICIES
+from streamlearn.runner.stepper import Stepper, make_lanes
 from streamlearn.runner.summary import RunSummary
-from streamlearn.runner.swaps import Swaps
 from streamlearn.runner.versions import Versions
-from streamlearn.streams.batch import MAX_ABS_LABEL, EventBatch
-from streamlearn.streams.dead_letters import RejectLog
+from streamlearn.streams.batch import MAX_ABS_LABEL
 from streamlearn.streams.protocol import EventSource
-from streamlearn.streams.sinks import CsvPredictions, PredictionSink
+from streamlearn.streams.sinks import PredictionSink
 
 __all__ = ["EXPIRY_POLICIES", "RunSummary", "Runner"]
 log = logging.getLogger("streamlearn.runner")
 
 
-class Runner:
+class Runner(Stepper):
     """Replays (or serves) a stream through a learner with delayed labels and checkpoints.
 
     Parameters
@@ -155,71 +147,42 @@ class Runner:
     ) -> None:
         if micro_batch < 1:
             raise ValueError(f"micro_batch must be >= 1, got {micro_batch}")
-        self._lane_options = {
-            "delay": delay,
-            "ttl": ttl,
-            "expiry": expiry,
-            "default_label": default_label,
-            "window": window,
-            "recent_rows": rollback is not None,  # what the rollback test scores
-            "label_bounds": label_bounds,
-        }
-        self.lanes = [Lane(model, join=join, curves=curves, **self._lane_options)]
-        named = (
-            challengers
-            if isinstance(challengers, Mapping)
-            else {f"challenger {k}": c for k, c in enumerate(challengers, start=1)}
+        lanes = make_lanes(
+            model,
+            challengers,
+            join=join,
+            curves=curves,
+            delay=delay,
+            ttl=ttl,
+            expiry=expiry,
+            default_label=default_label,
+            window=window,
+            recent_rows=rollback is not None,  # what the rollback test scores
+            label_bounds=label_bounds,
         )
-        self.lanes += [Lane(c, name=name, **self._lane_options) for name, c in named.items()]
+        super().__init__(
+            lanes,
+            registry=registry,
+            gate=gate,
+            rollback=rollback,
+            predictions=predictions,
+            dead_letters=dead_letters,
+            mixer=mixer,
+        )
         self.source = source
-        self.registry = registry
         self.checkpoints = CheckpointPolicy(checkpoint_every, checkpoint_seconds)
-        if isinstance(predictions, str | os.PathLike):
-            predictions = CsvPredictions(predictions)
-        self.predictions = predictions
-        self.dead_letters = RejectLog(Path(dead_letters) if dead_letters else None)
         self.micro_batch = micro_batch
         self.drain_at_end = drain_at_end
-        self.mixer = mixer
-        self.rejected = 0
-        self.summary = RunSummary()
-        self.swaps = Swaps(registry, gate, rollback, self.summary)
         self.versions = Versions(
             registry, keep_versions, self.swaps, self.summary, resumable_versions
         )
-        self.recovery = Recovery(registry)
         self.resumed_source: dict[str, Any] = {}  # the source state of the version resumed
         self._stop = False
-        self._rollback_to: str | None = None
         self._saved_progress: tuple = ()
-
-    def request_rollback(self, version_id: str) -> None:
-        """Serve ``version_id``'s model from the next micro-batch on (thread-safe: the
-        trainer's loop makes the swap)."""
-        self._rollback_to = version_id
 
     def request_stop(self) -> None:
         """Stop after the current micro-batch, with a checkpoint (safe from a signal handler)."""
         self._stop = True
-
-    # ------------------------------------------------------------------ the champion
-    @property
-    def champion(self) -> Lane:
-        return self.lanes[0]
-
-    @property
-    def model(self) -> Learner:
-        return self.champion.model
-
-    @property
-    def join(self) -> JoinStore:
-        return self.champion.join
-
-    @property
-    def counters(self) -> dict[str, int]:
-        """The champion's counts; ``rejected`` adds the rows the source turned away."""
-        counts = self.champion.counters
-        return counts | {"rejected": self.rejected + counts["rejected"]}
 
     # ------------------------------------------------------------------ the loop
     def run(
@@ -271,47 +234,6 @@ class Runner:
             self.dead_letters.close()
         return report.summarize(self, wall, cpu)
 
-    def _step_or_isolate(self, batch: EventBatch) -> None:
-        """Run ``batch``; if it fails, its failing events become dead letters and the run
-        goes on without them (see :mod:`~streamlearn.runner.recovery`)."""
-        try:
-            self.step(batch)
-        except Exception as exc:  # any failure: isolate its events, or end the run
-            isolated = self.recovery.isolate(self.lanes, batch, exc, self.step)
-            self.dead_letters.add(isolated)
-            self.rejected += len(isolated)
-        else:
-            self.recovery.keep(batch)
-
-    def step(self, batch: EventBatch, replayed: bool = False) -> np.ndarray:
-        """One micro-batch through every lane; returns the champion's predictions.
-        ``replayed``: run again after going back to a checkpoint (nothing is logged)."""
-        if self._rollback_to is not None:
-            target, self._rollback_to = self._rollback_to, None
-            self.swaps.swap_to(self.champion, self.version, target, REQUESTED)
-            self.recovery.forget()
-            if self.registry is not None:
-                self.registry.clear_request(target)
-        known = len(drift_records(self.model))
-        predictions = self.champion.step(batch)
-        if not replayed:
-            self.dead_letters.add(self.champion.refused)  # labels the model cannot take
-            for record in drift_records(self.model)[known:]:
-                log.info("drift", extra={"event": "drift"} | record)
-        self.champion.refused = []
-        if self.predictions is not None and len(batch) and not replayed:
-            self._log_predictions(batch, predictions, self.champion.versions_of(batch))
-        mine = replace(batch, served=None)  # a challenger serves every event itself
-        for challenger in self.lanes[1:]:
-            challenger.step(mine)
-        return predictions
-
-    def _mix_if_due(self) -> None:
-        learned = self.champion.counters["learned"]
-        if self.mixer is not None and self.mixer.due(learned):
-            self.champion.model = self.mixer.mix(self.champion.model, learned)
-            self.recovery.forget()
-
     def _progress(self) -> tuple:
         """What a checkpoint would save that can change without events: counters, and the
         source's positions (a partition taken over joins them before its first message)."""
@@ -323,20 +245,7 @@ class Runner:
     def _source_state(self) -> dict[str, Any]:
         return self.source.state() if self.source is not None else {}
 
-    def _log_predictions(
-        self, batch: EventBatch, predictions: np.ndarray, versions: np.ndarray
-    ) -> None:
-        if predictions.ndim == 2:  # rows of class probabilities: the class and those
-            predictions = logged_predictions(self.model.classes, predictions)
-        self.predictions.write(batch.ids, batch.offsets, predictions, versions)
-
     # ------------------------------------------------------------------ checkpoints
-    @property
-    def version(self) -> str:
-        """The version of the model serving now: the last one saved, resumed or swapped in
-        (``unsaved`` without a registry)."""
-        return self.champion.version
-
     def checkpoint(self) -> Version:
         """Save the champion, its challengers and where the stream stands as a new
         registry version (tagged ``champion``)."""

@@ -128,7 +128,7 @@ def _through_the_runner(learner, stream, task, window, recorded, rejects_path):
         task=task,
         model=type(learner).__name__,
         window=window,
-        extra=_extra(learner),
+        extra=learner.described(),
     )
     return report, runner.dead_letters
 
@@ -152,11 +152,6 @@ def _progressively(learner, stream, task, window, recorded, rejects_path):
     finally:
         log.close()
     return report, log
-
-
-def _extra(learner: Learner) -> dict[str, Any]:
-    sparsity = getattr(learner, "sparsity", None)
-    return {} if sparsity is None else {"sparsity": round(float(sparsity), 6)}
 
 
 class _Validated(EventSource):

@@ -12,7 +12,8 @@ from typing import Any
 from streamlearn.base import drift_records
 from streamlearn.registry import Registry, Version
 from streamlearn.runner.checkpoint import checkpoint_state, restore_lanes
-from streamlearn.runner.lane import UNSAVED, Lane
+from streamlearn.runner.lane import Lane
+from streamlearn.runner.lane_state import UNSAVED
 from streamlearn.runner.summary import RunSummary
 from streamlearn.runner.swaps import Swaps
 

@@ -135,6 +135,9 @@ class LinearModel(HashedModel, ServesRows, ServedByCopies):
         zeros = count_zero_weights(self.table, self.optimizer.code, self._hyper)
         return zeros / len(self.table)
 
+    def described(self) -> dict[str, Any]:
+        return {"sparsity": round(float(self.sparsity), 6)}
+
     # ------------------------------------------------------------------ one event
     def _kernel_state(self) -> tuple:
         """The model's arrays and settings, in the order the kernels take them."""

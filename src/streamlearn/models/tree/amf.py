@@ -187,9 +187,18 @@ class AMFClassifier(ClassRows):
 
     def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
         return run_mondrian_ops(
-            ids, values, ops, op_rows, targets, start, self.parts, len(self.index),
-            len(self.feature_ids), self.settings, out,
-        )  # fmt: skip
+            ids,
+            values,
+            ops,
+            op_rows,
+            targets,
+            start,
+            self.parts,
+            len(self.index),
+            len(self.feature_ids),
+            self.settings,
+            out,
+        )
 
     def _arrays(self) -> dict[str, np.ndarray]:
         used, k, f = int(self.counters[N_USED]), len(self.index), len(self.feature_ids)

@@ -125,9 +125,12 @@ class TreeModel(RowModel):
 
     def _load_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         self.tree = TreeArrays.from_arrays(
-            arrays, len(self.tree.roots), self._stat_width(), len(self.feature_ids),
+            arrays,
+            len(self.tree.roots),
+            self._stat_width(),
+            len(self.feature_ids),
             bins=self.tree.bins,
-        )  # fmt: skip
+        )
         self.tree.limit(*self._limits())
         self.load_own_arrays(arrays)
 
@@ -190,9 +193,19 @@ class TreeClassifier(TreeModel, ClassRows):
         n_roots: int = 1,
     ) -> None:
         super().__init__(
-            grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap,
-            features, feature_settings, standardize=False, seed=seed, n_roots=n_roots,
-        )  # fmt: skip
+            grace_period,
+            delta,
+            tau,
+            leaf_prediction,
+            max_depth,
+            max_leaves,
+            feature_cap,
+            features,
+            feature_settings,
+            standardize=False,
+            seed=seed,
+            n_roots=n_roots,
+        )
         self.n_splits = int(positive("n_splits", n_splits))
         self.min_branch_fraction = fraction("min_branch_fraction", min_branch_fraction, zero=True)
         self.settings[N_SPLITS], self.settings[MIN_BRANCH] = self.n_splits, self.min_branch_fraction
@@ -242,10 +255,20 @@ class TreeRegressor(TreeModel, ValueRows):
         if not (2 <= n_bins <= 4096 and n_bins % 2 == 0):
             raise ValueError(f"n_bins must be an even number from 2 to 4096, got {n_bins!r}")
         super().__init__(
-            grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap,
-            features, feature_settings, standardize=True, seed=seed, n_roots=n_roots,
+            grace_period,
+            delta,
+            tau,
+            leaf_prediction,
+            max_depth,
+            max_leaves,
+            feature_cap,
+            features,
+            feature_settings,
+            standardize=True,
+            seed=seed,
+            n_roots=n_roots,
             bins=n_bins + 1,
-        )  # fmt: skip
+        )
         self.n_bins = n_bins
         self.bin_width = positive("bin_width", bin_width)
         self.min_samples_split = positive("min_samples_split", min_samples_split, zero=True)

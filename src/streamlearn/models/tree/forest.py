@@ -197,10 +197,21 @@ class AdaptiveRandomForestClassifier(Forest, TreeClassifier):
     ) -> None:
         self.n_models = int(positive("n_models", n_models))
         super().__init__(
-            grace_period, delta, tau, leaf_prediction, n_splits, min_branch_fraction,
-            max_depth, max_leaves, feature_cap, max_classes, features, feature_settings,
-            seed=seed, n_roots=2 * self.n_models,
-        )  # fmt: skip
+            grace_period,
+            delta,
+            tau,
+            leaf_prediction,
+            n_splits,
+            min_branch_fraction,
+            max_depth,
+            max_leaves,
+            feature_cap,
+            max_classes,
+            features,
+            feature_settings,
+            seed=seed,
+            n_roots=2 * self.n_models,
+        )
         self.weighted_vote = bool(weighted_vote)
         self._plant(max_features, lambda_value, warning_delta, drift_delta, 2, self.weighted_vote)
 
@@ -214,10 +225,22 @@ class AdaptiveRandomForestClassifier(Forest, TreeClassifier):
 
     def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
         return run_forest_ops(
-            ids, values, ops, op_rows, targets, start, self.tree.parts, self.tree.roots,
-            self.parts, len(self.index), len(self.feature_ids), self.settings,
-            self.forest_settings, self.detector_params, out,
-        )  # fmt: skip
+            ids,
+            values,
+            ops,
+            op_rows,
+            targets,
+            start,
+            self.tree.parts,
+            self.tree.roots,
+            self.parts,
+            len(self.index),
+            len(self.feature_ids),
+            self.settings,
+            self.forest_settings,
+            self.detector_params,
+            out,
+        )
 
 
 @register
@@ -275,10 +298,23 @@ class AdaptiveRandomForestRegressor(Forest, TreeRegressor):
     ) -> None:
         self.n_models = int(positive("n_models", n_models))
         super().__init__(
-            grace_period, delta, tau, leaf_prediction, n_bins, bin_width, min_samples_split,
-            learning_rate, model_selector_decay, max_depth, max_leaves, feature_cap, features,
-            feature_settings, seed=seed, n_roots=2 * self.n_models,
-        )  # fmt: skip
+            grace_period,
+            delta,
+            tau,
+            leaf_prediction,
+            n_bins,
+            bin_width,
+            min_samples_split,
+            learning_rate,
+            model_selector_decay,
+            max_depth,
+            max_leaves,
+            feature_cap,
+            features,
+            feature_settings,
+            seed=seed,
+            n_roots=2 * self.n_models,
+        )
         self._plant(max_features, lambda_value, warning_delta, drift_delta, 3)
 
     def params(self) -> dict[str, Any]:
@@ -286,10 +322,21 @@ class AdaptiveRandomForestRegressor(Forest, TreeRegressor):
 
     def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
         return run_regression_forest_ops(
-            ids, values, ops, op_rows, targets, start, self.tree.parts, self.tree.roots,
-            self.parts, len(self.feature_ids), self.settings, self.forest_settings,
-            self.detector_params, out,
-        )  # fmt: skip
+            ids,
+            values,
+            ops,
+            op_rows,
+            targets,
+            start,
+            self.tree.parts,
+            self.tree.roots,
+            self.parts,
+            len(self.feature_ids),
+            self.settings,
+            self.forest_settings,
+            self.detector_params,
+            out,
+        )
 
 
 def _subspace(spec: str | int | float) -> float:

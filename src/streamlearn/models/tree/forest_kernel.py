@@ -105,9 +105,18 @@ def _vote(tree, hits, nodes_at, dense, n_classes, settings, weighted, scores, pr
     out[:n_classes] = 0.0
     for t in range(len(hits)):
         majority = leaf_scores(
-            counts, seen, leaves, observers, nodes[nodes_at[t], SLOT], dense, n_classes,
-            settings, 0.0, scores[t, 0], scores[t, 1],
-        )  # fmt: skip
+            counts,
+            seen,
+            leaves,
+            observers,
+            nodes[nodes_at[t], SLOT],
+            dense,
+            n_classes,
+            settings,
+            0.0,
+            scores[t, 0],
+            scores[t, 1],
+        )
         probs[t, :n_classes] = scores[t, 0 if majority else 1, :n_classes]
         weight = hits[t, 0] / hits[t, 1] if weighted and hits[t, 1] > 0.0 else 0.0
         weight = weight if weight > 0.0 else 1.0
@@ -131,9 +140,22 @@ def _right(probs, k, n_classes):
 
 @nb.njit(cache=True)
 def run_forest_ops(
-    ids, values, ops, op_rows, targets, start, tree, roots, forest, n_classes, n_features,
-    settings, forest_settings, detector_params, out,
-):  # fmt: skip
+    ids,
+    values,
+    ops,
+    op_rows,
+    targets,
+    start,
+    tree,
+    roots,
+    forest,
+    n_classes,
+    n_features,
+    settings,
+    forest_settings,
+    detector_params,
+    out,
+):
     """A schedule over the forest: predict rows (``out``: the weighted vote), learn them, or
     both in that order, from operation ``start``. Returns where it stopped: at the end, or
     before an operation that might need more nodes or slots than are free."""
@@ -175,15 +197,38 @@ def run_forest_ops(
                     if back >= 0:
                         leaf = find_leaf(nodes, thresholds, x_ids, x_values, back)
                         leaf_counts[n_trees + t] += learn_leaf(
-                            tree, leaf, leaf_counts[n_trees + t], x_ids, x_values, dense, k,
-                            float(weight), n_classes, n_features, settings, subspace, work,
+                            tree,
+                            leaf,
+                            leaf_counts[n_trees + t],
+                            x_ids,
+                            x_values,
+                            dense,
+                            k,
+                            float(weight),
+                            n_classes,
+                            n_features,
+                            settings,
+                            subspace,
+                            work,
                             False,
-                        )  # fmt: skip
+                        )
                     work[3:5] = scores[t]
                     leaf_counts[t] += learn_leaf(
-                        tree, at[t], leaf_counts[t], x_ids, x_values, dense, k, float(weight),
-                        n_classes, n_features, settings, subspace, work, True,
-                    )  # fmt: skip
+                        tree,
+                        at[t],
+                        leaf_counts[t],
+                        x_ids,
+                        x_values,
+                        dense,
+                        k,
+                        float(weight),
+                        n_classes,
+                        n_features,
+                        settings,
+                        subspace,
+                        work,
+                        True,
+                    )
                 error = 0.0 if right else 1.0
                 if watch(tree, roots, forest, t, error, detector_params, signal_out):
                     hits[t, 0] = hits[t, 1] = 0.0
@@ -210,9 +255,21 @@ def _drift_input(errors, t, y, prediction):
 
 @nb.njit(cache=True)
 def run_regression_forest_ops(
-    ids, values, ops, op_rows, targets, start, tree, roots, forest, n_features, settings,
-    forest_settings, detector_params, out,
-):  # fmt: skip
+    ids,
+    values,
+    ops,
+    op_rows,
+    targets,
+    start,
+    tree,
+    roots,
+    forest,
+    n_features,
+    settings,
+    forest_settings,
+    detector_params,
+    out,
+):
     """A schedule over a regression forest: predict rows (``out[:, 0]``: the trees'
     median), learn them, or both in that order, from operation ``start``. Returns where it
     stopped, as :func:`run_forest_ops` does. ``forest[1]`` holds each tree's error count,
@@ -234,8 +291,9 @@ def run_regression_forest_ops(
         for t in range(n_trees):
             at[t] = find_leaf(nodes, thresholds, x_ids, x_values, roots[t])
             slot = nodes[at[t], SLOT]
-            predictions[t] = leaf_value(counts, leaves, observers, slot, x_ids, x_values, mode,
-                                        n_bins)  # fmt: skip
+            predictions[t] = leaf_value(
+                counts, leaves, observers, slot, x_ids, x_values, mode, n_bins
+            )
         if ops[i] != 1:
             out[i, 0] = np.median(predictions)
         if ops[i] == 0:
@@ -248,10 +306,18 @@ def run_regression_forest_ops(
                     if tree_id == t or node >= 0:
                         leaf = find_leaf(nodes, thresholds, x_ids, x_values, node)
                         leaf_counts[tree_id] += learn_regression_leaf(
-                            tree, leaf, leaf_counts[tree_id], x_ids, x_values, y,
-                            float(weight), n_features, settings, forest_settings[SUBSPACE],
+                            tree,
+                            leaf,
+                            leaf_counts[tree_id],
+                            x_ids,
+                            x_values,
+                            y,
+                            float(weight),
+                            n_features,
+                            settings,
+                            forest_settings[SUBSPACE],
                             work,
-                        )  # fmt: skip
+                        )
             error = _drift_input(errors, t, y, predictions[t])
             if watch(tree, roots, forest, t, error, detector_params, signal_out):
                 errors[t, :] = 0.0

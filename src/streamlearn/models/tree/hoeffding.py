@@ -89,13 +89,34 @@ class HoeffdingTreeClassifier(OneTree, TreeClassifier):
         **feature_settings: Any,
     ) -> None:
         super().__init__(
-            grace_period, delta, tau, leaf_prediction, n_splits, min_branch_fraction,
-            max_depth, max_leaves, feature_cap, max_classes, features, feature_settings,
-        )  # fmt: skip
+            grace_period,
+            delta,
+            tau,
+            leaf_prediction,
+            n_splits,
+            min_branch_fraction,
+            max_depth,
+            max_leaves,
+            feature_cap,
+            max_classes,
+            features,
+            feature_settings,
+        )
         self._plant_one()
 
     def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
         return run_tree_ops(
-            ids, values, ops, op_rows, targets, start, self.tree.parts, self.tree.roots,
-            self.leaf_counts, len(self.index), len(self.feature_ids), self.settings, out,
-        )  # fmt: skip
+            ids,
+            values,
+            ops,
+            op_rows,
+            targets,
+            start,
+            self.tree.parts,
+            self.tree.roots,
+            self.leaf_counts,
+            len(self.index),
+            len(self.feature_ids),
+            self.settings,
+            out,
+        )

@@ -93,14 +93,35 @@ class HoeffdingTreeRegressor(OneTree, TreeRegressor):
         **feature_settings: Any,
     ) -> None:
         super().__init__(
-            grace_period, delta, tau, leaf_prediction, n_bins, bin_width, min_samples_split,
-            learning_rate, model_selector_decay, max_depth, max_leaves, feature_cap, features,
+            grace_period,
+            delta,
+            tau,
+            leaf_prediction,
+            n_bins,
+            bin_width,
+            min_samples_split,
+            learning_rate,
+            model_selector_decay,
+            max_depth,
+            max_leaves,
+            feature_cap,
+            features,
             feature_settings,
-        )  # fmt: skip
+        )
         self._plant_one()
 
     def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
         return run_regression_tree_ops(
-            ids, values, ops, op_rows, targets, start, self.tree.parts, self.tree.roots,
-            self.leaf_counts, len(self.feature_ids), self.settings, out,
-        )  # fmt: skip
+            ids,
+            values,
+            ops,
+            op_rows,
+            targets,
+            start,
+            self.tree.parts,
+            self.tree.roots,
+            self.leaf_counts,
+            len(self.feature_ids),
+            self.settings,
+            out,
+        )

@@ -116,8 +116,7 @@ def _majority(counts, slot, n_classes, out):
 
 
 @nb.njit(cache=True)
-def leaf_scores(counts, seen, leaves, observers, slot, dense, n_classes, settings, unknown, mc,
-                nb):  # fmt: skip
+def leaf_scores(counts, seen, leaves, observers, slot, dense, n_classes, settings, unknown, mc, nb):
     """A leaf's majority and (unless it only ever predicts by majority) naive Bayes
     probabilities into ``mc`` and ``nb``; returns whether it predicts by majority.
     ``unknown``: the row's total value of features the leaf has not observed (which a
@@ -473,9 +472,21 @@ def new_leaf(tree, depth, weights, n_classes):
 
 @nb.njit(cache=True)
 def learn_leaf(
-    tree, node, leaf_count, ids, values, dense, k, weight, n_classes, n_features, settings,
-    subspace, work, scored,
-):  # fmt: skip
+    tree,
+    node,
+    leaf_count,
+    ids,
+    values,
+    dense,
+    k,
+    weight,
+    n_classes,
+    n_features,
+    settings,
+    subspace,
+    work,
+    scored,
+):
     """Learn a row of class k (weighted) at a leaf node; attempt a split every grace period.
     With ``scored``, ``work[3]`` and ``work[4]`` hold the leaf's :func:`leaf_scores` for
     the row already. Returns whether it split."""
@@ -484,8 +495,9 @@ def learn_leaf(
     if settings[LEAF_MODE] == ADAPTIVE:
         mc, nb = work[3], work[4]
         if not scored:
-            leaf_scores(counts, seen, leaves, observers, slot, dense, n_classes, settings, 0.0,
-                        mc, nb)  # fmt: skip
+            leaf_scores(
+                counts, seen, leaves, observers, slot, dense, n_classes, settings, 0.0, mc, nb
+            )
         if _argmax(mc, n_classes) == k and mc[k] > 0.0:
             leaves[slot, MC_HITS] += weight
         if _argmax(nb, n_classes) == k and nb[k] > 0.0:
@@ -508,9 +520,20 @@ def tree_work(n_classes):
 
 @nb.njit(cache=True)
 def run_tree_ops(
-    ids, values, ops, op_rows, targets, start, tree, roots, leaf_counts, n_classes,
-    n_features, settings, out,
-):  # fmt: skip
+    ids,
+    values,
+    ops,
+    op_rows,
+    targets,
+    start,
+    tree,
+    roots,
+    leaf_counts,
+    n_classes,
+    n_features,
+    settings,
+    out,
+):
     """A schedule over one tree (``roots[0]``): predict rows (``out``), learn them, or both
     in that order, from operation ``start``. Returns where it stopped: at the end, or before
     an operation that could split with no room for two more nodes (the caller grows the
@@ -530,15 +553,36 @@ def run_tree_ops(
             if settings[LEAF_MODE] == MULTINOMIAL:
                 unseen = _unseen(ids[row], values[row], observers, nodes[node, SLOT], n_classes)
             majority = leaf_scores(
-                counts, seen, leaves, observers, nodes[node, SLOT], dense, n_classes, settings,
-                unseen, work[3], work[4],
-            )  # fmt: skip
+                counts,
+                seen,
+                leaves,
+                observers,
+                nodes[node, SLOT],
+                dense,
+                n_classes,
+                settings,
+                unseen,
+                work[3],
+                work[4],
+            )
             out[i, :n_classes] = work[3, :n_classes] if majority else work[4, :n_classes]
         if op != 0:
             split = learn_leaf(
-                tree, node, leaf_counts[0], ids[row], values[row], dense, int(targets[i]),
-                1.0, n_classes, n_features, settings, 0.0, work, op == 2,
-            )  # fmt: skip
+                tree,
+                node,
+                leaf_counts[0],
+                ids[row],
+                values[row],
+                dense,
+                int(targets[i]),
+                1.0,
+                n_classes,
+                n_features,
+                settings,
+                0.0,
+                work,
+                op == 2,
+            )
             leaf_counts[0] += split
             counters[N_LEARNED] += 1
         scatter(ids[row], values[row], dense, False)

@@ -111,8 +111,9 @@ def _coarsen(bins, n_bins, below):
         wa, wb = bins[a, BIN_W], bins[a + 1, BIN_W]
         w = wa + wb
         x = (bins[a, BIN_X] * wa + bins[a + 1, BIN_X] * wb) / w if w > 0.0 else 0.0
-        _, y, s = _merged(wa, bins[a, BIN_Y], bins[a, BIN_M2], wb, bins[a + 1, BIN_Y],
-                          bins[a + 1, BIN_M2])  # fmt: skip
+        _, y, s = _merged(
+            wa, bins[a, BIN_Y], bins[a, BIN_M2], wb, bins[a + 1, BIN_Y], bins[a + 1, BIN_M2]
+        )
         bins[j, BIN_W], bins[j, BIN_X], bins[j, BIN_Y], bins[j, BIN_M2] = w, x, y, s
     cleared = range(half) if below else range(half, n_bins)
     for j in cleared:
@@ -285,8 +286,9 @@ def learn_regression_leaf(
         leaves[slot, MEAN_ERROR] = min(decay * leaves[slot, MEAN_ERROR] + e_mean**2, _HUGE)
         leaves[slot, MODEL_ERROR] = min(decay * leaves[slot, MODEL_ERROR] + e_model**2, _HUGE)
     if mode != LEAF_MEAN:
-        _learn_linear(observers, leaves, slot, ids, values, y, weight, settings[LEARNING_RATE],
-                      n_bins)  # fmt: skip
+        _learn_linear(
+            observers, leaves, slot, ids, values, y, weight, settings[LEARNING_RATE], n_bins
+        )
     _add(counts[slot], y, weight)
     _add(seen[slot], y, weight)
     for s in range(len(ids)):
@@ -306,9 +308,19 @@ def regression_work(n_features):
 
 @nb.njit(cache=True)
 def run_regression_tree_ops(
-    ids, values, ops, op_rows, targets, start, tree, roots, leaf_counts, n_features,
-    settings, out,
-):  # fmt: skip
+    ids,
+    values,
+    ops,
+    op_rows,
+    targets,
+    start,
+    tree,
+    roots,
+    leaf_counts,
+    n_features,
+    settings,
+    out,
+):
     """A schedule over one regression tree (``roots[0]``): predict rows (``out[:, 0]``),
     learn them, or both in that order, from operation ``start``. Returns where it stopped
     (before an operation with no room for a split, as the classification trees do)."""
@@ -322,13 +334,28 @@ def run_regression_tree_ops(
         node = find_leaf(nodes, thresholds, ids[row], values[row], roots[0])
         if ops[i] != 1:
             out[i, 0] = leaf_value(
-                counts, leaves, observers, nodes[node, SLOT], ids[row], values[row],
-                int(settings[LEAF_MODE]), n_bins,
-            )  # fmt: skip
+                counts,
+                leaves,
+                observers,
+                nodes[node, SLOT],
+                ids[row],
+                values[row],
+                int(settings[LEAF_MODE]),
+                n_bins,
+            )
         if ops[i] != 0:
             leaf_counts[0] += learn_regression_leaf(
-                tree, node, leaf_counts[0], ids[row], values[row], targets[i], 1.0,
-                n_features, settings, 0.0, work,
-            )  # fmt: skip
+                tree,
+                node,
+                leaf_counts[0],
+                ids[row],
+                values[row],
+                targets[i],
+                1.0,
+                n_features,
+                settings,
+                0.0,
+                work,
+            )
             counters[N_LEARNED] += 1
     return len(ops)
