@@ -21,7 +21,17 @@ FILE = "ml-100k.inter.gz"
 
 @dataclass
 class Ratings:
-    """Ratings in time order: ``columns`` (``user``, ``item``), ``ratings``, ``timestamps``."""
+    """Ratings in time order.
+
+    Parameters
+    ----------
+    columns
+        The ``user`` and ``item`` of each rating.
+    ratings
+        The ratings.
+    timestamps
+        When each was given (seconds since the epoch).
+    """
 
     columns: dict[str, np.ndarray]
     ratings: np.ndarray

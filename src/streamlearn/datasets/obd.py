@@ -32,8 +32,21 @@ CONTEXT = ("user_feature_0", "user_feature_1", "user_feature_2", "user_feature_3
 
 @dataclass
 class BanditLog:
-    """Logged decisions: contexts (columns), the actions taken, their rewards and the
-    logging policy's propensities."""
+    """Logged decisions of a bandit policy.
+
+    Parameters
+    ----------
+    contexts
+        The context of each decision, by column.
+    actions
+        The action taken (``0 .. n_actions - 1``).
+    rewards
+        The reward it got.
+    propensities
+        The probability the logging policy gave the action taken.
+    n_actions
+        How many actions there were to choose from.
+    """
 
     contexts: dict[str, np.ndarray]
     actions: np.ndarray

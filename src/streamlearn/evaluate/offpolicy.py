@@ -34,7 +34,17 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Estimate:
-    """A policy value with its confidence interval; ``n``: the events it rests on."""
+    """A policy value with its confidence interval.
+
+    Parameters
+    ----------
+    value
+        The estimated value (mean reward per decision).
+    low, high
+        The confidence interval's bounds.
+    n
+        The logged decisions the estimate rests on.
+    """
 
     value: float
     low: float

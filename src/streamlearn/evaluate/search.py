@@ -36,7 +36,15 @@ from streamlearn.features.columns import as_columns, n_rows, rows
 
 @dataclass
 class SearchResult:
-    """The winning rate and every candidate's record, best first."""
+    """The winning rate and every candidate's record.
+
+    Parameters
+    ----------
+    best
+        The learning rate that did best.
+    table
+        Every candidate's record (its rate and metrics), best first.
+    """
 
     best: float
     table: list[dict[str, Any]] = field(default_factory=list)

@@ -51,7 +51,19 @@ _NUMBER_TYPES = (int, float, np.integer, np.floating, bool, np.bool_)
 @dataclass
 class EncodedEvent:
     """One event as 32-bit feature hashes and values, plus the raw numbers the scaler learns
-    from. A model maps a hash to its weight with ``hash & (table size - 1)``."""
+    from. A model maps a hash to its weight with ``hash & (table size - 1)``.
+
+    Parameters
+    ----------
+    hashes
+        The 32-bit hash of each feature (interactions included).
+    values
+        Each feature's value (1 for a category, the scaled number for a numeric column).
+    numbers
+        The numeric columns' names and raw values, for the scaler.
+    seen
+        The names of the columns the event had.
+    """
 
     hashes: np.ndarray
     values: np.ndarray

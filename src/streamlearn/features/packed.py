@@ -65,8 +65,23 @@ def typed_reads(
 
 @dataclass
 class Layout:
-    """What the packed events of one key set share: the packing code, the plan, and the
-    scaler whose statistics rows the plan names."""
+    """What the packed events of one key set share.
+
+    Parameters
+    ----------
+    pack
+        Packs an event's values into bytes (None: the event does not fit this layout).
+    plan
+        The compiled featurizer's plan: one row per feature to emit.
+    scaler
+        The online scaler whose statistics rows the plan names.
+    standardize
+        Whether numeric values are standardized.
+    numbers, seeds, names
+        The numeric columns' positions in packing order, their hash seeds and their names.
+    unscaled
+        Some numeric column has no statistics yet.
+    """
 
     pack: Callable[[dict], bytes | None]
     plan: np.ndarray

@@ -31,7 +31,19 @@ class RowModel(HashedModel, ServesRows, ServedByCopies):
     """A learner whose kernel reads rows of feature ids (see the module doc). Subclasses
     keep their arrays (:meth:`_arrays`, :meth:`_load_arrays`), make room for the classes
     and features in use (:meth:`_fit`), say what an operation gives (:meth:`_out_width`)
-    and run a schedule in :meth:`_kernel`."""
+    and run a schedule in :meth:`_kernel`.
+
+    Parameters
+    ----------
+    features, feature_settings
+        The featurizer (a :class:`~streamlearn.features.FeatureHasher`, or its settings), and
+        the settings a fresh one gets.
+    feature_cap
+        The most distinct features numbered; a feature beyond them is not seen (memory stays
+        bounded).
+    standardize
+        Whether numeric features are standardized online.
+    """
 
     def __init__(
         self,
@@ -156,8 +168,9 @@ class RowModel(HashedModel, ServesRows, ServedByCopies):
 
 
 class ClassRows(RowModel, MulticlassClassifier):
-    """A :class:`RowModel` of classes (labels str, int or bool, new ones at any time),
-    whose kernel takes class ids and gives a probability per class."""
+    """A :class:`RowModel` of classes (labels str, int or bool, new ones at any time). Its
+    parameters are the subclass's; ``max_classes`` bounds the classes it numbers.
+    """
 
     max_classes: int
     index: ClassIndex
@@ -209,7 +222,9 @@ class ClassRows(RowModel, MulticlassClassifier):
 
 
 class ValueRows(RowModel, Regressor):
-    """A :class:`RowModel` of a number, whose kernel takes targets and gives one value."""
+    """A :class:`RowModel` of a number, whose kernel takes targets and gives predictions.
+    Its parameters are the subclass's.
+    """
 
     def _out_width(self) -> int:
         return 1

@@ -31,7 +31,19 @@ SERVE, LABEL, EXPIRE, LATE = 0, 1, 2, 3
 
 @dataclass
 class Operations:
-    """Label-side operations: where (key), what (kind), whose (offset, id), with what target."""
+    """Label-side operations of a schedule.
+
+    Parameters
+    ----------
+    keys
+        Where each falls in the stream (its key: an offset or a time).
+    kinds
+        What it is (a label, an expiry, a late label).
+    offsets, ids
+        Whose it is: its event's offset and id (int64, or object for text ids).
+    targets
+        The label to learn.
+    """
 
     keys: np.ndarray
     kinds: np.ndarray

@@ -10,7 +10,36 @@ from typing import Any
 
 @dataclass
 class RunSummary:
-    """What a run did; counters and metrics cover the whole stream, across restarts."""
+    """What a run did; counters and metrics cover the whole stream, across restarts.
+
+    Parameters
+    ----------
+    served, learned, expired, late, unlabeled, rejected
+        The champion's counts: events served, labels learned, events whose label did not come
+        in time, labels that came after it, events with no label, rows and labels rejected.
+    offset
+        The offset of the last event served.
+    resumed_from
+        The version the run resumed from (None: a fresh run).
+    stopped
+        The run stopped on request (a signal, the service's shutdown).
+    served_this_run
+        Events served since this process started.
+    seconds, cpu_seconds
+        Wall-clock and CPU seconds of this run.
+    metrics
+        The champion's progressive metrics.
+    versions
+        The versions saved.
+    drifts, rollbacks, promotions
+        The drifts detected, and the rollbacks and promotions made, as records.
+    challengers
+        Each challenger's name, counts and metrics.
+    checkpoint_failures
+        Periodic checkpoints that could not be written.
+    batch_events, batch_seconds
+        The last micro-batch: its events and the seconds it took.
+    """
 
     served: int = 0
     learned: int = 0

@@ -78,8 +78,13 @@ class Event(BaseModel):
 
 
 class LabelledEvent(Event):
-    """An event to learn: as :class:`Event`, with its ``label`` (null: it comes later by
-    id)."""
+    """An event to learn.
+
+    Parameters
+    ----------
+    label
+        Its label (null: it comes later, by id); the rest as for :class:`Event`.
+    """
 
     label: Label | None = None
 
@@ -118,7 +123,13 @@ class PredictRequest(BaseModel):
 
 
 class LearnRequest(BaseModel):
-    """Events to learn (``events``: at most 10,000 :class:`LabelledEvent`)."""
+    """Events to learn.
+
+    Parameters
+    ----------
+    events
+        At most 10,000 :class:`LabelledEvent`.
+    """
 
     model_config = ConfigDict(extra="forbid")
     events: list[LabelledEvent] = Field(..., min_length=1, max_length=MAX_EVENTS)
@@ -146,8 +157,17 @@ class RankRequest(BaseModel):
 
 
 class FeedbackItem(BaseModel):
-    """A label for an event served earlier: its ``id``, the ``label`` and, for a multi-task
-    model, the ``task`` it is for."""
+    """A label for an event served earlier.
+
+    Parameters
+    ----------
+    id
+        The event's id.
+    label
+        Its label.
+    task
+        For a multi-task model: the task it is for (a ranker's ``click``, ``like`` …).
+    """
 
     model_config = ConfigDict(extra="forbid")
     id: Id
@@ -182,8 +202,13 @@ class FeedbackRequest(BaseModel):
 
 
 class RollbackRequest(BaseModel):
-    """Serve an earlier ``version`` (by default the previous champion, else the champion's
-    parent)."""
+    """Serve an earlier version.
+
+    Parameters
+    ----------
+    version
+        The version to serve (default: the previous champion, else the champion's parent).
+    """
 
     model_config = ConfigDict(extra="forbid")
     version: Text | None = None

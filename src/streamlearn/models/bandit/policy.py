@@ -33,7 +33,17 @@ DEFAULT_EXPLORE = {"greedy": 0.1, "ucb": 1.0, "thompson": 1.0, "softmax": 0.1}
 
 @dataclass(frozen=True)
 class Decision:
-    """An arm chosen for a context, with the probability the policy gave it."""
+    """An arm chosen for a context, with the probability the policy gave it.
+
+    Parameters
+    ----------
+    arm
+        The arm chosen.
+    propensity
+        The probability the policy gave it (what off-policy evaluation divides by).
+    probabilities
+        Every arm's probability.
+    """
 
     arm: Hashable
     propensity: float
@@ -42,8 +52,18 @@ class Decision:
 
 @dataclass
 class Outcomes:
-    """What a batch of decisions gave: the arms, their propensities, and (when asked) every
-    arm's probability and expected reward per event (one column per arm, in ``arms``)."""
+    """What a batch of decisions gave.
+
+    Parameters
+    ----------
+    arms
+        The arm chosen for each event.
+    propensities
+        The probability the policy gave each.
+    probabilities, expected
+        When asked: every arm's probability and expected reward per event (one column per
+        arm, in the policy's order of arms).
+    """
 
     arms: list[Hashable]
     propensities: np.ndarray

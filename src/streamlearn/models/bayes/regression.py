@@ -38,7 +38,15 @@ COVARIANCES = ("full", "diagonal")
 
 @dataclass(frozen=True)
 class Gaussian:
-    """A predictive distribution."""
+    """A predictive distribution.
+
+    Parameters
+    ----------
+    mean
+        The predicted value.
+    variance
+        Its predictive variance (noise and the weights' uncertainty).
+    """
 
     mean: float
     variance: float

@@ -23,6 +23,11 @@ LR, L1, L2, ALPHA, BETA, EPS, POWER_T, INTERCEPT_LR, SCALE_TARGET, ROOT_N_CAP = 
 
 @dataclass(frozen=True)
 class Optimizer:
+    """An optimizer of a linear model's weights (see :class:`SGD`, :class:`AdaGrad`,
+    :class:`FTRL`): its settings, and its ``code`` in the compiled kernels. Its subclasses
+    document their parameters.
+    """
+
     name: ClassVar[str] = ""
     code: ClassVar[int] = -1
 

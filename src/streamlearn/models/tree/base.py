@@ -43,7 +43,28 @@ NO_DEPTH_LIMIT = 1 << 30
 class TreeModel(RowModel):
     """What every Hoeffding-tree learner shares: settings and the tree arrays. Subclasses
     say what a leaf holds (:meth:`_stat_width`), what an operation gives
-    (:meth:`_out_width`) and run a schedule in :meth:`_kernel`."""
+    (:meth:`_out_width`) and run a schedule in :meth:`_kernel`.
+
+    Parameters
+    ----------
+    grace_period, delta, tau
+        Events a leaf sees between split attempts, the Hoeffding bound's confidence, and the
+        tie-breaking threshold (as River's).
+    leaf_prediction
+        What a leaf predicts (one of the subclass's ``leaf_predictions``).
+    max_depth, max_leaves
+        The deepest a tree grows (None: no limit) and the most leaves of all its trees (the
+        memory cap).
+    feature_cap, features, feature_settings, standardize
+        As for :class:`~streamlearn.models.rows.RowModel`.
+    seed
+        Seeds the random choices (feature subspaces, bagging weights).
+    n_roots
+        Trees in the arrays (a forest's members).
+    bins
+        A regressor's histogram bins per leaf and feature (0: a classifier's Gaussian
+        observers).
+    """
 
     leaf_predictions: ClassVar[dict[str, int]]
 
@@ -146,7 +167,9 @@ class TreeModel(RowModel):
 
 
 class OneTree:
-    """A learner of one tree (tree 0 of its arrays)."""
+    """A learner of one tree (tree 0 of its arrays). Takes no parameters: it reads the
+    tree of the class it is mixed into.
+    """
 
     tree: TreeArrays
 
@@ -166,8 +189,20 @@ class OneTree:
 
 
 class TreeClassifier(TreeModel, ClassRows):
-    """A classifier made of Hoeffding trees (see :class:`HoeffdingTreeClassifier` for the
-    settings)."""
+    """A classifier made of Hoeffding trees.
+
+    Parameters
+    ----------
+    n_splits, min_branch_fraction
+        Candidate thresholds per numeric feature, and the smallest share of a leaf's weight a
+        branch may get.
+    max_classes
+        The most classes numbered.
+    grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap
+        As for :class:`TreeModel` (see :class:`HoeffdingTreeClassifier`).
+    features, feature_settings, seed, n_roots
+        As for :class:`TreeModel`.
+    """
 
     leaf_predictions: ClassVar[dict[str, int]] = {
         "mc": MAJORITY,
@@ -223,8 +258,23 @@ class TreeClassifier(TreeModel, ClassRows):
 
 
 class TreeRegressor(TreeModel, ValueRows):
-    """A regressor made of Hoeffding trees (see :class:`HoeffdingTreeRegressor` for the
-    settings)."""
+    """A regressor made of Hoeffding trees.
+
+    Parameters
+    ----------
+    n_bins, bin_width
+        The histogram bins per leaf and feature (an even number), and the first bins' width
+        in standardized units (it doubles as values spread).
+    min_samples_split
+        Weight a split must send down each branch.
+    learning_rate, model_selector_decay
+        The leaf models' rate, and the decay of the errors that choose between a leaf's mean
+        and its model (``adaptive`` leaves).
+    grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap
+        As for :class:`TreeModel` (see :class:`HoeffdingTreeRegressor`).
+    features, feature_settings, seed, n_roots
+        As for :class:`TreeModel`.
+    """
 
     leaf_predictions: ClassVar[dict[str, int]] = {
         "mean": LEAF_MEAN,

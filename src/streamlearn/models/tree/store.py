@@ -77,7 +77,20 @@ class FeatureIds:
 class TreeArrays:
     """Nodes, leaf slots and observers of one tree or of a forest's trees (a pool they share:
     ``roots`` names each tree's root node, -1 for none). A classifier's observers hold one
-    row per class; with ``bins``, a regressor's hold that many rows per feature."""
+    row per class; with ``bins``, a regressor's hold that many rows per feature.
+
+    Parameters
+    ----------
+    n_roots
+        The trees in the pool.
+    seed
+        Seeds the pool's random numbers.
+    bins
+        A regressor's bins per leaf and feature (0: a classifier's).
+
+    >>> TreeArrays(n_roots=2).roots.tolist()
+    [-1, -1]
+    """
 
     def __init__(self, n_roots: int = 1, seed: int = 0, bins: int = 0) -> None:
         slots = 4

@@ -18,8 +18,23 @@ ID_KINDS = (int, str)
 
 @dataclass
 class Taken:
-    """What :meth:`JoinStore.take` found: ``found[i]`` for each asked id; rows, predictions,
-    versions and offsets of the found ones, in the order asked."""
+    """What :meth:`JoinStore.take` found.
+
+    Parameters
+    ----------
+    found
+        For each id asked, whether an entry waited for it.
+    rows
+        The found entries' rows as served, in the order asked.
+    predictions
+        The predictions they were served with.
+    served_offsets
+        Their offsets in the stream.
+    versions
+        The model version that served each.
+    deadlines
+        When each would have expired.
+    """
 
     found: np.ndarray
     rows: Rows

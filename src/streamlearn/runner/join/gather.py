@@ -15,11 +15,26 @@ from streamlearn.streams import EventBatch
 
 @dataclass
 class Gathered:
-    """Where each due operation's row is (-1: none), the prediction it was served with
-    where known now (NaN for this batch's events: not made yet), every row stacked (the
-    batch's, then the taken ones), what was taken, the due labels for events not served yet
-    (by index), how many labels found no entry (late), and the offset of each operation's
-    event (a label by id: that of the entry it found)."""
+    """The rows and predictions that a schedule's due operations need.
+
+    Parameters
+    ----------
+    row_of
+        Where each due operation's row is in ``rows`` (-1: none).
+    served_of
+        The prediction its event was served with, where known now (NaN for this batch's
+        events: not made yet).
+    rows
+        Every row stacked: the batch's, then the taken ones.
+    taken
+        What was taken from the join store (None: nothing).
+    early
+        The due labels for events not served yet (by index).
+    late
+        How many labels found no entry.
+    offsets
+        The offset of each operation's event (a label by id: that of the entry it found).
+    """
 
     row_of: np.ndarray
     served_of: np.ndarray
