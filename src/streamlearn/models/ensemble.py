@@ -218,6 +218,20 @@ class HedgeRegressor(_Hedge, Regressor):
     ----------
     members, eta, discount
         As for :class:`HedgeClassifier` (the members are regressors).
+
+    Example
+    -------
+    >>> from streamlearn.datasets import synth
+    >>> from streamlearn.evaluate.metrics import MAE
+    >>> from streamlearn.models import LinearRegression, SGD
+    >>> table = synth.tabular_stream(20_000, columns="numeric", task="regression", seed=1)
+    >>> members = [LinearRegression(SGD(lr=lr), bits=12) for lr in (0.001, 0.01, 0.1)]
+    >>> ensemble = HedgeRegressor(members, eta=0.5)
+    >>> predicted = ensemble.predict_learn_many(table.drop(["target"]), table["target"])
+    >>> mae = MAE()
+    >>> mae.update_many(table["target"].to_numpy(), predicted)
+    >>> round(mae.get(), 3), [round(w, 2) for w in ensemble.weights]
+    (1.392, [1.0, 0.0, 0.0])
     """
 
     def predict_one(self, x: Mapping[str, Any]) -> float:

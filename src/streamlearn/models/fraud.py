@@ -40,6 +40,14 @@ class ScoreThreshold:
         The share of legitimate events that may score above the threshold.
     half_life
         Events after which a score's weight in the histogram has halved.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> threshold = ScoreThreshold(budget=0.01)
+    >>> threshold.add(np.random.default_rng(0).beta(2, 8, 10_000))  # legitimate scores
+    >>> threshold.value  # 1% of them score above it
+    0.543
     """
 
     def __init__(self, budget: float, half_life: float = 50_000.0) -> None:

@@ -406,6 +406,20 @@ class TorchRegressor(_Neural, Regressor):
     ----------
     **options
         As for :class:`TorchClassifier` (``factory``, ``batch_size``, ``lr``, ``features``…).
+
+    Example
+    -------
+    >>> from streamlearn.datasets import synth
+    >>> from streamlearn.evaluate.metrics import MAE
+    >>> table = synth.tabular_stream(20_000, columns="numeric", task="regression", seed=1)
+    >>> net = TorchRegressor(bits=8, batch_size=64, lr=0.01, seed=0)
+    >>> predicted = net.predict_learn_many(table.drop(["target"]), table["target"])
+    >>> first, last = MAE(), MAE()
+    >>> y = table["target"].to_numpy()
+    >>> first.update_many(y[:2000], predicted[:2000])
+    >>> last.update_many(y[-2000:], predicted[-2000:])
+    >>> round(first.get(), 1), round(last.get(), 1)  # it learns as the events come
+    (10.3, 1.0)
     """
 
     def _output(self, raw):

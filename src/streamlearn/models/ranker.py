@@ -312,6 +312,19 @@ class FeedbackBuffer:
         How long an impression waits for its feedback (in the units of its times).
     defaults
         A task's label when no feedback for it came (default: the ranker's).
+
+    Example
+    -------
+    >>> ranker = EngagementRanker({"click": "binary", "dwell": "regression"}, bits=12)
+    >>> buffer = FeedbackBuffer(ranker, window=60.0)
+    >>> buffer.served("e1", {"user": "u1", "post": "p1"}, now=0.0)
+    >>> buffer.served("e2", {"user": "u2", "post": "p2"}, now=30.0)
+    >>> buffer.feedback("e1", "click", 1.0), buffer.feedback("e9", "click", 1.0)
+    (True, False)
+    >>> buffer.flush(now=61.0), len(buffer.waiting)  # e1's window has closed
+    (1, 1)
+    >>> len(ranker.rank({"user": "u1"}, [{"post": "p1"}, {"post": "p2"}]))
+    2
     """
 
     def __init__(

@@ -365,7 +365,30 @@ class BPRMF(Factorization):
     positive interaction is ranked above ``negatives`` sampled items the user has not seen.
     ``y`` is the interaction's strength: events with ``y <= 0`` are scored, not learned.
 
-    Parameters as :class:`BiasedMF`, plus ``negatives`` (pairs per positive).
+    Parameters
+    ----------
+    negatives
+        Sampled items ranked below each positive.
+    n_factors, lr_bias, lr_latent, l2_bias, l2_latent, init_std, seed, user_key, item_key
+        As for :class:`BiasedMF`.
+
+    Example
+    -------
+    Ratings of 4 or 5 are the interactions; each is scored before it is learned. The item
+    a user liked next ranks above a random item 88% of the time at the end of the stream:
+
+    >>> import numpy as np
+    >>> from streamlearn.datasets import synth
+    >>> columns, ratings = synth.ratings(50_000, seed=1)
+    >>> liked = (ratings >= 4).astype(float)
+    >>> model = BPRMF(n_factors=8, seed=1)
+    >>> scores = model.predict_learn_many(columns, liked)
+    >>> last = liked[-5000:] > 0
+    >>> users = columns["user"][-5000:][last]
+    >>> other = np.random.default_rng(0).integers(0, 300, len(users))
+    >>> ranked_above = scores[-5000:][last] > model.predict_many({"user": users, "item": other})
+    >>> round(float(ranked_above.mean()), 2)
+    0.88
     """
 
     task = Task.RANKING
