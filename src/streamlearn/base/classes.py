@@ -1,10 +1,4 @@
-"""Class labels of a multiclass learner: validated, numbered in order of first appearance.
-
->>> from streamlearn.base.classes import ClassIndex
->>> index = ClassIndex()
->>> index.ids(["b", "a", "b", 3.0]).tolist(), index.labels
-([0, 1, 0, 2], ['b', 'a', 3])
-"""
+"""Class labels of a multiclass learner: validated, numbered in order of first appearance."""
 
 from __future__ import annotations
 
@@ -52,6 +46,13 @@ class ClassIndex:
         The labels known from the start, in the order of their ids.
     limit
         At most this many classes: a label that would be one more is refused.
+
+    Example
+    -------
+    >>> from streamlearn.base.classes import ClassIndex
+    >>> index = ClassIndex()
+    >>> index.ids(["b", "a", "b", 3.0]).tolist(), index.labels
+    ([0, 1, 0, 2], ['b', 'a', 3])
     """
 
     def __init__(self, labels: list | None = None, limit: int = MAX_CLASSES) -> None:

@@ -4,15 +4,6 @@ buckets of events, for plots.
 Buckets start one event wide; whenever there are ``2 * points`` of them, neighbours merge
 and the width doubles, so a stream of any length ends with between ``points`` and
 ``2 * points`` buckets of equal width (and a last partial one).
-
->>> import numpy as np
->>> from streamlearn.evaluate.metrics import Accuracy
->>> curve = Curve(Accuracy(), points=2)
->>> curve.update_many(np.array([1, 1, 0, 0, 1]), np.array([0.9, 0.8, 0.7, 0.6, 0.9]))
->>> curve.update_many(np.array([1, 1]), np.array([0.9, 0.1]))
->>> events, means = curve.series()
->>> events.tolist(), means.tolist()
-([2, 4, 6, 7], [1.0, 0.0, 1.0, 0.0])
 """
 
 from __future__ import annotations
@@ -47,6 +38,17 @@ class Curve:
         The metric whose per-event values are bucketed.
     points
         How many buckets the curve keeps; neighbours merge as the stream grows.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from streamlearn.evaluate.metrics import Accuracy
+    >>> curve = Curve(Accuracy(), points=2)
+    >>> curve.update_many(np.array([1, 1, 0, 0, 1]), np.array([0.9, 0.8, 0.7, 0.6, 0.9]))
+    >>> curve.update_many(np.array([1, 1]), np.array([0.9, 0.1]))
+    >>> events, means = curve.series()
+    >>> events.tolist(), means.tolist()
+    ([2, 4, 6, 7], [1.0, 0.0, 1.0, 0.0])
     """
 
     def __init__(self, metric: MeanMetric, points: int = 500) -> None:

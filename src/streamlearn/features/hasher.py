@@ -6,12 +6,6 @@ by name, then the crosses of each interaction (the models keep their own interce
 keep one weight per column and carry their value. Missing values, ``None``, empty strings,
 NaN and ±inf are absent: they touch no weight; so are numbers beyond ±1e12, which no online
 scaling could take in without being wrecked by them.
-
->>> from streamlearn.features.hasher import FeatureHasher
->>> hasher = FeatureHasher(bits=8, interactions=[("user", "ad")], standardize=False)
->>> event = hasher.encode_one({"user": "u1", "ad": "a9", "price": 2.5})
->>> len(event.hashes), event.values.tolist()
-(4, [1.0, 2.5, 1.0, 1.0])
 """
 
 from __future__ import annotations
@@ -151,6 +145,14 @@ class FeatureHasher:
         A number beyond ±``max_value`` is absent, as NaN is (default 1e12): one absurd value
         would otherwise widen its column's running spread for good. Set it to what the
         data can hold (a price, an amount): the scaling then stays sound.
+
+    Example
+    -------
+    >>> from streamlearn.features.hasher import FeatureHasher
+    >>> hasher = FeatureHasher(bits=8, interactions=[("user", "ad")], standardize=False)
+    >>> event = hasher.encode_one({"user": "u1", "ad": "a9", "price": 2.5})
+    >>> len(event.hashes), event.values.tolist()
+    (4, [1.0, 2.5, 1.0, 1.0])
     """
 
     straight_line = True  # one-event encoding through the code made for each key set

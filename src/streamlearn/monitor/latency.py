@@ -3,16 +3,6 @@
 Each slice of the window is a DDSketch (relative-accuracy quantiles: a p99 within 1% of
 the true value whatever the distribution); the window's quantiles come from merging the
 live slices, so old latencies age out without keeping every value.
-
->>> window = LatencyWindow(seconds=60)
->>> for ms in range(1, 101):
-...     window.add(ms / 1000, now=0.0)
->>> [round(q * 1000) for q in window.quantiles((0.5, 0.99), now=1.0)]
-[50, 99]
->>> window.quantiles((0.5,), now=120.0)  # the window has moved past them
-[nan]
->>> window.count, round(window.total, 3)  # lifetime totals (a Prometheus summary's)
-(100, 5.05)
 """
 
 from __future__ import annotations
@@ -38,6 +28,18 @@ class LatencyWindow:
         How far back the quantiles look.
     slices
         Steps in which the oldest values leave the window.
+
+    Example
+    -------
+    >>> window = LatencyWindow(seconds=60)
+    >>> for ms in range(1, 101):
+    ...     window.add(ms / 1000, now=0.0)
+    >>> [round(q * 1000) for q in window.quantiles((0.5, 0.99), now=1.0)]
+    [50, 99]
+    >>> window.quantiles((0.5,), now=120.0)  # the window has moved past them
+    [nan]
+    >>> window.count, round(window.total, 3)  # lifetime totals (a Prometheus summary's)
+    (100, 5.05)
     """
 
     def __init__(self, seconds: float = 60.0, slices: int = 6) -> None:

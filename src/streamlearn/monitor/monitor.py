@@ -6,18 +6,6 @@ counts); the monitor turns it into a point (with rates and latency percentiles a
 keeps the last ``max_points`` of them, plus a marker for every drift, rollback and
 promotion it has not seen before. The dashboard, ``/metrics`` and the terminal status read
 from here; nothing here runs per event.
-
->>> monitor = Monitor(clock=lambda: 100.0)
->>> lane = {"lane": "champion", "model": "LogisticRegression", "version": "v1",
-...         "metrics": {"rolling_log_loss": 0.41}}
->>> _ = monitor.observe({"served": 10, "learned": 8, "lanes": [lane]}, now=100.0)
->>> point = monitor.observe({"served": 30, "learned": 28, "lanes": [lane],
-...                          "drifts": [{"index": 20, "detector": "ADWIN", "action": "reset"}]},
-...                         now=102.0)
->>> point["updates_per_second"], point["lanes"]["champion"]["rolling_log_loss"]
-(10.0, 0.41)
->>> [(m["kind"], m["text"]) for m in monitor.markers]
-[('drift', 'ADWIN at event 20: reset')]
 """
 
 from __future__ import annotations
@@ -49,6 +37,20 @@ class Monitor:
         The window of the latency percentiles.
     clock
         Wall-clock time in seconds (tests pass their own).
+
+    Example
+    -------
+    >>> monitor = Monitor(clock=lambda: 100.0)
+    >>> lane = {"lane": "champion", "model": "LogisticRegression", "version": "v1",
+    ...         "metrics": {"rolling_log_loss": 0.41}}
+    >>> _ = monitor.observe({"served": 10, "learned": 8, "lanes": [lane]}, now=100.0)
+    >>> point = monitor.observe({"served": 30, "learned": 28, "lanes": [lane],
+    ...                          "drifts": [{"index": 20, "detector": "ADWIN", "action": "reset"}]},
+    ...                         now=102.0)
+    >>> point["updates_per_second"], point["lanes"]["champion"]["rolling_log_loss"]
+    (10.0, 0.41)
+    >>> [(m["kind"], m["text"]) for m in monitor.markers]
+    [('drift', 'ADWIN at event 20: reset')]
     """
 
     def __init__(

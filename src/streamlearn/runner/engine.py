@@ -14,19 +14,6 @@ that loads, and ends with exactly the model an uninterrupted run would have. If 
 version's model and goes on from where the stream stands. A fresh run saves its starting
 model as the first version, so that every prediction names the version that made it (here:
 the start, 20,000 events, and the end).
-
->>> import tempfile
->>> from streamlearn.datasets import elec2
->>> from streamlearn.models import LogisticRegression
->>> from streamlearn.registry import LocalRegistry
->>> from streamlearn.streams import FileEvents
->>> from streamlearn.runner import Runner
->>> runner = Runner(LogisticRegression(bits=16), FileEvents(elec2.path(), "target"),
-...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
-...                 checkpoint_every=20_000)
->>> summary = runner.run()
->>> summary.served, summary.learned, len(summary.versions), round(summary.metrics["accuracy"], 2)
-(45312, 45312, 3, 0.77)
 """
 
 from __future__ import annotations
@@ -116,6 +103,23 @@ class Runner(Stepper):
     label_bounds
         The lowest and highest number label taken (a regression's, a reward, a ranker's
         engagement); any other is a dead letter.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> from streamlearn.streams import FileEvents
+    >>> from streamlearn.runner import Runner
+    >>> runner = Runner(LogisticRegression(bits=16), FileEvents(elec2.path(), "target"),
+    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
+    ...                 checkpoint_every=20_000)
+    >>> summary = runner.run()
+    >>> summary.served, summary.learned, len(summary.versions)
+    (45312, 45312, 3)
+    >>> round(summary.metrics["accuracy"], 2)
+    0.77
     """
 
     def __init__(

@@ -1,12 +1,5 @@
 """A micro-batch of events as the runner takes it: columns, labels, ids, offsets, keys (event
 time) and labels for earlier events by id; and the clock that stamps live events.
-
->>> import numpy as np
->>> ids = np.array(["a", "b"], object)
->>> batch = EventBatch({"x": np.array([1.0, 2.0])}, np.array([1.0, np.nan]), ids,
-...                    np.array([1, 2]), np.array([0.0, 1.0]))
->>> len(batch), batch.ids.tolist(), batch.slice(1, 2).offsets.tolist()
-(2, ['a', 'b'], [2])
 """
 
 from __future__ import annotations
@@ -270,6 +263,15 @@ class EventBatch:
         See above.
     served
         Events answered before they reached the runner (see :class:`Served`).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> ids = np.array(["a", "b"], object)
+    >>> batch = EventBatch({"x": np.array([1.0, 2.0])}, np.array([1.0, np.nan]), ids,
+    ...                    np.array([1, 2]), np.array([0.0, 1.0]))
+    >>> len(batch), batch.ids.tolist(), batch.slice(1, 2).offsets.tolist()
+    (2, ['a', 'b'], [2])
     """
 
     features: dict[str, Any]

@@ -1,11 +1,5 @@
 """Rejected rows: counted by kind of reason, the first few kept, all written to a JSON-lines
 file when asked (row and reason), so that a bad row is never lost and never learned.
-
->>> from streamlearn.streams import Reject
->>> log = RejectLog()
->>> log.add([Reject(3, "label 'x' is not a number"), Reject(9, "label 'y' is not a number")])
->>> log.count, log.by_reason
-(2, {'label … is not a number': 2})
 """
 
 from __future__ import annotations
@@ -29,6 +23,14 @@ class RejectLog:
     ----------
     path
         The JSON-lines file for every reject (row and reason); None: counted and kept only.
+
+    Example
+    -------
+    >>> from streamlearn.streams import Reject
+    >>> log = RejectLog()
+    >>> log.add([Reject(3, "label 'x' is not a number"), Reject(9, "label 'y' is not a number")])
+    >>> log.count, log.by_reason
+    (2, {'label … is not a number': 2})
     """
 
     path: Path | None = None
