@@ -48,6 +48,16 @@ class Report:
         One record per drift detected, with where and when.
     curves
         The metrics over time, when asked for.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.streams.files import FileSource
+    >>> batches = ((b.features, b.target) for b in FileSource(elec2.path(), "target"))
+    >>> report = progressive_val_score(LogisticRegression(bits=16), batches)
+    >>> report.events, round(report.metrics["accuracy"], 3), report.task
+    (45312, 0.823, 'binary')
     """
 
     events: int

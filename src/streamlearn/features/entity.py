@@ -15,15 +15,6 @@ The state is a table of rows (one per entity) updated by one compiled loop per b
 that a batch gives exactly what events one at a time would. :class:`EntityStore` keeps it
 in the process; :class:`RedisEntityStore` keeps rows in Redis hashes so that several
 workers share them (each batch reads its entities' rows, runs the same loop, writes back).
-
->>> store = EntityStore(half_lives=(3600.0,))
->>> f = store.transform_update(["card1", "card1", "card1"], [0.0, 60.0, 120.0],
-...                            [10.0, 12.0, 500.0])
->>> [round(float(v), 2) for v in f["amount_z"]], [round(float(v), 2) for v in f["velocity_3600"]]
-([0.0, 0.0, 31.62], [0.0, 0.99, 1.97])
->>> store.learn_labels(["card1"], [1.0])
->>> round(float(store.transform_update(["card1"], [180.0], [11.0])["fraud_rate"][0]), 3)
-0.05
 """
 
 from __future__ import annotations
@@ -87,6 +78,19 @@ class EntityStore:
         The velocity features' half-lives, in the time column's unit.
     prior, weight
         The label rate of an entity with no labels, and how many labels it is worth.
+
+    Example
+    -------
+    >>> store = EntityStore(half_lives=(3600.0,))
+    >>> f = store.transform_update(["card1", "card1", "card1"], [0.0, 60.0, 120.0],
+    ...                            [10.0, 12.0, 500.0])
+    >>> [round(float(v), 2) for v in f["amount_z"]]
+    [0.0, 0.0, 31.62]
+    >>> [round(float(v), 2) for v in f["velocity_3600"]]
+    [0.0, 0.99, 1.97]
+    >>> store.learn_labels(["card1"], [1.0])
+    >>> round(float(store.transform_update(["card1"], [180.0], [11.0])["fraud_rate"][0]), 3)
+    0.05
     """
 
     def __init__(

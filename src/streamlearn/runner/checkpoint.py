@@ -76,6 +76,16 @@ class CheckpointPolicy:
         Events between checkpoints (None: not by events).
     seconds
         Seconds between checkpoints (None: not by time).
+
+    Example
+    -------
+    >>> policy = CheckpointPolicy(every=1000, seconds=None)
+    >>> policy.count(600)
+    >>> policy.due(changed=lambda: True)
+    False
+    >>> policy.count(600)
+    >>> policy.due(changed=lambda: True)
+    True
     """
 
     def __init__(self, every: int | None, seconds: float | None) -> None:

@@ -1,12 +1,6 @@
 """Labels that do not come with their event: labels that came before it (two topics read
 side by side), and a multi-task model's feedback per task, collected while its event waits
 and learned when the event's window closes; and where in the stream a drift was detected.
-
->>> import numpy as np
->>> early = EarlyLabels(ttl=10.0)
->>> early.hold(np.array(["a"], object), np.array([1.0]), now=0.0)
->>> len(early), early.arrays()["values"].tolist()
-(1, [[1.0, 10.0]])
 """
 
 from __future__ import annotations
@@ -31,6 +25,14 @@ class EarlyLabels:
     ----------
     ttl
         How long a label waits for its event.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> early = EarlyLabels(ttl=10.0)
+    >>> early.hold(np.array(["a"], object), np.array([1.0]), now=0.0)
+    >>> len(early), early.arrays()["values"].tolist()
+    (1, [[1.0, 10.0]])
     """
 
     def __init__(self, ttl: float) -> None:

@@ -152,6 +152,13 @@ class FileSource:
         Keep rows whose (numeric) target is empty, with target NaN: events whose label has
         not come (a runner learns them when it does, or lets them expire). By default such
         rows are rejects.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> source = FileSource(elec2.path(), target="target")
+    >>> sum(len(batch.target) for batch in source), source.position == source.size
+    (45312, True)
     """
 
     def __init__(

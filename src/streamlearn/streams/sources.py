@@ -3,12 +3,6 @@
 An offset is an event's position in its stream (a file's data row number here; a Kafka
 partition offset in the live service). A checkpoint stores the last offset it includes,
 and a restarted runner asks its source for the events after it.
-
->>> from streamlearn.datasets import elec2
->>> source = FileEvents(elec2.path(), target="target")
->>> first = next(source.batches(after=100, rows=50))
->>> first.offsets[:3].tolist(), len(first), first.labels[:3].tolist()
-([101, 102, 103], 50, [0.0, 0.0, 0.0])
 """
 
 from __future__ import annotations
@@ -59,6 +53,14 @@ class FileEvents(EventSource):
         the unit of label delays and TTLs. Default: the offsets.
     delay_column
         Per-event label delay, in the unit of the keys.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> source = FileEvents(elec2.path(), target="target")
+    >>> first = next(source.batches(after=100, rows=50))
+    >>> first.offsets[:3].tolist(), len(first), first.labels[:3].tolist()
+    ([101, 102, 103], 50, [0.0, 0.0, 0.0])
     """
 
     def __init__(
