@@ -29,6 +29,7 @@ from streamlearn.models import (
     AdaptiveRandomForestRegressor,
     AMFClassifier,
     GaussianNB,
+    HoeffdingAdaptiveTreeClassifier,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
     KNNClassifier,
@@ -51,6 +52,11 @@ PAIRS = {
         lambda seed: HoeffdingTreeClassifier(),
         lambda seed: tree.HoeffdingTreeClassifier(),
         False,
+    ),
+    "Hoeffding adaptive tree": (
+        lambda seed: HoeffdingAdaptiveTreeClassifier(seed=seed),
+        lambda seed: tree.HoeffdingAdaptiveTreeClassifier(seed=seed),
+        True,
     ),
     "Adaptive random forest": (
         lambda seed: AdaptiveRandomForestClassifier(seed=seed),
@@ -146,6 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--seeds", default="42,7,1")
+    parser.add_argument("--models", default=None, help="only these models (comma-separated)")
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -163,6 +170,8 @@ def main() -> None:
         for model, (make_ours, make_river, seeded) in (
             REGRESSORS if name in REGRESSIONS else PAIRS
         ).items():
+            if args.models and model not in args.models.split(","):
+                continue
             runs = seeds if seeded else seeds[:1]
             mine = [ours(partial(make_ours, s), data) for s in runs]
             theirs = [river(partial(make_river, s), data) for s in runs]

@@ -37,6 +37,7 @@ from streamlearn.models import (
     GaussianNB,
     HedgeClassifier,
     HedgeRegressor,
+    HoeffdingAdaptiveTreeClassifier,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
     HybridLinUCB,
@@ -81,6 +82,10 @@ LEARNERS = {
     "hoeffding-tree": lambda: HoeffdingTreeClassifier(grace_period=30, feature_cap=12),
     "hoeffding-tree-capped": lambda: HoeffdingTreeClassifier(
         grace_period=20, leaf_prediction="mc", max_leaves=3, tau=0.5
+    ),
+    # Sensitive detectors and a small cap: alternates start, switch in and are pruned.
+    "hoeffding-adaptive-tree": lambda: HoeffdingAdaptiveTreeClassifier(
+        grace_period=20, drift_delta=0.3, drift_window_threshold=20, max_leaves=6, seed=3
     ),
     # Sensitive detectors and a small pool: trees are replaced and dead nodes compacted.
     "adaptive-random-forest": lambda: AdaptiveRandomForestClassifier(

@@ -15,6 +15,7 @@ from streamlearn.models import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
     AMFClassifier,
+    HoeffdingAdaptiveTreeClassifier,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
     LinearRegression,
@@ -86,6 +87,65 @@ def test_a_restored_forest_goes_on_as_the_original():
         model.predict_learn_many(rest, np.array(labels[2500:])),
     )
     assert_same_state(model, restored)
+
+
+def one_by_one(model, events, labels) -> list[float]:
+    """Each event's probability of True before it is learned, one event at a time."""
+    expected = []
+    for x, y in zip(events, labels, strict=True):
+        expected.append(model.predict_proba_one(x).get(True, 0.0))
+        model.learn_one(x, y)
+    return expected
+
+
+def test_adaptive_tree_switches_in_alternates_after_a_drift_and_batches_equal_events():
+    events, labels = disc(8000, seed=1, flip_at=4000)
+    make = lambda: HoeffdingAdaptiveTreeClassifier(grace_period=50, seed=2)  # noqa: E731
+    one, many = make(), make()
+    expected = one_by_one(one, events, labels)
+    got = []
+    for start in range(0, len(events), 999):
+        stop = start + 999
+        proba = many.predict_learn_many(columns(events[start:stop]), np.array(labels[start:stop]))
+        got.append(proba[:, many.classes.index(True)])
+    np.testing.assert_array_equal(np.concatenate(got), expected)
+    assert_same_state(one, many)
+    assert one.n_alternate_trees >= 1 and one.n_switch_alternate_trees >= 1
+    plain = one_by_one(HoeffdingTreeClassifier(grace_period=50), events, labels)
+    after = slice(4000, None)  # the flip: a plain tree's leaves unlearn it slowly
+    truth = np.array(labels[after])
+    adaptive_hits = ((np.array(expected[after]) >= 0.5) == truth).mean()
+    plain_hits = ((np.array(plain[after]) >= 0.5) == truth).mean()
+    assert adaptive_hits > 0.8 and adaptive_hits > plain_hits + 0.1
+
+
+def test_a_restored_adaptive_tree_goes_on_as_the_original_and_stays_capped():
+    events, labels = disc(9000, seed=3, flip_at=3000)
+    model = HoeffdingAdaptiveTreeClassifier(
+        grace_period=20,
+        delta=0.01,
+        drift_delta=0.05,
+        drift_window_threshold=30,
+        max_leaves=12,
+        seed=0,
+    )
+    cut = 0
+    while not (model.alternates >= 0).any():  # on to a snapshot with an alternate growing
+        model.learn_many(columns(events[cut : cut + 50]), np.array(labels[cut : cut + 50]))
+        cut += 50
+    assert 3000 <= cut < 6000  # after the flip
+    restored = load_snapshot(snapshot_bytes(model.state())[0])[0].to_learner()
+    rest = columns(events[cut:])
+    np.testing.assert_array_equal(
+        restored.predict_learn_many(rest, np.array(labels[cut:])),
+        model.predict_learn_many(rest, np.array(labels[cut:])),
+    )
+    assert_same_state(model, restored)
+    assert model.n_switch_alternate_trees >= 1
+    used = int(model.tree.counters[0])
+    assert model.n_leaves == (model.tree.nodes[:used, 0] == -1).sum() <= 2 * 12
+    assert model.tree.leaf_count() <= 12  # the tree's own leaves
+    assert model.tree.nbytes() <= model.max_nbytes()
 
 
 def test_size_caps_bound_leaves_and_memory():

@@ -89,10 +89,33 @@ class ClassIndex:
 
     def ids(self, labels: Any) -> np.ndarray:
         """Ids of a sequence of labels, numbering new ones in order."""
-        values = labels.tolist() if hasattr(labels, "tolist") else list(labels)
-        return np.array([self.id_of(label) for label in values], dtype=np.int64)
+        values = _values(labels)
+        found = _each_distinct(values, self.id_of)
+        return np.fromiter((found[key] for key in _keys(values)), np.int64, len(values))
 
     def checked(self, labels: Any) -> list:
         """The labels, validated, without numbering any (so a bad batch changes nothing)."""
-        values = labels.tolist() if hasattr(labels, "tolist") else list(labels)
-        return [check_label(label) for label in values]
+        values = _values(labels)
+        found = _each_distinct(values, check_label)
+        return [found[key] for key in _keys(values)]
+
+
+def _values(labels: Any) -> list:
+    return labels.tolist() if hasattr(labels, "tolist") else list(labels)
+
+
+def _keys(values: list):
+    # By type and value: True and 1 are one class, but each keeps its own checked form.
+    return ((type(value), value) for value in values)
+
+
+def _each_distinct(values: list, apply) -> dict:
+    """``apply`` to each distinct label once, in order of first appearance (a stream's
+    labels repeat: validating each distinct one is enough), by :func:`_keys`."""
+    try:
+        distinct = dict.fromkeys(_keys(values))
+    except TypeError:  # an unhashable label: refused by check_label, in its place
+        for value in values:
+            check_label(value)
+        raise
+    return {key: apply(key[1]) for key in distinct}

@@ -153,8 +153,8 @@ def evaluate(
     model: Annotated[
         list[str],
         typer.Option(
-            help="ftrl, sgd, adagrad (linear), tree, forest, amf, knn or auto; repeat (or a,b) "
-            "to compare."
+            help="ftrl, sgd, adagrad (linear), tree, forest, hat, amf, knn or auto; repeat "
+            "(or a,b) to compare."
         ),
     ] = ["ftrl"],  # noqa: B006
     bits: Annotated[int, typer.Option(min=1, max=30, help="2**bits hashed weights.")] = 20,

@@ -28,6 +28,7 @@ from streamlearn.models import (
 from streamlearn.models.factory import (
     amf_learner,
     auto_learner,
+    hat_learner,
     knn_learner,
     make_learner,
     tree_learner,
@@ -51,6 +52,7 @@ FIXED_TASKS = {
     "fraud": "binary",
 }
 TREES = ("tree", "forest")  # they classify (two classes or more) or regress
+CLASSIFY_ANY = (*TREES, "hat", "amf", "knn")  # binary labels are two classes to them
 KNN_KEYS = ("n_neighbors", "window_size", "feature_cap")
 AMF_KEYS = ("n_models", "seed", "max_nodes", "step", "dirichlet", "feature_cap")
 
@@ -62,7 +64,7 @@ def _task(config: RunConfig) -> str:
     if kind == "river":
         return _other_learner(config.model, "auto").task
     task = config.model.task
-    if kind in (*TREES, "amf", "knn") and task in ("auto", "binary") and config.source is None:
+    if kind in CLASSIFY_ANY and task in ("auto", "binary") and config.source is None:
         task = "multiclass"
     if task == "auto" and config.source is None:
         raise ConfigError(
@@ -73,7 +75,7 @@ def _task(config: RunConfig) -> str:
         if first is None:
             raise ConfigError(f"{config.source.path}: no labelled rows to detect the task from")
         task = detect_task(first.target)
-    if kind in (*TREES, "amf", "knn") and task == "binary":
+    if kind in CLASSIFY_ANY and task == "binary":
         task = "multiclass"
     if task == "multiclass" and kind in ("hedge", "torch"):
         raise ConfigError(f"model.kind: a {kind} model is binary or regression, not multiclass")
@@ -119,6 +121,11 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
         given = {k: getattr(model, k) for k in KNN_KEYS if k in model.model_fields_set}
         classes = {"max_classes": model.max_classes} if task == "multiclass" else {}
         return knn_learner(task, {"features": model.features(), **classes}, **given)
+    if model.kind == "hat":
+        features = {"features": model.features(), "max_classes": model.max_classes}
+        settings = model.tree_settings()
+        settings.pop("max_classes", None)
+        return hat_learner(task, features, **settings)
     if model.kind == "amf":
         given = {k: getattr(model, k) for k in AMF_KEYS if k in model.model_fields_set}
         features = {"features": model.features(), "max_classes": model.max_classes}

@@ -111,6 +111,8 @@ FEATURE_KEYS = {"bits", "categorical", "interactions", "standardize", "missing",
 TREE_KEYS = {"grace_period", "delta", "tau", "leaf_prediction", "max_depth", "max_leaves"}
 TREE_KEYS |= {"feature_cap", "max_classes"}
 FOREST_KEYS = {"n_models", "max_features", "lambda_value", "warning_delta", "drift_delta", "seed"}
+HAT_KEYS = {"bootstrap_sampling", "drift_window_threshold", "switch_significance", "drift_delta"}
+HAT_KEYS |= {"seed"}
 # The keys each kind of model reads; any other key given is refused, naming it.
 KIND_KEYS = {
     "linear": {"task", "optimizer", "max_classes"} | FEATURE_KEYS,
@@ -133,6 +135,7 @@ KIND_KEYS = {
     "amf": {"n_models", "seed", "max_nodes", "step", "dirichlet", "feature_cap", "max_classes"}
     | FEATURE_KEYS - {"standardize", "bits"},
     "tree": {"task"} | TREE_KEYS | FEATURE_KEYS - {"standardize", "bits"},
+    "hat": {"task"} | TREE_KEYS | HAT_KEYS | FEATURE_KEYS - {"standardize", "bits"},
     "forest": {"task"} | TREE_KEYS | FOREST_KEYS | FEATURE_KEYS - {"standardize", "bits"},
 }
 
@@ -145,7 +148,8 @@ class ModelConfig(_Section):
     ----------
     kind
         ``linear``, ``one_vs_rest``, ``hedge``, ``torch``, ``fraud``, ``bayesian``,
-        ``bandit``, ``ranker``, ``mf``, ``tree``, ``forest``, ``amf``, ``knn``, ``auto``
+        ``bandit``, ``ranker``, ``mf``, ``tree``, ``forest``, ``hat``, ``amf``, ``knn``,
+        ``auto``
         or ``river``.
     task, optimizer
         A linear, Hedge or torch model's task (``auto``: from the data) and a linear
@@ -200,6 +204,9 @@ class ModelConfig(_Section):
         A forest's trees, features per leaf (``"sqrt"``, ``"log2"``, a count or a
         fraction), Poisson rate of its online bagging and its detectors' confidences (see
         :class:`~streamlearn.models.AdaptiveRandomForestClassifier`; ``seed`` seeds it).
+    bootstrap_sampling, drift_window_threshold, switch_significance
+        A Hoeffding Adaptive Tree's (``hat``, with the tree's keys, ``drift_delta`` and
+        ``seed``): see :class:`~streamlearn.models.HoeffdingAdaptiveTreeClassifier`.
     river, allow_pickle
         A River estimator (``"module.Class | module.Class"``) and the consent to its
         pickled checkpoints.
@@ -218,6 +225,7 @@ class ModelConfig(_Section):
         "mf",
         "tree",
         "forest",
+        "hat",
         "auto",
         "amf",
         "knn",
@@ -289,6 +297,10 @@ class ModelConfig(_Section):
     lambda_value: float = Field(6.0, gt=0)
     warning_delta: float = Field(0.01, gt=0, lt=1)
     drift_delta: float = Field(0.001, gt=0, lt=1)
+    # kind = "hat" (HoeffdingAdaptiveTreeClassifier): its tree's keys, and its alternates'
+    bootstrap_sampling: bool = True
+    drift_window_threshold: int = Field(300, ge=0)
+    switch_significance: float = Field(0.05, gt=0, lt=1)
     # kind = "knn" (KNNClassifier, KNNRegressor): neighbours, and the window searched
     n_neighbors: int = Field(5, ge=1, le=1000)
     window_size: int = Field(1000, ge=1, le=1_000_000)
@@ -315,7 +327,7 @@ class ModelConfig(_Section):
         }
         if self.kind in ("torch", "fraud") and "bits" not in self.model_fields_set:
             del settings["bits"]
-        if self.kind in ("tree", "forest", "amf"):  # trees split on raw numbers, whole hashes
+        if self.kind in ("tree", "forest", "hat", "amf"):  # raw numbers, whole hashes
             del settings["bits"], settings["standardize"]
         return settings
 

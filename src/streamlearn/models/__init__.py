@@ -22,6 +22,7 @@ from streamlearn.models.tree import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
     AMFClassifier,
+    HoeffdingAdaptiveTreeClassifier,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "GaussianNB",
     "HedgeClassifier",
     "HedgeRegressor",
+    "HoeffdingAdaptiveTreeClassifier",
     "HoeffdingTreeClassifier",
     "HoeffdingTreeRegressor",
     "HybridLinUCB",

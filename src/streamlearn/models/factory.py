@@ -28,6 +28,7 @@ from streamlearn.models.tree import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
     AMFClassifier,
+    HoeffdingAdaptiveTreeClassifier,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
 )
@@ -48,7 +49,7 @@ _OPTIMIZERS: dict[str, dict[str, Optimizer]] = {
 }
 MODEL_NAMES = ("ftrl", "sgd", "adagrad")
 TREE_NAMES = ("tree", "forest")  # classify any number of classes, or regress
-LEARNER_NAMES = (*MODEL_NAMES, *TREE_NAMES, "amf", "knn", "auto")
+LEARNER_NAMES = (*MODEL_NAMES, *TREE_NAMES, "hat", "amf", "knn", "auto")
 _AUTO: dict[str, type[Learner]] = {
     "binary": AutoClassifier,
     "multiclass": AutoMulticlass,
@@ -77,7 +78,8 @@ def make_learner(
     name, or its name and the hyper-parameters to change (``{"name": "sgd", "lr": 0.1}``;
     the others keep the task's defaults). ``"tree"`` and ``"forest"`` name a Hoeffding tree
     and an adaptive random forest, which classify (binary labels are two classes) or
-    regress; ``"amf"`` an Aggregated Mondrian Forest (which classifies), ``"knn"`` nearest
+    regress; ``"hat"`` a Hoeffding Adaptive Tree and ``"amf"`` an Aggregated Mondrian
+    Forest (which classify), ``"knn"`` nearest
     neighbours over a sliding window; ``"auto"`` both
     the linear default and a forest, serving the better (see :mod:`streamlearn.models.auto`).
     """
@@ -89,6 +91,8 @@ def make_learner(
         return auto_learner(task, features)
     if model == "amf":
         return amf_learner(task, features)
+    if model == "hat":
+        return hat_learner(task, features)
     if model == "knn":
         return knn_learner(task, features)
     spec = {"name": model} if isinstance(model, str) else dict(model)
@@ -113,13 +117,27 @@ def _tree(task: str, name: str, features: Mapping[str, Any], **settings: Any) ->
 
 def amf_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Learner:
     """An Aggregated Mondrian Forest (a classifier: binary labels are two classes)."""
+    name = "an Aggregated Mondrian Forest"
+    return _tree_classifier(AMFClassifier, name, task, features, settings)
+
+
+def hat_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Learner:
+    """A Hoeffding Adaptive Tree (a classifier: binary labels are two classes)."""
+    kind = HoeffdingAdaptiveTreeClassifier
+    return _tree_classifier(kind, "a Hoeffding Adaptive Tree", task, features, settings)
+
+
+def _tree_classifier(
+    kind: type[Learner], name: str, task: str, features: Mapping[str, Any], settings: Mapping
+) -> Learner:
+    """A learner that only classifies, on raw numbers (trees need no scaling)."""
     if task == "regression":
-        raise ValueError("an Aggregated Mondrian Forest classifies: choose tree or forest")
+        raise ValueError(f"{name} classifies: choose tree or forest")
     hashing = dict(features.get("features", features))
     hashing.pop("bits", None)
     hashing.pop("standardize", None)
     max_classes = features.get("max_classes", hashing.pop("max_classes", MAX_CLASSES))
-    return AMFClassifier(max_classes=max_classes, features=hashing, **settings)
+    return kind(max_classes=max_classes, features=hashing, **settings)
 
 
 def knn_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Learner:

@@ -1,5 +1,6 @@
 """Decision trees that grow as events arrive (Hoeffding trees) and forests of them, compiled."""
 
+from streamlearn.models.tree.adaptive import HoeffdingAdaptiveTreeClassifier
 from streamlearn.models.tree.amf import AMFClassifier
 from streamlearn.models.tree.forest import (
     AdaptiveRandomForestClassifier,
@@ -12,6 +13,7 @@ __all__ = [
     "AMFClassifier",
     "AdaptiveRandomForestClassifier",
     "AdaptiveRandomForestRegressor",
+    "HoeffdingAdaptiveTreeClassifier",
     "HoeffdingTreeClassifier",
     "HoeffdingTreeRegressor",
 ]

@@ -169,7 +169,7 @@ class AdaptiveRandomForestClassifier(Forest, TreeClassifier):
     ...     AdaptiveRandomForestClassifier(seed=42), elec2.stream(limit=5000)
     ... )
     >>> round(report.metrics["accuracy"], 3)
-    0.866
+    0.865
     """
 
     def __init__(

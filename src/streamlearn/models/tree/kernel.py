@@ -498,7 +498,8 @@ def learn_leaf(
             leaf_scores(
                 counts, seen, leaves, observers, slot, dense, n_classes, settings, 0.0, mc, nb
             )
-        if _argmax(mc, n_classes) == k and mc[k] > 0.0:
+        # An empty leaf counts as right by majority (as River's: the best guess it has).
+        if mc[_argmax(mc, n_classes)] <= 0.0 or (_argmax(mc, n_classes) == k and mc[k] > 0.0):
             leaves[slot, MC_HITS] += weight
         if _argmax(nb, n_classes) == k and nb[k] > 0.0:
             leaves[slot, NB_HITS] += weight
