@@ -2,7 +2,7 @@
 datasets and Elec2: progressive accuracy (classification) or MAE (regression) with default
 hyper-parameters and CPU seconds, both in the same run. River's regressors and neighbours
 run behind a StandardScaler, as in River's own benchmarks (ours standardize their numbers
-themselves).
+themselves), but for the Mondrian forests, which both take the numbers as they come.
 
 Our learners run each stream as one batch (``predict_learn_many``: each event predicted,
 then learned, in order); River's learn one event at a time, as it is used. The compiled
@@ -28,6 +28,7 @@ from streamlearn.models import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
     AMFClassifier,
+    AMFRegressor,
     GaussianNB,
     HoeffdingAdaptiveTreeClassifier,
     HoeffdingTreeClassifier,
@@ -83,6 +84,12 @@ REGRESSORS = {
     "Adaptive random forest": (
         lambda seed: AdaptiveRandomForestRegressor(seed=seed),
         lambda seed: preprocessing.StandardScaler() | forest.ARFRegressor(seed=seed),
+        True,
+    ),
+    # Both take the numbers as they come (a Mondrian process splits by distances).
+    "Aggregated Mondrian forest": (
+        lambda seed: AMFRegressor(seed=seed),
+        lambda seed: forest.AMFRegressor(seed=seed),
         True,
     ),
     "k-nearest neighbours": (

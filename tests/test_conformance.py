@@ -26,6 +26,7 @@ from streamlearn.models import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
     AMFClassifier,
+    AMFRegressor,
     AutoClassifier,
     AutoMulticlass,
     AutoRegressor,
@@ -97,6 +98,10 @@ LEARNERS = {
     "aggregated-mondrian-forest": lambda: AMFClassifier(n_models=3, seed=4),
     "aggregated-mondrian-forest-capped": lambda: AMFClassifier(
         n_models=2, max_nodes=9, use_aggregation=False, split_pure=True, feature_cap=5
+    ),
+    "aggregated-mondrian-regressor": lambda: AMFRegressor(n_models=3, seed=4, standardize=True),
+    "aggregated-mondrian-regressor-capped": lambda: AMFRegressor(
+        n_models=2, max_nodes=9, use_aggregation=False, feature_cap=5
     ),
     "multinomial-nb": lambda: MultinomialNB(alpha=0.5),
     "auto-classifier": lambda: AutoClassifier(

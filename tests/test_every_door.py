@@ -57,6 +57,7 @@ LEARNERS = {
     "knn": ('kind = "knn"\nn_neighbors = 3\nwindow_size = 300', "multiclass"),
     "knn-regression": ('kind = "knn"\nwindow_size = 300', "regression"),
     "amf": ('kind = "amf"\nn_models = 3\nseed = 1', "multiclass"),
+    "amf-regression": ('kind = "amf"\nn_models = 3\nseed = 1', "regression"),
     "hat": ('kind = "hat"\ngrace_period = 50\ndrift_window_threshold = 100', "binary"),
     "auto-binary": ('kind = "auto"\nbits = 14\nwindow = 100', "binary"),
     "auto-multiclass": ('kind = "auto"\nbits = 14\nseed = 2', "multiclass"),

@@ -15,6 +15,7 @@ from streamlearn.models import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
     AMFClassifier,
+    AMFRegressor,
     HoeffdingAdaptiveTreeClassifier,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
@@ -292,6 +293,31 @@ def test_mondrian_forest_learns_the_disc_within_its_node_cap():
     np.testing.assert_array_equal(
         restored.predict_learn_many(columns(more), np.array(more_labels)),
         capped.predict_learn_many(columns(more), np.array(more_labels)),
+    )
+
+
+def test_mondrian_regressor_learns_steps_within_its_node_cap_and_batches_equal_events():
+    X, y = steps(4000, seed=1)
+    linear = mae(LinearRegression(bits=10), X, y)
+    # c spans eight orders of magnitude: standardized, it no longer swamps the boxes
+    assert mae(AMFRegressor(n_models=5, seed=1, standardize=True), X, y) < 0.8 < 2 < linear
+    plain = {"a": X["a"], "b": X["b"]}
+    assert mae(AMFRegressor(n_models=5, seed=1), plain, y) < 0.6
+    one, many = AMFRegressor(n_models=3, max_nodes=31, seed=2), None
+    expected = []
+    for i in range(1500):
+        x = {"a": float(X["a"][i]), "b": float(X["b"][i])}
+        expected.append(one.predict_one(x))
+        one.learn_one(x, float(y[i]))
+    many = AMFRegressor(n_models=3, max_nodes=31, seed=2)
+    got = many.predict_learn_many({k: v[:1500] for k, v in plain.items()}, y[:1500])
+    np.testing.assert_array_equal(got, expected)
+    assert_same_state(one, many)
+    assert (many.trees[:, 2] <= 31).all() and many.nbytes() <= many.max_nbytes()
+    restored = load_snapshot(snapshot_bytes(many.state())[0])[0].to_learner()
+    rest = {k: v[1500:] for k, v in plain.items()}
+    np.testing.assert_array_equal(
+        restored.predict_learn_many(rest, y[1500:]), many.predict_learn_many(rest, y[1500:])
     )
 
 

@@ -132,7 +132,8 @@ KIND_KEYS = {
     "auto": {"task", "window", "eta", "seed", "max_classes"} | FEATURE_KEYS,
     "knn": {"task", "n_neighbors", "window_size", "feature_cap", "max_classes"}
     | FEATURE_KEYS - {"bits"},
-    "amf": {"n_models", "seed", "max_nodes", "step", "dirichlet", "feature_cap", "max_classes"}
+    "amf": {"task", "n_models", "seed", "max_nodes", "step", "dirichlet", "feature_cap"}
+    | {"max_classes"}
     | FEATURE_KEYS - {"standardize", "bits"},
     "tree": {"task"} | TREE_KEYS | FEATURE_KEYS - {"standardize", "bits"},
     "hat": {"task"} | TREE_KEYS | HAT_KEYS | FEATURE_KEYS - {"standardize", "bits"},
@@ -161,7 +162,8 @@ class ModelConfig(_Section):
     max_nodes, step, dirichlet
         An Aggregated Mondrian Forest's nodes per tree, aggregation step and prior (see
         :class:`~streamlearn.models.AMFClassifier`; ``n_models``, ``seed``,
-        ``feature_cap`` as for a forest). It classifies.
+        ``feature_cap`` as for a forest). It classifies, or regresses (``dirichlet`` is a
+        classifier's; see :class:`~streamlearn.models.AMFRegressor`).
     window
         An ``auto`` model's memory of its members' losses, in events (``eta``: how
         sharply its mix follows them; see :class:`~streamlearn.models.AutoClassifier`;
@@ -304,7 +306,7 @@ class ModelConfig(_Section):
     # kind = "knn" (KNNClassifier, KNNRegressor): neighbours, and the window searched
     n_neighbors: int = Field(5, ge=1, le=1000)
     window_size: int = Field(1000, ge=1, le=1_000_000)
-    # kind = "amf" (AMFClassifier): nodes per tree, aggregation step, Dirichlet prior
+    # kind = "amf" (AMFClassifier, AMFRegressor): nodes per tree, aggregation step, prior
     max_nodes: int = Field(50_000, ge=3, le=10_000_000)
     step: float = Field(1.0, gt=0)
     dirichlet: float = Field(0.5, gt=0)

@@ -28,6 +28,7 @@ from streamlearn.models.tree import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
     AMFClassifier,
+    AMFRegressor,
     HoeffdingAdaptiveTreeClassifier,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
@@ -116,7 +117,15 @@ def _tree(task: str, name: str, features: Mapping[str, Any], **settings: Any) ->
 
 
 def amf_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Learner:
-    """An Aggregated Mondrian Forest (a classifier: binary labels are two classes)."""
+    """An Aggregated Mondrian Forest: a classifier (binary labels are two classes) or a
+    regressor."""
+    if task == "regression":
+        hashing = dict(features.get("features", features))
+        for key in ("bits", "max_classes"):
+            hashing.pop(key, None)
+        if "dirichlet" in settings:
+            raise ValueError("dirichlet: a setting of a Mondrian classifier, not a regressor")
+        return AMFRegressor(features=hashing, **settings)
     name = "an Aggregated Mondrian Forest"
     return _tree_classifier(AMFClassifier, name, task, features, settings)
 

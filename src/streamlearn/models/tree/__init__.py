@@ -1,7 +1,7 @@
 """Decision trees that grow as events arrive (Hoeffding trees) and forests of them, compiled."""
 
 from streamlearn.models.tree.adaptive import HoeffdingAdaptiveTreeClassifier
-from streamlearn.models.tree.amf import AMFClassifier
+from streamlearn.models.tree.amf import AMFClassifier, AMFRegressor
 from streamlearn.models.tree.forest import (
     AdaptiveRandomForestClassifier,
     AdaptiveRandomForestRegressor,
@@ -11,6 +11,7 @@ from streamlearn.models.tree.hoeffding_regressor import HoeffdingTreeRegressor
 
 __all__ = [
     "AMFClassifier",
+    "AMFRegressor",
     "AdaptiveRandomForestClassifier",
     "AdaptiveRandomForestRegressor",
     "HoeffdingAdaptiveTreeClassifier",

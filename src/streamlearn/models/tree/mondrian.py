@@ -14,7 +14,8 @@ Layouts:
 
 - ``links[node]``: parent, left (-1 at a leaf), right, feature, depth
 - ``numbers[node]``: birth time, threshold, log weight, log weight of its subtree, points
-- ``counts[node, class]``, ``low[node, feature]``, ``high[node, feature]``
+- ``counts[node, class]`` (a regression's: ``counts[node, 0]`` the mean of its targets),
+  ``low[node, feature]``, ``high[node, feature]``
 - ``trees[t]``: root, points learned, nodes (per tree); ``counters``: nodes used, events
   learned, classes learned (the classes its probabilities are over, as for an event
   predicted before its label: a class not yet learned is not one); ``rng``: the state
@@ -34,8 +35,9 @@ PARENT, LEFT, RIGHT, FEATURE, DEPTH = range(5)
 TIME, THRESHOLD, WEIGHT, TREE_WEIGHT, POINTS = range(5)
 ROOT, LEARNED, SIZE = range(3)
 N_USED, N_LEARNED, N_CLASSES = 0, 1, 2
-# settings: step, Dirichlet prior, aggregate (1/0), split pure nodes (1/0), nodes per tree
-STEP, DIRICHLET, AGGREGATE, SPLIT_PURE, MAX_NODES = range(5)
+# settings: step, Dirichlet prior, aggregate (1/0), split pure nodes (1/0), nodes per tree,
+# regression (1/0: a node predicts the mean of its targets, its loss is half the squared error)
+STEP, DIRICHLET, AGGREGATE, SPLIT_PURE, MAX_NODES, REGRESSION = range(6)
 
 
 @nb.njit(inline="always")
@@ -87,9 +89,10 @@ def _extensions(low, high, node, dense, out):
 
 
 @nb.njit(cache=True)
-def _take(forest, node, dense, k, learn_weight, n_classes, settings):
-    """A point of class k into a node: its box, its points, (``learn_weight``) its log
-    weight's loss, then its class count (the order of the published algorithm)."""
+def _take(forest, node, dense, y, learn_weight, n_classes, settings):
+    """A point of class (or target) ``y`` into a node: its box, its points,
+    (``learn_weight``) its log weight's loss, then its class count or mean (the order of
+    the published algorithm)."""
     _links, numbers, counts, low, high, _trees, _counters, _rng = forest
     if numbers[node, POINTS] == 0.0:
         low[node, : len(dense)] = dense
@@ -99,6 +102,13 @@ def _take(forest, node, dense, k, learn_weight, n_classes, settings):
             low[node, f] = min(low[node, f], dense[f])
             high[node, f] = max(high[node, f], dense[f])
     numbers[node, POINTS] += 1.0
+    if settings[REGRESSION] > 0.0:
+        error = counts[node, 0] - y
+        if learn_weight and settings[AGGREGATE] > 0.0:
+            numbers[node, WEIGHT] -= settings[STEP] * error * error / 2.0
+        counts[node, 0] -= error / numbers[node, POINTS]
+        return
+    k = int(y)
     if learn_weight and settings[AGGREGATE] > 0.0:
         p = _score(counts, numbers, node, k, n_classes, settings[DIRICHLET])
         numbers[node, WEIGHT] -= settings[STEP] * -math.log(p)
@@ -106,10 +116,10 @@ def _take(forest, node, dense, k, learn_weight, n_classes, settings):
 
 
 @nb.njit(cache=True)
-def _split_time(forest, node, dense, k, extension, settings):
+def _split_time(forest, node, dense, y, extension, settings):
     """When the point splits the node (0: it does not)."""
     links, numbers, counts, _low, _high, _trees, _counters, rng = forest
-    pure = numbers[node, POINTS] == counts[node, k]
+    pure = settings[REGRESSION] == 0.0 and numbers[node, POINTS] == counts[node, int(y)]
     if (settings[SPLIT_PURE] == 0.0 and pure) or extension <= 0.0:
         return 0.0
     time = numbers[node, TIME] - math.log(1.0 - uniform(rng)) / extension
@@ -183,7 +193,7 @@ def _log_sum_exp(a, b):
 
 @nb.njit(cache=True)
 def learn_tree(forest, t, dense, k, n_classes, settings, extensions):
-    """Tree ``t`` learns a point of class k: down its path (splitting where the Mondrian
+    """Tree ``t`` learns a point of class (or target) k: down its path (splitting where the Mondrian
     process says), then its subtrees' weights back up."""
     links, numbers, _counts, low, high, trees, _counters, _rng = forest
     node = trees[t, ROOT]
@@ -222,33 +232,42 @@ def learn_tree(forest, t, dense, k, n_classes, settings, extensions):
 
 @nb.njit(cache=True)
 def predict_tree(forest, t, dense, n_classes, settings, scores, work):
-    """Tree ``t``'s class probabilities for a point into ``scores``: its leaf's, mixed on
-    the way up with each node's by the weight of the node against its subtree."""
+    """Tree ``t``'s class probabilities (a regression's prediction: ``n_classes`` 1) for
+    a point into ``scores``: its leaf's, mixed on the way up with each node's by the
+    weight of the node against its subtree."""
     links, numbers, counts, _low, _high, trees, _counters, _rng = forest
     node = trees[t, ROOT]
     while links[node, LEFT] >= 0:
         node = _child(links, numbers, node, dense)
-    dirichlet = settings[DIRICHLET]
     for k in range(n_classes):
-        scores[k] = _score(counts, numbers, node, k, n_classes, dirichlet)
+        scores[k] = _node_score(counts, numbers, node, k, n_classes, settings)
     if settings[AGGREGATE] == 0.0:
         return
     node = links[node, PARENT]
     while node >= 0:
         w = 0.5 * math.exp(numbers[node, WEIGHT] - numbers[node, TREE_WEIGHT])
         for k in range(n_classes):
-            work[k] = _score(counts, numbers, node, k, n_classes, dirichlet)
+            work[k] = _node_score(counts, numbers, node, k, n_classes, settings)
             scores[k] = w * work[k] + (1.0 - w) * scores[k]
         node = links[node, PARENT]
+
+
+@nb.njit(inline="always")
+def _node_score(counts, numbers, node, k, n_classes, settings):
+    """A node's probability of class k, or a regression node's mean."""
+    if settings[REGRESSION] > 0.0:
+        return counts[node, 0]
+    return _score(counts, numbers, node, k, n_classes, settings[DIRICHLET])
 
 
 @nb.njit(cache=True)
 def run_mondrian_ops(
     ids, values, ops, op_rows, targets, start, forest, n_classes, n_features, settings, out
 ):
-    """A schedule over the forest: predict rows (``out``: the trees' mean probabilities),
-    learn them, or both in that order, from operation ``start``. Returns where it stopped:
-    at the end, or before an operation that might need more nodes than there are."""
+    """A schedule over the forest: predict rows (``out``: the trees' mean probabilities,
+    or predictions), learn them, or both in that order, from operation ``start``. Returns
+    where it stopped: at the end, or before an operation that might need more nodes than
+    there are."""
     links, counters, trees = forest[0], forest[6], forest[5]
     n_trees = len(trees)
     dense = np.zeros(n_features)
@@ -260,17 +279,18 @@ def run_mondrian_ops(
             return i
         row = op_rows[i]
         scatter(ids[row], values[row], dense, True)
-        known = counters[N_CLASSES]
+        known = 1 if settings[REGRESSION] > 0.0 else counters[N_CLASSES]
         if ops[i] != 1 and known > 0:
             for t in range(n_trees):
                 predict_tree(forest, t, dense, known, settings, scores, work)
                 for k in range(known):
                     out[i, k] += scores[k] / n_trees
         if ops[i] != 0:
-            k = int(targets[i])
-            counters[N_CLASSES] = max(known, k + 1)
+            y = targets[i]
+            if settings[REGRESSION] == 0.0:
+                counters[N_CLASSES] = max(known, int(y) + 1)
             for t in range(n_trees):
-                learn_tree(forest, t, dense, k, counters[N_CLASSES], settings, extensions)
+                learn_tree(forest, t, dense, y, counters[N_CLASSES], settings, extensions)
             counters[N_LEARNED] += 1
         scatter(ids[row], values[row], dense, False)
     return len(ops)
