@@ -597,3 +597,25 @@ def test_a_run_that_learns_nothing_adds_no_version(tmp_path):
     again = checkpointed(path, tmp_path / "registry", every=1000).run()
     assert again.resumed_from is not None and again.versions == []
     assert len(LocalRegistry(tmp_path / "registry").versions()) == count
+
+
+def test_checkpoints_fall_at_exactly_the_configured_counts(tmp_path):
+    """Batches of 4,096 events, a checkpoint every 1,500: the batches are cut where one
+    falls due, and a run cut that way ends with the model of an uncut one (its metrics
+    summed over other batches: equal to rounding)."""
+    registry = LocalRegistry(tmp_path / "cut")
+    source = FileEvents(elec2.path(), "target")
+    runner = Runner(
+        LogisticRegression(bits=12),
+        source,
+        delay=100,
+        registry=registry,
+        checkpoint_every=1500,
+        micro_batch=4096,
+    )
+    summary = runner.run()
+    offsets = [version.offsets["file"] for version in registry.versions()]
+    assert offsets == [0, *range(1500, 45312, 1500), 45312]
+    uncut = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"), delay=100)
+    assert uncut.run().metrics == pytest.approx(summary.metrics, rel=1e-12)
+    np.testing.assert_array_equal(uncut.model.weights(), runner.model.weights())

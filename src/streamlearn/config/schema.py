@@ -469,7 +469,9 @@ class CheckpointConfig(_Section):
     registry, redis_registry
         A folder, or a key prefix in ``[redis]``.
     every_events, every_seconds
-        Checkpoint after this many events and/or seconds (an idle stream adds none).
+        Checkpoint after this many events and/or seconds (an idle stream adds none): by
+        events exactly from a file, at the end of the micro-batch that gets there from
+        Kafka or the live queue.
     keep
         Newest versions kept, besides every tagged one.
     resumable

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from streamlearn.base import State
 from streamlearn.base.state import nest, nested_part
 from streamlearn.runner.lane import Lane
+from streamlearn.streams.batch import EventBatch
 
 log = logging.getLogger("streamlearn.runner")
 RUNNER_PART = "runner"  # a checkpoint's second part, beside the champion model
@@ -100,6 +101,18 @@ class CheckpointPolicy:
 
     def count(self, events: int) -> None:
         self.events += events
+
+    def cut(self, batch: EventBatch) -> Iterator[EventBatch]:
+        """``batch`` in parts, each ending where a checkpoint by count falls due (counted,
+        and checkpointed, before the next is made), so that checkpoints come at exactly
+        every ``every`` events. A batch with labels by id stays whole: they are due with
+        its events."""
+        start = 0
+        while not batch.has_feedback and len(batch) - start > self.every - self.events > 0:
+            stop = start + self.every - self.events
+            yield batch.slice(start, stop)
+            start = stop
+        yield batch if start == 0 else batch.slice(start, len(batch))
 
     def due(self, changed: Callable[[], bool]) -> bool:
         by_events = self.every is not None and self.events >= self.every

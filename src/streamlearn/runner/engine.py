@@ -22,7 +22,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from streamlearn.base import Learner
@@ -35,7 +35,7 @@ from streamlearn.runner.lane_state import EXPIRY_POLICIES
 from streamlearn.runner.stepper import Stepper, make_lanes
 from streamlearn.runner.summary import RunSummary
 from streamlearn.runner.versions import Versions
-from streamlearn.streams.batch import MAX_ABS_LABEL
+from streamlearn.streams.batch import MAX_ABS_LABEL, EventBatch
 from streamlearn.streams.protocol import EventSource
 from streamlearn.streams.sinks import PredictionSink
 
@@ -67,8 +67,9 @@ class Runner(Stepper):
     registry
         Where checkpoints go (none: no checkpoints, no resume).
     checkpoint_every, checkpoint_seconds
-        Checkpoint after this many events and/or seconds (at the end of a micro-batch), and
-        at the end of the stream.
+        Checkpoint after this many events (exactly, from a source that resumes by offset;
+        else at the end of the micro-batch that gets there) and/or seconds (at the end of a
+        micro-batch), and at the end of the stream.
     challengers
         Models that learn in shadow on the same events, by name (a sequence: ``challenger
         1``, ``challenger 2`` …); names go into logs, metrics and checkpoints.
@@ -198,45 +199,61 @@ class Runner(Stepper):
         (or ``limit`` events more)."""
         self.resume()
         wall, cpu = time.perf_counter(), time.process_time()
-        policy = self.checkpoints
-        policy.restart()
-        served_now = 0
-        lane = self.champion
+        self.checkpoints.restart()
+        self.summary.served_this_run = 0
         try:
-            for batch in self.source.batches(lane.offset, self.micro_batch, lane.last_key):
-                # A batch made is a batch run (a Kafka source counts it as read): the checks
-                # to stop come after each batch.
-                if limit is not None and served_now >= limit:
-                    break  # limit=0
-                if limit is not None and served_now + len(batch) > limit:
-                    batch = batch.slice(0, limit - served_now)
-                self.dead_letters.add(batch.rejects)
-                self.rejected += len(batch.rejects)
-                if len(batch) or batch.has_feedback or batch.clock is not None:
-                    started = time.perf_counter()
-                    self._step_or_isolate(batch)
-                    self.summary.batch_seconds = time.perf_counter() - started
-                    self.summary.batch_events = len(batch)
-                served_now += len(batch)
-                self.summary.served_this_run = served_now
-                self._mix_if_due()
-                policy.count(len(batch))
-                if self.registry is not None and policy.due(self._progressed):
-                    policy.attempt(self.checkpoint, self.registry.unavailable)
+            for part in self._parts(limit):
+                self._run_part(part)
                 if on_batch is not None:
                     on_batch(report.summarize(self, wall, cpu))
-                if self._stop or (limit is not None and served_now >= limit):
+                if self._stop or self._reached(limit):
                     break
             self.summary.stopped = self._stop
-            if (limit is None or served_now < limit) and self.drain_at_end and not self._stop:
+            if not self._reached(limit) and self.drain_at_end and not self._stop:
                 for each in self.lanes:
                     each.drain()
-                policy.count(1)
-            if self.registry is not None and policy.events and self._progressed():
+                self.checkpoints.count(1)
+            if self.registry is not None and self.checkpoints.events and self._progressed():
                 self.checkpoint()  # a run that changed nothing adds no version
         finally:
             self.dead_letters.close()
         return report.summarize(self, wall, cpu)
+
+    def _reached(self, limit: int | None) -> bool:
+        return limit is not None and self.summary.served_this_run >= limit
+
+    def _parts(self, limit: int | None) -> Iterator[EventBatch]:
+        """The source's micro-batches, up to ``limit`` events more, their rejects gone to
+        the dead letters; cut where a checkpoint falls due, where the source resumes by
+        offset (no longer than the count for another). A batch made is a batch run (a Kafka
+        source counts it as read): the checks to stop come after."""
+        lane, policy = self.champion, self.checkpoints
+        by_count = self.registry is not None and policy.every is not None
+        rows = min(self.micro_batch, policy.every) if by_count else self.micro_batch
+        for batch in self.source.batches(lane.offset, rows, lane.last_key):
+            if self._reached(limit):
+                break  # limit=0
+            served = self.summary.served_this_run
+            if limit is not None and served + len(batch) > limit:
+                batch = batch.slice(0, limit - served)
+            self.dead_letters.add(batch.rejects)
+            self.rejected += len(batch.rejects)
+            if by_count and self.source.resumes_by_offset:
+                yield from policy.cut(batch)
+            else:  # at the end of the batch that reaches the count
+                yield batch
+
+    def _run_part(self, part: EventBatch) -> None:
+        if len(part) or part.has_feedback or part.clock is not None:
+            started = time.perf_counter()
+            self._step_or_isolate(part)
+            self.summary.batch_seconds = time.perf_counter() - started
+            self.summary.batch_events = len(part)
+        self.summary.served_this_run += len(part)
+        self._mix_if_due()
+        self.checkpoints.count(len(part))
+        if self.registry is not None and self.checkpoints.due(self._progressed):
+            self.checkpoints.attempt(self.checkpoint, self.registry.unavailable)
 
     def _progress(self) -> tuple:
         """What a checkpoint would save that can change without events: counters, and the

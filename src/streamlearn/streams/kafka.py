@@ -315,6 +315,8 @@ class KafkaEvents(EventSource):
         label is a number and any other is a dead letter.
     """
 
+    resumes_by_offset = False  # its positions are those of the last batch made
+
     class_labels = False  # see the parameter
 
     def __init__(

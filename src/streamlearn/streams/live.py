@@ -61,6 +61,8 @@ class LiveEvents(EventSource, EventIngress):
     (2000, 0.848)
     """
 
+    resumes_by_offset = False  # its positions are those of the last batch made
+
     ends_on_close = True  # once closed and emptied, the stream ends
 
     def __init__(self, max_queued: int = 200_000) -> None:

@@ -23,6 +23,9 @@ class EventSource(ABC):
     """Where a runner's events come from (files, recorded, live, Kafka)."""
 
     error: str | None = None  # the source's current trouble (a broker down), or None
+    # A run resumes from the offset a checkpoint stores alone (its state does not say how
+    # far into a batch the run got): a checkpoint may fall inside a batch.
+    resumes_by_offset: bool = True
 
     @abstractmethod
     def batches(
