@@ -50,6 +50,7 @@ LEARNERS = {
         "bandit",
     ),
     "mf": ('kind = "mf"\nn_factors = 4\nlr_latent = 0.05\nseed = 3', "ratings"),
+    "bpr-mf": ('kind = "mf"\nimplicit = true\nn_factors = 4\nseed = 3', "ratings"),
     "tree": ('kind = "tree"\ngrace_period = 50', "multiclass"),
     "forest": ('kind = "forest"\nn_models = 3\nseed = 1\nmax_features = 2', "binary"),
     "tree-regression": ('kind = "tree"\ngrace_period = 50', "regression"),

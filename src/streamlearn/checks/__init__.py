@@ -45,6 +45,7 @@ RECOMMENDER: tuple[Check, ...] = (
     families.check_recommender_batches_equal_one_event_calls,
     families.check_recommender_state_round_trip_and_clone,
     families.check_recommender_bad_input_raises_and_leaves_the_model_untouched,
+    engine.check_run_stopped_at_a_checkpoint_and_resumed_ends_bit_identical,
 )
 RANKER: tuple[Check, ...] = (
     learner.check_is_registered,

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from streamlearn.base import Task
+from streamlearn.models.recommend.mf import Factorization
 
 
 def messy_events(n: int = 400, seed: int = 0) -> list[dict]:
@@ -43,7 +44,9 @@ def columns_of(events: list[dict]) -> dict[str, list]:
 
 def labelled(model: Any, n: int = 300, seed: int = 0) -> tuple[list[dict], list]:
     """Messy events with labels of the model's kind (multiclass: int, text and bool labels,
-    one class first seen mid-stream)."""
+    one class first seen mid-stream; a recommender's: :func:`interactions`)."""
+    if isinstance(model, Factorization):
+        return interactions(n, seed)
     events = messy_events(n, seed)
     rng = np.random.default_rng(seed + 1)
     if model.task == Task.BINARY:

@@ -16,6 +16,7 @@ from streamlearn.config.schema import (
 )
 from streamlearn.evaluate import detect_task
 from streamlearn.models import (
+    BPRMF,
     BayesianLinearRegression,
     BiasedMF,
     EngagementRanker,
@@ -105,7 +106,7 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
         allow_pickle(model.allow_pickle)
         return RiverModel(river_estimator(model.river))
     if model.kind == "mf":
-        return BiasedMF(**{key: getattr(model, key) for key in sorted(KIND_KEYS["mf"])})
+        return _factorization(model)
     if model.kind == "one_vs_rest":
         binary = make_learner("binary", model.optimizer, features=model.features())
         return OneVsRest(binary, max_classes=model.max_classes)
@@ -159,6 +160,17 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
         **common,
         features=model.features(),
     )
+
+
+def _factorization(model: ModelConfig) -> Learner:
+    """Biased MF of ratings, or (``implicit``) BPR-MF of interactions."""
+    keys = sorted(KIND_KEYS["mf"] - {"implicit", "negatives"})
+    settings = {key: getattr(model, key) for key in keys}
+    if model.implicit:
+        return BPRMF(**settings, negatives=model.negatives)
+    if "negatives" in model.model_fields_set:
+        raise ConfigError("model.negatives: a setting of implicit feedback (implicit = true)")
+    return BiasedMF(**settings)
 
 
 def _fraud_detector(model: ModelConfig) -> Learner:

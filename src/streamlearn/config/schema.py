@@ -122,6 +122,7 @@ KIND_KEYS = {
     "ranker": {"tasks", "weights", "defaults", "optimizer"} | FEATURE_KEYS,
     "river": {"river", "allow_pickle"},
     "mf": {"n_factors", "lr_bias", "lr_latent", "l2_bias", "l2_latent", "init_std", "seed"}
+    | {"implicit", "negatives"}
     | {"user_key", "item_key"},
     "one_vs_rest": {"optimizer", "max_classes"} | FEATURE_KEYS,
     "hedge": {"task", "members", "eta", "discount"} | FEATURE_KEYS,
@@ -194,6 +195,9 @@ class ModelConfig(_Section):
         A ranker's tasks, their weights in its score and their labels when no feedback came.
     n_factors, lr_bias, lr_latent, l2_bias, l2_latent, init_std, seed, user_key, item_key
         A factorization's settings (see :class:`~streamlearn.models.BiasedMF`).
+    implicit, negatives
+        Implicit feedback (``kind = "mf"``): a :class:`~streamlearn.models.BPRMF` ranks
+        each interaction (a label above 0) above ``negatives`` sampled items.
     grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap
         A Hoeffding tree's (``tree``) or each tree of an adaptive random forest's
         (``forest``): see :class:`~streamlearn.models.HoeffdingTreeClassifier`; unset
@@ -267,6 +271,8 @@ class ModelConfig(_Section):
     seed: int = 0
     user_key: str = "user"
     item_key: str = "item"
+    implicit: bool = False  # BPRMF: interactions (label > 0) ranked above sampled items
+    negatives: int = Field(1, ge=1, le=1000)
     # kind = "hedge": linear members (an optimizer each) mixed by their discounted losses
     members: list[Literal[MODEL_NAMES] | dict[str, StrictStr | float]] = []  # type: ignore[valid-type]
     eta: float = Field(1.0, gt=0)

@@ -66,6 +66,7 @@ class Factorization(Learner):
         self.seen = np.full(1024, EMPTY, np.int64)
         self.n_seen = np.zeros(1, np.int64)
         self._seen_by_user: dict[int, set[int]] = {}  # the same pairs, for top-N
+        self._items_before: int | None = None  # items known before the last rows served
 
     def params(self) -> dict[str, Any]:
         return {
@@ -181,6 +182,15 @@ class Factorization(Learner):
         return [(self.item_ids[i], float(scores[i])) for i in top]
 
     # ------------------------------------------------------------------ state
+    # ------------------------------------------------------------------ the runner
+    def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Rows for the runner: the user's and the item's index in two marked slots (new
+        users and items get theirs when they are served; see :func:`served_pairs`)."""
+        self._items_before = len(self.item_ids)  # known before the events served now
+        u, i, fresh = self._pairs(X, grow=True)
+        hashes = np.tile(np.array([USER_SLOT, ITEM_SLOT, FRESH_SLOT], np.uint32), (len(u), 1))
+        return hashes, np.column_stack([u + 1.0, i + 1.0, fresh.astype(np.float64)])
+
     def _arrays(self) -> dict[str, np.ndarray]:
         return {
             "users": self.users,
@@ -322,18 +332,8 @@ class BiasedMF(Factorization, Regressor, ServesRows):
     def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
         return self._run(X, y, learn=True)
 
-    # ------------------------------------------------------------------ the runner
-    def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Rows for the runner: the user's and the item's index in two marked slots (new
-        users and items get theirs when they are served)."""
-        u, i, fresh = self._pairs(X, grow=True)
-        hashes = np.tile(np.array([USER_SLOT, ITEM_SLOT, FRESH_SLOT], np.uint32), (len(u), 1))
-        return hashes, np.column_stack([u + 1.0, i + 1.0, fresh.astype(np.float64)])
-
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
-        u = (np.where(hashes == USER_SLOT, values, 0.0).sum(axis=1) - 1).astype(np.int64)
-        i = (np.where(hashes == ITEM_SLOT, values, 0.0).sum(axis=1) - 1).astype(np.int64)
-        fresh = np.where(hashes == FRESH_SLOT, values, 0.0).sum(axis=1) > 0
+        u, i, fresh = served_pairs(hashes, values)
         checked = np.where(np.asarray(ops) == 0, 0.0, np.asarray(targets, dtype=np.float64))
         if not np.isfinite(checked).all():
             raise ValueError("a rating to learn is missing or not finite")
@@ -360,7 +360,7 @@ class BiasedMF(Factorization, Regressor, ServesRows):
 
 
 @register
-class BPRMF(Factorization):
+class BPRMF(Factorization, ServesRows):
     """Matrix factorization of implicit feedback by Bayesian personalized ranking: each
     positive interaction is ranked above ``negatives`` sampled items the user has not seen.
     ``y`` is the interaction's strength: events with ``y <= 0`` are scored, not learned.
@@ -472,6 +472,48 @@ class BPRMF(Factorization):
 
     def predict_learn_many(self, X: Any, y: Any) -> np.ndarray:
         return self._run(X, y, learn=True)
+
+    def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
+        """A runner schedule on served rows: each operation scores its pair first; a
+        learned one with a strength above 0 is an interaction, ranked above sampled items
+        among those known at its place in the schedule."""
+        u, i, fresh = served_pairs(hashes, values)
+        ops, rows = np.asarray(ops, np.int8), np.asarray(op_rows, np.int64)
+        strengths = np.where(ops == 0, 0.0, np.asarray(targets, dtype=np.float64))
+        if not np.isfinite(strengths).all():
+            raise ValueError("an interaction's strength to learn is missing or not finite")
+        u, i, fresh = u[rows], i[rows], fresh[rows]
+        before = len(self.item_ids) if self._items_before is None else self._items_before
+        n_items = np.maximum.accumulate(np.maximum(i + 1, before)) if len(i) else i
+        positive = strengths > 0
+        self._reserve(int(positive.sum()))
+        out = np.empty(len(ops))
+        run_bpr(
+            u,
+            i,
+            fresh,
+            positive,
+            n_items,
+            self.seen,
+            self.item_bias,
+            self.users,
+            self.items,
+            self._hyper,
+            self.rng,
+            self.negatives,
+            out,
+        )
+        self.n_seen[0] = int((self.seen != EMPTY).sum())
+        self._note_seen(u[positive], i[positive])
+        return out
+
+
+def served_pairs(hashes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The user and item indices of served rows, and whether either was new when served."""
+    u = (np.where(hashes == USER_SLOT, values, 0.0).sum(axis=1) - 1).astype(np.int64)
+    i = (np.where(hashes == ITEM_SLOT, values, 0.0).sum(axis=1) - 1).astype(np.int64)
+    fresh = np.where(hashes == FRESH_SLOT, values, 0.0).sum(axis=1) > 0
+    return u, i, fresh
 
 
 def _ids(column: Any) -> np.ndarray:
