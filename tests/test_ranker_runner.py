@@ -5,6 +5,7 @@ event by event; across a checkpoint; over HTTP; and from a Kafka-shaped label.""
 from __future__ import annotations
 
 import heapq
+import json
 
 import numpy as np
 import pytest
@@ -280,3 +281,48 @@ def test_the_service_serves_a_ranker_and_takes_feedback_per_task(tmp_path):
         body = {"id": "r3", "label": 1, "task": "click"}
         assert client.post("/feedback", headers=auth, json=body).status_code == 200
     trainer.stop()
+
+
+def test_a_ranker_learns_feedback_per_task_from_kafka_topics(kafka_broker):
+    """Impressions on one topic, clicks and likes by id (and task) on another, read side
+    by side: every impression is served once with a version, learned when its window
+    closes with the feedback that came, and the ranker's clicks follow the stream's."""
+    from confluent_kafka import Producer
+
+    from streamlearn.config import build_runner, kafka_events
+    from tests.conftest import consume_all, create_topics
+    from tests.test_kafka import run_until
+
+    n = 400
+    events, labels = synth.timeline(n, seed=3)
+    topics = {part: f"{part}-ranker" for part in ("events", "labels", "predictions")}
+    create_topics(kafka_broker, *topics.values())
+    producer = Producer({"bootstrap.servers": kafka_broker})
+    for k in range(n):
+        x = {name: column[k] for name, column in events.items()}
+        x["hour"] = int(x["hour"])
+        producer.produce(topics["events"], json.dumps({"id": f"r{k}", "features": x}).encode())
+    clicks = 0
+    for k in range(n):
+        for task in ("click", "like"):
+            if labels[task][k] > 0:  # NaN (no click: no like to judge) and 0 are silence
+                clicks += task == "click"
+                feedback = {"id": f"r{k}", "task": task, "label": 1.0}
+                producer.produce(topics["labels"], json.dumps(feedback).encode())
+    producer.flush(30)
+    config = load_config_text(
+        '[model]\nkind = "ranker"\ntasks = {click = "binary", like = "binary"}\nbits = 14\n'
+        'defaults = {click = 0.0}  # no click is silence\n\n'
+        '[labels]\nttl = 1.0\nstore = "memory"\n\n'
+        f'[kafka]\nbootstrap_servers = "{kafka_broker}"\ngroup = "ranker-door"\n'
+        f'events_topic = "{topics["events"]}"\nlabels_topic = "{topics["labels"]}"\n'
+        f'predictions_topic = "{topics["predictions"]}"\n'
+    )
+    runner = build_runner(config, source=kafka_events(config), drain_at_end=False)
+    summary = run_until(runner, lambda s: s.learned >= n)
+    assert (summary.served, summary.learned, summary.rejected, summary.late) == (n, n, 0, 0)
+    published = [json.loads(v) for _, v, _ in consume_all(kafka_broker, topics["predictions"], n)]
+    assert {p["id"] for p in published} == {f"r{k}" for k in range(n)}
+    assert all(p["model_version"] for p in published)
+    predicted = runner.model.predict_all(events)["click"]  # learned from the feedback
+    assert abs(predicted.mean() - clicks / n) < 0.1 and 0 < clicks < n
