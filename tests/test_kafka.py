@@ -121,6 +121,24 @@ def test_events_labels_predictions_dead_letters_and_a_restart(kafka_broker, tmp_
     assert all(headers and headers[0][0] == "reason" for _, _, headers in dead)
 
 
+def test_a_limit_inside_a_micro_batch_loses_no_event(kafka_broker, tmp_path):
+    """A run told to stop at a count that falls inside a micro-batch runs the rest of that
+    batch (its events are taken from the topic): the next run goes on after them."""
+    topics = {name: f"{name}-t2" for name in ("events", "labels", "predictions", "dead")}
+    create_topics(kafka_broker, *topics.values())
+    n_late = produce_stream(kafka_broker, topics["events"], topics["labels"])
+    first = runner_for(kafka_broker, topics, tmp_path / "reg", "g2")
+    summary = first.run(limit=N // 2 + 7)
+    first.close()
+    assert summary.served >= N // 2 + 7
+    expected_learned = N // 3 + n_late
+    second = run_until(
+        runner_for(kafka_broker, topics, tmp_path / "reg", "g2"),
+        lambda s: s.learned >= expected_learned and s.served >= N,
+    )
+    assert (second.served, second.learned, second.late) == (N, expected_learned, 0)
+
+
 class FakeMessage:
     """What the batch readers use of a confluent-kafka message."""
 

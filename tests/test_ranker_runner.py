@@ -312,7 +312,7 @@ def test_a_ranker_learns_feedback_per_task_from_kafka_topics(kafka_broker):
     producer.flush(30)
     config = load_config_text(
         '[model]\nkind = "ranker"\ntasks = {click = "binary", like = "binary"}\nbits = 14\n'
-        'defaults = {click = 0.0}  # no click is silence\n\n'
+        "defaults = {click = 0.0}  # no click is silence\n\n"
         '[labels]\nttl = 1.0\nstore = "memory"\n\n'
         f'[kafka]\nbootstrap_servers = "{kafka_broker}"\ngroup = "ranker-door"\n'
         f'events_topic = "{topics["events"]}"\nlabels_topic = "{topics["labels"]}"\n'

@@ -13,7 +13,7 @@ that loads, and ends with exactly the model an uninterrupted run would have. If 
 ``champion`` tag points elsewhere (``streamlearn registry rollback``), the runner takes that
 version's model and goes on from where the stream stands. A fresh run saves its starting
 model as the first version, so that every prediction names the version that made it (here:
-the start, 20,000 events, and the end).
+the start, 20,000 and 40,000 events, and the end).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class Runner(Stepper):
     ...                 checkpoint_every=20_000)
     >>> summary = runner.run()
     >>> summary.served, summary.learned, len(summary.versions)
-    (45312, 45312, 3)
+    (45312, 45312, 4)
     >>> round(summary.metrics["accuracy"], 2)
     0.77
     """
@@ -196,7 +196,8 @@ class Runner(Stepper):
         on_batch: Callable[[RunSummary], None] | None = None,
     ) -> RunSummary:
         """Resume from the newest checkpoint (if any), then run to the end of the source
-        (or ``limit`` events more)."""
+        (or ``limit`` events more; from Kafka or the live queue, to the end of the
+        micro-batch that gets there: its events are taken from the stream)."""
         self.resume()
         wall, cpu = time.perf_counter(), time.process_time()
         self.checkpoints.restart()
@@ -234,8 +235,8 @@ class Runner(Stepper):
             if self._reached(limit):
                 break  # limit=0
             served = self.summary.served_this_run
-            if limit is not None and served + len(batch) > limit:
-                batch = batch.slice(0, limit - served)
+            if limit is not None and served + len(batch) > limit and self.source.resumes_by_offset:
+                batch = batch.slice(0, limit - served)  # else the rest would be lost: run it
             self.dead_letters.add(batch.rejects)
             self.rejected += len(batch.rejects)
             if by_count and self.source.resumes_by_offset:
