@@ -4,6 +4,7 @@ event by event; across a checkpoint; over HTTP; and from a Kafka-shaped label.""
 
 from __future__ import annotations
 
+import csv
 import heapq
 import json
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from streamlearn.config import ConfigError, load_config_text
+from streamlearn.config import ConfigError, build_runner, load_config_text
 from streamlearn.datasets import synth
 from streamlearn.models import EngagementRanker
 from streamlearn.registry import LocalRegistry
@@ -202,8 +203,9 @@ def test_the_rollback_guard_and_promotion_gate_judge_a_ranker(tmp_path):
 def test_a_runner_needs_a_window_for_a_ranker():
     with pytest.raises(ValueError, match="feedback window"):
         Runner(make_ranker(), None)
-    with pytest.raises(ConfigError, match=r"labels\.ttl"):
-        load_config_text('[model]\nkind = "ranker"\ntasks = {click = "binary"}\n')
+    windowless = load_config_text('[model]\nkind = "ranker"\ntasks = {click = "binary"}\n')
+    with pytest.raises(ConfigError, match=r"labels\.ttl"):  # evaluate needs none: run does
+        build_runner(windowless)
     with pytest.raises(ConfigError, match="tasks"):
         load_config_text('[model]\nkind = "ranker"\n[labels]\nttl = 60\n')
 
@@ -326,3 +328,52 @@ def test_a_ranker_learns_feedback_per_task_from_kafka_topics(kafka_broker):
     assert all(p["model_version"] for p in published)
     predicted = runner.model.predict_all(events)["click"]  # learned from the feedback
     assert abs(predicted.mean() - clicks / n) < 0.1 and 0 < clicks < n
+
+
+def impressions_file(folder, n: int = 1500):
+    """Impressions with their engagement in a CSV: a column per task, empty where none
+    came (no like to judge without a click)."""
+    events, labels = synth.timeline(n, seed=4)
+    path = folder / "impressions.csv"
+    names = list(events)
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([*names, *TASKS])
+        for k in range(n):
+            got = [labels[task][k] for task in TASKS]
+            writer.writerow(
+                [events[name][k] for name in names] + ["" if np.isnan(v) else v for v in got]
+            )
+    return path, events, labels
+
+
+def test_evaluate_serves_each_impression_then_learns_it_with_its_engagement(tmp_path):
+    """``streamlearn evaluate`` on a file of impressions and their engagement, a column per
+    task: each impression is scored, then learned with what it got, as one by one."""
+    from streamlearn.checks.helpers import assert_same_state
+    from streamlearn.runner import evaluate_file
+
+    path, events, labels = impressions_file(tmp_path)
+    ranker, by_hand = make_ranker(), make_ranker()
+    report, rejects = evaluate_file(path, target="click", model=ranker)
+    assert (report.events, report.task, rejects.count) == (1500, "ranking", 0)
+    for k in range(1500):
+        x = {name: column[k] for name, column in events.items()}
+        x["hour"] = int(x["hour"])
+        by_hand.predict_one(x)
+        got = {task: labels[task][k] for task in TASKS if np.isfinite(labels[task][k])}
+        by_hand.learn_one(x, {"click": 0.0} | got)
+    assert_same_state(ranker, by_hand)
+    config = tmp_path / "ranker.toml"
+    config.write_text(
+        '[model]\nkind = "ranker"\nbits = 16\n'
+        'tasks = {click = "binary", like = "binary", dwell = "regression"}\n'
+    )
+    from typer.testing import CliRunner
+
+    from streamlearn.cli.main import app
+
+    arguments = ["evaluate", str(path), "--target", "click", "--config", str(config)]
+    result = CliRunner().invoke(app, [*arguments, "--output", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["events"] == 1500

@@ -248,6 +248,7 @@ def file_events(config: RunConfig) -> FileEvents:
 
 def build_runner(config: RunConfig, source: Any = None, **options: Any) -> Runner:
     """A runner wired as the config says (on ``source``, else the config's file)."""
+    config.check_runnable()
     labels = config.labels
     join: JoinStore = MemoryJoinStore()
     if labels.store == "sqlite":

@@ -618,14 +618,14 @@ class RunConfig(_Section):
     kafka: KafkaConfig | None = None
     scale: ScaleConfig | None = None
 
-    @model_validator(mode="after")
-    def _ranker_needs_a_window(self) -> RunConfig:
+    def check_runnable(self) -> None:
+        """Refuse what only a run needs and the config lacks: a ranker's feedback window
+        (``streamlearn evaluate`` takes its labels with their impressions)."""
         if self.model.kind == "ranker" and not math.isfinite(self.labels.ttl):
-            raise ValueError(
-                "a ranker learns each impression when its feedback window "
+            raise ConfigError(
+                "labels.ttl: a ranker learns each impression when its feedback window "
                 "closes: set labels.ttl (seconds)"
             )
-        return self
 
 
 def _problems(error: ValidationError) -> str:

@@ -15,6 +15,7 @@ import bisect
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from streamlearn.adaptation import watched
-from streamlearn.base import Learner, ServesRows, Task
+from streamlearn.base import Learner, MultiTask, ServesRows, Task
 from streamlearn.evaluate.curve import default_curves
 from streamlearn.evaluate.metrics import default_metrics
 from streamlearn.evaluate.progressive import Report, progressive_val_score
@@ -91,12 +92,15 @@ def evaluate_file(
     learner = model if isinstance(model, Learner) else make_learner(task, model, **settings)
     if learner.task == Task.MULTICLASS:  # a tree takes binary labels as two classes
         task = Task.MULTICLASS.value
+    tasks = _engagement_tasks(learner, target)
+    if tasks:
+        task = Task.RANKING.value
 
     if drift is not None:
         learner = watched(learner, drift, adapt, signal)
     times = _EventTimes(time_column)
     recorded = default_curves(task, 200 if curves is True else int(curves)) if curves else []
-    stream = _Validated(source, _chain(first, batches), task, times, limit)
+    stream = _Validated(source, _chain(first, batches), task, times, limit, tasks)
     stream.on_progress = on_progress
     if isinstance(learner, ServesRows):
         report, log = _through_the_runner(learner, stream, task, window, recorded, rejects_path)
@@ -110,10 +114,25 @@ def evaluate_file(
     return report, log
 
 
+def _engagement_tasks(learner: Learner, target: str) -> tuple[str, ...]:
+    """A multi-task model's tasks (the target is one of them: each task's column holds its
+    labels), or none."""
+    if not isinstance(learner, MultiTask):
+        return ()
+    tasks = tuple(learner.tasks)
+    if target not in tasks:
+        raise ValueError(f"target {target!r}: a multi-task model's labels are its tasks {tasks}")
+    return tasks
+
+
 def _through_the_runner(learner, stream, task, window, recorded, rejects_path):
     """The runner, with each label right after its event's prediction: progressive
-    validation through the same loop as ``streamlearn run`` and the service."""
-    runner = Runner(learner, stream, window=window, curves=recorded, dead_letters=rejects_path)
+    validation through the same loop as ``streamlearn run`` and the service (a multi-task
+    model's labels are feedback by task, learned as its window, half an event, closes)."""
+    ttl = 0.5 if stream.tasks else math.inf
+    runner = Runner(
+        learner, stream, ttl=ttl, window=window, curves=recorded, dead_letters=rejects_path
+    )
     on_batch = None
     if stream.on_progress is not None:
         on_batch = lambda summary: stream.on_progress(  # noqa: E731
@@ -156,11 +175,20 @@ def _progressively(learner, stream, task, window, recorded, rejects_path):
 
 class _Validated(EventSource):
     """The file's rows whose labels fit the task, as runner batches (labels with their
-    events), up to ``limit``; the time column, if any, stamps drift records."""
+    events; a multi-task model's, each of its ``tasks``' column, as feedback by id), up to
+    ``limit``; the time column, if any, stamps drift records."""
 
-    def __init__(self, source: FileSource, batches, task: str, times, limit: int | None):
+    def __init__(
+        self,
+        source: FileSource,
+        batches,
+        task: str,
+        times,
+        limit: int | None,
+        tasks: tuple[str, ...] = (),
+    ):
         self.source, self._batches, self.task = source, batches, task
-        self.times, self.limit = times, limit
+        self.times, self.limit, self.tasks = times, limit, tasks
         self.on_progress: Callable[[int, int, int], None] | None = None
 
     def batches(self, after: int = 0, rows: int = 16384, last_key: float = -math.inf):
@@ -177,9 +205,34 @@ class _Validated(EventSource):
             events = EventBatch(features, label_array(labels), offsets, offsets, keys)
             events.rejects = batch.rejects
             for start in range(0, len(events), rows):
-                yield events.slice(start, min(start + rows, len(events)))
+                part = events.slice(start, min(start + rows, len(events)))
+                # feedback with its own events: it waits no longer than their windows
+                yield self._engagements(part) if self.tasks else part
             if remaining is not None and remaining <= 0:
                 return
+
+    def _engagements(self, part: EventBatch) -> EventBatch:
+        """Impressions whose engagement comes with them: each task's column (the target's:
+        the labels) as feedback for its event, where it holds a number."""
+        features = dict(part.features)
+        ids, values, tasks = [], [], []
+        for task in self.tasks:
+            column = part.labels if task == self.source.target else features.pop(task, None)
+            if column is None:
+                raise ValueError(f"the file has no column for the task {task!r}")
+            column = np.asarray(_as_list(column), np.float64)
+            given = np.isfinite(column)
+            ids.append(part.offsets[given])
+            values.append(column[given])
+            tasks += [task] * int(given.sum())
+        return replace(
+            part,
+            features=features,
+            labels=np.full(len(part), np.nan),
+            feedback_ids=np.concatenate(ids).astype(object),
+            feedback_labels=np.concatenate(values),
+            feedback_tasks=np.array(tasks, dtype=object),
+        )
 
 
 class _EventTimes:
