@@ -435,10 +435,15 @@ class BPRMF(Factorization, ServesRows):
             out[item_only] = self.item_bias[i[item_only]]
             out[i < 0] = 0.0
             return out
-        # Items known at each event: those before the batch, plus the batch's so far.
+        return self._interactions(u, i, fresh, strengths, n_before)
+
+    def _interactions(self, u, i, fresh, strengths, n_before: int) -> np.ndarray:
+        """Score each pair, then learn those of a strength above 0 (BPR steps against
+        items drawn among those known at its place: before the pairs, plus theirs so far)."""
         n_items = np.maximum.accumulate(np.maximum(i + 1, n_before)) if len(i) else i
-        self._reserve(len(u))
         positive = strengths > 0
+        self._reserve(int(positive.sum()))
+        out = np.empty(len(u))
         run_bpr(
             u,
             i,
@@ -482,30 +487,8 @@ class BPRMF(Factorization, ServesRows):
         strengths = np.where(ops == 0, 0.0, np.asarray(targets, dtype=np.float64))
         if not np.isfinite(strengths).all():
             raise ValueError("an interaction's strength to learn is missing or not finite")
-        u, i, fresh = u[rows], i[rows], fresh[rows]
         before = len(self.item_ids) if self._items_before is None else self._items_before
-        n_items = np.maximum.accumulate(np.maximum(i + 1, before)) if len(i) else i
-        positive = strengths > 0
-        self._reserve(int(positive.sum()))
-        out = np.empty(len(ops))
-        run_bpr(
-            u,
-            i,
-            fresh,
-            positive,
-            n_items,
-            self.seen,
-            self.item_bias,
-            self.users,
-            self.items,
-            self._hyper,
-            self.rng,
-            self.negatives,
-            out,
-        )
-        self.n_seen[0] = int((self.seen != EMPTY).sum())
-        self._note_seen(u[positive], i[positive])
-        return out
+        return self._interactions(u[rows], i[rows], fresh[rows], strengths, before)
 
 
 def served_pairs(hashes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
