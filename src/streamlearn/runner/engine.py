@@ -26,13 +26,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from streamlearn.base import Learner
-from streamlearn.registry import Registry, Version
+from streamlearn.registry import Registry
 from streamlearn.runner import report
 from streamlearn.runner.checkpoint import CheckpointPolicy
+from streamlearn.runner.checkpointed import Checkpointed
 from streamlearn.runner.guards import PromotionGate, RollbackGuard
 from streamlearn.runner.join import JoinStore
 from streamlearn.runner.lane_state import EXPIRY_POLICIES
-from streamlearn.runner.stepper import Stepper, make_lanes
+from streamlearn.runner.stepper import make_lanes
 from streamlearn.runner.summary import RunSummary
 from streamlearn.runner.versions import Versions
 from streamlearn.streams.batch import MAX_ABS_LABEL, EventBatch
@@ -43,7 +44,7 @@ __all__ = ["EXPIRY_POLICIES", "RunSummary", "Runner"]
 log = logging.getLogger("streamlearn.runner")
 
 
-class Runner(Stepper):
+class Runner(Checkpointed):
     """Replays (or serves) a stream through a learner with delayed labels and checkpoints.
 
     Parameters
@@ -255,56 +256,6 @@ class Runner(Stepper):
         self.checkpoints.count(len(part))
         if self.registry is not None and self.checkpoints.due(self._progressed):
             self.checkpoints.attempt(self.checkpoint, self.registry.unavailable)
-
-    def _progress(self) -> tuple:
-        """What a checkpoint would save that can change without events: counters, and the
-        source's positions (a partition taken over joins them before its first message)."""
-        return self.counters, self._source_state()
-
-    def _progressed(self) -> bool:
-        return self._progress() != self._saved_progress
-
-    def _source_state(self) -> dict[str, Any]:
-        return self.source.state() if self.source is not None else {}
-
-    # ------------------------------------------------------------------ checkpoints
-    def checkpoint(self) -> Version:
-        """Save the champion, its challengers and where the stream stands as a new
-        registry version (tagged ``champion``)."""
-        self.swaps.promote_challenger(self.lanes)
-        self.swaps.roll_back_if_worse(self.champion, self.version)
-        runner_meta = {
-            "rejected": self.rejected,
-            "source": self._source_state(),
-            "rollbacks": self.summary.rollbacks[-20:],
-            "promotions": self.summary.promotions[-20:],
-        }
-        if self.predictions is not None:  # delivered before a snapshot says they were made
-            self.predictions.flush()
-        version = self.versions.save(self.lanes, runner_meta, self.counters)
-        self.recovery.start(version.id)
-        if self.source is not None:  # only now is the snapshot that includes them durable
-            self.source.committed(runner_meta["source"])
-        self._saved_progress = self._progress()
-        return version
-
-    def resume(self) -> None:
-        """Pick up from the registry's newest version (once; ``run`` calls it). A fresh run
-        on a registry saves its starting model as the first version: every prediction then
-        names a version that exists."""
-        if self.registry is None or self.versions.resumed:
-            return
-        runner = self.versions.resume(self.lanes)
-        if runner is None:
-            self.checkpoint()
-            return
-        if self.version == self.summary.resumed_from:  # not swapped for a requested one
-            self.recovery.start(self.version)
-        self.rejected = int(runner.get("rejected", 0))
-        self.resumed_source = dict(runner.get("source") or {})
-        if runner.get("source") and self.source is not None:
-            self.source.restore(runner["source"])
-        self._saved_progress = self._progress()
 
     # ------------------------------------------------------------------ reporting
     def status(self, recent: int = 50) -> dict[str, Any]:
