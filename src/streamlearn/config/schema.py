@@ -13,14 +13,6 @@ key``). Relative paths are relative to the config file. A minimal config::
     [checkpoint]
     registry = "registry"
     every_events = 100000
-
->>> cfg = load_config_text('[source]\\npath = "a.csv"\\ntarget = "y"\\n[model]\\nbits = 18')
->>> cfg.model.bits, cfg.labels.store, cfg.checkpoint.every_events
-(18, 'sqlite', 100000)
->>> load_config_text('[model]\\nbitz = 18')
-Traceback (most recent call last):
-...
-streamlearn.config.schema.ConfigError: model.bitz: unknown key
 """
 
 from __future__ import annotations
@@ -602,6 +594,16 @@ class RunConfig(_Section):
         Models in shadow, when one is promoted, when the champion rolls back.
     redis, service, kafka, scale
         The servers and the scale-out a run may use.
+
+    Example
+    -------
+    >>> cfg = load_config_text('[source]\\npath = "a.csv"\\ntarget = "y"\\n[model]\\nbits = 18')
+    >>> cfg.model.bits, cfg.labels.store, cfg.checkpoint.every_events
+    (18, 'sqlite', 100000)
+    >>> load_config_text('[model]\\nbitz = 18')
+    Traceback (most recent call last):
+    ...
+    streamlearn.config.schema.ConfigError: model.bitz: unknown key
     """
 
     source: SourceConfig | None = None

@@ -44,6 +44,11 @@ class Estimate:
         The confidence interval's bounds.
     n
         The logged decisions the estimate rests on.
+
+    Example
+    -------
+    >>> wilson(30, 100)  # 30 successes in 100: Wilson's 95% interval
+    Estimate(value=0.3, low=0.2189488529493276, high=0.3958485463334666, n=100)
     """
 
     value: float

@@ -68,6 +68,14 @@ class Recent:
     keeps_rows
         Keep their rows even where that costs an encoding of its own (labels that come
         with their events): the rollback test scores earlier versions on them.
+
+    Example
+    -------
+    >>> recent = Recent(3, keeps_rows=False)
+    >>> recent.add(None, np.array([1.0, 0.0]), np.array([0.1, 0.7]))
+    >>> recent.add(None, np.array([1.0, 1.0]), np.array([0.2, 0.3]))
+    >>> recent.targets.tolist(), recent.losses.tolist()  # the newest three
+    ([0.0, 1.0, 1.0], [0.7, 0.2, 0.3])
     """
 
     def __init__(self, size: int, keeps_rows: bool = True) -> None:

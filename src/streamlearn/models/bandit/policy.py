@@ -43,6 +43,12 @@ class Decision:
         The probability the policy gave it (what off-policy evaluation divides by).
     probabilities
         Every arm's probability.
+
+    Example
+    -------
+    >>> bandit = LinearBandit(arms=["a", "b"], seed=1)
+    >>> bandit.decide_one({"user": "u1"})  # nothing learned yet: both arms alike
+    Decision(arm='b', propensity=0.5, probabilities={'a': 0.5, 'b': 0.5})
     """
 
     arm: Hashable

@@ -46,6 +46,16 @@ class Gaussian:
         The predicted value.
     variance
         Its predictive variance (noise and the weights' uncertainty).
+
+    Example
+    -------
+    >>> from streamlearn.models import BayesianLinearRegression
+    >>> model = BayesianLinearRegression(bits=8)
+    >>> for k in range(50):
+    ...     model.learn_one({"x": k / 10}, 2 * k / 10 + 1)
+    >>> belief = model.predict_dist_one({"x": 1.0})
+    >>> round(belief.mean, 2), round(belief.variance, 2)
+    (3.46, 1.61)
     """
 
     mean: float
