@@ -67,6 +67,14 @@ class State:
         Anything else it keeps (JSON).
     parts
         Named states stored with it, under the same checksum (a checkpoint's runner part).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> state = State("Counter", {}, {"n": np.array([3])}, parts={"runner": State("Runner", {})})
+    >>> back, _ = load_snapshot(snapshot_bytes(state)[0])
+    >>> back.arrays["n"].tolist(), sorted(back.parts), back.parts["runner"].kind
+    ([3], ['runner'], 'Runner')
     """
 
     kind: str

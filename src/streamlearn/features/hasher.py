@@ -57,6 +57,12 @@ class EncodedEvent:
         The numeric columns' names and raw values, for the scaler.
     seen
         The names of the columns the event had.
+
+    Example
+    -------
+    >>> event = FeatureHasher(bits=8, standardize=False).encode_one({"user": "u1", "price": 2.5})
+    >>> len(event.hashes), event.values.tolist()
+    (2, [2.5, 1.0])
     """
 
     hashes: np.ndarray

@@ -163,6 +163,8 @@ class RecordedEvents(EventSource):
     feedback
         Columns ``id``, ``time``, ``label`` and, for a multi-task model, ``task``.
 
+    Example
+    -------
     >>> source = RecordedEvents({"x": [1.0, 2.0]}, times=[0.0, 5.0], ids=["a", "b"],
     ...                         feedback={"id": ["a"], "time": [3.0], "label": [1.0]})
     >>> [(b.ids.tolist(), b.feedback_ids.tolist() if b.has_feedback else [])

@@ -29,6 +29,15 @@ class FeatureIds:
     """Hashed features numbered in order of first learning, at most ``limit`` of them (a
     feature beyond that is not seen by the tree: its memory stays bounded).
 
+    Parameters
+    ----------
+    limit
+        The most features numbered.
+    hashes
+        The hashes numbered already, in order (a snapshot's).
+
+    Example
+    -------
     >>> ids = FeatureIds(limit=2)
     >>> ids.number(np.array([[7, 9], [9, 4]], np.uint32)).tolist()
     [[0, 1], [1, -1]]
@@ -88,6 +97,8 @@ class TreeArrays:
     bins
         A regressor's bins per leaf and feature (0: a classifier's).
 
+    Example
+    -------
     >>> TreeArrays(n_roots=2).roots.tolist()
     [-1, -1]
     """
