@@ -42,6 +42,15 @@ class Verdict:
         The relative mean difference of the losses.
     events
         Labels the comparison is over.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> better = rng.gamma(2.0, 0.2, 3000)  # one model's per-label losses
+    >>> verdict = paired_test(better + 0.05, better + rng.normal(0, 0.01, 3000), margin=0.02)
+    >>> verdict.significant, round(verdict.gap, 3), verdict.events
+    (True, 0.123, 3000)
     """
 
     significant: bool

@@ -145,6 +145,12 @@ class Rows:
     hashes, values
         Two arrays of shape (rows, slots): 32-bit feature hashes and their values (a slot
         of value 0 is padding).
+
+    Example
+    -------
+    >>> rows = Rows(np.array([[1, 2], [3, 4]], np.uint32), np.array([[1.0, 1.0], [0.5, 1.0]]))
+    >>> len(rows), rows.take(np.array([1])).values.tolist()
+    (2, [[0.5, 1.0]])
     """
 
     hashes: np.ndarray

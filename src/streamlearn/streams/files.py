@@ -92,6 +92,13 @@ class Batch:
         The last row read (rejected or not).
     rejects
         The rows left out, with their reasons.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> batch = next(iter(FileSource(elec2.path(), "target")))
+    >>> len(batch), batch.rows[:3].tolist()
+    (45312, [1, 2, 3])
     """
 
     features: dict[str, Any]
