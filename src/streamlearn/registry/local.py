@@ -58,7 +58,7 @@ class LocalRegistry(Registry):
     ...            checkpoint_every=20_000).run()
     >>> champion = registry.tagged("champion")
     >>> [v.id for v in registry.versions()], champion.id, round(champion.metrics["accuracy"], 3)
-    (['v000001', 'v000002', 'v000003'], 'v000003', 0.823)
+    (['v000001', 'v000002', 'v000003', 'v000004'], 'v000004', 0.823)
     """
 
     def __init__(self, root: str | os.PathLike, key: bytes | None = None) -> None:
