@@ -175,7 +175,7 @@ def test_run(name, streams, tmp_path):
 @pytest.mark.parametrize("name", [name for name in LEARNERS if name != "bandit"])
 def test_serve(name, streams, tmp_path):
     """Labelled events posted, one tracked prediction answered with a version, its label by
-    id joined: what was served is what is learned."""
+    id joined (what was served is what is learned); a batch and columns answered alike."""
     from fastapi.testclient import TestClient
 
     from streamlearn.service.serve import build_service
@@ -200,6 +200,16 @@ def test_serve(name, streams, tmp_path):
             low, high = served["interval"]
             assert served["std"] > 0 and low < served["prediction"] < high
             assert (low + high) / 2 == pytest.approx(served["prediction"], rel=1e-12)
+        # A batch, and the same batch as columns: the same answers as one event at a time.
+        batch = [{"features": x} for x in events[600:605]]
+        answered = client.post("/predict", json={"events": batch, "track": False}).json()
+        columns = {k: [x.get(k) for x in events[600:605]] for k in events[600]}
+        as_columns = client.post("/predict", json={"columns": columns}).json()
+        (first, *_) = answered["predictions"]
+        assert len(answered["predictions"]) == 5 and first["model_version"]
+        if first["model_version"] == served["model_version"]:
+            assert first["prediction"] == served["prediction"]
+        assert as_columns["predictions"] == [p["prediction"] for p in answered["predictions"]]
         feedback = {"id": "q", "label": labels[600]}
         assert client.post("/feedback", json=feedback, headers=auth).status_code == 200
         scored = trainer.runner.champion.recent  # the trainer scores right after counting

@@ -108,6 +108,8 @@ def test_the_runner_learns_each_impression_at_its_window_close_as_by_hand():
     counters = runner.counters
     assert counters["served"] == 3000 and counters["learned"] == 3000
     assert counters["late"] == 0 and counters["rejected"] == 0
+    # An impression whose window closed with no feedback at all expired (learned as no click).
+    assert counters["expired"] == len(set(ids) - set(feedback["id"])) > 0
     assert runner.model.heads["like"].n_learned == sum(t == "like" for t in feedback["task"])
     # The lane scores the score against the engagement that came (a regression).
     assert {"mae", "rmse"} <= set(runner.champion.metric_values())

@@ -39,6 +39,7 @@ BANDIT: tuple[Check, ...] = (
     families.check_bandit_state_round_trip_decides_and_learns_identically,
     families.check_bandit_clone_is_fresh_and_inputs_are_not_mutated,
     families.check_bandit_bad_input_never_makes_weights_non_finite,
+    engine.check_run_stopped_at_a_checkpoint_and_resumed_ends_bit_identical,
 )
 RECOMMENDER: tuple[Check, ...] = (
     learner.check_is_registered,
@@ -51,6 +52,7 @@ RANKER: tuple[Check, ...] = (
     learner.check_is_registered,
     families.check_ranker_batches_equal_one_event_calls_and_state_round_trips,
     families.check_ranker_bad_input_raises_and_never_makes_weights_non_finite,
+    engine.check_run_stopped_at_a_checkpoint_and_resumed_ends_bit_identical,
 )
 
 

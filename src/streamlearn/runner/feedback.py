@@ -105,6 +105,7 @@ class TaskFeedback:
         self.ttl = ttl
         self.collected: dict[Any, tuple[float, dict[str, float]]] = {}  # id → (until, labels)
         self.engagement: dict[Any, float] = {}  # id → what came, for the events learned now
+        self.silent = 0  # of the windows closed now, those that got no feedback at all
 
     def collect(
         self, batch: EventBatch, tasks: tuple[str, ...], horizon: float
@@ -145,6 +146,7 @@ class TaskFeedback:
         targets = np.full((len(ids), len(model.tasks)), np.nan)
         picked = np.flatnonzero(learns)
         feedback = [self.collected.pop(i, (0.0, {}))[1] for i in ids[picked].tolist()]
+        self.silent = sum(not got for got in feedback)
         targets[picked] = model.window_labels(feedback)
         scores = model.engagement(targets[picked]).tolist()
         self.engagement = dict(zip(ids[picked].tolist(), scores, strict=True))

@@ -248,8 +248,10 @@ class Lane(LaneState):
             return
         _, kind, row = step_kinds(is_serve, index, due, row_of)
         self.counters["learned"] += int(self._learns(is_serve, kind, row).sum())
-        # An expiry whose entry is gone (its label came by id) is no expiry.
-        self.counters["expired"] += int(((kind == EXPIRE) & (row >= 0)).sum())
+        if self.tasks:  # a window closing is how an event is learned: expired if nothing came
+            self.counters["expired"] += self.feedback.silent
+        else:  # an expiry whose entry is gone (its label came by id) is no expiry
+            self.counters["expired"] += int(((kind == EXPIRE) & (row >= 0)).sum())
         self.counters["late"] += int((kind == LATE).sum())
 
     def _score(self, due_steps, due, row_of, served_of, rows: Rows) -> None:

@@ -16,7 +16,8 @@ class RunSummary:
     ----------
     served, learned, expired, late, unlabeled, rejected
         The champion's counts: events served, labels learned, events whose label did not come
-        in time, labels that came after it, events with no label, rows and labels rejected.
+        in time (a multi-task model's: whose window closed with no feedback), labels that came
+        after it, events with no label, rows and labels rejected.
     offset
         The offset of the last event served.
     resumed_from
