@@ -153,3 +153,32 @@ def test_decide_then_reward_by_decision_id(tmp_path):
     assert len(logged) > 500 and logged[0]["context"] == {"user": "u0"}
     assert [r["id"] for r in logged[-200:]] == [f"d{i}" for i in range(200)]
     assert logged[0]["propensity"] == answers[0]["propensity"] and "time" in logged[0]
+
+
+def test_a_hybrid_linucb_decides_and_learns_its_rewards_over_http(tmp_path):
+    """Arms with features of their own (``shared``, ``arm_features``): a hybrid LinUCB
+    through /decide and /feedback, its shared part learning what blue arms earn."""
+    hybrid = SERVICE.replace('rule = "greedy"\nexplore = 0.2', "explore = 0.1").replace(
+        "[labels]",
+        'shared = ["blue"]\narm_features = {blue = {blue = 1.0}, green = {blue = 0.5}}\n[labels]',
+    )
+    app, trainer = build_service(load_config_text(hybrid, base=tmp_path))
+    client, auth = TestClient(app), {"Authorization": "Bearer t"}
+    try:
+        assert type(trainer.runner.model).__name__ == "HybridLinUCB"
+        answers = [
+            client.post("/decide", json={"context": {"user": f"u{i % 3}"}}).json()
+            for i in range(300)
+        ]
+        assert all(a["model_version"] and 0 < a["propensity"] <= 1 for a in answers)
+        rewards = [{"id": a["id"], "label": float(a["arm"] == "blue")} for a in answers]
+        assert client.post("/feedback", json={"labels": rewards}, headers=auth).json() == {
+            "accepted": 300
+        }
+        assert wait_for(lambda: trainer.runner.counters["learned"] == 300, timeout=30)
+        model = trainer.runner.model
+        assert (model.a0_inv @ model.b0)[0] > 0  # the shared part: being blue pays
+        expected = model.expected_rewards_one({"user": "u1"})
+        assert expected["blue"] > expected["red"]
+    finally:
+        trainer.stop()

@@ -21,6 +21,11 @@ from streamlearn.datasets import elec2, obd, synth
 N = 1200  # events per stream
 DELAY = 50
 
+# The Open Bandit Dataset's items' features, as a TOML table's entries: arm → name → number
+ITEMS = ", ".join(
+    f'"{arm}" = {{{", ".join(f"{json.dumps(k)} = {v!r}" for k, v in features.items())}}}'
+    for arm, features in obd.item_features().items()
+)
 # kind → the [model] section (and [drift]), the stream it learns
 LEARNERS = {
     "linear-binary": ('kind = "linear"\nbits = 14', "binary"),
@@ -47,6 +52,12 @@ LEARNERS = {
     "bandit": (
         f'kind = "bandit"\narms = {list(range(80))}\narm_column = "item_id"\ncapacity = 16'
         f"\ncategorical = {json.dumps(list(obd.CONTEXT))}",
+        "bandit",
+    ),
+    "bandit-hybrid": (
+        f'kind = "bandit"\narms = {list(range(80))}\narm_column = "item_id"\ncapacity = 16'
+        f"\ncategorical = {json.dumps(list(obd.CONTEXT))}"
+        f"\nshared = {json.dumps(obd.item_feature_names())}\narm_features = {{{ITEMS}}}",
         "bandit",
     ),
     "mf": ('kind = "mf"\nn_factors = 4\nlr_latent = 0.05\nseed = 3', "ratings"),
@@ -172,7 +183,7 @@ def test_run(name, streams, tmp_path):
 
 
 # A bandit's door is /decide, with rewards by decision id: tests/test_bandit_service.py.
-@pytest.mark.parametrize("name", [name for name in LEARNERS if name != "bandit"])
+@pytest.mark.parametrize("name", [name for name in LEARNERS if not name.startswith("bandit")])
 def test_serve(name, streams, tmp_path):
     """Labelled events posted, one tracked prediction answered with a version, its label by
     id joined (what was served is what is learned); a batch and columns answered alike."""

@@ -3,13 +3,16 @@ challengers, the registry, the event source and the runner."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from streamlearn.adaptation import watched
 from streamlearn.base import Learner
 from streamlearn.config.schema import (
+    CLASSIFIER_KEYS,
     FEATURE_KEYS,
     KIND_KEYS,
+    REGRESSOR_KEYS,
     ConfigError,
     ModelConfig,
     RunConfig,
@@ -23,6 +26,7 @@ from streamlearn.models import (
     FraudDetector,
     HedgeClassifier,
     HedgeRegressor,
+    HybridLinUCB,
     LinearBandit,
     OneVsRest,
 )
@@ -56,6 +60,8 @@ TREES = ("tree", "forest")  # they classify (two classes or more) or regress
 CLASSIFY_ANY = (*TREES, "hat", "amf", "knn")  # binary labels are two classes to them
 KNN_KEYS = ("n_neighbors", "window_size", "feature_cap")
 AMF_KEYS = ("n_models", "seed", "max_nodes", "step", "dirichlet", "feature_cap")
+AMF_KEYS += ("use_aggregation", "split_pure", "standardize")
+LINEAR_KEYS = ("intercept_lr", "scale_target")  # the learner's defaults unless given
 
 
 def _task(config: RunConfig) -> str:
@@ -88,15 +94,35 @@ def _task(config: RunConfig) -> str:
 def _learner(
     model: ModelConfig, task: str, detector: str | None, policy: str, signal: str | None = None
 ) -> Learner:
+    _refuse_the_other_tasks_keys(model, task)
     if model.kind != "linear":
         if detector is not None:
             raise ConfigError(f"drift: a detector needs a linear model, not a {model.kind} one")
         return _other_learner(model, task)
     classes = {"max_classes": model.max_classes} if task == "multiclass" else {}
-    learner = make_learner(task, model.optimizer, features=model.features(), **classes)
+    given = _given(model, LINEAR_KEYS)
+    learner = make_learner(task, model.optimizer, features=model.features(), **classes, **given)
     if detector is None:
         return learner
     return watched(learner, detector, policy, signal)
+
+
+def _given(model: ModelConfig, keys: Iterable[str]) -> dict[str, Any]:
+    """The settings among ``keys`` that the config gives (the others keep the learner's
+    defaults)."""
+    return {key: getattr(model, key) for key in keys if key in model.model_fields_set}
+
+
+def _refuse_the_other_tasks_keys(model: ModelConfig, task: str) -> None:
+    """A classifier's setting given to a regressor, or the other way round, is refused."""
+    regresses = task == "regression"
+    others = CLASSIFIER_KEYS if regresses else REGRESSOR_KEYS
+    if model.kind == "amf" and not regresses:
+        others = others | {"standardize"}  # a Mondrian classifier splits raw numbers
+    wrong = sorted(model.model_fields_set & others)
+    if wrong:
+        role = "classifier" if regresses else "regressor"
+        raise ConfigError(f"model.{wrong[0]}: a setting of {role}s, not of a {task} model")
 
 
 def _other_learner(model: ModelConfig, task: str) -> Learner:
@@ -108,7 +134,8 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
     if model.kind == "mf":
         return _factorization(model)
     if model.kind == "one_vs_rest":
-        binary = make_learner("binary", model.optimizer, features=model.features())
+        given = _given(model, ("intercept_lr",))
+        binary = make_learner("binary", model.optimizer, features=model.features(), **given)
         return OneVsRest(binary, max_classes=model.max_classes)
     if model.kind == "hedge":
         members = [make_learner(task, spec, features=model.features()) for spec in model.members]
@@ -119,7 +146,7 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
     if model.kind == "fraud":
         return _fraud_detector(model)
     if model.kind == "knn":
-        given = {k: getattr(model, k) for k in KNN_KEYS if k in model.model_fields_set}
+        given = _given(model, KNN_KEYS)
         classes = {"max_classes": model.max_classes} if task == "multiclass" else {}
         return knn_learner(task, {"features": model.features(), **classes}, **given)
     if model.kind == "hat":
@@ -128,13 +155,13 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
         settings.pop("max_classes", None)
         return hat_learner(task, features, **settings)
     if model.kind == "amf":
-        given = {k: getattr(model, k) for k in AMF_KEYS if k in model.model_fields_set}
+        given = _given(model, AMF_KEYS)
         features = {"features": model.features(), "max_classes": model.max_classes}
         return amf_learner(task, features, **given)
     if model.kind == "auto":
         classes = {"max_classes": model.max_classes} if task == "multiclass" else {}
         features = {"features": model.features(), **classes}
-        given = {k: getattr(model, k) for k in ("window", "eta") if k in model.model_fields_set}
+        given = _given(model, ("window", "eta"))
         return auto_learner(task, features, seed=model.seed, **given)
     if model.kind in TREES:
         kind = tree_learner(model.kind, task)
@@ -152,13 +179,30 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
         return BayesianLinearRegression(
             beta=model.beta, covariance=model.covariance, **common, features=model.features()
         )
-    return LinearBandit(
-        model.arms,
-        rule=model.rule,
-        explore=model.explore,
-        arm_column=model.arm_column,
-        **common,
-        features=model.features(),
+    return _bandit(model, common)
+
+
+def _bandit(model: ModelConfig, common: dict[str, Any]) -> Learner:
+    """A linear bandit, or (``shared`` arm features given) a hybrid LinUCB."""
+    settings = {"arm_column": model.arm_column, "seed": model.seed, **common}
+    settings["features"] = model.features()
+    if not model.shared and not model.arm_features:
+        rule = {"rule": model.rule, "explore": model.explore, "draws": model.draws}
+        return LinearBandit(model.arms, **rule, **settings)
+    linear_only = sorted(model.model_fields_set & {"rule", "draws", "alpha", "forgetting"})
+    if linear_only:
+        raise ConfigError(
+            f"model.{linear_only[0]}: not a setting of a hybrid LinUCB (shared arm features)"
+        )
+    by_name = {str(arm): arm for arm in model.arms}
+    unknown = sorted(set(model.arm_features) - set(by_name))
+    if unknown:
+        raise ConfigError(f"model.arm_features: {unknown[0]!r} is not one of the arms")
+    arm_features = {by_name[name]: f for name, f in model.arm_features.items()}
+    explore = {} if model.explore is None else {"explore": model.explore}
+    del settings["forgetting"], settings["alpha"]
+    return HybridLinUCB(
+        model.arms, shared=model.shared, arm_features=arm_features, **explore, **settings
     )
 
 
@@ -189,7 +233,11 @@ def _torch_learner(model: ModelConfig, task: str) -> Learner:
         ) from None
     kind = TorchClassifier if task == "binary" else TorchRegressor
     settings = {"batch_size": model.batch_size, "epochs": model.epochs, "lr": model.lr}
-    return kind(**settings, seed=model.seed, features=model.features())
+    settings |= {"device": model.device, "seed": model.seed}
+    settings |= {"freeze_base_for": model.freeze_base_for, "base_lr_scale": model.base_lr_scale}
+    network = {"factory": f"streamlearn.models.neural:{model.network}"}
+    network["factory_args"] = {"hidden": list(model.hidden)}
+    return kind(**network, **settings, features=model.features())
 
 
 def build_model(config: RunConfig) -> Learner:

@@ -20,12 +20,13 @@ from __future__ import annotations
 import math
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -100,25 +101,35 @@ class LabelsConfig(_Section):
 
 
 FEATURE_KEYS = {"bits", "categorical", "interactions", "standardize", "missing", "max_value"}
+RAW_FEATURE_KEYS = FEATURE_KEYS - {"standardize", "bits"}  # trees: raw numbers, whole hashes
+# Keys of a classifier only, or of a regressor only: given for the other task, refused.
+CLASSIFIER_KEYS = {"n_splits", "min_branch_fraction", "weighted_vote", "split_pure", "dirichlet"}
+REGRESSOR_KEYS = {"n_bins", "bin_width", "min_samples_split", "learning_rate"}
+REGRESSOR_KEYS |= {"model_selector_decay", "scale_target"}
 TREE_KEYS = {"grace_period", "delta", "tau", "leaf_prediction", "max_depth", "max_leaves"}
-TREE_KEYS |= {"feature_cap", "max_classes"}
+TREE_KEYS |= {"feature_cap", "max_classes", "n_splits", "min_branch_fraction", "seed"}
+TREE_KEYS |= {"n_bins", "bin_width", "min_samples_split", "learning_rate", "model_selector_decay"}
 FOREST_KEYS = {"n_models", "max_features", "lambda_value", "warning_delta", "drift_delta", "seed"}
+FOREST_KEYS |= {"weighted_vote"}
 HAT_KEYS = {"bootstrap_sampling", "drift_window_threshold", "switch_significance", "drift_delta"}
 HAT_KEYS |= {"seed"}
 # The keys each kind of model reads; any other key given is refused, naming it.
 KIND_KEYS = {
-    "linear": {"task", "optimizer", "max_classes"} | FEATURE_KEYS,
+    "linear": {"task", "optimizer", "max_classes", "intercept_lr", "scale_target"} | FEATURE_KEYS,
     "bayesian": {"alpha", "beta", "forgetting", "covariance", "capacity"} | FEATURE_KEYS,
     "bandit": {"alpha", "forgetting", "capacity", "arms", "rule", "explore", "arm_column"}
+    | {"draws", "seed", "shared", "arm_features"}
     | FEATURE_KEYS,
     "ranker": {"tasks", "weights", "defaults", "optimizer"} | FEATURE_KEYS,
     "river": {"river", "allow_pickle"},
     "mf": {"n_factors", "lr_bias", "lr_latent", "l2_bias", "l2_latent", "init_std", "seed"}
     | {"implicit", "negatives"}
     | {"user_key", "item_key"},
-    "one_vs_rest": {"optimizer", "max_classes"} | FEATURE_KEYS,
+    "one_vs_rest": {"optimizer", "max_classes", "intercept_lr"} | FEATURE_KEYS,
     "hedge": {"task", "members", "eta", "discount"} | FEATURE_KEYS,
-    "torch": {"task", "batch_size", "epochs", "lr", "seed"} | FEATURE_KEYS,
+    "torch": {"task", "batch_size", "epochs", "lr", "seed", "network", "hidden", "device"}
+    | {"freeze_base_for", "base_lr_scale"}
+    | FEATURE_KEYS,
     "fraud": {"entity", "time", "amount", "half_lives", "prior", "weight", "min_frauds"}
     | {"rule_z", "fp_budget", "optimizer", "intercept_lr"}
     | FEATURE_KEYS,
@@ -126,11 +137,11 @@ KIND_KEYS = {
     "knn": {"task", "n_neighbors", "window_size", "feature_cap", "max_classes"}
     | FEATURE_KEYS - {"bits"},
     "amf": {"task", "n_models", "seed", "max_nodes", "step", "dirichlet", "feature_cap"}
-    | {"max_classes"}
-    | FEATURE_KEYS - {"standardize", "bits"},
-    "tree": {"task"} | TREE_KEYS | FEATURE_KEYS - {"standardize", "bits"},
-    "hat": {"task"} | TREE_KEYS | HAT_KEYS | FEATURE_KEYS - {"standardize", "bits"},
-    "forest": {"task"} | TREE_KEYS | FOREST_KEYS | FEATURE_KEYS - {"standardize", "bits"},
+    | {"max_classes", "use_aggregation", "split_pure"}
+    | FEATURE_KEYS - {"bits"},
+    "tree": {"task"} | TREE_KEYS | RAW_FEATURE_KEYS,
+    "hat": {"task"} | (TREE_KEYS - REGRESSOR_KEYS) | HAT_KEYS | RAW_FEATURE_KEYS,
+    "forest": {"task"} | TREE_KEYS | FOREST_KEYS | RAW_FEATURE_KEYS,
 }
 
 
@@ -149,6 +160,9 @@ class ModelConfig(_Section):
         A linear, Hedge or torch model's task (``auto``: from the data) and a linear
         model's optimizer: its name or ``{name, **hyper-parameters}`` (one-vs-rest: each
         class's logistic regression's).
+    intercept_lr, scale_target
+        A linear model's intercept rate (one-vs-rest: each class's) and whether a linear
+        regression learns its target standardized; unset, the learner's defaults.
     n_neighbors, window_size
         Nearest neighbours' count and the last events they are searched among (see
         :class:`~streamlearn.models.KNNClassifier`; ``feature_cap`` as for a tree).
@@ -157,6 +171,9 @@ class ModelConfig(_Section):
         :class:`~streamlearn.models.AMFClassifier`; ``n_models``, ``seed``,
         ``feature_cap`` as for a forest). It classifies, or regresses (``dirichlet`` is a
         classifier's; see :class:`~streamlearn.models.AMFRegressor`).
+    use_aggregation, split_pure
+        An AMF's aggregation of its nodes' predictions, and (classifier) whether a node of
+        one class still splits; ``standardize``: whether a regressor scales its inputs.
     window
         An ``auto`` model's memory of its members' losses, in events (``eta``: how
         sharply its mix follows them; see :class:`~streamlearn.models.AutoClassifier`;
@@ -168,6 +185,11 @@ class ModelConfig(_Section):
     batch_size, epochs, lr
         A torch network's mini-batch, passes per mini-batch and Adam's learning rate
         (``seed`` seeds its weights; ``pip install 'streamlearn[torch]'``).
+    network, hidden, device, freeze_base_for, base_lr_scale
+        A torch network: ``mlp`` or ``warm_mlp`` (a linear base and an MLP head), its hidden
+        layers' widths, where it runs, and (``warm_mlp``) how many updates its base waits
+        and its share of the learning rate (see
+        :class:`~streamlearn.models.neural.TorchClassifier`).
     entity, time, amount, half_lives, prior, weight, min_frauds, rule_z, fp_budget, intercept_lr
         The fraud detector's columns, entity store, cold-start rule, false-positive budget
         and intercept rate (see :class:`~streamlearn.models.FraudDetector`; its optimizer
@@ -183,6 +205,11 @@ class ModelConfig(_Section):
         ridge ``alpha``, ``forgetting`` and ``capacity`` too).
     arms, rule, explore, arm_column
         A bandit's arms, rule, exploration and logged-arm column.
+    draws, seed
+        A bandit's draws per propensity (``thompson``) and random seed.
+    shared, arm_features
+        A hybrid LinUCB (:class:`~streamlearn.models.HybridLinUCB`): the names of the arm
+        features all arms share, and each arm's (arm → name → number). Its rule is UCB.
     tasks, weights, defaults
         A ranker's tasks, their weights in its score and their labels when no feedback came.
     n_factors, lr_bias, lr_latent, l2_bias, l2_latent, init_std, seed, user_key, item_key
@@ -198,10 +225,19 @@ class ModelConfig(_Section):
         ``leaf_prediction`` ``mc``, ``nb`` or ``nba``) unless ``task = "regression"``
         (or the data say so): then see :class:`~streamlearn.models.HoeffdingTreeRegressor`
         (``leaf_prediction`` ``mean``, ``model`` or ``adaptive``).
-    n_models, max_features, lambda_value, warning_delta, drift_delta
+    n_splits, min_branch_fraction
+        A classifying tree's split candidates per number and the least share of a branch.
+    n_bins, bin_width, min_samples_split, learning_rate, model_selector_decay
+        A regression tree's histogram (bins and their first width), the events a leaf needs
+        to split, and its linear leaves' rate and model selector (see
+        :class:`~streamlearn.models.HoeffdingTreeRegressor`). Given to a model of the other
+        task, either kind of key is refused.
+    n_models, max_features, lambda_value, warning_delta, drift_delta, weighted_vote
         A forest's trees, features per leaf (``"sqrt"``, ``"log2"``, a count or a
         fraction), Poisson rate of its online bagging and its detectors' confidences (see
-        :class:`~streamlearn.models.AdaptiveRandomForestClassifier`; ``seed`` seeds it).
+        :class:`~streamlearn.models.AdaptiveRandomForestClassifier`; ``seed`` seeds it;
+        a classifying forest's votes are weighted by its trees' accuracy unless
+        ``weighted_vote = false``).
     bootstrap_sampling, drift_window_threshold, switch_significance
         A Hoeffding Adaptive Tree's (``hat``, with the tree's keys, ``drift_delta`` and
         ``seed``): see :class:`~streamlearn.models.HoeffdingAdaptiveTreeClassifier`.
@@ -234,8 +270,8 @@ class ModelConfig(_Section):
     bits: int = Field(20, ge=1, le=30)
     categorical: list[str] = []
     interactions: list[list[str]] | Literal["all"] = []
-    standardize: bool = True
-    missing: bool = True
+    standardize: StrictBool = True
+    missing: StrictBool = True
     max_value: float = Field(MAX_ABS_VALUE, gt=0, allow_inf_nan=False)
     # kind = "bayesian" (BayesianLinearRegression) and "bandit" (LinearBandit)
     alpha: float = Field(1.0, gt=0)
@@ -248,6 +284,10 @@ class ModelConfig(_Section):
     rule: Literal["greedy", "ucb", "thompson", "softmax"] = "ucb"
     explore: float | None = Field(None, ge=0)
     arm_column: str = "arm"
+    draws: int = Field(100, ge=1, le=100_000)  # Thompson sampling's draws per propensity
+    # A hybrid LinUCB (HybridLinUCB): the arms' features shared by all, and each arm's
+    shared: list[str] = []
+    arm_features: dict[str, dict[str, float]] = {}
     # kind = "ranker" (EngagementRanker): task → binary|regression, its score weight, and
     # its label when the feedback window (labels.ttl) closes without feedback for it
     tasks: dict[str, Literal["binary", "regression"]] = {}
@@ -263,7 +303,7 @@ class ModelConfig(_Section):
     seed: int = 0
     user_key: str = "user"
     item_key: str = "item"
-    implicit: bool = False  # BPRMF: interactions (label > 0) ranked above sampled items
+    implicit: StrictBool = False  # BPRMF: interactions (label > 0) ranked above sampled items
     negatives: int = Field(1, ge=1, le=1000)
     # kind = "hedge": linear members (an optimizer each) mixed by their discounted losses
     members: list[Literal[MODEL_NAMES] | dict[str, StrictStr | float]] = []  # type: ignore[valid-type]
@@ -273,6 +313,11 @@ class ModelConfig(_Section):
     batch_size: int = Field(32, ge=1, le=65536)
     epochs: int = Field(1, ge=1, le=100)
     lr: float = Field(0.001, gt=0)
+    network: Literal["mlp", "warm_mlp"] = "mlp"  # warm_mlp: a linear base plus an MLP head
+    hidden: list[Annotated[int, Field(ge=1, le=4096)]] = Field([32], max_length=8)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    freeze_base_for: int = Field(0, ge=0)  # warm_mlp: updates before its base learns
+    base_lr_scale: float = Field(0.1, ge=0, allow_inf_nan=False)
     # kind = "fraud": entity features, a cold-start rule, a logistic model, an FP budget
     entity: str = "entity"
     time: str = "Time"
@@ -283,7 +328,8 @@ class ModelConfig(_Section):
     min_frauds: int = Field(5, ge=0)
     rule_z: float = Field(3.0, gt=0)
     fp_budget: float = Field(0.005, gt=0, lt=1)
-    intercept_lr: float = Field(0.1, ge=0)
+    intercept_lr: float = Field(0.1, ge=0, allow_inf_nan=False)  # unset: the learner's own
+    scale_target: StrictBool = True  # a linear regression learns the target standardized
     # kind = "tree" (HoeffdingTreeClassifier or -Regressor), "forest" (AdaptiveRandomForest…)
     grace_period: float | None = Field(None, gt=0)  # None: the learner's default
     delta: float | None = Field(None, gt=0, lt=1)
@@ -297,8 +343,18 @@ class ModelConfig(_Section):
     lambda_value: float = Field(6.0, gt=0)
     warning_delta: float = Field(0.01, gt=0, lt=1)
     drift_delta: float = Field(0.001, gt=0, lt=1)
+    weighted_vote: StrictBool = True
+    # A classifier tree's split candidates per number, and the least share of a branch
+    n_splits: int = Field(10, ge=1, le=1024)
+    min_branch_fraction: float = Field(0.01, ge=0, lt=0.5)
+    # A regression tree's histogram bins, their first width, its linear leaves' settings
+    n_bins: int = Field(32, ge=2, le=4096)
+    bin_width: float = Field(0.1, gt=0, allow_inf_nan=False)
+    min_samples_split: int = Field(5, ge=1)
+    learning_rate: float = Field(0.01, gt=0, allow_inf_nan=False)
+    model_selector_decay: float = Field(0.95, gt=0, le=1)
     # kind = "hat" (HoeffdingAdaptiveTreeClassifier): its tree's keys, and its alternates'
-    bootstrap_sampling: bool = True
+    bootstrap_sampling: StrictBool = True
     drift_window_threshold: int = Field(300, ge=0)
     switch_significance: float = Field(0.05, gt=0, lt=1)
     # kind = "knn" (KNNClassifier, KNNRegressor): neighbours, and the window searched
@@ -308,11 +364,13 @@ class ModelConfig(_Section):
     max_nodes: int = Field(50_000, ge=3, le=10_000_000)
     step: float = Field(1.0, gt=0)
     dirichlet: float = Field(0.5, gt=0)
+    use_aggregation: StrictBool = True
+    split_pure: StrictBool = False
     # kind = "auto" (AutoClassifier, -Multiclass, -Regressor): linear and forest, the better
     window: float | None = Field(None, ge=1)  # None: the learner's default
     # kind = "river": any River estimator, as "module.Class | module.Class"
     river: str | None = None
-    allow_pickle: bool = False  # River models checkpoint as pickles: say yes explicitly
+    allow_pickle: StrictBool = False  # River models checkpoint as pickles: say yes explicitly
 
     def features(self) -> dict[str, Any]:
         """The featurizer's settings (see :class:`~streamlearn.features.FeatureHasher`);
@@ -420,7 +478,7 @@ class GateConfig(_Section):
         Labels both must have been scored on.
     """
 
-    enabled: bool = False
+    enabled: StrictBool = False
     alpha: float = Field(0.01, gt=0, lt=1)
     margin: float = Field(0.02, ge=0)
     min_events: int = Field(1000, ge=2)
@@ -538,7 +596,7 @@ class ServiceConfig(_Section):
     publish_every: float = Field(0.2, gt=0)
     poll_every: float = Field(1.0, gt=0)
     stall_seconds: float = Field(60.0, gt=0)
-    exit_on_failure: bool = True
+    exit_on_failure: StrictBool = True
 
 
 class KafkaConfig(_Section):
