@@ -258,6 +258,10 @@ def test_the_service_serves_a_ranker_and_takes_feedback_per_task(tmp_path):
                     assert answer.status_code == 200, answer.text
         wrong = client.post("/feedback", headers=auth, json={"id": "e1", "label": 1})
         assert wrong.status_code == 422 and "task" in wrong.json()["detail"]
+        twice = client.post(
+            "/feedback", headers=auth, json={"id": "e0", "label": 2, "task": "like"}
+        )
+        assert twice.status_code == 422 and "like is a binary task" in twice.json()["detail"]
         assert wait_for(lambda: trainer.runner.counters["learned"] == 200)
 
         def score(post):
@@ -379,3 +383,31 @@ def test_evaluate_serves_each_impression_then_learns_it_with_its_engagement(tmp_
     result = CliRunner().invoke(app, [*arguments, "--output", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["events"] == 1500
+
+
+def test_evaluate_rejects_bad_engagement_in_a_task_column_and_learns_the_rest(tmp_path):
+    """A click of 2, a dwell of "inf", a like of 1e300: each a reject naming its event, which
+    is still served and learned with the engagement that is valid; a dwell of "long" does
+    not parse: its row is a reject."""
+    from streamlearn.runner import evaluate_file
+
+    path, _, _ = impressions_file(tmp_path, n=300)
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    bad = {5: ("click", "2"), 9: ("dwell", "long"), 12: ("dwell", "inf"), 20: ("like", "1e300")}
+    for row, (task, value) in bad.items():
+        cells = lines[row].split(",")
+        cells[header.index(task)] = value
+        lines[row] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    ranker = make_ranker()
+    report, rejects = evaluate_file(path, target="click", model=ranker)
+    assert report.events == 299  # a value that does not parse rejects its row, as in any file
+    reasons = sorted(r.reason for r in rejects.first)
+    assert rejects.count == len(bad) and len(reasons) == len(bad)
+    assert "column 'dwell': cannot parse 'long' as a number" in reasons
+    assert "label 2.0 of 5 is not a binary label (0/1 or a bool)" in reasons
+    assert any(r.startswith("label inf of 12 is not a number") for r in reasons)
+    assert any(r.startswith("label 1e+300 of 20 is not a binary label") for r in reasons)
+    assert all(np.isfinite(head.state().arrays["table"]).all() for head in ranker.heads.values())
+    assert ranker.heads["click"].n_learned == 299  # its bad click is no click (no feedback)

@@ -138,7 +138,7 @@ class MultiTask(ABC):
     """A model learned from feedback per task (click, like, dwell …), by event id, when each
     event's feedback window closes."""
 
-    tasks: Mapping[str, float]
+    tasks: Mapping[str, str]  # task name → "binary" or "regression"
 
     @abstractmethod
     def window_labels(self, feedback: Sequence[Mapping[str, float]]) -> np.ndarray:

@@ -221,7 +221,7 @@ class _Validated(EventSource):
             if column is None:
                 raise ValueError(f"the file has no column for the task {task!r}")
             column = np.asarray(_as_list(column), np.float64)
-            given = np.isfinite(column)
+            given = ~np.isnan(column)  # an infinite one is refused as feedback, with its reason
             ids.append(part.offsets[given])
             values.append(column[given])
             tasks += [task] * int(given.sum())

@@ -202,11 +202,21 @@ class LaneState:
         feedback = batch.feedback_labels
         if batch.has_feedback:  # a bad one is NaN: counted as rejected when it is run
             feedback, refused = coded(np.asarray(feedback))
+            kinds = np.full(len(feedback), kind, dtype=object)
+            if self.tasks and batch.feedback_tasks is not None:
+                binary = self._binary_tasks(batch.feedback_tasks)
+                feedback[binary], refused[binary] = binary_labels(batch.feedback_labels[binary])
+                kinds[binary] = "binary label (0/1 or a bool)"
             for i in np.flatnonzero(~np.isfinite(feedback)).tolist():
                 label, event = batch.feedback_labels[i], batch.feedback_ids[i]
-                problem = f"is not a {kind}" if refused[i] else "has no value"
+                problem = f"is not a {kinds[i]}" if refused[i] else "has no value"
                 self.refused.append(Reject(-1, f"label {shown(label)} of {event!r} {problem}"))
         return replace(batch, labels=labels, feedback_labels=feedback)
+
+    def _binary_tasks(self, tasks: np.ndarray) -> np.ndarray:
+        """Which pieces of feedback are for one of a multi-task model's binary tasks."""
+        binary = [name for name, kind in self.model.tasks.items() if kind == "binary"]
+        return np.isin(np.asarray(tasks, dtype=object), np.array(binary, dtype=object))
 
     @property
     def tasks(self) -> tuple[str, ...]:

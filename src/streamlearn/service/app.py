@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from streamlearn.base import (
     Classifier,
     MulticlassClassifier,
+    MultiTask,
     ReportsUncertainty,
     Task,
     task_names,
@@ -353,7 +354,7 @@ def create_app(
         _check_tasks(trainer, [i.task for i in items])
         accepted = trainer.events.put_feedback(
             [str(i.id) for i in items],
-            _labels(trainer, [i.label for i in items]),
+            _labels(trainer, [i.label for i in items], [i.task for i in items]),
             [i.task for i in items],
         )
         return {"accepted": accepted}
@@ -526,10 +527,10 @@ def _column(values: list[Any]) -> Any:
     return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
-def _labels(trainer: Trainer, labels: list[Any]) -> list[Any]:
+def _labels(trainer: Trainer, labels: list[Any], tasks: list[Any] | None = None) -> list[Any]:
     """Labels for the model's task: a multiclass model's name classes (text, numbers or
-    bools); a binary model's are 0/1; any other model's are numbers (a bool counts as 0
-    or 1)."""
+    bools); a binary model's are 0/1 (a multi-task model's binary tasks' too); any other
+    model's are numbers (a bool counts as 0 or 1)."""
     model = trainer.runner.model
     if isinstance(model, MulticlassClassifier):
         _check_room_for_classes(model, labels)
@@ -541,6 +542,10 @@ def _labels(trainer: Trainer, labels: list[Any]) -> list[Any]:
         if any(n not in (None, 0.0, 1.0) for n in numbers):
             raise HTTPException(422, "this model's labels are 0/1 (or bools): the task is binary")
         return numbers
+    kinds = model.tasks if isinstance(model, MultiTask) else {}
+    for n, task in zip(numbers, tasks or [], strict=False):
+        if kinds.get(task) == "binary" and n not in (None, 0.0, 1.0):
+            raise HTTPException(422, f"{task} is a binary task: its labels are 0/1 (or bools)")
     low, high = trainer.runner.champion.label_bounds
     outside = [n for n in numbers if n is not None and not low <= n <= high]
     if outside:

@@ -84,8 +84,8 @@ def is_class_label(value: Any) -> bool:
 
 
 def shown(value: Any, limit: int = 80) -> str:
-    """A value for an error message: its repr, cut short."""
-    text = repr(value)
+    """A value for an error message: its repr (a numpy number's as a Python one), cut short."""
+    text = repr(value.item() if isinstance(value, np.generic) else value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
