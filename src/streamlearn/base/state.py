@@ -30,6 +30,7 @@ import hmac
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,25 @@ def register(cls: type) -> type:
     return cls
 
 
+# Packages whose learners register when imported, and load only when used: each adds a
+# function that imports them all, called when a kind is asked for that is not yet known.
+_KIND_LOADERS: list[Callable[[], None]] = []
+
+
+def add_kind_loader(load: Callable[[], None]) -> None:
+    """Have ``load()`` import learners that register themselves, before a kind is looked
+    up that is not registered yet (so that a package may import its learners lazily)."""
+    _KIND_LOADERS.append(load)
+
+
+def _load_every_kind() -> None:
+    while _KIND_LOADERS:
+        _KIND_LOADERS.pop()()
+
+
 def learner_kinds() -> dict[str, type]:
     """Every registered learner kind, by name."""
+    _load_every_kind()
     return dict(_KINDS)
 
 
@@ -98,6 +116,8 @@ class State:
 
     def to_learner(self):
         """Rebuild the learner this state was taken from."""
+        if self.kind not in _KINDS:
+            _load_every_kind()
         try:
             cls = _KINDS[self.kind]
         except KeyError:

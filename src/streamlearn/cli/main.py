@@ -15,28 +15,24 @@ import threading
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pyarrow.csv as pacsv
 import typer
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from streamlearn.cli.demo import demo_configs
 from streamlearn.cli.logs import setup_logging
 from streamlearn.cli.registry_cmd import registry_app
 from streamlearn.cli.status import status_table
-from streamlearn.config import ConfigError, build_runner, load_config, load_config_text
-from streamlearn.config.build import build_model
-from streamlearn.config.schema import SourceConfig
-from streamlearn.evaluate import Report
-from streamlearn.models.factory import LEARNER_NAMES
-from streamlearn.monitor import Monitor
-from streamlearn.monitor.report import write_report
-from streamlearn.runner import Runner, RunSummary, evaluate_file
-from streamlearn.streams import RejectLog
+
+# The learners, numba and Arrow load when a command needs them, not for --help: a command
+# that prints its help or refuses an option answers at once.
+if TYPE_CHECKING:
+    from streamlearn.evaluate import Report
+    from streamlearn.runner import Runner, RunSummary
+    from streamlearn.streams import RejectLog
 
 # Typer carries its own copy of click in recent releases: find its usage error by name.
 UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
@@ -225,6 +221,8 @@ def evaluate(
             f"{file.name} ({label})", file, target, model=name, **options
         )
     if report is not None:
+        from streamlearn.monitor.report import write_report  # matplotlib: only for a report
+
         pictures = write_report(report, runs, title=file.name)
         err.print(f"report: {report} ({len(pictures)} plots beside it)")
     first = next(iter(runs.values()))
@@ -242,6 +240,8 @@ def evaluate(
 
 def _configured_learner(config: Path, file: Path, target: str):
     """The learner of a config's ``[model]``, its task read from ``file`` if need be."""
+    from streamlearn.config import SourceConfig, build_model, load_config
+
     settings = load_config(config)
     source = {"path": file, "target": target}
     if settings.source is not None:
@@ -250,6 +250,8 @@ def _configured_learner(config: Path, file: Path, target: str):
 
 
 def _models(values: list[str]) -> list[str]:
+    from streamlearn.models.factory import LEARNER_NAMES
+
     names = list(dict.fromkeys(_split(values)))
     unknown = [name for name in names if name not in LEARNER_NAMES]
     if unknown or not names:
@@ -270,6 +272,10 @@ def demo(
     """Progressive evaluation of the default learners (binary, multiclass, regression), then
     the runner on real and generated streams: delayed labels, drift handling, checkpoints,
     a stop and a resume, a challenger, rollback guard."""
+    import pyarrow.csv as pacsv
+
+    from streamlearn.cli.demo import demo_configs
+    from streamlearn.config import build_runner, load_config_text
     from streamlearn.datasets import elec2, synth
 
     quiet = logging.getLogger("streamlearn")
@@ -316,6 +322,8 @@ def demo(
 
 def _evaluate_with_progress(name: str, path: Path, target: str, **options) -> tuple:
     """``evaluate_file`` with a progress bar on a terminal."""
+    from streamlearn.runner import evaluate_file
+
     with _progress_bar() as bar:
         job = bar.add_task(name, total=None, events=0)
 
@@ -333,6 +341,8 @@ def run(
 ) -> None:
     """Run a stream through the runner: predict, join delayed labels, learn, checkpoint.
     A run whose registry already has versions resumes after the newest one."""
+    from streamlearn.config import build_runner, load_config
+
     summary = _run_with_progress(build_runner(load_config(config)), config.name, limit)
     if output is Output.json:
         out.print_json(json.dumps(summary.as_dict(), default=str))
@@ -348,6 +358,7 @@ def serve(
     cleanly on SIGTERM / Ctrl-C, with a checkpoint."""
     import uvicorn
 
+    from streamlearn.config import load_config
     from streamlearn.service.serve import build_service
 
     settings = load_config(config)
@@ -416,6 +427,8 @@ def _run_with_progress(runner: Runner, name: str, limit: int | None = None) -> R
     def stop(signum: int, _frame: object) -> None:
         err.print(f"{signal.Signals(signum).name}: stopping after this batch, with a checkpoint")
         runner.request_stop()
+
+    from streamlearn.monitor import Monitor
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     bar = _progress_bar()
@@ -489,7 +502,7 @@ def main() -> None:
     except typer.Abort:
         err.print("aborted")
         sys.exit(130)
-    except (ConfigError, FileNotFoundError, KeyError, ValueError, TypeError, OSError) as exc:
+    except (FileNotFoundError, KeyError, ValueError, TypeError, OSError) as exc:  # ConfigError too
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         err.print(f"error: {message}", markup=False, highlight=False)
         sys.exit(1)

@@ -7,15 +7,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from streamlearn.config import build_registry, load_config
-from streamlearn.registry import LocalRegistry, Registry, Version, read_key
+if TYPE_CHECKING:  # loaded by the commands that use them, not for --help
+    from streamlearn.registry import Registry, Version
 
 registry_app = typer.Typer(
     no_args_is_help=True, help="Model versions in a registry folder, or a config's registry."
@@ -41,12 +40,17 @@ def _options(
         ),
     ] = None,
 ) -> None:
+    from streamlearn.registry import read_key
+
     _signing["key"] = read_key(key_file) if key_file else None
 
 
 def _open(folder: Path) -> Registry:
     """The registry in ``folder``, or the one the config file ``folder`` names (signed with
     the config's key, unless --key-file gives one)."""
+    from streamlearn.config import build_registry, load_config
+    from streamlearn.registry import LocalRegistry
+
     if folder.is_file() and folder.suffix == ".toml":
         config = load_config(folder)
         if _signing["key"] is not None:
@@ -131,7 +135,7 @@ def diff(
     for key in sorted(set(state_a.arrays) & set(state_b.arrays)):
         left, right = state_a.arrays[key], state_b.arrays[key]
         if left.shape == right.shape and left.dtype.kind == "f":
-            changed = int(np.sum(left != right))
+            changed = int((left != right).sum())
             table.add_row(f"{key} changed", "", f"{changed:,} of {left.size:,}")
     out.print(table)
 

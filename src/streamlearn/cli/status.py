@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from streamlearn.monitor import Monitor
+if TYPE_CHECKING:
+    from streamlearn.monitor import Monitor
 
 
 def status_table(monitor: Monitor, title: str) -> Table:

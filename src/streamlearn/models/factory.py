@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import fields, replace
 from typing import Any
 
+from streamlearn import models
 from streamlearn.base import Learner
 from streamlearn.base.classes import MAX_CLASSES
-from streamlearn.models.auto import AutoClassifier, AutoMulticlass, AutoRegressor
 from streamlearn.models.linear import (
     SGD,
     AdaGrad,
@@ -23,16 +23,6 @@ from streamlearn.models.linear import (
     SoftmaxRegression,
 )
 from streamlearn.models.linear.optimizers import Optimizer, make_optimizer
-from streamlearn.models.neighbors import KNNClassifier, KNNRegressor
-from streamlearn.models.tree import (
-    AdaptiveRandomForestClassifier,
-    AdaptiveRandomForestRegressor,
-    AMFClassifier,
-    AMFRegressor,
-    HoeffdingAdaptiveTreeClassifier,
-    HoeffdingTreeClassifier,
-    HoeffdingTreeRegressor,
-)
 
 DEFAULT_OPTIMIZER = "ftrl"
 
@@ -51,11 +41,8 @@ _OPTIMIZERS: dict[str, dict[str, Optimizer]] = {
 MODEL_NAMES = ("ftrl", "sgd", "adagrad")
 TREE_NAMES = ("tree", "forest")  # classify any number of classes, or regress
 LEARNER_NAMES = (*MODEL_NAMES, *TREE_NAMES, "hat", "amf", "knn", "auto")
-_AUTO: dict[str, type[Learner]] = {
-    "binary": AutoClassifier,
-    "multiclass": AutoMulticlass,
-    "regression": AutoRegressor,
-}
+# The learners other than linear ones are loaded when asked for (see streamlearn.models).
+_AUTO = {"binary": "AutoClassifier", "multiclass": "AutoMulticlass", "regression": "AutoRegressor"}
 
 
 def check_optimizer(spec: Mapping[str, Any]) -> Optimizer:
@@ -125,14 +112,14 @@ def amf_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Lear
             hashing.pop(key, None)
         if "dirichlet" in settings:
             raise ValueError("dirichlet: a setting of a Mondrian classifier, not a regressor")
-        return AMFRegressor(features=hashing, **settings)
+        return models.AMFRegressor(features=hashing, **settings)
     name = "an Aggregated Mondrian Forest"
-    return _tree_classifier(AMFClassifier, name, task, features, settings)
+    return _tree_classifier(models.AMFClassifier, name, task, features, settings)
 
 
 def hat_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Learner:
     """A Hoeffding Adaptive Tree (a classifier: binary labels are two classes)."""
-    kind = HoeffdingAdaptiveTreeClassifier
+    kind = models.HoeffdingAdaptiveTreeClassifier
     return _tree_classifier(kind, "a Hoeffding Adaptive Tree", task, features, settings)
 
 
@@ -156,9 +143,9 @@ def knn_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Lear
     hashing.pop("bits", None)
     if task == "regression":
         hashing.pop("max_classes", None)
-        return KNNRegressor(features=hashing, **settings)
+        return models.KNNRegressor(features=hashing, **settings)
     max_classes = features.get("max_classes", hashing.pop("max_classes", MAX_CLASSES))
-    return KNNClassifier(max_classes=max_classes, features=hashing, **settings)
+    return models.KNNClassifier(max_classes=max_classes, features=hashing, **settings)
 
 
 def auto_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Learner:
@@ -168,13 +155,15 @@ def auto_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Lea
     forest = _tree(task, "forest", features, seed=settings.get("seed", 0))
     if task == "multiclass":
         settings = {"max_classes": forest.max_classes, **settings}
-    return _AUTO[task](linear=linear, forest=forest, **settings)
+    return getattr(models, _AUTO[task])(linear=linear, forest=forest, **settings)
 
 
 def tree_learner(name: str, task: str) -> type[Learner]:
     """The tree learner ``name`` (``"tree"`` or ``"forest"``) for ``task``."""
     if task == "regression":
         if name == "forest":
-            return AdaptiveRandomForestRegressor
-        return HoeffdingTreeRegressor
-    return HoeffdingTreeClassifier if name == "tree" else AdaptiveRandomForestClassifier
+            return models.AdaptiveRandomForestRegressor
+        return models.HoeffdingTreeRegressor
+    if name == "tree":
+        return models.HoeffdingTreeClassifier
+    return models.AdaptiveRandomForestClassifier
