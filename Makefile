@@ -24,6 +24,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/bench_startup.py
 	$(BIN)/python bench/bench_linear.py
 	$(BIN)/python bench/bench_defaults.py
 	$(BIN)/python bench/bench_drift.py

@@ -18,9 +18,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import emit  # noqa: E402
+from _report import emit
 
-from streamlearn.datasets import elec2  # noqa: E402
+from streamlearn.datasets import elec2
 
 ROWS = 100
 TIMED = ["/usr/bin/time", "-f", "%U %S %M"]
