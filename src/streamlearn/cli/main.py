@@ -191,6 +191,8 @@ def evaluate(
     ] = None,
 ) -> None:
     """Progressive validation of a learner on a file: predict each event, then learn it."""
+    if not file.is_file():  # said before the learners load
+        raise FileNotFoundError(f"no such file: {file}")
     if config is not None:
         model = [_configured_learner(config, file, target)]
     models = _models(model) if config is None else model
