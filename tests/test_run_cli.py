@@ -96,9 +96,10 @@ def test_run_logs_checkpoints_and_drifts_as_json_lines(tmp_path):
     checkpoints = [r for r in records if r["message"] == "checkpoint"]
     assert [c["version"] for c in checkpoints] == json.loads(result.stdout)["versions"]
     assert [c["offset"] for c in checkpoints[:2]] == [0, 10_000]  # the starting model first
-    assert checkpoints[0]["level"] == "INFO"
+    assert checkpoints[0]["level"] == "INFO" and checkpoints[0]["lane"] == "champion"
     drifts = [r for r in records if r["message"] == "drift"]
     assert drifts and all(d["detector"] == "ADWIN" and "offset" in d for d in drifts)
+    assert {d["lane"] for d in drifts} == {"champion"}
     quiet = run("--log-level", "warning", "run", str(tmp_path / "run.toml"), "--output", "json")
     assert quiet.returncode == 0 and "checkpoint" not in quiet.stderr
     wrong = run("--log-format", "xml", "run", str(config))

@@ -152,7 +152,7 @@ class Stepper:
         if not replayed:
             self.dead_letters.add(self.champion.refused)  # labels the model cannot take
             for record in drift_records(self.model)[known:]:
-                log.info("drift", extra={"event": "drift"} | record)
+                log.info("drift", extra={"event": "drift", "lane": self.champion.name} | record)
         self.champion.refused = []
         if self.predictions is not None and len(batch) and not replayed:
             self._log_predictions(batch, predictions, self.champion.versions_of(batch))

@@ -156,6 +156,7 @@ class Swaps:
         self, champion: Lane, version: str | None, to: str, reason: str, details: dict[str, Any]
     ) -> None:
         event = {
+            "lane": champion.name,
             "offset": champion.offset,
             "at": now(),
             "from": version,

@@ -90,6 +90,7 @@ class Versions:
             "checkpoint",
             extra={
                 "event": "checkpoint",
+                "lane": champion.name,
                 "version": version.id,
                 "offset": champion.offset,
                 "learned": version.events,
