@@ -68,6 +68,12 @@ LEARNERS = {
     "forest-regression": ('kind = "forest"\nn_models = 3\nseed = 1', "regression"),
     "knn": ('kind = "knn"\nn_neighbors = 3\nwindow_size = 300', "multiclass"),
     "knn-regression": ('kind = "knn"\nwindow_size = 300', "regression"),
+    "naive-bayes": ('kind = "naive_bayes"', "multiclass"),
+    "bernoulli-nb": (
+        'kind = "naive_bayes"\ndistribution = "bernoulli"\ntrue_threshold = 0.5',
+        "binary",
+    ),
+    "multinomial-nb": ('kind = "naive_bayes"\ndistribution = "multinomial"', "multiclass"),
     "amf": ('kind = "amf"\nn_models = 3\nseed = 1', "multiclass"),
     "amf-regression": ('kind = "amf"\nn_models = 3\nseed = 1', "regression"),
     "hat": ('kind = "hat"\ngrace_period = 50\ndrift_window_threshold = 100', "binary"),

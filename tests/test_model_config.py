@@ -29,6 +29,7 @@ KINDS = {
     "hat": (("multiclass",), ""),
     "forest": (("multiclass", "regression"), ""),
     "torch": (("binary", "regression"), ""),
+    "naive_bayes": (("multiclass",), ""),
 }
 FIXED = ("bayesian", "bandit", "ranker", "mf", "fraud", "one_vs_rest")
 # Constructor arguments that are not keys of their own, and why.
@@ -66,14 +67,20 @@ def constructor_arguments(cls: type) -> set[str]:
     return names - {"self"}
 
 
-CASES = [(kind, task) for kind, (tasks, _) in KINDS.items() for task in tasks]
+CASES = [(kind, task, "") for kind, (tasks, _) in KINDS.items() for task in tasks]
+CASES += [
+    ("naive_bayes", "multiclass", f'distribution = "{d}"') for d in ("multinomial", "bernoulli")
+]
+CASES += [("bandit", "bandit", 'shared = ["p"]')]
 
 
-@pytest.mark.parametrize(("kind", "task"), CASES, ids=[f"{k}-{t}" for k, t in CASES])
-def test_every_constructor_argument_of_every_kind_is_a_key(kind, task):
+@pytest.mark.parametrize(
+    ("kind", "task", "lines"), CASES, ids=[f"{k}-{t}-{x}" for k, t, x in CASES]
+)
+def test_every_constructor_argument_of_every_kind_is_a_key(kind, task, lines):
     if kind == "torch":
         pytest.importorskip("torch")  # CI installs it ('.[torch]')
-    model = built(kind, task)
+    model = built(kind, task, lines)
     missing = constructor_arguments(type(model)) - KIND_KEYS[kind] - set(NOT_KEYS)
     assert not missing, f"{type(model).__name__} takes {sorted(missing)}: not settable"
 
@@ -101,6 +108,13 @@ SET = [
     ("forest", "multiclass", "weighted_vote = false", lambda m: m.weighted_vote is False),
     ("forest", "regression", "n_bins = 8", lambda m: m.params()["n_bins"] == 8),
     ("hat", "multiclass", "n_splits = 3", lambda m: m.n_splits == 3),
+    (
+        "naive_bayes",
+        "multiclass",
+        'distribution = "bernoulli"\nalpha = 0.5\ntrue_threshold = 0.2',
+        lambda m: type(m).__name__ == "BernoulliNB" and (m.alpha, m.true_threshold) == (0.5, 0.2),
+    ),
+    ("naive_bayes", "multiclass", "feature_cap = 9", lambda m: m.feature_cap == 9),
     ("amf", "multiclass", "split_pure = true", lambda m: m.split_pure is True),
     (
         "amf",
@@ -152,6 +166,10 @@ REFUSED = [
     ("torch", "binary", "hidden = [0]", "model.hidden.0: Input should be greater"),
     ("torch", "binary", f"hidden = {[4] * 9}", "model.hidden: List should have at most 8"),
     ("knn", "multiclass", "n_splits = 2", "model.n_splits: not a setting of a knn model"),
+    ("naive_bayes", "multiclass", "alpha = 0.5", "model.alpha: not a setting of gaussian naive"),
+    ("naive_bayes", "multiclass", 'distribution = "poisson"', "model.distribution: Input"),
+    ("naive_bayes", "multiclass", "true_threshold = nan", "model.true_threshold: Input should"),
+    ("naive_bayes", "regression", "", "model.kind: naive Bayes classifies"),
 ]
 
 

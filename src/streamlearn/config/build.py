@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from streamlearn import models
 from streamlearn.adaptation import watched
 from streamlearn.base import Learner
 from streamlearn.config.schema import (
@@ -57,7 +58,7 @@ FIXED_TASKS = {
     "fraud": "binary",
 }
 TREES = ("tree", "forest")  # they classify (two classes or more) or regress
-CLASSIFY_ANY = (*TREES, "hat", "amf", "knn")  # binary labels are two classes to them
+CLASSIFY_ANY = (*TREES, "hat", "amf", "knn", "naive_bayes")  # binary labels are two classes to them
 KNN_KEYS = ("n_neighbors", "window_size", "feature_cap")
 AMF_KEYS = ("n_models", "seed", "max_nodes", "step", "dirichlet", "feature_cap")
 AMF_KEYS += ("use_aggregation", "split_pure", "standardize")
@@ -145,6 +146,8 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
         return _torch_learner(model, task)
     if model.kind == "fraud":
         return _fraud_detector(model)
+    if model.kind == "naive_bayes":
+        return _naive_bayes(model, task)
     if model.kind == "knn":
         given = _given(model, KNN_KEYS)
         classes = {"max_classes": model.max_classes} if task == "multiclass" else {}
@@ -204,6 +207,24 @@ def _bandit(model: ModelConfig, common: dict[str, Any]) -> Learner:
     return HybridLinUCB(
         model.arms, shared=model.shared, arm_features=arm_features, **explore, **settings
     )
+
+
+NAIVE_BAYES = {  # distribution → the learner, and the keys it reads besides the featurizer's
+    "gaussian": ("GaussianNB", ("feature_cap",)),
+    "multinomial": ("MultinomialNB", ("alpha", "feature_cap")),
+    "bernoulli": ("BernoulliNB", ("alpha", "true_threshold", "feature_cap")),
+}
+
+
+def _naive_bayes(model: ModelConfig, task: str) -> Learner:
+    if task == "regression":
+        raise ConfigError("model.kind: naive Bayes classifies; a regression needs another kind")
+    name, keys = NAIVE_BAYES[model.distribution]
+    wrong = sorted(model.model_fields_set & ({"alpha", "true_threshold"} - set(keys)))
+    if wrong:
+        raise ConfigError(f"model.{wrong[0]}: not a setting of {model.distribution} naive Bayes")
+    kind = getattr(models, name)
+    return kind(**_given(model, keys), max_classes=model.max_classes, features=model.features())
 
 
 def _factorization(model: ModelConfig) -> Learner:

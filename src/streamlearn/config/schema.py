@@ -139,6 +139,9 @@ KIND_KEYS = {
     "amf": {"task", "n_models", "seed", "max_nodes", "step", "dirichlet", "feature_cap"}
     | {"max_classes", "use_aggregation", "split_pure"}
     | FEATURE_KEYS - {"bits"},
+    "naive_bayes": {"task", "distribution", "alpha", "true_threshold", "feature_cap"}
+    | {"max_classes"}
+    | RAW_FEATURE_KEYS,
     "tree": {"task"} | TREE_KEYS | RAW_FEATURE_KEYS,
     "hat": {"task"} | (TREE_KEYS - REGRESSOR_KEYS) | HAT_KEYS | RAW_FEATURE_KEYS,
     "forest": {"task"} | TREE_KEYS | FOREST_KEYS | RAW_FEATURE_KEYS,
@@ -154,7 +157,7 @@ class ModelConfig(_Section):
     kind
         ``linear``, ``one_vs_rest``, ``hedge``, ``torch``, ``fraud``, ``bayesian``,
         ``bandit``, ``ranker``, ``mf``, ``tree``, ``forest``, ``hat``, ``amf``, ``knn``,
-        ``auto``
+        ``naive_bayes``, ``auto``
         or ``river``.
     task, optimizer
         A linear, Hedge or torch model's task (``auto``: from the data) and a linear
@@ -166,6 +169,11 @@ class ModelConfig(_Section):
     n_neighbors, window_size
         Nearest neighbours' count and the last events they are searched among (see
         :class:`~streamlearn.models.KNNClassifier`; ``feature_cap`` as for a tree).
+    distribution, true_threshold
+        Naive Bayes (``naive_bayes``, a classifier): ``gaussian`` numbers
+        (:class:`~streamlearn.models.GaussianNB`), ``multinomial`` counts or ``bernoulli``
+        present-or-not features (above ``true_threshold``), both smoothed by ``alpha``;
+        ``feature_cap`` as for a tree.
     max_nodes, step, dirichlet
         An Aggregated Mondrian Forest's nodes per tree, aggregation step and prior (see
         :class:`~streamlearn.models.AMFClassifier`; ``n_models``, ``seed``,
@@ -263,6 +271,7 @@ class ModelConfig(_Section):
         "auto",
         "amf",
         "knn",
+        "naive_bayes",
     ] = "linear"
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     # A name, or a table with the name and hyper-parameters: {name = "ftrl", alpha = 0.1}
@@ -360,6 +369,9 @@ class ModelConfig(_Section):
     # kind = "knn" (KNNClassifier, KNNRegressor): neighbours, and the window searched
     n_neighbors: int = Field(5, ge=1, le=1000)
     window_size: int = Field(1000, ge=1, le=1_000_000)
+    # kind = "naive_bayes" (GaussianNB, MultinomialNB, BernoulliNB; alpha: their smoothing)
+    distribution: Literal["gaussian", "multinomial", "bernoulli"] = "gaussian"
+    true_threshold: float = Field(0.0, allow_inf_nan=False)
     # kind = "amf" (AMFClassifier, AMFRegressor): nodes per tree, aggregation step, prior
     max_nodes: int = Field(50_000, ge=3, le=10_000_000)
     step: float = Field(1.0, gt=0)
@@ -385,7 +397,7 @@ class ModelConfig(_Section):
         }
         if self.kind in ("torch", "fraud") and "bits" not in self.model_fields_set:
             del settings["bits"]
-        if self.kind in ("tree", "forest", "hat", "amf"):  # raw numbers, whole hashes
+        if self.kind in ("tree", "forest", "hat", "amf", "naive_bayes"):  # raw, whole hashes
             del settings["bits"], settings["standardize"]
         return settings
 
