@@ -412,6 +412,7 @@ def test_moving_the_champion_tag_rolls_the_served_model_back(tmp_path):
     np.testing.assert_array_equal(again.model.table, first_state.arrays["table"])
     summary = again.run()
     assert summary.rollbacks[0] | {"at": None} == {
+        "lane": "champion",
         "offset": 6000,
         "at": None,
         "from": "v000004",

@@ -343,9 +343,13 @@ def test_live_accounting_counts_each_served_event_once():
         late = {"id": "e250", "label": 0}  # its entry expired: late
         assert client.post("/feedback", json=late, headers=auth).status_code == 200
         assert wait_for(lambda: runner.counters["late"] == 1)
+        stray = {"id": "never-served", "label": 1}  # waits a TTL for its event, in vain
+        assert client.post("/feedback", json=stray, headers=auth).status_code == 200
+        assert wait_for(lambda: runner.counters["unknown"] == 1)
         time.sleep(0.5)
-        counted = {k: runner.counters[k] for k in ("served", "learned", "expired", "late")}
-        assert counted == {"served": 300, "learned": 100, "expired": 200, "late": 1}
+        kinds = ("served", "learned", "expired", "late", "unknown")
+        counted = {k: runner.counters[k] for k in kinds}
+        assert counted == {"served": 300, "learned": 100, "expired": 200, "late": 1, "unknown": 1}
     finally:
         trainer.stop()
 

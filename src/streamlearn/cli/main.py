@@ -23,6 +23,7 @@ from rich.live import Live
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from streamlearn.base.accounting import COUNTERS
 from streamlearn.cli.logs import setup_logging
 from streamlearn.cli.registry_cmd import registry_app
 from streamlearn.cli.status import status_table
@@ -469,7 +470,7 @@ def _run_table(name: str, summary: RunSummary) -> Table:
         table.add_row("resumed from", summary.resumed_from)
     if summary.stopped:
         table.add_row("stopped", "on request, after a checkpoint")
-    for key in ("served", "learned", "expired", "late", "unlabeled", "rejected"):
+    for key in COUNTERS:
         table.add_row(key, f"{getattr(summary, key):,}")
     table.add_row("events/s", f"{summary.events_per_second:,.0f}")
     for key, value in summary.metrics.items():

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from streamlearn.base.accounting import COUNTERS
 from streamlearn.monitor.latency import LatencyWindow
 
 QUANTILES = (0.5, 0.95, 0.99)
-COUNTERS = ("served", "learned", "expired", "late", "unlabeled", "rejected")
 MARKED = {"drifts": "drift", "rollbacks": "rollback", "promotions": "promotion"}
 
 

@@ -197,8 +197,9 @@ class Runner(Checkpointed):
         on_batch: Callable[[RunSummary], None] | None = None,
     ) -> RunSummary:
         """Resume from the newest checkpoint (if any), then run to the end of the source
-        (or ``limit`` events more; from Kafka or the live queue, to the end of the
-        micro-batch that gets there: its events are taken from the stream)."""
+        (or ``limit`` events more; from Kafka or the live queue, or where labels come by
+        id, to the end of the micro-batch that gets there: its events and labels are taken
+        from the stream)."""
         self.resume()
         wall, cpu = time.perf_counter(), time.process_time()
         self.checkpoints.restart()
@@ -236,8 +237,12 @@ class Runner(Checkpointed):
             if self._reached(limit):
                 break  # limit=0
             served = self.summary.served_this_run
-            if limit is not None and served + len(batch) > limit and self.source.resumes_by_offset:
-                batch = batch.slice(0, limit - served)  # else the rest would be lost: run it
+            # A source that resumes by offset gives the rest again, but not a batch's labels
+            # by id (they arrived up to its last event): such a batch runs whole, as one from
+            # Kafka does (its events are taken from the topic).
+            sliceable = self.source.resumes_by_offset and not batch.has_feedback
+            if limit is not None and served + len(batch) > limit and sliceable:
+                batch = batch.slice(0, limit - served)
             self.dead_letters.add(batch.rejects)
             self.rejected += len(batch.rejects)
             if by_count and self.source.resumes_by_offset:

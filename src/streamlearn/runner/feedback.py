@@ -63,7 +63,7 @@ class EarlyLabels:
 
     def claim(self, batch: EventBatch, delays: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """The batch's labels and delays, with early labels claimed by their events (delay
-        0); and how many early labels went late (dropped)."""
+        0); and how many early labels waited in vain (dropped: their id is unknown)."""
         labels = batch.labels
         if not self.held:
             return labels, delays, 0
@@ -73,6 +73,7 @@ class EarlyLabels:
             if held is not None and not np.isfinite(labels[i]):
                 labels[i], delays[i] = held[0], 0.0
         horizon = batch.keys[-1] if len(batch) else (batch.clock or -math.inf)
+        horizon = math.inf if batch.drain else horizon  # the stream ended: no event comes
         gone = [k for k, (_, until) in self.held.items() if until < horizon]
         for event_id in gone:
             del self.held[event_id]
@@ -88,6 +89,70 @@ class EarlyLabels:
         self.held = {
             k: (float(v[0]), float(v[1])) for k, v in zip(ids_back(arrays), values, strict=True)
         }
+
+
+class ClosedIds:
+    """Ids of events whose wait ended (a label learned, or the TTL) within the last ``ttl``:
+    a label for one of them is *late*; a label whose id no event had, even after waiting
+    ``ttl`` for it, is *unknown*. At most ``limit`` ids are kept (the oldest go first), so
+    memory stays bounded whatever the stream does.
+
+    Parameters
+    ----------
+    ttl
+        How long an id is remembered after its wait ended (the lane's TTL).
+    limit
+        The most ids remembered.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> closed = ClosedIds(ttl=10.0)
+    >>> closed.close(np.array(["a", "b"], object), np.array([1.0, 2.0]))
+    >>> closed.forget(horizon=11.5)  # a's memory ends at 11
+    >>> closed.known(np.array(["a", "b", "c"], object)).tolist()
+    [False, True, False]
+    """
+
+    def __init__(self, ttl: float, limit: int = 1_000_000) -> None:
+        self.ttl, self.limit = ttl, limit
+        self.until: dict[Any, float] = {}  # id → remembered until (oldest first)
+
+    def __len__(self) -> int:
+        return len(self.until)
+
+    def close(self, ids: np.ndarray, keys: np.ndarray) -> None:
+        """The events ``ids`` ended their wait at ``keys`` (in stream order)."""
+        if not len(ids):
+            return
+        ids_list = ids.tolist()
+        for event_id in ids_list:  # a closed id closes again: it moves to the end
+            self.until.pop(event_id, None)
+        untils = (np.asarray(keys, np.float64) + self.ttl).tolist()
+        self.until.update(zip(ids_list, untils, strict=True))
+        while len(self.until) > self.limit:
+            del self.until[next(iter(self.until))]
+
+    def forget(self, horizon: float) -> None:
+        """Drop the ids remembered until before ``horizon``."""
+        while self.until:
+            first = next(iter(self.until))
+            if self.until[first] >= horizon:
+                return
+            del self.until[first]
+
+    def known(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` are remembered."""
+        return np.array([i in self.until for i in ids.tolist()], bool)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return id_arrays(list(self.until)) | {
+            "until": np.array(list(self.until.values()), np.float64)
+        }
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        until = np.asarray(arrays.get("until", []), np.float64).tolist()
+        self.until = dict(zip(ids_back(arrays), until, strict=True))
 
 
 class TaskFeedback:
@@ -131,14 +196,14 @@ class TaskFeedback:
         )
         return batch, rejected
 
-    def drop_stale(self, horizon: float) -> int:
+    def drop_stale(self, horizon: float) -> np.ndarray:
         """An event's window closes at most ttl after any of its feedback came: feedback
         still here once every window closing before ``horizon`` was learned had no event
-        waiting (an unknown id, or its window had closed). Returns how many were late."""
+        waiting (an unknown id, or its window had closed). Returns the ids of that feedback."""
         stale = [k for k, (until, _) in self.collected.items() if until < horizon]
         for event_id in stale:
             del self.collected[event_id]
-        return len(stale)
+        return np.array(stale, dtype=object)
 
     def window_targets(self, model: MultiTask, ids: np.ndarray, learns: np.ndarray) -> np.ndarray:
         """The labels of each step: for an event learned at its window's close, the feedback

@@ -107,8 +107,8 @@ class Lane(LaneState):
             batch, rejected = without_task_feedback(batch)
         self.counters["rejected"] += rejected
         batch = self.early.hold_same_batch(batch)
-        labels, delays, late = self.early.claim(batch, delays)
-        self.counters["late"] += late
+        labels, delays, unclaimed = self.early.claim(batch, delays)
+        self.counters["unknown"] += unclaimed
         # The batch holds its claimed labels from now on: events served again after a stop
         # (see below) make their label operations anew from them.
         batch = replace(batch, labels=labels, delays=delays)
@@ -149,14 +149,16 @@ class Lane(LaneState):
             predictions[answered] = fitted(given_predictions, width)[answered]
         in_batch = (row_of >= 0) & (row_of < served)
         served_of[in_batch] = predictions[row_of[in_batch]]
-        self._count(is_serve[:steps], index[:steps], due, row_of)
+        now = batch.keys[-1] if len(batch) else (batch.clock or self.last_key)
+        self._count(is_serve[:steps], index[:steps], due, row_of, now)
         self._score(index[:steps][~is_serve[:steps]], due, row_of, served_of, rows)
         if steps < len(is_serve):
             undone = (is_serve[steps:], index[steps:])
             self._put_back(*undone, due, event_offsets, taken, batch, served)
         self._keep_waiting(batch, served, served_rows, predictions)
         if self.tasks:
-            self.counters["late"] += self.feedback.drop_stale(cutoff)
+            self._count_unjoined(self.feedback.drop_stale(cutoff))
+        self.closed.forget(cutoff)
         self.counters["served"] += served
         self.counters["unlabeled"] += int((~np.isin(batch.offsets[:served], new.offsets)).sum())
         if served:
@@ -193,8 +195,9 @@ class Lane(LaneState):
 
     def drain(self) -> None:
         """The end of a replayed stream: every label still in flight arrives (and every
-        entry still waiting reaches its deadline), in order."""
-        if len(self.pending):
+        entry still waiting reaches its deadline), in order; labels still waiting for their
+        event never get it (unknown)."""
+        if len(self.pending) or len(self.early):
             self.step(EventBatch.empty(drain=True))
 
     def _gather(self, batch: EventBatch, due: Operations, served_rows: Rows):
@@ -206,9 +209,14 @@ class Lane(LaneState):
         at = int(batch.offsets[-1]) if len(batch) else self.offset + 1
         gathered = gather_rows(self.join, batch, due, served_rows, at)
         early = gathered.early
+        ids = due.ids[early]  # a label for an event whose wait has ended (or ends now) is late
+        closed = self.closed.known(ids)
+        if gathered.taken is not None and len(gathered.taken.ids):
+            closed |= np.isin(ids, gathered.taken.ids)
+        self.counters["late"] += gathered.late + int(closed.sum())
+        early = early[~closed]
         now = batch.keys[-1] if len(batch) else batch.clock
         self.early.hold(due.ids[early], due.targets[early], self.last_key if now is None else now)
-        self.counters["late"] += gathered.late
         return (
             gathered.row_of,
             gathered.served_of,
@@ -242,17 +250,28 @@ class Lane(LaneState):
         learns = ~is_serve & (row >= 0)
         return learns & ((kind == LABEL) | ((kind == EXPIRE) & self.learns_at_expiry))
 
-    def _count(self, is_serve, index, due, row_of) -> None:
-        """Count what the steps that ran did."""
+    def _count(self, is_serve, index, due, row_of, now: float) -> None:
+        """Count what the steps that ran did, and remember whose wait ended (a label by id
+        ends it ``now``: it has no place in the stream of its own)."""
         if not len(due):
             return
-        _, kind, row = step_kinds(is_serve, index, due, row_of)
+        at, kind, row = step_kinds(is_serve, index, due, row_of)
         self.counters["learned"] += int(self._learns(is_serve, kind, row).sum())
+        ended = np.flatnonzero(~is_serve & (row >= 0) & ((kind == LABEL) | (kind == EXPIRE)))
+        keys = due.keys[at[ended]]
+        self.closed.close(due.ids[at[ended]], np.where(np.isfinite(keys), keys, now))
         if self.tasks:  # a window closing is how an event is learned: expired if nothing came
             self.counters["expired"] += self.feedback.silent
         else:  # an expiry whose entry is gone (its label came by id) is no expiry
             self.counters["expired"] += int(((kind == EXPIRE) & (row >= 0)).sum())
         self.counters["late"] += int((kind == LATE).sum())
+
+    def _count_unjoined(self, ids: np.ndarray) -> None:
+        """Feedback that found no event waiting: late if its event's wait had ended, unknown
+        if no event had its id."""
+        closed = int(self.closed.known(ids).sum())
+        self.counters["late"] += closed
+        self.counters["unknown"] += len(ids) - closed
 
     def _score(self, due_steps, due, row_of, served_of, rows: Rows) -> None:
         """Each label, in the order learned, scores the prediction its event was served with;

@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from streamlearn.base import Learner, MulticlassClassifier, ServesRows, Task, task_names
+from streamlearn.base.accounting import COUNTERS
 from streamlearn.base.losses import per_event_losses
 from streamlearn.base.state import nest, nested_part
 from streamlearn.evaluate import default_metrics
 from streamlearn.evaluate.metrics import Metric
-from streamlearn.runner.feedback import EarlyLabels, TaskFeedback
+from streamlearn.runner.feedback import ClosedIds, EarlyLabels, TaskFeedback
 from streamlearn.runner.join import JoinStore, JoinStoreMismatch, MemoryJoinStore, Rows
 from streamlearn.runner.schedule import Operations
 from streamlearn.streams.batch import (
@@ -31,7 +32,6 @@ from streamlearn.streams.files import Reject
 
 EXPIRY_POLICIES = ("drop", "default")
 UNSAVED = "unsaved"  # the version of a model no registry holds
-COUNTERS = ("served", "learned", "expired", "late", "unlabeled", "rejected")
 
 
 def check_servable(model: Learner) -> None:
@@ -177,6 +177,7 @@ class LaneState:
         self.curves = list(curves)
         self.pending = Operations.empty()
         self.early = EarlyLabels(ttl)
+        self.closed = ClosedIds(ttl)  # to tell a late label from an unknown id
         self.feedback = TaskFeedback(ttl)  # a multi-task model's
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.refused: list[Reject] = []  # labels turned away, for the dead letters
@@ -251,6 +252,7 @@ class LaneState:
             "join": self.join.checkpoint_arrays(self.offset),
             "pending": self.pending.arrays(),
             "early": self.early.arrays(),
+            "closed": self.closed.arrays(),
             "collected": self.feedback.arrays(),
         }
         parts |= {f"metric{i}": metric.state() for i, metric in enumerate(self.metrics)}
@@ -278,6 +280,7 @@ class LaneState:
         pending = nested_part(arrays, "pending")
         self.pending = Operations.from_arrays(pending) if pending else Operations.empty()
         self.early.restore(nested_part(arrays, "early"))
+        self.closed.restore(nested_part(arrays, "closed"))
         self.feedback.restore(nested_part(arrays, "collected"))
         for i, metric in enumerate(self.metrics):
             metric.load(nested_part(arrays, f"metric{i}"))

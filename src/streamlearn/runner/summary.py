@@ -14,10 +14,11 @@ class RunSummary:
 
     Parameters
     ----------
-    served, learned, expired, late, unlabeled, rejected
+    served, learned, expired, late, unknown, unlabeled, rejected
         The champion's counts: events served, labels learned, events whose label did not come
         in time (a multi-task model's: whose window closed with no feedback), labels that came
-        after it, events with no label, rows and labels rejected.
+        after it, labels for an id that no event had (within the TTL), events with no label,
+        rows and labels rejected.
     offset
         The offset of the last event served.
     resumed_from
@@ -46,6 +47,7 @@ class RunSummary:
     learned: int = 0
     expired: int = 0
     late: int = 0
+    unknown: int = 0
     unlabeled: int = 0
     rejected: int = 0
     offset: int = 0

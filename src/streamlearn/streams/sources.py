@@ -150,7 +150,8 @@ def _pop(features: dict[str, Any], name: str) -> Any:
 class RecordedEvents(EventSource):
     """Events and their feedback as recorded with their times, replayed in time order as a
     live service would have received them (a backtest): the feedback a batch carries is what
-    arrived up to its last event; what arrived after the last event comes in a final batch.
+    arrived up to its last event; what arrived after the last event comes in batches that
+    span as much time as the last batch of events.
 
     Parameters
     ----------
@@ -201,8 +202,20 @@ class RecordedEvents(EventSource):
             self.position = stop
             yield self._batch(start, stop, given, until)
             given = max(given, until)
-        if given < len(self.feedback["time"]):
-            yield self._batch(self.size, self.size, given, len(self.feedback["time"]))
+        yield from self._trailing_feedback(int(given), rows)
+
+    def _trailing_feedback(self, first: int, rows: int) -> Iterator[EventBatch]:
+        """What arrived after the last event, in batches that span as much time as the last
+        batch of events did (at most ``rows`` labels), each after a tick at its first label's
+        time: what expired before a label came has expired when it comes."""
+        arrived = self.feedback["time"]
+        pace = float(self.times[-1] - self.times[max(self.size - rows, 0)]) if self.size else 0.0
+        while first < len(arrived):
+            end = int(np.searchsorted(arrived, arrived[first] + pace, side="right"))
+            last = min(max(end, first + 1), first + rows)
+            yield EventBatch.empty(clock=float(arrived[first]))
+            yield self._batch(self.size, self.size, first, last)
+            first = last
 
     def _batch(self, start: int, stop: int, given: int, until: int) -> EventBatch:
         features = {name: take_rows(col, start, stop) for name, col in self.features.items()}
