@@ -102,7 +102,7 @@ class Lane(LaneState):
         delays = batch.delays if batch.delays is not None else np.full(len(batch), self.delay)
         if self.tasks:
             horizon = batch.keys[-1] if len(batch) else (batch.clock or self.last_key)
-            batch, rejected = self.feedback.collect(batch, self.tasks, horizon)
+            batch, rejected = self.feedback.collect(self._without_late(batch), self.tasks, horizon)
         else:
             batch, rejected = without_task_feedback(batch)
         self.counters["rejected"] += rejected
@@ -265,6 +265,23 @@ class Lane(LaneState):
         else:  # an expiry whose entry is gone (its label came by id) is no expiry
             self.counters["expired"] += int(((kind == EXPIRE) & (row >= 0)).sum())
         self.counters["late"] += int((kind == LATE).sum())
+
+    def _without_late(self, batch: EventBatch) -> EventBatch:
+        """A multi-task model's feedback for an event whose window has closed is late now:
+        counted, and not collected."""
+        if not batch.has_feedback:
+            return batch
+        late = self.closed.known(batch.feedback_ids)
+        if not late.any():
+            return batch
+        self.counters["late"] += int(late.sum())
+        tasks = batch.feedback_tasks
+        return replace(
+            batch,
+            feedback_ids=batch.feedback_ids[~late],
+            feedback_labels=np.asarray(batch.feedback_labels)[~late],
+            feedback_tasks=None if tasks is None else np.asarray(tasks)[~late],
+        )
 
     def _count_unjoined(self, ids: np.ndarray) -> None:
         """Feedback that found no event waiting: late if its event's wait had ended, unknown
