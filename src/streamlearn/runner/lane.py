@@ -100,9 +100,9 @@ class Lane(LaneState):
 
     def _step(self, batch: EventBatch) -> np.ndarray:
         delays = batch.delays if batch.delays is not None else np.full(len(batch), self.delay)
+        now = batch.keys[-1] if len(batch) else (batch.clock or self.last_key)
         if self.tasks:
-            horizon = batch.keys[-1] if len(batch) else (batch.clock or self.last_key)
-            batch, rejected = self.feedback.collect(self._without_late(batch), self.tasks, horizon)
+            batch, rejected = self.feedback.collect(self._without_late(batch), self.tasks, now)
         else:
             batch, rejected = without_task_feedback(batch)
         self.counters["rejected"] += rejected
@@ -149,7 +149,6 @@ class Lane(LaneState):
             predictions[answered] = fitted(given_predictions, width)[answered]
         in_batch = (row_of >= 0) & (row_of < served)
         served_of[in_batch] = predictions[row_of[in_batch]]
-        now = batch.keys[-1] if len(batch) else (batch.clock or self.last_key)
         self._count(is_serve[:steps], index[:steps], due, row_of, now)
         self._score(index[:steps][~is_serve[:steps]], due, row_of, served_of, rows)
         if steps < len(is_serve):
