@@ -620,3 +620,56 @@ def test_checkpoints_fall_at_exactly_the_configured_counts(tmp_path):
     uncut = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"), delay=100)
     assert uncut.run().metrics == pytest.approx(summary.metrics, rel=1e-12)
     np.testing.assert_array_equal(uncut.model.weights(), runner.model.weights())
+
+
+def test_a_promoted_lane_keeps_its_drift_handling_and_survives_a_restart(tmp_path):
+    """Lanes swap whole: the promoted challenger serves with its own detector, under its own
+    name, and a run started again on the same config resumes with it serving (no swap back
+    by config order)."""
+    from streamlearn.adaptation.wrapper import watched
+    from streamlearn.config import build_runner, load_config_text
+
+    path = rule_file(tmp_path / "rule.csv", 12_000)
+    config = f"""
+[source]
+path = "{path}"
+target = "y"
+categorical = ["colour"]
+[model]
+optimizer = {{name = "sgd", lr = 0.0001}}
+bits = 12
+[drift]
+detector = "ADWIN"
+[[challengers]]
+name = "ftrl"
+bits = 12
+detector = "PageHinkley"
+[checkpoint]
+registry = "{tmp_path / "registry"}"
+every_events = 3000
+[gate]
+enabled = true
+"""
+    first = build_runner(load_config_text(config))
+    summary = first.run(limit=6000)
+    assert [(p["from"], p["to"]) for p in summary.promotions] == [("champion", "ftrl")]
+    serving = first.lanes[0]
+    detector_type = type(watched(LogisticRegression(), "PageHinkley").detector)
+    assert serving.name == "ftrl" and isinstance(serving.model.detector, detector_type)
+    assert serving.model.learner.optimizer.name == "ftrl"
+
+    again = build_runner(load_config_text(config))
+    resumed = again.run()
+    assert [lane.name for lane in again.lanes] == ["ftrl", "champion"]
+    assert isinstance(again.lanes[0].model.detector, detector_type)
+    assert again.lanes[0].model.learner.optimizer.name == "ftrl"
+    assert resumed.promotions == summary.promotions  # recorded once, not undone nor redone
+    np.testing.assert_array_equal(
+        again.lanes[0].model.learner.table, resumed_table(tmp_path / "registry")
+    )
+
+
+def resumed_table(folder):
+    """The serving model's weights in the newest version of the registry at ``folder``."""
+    state, _ = LocalRegistry(folder).latest()
+    return state.without_parts().to_learner().learner.table
