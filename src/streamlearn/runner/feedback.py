@@ -59,7 +59,7 @@ class EarlyLabels:
         if not mine.any():
             return batch
         self.hold(batch.feedback_ids[mine], labels[mine], batch.keys[-1])
-        return replace(batch, feedback_ids=batch.feedback_ids[~mine], feedback_labels=labels[~mine])
+        return batch.without_feedback(mine)
 
     def claim(self, batch: EventBatch, delays: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """The batch's labels and delays, with early labels claimed by their events (delay
@@ -245,13 +245,7 @@ def without_task_feedback(batch: EventBatch) -> tuple[EventBatch, int]:
     tasked = np.array([t is not None for t in batch.feedback_tasks.tolist()], bool)
     if not tasked.any():
         return batch, 0
-    batch = replace(
-        batch,
-        feedback_ids=batch.feedback_ids[~tasked],
-        feedback_labels=np.asarray(batch.feedback_labels)[~tasked],
-        feedback_tasks=None,
-    )
-    return batch, int(tasked.sum())
+    return batch.without_feedback(tasked), int(tasked.sum())
 
 
 def id_arrays(ids: list) -> dict[str, np.ndarray]:

@@ -274,13 +274,7 @@ class Lane(LaneState):
         if not late.any():
             return batch
         self.counters["late"] += int(late.sum())
-        tasks = batch.feedback_tasks
-        return replace(
-            batch,
-            feedback_ids=batch.feedback_ids[~late],
-            feedback_labels=np.asarray(batch.feedback_labels)[~late],
-            feedback_tasks=None if tasks is None else np.asarray(tasks)[~late],
-        )
+        return batch.without_feedback(late)
 
     def _count_unjoined(self, ids: np.ndarray) -> None:
         """Feedback that found no event waiting: late if its event's wait had ended, unknown

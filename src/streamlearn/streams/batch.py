@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -302,6 +302,18 @@ class EventBatch:
     @property
     def has_feedback(self) -> bool:
         return self.feedback_ids is not None and len(self.feedback_ids) > 0
+
+    def without_feedback(self, drop: np.ndarray) -> EventBatch:
+        """The batch without the pieces of feedback where ``drop`` (a mask over them) holds;
+        the rest keep their labels and tasks."""
+        keep = ~np.asarray(drop, bool)
+        tasks = self.feedback_tasks
+        return replace(
+            self,
+            feedback_ids=self.feedback_ids[keep],
+            feedback_labels=np.asarray(self.feedback_labels)[keep],
+            feedback_tasks=None if tasks is None else np.asarray(tasks)[keep],
+        )
 
     @staticmethod
     def empty(**options: Any) -> EventBatch:
