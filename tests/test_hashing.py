@@ -98,7 +98,8 @@ def test_hash_is_stable_across_processes():
 
 
 def test_wide_tables_hash_every_text_column_in_groups():
-    from streamlearn.features.hasher import TEXT_GROUP, FeatureHasher
+    from streamlearn.features.column_hashing import TEXT_GROUP
+    from streamlearn.features.hasher import FeatureHasher
 
     k = 2 * TEXT_GROUP + 5  # three compiled calls, the last one padded
     columns = {f"c{j:03d}": pa.array(["a", f"b{j}", None]) for j in range(k)}

@@ -14,6 +14,8 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 import mmh3
 import numba as nb
 import numpy as np
@@ -26,6 +28,20 @@ def hash_text(text: str | bytes, seed: int = 0) -> int:
     """MurmurHash3 x86 32-bit of ``text`` (UTF-8) as an unsigned int."""
     data = text.encode() if isinstance(text, str) else text
     return mmh3.hash(data, seed & MASK32, signed=False)
+
+
+def feature_name(name: Any) -> str:
+    """A column's name, refused unless it is text."""
+    if not isinstance(name, str):
+        raise TypeError(f"feature names must be str, got {name!r} ({type(name).__name__})")
+    return name
+
+
+def code_text(value: Any, number: float) -> str:
+    """The text a categorical number hashes as: integers (and integral floats) in decimal."""
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    return str(int(number)) if number.is_integer() else repr(number)
 
 
 def cross_hash(left: int, right: int) -> int:
