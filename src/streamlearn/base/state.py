@@ -132,6 +132,26 @@ LENGTH = 8  # bytes of the header's length, little-endian, after the magic
 DTYPES = {"f8", "f4", "i8", "i4", "i2", "i1", "u8", "u4", "u2", "u1", "b1"}
 
 
+def restore_arrays(
+    owner: Any,
+    expected: dict[str, np.ndarray],
+    arrays: dict[str, np.ndarray],
+    any_shape: tuple[str, ...] = (),
+) -> None:
+    """Set ``owner``'s arrays from a state's ``arrays``: each of the ``expected`` names, in
+    its dtype, refused when its shape differs (unless named in ``any_shape``) or when it
+    holds a non-finite number (a checkpoint never brings NaN into a model)."""
+    for name, fresh in expected.items():
+        if name not in arrays:
+            raise ValueError(f"the state has no array {name!r}")
+        value = np.array(arrays[name]).astype(fresh.dtype)
+        if name not in any_shape and value.shape != fresh.shape:
+            raise ValueError(f"{name} has shape {value.shape}, expected {fresh.shape}")
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise ValueError(f"{name} holds non-finite values")
+        setattr(owner, name, value)
+
+
 def nest(parts: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """The arrays of several named parts in one mapping, each under ``name/``: the one way
     learners made of learners (ensembles, wrappers, heads) keep their members' arrays."""

@@ -53,13 +53,13 @@ class HybridLinUCB(LinearBandit):
     def __init__(
         self,
         arms: Iterable[Hashable] = (),
+        *,
         shared: Iterable[str] = (),
         arm_features: Mapping[Hashable, Mapping[str, float]] | None = None,
         explore: float = 1.0,
         capacity: int = 64,
         seed: int = 0,
         arm_column: str = "arm",
-        *,
         features: FeatureHasher | Mapping[str, Any] | None = None,
         **feature_settings: Any,
     ) -> None:
@@ -69,14 +69,12 @@ class HybridLinUCB(LinearBandit):
         self.a0, self.a0_inv, self.b0 = np.eye(k), np.eye(k), np.zeros(k)
         super().__init__(
             arms,
-            "ucb",
-            explore,
-            1.0,
-            1.0,
-            capacity,
-            1,
-            seed,
-            arm_column,
+            rule="ucb",
+            explore=explore,
+            capacity=capacity,
+            draws=1,
+            seed=seed,
+            arm_column=arm_column,
             features=features,
             **feature_settings,
         )
@@ -147,11 +145,12 @@ class HybridLinUCB(LinearBandit):
     def _ops(self, hashes, values, slots, targets, ops, op_rows, out) -> None:
         for k, (op, row) in enumerate(zip(ops.tolist(), op_rows.tolist(), strict=True)):
             one = slice(row, row + 1)
-            decided = self._outcomes(1, details=True)  # the expected reward, before learning
+            # The expected reward, before learning.
+            decided = Outcomes.empty(1, len(self.arm_ids), details=True)
             self._loop(hashes[one], values[one], slots[one], targets[k : k + 1], DECIDE, decided)
             out[k] = decided.expected[0, slots[row]]
             if op != 0:  # not the runner's PREDICT
-                learned = self._outcomes(1, details=False)
+                learned = Outcomes.empty(1, len(self.arm_ids), details=False)
                 self._loop(hashes[one], values[one], slots[one], targets[k : k + 1], LEARN, learned)
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
-from streamlearn.base import ServesRows, State, Task, register
+from streamlearn.base import ServesRows, Task, register
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import FeatureHasher
+from streamlearn.models.bandit.arms import ArmModels
 from streamlearn.models.bandit.kernel import (
     DECIDE,
     DECIDE_LEARN,
@@ -23,11 +24,9 @@ from streamlearn.models.bandit.kernel import (
     run_bandit,
     run_bandit_ops,
 )
-from streamlearn.models.bayes.kernel import EMPTY, table_size
-from streamlearn.models.hashed import HashedModel
+from streamlearn.models.bandit.rows import rewards_to_learn, split_arm, with_arm
 from streamlearn.models.linear.base import target_array
 
-ARM_SLOT = 0xFFFFFFFF  # the hash of the served arm's slot in a runner's row
 DEFAULT_EXPLORE = {"greedy": 0.1, "ucb": 1.0, "thompson": 1.0, "softmax": 0.1}
 
 
@@ -76,9 +75,15 @@ class Outcomes:
     probabilities: np.ndarray | None = None
     expected: np.ndarray | None = None
 
+    @classmethod
+    def empty(cls, n: int, n_arms: int, details: bool) -> Outcomes:
+        """Room for ``n`` decisions among ``n_arms`` (their details too, if asked)."""
+        detail = (lambda: np.zeros((n, n_arms))) if details else (lambda: None)
+        return cls([], np.zeros(n), detail(), detail())
+
 
 @register
-class LinearBandit(HashedModel, ServesRows):
+class LinearBandit(ArmModels, ServesRows):
     """A contextual bandit with a linear (ridge / Bayesian) reward model per arm.
 
     Parameters
@@ -91,24 +96,13 @@ class LinearBandit(HashedModel, ServesRows):
     explore
         ε for greedy, the width c of LinUCB's bonus c·sd, the scale v of Thompson's draws,
         the temperature τ for softmax (defaults: 0.1, 1, 1, 0.1).
-    alpha
-        Prior precision of the weights (LinUCB's ridge λ).
-    forgetting
-        Below 1 each arm's model discounts its past (for drifting rewards).
-    capacity
-        Distinct context features each arm's model holds.
     draws
         Thompson sampling's extra draws to estimate a decision's propensity.
-    seed
-        Seeds the decisions' random numbers (they are part of the state), and the context's
-        hashing unless the features say otherwise.
-    arm_column
-        The column of a logged event naming the arm that was played.
-    features
-        The context's featurizer: a :class:`~streamlearn.features.FeatureHasher`, or its
-        settings as a dict.
-    **feature_settings
-        The featurizer's settings one by one instead (``bits=18``, ``interactions=[...]``, …).
+    alpha, forgetting, capacity, seed, arm_column
+        The arms' reward models, as for :class:`~streamlearn.models.bandit.arms.ArmModels`.
+    features, **feature_settings
+        The context's featurizer (a :class:`~streamlearn.features.FeatureHasher` or its
+        settings as a dict), or its settings one by one (``bits=18``, …).
 
     Example
     -------
@@ -131,6 +125,7 @@ class LinearBandit(HashedModel, ServesRows):
     def __init__(
         self,
         arms: Iterable[Hashable] = (),
+        *,
         rule: str = "ucb",
         explore: float | None = None,
         alpha: float = 1.0,
@@ -139,7 +134,6 @@ class LinearBandit(HashedModel, ServesRows):
         draws: int = 100,
         seed: int = 0,
         arm_column: str = "arm",
-        *,
         features: FeatureHasher | Mapping[str, Any] | None = None,
         **feature_settings: Any,
     ) -> None:
@@ -152,122 +146,29 @@ class LinearBandit(HashedModel, ServesRows):
             )
         if rule == "softmax" and explore <= 0:
             raise ValueError("softmax needs a temperature > 0")
-        if not (alpha > 0 and math.isfinite(alpha)) or not 0 < forgetting <= 1:
-            raise ValueError("need alpha > 0 and forgetting in (0, 1]")
-        if not 1 <= capacity <= 4096 or draws < 1:
-            raise ValueError("need capacity in [1, 4096] and draws >= 1")
-        super().__init__(features, feature_settings, seed=seed)
-        self.rule, self.explore, self.alpha = rule, explore, float(alpha)
-        self.forgetting, self.capacity, self.draws = float(forgetting), int(capacity), int(draws)
-        self.seed, self.arm_column = int(seed), arm_column
+        if draws < 1:
+            raise ValueError("need draws >= 1")
+        self.rule, self.explore, self.draws = rule, explore, int(draws)
         self.served: Outcomes | None = None
+        super().__init__(
+            arms,
+            alpha=alpha,
+            forgetting=forgetting,
+            capacity=capacity,
+            seed=seed,
+            arm_column=arm_column,
+            features=features,
+            feature_settings=feature_settings,
+        )
         self._hyper = np.array([self.alpha, 1.0, self.forgetting, self.explore, self.draws])
-        self.keys = np.full(table_size(self.capacity), EMPTY, np.int64)
-        self.coords = np.zeros(len(self.keys), np.int64)
-        self.used = np.zeros(2, np.int64)
-        self.rng = np.array([self.seed], np.uint64)
-        self.arm_ids: list[Hashable] = []
-        for name, fresh in self._new_arm().items():
-            setattr(self, name, np.zeros((0, *fresh.shape)))
-        self.active = np.zeros(0, np.bool_)
-        for arm in arms:
-            self.add_arm(arm)
-        self._initial_arms = list(self.arm_ids)
-
-    # ------------------------------------------------------------------ arms
-    def add_arm(self, arm: Hashable) -> None:
-        """A new arm (its model starts at the prior); a retired one comes back as it was."""
-        _check_arm(arm)
-        if arm in self.arm_ids:
-            self.active[self.arm_ids.index(arm)] = True
-            return
-        self.arm_ids.append(arm)
-        for name, fresh in self._new_arm(arm).items():
-            setattr(self, name, np.concatenate([getattr(self, name), fresh[None]]))
-        self.active = np.append(self.active, True)
-
-    def _new_arm(self, arm: Hashable | None = None) -> dict[str, np.ndarray]:
-        """Each per-arm array's entry for a new arm (its model at the prior)."""
-        dims = self.capacity + 1
-        return {"means": np.zeros(dims), "covs": np.eye(dims) / self.alpha}
-
-    def _model_arrays(self) -> dict[str, np.ndarray]:
-        """The arrays of the arms' models (checkpointed, checked on load)."""
-        return {"means": self.means, "covs": self.covs}
-
-    def retire_arm(self, arm: Hashable) -> None:
-        """The arm is no longer chosen; its model is kept (it may come back)."""
-        self.active[self._slot(arm)] = False
-
-    @property
-    def arms(self) -> list[Hashable]:
-        """The arms that can be chosen now."""
-        return [arm for arm, on in zip(self.arm_ids, self.active, strict=True) if on]
-
-    @property
-    def n_arms(self) -> int:
-        return int(self.active.sum())
-
-    def _slot(self, arm: Hashable) -> int:
-        try:
-            return self.arm_ids.index(arm)
-        except ValueError:
-            raise KeyError(f"unknown arm {arm!r}") from None
 
     # ------------------------------------------------------------------ contract
     def params(self) -> dict[str, Any]:
-        return {
-            "arms": list(self._initial_arms),
+        return super().params() | {
             "rule": self.rule,
             "explore": self.explore,
-            "alpha": self.alpha,
-            "forgetting": self.forgetting,
-            "capacity": self.capacity,
             "draws": self.draws,
-            "seed": self.seed,
-            "arm_column": self.arm_column,
-            "features": self.features.params(),
         }
-
-    def state(self) -> State:
-        arrays, meta = self.features.state()
-        arrays |= {name: array.copy() for name, array in self._model_arrays().items()}
-        arrays |= {
-            "keys": self.keys.copy(),
-            "coords": self.coords.copy(),
-            "used": self.used.copy(),
-            "active": self.active.astype(np.uint8),
-            "rng": self.rng.copy(),
-        }
-        return State(type(self).__name__, self.params(), arrays, meta | {"arm_ids": self.arm_ids})
-
-    @classmethod
-    def from_state(cls, state: State) -> Self:
-        if state.kind != cls.__name__:
-            raise ValueError(f"state of a {state.kind} cannot make a {cls.__name__}")
-        model = cls(**state.params)
-        for arm in state.meta["arm_ids"]:  # arms added after the start: arrays of their shape
-            model.add_arm(arm)
-        arrays = state.arrays
-        expected = model._model_arrays() | {
-            "keys": model.keys,
-            "coords": model.coords,
-            "used": model.used,
-            "active": model.active,
-            "rng": model.rng,
-        }
-        for name, fresh in expected.items():
-            if np.shape(arrays[name]) != fresh.shape:
-                raise ValueError(
-                    f"{name} has shape {np.shape(arrays[name])}, expected {fresh.shape}"
-                )
-            value = np.array(arrays[name]).astype(fresh.dtype)
-            if value.dtype.kind == "f" and not np.isfinite(value).all():
-                raise ValueError(f"{name} holds non-finite values")
-            setattr(model, name, value)
-        model.arm_ids = list(state.meta["arm_ids"])
-        model.features.load_state(arrays, state.meta)
-        return model
 
     # ------------------------------------------------------------------ the loop
     def _loop(self, hashes, values, slots, targets, mode: int, out: Outcomes) -> None:
@@ -296,26 +197,17 @@ class LinearBandit(HashedModel, ServesRows):
         )
         out.arms = [self.arm_ids[i] if i >= 0 else None for i in arms]
 
-    def _outcomes(self, n: int, details: bool) -> Outcomes:
-        k = len(self.arm_ids)
-        return Outcomes(
-            [],
-            np.zeros(n),
-            np.zeros((n, k)) if details else None,
-            np.zeros((n, k)) if details else None,
-        )
-
     def _run(self, X: Any, logged: Any, rewards: Any, mode: int, details: bool) -> Outcomes:
         columns = {k: v for k, v in as_columns(X).items() if k != self.arm_column}
         n = n_rows(columns)
         learn = mode != DECIDE
         slots = self._slots(logged, n) if learn else np.zeros(n, np.int64)
         targets = target_array(rewards, n) if learn else np.zeros(n)
-        whole = self._outcomes(n, details)
+        whole = Outcomes.empty(n, len(self.arm_ids), details)
         if learn:
             self._cached = None
         for start, stop, hashes, values in self._encoded_chunks(columns, n, learn):
-            part = self._outcomes(stop - start, details)
+            part = Outcomes.empty(stop - start, len(self.arm_ids), details)
             self._loop(hashes, values, slots[start:stop], targets[start:stop], mode, part)
             whole.arms += part.arms
             whole.propensities[start:stop] = part.propensities
@@ -331,7 +223,7 @@ class LinearBandit(HashedModel, ServesRows):
         if self.arm_column in x:  # the arm is never part of the context
             x = {k: v for k, v in x.items() if k != self.arm_column}
         event = self._encode(x)
-        out = self._outcomes(1, details=mode == DECIDE)
+        out = Outcomes.empty(1, len(self.arm_ids), details=mode == DECIDE)
         self._loop(
             event.hashes[None, :], event.values[None, :], slot, np.array([reward]), mode, out
         )
@@ -339,14 +231,6 @@ class LinearBandit(HashedModel, ServesRows):
             self.features.learn_one(event)
             self._cached = None
         return out
-
-    def _slots(self, arms: Any, n: int) -> np.ndarray:
-        if hasattr(arms, "to_pylist"):
-            arms = arms.to_pylist()
-        values = arms.tolist() if hasattr(arms, "tolist") else list(arms)
-        if len(values) != n:
-            raise ValueError(f"expected {n} arms, got {len(values)}")
-        return np.array([self._slot(arm) for arm in values], np.int64)
 
     # ------------------------------------------------------------------ decisions
     def decide_one(self, x: Mapping[str, Any]) -> Decision:
@@ -405,33 +289,21 @@ class LinearBandit(HashedModel, ServesRows):
             slots = self._slots(given, n)
             self.served = Outcomes([self.arm_ids[i] for i in slots], np.full(n, np.nan))
         else:
-            self.served = self._outcomes(n, details=False)
+            self.served = Outcomes.empty(n, len(self.arm_ids), details=False)
             self._loop(hashes, values, np.zeros(n, np.int64), np.zeros(n), DECIDE, self.served)
             if any(arm is None for arm in self.served.arms):
                 raise ValueError("no arm to choose: add one first")
             slots = np.array([self.arm_ids.index(a) for a in self.served.arms], np.int64)
-        arm_slot = np.full((n, 1), ARM_SLOT, np.uint32)
-        return (
-            np.concatenate([hashes, arm_slot], axis=1),
-            np.concatenate([values, slots[:, None] + 1.0], axis=1),
-        )
+        return with_arm(hashes, values, slots)
 
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
         """A runner schedule over served rows: PREDICT gives the served arm's expected
         reward, LEARN updates that arm with the reward."""
-        # Rows of several batches are padded to one width: find the arm's slot by its hash.
-        marked = np.asarray(hashes) == ARM_SLOT
-        slots = (np.where(marked, values, 0.0).sum(axis=1) - 1).astype(np.int64)
-        if ((slots < 0) | (slots >= len(self.arm_ids))).any():
-            raise ValueError("a row without its served arm: rows must come from serve_many")
-        checked = np.where(np.asarray(ops) == 0, 0.0, np.asarray(targets, dtype=np.float64))
-        if not np.isfinite(checked).all():
-            raise ValueError("a reward to learn is missing or not finite")
+        hashes, values, slots = split_arm(hashes, values, len(self.arm_ids))
         out = np.empty(len(ops))
-        context = np.ascontiguousarray(hashes), np.where(marked, 0.0, values)  # arm: no feature
-        self._ops(
-            *context, slots, checked, np.asarray(ops, np.int8), np.asarray(op_rows, np.int64), out
-        )
+        rewards = rewards_to_learn(ops, targets)
+        ops, op_rows = np.asarray(ops, np.int8), np.asarray(op_rows, np.int64)
+        self._ops(hashes, values, slots, rewards, ops, op_rows, out)
         return out
 
     def _ops(self, hashes, values, slots, targets, ops, op_rows, out) -> None:
@@ -462,11 +334,6 @@ class LinearBandit(HashedModel, ServesRows):
         its logged (arm, reward)."""
         out = self.learn_from_log(X, y, details=False)
         return out.arms, out.propensities
-
-
-def _check_arm(arm: Hashable) -> None:
-    if isinstance(arm, bool) or not isinstance(arm, str | int):
-        raise TypeError(f"an arm id must be a str or an int, got {arm!r}")
 
 
 def _feedback(y: Any) -> tuple[Hashable, float]:

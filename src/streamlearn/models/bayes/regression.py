@@ -20,6 +20,7 @@ from streamlearn.base import (
     State,
     register,
 )
+from streamlearn.base.state import restore_arrays
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.bayes.kernel import (
@@ -185,13 +186,7 @@ class BayesianLinearRegression(
         if state.kind != cls.__name__:
             raise ValueError(f"state of a {state.kind} cannot make a {cls.__name__}")
         model = cls(**state.params)
-        for name, fresh in model._arrays().items():
-            array = np.asarray(state.arrays[name], dtype=fresh.dtype)
-            if array.shape != fresh.shape:
-                raise ValueError(f"{name} has shape {array.shape}, expected {fresh.shape}")
-            if array.dtype.kind == "f" and not np.isfinite(array).all():
-                raise ValueError(f"{name} holds non-finite values")
-            setattr(model, name, array.copy())
+        restore_arrays(model, model._arrays(), state.arrays)
         model.features.load_state(state.arrays, state.meta)
         return model
 

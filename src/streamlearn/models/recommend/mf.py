@@ -12,6 +12,7 @@ from typing import Any, Self
 import numpy as np
 
 from streamlearn.base import Learner, Regressor, ServesRows, State, Task, register
+from streamlearn.base.state import restore_arrays
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.models.linear.base import regression_target, target_array
 from streamlearn.models.recommend.kernel import (
@@ -213,13 +214,7 @@ class Factorization(Learner):
         model = cls(**state.params)
         model._indices(list(state.meta["user_ids"]), True, True)
         model._indices(list(state.meta["item_ids"]), False, True)
-        for name, fresh in model._arrays().items():
-            value = np.array(state.arrays[name]).astype(fresh.dtype)
-            if name != "seen" and value.shape != fresh.shape:
-                raise ValueError(f"{name} has shape {value.shape}, expected {fresh.shape}")
-            if value.dtype.kind == "f" and not np.isfinite(value).all():
-                raise ValueError(f"{name} holds non-finite values")
-            setattr(model, name, value)
+        restore_arrays(model, model._arrays(), state.arrays, any_shape=("seen",))
         keys = model.seen[model.seen != EMPTY]
         model._note_seen(keys >> 32, keys & 0xFFFFFFFF)
         return model
