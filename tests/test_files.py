@@ -85,10 +85,10 @@ def test_text_in_a_number_column_after_many_blocks(tmp_path, monkeypatch, suffix
     """Number columns are parsed as numbers while reading; a text value blocks later sends
     the rest of the file through the text path, from the failed block on: its row is a
     reject with its row number, and no row is lost or read twice."""
-    from streamlearn.streams import files
+    from streamlearn.streams import csv_file
 
-    monkeypatch.setattr(files, "BLOCK_BYTES", 2048)  # many blocks
-    monkeypatch.setattr(files, "HEAD_BYTES", 1024)  # the sample sees only numbers
+    monkeypatch.setattr(csv_file, "BLOCK_BYTES", 2048)  # many blocks
+    monkeypatch.setattr(csv_file, "HEAD_BYTES", 1024)  # the sample sees only numbers
     lines = [f"c{i % 3},{i},{i % 2}" for i in range(1, 3001)]
     lines[2499] = "lyon,abc,1"
     lines[2699] = "nice,7,"

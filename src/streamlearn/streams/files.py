@@ -12,115 +12,26 @@ number (and the column is not declared categorical), text otherwise.
 from __future__ import annotations
 
 import bz2
-import csv
 import gzip
-import io
 import json
 import lzma
 import os
-import re
-import sys
-import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from streamlearn.streams.csv_file import CsvTables, RaggedRows
+from streamlearn.streams.file_rows import Batch, Reject
 
 FORMATS = ("csv", "jsonl", "parquet")
 _PYTHON_OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
 _ARROW_CODECS = {".gz": "gzip", ".bz2": "bz2"}
-_DECOMPRESSORS = {
-    ".gz": lambda: zlib.decompressobj(wbits=31),
-    ".xz": lzma.LZMADecompressor,
-    ".bz2": bz2.BZ2Decompressor,
-}
 _NUMBER = r"^\s*[-+]?((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|infinity|nan)\s*$"
-BLOCK_BYTES = 1 << 22
-HEAD_BYTES = 1 << 20
-HEAD_STEP = 1 << 13  # a compressed file's head is read in steps of this many bytes
-
-
-MAX_REASON_CHARS = 300  # a reason quotes values: long ones are cut
-
-
-@dataclass
-class Reject:
-    """A row left out of the stream: its 1-based row number (header excluded) and why. The
-    reason is cut to :data:`MAX_REASON_CHARS` characters and made valid Unicode, whatever
-    value it quotes (a dead-letter file stays small and readable).
-
-    Parameters
-    ----------
-    row
-        The 1-based row number (header excluded).
-    reason
-        Why it was left out.
-
-    Example
-    -------
-    >>> len(Reject(7, "value " + "x" * 10_000 + " is bad").reason)
-    300
-    """
-
-    row: int
-    reason: str
-
-    def __post_init__(self) -> None:
-        reason = self.reason.encode("utf-8", "backslashreplace").decode("utf-8")
-        if len(reason) > MAX_REASON_CHARS:
-            reason = reason[: MAX_REASON_CHARS - 1] + "…"
-        self.reason = reason
-
-
-@dataclass
-class Batch:
-    """Consecutive rows of a file: feature columns, targets and where they came from.
-
-    Parameters
-    ----------
-    features, target
-        The feature columns and the targets.
-    rows
-        Each event's 1-based row number.
-    end_row
-        The last row read (rejected or not).
-    rejects
-        The rows left out, with their reasons.
-
-    Example
-    -------
-    >>> from streamlearn.datasets import elec2
-    >>> batch = next(iter(FileSource(elec2.path(), "target")))
-    >>> len(batch), batch.rows[:3].tolist()
-    (45312, [1, 2, 3])
-    """
-
-    features: dict[str, Any]
-    target: np.ndarray
-    rows: np.ndarray
-    end_row: int
-    rejects: list[Reject] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.target)
-
-    def keep(self, mask: np.ndarray, rejects: Iterable[Reject] = ()) -> Batch:
-        """The rows where ``mask`` is true; ``rejects`` (the others, explained) are added."""
-        if mask.all() and not rejects:
-            return self
-        arrow_mask = pa.array(mask)
-        features = {
-            name: column.filter(arrow_mask) if isinstance(column, pa.Array) else column[mask]
-            for name, column in self.features.items()
-        }
-        merged = sorted([*self.rejects, *rejects], key=lambda r: r.row)
-        return Batch(features, self.target[mask], self.rows[mask], self.end_row, merged)
 
 
 def detect_format(path: str | os.PathLike) -> tuple[str, str | None]:
@@ -198,7 +109,7 @@ class FileSource:
             return self.size
         return raw.tell()
 
-    def _open(self) -> pa.NativeFile | IO[bytes]:
+    def open_stream(self) -> pa.NativeFile | IO[bytes]:
         """The decompressed byte stream. Arrow's own streams where Arrow has the codec: its
         read-ahead thread then never needs the GIL (a Python file under Arrow's reader can
         deadlock at shutdown); xz goes through Python's lzma."""
@@ -210,12 +121,12 @@ class FileSource:
         return self._raw
 
     def __iter__(self) -> Iterator[Batch]:
+        self._ragged = RaggedRows()
         readers = {
-            "csv": self._csv_tables,
+            "csv": CsvTables(self, self._ragged).tables,
             "jsonl": self._jsonl_tables,
             "parquet": self._parquet_tables,
         }
-        self._ragged = _RaggedRows()
         last = 0  # the file's row number of the last row handed out
         try:
             try:
@@ -250,174 +161,15 @@ class FileSource:
             yield batch
 
     # ------------------------------------------------------------------ formats
-    def _csv_tables(self) -> Iterator[tuple[pa.Table, list[Reject]]]:
-        """The file's rows, a block at a time. Columns that were numbers in the first
-        megabyte are parsed as numbers while reading (no text columns to build and cast);
-        when a later value there is no number, the rest of the file is read as text, from
-        the block that failed, and such values become rejects with their row numbers."""
-        names, numbers = self._csv_header()
-        done = 0
-        while True:
-            try:
-                skip = self._ragged.lines_of(done)
-                for record_batch in self._csv_batches(names, numbers, skip=skip):
-                    done += record_batch.num_rows
-                    yield _valid_text(pa.Table.from_batches([record_batch]))
-                if self._ragged.swallowed is not None:
-                    yield from self._lines_after_a_quote(names)
-                return
-            except pa.ArrowInvalid as exc:
-                if _UNREADABLE_ROW.search(str(exc)):
-                    # A ragged row of bytes that are not UTF-8 stops Arrow's reader: the
-                    # rest of the file goes through Python's, slower but row by row.
-                    yield from self._python_csv_tables(names, self._ragged.lines_of(done))
-                    return
-                if not numbers:
-                    raise
-                numbers = set()
-            except (OSError, EOFError):
-                if not self.compression:
-                    raise
-                # A truncated compressed file fails Arrow's reader a whole block early:
-                # Python's decompressor hands over every row up to the cut.
-                skip = self._ragged.lines_of(done)
-                yield from self._python_csv_tables(names, skip, python_codec=True)
-                return
-
-    def _lines_after_a_quote(self, names: list[str]) -> Iterator[tuple[pa.Table, list[Reject]]]:
-        """The lines an unclosed quote took as one field, each read as a row of its own
-        (a quote inside one spans that line at most)."""
-        number, text = self._ragged.swallowed
-        self._ragged.swallowed = None
-        block: list[list[str]] = []
-        for k, line in enumerate(text.split("\n")[1:], start=1):
-            line = line.rstrip("\r")
-            if not line:
-                continue
-            fields = next(csv.reader([line], delimiter=self.delimiter))
-            if len(fields) != len(names):
-                self._ragged.note(number + k, len(fields), len(names))
-                continue
-            block.append(fields)
-        if block:
-            yield _valid_text(_binary_table(names, block))
-
-    def _python_csv_tables(
-        self, names: list[str], skip: int, python_codec: bool = False
-    ) -> Iterator[tuple[pa.Table, list[Reject]]]:
-        """The data rows after the first ``skip``, read with Python's csv module: bytes
-        kept as they are (a value that is not UTF-8 is then a reject, as in Arrow's path),
-        ragged rows noted as such. ``python_codec``: decompressed by Python (a truncated
-        file then ends with an ``EOFError`` after its last whole row)."""
-        opened = (
-            _Decompressed(self.path, _DECOMPRESSORS[self.compression]())
-            if python_codec and self.compression
-            else self._open()
-        )
-        with opened as fh:
-            text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
-            records = csv.reader(text, delimiter=self.delimiter)
-            next(records, None)  # the header
-            block: list[list[str]] = []
-            for number, fields in enumerate(records, start=1):
-                if number <= skip or not fields:
-                    continue
-                if len(fields) != len(names):
-                    self._ragged.note(number, len(fields), len(names))
-                    continue
-                block.append(fields)
-                if len(block) == PYTHON_BLOCK_ROWS:
-                    yield _valid_text(_binary_table(names, block))
-                    block = []
-            if block:
-                yield _valid_text(_binary_table(names, block))
-            if isinstance(fh, _Decompressed) and fh.truncated:
-                raise EOFError("the compressed stream has no end")
-
-    def _csv_batches(
-        self, names: list[str], numbers: set[str], skip: int
-    ) -> Iterator[pa.RecordBatch]:
-        # Text is read as bytes and checked as UTF-8 afterwards: a bad value is a reject,
-        # not the end of the file.
-        types = {name: pa.float64() if name in numbers else pa.binary() for name in names}
-        with self._open() as fh:
-            # One thread: the learner runs beside the reader, and CPU seconds stay honest.
-            reader = pacsv.open_csv(
-                fh,
-                read_options=pacsv.ReadOptions(
-                    block_size=BLOCK_BYTES, use_threads=False, skip_rows_after_names=skip
-                ),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=self.delimiter, invalid_row_handler=self._ragged.skip
-                ),
-                convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
-            )
-            try:
-                yield from reader
-            finally:
-                reader.close()  # stop its read-ahead before the file closes
-
-    def _csv_header(self) -> tuple[list[str], set[str]]:
-        """Column names, and the numeric columns whose values in the file's first megabyte
-        (whole lines) were all numbers, from which the column types are decided."""
-        head = self._head()
-        if len(head) == HEAD_BYTES and b"\n" in head:
-            head = head[: head.rindex(b"\n") + 1]
-        sample = self._sample(head)
-        self._decide_types(sample.schema, sample)
-        numbers = {
-            field.name
-            for field in sample.schema
-            if field.name in (self.numeric or ())
-            and (pa.types.is_integer(field.type) or pa.types.is_floating(field.type))
-        }
-        return sample.schema.names, numbers
-
-    def _head(self) -> bytes:
-        """The file's first megabyte (decompressed); of a truncated compressed file, as
-        much of it as its bytes hold."""
-        if not self.compression:
-            with self._open() as fh:
-                return fh.read(HEAD_BYTES)
-        decompressor = _DECOMPRESSORS[self.compression]()
-        chunks, size = [], 0
-        with open(self.path, "rb") as fh:
-            while size < HEAD_BYTES and not decompressor.eof and (raw := fh.read(HEAD_STEP)):
-                chunks.append(decompressor.decompress(raw, HEAD_BYTES - size))
-                size += len(chunks[-1])
-        return b"".join(chunks)
-
-    def _sample(self, head: bytes) -> pa.Table:
-        """The first megabyte as a table, to decide types from; a ragged row whose bytes
-        are not UTF-8 (which the reader cannot skip) is dropped from it, as are the rows
-        the reader can skip."""
-        for _ in range(MAX_SAMPLE_RETRIES):
-            try:
-                return pacsv.read_csv(
-                    pa.BufferReader(head),
-                    read_options=pacsv.ReadOptions(use_threads=False),
-                    parse_options=pacsv.ParseOptions(
-                        delimiter=self.delimiter, invalid_row_handler=_skip_row
-                    ),
-                    convert_options=pacsv.ConvertOptions(check_utf8=False),
-                )
-            except pa.ArrowInvalid as exc:
-                found = _UNREADABLE_ROW.search(str(exc))
-                if found is None:
-                    raise ValueError(f"{self.path}: not a readable CSV file ({exc})") from None
-                lines = head.split(b"\n")
-                del lines[int(found["row"]) - 1]  # Row #N counts the header as row 1
-                head = b"\n".join(lines)
-        raise ValueError(f"{self.path}: not a readable CSV file (too many unreadable rows)")
 
     def _parquet_tables(self) -> Iterator[tuple[pa.Table, list[Reject]]]:
         if self.compression:
             raise ValueError(f"{self.path}: Parquet compresses inside; give the .parquet file")
-        with self._open() as fh:
+        with self.open_stream() as fh:
             parquet = pq.ParquetFile(fh)
             for record_batch in parquet.iter_batches(batch_size=self.batch_rows):
                 if self.numeric is None:
-                    self._decide_types(record_batch.schema, record_batch)
+                    self.decide_types(record_batch.schema, record_batch)
                 yield pa.Table.from_batches([record_batch]), []
 
     def _jsonl_tables(self) -> Iterator[tuple[pa.Table, list[Reject]]]:
@@ -446,11 +198,11 @@ class FileSource:
         table, bad = _records_to_table(records)
         rejects += [Reject(i, reason) for i, reason in bad]
         if self.numeric is None:
-            self._decide_types(table.schema, table)
+            self.decide_types(table.schema, table)
         return table, rejects
 
     # ------------------------------------------------------------------ typing
-    def _decide_types(self, schema: pa.Schema, sample: pa.Table | pa.RecordBatch) -> None:
+    def decide_types(self, schema: pa.Schema, sample: pa.Table | pa.RecordBatch) -> None:
         if self.target not in schema.names:
             raise KeyError(
                 f"{self.path}: no target column {self.target!r}; columns: {', '.join(schema.names)}"
@@ -500,161 +252,6 @@ class FileSource:
             reject.row = int(numbers[reject.row])
         end_row = int(numbers[-1]) if n else start_row
         return Batch(features, target, numbers, end_row, []).keep(~bad, rejects)
-
-
-_UNREADABLE_ROW = re.compile(
-    r"Row #(?P<row>\d+): Expected (?P<expected>\d+) columns, got (?P<actual>\d+)"
-)
-
-
-MAX_SAMPLE_RETRIES = 1000
-
-
-def _skip_row(_row: Any) -> str:
-    return "skip"
-
-
-def _quiet_unreadable_rows(previous: Any) -> Any:
-    """Arrow cannot hand a ragged row of bytes that are not UTF-8 to its invalid-row
-    handler: it reports the decoding error as "unraisable" (a traceback on stderr), then
-    fails the read, which this module handles. Those reports are dropped; others pass."""
-
-    def hook(unraisable: Any) -> None:
-        ours = getattr(unraisable.object, "__func__", unraisable.object)
-        if ours in (_RaggedRows.skip, _skip_row) and unraisable.exc_type is UnicodeDecodeError:
-            return
-        previous(unraisable)
-
-    return hook
-
-
-PYTHON_BLOCK_ROWS = 1 << 16
-
-
-class _RaggedRows:
-    """Rows with too few or too many fields, which the CSV reader skips: their numbers in
-    the file (1-based, header excluded), so that the good rows keep theirs."""
-
-    def __init__(self) -> None:
-        self.numbers: list[int] = []  # in the order found (ascending)
-        self.reasons: dict[int, str] = {}
-        self.given = 0  # how many were handed out as rejects
-        self.swallowed: tuple[int, str] | None = None  # an unclosed quote's row, and the rest
-
-    def skip(self, row: Any) -> str:
-        number = int(row.number) - 1 if row.number is not None else -1
-        reason = f"{row.actual_columns} fields where the header has {row.expected_columns}"
-        if "\n" in row.text.rstrip("\r\n"):  # a quote that never closes takes the rest
-            reason = "an unclosed quote (the lines after it are read one by one)"
-            self.swallowed = (number, row.text)
-        self._add(number, reason)
-        return "skip"
-
-    def _add(self, number: int, reason: str) -> None:
-        if number not in self.reasons:  # a file read again from a block finds it again
-            self.numbers.append(number)
-            self.reasons[number] = reason
-
-    def note(self, number: int, actual: int, expected: int) -> None:
-        """Row ``number`` has ``actual`` fields, not ``expected`` (Python's reader)."""
-        self._add(number, f"{actual} fields where the header has {expected}")
-
-    def lines_of(self, good: int) -> int:
-        """The data lines that hold the first ``good`` good rows (and the ragged ones
-        among them)."""
-        return int(self.data_rows(good - 1, 1)[0]) if good else 0
-
-    def data_rows(self, first: int, n: int) -> np.ndarray:
-        """The file's row numbers of good rows ``first`` to ``first + n - 1`` (0-based)."""
-        if not self.numbers:
-            return np.arange(first + 1, first + n + 1)
-        skipped = np.array(sorted(self.numbers))
-        candidates = np.arange(1, first + n + len(skipped) + 1)
-        return np.setdiff1d(candidates, skipped, assume_unique=True)[first : first + n]
-
-    @property
-    def pending(self) -> bool:
-        return self.given < len(self.numbers)
-
-    def up_to(self, row: float) -> list[Reject]:
-        """The ragged rows up to ``row`` not handed out yet, as rejects."""
-        ready = sorted(n for n in self.numbers[self.given :] if n <= row)
-        self.given += len(ready)
-        return [Reject(number, self.reasons[number]) for number in ready]
-
-
-class _Decompressed(io.RawIOBase):
-    """A compressed file's bytes, decompressed as far as they go: a truncated file reads
-    to its cut, then ends (``truncated`` says so), with nothing lost before it."""
-
-    def __init__(self, path: Path, decompressor: Any) -> None:
-        self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self._decompressor = decompressor
-        self._pending = b""
-        self.truncated = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            if self._decompressor.eof:
-                return 0
-            raw = self._raw.read(HEAD_STEP)
-            if not raw:
-                self.truncated = True
-                return 0
-            self._pending = self._decompressor.decompress(raw)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
-
-
-def _binary_table(names: list[str], rows: list[list[str]]) -> pa.Table:
-    """Rows of Python's csv reader as columns of the bytes read (empty: null)."""
-    columns = zip(*rows, strict=True)
-    return pa.table(
-        {
-            name: pa.array(
-                [v.encode("utf-8", "surrogateescape") if v else None for v in values],
-                pa.binary(),
-            )
-            for name, values in zip(names, columns, strict=True)
-        }
-    )
-
-
-def _valid_text(table: pa.Table) -> tuple[pa.Table, list[Reject]]:
-    """Columns read as bytes, as text: a value that is not UTF-8 is a reject (its row) and
-    becomes null."""
-    rejects: list[Reject] = []
-    columns = []
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        if pa.types.is_binary(column.type):
-            column = column.combine_chunks()
-            try:
-                column = column.cast(pa.string())
-            except pa.ArrowInvalid:
-                column, bad = _utf8_or_null(column)
-                rejects += [Reject(int(i), f"column {name!r}: not UTF-8 text") for i in bad]
-        columns.append(column)
-    return pa.table(dict(zip(table.column_names, columns, strict=True))), rejects
-
-
-def _utf8_or_null(column: pa.Array) -> tuple[pa.Array, list[int]]:
-    values, bad = [], []
-    for i, raw in enumerate(column.to_pylist()):
-        try:
-            values.append(None if raw is None else raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            values.append(None)
-            bad.append(i)
-    return pa.array(values, pa.string()), bad
 
 
 def _empty(column: pa.ChunkedArray) -> np.ndarray:
@@ -789,6 +386,3 @@ def _parse_target(
     for i in np.flatnonzero(~np.isfinite(values)):
         reasons.setdefault(int(i), f"target {name!r} is missing or not finite")
     return values, reasons
-
-
-sys.unraisablehook = _quiet_unreadable_rows(sys.unraisablehook)
