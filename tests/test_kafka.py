@@ -165,7 +165,7 @@ class FakeMessage:
 
 
 def test_arrow_batch_reading_equals_message_by_message():
-    from streamlearn.streams.kafka import _read_events
+    from streamlearn.streams.kafka_messages import DeadLetters, MessageDecoder, _read_events
 
     records = [
         {
@@ -178,10 +178,8 @@ def test_arrow_batch_reading_equals_message_by_message():
     records[7].pop("id")
     records[9]["time"] = 1_700_000_100.5
     messages = [FakeMessage(json.dumps(r).encode(), i) for i, r in enumerate(records)]
-    source = KafkaEvents.__new__(KafkaEvents)
-    source.producer, source.dead_letters = None, 0
     fast = _read_events(messages)
-    slow = source._events_one_by_one(messages, [])
+    slow = MessageDecoder(False, DeadLetters(None, None)).one_by_one(messages, [])
     assert fast is not None
     assert fast[1] == slow[1] and fast[1][7] == "events:0:7"
     np.testing.assert_array_equal(fast[2], np.array(slow[2]))

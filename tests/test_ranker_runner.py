@@ -18,7 +18,7 @@ from streamlearn.models import EngagementRanker
 from streamlearn.registry import LocalRegistry
 from streamlearn.runner import Runner
 from streamlearn.streams import RecordedEvents
-from streamlearn.streams.kafka import _parse_label
+from streamlearn.streams.kafka_messages import _parse_label
 
 TASKS = {"click": "binary", "like": "binary", "dwell": "regression"}
 WINDOW = 120.0

@@ -27,6 +27,7 @@ from streamlearn.registry import Registry
 from streamlearn.runner.engine import Runner
 from streamlearn.streams.batch import EventBatch
 from streamlearn.streams.kafka import KafkaEvents
+from streamlearn.streams.kafka_messages import DeadLetters, MessageDecoder
 
 
 class PartitionFeed(KafkaEvents):
@@ -45,6 +46,7 @@ class PartitionFeed(KafkaEvents):
         self._start_reading_state()
         self.consumer, self.events_topic, self.labels_topic = consumer, topic, None
         self.dead_letters_topic, self.producer = None, None
+        self.decoder = MessageDecoder(class_labels=False, dead_letters=DeadLetters(None, None))
         self.poll_timeout = 0.2
         self.partition = partition
         self.inbox: queue.Queue = queue.Queue(maxsize=8)
