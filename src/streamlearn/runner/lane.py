@@ -28,13 +28,12 @@ from streamlearn.runner.feedback import (
     step_places,
     without_task_feedback,
 )
-from streamlearn.runner.join import Rows, gather_rows
-from streamlearn.runner.lane_state import LaneState
+from streamlearn.runner.join import Rows
+from streamlearn.runner.lane_join import JoinedLane
 from streamlearn.runner.schedule import (
     EXPIRE,
     LABEL,
     LATE,
-    Operations,
     fuse_own_labels,
     label_operations,
     merged_order,
@@ -44,7 +43,7 @@ from streamlearn.streams.batch import EventBatch
 from streamlearn.streams.decode import with_a_column
 
 
-class Lane(LaneState):
+class Lane(JoinedLane):
     """One model's way through the stream (see the module doc); its parameters are
     :class:`~streamlearn.runner.lane_state.LaneState`'s."""
 
@@ -177,52 +176,12 @@ class Lane(LaneState):
             self._step(EventBatch.empty(drain=batch.drain, clock=clock))
         return predictions
 
-    def _put_back(
-        self, is_serve, index, due, event_offsets, taken, batch: EventBatch, served: int
-    ) -> None:
-        """Undo the part of a schedule that did not run: its label operations wait again
-        (those of events still to serve are made anew when they are), and the store gets
-        back the entries taken for them."""
-        mask = np.isin(np.arange(len(due)), index[~is_serve])
-        undone = due.select(mask)
-        unserved = batch.offsets[served:]
-        waiting = undone + self.pending
-        self.pending = waiting.select(~np.isin(waiting.offsets, unserved))
-        if taken is not None:
-            back = np.isin(taken.served_offsets, event_offsets[mask])
-            self.join.put_back(taken, np.flatnonzero(back))
-
     def drain(self) -> None:
         """The end of a replayed stream: every label still in flight arrives (and every
         entry still waiting reaches its deadline), in order; labels still waiting for their
         event never get it (unknown)."""
         if len(self.pending) or len(self.early):
             self.step(EventBatch.empty(drain=True))
-
-    def _gather(self, batch: EventBatch, due: Operations, served_rows: Rows):
-        """Rows for the due operations (see :func:`~streamlearn.runner.join.gather_rows`);
-        labels by id for events not served yet wait as early labels; labels whose entry is
-        gone are late."""
-        # Taken "at" this batch's last offset (after the stream's end: one past it), so that
-        # restoring to an earlier checkpoint puts these entries back.
-        at = int(batch.offsets[-1]) if len(batch) else self.offset + 1
-        gathered = gather_rows(self.join, batch, due, served_rows, at)
-        early = gathered.early
-        ids = due.ids[early]  # a label for an event whose wait has ended (or ends now) is late
-        closed = self.closed.known(ids)
-        if gathered.taken is not None and len(gathered.taken.ids):
-            closed |= np.isin(ids, gathered.taken.ids)
-        self.counters["late"] += gathered.late + int(closed.sum())
-        early = early[~closed]
-        now = batch.keys[-1] if len(batch) else batch.clock
-        self.early.hold(due.ids[early], due.targets[early], self.last_key if now is None else now)
-        return (
-            gathered.row_of,
-            gathered.served_of,
-            gathered.rows,
-            gathered.taken,
-            gathered.offsets,
-        )
 
     def _kernel_ops(self, is_serve, index, due, row_of, given):
         """The compiled call's operations: serves predict (but those answered already),
@@ -265,24 +224,6 @@ class Lane(LaneState):
             self.counters["expired"] += int(((kind == EXPIRE) & (row >= 0)).sum())
         self.counters["late"] += int((kind == LATE).sum())
 
-    def _without_late(self, batch: EventBatch) -> EventBatch:
-        """A multi-task model's feedback for an event whose window has closed is late now:
-        counted, and not collected."""
-        if not batch.has_feedback:
-            return batch
-        late = self.closed.known(batch.feedback_ids)
-        if not late.any():
-            return batch
-        self.counters["late"] += int(late.sum())
-        return batch.without_feedback(late)
-
-    def _count_unjoined(self, ids: np.ndarray) -> None:
-        """Feedback that found no event waiting: late if its event's wait had ended, unknown
-        if no event had its id."""
-        closed = int(self.closed.known(ids).sum())
-        self.counters["late"] += closed
-        self.counters["unknown"] += len(ids) - closed
-
     def _score(self, due_steps, due, row_of, served_of, rows: Rows) -> None:
         """Each label, in the order learned, scores the prediction its event was served with;
         under the ``default`` expiry policy the default label of an expired event is its
@@ -297,33 +238,3 @@ class Lane(LaneState):
         else:
             targets = np.where(due.kinds[labels] == LABEL, due.targets[labels], self.default_label)
         self._scored(targets, served_of[labels], rows, row_of[labels])
-
-    def _keep_waiting(
-        self, batch: EventBatch, served: int, rows: Rows, predictions: np.ndarray
-    ) -> None:
-        """The first ``served`` events of the batch whose label (or expiry) is still to
-        come wait in the store, with the prediction served and the version that made it;
-        events with nothing to come are not kept."""
-        waiting = self.pending.kinds != LATE
-        if not waiting.any():  # labels with their events: nothing waits
-            return
-        keep = np.isin(batch.offsets[:served], self.pending.offsets[waiting])
-        if not keep.any():
-            return
-        versions = self.versions_of(batch)[:served]
-        for version in dict.fromkeys(versions[keep].tolist()):
-            picked = np.flatnonzero(keep & (versions == version))
-            self.join.put(
-                batch.ids[picked],
-                rows.take(picked),
-                predictions[picked],
-                batch.keys[picked] + self.ttl,
-                batch.offsets[picked],
-                version,
-            )
-
-    def versions_of(self, batch: EventBatch) -> np.ndarray:
-        """The version that made each event's prediction (see
-        :func:`~streamlearn.runner.served.versions`)."""
-        given = elsewhere.answered(self.model, batch)
-        return elsewhere.versions(batch, self.version, given)
