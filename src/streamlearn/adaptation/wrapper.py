@@ -31,12 +31,11 @@ from streamlearn.adaptation.policies import (
     keep_ftrl_weights,
     make_policy,
 )
+from streamlearn.adaptation.served_rows import LearnersRows
 from streamlearn.base import (
     Classifier,
     Regressor,
     ReportsDrift,
-    ServedByCopies,
-    ServesRows,
     State,
     register,
 )
@@ -44,15 +43,14 @@ from streamlearn.base.losses import log_losses
 from streamlearn.base.state import learner_kinds, nest, nested_part
 from streamlearn.drift import DETECTORS, DRIFT, WARNING, DriftDetector
 from streamlearn.features.columns import as_columns, n_rows, rows
-from streamlearn.features.event_rows import event_rows, events_of, plain_event
-from streamlearn.models.evented import batch_predict_learn, event_schedule, served_tail
+from streamlearn.models.evented import event_schedule
 from streamlearn.models.linear import LinearModel
 from streamlearn.models.linear.optimizers import ALPHA, FTRL_CODE
 
 SIGNALS = ("error", "brier", "log_loss")
 
 
-class _Adaptive(ServesRows, ServedByCopies, ReportsDrift):
+class _Adaptive(LearnersRows, ReportsDrift):
     """What both kinds share; ``learner`` is a linear learner of the project."""
 
     def __init__(
@@ -255,38 +253,6 @@ class _Adaptive(ServesRows, ServedByCopies, ReportsDrift):
         self.predict_learn_many(X, y)
 
     # ------------------------------------------------------------------ serving (runner)
-    @property
-    def by_event(self) -> bool:
-        """Under the background policy two models learn, each from its own encoding of an
-        event: the runner's rows then hold the events (see :mod:`streamlearn.models.
-        evented`), and its schedules run one event at a time."""
-        return isinstance(self.policy, Background)
-
-    def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Encoded rows as served by the current model (see ``LinearModel.serve_many``)."""
-        return event_rows(events_of(X)) if self.by_event else self.learner.serve_many(X)
-
-    def encode_rows(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        return event_rows(events_of(X)) if self.by_event else self.learner.encode_rows(X)
-
-    def encode_row(self, x: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        if self.by_event:
-            hashes, values = event_rows([plain_event(x)])
-            return hashes[0], values[0]
-        return self.learner.encode_row(x)
-
-    def observe_served(self, X: Any, hashes: np.ndarray, values: np.ndarray) -> None:
-        if not self.by_event:
-            self.learner.observe_served(X, hashes, values)
-
-    def encoder_settings(self) -> dict[str, Any]:
-        return {"rows": "events"} if self.by_event else self.learner.encoder_settings()
-
-    def predict_learn_served(self, X: Any, targets: np.ndarray, tail: int):
-        if self.by_event:
-            return served_tail(X, tail), batch_predict_learn(self, X, targets)
-        return super().predict_learn_served(X, targets, tail)
-
     def run_ops(self, hashes, values, ops, op_rows, targets) -> np.ndarray:
         """A schedule of served rows and delayed labels (see ``LinearModel.run_ops``), with
         the detector watching every learned label; on a drift the policy acts right after
