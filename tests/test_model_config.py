@@ -55,14 +55,16 @@ def built(kind: str, task: str, lines: str = "") -> object:
 
 
 def constructor_arguments(cls: type) -> set[str]:
-    """Every argument a learner's constructor takes, through ``*args, **kwargs`` chains."""
+    """Every argument a learner's constructor takes, through ``*args, **kwargs`` chains
+    (``**feature_settings`` are the featurizer's: its keys are tested on their own)."""
     names: set[str] = set()
     for klass in cls.__mro__:
         if "__init__" not in klass.__dict__ or klass is object:
             continue
         parameters = inspect.signature(klass.__init__).parameters.values()
         names |= {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+        passed_on = [p for p in parameters if p.kind == p.VAR_KEYWORD]
+        if not passed_on or passed_on[0].name == "feature_settings":
             break
     return names - {"self"}
 

@@ -23,7 +23,7 @@ import numpy as np
 from streamlearn.base import register
 from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.features.hasher import FeatureHasher
-from streamlearn.models.tree.base import OneTree, TreeClassifier, positive
+from streamlearn.models.tree.base import ClassSplits, Growth, OneTree, TreeClassifier, positive
 from streamlearn.models.tree.kernel import ALPHA, BERNOULLI, LEAF_MODE, MULTINOMIAL, run_tree_ops
 
 _NEVER = 1e300  # a grace period no leaf reaches: it never tries to split
@@ -42,20 +42,9 @@ class _NaiveBayes(OneTree, TreeClassifier):
         feature_settings: Mapping[str, Any],
         alpha: float = 0.0,
     ) -> None:
-        super().__init__(
-            _NEVER,
-            0.5,
-            0.0,
-            "nb",
-            1,
-            0.0,
-            None,
-            1,
-            feature_cap,
-            max_classes,
-            features,
-            feature_settings,
-        )
+        # One leaf that never splits: its naive Bayes observers are the whole model.
+        growth = Growth(_NEVER, 0.5, 0.0, "nb", None, 1, feature_cap)
+        super().__init__(growth, ClassSplits(1, 0.0, max_classes), features, feature_settings)
         self.settings = np.append(self.settings, alpha)
         self.settings[LEAF_MODE], self.settings[ALPHA] = self.mode, alpha
         self._plant_one()

@@ -30,7 +30,14 @@ from streamlearn.models.tree.adaptive_kernel import (
     compact_adaptive,
     run_adaptive_ops,
 )
-from streamlearn.models.tree.base import OneTree, TreeClassifier, fraction, positive
+from streamlearn.models.tree.base import (
+    ClassSplits,
+    Growth,
+    OneTree,
+    TreeClassifier,
+    fraction,
+    positive,
+)
 from streamlearn.models.tree.forest_kernel import DEAD, compact
 from streamlearn.models.tree.kernel import FEATURE, N_NODES
 from streamlearn.models.tree.store import grown
@@ -97,21 +104,11 @@ class HoeffdingAdaptiveTreeClassifier(OneTree, TreeClassifier):
         features: FeatureHasher | Mapping[str, Any] | None = None,
         **feature_settings: Any,
     ) -> None:
-        super().__init__(
-            grace_period,
-            delta,
-            tau,
-            leaf_prediction,
-            n_splits,
-            min_branch_fraction,
-            max_depth,
-            max_leaves,
-            feature_cap,
-            max_classes,
-            features,
-            feature_settings,
-            seed=seed,
+        growth = Growth(
+            grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap
         )
+        splits = ClassSplits(n_splits, min_branch_fraction, max_classes)
+        super().__init__(growth, splits, features, feature_settings, seed=seed)
         self.bootstrap_sampling = bool(bootstrap_sampling)
         self.drift_window_threshold = int(
             positive("drift_window_threshold", drift_window_threshold, zero=True)

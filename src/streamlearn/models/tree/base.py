@@ -5,6 +5,7 @@ targets."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -40,10 +41,9 @@ from streamlearn.models.tree.store import TreeArrays
 NO_DEPTH_LIMIT = 1 << 30
 
 
-class TreeModel(RowModel):
-    """What every Hoeffding-tree learner shares: settings and the tree arrays. Subclasses
-    say what a leaf holds (:meth:`_stat_width`), what an operation gives
-    (:meth:`_out_width`) and run a schedule in :meth:`_kernel`.
+@dataclass(frozen=True)
+class Growth:
+    """How every Hoeffding tree grows (checked by the learner that takes it).
 
     Parameters
     ----------
@@ -51,11 +51,89 @@ class TreeModel(RowModel):
         Events a leaf sees between split attempts, the Hoeffding bound's confidence, and the
         tie-breaking threshold (as River's).
     leaf_prediction
-        What a leaf predicts (one of the subclass's ``leaf_predictions``).
+        What a leaf predicts (one of the learner's ``leaf_predictions``).
     max_depth, max_leaves
         The deepest a tree grows (None: no limit) and the most leaves of all its trees (the
         memory cap).
-    feature_cap, features, feature_settings, standardize
+    feature_cap
+        The most distinct features the trees tell apart.
+
+    Example
+    -------
+    >>> Growth(200, 1e-7, 0.05, "nba", None, 1000, 256).max_leaves
+    1000
+    """
+
+    grace_period: float
+    delta: float
+    tau: float
+    leaf_prediction: str
+    max_depth: int | None
+    max_leaves: int
+    feature_cap: int
+
+
+@dataclass(frozen=True)
+class ClassSplits:
+    """How a classifying tree splits, and the classes it numbers.
+
+    Parameters
+    ----------
+    n_splits, min_branch_fraction
+        Candidate thresholds per numeric feature, and the smallest share of a leaf's weight a
+        branch may get.
+    max_classes
+        The most classes numbered.
+
+    Example
+    -------
+    >>> ClassSplits(10, 0.01, 1000).n_splits
+    10
+    """
+
+    n_splits: int
+    min_branch_fraction: float
+    max_classes: int
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A regression tree's split statistics and leaf models.
+
+    Parameters
+    ----------
+    n_bins, bin_width
+        The histogram bins per leaf and feature (an even number), and the first bins' width
+        in standardized units (it doubles as values spread).
+    min_samples_split
+        Weight a split must send down each branch.
+    learning_rate, model_selector_decay
+        The leaf models' rate, and the decay of the errors that choose between a leaf's mean
+        and its model (``adaptive`` leaves).
+
+    Example
+    -------
+    >>> Histogram(32, 0.1, 5, 0.01, 0.95).n_bins
+    32
+    """
+
+    n_bins: int
+    bin_width: float
+    min_samples_split: float
+    learning_rate: float
+    model_selector_decay: float
+
+
+class TreeModel(RowModel):
+    """What every Hoeffding-tree learner shares: settings and the tree arrays. Subclasses
+    say what a leaf holds (:meth:`_stat_width`), what an operation gives
+    (:meth:`_out_width`) and run a schedule in :meth:`_kernel`.
+
+    Parameters
+    ----------
+    growth
+        How its trees grow (:class:`Growth`).
+    features, feature_settings, standardize
         As for :class:`~streamlearn.models.rows.RowModel`.
     seed
         Seeds the random choices (feature subspaces, bagging weights).
@@ -70,13 +148,7 @@ class TreeModel(RowModel):
 
     def __init__(
         self,
-        grace_period: float,
-        delta: float,
-        tau: float,
-        leaf_prediction: str,
-        max_depth: int | None,
-        max_leaves: int,
-        feature_cap: int,
+        growth: Growth,
         features: FeatureHasher | Mapping[str, Any] | None,
         feature_settings: Mapping[str, Any],
         *,
@@ -85,17 +157,19 @@ class TreeModel(RowModel):
         n_roots: int = 1,
         bins: int = 0,
     ) -> None:
+        feature_cap, leaf_prediction = growth.feature_cap, growth.leaf_prediction
         super().__init__(features, feature_settings, feature_cap, standardize=standardize)
-        self.grace_period = positive("grace_period", grace_period)
-        self.delta = fraction("delta", delta)
-        self.tau = positive("tau", tau, zero=True)
+        self.grace_period = positive("grace_period", growth.grace_period)
+        self.delta = fraction("delta", growth.delta)
+        self.tau = positive("tau", growth.tau, zero=True)
         if leaf_prediction not in self.leaf_predictions:
             raise ValueError(
                 f"leaf_prediction: one of {list(self.leaf_predictions)}, got {leaf_prediction!r}"
             )
         self.leaf_prediction = leaf_prediction
+        max_depth = growth.max_depth
         self.max_depth = None if max_depth is None else int(positive("max_depth", max_depth))
-        self.max_leaves = int(positive("max_leaves", max_leaves))
+        self.max_leaves = int(positive("max_leaves", growth.max_leaves))
         self.seed = int(seed)
         self.tree = TreeArrays(n_roots, seed=self.seed & ((1 << 63) - 1), bins=bins)
         self.tree.limit(*self._limits())
@@ -193,13 +267,10 @@ class TreeClassifier(TreeModel, ClassRows):
 
     Parameters
     ----------
-    n_splits, min_branch_fraction
-        Candidate thresholds per numeric feature, and the smallest share of a leaf's weight a
-        branch may get.
-    max_classes
-        The most classes numbered.
-    grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap
-        As for :class:`TreeModel` (see :class:`HoeffdingTreeClassifier`).
+    growth
+        How its trees grow (:class:`Growth`).
+    splits
+        How they split, and the classes they number (:class:`ClassSplits`).
     features, feature_settings, seed, n_roots
         As for :class:`TreeModel`.
     """
@@ -212,39 +283,22 @@ class TreeClassifier(TreeModel, ClassRows):
 
     def __init__(
         self,
-        grace_period: float,
-        delta: float,
-        tau: float,
-        leaf_prediction: str,
-        n_splits: int,
-        min_branch_fraction: float,
-        max_depth: int | None,
-        max_leaves: int,
-        feature_cap: int,
-        max_classes: int,
+        growth: Growth,
+        splits: ClassSplits,
         features: FeatureHasher | Mapping[str, Any] | None,
         feature_settings: Mapping[str, Any],
+        *,
         seed: int = 0,
         n_roots: int = 1,
     ) -> None:
         super().__init__(
-            grace_period,
-            delta,
-            tau,
-            leaf_prediction,
-            max_depth,
-            max_leaves,
-            feature_cap,
-            features,
-            feature_settings,
-            standardize=False,
-            seed=seed,
-            n_roots=n_roots,
+            growth, features, feature_settings, standardize=False, seed=seed, n_roots=n_roots
         )
-        self.n_splits = int(positive("n_splits", n_splits))
-        self.min_branch_fraction = fraction("min_branch_fraction", min_branch_fraction, zero=True)
+        self.n_splits = int(positive("n_splits", splits.n_splits))
+        branch = splits.min_branch_fraction
+        self.min_branch_fraction = fraction("min_branch_fraction", branch, zero=True)
         self.settings[N_SPLITS], self.settings[MIN_BRANCH] = self.n_splits, self.min_branch_fraction
-        self._number_classes(max_classes)
+        self._number_classes(splits.max_classes)
 
     def tree_params(self) -> dict[str, Any]:
         return super().tree_params() | {
@@ -262,16 +316,10 @@ class TreeRegressor(TreeModel, ValueRows):
 
     Parameters
     ----------
-    n_bins, bin_width
-        The histogram bins per leaf and feature (an even number), and the first bins' width
-        in standardized units (it doubles as values spread).
-    min_samples_split
-        Weight a split must send down each branch.
-    learning_rate, model_selector_decay
-        The leaf models' rate, and the decay of the errors that choose between a leaf's mean
-        and its model (``adaptive`` leaves).
-    grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap
-        As for :class:`TreeModel` (see :class:`HoeffdingTreeRegressor`).
+    growth
+        How its trees grow (:class:`Growth`).
+    histogram
+        Its split statistics and leaf models (:class:`Histogram`).
     features, feature_settings, seed, n_roots
         As for :class:`TreeModel`.
     """
@@ -284,34 +332,19 @@ class TreeRegressor(TreeModel, ValueRows):
 
     def __init__(
         self,
-        grace_period: float,
-        delta: float,
-        tau: float,
-        leaf_prediction: str,
-        n_bins: int,
-        bin_width: float,
-        min_samples_split: float,
-        learning_rate: float,
-        model_selector_decay: float,
-        max_depth: int | None,
-        max_leaves: int,
-        feature_cap: int,
+        growth: Growth,
+        histogram: Histogram,
         features: FeatureHasher | Mapping[str, Any] | None,
         feature_settings: Mapping[str, Any],
+        *,
         seed: int = 0,
         n_roots: int = 1,
     ) -> None:
-        n_bins = int(n_bins)
+        n_bins = int(histogram.n_bins)
         if not (2 <= n_bins <= 4096 and n_bins % 2 == 0):
             raise ValueError(f"n_bins must be an even number from 2 to 4096, got {n_bins!r}")
         super().__init__(
-            grace_period,
-            delta,
-            tau,
-            leaf_prediction,
-            max_depth,
-            max_leaves,
-            feature_cap,
+            growth,
             features,
             feature_settings,
             standardize=True,
@@ -320,10 +353,12 @@ class TreeRegressor(TreeModel, ValueRows):
             bins=n_bins + 1,
         )
         self.n_bins = n_bins
-        self.bin_width = positive("bin_width", bin_width)
-        self.min_samples_split = positive("min_samples_split", min_samples_split, zero=True)
-        self.learning_rate = positive("learning_rate", learning_rate, zero=True)
-        self.model_selector_decay = fraction("model_selector_decay", model_selector_decay)
+        self.bin_width = positive("bin_width", histogram.bin_width)
+        self.min_samples_split = positive(
+            "min_samples_split", histogram.min_samples_split, zero=True
+        )
+        self.learning_rate = positive("learning_rate", histogram.learning_rate, zero=True)
+        self.model_selector_decay = fraction("model_selector_decay", histogram.model_selector_decay)
         extra = np.zeros(DECAY + 1 - len(self.settings))
         self.settings = np.concatenate([self.settings, extra])
         self.settings[[N_BINS, BIN_WIDTH0, MIN_SAMPLES, LEARNING_RATE, DECAY]] = [

@@ -22,7 +22,14 @@ from streamlearn.base import register
 from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.drift import ADWIN
 from streamlearn.features.hasher import FeatureHasher
-from streamlearn.models.tree.base import TreeClassifier, TreeRegressor, positive
+from streamlearn.models.tree.base import (
+    ClassSplits,
+    Growth,
+    Histogram,
+    TreeClassifier,
+    TreeRegressor,
+    positive,
+)
 from streamlearn.models.tree.forest_kernel import (
     DEAD,
     compact,
@@ -196,21 +203,12 @@ class AdaptiveRandomForestClassifier(Forest, TreeClassifier):
         **feature_settings: Any,
     ) -> None:
         self.n_models = int(positive("n_models", n_models))
+        growth = Growth(
+            grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap
+        )
+        splits = ClassSplits(n_splits, min_branch_fraction, max_classes)
         super().__init__(
-            grace_period,
-            delta,
-            tau,
-            leaf_prediction,
-            n_splits,
-            min_branch_fraction,
-            max_depth,
-            max_leaves,
-            feature_cap,
-            max_classes,
-            features,
-            feature_settings,
-            seed=seed,
-            n_roots=2 * self.n_models,
+            growth, splits, features, feature_settings, seed=seed, n_roots=2 * self.n_models
         )
         self.weighted_vote = bool(weighted_vote)
         self._plant(max_features, lambda_value, warning_delta, drift_delta, 2, self.weighted_vote)
@@ -297,23 +295,14 @@ class AdaptiveRandomForestRegressor(Forest, TreeRegressor):
         **feature_settings: Any,
     ) -> None:
         self.n_models = int(positive("n_models", n_models))
+        growth = Growth(
+            grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap
+        )
+        histogram = Histogram(
+            n_bins, bin_width, min_samples_split, learning_rate, model_selector_decay
+        )
         super().__init__(
-            grace_period,
-            delta,
-            tau,
-            leaf_prediction,
-            n_bins,
-            bin_width,
-            min_samples_split,
-            learning_rate,
-            model_selector_decay,
-            max_depth,
-            max_leaves,
-            feature_cap,
-            features,
-            feature_settings,
-            seed=seed,
-            n_roots=2 * self.n_models,
+            growth, histogram, features, feature_settings, seed=seed, n_roots=2 * self.n_models
         )
         self._plant(max_features, lambda_value, warning_delta, drift_delta, 3)
 

@@ -24,7 +24,7 @@ from typing import Any
 from streamlearn.base import register
 from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.features.hasher import FeatureHasher
-from streamlearn.models.tree.base import OneTree, TreeClassifier
+from streamlearn.models.tree.base import ClassSplits, Growth, OneTree, TreeClassifier
 from streamlearn.models.tree.kernel import run_tree_ops
 
 
@@ -88,20 +88,11 @@ class HoeffdingTreeClassifier(OneTree, TreeClassifier):
         features: FeatureHasher | Mapping[str, Any] | None = None,
         **feature_settings: Any,
     ) -> None:
-        super().__init__(
-            grace_period,
-            delta,
-            tau,
-            leaf_prediction,
-            n_splits,
-            min_branch_fraction,
-            max_depth,
-            max_leaves,
-            feature_cap,
-            max_classes,
-            features,
-            feature_settings,
+        growth = Growth(
+            grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap
         )
+        splits = ClassSplits(n_splits, min_branch_fraction, max_classes)
+        super().__init__(growth, splits, features, feature_settings)
         self._plant_one()
 
     def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 
 from streamlearn.base import register
 from streamlearn.features.hasher import FeatureHasher
-from streamlearn.models.tree.base import OneTree, TreeRegressor
+from streamlearn.models.tree.base import Growth, Histogram, OneTree, TreeRegressor
 from streamlearn.models.tree.regression_kernel import run_regression_tree_ops
 
 
@@ -92,22 +92,13 @@ class HoeffdingTreeRegressor(OneTree, TreeRegressor):
         features: FeatureHasher | Mapping[str, Any] | None = None,
         **feature_settings: Any,
     ) -> None:
-        super().__init__(
-            grace_period,
-            delta,
-            tau,
-            leaf_prediction,
-            n_bins,
-            bin_width,
-            min_samples_split,
-            learning_rate,
-            model_selector_decay,
-            max_depth,
-            max_leaves,
-            feature_cap,
-            features,
-            feature_settings,
+        growth = Growth(
+            grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap
         )
+        histogram = Histogram(
+            n_bins, bin_width, min_samples_split, learning_rate, model_selector_decay
+        )
+        super().__init__(growth, histogram, features, feature_settings)
         self._plant_one()
 
     def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
