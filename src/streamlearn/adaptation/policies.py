@@ -35,7 +35,14 @@ from streamlearn.models.linear.optimizers import (
 @dataclass(frozen=True)
 class Policy:
     """What a drift-adaptive learner does when its detector fires (see :class:`Reset`,
-    :class:`Boost`, :class:`Shrink`, :class:`Background`)."""
+    :class:`Boost`, :class:`Shrink`, :class:`Background`).
+
+    Example
+    -------
+    >>> from streamlearn.adaptation.policies import Boost, make_policy
+    >>> isinstance(make_policy("boost"), Policy), Boost(factor=4, hold=500).name
+    (True, 'boost')
+    """
 
     name: ClassVar[str] = ""
 

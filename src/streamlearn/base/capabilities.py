@@ -30,7 +30,14 @@ PREDICT, LEARN, PREDICT_LEARN = 0, 1, 2
 
 class Task(StrEnum):
     """What a learner predicts. A ``StrEnum``: ``Task.BINARY == "binary"`` holds, so a task
-    reads and writes as its name in configs, snapshots and JSON."""
+    reads and writes as its name in configs, snapshots and JSON.
+
+    Example
+    -------
+    >>> from streamlearn.models import LogisticRegression
+    >>> LogisticRegression().task == "binary", Task("regression") is Task.REGRESSION
+    (True, True)
+    """
 
     BINARY = "binary"
     MULTICLASS = "multiclass"
@@ -50,7 +57,14 @@ class Task(StrEnum):
 
 class ServesRows(ABC):
     """A learner that the runner's lanes run: it encodes events as they are served and runs a
-    schedule of predictions and delayed labels on those rows in one compiled call."""
+    schedule of predictions and delayed labels on those rows in one compiled call.
+
+    Example
+    -------
+    >>> from streamlearn.models import GaussianNB, LogisticRegression
+    >>> isinstance(LogisticRegression(), ServesRows), isinstance(GaussianNB(), ServesRows)
+    (True, True)
+    """
 
     @abstractmethod
     def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -92,7 +106,14 @@ class ServedByCopies(ABC):
     and predicts from it (``run_ops`` with predictions only); the learner takes in what its
     copies served (:meth:`observe_served`) and, when the labels come, learns each event from
     the very row it was served with. Rows are shared only between featurizers of the same
-    :meth:`encoder_settings`."""
+    :meth:`encoder_settings`.
+
+    Example
+    -------
+    >>> from streamlearn.models import LogisticRegression
+    >>> isinstance(LogisticRegression(), ServedByCopies)
+    True
+    """
 
     @abstractmethod
     def encode_rows(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +139,16 @@ class ServedByCopies(ABC):
 
 class ReportsUncertainty(ABC):
     """A regressor whose predictions come with a predictive variance (the service answers
-    with a standard deviation and a 95% interval)."""
+    with a standard deviation and a 95% interval).
+
+    Example
+    -------
+    >>> from streamlearn.models import BayesianLinearRegression, LinearRegression
+    >>> isinstance(BayesianLinearRegression(), ReportsUncertainty)
+    True
+    >>> isinstance(LinearRegression(), ReportsUncertainty)
+    False
+    """
 
     @abstractmethod
     def predict_dist_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +158,17 @@ class ReportsUncertainty(ABC):
 class ReportsDrift(ABC):
     """A learner that watches its own errors: ``drifts`` holds one record per detection, with
     the ``index`` of the label (counted over ``n_seen``) that tipped the detector; the runner
-    stamps each with where and when in the stream it happened."""
+    stamps each with where and when in the stream it happened.
+
+    Example
+    -------
+    >>> from streamlearn.adaptation import adaptive
+    >>> from streamlearn.drift import ADWIN
+    >>> from streamlearn.models import LogisticRegression
+    >>> model = adaptive(LogisticRegression(), ADWIN())
+    >>> isinstance(model, ReportsDrift), model.drifts, model.n_seen
+    (True, [], 0)
+    """
 
     drifts: list[dict[str, Any]]
     n_seen: int
@@ -136,7 +176,15 @@ class ReportsDrift(ABC):
 
 class MultiTask(ABC):
     """A model learned from feedback per task (click, like, dwell …), by event id, when each
-    event's feedback window closes."""
+    event's feedback window closes.
+
+    Example
+    -------
+    >>> from streamlearn.models import EngagementRanker
+    >>> ranker = EngagementRanker(tasks={"click": "binary", "dwell": "regression"})
+    >>> isinstance(ranker, MultiTask), sorted(ranker.tasks)
+    (True, ['click', 'dwell'])
+    """
 
     tasks: Mapping[str, str]  # task name → "binary" or "regression"
 
@@ -151,7 +199,17 @@ class MultiTask(ABC):
 
 class Mixable(ABC):
     """A model whose named state arrays are averaged across scale-out workers (without it:
-    a linear model's ``table`` and ``intercept``)."""
+    a linear model's ``table`` and ``intercept``).
+
+    Example
+    -------
+    >>> from streamlearn.models import EngagementRanker, LogisticRegression
+    >>> ranker = EngagementRanker(tasks={"click": "binary"}, bits=8)
+    >>> isinstance(ranker, Mixable), isinstance(LogisticRegression(), Mixable)
+    (True, False)
+    >>> len(ranker.mixable_arrays) > 0
+    True
+    """
 
     @property
     @abstractmethod

@@ -12,7 +12,19 @@ MAX_CLASSES = 1000  # a learner's classes, by default: a stream of new labels ca
 
 
 class TooManyClasses(ValueError):
-    """A label would be one class more than the learner allows."""
+    """A label would be one class more than the learner allows.
+
+    Example
+    -------
+    >>> from streamlearn.models import SoftmaxRegression
+    >>> model = SoftmaxRegression(max_classes=2)
+    >>> model.learn_one({"x": 1.0}, "a"); model.learn_one({"x": 2.0}, "b")
+    >>> try:
+    ...     model.learn_one({"x": 3.0}, "c")
+    ... except TooManyClasses as error:
+    ...     print(type(error).__name__)
+    TooManyClasses
+    """
 
 
 def check_label(label: Any) -> str | int | bool | float:

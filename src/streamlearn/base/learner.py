@@ -23,7 +23,17 @@ Features = dict[str, Any]
 
 
 class Learner(ABC):
-    """A model that learns one event at a time and can be snapshotted as arrays + JSON."""
+    """A model that learns one event at a time and can be snapshotted as arrays + JSON.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import LogisticRegression
+    >>> report = progressive_val_score_one(LogisticRegression(bits=16), elec2.stream(limit=2000))
+    >>> round(report.metrics["accuracy"], 3)
+    0.848
+    """
 
     task: Task  # what it predicts
 
@@ -79,7 +89,16 @@ class Learner(ABC):
 
 
 class Classifier(Learner):
-    """A binary classifier. Labels are ``True``/``False`` (``1``/``0`` are accepted)."""
+    """A binary classifier. Labels are ``True``/``False`` (``1``/``0`` are accepted).
+
+    Example
+    -------
+    >>> from streamlearn.models import LogisticRegression
+    >>> model = LogisticRegression(bits=8)
+    >>> model.learn_one({"colour": "red"}, True)
+    >>> model.predict_proba_one({"colour": "red"})[True] > 0.5
+    True
+    """
 
     task = Task.BINARY
 
@@ -100,7 +119,17 @@ class Classifier(Learner):
 
 
 class Regressor(Learner):
-    """A model of a real-valued target."""
+    """A model of a real-valued target.
+
+    Example
+    -------
+    >>> from streamlearn.models import LinearRegression
+    >>> model = LinearRegression(bits=8)
+    >>> for _ in range(50):
+    ...     model.learn_one({"x": 1.0}, 3.0)
+    >>> abs(model.predict_one({"x": 1.0}) - 3.0) < 0.5
+    True
+    """
 
     task = Task.REGRESSION
 
@@ -110,6 +139,15 @@ class MulticlassClassifier(Learner):
 
     Labels are str, int or bool. Probabilities are over the classes known when an event is
     predicted; a class seen for the first time had probability 0.
+
+    Example
+    -------
+    >>> from streamlearn.models import SoftmaxRegression
+    >>> model = SoftmaxRegression(bits=8)
+    >>> for _ in range(20):
+    ...     model.learn_one({"colour": "red"}, "stop"); model.learn_one({"colour": "green"}, "go")
+    >>> model.predict_one({"colour": "green"})
+    'go'
     """
 
     task = Task.MULTICLASS

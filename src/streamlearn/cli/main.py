@@ -71,6 +71,14 @@ out = Console()
 
 
 class Task(StrEnum):
+    """What ``--task`` may say (``auto``: the data decide).
+
+    Example
+    -------
+    >>> Task("binary").value
+    'binary'
+    """
+
     auto = "auto"
     binary = "binary"
     multiclass = "multiclass"
@@ -78,6 +86,14 @@ class Task(StrEnum):
 
 
 class Output(StrEnum):
+    """How a command prints its result: a table for people, JSON for programs.
+
+    Example
+    -------
+    >>> [output.value for output in Output]
+    ['table', 'json']
+    """
+
     table = "table"
     json = "json"
 

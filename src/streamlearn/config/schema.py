@@ -46,7 +46,16 @@ from streamlearn.streams.batch import MAX_ABS_LABEL
 
 
 class ConfigError(ValueError):
-    """A config that cannot run, with every problem named by its key."""
+    """A config that cannot run, with every problem named by its key.
+
+    Example
+    -------
+    >>> try:
+    ...     load_config_text("[model]\\nbits = 99")
+    ... except ConfigError as error:
+    ...     print("model.bits" in str(error))
+    True
+    """
 
 
 class _Section(BaseModel):
@@ -65,6 +74,11 @@ class SourceConfig(_Section):
     id_column, time_column, delay_column
         Each event's id (for labels by id), its time (the keys delays and TTLs count in;
         default: the row number) and its own label delay.
+
+    Example
+    -------
+    >>> SourceConfig(path="events.csv", target="y").categorical
+    []
     """
 
     path: Path
@@ -91,6 +105,12 @@ class LabelsConfig(_Section):
     bounds
         The lowest and highest number label taken (a regression's target, a reward);
         any other is a dead letter (HTTP: a 422).
+
+    Example
+    -------
+    >>> labels = LabelsConfig(ttl=3600)
+    >>> labels.ttl, labels.expiry
+    (3600.0, 'drop')
     """
 
     delay: float = Field(0.0, ge=0)
@@ -259,6 +279,11 @@ class DriftConfig(_Section):
         ``reset``, ``boost``, ``shrink`` or ``background``.
     signal
         What the detector watches: ``error``, ``brier`` or ``log_loss``.
+
+    Example
+    -------
+    >>> DriftConfig(detector="ADWIN").policy
+    'reset'
     """
 
     detector: Literal[tuple(DETECTORS)] | None = None  # type: ignore[valid-type]
@@ -275,6 +300,11 @@ class ChallengerConfig(ModelConfig):
         What logs, metrics and the dashboard call it (default ``challenger 1``, …).
     detector, policy
         As for ``[drift]``.
+
+    Example
+    -------
+    >>> ChallengerConfig(name="ftrl", bits=12).name
+    'ftrl'
     """
 
     name: str | None = Field(None, min_length=1, max_length=64)
@@ -297,6 +327,11 @@ class GateConfig(_Section):
         The relative gain in loss it must show.
     min_events
         Labels both must have been scored on.
+
+    Example
+    -------
+    >>> GateConfig().enabled, GateConfig(enabled=True).alpha
+    (False, 0.01)
     """
 
     enabled: StrictBool = False
@@ -317,6 +352,11 @@ class RollbackConfig(GateConfig):
     candidates
         Earlier versions scored at each checkpoint: the lowest loss when saved, and those
         1, 2, 4 … checkpoints back (see :class:`~streamlearn.runner.RollbackGuard`).
+
+    Example
+    -------
+    >>> RollbackConfig(enabled=True).candidates
+    8
     """
 
     margin: float = Field(0.05, ge=0)
@@ -332,6 +372,11 @@ class RedisConfig(_Section):
         The server's URL (``redis://host:port/db``).
     timeout
         Seconds for a connection and for each command.
+
+    Example
+    -------
+    >>> RedisConfig(url="redis://127.0.0.1:6379/0").timeout
+    5.0
     """
 
     url: str = "redis://127.0.0.1:6379/0"
@@ -357,6 +402,11 @@ class CheckpointConfig(_Section):
     key_file
         A file holding a secret (16 bytes or more): versions are signed with it and one not
         signed with it is refused on load. Keep the file out of the config's reach of others.
+
+    Example
+    -------
+    >>> CheckpointConfig(registry="registry", every_events=1000).keep
+    50
     """
 
     registry: Path | None = None
@@ -379,6 +429,11 @@ class OutputConfig(_Section):
         Events per compiled call.
     window
         Events in the rolling metrics.
+
+    Example
+    -------
+    >>> OutputConfig(micro_batch=1000).micro_batch
+    1000
     """
 
     predictions: Path | None = None
@@ -408,6 +463,11 @@ class ServiceConfig(_Section):
         When the trainer stops on an error or stalls, the process exits with code 1 (its
         supervisor restarts it; it resumes from the last checkpoint). False: it keeps
         serving the last model, ``down``.
+
+    Example
+    -------
+    >>> ServiceConfig(token="secret").port
+    8000
     """
 
     host: str = "127.0.0.1"
@@ -431,6 +491,11 @@ class KafkaConfig(_Section):
         The topics (only the events topic is required).
     settings
         More client settings, passed to ``confluent-kafka`` as they are.
+
+    Example
+    -------
+    >>> KafkaConfig(bootstrap_servers="127.0.0.1:9092", events_topic="events").group
+    'streamlearn'
     """
 
     bootstrap_servers: str
@@ -453,6 +518,11 @@ class ScaleConfig(_Section):
         When this worker mixes.
     stale_after
         Seconds after which a silent worker's weights no longer count.
+
+    Example
+    -------
+    >>> ScaleConfig(worker="w1", group="fraud").mix_every_events
+    10000
     """
 
     worker: str
