@@ -31,6 +31,12 @@ class Ratings:
         The ratings.
     timestamps
         When each was given (seconds since the epoch).
+
+    Example
+    -------
+    >>> ratings = load(limit=1000)
+    >>> len(ratings), sorted(ratings.columns), bool((ratings.ratings >= 1).all())
+    (1000, ['item', 'user'], True)
     """
 
     columns: dict[str, np.ndarray]

@@ -46,6 +46,12 @@ class BanditLog:
         The probability the logging policy gave the action taken.
     n_actions
         How many actions there were to choose from.
+
+    Example
+    -------
+    >>> log = load("random", limit=500)
+    >>> len(log.actions), log.n_actions, bool((log.propensities > 0).all())
+    (500, 80, True)
     """
 
     contexts: dict[str, np.ndarray]

@@ -17,7 +17,16 @@ LAST = -1  # the state's last slot holds the last signal
 
 
 class DriftDetector(ABC):
-    """Watches a stream of numbers (errors, losses, a feature) for a change."""
+    """Watches a stream of numbers (errors, losses, a feature) for a change.
+
+    Example
+    -------
+    >>> from streamlearn.drift import ADWIN
+    >>> detector = ADWIN()
+    >>> signals = detector.update_many([0.0] * 1000 + [1.0] * 1000)
+    >>> isinstance(detector, DriftDetector), bool((signals == 2).any())
+    (True, True)
+    """
 
     def __init__(self) -> None:
         self._params = self._param_array()

@@ -33,6 +33,13 @@ class Metric(ABC):
     ----------
     window
         Only the last ``window`` events count (None: every event).
+
+    Example
+    -------
+    >>> auc = ROCAUC()
+    >>> auc.update_many(np.array([0.0, 1.0, 1.0, 0.0]), np.array([0.1, 0.9, 0.8, 0.3]))
+    >>> isinstance(auc, Metric), auc.get()
+    (True, 1.0)
     """
 
     name: str = ""
@@ -139,6 +146,13 @@ class MeanMetric(Metric):
     ----------
     window
         Only the last ``window`` events count (None: every event).
+
+    Example
+    -------
+    >>> mae = MAE(window=2)
+    >>> mae.update_many(np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 5.0]))
+    >>> isinstance(mae, MeanMetric), mae.get()
+    (True, 1.0)
     """
 
     def __init__(self, window: int | None = None) -> None:

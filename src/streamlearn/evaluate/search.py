@@ -44,6 +44,17 @@ class SearchResult:
         The learning rate that did best.
     table
         Every candidate's record (its rate and metrics), best first.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression, SGD
+    >>> import pyarrow.csv as pacsv
+    >>> table = pacsv.read_csv(elec2.path()).slice(0, 4000)
+    >>> X, y = table.drop(["target"]), table["target"].to_numpy()
+    >>> result = bisect_rate(lambda lr: LogisticRegression(SGD(lr=lr), bits=12), X, y, steps=3)
+    >>> 1e-4 <= result.best <= 1.0, len(result.table)
+    (True, 4)
     """
 
     best: float

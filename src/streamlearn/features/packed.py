@@ -81,6 +81,14 @@ class Layout:
         The numeric columns' positions in packing order, their hash seeds and their names.
     unscaled
         Some numeric column has no statistics yet.
+
+    Example
+    -------
+    >>> from streamlearn.features import FeatureHasher
+    >>> hasher = FeatureHasher(bits=8)
+    >>> data, layout = hasher.pack_one({"user": "u1", "price": 2.5})
+    >>> isinstance(layout, Layout), isinstance(data, bytes)
+    (True, True)
     """
 
     pack: Callable[[dict], bytes | None]

@@ -32,7 +32,14 @@ from streamlearn.features.event_rows import event_of, event_rows, events_of, pla
 
 class EventByEvent(ServesRows, ServedByCopies):
     """Runs schedules with the learner's ``predict_*_one`` and ``learn_one``, on rows that
-    hold the events (see the module doc)."""
+    hold the events (see the module doc).
+
+    Example
+    -------
+    >>> from streamlearn.interop.river import RiverModel
+    >>> issubclass(RiverModel, EventByEvent)
+    True
+    """
 
     def serve_many(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         return event_rows(events_of(X))

@@ -34,6 +34,13 @@ class HashedModel(Learner):
         Featurizer settings given one by one (``bits=18``…); not with a hasher.
     defaults
         The subclass's own defaults for settings neither gives.
+
+    Example
+    -------
+    >>> from streamlearn.models import LogisticRegression
+    >>> model = LogisticRegression(bits=12, interactions=[("user", "ad")])
+    >>> isinstance(model, HashedModel), model.features.bits, model.features.interactions
+    (True, 12, [('user', 'ad')])
     """
 
     def __init__(

@@ -43,6 +43,13 @@ class RowModel(HashedModel, ServesRows, ServedByCopies):
         bounded).
     standardize
         Whether numeric features are standardized online.
+
+    Example
+    -------
+    >>> from streamlearn.models import HoeffdingTreeClassifier
+    >>> tree = HoeffdingTreeClassifier()
+    >>> isinstance(tree, RowModel), tree.feature_cap
+    (True, 256)
     """
 
     def __init__(
@@ -170,6 +177,15 @@ class RowModel(HashedModel, ServesRows, ServedByCopies):
 class ClassRows(RowModel, MulticlassClassifier):
     """A :class:`RowModel` of classes (labels str, int or bool, new ones at any time). Its
     parameters are the subclass's; ``max_classes`` bounds the classes it numbers.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> from streamlearn.models import HoeffdingTreeClassifier
+    >>> report = progressive_val_score_one(HoeffdingTreeClassifier(), elec2.stream(limit=3000))
+    >>> round(report.metrics["accuracy"], 2) > 0.7
+    True
     """
 
     max_classes: int
@@ -224,6 +240,15 @@ class ClassRows(RowModel, MulticlassClassifier):
 class ValueRows(RowModel, Regressor):
     """A :class:`RowModel` of a number, whose kernel takes targets and gives predictions.
     Its parameters are the subclass's.
+
+    Example
+    -------
+    >>> from streamlearn.models import HoeffdingTreeRegressor
+    >>> tree = HoeffdingTreeRegressor()
+    >>> for i in range(300):
+    ...     tree.learn_one({"x": i % 10}, 2.0 * (i % 10))
+    >>> isinstance(tree, ValueRows), abs(tree.predict_one({"x": 5}) - 10) < 3
+    (True, True)
     """
 
     def _out_width(self) -> int:

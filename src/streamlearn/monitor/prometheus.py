@@ -49,6 +49,16 @@ class MonitorCollector:
     ----------
     monitor
         The monitor whose latest point is exported at each scrape.
+
+    Example
+    -------
+    >>> from prometheus_client import CollectorRegistry, generate_latest
+    >>> monitor = Monitor(clock=lambda: 100.0)
+    >>> _ = monitor.observe({"served": 10, "learned": 8, "lanes": []}, now=100.0)
+    >>> registry = CollectorRegistry()
+    >>> registry.register(MonitorCollector(monitor))
+    >>> b'streamlearn_events_total{kind="served"} 10.0' in generate_latest(registry)
+    True
     """
 
     def __init__(self, monitor: Monitor) -> None:

@@ -36,6 +36,15 @@ class Version:
         The snapshot's checksum.
     tags
         The tags pointing at it (``champion``, …).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> version = LocalRegistry(tempfile.mkdtemp()).save(LogisticRegression().state(), events=5)
+    >>> version.id, version.events, version.parent
+    ('v000001', 5, None)
     """
 
     id: str
@@ -71,11 +80,43 @@ PINNED = "pinned"  # the version that serves, whatever runners checkpoint, until
 
 
 class CorruptVersion(ValueError):
-    """A version's bytes are missing, truncated or fail their checksum."""
+    """A version's bytes are missing, truncated or fail their checksum.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> registry = LocalRegistry(tempfile.mkdtemp())
+    >>> version = registry.save(LogisticRegression(bits=8).state(), events=5)
+    >>> for snapshot in Path(registry.root).rglob("*.snap"):
+    ...     _ = snapshot.write_bytes(snapshot.read_bytes()[:-10])  # torn
+    >>> try:
+    ...     registry.load(version.id)
+    ... except CorruptVersion:
+    ...     print("refused")
+    refused
+    """
 
 
 class Registry(ABC):
-    """Versions of models, and what was true when they were saved."""
+    """Versions of models, and what was true when they were saved.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> registry = LocalRegistry(tempfile.mkdtemp())
+    >>> first = registry.save(LogisticRegression(bits=8).state(), events=0)
+    >>> second = registry.save(LogisticRegression(bits=8).state(), parent=first.id, events=9)
+    >>> registry.promote(second.id); registry.tags()["champion"]
+    'v000002'
+    >>> registry.pin(first.id)  # serves until unpinned, whatever is checkpointed
+    >>> isinstance(registry, Registry), registry.tags()["champion"], registry.pinned()
+    (True, 'v000001', 'v000001')
+    """
 
     #: The errors that mean "the storage cannot be reached or written now" (a full disk, a
     #: lost connection): a runner logs them and tries its next checkpoint.

@@ -68,6 +68,13 @@ class Outcomes:
     probabilities, expected
         When asked: every arm's probability and expected reward per event (one column per
         arm, in the policy's order of arms).
+
+    Example
+    -------
+    >>> bandit = LinearBandit(arms=["a", "b"], seed=1)
+    >>> out = bandit.decide_many({"user": ["u1", "u2", "u3"]})
+    >>> len(out.arms), out.propensities.tolist()
+    (3, [0.5, 0.5, 0.5])
     """
 
     arms: list[Hashable]

@@ -45,6 +45,17 @@ class LinearModel(HashedModel, ServesRows, ServedByCopies):
     **feature_settings
         The featurizer's settings one by one instead (``bits=18``, ``interactions=[...]``,
         ``categorical=[...]``, …).
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.streams.files import FileSource
+    >>> batches = ((b.features, b.target) for b in FileSource(elec2.path(), "target"))
+    >>> report = progressive_val_score(LogisticRegression(bits=16), batches)
+    >>> isinstance(LogisticRegression(), LinearModel), round(report.metrics["accuracy"], 3)
+    (True, 0.823)
     """
 
     loss: ClassVar[int]

@@ -26,6 +26,13 @@ class Optimizer:
     """An optimizer of a linear model's weights (see :class:`SGD`, :class:`AdaGrad`,
     :class:`FTRL`): its settings, and its ``code`` in the compiled kernels. Its subclasses
     document their parameters.
+
+    Example
+    -------
+    >>> [type(o).__name__ for o in (SGD(lr=0.1), AdaGrad(), FTRL())]
+    ['SGD', 'AdaGrad', 'FTRL']
+    >>> isinstance(FTRL(), Optimizer), FTRL().name
+    (True, 'ftrl')
     """
 
     name: ClassVar[str] = ""

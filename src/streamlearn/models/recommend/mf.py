@@ -35,6 +35,16 @@ class Factorization(Learner):
     ----------
     n_factors, lr_bias, lr_latent, l2_bias, l2_latent, init_std, seed, user_key, item_key
         As for :class:`BiasedMF`.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import movielens
+    >>> ratings = movielens.load(limit=20_000)
+    >>> model = BiasedMF(seed=1)
+    >>> predicted = model.predict_learn_many(ratings.columns, ratings.ratings)
+    >>> mae = float(np.abs(predicted - ratings.ratings).mean())
+    >>> isinstance(model, Factorization), round(mae, 1)
+    (True, 0.8)
     """
 
     def __init__(

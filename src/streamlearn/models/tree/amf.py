@@ -47,7 +47,16 @@ _ARRAYS = ("links", "numbers", "counts", "low", "high", "trees", "counters", "rn
 class MondrianForest:
     """What an Aggregated Mondrian Forest keeps, classifier or regressor: its settings and
     its pool of nodes (see :mod:`streamlearn.models.tree.mondrian`). Its parameters are
-    its learners'."""
+    its learners'.
+
+    Example
+    -------
+    >>> forest = AMFClassifier(n_models=3, seed=1)
+    >>> for i in range(200):
+    ...     forest.learn_one({"x": i % 7}, i % 7 > 3)
+    >>> isinstance(forest, MondrianForest), forest.predict_one({"x": 6})
+    (True, True)
+    """
 
     feature_cap: int
     feature_ids: Any

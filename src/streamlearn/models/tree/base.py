@@ -142,6 +142,13 @@ class TreeModel(RowModel):
     bins
         A regressor's histogram bins per leaf and feature (0: a classifier's Gaussian
         observers).
+
+    Example
+    -------
+    >>> from streamlearn.models import HoeffdingTreeClassifier
+    >>> tree = HoeffdingTreeClassifier(grace_period=50, max_leaves=10)
+    >>> isinstance(tree, TreeModel), tree.tree_params()["max_leaves"]
+    (True, 10)
     """
 
     leaf_predictions: ClassVar[dict[str, int]]
@@ -243,6 +250,15 @@ class TreeModel(RowModel):
 class OneTree:
     """A learner of one tree (tree 0 of its arrays). Takes no parameters: it reads the
     tree of the class it is mixed into.
+
+    Example
+    -------
+    >>> from streamlearn.models import HoeffdingTreeClassifier
+    >>> tree = HoeffdingTreeClassifier(grace_period=20)
+    >>> for i in range(400):
+    ...     tree.learn_one({"x": float(i % 10)}, i % 10 > 4)
+    >>> isinstance(tree, OneTree), tree.n_leaves > 1
+    (True, True)
     """
 
     tree: TreeArrays
@@ -273,6 +289,14 @@ class TreeClassifier(TreeModel, ClassRows):
         How they split, and the classes they number (:class:`ClassSplits`).
     features, feature_settings, seed, n_roots
         As for :class:`TreeModel`.
+
+    Example
+    -------
+    >>> from streamlearn.models import HoeffdingTreeClassifier
+    >>> tree = HoeffdingTreeClassifier()
+    >>> tree.learn_one({"colour": "red"}, "stop")
+    >>> isinstance(tree, TreeClassifier), tree.predict_one({"colour": "red"})
+    (True, 'stop')
     """
 
     leaf_predictions: ClassVar[dict[str, int]] = {
@@ -322,6 +346,15 @@ class TreeRegressor(TreeModel, ValueRows):
         Its split statistics and leaf models (:class:`Histogram`).
     features, feature_settings, seed, n_roots
         As for :class:`TreeModel`.
+
+    Example
+    -------
+    >>> from streamlearn.models import HoeffdingTreeRegressor
+    >>> tree = HoeffdingTreeRegressor()
+    >>> for _ in range(100):
+    ...     tree.learn_one({"x": 1.0}, 4.0)
+    >>> isinstance(tree, TreeRegressor), tree.predict_one({"x": 1.0})
+    (True, 4.0)
     """
 
     leaf_predictions: ClassVar[dict[str, int]] = {

@@ -46,7 +46,17 @@ _FOREST = ("leaf_counts", "scores", "detectors", "buffers", "buffered", "signals
 class Forest:
     """What an adaptive random forest keeps beside its trees: leaves per tree, a score per
     tree (``scores``), its detectors and their buffers, and warnings and drifts per tree.
-    Trees ``0 … n-1`` are the forest's, ``n … 2n-1`` their background trees."""
+    Trees ``0 … n-1`` are the forest's, ``n … 2n-1`` their background trees.
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.evaluate import progressive_val_score_one
+    >>> forest = AdaptiveRandomForestClassifier(n_models=3, seed=1)
+    >>> report = progressive_val_score_one(forest, elec2.stream(limit=2000))
+    >>> isinstance(forest, Forest), report.metrics["accuracy"] > 0.7
+    (True, True)
+    """
 
     n_models: int
     tree: TreeArrays
