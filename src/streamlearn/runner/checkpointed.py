@@ -16,7 +16,23 @@ from streamlearn.streams.protocol import EventSource
 class Checkpointed(Stepper):
     """A stepper whose lanes and place in the stream go into registry versions (see the
     module doc); the :class:`~streamlearn.runner.Runner` sets its source, versions and
-    checkpoint policy. Takes the stepper's parameters."""
+    checkpoint policy. Takes the stepper's parameters.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> from streamlearn.runner import Runner
+    >>> from streamlearn.streams import FileEvents
+    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
+    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
+    ...                 checkpoint_every=5000)
+    >>> summary = runner.run(limit=10_000)
+    >>> isinstance(runner, Checkpointed), summary.versions
+    (True, ['v000001', 'v000002', 'v000003'])
+    """
 
     source: EventSource | None
     versions: Versions

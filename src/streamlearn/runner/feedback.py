@@ -164,6 +164,12 @@ class TaskFeedback:
     ----------
     ttl
         The feedback window: how long after its event's first feedback more may come.
+
+    Example
+    -------
+    >>> feedback = TaskFeedback(ttl=60.0)
+    >>> feedback.ttl, feedback.collected
+    (60.0, {})
     """
 
     def __init__(self, ttl: float) -> None:

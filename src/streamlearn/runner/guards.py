@@ -110,6 +110,12 @@ class RollbackGuard:
         Recent labels needed before any verdict.
     candidates
         Earlier versions scored at each checkpoint, at most.
+
+    Example
+    -------
+    >>> guard = RollbackGuard(min_events=500)
+    >>> guard.alpha, guard.margin, guard.candidates
+    (0.01, 0.05, 8)
     """
 
     alpha: float = 0.01

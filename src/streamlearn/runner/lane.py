@@ -45,7 +45,24 @@ from streamlearn.streams.decode import with_a_column
 
 class Lane(JoinedLane):
     """One model's way through the stream (see the module doc); its parameters are
-    :class:`~streamlearn.runner.lane_state.LaneState`'s."""
+    :class:`~streamlearn.runner.lane_state.LaneState`'s.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> from streamlearn.runner import Runner
+    >>> from streamlearn.streams import FileEvents
+    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
+    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
+    ...                 checkpoint_every=5000)
+    >>> summary = runner.run(limit=10_000)
+    >>> lane = runner.lanes[0]
+    >>> isinstance(lane, Lane), lane.counters["served"], lane.counters["learned"]
+    (True, 10000, 9899)
+    """
 
     def step(self, batch: EventBatch) -> np.ndarray:
         """Serve one micro-batch and learn every label due before its last event; returns

@@ -16,7 +16,24 @@ from streamlearn.streams.batch import EventBatch
 class JoinedLane(LaneState):
     """How a lane's events wait in its join store and how labels find them: rows gathered
     for the labels due, events kept waiting with the prediction served, labels that came
-    too late or for no event counted as such."""
+    too late or for no event counted as such.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> from streamlearn.runner import Runner
+    >>> from streamlearn.streams import FileEvents
+    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
+    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
+    ...                 checkpoint_every=5000)
+    >>> summary = runner.run(limit=10_000)
+    >>> lane = runner.lanes[0]  # the last 100 events wait for their labels
+    >>> isinstance(lane, JoinedLane), len(lane.pending)
+    (True, 101)
+    """
 
     def _put_back(
         self, is_serve, index, due, event_offsets, taken, batch: EventBatch, served: int

@@ -140,6 +140,22 @@ class LaneState:
         is a dead letter.
     name
         What logs, metrics and checkpoints call the lane (it keeps its name when promoted).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> from streamlearn.runner import Runner
+    >>> from streamlearn.streams import FileEvents
+    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
+    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
+    ...                 checkpoint_every=5000)
+    >>> summary = runner.run(limit=10_000)
+    >>> lane = runner.lanes[0]
+    >>> isinstance(lane, LaneState), lane.name, lane.offset, lane.version
+    (True, 'champion', 10000, 'v000003')
     """
 
     def __init__(

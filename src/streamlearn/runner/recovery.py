@@ -26,7 +26,13 @@ log = logging.getLogger("streamlearn.runner")
 
 
 class RunFailed(RuntimeError):
-    """A micro-batch failed and the run could not go back to isolate the events at fault."""
+    """A micro-batch failed and the run could not go back to isolate the events at fault.
+
+    Example
+    -------
+    >>> issubclass(RunFailed, RuntimeError)
+    True
+    """
 
 
 class Recovery:
@@ -39,6 +45,21 @@ class Recovery:
     max_events
         At most this many events are kept for a replay; past it, until the next checkpoint,
         a failure ends the run.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> from streamlearn.runner import Runner
+    >>> from streamlearn.streams import FileEvents
+    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
+    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
+    ...                 checkpoint_every=5000)
+    >>> summary = runner.run(limit=10_000)
+    >>> isinstance(runner.recovery, Recovery), runner.recovery.isolated
+    (True, 0)
     """
 
     MAX_FAILING = 100  # events of one micro-batch: more is no bad event but a broken part

@@ -43,6 +43,14 @@ class Operations:
         Whose it is: its event's offset and id (int64, or object for text ids).
     targets
         The label to learn.
+
+    Example
+    -------
+    >>> keys = np.array([1.0, 2.0, 3.0])
+    >>> ops = label_operations(keys, np.array([1.0, 0.0, np.nan]), np.array([1, 2, 3]),
+    ...                        np.array([1, 2, 3]), np.full(3, 5.0), ttl=60.0)
+    >>> isinstance(ops, Operations), ops.keys.tolist(), ops.offsets.tolist()
+    (True, [6.0, 7.0, 63.0], [1, 2, 3])
     """
 
     keys: np.ndarray

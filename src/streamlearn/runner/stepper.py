@@ -70,6 +70,21 @@ class Stepper:
         A JSON-lines file for rejected rows (row and reason).
     mixer
         A :class:`~streamlearn.scaleout.mixing.ParameterMixer` (or None).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> from streamlearn.runner import Runner
+    >>> from streamlearn.streams import FileEvents
+    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
+    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
+    ...                 checkpoint_every=5000)
+    >>> summary = runner.run(limit=10_000)
+    >>> isinstance(runner, Stepper), [lane.name for lane in runner.lanes]
+    (True, ['champion'])
     """
 
     def __init__(

@@ -32,6 +32,21 @@ class Swaps:
         The rollback guard (None: no automatic rollback).
     summary
         The run's summary, which records every swap.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> from streamlearn.runner import Runner
+    >>> from streamlearn.streams import FileEvents
+    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
+    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
+    ...                 checkpoint_every=5000)
+    >>> summary = runner.run(limit=10_000)
+    >>> isinstance(runner.swaps, Swaps), summary.rollbacks, summary.promotions
+    (True, [], [])
     """
 
     def __init__(

@@ -38,6 +38,21 @@ class Versions:
         The run's promotions and rollbacks, told of each version saved.
     summary
         The run's summary, which lists the versions written.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> from streamlearn.runner import Runner
+    >>> from streamlearn.streams import FileEvents
+    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
+    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
+    ...                 checkpoint_every=5000)
+    >>> summary = runner.run(limit=10_000)
+    >>> isinstance(runner.versions, Versions), summary.versions[-1], summary.offset
+    (True, 'v000003', 10000)
     """
 
     def __init__(

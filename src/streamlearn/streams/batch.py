@@ -196,6 +196,12 @@ class Served:
         ``given`` is False).
     featurizer
         The encoding featurizer's ``params()``.
+
+    Example
+    -------
+    >>> served = Served.nothing(3, {})
+    >>> len(served.predictions), served.given.tolist()
+    (3, [False, False, False])
     """
 
     rows: Rows

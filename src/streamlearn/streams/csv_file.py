@@ -253,7 +253,15 @@ def _quiet_unreadable_rows(previous: Any) -> Any:
 
 class RaggedRows:
     """Rows with too few or too many fields, which the CSV reader skips: their numbers in
-    the file (1-based, header excluded), so that the good rows keep theirs."""
+    the file (1-based, header excluded), so that the good rows keep theirs.
+
+    Example
+    -------
+    >>> ragged = RaggedRows()
+    >>> ragged.note(3, 5, 4)
+    >>> ragged.data_rows(0, 4).tolist(), [(r.row, r.reason) for r in ragged.up_to(10)]
+    ([1, 2, 4, 5], [(3, '5 fields where the header has 4')])
+    """
 
     def __init__(self) -> None:
         self.numbers: list[int] = []  # in the order found (ascending)
@@ -305,7 +313,20 @@ class RaggedRows:
 
 class Decompressed(io.RawIOBase):
     """A compressed file's bytes, decompressed as far as they go: a truncated file reads
-    to its cut, then ends (``truncated`` says so), with nothing lost before it."""
+    to its cut, then ends (``truncated`` says so), with nothing lost before it.
+
+    Example
+    -------
+    >>> import gzip, tempfile, zlib
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "cut.csv.gz"
+    >>> text = "".join(f"{i},x\\n" for i in range(5000)).encode()
+    >>> _ = path.write_bytes(gzip.compress(text)[:-20])  # a truncated download
+    >>> with Decompressed(path, zlib.decompressobj(wbits=31)) as stream:
+    ...     data = stream.read()
+    >>> data.startswith(b"0,x"), len(data) < len(text), stream.truncated
+    (True, True, True)
+    """
 
     def __init__(self, path: Path, decompressor: Any) -> None:
         self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()

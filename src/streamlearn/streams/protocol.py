@@ -20,7 +20,17 @@ from streamlearn.streams.batch import EventBatch, Served
 
 
 class EventSource(ABC):
-    """Where a runner's events come from (files, recorded, live, Kafka)."""
+    """Where a runner's events come from (files, recorded, live, Kafka).
+
+    Example
+    -------
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.streams import FileEvents
+    >>> source = FileEvents(elec2.path(), "target")
+    >>> batch = next(source.batches(rows=1000))
+    >>> isinstance(source, EventSource), len(batch)
+    (True, 1000)
+    """
 
     error: str | None = None  # the source's current trouble (a broker down), or None
     # A run resumes from the offset a checkpoint stores alone (its state does not say how
@@ -58,6 +68,16 @@ class IngressFull(Exception):
         What is full, for the client.
     retry_after
         Seconds to wait before trying again.
+
+    Example
+    -------
+    >>> from streamlearn.streams import LiveEvents
+    >>> queue = LiveEvents(max_queued=2)
+    >>> try:
+    ...     queue.put([{"x": 1.0}, {"x": 2.0}, {"x": 3.0}])
+    ... except IngressFull as full:
+    ...     print(full.retry_after > 0)
+    True
     """
 
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
@@ -67,7 +87,14 @@ class IngressFull(Exception):
 
 class EventIngress(ABC):
     """Where the HTTP API puts the events and labels it accepts (the live queue, or the
-    Kafka topics the trainer reads)."""
+    Kafka topics the trainer reads).
+
+    Example
+    -------
+    >>> from streamlearn.streams import LiveEvents
+    >>> isinstance(LiveEvents(), EventIngress)
+    True
+    """
 
     ends_on_close: bool = True  # once closed (and emptied), the trainer's stream ends
 
@@ -94,7 +121,17 @@ class EventIngress(ABC):
 
 
 class PredictionSink(ABC):
-    """Where served predictions go, a micro-batch at a time; flushed at every checkpoint."""
+    """Where served predictions go, a micro-batch at a time; flushed at every checkpoint.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from streamlearn.streams import CsvPredictions
+    >>> sink = CsvPredictions(Path(tempfile.mkdtemp()) / "predictions.csv")
+    >>> isinstance(sink, PredictionSink)
+    True
+    """
 
     @abstractmethod
     def write(

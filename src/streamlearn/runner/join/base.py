@@ -34,6 +34,17 @@ class Taken:
         The model version that served each.
     deadlines
         When each would have expired.
+
+    Example
+    -------
+    >>> from streamlearn.runner.join import MemoryJoinStore
+    >>> from streamlearn.streams.batch import Rows
+    >>> store = MemoryJoinStore()
+    >>> rows = Rows(np.zeros((2, 1), np.uint32), np.ones((2, 1)))
+    >>> store.put(["a", "b"], rows, np.array([0.2, 0.9]), np.array([10.0, 10.0]), [1, 2], "v1")
+    >>> taken = store.take(["b", "c"], at_offset=3)
+    >>> taken.found.tolist(), taken.predictions.tolist(), taken.versions
+    ([True, False], [0.9], ['v1'])
     """
 
     found: np.ndarray
@@ -46,11 +57,28 @@ class Taken:
 
 class JoinStoreMismatch(ValueError):
     """The store does not hold what a checkpoint says it held (its file was deleted or
-    replaced), or it no longer keeps what restoring that checkpoint needs."""
+    replaced), or it no longer keeps what restoring that checkpoint needs.
+
+    Example
+    -------
+    >>> issubclass(JoinStoreMismatch, ValueError)
+    True
+    """
 
 
 class JoinStore(ABC):
-    """Served events waiting for their labels."""
+    """Served events waiting for their labels.
+
+    Example
+    -------
+    >>> from streamlearn.runner.join import MemoryJoinStore
+    >>> from streamlearn.streams.batch import Rows
+    >>> store = MemoryJoinStore()
+    >>> rows = Rows(np.zeros((2, 1), np.uint32), np.ones((2, 1)))
+    >>> store.put(["a", "b"], rows, np.array([0.2, 0.9]), np.array([10.0, 10.0]), [1, 2], "v1")
+    >>> isinstance(store, JoinStore), store.take(["a"], at_offset=3).predictions.tolist()
+    (True, [0.2])
+    """
 
     @abstractmethod
     def put(

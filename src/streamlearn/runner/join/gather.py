@@ -34,6 +34,21 @@ class Gathered:
         How many labels found no entry.
     offsets
         The offset of each operation's event (a label by id: that of the entry it found).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from streamlearn.datasets import elec2
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> from streamlearn.runner import Runner
+    >>> from streamlearn.streams import FileEvents
+    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
+    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
+    ...                 checkpoint_every=5000)
+    >>> summary = runner.run(limit=10_000)
+    >>> Gathered.__dataclass_fields__.keys() >= {"rows", "early", "late"}
+    True
     """
 
     row_of: np.ndarray
