@@ -217,6 +217,13 @@ class RedisEntityStore(EntityStore):
         The key prefix of the entities' hashes.
     **options
         As for :class:`EntityStore` (half-lives, prior, weight).
+
+    Example
+    -------
+    >>> import redis
+    >>> store = RedisEntityStore(redis.Redis(host="127.0.0.1", port=6379), prefix="fraud:entity")
+    >>> store.prefix
+    'fraud:entity'
     """
 
     def __init__(self, client: Any, prefix: str = "streamlearn:entity", **options: Any) -> None:

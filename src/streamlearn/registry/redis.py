@@ -29,6 +29,15 @@ class RedisRegistry(Registry):
     key
         A secret of 16 bytes or more: versions are signed with it, and one that is not is
         refused on load.
+
+    Example
+    -------
+    >>> import redis
+    >>> from streamlearn.models import LogisticRegression
+    >>> registry = RedisRegistry(redis.Redis(host="127.0.0.1", port=6379), prefix="fraud")
+    >>> str(registry)
+    'redis fraud'
+    >>> registry.save(LogisticRegression().state(), events=0)  # doctest: +SKIP
     """
 
     def __init__(

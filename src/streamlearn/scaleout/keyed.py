@@ -40,6 +40,12 @@ class PartitionFeed(KafkaEvents):
         The worker's consumer, which hands this feed its partition's messages.
     topic, partition
         The partition this feed reads.
+
+    Example
+    -------
+    >>> feed = PartitionFeed(None, "events", partition=3)
+    >>> feed.state()
+    {'positions': {}, 'sequence': 0}
     """
 
     def __init__(self, consumer: Consumer, topic: str, partition: int) -> None:
@@ -96,6 +102,18 @@ class KeyedWorker:
         whichever worker gets the partition finds its snapshots.
     checkpoint_seconds
         How often each partition's runner checkpoints.
+
+    Example
+    -------
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> broker = {"bootstrap.servers": "127.0.0.1:9092"}
+    >>> def model():
+    ...     return LogisticRegression(bits=18)
+    >>> def registry(partition):
+    ...     return LocalRegistry(f"registries/{partition}")
+    >>> worker = KeyedWorker(broker, "events", "clicks", model, registry)  # doctest: +SKIP
+    >>> worker.run()  # doctest: +SKIP
     """
 
     def __init__(

@@ -48,6 +48,13 @@ class ParameterMixer:
         When to mix.
     stale_after
         Seconds after which a silent worker's weights are left out.
+
+    Example
+    -------
+    >>> import redis
+    >>> mixer = ParameterMixer(redis.Redis(host="127.0.0.1", port=6379), "clicks", "w1")
+    >>> mixer.due(learned=5_000), mixer.due(learned=10_000)
+    (False, True)
     """
 
     def __init__(

@@ -71,6 +71,11 @@ class Event(BaseModel):
         Its id, by which a label may come later (made for it when not given).
     features
         Name → value (text, a number, a bool or null: missing).
+
+    Example
+    -------
+    >>> Event(id="e1", features={"colour": "red", "price": 2.5}).id
+    'e1'
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -85,6 +90,11 @@ class LabelledEvent(Event):
     ----------
     label
         Its label (null: it comes later, by id); the rest as for :class:`Event`.
+
+    Example
+    -------
+    >>> LabelledEvent(features={"x": 1.0}, label=1).label
+    1
     """
 
     label: Label | None = None
@@ -105,6 +115,13 @@ class PredictRequest(BaseModel):
         A batch as columns (at most 100,000 rows), and its ids.
     track
         Keep what was served (row, prediction, version) so that a label can join it.
+
+    Example
+    -------
+    >>> one = PredictRequest(id="e1", features={"x": 1.0})
+    >>> batch = PredictRequest(columns={"x": [1.0, 2.0]}, ids=["a", "b"], track=False)
+    >>> one.track, batch.columns["x"]
+    (True, [1.0, 2.0])
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -130,6 +147,11 @@ class LearnRequest(BaseModel):
     ----------
     events
         At most 10,000 :class:`LabelledEvent`.
+
+    Example
+    -------
+    >>> len(LearnRequest(events=[{"features": {"x": 1.0}, "label": 0}]).events)
+    1
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -149,6 +171,12 @@ class RankRequest(BaseModel):
         The events to order (at most 10,000).
     track
         Serve each candidate as an impression that takes feedback later.
+
+    Example
+    -------
+    >>> request = RankRequest(context={"user": "u1"}, candidates=[{"features": {"item": "i9"}}])
+    >>> request.candidates[0].features
+    {'item': 'i9'}
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -168,6 +196,11 @@ class FeedbackItem(BaseModel):
         Its label.
     task
         For a multi-task model: the task it is for (a ranker's ``click``, ``like`` …).
+
+    Example
+    -------
+    >>> FeedbackItem(id="e1", label=1, task="click").task
+    'click'
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -186,6 +219,11 @@ class FeedbackRequest(BaseModel):
         One label (see :class:`FeedbackItem`).
     labels
         Many (at most 10,000).
+
+    Example
+    -------
+    >>> len(FeedbackRequest(labels=[{"id": "e1", "label": 0}, {"id": "e2", "label": 1}]).labels)
+    2
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -209,6 +247,11 @@ class RollbackRequest(BaseModel):
     ----------
     version
         The version to serve (default: the previous champion, else the champion's parent).
+
+    Example
+    -------
+    >>> RollbackRequest().version is None  # the previous champion
+    True
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -449,6 +492,14 @@ class BodyLimit:
         The ASGI application it wraps.
     limit
         The largest body, in bytes.
+
+    Example
+    -------
+    >>> from fastapi import FastAPI
+    >>> from fastapi.testclient import TestClient
+    >>> client = TestClient(BodyLimit(FastAPI(), limit=100))
+    >>> client.post("/predict", content=b"x" * 1000).status_code
+    413
     """
 
     def __init__(self, app: Any, limit: int) -> None:

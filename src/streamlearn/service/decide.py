@@ -38,6 +38,11 @@ class DecideRequest(BaseModel):
         Names the decision, for its reward later (else one is made).
     context
         The context's features.
+
+    Example
+    -------
+    >>> DecideRequest(id="d1", context={"user": "u1"}).context
+    {'user': 'u1'}
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -52,6 +57,15 @@ class DecisionLog:
     ----------
     path
         The JSON-lines file (None: decisions are not logged).
+
+    Example
+    -------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "decisions.jsonl"
+    >>> DecisionLog(path).write({"id": "d1", "arm": "a", "propensity": 0.5})
+    >>> json.loads(path.read_text())["arm"]
+    'a'
     """
 
     def __init__(self, path: str | os.PathLike | None) -> None:

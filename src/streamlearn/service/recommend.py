@@ -30,6 +30,11 @@ class RecommendRequest(BaseModel):
         How many items (at most 1,000).
     exclude_seen
         Leave out the items the user has already rated or clicked.
+
+    Example
+    -------
+    >>> RecommendRequest(user="u1", n=5).exclude_seen
+    True
     """
 
     model_config = ConfigDict(extra="forbid")

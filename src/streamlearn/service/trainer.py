@@ -68,6 +68,13 @@ class Serving:
         Events it had learned when it was copied.
     published_at
         When it was published (Unix time).
+
+    Example
+    -------
+    >>> from streamlearn.models import LogisticRegression
+    >>> serving = Serving(LogisticRegression(bits=8), "v000001", 0, 0.0)
+    >>> serving.predict([{"x": 1.0}]).tolist()
+    [0.5]
     """
 
     model: Learner
@@ -329,6 +336,16 @@ class Replica:
         Seconds between looks for a new champion.
     monitor
         What gets the replica's status (the version served and its saved metrics).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.registry import LocalRegistry
+    >>> registry = LocalRegistry(tempfile.mkdtemp())
+    >>> version = registry.save(LogisticRegression(bits=8).state(), events=0, tags=["champion"])
+    >>> Replica(registry).serving.version
+    'v000001'
     """
 
     def __init__(

@@ -114,6 +114,14 @@ class KafkaEvents(EventSource):
     class_labels
         Labels name classes (a multiclass model's: text, numbers or bools); otherwise a
         label is a number and any other is a dead letter.
+
+    Example
+    -------
+    >>> from streamlearn.models import LogisticRegression
+    >>> from streamlearn.runner import Runner
+    >>> source = KafkaEvents({"bootstrap.servers": "127.0.0.1:9092"}, "events",  # doctest: +SKIP
+    ...                      labels_topic="labels", dead_letters_topic="dead")
+    >>> Runner(LogisticRegression(), source, ttl=3600).run()  # doctest: +SKIP
     """
 
     resumes_by_offset = False  # its positions are those of the last batch made
@@ -353,6 +361,14 @@ class KafkaPredictions(PredictionSink):
         The Kafka client settings (``bootstrap.servers``, …).
     topic
         The predictions topic.
+
+    Example
+    -------
+    >>> broker = {"bootstrap.servers": "127.0.0.1:9092"}
+    >>> sink = KafkaPredictions(broker, "predictions")  # doctest: +SKIP
+    >>> ids, offsets, versions = np.array(["e1"]), np.array([1]), np.array(["v1"])
+    >>> sink.write(ids, offsets, np.array([0.9]), versions)  # doctest: +SKIP
+    >>> sink.flush()  # doctest: +SKIP
     """
 
     def __init__(self, config: dict[str, Any], topic: str) -> None:
@@ -398,6 +414,12 @@ class KafkaIngress(EventIngress):
         The Kafka client settings (``bootstrap.servers``, …).
     events_topic, labels_topic
         The topics the trainer reads (no labels topic: ``/feedback`` is refused).
+
+    Example
+    -------
+    >>> broker = {"bootstrap.servers": "127.0.0.1:9092"}
+    >>> ingress = KafkaIngress(broker, "events")  # doctest: +SKIP
+    >>> ingress.put([{"x": 1.0}], labels=[1.0])  # doctest: +SKIP
     """
 
     ends_on_close = False  # the trainer must be told to stop: Kafka has no end

@@ -50,6 +50,12 @@ class RedisJoinStore(JoinStore):
         A ``redis.Redis`` client.
     prefix
         The key prefix of this store's entries.
+
+    Example
+    -------
+    >>> import redis
+    >>> str(RedisJoinStore(redis.Redis(host="127.0.0.1", port=6379), prefix="clicks:join"))
+    'Redis keys clicks:join:*'
     """
 
     def __init__(self, client: Any, prefix: str = "streamlearn:join") -> None:
