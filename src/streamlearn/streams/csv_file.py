@@ -315,6 +315,13 @@ class Decompressed(io.RawIOBase):
     """A compressed file's bytes, decompressed as far as they go: a truncated file reads
     to its cut, then ends (``truncated`` says so), with nothing lost before it.
 
+    Parameters
+    ----------
+    path
+        The compressed file.
+    decompressor
+        A fresh decompressor of its codec (``zlib.decompressobj(wbits=31)`` for gzip).
+
     Example
     -------
     >>> import gzip, tempfile, zlib
