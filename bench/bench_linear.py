@@ -155,7 +155,7 @@ def ours_columnar(stream: dict, limit: int | None, optimizer: str) -> dict:
 
 def ours_file(stream: dict, limit: int | None) -> dict:
     from streamlearn.models import FTRL, LogisticRegression
-    from streamlearn.runner import evaluate_file
+    from streamlearn.offline import evaluate_file
 
     warm = LogisticRegression(
         FTRL(**FTRL_PARAMS, rate_floor=RATE_FLOOR), bits=BITS, interactions=stream["crosses"]

@@ -23,8 +23,9 @@ from _report import emit
 
 from streamlearn.datasets import synth
 from streamlearn.models import LogisticRegression
+from streamlearn.offline import evaluate_file
 from streamlearn.registry import LocalRegistry
-from streamlearn.runner import Runner, SQLiteJoinStore, evaluate_file
+from streamlearn.runner import Runner, SQLiteJoinStore
 from streamlearn.streams import FileEvents, FileSource
 
 CROSSES = [("C1", "C2"), ("C3", "C4")]

@@ -25,11 +25,13 @@ ALLOWED = {
 # sits on top.
 ALLOWED["runner"] = set(ALLOWED)
 ALLOWED["scaleout"] = ALLOWED["runner"] | {"runner"}
+# Offline evaluation runs a file through the runner.
+ALLOWED["offline"] = ALLOWED["runner"] | {"runner"}
 # The conformance suite runs learners alone and inside the runner.
 ALLOWED["checks"] = ALLOWED["runner"] | {"runner"}
 ALLOWED["config"] = ALLOWED["scaleout"] | {"scaleout"}
 ALLOWED["service"] = ALLOWED["config"] | {"config"}
-ALLOWED["cli"] = ALLOWED["service"] | {"service"}
+ALLOWED["cli"] = ALLOWED["service"] | {"service", "offline"}
 
 
 def imported_layers(path: Path) -> set[str]:

@@ -12,8 +12,9 @@ import pytest
 
 from streamlearn.datasets import elec2
 from streamlearn.models import SoftmaxRegression
+from streamlearn.offline import evaluate_file
 from streamlearn.registry import LocalRegistry
-from streamlearn.runner import MemoryJoinStore, Runner, SQLiteJoinStore, evaluate_file
+from streamlearn.runner import MemoryJoinStore, Runner, SQLiteJoinStore
 from streamlearn.runner.join.redis import RedisJoinStore
 from streamlearn.streams import CsvPredictions, FileEvents, RecordedEvents
 from streamlearn.streams.decode import event_columns

@@ -358,7 +358,7 @@ def test_evaluate_serves_each_impression_then_learns_it_with_its_engagement(tmp_
     """``streamlearn evaluate`` on a file of impressions and their engagement, a column per
     task: each impression is scored, then learned with what it got, as one by one."""
     from streamlearn.checks.helpers import assert_same_state
-    from streamlearn.runner import evaluate_file
+    from streamlearn.offline import evaluate_file
 
     path, events, labels = impressions_file(tmp_path)
     ranker, by_hand = make_ranker(), make_ranker()
@@ -390,7 +390,7 @@ def test_evaluate_rejects_bad_engagement_in_a_task_column_and_learns_the_rest(tm
     """A click of 2, a dwell of "inf", a like of 1e300: each a reject naming its event, which
     is still served and learned with the engagement that is valid; a dwell of "long" does
     not parse: its row is a reject."""
-    from streamlearn.runner import evaluate_file
+    from streamlearn.offline import evaluate_file
 
     path, _, _ = impressions_file(tmp_path, n=300)
     lines = path.read_text().splitlines()

@@ -11,7 +11,7 @@ import pytest
 from streamlearn.datasets import elec2
 from streamlearn.evaluate import Curve, LogLoss
 from streamlearn.evaluate.metrics import RMSE
-from streamlearn.runner import evaluate_file
+from streamlearn.offline import evaluate_file
 from tests.test_runner_cli import run
 
 

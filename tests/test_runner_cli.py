@@ -13,7 +13,7 @@ import pytest
 from streamlearn.datasets import elec2, synth
 from streamlearn.evaluate import progressive_val_score_one
 from streamlearn.models import LogisticRegression
-from streamlearn.runner import evaluate_file
+from streamlearn.offline import evaluate_file
 
 CLI = [sys.executable, "-m", "streamlearn.cli.main"]
 

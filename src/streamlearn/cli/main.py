@@ -341,7 +341,7 @@ def demo(
 
 def _evaluate_with_progress(name: str, path: Path, target: str, **options) -> tuple:
     """``evaluate_file`` with a progress bar on a terminal."""
-    from streamlearn.runner import evaluate_file
+    from streamlearn.offline import evaluate_file
 
     with _progress_bar() as bar:
         job = bar.add_task(name, total=None, events=0)

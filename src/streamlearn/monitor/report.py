@@ -7,7 +7,7 @@ The page adds the final metrics side by side and the drift records.
 >>> import tempfile
 >>> from pathlib import Path
 >>> from streamlearn.datasets import elec2
->>> from streamlearn.runner import evaluate_file
+>>> from streamlearn.offline import evaluate_file
 >>> runs = {name: evaluate_file(elec2.path(), "target", model=name, curves=200)[0]
 ...         for name in ("ftrl", "sgd")}
 >>> folder = Path(tempfile.mkdtemp())

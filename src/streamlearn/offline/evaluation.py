@@ -3,7 +3,7 @@ each label learned right after its event's prediction — the loop that ``stream
 and the service run, with the file's labels at their events.
 
 >>> from streamlearn.datasets import elec2
->>> from streamlearn.runner import evaluate_file
+>>> from streamlearn.offline import evaluate_file
 >>> report, rejects = evaluate_file(elec2.path(), target="target")
 >>> report.events, report.task, rejects.count
 (45312, 'binary', 0)
