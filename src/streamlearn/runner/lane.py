@@ -49,19 +49,17 @@ class Lane(JoinedLane):
 
     Example
     -------
-    >>> import tempfile
-    >>> from streamlearn.datasets import elec2
+    >>> import numpy as np
     >>> from streamlearn.models import LogisticRegression
-    >>> from streamlearn.registry import LocalRegistry
-    >>> from streamlearn.runner import Runner
-    >>> from streamlearn.streams import FileEvents
-    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
-    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
-    ...                 checkpoint_every=5000)
-    >>> summary = runner.run(limit=10_000)
-    >>> lane = runner.lanes[0]
-    >>> isinstance(lane, Lane), lane.counters["served"], lane.counters["learned"]
-    (True, 10000, 9899)
+    >>> from streamlearn.streams.batch import EventBatch
+    >>> batch = EventBatch({"x": np.array([1.0, 2.0, 3.0])}, np.array([1.0, 0.0, np.nan]),
+    ...                    np.array(["a", "b", "c"], dtype=object), np.arange(1, 4),
+    ...                    np.array([1.0, 2.0, 3.0]))
+    >>> lane = Lane(LogisticRegression(bits=8))
+    >>> lane.step(batch).round(3).tolist()  # served first, then each label learned
+    [0.5, 0.502, 0.5]
+    >>> lane.counters["served"], lane.counters["learned"], lane.counters["unlabeled"]
+    (3, 2, 1)
     """
 
     def step(self, batch: EventBatch) -> np.ndarray:

@@ -20,19 +20,17 @@ class JoinedLane(LaneState):
 
     Example
     -------
-    >>> import tempfile
-    >>> from streamlearn.datasets import elec2
+    >>> import numpy as np
     >>> from streamlearn.models import LogisticRegression
-    >>> from streamlearn.registry import LocalRegistry
-    >>> from streamlearn.runner import Runner
-    >>> from streamlearn.streams import FileEvents
-    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
-    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
-    ...                 checkpoint_every=5000)
-    >>> summary = runner.run(limit=10_000)
-    >>> lane = runner.lanes[0]  # the last 100 events wait for their labels
-    >>> isinstance(lane, JoinedLane), len(lane.pending)
-    (True, 101)
+    >>> from streamlearn.streams.batch import EventBatch
+    >>> batch = EventBatch({"x": np.array([1.0, 2.0, 3.0])}, np.array([1.0, 0.0, np.nan]),
+    ...                    np.array(["a", "b", "c"], dtype=object), np.arange(1, 4),
+    ...                    np.array([1.0, 2.0, 3.0]))
+    >>> from streamlearn.runner.lane import Lane
+    >>> lane = Lane(LogisticRegression(bits=8), delay=10.0)  # labels come 10 s later
+    >>> _ = lane.step(batch)
+    >>> isinstance(lane, JoinedLane), len(lane.pending), lane.counters["learned"]
+    (True, 2, 0)
     """
 
     def _put_back(

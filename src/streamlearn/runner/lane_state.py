@@ -143,19 +143,11 @@ class LaneState:
 
     Example
     -------
-    >>> import tempfile
-    >>> from streamlearn.datasets import elec2
     >>> from streamlearn.models import LogisticRegression
-    >>> from streamlearn.registry import LocalRegistry
-    >>> from streamlearn.runner import Runner
-    >>> from streamlearn.streams import FileEvents
-    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
-    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
-    ...                 checkpoint_every=5000)
-    >>> summary = runner.run(limit=10_000)
-    >>> lane = runner.lanes[0]
-    >>> isinstance(lane, LaneState), lane.name, lane.offset, lane.version
-    (True, 'champion', 10000, 'v000003')
+    >>> from streamlearn.runner.lane import Lane
+    >>> lane = Lane(LogisticRegression(bits=8), ttl=60.0, name="ftrl")
+    >>> isinstance(lane, LaneState), lane.name, lane.ttl, lane.counters["served"]
+    (True, 'ftrl', 60.0, 0)
     """
 
     def __init__(

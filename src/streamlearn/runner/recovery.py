@@ -48,18 +48,10 @@ class Recovery:
 
     Example
     -------
-    >>> import tempfile
-    >>> from streamlearn.datasets import elec2
-    >>> from streamlearn.models import LogisticRegression
-    >>> from streamlearn.registry import LocalRegistry
-    >>> from streamlearn.runner import Runner
-    >>> from streamlearn.streams import FileEvents
-    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
-    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
-    ...                 checkpoint_every=5000)
-    >>> summary = runner.run(limit=10_000)
-    >>> isinstance(runner.recovery, Recovery), runner.recovery.isolated
-    (True, 0)
+    >>> recovery = Recovery(registry=None, max_events=1000)
+    >>> recovery.start("v000001")  # a checkpoint: kept batches start after it
+    >>> recovery.base, recovery.events, recovery.isolated
+    ('v000001', 0, 0)
     """
 
     MAX_FAILING = 100  # events of one micro-batch: more is no bad event but a broken part

@@ -73,18 +73,18 @@ class Stepper:
 
     Example
     -------
-    >>> import tempfile
     >>> from streamlearn.datasets import elec2
     >>> from streamlearn.models import LogisticRegression
-    >>> from streamlearn.registry import LocalRegistry
     >>> from streamlearn.runner import Runner
-    >>> from streamlearn.streams import FileEvents
-    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
-    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
-    ...                 checkpoint_every=5000)
-    >>> summary = runner.run(limit=10_000)
-    >>> isinstance(runner, Stepper), [lane.name for lane in runner.lanes]
-    (True, ['champion'])
+    >>> from streamlearn.streams import LiveEvents
+    >>> events, labels = zip(*elec2.stream(limit=1000))
+    >>> source = LiveEvents()
+    >>> _ = source.put(list(events), labels=[float(y) for y in labels])
+    >>> source.close()
+    >>> runner = Runner(LogisticRegression(bits=12), source)
+    >>> summary = runner.run()
+    >>> isinstance(runner, Stepper), [lane.name for lane in runner.lanes], summary.served
+    (True, ['champion'], 1000)
     """
 
     def __init__(

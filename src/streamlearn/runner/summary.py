@@ -44,18 +44,9 @@ class RunSummary:
 
     Example
     -------
-    >>> import tempfile
-    >>> from streamlearn.datasets import elec2
-    >>> from streamlearn.models import LogisticRegression
-    >>> from streamlearn.registry import LocalRegistry
-    >>> from streamlearn.runner import Runner
-    >>> from streamlearn.streams import FileEvents
-    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
-    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
-    ...                 checkpoint_every=5000)
-    >>> summary = runner.run(limit=10_000)
-    >>> summary.served, summary.learned, summary.late, summary.unknown
-    (10000, 9899, 0, 0)
+    >>> summary = RunSummary()
+    >>> summary.served, summary.learned, summary.versions, summary.rollbacks
+    (0, 0, [], [])
     """
 
     served: int = 0

@@ -35,18 +35,11 @@ class Swaps:
 
     Example
     -------
-    >>> import tempfile
-    >>> from streamlearn.datasets import elec2
-    >>> from streamlearn.models import LogisticRegression
-    >>> from streamlearn.registry import LocalRegistry
-    >>> from streamlearn.runner import Runner
-    >>> from streamlearn.streams import FileEvents
-    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
-    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
-    ...                 checkpoint_every=5000)
-    >>> summary = runner.run(limit=10_000)
-    >>> isinstance(runner.swaps, Swaps), summary.rollbacks, summary.promotions
-    (True, [], [])
+    >>> from streamlearn.runner.summary import RunSummary
+    >>> swaps = Swaps(registry=None, gate=None, guard=None, summary=RunSummary())
+    >>> swaps.promote_challenger([])  # no gate: nothing is ever promoted
+    >>> swaps.operator_chose, swaps.summary.promotions
+    (False, [])
     """
 
     def __init__(

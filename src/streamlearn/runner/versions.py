@@ -47,12 +47,16 @@ class Versions:
     >>> from streamlearn.registry import LocalRegistry
     >>> from streamlearn.runner import Runner
     >>> from streamlearn.streams import FileEvents
-    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
-    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
-    ...                 checkpoint_every=5000)
-    >>> summary = runner.run(limit=10_000)
-    >>> isinstance(runner.versions, Versions), summary.versions[-1], summary.offset
-    (True, 'v000003', 10000)
+    >>> registry = LocalRegistry(tempfile.mkdtemp())
+    >>> def runner():
+    ...     source = FileEvents(elec2.path(), "target")
+    ...     return Runner(LogisticRegression(bits=12), source, registry=registry,
+    ...                   checkpoint_every=4000)
+    >>> first = runner().run(limit=8000)
+    >>> again = runner()
+    >>> resumed = again.run()  # from the newest version, exactly where it stopped
+    >>> isinstance(again.versions, Versions), resumed.resumed_from, resumed.offset
+    (True, 'v000003', 45312)
     """
 
     def __init__(
