@@ -51,6 +51,7 @@ def _valid_labels(batch: Batch, task: str) -> Batch:
 def evaluate_file(
     path: str | os.PathLike,
     target: str,
+    *,
     model: str | Learner = DEFAULT_OPTIMIZER,
     task: str | None = None,
     features: Mapping[str, Any] | None = None,

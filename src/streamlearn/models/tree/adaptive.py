@@ -85,6 +85,7 @@ class HoeffdingAdaptiveTreeClassifier(OneTree, TreeClassifier):
 
     def __init__(
         self,
+        *,
         grace_period: float = 200,
         delta: float = 1e-7,
         tau: float = 0.05,
@@ -100,7 +101,6 @@ class HoeffdingAdaptiveTreeClassifier(OneTree, TreeClassifier):
         switch_significance: float = 0.05,
         drift_delta: float = 0.002,
         seed: int = 0,
-        *,
         features: FeatureHasher | Mapping[str, Any] | None = None,
         **feature_settings: Any,
     ) -> None:

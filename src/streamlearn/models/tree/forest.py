@@ -191,6 +191,7 @@ class AdaptiveRandomForestClassifier(Forest, TreeClassifier):
 
     def __init__(
         self,
+        *,
         n_models: int = 10,
         max_features: str | int | float = "sqrt",
         lambda_value: float = 6.0,
@@ -208,7 +209,6 @@ class AdaptiveRandomForestClassifier(Forest, TreeClassifier):
         max_leaves: int = 1000,
         feature_cap: int = 256,
         max_classes: int = MAX_CLASSES,
-        *,
         features: FeatureHasher | Mapping[str, Any] | None = None,
         **feature_settings: Any,
     ) -> None:
@@ -282,6 +282,7 @@ class AdaptiveRandomForestRegressor(Forest, TreeRegressor):
 
     def __init__(
         self,
+        *,
         n_models: int = 10,
         max_features: str | int | float = "sqrt",
         lambda_value: float = 6.0,
@@ -300,7 +301,6 @@ class AdaptiveRandomForestRegressor(Forest, TreeRegressor):
         max_depth: int | None = None,
         max_leaves: int = 1000,
         feature_cap: int = 64,
-        *,
         features: FeatureHasher | Mapping[str, Any] | None = None,
         **feature_settings: Any,
     ) -> None:

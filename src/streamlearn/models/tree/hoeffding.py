@@ -74,6 +74,7 @@ class HoeffdingTreeClassifier(OneTree, TreeClassifier):
 
     def __init__(
         self,
+        *,
         grace_period: float = 200,
         delta: float = 1e-7,
         tau: float = 0.05,
@@ -84,7 +85,6 @@ class HoeffdingTreeClassifier(OneTree, TreeClassifier):
         max_leaves: int = 1000,
         feature_cap: int = 256,
         max_classes: int = MAX_CLASSES,
-        *,
         features: FeatureHasher | Mapping[str, Any] | None = None,
         **feature_settings: Any,
     ) -> None:

@@ -76,6 +76,7 @@ class HoeffdingTreeRegressor(OneTree, TreeRegressor):
 
     def __init__(
         self,
+        *,
         grace_period: float = 200,
         delta: float = 1e-7,
         tau: float = 0.05,
@@ -88,7 +89,6 @@ class HoeffdingTreeRegressor(OneTree, TreeRegressor):
         max_depth: int | None = None,
         max_leaves: int = 1000,
         feature_cap: int = 64,
-        *,
         features: FeatureHasher | Mapping[str, Any] | None = None,
         **feature_settings: Any,
     ) -> None:
