@@ -124,3 +124,54 @@ def test_a_forged_header_with_bad_parts_is_refused(tmp_path):
     for edit in forgeries:
         with pytest.raises(ValueError):
             state_module.load_snapshot(_forged(data, edit))
+
+
+def test_a_sparse_model_checkpoints_in_proportion_to_the_weights_it_uses(tmp_path):
+    """A 2^20-weight model that has learned 50k distinct features: its snapshot holds their
+    places and values only, and comes back bit for bit (-0.0 and NaN in their places)."""
+    import time
+
+    model = LogisticRegression(bits=20)
+    users = np.array([f"u{i}" for i in range(50_000)], dtype=object)
+    model.learn_many({"user": users}, np.arange(50_000) % 2 == 0)
+    used = int((model.table != 0).any(axis=1).sum())
+    assert 45_000 < used <= 50_000  # a few collide
+    path = tmp_path / "sparse.snap"
+    save_state(model.state(), path)
+    assert path.stat().st_size <= 2_000_000
+    started = time.perf_counter()
+    back = load_state(path).to_learner()
+    assert time.perf_counter() - started < 2.0  # (the benchmark measures it: ~10 ms)
+    np.testing.assert_array_equal(back.table.view(np.uint64), model.table.view(np.uint64))
+    odd = np.zeros(4096)
+    odd[[7, 9]] = [-0.0, np.nan]
+    save_state(State("X", {}, {"odd": odd}), path)
+    assert load_state(path).arrays["odd"].view(np.uint64).tolist() == odd.view(np.uint64).tolist()
+
+
+def test_a_forged_sparse_layout_is_refused(tmp_path):
+    path = tmp_path / "m.snap"
+    values = np.zeros(4096)
+    values[[10, 4000]] = [1.0, 2.0]
+    save_state(State("X", {}, {"w": values}), path)
+    data = path.read_bytes()
+    header, _ = state_module._read_header(data, "x")
+    assert header["arrays"][0]["sparse"]["count"] == 2
+    forgeries = [
+        lambda h: h["arrays"][0].update(shape=[2048]),  # a place beyond the shape
+        lambda h: h["arrays"][0]["sparse"].update(count=3),  # more places than bytes
+        lambda h: h["arrays"][0]["sparse"].update(index_dtype="<f8"),
+        lambda h: h["arrays"][0]["sparse"].update(count=-1),
+    ]
+    for edit in forgeries:
+        with pytest.raises(ValueError):
+            state_module.load_snapshot(_forged(data, edit))
+
+
+def test_a_format_3_snapshot_still_loads(tmp_path, monkeypatch):
+    monkeypatch.setattr(state_module, "FORMAT_VERSION", 3)
+    monkeypatch.setattr(state_module, "SPARSE_MIN_SIZE", 1 << 40)  # format 3: dense arrays
+    path = tmp_path / "old.snap"
+    save_state(trained().state(), path)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(load_state(path).to_learner().table, trained().table)
