@@ -19,11 +19,12 @@ import hmac
 import math
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -53,6 +54,7 @@ from streamlearn.service.dashboard import add_dashboard
 from streamlearn.service.decide import DecisionLog, add_decide
 from streamlearn.service.fields import Features, Id, Label, Text, Value
 from streamlearn.service.recommend import add_recommend
+from streamlearn.service.registry_api import add_registry_routes, needs
 from streamlearn.service.trainer import Replica, Trainer
 from streamlearn.streams.batch import shown
 from streamlearn.streams.protocol import IngressFull
@@ -240,24 +242,6 @@ class FeedbackRequest(BaseModel):
         return [FeedbackItem(id=self.id, label=self.label, task=self.task)]
 
 
-class RollbackRequest(BaseModel):
-    """Serve an earlier version.
-
-    Parameters
-    ----------
-    version
-        The version to serve (default: the previous champion, else the champion's parent).
-
-    Example
-    -------
-    >>> RollbackRequest().version is None  # the previous champion
-    True
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    version: Text | None = None
-
-
 def create_app(
     trainer: Trainer | None = None,
     replica: Replica | None = None,
@@ -271,58 +255,9 @@ def create_app(
     server = trainer or replica
     app = FastAPI(title="streamlearn", version="1", summary="Online learning, served.")
     monitor = server.monitor
-    metrics = CollectorRegistry()
-    predictions = Counter("streamlearn_predictions", "Predictions served", registry=metrics)
-    buckets = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5)
-    histogram = Histogram(
-        "streamlearn_predict_seconds", "Time to answer /predict", registry=metrics, buckets=buckets
-    )
-    metrics.register(MonitorCollector(monitor))
-    ProcessCollector(registry=metrics)
-    Gauge(
-        "streamlearn_up",
-        "1 while the trainer or replica works (not stopped, not stalled)",
-        registry=metrics,
-    ).set_function(lambda: float(server.alive and not server.stalled))
-    Gauge(
-        "streamlearn_seconds_since_batch",
-        "Seconds since the trainer finished a micro-batch",
-        registry=metrics,
-    ).set_function(lambda: server.seconds_since_batch)
-
-    def observe_latency(start: float) -> None:
-        elapsed = time.perf_counter() - start
-        histogram.observe(elapsed)
-        monitor.predict_latency.add(elapsed)
-
-    bearer = HTTPBearer(auto_error=False)
-
-    def authorized(
-        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
-    ) -> None:
-        if token is None:
-            raise HTTPException(
-                403,
-                "mutating endpoints are off: no token is configured "
-                "(service.token or STREAMLEARN_TOKEN)",
-            )
-        if credentials is None or not hmac.compare_digest(credentials.credentials, token):
-            raise HTTPException(
-                401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
-            )
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        # Where and why, without echoing the input (it may be huge, non-finite or secret).
-        errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
-        return JSONResponse({"detail": errors}, status_code=422)
-
-    @app.exception_handler(IngressFull)
-    async def behind(_request: Request, exc: IngressFull) -> JSONResponse:
-        # The trainer is behind: back-pressure, not memory without bound.
-        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
-
+    metrics, observe_latency, predictions = _service_metrics(server)
+    authorized = bearer_guard(token)
+    _add_error_handlers(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     def scoring_model():
@@ -384,7 +319,7 @@ def create_app(
 
     @app.post("/learn", dependencies=[Depends(authorized)])
     def learn(body: LearnRequest) -> dict[str, int]:
-        _needs(trainer, "learning")
+        needs(trainer, "learning")
         events = body.events
         ids = [str(e.id) if e.id is not None else _new_id() for e in events]
         labels = _labels(trainer, [e.label for e in events])
@@ -392,7 +327,7 @@ def create_app(
 
     @app.post("/feedback", dependencies=[Depends(authorized)])
     def feedback(body: FeedbackRequest) -> dict[str, int]:
-        _needs(trainer, "feedback")
+        needs(trainer, "feedback")
         items = body.all_labels()
         _check_tasks(trainer, [i.task for i in items])
         accepted = trainer.events.put_feedback(
@@ -402,52 +337,7 @@ def create_app(
         )
         return {"accepted": accepted}
 
-    @app.get("/models")
-    def models(limit: int | None = Query(None, ge=1, description="Only the newest.")) -> dict:
-        found = _needs(registry, "a registry").versions()
-        found = found[-limit:] if limit else found
-        return {"versions": [v.as_dict() for v in found], "tags": registry.tags()}
-
-    @app.get("/models/{version}")
-    def model(version: str) -> dict[str, Any]:
-        try:
-            return _needs(registry, "a registry").record(version).as_dict()
-        except KeyError:
-            raise HTTPException(404, f"no version {version!r}") from None
-
-    @app.post("/models/{version}/promote", dependencies=[Depends(authorized)])
-    def promote(version: str) -> dict[str, str]:
-        try:
-            _needs(registry, "a registry").promote(version, requested=True)
-        except KeyError:
-            raise HTTPException(404, f"no version {version!r}") from None
-        _serve_version(trainer, replica, version)
-        return {"champion": version}
-
-    @app.post("/models/{version}/pin", dependencies=[Depends(authorized)])
-    def pin(version: str) -> dict[str, str]:
-        """Serve ``version`` until ``/unpin``, whatever the trainer checkpoints."""
-        try:
-            _needs(registry, "a registry").pin(version)
-        except KeyError:
-            raise HTTPException(404, f"no version {version!r}") from None
-        _serve_version(trainer, replica, version)
-        return {"pinned": version}
-
-    @app.post("/unpin", dependencies=[Depends(authorized)])
-    def unpin() -> dict[str, str | None]:
-        return {"unpinned": _needs(registry, "a registry").unpin()}
-
-    @app.post("/rollback", dependencies=[Depends(authorized)])
-    def rollback(body: RollbackRequest) -> dict[str, str]:
-        try:
-            chosen = _needs(registry, "a registry").rollback(body.version)
-        except KeyError:
-            raise HTTPException(404, f"no version {body.version!r}") from None
-        except ValueError as exc:
-            raise HTTPException(409, str(exc)) from None
-        _serve_version(trainer, replica, chosen)
-        return {"champion": chosen}
+    add_registry_routes(app, registry, trainer, replica, authorized)
 
     @app.get("/health")
     async def health() -> JSONResponse:
@@ -480,6 +370,73 @@ def create_app(
     add_decide(app, server, trainer, DecisionLog(decisions))
     add_recommend(app, server)
     return app
+
+
+def _service_metrics(server: Any) -> tuple[CollectorRegistry, Callable[[float], None], Counter]:
+    """The service's Prometheus registry (the monitor's series, the process, liveness), a
+    function that records one answer's latency from its start, and the predictions counter."""
+    monitor = server.monitor
+    metrics = CollectorRegistry()
+    predictions = Counter("streamlearn_predictions", "Predictions served", registry=metrics)
+    buckets = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5)
+    histogram = Histogram(
+        "streamlearn_predict_seconds", "Time to answer /predict", registry=metrics, buckets=buckets
+    )
+    metrics.register(MonitorCollector(monitor))
+    ProcessCollector(registry=metrics)
+    Gauge(
+        "streamlearn_up",
+        "1 while the trainer or replica works (not stopped, not stalled)",
+        registry=metrics,
+    ).set_function(lambda: float(server.alive and not server.stalled))
+    Gauge(
+        "streamlearn_seconds_since_batch",
+        "Seconds since the trainer finished a micro-batch",
+        registry=metrics,
+    ).set_function(lambda: server.seconds_since_batch)
+
+    def observe_latency(start: float) -> None:
+        elapsed = time.perf_counter() - start
+        histogram.observe(elapsed)
+        monitor.predict_latency.add(elapsed)
+
+    return metrics, observe_latency, predictions
+
+
+def bearer_guard(token: str | None) -> Callable[..., None]:
+    """The dependency of the mutating endpoints: a 403 when no token is configured, a 401
+    without the right bearer token (compared in constant time)."""
+    bearer = HTTPBearer(auto_error=False)
+
+    def authorized(
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+    ) -> None:
+        if token is None:
+            raise HTTPException(
+                403,
+                "mutating endpoints are off: no token is configured "
+                "(service.token or STREAMLEARN_TOKEN)",
+            )
+        if credentials is None or not hmac.compare_digest(credentials.credentials, token):
+            raise HTTPException(
+                401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
+
+    return authorized
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Where and why, without echoing the input (it may be huge, non-finite or secret).
+        errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(IngressFull)
+    async def behind(_request: Request, exc: IngressFull) -> JSONResponse:
+        # The trainer is behind: back-pressure, not memory without bound.
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
 
 
 class BodyLimit:
@@ -529,19 +486,6 @@ def _new_id() -> str:
     import uuid
 
     return uuid.uuid4().hex
-
-
-def _needs(part: Any, what: str) -> Any:
-    if part is None:
-        raise HTTPException(404, f"this service has no {what}")
-    return part
-
-
-def _serve_version(trainer: Trainer | None, replica: Replica | None, version: str) -> None:
-    if trainer is not None:
-        trainer.runner.request_rollback(version)
-    elif replica is not None:
-        replica.refresh()
 
 
 def _predict_columns(body: PredictRequest, serving: Any) -> dict[str, Any]:
