@@ -36,6 +36,9 @@ class Report:
     ----------
     events, seconds, cpu_seconds
         Events evaluated, and the wall-clock and CPU time it took.
+    warmup_events, warmup_seconds
+        The first events and the seconds they took while the compiled kernels loaded (or
+        compiled): ``events_per_second`` counts the events after them, when there are any.
     metrics
         Each metric's value at the end (rolling ones over the last ``window`` events).
     task, model
@@ -70,10 +73,17 @@ class Report:
     extra: dict[str, Any] = field(default_factory=dict)
     drift_events: list[dict[str, Any]] = field(default_factory=list)
     curves: list[Curve] = field(default_factory=list)
+    warmup_events: int = 0
+    warmup_seconds: float = 0.0
 
     @property
     def events_per_second(self) -> float:
-        return self.events / self.seconds if self.seconds > 0 else float("inf")
+        """Events per second once running: start-up and compilation are reported apart
+        (``warmup_seconds``), unless the warm-up was the whole run."""
+        events, seconds = self.events, self.seconds
+        if self.warmup_events < events and self.warmup_seconds < seconds:
+            events, seconds = events - self.warmup_events, seconds - self.warmup_seconds
+        return events / seconds if seconds > 0 else float("inf")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +91,7 @@ class Report:
             "seconds": round(self.seconds, 6),
             "cpu_seconds": round(self.cpu_seconds, 6),
             "events_per_second": round(self.events_per_second, 1),
+            "warmup_seconds": round(self.warmup_seconds, 6),
             "task": self.task,
             "model": self.model,
             "window": self.window,

@@ -144,6 +144,8 @@ def _through_the_runner(learner, stream, task, window, recorded, rejects_path):
         events=summary.learned,
         seconds=summary.seconds,
         cpu_seconds=summary.cpu_seconds,
+        warmup_events=summary.first_batch_events,
+        warmup_seconds=summary.first_batch_seconds,
         metrics=summary.metrics,
         task=task,
         model=type(learner).__name__,

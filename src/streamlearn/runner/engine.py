@@ -256,6 +256,9 @@ class Runner(Checkpointed):
             self._step_or_isolate(part)
             self.summary.batch_seconds = time.perf_counter() - started
             self.summary.batch_events = len(part)
+            if len(part) and not self.summary.first_batch_events:
+                self.summary.first_batch_events = len(part)
+                self.summary.first_batch_seconds = self.summary.batch_seconds
         self.summary.served_this_run += len(part)
         self._mix_if_due()
         self.checkpoints.count(len(part))

@@ -41,6 +41,9 @@ class RunSummary:
         Periodic checkpoints that could not be written.
     batch_events, batch_seconds
         The last micro-batch: its events and the seconds it took.
+    first_batch_events, first_batch_seconds
+        This run's first micro-batch with events: it pays loading (or compiling) the
+        compiled kernels, so throughput is reported without it.
 
     Example
     -------
@@ -71,6 +74,8 @@ class RunSummary:
     checkpoint_failures: int = 0  # periodic checkpoints that could not be written
     batch_events: int = 0  # the last micro-batch: its events and the seconds it took
     batch_seconds: float = 0.0
+    first_batch_events: int = 0
+    first_batch_seconds: float = 0.0
 
     @property
     def events_per_second(self) -> float:
