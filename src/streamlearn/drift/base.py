@@ -47,11 +47,16 @@ class DriftDetector(ABC):
     def _kernel(state: np.ndarray, params: np.ndarray, values: np.ndarray, out: np.ndarray):
         """Compiled: update ``state`` with each value in order, signals into ``out``."""
 
+    _one: tuple[np.ndarray, np.ndarray] | None = None  # one value in, one signal out
+
     def update(self, value: float) -> int:
         """One value; returns NONE, WARNING or DRIFT."""
-        out = np.empty(1, np.int8)
-        self._kernel(self._state, self._params, np.array([float(value)]), out)
-        return int(out[0])
+        one = self._one
+        if one is None:  # made once: a value at a time, allocation is most of the cost
+            one = self._one = (np.empty(1), np.empty(1, np.int8))
+        one[0][0] = value
+        self._kernel(self._state, self._params, one[0], one[1])
+        return int(one[1][0])
 
     def update_many(self, values: Any) -> np.ndarray:
         """Values in order; the signal after each, exactly as ``update`` would give."""
