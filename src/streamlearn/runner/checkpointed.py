@@ -26,12 +26,13 @@ class Checkpointed(Stepper):
     >>> from streamlearn.registry import LocalRegistry
     >>> from streamlearn.runner import Runner
     >>> from streamlearn.streams import FileEvents
-    >>> runner = Runner(LogisticRegression(bits=12), FileEvents(elec2.path(), "target"),
-    ...                 delay=100, registry=LocalRegistry(tempfile.mkdtemp()),
-    ...                 checkpoint_every=5000)
-    >>> summary = runner.run(limit=10_000)
-    >>> isinstance(runner, Checkpointed), summary.versions
-    (True, ['v000001', 'v000002', 'v000003'])
+    >>> registry = LocalRegistry(tempfile.mkdtemp())
+    >>> source = FileEvents(elec2.path(), "target")
+    >>> runner = Runner(LogisticRegression(bits=12), source, registry=registry,
+    ...                 checkpoint_every=3000)
+    >>> _ = runner.run(limit=6000)
+    >>> isinstance(runner, Checkpointed), [v.offsets["file"] for v in registry.versions()]
+    (True, [0, 3000, 6000])
     """
 
     source: EventSource | None
