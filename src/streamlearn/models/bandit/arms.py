@@ -13,7 +13,7 @@ import numpy as np
 from streamlearn.base import State
 from streamlearn.base.state import restore_arrays
 from streamlearn.features.hasher import FeatureHasher
-from streamlearn.models.bayes.kernel import EMPTY, table_size
+from streamlearn.models.bayes.kernel import Coordinates
 from streamlearn.models.hashed import HashedModel
 
 
@@ -67,9 +67,7 @@ class ArmModels(HashedModel):
         super().__init__(features, feature_settings, seed=seed)
         self.alpha, self.forgetting, self.capacity = float(alpha), float(forgetting), int(capacity)
         self.seed, self.arm_column = int(seed), arm_column
-        self.keys = np.full(table_size(self.capacity), EMPTY, np.int64)
-        self.coords = np.zeros(len(self.keys), np.int64)
-        self.used = np.zeros(2, np.int64)
+        self.keys, self.coords, self.used = Coordinates.empty(self.capacity)
         self.rng = np.array([self.seed], np.uint64)
         self.arm_ids: list[Hashable] = []
         for name, fresh in self._new_arm().items():

@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 
 from streamlearn.base import register
+from streamlearn.base.records import Rows
 from streamlearn.features.hasher import FeatureHasher
-from streamlearn.models.bandit.hybrid_kernel import run_hybrid
-from streamlearn.models.bandit.kernel import DECIDE, LEARN
+from streamlearn.models.bandit.hybrid_kernel import HybridModels, run_hybrid
+from streamlearn.models.bandit.kernel import DECIDE, LEARN, UCB, Choices, Logged, Policy
 from streamlearn.models.bandit.policy import LinearBandit, Outcomes
+from streamlearn.models.bayes.kernel import Coordinates
 
 
 @register
@@ -116,30 +118,17 @@ class HybridLinUCB(LinearBandit):
     def _loop(self, hashes, values, slots, targets, mode: int, out: Outcomes) -> None:
         arms = np.full(len(hashes), -1, np.int64)
         none = np.zeros((0, len(self.arm_ids)))
-        run_hybrid(
-            hashes,
-            values,
-            slots,
-            targets,
-            self.z,
-            self.a_inv,
-            self.bm,
-            self.b,
-            self.a0,
-            self.a0_inv,
-            self.b0,
-            self.keys,
-            self.coords,
-            self.used,
-            self.explore,
-            self.active,
-            self.rng,
-            mode,
+        choices = Choices(
             arms,
             out.propensities,
             none if out.probabilities is None else out.probabilities,
             none if out.expected is None else out.expected,
         )
+        models = HybridModels(self.z, self.a_inv, self.bm, self.b, self.a0, self.a0_inv, self.b0)
+        table = Coordinates(self.keys, self.coords, self.used)
+        policy = Policy(UCB, self.active, self.rng)
+        rows, logged = Rows(hashes, values), Logged(slots, targets)
+        run_hybrid(rows, logged, models, table, self.explore, policy, mode, choices)
         out.arms = [self.arm_ids[i] if i >= 0 else None for i in arms]
 
     def _ops(self, hashes, values, slots, targets, ops, op_rows, out) -> None:

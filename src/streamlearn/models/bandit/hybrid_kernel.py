@@ -12,6 +12,7 @@ Arrays: ``a0`` (k×k) and its inverse ``a0_inv``, ``b0`` (k); per arm ``a_inv`` 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -19,9 +20,51 @@ import numpy as np
 from streamlearn.models.bandit.kernel import DECIDE, LEARN, REPLAY, _best, _pick
 
 
+class HybridModels(NamedTuple):
+    """The shared and per-arm parts of the joint ridge regression (the module's arrays).
+
+    Parameters
+    ----------
+    z
+        ``(arms, k)`` each arm's features.
+    a_inv
+        ``(arms, d, d)`` each arm's A⁻¹.
+    bm
+        ``(arms, d, k)`` each arm's B.
+    b
+        ``(arms, d)`` each arm's b.
+    a0
+        ``(k, k)`` the shared A0.
+    a0_inv
+        Its inverse.
+    b0
+        ``(k,)`` the shared b0.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> arms, d, k = 2, 3, 2
+    >>> models = HybridModels(
+    ...     np.ones((arms, k)), np.stack([np.eye(d)] * arms), np.zeros((arms, d, k)),
+    ...     np.zeros((arms, d)), np.eye(k), np.eye(k), np.zeros(k),
+    ... )
+    >>> models.a_inv.shape
+    (2, 3, 3)
+    """
+
+    z: np.ndarray
+    a_inv: np.ndarray
+    bm: np.ndarray
+    b: np.ndarray
+    a0: np.ndarray
+    a0_inv: np.ndarray
+    b0: np.ndarray
+
+
 @nb.njit(inline="always")
-def _dense(hashes, values, keys, coords, used, capacity, insert, x):
+def _dense(hashes, values, table, capacity, insert, x):
     """The context as a dense vector over the shared coordinates (last: the intercept)."""
+    keys, coords, used = table
     x[:] = 0.0
     mask = keys.shape[0] - 1
     for j in range(hashes.shape[0]):
@@ -73,8 +116,11 @@ def _invert_spd(m, out, work):
 
 
 @nb.njit(inline="always")
-def _score(x, z, a_inv, bm, b, a0_inv, beta, width, u, v, w):
-    """Expected reward and confidence width of one arm (Algorithm 2, lines 8–11)."""
+def _score(x, z, arm, a0_inv, beta, width, work):
+    """Expected reward and confidence width of one arm (Algorithm 2, lines 8–11); ``arm``
+    holds its A⁻¹, B and b."""
+    a_inv, bm, b = arm
+    u, v, w = work
     d, k = x.shape[0], z.shape[0]
     for i in range(d):  # u = A⁻¹x
         total = 0.0
@@ -131,31 +177,12 @@ def _fold_arm(sign, a_inv, bm, b, a0, b0, u):
 
 
 @nb.njit(nogil=True, cache=True)
-def run_hybrid(
-    hashes,
-    values,
-    logged,
-    rewards,
-    z,
-    a_inv,
-    bm,
-    b,
-    a0,
-    a0_inv,
-    b0,
-    keys,
-    coords,
-    used,
-    width,
-    active,
-    rng,
-    mode,
-    arms_out,
-    propensities_out,
-    probs_out,
-    mu_out,
-):
-    """Events in order; ``mode`` as in :func:`~streamlearn.models.bandit.kernel.run_bandit`."""
+def run_hybrid(rows, logged, models, table, width, policy, mode, choices):
+    """Events in order; ``mode`` as in :func:`~streamlearn.models.bandit.kernel.run_bandit`
+    (``policy``'s rule is LinUCB's whatever it says)."""
+    hashes, values = rows
+    z, a_inv, bm, b, a0, a0_inv, b0 = models
+    _, active, rng = policy
     n_arms, d = a_inv.shape[0], a_inv.shape[1]
     k = z.shape[1]
     x = np.empty(d)
@@ -165,7 +192,7 @@ def run_hybrid(
     ties = np.empty(n_arms, np.bool_)
     work = np.empty((k, k))
     for e in range(hashes.shape[0]):
-        _dense(hashes[e], values[e], keys, coords, used, d - 1, mode != DECIDE, x)
+        _dense(hashes[e], values[e], table, d - 1, mode != DECIDE, x)
         if mode != LEARN:
             for p in range(k):
                 total = 0.0
@@ -174,23 +201,23 @@ def run_hybrid(
                 beta[p] = total
             for a in range(n_arms):
                 if active[a]:
-                    mean, bonus = _score(
-                        x, z[a], a_inv[a], bm[a], b[a], a0_inv, beta, width, u, v, w
-                    )
+                    arm = (a_inv[a], bm[a], b[a])
+                    mean, bonus = _score(x, z[a], arm, a0_inv, beta, width, (u, v, w))
                     score[a] = mean + bonus
-                    if mu_out.shape[0]:
-                        mu_out[e, a] = mean
+                    if choices.expected.shape[0]:
+                        choices.expected[e, a] = mean
             count = _best(score, active, ties)
             for a in range(n_arms):
                 probs[a] = ties[a] / count if active[a] else 0.0
             arm = _pick(rng, probs, active)
-            arms_out[e] = arm
-            propensities_out[e] = probs[arm] if arm >= 0 else 0.0
-            if probs_out.shape[0]:
-                probs_out[e] = probs
-        if mode == DECIDE or (mode == REPLAY and arms_out[e] != logged[e]):
+            choices.arms[e] = arm
+            choices.propensities[e] = probs[arm] if arm >= 0 else 0.0
+            if choices.probabilities.shape[0]:
+                choices.probabilities[e] = probs
+        if mode == DECIDE or (mode == REPLAY and choices.arms[e] != logged.arms[e]):
             continue
-        a = logged[e]
+        a = logged.arms[e]
+        reward = logged.rewards[e]
         _fold_arm(1.0, a_inv[a], bm[a], b[a], a0, b0, u)
         for i in range(d):  # Sherman–Morrison: A⁻¹ ← A⁻¹ - A⁻¹xx'A⁻¹ / (1 + x'A⁻¹x)
             total = 0.0
@@ -205,10 +232,10 @@ def run_hybrid(
                 a_inv[a, i, j] -= u[i] * u[j] / denom
             for p in range(k):
                 bm[a, i, p] += x[i] * z[a, p]
-            b[a, i] += rewards[e] * x[i]
+            b[a, i] += reward * x[i]
         for p in range(k):
             for q in range(k):
                 a0[p, q] += z[a, p] * z[a, q]
-            b0[p] += rewards[e] * z[a, p]
+            b0[p] += reward * z[a, p]
         _fold_arm(-1.0, a_inv[a], bm[a], b[a], a0, b0, u)
         _invert_spd(a0, a0_inv, work)

@@ -20,16 +20,115 @@ snapshot resumes the same sequence of decisions, and batches equal one-event cal
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
-from streamlearn.models.bayes.kernel import _full_event
+from streamlearn.models.bayes.kernel import Coordinates, full_event, scratch
 
 GREEDY, UCB, THOMPSON, SOFTMAX = 0, 1, 2, 3
 RULES = {"greedy": GREEDY, "ucb": UCB, "thompson": THOMPSON, "softmax": SOFTMAX}
 EXPLORE, DRAWS = 3, 4  # hyper-parameters after the posterior's (alpha, noise, forgetting)
 DECIDE, LEARN, DECIDE_LEARN, REPLAY = 0, 1, 2, 3
+
+
+class ArmPosteriors(NamedTuple):
+    """Every arm's Gaussian posterior over the coordinates of one shared ``table``.
+
+    Parameters
+    ----------
+    means
+        ``(arms, d)`` posterior means.
+    covs
+        ``(arms, d, d)`` posterior covariances.
+    table
+        The hashes' coordinates, shared by the arms.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> arms = ArmPosteriors(np.zeros((2, 4)), np.stack([np.eye(4)] * 2), Coordinates.empty(3))
+    >>> arms.covs.shape
+    (2, 4, 4)
+    """
+
+    means: np.ndarray
+    covs: np.ndarray
+    table: Coordinates
+
+
+class Policy(NamedTuple):
+    """How arms are chosen: the rule, the arms that can be, and the generator's state.
+
+    Parameters
+    ----------
+    rule
+        One of :data:`RULES`' codes.
+    active
+        Per arm, whether it can be chosen.
+    rng
+        The SplitMix64 state (one ``uint64``).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> Policy(RULES["ucb"], np.ones(3, np.bool_), np.array([7], np.uint64)).rule
+    1
+    """
+
+    rule: int
+    active: np.ndarray
+    rng: np.ndarray
+
+
+class Logged(NamedTuple):
+    """Per event, the arm a log played and the reward it earned.
+
+    Parameters
+    ----------
+    arms
+        The arms' slots.
+    rewards
+        The rewards.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> Logged(np.array([0, 2]), np.array([1.0, 0.0])).arms.tolist()
+    [0, 2]
+    """
+
+    arms: np.ndarray
+    rewards: np.ndarray
+
+
+class Choices(NamedTuple):
+    """What a policy chose, filled per event.
+
+    Parameters
+    ----------
+    arms
+        The arm's slot (-1 when none could be chosen).
+    propensities
+        Its probability.
+    probabilities
+        ``(n, arms)`` every arm's probability; empty (0 rows) when not wanted.
+    expected
+        ``(n, arms)`` every arm's expected reward; empty when not wanted.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> none = np.zeros((0, 3))
+    >>> Choices(np.full(2, -1), np.zeros(2), none, none).arms.tolist()
+    [-1, -1]
+    """
+
+    arms: np.ndarray
+    propensities: np.ndarray
+    probabilities: np.ndarray
+    expected: np.ndarray
 
 
 @nb.njit(inline="always")
@@ -86,34 +185,29 @@ def _best(values, active, ties):
 
 
 @nb.njit(inline="always")
-def _decide(
-    hashes,
-    values,
-    means,
-    covs,
-    keys,
-    coords,
-    used,
-    hp,
-    rule,
-    active,
-    rng,
-    mu,
-    sd,
-    ties,
-    probs,
-    score,
-    idx,
-    val,
-    sx,
-):
-    """Choose an arm for one context; ``probs`` gets every arm's probability, ``mu`` its
-    expected reward."""
+def _estimates(n_arms):
+    """Work arrays of :func:`_decide`: per arm mean, sd, probability, score and tie."""
+    return (
+        np.empty(n_arms),
+        np.empty(n_arms),
+        np.empty(n_arms),
+        np.empty(n_arms),
+        np.empty(n_arms, np.bool_),
+    )
+
+
+@nb.njit(inline="always")
+def _decide(hashes, values, posteriors, hp, policy, estimates, work):
+    """Choose an arm for one context; ``estimates``' probabilities get every arm's
+    probability, its means every arm's expected reward."""
+    means, covs, table = posteriors
+    rule, active, rng = policy
+    mu, sd, probs, score, ties = estimates
     n_active = 0
     for a in range(means.shape[0]):
         if active[a]:
-            mu[a], variance = _full_event(
-                hashes, values, 0.0, means[a], covs[a], keys, coords, used, hp, False, idx, val, sx
+            mu[a], variance = full_event(
+                hashes, values, 0.0, means[a], covs[a], table, hp, False, work
             )
             sd[a] = math.sqrt(max(variance - hp[1], 0.0))
             n_active += 1
@@ -159,114 +253,64 @@ def _decide(
 
 
 @nb.njit(nogil=True, cache=True)
-def run_bandit(
-    hashes,
-    values,
-    logged,
-    rewards,
-    means,
-    covs,
-    keys,
-    coords,
-    used,
-    hp,
-    rule,
-    active,
-    rng,
-    mode,
-    arms_out,
-    propensities_out,
-    probs_out,
-    mu_out,
-):
+def run_bandit(rows, logged, posteriors, hp, policy, mode, choices):
     """Events in order. ``mode`` DECIDE: choose an arm for each context (the model does not
-    change). LEARN: the ``logged`` arm's ``rewards`` update its posterior. DECIDE_LEARN:
+    change). LEARN: the ``logged`` arm's reward updates its posterior. DECIDE_LEARN:
     choose, then learn the logged arm (off-policy learning from a log). REPLAY: choose,
-    and learn only when the choice is the logged arm (Li et al.'s replay). ``probs_out`` and
-    ``mu_out`` (when not empty) get each event's arm probabilities and expected rewards."""
-    n_arms = means.shape[0]
-    mu, sd, probs, score = np.empty(n_arms), np.empty(n_arms), np.empty(n_arms), np.empty(n_arms)
-    ties = np.empty(n_arms, np.bool_)
-    idx = np.empty(hashes.shape[1] + 1, np.int64)
-    val = np.empty(hashes.shape[1] + 1)
-    sx = np.empty(covs.shape[1])
-    for e in range(hashes.shape[0]):
+    and learn only when the choice is the logged arm (Li et al.'s replay). ``choices``'
+    probabilities and expected rewards are filled when not empty."""
+    means, covs, table = posteriors
+    estimates = _estimates(means.shape[0])
+    mu, probs = estimates[0], estimates[2]
+    work = scratch(rows.hashes.shape[1], covs.shape[1])
+    for e in range(rows.hashes.shape[0]):
         arm = -1
         if mode != LEARN:
-            arm = _decide(
-                hashes[e],
-                values[e],
-                means,
-                covs,
-                keys,
-                coords,
-                used,
-                hp,
-                rule,
-                active,
-                rng,
-                mu,
-                sd,
-                ties,
-                probs,
-                score,
-                idx,
-                val,
-                sx,
-            )
-            arms_out[e] = arm
-            propensities_out[e] = probs[arm] if arm >= 0 else 0.0
-            if probs_out.shape[0]:
-                probs_out[e] = probs
-            if mu_out.shape[0]:
-                mu_out[e] = mu
-        if mode == DECIDE or (mode == REPLAY and arm != logged[e]):
+            arm = _decide(rows.hashes[e], rows.values[e], posteriors, hp, policy, estimates, work)
+            choices.arms[e] = arm
+            choices.propensities[e] = probs[arm] if arm >= 0 else 0.0
+            if choices.probabilities.shape[0]:
+                choices.probabilities[e] = probs
+            if choices.expected.shape[0]:
+                choices.expected[e] = mu
+        if mode == DECIDE or (mode == REPLAY and arm != logged.arms[e]):
             continue
-        a = logged[e]
-        predicted, _ = _full_event(
-            hashes[e],
-            values[e],
-            rewards[e],
+        a = logged.arms[e]
+        predicted, _ = full_event(
+            rows.hashes[e],
+            rows.values[e],
+            logged.rewards[e],
             means[a],
             covs[a],
-            keys,
-            coords,
-            used,
+            table,
             hp,
             True,
-            idx,
-            val,
-            sx,
+            work,
         )
         if mode == LEARN:
-            arms_out[e] = a
-            propensities_out[e] = predicted
+            choices.arms[e] = a
+            choices.propensities[e] = predicted
 
 
 @nb.njit(nogil=True, cache=True)
-def run_bandit_ops(
-    hashes, values, slots, targets, ops, op_rows, means, covs, keys, coords, used, hp, out
-):
+def run_bandit_ops(rows, slots, schedule, posteriors, hp, out):
     """A runner schedule: each operation's row was served with arm ``slots[row]``; PREDICT
-    gives that arm's expected reward, LEARN updates it with the reward in ``targets``."""
-    idx = np.empty(hashes.shape[1] + 1, np.int64)
-    val = np.empty(hashes.shape[1] + 1)
-    sx = np.empty(covs.shape[1])
-    for k in range(ops.shape[0]):
-        row = op_rows[k]
+    gives that arm's expected reward, LEARN updates it with the reward in the schedule's
+    targets."""
+    means, covs, table = posteriors
+    work = scratch(rows.hashes.shape[1], covs.shape[1])
+    for k in range(schedule.ops.shape[0]):
+        row = schedule.rows[k]
         a = slots[row]
-        out[k], _ = _full_event(
-            hashes[row],
-            values[row],
-            targets[k],
+        learn = schedule.ops[k] != 0
+        out[k], _ = full_event(
+            rows.hashes[row],
+            rows.values[row],
+            schedule.targets[k],
             means[a],
             covs[a],
-            keys,
-            coords,
-            used,
+            table,
             hp,
-            ops[k] != 0,
-            idx,
-            val,
-            sx,
+            learn,
+            work,
         )

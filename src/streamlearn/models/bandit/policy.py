@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from streamlearn.base import ServesRows, Task, register
+from streamlearn.base.records import Rows, Schedule
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.bandit.arms import ArmModels
@@ -21,10 +22,15 @@ from streamlearn.models.bandit.kernel import (
     LEARN,
     REPLAY,
     RULES,
+    ArmPosteriors,
+    Choices,
+    Logged,
+    Policy,
     run_bandit,
     run_bandit_ops,
 )
 from streamlearn.models.bandit.rows import rewards_to_learn, split_arm, with_arm
+from streamlearn.models.bayes.kernel import Coordinates
 from streamlearn.models.linear.base import target_array
 
 DEFAULT_EXPLORE = {"greedy": 0.1, "ucb": 1.0, "thompson": 1.0, "softmax": 0.1}
@@ -182,26 +188,15 @@ class LinearBandit(ArmModels, ServesRows):
         n = len(hashes)
         arms = np.full(n, -1, np.int64)
         none = np.zeros((0, len(self.arm_ids)))
-        run_bandit(
-            hashes,
-            values,
-            slots,
-            targets,
-            self.means,
-            self.covs,
-            self.keys,
-            self.coords,
-            self.used,
-            self._hyper,
-            RULES[self.rule],
-            self.active,
-            self.rng,
-            mode,
+        choices = Choices(
             arms,
             out.propensities,
             none if out.probabilities is None else out.probabilities,
             none if out.expected is None else out.expected,
         )
+        policy = Policy(RULES[self.rule], self.active, self.rng)
+        rows, logged = Rows(hashes, values), Logged(slots, targets)
+        run_bandit(rows, logged, self._posteriors(), self._hyper, policy, mode, choices)
         out.arms = [self.arm_ids[i] if i >= 0 else None for i in arms]
 
     def _run(self, X: Any, logged: Any, rewards: Any, mode: int, details: bool) -> Outcomes:
@@ -314,21 +309,11 @@ class LinearBandit(ArmModels, ServesRows):
         return out
 
     def _ops(self, hashes, values, slots, targets, ops, op_rows, out) -> None:
-        run_bandit_ops(
-            hashes,
-            values,
-            slots,
-            targets,
-            ops,
-            op_rows,
-            self.means,
-            self.covs,
-            self.keys,
-            self.coords,
-            self.used,
-            self._hyper,
-            out,
-        )
+        schedule = Schedule(ops, op_rows, targets)
+        run_bandit_ops(Rows(hashes, values), slots, schedule, self._posteriors(), self._hyper, out)
+
+    def _posteriors(self) -> ArmPosteriors:
+        return ArmPosteriors(self.means, self.covs, Coordinates(self.keys, self.coords, self.used))
 
     def predict_one(self, x: Mapping[str, Any]) -> Hashable:
         return self.decide_one(x).arm

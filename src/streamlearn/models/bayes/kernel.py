@@ -25,6 +25,7 @@ capped at the prior.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -35,9 +36,98 @@ ALPHA, NOISE_VAR, FORGET = 0, 1, 2  # hyper-parameters, in the order the kernels
 EMPTY = -1
 
 
+class Coordinates(NamedTuple):
+    """An open-addressing map from feature hashes to dense coordinates.
+
+    Parameters
+    ----------
+    keys
+        The table's hashes (``EMPTY`` where free); its size is a power of two.
+    coords
+        The coordinate of each key.
+    used
+        ``[coordinates in use, events skipped]``.
+
+    Example
+    -------
+    >>> table = Coordinates.empty(capacity=3)
+    >>> len(table.keys), int(table.used[0])
+    (16, 0)
+    """
+
+    keys: np.ndarray
+    coords: np.ndarray
+    used: np.ndarray
+
+    @classmethod
+    def empty(cls, capacity: int) -> Coordinates:
+        """A map with room for ``capacity`` coordinates, none in use."""
+        size = table_size(capacity)
+        return cls(np.full(size, EMPTY, np.int64), np.zeros(size, np.int64), np.zeros(2, np.int64))
+
+
+class FullPosterior(NamedTuple):
+    """N(mean, cov) over the dense coordinates of ``table`` (the last is the intercept).
+
+    Parameters
+    ----------
+    mean
+        ``(d,)`` posterior mean.
+    cov
+        ``(d, d)`` posterior covariance.
+    table
+        The hashes' coordinates.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> FullPosterior(np.zeros(3), np.eye(3), Coordinates.empty(2)).cov.shape
+    (3, 3)
+    """
+
+    mean: np.ndarray
+    cov: np.ndarray
+    table: Coordinates
+
+
+class DiagonalPosterior(NamedTuple):
+    """N(mean, diag(var)) over ``hash & (size - 1)`` (the last coordinate is the intercept).
+
+    Parameters
+    ----------
+    mean
+        Posterior means.
+    var
+        Posterior variances.
+    last
+        The event each coordinate was last touched at (for lazy forgetting).
+    clock
+        ``[events learned]``.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> last, clock = np.zeros(5, np.int64), np.zeros(1, np.int64)
+    >>> float(DiagonalPosterior(np.zeros(5), np.ones(5), last, clock).var.sum())
+    5.0
+    """
+
+    mean: np.ndarray
+    var: np.ndarray
+    last: np.ndarray
+    clock: np.ndarray
+
+
 @nb.njit(inline="always")
-def _coordinate(keys, coords, used, capacity, h, insert):
+def scratch(width, dims):
+    """Work arrays of :func:`full_event` for rows of ``width`` over ``dims`` coordinates."""
+    return np.empty(width + 1, np.int64), np.empty(width + 1), np.empty(dims)
+
+
+@nb.njit(inline="always")
+def _coordinate(table, capacity, h, insert):
     """The dense coordinate of hash ``h``; -1 when unseen (and not inserted, or full)."""
+    keys, coords, used = table
     mask = keys.shape[0] - 1
     i = h & mask
     while keys[i] != EMPTY:
@@ -67,8 +157,11 @@ def _well_conditioned(cov, sx, active, intercept, denom, prediction):
 
 
 @nb.njit(inline="always")
-def _full_event(hashes, values, target, mean, cov, keys, coords, used, hp, learn, idx, val, sx):
-    """Predictive mean and variance of one event; with ``learn``, the posterior update."""
+def full_event(hashes, values, target, mean, cov, table, hp, learn, work):
+    """Predictive mean and variance of one event; with ``learn``, the posterior update.
+    ``work`` is :func:`scratch`'s."""
+    idx, val, sx = work
+    used = table.used
     intercept = cov.shape[0] - 1
     n = 0
     unseen = 0.0  # variance from features the matrix has no coordinate for (the prior's)
@@ -76,7 +169,7 @@ def _full_event(hashes, values, target, mean, cov, keys, coords, used, hp, learn
         v = values[j]
         if v == 0.0:
             continue
-        c = _coordinate(keys, coords, used, intercept, np.int64(hashes[j]), learn)
+        c = _coordinate(table, intercept, np.int64(hashes[j]), learn)
         if c < 0:
             unseen += v * v / hp[ALPHA]
             continue
@@ -136,9 +229,10 @@ def _full_event(hashes, values, target, mean, cov, keys, coords, used, hp, learn
 
 
 @nb.njit(inline="always")
-def _diagonal_event(hashes, values, target, mean, var, last, clock, hp, learn):
+def _diagonal_event(hashes, values, target, posterior, hp, learn):
     """The same with a diagonal covariance over ``hash & (size - 1)``; the intercept is the
     last coordinate."""
+    mean, var, last, clock = posterior
     mask = var.shape[0] - 2
     intercept = var.shape[0] - 1
     prior = 1.0 / hp[ALPHA]
@@ -178,69 +272,55 @@ def _diagonal_event(hashes, values, target, mean, var, last, clock, hp, learn):
 
 
 @nb.njit(nogil=True, cache=True)
-def run_full(hashes, values, targets, mean, cov, keys, coords, used, hp, learn, out, out_var):
+def run_full(rows, targets, posterior, hp, learn, out, out_var):
     """Events in order: predictive mean into ``out``, variance into ``out_var``, then (with
     ``learn``) the posterior update on ``targets``."""
-    idx = np.empty(hashes.shape[1] + 1, np.int64)
-    val = np.empty(hashes.shape[1] + 1)
-    sx = np.empty(cov.shape[0])
-    for e in range(hashes.shape[0]):
-        out[e], out_var[e] = _full_event(
-            hashes[e],
-            values[e],
-            targets[e] if learn else 0.0,
+    mean, cov, table = posterior
+    work = scratch(rows.hashes.shape[1], cov.shape[0])
+    for e in range(rows.hashes.shape[0]):
+        target = targets[e] if learn else 0.0
+        out[e], out_var[e] = full_event(
+            rows.hashes[e], rows.values[e], target, mean, cov, table, hp, learn, work
+        )
+
+
+@nb.njit(nogil=True, cache=True)
+def run_diagonal(rows, targets, posterior, hp, learn, out, out_var):
+    for e in range(rows.hashes.shape[0]):
+        target = targets[e] if learn else 0.0
+        out[e], out_var[e] = _diagonal_event(
+            rows.hashes[e], rows.values[e], target, posterior, hp, learn
+        )
+
+
+@nb.njit(nogil=True, cache=True)
+def run_full_ops(rows, schedule, posterior, hp, out):
+    """A runner schedule (PREDICT / LEARN / PREDICT_LEARN on rows), in order."""
+    mean, cov, table = posterior
+    work = scratch(rows.hashes.shape[1], cov.shape[0])
+    for k in range(schedule.ops.shape[0]):
+        row = schedule.rows[k]
+        learn = schedule.ops[k] != PREDICT
+        out[k], _ = full_event(
+            rows.hashes[row],
+            rows.values[row],
+            schedule.targets[k],
             mean,
             cov,
-            keys,
-            coords,
-            used,
+            table,
             hp,
             learn,
-            idx,
-            val,
-            sx,
+            work,
         )
 
 
 @nb.njit(nogil=True, cache=True)
-def run_diagonal(hashes, values, targets, mean, var, last, clock, hp, learn, out, out_var):
-    for e in range(hashes.shape[0]):
-        out[e], out_var[e] = _diagonal_event(
-            hashes[e], values[e], targets[e] if learn else 0.0, mean, var, last, clock, hp, learn
-        )
-
-
-@nb.njit(nogil=True, cache=True)
-def run_full_ops(hashes, values, targets, ops, op_rows, mean, cov, keys, coords, used, hp, out):
-    """A runner schedule (PREDICT / LEARN / PREDICT_LEARN on rows), in order."""
-    idx = np.empty(hashes.shape[1] + 1, np.int64)
-    val = np.empty(hashes.shape[1] + 1)
-    sx = np.empty(cov.shape[0])
-    for k in range(ops.shape[0]):
-        row = op_rows[k]
-        out[k], _ = _full_event(
-            hashes[row],
-            values[row],
-            targets[k],
-            mean,
-            cov,
-            keys,
-            coords,
-            used,
-            hp,
-            ops[k] != PREDICT,
-            idx,
-            val,
-            sx,
-        )
-
-
-@nb.njit(nogil=True, cache=True)
-def run_diagonal_ops(hashes, values, targets, ops, op_rows, mean, var, last, clock, hp, out):
-    for k in range(ops.shape[0]):
-        row = op_rows[k]
+def run_diagonal_ops(rows, schedule, posterior, hp, out):
+    for k in range(schedule.ops.shape[0]):
+        row = schedule.rows[k]
+        learn = schedule.ops[k] != PREDICT
         out[k], _ = _diagonal_event(
-            hashes[row], values[row], targets[k], mean, var, last, clock, hp, ops[k] != PREDICT
+            rows.hashes[row], rows.values[row], schedule.targets[k], posterior, hp, learn
         )
 
 

@@ -20,16 +20,18 @@ from streamlearn.base import (
     State,
     register,
 )
+from streamlearn.base.records import Rows, Schedule
 from streamlearn.base.state import restore_arrays
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.bayes.kernel import (
-    EMPTY,
+    Coordinates,
+    DiagonalPosterior,
+    FullPosterior,
     run_diagonal,
     run_diagonal_ops,
     run_full,
     run_full_ops,
-    table_size,
 )
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear.base import regression_target, target_array
@@ -147,9 +149,7 @@ class BayesianLinearRegression(
             dims = self.capacity + 1
             self.mean = np.zeros(dims)
             self.cov = np.eye(dims) / self.alpha
-            self.keys = np.full(table_size(self.capacity), EMPTY, np.int64)
-            self.coords = np.zeros(len(self.keys), np.int64)
-            self.used = np.zeros(2, np.int64)  # coordinates in use, events skipped
+            self.keys, self.coords, self.used = Coordinates.empty(self.capacity)
         else:
             dims = self.features.size + 1
             self.mean = np.zeros(dims)
@@ -201,36 +201,16 @@ class BayesianLinearRegression(
         return int(self.used[0]) if self.covariance == "full" else self.features.size
 
     # ------------------------------------------------------------------ kernels
-    def _call(self, hashes, values, targets, learn, out, out_var) -> None:
+    def _posterior(self) -> FullPosterior | DiagonalPosterior:
         if self.covariance == "full":
-            run_full(
-                hashes,
-                values,
-                targets,
-                self.mean,
-                self.cov,
-                self.keys,
-                self.coords,
-                self.used,
-                self._hyper,
-                learn,
-                out,
-                out_var,
+            return FullPosterior(
+                self.mean, self.cov, Coordinates(self.keys, self.coords, self.used)
             )
-        else:
-            run_diagonal(
-                hashes,
-                values,
-                targets,
-                self.mean,
-                self.cov,
-                self.last,
-                self.clock,
-                self._hyper,
-                learn,
-                out,
-                out_var,
-            )
+        return DiagonalPosterior(self.mean, self.cov, self.last, self.clock)
+
+    def _call(self, hashes, values, targets, learn, out, out_var) -> None:
+        run = run_full if self.covariance == "full" else run_diagonal
+        run(Rows(hashes, values), targets, self._posterior(), self._hyper, learn, out, out_var)
 
     def _one(self, x: Mapping[str, Any], target: float, learn: bool) -> tuple[float, float]:
         event = self._encode(x)
@@ -277,35 +257,9 @@ class BayesianLinearRegression(
         if not np.isfinite(checked).all():
             raise ValueError("a target to learn is missing or not finite")
         ops, op_rows = np.asarray(ops, np.int8), np.asarray(op_rows, np.int64)
-        if self.covariance == "full":
-            run_full_ops(
-                hashes,
-                values,
-                checked,
-                ops,
-                op_rows,
-                self.mean,
-                self.cov,
-                self.keys,
-                self.coords,
-                self.used,
-                self._hyper,
-                out,
-            )
-        else:
-            run_diagonal_ops(
-                hashes,
-                values,
-                checked,
-                ops,
-                op_rows,
-                self.mean,
-                self.cov,
-                self.last,
-                self.clock,
-                self._hyper,
-                out,
-            )
+        run = run_full_ops if self.covariance == "full" else run_diagonal_ops
+        schedule = Schedule(ops, op_rows, checked)
+        run(Rows(hashes, values), schedule, self._posterior(), self._hyper, out)
         return out
 
     # ------------------------------------------------------------------ targets
