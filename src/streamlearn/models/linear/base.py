@@ -10,14 +10,16 @@ import numpy as np
 import pyarrow as pa
 
 from streamlearn.base import ServedByCopies, ServesRows, State
+from streamlearn.base.records import Rows, Schedule
+from streamlearn.features.event_hashing import EncodedEvent
 from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear.kernel import (
+    LinearWeights,
     count_zero_weights,
     effective_weights,
-    packed_kernels,
+    one_event_kernels,
     run_linear,
-    run_linear_one,
     run_linear_ops,
 )
 from streamlearn.models.linear.optimizers import (
@@ -82,7 +84,8 @@ class LinearModel(HashedModel, ServesRows, ServedByCopies):
         self.counters = np.zeros(1, np.int64)
         # Packed events (the common case): one compiled call does the scaling, the crosses,
         # the step and the folding of the numbers.
-        self._predict_packed, self._learn_packed = packed_kernels(self.optimizer.code, self.loss)
+        kernels = one_event_kernels(self.optimizer.code, self.loss)
+        self._run_one, self._predict_packed, self._learn_packed = kernels
 
     # ------------------------------------------------------------------ contract
     def params(self) -> dict[str, Any]:
@@ -150,16 +153,20 @@ class LinearModel(HashedModel, ServesRows, ServedByCopies):
         return {"sparsity": round(float(self.sparsity), 6)}
 
     # ------------------------------------------------------------------ one event
-    def _kernel_state(self) -> tuple:
-        """The model's arrays and settings, in the order the kernels take them."""
-        return (
+    def _weights(self) -> LinearWeights:
+        return LinearWeights(self.table, self.intercept, self.target_stats, self.counters)
+
+    def _one_event(self, event: EncodedEvent, target: float, learn: bool) -> float:
+        return self._run_one(
+            event.hashes,
+            event.values,
+            target,
             self.table,
             self.intercept,
             self.target_stats,
             self.counters,
-            self.optimizer.code,
-            self.loss,
             self._hyper,
+            learn,
         )
 
     def _raw_one(self, x: Mapping[str, Any]) -> float:
@@ -175,7 +182,7 @@ class LinearModel(HashedModel, ServesRows, ServedByCopies):
                 self.target_stats,
                 self._hyper,
             )
-        return run_linear_one(event.hashes, event.values, 0.0, *self._kernel_state(), False)
+        return self._one_event(event, 0.0, learn=False)
 
     def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
         target = self._target_one(y)
@@ -197,11 +204,12 @@ class LinearModel(HashedModel, ServesRows, ServedByCopies):
                 self._hyper,
             )
             return
-        run_linear_one(event.hashes, event.values, target, *self._kernel_state(), True)
+        self._one_event(event, target, learn=True)
         self.features.learn_one(event)
 
     def _run(self, hashes, values, targets, out, learn: bool) -> None:
-        run_linear(hashes, values, targets, *self._kernel_state(), learn, out)
+        rows, code = Rows(hashes, values), self.optimizer.code
+        run_linear(rows, targets, self._weights(), code, self.loss, self._hyper, learn, out)
 
     # ------------------------------------------------------------------ serving
     def run_ops(
@@ -219,15 +227,9 @@ class LinearModel(HashedModel, ServesRows, ServedByCopies):
         checked = np.where(np.asarray(ops) == 0, 0.0, np.asarray(targets, dtype=np.float64))
         if not np.isfinite(checked).all():
             raise ValueError("a target to learn is missing or not finite")
-        run_linear_ops(
-            hashes,
-            values,
-            checked,
-            np.asarray(ops, np.int8),
-            np.asarray(op_rows, np.int64),
-            *self._kernel_state(),
-            out,
-        )
+        schedule = Schedule(np.asarray(ops, np.int8), np.asarray(op_rows, np.int64), checked)
+        rows, code = Rows(hashes, values), self.optimizer.code
+        run_linear_ops(rows, schedule, self._weights(), code, self.loss, self._hyper, out)
         return out
 
     # ------------------------------------------------------------------ targets

@@ -13,6 +13,7 @@ tracking the base rate when that drifts, while per-coordinate rates decay.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -39,6 +40,64 @@ from streamlearn.models.prefetch import prefetch_row
 LOG_LOSS, SQUARED_LOSS = 0, 1
 GRAD_CLIP = 1e6  # bounds one coordinate's step, so that no input can overflow a weight
 MARGIN_CLIP = 35.0  # beyond this the sigmoid is 0 or 1 in float64
+
+
+class LinearWeights(NamedTuple):
+    """What a binary or regression linear learner has learned.
+
+    Parameters
+    ----------
+    table
+        ``(size, 2)`` per hashed coordinate: (weight, sum of squared gradients) for SGD and
+        AdaGrad, (z, sqrt n) for FTRL.
+    intercept
+        ``[intercept]``.
+    target_stats
+        ``[count, mean, M2]`` of the targets (regression's target scaling).
+    counters
+        ``[events learned]``.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> weights = LinearWeights(np.zeros((16, 2)), np.zeros(1), np.zeros(3), np.zeros(1))
+    >>> weights.table.shape
+    (16, 2)
+    """
+
+    table: np.ndarray
+    intercept: np.ndarray
+    target_stats: np.ndarray
+    counters: np.ndarray
+
+
+class SoftmaxWeights(NamedTuple):
+    """What multinomial logistic regression has learned.
+
+    Parameters
+    ----------
+    learned
+        Per class id, whether it has been learned (the others have probability 0).
+    table
+        ``(size, 2)`` as :class:`LinearWeights`'; class k's copy of a feature at
+        ``hash + k * CLASS_STRIDE``.
+    intercepts
+        Per class.
+    counters
+        ``[events learned]``.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> weights = SoftmaxWeights(np.zeros(3, np.uint8), np.zeros((16, 2)), np.zeros(3), np.zeros(1))
+    >>> int(weights.learned.sum())
+    0
+    """
+
+    learned: np.ndarray
+    table: np.ndarray
+    intercepts: np.ndarray
+    counters: np.ndarray
 
 
 @nb.njit(inline="always")
@@ -110,15 +169,15 @@ def _target_scale(stats):
 
 
 @nb.njit(inline="always")
-def _event(
-    hashes, values, target, table, intercept, target_stats, counters, opt, loss, hp, learn, used
-):
+def _event(hashes, values, target, weights, opt, loss, hp, learn, used):
     """Predict one event; with ``learn``, take one step on it. Returns the prediction.
+    ``weights`` holds :class:`LinearWeights`' arrays.
 
     A feature's weight is at ``hash & (table size - 1)``: the table size is a power of two.
     With target scaling (regression), the model learns the target's running z-score, so the
     learning rates need not know the target's units.
     """
+    table, intercept, target_stats, counters = weights
     n_slots = hashes.shape[0]
     mask = table.shape[0] - 1
     c = _constants(hp)
@@ -183,51 +242,37 @@ def _specialized(opt: int, loss: int) -> tuple:
     the per-slot code has no branch on them (twice as fast as one loop for all)."""
 
     @nb.njit(nogil=True, cache=True)
-    def run(hashes, values, targets, table, intercept, target_stats, counters, hp, learn, out):
+    def run(rows, targets, weights, hp, learn, out):
+        hashes, values = rows
         used = np.empty(hashes.shape[1])
         n = hashes.shape[0]
         for t in range(n):
             if t + AHEAD < n:
-                _prefetch(table, hashes[t + AHEAD])
+                _prefetch(weights.table, hashes[t + AHEAD])
             target = targets[t] if learn else 0.0
-            out[t] = _event(
-                hashes[t],
-                values[t],
-                target,
-                table,
-                intercept,
-                target_stats,
-                counters,
-                opt,
-                loss,
-                hp,
-                learn,
-                used,
-            )
+            out[t] = _event(hashes[t], values[t], target, weights, opt, loss, hp, learn, used)
 
     @nb.njit(nogil=True, cache=True)
-    def run_ops(
-        hashes, values, targets, ops, op_rows, table, intercept, target_stats, counters, hp, out
-    ):
+    def run_ops(rows, schedule, weights, hp, out):
+        hashes, values = rows
+        ops, op_rows, targets = schedule
         used = np.empty(hashes.shape[1])
         for k in range(ops.shape[0]):
             row = op_rows[k]
             if k + AHEAD < ops.shape[0]:
-                _prefetch(table, hashes[op_rows[k + AHEAD]])
+                _prefetch(weights.table, hashes[op_rows[k + AHEAD]])
+            learn = ops[k] != PREDICT
             out[k] = _event(
-                hashes[row],
-                values[row],
-                targets[k],
-                table,
-                intercept,
-                target_stats,
-                counters,
-                opt,
-                loss,
-                hp,
-                ops[k] != PREDICT,
-                used,
+                hashes[row], values[row], targets[k], weights, opt, loss, hp, learn, used
             )
+
+    # One-event kernels take plain arrays, not records: every argument, and a record more
+    # (about 0.7 µs), costs the call from Python time.
+    @nb.njit(nogil=True, cache=True)
+    def run_one(hashes, values, target, table, intercept, target_stats, counters, hp, learn):
+        used = np.empty(hashes.shape[0])
+        weights = (table, intercept, target_stats, counters)
+        return _event(hashes, values, target, weights, opt, loss, hp, learn, used)
 
     # Packed events (streamlearn.features.packed): a predict and a learn kernel, each with
     # only the arguments it needs, as every argument costs the call from Python time.
@@ -237,43 +282,19 @@ def _specialized(opt: int, loss: int) -> tuple:
         hashes, values, used = np.empty(n, np.uint32), np.empty(n), np.empty(n)
         unpack(data, plan, stats, hashes, values)
         # counters are not read without learning: the intercept stands in for them
-        return _event(
-            hashes,
-            values,
-            0.0,
-            table,
-            intercept,
-            target_stats,
-            intercept,
-            opt,
-            loss,
-            hp,
-            False,
-            used,
-        )
+        weights = (table, intercept, target_stats, intercept)
+        return _event(hashes, values, 0.0, weights, opt, loss, hp, False, used)
 
     @nb.njit(nogil=True, cache=True)
     def learn_packed(data, plan, stats, target, table, intercept, target_stats, counters, hp):
         n = plan_slots(plan)
         hashes, values, used = np.empty(n, np.uint32), np.empty(n), np.empty(n)
         unpack(data, plan, stats, hashes, values)
-        _event(
-            hashes,
-            values,
-            target,
-            table,
-            intercept,
-            target_stats,
-            counters,
-            opt,
-            loss,
-            hp,
-            True,
-            used,
-        )
+        weights = (table, intercept, target_stats, counters)
+        _event(hashes, values, target, weights, opt, loss, hp, True, used)
         fold_numbers(data, plan, stats)
 
-    return run, run_ops, predict_packed, learn_packed
+    return run, run_ops, run_one, predict_packed, learn_packed
 
 
 _LOOPS = {
@@ -283,70 +304,30 @@ _LOOPS = {
 }
 
 
-def run_linear(
-    hashes, values, targets, table, intercept, target_stats, counters, opt, loss, hp, learn, out
-):
-    """Predict every event (rows of ``hashes``/``values``) into ``out``; with ``learn``,
-    learn each one right after predicting it."""
-    _LOOPS[opt, loss][0](
-        hashes, values, targets, table, intercept, target_stats, counters, hp, learn, out
-    )
+def run_linear(rows, targets, weights, opt, loss, hp, learn, out):
+    """Predict every event (of :class:`~streamlearn.base.records.Rows` ``rows``) into
+    ``out``; with ``learn``, learn each one right after predicting it."""
+    _LOOPS[opt, loss][0](rows, targets, weights, hp, learn, out)
 
 
-def run_linear_ops(
-    hashes,
-    values,
-    targets,
-    ops,
-    op_rows,
-    table,
-    intercept,
-    target_stats,
-    counters,
-    opt,
-    loss,
-    hp,
-    out,
-):
-    """A schedule of operations, in order: ``ops[k]`` (PREDICT, LEARN or PREDICT_LEARN) on
-    row ``op_rows[k]`` of ``hashes``/``values`` with target ``targets[k]``; ``out[k]`` is the
-    prediction made before any learning. Serving and delayed labels interleave this way
-    without leaving compiled code."""
-    _LOOPS[opt, loss][1](
-        hashes, values, targets, ops, op_rows, table, intercept, target_stats, counters, hp, out
-    )
+def run_linear_ops(rows, schedule, weights, opt, loss, hp, out):
+    """A :class:`~streamlearn.base.records.Schedule` of operations, in order: each
+    (PREDICT, LEARN or PREDICT_LEARN) on its row of ``rows`` with its target; ``out[k]`` is
+    the prediction made before any learning. Serving and delayed labels interleave this
+    way without leaving compiled code."""
+    _LOOPS[opt, loss][1](rows, schedule, weights, hp, out)
 
 
-def packed_kernels(opt: int, loss: int) -> tuple:
-    """The one-event kernels on a packed event (:mod:`streamlearn.features.packed`):
-    ``predict(data, plan, scaler statistics, table, intercept, target_stats, hp)`` → the
-    prediction, and ``learn(data, plan, scaler statistics, target, table, intercept,
-    target_stats, counters, hp)``, which learns the event and folds its numbers into the
-    statistics. (None, None) for a loss without them (softmax has kernels of its own)."""
+def one_event_kernels(opt: int, loss: int) -> tuple:
+    """The one-event kernels: ``run(hashes, values, target, table, intercept, target_stats,
+    counters, hp, learn)`` → the prediction, on 1-D arrays; on a packed event
+    (:mod:`streamlearn.features.packed`) ``predict(data, plan, scaler statistics, table,
+    intercept, target_stats, hp)`` → the prediction, and ``learn(data, plan, scaler
+    statistics, target, table, intercept, target_stats, counters, hp)``, which learns the
+    event and folds its numbers into the statistics. Nones for a loss without them (softmax
+    has kernels of its own)."""
     loops = _LOOPS.get((opt, loss))
-    return (None, None) if loops is None else loops[2:]
-
-
-@nb.njit(nogil=True, cache=True)
-def run_linear_one(
-    hashes, values, target, table, intercept, target_stats, counters, opt, loss, hp, learn
-):
-    """The same for one event given as 1-D arrays: fewer arguments, a cheaper call."""
-    used = np.empty(hashes.shape[0])
-    return _event(
-        hashes,
-        values,
-        target,
-        table,
-        intercept,
-        target_stats,
-        counters,
-        opt,
-        loss,
-        hp,
-        learn,
-        used,
-    )
+    return (None, None, None) if loops is None else loops[2:]
 
 
 @nb.njit(nogil=True, cache=True)
@@ -374,13 +355,12 @@ CLASS_STRIDE = 0x9E3779B1  # class k's copy of a feature lives at hash + k * str
 
 
 @nb.njit(inline="always")
-def _softmax_event(
-    hashes, values, target, learned, table, intercepts, counters, opt, hp, learn, used, out
-):
+def _softmax_event(hashes, values, target, weights, opt, hp, learn, used, out):
     """One event of multinomial logistic regression over the classes learned so far
     (``learned[k]``; every other class has probability 0): probabilities into ``out``; with
     ``learn``, one step towards class ``target`` (which may be new: it then had probability
-    0), which is learned from then on."""
+    0), which is learned from then on. ``weights`` holds :class:`SoftmaxWeights`' arrays."""
+    learned, table, intercepts, counters = weights
     n_slots = hashes.shape[0]
     n_classes = learned.shape[0]
     mask = table.shape[0] - 1
@@ -432,60 +412,34 @@ def _softmax_event(
 
 
 @nb.njit(nogil=True, cache=True)
-def run_softmax(hashes, values, targets, learned, table, intercepts, counters, opt, hp, learn, out):
+def run_softmax(rows, targets, weights, opt, hp, learn, out):
     """Rows of ``out`` get each event's class probabilities (over the classes learned
     before it); with ``learn``, each event is learned right after."""
-    used = np.empty((learned.shape[0], hashes.shape[1]))
+    hashes, values = rows
+    used = np.empty((weights.learned.shape[0], hashes.shape[1]))
     for t in range(hashes.shape[0]):
         target = targets[t] if learn else -1
-        _softmax_event(
-            hashes[t],
-            values[t],
-            target,
-            learned,
-            table,
-            intercepts,
-            counters,
-            opt,
-            hp,
-            learn,
-            used,
-            out[t],
-        )
+        _softmax_event(hashes[t], values[t], target, weights, opt, hp, learn, used, out[t])
 
 
 @nb.njit(nogil=True, cache=True)
-def run_softmax_ops(
-    hashes, values, targets, ops, op_rows, learned, table, intercepts, counters, opt, hp, out
-):
+def run_softmax_ops(rows, schedule, weights, opt, hp, out):
     """A schedule of operations, as :func:`run_linear_ops`: ``out[k]`` gets the class
     probabilities of operation ``k``'s row before any learning; a learning operation learns
     class ``targets[k]``."""
-    used = np.empty((learned.shape[0], hashes.shape[1]))
+    hashes, values = rows
+    ops, op_rows, targets = schedule
+    used = np.empty((weights.learned.shape[0], hashes.shape[1]))
     for k in range(ops.shape[0]):
         row = op_rows[k]
-        _softmax_event(
-            hashes[row],
-            values[row],
-            targets[k],
-            learned,
-            table,
-            intercepts,
-            counters,
-            opt,
-            hp,
-            ops[k] != PREDICT,
-            used,
-            out[k],
-        )
+        learn = ops[k] != PREDICT
+        _softmax_event(hashes[row], values[row], targets[k], weights, opt, hp, learn, used, out[k])
 
 
 @nb.njit(nogil=True, cache=True)
-def run_softmax_one(hashes, values, target, learned, table, intercepts, counters, opt, hp, learn):
+def run_softmax_one(hashes, values, target, weights, opt, hp, learn):
     """The same for one event given as 1-D arrays; returns its probabilities."""
-    used = np.empty((learned.shape[0], hashes.shape[0]))
-    out = np.zeros(learned.shape[0])
-    _softmax_event(
-        hashes, values, target, learned, table, intercepts, counters, opt, hp, learn, used, out
-    )
+    used = np.empty((weights.learned.shape[0], hashes.shape[0]))
+    out = np.zeros(weights.learned.shape[0])
+    _softmax_event(hashes, values, target, weights, opt, hp, learn, used, out)
     return out

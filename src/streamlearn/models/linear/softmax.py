@@ -22,9 +22,15 @@ import numpy as np
 
 from streamlearn.base import PREDICT, ClassIndex, MulticlassClassifier, register
 from streamlearn.base.classes import MAX_CLASSES
+from streamlearn.base.records import Rows, Schedule
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.models.linear.base import LinearModel
-from streamlearn.models.linear.kernel import run_softmax, run_softmax_one, run_softmax_ops
+from streamlearn.models.linear.kernel import (
+    SoftmaxWeights,
+    run_softmax,
+    run_softmax_one,
+    run_softmax_ops,
+)
 from streamlearn.models.linear.optimizers import FTRL
 
 
@@ -114,14 +120,15 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
         self._grow(len(self.index))
         return self.learned[: len(self.index)]
 
-    def _softmax_state(self, learned: np.ndarray) -> tuple:
-        """The arrays and settings the softmax kernels take, in their order."""
-        return learned, self.table, self.intercept, self.counters, self.optimizer.code, self._hyper
+    def _weights(self, learned: np.ndarray) -> SoftmaxWeights:
+        return SoftmaxWeights(learned, self.table, self.intercept, self.counters)
 
     def _call_one(self, x: Mapping[str, Any], target: int, learn: bool):
         event = self._encode(x)
-        state = self._softmax_state(self._learned_now())
-        return run_softmax_one(event.hashes, event.values, target, *state, learn)
+        weights, code = self._weights(self._learned_now()), self.optimizer.code
+        return run_softmax_one(
+            event.hashes, event.values, target, weights, code, self._hyper, learn
+        )
 
     def predict_proba_one(self, x: Mapping[str, Any]) -> dict[Any, float]:
         proba = self._call_one(x, -1, learn=False)
@@ -147,8 +154,10 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
         learned = self._learned_now()
         out = np.zeros((n, len(learned)))
         for start, stop, hashes, values in self._encoded_chunks(columns, n, learn):
-            state = self._softmax_state(learned)
-            run_softmax(hashes, values, targets[start:stop], *state, learn, out[start:stop])
+            rows, weights, code = Rows(hashes, values), self._weights(learned), self.optimizer.code
+            run_softmax(
+                rows, targets[start:stop], weights, code, self._hyper, learn, out[start:stop]
+            )
         return out
 
     def predict_proba_many(self, X: Any) -> np.ndarray:
@@ -170,9 +179,9 @@ class SoftmaxRegression(LinearModel, MulticlassClassifier):
         if not (np.isfinite(taught).all() and ((taught >= 0) & (taught < len(learned))).all()):
             raise ValueError("a target to learn is not a class id of this model")
         out = np.zeros((len(ops), len(learned)))
-        rows = np.asarray(op_rows, np.int64)
-        state = self._softmax_state(learned)
-        run_softmax_ops(hashes, values, codes.astype(np.int64), ops, rows, *state, out)
+        schedule = Schedule(ops, np.asarray(op_rows, np.int64), codes.astype(np.int64))
+        rows, weights, code = Rows(hashes, values), self._weights(learned), self.optimizer.code
+        run_softmax_ops(rows, schedule, weights, code, self._hyper, out)
         self._cached = None
         return out
 
