@@ -12,6 +12,7 @@ state is checkpointed), so replays are exact.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -20,6 +21,83 @@ from streamlearn.models.bandit.kernel import _normal, _uniform
 
 LR_BIAS, LR_LATENT, L2_BIAS, L2_LATENT, CLIP = 0, 1, 2, 3, 4
 MAX_ERROR = 1e6  # bounds one step, so that no rating can overflow a factor
+
+
+class Pairs(NamedTuple):
+    """(user, item) interactions as indices.
+
+    Parameters
+    ----------
+    users
+        Each interaction's user index.
+    items
+        Its item index.
+    fresh
+        Whether its user or item is new at it (the model had not met it when it predicted).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> pairs = Pairs(np.array([0, 1]), np.array([2, 2]), np.array([True, False]))
+    >>> pairs.items.tolist()
+    [2, 2]
+    """
+
+    users: np.ndarray
+    items: np.ndarray
+    fresh: np.ndarray
+
+
+class Factors(NamedTuple):
+    """What matrix factorization learns.
+
+    Parameters
+    ----------
+    user_bias
+        Per user.
+    item_bias
+        Per item.
+    users
+        ``(users, factors)`` latent factors.
+    items
+        ``(items, factors)`` latent factors.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> factors = Factors(np.zeros(2), np.zeros(3), np.ones((2, 4)), np.ones((3, 4)))
+    >>> float(_dot(factors.users[0], factors.items[1]))
+    4.0
+    """
+
+    user_bias: np.ndarray
+    item_bias: np.ndarray
+    users: np.ndarray
+    items: np.ndarray
+
+
+class Negatives(NamedTuple):
+    """How BPR samples the items a user is ranked against.
+
+    Parameters
+    ----------
+    seen
+        The open-addressing set of the (user·2³² + item) pairs seen.
+    rng
+        The SplitMix64 state.
+    count
+        Negatives per positive interaction.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> Negatives(np.full(8, EMPTY, np.int64), np.array([1], np.uint64), 2).count
+    2
+    """
+
+    seen: np.ndarray
+    rng: np.ndarray
+    count: int
 
 
 @nb.njit(inline="always")
@@ -31,16 +109,18 @@ def _dot(p, q):
 
 
 @nb.njit(inline="always")
-def _rating(u, i, user_bias, item_bias, users, items, stats, fresh):
+def _rating(u, i, factors, stats, fresh):
     """The predicted rating; a ``fresh`` pair (its user or item new at this event) gets no
     factor term, as an unknown one would: the model had not met it when it predicted."""
+    user_bias, item_bias, users, items = factors
     known = stats[1] + user_bias[u] + item_bias[i]
     return known if fresh else known + _dot(users[u], items[i])
 
 
 @nb.njit(inline="always")
-def _learn_rating(u, i, rating, user_bias, item_bias, users, items, stats, hp, fresh):
-    predicted = _rating(u, i, user_bias, item_bias, users, items, stats, fresh)
+def _learn_rating(u, i, rating, factors, stats, hp, fresh):
+    user_bias, item_bias, users, items = factors
+    predicted = _rating(u, i, factors, stats, fresh)
     error = min(max(rating - predicted, -MAX_ERROR), MAX_ERROR)
     user_bias[u] += hp[LR_BIAS] * (error - hp[L2_BIAS] * user_bias[u])
     item_bias[i] += hp[LR_BIAS] * (error - hp[L2_BIAS] * item_bias[i])
@@ -54,29 +134,16 @@ def _learn_rating(u, i, rating, user_bias, item_bias, users, items, stats, hp, f
 
 
 @nb.njit(nogil=True, cache=True)
-def run_ratings(
-    u_idx, i_idx, fresh, ratings, user_bias, item_bias, users, items, stats, hp, learn, out
-):
+def run_ratings(pairs, ratings, factors, stats, hp, learn, out):
     """Interactions in order: the predicted rating into ``out``, then (with ``learn``) the
     SGD step."""
-    for e in range(u_idx.shape[0]):
+    users, items, fresh = pairs
+    for e in range(users.shape[0]):
+        u, i = users[e], items[e]
         if learn:
-            out[e] = _learn_rating(
-                u_idx[e],
-                i_idx[e],
-                ratings[e],
-                user_bias,
-                item_bias,
-                users,
-                items,
-                stats,
-                hp,
-                fresh[e],
-            )
+            out[e] = _learn_rating(u, i, ratings[e], factors, stats, hp, fresh[e])
         else:
-            out[e] = _rating(
-                u_idx[e], i_idx[e], user_bias, item_bias, users, items, stats, fresh[e]
-            )
+            out[e] = _rating(u, i, factors, stats, fresh[e])
 
 
 @nb.njit(inline="always")
@@ -88,8 +155,9 @@ def _sigmoid(x):
 
 
 @nb.njit(inline="always")
-def _learn_pair(u, i, j, item_bias, users, items, hp):
+def _learn_pair(u, i, j, factors, hp):
     """One BPR step for (u prefers i over j); returns σ(x_ui - x_uj) before it."""
+    _, item_bias, users, items = factors
     x = item_bias[i] - item_bias[j]
     for f in range(users.shape[1]):
         x += users[u, f] * (items[i, f] - items[j, f])
@@ -131,42 +199,41 @@ def seen_insert(table, keys):
 
 
 @nb.njit(nogil=True, cache=True)
-def run_bpr(
-    u_idx, i_idx, fresh, positive, n_items, seen, item_bias, users, items, hp, rng, negatives, out
-):
+def run_bpr(pairs, positive, n_items, factors, hp, negatives, out):
     """Interactions in order: ``out`` gets the score b_i + p_u·q_i before learning; for a
-    ``positive`` one, the pair joins the ``seen`` set and ``negatives`` BPR steps are taken
-    against items drawn uniformly among the ``n_items[e]`` known then that ``u`` has not
-    seen (the set must have room for the batch: the caller grows it)."""
-    for e in range(u_idx.shape[0]):
-        u, i = u_idx[e], i_idx[e]
-        out[e] = item_bias[i] if fresh[e] else item_bias[i] + _dot(users[u], items[i])
+    ``positive`` one, the pair joins the ``seen`` set and ``negatives.count`` BPR steps are
+    taken against items drawn uniformly among the ``n_items[e]`` known then that ``u`` has
+    not seen (the set must have room for the batch: the caller grows it)."""
+    users, items, fresh = pairs
+    seen, rng, count = negatives
+    for e in range(users.shape[0]):
+        u, i = users[e], items[e]
+        bias = factors.item_bias[i]
+        out[e] = bias if fresh[e] else bias + _dot(factors.users[u], factors.items[i])
         if not positive[e]:
             continue
         k = _slot(seen, np.int64(u) * 4294967296 + i)
         seen[k] = np.int64(u) * 4294967296 + i
-        for _ in range(negatives):
+        for _ in range(count):
             for _attempt in range(20):  # rejection sampling of an unseen item
                 j = int(_uniform(rng) * n_items[e])
                 if seen[_slot(seen, np.int64(u) * 4294967296 + j)] == EMPTY:
-                    _learn_pair(u, i, j, item_bias, users, items, hp)
+                    _learn_pair(u, i, j, factors, hp)
                     break
 
 
 @nb.njit(nogil=True, cache=True)
-def run_ratings_ops(
-    u_idx, i_idx, fresh, ratings, ops, op_rows, user_bias, item_bias, users, items, stats, hp, out
-):
+def run_ratings_ops(pairs, schedule, factors, stats, hp, out):
     """A runner schedule: PREDICT / LEARN / PREDICT_LEARN on (user, item) rows, in order."""
+    users, items, fresh = pairs
+    ops, op_rows, ratings = schedule
     for k in range(ops.shape[0]):
         row = op_rows[k]
-        u, i, new = u_idx[row], i_idx[row], fresh[row]
+        u, i, new = users[row], items[row], fresh[row]
         if ops[k] == 0:
-            out[k] = _rating(u, i, user_bias, item_bias, users, items, stats, new)
+            out[k] = _rating(u, i, factors, stats, new)
         else:
-            out[k] = _learn_rating(
-                u, i, ratings[k], user_bias, item_bias, users, items, stats, hp, new
-            )
+            out[k] = _learn_rating(u, i, ratings[k], factors, stats, hp, new)
 
 
 @nb.njit(nogil=True, cache=True)

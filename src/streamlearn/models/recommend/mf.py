@@ -12,11 +12,15 @@ from typing import Any, Self
 import numpy as np
 
 from streamlearn.base import Learner, Regressor, ServesRows, State, Task, register
+from streamlearn.base.records import Schedule
 from streamlearn.base.state import restore_arrays
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.models.linear.base import regression_target, target_array
 from streamlearn.models.recommend.kernel import (
     EMPTY,
+    Factors,
+    Negatives,
+    Pairs,
     init_rows,
     run_bpr,
     run_ratings,
@@ -202,6 +206,9 @@ class Factorization(Learner):
         hashes = np.tile(np.array([USER_SLOT, ITEM_SLOT, FRESH_SLOT], np.uint32), (len(u), 1))
         return hashes, np.column_stack([u + 1.0, i + 1.0, fresh.astype(np.float64)])
 
+    def _factors(self) -> Factors:
+        return Factors(self.user_bias, self.item_bias, self.users, self.items)
+
     def _arrays(self) -> dict[str, np.ndarray]:
         return {
             "users": self.users,
@@ -285,38 +292,13 @@ class BiasedMF(Factorization, Regressor, ServesRows):
         out = np.empty(len(u))
         stats = self.stats
         if learn:
-            run_ratings(
-                u,
-                i,
-                fresh,
-                targets,
-                self.user_bias,
-                self.item_bias,
-                self.users,
-                self.items,
-                stats,
-                self._hyper,
-                True,
-                out,
-            )
+            run_ratings(Pairs(u, i, fresh), targets, self._factors(), stats, self._hyper, True, out)
             self._remember(u, i)
         else:
             both = (u >= 0) & (i >= 0)
             known = np.empty(int(both.sum()))
-            run_ratings(
-                u[both],
-                i[both],
-                fresh[both],
-                targets[both],
-                self.user_bias,
-                self.item_bias,
-                self.users,
-                self.items,
-                stats,
-                self._hyper,
-                False,
-                known,
-            )
+            pairs = Pairs(u[both], i[both], fresh[both])
+            run_ratings(pairs, targets[both], self._factors(), stats, self._hyper, False, known)
             out[both] = known
             # An unknown user or item: the global mean and the known biases only.
             partial = np.full(int((~both).sum()), stats[1])
@@ -344,21 +326,8 @@ class BiasedMF(Factorization, Regressor, ServesRows):
             raise ValueError("a rating to learn is missing or not finite")
         out = np.empty(len(ops))
         ops, op_rows = np.asarray(ops, np.int8), np.asarray(op_rows, np.int64)
-        run_ratings_ops(
-            u,
-            i,
-            fresh,
-            checked,
-            ops,
-            op_rows,
-            self.user_bias,
-            self.item_bias,
-            self.users,
-            self.items,
-            self.stats,
-            self._hyper,
-            out,
-        )
+        schedule = Schedule(ops, op_rows, checked)
+        run_ratings_ops(Pairs(u, i, fresh), schedule, self._factors(), self.stats, self._hyper, out)
         learned = op_rows[ops != 0]
         self._remember(u[learned], i[learned])
         return out
@@ -420,21 +389,10 @@ class BPRMF(Factorization, ServesRows):
             both = (u >= 0) & (i >= 0)
             n = int(both.sum())
             known = np.empty(n)
-            run_bpr(
-                u[both],
-                i[both],
-                fresh[both],
-                np.zeros(n, np.bool_),
-                np.zeros(n, np.int64),
-                self.seen,
-                self.item_bias,
-                self.users,
-                self.items,
-                self._hyper,
-                self.rng,
-                0,
-                known,
-            )
+            pairs = Pairs(u[both], i[both], fresh[both])
+            none = np.zeros(n, np.bool_), np.zeros(n, np.int64)
+            sampling = Negatives(self.seen, self.rng, 0)
+            run_bpr(pairs, *none, self._factors(), self._hyper, sampling, known)
             out[both] = known
             item_only = (i >= 0) & ~both  # an unknown user: the item's bias
             out[item_only] = self.item_bias[i[item_only]]
@@ -449,21 +407,8 @@ class BPRMF(Factorization, ServesRows):
         positive = strengths > 0
         self._reserve(int(positive.sum()))
         out = np.empty(len(u))
-        run_bpr(
-            u,
-            i,
-            fresh,
-            positive,
-            n_items,
-            self.seen,
-            self.item_bias,
-            self.users,
-            self.items,
-            self._hyper,
-            self.rng,
-            self.negatives,
-            out,
-        )
+        sampling = Negatives(self.seen, self.rng, self.negatives)
+        run_bpr(Pairs(u, i, fresh), positive, n_items, self._factors(), self._hyper, sampling, out)
         self.n_seen[0] = int((self.seen != EMPTY).sum())
         self._note_seen(u[positive], i[positive])
         return out
