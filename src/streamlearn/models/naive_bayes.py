@@ -24,7 +24,13 @@ from streamlearn.base import register
 from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.tree.base import ClassSplits, Growth, OneTree, TreeClassifier, positive
-from streamlearn.models.tree.kernel import ALPHA, BERNOULLI, LEAF_MODE, MULTINOMIAL, run_tree_ops
+from streamlearn.models.tree.kernel import (
+    ALPHA,
+    BERNOULLI,
+    LEAF_MODE,
+    MULTINOMIAL,
+    run_tree_ops,
+)
 
 _NEVER = 1e300  # a grace period no leaf reaches: it never tries to split
 
@@ -56,21 +62,11 @@ class _NaiveBayes(OneTree, TreeClassifier):
             "features": self.features.params(),
         }
 
-    def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
+    def _kernel(self, rows, schedule, start, out) -> int:
+        tree, roots, leaf_counts = self.tree.parts, self.tree.roots, self.leaf_counts
+        sizes = self._sizes()
         return run_tree_ops(
-            ids,
-            values,
-            ops,
-            op_rows,
-            targets,
-            start,
-            self.tree.parts,
-            self.tree.roots,
-            self.leaf_counts,
-            len(self.index),
-            len(self.feature_ids),
-            self.settings,
-            out,
+            rows, schedule, start, tree, roots, leaf_counts, sizes, self.settings, out
         )
 
 

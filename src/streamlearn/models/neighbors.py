@@ -16,7 +16,7 @@ small sorted buffer. Numbers are standardized online by default, as a distance n
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba as nb
 import numpy as np
@@ -29,6 +29,34 @@ from streamlearn.models.tree.base import positive
 from streamlearn.models.tree.store import capacity, grown
 
 POSITION, FILLED, LEARNED = range(3)
+
+
+class Window(NamedTuple):
+    """The events a neighbours learner remembers.
+
+    Parameters
+    ----------
+    rows
+        ``(window_size, features)`` the dense rows learned, oldest overwritten first.
+    labels
+        Their labels (class ids or targets).
+    present
+        Per feature, whether a row learned had it.
+    cursor
+        ``[next position, rows filled, rows learned]``.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> window = Window(np.zeros((4, 2)), np.zeros(4), np.zeros(2, np.bool_), np.zeros(3, np.int64))
+    >>> window.rows.shape
+    (4, 2)
+    """
+
+    rows: np.ndarray
+    labels: np.ndarray
+    present: np.ndarray
+    cursor: np.ndarray
 
 
 @nb.njit(cache=True)
@@ -55,26 +83,15 @@ def _nearest(window, filled, dense, extra, k, distances, found):
 
 
 @nb.njit(cache=True)
-def run_knn_ops(
-    ids,
-    values,
-    ops,
-    op_rows,
-    targets,
-    start,
-    window,
-    labels,
-    present,
-    state,
-    k,
-    classify,
-    out,
-):
+def run_knn_ops(rows, schedule, start, memory, k, classify, out):
     """A schedule over the window: predict rows (``out``: class shares weighted by inverse
     distance, or the neighbours' mean), learn them (into the window, the oldest out), or
     both in that order. ``present[f]``: whether a row with feature f was learned (a
     feature none was learned with is 0 in every row: it adds its square to every
-    distance, whether or not it is numbered yet)."""
+    distance, whether or not it is numbered yet). ``memory`` is :class:`Window`'s arrays."""
+    ids, values = rows
+    ops, op_rows, targets = schedule
+    window, labels, present, state = memory
     n_features = window.shape[1]
     dense = np.zeros(n_features)
     distances = np.zeros(k)
@@ -162,22 +179,9 @@ class _Neighbours(RowModel):
             self.window = grown(self.window, (self.window_size, width))
             self.present = grown(self.present, (width,))
 
-    def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
-        return run_knn_ops(
-            ids,
-            values,
-            ops,
-            op_rows,
-            targets,
-            start,
-            self.window,
-            self.labels,
-            self.present,
-            self.cursor,
-            self.n_neighbors,
-            self.classify,
-            out,
-        )
+    def _kernel(self, rows, schedule, start, out) -> int:
+        memory = Window(self.window, self.labels, self.present, self.cursor)
+        return run_knn_ops(rows, schedule, start, memory, self.n_neighbors, self.classify, out)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         f = len(self.feature_ids)

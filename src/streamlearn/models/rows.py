@@ -20,10 +20,12 @@ from streamlearn.base import (
     ServesRows,
     State,
 )
+from streamlearn.base.records import Schedule
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear.base import regression_target, target_array
+from streamlearn.models.tree.kernel import Sizes, SparseRows
 from streamlearn.models.tree.store import FeatureIds
 
 
@@ -80,7 +82,7 @@ class RowModel(HashedModel, ServesRows, ServedByCopies):
         """Numbers an operation gives (a probability per class, or one value)."""
         raise NotImplementedError
 
-    def _kernel(self, ids, values, ops, op_rows, targets, start: int, out) -> int:
+    def _kernel(self, rows: SparseRows, schedule: Schedule, start: int, out) -> int:
         """Run operations from ``start``; returns where it stopped (before an operation
         that needs more room: :meth:`_make_room` then makes it)."""
         raise NotImplementedError
@@ -126,9 +128,10 @@ class RowModel(HashedModel, ServesRows, ServedByCopies):
         ids = self.feature_ids.lookup(hashes)
         self._fit()
         out = np.zeros((len(ops), self._out_width()))
+        rows, schedule = SparseRows(ids, values), Schedule(ops, op_rows, targets)
         done = 0
         while done < len(ops):
-            done = self._kernel(ids, values, ops, op_rows, targets, done, out)
+            done = self._kernel(rows, schedule, done, out)
             if done < len(ops):
                 self._make_room()
         self._cached = None
@@ -201,6 +204,10 @@ class ClassRows(RowModel, MulticlassClassifier):
 
     def _out_width(self) -> int:
         return len(self.index)
+
+    def _sizes(self) -> Sizes:
+        """The classes and features numbered so far, as the kernels take them."""
+        return Sizes(len(self.index), len(self.feature_ids))
 
     def _meta(self) -> dict[str, Any]:
         return {"classes": self.classes}

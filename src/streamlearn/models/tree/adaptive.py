@@ -27,6 +27,8 @@ from streamlearn.models.tree.adaptive_kernel import (
     PRUNED,
     STARTED,
     SWITCHED,
+    AdaptiveParts,
+    AdaptiveRules,
     compact_adaptive,
     run_adaptive_ops,
 )
@@ -144,26 +146,12 @@ class HoeffdingAdaptiveTreeClassifier(OneTree, TreeClassifier):
         """The per-node adaptive arrays, as the kernel takes them."""
         return tuple(getattr(self, name) for name in _ADAPTIVE)
 
-    def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
+    def _kernel(self, rows, schedule, start, out) -> int:
+        parts = AdaptiveParts(self.adaptive, self.tree.roots, self.leaf_counts, self.signals)
+        n_classes, n_features = self._sizes()
+        rules = AdaptiveRules(n_classes, n_features, self.settings, self.hat, self.detector_params)
         return run_adaptive_ops(
-            ids,
-            values,
-            ops,
-            op_rows,
-            targets,
-            start,
-            self.tree.parts,
-            self.adaptive,
-            self.tree.roots,
-            self.leaf_counts,
-            self.signals,
-            len(self.index),
-            len(self.feature_ids),
-            self.settings,
-            self.hat,
-            self.detector_params,
-            self.room,
-            out,
+            rows, schedule, start, self.tree.parts, parts, rules, self.room, out
         )
 
     def _limits(self) -> tuple[int, int, int]:

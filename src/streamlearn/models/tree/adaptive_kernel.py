@@ -21,6 +21,7 @@ in and pruned.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -52,6 +53,65 @@ STARTED, SWITCHED, PRUNED = range(3)
 AS_ALTERNATE = 2  # a stack entry's side: the node is its owner's alternate
 
 
+class AdaptiveParts(NamedTuple):
+    """What a Hoeffding Adaptive Tree keeps beside its node pool.
+
+    Parameters
+    ----------
+    adaptive
+        Per node: its alternate, running errors, detector state and buffers.
+    roots
+        ``[root]``.
+    leaf_counts
+        ``[leaves of the tree and its alternates]``.
+    signals
+        Alternates started, switched in and pruned.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> parts = AdaptiveParts((), np.zeros(1, np.int64), np.ones(1, np.int64), np.zeros(3))
+    >>> int(parts.leaf_counts[0])
+    1
+    """
+
+    adaptive: tuple
+    roots: np.ndarray
+    leaf_counts: np.ndarray
+    signals: np.ndarray
+
+
+class AdaptiveRules(NamedTuple):
+    """How a Hoeffding Adaptive Tree grows and switches.
+
+    Parameters
+    ----------
+    n_classes
+        Classes numbered so far.
+    n_features
+        Features numbered so far.
+    settings
+        The tree kernels' settings.
+    hat
+        Bootstrap, window and significance (``BOOTSTRAP``, ...).
+    detectors
+        The branch detectors' parameters and their buffer length.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> rules = AdaptiveRules(2, 8, np.zeros(9), np.array([0.0, 300.0, 0.05]), np.zeros(4))
+    >>> float(rules.hat[SIGNIFICANCE])
+    0.05
+    """
+
+    n_classes: int
+    n_features: int
+    settings: np.ndarray
+    hat: np.ndarray
+    detectors: np.ndarray
+
+
 @nb.njit(inline="always")
 def _child_side(nodes, thresholds, ids, values, node):
     feature = nodes[node, FEATURE]
@@ -80,16 +140,14 @@ def _fresh(adaptive, node):
 def _leaf_prediction(tree, node, dense, n_classes, settings, work):
     """A leaf's class probabilities into ``work[3]`` (majority) or ``work[4]`` (naive
     Bayes); returns which row (-1: the leaf has learned nothing)."""
-    nodes, _thresholds, counts, seen, leaves, observers = tree[:6]
+    nodes, counts = tree[0], tree[2]
     slot = nodes[node, SLOT]
     total = 0.0
     for k in range(n_classes):
         total += counts[slot, k]
     if total <= 0.0:
         return -1
-    majority = leaf_scores(
-        counts, seen, leaves, observers, slot, dense, n_classes, settings, 0.0, work[3], work[4]
-    )
+    majority = leaf_scores(tree, slot, dense, n_classes, settings, 0.0, (work[3], work[4]))
     return 3 if majority else 4
 
 
@@ -139,13 +197,14 @@ def _best(row, n_classes):
 
 
 @nb.njit(cache=True)
-def predict_adaptive(
-    tree, adaptive, root, ids, values, dense, n_classes, settings, work, stack, memo, at, out
-):
-    """Class probabilities of a row into ``out``: the leaves it reaches in the tree and in
-    every alternate on its way, each weighted by the inverse square of its running error
-    (as River's, a leaf without errors counts once). With ``at`` >= 0 (the row is learned
-    next), each leaf's prediction is kept in ``memo`` for its learning."""
+def predict_adaptive(tree, adaptive, root, row, n_classes, settings, scratch, at, out):
+    """Class probabilities of a ``row`` (ids, values, dense) into ``out``: the leaves it
+    reaches in the tree and in every alternate on its way, each weighted by the inverse
+    square of its running error (as River's, a leaf without errors counts once). With
+    ``at`` >= 0 (the row is learned next), each leaf's prediction is kept in the memo of
+    ``scratch`` (work, stack, memo) for its learning."""
+    ids, values, dense = row
+    work, stack, memo = scratch
     nodes, thresholds = tree[0], tree[1]
     alternates, errors = adaptive[0], adaptive[1]
     out[:n_classes] = 0.0
@@ -320,34 +379,20 @@ def _start_alternate(tree, adaptive, node, leaf_counts, signals, settings, paths
 
 
 @nb.njit(cache=True)
-def learn_adaptive(
-    tree,
-    adaptive,
-    roots,
-    leaf_counts,
-    signals,
-    ids,
-    values,
-    dense,
-    k,
-    n_classes,
-    n_features,
-    settings,
-    hat,
-    detector_params,
-    work,
-    signal_out,
-    stack,
-    paths,
-    memo,
-    at,
-):
+def learn_adaptive(tree, hat_tree, x, k, rules, scratch, at):
     """Learn a row of class k: every node on its way (the tree's and the alternates') judges
     its prediction, branches start, switch in or prune alternates, leaves learn with a
     bootstrap weight and split (the tree's while all leaves are under ``max_leaves``, an
     alternate's under twice that). Every branch on a path judges the prediction of the
     same leaf, made before anything on the path learns. ``stack`` and ``paths``: scratch of
-    a row per node; ``memo`` holds the leaves' predictions of operation ``at``, if any."""
+    a row per node; ``memo`` holds the leaves' predictions of operation ``at``, if any.
+    ``hat_tree`` is :class:`AdaptiveParts`' arrays, ``x`` (ids, values, dense), ``rules``
+    :class:`AdaptiveRules`', ``scratch`` (work, signal_out, stack, paths, memo)."""
+    adaptive, roots, leaf_counts, signals = hat_tree
+    ids, values, dense = x
+    n_classes, n_features, settings, hat, detector_params = rules
+    work, signal_out, stack, paths, memo = scratch
+    leaf_rules = (n_classes, n_features, settings, 0.0)
     nodes, thresholds, rng = tree[0], tree[1], tree[8]
     alternates = adaptive[0]
     top = _push(stack, 0, roots[0], -1, 0, -1, 0, -1, 0)
@@ -358,26 +403,11 @@ def learn_adaptive(
             continue
         if nodes[node, FEATURE] < 0:
             weight = _bootstrap(hat, rng)
-            row = _recall(tree, node, dense, n_classes, settings, work, memo, at)
-            wrong = _wrong(work, row, n_classes, k) if wrong < 0 else wrong
+            scored = _recall(tree, node, dense, n_classes, settings, work, memo, at)
+            wrong = _wrong(work, scored, n_classes, k) if wrong < 0 else wrong
             _watch(adaptive, node, float(wrong), detector_params, signal_out)
             count = leaf_counts[0] - settings[MAX_LEAVES] * within  # what the cap is of
-            if learn_leaf(
-                tree,
-                node,
-                count,
-                ids,
-                values,
-                dense,
-                k,
-                weight,
-                n_classes,
-                n_features,
-                settings,
-                0.0,
-                work,
-                row >= 0,
-            ):
+            if learn_leaf(tree, node, count, x, (k, weight), leaf_rules, work, scored >= 0):
                 leaf_counts[0] += 1
                 _fresh(adaptive, node)
                 _fresh(adaptive, nodes[node, LEFT])
@@ -391,8 +421,8 @@ def learn_adaptive(
             continue
         if wrong < 0:
             leaf = find_leaf(nodes, thresholds, ids, values, node)
-            row = _recall(tree, leaf, dense, n_classes, settings, work, memo, at)
-            wrong = _wrong(work, row, n_classes, k)
+            scored = _recall(tree, leaf, dense, n_classes, settings, work, memo, at)
+            wrong = _wrong(work, scored, n_classes, k)
         if _watch(adaptive, node, float(wrong), detector_params, signal_out):
             _start_alternate(tree, adaptive, node, leaf_counts, signals, settings, paths)
         elif alternates[node] >= 0:
@@ -419,30 +449,16 @@ def learn_adaptive(
 
 
 @nb.njit(cache=True)
-def run_adaptive_ops(
-    ids,
-    values,
-    ops,
-    op_rows,
-    targets,
-    start,
-    tree,
-    adaptive,
-    roots,
-    leaf_counts,
-    signals,
-    n_classes,
-    n_features,
-    settings,
-    hat,
-    detector_params,
-    room,
-    out,
-):
+def run_adaptive_ops(rows, schedule, start, tree, hat_tree, rules, room, out):
     """A schedule over a Hoeffding Adaptive Tree (``roots[0]``): predict rows (``out``),
     learn them, or both in that order, from operation ``start``. Returns where it stopped:
     at the end, or before a row whose learning could need more nodes or leaf slots than
-    are free (``room[0]``: the splits to make room for)."""
+    are free (``room[0]``: the splits to make room for). ``hat_tree`` and ``rules`` are
+    :class:`AdaptiveParts` and :class:`AdaptiveRules`."""
+    ids, values = rows
+    ops, op_rows, targets = schedule
+    adaptive, roots = hat_tree.adaptive, hat_tree.roots
+    n_classes, n_features, settings, _hat, detector_params = rules
     nodes, thresholds, counters = tree[0], tree[1], tree[7]
     alternates = adaptive[0]
     work = tree_work(n_classes)
@@ -464,45 +480,14 @@ def run_adaptive_ops(
                 room[0] = need
                 return i
         scatter(ids[row], values[row], dense, True)
+        x = (ids[row], values[row], dense)
         if op != 1:
-            predict_adaptive(
-                tree,
-                adaptive,
-                roots[0],
-                ids[row],
-                values[row],
-                dense,
-                n_classes,
-                settings,
-                work,
-                paths,
-                memo,
-                i if op == 2 else -1,
-                out[i],
-            )
+            at = i if op == 2 else -1
+            scratch = (work, paths, memo)
+            predict_adaptive(tree, adaptive, roots[0], x, n_classes, settings, scratch, at, out[i])
         if op != 0:
-            learn_adaptive(
-                tree,
-                adaptive,
-                roots,
-                leaf_counts,
-                signals,
-                ids[row],
-                values[row],
-                dense,
-                int(targets[i]),
-                n_classes,
-                n_features,
-                settings,
-                hat,
-                detector_params,
-                work,
-                signal_out,
-                stack,
-                paths,
-                memo,
-                i,
-            )
+            scratch = (work, signal_out, stack, paths, memo)
+            learn_adaptive(tree, hat_tree, x, int(targets[i]), rules, scratch, i)
             counters[N_LEARNED] += 1
         scatter(ids[row], values[row], dense, False)
     return len(ops)

@@ -25,6 +25,7 @@ from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.rows import ClassRows, ValueRows
 from streamlearn.models.tree.base import positive
+from streamlearn.models.tree.kernel import Sizes
 from streamlearn.models.tree.mondrian import (
     FEATURE,
     LEFT,
@@ -162,20 +163,9 @@ class MondrianForest:
             array = getattr(self, name)
             setattr(self, name, grown(array, (size, array.shape[1])))
 
-    def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
-        return run_mondrian_ops(
-            ids,
-            values,
-            ops,
-            op_rows,
-            targets,
-            start,
-            self.parts,
-            self._stat_width(),
-            len(self.feature_ids),
-            self.settings,
-            out,
-        )
+    def _kernel(self, rows, schedule, start, out) -> int:
+        sizes = Sizes(self._stat_width(), len(self.feature_ids))
+        return run_mondrian_ops(rows, schedule, start, self.parts, sizes, self.settings, out)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         used, k, f = int(self.counters[N_USED]), self._stat_width(), len(self.feature_ids)

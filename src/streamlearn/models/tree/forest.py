@@ -32,6 +32,7 @@ from streamlearn.models.tree.base import (
 )
 from streamlearn.models.tree.forest_kernel import (
     DEAD,
+    ForestRules,
     compact,
     run_forest_ops,
     run_regression_forest_ops,
@@ -104,6 +105,9 @@ class Forest:
     def parts(self) -> tuple:
         """The forest's arrays, as its kernel takes them."""
         return tuple(getattr(self, name) for name in _FOREST)
+
+    def _rules(self) -> ForestRules:
+        return ForestRules(self.settings, self.forest_settings, self.detector_params)
 
     def own_arrays(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name).copy() for name in _FOREST}
@@ -231,24 +235,10 @@ class AdaptiveRandomForestClassifier(Forest, TreeClassifier):
             "features": self.features.params(),
         }
 
-    def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
-        return run_forest_ops(
-            ids,
-            values,
-            ops,
-            op_rows,
-            targets,
-            start,
-            self.tree.parts,
-            self.tree.roots,
-            self.parts,
-            len(self.index),
-            len(self.feature_ids),
-            self.settings,
-            self.forest_settings,
-            self.detector_params,
-            out,
-        )
+    def _kernel(self, rows, schedule, start, out) -> int:
+        tree, roots, sizes = self.tree.parts, self.tree.roots, self._sizes()
+        rules = self._rules()
+        return run_forest_ops(rows, schedule, start, tree, roots, self.parts, sizes, rules, out)
 
 
 @register
@@ -319,22 +309,11 @@ class AdaptiveRandomForestRegressor(Forest, TreeRegressor):
     def params(self) -> dict[str, Any]:
         return {**self.forest_params(), **self.tree_params(), "features": self.features.params()}
 
-    def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
+    def _kernel(self, rows, schedule, start, out) -> int:
+        tree, roots, n_features = self.tree.parts, self.tree.roots, len(self.feature_ids)
+        rules = self._rules()
         return run_regression_forest_ops(
-            ids,
-            values,
-            ops,
-            op_rows,
-            targets,
-            start,
-            self.tree.parts,
-            self.tree.roots,
-            self.parts,
-            len(self.feature_ids),
-            self.settings,
-            self.forest_settings,
-            self.detector_params,
-            out,
+            rows, schedule, start, tree, roots, self.parts, n_features, rules, out
         )
 
 

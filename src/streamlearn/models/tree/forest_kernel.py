@@ -13,6 +13,7 @@ update per event. Per tree: ``scores[t]`` right and judged since it was planted;
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -47,6 +48,31 @@ DEAD = -2
 # forest settings: Poisson rate, features per leaf (≥ 1: a count; (0, 1): a fraction;
 # -1: square root; -2: log2), weighted vote, detector clock
 RATE, SUBSPACE, WEIGHTED, CLOCK = range(4)
+
+
+class ForestRules(NamedTuple):
+    """How a forest's trees grow and are replaced.
+
+    Parameters
+    ----------
+    tree
+        Every tree's settings (the tree kernels' ``settings``).
+    forest
+        The forest's: Poisson rate, subspace, weighted vote (``RATE``, ``SUBSPACE``, ...).
+    detectors
+        ``(2, k)``: the warning and the drift detector's parameters.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> rules = ForestRules(np.zeros(9), np.array([6.0, 0.5, 1.0, 0.0]), np.zeros((2, 4)))
+    >>> float(rules.forest[RATE])
+    6.0
+    """
+
+    tree: np.ndarray
+    forest: np.ndarray
+    detectors: np.ndarray
 
 
 @nb.njit(inline="always")
@@ -97,26 +123,17 @@ def feed(detectors, buffers, buffered, d, error, params, signal_out):
 
 
 @nb.njit(cache=True)
-def _vote(tree, hits, nodes_at, dense, n_classes, settings, weighted, scores, probs, out):
+def _vote(tree, hits, nodes_at, dense, n_classes, settings, weighted, votes):
     """Each tree's probabilities (``probs[t]``, at the leaf ``nodes_at[t]``; its leaf's
     majority and naive Bayes scores in ``scores[t]``) and the forest's vote, weighted by
-    each tree's accuracy, into ``out``."""
-    nodes, counts, seen, leaves, observers = tree[0], tree[2], tree[3], tree[4], tree[5]
+    each tree's accuracy, into ``out``; ``votes`` is (scores, probs, out)."""
+    scores, probs, out = votes
+    nodes = tree[0]
     out[:n_classes] = 0.0
     for t in range(len(hits)):
-        majority = leaf_scores(
-            counts,
-            seen,
-            leaves,
-            observers,
-            nodes[nodes_at[t], SLOT],
-            dense,
-            n_classes,
-            settings,
-            0.0,
-            scores[t, 0],
-            scores[t, 1],
-        )
+        slot = nodes[nodes_at[t], SLOT]
+        scored = (scores[t, 0], scores[t, 1])
+        majority = leaf_scores(tree, slot, dense, n_classes, settings, 0.0, scored)
         probs[t, :n_classes] = scores[t, 0 if majority else 1, :n_classes]
         weight = hits[t, 0] / hits[t, 1] if weighted and hits[t, 1] > 0.0 else 0.0
         weight = weight if weight > 0.0 else 1.0
@@ -139,26 +156,15 @@ def _right(probs, k, n_classes):
 
 
 @nb.njit(cache=True)
-def run_forest_ops(
-    ids,
-    values,
-    ops,
-    op_rows,
-    targets,
-    start,
-    tree,
-    roots,
-    forest,
-    n_classes,
-    n_features,
-    settings,
-    forest_settings,
-    detector_params,
-    out,
-):
+def run_forest_ops(rows, schedule, start, tree, roots, forest, sizes, rules, out):
     """A schedule over the forest: predict rows (``out``: the weighted vote), learn them, or
     both in that order, from operation ``start``. Returns where it stopped: at the end, or
-    before an operation that might need more nodes or slots than are free."""
+    before an operation that might need more nodes or slots than are free. ``rules`` are
+    :class:`ForestRules`."""
+    ids, values = rows
+    ops, op_rows, targets = schedule
+    n_classes, n_features = sizes
+    settings, forest_settings, detector_params = rules
     leaf_counts, hits, _detectors, buffers, _buffered, _signals = forest
     nodes, thresholds, counters, rng = tree[0], tree[1], tree[7], tree[8]
     n_trees = len(hits)
@@ -170,7 +176,7 @@ def run_forest_ops(
     dense = np.zeros(n_features)
     signal_out = np.zeros(buffers.shape[1])
     at = np.zeros(n_trees, np.int64)
-    subspace = forest_settings[SUBSPACE]
+    leaf_rules = (n_classes, n_features, settings, forest_settings[SUBSPACE])
     weighted = forest_settings[WEIGHTED] > 0.0
     for i in range(start, len(ops)):
         # Each tree and its background may split, and each may plant a tree.
@@ -178,11 +184,12 @@ def run_forest_ops(
             return i
         row = op_rows[i]
         x_ids, x_values = ids[row], values[row]
+        x = (x_ids, x_values, dense)
         scatter(x_ids, x_values, dense, True)
         for t in range(n_trees):
             at[t] = find_leaf(nodes, thresholds, x_ids, x_values, roots[t])
         op = ops[i]
-        _vote(tree, hits, at, dense, n_classes, settings, weighted, scores, probs, vote)
+        _vote(tree, hits, at, dense, n_classes, settings, weighted, (scores, probs, vote))
         if op != 1:
             out[i, :n_classes] = vote[:n_classes]
         if op != 0:
@@ -193,41 +200,17 @@ def run_forest_ops(
                 hits[t, 1] += 1.0
                 weight = poisson(forest_settings[RATE], rng)
                 if weight > 0:
+                    label = (k, float(weight))
                     back = roots[n_trees + t]
                     if back >= 0:
                         leaf = find_leaf(nodes, thresholds, x_ids, x_values, back)
-                        leaf_counts[n_trees + t] += learn_leaf(
-                            tree,
-                            leaf,
-                            leaf_counts[n_trees + t],
-                            x_ids,
-                            x_values,
-                            dense,
-                            k,
-                            float(weight),
-                            n_classes,
-                            n_features,
-                            settings,
-                            subspace,
-                            work,
-                            False,
-                        )
+                        count = leaf_counts[n_trees + t]
+                        split = learn_leaf(tree, leaf, count, x, label, leaf_rules, work, False)
+                        leaf_counts[n_trees + t] += split
                     work[3:5] = scores[t]
+                    count = leaf_counts[t]
                     leaf_counts[t] += learn_leaf(
-                        tree,
-                        at[t],
-                        leaf_counts[t],
-                        x_ids,
-                        x_values,
-                        dense,
-                        k,
-                        float(weight),
-                        n_classes,
-                        n_features,
-                        settings,
-                        subspace,
-                        work,
-                        True,
+                        tree, at[t], count, x, label, leaf_rules, work, True
                     )
                 error = 0.0 if right else 1.0
                 if watch(tree, roots, forest, t, error, detector_params, signal_out):
@@ -254,26 +237,15 @@ def _drift_input(errors, t, y, prediction):
 
 
 @nb.njit(cache=True)
-def run_regression_forest_ops(
-    ids,
-    values,
-    ops,
-    op_rows,
-    targets,
-    start,
-    tree,
-    roots,
-    forest,
-    n_features,
-    settings,
-    forest_settings,
-    detector_params,
-    out,
-):
+def run_regression_forest_ops(rows, schedule, start, tree, roots, forest, n_features, rules, out):
     """A schedule over a regression forest: predict rows (``out[:, 0]``: the trees'
     median), learn them, or both in that order, from operation ``start``. Returns where it
     stopped, as :func:`run_forest_ops` does. ``forest[1]`` holds each tree's error count,
-    mean and M2 (which scale what its detectors see)."""
+    mean and M2 (which scale what its detectors see). ``rules`` are :class:`ForestRules`."""
+    ids, values = rows
+    ops, op_rows, targets = schedule
+    settings, forest_settings, detector_params = rules
+    leaf_rules = (n_features, settings, forest_settings[SUBSPACE])
     leaf_counts, errors = forest[0], forest[1]
     nodes, thresholds, counts, leaves, observers = tree[0], tree[1], tree[2], tree[4], tree[5]
     counters, rng = tree[7], tree[8]
@@ -305,18 +277,9 @@ def run_regression_forest_ops(
                 for tree_id, node in ((n_trees + t, roots[n_trees + t]), (t, at[t])):
                     if tree_id == t or node >= 0:
                         leaf = find_leaf(nodes, thresholds, x_ids, x_values, node)
+                        count, label = leaf_counts[tree_id], (y, float(weight))
                         leaf_counts[tree_id] += learn_regression_leaf(
-                            tree,
-                            leaf,
-                            leaf_counts[tree_id],
-                            x_ids,
-                            x_values,
-                            y,
-                            float(weight),
-                            n_features,
-                            settings,
-                            forest_settings[SUBSPACE],
-                            work,
+                            tree, leaf, count, (x_ids, x_values), label, leaf_rules, work
                         )
             error = _drift_input(errors, t, y, predictions[t])
             if watch(tree, roots, forest, t, error, detector_params, signal_out):

@@ -95,19 +95,9 @@ class HoeffdingTreeClassifier(OneTree, TreeClassifier):
         super().__init__(growth, splits, features, feature_settings)
         self._plant_one()
 
-    def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
+    def _kernel(self, rows, schedule, start, out) -> int:
+        tree, roots, leaf_counts = self.tree.parts, self.tree.roots, self.leaf_counts
+        sizes = self._sizes()
         return run_tree_ops(
-            ids,
-            values,
-            ops,
-            op_rows,
-            targets,
-            start,
-            self.tree.parts,
-            self.tree.roots,
-            self.leaf_counts,
-            len(self.index),
-            len(self.feature_ids),
-            self.settings,
-            out,
+            rows, schedule, start, tree, roots, leaf_counts, sizes, self.settings, out
         )

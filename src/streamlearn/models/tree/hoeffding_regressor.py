@@ -101,18 +101,8 @@ class HoeffdingTreeRegressor(OneTree, TreeRegressor):
         super().__init__(growth, histogram, features, feature_settings)
         self._plant_one()
 
-    def _kernel(self, ids, values, ops, op_rows, targets, start, out) -> int:
+    def _kernel(self, rows, schedule, start, out) -> int:
+        tree, roots, n_features = self.tree.parts, self.tree.roots, len(self.feature_ids)
         return run_regression_tree_ops(
-            ids,
-            values,
-            ops,
-            op_rows,
-            targets,
-            start,
-            self.tree.parts,
-            self.tree.roots,
-            self.leaf_counts,
-            len(self.feature_ids),
-            self.settings,
-            out,
+            rows, schedule, start, tree, roots, self.leaf_counts, n_features, self.settings, out
         )

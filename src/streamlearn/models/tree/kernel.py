@@ -23,6 +23,7 @@ Layouts (every array grows in Python between calls; the kernels never allocate):
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -39,6 +40,48 @@ MAJORITY, NAIVE_BAYES, ADAPTIVE, MULTINOMIAL, BERNOULLI = range(5)
 GRACE, DELTA, TAU, MAX_DEPTH, N_SPLITS, MIN_BRANCH, LEAF_MODE, MAX_LEAVES = range(8)
 ALPHA = 8  # a multinomial or Bernoulli naive Bayes's additive smoothing
 _LOG_2PI = math.log(2 * math.pi)
+
+
+class SparseRows(NamedTuple):
+    """Rows as the trees read them: feature ids (``-1``: nothing) and their values.
+
+    Parameters
+    ----------
+    ids
+        ``(n, width)`` feature ids.
+    values
+        ``(n, width)`` their values.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> rows = SparseRows(np.array([[0, -1]]), np.array([[2.5, 0.0]]))
+    >>> float(rows.values[0, 0])
+    2.5
+    """
+
+    ids: np.ndarray
+    values: np.ndarray
+
+
+class Sizes(NamedTuple):
+    """How many classes and features a tree's arrays have room for.
+
+    Parameters
+    ----------
+    n_classes
+        Classes numbered so far.
+    n_features
+        Features numbered so far.
+
+    Example
+    -------
+    >>> Sizes(n_classes=2, n_features=8).n_features
+    8
+    """
+
+    n_classes: int
+    n_features: int
 
 
 @nb.njit(inline="always")
@@ -116,11 +159,13 @@ def _majority(counts, slot, n_classes, out):
 
 
 @nb.njit(cache=True)
-def leaf_scores(counts, seen, leaves, observers, slot, dense, n_classes, settings, unknown, mc, nb):
+def leaf_scores(tree, slot, dense, n_classes, settings, unknown, scores):
     """A leaf's majority and (unless it only ever predicts by majority) naive Bayes
-    probabilities into ``mc`` and ``nb``; returns whether it predicts by majority.
-    ``unknown``: the row's total value of features the leaf has not observed (which a
-    multinomial naive Bayes counts as unseen terms)."""
+    probabilities into ``scores`` (the two rows ``mc`` and ``nb``); returns whether it
+    predicts by majority. ``unknown``: the row's total value of features the leaf has not
+    observed (which a multinomial naive Bayes counts as unseen terms)."""
+    counts, seen, leaves, observers = tree[2], tree[3], tree[4], tree[5]
+    mc, nb = scores
     mode = int(settings[LEAF_MODE])
     _majority(counts, slot, n_classes, mc)
     if mode != MAJORITY:
@@ -471,33 +516,20 @@ def new_leaf(tree, depth, weights, n_classes):
 
 
 @nb.njit(cache=True)
-def learn_leaf(
-    tree,
-    node,
-    leaf_count,
-    ids,
-    values,
-    dense,
-    k,
-    weight,
-    n_classes,
-    n_features,
-    settings,
-    subspace,
-    work,
-    scored,
-):
-    """Learn a row of class k (weighted) at a leaf node; attempt a split every grace period.
-    With ``scored``, ``work[3]`` and ``work[4]`` hold the leaf's :func:`leaf_scores` for
-    the row already. Returns whether it split."""
+def learn_leaf(tree, node, leaf_count, row, label, rules, work, scored):
+    """Learn a ``row`` (ids, values and the dense row) of ``label`` (class k, weight) at a
+    leaf node; attempt a split every grace period. ``rules``: the number of classes and of
+    features, the settings and the subspace. With ``scored``, ``work[3]`` and ``work[4]``
+    hold the leaf's :func:`leaf_scores` for the row already. Returns whether it split."""
     nodes, _thresholds, counts, seen, leaves, observers, _free, _counters, _rng = tree
+    ids, values, dense = row
+    k, weight = label
+    n_classes, n_features, settings, subspace = rules
     slot = nodes[node, SLOT]
     if settings[LEAF_MODE] == ADAPTIVE:
         mc, nb = work[3], work[4]
         if not scored:
-            leaf_scores(
-                counts, seen, leaves, observers, slot, dense, n_classes, settings, 0.0, mc, nb
-            )
+            leaf_scores(tree, slot, dense, n_classes, settings, 0.0, (mc, nb))
         # An empty leaf counts as right by majority (as River's: the best guess it has).
         if mc[_argmax(mc, n_classes)] <= 0.0 or (_argmax(mc, n_classes) == k and mc[k] > 0.0):
             leaves[slot, MC_HITS] += weight
@@ -520,28 +552,18 @@ def tree_work(n_classes):
 
 
 @nb.njit(cache=True)
-def run_tree_ops(
-    ids,
-    values,
-    ops,
-    op_rows,
-    targets,
-    start,
-    tree,
-    roots,
-    leaf_counts,
-    n_classes,
-    n_features,
-    settings,
-    out,
-):
+def run_tree_ops(rows, schedule, start, tree, roots, leaf_counts, sizes, settings, out):
     """A schedule over one tree (``roots[0]``): predict rows (``out``), learn them, or both
     in that order, from operation ``start``. Returns where it stopped: at the end, or before
     an operation that could split with no room for two more nodes (the caller grows the
     arrays and goes on)."""
-    nodes, thresholds, counts, seen, leaves, observers, _free, counters, _rng = tree
+    ids, values = rows
+    ops, op_rows, targets = schedule
+    n_classes, n_features = sizes
+    nodes, thresholds, observers, counters = tree[0], tree[1], tree[5], tree[7]
     work = tree_work(n_classes)
     dense = np.zeros(n_features)
+    rules = (n_classes, n_features, settings, 0.0)
     for i in range(start, len(ops)):
         if counters[N_FREE] < 1 or counters[N_NODES] + 2 > len(nodes):
             return i
@@ -550,40 +572,17 @@ def run_tree_ops(
         node = find_leaf(nodes, thresholds, ids[row], values[row], roots[0])
         op = ops[i]
         if op != 1:  # predict (alone or before learning)
+            slot = nodes[node, SLOT]
             unseen = 0.0
             if settings[LEAF_MODE] == MULTINOMIAL:
-                unseen = _unseen(ids[row], values[row], observers, nodes[node, SLOT], n_classes)
-            majority = leaf_scores(
-                counts,
-                seen,
-                leaves,
-                observers,
-                nodes[node, SLOT],
-                dense,
-                n_classes,
-                settings,
-                unseen,
-                work[3],
-                work[4],
-            )
+                unseen = _unseen(ids[row], values[row], observers, slot, n_classes)
+            scores = (work[3], work[4])
+            majority = leaf_scores(tree, slot, dense, n_classes, settings, unseen, scores)
             out[i, :n_classes] = work[3, :n_classes] if majority else work[4, :n_classes]
         if op != 0:
-            split = learn_leaf(
-                tree,
-                node,
-                leaf_counts[0],
-                ids[row],
-                values[row],
-                dense,
-                int(targets[i]),
-                1.0,
-                n_classes,
-                n_features,
-                settings,
-                0.0,
-                work,
-                op == 2,
-            )
+            label = (int(targets[i]), 1.0)
+            x = (ids[row], values[row], dense)
+            split = learn_leaf(tree, node, leaf_counts[0], x, label, rules, work, op == 2)
             leaf_counts[0] += split
             counters[N_LEARNED] += 1
         scatter(ids[row], values[row], dense, False)

@@ -261,13 +261,14 @@ def _node_score(counts, numbers, node, k, n_classes, settings):
 
 
 @nb.njit(cache=True)
-def run_mondrian_ops(
-    ids, values, ops, op_rows, targets, start, forest, n_classes, n_features, settings, out
-):
+def run_mondrian_ops(rows, schedule, start, forest, sizes, settings, out):
     """A schedule over the forest: predict rows (``out``: the trees' mean probabilities,
     or predictions), learn them, or both in that order, from operation ``start``. Returns
     where it stopped: at the end, or before an operation that might need more nodes than
-    there are."""
+    there are. ``sizes``: the width of a node's statistics and the number of features."""
+    ids, values = rows
+    ops, op_rows, targets = schedule
+    n_classes, n_features = sizes
     links, counters, trees = forest[0], forest[6], forest[5]
     n_trees = len(trees)
     dense = np.zeros(n_features)

@@ -270,12 +270,14 @@ def attempt_regression_split(tree, node, leaf_count, n_features, settings, subsp
 
 
 @nb.njit(cache=True)
-def learn_regression_leaf(
-    tree, node, leaf_count, ids, values, y, weight, n_features, settings, subspace, work
-):
-    """Learn a row with target y (weighted) at a leaf node; attempt a split every grace
-    period. Returns whether it split."""
+def learn_regression_leaf(tree, node, leaf_count, row, label, rules, work):
+    """Learn a ``row`` (ids, values) with ``label`` (target y, weight) at a leaf node;
+    attempt a split every grace period. ``rules``: the number of features, the settings
+    and the subspace. Returns whether it split."""
     nodes, _thresholds, counts, seen, leaves, observers, _free, _counters, _rng = tree
+    ids, values = row
+    y, weight = label
+    n_features, settings, subspace = rules
     slot = nodes[node, SLOT]
     n_bins = int(settings[N_BINS])
     mode = int(settings[LEAF_MODE])
@@ -308,54 +310,29 @@ def regression_work(n_features):
 
 @nb.njit(cache=True)
 def run_regression_tree_ops(
-    ids,
-    values,
-    ops,
-    op_rows,
-    targets,
-    start,
-    tree,
-    roots,
-    leaf_counts,
-    n_features,
-    settings,
-    out,
+    rows, schedule, start, tree, roots, leaf_counts, n_features, settings, out
 ):
     """A schedule over one regression tree (``roots[0]``): predict rows (``out[:, 0]``),
     learn them, or both in that order, from operation ``start``. Returns where it stopped
     (before an operation with no room for a split, as the classification trees do)."""
+    ids, values = rows
+    ops, op_rows, targets = schedule
     nodes, thresholds, counts, _seen, leaves, observers, _free, counters, _rng = tree
     work = regression_work(n_features)
-    n_bins = int(settings[N_BINS])
+    n_bins, mode = int(settings[N_BINS]), int(settings[LEAF_MODE])
+    rules = (n_features, settings, 0.0)
     for i in range(start, len(ops)):
         if counters[N_FREE] < 1 or counters[N_NODES] + 2 > len(nodes):
             return i
         row = op_rows[i]
-        node = find_leaf(nodes, thresholds, ids[row], values[row], roots[0])
+        x = (ids[row], values[row])
+        node = find_leaf(nodes, thresholds, x[0], x[1], roots[0])
         if ops[i] != 1:
-            out[i, 0] = leaf_value(
-                counts,
-                leaves,
-                observers,
-                nodes[node, SLOT],
-                ids[row],
-                values[row],
-                int(settings[LEAF_MODE]),
-                n_bins,
-            )
+            slot = nodes[node, SLOT]
+            out[i, 0] = leaf_value(counts, leaves, observers, slot, x[0], x[1], mode, n_bins)
         if ops[i] != 0:
-            leaf_counts[0] += learn_regression_leaf(
-                tree,
-                node,
-                leaf_counts[0],
-                ids[row],
-                values[row],
-                targets[i],
-                1.0,
-                n_features,
-                settings,
-                0.0,
-                work,
-            )
+            label = (targets[i], 1.0)
+            split = learn_regression_leaf(tree, node, leaf_counts[0], x, label, rules, work)
+            leaf_counts[0] += split
             counters[N_LEARNED] += 1
     return len(ops)
