@@ -64,10 +64,9 @@ def _screen(log_term, spread, width, min_length):
 
 
 @nb.njit(inline="always")
-def _could_cut(
-    counts, heads, slots, totals, n_rows, width, total, min_length, c1, c2, cache, starts, dirty
-):
-    """Whether any cut passes the screen of :func:`_shrink_window`.
+def _could_cut(buckets, window, min_length, bounds, memo, dirty):
+    """Whether any cut passes the screen of :func:`_shrink_window` (``bounds``: its c1 and
+    c2; ``buckets`` and ``window`` as there).
 
     First River's running sums from the oldest end at every cut (n0, u0, and Σ|total| for
     the slack), kept in ``cache`` with each row's first cut in ``starts``: rows above
@@ -76,6 +75,10 @@ def _could_cut(
     compiler vectorizes it): most scans end here. With u1 taken as total − u0, the slack
     also covers the rounding of River's running u1.
     """
+    counts, heads, slots, totals, _variances = buckets
+    width, total, _variance, n_rows = window
+    c1, c2 = bounds
+    cache, starts = memo
     n0s, u0s, magnitudes = cache[0], cache[1], cache[2]
     top = n_rows - 1
     row_from, m, n0, u0, magnitude = top, 0, 0.0, 0.0, 0.0
@@ -111,16 +114,17 @@ def _could_cut(
 
 
 @nb.njit(nogil=True, cache=True)
-def _shrink_window(
-    window, counts, heads, slots, totals, variances, delta, min_length, cache, starts, dirty
-):
+def _shrink_window(window, buckets, delta, min_length, memo, dirty):
     """Scan every cut from the oldest end; drop the oldest bucket while a cut is significant.
 
-    ``window`` is (width, total, variance, rows in use); returns it updated, and whether a
-    cut was found. The cut bound is Bifet & Gavaldà's: with
-    1/m = 1/(n0 - L + 1) + 1/(n1 - L + 1) and d' = ln(2 ln(width) / delta), a gap between the
-    means above sqrt(2 σ² d' / m) + 2/3 d' / m.
+    ``window`` is (width, total, variance, rows in use); ``buckets`` (counts, heads, slots,
+    totals, variances) the rings of buckets; ``memo`` (cache, starts) the screen's running
+    sums. Returns the window updated, whether a cut was found, and the rows changed.
+
+    The cut bound is Bifet & Gavaldà's: with 1/m = 1/(n0 - L + 1) + 1/(n1 - L + 1) and
+    d' = ln(2 ln(width) / delta), a gap between the means above sqrt(2 σ² d' / m) + 2/3 d' / m.
     """
+    counts, heads, slots, totals, variances = buckets
     width, total, variance, n_rows = window
     detected = False
     again = True
@@ -131,21 +135,8 @@ def _shrink_window(
         spread = variance / width
         screen, c1, c2 = _screen(log_term, spread, width, min_length)
         if screen:
-            could = _could_cut(
-                counts,
-                heads,
-                slots,
-                totals,
-                n_rows,
-                width,
-                total,
-                min_length,
-                c1,
-                c2,
-                cache,
-                starts,
-                dirty,
-            )
+            window = (width, total, variance, n_rows)
+            could = _could_cut(buckets, window, min_length, (c1, c2), memo, dirty)
             dirty = -1  # the cache is up to date
             if not could:
                 break
@@ -229,6 +220,7 @@ def _adwin(state, params, values, out):
     dirty = ROWS  # rows above this one are as they were at the last screen
     c0, h0 = counts[0], heads[0]
     totals, variances = saved_totals.copy(), saved_variances.copy()  # contiguous: faster
+    buckets, memo = (counts, heads, slots, totals, variances), (cache, starts)
     width, total, variance = state[WIDTH], state[TOTAL], state[VARIANCE]
     tick, n_rows, last = int(state[TICK]), int(state[N_ROWS]), state[LAST]
     phase = tick % check_every  # tick's place in the clock, without a division per value
@@ -321,36 +313,14 @@ def _adwin(state, params, values, out):
             screen, c1, c2 = _screen(
                 math.log(2.0 * math.log(width) / delta), variance / width, width, min_length
             )
-            if screen and not _could_cut(
-                counts,
-                heads,
-                slots,
-                totals,
-                n_rows,
-                width,
-                total,
-                min_length,
-                c1,
-                c2,
-                cache,
-                starts,
-                dirty,
-            ):
+            window = (width, total, variance, n_rows)
+            if screen and not _could_cut(buckets, window, min_length, (c1, c2), memo, dirty):
                 dirty = -1
             else:
                 mean_before = total / width
+                from_row = dirty if not screen else -1
                 window, drift, dirty = _shrink_window(
-                    (width, total, variance, n_rows),
-                    counts,
-                    heads,
-                    slots,
-                    totals,
-                    variances,
-                    delta,
-                    min_length,
-                    cache,
-                    starts,
-                    dirty if not screen else -1,
+                    window, buckets, delta, min_length, memo, from_row
                 )
                 width, total, variance, n_rows = window
                 c0, h0 = counts[0], heads[0]  # a cut may have dropped from row 0
