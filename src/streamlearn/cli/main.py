@@ -162,6 +162,7 @@ def _print_rejects(log: RejectLog) -> None:
 @app.command()
 def evaluate(
     file: Annotated[Path, typer.Argument(help="CSV, JSON lines or Parquet; .gz/.xz/.bz2 too.")],
+    *,
     target: Annotated[str, typer.Option(help="The target column.")],
     model: Annotated[
         list[str],

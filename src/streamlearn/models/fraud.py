@@ -120,6 +120,7 @@ class FraudDetector(Classifier, ServesRows, ServedByCopies):
         entity: str = "entity",
         time: str = "Time",
         amount: str = "Amount",
+        *,
         half_lives: Sequence[float] = (3600.0, 86400.0),
         prior: float = 0.002,
         weight: float = 20.0,
@@ -128,7 +129,6 @@ class FraudDetector(Classifier, ServesRows, ServedByCopies):
         fp_budget: float = 0.005,
         optimizer: str | dict[str, Any] = "sgd",
         intercept_lr: float = 0.1,
-        *,
         features: FeatureHasher | Mapping[str, Any] | None = None,
         **feature_settings: Any,
     ) -> None:

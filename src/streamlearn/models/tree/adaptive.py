@@ -148,8 +148,7 @@ class HoeffdingAdaptiveTreeClassifier(OneTree, TreeClassifier):
 
     def _kernel(self, rows, schedule, start, out) -> int:
         parts = AdaptiveParts(self.adaptive, self.tree.roots, self.leaf_counts, self.signals)
-        n_classes, n_features = self._sizes()
-        rules = AdaptiveRules(n_classes, n_features, self.settings, self.hat, self.detector_params)
+        rules = AdaptiveRules(self._sizes(), self.settings, self.hat, self.detector_params)
         return run_adaptive_ops(
             rows, schedule, start, self.tree.parts, parts, rules, self.room, out
         )

@@ -86,10 +86,8 @@ class AdaptiveRules(NamedTuple):
 
     Parameters
     ----------
-    n_classes
-        Classes numbered so far.
-    n_features
-        Features numbered so far.
+    sizes
+        The classes and features numbered so far (a :class:`Sizes`).
     settings
         The tree kernels' settings.
     hat
@@ -100,13 +98,14 @@ class AdaptiveRules(NamedTuple):
     Example
     -------
     >>> import numpy as np
-    >>> rules = AdaptiveRules(2, 8, np.zeros(9), np.array([0.0, 300.0, 0.05]), np.zeros(4))
+    >>> from streamlearn.models.tree.kernel import Sizes
+    >>> hat = np.array([0.0, 300.0, 0.05])
+    >>> rules = AdaptiveRules(Sizes(2, 8), np.zeros(9), hat, np.zeros(4))
     >>> float(rules.hat[SIGNIFICANCE])
     0.05
     """
 
-    n_classes: int
-    n_features: int
+    sizes: tuple[int, int]
     settings: np.ndarray
     hat: np.ndarray
     detectors: np.ndarray
@@ -390,7 +389,7 @@ def learn_adaptive(tree, hat_tree, x, k, rules, scratch, at):
     :class:`AdaptiveRules`', ``scratch`` (work, signal_out, stack, paths, memo)."""
     adaptive, roots, leaf_counts, signals = hat_tree
     ids, values, dense = x
-    n_classes, n_features, settings, hat, detector_params = rules
+    (n_classes, n_features), settings, hat, detector_params = rules
     work, signal_out, stack, paths, memo = scratch
     leaf_rules = (n_classes, n_features, settings, 0.0)
     nodes, thresholds, rng = tree[0], tree[1], tree[8]
@@ -458,7 +457,7 @@ def run_adaptive_ops(rows, schedule, start, tree, hat_tree, rules, room, out):
     ids, values = rows
     ops, op_rows, targets = schedule
     adaptive, roots = hat_tree.adaptive, hat_tree.roots
-    n_classes, n_features, settings, _hat, detector_params = rules
+    (n_classes, n_features), settings, _hat, detector_params = rules
     nodes, thresholds, counters = tree[0], tree[1], tree[7]
     alternates = adaptive[0]
     work = tree_work(n_classes)
