@@ -31,6 +31,7 @@ from streamlearn.models import (
     AMFRegressor,
     GaussianNB,
     HoeffdingAdaptiveTreeClassifier,
+    HoeffdingAdaptiveTreeRegressor,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
     KNNClassifier,
@@ -80,6 +81,12 @@ REGRESSORS = {
         lambda seed: HoeffdingTreeRegressor(),
         lambda seed: preprocessing.StandardScaler() | tree.HoeffdingTreeRegressor(),
         False,
+    ),
+    "Hoeffding adaptive tree": (
+        lambda seed: HoeffdingAdaptiveTreeRegressor(seed=seed),
+        lambda seed: preprocessing.StandardScaler()
+        | tree.HoeffdingAdaptiveTreeRegressor(seed=seed),
+        True,
     ),
     "Adaptive random forest": (
         lambda seed: AdaptiveRandomForestRegressor(seed=seed),

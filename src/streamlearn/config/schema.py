@@ -166,7 +166,7 @@ KIND_KEYS = {
     | {"max_classes"}
     | RAW_FEATURE_KEYS,
     "tree": {"task"} | TREE_KEYS | RAW_FEATURE_KEYS,
-    "hat": {"task"} | (TREE_KEYS - REGRESSOR_KEYS) | HAT_KEYS | RAW_FEATURE_KEYS,
+    "hat": {"task"} | TREE_KEYS | HAT_KEYS | RAW_FEATURE_KEYS,
     "forest": {"task"} | TREE_KEYS | FOREST_KEYS | RAW_FEATURE_KEYS,
 }
 

@@ -67,7 +67,7 @@ def make_learner(
     the others keep the task's defaults). ``"tree"`` and ``"forest"`` name a Hoeffding tree
     and an adaptive random forest, which classify (binary labels are two classes) or
     regress; ``"hat"`` a Hoeffding Adaptive Tree and ``"amf"`` an Aggregated Mondrian
-    Forest (which classify), ``"knn"`` nearest
+    Forest (which do both too), ``"knn"`` nearest
     neighbours over a sliding window; ``"auto"`` both
     the linear default and a forest, serving the better (see :mod:`streamlearn.models.auto`).
     """
@@ -107,18 +107,27 @@ def amf_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Lear
     """An Aggregated Mondrian Forest: a classifier (binary labels are two classes) or a
     regressor."""
     if task == "regression":
-        hashing = dict(features.get("features", features))
-        for key in ("bits", "max_classes"):
-            hashing.pop(key, None)
         if "dirichlet" in settings:
             raise ValueError("dirichlet: a setting of a Mondrian classifier, not a regressor")
-        return models.AMFRegressor(features=hashing, **settings)
+        return models.AMFRegressor(features=_regressor_hashing(features), **settings)
     name = "an Aggregated Mondrian Forest"
     return _tree_classifier(models.AMFClassifier, name, task, features, settings)
 
 
+def _regressor_hashing(features: Mapping[str, Any]) -> dict[str, Any]:
+    """The featurizer settings of a tree regressor: whole hashes, no classes."""
+    hashing = dict(features.get("features", features))
+    for key in ("bits", "max_classes"):
+        hashing.pop(key, None)
+    return hashing
+
+
 def hat_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Learner:
-    """A Hoeffding Adaptive Tree (a classifier: binary labels are two classes)."""
+    """A Hoeffding Adaptive Tree: a classifier (binary labels are two classes) or a
+    regressor."""
+    if task == "regression":
+        hashing = _regressor_hashing(features)
+        return models.HoeffdingAdaptiveTreeRegressor(features=hashing, **settings)
     kind = models.HoeffdingAdaptiveTreeClassifier
     return _tree_classifier(kind, "a Hoeffding Adaptive Tree", task, features, settings)
 

@@ -261,6 +261,10 @@ class ValueRows(RowModel, Regressor):
     def _out_width(self) -> int:
         return 1
 
+    def _sizes(self) -> Sizes:
+        """No classes, and the features numbered so far, as the kernels take them."""
+        return Sizes(0, len(self.feature_ids))
+
     def predict_one(self, x: Mapping[str, Any]) -> float:
         return float(self._one(x, PREDICT, 0.0)[0])
 

@@ -1,6 +1,9 @@
 """Decision trees that grow as events arrive (Hoeffding trees) and forests of them, compiled."""
 
-from streamlearn.models.tree.adaptive import HoeffdingAdaptiveTreeClassifier
+from streamlearn.models.tree.adaptive import (
+    HoeffdingAdaptiveTreeClassifier,
+    HoeffdingAdaptiveTreeRegressor,
+)
 from streamlearn.models.tree.amf import AMFClassifier, AMFRegressor
 from streamlearn.models.tree.forest import (
     AdaptiveRandomForestClassifier,
@@ -15,6 +18,7 @@ __all__ = [
     "AdaptiveRandomForestClassifier",
     "AdaptiveRandomForestRegressor",
     "HoeffdingAdaptiveTreeClassifier",
+    "HoeffdingAdaptiveTreeRegressor",
     "HoeffdingTreeClassifier",
     "HoeffdingTreeRegressor",
 ]

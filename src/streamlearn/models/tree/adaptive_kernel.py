@@ -31,6 +31,7 @@ from streamlearn.models.tree.forest_kernel import DEAD, feed, poisson
 from streamlearn.models.tree.kernel import (
     DEPTH,
     FEATURE,
+    LEAF_MODE,
     LEFT,
     MAX_LEAVES,
     N_FREE,
@@ -45,10 +46,16 @@ from streamlearn.models.tree.kernel import (
     scatter,
     tree_work,
 )
+from streamlearn.models.tree.regression_kernel import (
+    N_BINS,
+    leaf_value,
+    learn_regression_leaf,
+    regression_work,
+)
 
 # adaptive settings: bootstrap sampling (0/1), events before an alternate may be judged,
-# the switch test's significance
-BOOTSTRAP, WINDOW, SIGNIFICANCE = range(3)
+# the switch test's significance, whether the tree is a regressor's (0/1)
+BOOTSTRAP, WINDOW, SIGNIFICANCE, REGRESSION = range(4)
 STARTED, SWITCHED, PRUNED = range(3)
 AS_ALTERNATE = 2  # a stack entry's side: the node is its owner's alternate
 
@@ -130,7 +137,7 @@ def _fresh(adaptive, node):
     """A node's adaptive state as a new node's: no alternate, no errors, a fresh detector."""
     alternates, errors, detectors, _buffers, buffered = adaptive
     alternates[node] = -1
-    errors[node, 0] = errors[node, 1] = 0.0
+    errors[node, :] = 0.0
     detectors[node, :] = 0.0
     buffered[node] = 0
 
@@ -195,19 +202,12 @@ def _best(row, n_classes):
     return best
 
 
-@nb.njit(cache=True)
-def predict_adaptive(tree, adaptive, root, row, n_classes, settings, scratch, at, out):
-    """Class probabilities of a ``row`` (ids, values, dense) into ``out``: the leaves it
-    reaches in the tree and in every alternate on its way, each weighted by the inverse
-    square of its running error (as River's, a leaf without errors counts once). With
-    ``at`` >= 0 (the row is learned next), each leaf's prediction is kept in the memo of
-    ``scratch`` (work, stack, memo) for its learning."""
-    ids, values, dense = row
-    work, stack, memo = scratch
+@nb.njit(inline="always")
+def _reached(tree, alternates, root, ids, values, stack, found):
+    """The leaves a row reaches in the tree and in every alternate on its way, into
+    ``found`` (the tree's first); returns how many."""
     nodes, thresholds = tree[0], tree[1]
-    alternates, errors = adaptive[0], adaptive[1]
-    out[:n_classes] = 0.0
-    stack[0], top, path = root, 1, 0
+    stack[0], top, count = root, 1, 0
     while top > 0:
         top -= 1
         node = stack[top]
@@ -219,9 +219,26 @@ def predict_adaptive(tree, adaptive, root, row, n_classes, settings, scratch, at
                 node = nodes[node, LEFT]
             else:
                 node = nodes[node, RIGHT]
+        found[count] = node
+        count += 1
+    return count
+
+
+@nb.njit(cache=True)
+def predict_adaptive(tree, adaptive, root, row, n_classes, settings, scratch, at, out):
+    """Class probabilities of a ``row`` (ids, values, dense) into ``out``: the leaves it
+    reaches in the tree and in every alternate on its way, each weighted by the inverse
+    square of its running error (as River's, a leaf without errors counts once). With
+    ``at`` >= 0 (the row is learned next), each leaf's prediction is kept in the memo of
+    ``scratch`` (work, stack, found, memo) for its learning."""
+    ids, values, dense = row
+    work, stack, found, memo = scratch
+    alternates, errors = adaptive[0], adaptive[1]
+    out[:n_classes] = 0.0
+    for path in range(_reached(tree, alternates, root, ids, values, stack, found)):
+        node = found[path]
         row = _leaf_prediction(tree, node, dense, n_classes, settings, work)
         _remember(node, n_classes, work, row, memo, at, path)
-        path += 1
         if row < 0:
             continue
         error = _mean_error(errors, node)
@@ -234,6 +251,26 @@ def predict_adaptive(tree, adaptive, root, row, n_classes, settings, scratch, at
     if total > 0.0:
         for k in range(n_classes):
             out[k] /= total
+
+
+@nb.njit(inline="always")
+def _leaf_value(tree, node, ids, values, settings):
+    """A regression leaf's prediction for a row."""
+    counts, leaves, observers = tree[2], tree[4], tree[5]
+    slot = tree[0][node, SLOT]
+    mode, n_bins = int(settings[LEAF_MODE]), int(settings[N_BINS])
+    return leaf_value(counts, leaves, observers, slot, ids, values, mode, n_bins)
+
+
+@nb.njit(cache=True)
+def predict_adaptive_value(tree, adaptive, root, ids, values, settings, stack, found):
+    """A regression tree's prediction for a row: the mean of the leaves it reaches in the
+    tree and in every alternate on its way (as River's)."""
+    count = _reached(tree, adaptive[0], root, ids, values, stack, found)
+    total = 0.0
+    for path in range(count):
+        total += _leaf_value(tree, found[path], ids, values, settings)
+    return total / count
 
 
 @nb.njit(cache=True)
@@ -293,10 +330,12 @@ def _watch(adaptive, node, error, detector_params, signal_out):
     signal = feed(detectors, buffers, buffered, node, error, detector_params, signal_out)
     errors[node, 0] += error
     errors[node, 1] += 1.0
+    if errors.shape[1] > 2:  # a regressor's: Welford's M2, for the switch test's variance
+        errors[node, 2] += (error - old) * (error - _mean_error(errors, node))
     if signal != DRIFT:
         return False
     if old > _mean_error(errors, node):
-        errors[node, 0] = errors[node, 1] = 0.0
+        errors[node, :] = 0.0
         return False
     return True
 
@@ -311,6 +350,16 @@ def _judge(adaptive, node, hat):
     if not (n_alt > hat[WINDOW] and n > hat[WINDOW]):
         return 0
     mine, theirs = _mean_error(errors, node), _mean_error(errors, alternate)
+    if hat[REGRESSION] > 0.0:
+        return _z_test(
+            mine,
+            theirs,
+            errors[node, 2] / (n - 1.0),
+            errors[alternate, 2] / (n_alt - 1.0),
+            n,
+            n_alt,
+            hat[SIGNIFICANCE],
+        )
     bound = math.sqrt(
         2.0 * mine * (1.0 - mine) * math.log(2.0 / hat[SIGNIFICANCE]) * (1.0 / n_alt + 1.0 / n)
     )
@@ -322,13 +371,26 @@ def _judge(adaptive, node, hat):
 
 
 @nb.njit(inline="always")
+def _z_test(mine, theirs, variance, variance_alt, n, n_alt, significance):
+    """River's regressor's test of two mean absolute errors: two-tailed z, +1 when the
+    alternate's is significantly lower, -1 when higher."""
+    spread = math.sqrt(variance_alt / n_alt + variance / n)
+    if not spread > 0.0:
+        return 0
+    z = (theirs - mine) / spread
+    if math.erfc(abs(z) / math.sqrt(2.0)) > significance:  # the p-value
+        return 0
+    return 1 if theirs < mine else -1
+
+
+@nb.njit(inline="always")
 def _push(stack, top, node, parent, side, wrong, within, place_parent, place_side):
     """A node to learn the row: its parent (an alternate's root: its owner), its side (or
     AS_ALTERNATE), whether the leaf its path reaches predicts the row wrong (-1: not known
     yet), whether it lies within an alternate, and the place that what replaces it takes
     (River's: an alternate, and what replaces it, take their owner's place)."""
     stack[top, 0], stack[top, 1], stack[top, 2] = node, parent, side
-    stack[top, 3], stack[top, 4] = wrong, within
+    stack[top, 3], stack[top, 4] = wrong, within  # the stack is float: wrong is an error
     stack[top, 5], stack[top, 6] = place_parent, place_side
     return top + 1
 
@@ -365,7 +427,7 @@ def _start_alternate(tree, adaptive, node, leaf_counts, signals, settings, paths
     """A fresh leaf as ``node``'s alternate (in place of one it had), while the alternates
     have room: ``max_leaves`` leaves beyond the tree's."""
     alternates = adaptive[0]
-    adaptive[1][node, 0] = adaptive[1][node, 1] = 0.0
+    adaptive[1][node, :] = 0.0
     if alternates[node] >= 0:
         leaf_counts[0] -= drop_subtree(tree, adaptive, alternates[node], paths)
         alternates[node] = -1
@@ -377,36 +439,73 @@ def _start_alternate(tree, adaptive, node, leaf_counts, signals, settings, paths
         signals[STARTED] += 1
 
 
-@nb.njit(cache=True)
-def learn_adaptive(tree, hat_tree, x, k, rules, scratch, at):
-    """Learn a row of class k: every node on its way (the tree's and the alternates') judges
-    its prediction, branches start, switch in or prune alternates, leaves learn with a
-    bootstrap weight and split (the tree's while all leaves are under ``max_leaves``, an
-    alternate's under twice that). Every branch on a path judges the prediction of the
-    same leaf, made before anything on the path learns. ``stack`` and ``paths``: scratch of
-    a row per node; ``memo`` holds the leaves' predictions of operation ``at``, if any.
-    ``hat_tree`` is :class:`AdaptiveParts`' arrays, ``x`` (ids, values, dense), ``rules``
-    :class:`AdaptiveRules`', ``scratch`` (work, signal_out, stack, paths, memo)."""
-    adaptive, roots, leaf_counts, signals = hat_tree
+@nb.njit(inline="always")
+def _path_error(tree, leaf, x, target, rules, scratch, at):
+    """The error of a leaf's prediction for the row: 0/1 (a classifier's, as it predicted
+    the row, from the memo), or the absolute error (a regressor's)."""
     ids, values, dense = x
+    (n_classes, _n_features), settings, hat, _detector_params = rules
+    work, memo = scratch[0], scratch[5]
+    if hat[REGRESSION] > 0.0:
+        return abs(target - _leaf_value(tree, leaf, ids, values, settings))
+    scored = _recall(tree, leaf, dense, n_classes, settings, work, memo, at)
+    return float(_wrong(work, scored, n_classes, int(target)))
+
+
+@nb.njit(inline="always")
+def _leaf_learns(tree, adaptive, node, count, x, label, rules, scratch, at):
+    """A leaf's error to its detector, then the row (``label``: target, weight, and the
+    error if the path knew it) to the leaf; returns whether it split."""
+    ids, values, dense = x
+    target, weight, wrong = label
     (n_classes, n_features), settings, hat, detector_params = rules
-    work, signal_out, stack, paths, memo = scratch
-    leaf_rules = (n_classes, n_features, settings, 0.0)
+    work, grow_work, signal_out, _stack, _paths, memo = scratch
+    if hat[REGRESSION] > 0.0:
+        if wrong < 0.0:
+            wrong = _path_error(tree, node, x, target, rules, scratch, at)
+        _watch(adaptive, node, wrong, detector_params, signal_out)
+        rules_ = (n_features, settings, 0.0)
+        return learn_regression_leaf(
+            tree, node, count, (ids, values), (target, weight), rules_, grow_work
+        )
+    scored = _recall(tree, node, dense, n_classes, settings, work, memo, at)
+    if wrong < 0.0:
+        wrong = float(_wrong(work, scored, n_classes, int(target)))
+    _watch(adaptive, node, wrong, detector_params, signal_out)
+    rules_ = (n_classes, n_features, settings, 0.0)
+    return learn_leaf(tree, node, count, x, (int(target), weight), rules_, work, scored >= 0)
+
+
+@nb.njit(cache=True)
+def learn_adaptive(tree, hat_tree, x, target, rules, scratch, at):
+    """Learn a row (a class id, or a regressor's target): every node on its way (the tree's
+    and the alternates') judges its prediction, branches start, switch in or prune
+    alternates, leaves learn with a bootstrap weight and split (the tree's while all leaves
+    are under ``max_leaves``, an alternate's under twice that). Every branch on a path
+    judges the prediction of the same leaf, made before anything on the path learns.
+    ``stack`` and ``paths``: scratch of a row per node; ``memo`` holds the leaves'
+    predictions of operation ``at``, if any. ``hat_tree`` is :class:`AdaptiveParts`'
+    arrays, ``x`` (ids, values, dense), ``rules`` :class:`AdaptiveRules`', ``scratch``
+    (work, the regression leaves' work, signal_out, stack, paths, memo)."""
+    adaptive, roots, leaf_counts, signals = hat_tree
+    ids, values, _dense = x
+    _sizes, settings, hat, detector_params = rules
+    signal_out, stack, paths = scratch[2], scratch[3], scratch[4]
+    regression = hat[REGRESSION] > 0.0
     nodes, thresholds, rng = tree[0], tree[1], tree[8]
     alternates = adaptive[0]
-    top = _push(stack, 0, roots[0], -1, 0, -1, 0, -1, 0)
+    top = _push(stack, 0, roots[0], -1, 0, -1.0, 0, -1, 0)
     while top > 0:
         top -= 1
-        node, parent, side, wrong, within, place_parent, place_side = stack[top]
+        entry = stack[top]
+        node, parent, side, wrong = int(entry[0]), int(entry[1]), int(entry[2]), entry[3]
+        within, place_parent, place_side = int(entry[4]), int(entry[5]), int(entry[6])
         if nodes[node, FEATURE] == DEAD:  # replaced earlier in the row
             continue
         if nodes[node, FEATURE] < 0:
-            weight = _bootstrap(hat, rng)
-            scored = _recall(tree, node, dense, n_classes, settings, work, memo, at)
-            wrong = _wrong(work, scored, n_classes, k) if wrong < 0 else wrong
-            _watch(adaptive, node, float(wrong), detector_params, signal_out)
+            label = (target, _bootstrap(hat, rng), wrong)
             count = leaf_counts[0] - settings[MAX_LEAVES] * within  # what the cap is of
-            if learn_leaf(tree, node, count, x, (k, weight), leaf_rules, work, scored >= 0):
+            if _leaf_learns(tree, adaptive, node, count, x, label, rules, scratch, at):
                 leaf_counts[0] += 1
                 _fresh(adaptive, node)
                 _fresh(adaptive, nodes[node, LEFT])
@@ -418,11 +517,12 @@ def learn_adaptive(tree, hat_tree, x, k, rules, scratch, at):
                     )
                     signals[SWITCHED] += 1
             continue
-        if wrong < 0:
+        if wrong < 0.0:
             leaf = find_leaf(nodes, thresholds, ids, values, node)
-            scored = _recall(tree, leaf, dense, n_classes, settings, work, memo, at)
-            wrong = _wrong(work, scored, n_classes, k)
-        if _watch(adaptive, node, float(wrong), detector_params, signal_out):
+            wrong = _path_error(tree, leaf, x, target, rules, scratch, at)
+        changed = _watch(adaptive, node, wrong, detector_params, signal_out)
+        # River's regressor judges an alternate it has rather than starting another
+        if changed and not (regression and alternates[node] >= 0):
             _start_alternate(tree, adaptive, node, leaf_counts, signals, settings, paths)
         elif alternates[node] >= 0:
             verdict = _judge(adaptive, node, hat)
@@ -434,7 +534,7 @@ def learn_adaptive(tree, hat_tree, x, k, rules, scratch, at):
                 )
                 signals[SWITCHED] += 1
                 if place_parent < 0:  # a new root learns the row, as River's does
-                    top = _push(stack, top, alternate, -1, 0, -1, 0, -1, 0)
+                    top = _push(stack, top, alternate, -1, 0, -1.0, 0, -1, 0)
                 continue
             if verdict < 0:
                 leaf_counts[0] -= drop_subtree(tree, adaptive, alternates[node], paths)
@@ -444,7 +544,9 @@ def learn_adaptive(tree, hat_tree, x, k, rules, scratch, at):
         top = _push(stack, top, nodes[node, LEFT + way], node, way, wrong, within, node, way)
         if alternates[node] >= 0:  # learned first, as River's
             alternate = alternates[node]
-            top = _push(stack, top, alternate, node, AS_ALTERNATE, -1, 1, place_parent, place_side)
+            top = _push(
+                stack, top, alternate, node, AS_ALTERNATE, -1.0, 1, place_parent, place_side
+            )
 
 
 @nb.njit(cache=True)
@@ -457,15 +559,17 @@ def run_adaptive_ops(rows, schedule, start, tree, hat_tree, rules, room, out):
     ids, values = rows
     ops, op_rows, targets = schedule
     adaptive, roots = hat_tree.adaptive, hat_tree.roots
-    (n_classes, n_features), settings, _hat, detector_params = rules
+    (n_classes, n_features), settings, hat, detector_params = rules
+    regression = hat[REGRESSION] > 0.0
     nodes, thresholds, counters = tree[0], tree[1], tree[7]
     alternates = adaptive[0]
-    work = tree_work(n_classes)
+    work, grow_work = tree_work(n_classes), regression_work(n_features if regression else 0)
     dense = np.zeros(n_features)
     signal_out = np.zeros(int(detector_params[1]))
     # a node is pending at most once: scratch of a row per node is enough
     paths = np.empty(len(nodes) + 1, np.int64)
-    stack = np.empty((len(nodes) + 1, 7), np.int64)
+    found = np.empty(len(nodes) + 1, np.int64)
+    stack = np.empty((len(nodes) + 1, 7))
     memo = memo_arrays(len(nodes) + 1, n_classes)
     for i in range(start, len(ops)):
         row = op_rows[i]
@@ -480,13 +584,17 @@ def run_adaptive_ops(rows, schedule, start, tree, hat_tree, rules, room, out):
                 return i
         scatter(ids[row], values[row], dense, True)
         x = (ids[row], values[row], dense)
-        if op != 1:
+        if op != 1 and regression:
+            out[i, 0] = predict_adaptive_value(
+                tree, adaptive, roots[0], ids[row], values[row], settings, paths, found
+            )
+        elif op != 1:
             at = i if op == 2 else -1
-            scratch = (work, paths, memo)
+            scratch = (work, paths, found, memo)
             predict_adaptive(tree, adaptive, roots[0], x, n_classes, settings, scratch, at, out[i])
         if op != 0:
-            scratch = (work, signal_out, stack, paths, memo)
-            learn_adaptive(tree, hat_tree, x, int(targets[i]), rules, scratch, i)
+            scratch = (work, grow_work, signal_out, stack, paths, memo)
+            learn_adaptive(tree, hat_tree, x, targets[i], rules, scratch, i)
             counters[N_LEARNED] += 1
         scatter(ids[row], values[row], dense, False)
     return len(ops)
