@@ -39,6 +39,7 @@ from streamlearn.models import (
     HedgeClassifier,
     HedgeRegressor,
     HoeffdingAdaptiveTreeClassifier,
+    HoeffdingAdaptiveTreeRegressor,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
     HybridLinUCB,
@@ -120,6 +121,10 @@ LEARNERS = {
     ),
     "adaptive-random-forest-regressor": lambda: AdaptiveRandomForestRegressor(
         n_models=3, grace_period=20, warning_delta=0.3, drift_delta=0.2, seed=7
+    ),
+    # Sensitive detectors and a small cap: alternates start, switch in and are pruned.
+    "hoeffding-adaptive-tree-regressor": lambda: HoeffdingAdaptiveTreeRegressor(
+        grace_period=20, drift_delta=0.3, drift_window_threshold=20, max_leaves=6, seed=3
     ),
     "bayes-full": lambda: BayesianLinearRegression(capacity=40, interactions=[("city", "device")]),
     "bayes-forgetting": lambda: BayesianLinearRegression(forgetting=0.98, standardize=True),

@@ -77,6 +77,10 @@ LEARNERS = {
     "amf": ('kind = "amf"\nn_models = 3\nseed = 1', "multiclass"),
     "amf-regression": ('kind = "amf"\nn_models = 3\nseed = 1', "regression"),
     "hat": ('kind = "hat"\ngrace_period = 50\ndrift_window_threshold = 100', "binary"),
+    "hat-regression": (
+        'kind = "hat"\ngrace_period = 50\ndrift_window_threshold = 100',
+        "regression",
+    ),
     "auto-binary": ('kind = "auto"\nbits = 14\nwindow = 100', "binary"),
     "auto-multiclass": ('kind = "auto"\nbits = 14\nseed = 2', "multiclass"),
     "auto-regression": ('kind = "auto"\nbits = 14', "regression"),

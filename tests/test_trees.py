@@ -17,6 +17,7 @@ from streamlearn.models import (
     AMFClassifier,
     AMFRegressor,
     HoeffdingAdaptiveTreeClassifier,
+    HoeffdingAdaptiveTreeRegressor,
     HoeffdingTreeClassifier,
     HoeffdingTreeRegressor,
     LinearRegression,
@@ -146,6 +147,52 @@ def test_a_restored_adaptive_tree_goes_on_as_the_original_and_stays_capped():
     used = int(model.tree.counters[0])
     assert model.n_leaves == (model.tree.nodes[:used, 0] == -1).sum() <= 2 * 12
     assert model.tree.leaf_count() <= 12  # the tree's own leaves
+    assert model.tree.nbytes() <= model.max_nbytes()
+
+
+def test_adaptive_regression_tree_switches_after_a_drift_and_batches_equal_events():
+    X, y = steps(12_000, seed=5, flip_at=6000)
+    make = lambda: HoeffdingAdaptiveTreeRegressor(grace_period=50, seed=2)  # noqa: E731
+    one, many = make(), make()
+    expected = []
+    for i in range(len(y)):
+        x = {name: float(column[i]) for name, column in X.items()}
+        expected.append(one.predict_one(x))
+        one.learn_one(x, float(y[i]))
+    got = [
+        many.predict_learn_many(
+            {k: v[start : start + 999] for k, v in X.items()}, y[start : start + 999]
+        )
+        for start in range(0, len(y), 999)
+    ]
+    np.testing.assert_array_equal(np.concatenate(got), expected)
+    assert_same_state(one, many)
+    assert one.n_alternate_trees >= 1 and one.n_switch_alternate_trees >= 1
+    plain = HoeffdingTreeRegressor(grace_period=50).predict_learn_many(X, y)
+    late = slice(-2000, None)
+    adaptive_mae = np.abs(np.array(expected[late]) - y[late]).mean()
+    plain_mae = np.abs(plain[late] - y[late]).mean()
+    assert adaptive_mae < 1.2 and adaptive_mae < plain_mae - 0.5  # noise alone: 0.8
+
+
+def test_a_restored_adaptive_regression_tree_goes_on_as_the_original():
+    X, y = steps(9000, seed=6, flip_at=3000)
+    model = HoeffdingAdaptiveTreeRegressor(
+        grace_period=20, drift_delta=0.05, drift_window_threshold=30, max_leaves=12, seed=1
+    )
+    cut = 0
+    while not (model.alternates >= 0).any() and cut < len(y):  # on to an alternate growing
+        model.learn_many({k: v[cut : cut + 10] for k, v in X.items()}, y[cut : cut + 10])
+        cut += 10
+    assert 3000 <= cut < 6000  # after the flip
+    restored = load_snapshot(snapshot_bytes(model.state())[0])[0].to_learner()
+    rest = {k: v[cut:] for k, v in X.items()}
+    np.testing.assert_array_equal(
+        restored.predict_learn_many(rest, y[cut:]), model.predict_learn_many(rest, y[cut:])
+    )
+    assert_same_state(model, restored)
+    used = int(model.tree.counters[0])
+    assert model.n_leaves == (model.tree.nodes[:used, 0] == -1).sum() <= 2 * 12
     assert model.tree.nbytes() <= model.max_nbytes()
 
 
