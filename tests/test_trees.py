@@ -150,27 +150,32 @@ def test_a_restored_adaptive_tree_goes_on_as_the_original_and_stays_capped():
     assert model.tree.nbytes() <= model.max_nbytes()
 
 
-def test_adaptive_regression_tree_switches_after_a_drift_and_batches_equal_events():
-    X, y = steps(12_000, seed=5, flip_at=6000)
-    make = lambda: HoeffdingAdaptiveTreeRegressor(grace_period=50, seed=2)  # noqa: E731
-    one, many = make(), make()
+def batches_equal_events(one, many, X, y, batch: int) -> np.ndarray:
+    """Each event's prediction by ``one`` event at a time; ``many`` predicts the same in
+    batches and ends in the same state."""
     expected = []
     for i in range(len(y)):
         x = {name: float(column[i]) for name, column in X.items()}
         expected.append(one.predict_one(x))
         one.learn_one(x, float(y[i]))
     got = [
-        many.predict_learn_many(
-            {k: v[start : start + 999] for k, v in X.items()}, y[start : start + 999]
-        )
-        for start in range(0, len(y), 999)
+        many.predict_learn_many({k: v[s : s + batch] for k, v in X.items()}, y[s : s + batch])
+        for s in range(0, len(y), batch)
     ]
     np.testing.assert_array_equal(np.concatenate(got), expected)
     assert_same_state(one, many)
+    return np.array(expected)
+
+
+def test_adaptive_regression_tree_switches_after_a_drift_and_batches_equal_events():
+    X, y = steps(12_000, seed=5, flip_at=6000)
+    make = lambda: HoeffdingAdaptiveTreeRegressor(grace_period=50, seed=2)  # noqa: E731
+    one, many = make(), make()
+    expected = batches_equal_events(one, many, X, y, batch=999)
     assert one.n_alternate_trees >= 1 and one.n_switch_alternate_trees >= 1
     plain = HoeffdingTreeRegressor(grace_period=50).predict_learn_many(X, y)
     late = slice(-2000, None)
-    adaptive_mae = np.abs(np.array(expected[late]) - y[late]).mean()
+    adaptive_mae = np.abs(expected[late] - y[late]).mean()
     plain_mae = np.abs(plain[late] - y[late]).mean()
     assert adaptive_mae < 1.2 and adaptive_mae < plain_mae - 0.5  # noise alone: 0.8
 
@@ -286,17 +291,7 @@ def test_regression_forest_follows_a_drift_and_batches_equal_events():
     X, y = steps(5000, seed=2, flip_at=2500)
     make = lambda: AdaptiveRandomForestRegressor(n_models=4, seed=5)  # noqa: E731
     one, many = make(), make()
-    expected = []
-    for i in range(len(y)):
-        x = {name: float(column[i]) for name, column in X.items()}
-        expected.append(one.predict_one(x))
-        one.learn_one(x, float(y[i]))
-    got = [
-        many.predict_learn_many({k: v[s : s + 777] for k, v in X.items()}, y[s : s + 777])
-        for s in range(0, len(y), 777)
-    ]
-    np.testing.assert_array_equal(np.concatenate(got), expected)
-    assert_same_state(one, many)
+    expected = batches_equal_events(one, many, X, y, batch=777)
     assert one.drifts >= 2
     assert np.mean(np.abs(np.array(expected[-1000:]) - y[-1000:])) < 1.5
 
