@@ -84,8 +84,9 @@ REGRESSORS = {
     ),
     "Hoeffding adaptive tree": (
         lambda seed: HoeffdingAdaptiveTreeRegressor(seed=seed),
-        lambda seed: preprocessing.StandardScaler()
-        | tree.HoeffdingAdaptiveTreeRegressor(seed=seed),
+        lambda seed: (
+            preprocessing.StandardScaler() | tree.HoeffdingAdaptiveTreeRegressor(seed=seed)
+        ),
         True,
     ),
     "Adaptive random forest": (
