@@ -1,4 +1,4 @@
-"""Records the compiled kernels take: encoded rows and a runner schedule.
+"""Records the compiled kernels take: encoded rows, a runner schedule, a tree's rows and sizes.
 
 A kernel reads the arrays of a record by name (``rows.hashes``), so its signature names what
 it works on rather than listing a dozen arrays in an order every caller must repeat. Numba
@@ -60,3 +60,45 @@ class Schedule(NamedTuple):
     ops: np.ndarray
     rows: np.ndarray
     targets: np.ndarray
+
+
+class SparseRows(NamedTuple):
+    """Rows as the trees read them: feature ids (``-1``: nothing) and their values.
+
+    Parameters
+    ----------
+    ids
+        ``(n, width)`` feature ids.
+    values
+        ``(n, width)`` their values.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> rows = SparseRows(np.array([[0, -1]]), np.array([[2.5, 0.0]]))
+    >>> float(rows.values[0, 0])
+    2.5
+    """
+
+    ids: np.ndarray
+    values: np.ndarray
+
+
+class Sizes(NamedTuple):
+    """How many classes and features a tree's arrays have room for.
+
+    Parameters
+    ----------
+    n_classes
+        Classes numbered so far.
+    n_features
+        Features numbered so far.
+
+    Example
+    -------
+    >>> Sizes(n_classes=2, n_features=8).n_features
+    8
+    """
+
+    n_classes: int
+    n_features: int

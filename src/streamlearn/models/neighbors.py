@@ -1,8 +1,10 @@
 """k-nearest neighbours over a sliding window: the last ``window_size`` events learned, kept
 as dense rows of feature ids (a feature a row lacks is 0, so a feature numbered late is 0
-in every older row, which is exact), searched exhaustively by a compiled scan (the window is
-one contiguous array, so a search is one pass over memory) with the k best kept in a
-small sorted buffer. Numbers are standardized online by default, as a distance needs.
+in every older row, which is exact), searched through an exact index: the rows sorted along
+the feature that spreads them most, visited outwards from the query until the gap alone is
+more than the k-th distance found (:mod:`~streamlearn.models.neighbor_index`), the k best
+kept in a small sorted buffer. Numbers are standardized online by default, as a distance
+needs.
 
 >>> from streamlearn.models import KNNClassifier
 >>> model = KNNClassifier(n_neighbors=3)
@@ -24,9 +26,10 @@ import numpy as np
 from streamlearn.base import register
 from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.features.hasher import FeatureHasher
+from streamlearn.models.feature_ids import capacity, grown
+from streamlearn.models.neighbor_index import empty_index, insert, nearest, rebuild, replace
 from streamlearn.models.rows import ClassRows, RowModel, ValueRows
 from streamlearn.models.tree.base import positive
-from streamlearn.models.tree.store import capacity, grown
 
 POSITION, FILLED, LEARNED = range(3)
 
@@ -44,11 +47,15 @@ class Window(NamedTuple):
         Per feature, whether a row learned had it.
     cursor
         ``[next position, rows filled, rows learned]``.
+    index
+        The rows sorted along one feature (:mod:`~streamlearn.models.neighbor_index`).
 
     Example
     -------
     >>> import numpy as np
-    >>> window = Window(np.zeros((4, 2)), np.zeros(4), np.zeros(2, np.bool_), np.zeros(3, np.int64))
+    >>> from streamlearn.models.neighbor_index import empty_index
+    >>> rows, labels, present = np.zeros((4, 2)), np.zeros(4), np.zeros(2, np.bool_)
+    >>> window = Window(rows, labels, present, np.zeros(3, np.int64), empty_index(4))
     >>> window.rows.shape
     (4, 2)
     """
@@ -57,29 +64,7 @@ class Window(NamedTuple):
     labels: np.ndarray
     present: np.ndarray
     cursor: np.ndarray
-
-
-@nb.njit(cache=True)
-def _nearest(window, filled, dense, extra, k, distances, found):
-    """The ``k`` rows of the window nearest to ``dense`` (squared Euclidean, plus
-    ``extra`` for the row's features no window row has), nearest first, into ``found`` and
-    ``distances``; returns how many there are."""
-    n = 0
-    for j in range(filled):
-        d = extra
-        for f in range(len(dense)):
-            diff = window[j, f] - dense[f]
-            d += diff * diff
-        if n == k and d >= distances[n - 1]:
-            continue
-        at = n if n < k else k - 1
-        while at > 0 and distances[at - 1] > d:
-            if at < k:
-                distances[at], found[at] = distances[at - 1], found[at - 1]
-            at -= 1
-        distances[at], found[at] = d, j
-        n = min(n + 1, k)
-    return n
+    index: tuple
 
 
 @nb.njit(cache=True)
@@ -91,8 +76,10 @@ def run_knn_ops(rows, schedule, start, memory, k, classify, out):
     distance, whether or not it is numbered yet). ``memory`` is :class:`Window`'s arrays."""
     ids, values = rows
     ops, op_rows, targets = schedule
-    window, labels, present, state = memory
+    window, labels, present, state, index = memory
     n_features = window.shape[1]
+    if index[3][0] < 0:
+        rebuild(window, state[FILLED], index)
     dense = np.zeros(n_features)
     distances = np.zeros(k)
     found = np.zeros(k, np.int64)
@@ -106,7 +93,7 @@ def run_knn_ops(rows, schedule, start, memory, k, classify, out):
                     dense[f] = x_values[s]
                 else:
                     extra += x_values[s] * x_values[s]
-            n = _nearest(window, state[FILLED], dense, extra, k, distances, found)
+            n = nearest(window, index, state[FILLED], (dense, extra), k, distances, found)
             dense[:] = 0.0
             if classify:
                 _vote(labels, distances, found, n, out[i])
@@ -116,7 +103,7 @@ def run_knn_ops(rows, schedule, start, memory, k, classify, out):
                     total += labels[found[j]]
                 out[i, 0] = total / n
         if ops[i] != 0:
-            at = state[POSITION]
+            at, filled = state[POSITION], state[FILLED]
             window[at, :] = 0.0
             for s in range(len(x_ids)):
                 f = x_ids[s]
@@ -124,9 +111,15 @@ def run_knn_ops(rows, schedule, start, memory, k, classify, out):
                     window[at, f] = x_values[s]
                     present[f] = True
             labels[at] = targets[i]
+            if filled == len(window):  # the oldest row made way
+                replace(index, filled, at, window[at, index[3][0]])
+            else:
+                insert(index, filled, at, window[at, index[3][0]])
             state[POSITION] = (at + 1) % len(window)
-            state[FILLED] = min(state[FILLED] + 1, len(window))
+            state[FILLED] = min(filled + 1, len(window))
             state[LEARNED] += 1
+            if state[LEARNED] % len(window) == 0:  # the axis that spreads the rows may move
+                rebuild(window, state[FILLED], index)
     return len(ops)
 
 
@@ -160,6 +153,7 @@ class _Neighbours(RowModel):
         self.present = np.zeros(1, np.bool_)
         self.labels = np.zeros(self.window_size)
         self.cursor = np.zeros(3, np.int64)
+        self.search = empty_index(self.window_size)
 
     def _neighbour_params(self) -> dict[str, Any]:
         return {
@@ -180,7 +174,7 @@ class _Neighbours(RowModel):
             self.present = grown(self.present, (width,))
 
     def _kernel(self, rows, schedule, start, out) -> int:
-        memory = Window(self.window, self.labels, self.present, self.cursor)
+        memory = Window(self.window, self.labels, self.present, self.cursor, self.search)
         return run_knn_ops(rows, schedule, start, memory, self.n_neighbors, self.classify, out)
 
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -212,6 +206,7 @@ class _Neighbours(RowModel):
             raise ValueError("neighbours state: the features seen do not fit")
         self.window, self.labels, self.cursor = floats[0].copy(), floats[1].copy(), state.copy()
         self.present = present.copy()
+        self.search = empty_index(self.window_size)  # built again from the window
         self._fit()
 
     def _check_labels(self, labels: np.ndarray) -> None:

@@ -20,13 +20,12 @@ from streamlearn.base import (
     ServesRows,
     State,
 )
-from streamlearn.base.records import Schedule
+from streamlearn.base.records import Schedule, Sizes, SparseRows
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import FeatureHasher
+from streamlearn.models.feature_ids import FeatureIds
 from streamlearn.models.hashed import HashedModel
 from streamlearn.models.linear.base import regression_target, target_array
-from streamlearn.models.tree.kernel import Sizes, SparseRows
-from streamlearn.models.tree.store import FeatureIds
 
 
 class RowModel(HashedModel, ServesRows, ServedByCopies):

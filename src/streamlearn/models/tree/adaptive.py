@@ -24,6 +24,7 @@ from streamlearn.base import register
 from streamlearn.base.classes import MAX_CLASSES
 from streamlearn.drift import ADWIN
 from streamlearn.features.hasher import FeatureHasher
+from streamlearn.models.feature_ids import grown
 from streamlearn.models.tree.adaptive_kernel import (
     PRUNED,
     STARTED,
@@ -45,7 +46,6 @@ from streamlearn.models.tree.base import (
 )
 from streamlearn.models.tree.forest_kernel import DEAD, compact
 from streamlearn.models.tree.kernel import FEATURE, N_NODES
-from streamlearn.models.tree.store import grown
 
 _ADAPTIVE = ("alternates", "errors", "detectors", "buffers", "buffered")
 

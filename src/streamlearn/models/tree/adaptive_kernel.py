@@ -105,7 +105,7 @@ class AdaptiveRules(NamedTuple):
     Example
     -------
     >>> import numpy as np
-    >>> from streamlearn.models.tree.kernel import Sizes
+    >>> from streamlearn.base.records import Sizes
     >>> hat = np.array([0.0, 300.0, 0.05])
     >>> rules = AdaptiveRules(Sizes(2, 8), np.zeros(9), hat, np.zeros(4))
     >>> float(rules.hat[SIGNIFICANCE])

@@ -22,10 +22,11 @@ import numpy as np
 
 from streamlearn.base import register
 from streamlearn.base.classes import MAX_CLASSES
+from streamlearn.base.records import Sizes
 from streamlearn.features.hasher import FeatureHasher
+from streamlearn.models.feature_ids import capacity, grown
 from streamlearn.models.rows import ClassRows, ValueRows
 from streamlearn.models.tree.base import positive
-from streamlearn.models.tree.kernel import Sizes
 from streamlearn.models.tree.mondrian import (
     FEATURE,
     LEFT,
@@ -40,7 +41,6 @@ from streamlearn.models.tree.mondrian import (
     plant_tree,
     run_mondrian_ops,
 )
-from streamlearn.models.tree.store import capacity, grown
 
 _ARRAYS = ("links", "numbers", "counts", "low", "high", "trees", "counters", "rng")
 

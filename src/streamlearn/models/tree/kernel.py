@@ -23,7 +23,6 @@ Layouts (every array grows in Python between calls; the kernels never allocate):
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -40,48 +39,6 @@ MAJORITY, NAIVE_BAYES, ADAPTIVE, MULTINOMIAL, BERNOULLI = range(5)
 GRACE, DELTA, TAU, MAX_DEPTH, N_SPLITS, MIN_BRANCH, LEAF_MODE, MAX_LEAVES = range(8)
 ALPHA = 8  # a multinomial or Bernoulli naive Bayes's additive smoothing
 _LOG_2PI = math.log(2 * math.pi)
-
-
-class SparseRows(NamedTuple):
-    """Rows as the trees read them: feature ids (``-1``: nothing) and their values.
-
-    Parameters
-    ----------
-    ids
-        ``(n, width)`` feature ids.
-    values
-        ``(n, width)`` their values.
-
-    Example
-    -------
-    >>> import numpy as np
-    >>> rows = SparseRows(np.array([[0, -1]]), np.array([[2.5, 0.0]]))
-    >>> float(rows.values[0, 0])
-    2.5
-    """
-
-    ids: np.ndarray
-    values: np.ndarray
-
-
-class Sizes(NamedTuple):
-    """How many classes and features a tree's arrays have room for.
-
-    Parameters
-    ----------
-    n_classes
-        Classes numbered so far.
-    n_features
-        Features numbered so far.
-
-    Example
-    -------
-    >>> Sizes(n_classes=2, n_features=8).n_features
-    8
-    """
-
-    n_classes: int
-    n_features: int
 
 
 @nb.njit(inline="always")
