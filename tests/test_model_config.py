@@ -110,6 +110,7 @@ SET = [
     ("forest", "multiclass", "weighted_vote = false", lambda m: m.weighted_vote is False),
     ("forest", "regression", "n_bins = 8", lambda m: m.params()["n_bins"] == 8),
     ("hat", "multiclass", "n_splits = 3", lambda m: m.n_splits == 3),
+    ("hat", "regression", "n_bins = 8\nseed = 4", lambda m: (m.n_bins, m.seed) == (8, 4)),
     (
         "naive_bayes",
         "multiclass",
@@ -150,7 +151,8 @@ REFUSED = [
     ("hat", "multiclass", 'bootstrap_sampling = "maybe"', "model.bootstrap_sampling: Input"),
     ("hat", "multiclass", "drift_window_threshold = -1", "model.drift_window_threshold: Input"),
     ("hat", "multiclass", "switch_significance = 2", "model.switch_significance: Input"),
-    ("hat", "multiclass", "n_bins = 8", "model.n_bins: not a setting of a hat model"),
+    ("hat", "multiclass", "n_bins = 8", "model.n_bins: a setting of regressors"),
+    ("hat", "regression", "n_splits = 4", "model.n_splits: a setting of classifiers"),
     ("tree", "regression", "n_splits = 4", "model.n_splits: a setting of classifiers"),
     ("tree", "multiclass", "learning_rate = 0.1", "model.learning_rate: a setting of regressors"),
     ("tree", "regression", "n_bins = 1", "model.n_bins: Input should be greater than"),
