@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow.csv as pacsv
 import pytest
 from fastapi.testclient import TestClient
-from river import compose, evaluate, linear_model, metrics, preprocessing
+from river import compose, ensemble, evaluate, linear_model, metrics, preprocessing
 
 from streamlearn.base import load_state, save_state
 from streamlearn.config import ConfigError, load_config_text
@@ -36,6 +36,24 @@ def test_our_learner_scores_the_same_inside_river():
     assert isinstance(pipeline.predict_one(x), float)
     with pytest.raises(ValueError, match="classifiers and regressors"):
         interop.to_river(object())
+
+
+def test_rivers_meta_models_clone_our_learners_fresh():
+    trained = interop.to_river(LogisticRegression(bits=12))
+    for x, y in elec2.stream(limit=500):
+        trained.learn_one(x, y)
+    fresh = trained.clone()
+    assert fresh.learner.params() == trained.learner.params()
+    assert fresh.predict_proba_one(x) == {False: 0.5, True: 0.5}  # untrained
+    assert trained.predict_proba_one(x) != fresh.predict_proba_one(x)
+    bagging = ensemble.BaggingClassifier(
+        interop.to_river(LogisticRegression(bits=12)), n_models=3, seed=1
+    )
+    accuracy = evaluate.progressive_val_score(elec2.stream(limit=3000), bagging, metrics.Accuracy())
+    assert accuracy.get() > 0.75
+    weights = [member.learner.state().arrays["table"] for member in bagging]
+    assert len({id(member.learner) for member in bagging}) == 3
+    assert not np.array_equal(weights[0], weights[1])  # each learned its own bootstrap
 
 
 def river_reference(limit=None):

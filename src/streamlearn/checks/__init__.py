@@ -28,6 +28,7 @@ GENERIC: tuple[Check, ...] = (
     learner.check_learn_many_equals_repeated_learn_one,
     learner.check_state_round_trip_predicts_and_learns_identically,
     learner.check_clone_is_fresh_and_independent,
+    learner.check_copies_and_pickles_continue_as_the_original,
     learner.check_inputs_are_not_mutated,
     learner.check_bad_values_never_make_weights_non_finite,
     learner.check_missing_values_are_ignored,

@@ -14,7 +14,12 @@ import numpy as np
 
 from streamlearn.base import load_state, save_state
 from streamlearn.checks.data import bandit_log, columns_of, engagement, interactions, messy_events
-from streamlearn.checks.helpers import assert_same_state, float_arrays, raises
+from streamlearn.checks.helpers import (
+    assert_copies_hold_the_state,
+    assert_same_state,
+    float_arrays,
+    raises,
+)
 
 Factory = Callable[[], Any]
 
@@ -74,6 +79,7 @@ def check_bandit_clone_is_fresh_and_inputs_are_not_mutated(make: Factory) -> Non
     model.predict_learn_many(columns, (arms, rewards))
     bandit_steps(model, events, arms, rewards)
     assert repr((events, columns, arms, rewards)) == repr(before)
+    assert_copies_hold_the_state(model)
     clone = model.clone()
     assert clone.params() == model.params() and clone.arms == ["a", "b", 3]
     np.testing.assert_array_equal(
@@ -134,6 +140,7 @@ def check_recommender_state_round_trip_and_clone(make: Factory) -> None:
         )
         assert_same_state(model, restored)
         assert restored.seen_items("u2") == model.seen_items("u2") != set()
+        assert_copies_hold_the_state(model)
         clone = model.clone()
         assert clone.params() == model.params() and clone.user_ids == []
         before = copy.deepcopy((events, ratings))
@@ -178,6 +185,7 @@ def check_ranker_batches_equal_one_event_calls_and_state_round_trips(make: Facto
         np.testing.assert_array_equal(
             restored.predict_many(columns_of(fresh)), many.predict_many(columns_of(fresh))
         )
+        assert_copies_hold_the_state(many)
         clone = many.clone()
         assert clone.params() == many.params()
         np.testing.assert_array_equal(

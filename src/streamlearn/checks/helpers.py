@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,3 +77,13 @@ def raises(kind: type[BaseException], match: str | None = None) -> Iterator[None
             raise AssertionError(f"{kind.__name__} {str(exc)!r} does not match {match!r}") from exc
     else:
         raise AssertionError(f"expected {kind.__name__}, nothing was raised")
+
+
+def assert_copies_hold_the_state(model: Any) -> None:
+    """``copy.deepcopy`` and an in-process ``pickle`` round trip hold ``model``'s state,
+    in arrays of their own."""
+    for other in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert type(other) is type(model)
+        assert_same_state(model, other)
+        mine, theirs = float_arrays(model), float_arrays(other)
+        assert not any(np.shares_memory(a, b) for a, b in zip(mine, theirs, strict=True))

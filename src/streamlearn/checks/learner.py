@@ -10,6 +10,7 @@ Each check takes a factory of fresh, identical learners (``learner.clone`` will 
 from __future__ import annotations
 
 import copy
+import pickle
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ from streamlearn.base import (
 )
 from streamlearn.checks.data import columns_of, labelled, messy_events
 from streamlearn.checks.helpers import (
+    assert_copies_hold_the_state,
     assert_same_state,
     float_arrays,
     predictions_many,
@@ -101,6 +103,21 @@ def check_clone_is_fresh_and_independent(make: Factory) -> None:
         not np.array_equal(a, b)
         for a, b in zip(float_arrays(model), float_arrays(clone), strict=False)
     )
+
+
+def check_copies_and_pickles_continue_as_the_original(make: Factory) -> None:
+    """``copy.deepcopy`` and an in-process ``pickle`` round trip give a learner that
+    predicts and learns as the original would, and learns apart from it."""
+    model = make()
+    events, targets = labelled(model)
+    for x, y in zip(events[:200], targets[:200], strict=True):
+        model.learn_one(x, y)
+    assert_copies_hold_the_state(model)
+    copies = [copy.deepcopy(model), pickle.loads(pickle.dumps(model))]
+    expected = predictions_one(model, events[200:], targets[200:])
+    for other in copies:
+        np.testing.assert_array_equal(predictions_one(other, events[200:], targets[200:]), expected)
+        assert_same_state(model, other)  # each learned apart, the same events
 
 
 def check_inputs_are_not_mutated(make: Factory) -> None:

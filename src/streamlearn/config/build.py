@@ -164,7 +164,7 @@ def _other_learner(model: ModelConfig, task: str) -> Learner:
     if model.kind == "auto":
         classes = {"max_classes": model.max_classes} if task == "multiclass" else {}
         features = {"features": model.features(), **classes}
-        given = _given(model, ("window", "eta"))
+        given = _given(model, ("window", "eta", "pool_rate"))
         return auto_learner(task, features, seed=model.seed, **given)
     if model.kind in TREES:
         kind = tree_learner(model.kind, task)

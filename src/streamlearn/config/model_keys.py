@@ -200,10 +200,11 @@ class TreeKeys(_Keys):
     use_aggregation, split_pure
         An AMF's aggregation of its nodes' predictions, and (classifier) whether a node of
         one class still splits; ``standardize``: whether a regressor scales its inputs.
-    window
+    window, pool_rate
         An ``auto`` model's memory of its members' losses, in events (``eta``: how
-        sharply its mix follows them; see :class:`~streamlearn.models.AutoClassifier`;
-        ``seed`` seeds its forest). Unset, the learner's defaults.
+        sharply its mix follows them; ``pool_rate``: the step of a classifier's pool
+        weights; see :class:`~streamlearn.models.AutoClassifier`; ``seed`` seeds its
+        forests). Unset, the learner's defaults.
     grace_period, delta, tau, leaf_prediction, max_depth, max_leaves, feature_cap
         A Hoeffding tree's (``tree``) or each tree of an adaptive random forest's
         (``forest``): see :class:`~streamlearn.models.HoeffdingTreeClassifier`; unset
@@ -273,5 +274,6 @@ class TreeKeys(_Keys):
     use_aggregation: StrictBool = True
     split_pure: StrictBool = False
     window: float | None = Field(None, ge=1)  # None: the learner's default
+    pool_rate: float = Field(0.05, gt=0, le=1, allow_inf_nan=False)
     river: str | None = None
     allow_pickle: StrictBool = False  # River models checkpoint as pickles: say yes explicitly

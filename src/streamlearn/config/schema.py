@@ -127,6 +127,7 @@ FEATURE_KEYS = {"bits", "categorical", "interactions", "standardize", "missing",
 RAW_FEATURE_KEYS = FEATURE_KEYS - {"standardize", "bits"}  # trees: raw numbers, whole hashes
 # Keys of a classifier only, or of a regressor only: given for the other task, refused.
 CLASSIFIER_KEYS = {"n_splits", "min_branch_fraction", "weighted_vote", "split_pure", "dirichlet"}
+CLASSIFIER_KEYS |= {"pool_rate"}
 REGRESSOR_KEYS = {"n_bins", "bin_width", "min_samples_split", "learning_rate"}
 REGRESSOR_KEYS |= {"model_selector_decay", "scale_target"}
 TREE_KEYS = {"grace_period", "delta", "tau", "leaf_prediction", "max_depth", "max_leaves"}
@@ -156,7 +157,7 @@ KIND_KEYS = {
     "fraud": {"entity", "time", "amount", "half_lives", "prior", "weight", "min_frauds"}
     | {"rule_z", "fp_budget", "optimizer", "intercept_lr"}
     | FEATURE_KEYS,
-    "auto": {"task", "window", "eta", "seed", "max_classes"} | FEATURE_KEYS,
+    "auto": {"task", "window", "eta", "pool_rate", "seed", "max_classes"} | FEATURE_KEYS,
     "knn": {"task", "n_neighbors", "window_size", "feature_cap", "max_classes"}
     | FEATURE_KEYS - {"bits"},
     "amf": {"task", "n_models", "seed", "max_nodes", "step", "dirichlet", "feature_cap"}

@@ -7,6 +7,7 @@ so a batch gives exactly what one event at a time would.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -86,6 +87,15 @@ class OnlineScaler:
     def __init__(self) -> None:
         self.columns: dict[str, int] = {}
         self.stats = np.zeros((0, 3))
+        self._view = memoryview(self.stats)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a memoryview cannot be pickled: it is made again from the statistics
+        return {"columns": dict(self.columns), "stats": self.stats}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.columns = state["columns"]
+        self.stats = state["stats"]
         self._view = memoryview(self.stats)
 
     def slot(self, name: str) -> int:

@@ -45,11 +45,19 @@ def _river_classes() -> tuple[type, type]:
     """The wrapper classes, made once River is imported (it is optional)."""
     from river import base
 
-    class RiverClassifier(base.Classifier):
-        """A streamlearn classifier, seen by River."""
+    class Wrapped(base.Estimator):
+        """What both wrappers share: River's ``clone`` makes a fresh, untrained learner
+        (River would deep-copy a parameter it does not know, training and all)."""
 
         def __init__(self, learner: Learner) -> None:
             self.learner = learner
+
+        def clone(self, new_params: dict | None = None, include_attributes: bool = False):
+            learner = (new_params or {}).get("learner", self.learner.clone())
+            return type(self)(learner)
+
+    class RiverClassifier(Wrapped, base.Classifier):
+        """A streamlearn classifier, seen by River."""
 
         def learn_one(self, x: dict, y: Any) -> None:
             self.learner.learn_one(x, y)
@@ -57,11 +65,8 @@ def _river_classes() -> tuple[type, type]:
         def predict_proba_one(self, x: dict) -> dict[bool, float]:
             return self.learner.predict_proba_one(x)
 
-    class RiverRegressor(base.Regressor):
+    class RiverRegressor(Wrapped, base.Regressor):
         """A streamlearn regressor, seen by River."""
-
-        def __init__(self, learner: Learner) -> None:
-            self.learner = learner
 
         def learn_one(self, x: dict, y: Any) -> None:
             self.learner.learn_one(x, y)

@@ -158,13 +158,24 @@ def knn_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Lear
 
 
 def auto_learner(task: str, features: Mapping[str, Any], **settings: Any) -> Learner:
-    """The auto learner of ``task``: the task's linear default on ``features`` and a
-    forest (``settings``: ``window``, ``seed``)."""
-    linear = make_learner(task, DEFAULT_OPTIMIZER, **features)
-    forest = _tree(task, "forest", features, seed=settings.get("seed", 0))
+    """The auto learner of ``task``: the task's linear default on ``features``, a forest,
+    an Aggregated Mondrian Forest and nearest neighbours (``settings``: ``window``,
+    ``eta``, ``pool_rate``, ``seed``)."""
+    seed = settings.get("seed", 0)
+    members = {
+        "linear": make_learner(task, DEFAULT_OPTIMIZER, **features),
+        "forest": _tree(task, "forest", features, seed=seed),
+        "mondrian": amf_learner(task, features, seed=seed, **_standardized(task)),
+        "neighbors": knn_learner(task, features),
+    }
     if task == "multiclass":
-        settings = {"max_classes": forest.max_classes, **settings}
-    return getattr(models, _AUTO[task])(linear=linear, forest=forest, **settings)
+        settings = {"max_classes": members["forest"].max_classes, **settings}
+    return getattr(models, _AUTO[task])(**members, **settings)
+
+
+def _standardized(task: str) -> dict[str, Any]:
+    """A Mondrian regressor splits standardized numbers (its distances need one scale)."""
+    return {"standardize": True} if task == "regression" else {}
 
 
 def tree_learner(name: str, task: str) -> type[Learner]:

@@ -47,7 +47,7 @@ def _score(counts, numbers, node, k, n_classes, dirichlet):
     return (counts[node, k] + dirichlet) / total
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def new_node(forest, parent, time, depth):
     """A fresh leaf (no points) under ``parent``, born at ``time``; returns it."""
     links, numbers, counts, low, high, _trees, counters, _rng = forest
@@ -72,7 +72,7 @@ def plant_tree(forest, t):
     trees[t, SIZE] = 1
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _extensions(low, high, node, dense, out):
     """How far the point lies outside the node's box, per feature; their sum."""
     total = 0.0
@@ -88,7 +88,7 @@ def _extensions(low, high, node, dense, out):
     return total
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _take(forest, node, dense, y, learn_weight, n_classes, settings):
     """A point of class (or target) ``y`` into a node: its box, its points,
     (``learn_weight``) its log weight's loss, then its class count or mean (the order of
@@ -115,7 +115,7 @@ def _take(forest, node, dense, y, learn_weight, n_classes, settings):
     counts[node, k] += 1.0
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _split_time(forest, node, dense, y, extension, settings):
     """When the point splits the node (0: it does not)."""
     links, numbers, counts, _low, _high, _trees, _counters, rng = forest
@@ -142,7 +142,7 @@ def _depths(links, node, depth):
             stack.append((links[at, RIGHT], d + 1))
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _split(forest, node, time, dense, extensions, extension):
     """Split ``node`` at ``time``: its old self (box, points, children) moves to the
     child on the box's side, a new leaf takes the point's side. Returns the new leaf."""
@@ -185,13 +185,13 @@ def _child(links, numbers, node, dense):
     return links[node, RIGHT]
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _log_sum_exp(a, b):
     top = max(a, b)
     return top + math.log(math.exp(a - top) + math.exp(b - top))
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def learn_tree(forest, t, dense, k, n_classes, settings, extensions):
     """Tree ``t`` learns a point of class (or target) k: down its path (splitting where the Mondrian
     process says), then its subtrees' weights back up."""
@@ -230,7 +230,7 @@ def learn_tree(forest, t, dense, k, n_classes, settings, extensions):
     trees[t, LEARNED] += 1
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def predict_tree(forest, t, dense, n_classes, settings, scores, work):
     """Tree ``t``'s class probabilities (a regression's prediction: ``n_classes`` 1) for
     a point into ``scores``: its leaf's, mixed on the way up with each node's by the
