@@ -419,7 +419,7 @@ class AutoClassifier(_Pooled, Classifier):
     >>> from streamlearn.evaluate import progressive_val_score_one
     >>> report = progressive_val_score_one(AutoClassifier(seed=42), elec2.stream(limit=5000))
     >>> round(report.metrics["accuracy"], 3)
-    0.873
+    0.872
     """
 
     def __init__(
@@ -506,7 +506,7 @@ class AutoMulticlass(_Pooled, MulticlassClassifier):
     >>> from streamlearn.evaluate import progressive_val_score_one
     >>> report = progressive_val_score_one(AutoMulticlass(seed=42), elec2.moves(limit=5000))
     >>> round(report.metrics["accuracy"], 3)
-    0.803
+    0.804
     """
 
     kind = MULTICLASS
@@ -614,7 +614,7 @@ class AutoRegressor(_Auto, Regressor):
     >>> from streamlearn.evaluate import progressive_val_score_one
     >>> report = progressive_val_score_one(AutoRegressor(seed=42), elec2.demand(limit=5000))
     >>> round(report.metrics["mae"], 4)
-    0.0521
+    0.052
     """
 
     kind = REGRESSION

@@ -33,6 +33,7 @@ from streamlearn.models.tree.kernel import scatter, uniform
 
 PARENT, LEFT, RIGHT, FEATURE, DEPTH = range(5)
 TIME, THRESHOLD, WEIGHT, TREE_WEIGHT, POINTS = range(5)
+NUMBERS = 5  # columns of a node's numbers
 ROOT, LEARNED, SIZE = range(3)
 N_USED, N_LEARNED, N_CLASSES = 0, 1, 2
 # settings: step, Dirichlet prior, aggregate (1/0), split pure nodes (1/0), nodes per tree,
@@ -55,12 +56,26 @@ def new_node(forest, parent, time, depth):
     counters[N_USED] += 1
     links[node, PARENT], links[node, LEFT], links[node, RIGHT] = parent, -1, -1
     links[node, FEATURE], links[node, DEPTH] = -1, depth
-    numbers[node, :] = 0.0
+    _fill_row(numbers, node, 0.0)
     numbers[node, TIME] = time
-    counts[node, :] = 0.0
-    low[node, :] = 0.0
-    high[node, :] = 0.0
+    _fill_row(counts, node, 0.0)
+    _fill_row(low, node, 0.0)
+    _fill_row(high, node, 0.0)
     return node
+
+
+# Rows are filled and copied element by element: a slice assignment within one array
+# would copy through a temporary (numba cannot tell the rows apart), an allocation a split.
+@nb.njit(inline="always")
+def _fill_row(array, row, value):
+    for j in range(array.shape[1]):
+        array[row, j] = value
+
+
+@nb.njit(inline="always")
+def _copy_row(array, source, target):
+    for j in range(array.shape[1]):
+        array[target, j] = array[source, j]
 
 
 @nb.njit(cache=True)
@@ -95,8 +110,9 @@ def _take(forest, node, dense, y, learn_weight, n_classes, settings):
     the published algorithm)."""
     _links, numbers, counts, low, high, _trees, _counters, _rng = forest
     if numbers[node, POINTS] == 0.0:
-        low[node, : len(dense)] = dense
-        high[node, : len(dense)] = dense
+        for f in range(len(dense)):
+            low[node, f] = dense[f]
+            high[node, f] = dense[f]
     else:
         for f in range(len(dense)):
             low[node, f] = min(low[node, f], dense[f])
@@ -163,11 +179,11 @@ def _split(forest, node, time, dense, extensions, extension):
     fresh = new_node(forest, node, time, depth)
     links[old, LEFT], links[old, RIGHT] = links[node, LEFT], links[node, RIGHT]
     links[old, FEATURE] = links[node, FEATURE]
-    numbers[old, :] = numbers[node, :]
+    _copy_row(numbers, node, old)
     numbers[old, TIME] = time
-    counts[old, :] = counts[node, :]
-    low[old, :] = low[node, :]
-    high[old, :] = high[node, :]
+    _copy_row(counts, node, old)
+    _copy_row(low, node, old)
+    _copy_row(high, node, old)
     if links[old, LEFT] >= 0:
         links[links[old, LEFT], PARENT] = old
         links[links[old, RIGHT], PARENT] = old
@@ -191,16 +207,28 @@ def _log_sum_exp(a, b):
     return top + math.log(math.exp(a - top) + math.exp(b - top))
 
 
+# The trees go down (and back up) their paths together, one node of each per round: a
+# path is a chain of reads from memory, and the trees' chains then overlap in time.
+DONE, DOWN, UP = 0, 1, 2
+
+
 @nb.njit(inline="always")
-def learn_tree(forest, t, dense, k, n_classes, settings, extensions):
-    """Tree ``t`` learns a point of class (or target) k: down its path (splitting where the Mondrian
-    process says), then its subtrees' weights back up."""
+def learn_forest(forest, dense, k, n_classes, settings, extensions, nodes, phase):
+    """Every tree learns a point of class (or target) k: down its path (splitting where
+    the Mondrian process says), then its subtrees' weights back up."""
     links, numbers, _counts, low, high, trees, _counters, _rng = forest
-    node = trees[t, ROOT]
-    if trees[t, LEARNED] == 0:
-        _take(forest, node, dense, k, False, n_classes, settings)
-    else:
-        while True:
+    moving = 0
+    for t in range(len(trees)):
+        nodes[t] = trees[t, ROOT]
+        phase[t] = DOWN if trees[t, LEARNED] > 0 else DONE
+        if phase[t] == DONE:
+            _take(forest, nodes[t], dense, k, False, n_classes, settings)
+        moving += phase[t] == DOWN
+    while moving > 0:
+        for t in range(len(trees)):
+            if phase[t] != DOWN:
+                continue
+            node = nodes[t]
             extension = _extensions(low, high, node, dense, extensions)
             time = 0.0
             if trees[t, SIZE] + 2 <= settings[MAX_NODES]:
@@ -210,46 +238,81 @@ def learn_tree(forest, t, dense, k, n_classes, settings, extensions):
                 trees[t, SIZE] += 2
                 _take(forest, node, dense, k, True, n_classes, settings)
                 _take(forest, leaf, dense, k, False, n_classes, settings)
-                node = leaf
-                break
-            _take(forest, node, dense, k, True, n_classes, settings)
-            if links[node, LEFT] < 0:
-                break
-            node = _child(links, numbers, node, dense)
-        if settings[AGGREGATE] > 0.0:
-            while node >= 0:
+                nodes[t], phase[t] = leaf, UP
+            else:
+                _take(forest, node, dense, k, True, n_classes, settings)
                 if links[node, LEFT] < 0:
-                    numbers[node, TREE_WEIGHT] = numbers[node, WEIGHT]
+                    phase[t] = UP
                 else:
-                    below = (
-                        numbers[links[node, LEFT], TREE_WEIGHT]
-                        + numbers[links[node, RIGHT], TREE_WEIGHT]
-                    )
-                    numbers[node, TREE_WEIGHT] = _log_sum_exp(numbers[node, WEIGHT], below)
-                node = links[node, PARENT]
-    trees[t, LEARNED] += 1
+                    nodes[t] = _child(links, numbers, node, dense)
+            moving -= phase[t] == UP
+    if settings[AGGREGATE] > 0.0:
+        _weigh_up(links, numbers, nodes, phase)
+    for t in range(len(trees)):
+        trees[t, LEARNED] += 1
 
 
 @nb.njit(inline="always")
-def predict_tree(forest, t, dense, n_classes, settings, scores, work):
-    """Tree ``t``'s class probabilities (a regression's prediction: ``n_classes`` 1) for
-    a point into ``scores``: its leaf's, mixed on the way up with each node's by the
-    weight of the node against its subtree."""
+def _weigh_up(links, numbers, nodes, phase):
+    """From each learning tree's last node up to its root: each node's subtree weight."""
+    moving = 0
+    for t in range(len(nodes)):
+        moving += phase[t] == UP
+    while moving > 0:
+        for t in range(len(nodes)):
+            if phase[t] != UP:
+                continue
+            node = nodes[t]
+            if links[node, LEFT] < 0:
+                numbers[node, TREE_WEIGHT] = numbers[node, WEIGHT]
+            else:
+                below = (
+                    numbers[links[node, LEFT], TREE_WEIGHT]
+                    + numbers[links[node, RIGHT], TREE_WEIGHT]
+                )
+                numbers[node, TREE_WEIGHT] = _log_sum_exp(numbers[node, WEIGHT], below)
+            nodes[t] = links[node, PARENT]
+            if nodes[t] < 0:
+                phase[t] = DONE
+                moving -= 1
+
+
+@nb.njit(inline="always")
+def predict_forest(forest, dense, n_classes, settings, nodes, scores, out):
+    """The trees' mean class probabilities (a regression's prediction: ``n_classes`` 1)
+    for a point, added into ``out``: each tree's leaf's, mixed on the way up with each
+    node's by the weight of the node against its subtree (``scores``: per tree)."""
     links, numbers, counts, _low, _high, trees, _counters, _rng = forest
-    node = trees[t, ROOT]
-    while links[node, LEFT] >= 0:
-        node = _child(links, numbers, node, dense)
-    for k in range(n_classes):
-        scores[k] = _node_score(counts, numbers, node, k, n_classes, settings)
-    if settings[AGGREGATE] == 0.0:
-        return
-    node = links[node, PARENT]
-    while node >= 0:
-        w = 0.5 * math.exp(numbers[node, WEIGHT] - numbers[node, TREE_WEIGHT])
+    n_trees = len(trees)
+    for t in range(n_trees):
+        nodes[t] = trees[t, ROOT]
+    moving = True
+    while moving:
+        moving = False
+        for t in range(n_trees):
+            if links[nodes[t], LEFT] >= 0:
+                nodes[t] = _child(links, numbers, nodes[t], dense)
+                moving = True
+    for t in range(n_trees):
         for k in range(n_classes):
-            work[k] = _node_score(counts, numbers, node, k, n_classes, settings)
-            scores[k] = w * work[k] + (1.0 - w) * scores[k]
-        node = links[node, PARENT]
+            scores[t, k] = _node_score(counts, numbers, nodes[t], k, n_classes, settings)
+        nodes[t] = links[nodes[t], PARENT]
+    moving = settings[AGGREGATE] > 0.0
+    while moving:
+        moving = False
+        for t in range(n_trees):
+            node = nodes[t]
+            if node < 0:
+                continue
+            moving = True
+            w = 0.5 * math.exp(numbers[node, WEIGHT] - numbers[node, TREE_WEIGHT])
+            for k in range(n_classes):
+                score = _node_score(counts, numbers, node, k, n_classes, settings)
+                scores[t, k] = w * score + (1.0 - w) * scores[t, k]
+            nodes[t] = links[node, PARENT]
+    for t in range(n_trees):
+        for k in range(n_classes):
+            out[k] += scores[t, k] / n_trees
 
 
 @nb.njit(inline="always")
@@ -273,8 +336,9 @@ def run_mondrian_ops(rows, schedule, start, forest, sizes, settings, out):
     n_trees = len(trees)
     dense = np.zeros(n_features)
     extensions = np.zeros(n_features)
-    scores = np.zeros(max(n_classes, 1))
-    work = np.zeros(max(n_classes, 1))
+    scores = np.zeros((n_trees, max(n_classes, 1)))
+    nodes = np.zeros(n_trees, np.int64)
+    phase = np.zeros(n_trees, np.int64)
     for i in range(start, len(ops)):
         if counters[N_USED] + 2 * n_trees > len(links):
             return i
@@ -282,16 +346,13 @@ def run_mondrian_ops(rows, schedule, start, forest, sizes, settings, out):
         scatter(ids[row], values[row], dense, True)
         known = 1 if settings[REGRESSION] > 0.0 else counters[N_CLASSES]
         if ops[i] != 1 and known > 0:
-            for t in range(n_trees):
-                predict_tree(forest, t, dense, known, settings, scores, work)
-                for k in range(known):
-                    out[i, k] += scores[k] / n_trees
+            predict_forest(forest, dense, known, settings, nodes, scores, out[i])
         if ops[i] != 0:
             y = targets[i]
             if settings[REGRESSION] == 0.0:
                 counters[N_CLASSES] = max(known, int(y) + 1)
-            for t in range(n_trees):
-                learn_tree(forest, t, dense, y, counters[N_CLASSES], settings, extensions)
+            n_known = counters[N_CLASSES]
+            learn_forest(forest, dense, y, n_known, settings, extensions, nodes, phase)
             counters[N_LEARNED] += 1
         scatter(ids[row], values[row], dense, False)
     return len(ops)
