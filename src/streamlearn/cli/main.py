@@ -24,6 +24,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from streamlearn.base.accounting import COUNTERS
+from streamlearn.base.extras import MissingExtra, require
 from streamlearn.cli.logs import setup_logging
 from streamlearn.cli.registry_cmd import registry_app
 from streamlearn.cli.status import status_table
@@ -47,8 +48,22 @@ app = typer.Typer(
 app.add_typer(registry_app, name="registry")
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        print(f"streamlearn {version('streamlearn')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
     log_format: Annotated[
         str, typer.Option(envvar="STREAMLEARN_LOG_FORMAT", help="Logs as text or json lines.")
     ] = "text",
@@ -376,10 +391,10 @@ def serve(
 ) -> None:
     """Serve predictions over HTTP while learning (from HTTP, a file, or Kafka). Stops
     cleanly on SIGTERM / Ctrl-C, with a checkpoint."""
-    import uvicorn
-
     from streamlearn.config import load_config
-    from streamlearn.service.serve import build_service
+    from streamlearn.service.serve import build_service  # or: which extra is missing
+
+    uvicorn = require("uvicorn", "serve")
 
     settings = load_config(config)
     api, server = build_service(settings)
@@ -522,6 +537,9 @@ def main() -> None:
     except typer.Abort:
         err.print("aborted")
         sys.exit(130)
+    except MissingExtra as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(1)
     except (FileNotFoundError, KeyError, ValueError, TypeError, OSError) as exc:  # ConfigError too
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         err.print(f"error: {message}", markup=False, highlight=False)

@@ -4,11 +4,12 @@ challengers, the registry, the event source and the runner."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamlearn import models
 from streamlearn.adaptation import watched
 from streamlearn.base import Learner
+from streamlearn.base.extras import require
 from streamlearn.config.schema import (
     CLASSIFIER_KEYS,
     FEATURE_KEYS,
@@ -46,8 +47,10 @@ from streamlearn.runner.join import JoinStore, MemoryJoinStore, SQLiteJoinStore
 from streamlearn.runner.join.redis import RedisJoinStore
 from streamlearn.scaleout.mixing import ParameterMixer
 from streamlearn.streams import FileSource
-from streamlearn.streams.kafka import KafkaEvents, KafkaPredictions
 from streamlearn.streams.sources import FileEvents
+
+if TYPE_CHECKING:  # the Kafka client loads only for a run that reads Kafka
+    from streamlearn.streams.kafka import KafkaEvents
 
 FIXED_TASKS = {
     "bayesian": "regression",
@@ -280,7 +283,7 @@ def build_challengers(config: RunConfig) -> dict[str, Learner]:
 
 
 def _redis(config: RunConfig):
-    import redis
+    redis = require("redis", "redis")
 
     # Timeouts: without them a Redis that stops answering (frozen, a dropped connection)
     # would stall the trainer for good instead of failing a checkpoint it retries.
@@ -328,6 +331,8 @@ def build_runner(config: RunConfig, source: Any = None, **options: Any) -> Runne
     events = source if source is not None else file_events(config)
     predictions: Any = config.output.predictions
     if config.kafka is not None and config.kafka.predictions_topic:
+        from streamlearn.streams.kafka import KafkaPredictions
+
         predictions = KafkaPredictions(
             {"bootstrap.servers": config.kafka.bootstrap_servers}, config.kafka.predictions_topic
         )
@@ -380,6 +385,8 @@ def _mixer(config: RunConfig) -> ParameterMixer | None:
 
 def kafka_events(config: RunConfig) -> KafkaEvents:
     """The topics to read; a multiclass model's labels name classes."""
+    from streamlearn.streams.kafka import KafkaEvents
+
     kafka = config.kafka
     settings = {"bootstrap.servers": kafka.bootstrap_servers, "group.id": kafka.group}
     return KafkaEvents(

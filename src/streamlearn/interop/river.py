@@ -18,6 +18,7 @@ from typing import Any, Self
 import numpy as np
 
 from streamlearn.base import Classifier, Learner, Regressor, State, Task, register
+from streamlearn.base.extras import require
 from streamlearn.features.event_rows import events_of
 from streamlearn.models.evented import EventByEvent
 
@@ -43,7 +44,7 @@ def to_river(learner: Learner) -> Any:
 @functools.cache
 def _river_classes() -> tuple[type, type]:
     """The wrapper classes, made once River is imported (it is optional)."""
-    from river import base
+    base = require("river.base", "river")
 
     class Wrapped(base.Estimator):
         """What both wrappers share: River's ``clone`` makes a fresh, untrained learner
@@ -83,8 +84,7 @@ def river_estimator(spec: str) -> Any:
     with its defaults; ``|`` makes a pipeline)."""
     import importlib
 
-    from river import compose
-
+    compose = require("river.compose", "river")
     steps = []
     for part in (p.strip() for p in spec.split("|")):
         module, _, name = part.rpartition(".")
@@ -202,8 +202,7 @@ class RiverModel(EventByEvent, Learner):
 
 def _river_task(estimator: Any) -> str:
     """binary or regression, from the estimator (a pipeline's last step)."""
-    from river import base, compose
-
+    base, compose = require("river.base", "river"), require("river.compose", "river")
     final = (
         list(estimator.steps.values())[-1]
         if isinstance(estimator, compose.Pipeline)

@@ -24,6 +24,7 @@ from typing import Any, Self
 import numpy as np
 
 from streamlearn.base import Classifier, Learner, Regressor, State, register
+from streamlearn.base.extras import require
 from streamlearn.features.columns import as_columns, n_rows
 from streamlearn.features.hasher import FeatureHasher
 from streamlearn.models.evented import EventByEvent
@@ -34,14 +35,7 @@ DEFAULT_FACTORY = "streamlearn.models.neural:mlp"
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError:
-        raise ImportError(
-            "the neural learner needs PyTorch: pip install 'streamlearn[torch]' "
-            "(on these machines: pip install torch==2.13.0)"
-        ) from None
-    return torch
+    return require("torch", "torch")
 
 
 def mlp(inputs: int, outputs: int = 1, hidden: Iterable[int] = (32,)) -> Any:

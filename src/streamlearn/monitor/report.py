@@ -26,6 +26,7 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
+from streamlearn.base.extras import require
 from streamlearn.evaluate import Report
 
 DRIFT_FIELDS = ("time", "detector", "action")
@@ -55,8 +56,7 @@ def write_report(path: str | Path, runs: Mapping[str, Report], title: str = "") 
 
 
 def _plot(picture: Path, metric: str, runs: Mapping[str, Report], title: str) -> None:
-    import matplotlib
-
+    matplotlib = require("matplotlib", "report")
     matplotlib.use("Agg")  # files only: no display needed
     from matplotlib import pyplot as plt
 

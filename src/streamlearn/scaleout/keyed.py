@@ -20,14 +20,18 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
-
 from streamlearn.base import Learner
+from streamlearn.base.extras import MissingExtra
 from streamlearn.registry import Registry
 from streamlearn.runner.engine import Runner
 from streamlearn.streams.batch import EventBatch
 from streamlearn.streams.kafka import KafkaEvents
 from streamlearn.streams.kafka_messages import DeadLetters, MessageDecoder
+
+try:
+    from confluent_kafka import Consumer, TopicPartition
+except ModuleNotFoundError:
+    raise MissingExtra("confluent_kafka", "kafka") from None
 
 
 class PartitionFeed(KafkaEvents):

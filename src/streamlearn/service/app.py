@@ -47,7 +47,7 @@ from streamlearn.base import (
     task_names,
 )
 from streamlearn.base.predictions import class_predictions
-from streamlearn.monitor import MonitorCollector
+from streamlearn.monitor.prometheus import MonitorCollector
 from streamlearn.registry import Registry
 from streamlearn.service.answers import answers, with_intervals
 from streamlearn.service.dashboard import add_dashboard

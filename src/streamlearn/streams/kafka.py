@@ -26,7 +26,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from streamlearn.base.extras import MissingExtra
+
+try:
+    from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+except ModuleNotFoundError:
+    raise MissingExtra("confluent_kafka", "kafka") from None
 
 from streamlearn.streams.batch import EventBatch, StreamClock, label_array
 from streamlearn.streams.decode import (
