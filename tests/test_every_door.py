@@ -172,7 +172,7 @@ def test_evaluate(name, streams, tmp_path):
         ["evaluate", str(path), "--target", "label", "--config", str(config), "--output", "json"],
     )
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    (report,) = json.loads(result.stdout)["models"].values()
     assert report["events"] == len(labels)
     assert _scored(report)
 

@@ -18,6 +18,12 @@ from streamlearn.offline import evaluate_file
 CLI = [sys.executable, "-m", "streamlearn.cli.main"]
 
 
+def only_report(printed: str) -> dict:
+    """The one model's report in ``evaluate --output json``."""
+    (report,) = json.loads(printed)["models"].values()
+    return report
+
+
 def run(*args):
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300, check=False)
 
@@ -25,7 +31,9 @@ def run(*args):
 def test_evaluate_prints_json_with_every_metric():
     result = run("evaluate", str(elec2.path()), "--target", "target", "--output", "json")
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    printed = json.loads(result.stdout)
+    assert printed["file"] == str(elec2.path()) and list(printed["models"]) == ["ftrl"]
+    report = printed["models"]["ftrl"]
     assert report["events"] == elec2.N_EVENTS
     for key in (
         "seconds",
@@ -46,6 +54,31 @@ def test_evaluate_prints_json_with_every_metric():
     assert report["events_per_second"] == pytest.approx(running, rel=1e-3)
 
 
+def test_json_has_one_layout_and_says_null_for_an_undefined_number(tmp_path):
+    path = tmp_path / "one_class.csv"
+    path.write_text("x,y\n" + "".join(f"{i / 10},1\n" for i in range(10)))
+    for models in (["--model", "ftrl"], ["--model", "ftrl,sgd"]):
+        result = run("evaluate", str(path), "--target", "y", *models, "--output", "json")
+        assert result.returncode == 0, result.stderr
+        assert "NaN" not in result.stdout
+        printed = json.loads(result.stdout)
+        assert list(printed["models"]) == models[1].split(",")
+        assert all("roc_auc" not in report for report in printed["models"].values())
+    from streamlearn.cli.main import strict_json
+
+    assert json.loads(strict_json({"r2": float("nan"), "x": [float("inf"), 1.5]})) == {
+        "r2": None,
+        "x": [None, 1.5],
+    }
+
+
+def test_the_adapt_choices_are_the_policies():
+    from streamlearn.adaptation import POLICIES
+    from streamlearn.cli.main import Adapt
+
+    assert [a.value for a in Adapt] == list(POLICIES)
+
+
 def test_evaluate_table_and_models(tmp_path):
     result = run(
         "evaluate", str(elec2.path()), "--target", "target", "--model", "sgd", "--bits", "12"
@@ -61,6 +94,26 @@ def test_evaluate_table_and_models(tmp_path):
         (["evaluate", "ELEC", "--target", "nope"], "error: "),
         (["evaluate", "ELEC", "--target", "target", "--frobnicate"], "No such option"),
         (["evaluate", "ELEC", "--target", "target", "--model", "xgb"], "error: "),
+        (
+            ["evaluate", "ELEC", "--target", "target", "--interactions", "feat_1:city"],
+            "--interactions: no column 'city' in elec2.csv.gz (columns: feat_1,",
+        ),
+        (
+            ["evaluate", "ELEC", "--target", "target", "--categorical", "nope"],
+            "--categorical: no column 'nope'",
+        ),
+        (
+            ["evaluate", "ELEC", "--target", "target", "--report", f"{sys.executable}/r.html"],
+            "--report: cannot write",  # under a file, not a folder
+        ),
+        (
+            ["evaluate", "ELEC", "--target", "target", "--rejects", "/no/such/folder/r.jsonl"],
+            "--rejects: cannot write",
+        ),
+        (
+            ["evaluate", "ELEC", "--target", "target", "--adapt", "nope"],
+            "'nope' is not one of 'reset', 'boost', 'shrink', 'background'",
+        ),
     ],
 )
 def test_errors_are_one_line_with_non_zero_exit(args, message):
@@ -91,7 +144,7 @@ def test_rejected_rows_are_counted_written_and_never_learned(tmp_path):
         str(rejects),
     )
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = only_report(result.stdout)
     assert report["rejected"] == 3 and report["events"] == 300
     lines = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [r["row"] for r in lines] == [301, 302, 303]
@@ -144,7 +197,7 @@ def test_multiclass_text_labels_are_detected_and_scored(tmp_path):
     pacsv.write_csv(table, tmp_path / "zoo.csv")
     result = run("evaluate", str(tmp_path / "zoo.csv"), "--target", "species", "--output", "json")
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = only_report(result.stdout)
     assert report["task"] == "multiclass" and report["model"] == "SoftmaxRegression"
     assert report["rolling_accuracy"] > 0.85 and 0 < report["macro_f1"] <= 1
     for name in ("log_loss", "rolling_macro_f1", "rolling_log_loss"):
@@ -195,12 +248,12 @@ def test_drift_detection_and_adaptation_from_the_command_line():
         "json",
     )
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = only_report(result.stdout)
     assert report["drifts"] == len(report["drift_events"]) > 10
     first = report["drift_events"][0]
     assert first["detector"] == "DDM" and first["action"] == "boost" and first["index"] > 30
     assert first["time"].startswith("20")  # no time column: when it was processed (UTC)
-    plain = json.loads(
+    plain = only_report(
         run("evaluate", str(elec2.path()), "--target", "target", "--output", "json").stdout
     )
     assert report["log_loss"] < plain["log_loss"]  # Elec2 drifts: adapting pays
@@ -231,5 +284,5 @@ def test_drift_events_carry_the_event_time_from_a_column(tmp_path):
         "json",
     )
     assert result.returncode == 0, result.stderr
-    [event, *_] = [e for e in json.loads(result.stdout)["drift_events"] if e["index"] >= 3000]
+    [event, *_] = [e for e in only_report(result.stdout)["drift_events"] if e["index"] >= 3000]
     assert event["time"] == f"t{event['index']}" and event["index"] < 3200

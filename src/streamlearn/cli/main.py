@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import signal
 import sys
 import tempfile
@@ -83,6 +84,15 @@ def options(
 err = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("streamlearn.cli")
 out = Console()
+
+
+class Adapt(StrEnum):
+    """What ``--adapt`` may say: the adaptation policies' names."""
+
+    reset = "reset"
+    boost = "boost"
+    shrink = "shrink"
+    background = "background"
 
 
 class Task(StrEnum):
@@ -204,9 +214,7 @@ def evaluate(
         str | None,
         typer.Option(help="What the detector watches: error, brier, log_loss (binary default)."),
     ] = None,
-    adapt: Annotated[
-        str, typer.Option(help="On drift: reset, boost, shrink or background.")
-    ] = "reset",
+    adapt: Annotated[Adapt, typer.Option(help="What a drift does to the model.")] = Adapt.reset,
     time_column: Annotated[
         str | None, typer.Option(help="A column of event times (not a feature) for drift records.")
     ] = None,
@@ -226,6 +234,12 @@ def evaluate(
     """Progressive validation of a learner on a file: predict each event, then learn it."""
     if not file.is_file():  # said before the learners load
         raise FileNotFoundError(f"no such file: {file}")
+    _check_writable(report, "--report", makes_folders=True)
+    _check_writable(rejects, "--rejects")
+    named = {"--categorical": _split(categorical), "--time-column": [time_column or ""]}
+    crosses = _pairs(interactions)
+    named["--interactions"] = [] if crosses == "all" else [c for pair in crosses for c in pair]
+    _check_columns(file, target, named)
     if config is not None:
         model = [_configured_learner(config, file, target)]
     models = _models(model) if config is None else model
@@ -239,7 +253,7 @@ def evaluate(
             "missing": missing,
         },
         drift=drift,
-        adapt=adapt,
+        adapt=adapt.value,
         signal=signal,
         time_column=time_column,
         window=window,
@@ -263,14 +277,59 @@ def evaluate(
     first = next(iter(runs.values()))
     if output is Output.json:
         as_dicts = {name: run.as_dict() for name, run in runs.items()}
-        out.print_json(
-            json.dumps(next(iter(as_dicts.values())) if len(runs) == 1 else {"models": as_dicts})
-        )
+        print(strict_json({"file": str(file), "models": as_dicts}))
     elif len(runs) == 1:
         out.print(_summary(f"{first.model} ({next(iter(runs))}), {first.task}", {file.name: first}))
     else:
         out.print(_summary(f"{file.name}: {first.model}, {first.task}", runs))
     _print_rejects(log)
+
+
+def strict_json(value: Any) -> str:
+    """JSON that any parser reads: an undefined number (NaN, ±inf) is ``null``."""
+    return json.dumps(_finite(value), indent=2, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _check_writable(path: Path | None, option: str, makes_folders: bool = False) -> None:
+    """A file to write, refused before the run if no folder can take it (``makes_folders``:
+    the writer makes missing folders, so the nearest existing one must be writable)."""
+    if path is None:
+        return
+    folder = path.absolute().parent
+    while makes_folders and not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise typer.BadParameter(
+            f"cannot write {path} (no such folder, or not writable)", param_hint=option
+        )
+
+
+def _check_columns(file: Path, target: str, named: dict[str, list[str]]) -> None:
+    """Columns the options name must be in the file (read from its first rows)."""
+    wanted = {option: [c for c in columns if c] for option, columns in named.items()}
+    if not any(wanted.values()):
+        return
+    from streamlearn.streams.files import FileSource
+
+    first = next(iter(FileSource(file, target, batch_rows=256)), None)
+    known = set() if first is None else set(first.features)
+    for option, columns in wanted.items():
+        unknown = [c for c in columns if c not in known]
+        if unknown:
+            names = ", ".join(sorted(known)) or "none"
+            raise typer.BadParameter(
+                f"no column {unknown[0]!r} in {file.name} (columns: {names})", param_hint=option
+            )
 
 
 def _configured_learner(config: Path, file: Path, target: str):
