@@ -214,7 +214,7 @@ def start_serve(folder: Path, config_text: str, *options: str) -> tuple[subproce
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                 return process, base
         except httpx.TransportError:
             time.sleep(0.05)

@@ -211,6 +211,9 @@ def test_redis_down_a_while_the_service_serves_reports_and_recovers(tmp_path):
         assert "checkpoint failed" in health(trained)["error"]
         assert wait_for(lambda: health(served)["status"] == "degraded")
         assert "registry unreachable" in health(served)["error"]
+        assert trained.get("/health").status_code == served.get("/health").status_code == 503
+        # degraded, not dead: a liveness probe leaves it running, it still takes traffic
+        assert trained.get("/livez").status_code == served.get("/readyz").status_code == 200
         answer = served.post("/predict", json={"features": {"colour": "red"}})
         assert answer.status_code == 200
         assert answer.json()["predictions"][0]["model_version"] == before

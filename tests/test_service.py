@@ -283,10 +283,13 @@ def test_health_says_down_with_a_503_once_the_trainer_has_stopped():
     client = TestClient(create_app(trainer=trainer, token="t"))
     alive = client.get("/health")
     assert alive.status_code == 200 and alive.json()["status"] == "ok"
+    assert client.get("/livez").status_code == client.get("/readyz").status_code == 200
     trainer.stop()
     down = client.get("/health")
     assert down.status_code == 503
     assert down.json()["status"] == "down" and "trainer has stopped" in down.json()["error"]
+    assert client.get("/livez").json() == {"live": False}
+    assert client.get("/livez").status_code == client.get("/readyz").status_code == 503
 
 
 def test_an_event_wider_than_the_limit_is_refused(service):

@@ -5,7 +5,7 @@ first) · ``POST /decide`` (a bandit's arm and its propensity) · ``POST /recomm
 recommender's top items for a user) · ``POST /learn`` · ``POST /feedback`` (the label or
 reward of an earlier event or decision, by id) · ``GET /models`` · ``GET /models/{version}``
 · ``POST /models/{version}/promote`` · ``POST /models/{version}/pin`` · ``POST /unpin`` ·
-``POST /rollback`` · ``GET /health`` ·
+``POST /rollback`` · ``GET /health`` · ``GET /livez`` · ``GET /readyz`` ·
 ``GET /metrics`` (Prometheus) · ``GET /monitor`` (the run's recent time series, as JSON) ·
 ``GET /dashboard`` (live plots). Mutating endpoints need ``Authorization: Bearer <token>``
 (the token comes from the config or ``STREAMLEARN_TOKEN``; with none set they are refused).
@@ -339,11 +339,26 @@ def create_app(
 
     add_registry_routes(app, registry, trainer, replica, authorized)
 
+    @app.get("/livez")
+    async def livez() -> JSONResponse:
+        """Kubernetes' liveness probe: 200 while the trainer (or a replica's poller) runs
+        and is not stalled; 503 when the process should be restarted."""
+        working = server.alive and not server.stalled
+        return JSONResponse({"live": working}, status_code=200 if working else 503)
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Kubernetes' readiness probe: 200 once a model is served and the service works
+        (send it traffic); 503 before, or when it is down."""
+        ready = server.serving is not None and server.alive and not server.stalled
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
     @app.get("/health")
     async def health() -> JSONResponse:
-        """``ok``; ``degraded`` (200) while the service rides out trouble (a registry that
-        does not answer); ``down`` (503, for a supervisor or load balancer) once the
-        trainer or the replica's poller has stopped, or the trainer is stalled."""
+        """``ok`` (200); ``degraded`` (503, ``error`` says why) while the service rides
+        out trouble (a registry that does not answer) and still answers; ``down`` (503)
+        once the trainer or the replica's poller has stopped, or the trainer is stalled.
+        For probes that should not restart a degraded service: ``/livez``, ``/readyz``."""
         serving = server.serving
         problems = server.problems()
         working = server.alive and not server.stalled
@@ -360,7 +375,7 @@ def create_app(
             else None,
             "error": "; ".join(problems) if problems else None,
         }
-        return JSONResponse(body, status_code=503 if status == "down" else 200)
+        return JSONResponse(body, status_code=200 if status == "ok" else 503)
 
     @app.get("/metrics")
     def prometheus() -> Response:
