@@ -51,3 +51,54 @@ def test_serve_learns_over_http_and_stops_with_a_checkpoint(tmp_path):
     assert b"stopped:" in err and (tmp_path / "registry").glob("v*.snap")
     versions = sorted((tmp_path / "registry").glob("v*.snap"))
     assert versions, "a checkpoint was written"
+
+
+def test_a_taken_port_is_one_line_and_a_non_zero_exit(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (tmp_path / "serve.toml").write_text(CONFIG.format(port=port))
+        done = subprocess.run(
+            [sys.executable, "-m", "streamlearn.cli.main", "serve", "serve.toml"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+    assert not (tmp_path / "registry").exists()  # refused before anything started
+
+
+def test_a_second_trainer_on_the_same_registry_is_refused_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port
+
+    process, _ = start_serve(tmp_path, CONFIG)
+    try:
+        (tmp_path / "second.toml").write_text(CONFIG.format(port=free_port()))
+        done = subprocess.run(
+            [sys.executable, "-m", "streamlearn.cli.main", "serve", "second.toml"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 1
+        assert done.stderr.strip().splitlines() == [
+            f"error: registry registry is in use by another trainer (pid {process.pid}): "
+            "stop it, or give this one a registry of its own"
+        ]
+        assert process.poll() is None  # the first one serves on
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)

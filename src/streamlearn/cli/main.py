@@ -437,7 +437,9 @@ def run(
     A run whose registry already has versions resumes after the newest one."""
     from streamlearn.config import build_runner, load_config
 
-    summary = _run_with_progress(build_runner(load_config(config)), config.name, limit)
+    settings = load_config(config)
+    _claim_registry(settings)
+    summary = _run_with_progress(build_runner(settings), config.name, limit)
     if output is Output.json:
         out.print_json(json.dumps(summary.as_dict(), default=str))
         return
@@ -456,10 +458,12 @@ def serve(
     uvicorn = require("uvicorn", "serve")
 
     settings = load_config(config)
-    api, server = build_service(settings)
     host, port = settings.service.host, settings.service.port
+    _check_port_free(host, port)  # before the model loads and the trainer starts
+    if settings.service.role == "trainer":
+        _claim_registry(settings)
+    api, server = build_service(settings)
     doing = "learning" if hasattr(server, "runner") else "following the registry"
-    err.print(f"serving on http://{host}:{port} (docs at /docs); {doing}")
     # uvicorn runs in a thread (so it leaves signals alone); SIGTERM / Ctrl-C end it here,
     # then the trainer learns what is queued and checkpoints.
     http = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning"))
@@ -469,6 +473,12 @@ def serve(
         sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGTERM, signal.SIGINT)
     }
     thread.start()
+    while not http.started and thread.is_alive():  # uvicorn gives up if it cannot listen
+        time.sleep(0.02)
+    if not http.started:
+        server.stop(timeout=5.0)
+        raise OSError(f"cannot listen on {host}:{port} (is another service there?)")
+    err.print(f"serving on http://{host}:{port} (docs at /docs); {doing}")
     log.info(
         "serving",
         extra={"event": "serving", "host": host, "port": port, "role": settings.service.role},
@@ -502,6 +512,47 @@ def serve(
         log.error("exiting", extra={"event": "exiting", "error": failed})
         err.print(f"error: {failed}; exiting for the supervisor to restart", markup=False)
         raise typer.Exit(1)
+
+
+_CLAIMS: list[Any] = []  # the lock files this process holds, open until it exits
+
+
+def _claim_registry(settings: Any) -> None:
+    """One trainer per registry folder: a second is refused in one line (two writers would
+    interleave their versions)."""
+    folder = settings.checkpoint.registry
+    if not folder or settings.checkpoint.redis_registry:
+        return
+    import fcntl
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    claim = open(Path(folder) / ".trainer.lock", "a+")  # noqa: SIM115 (held until exit)
+    try:
+        fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        claim.seek(0)
+        holder = claim.read().strip() or "?"
+        claim.close()
+        raise OSError(
+            f"registry {folder} is in use by another trainer (pid {holder}): stop it, or "
+            "give this one a registry of its own"
+        ) from None
+    claim.truncate(0)
+    claim.write(str(os.getpid()))
+    claim.flush()
+    _CLAIMS.append(claim)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse, in one line, a port another process listens on."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def _failure(server: Any) -> str | None:
