@@ -15,7 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from streamlearn.adaptation import adaptive
 from streamlearn.drift import ADWIN
 from streamlearn.models import LogisticRegression
-from streamlearn.monitor import LatencyWindow, Monitor, MonitorCollector
+from streamlearn.monitor import LatencyWindow, Monitor
+from streamlearn.monitor.prometheus import MonitorCollector
 from streamlearn.runner import Runner
 from streamlearn.service import Trainer
 from streamlearn.service.app import create_app

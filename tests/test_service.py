@@ -170,6 +170,19 @@ def test_models_promote_and_rollback(service):
     assert wait_for(lambda: any(r["to"] == ids[0] for r in trainer.runner.summary.rollbacks))
     chosen = client.post("/rollback", json={"version": ids[1]}, headers=AUTH).json()
     assert chosen == {"champion": ids[1]}
+    bare = client.post("/rollback", headers=AUTH)  # no body: the previous champion
+    assert bare.status_code == 200
+    assert bare.json()["champion"] in {v.id for v in registry.versions()}  # the trainer goes on
+
+
+def test_learn_takes_one_event_as_predict_does(service):
+    client, trainer, _ = service
+    one = {"id": "solo", "features": {"colour": "red"}, "label": 1}
+    assert client.post("/learn", json=one, headers=AUTH).json() == {"accepted": 1}
+    assert wait_for(lambda: trainer.serving.events_learned == 1)
+    both = {"features": {"x": 1.0}, "label": 0, "events": [{"features": {}, "label": 1}]}
+    refused = client.post("/learn", json=both, headers=AUTH)
+    assert refused.status_code == 422 and "give one of" in refused.text
 
 
 def test_predictions_never_see_a_half_swapped_model(service):

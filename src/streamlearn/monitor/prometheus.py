@@ -106,11 +106,12 @@ class MonitorCollector:
             "The model each lane runs",
             labels=["lane", "model", "version"],
         )
-        for lane, entry in point["lanes"].items():
+        for name, entry in point["lanes"].items():
+            lane = "_".join(name.split())  # label values without spaces: "challenger_1"
             info.add_metric([lane, entry["model"], entry["version"]], 1)
-            for name, value in entry.items():
-                if name not in ("model", "version"):
-                    values.add_metric([lane, name], value)
+            for metric, value in entry.items():
+                if metric not in ("model", "version"):
+                    values.add_metric([lane, metric], value)
         yield values
         yield info
 

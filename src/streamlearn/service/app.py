@@ -143,21 +143,36 @@ class PredictRequest(BaseModel):
 
 
 class LearnRequest(BaseModel):
-    """Events to learn.
+    """Events to learn: one (``features``, ``label``, optional ``id``, as ``/predict``
+    takes one) or a batch (``events``).
 
     Parameters
     ----------
+    id, features, label
+        One event.
     events
         At most 10,000 :class:`LabelledEvent`.
 
     Example
     -------
-    >>> len(LearnRequest(events=[{"features": {"x": 1.0}, "label": 0}]).events)
+    >>> len(LearnRequest(events=[{"features": {"x": 1.0}, "label": 0}]).all_events())
+    1
+    >>> LearnRequest(features={"x": 1.0}, label=1).all_events()[0].label
     1
     """
 
     model_config = ConfigDict(extra="forbid")
-    events: list[LabelledEvent] = Field(..., min_length=1, max_length=MAX_EVENTS)
+    id: Id | None = None
+    features: Features | None = None
+    label: Label | None = None
+    events: list[LabelledEvent] | None = Field(None, min_length=1, max_length=MAX_EVENTS)
+
+    def all_events(self) -> list[LabelledEvent]:
+        if (self.features is None) == (self.events is None):
+            raise HTTPException(422, "give one of 'features' (one event) or 'events'")
+        if self.events is not None:
+            return self.events
+        return [LabelledEvent(id=self.id, features=self.features, label=self.label)]
 
 
 class RankRequest(BaseModel):
@@ -320,7 +335,7 @@ def create_app(
     @app.post("/learn", dependencies=[Depends(authorized)])
     def learn(body: LearnRequest) -> dict[str, int]:
         needs(trainer, "learning")
-        events = body.events
+        events = body.all_events()
         ids = [str(e.id) if e.id is not None else _new_id() for e in events]
         labels = _labels(trainer, [e.label for e in events])
         return {"accepted": trainer.events.put([e.features for e in events], ids, labels)}

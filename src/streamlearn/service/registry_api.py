@@ -80,7 +80,8 @@ def add_registry_routes(
         return {"unpinned": needs(registry, "a registry").unpin()}
 
     @app.post("/rollback", dependencies=[Depends(authorized)])
-    def rollback(body: RollbackRequest) -> dict[str, str]:
+    def rollback(body: RollbackRequest | None = None) -> dict[str, str]:
+        body = body or RollbackRequest()  # no body: the previous champion
         try:
             chosen = needs(registry, "a registry").rollback(body.version)
         except KeyError:
