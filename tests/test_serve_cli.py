@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 
 import httpx
@@ -53,23 +55,21 @@ def test_serve_learns_over_http_and_stops_with_a_checkpoint(tmp_path):
     assert versions, "a checkpoint was written"
 
 
+def serve_until_refused(folder, name: str, port: int) -> subprocess.CompletedProcess:
+    """``streamlearn serve`` on ``port`` with the test's config, expected to stop."""
+    (folder / name).write_text(CONFIG.format(port=port))
+    command = [sys.executable, "-m", "streamlearn.cli.main", "serve", name]
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=120)
+
+
 def test_a_taken_port_is_one_line_and_a_non_zero_exit(tmp_path):
     import socket
-    import subprocess
-    import sys
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        (tmp_path / "serve.toml").write_text(CONFIG.format(port=port))
-        done = subprocess.run(
-            [sys.executable, "-m", "streamlearn.cli.main", "serve", "serve.toml"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = serve_until_refused(tmp_path, "serve.toml", port)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
@@ -78,21 +78,11 @@ def test_a_taken_port_is_one_line_and_a_non_zero_exit(tmp_path):
 
 
 def test_a_second_trainer_on_the_same_registry_is_refused_in_one_line(tmp_path):
-    import subprocess
-    import sys
-
     from tests.conftest import free_port
 
     process, _ = start_serve(tmp_path, CONFIG)
     try:
-        (tmp_path / "second.toml").write_text(CONFIG.format(port=free_port()))
-        done = subprocess.run(
-            [sys.executable, "-m", "streamlearn.cli.main", "serve", "second.toml"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = serve_until_refused(tmp_path, "second.toml", free_port())
         assert done.returncode == 1
         assert done.stderr.strip().splitlines() == [
             f"error: registry registry is in use by another trainer (pid {process.pid}): "

@@ -59,6 +59,7 @@ from streamlearn.models.tree import (
 from streamlearn.models.tree.base import positive
 
 BINARY, MULTICLASS, REGRESSION = 0, 1, 2
+Member = Learner | Mapping[str, Any] | None  # a learner, a {kind, params} spec, or the default
 MEMBERS = ("linear", "forest", "mondrian", "neighbors")
 ANSWERS = ("linear", "pool")  # what a classifier's answer mixes
 # The share of each member's probabilities spread evenly over the known classes, so that
@@ -184,7 +185,7 @@ class _Auto(EventByEvent, Learner):
         window: float,
         eta: float | None,
         seed: int,
-        members: Mapping[str, Learner | Mapping[str, Any] | None],
+        members: Mapping[str, Member],
     ) -> None:
         self.window = positive("window", window)
         if self.window < 1:
@@ -336,7 +337,7 @@ class _Pooled(_Auto):
         eta: float | None,
         seed: int,
         pool_rate: float,
-        members: Mapping[str, Learner | Mapping[str, Any] | None],
+        members: Mapping[str, Member],
     ) -> None:
         super().__init__(window, eta, seed, members)
         self.pool_rate = positive("pool_rate", pool_rate)
@@ -428,10 +429,10 @@ class AutoClassifier(_Pooled, Classifier):
         eta: float | None = 0.1,
         seed: int = 0,
         pool_rate: float = 0.05,
-        linear: Learner | Mapping[str, Any] | None = None,
-        forest: Learner | Mapping[str, Any] | None = None,
-        mondrian: Learner | Mapping[str, Any] | None = None,
-        neighbors: Learner | Mapping[str, Any] | None = None,
+        linear: Member = None,
+        forest: Member = None,
+        mondrian: Member = None,
+        neighbors: Member = None,
     ) -> None:
         members = {"linear": linear, "forest": forest, "mondrian": mondrian}
         super().__init__(window, eta, seed, pool_rate, members | {"neighbors": neighbors})
@@ -518,10 +519,10 @@ class AutoMulticlass(_Pooled, MulticlassClassifier):
         seed: int = 0,
         pool_rate: float = 0.05,
         max_classes: int = MAX_CLASSES,
-        linear: Learner | Mapping[str, Any] | None = None,
-        forest: Learner | Mapping[str, Any] | None = None,
-        mondrian: Learner | Mapping[str, Any] | None = None,
-        neighbors: Learner | Mapping[str, Any] | None = None,
+        linear: Member = None,
+        forest: Member = None,
+        mondrian: Member = None,
+        neighbors: Member = None,
     ) -> None:
         self.max_classes = int(max_classes)
         self.index = ClassIndex(limit=self.max_classes)
@@ -625,10 +626,10 @@ class AutoRegressor(_Auto, Regressor):
         window: float = 1000,
         eta: float | None = None,
         seed: int = 0,
-        linear: Learner | Mapping[str, Any] | None = None,
-        forest: Learner | Mapping[str, Any] | None = None,
-        mondrian: Learner | Mapping[str, Any] | None = None,
-        neighbors: Learner | Mapping[str, Any] | None = None,
+        linear: Member = None,
+        forest: Member = None,
+        mondrian: Member = None,
+        neighbors: Member = None,
     ) -> None:
         members = {"linear": linear, "forest": forest, "mondrian": mondrian}
         super().__init__(window, eta, seed, members | {"neighbors": neighbors})
