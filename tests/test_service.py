@@ -175,6 +175,23 @@ def test_models_promote_and_rollback(service):
     assert bare.json()["champion"] in {v.id for v in registry.versions()}  # the trainer goes on
 
 
+def test_openapi_documents_what_predict_answers(service):
+    from streamlearn.service.app import ColumnAnswers, PredictAnswers
+
+    client, _, _ = service
+    spec = client.get("/openapi.json").json()
+    answered = spec["paths"]["/predict"]["post"]["responses"]["200"]["content"]
+    refs = {s["$ref"] for s in answered["application/json"]["schema"]["anyOf"]}
+    assert refs == {"#/components/schemas/PredictAnswers", "#/components/schemas/ColumnAnswers"}
+    schemas = spec["components"]["schemas"]
+    for name in ("Answer", "ColumnAnswers", "PredictRequest", "LearnRequest"):
+        assert schemas[name]["examples"], name
+    one = client.post("/predict", json={"id": "q", "features": {"colour": "red"}}).json()
+    assert PredictAnswers.model_validate(one).predictions[0].id == "q"  # the schema holds
+    columns = client.post("/predict", json={"columns": {"x": [1.0, 2.0]}, "track": False})
+    assert ColumnAnswers.model_validate(columns.json()).probabilities is not None
+
+
 def test_learn_takes_one_event_as_predict_does(service):
     client, trainer, _ = service
     one = {"id": "solo", "features": {"colour": "red"}, "label": 1}

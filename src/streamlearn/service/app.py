@@ -126,7 +126,15 @@ class PredictRequest(BaseModel):
     (True, [1.0, 2.0])
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"id": "e1", "features": {"city": "Lyon", "price": 12.5}},
+                {"columns": {"price": [12.5, 8.0]}, "ids": ["a", "b"], "track": False},
+            ]
+        },
+    )
     id: Id | None = None
     features: Features | None = None
     events: list[Event] | None = Field(None, max_length=MAX_EVENTS)
@@ -140,6 +148,75 @@ class PredictRequest(BaseModel):
         return (
             self.events if self.events is not None else [Event(id=self.id, features=self.features)]
         )
+
+
+class Answer(BaseModel):
+    """One event's answer: its id (null for an untracked event without one), the
+    prediction (a binary model's ``probability`` of True, a multiclass model's
+    ``probabilities`` by class, a Bayesian regressor's ``std`` and 95% ``interval``) and
+    the version that made it.
+
+    Example
+    -------
+    >>> Answer(id="e1", prediction=True, probability=0.91, model_version="v000007").id
+    'e1'
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"id": "e1", "prediction": True, "probability": 0.91, "model_version": "v000007"}
+            ]
+        }
+    )
+    id: str | None
+    prediction: bool | float | str | int
+    probability: float | None = None
+    probabilities: dict[str, float] | None = None
+    std: float | None = None
+    interval: list[float] | None = None
+    model_version: str
+
+
+class PredictAnswers(BaseModel):
+    """The answers to ``features`` or ``events``, in order.
+
+    Example
+    -------
+    >>> PredictAnswers(predictions=[]).predictions
+    []
+    """
+
+    predictions: list[Answer]
+
+
+class ColumnAnswers(BaseModel):
+    """The answers to ``columns``, as columns: the ids given, the predictions (and a
+    classifier's probabilities: of True, or a row per event over ``classes``).
+
+    Example
+    -------
+    >>> ColumnAnswers(ids=None, predictions=[1.5], model_version="v000001").classes is None
+    True
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ids": ["a", "b"],
+                    "predictions": [True, False],
+                    "probabilities": [0.8, 0.3],
+                    "model_version": "v000007",
+                }
+            ]
+        }
+    )
+    ids: list[str | int] | None
+    predictions: list[bool | float | str | int]
+    probabilities: list[float] | list[list[float]] | None = None
+    classes: list[str] | None = None
+    model_version: str
 
 
 class LearnRequest(BaseModel):
@@ -161,7 +238,15 @@ class LearnRequest(BaseModel):
     1
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"id": "e1", "features": {"city": "Lyon", "price": 12.5}, "label": 1},
+                {"events": [{"features": {"price": 8.0}, "label": 0}]},
+            ]
+        },
+    )
     id: Id | None = None
     features: Features | None = None
     label: Label | None = None
@@ -293,7 +378,7 @@ def create_app(
         ids = [i if i is not None else _new_id() for i in ids]
         return trainer.serve(features, ids, serving), ids
 
-    @app.post("/predict")
+    @app.post("/predict", response_model=PredictAnswers | ColumnAnswers)
     async def predict(body: PredictRequest) -> JSONResponse:
         # Inline on the event loop: a prediction takes microseconds, less than a hop to
         # the thread pool would (the kernels release the GIL for big batches).
