@@ -286,3 +286,79 @@ def test_drift_events_carry_the_event_time_from_a_column(tmp_path):
     assert result.returncode == 0, result.stderr
     [event, *_] = [e for e in only_report(result.stdout)["drift_events"] if e["index"] >= 3000]
     assert event["time"] == f"t{event['index']}" and event["index"] < 3200
+
+
+def test_a_saved_model_continues_where_it_stopped_and_predictions_are_written(tmp_path):
+    table = pacsv.read_csv(elec2.path()).slice(0, 4000)
+    for name, part in (("a", table.slice(0, 2500)), ("b", table.slice(2500)), ("all", table)):
+        pacsv.write_csv(part, tmp_path / f"{name}.csv")
+    common = ["--target", "target", "--output", "json"]
+    first = run(
+        "evaluate",
+        str(tmp_path / "a.csv"),
+        *common,
+        "--save-model",
+        str(tmp_path / "m"),
+        "--predictions",
+        str(tmp_path / "pa.csv"),
+    )
+    assert first.returncode == 0, first.stderr
+    then = run(
+        "evaluate",
+        str(tmp_path / "b.csv"),
+        *common,
+        "--load-model",
+        str(tmp_path / "m"),
+        "--predictions",
+        str(tmp_path / "pb.csv"),
+    )
+    assert then.returncode == 0, then.stderr
+    whole = run(
+        "evaluate", str(tmp_path / "all.csv"), *common, "--predictions", str(tmp_path / "p.csv")
+    )
+    assert whole.returncode == 0, whole.stderr
+    read = lambda name: pacsv.read_csv(tmp_path / name).column("prediction").to_numpy()  # noqa: E731
+    np.testing.assert_array_equal(read("pb.csv"), read("p.csv")[2500:])  # bit for bit
+    np.testing.assert_array_equal(read("pa.csv"), read("p.csv")[:2500])
+
+
+def test_stdin_a_delimiter_and_hyper_parameters_from_the_command_line(tmp_path):
+    table = pacsv.read_csv(elec2.path()).slice(0, 2000)
+    pacsv.write_csv(table, tmp_path / "plain.csv")
+    semicolons = (tmp_path / "plain.csv").read_text().replace(",", ";")
+    (tmp_path / "semi.txt").write_text(semicolons)
+    common = ["--target", "target", "--output", "json", "--model", "sgd", "--lr", "0.2"]
+    from_file = only_report(run("evaluate", str(tmp_path / "plain.csv"), *common).stdout)
+    piped = subprocess.run(
+        [*CLI, "evaluate", "-", *common, "--delimiter", ";"],
+        input=semicolons.encode(),
+        capture_output=True,
+        timeout=300,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert only_report(piped.stdout.decode())["log_loss"] == from_file["log_loss"]
+    default = only_report(
+        run("evaluate", str(tmp_path / "plain.csv"), *common[:-2], "--model", "sgd").stdout
+    )
+    assert default["log_loss"] != from_file["log_loss"]  # the rate was used
+    saved = tmp_path / "tuned"
+    assert (
+        run(
+            "evaluate",
+            str(tmp_path / "plain.csv"),
+            *common,
+            "--l2",
+            "0.01",
+            "--save-model",
+            str(saved),
+        ).returncode
+        == 0
+    )
+    from streamlearn.base import load_state
+
+    optimizer = load_state(saved).params["optimizer"]
+    assert (optimizer["lr"], optimizer["l2"]) == (0.2, 0.01)
+    wrong = run(
+        "evaluate", str(tmp_path / "plain.csv"), *common[:-4], "--alpha", "0.1", "--model", "tree"
+    )
+    assert wrong.returncode == 2 and "--alpha: a setting of linear models" in wrong.stderr

@@ -186,7 +186,9 @@ def _print_rejects(log: RejectLog) -> None:
 
 @app.command()
 def evaluate(
-    file: Annotated[Path, typer.Argument(help="CSV, JSON lines or Parquet; .gz/.xz/.bz2 too.")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV, JSON lines or Parquet; .gz/.xz/.bz2 too; - for stdin.")
+    ],
     *,
     target: Annotated[str, typer.Option(help="The target column.")],
     model: Annotated[
@@ -230,19 +232,49 @@ def evaluate(
         Path | None,
         typer.Option(help="Take the learner from this TOML file's [model] section (any kind)."),
     ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="A CSV's delimiter (default ',', a .tsv's a tab).")
+    ] = None,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(help="Write each event's prediction, made before learning it (CSV)."),
+    ] = None,
+    save_model: Annotated[
+        Path | None, typer.Option(help="Save the learner at the end (a snapshot).")
+    ] = None,
+    load_model: Annotated[
+        Path | None, typer.Option(help="Start from a saved learner instead of a fresh one.")
+    ] = None,
+    lr: Annotated[float | None, typer.Option(help="SGD's or AdaGrad's learning rate.")] = None,
+    alpha: Annotated[float | None, typer.Option(help="FTRL's learning rate alpha.")] = None,
+    beta: Annotated[float | None, typer.Option(help="FTRL's beta.")] = None,
+    l1: Annotated[float | None, typer.Option(help="L1 regularization (linear models).")] = None,
+    l2: Annotated[float | None, typer.Option(help="L2 regularization (linear models).")] = None,
 ) -> None:
     """Progressive validation of a learner on a file: predict each event, then learn it."""
+    if str(file) == "-":
+        file = _spooled_stdin(delimiter)
     if not file.is_file():  # said before the learners load
         raise FileNotFoundError(f"no such file: {file}")
     _check_writable(report, "--report", makes_folders=True)
-    _check_writable(rejects, "--rejects")
+    for path, option in ((rejects, "--rejects"), (predictions, "--predictions")):
+        _check_writable(path, option)
+    _check_writable(save_model, "--save-model")
+    tuned = {"lr": lr, "alpha": alpha, "beta": beta, "l1": l1, "l2": l2}
+    tuned = {name: value for name, value in tuned.items() if value is not None}
     named = {"--categorical": _split(categorical), "--time-column": [time_column or ""]}
     crosses = _pairs(interactions)
     named["--interactions"] = [] if crosses == "all" else [c for pair in crosses for c in pair]
     _check_columns(file, target, named)
     if config is not None:
         model = [_configured_learner(config, file, target)]
-    models = _models(model) if config is None else model
+    elif load_model is not None:
+        model = [_loaded_learner(load_model)]
+    models = _models(model) if config is None and load_model is None else model
+    if len(models) > 1 and (predictions or save_model):
+        raise typer.BadParameter("one model at a time", param_hint="--predictions/--save-model")
+    if tuned:
+        models = [_tuned(name, tuned) for name in models]
     options = dict(
         task=None if task is Task.auto else task.value,
         features={
@@ -260,12 +292,15 @@ def evaluate(
         limit=limit,
         rejects_path=rejects,
         curves=report is not None,
+        delimiter=delimiter,
+        predictions=predictions,
+        save_model=save_model,
     )
-    if config is not None:
-        options.pop("features")  # the config's [model] holds them
+    if config is not None or load_model is not None:
+        options.pop("features")  # the learner holds them
     runs = {}
     for name in models:
-        label = name if isinstance(name, str) else config.name
+        label = _label(name, config, load_model)
         runs[label], log = _evaluate_with_progress(
             f"{file.name} ({label})", file, target, model=name, **options
         )
@@ -330,6 +365,51 @@ def _check_columns(file: Path, target: str, named: dict[str, list[str]]) -> None
             raise typer.BadParameter(
                 f"no column {unknown[0]!r} in {file.name} (columns: {names})", param_hint=option
             )
+
+
+def _label(model: Any, config: Path | None, loaded: Path | None) -> str:
+    """What a run is called: the model's name, else the file its learner came from."""
+    if isinstance(model, str):
+        return model
+    if isinstance(model, dict):
+        return model["name"]
+    return (config or loaded).name
+
+
+def _tuned(name: Any, settings: dict[str, float]) -> dict[str, Any]:
+    """A linear model's optimizer with the hyper-parameters given on the command line."""
+    from streamlearn.models.factory import MODEL_NAMES
+
+    if not isinstance(name, str) or name not in MODEL_NAMES:
+        option = "--" + next(iter(settings))
+        raise typer.BadParameter(
+            f"a setting of linear models ({', '.join(MODEL_NAMES)})", param_hint=option
+        )
+    return {"name": name, **settings}
+
+
+def _loaded_learner(path: Path) -> Any:
+    """A learner from a snapshot ``--save-model`` wrote (arrays + JSON: no code runs)."""
+    import streamlearn.models  # noqa: F401 (the learner kinds a snapshot may name)
+    from streamlearn.base import load_state
+
+    return load_state(path).to_learner()
+
+
+def _spooled_stdin(delimiter: str | None) -> Path:
+    """Standard input, copied to a temporary file (the reader needs a file; gzip is
+    recognised by its first bytes)."""
+    import atexit
+    import shutil
+
+    head = sys.stdin.buffer.peek(2)[:2] if hasattr(sys.stdin.buffer, "peek") else b""
+    suffix = ".csv.gz" if head == b"\x1f\x8b" else (".tsv" if delimiter == "\t" else ".csv")
+    spool = tempfile.NamedTemporaryFile(prefix="stdin-", suffix=suffix, delete=False)  # noqa: SIM115
+    with spool:
+        shutil.copyfileobj(sys.stdin.buffer, spool)
+    path = Path(spool.name)
+    atexit.register(path.unlink, missing_ok=True)
+    return path
 
 
 def _configured_learner(config: Path, file: Path, target: str):

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from streamlearn.adaptation import watched
-from streamlearn.base import Learner, MultiTask, ServesRows, Task
+from streamlearn.base import Learner, MultiTask, ServesRows, Task, save_state
 from streamlearn.evaluate.curve import default_curves
 from streamlearn.evaluate.metrics import default_metrics
 from streamlearn.evaluate.progressive import Report, progressive_val_score
@@ -52,7 +52,7 @@ def evaluate_file(
     path: str | os.PathLike,
     target: str,
     *,
-    model: str | Learner = DEFAULT_OPTIMIZER,
+    model: str | Mapping[str, Any] | Learner = DEFAULT_OPTIMIZER,
     task: str | None = None,
     features: Mapping[str, Any] | None = None,
     window: int | None = 1000,
@@ -64,6 +64,9 @@ def evaluate_file(
     time_column: str | None = None,
     on_progress: Callable[[int, int, int], None] | None = None,
     curves: bool | int = False,
+    delimiter: str | None = None,
+    predictions: str | os.PathLike | None = None,
+    save_model: str | os.PathLike | None = None,
 ) -> tuple[Report, RejectLog]:
     """Progressive validation of ``model`` on the file; returns the report and the rejects.
 
@@ -80,10 +83,15 @@ def evaluate_file(
     then not a feature), or else the UTC time at which its batch was processed.
     ``on_progress`` is called after each batch with (bytes read, bytes in all, events so far).
     ``curves`` (True, or the number of points) records the metrics over time in
-    ``report.curves`` (for :func:`streamlearn.monitor.report.write_report`).
+    ``report.curves`` (for :func:`streamlearn.monitor.report.write_report`). ``delimiter``:
+    a CSV's (default ``,``; a ``.tsv`` file's: a tab). ``predictions``: a CSV of each
+    event's prediction (``offset,id,prediction,version``), made before it was learned.
+    ``save_model``: a snapshot of the learner at the end (arrays + JSON, for
+    ``load_state``).
     """
     settings = {"missing": True, **(features or {})}
-    source = FileSource(path, target, categorical=settings.get("categorical", ()))
+    categorical = settings.get("categorical", ())
+    source = FileSource(path, target, categorical=categorical, delimiter=delimiter)
     batches = iter(source)
     log = RejectLog(Path(rejects_path) if rejects_path else None)
     first = next(batches, None)
@@ -104,9 +112,14 @@ def evaluate_file(
     stream = _Validated(source, _chain(first, batches), task, times, limit, tasks)
     stream.on_progress = on_progress
     if isinstance(learner, ServesRows):
-        report, log = _through_the_runner(learner, stream, task, window, recorded, rejects_path)
+        outputs = {"dead_letters": rejects_path, "predictions": predictions}
+        report, log, learner = _through_the_runner(learner, stream, task, window, recorded, outputs)
+    elif predictions is not None:
+        raise ValueError(f"{type(learner).__name__}: no predictions file (it runs on its own)")
     else:  # a learner of one's own that offers the runner nothing
         report, log = _progressively(learner, stream, task, window, recorded, rejects_path)
+    if save_model is not None:
+        save_state(learner.state(), save_model)
     report.curves = recorded
     report.extra["rejected"] = log.count
     if drift is not None:
@@ -126,14 +139,12 @@ def _engagement_tasks(learner: Learner, target: str) -> tuple[str, ...]:
     return tasks
 
 
-def _through_the_runner(learner, stream, task, window, recorded, rejects_path):
+def _through_the_runner(learner, stream, task, window, recorded, outputs):
     """The runner, with each label right after its event's prediction: progressive
     validation through the same loop as ``streamlearn run`` and the service (a multi-task
     model's labels are feedback by task, learned as its window, half an event, closes)."""
     ttl = 0.5 if stream.tasks else math.inf
-    runner = Runner(
-        learner, stream, ttl=ttl, window=window, curves=recorded, dead_letters=rejects_path
-    )
+    runner = Runner(learner, stream, ttl=ttl, window=window, curves=recorded, **outputs)
     on_batch = None
     if stream.on_progress is not None:
         on_batch = lambda summary: stream.on_progress(  # noqa: E731
@@ -152,7 +163,7 @@ def _through_the_runner(learner, stream, task, window, recorded, rejects_path):
         window=window,
         extra=learner.described(),
     )
-    return report, runner.dead_letters
+    return report, runner.dead_letters, runner.champion.model
 
 
 def _progressively(learner, stream, task, window, recorded, rejects_path):

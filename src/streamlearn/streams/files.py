@@ -86,6 +86,7 @@ class FileSource:
         categorical: Iterable[str] = (),
         batch_rows: int = 65536,
         unlabeled: bool = False,
+        delimiter: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.unlabeled = unlabeled
@@ -99,7 +100,12 @@ class FileSource:
         self.numeric: set[str] | None = None
         self.text_target = False
         self._raw: IO[bytes] | None = None
-        self.delimiter = "\t" if ".tsv" in [s.lower() for s in self.path.suffixes] else ","
+        tsv = ".tsv" in [s.lower() for s in self.path.suffixes]
+        self.delimiter = delimiter or ("\t" if tsv else ",")
+        if len(self.delimiter) != 1 or self.delimiter in '\r\n"':
+            raise ValueError(
+                f"delimiter: one character (not a quote or newline), not {delimiter!r}"
+            )
 
     @property
     def position(self) -> int:
