@@ -362,3 +362,19 @@ def test_stdin_a_delimiter_and_hyper_parameters_from_the_command_line(tmp_path):
         "evaluate", str(tmp_path / "plain.csv"), *common[:-4], "--alpha", "0.1", "--model", "tree"
     )
     assert wrong.returncode == 2 and "--alpha: a setting of linear models" in wrong.stderr
+
+
+def test_a_file_of_garbage_is_one_printable_line_of_error(tmp_path):
+    rng = np.random.default_rng(11)
+    for k in range(4):
+        path = tmp_path / f"garbage{k}.csv"
+        path.write_bytes(rng.integers(0, 256, 4000, dtype=np.uint8).tobytes())
+        result = run("evaluate", str(path), "--target", "y")
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-500:]
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("error: ") and line.isprintable() and len(line) < 600
+    header = tmp_path / "header.csv"
+    header.write_bytes(b"a\x1b[31m,b\n1,2\n")  # a terminal escape in a column name
+    result = run("evaluate", str(header), "--target", "y")
+    assert result.returncode == 1 and "\x1b" not in result.stderr
+    assert "no target column 'y'" in result.stderr and "\\x1b" in result.stderr

@@ -320,6 +320,13 @@ def evaluate(
     _print_rejects(log)
 
 
+def printable(text: str, limit: int = 500) -> str:
+    """An error message fit for a terminal: what a file's bytes put in it (control
+    characters, undecodable bytes) escaped, and at most ``limit`` characters."""
+    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
 def strict_json(value: Any) -> str:
     """JSON that any parser reads: an undefined number (NaN, ±inf) is ``null``."""
     return json.dumps(_finite(value), indent=2, allow_nan=False)
@@ -732,7 +739,7 @@ def main() -> None:
         sys.exit(1)
     except (FileNotFoundError, KeyError, ValueError, TypeError, OSError) as exc:  # ConfigError too
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        err.print(f"error: {message}", markup=False, highlight=False)
+        err.print(f"error: {printable(str(message))}", markup=False, highlight=False)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
 

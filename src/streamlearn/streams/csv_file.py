@@ -228,7 +228,10 @@ class CsvTables:
                         f"{self.source.path}: not a readable CSV file ({exc})"
                     ) from None
                 lines = head.split(b"\n")
-                del lines[int(found["row"]) - 1]  # Row #N counts the header as row 1
+                row = int(found["row"]) - 1  # Row #N counts the header as row 1
+                if not 0 <= row < len(lines):  # rows are not lines (quotes, bare \r)
+                    raise ValueError(f"{self.source.path}: not a readable CSV file") from None
+                del lines[row]
                 head = b"\n".join(lines)
         raise ValueError(f"{self.source.path}: not a readable CSV file (too many unreadable rows)")
 
