@@ -100,9 +100,10 @@ def test_run_logs_checkpoints_and_drifts_as_json_lines(tmp_path):
     drifts = [r for r in records if r["message"] == "drift"]
     assert drifts and all(d["detector"] == "ADWIN" and "offset" in d for d in drifts)
     assert {d["lane"] for d in drifts} == {"champion"}
-    quiet = run("--log-level", "warning", "run", str(tmp_path / "run.toml"), "--output", "json")
+    # after the command too, where a user may well put them
+    quiet = run("run", str(tmp_path / "run.toml"), "--output", "json", "--log-level", "warning")
     assert quiet.returncode == 0 and "checkpoint" not in quiet.stderr
-    wrong = run("--log-format", "xml", "run", str(config))
+    wrong = run("run", str(config), "--log-format", "xml")
     assert wrong.returncode == 2 and "log format" in wrong.stderr
 
 

@@ -723,10 +723,36 @@ def _run_table(name: str, summary: RunSummary) -> Table:
     return table
 
 
+GLOBAL_OPTIONS = ("--log-format", "--log-level")
+
+
+def global_options_first(args: list[str]) -> list[str]:
+    """The logging options wherever they are given (``run x.toml --log-format json``),
+    moved before the command, where they are read.
+
+    >>> global_options_first(["run", "x.toml", "--log-format", "json", "--log-level=debug"])
+    ['--log-format', 'json', '--log-level=debug', 'run', 'x.toml']
+    """
+    front, rest = [], []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg in GLOBAL_OPTIONS and i + 1 < len(args):
+            front += args[i : i + 2]
+            i += 2
+            continue
+        (front if arg.split("=")[0] in GLOBAL_OPTIONS else rest).append(arg)
+        i += 1
+    return front + rest
+
+
 def main() -> None:
     """Entry point: click's usage errors become one line, as do data errors."""
     try:
-        code = app(standalone_mode=False)
+        code = app(args=global_options_first(sys.argv[1:]), standalone_mode=False)
     except UsageError as exc:
         hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx else ""
         err.print(f"error: {exc.format_message()}{hint}", markup=False, highlight=False)
