@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean clean-cache
+.PHONY: demo test lint docs bench clean clean-cache
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
@@ -13,13 +13,16 @@ lint: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[all,test]'
+	$(BIN)/pip install --quiet -e '.[all,test,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/streamlearn demo
 
-test: lint
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: lint docs
 	$(BIN)/pytest
 
 bench: $(STAMP)

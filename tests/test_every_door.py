@@ -1,7 +1,7 @@
 """Every learner of a ``[model]`` section through every door: ``streamlearn evaluate
 --config``, ``streamlearn run`` (the runner on a file, delayed labels), the HTTP service
 (labelled events, a tracked prediction, its label by id) and Kafka (events and labels on
-topics, predictions out). The README's learner × door table lists what this covers."""
+topics, predictions out). The learner × door table (docs/guides/run.md) lists what this covers."""
 
 from __future__ import annotations
 

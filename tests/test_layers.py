@@ -1,4 +1,4 @@
-"""A lower layer never imports a higher one (see the README's architecture section)."""
+"""A lower layer never imports a higher one (see the architecture page, docs/architecture.md)."""
 
 from __future__ import annotations
 
