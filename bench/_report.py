@@ -1,4 +1,4 @@
-"""What every benchmark does with its table: print it, and write it for the README."""
+"""What every benchmark does with its table: print it, and write it for the documentation."""
 
 from __future__ import annotations
 

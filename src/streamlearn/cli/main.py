@@ -516,7 +516,7 @@ def _evaluate_with_progress(name: str, path: Path, target: str, **options) -> tu
 
 @app.command()
 def run(
-    config: Annotated[Path, typer.Argument(help="The run's TOML file (see the README).")],
+    config: Annotated[Path, typer.Argument(help="The run's TOML file (see docs/guides/run.md).")],
     limit: Annotated[int | None, typer.Option(min=1, help="Stop after this many events.")] = None,
     output: Annotated[Output, typer.Option(help="table, or one JSON object.")] = Output.table,
 ) -> None:
@@ -535,7 +535,9 @@ def run(
 
 @app.command()
 def serve(
-    config: Annotated[Path, typer.Argument(help="The service's TOML file (see the README).")],
+    config: Annotated[
+        Path, typer.Argument(help="The service's TOML file (see docs/guides/serve.md).")
+    ],
 ) -> None:
     """Serve predictions over HTTP while learning (from HTTP, a file, or Kafka). Stops
     cleanly on SIGTERM / Ctrl-C, with a checkpoint."""
