@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 
 import httpx
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -30,6 +31,14 @@ token = "t0ken"
 publish_every = 0.05
 """
 AUTH = {"Authorization": "Bearer t0ken"}
+# What scrolls sideways: the page, or a panel (a chart wider than its box).
+OVERFLOWING = """
+const page = document.documentElement, panels = [...document.querySelectorAll('.panel')];
+const wide = panels.filter(p => p.scrollWidth > p.clientWidth + 1)
+  .map(p => p.id || p.textContent.slice(0, 20));
+if (page.scrollWidth > page.clientWidth + 1) wide.push('the page: ' + page.scrollWidth);
+return wide.join('; ');
+"""
 
 
 def learn(base, events):
@@ -66,11 +75,24 @@ def test_dashboard_shows_live_charts_and_marks_a_drift(tmp_path, browser):
         wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#versions td"))
         assert browser.find_element(By.ID, "learned").text == "4,000"
         lanes = browser.find_element(By.ID, "lanes").text
-        assert "champion AdaptiveClassifier" in lanes and "challenger 1 LogisticRegression" in lanes
+        assert "champion LogisticRegression + ADWIN (reset)" in lanes
+        assert "challenger 1 LogisticRegression" in lanes
         legend = browser.find_elements(
             By.CSS_SELECTOR, "#chart-rolling_log_loss .u-legend .u-series"
         )
         assert len(legend) == 3  # time, the champion, the challenger
+        values = browser.find_elements(
+            By.CSS_SELECTOR, "#chart-rolling_log_loss .u-legend .u-series .u-value"
+        )
+        assert all(v.text not in ("", "—") for v in values[1:]), [v.text for v in values]
+        for width in (1024, 1440, 1920):  # no horizontal scroll, whatever the screen
+            browser.set_window_size(width, 1000)
+            wait.until(lambda b, w=width: b.execute_script("return window.innerWidth") <= w)
+            try:
+                wait.until(lambda b: not b.execute_script(OVERFLOWING))
+            except TimeoutException:
+                raise AssertionError(f"{width} px: {browser.execute_script(OVERFLOWING)}") from None
+            browser.save_screenshot(str(tmp_path / f"dashboard-{width}.png"))
         drifts_before = len(browser.find_elements(By.CSS_SELECTOR, "li.marker.drift"))
         learn(base, concept(4000, True, 2))  # the concept flips: a drift
         wait.until(

@@ -169,7 +169,7 @@ def test_a_learning_service_reports_its_run_and_a_drift(tmp_path):
     assert after["marker_counts"]["drift"] > drifts_before  # the flip was detected
     assert any(m["kind"] == "drift" and m["record"]["offset"] > 3000 for m in after["markers"])
     last = after["points"][-1]
-    assert last["lanes"]["champion"]["model"] == "AdaptiveClassifier"
+    assert last["lanes"]["champion"]["model"] == "LogisticRegression + ADWIN (reset)"
     assert 0 < last["lanes"]["champion"]["rolling_log_loss"] < 5
     assert last["predict_p99"] > 0 and last["learn_p50"] > 0
     text = client.get("/metrics").text

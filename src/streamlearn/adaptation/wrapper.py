@@ -77,6 +77,13 @@ class _Adaptive(LearnersRows, ReportsDrift):
         self._errors_since = [0.0, 0.0]  # foreground's, background's errors since it began
 
     # ------------------------------------------------------------------ contract
+
+    def display_name(self) -> str:
+        """The learner, its detector and what a drift does: ``LogisticRegression + ADWIN
+        (reset)``."""
+        detector = type(self.detector).__name__
+        return f"{self.learner.display_name()} + {detector} ({self.policy.name})"
+
     def params(self) -> dict[str, Any]:
         return {
             "learner": {"kind": type(self.learner).__name__, "params": self.learner.params()},

@@ -54,6 +54,10 @@ class Learner(ABC):
         """A fresh, untrained learner with the same parameters."""
         return type(self)(**self.params())
 
+    def display_name(self) -> str:
+        """What a dashboard or a report calls it (a wrapper names what it wraps)."""
+        return type(self).__name__
+
     @abstractmethod
     def learn_one(self, x: Features, y: Any) -> None:
         """Update the model with one event."""

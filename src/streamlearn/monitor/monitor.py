@@ -157,8 +157,12 @@ def _record_time(record: dict[str, Any], now: float) -> float:
 
 def _describe(kind: str, record: dict[str, Any]) -> str:
     if kind == "drift":
-        where = record.get("offset", record.get("index", "?"))
-        return f"{record.get('detector', 'drift')} at event {where}: {record.get('action', '')}"
+        detector, action = record.get("detector", "drift"), record.get("action", "")
+        offset = record.get("offset")
+        if isinstance(offset, int) and offset >= 0:
+            return f"{detector} at event {offset}: {action}"
+        # a live event has no offset in a file: say which label tipped the detector
+        return f"{detector} at label {record.get('index', '?')}: {action}"
     if kind == "rollback":
         return f"rolled back to {record.get('to')} ({record.get('reason', '')})"
     return f"promoted {record.get('to', 'a challenger')} over {record.get('from', '')}"

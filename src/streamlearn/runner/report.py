@@ -19,7 +19,7 @@ def status(runner: Runner, recent: int = 50) -> dict[str, Any]:
         {
             "lane": "champion" if i == 0 else f"challenger {i}",
             "name": lane.name,
-            "model": type(lane.model).__name__,
+            "model": lane.model.display_name(),
             "version": lane.version,
             "metrics": lane.metric_values(),
         }

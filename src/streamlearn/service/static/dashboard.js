@@ -2,7 +2,8 @@
 "use strict";
 
 const MAX_POINTS = 3600;
-const COLOURS = ["#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#0c8599", "#e8590c"];
+// Six hues apart (blue, vermilion, green, purple, teal, grey): no two series look alike.
+const COLOURS = ["#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#0c8599", "#5c5f66"];
 const MARKER_COLOURS = { drift: "#f59f00", rollback: "#e03131", promotion: "#2f9e44" };
 const state = { seq: 0, points: [], markers: [], charts: new Map() };
 
@@ -38,6 +39,31 @@ function markerPlugin() {
   };
 }
 
+// The panel's inner width: the chart never overflows it (no horizontal scrollbar).
+function chartWidth(panel) {
+  const style = getComputedStyle(panel);
+  const inner = panel.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return Math.max(Math.floor(inner), 200);
+}
+
+// Without the cursor on a chart, its legend shows the latest values, not dashes.
+function showLatest(u) {
+  if (u.cursor.idx === null || u.cursor.idx === undefined) {
+    const n = u.data[0].length;
+    if (n) u.setLegend({ idx: n - 1 }, false);
+  }
+}
+
+function latestInLegend() {
+  return { hooks: { setCursor: [(u) => showLatest(u)] } };
+}
+
+window.addEventListener("resize", () => {
+  for (const [id, entry] of state.charts) {
+    entry.plot.setSize({ width: chartWidth(document.getElementById(id)), height: 220 });
+  }
+});
+
 // One chart per panel; rebuilt when its series change, else given new data.
 function chart(id, title, labels, columns, unit, range) {
   let entry = state.charts.get(id);
@@ -53,20 +79,21 @@ function chart(id, title, labels, columns, unit, range) {
       document.getElementById("charts").appendChild(panel);
     }
     const opts = {
-      width: Math.max(panel.clientWidth - 24, 320), height: 220,
+      width: chartWidth(panel), height: 220,
       series: [{}].concat(labels.map((label, i) => ({
         label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: true,
         value: (u, v) => (v === null ? "—" : `${v.toPrecision(4)}${unit}`),
       }))),
       axes: [{}, { size: 60 }],
       scales: range ? { y: { range } } : {},
-      plugins: [markerPlugin()],
+      plugins: [markerPlugin(), latestInLegend()],
     };
     entry = { key, plot: new uPlot(opts, columns, panel) };
     state.charts.set(id, entry);
   } else {
     entry.plot.setData(columns);
   }
+  showLatest(entry.plot);
   const panel = document.getElementById(id);
   panel.dataset.points = columns.slice(1).reduce(
     (n, ys) => n + ys.filter((v) => v !== null && v !== undefined).length, 0);
