@@ -62,7 +62,10 @@ def test_evaluate_report_compares_learners_with_drift_markers(tmp_path):
     assert "<th>ftrl</th><th>sgd</th>" in page
     assert f"{runs['ftrl']['log_loss']:.4f}" in page and f"{runs['sgd']['log_loss']:.4f}" in page
     first_drift = runs["ftrl"]["drift_events"][0]
-    assert f"<td>ftrl</td><td>{first_drift['index']}</td>" in page
+    assert f"<td>ftrl</td><td>{first_drift['index']}</td><td>ADWIN</td>" in page  # no time
+    settings = page[page.index("<h2>Settings</h2>") :]
+    for shown in ("<td>streamlearn</td><td>0.", str(elec2.path()), "<td>drift</td><td>ADWIN</td>"):
+        assert shown in settings, shown
 
 
 def test_report_curves_match_the_reported_metric():

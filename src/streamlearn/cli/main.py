@@ -307,7 +307,9 @@ def evaluate(
     if report is not None:
         from streamlearn.monitor.report import write_report  # matplotlib: only for a report
 
-        pictures = write_report(report, runs, title=file.name)
+        made = {"data file": str(file.resolve()), "target": target, "models": ", ".join(runs)}
+        made |= {k: v for k, v in options.items() if k not in ("curves", "rejects_path")}
+        pictures = write_report(report, runs, title=file.name, settings=made)
         err.print(f"report: {report} ({len(pictures)} plots beside it)")
     first = next(iter(runs.values()))
     if output is Output.json:

@@ -24,20 +24,29 @@ import base64
 import html
 import math
 from collections.abc import Mapping
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from streamlearn.base.extras import require
 from streamlearn.evaluate import Report
 
 DRIFT_FIELDS = ("time", "detector", "action")
-DRIFT_FIELDS = ("time", "detector", "action")
 COLOURS = ("#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#0c8599", "#e8590c", "#5c940d")
 
 
-def write_report(path: str | Path, runs: Mapping[str, Report], title: str = "") -> list[Path]:
+def write_report(
+    path: str | Path,
+    runs: Mapping[str, Report],
+    title: str = "",
+    settings: Mapping[str, Any] | None = None,
+) -> list[Path]:
     """Write ``path`` (HTML) and ``<stem>_<metric>.png`` beside it; returns the PNGs.
 
     ``runs``: learner name → its report, recorded with curves, on the same stream.
+    ``settings``: how the runs were made (the data file, the options), recorded on the
+    page with streamlearn's version. Drift times are shown when they are the stream's
+    (``settings["time_column"]``), not the moment a batch was processed.
     """
     if not runs:
         raise ValueError("no runs to report")
@@ -51,7 +60,7 @@ def write_report(path: str | Path, runs: Mapping[str, Report], title: str = "") 
         picture = path.with_name(f"{path.stem}_{metric}.png")
         _plot(picture, metric, runs, title)
         pictures.append(picture)
-    path.write_text(_page(title or path.stem, runs, pictures))
+    path.write_text(_page(title or path.stem, runs, pictures, dict(settings or {})))
     return pictures
 
 
@@ -82,7 +91,9 @@ def _plot(picture: Path, metric: str, runs: Mapping[str, Report], title: str) ->
     plt.close(figure)
 
 
-def _page(title: str, runs: Mapping[str, Report], pictures: list[Path]) -> str:
+def _page(
+    title: str, runs: Mapping[str, Report], pictures: list[Path], settings: dict[str, Any]
+) -> str:
     esc = html.escape
     reports = list(runs.values())
     keys = list(reports[0].metrics) + [k for k in reports[0].extra if k != "sparsity"]
@@ -99,16 +110,21 @@ def _page(title: str, runs: Mapping[str, Report], pictures: list[Path]) -> str:
         f'{base64.b64encode(p.read_bytes()).decode()}"></figure>'
         for p in pictures
     )
+    fields = DRIFT_FIELDS if settings.get("time_column") else DRIFT_FIELDS[1:]
     drifts = [
-        _row(name, [str(d["index"])] + [esc(str(d.get(k, ""))) for k in DRIFT_FIELDS])
+        _row(name, [str(d["index"])] + [esc(str(d.get(k, ""))) for k in fields])
         for name, report in runs.items()
         for d in report.drift_events
     ]
+    drift_header = "".join(f"<th>{field}</th>" for field in fields)
     drift_table = (
-        "<table><tr><th>learner</th><th>event</th><th>time</th><th>detector</th>"
-        f"<th>action</th></tr>{''.join(drifts)}</table>"
+        f"<table><tr><th>learner</th><th>event</th>{drift_header}</tr>{''.join(drifts)}</table>"
         if drifts
         else "<p>No drift detector ran, or none fired.</p>"
+    )
+    made = {"streamlearn": version("streamlearn")} | settings
+    settings_table = "".join(
+        f"<tr><td>{esc(str(k))}</td><td>{esc(str(v))}</td></tr>" for k, v in made.items()
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
@@ -121,6 +137,7 @@ img{{max-width:100%}}figure{{margin:1rem 0}}</style></head>
 <table><tr><th></th>{header}</tr>{"".join(rows)}</table>
 {images}
 <h2>Drifts</h2>{drift_table}
+<h2>Settings</h2><table class="settings">{settings_table}</table>
 </body></html>
 """
 
