@@ -383,7 +383,8 @@ def test_evaluate_serves_each_impression_then_learns_it_with_its_engagement(tmp_
     arguments = ["evaluate", str(path), "--target", "click", "--config", str(config)]
     result = CliRunner().invoke(app, [*arguments, "--output", "json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["events"] == 1500
+    (report,) = json.loads(result.stdout)["models"].values()
+    assert report["events"] == 1500
 
 
 def test_evaluate_rejects_bad_engagement_in_a_task_column_and_learns_the_rest(tmp_path):
