@@ -50,7 +50,7 @@ class Monitor:
     >>> point["updates_per_second"], point["lanes"]["champion"]["rolling_log_loss"]
     (10.0, 0.41)
     >>> [(m["kind"], m["text"]) for m in monitor.markers]
-    [('drift', 'ADWIN at event 20: reset')]
+    [('drift', 'ADWIN at label 20: reset')]
     """
 
     def __init__(
