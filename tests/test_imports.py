@@ -36,3 +36,27 @@ def test_every_module_imports_first():
         [sys.executable, "-c", SCRIPT, *names], capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+HELP_WITHOUT_KERNELS = """
+import sys
+sys.argv = ["streamlearn", "--help"]
+from streamlearn.cli.main import main
+try:
+    main()
+except SystemExit:
+    pass
+heavy = sorted(m for m in ("numpy", "numba", "pyarrow", "pydantic") if m in sys.modules)
+print("loaded:" + ",".join(heavy))
+"""
+
+
+def test_help_loads_no_numerical_module():
+    """``streamlearn --help`` answers without numpy, numba, Arrow or pydantic: a user who asks
+    for the help waits for Python and the command line parser only."""
+    done = subprocess.run(
+        [sys.executable, "-c", HELP_WITHOUT_KERNELS], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "evaluate" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "loaded:"
