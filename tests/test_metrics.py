@@ -160,3 +160,14 @@ def test_r2_whole_and_rolling():
     tail_y, tail_p = y[-500:], p[-500:]
     tail = 1 - np.sum((tail_y - tail_p) ** 2) / np.sum((tail_y - tail_y.mean()) ** 2)
     assert rolling.get() == pytest.approx(tail, rel=1e-10)
+
+
+def test_rolling_auc_is_undefined_until_its_window_holds_both_classes():
+    """Undefined, not 0: the dashboard draws a gap (NaN is left out of its points)."""
+    auc = ROCAUC(window=4)
+    auc.update_many(np.zeros(3), np.array([0.2, 0.4, 0.9]))
+    assert math.isnan(auc.get())
+    auc.update_many(np.ones(1), np.array([0.8]))
+    assert auc.get() == pytest.approx(2 / 3)
+    auc.update_many(np.ones(4), np.full(4, 0.7))  # the negatives leave the window
+    assert math.isnan(auc.get())

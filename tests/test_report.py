@@ -75,3 +75,20 @@ def test_report_curves_match_the_reported_metric():
     counts = np.diff(np.concatenate([[0], events]))
     assert events[-1] == report.events
     assert np.average(means, weights=counts) == pytest.approx(report.metrics["log_loss"])
+
+
+def test_a_trailing_window_is_each_points_mean_over_its_last_events():
+    rng = np.random.default_rng(3)
+    y, p = rng.integers(0, 2, 9_985).astype(float), rng.uniform(0.01, 0.99, 9_985)
+    curve = Curve(LogLoss(), points=50)
+    curve.update_many(y, p)
+    window = curve.smoothing_window()
+    events, means = curve.series(window)
+    per_event = LogLoss().per_event(y, p)
+    starts = np.concatenate([np.zeros(window, int), events[:-window]])
+    expected = [per_event[a:b].mean() for a, b in zip(starts, events, strict=True)]
+    assert window > 1 and np.allclose(means, expected)
+    raw = curve.series()[1]
+    # the plotted line: smoother than the buckets, and no jump from a one-event last bucket
+    assert curve.partial_n == 1 and abs(raw[-1] - raw[-2]) > 5 * abs(means[-1] - means[-2])
+    assert np.abs(np.diff(means)).sum() < np.abs(np.diff(raw)).sum() / 3

@@ -378,3 +378,26 @@ def test_a_file_of_garbage_is_one_printable_line_of_error(tmp_path):
     result = run("evaluate", str(header), "--target", "y")
     assert result.returncode == 1 and "\x1b" not in result.stderr
     assert "no target column 'y'" in result.stderr and "\\x1b" in result.stderr
+
+
+def test_set_reaches_any_learners_keys_as_a_config_would(tmp_path):
+    table = pacsv.read_csv(elec2.path()).slice(0, 1500)
+    pacsv.write_csv(table, tmp_path / "plain.csv")
+    common = [str(tmp_path / "plain.csv"), "--target", "target", "--output", "json"]
+    knn = ["--model", "knn", "--save-model", str(tmp_path / "knn")]
+    assert run("evaluate", *common, *knn, "--set", "n_neighbors=3").returncode == 0
+    from streamlearn.base import load_state
+
+    assert load_state(tmp_path / "knn").params["n_neighbors"] == 3
+    sgd = ["--model", "sgd", "--bits", "16", "--save-model", str(tmp_path / "sgd")]
+    assert run("evaluate", *common, *sgd, "--set", "lr=0.3", "--set", "l2=0.001").returncode == 0
+    saved = load_state(tmp_path / "sgd")
+    assert (saved.params["optimizer"]["lr"], saved.params["optimizer"]["l2"]) == (0.3, 0.001)
+    assert len(saved.arrays["table"]) == 1 << 16  # the other options still hold
+    for pair, said in [
+        ("n_neighbours=3", "model.n_neighbours: unknown key"),
+        ("n_neighbors=three", "model.n_neighbors: Input should be a valid integer"),
+        ("n_neighbors", "'n_neighbors' is not KEY=VALUE"),
+    ]:
+        refused = run("evaluate", *common, "--model", "knn", "--set", pair)
+        assert refused.returncode in (1, 2) and said in refused.stderr, refused.stderr

@@ -250,6 +250,15 @@ def evaluate(
     beta: Annotated[float | None, typer.Option(help="FTRL's beta.")] = None,
     l1: Annotated[float | None, typer.Option(help="L1 regularization (linear models).")] = None,
     l2: Annotated[float | None, typer.Option(help="L2 regularization (linear models).")] = None,
+    settings: Annotated[
+        list[str],
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Any [model] key of the learner (the configuration guide lists them), "
+            "e.g. n_models=20; repeatable.",
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Progressive validation of a learner on a file: predict each event, then learn it."""
     if str(file) == "-":
@@ -275,15 +284,24 @@ def evaluate(
         raise typer.BadParameter("one model at a time", param_hint="--predictions/--save-model")
     if tuned:
         models = [_tuned(name, tuned) for name in models]
+    labels = [_label(name, config, load_model) for name in models]
+    hashing = {
+        "bits": bits,
+        "categorical": _split(categorical),
+        "interactions": _pairs(interactions),
+        "standardize": standardize,
+        "missing": missing,
+    }
+    if settings:
+        if config is not None or load_model is not None:
+            raise typer.BadParameter(
+                "a --model's keys (a learner given whole has its own)", param_hint="--set"
+            )
+        keys = _model_keys(settings)
+        models = [_set_learner(name, keys, hashing, file, target) for name in models]
     options = dict(
         task=None if task is Task.auto else task.value,
-        features={
-            "bits": bits,
-            "categorical": _split(categorical),
-            "interactions": _pairs(interactions),
-            "standardize": standardize,
-            "missing": missing,
-        },
+        features=hashing,
         drift=drift,
         adapt=adapt.value,
         signal=signal,
@@ -296,11 +314,10 @@ def evaluate(
         predictions=predictions,
         save_model=save_model,
     )
-    if config is not None or load_model is not None:
+    if config is not None or load_model is not None or settings:
         options.pop("features")  # the learner holds them
     runs = {}
-    for name in models:
-        label = _label(name, config, load_model)
+    for label, name in zip(labels, models, strict=True):
         runs[label], log = _evaluate_with_progress(
             f"{file.name} ({label})", file, target, model=name, **options
         )
@@ -395,6 +412,49 @@ def _tuned(name: Any, settings: dict[str, float]) -> dict[str, Any]:
             f"a setting of linear models ({', '.join(MODEL_NAMES)})", param_hint=option
         )
     return {"name": name, **settings}
+
+
+def _model_keys(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as a ``[model]`` table: each value read as TOML (``20``,
+    ``0.5``, ``true``, ``[1, 2]``), else taken as text."""
+    import tomllib
+
+    keys: dict[str, Any] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip().isidentifier():
+            raise typer.BadParameter(f"{printable(pair)!r} is not KEY=VALUE", param_hint="--set")
+        try:
+            keys[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            keys[key.strip()] = value
+    return keys
+
+
+def _set_learner(
+    name: Any, keys: dict[str, Any], hashing: dict[str, Any], file: Path, target: str
+) -> Any:
+    """The learner ``--model`` names with ``--set``'s keys, built and checked as a config's
+    ``[model]`` section is (an unknown key or a bad value is refused by name)."""
+    from dataclasses import fields
+
+    from streamlearn.config import ModelConfig, build_model, config_from_dict
+    from streamlearn.models.factory import MODEL_NAMES
+    from streamlearn.models.linear.optimizers import make_optimizer
+
+    optimizer = dict(name) if isinstance(name, dict) else {"name": name}
+    defaults = {key: ModelConfig.model_fields[key].default for key in hashing}
+    section = {k: v for k, v in hashing.items() if v != defaults[k] and v != []}
+    if optimizer["name"] in MODEL_NAMES:  # the optimizer's own keys go to it
+        takes = {f.name for f in fields(type(make_optimizer(optimizer["name"])))}
+        optimizer |= {k: v for k, v in keys.items() if k in takes}
+        keys = {k: v for k, v in keys.items() if k not in takes}
+        section |= {"kind": "linear", "optimizer": optimizer}
+    else:
+        section["kind"] = optimizer["name"]
+    section |= keys
+    source = {"path": str(file), "target": target}
+    return build_model(config_from_dict({"model": section, "source": source}))
 
 
 def _loaded_learner(path: Path) -> Any:

@@ -27,6 +27,7 @@ from streamlearn.config.schema import (
     ScaleConfig,
     ServiceConfig,
     SourceConfig,
+    config_from_dict,
     load_config,
     load_config_text,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "build_model",
     "build_registry",
     "build_runner",
+    "config_from_dict",
     "file_events",
     "kafka_events",
     "load_config",

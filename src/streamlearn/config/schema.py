@@ -600,6 +600,12 @@ def load_config_text(text: str, base: Path | None = None) -> RunConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}") from None
+    return config_from_dict(raw, base)
+
+
+def config_from_dict(raw: dict[str, Any], base: Path | None = None) -> RunConfig:
+    """Validate a config given as a TOML file's tables (what the command line's options
+    make); relative paths are taken from ``base``."""
     try:
         config = RunConfig.model_validate(raw)
     except ValidationError as exc:

@@ -49,6 +49,8 @@ class Curve:
     >>> events, means = curve.series()
     >>> events.tolist(), means.tolist()
     ([2, 4, 6, 7], [1.0, 0.0, 1.0, 0.0])
+    >>> curve.series(window=2)[1].tolist()  # the last point: events 5 to 7
+    [1.0, 0.5, 0.5, 0.6666666666666666]
     """
 
     def __init__(self, metric: MeanMetric, points: int = 500) -> None:
@@ -87,17 +89,29 @@ class Curve:
         self.sums = pairs.tolist()
         self.width *= 2
 
-    def series(self) -> tuple[np.ndarray, np.ndarray]:
-        """Event count at each bucket's end, and the metric over the bucket."""
+    def series(self, window: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Event count at each bucket's end, and the metric over the trailing ``window``
+        buckets ending there (one bucket: the bucket alone; the first buckets take what
+        there is). A wider window gives a smoother line: each point weighs the buckets by
+        their events, so a short last bucket does not jump."""
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
         sums, counts = list(self.sums), [self.width] * len(self.sums)
         if self.partial_n:
             sums.append(self.partial_sum)
             counts.append(self.partial_n)
-        counts_array = np.asarray(counts, dtype=np.int64)
-        means = np.asarray(sums, dtype=np.float64) / np.maximum(counts_array, 1)
+        summed = np.concatenate([[0.0], np.cumsum(np.asarray(sums, dtype=np.float64))])
+        seen = np.concatenate([[0], np.cumsum(np.asarray(counts, dtype=np.int64))])
+        ends = np.arange(1, len(sums) + 1)
+        starts = np.maximum(ends - window, 0)
+        means = (summed[ends] - summed[starts]) / np.maximum(seen[ends] - seen[starts], 1)
         if isinstance(self.metric, RMSE):
             means = np.sqrt(means)
-        return np.cumsum(counts_array), means
+        return seen[1:], means
+
+    def smoothing_window(self, share: float = 0.05) -> int:
+        """How many buckets make ``share`` of the events seen (at least one)."""
+        return max(1, round(share * (len(self.sums) + bool(self.partial_n))))
 
     def __repr__(self) -> str:
         events, means = self.series()

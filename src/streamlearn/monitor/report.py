@@ -1,7 +1,8 @@
 """Reports of offline runs: one HTML page (self-contained) and a PNG per metric.
 
-Each plot has one line per learner: its metric over consecutive buckets of events (from
-the reports' curves), with each learner's drifts as dashed vertical lines in its colour.
+Each plot has one line per learner: its metric as a trailing mean over the last 5% of the
+events at each point (from the reports' curves), with each learner's drifts as dashed
+vertical lines in its colour.
 The page adds the final metrics side by side and the drift records.
 
 >>> import tempfile
@@ -70,17 +71,19 @@ def _plot(picture: Path, metric: str, runs: Mapping[str, Report], title: str) ->
     from matplotlib import pyplot as plt
 
     figure, axes = plt.subplots(figsize=(10, 4), dpi=110)
+    first = next(iter(runs.values())).curves[0]
+    window = first.smoothing_window()
     for (name, report), colour in zip(runs.items(), COLOURS * 10, strict=False):
         curve = next((c for c in report.curves if c.name == metric), None)
         if curve is None:
             continue
-        events, values = curve.series()
+        events, values = curve.series(window)
         axes.plot(events, values, color=colour, linewidth=1.2, label=name)
         for drift in report.drift_events:
             axes.axvline(drift["index"], color=colour, linestyle="--", linewidth=0.8, alpha=0.7)
-    width = next(iter(runs.values())).curves[0].width
     axes.set_xlabel("events")
-    axes.set_ylabel(f"{metric.replace('_', ' ')} (mean over {width:,} events)")
+    over = f"trailing mean over {window * first.width:,} events"
+    axes.set_ylabel(f"{metric.replace('_', ' ')}\n({over})")
     axes.set_title(f"{title} — {metric.replace('_', ' ')}" if title else metric)
     axes.grid(alpha=0.3)
     if any(report.drift_events for report in runs.values()):
