@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from river import drift as river_drift
@@ -204,3 +206,36 @@ def test_statistics_report_what_each_detector_tests():
     page_hinkley = PageHinkley()
     page_hinkley.update_many(value_stream(2)[:100])
     assert page_hinkley.statistic >= 0
+
+
+def test_adwin_values_held_between_its_tests_change_nothing_a_reader_sees():
+    """One value at a time, ADWIN holds the values between two tests and runs them at
+    the next: its signals, window, mean, snapshots and copies are those of a value-by-value
+    run, however updates, batches and reads interleave."""
+    values = error_stream(3)
+    reference = ADWIN().update_many(values)
+    assert (reference == DRIFT).sum() >= 1
+    detector, signals, seen = ADWIN(), [], []
+    rng = np.random.default_rng(0)
+    i = 0
+    while i < len(values):
+        if rng.random() < 0.05:  # a batch between single values
+            k = int(rng.integers(1, 50))
+            signals += detector.update_many(values[i : i + k]).tolist()
+            i += k
+            continue
+        signals.append(detector.update(values[i]))
+        assert detector.drift_detected == (signals[-1] == DRIFT)
+        i += 1
+        if rng.random() < 0.01:
+            seen.append((i, detector.width, detector.estimation))
+        if rng.random() < 0.01:  # a snapshot, or a copy, taken while values are held
+            params, state = detector.state()
+            detector = ADWIN.from_state(params, state)
+        if rng.random() < 0.01:
+            detector = copy.deepcopy(detector)
+    np.testing.assert_array_equal(np.array(signals), reference)
+    for i, width, mean in seen:
+        replay = ADWIN()
+        replay.update_many(values[:i])
+        assert (replay.width, replay.estimation) == (width, mean)

@@ -381,6 +381,8 @@ class ADWIN(DriftDetector):
         self.delta, self.clock, self.max_buckets = delta, clock, max_buckets
         self.min_window_length, self.grace_period = min_window_length, grace_period
         super().__init__()
+        self._held: list[float] = []  # values since the last test, not yet run
+        self._due = clock  # values until the next test
 
     def params(self):
         return {
@@ -408,9 +410,40 @@ class ADWIN(DriftDetector):
     def _fresh_state(self):
         return np.zeros(HEADER + ROWS + 2 * ROWS * (self.max_buckets + 1) + 1)
 
+    def update(self, value: float) -> int:
+        """One value; returns NONE or DRIFT. Between two tests nothing can be detected, so
+        the values wait, and go through the compiled function together at the next test."""
+        self._held.append(value)
+        self._due -= 1
+        if self._due:
+            self._signal = NONE
+            return NONE
+        self._settle()
+        return self._signal
+
+    def _settle(self) -> None:
+        held = self._held
+        if held:
+            out = np.empty(len(held), np.int8)
+            self._kernel(self._state, self._params, np.array(held, dtype=np.float64), out)
+            held.clear()
+            self._signal = int(out[-1])
+        self._due = self._values_to_next_test()
+
+    def _values_to_next_test(self) -> int:
+        """After a drift the detector restarts at its next value, its clock from zero."""
+        tick = 0 if self._state[LAST] == DRIFT else int(self._state[TICK])
+        return self.clock - tick % self.clock
+
+    def reset(self) -> None:
+        super().reset()
+        self._held.clear()
+        self._due = self.clock
+
     @property
     def width(self) -> int:
         """Values in the current window."""
+        self._settle()
         return int(self._state[WIDTH])
 
     @property
@@ -421,6 +454,7 @@ class ADWIN(DriftDetector):
     @property
     def estimation(self) -> float:
         """The mean of the current window."""
+        self._settle()
         return self._state[TOTAL] / self._state[WIDTH] if self._state[WIDTH] else 0.0
 
     _kernel = staticmethod(_adwin)

@@ -2,7 +2,10 @@
 
 Every detector keeps its whole state in one float array and runs one compiled function over
 values; ``update`` is that function on one value, so the one-value and batch paths cannot
-disagree. After a drift, the next update starts the detector afresh (as River's do).
+disagree. A detector that only tests at known points (ADWIN, every ``clock`` values) holds
+the values in between and runs them together at the next test, or whenever its state is
+read: the same values through the same function, at a fraction of the calls. After a
+drift, the next update starts the detector afresh (as River's do).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class DriftDetector(ABC):
     def __init__(self) -> None:
         self._params = self._param_array()
         self._state = self._fresh_state()
+        self._signal = NONE  # the last signal, as a Python int: read per value, kept cheap
 
     @abstractmethod
     def params(self) -> dict[str, Any]:
@@ -54,16 +58,30 @@ class DriftDetector(ABC):
         one = self._one
         if one is None:  # made once: a value at a time, allocation is most of the cost
             one = self._one = (np.empty(1), np.empty(1, np.int8))
-        one[0][0] = value
-        self._kernel(self._state, self._params, one[0], one[1])
-        return int(one[1][0])
+        values, out = one
+        values[0] = value
+        self._kernel(self._state, self._params, values, out)
+        signal = self._signal = int(out[0])
+        return signal
 
     def update_many(self, values: Any) -> np.ndarray:
         """Values in order; the signal after each, exactly as ``update`` would give."""
+        self._settle()
         values = np.ascontiguousarray(values, dtype=np.float64)
         out = np.empty(len(values), np.int8)
         self._kernel(self._state, self._params, values, out)
+        if len(out):
+            self._signal = int(out[-1])
+        self._settle()  # nothing is held now: what is due next is read from the state
         return out
+
+    def _settle(self) -> None:  # noqa: B027 - most detectors hold nothing back
+        """Bring the state up to date with any values held back (see the module's note)."""
+
+    @property
+    def signal(self) -> int:
+        """The signal of the last update: NONE, WARNING or DRIFT."""
+        return self._signal
 
     @property
     def statistic(self) -> float:
@@ -72,19 +90,21 @@ class DriftDetector(ABC):
 
     @property
     def drift_detected(self) -> bool:
-        return self._state[LAST] == DRIFT
+        return self._signal == DRIFT
 
     @property
     def warning_detected(self) -> bool:
-        return self._state[LAST] == WARNING
+        return self._signal == WARNING
 
     def reset(self) -> None:
         self._state = self._fresh_state()
+        self._signal = NONE
 
     def clone(self):
         return type(self)(**self.params())
 
     def state(self) -> tuple[dict[str, Any], np.ndarray]:
+        self._settle()
         return self.params(), self._state.copy()
 
     @classmethod
@@ -93,6 +113,8 @@ class DriftDetector(ABC):
         if np.shape(state) != detector._state.shape:
             raise ValueError(f"{cls.__name__}: state shape {np.shape(state)} is not valid")
         detector._state = np.array(state, dtype=np.float64)
+        detector._signal = int(detector._state[LAST])
+        detector._settle()  # what it keeps about its next test, from the state
         return detector
 
     def __repr__(self) -> str:

@@ -418,7 +418,7 @@ def create_app(
         }
 
     @app.post("/learn", dependencies=[Depends(authorized)])
-    def learn(body: LearnRequest) -> dict[str, int]:
+    async def learn(body: LearnRequest) -> dict[str, int]:
         needs(trainer, "learning")
         events = body.all_events()
         ids = [str(e.id) if e.id is not None else _new_id() for e in events]
@@ -426,7 +426,7 @@ def create_app(
         return {"accepted": trainer.events.put([e.features for e in events], ids, labels)}
 
     @app.post("/feedback", dependencies=[Depends(authorized)])
-    def feedback(body: FeedbackRequest) -> dict[str, int]:
+    async def feedback(body: FeedbackRequest) -> dict[str, int]:
         needs(trainer, "feedback")
         items = body.all_labels()
         _check_tasks(trainer, [i.task for i in items])
@@ -523,7 +523,7 @@ def bearer_guard(token: str | None) -> Callable[..., None]:
     without the right bearer token (compared in constant time)."""
     bearer = HTTPBearer(auto_error=False)
 
-    def authorized(
+    async def authorized(
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
     ) -> None:
         if token is None:
