@@ -12,6 +12,7 @@ _HOMES = {
     "check_label": "classes",
     "Classifier": "learner",
     "ClassIndex": "classes",
+    "KernelClock": "kernel_clock",
     "drift_records": "capabilities",
     "LEARN": "capabilities",
     "Learner": "learner",

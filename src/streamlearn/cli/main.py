@@ -165,6 +165,8 @@ def _summary(title: str, reports: dict[str, Report]) -> Table:
     first = next(iter(reports.values()))
     table.add_row("events", *(f"{r.events:,}" for r in reports.values()))
     table.add_row("events/s", *(f"{r.events_per_second:,.0f}" for r in reports.values()))
+    loading = (f"{r.compile_seconds:.2f}" for r in reports.values())
+    table.add_row("kernels s", *loading, style="dim")  # compiling or loading: not in events/s
     for name in first.metrics:
         table.add_row(name, *(_fmt(r.metrics.get(name, math.nan)) for r in reports.values()))
     for name in first.extra:
@@ -766,6 +768,7 @@ def _run_table(name: str, summary: RunSummary) -> Table:
     for key in COUNTERS:
         table.add_row(key, f"{getattr(summary, key):,}")
     table.add_row("events/s", f"{summary.events_per_second:,.0f}")
+    table.add_row("kernels s", f"{summary.compile_seconds:.2f}", style="dim")
     for key, value in summary.metrics.items():
         table.add_row(key, _fmt(value))
     table.add_row("drifts", str(len(summary.drifts)))

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from streamlearn.base import Learner
+from streamlearn.base.kernel_clock import KernelClock
 from streamlearn.registry import Registry
 from streamlearn.runner import report
 from streamlearn.runner.checkpoint import CheckpointPolicy
@@ -185,6 +186,7 @@ class Runner(Checkpointed):
         self.resumed_source: dict[str, Any] = {}  # the source state of the version resumed
         self._stop = False
         self._saved_progress: tuple = ()
+        self.kernel_clock = KernelClock()  # this run's seconds compiling or loading kernels
 
     def request_stop(self) -> None:
         """Stop after the current micro-batch, with a checkpoint (safe from a signal handler)."""
@@ -204,7 +206,9 @@ class Runner(Checkpointed):
         wall, cpu = time.perf_counter(), time.process_time()
         self.checkpoints.restart()
         self.summary.served_this_run = 0
+        self.kernel_clock = KernelClock()
         try:
+            self.kernel_clock.__enter__()
             for part in self._parts(limit):
                 self._run_part(part)
                 if on_batch is not None:
@@ -219,6 +223,7 @@ class Runner(Checkpointed):
             if self.registry is not None and self.checkpoints.events and self._progressed():
                 self.checkpoint()  # a run that changed nothing adds no version
         finally:
+            self.kernel_clock.__exit__()
             self.dead_letters.close()
         return report.summarize(self, wall, cpu)
 
@@ -256,9 +261,6 @@ class Runner(Checkpointed):
             self._step_or_isolate(part)
             self.summary.batch_seconds = time.perf_counter() - started
             self.summary.batch_events = len(part)
-            if len(part) and not self.summary.first_batch_events:
-                self.summary.first_batch_events = len(part)
-                self.summary.first_batch_seconds = self.summary.batch_seconds
         self.summary.served_this_run += len(part)
         self._mix_if_due()
         self.checkpoints.count(len(part))

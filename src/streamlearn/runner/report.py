@@ -49,6 +49,7 @@ def summarize(runner: Runner, wall: float, cpu: float) -> RunSummary:
     summary.checkpoint_failures = runner.checkpoints.failures
     summary.seconds = time.perf_counter() - wall
     summary.cpu_seconds = time.process_time() - cpu
+    summary.compile_seconds = runner.kernel_clock.seconds
     summary.metrics = runner.champion.metric_values()
     summary.drifts = list(drift_records(runner.model))
     summary.challengers = [

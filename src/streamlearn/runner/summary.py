@@ -41,9 +41,9 @@ class RunSummary:
         Periodic checkpoints that could not be written.
     batch_events, batch_seconds
         The last micro-batch: its events and the seconds it took.
-    first_batch_events, first_batch_seconds
-        This run's first micro-batch with events: it pays loading (or compiling) the
-        compiled kernels, so throughput is reported without it.
+    compile_seconds
+        The seconds this run spent compiling its kernels (on a fresh install) or loading
+        them from the cache: throughput is reported without them.
 
     Example
     -------
@@ -74,13 +74,14 @@ class RunSummary:
     checkpoint_failures: int = 0  # periodic checkpoints that could not be written
     batch_events: int = 0  # the last micro-batch: its events and the seconds it took
     batch_seconds: float = 0.0
-    first_batch_events: int = 0
-    first_batch_seconds: float = 0.0
+    compile_seconds: float = 0.0
 
     @property
     def events_per_second(self) -> float:
-        """Events served by this run (not those before a resume) per second."""
-        return self.served_this_run / self.seconds if self.seconds > 0 else math.inf
+        """Events served by this run (not those before a resume) per second, the kernels'
+        compilation or loading left out."""
+        seconds = self.seconds - self.compile_seconds
+        return self.served_this_run / seconds if seconds > 0 else math.inf
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
