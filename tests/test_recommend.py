@@ -125,3 +125,24 @@ def test_the_runner_serves_and_learns_ratings(tmp_path, ratings):
     served = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1, usecols=2)
     np.testing.assert_allclose(served, expected, rtol=1e-12)
     assert summary.learned == n and summary.metrics["rmse"] > 0
+
+
+@pytest.mark.parametrize("kind", ["str", "int", "numpy"])
+def test_biased_mf_one_event_at_a_time_equals_the_batch_bit_for_bit(kind):
+    columns, ratings = synth.ratings(6_000, seed=4)
+    make = {"str": str, "int": int, "numpy": np.int64}[kind]
+    as_id = (lambda v: make(v)) if kind != "str" else (lambda v: f"id{v}")
+    users = [as_id(int(v)) for v in np.asarray(columns["user"]).tolist()]
+    items = [as_id(int(v)) for v in np.asarray(columns["item"]).tolist()]
+    batch = BiasedMF(seed=3).predict_learn_many({"user": users, "item": items}, ratings)
+    one, predicted = BiasedMF(seed=3), []
+    for user, item, rating in zip(users, items, ratings.tolist(), strict=True):
+        predicted.append(one.predict_one({"user": user, "item": item}))
+        one.learn_one({"user": user, "item": item}, rating)
+    np.testing.assert_array_equal(np.array(predicted), batch)
+    cold = one.predict_one({"user": as_id(10**6), "item": items[0]})  # a user never seen
+    assert cold == one.stats[1] + one.item_bias[one._item_index[items[0]]]
+    with pytest.raises(TypeError, match="str or an int"):
+        one.learn_one({"user": True, "item": items[0]}, 3.0)
+    with pytest.raises(ValueError, match="missing 'item'"):
+        one.predict_one({"user": users[0]})

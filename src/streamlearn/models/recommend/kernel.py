@@ -146,6 +146,29 @@ def run_ratings(pairs, ratings, factors, stats, hp, learn, out):
             out[e] = _rating(u, i, factors, stats, fresh[e])
 
 
+# The one-event kernels take the factors as four arrays, not a tuple: a call from Python
+# checks the type of each argument, and a tuple's costs a microsecond more.
+@nb.njit(nogil=True, cache=True)
+def rate_one(u, i, user_bias, item_bias, users, items, stats):
+    """One pair's predicted rating (what :func:`run_ratings` predicts for it)."""
+    return _rating(u, i, (user_bias, item_bias, users, items), stats, False)
+
+
+@nb.njit(nogil=True, cache=True)
+def learn_one_rating(u, i, fresh, rating, user_bias, item_bias, users, items, stats, hp, seen):
+    """One rating, as :func:`run_ratings` learns it, its pair added to the ``seen`` set
+    (as :func:`seen_insert`): one call per event. Returns the prediction made before the
+    step, and whether the pair was new."""
+    factors = (user_bias, item_bias, users, items)
+    predicted = _learn_rating(u, i, rating, factors, stats, hp, fresh)
+    key = u * 4294967296 + i
+    k = _slot(seen, key)
+    added = seen[k] == EMPTY
+    if added:
+        seen[k] = key
+    return predicted, added
+
+
 @nb.njit(inline="always")
 def _sigmoid(x):
     if x >= 0:

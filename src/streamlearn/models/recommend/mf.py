@@ -22,6 +22,8 @@ from streamlearn.models.recommend.kernel import (
     Negatives,
     Pairs,
     init_rows,
+    learn_one_rating,
+    rate_one,
     run_bpr,
     run_ratings,
     run_ratings_ops,
@@ -134,6 +136,25 @@ class Factorization(Learner):
                 self.items = np.vstack([self.items, new])
                 self.item_bias = np.concatenate([self.item_bias, np.zeros(len(new))])
         return mapped[inverse]
+
+    def _index_one(self, event: Mapping[str, Any], users: bool, grow: bool) -> tuple[int, bool]:
+        """One event's user (or item) index, as :meth:`_indices` gives it (-1: unknown),
+        and whether it is new here; without the columns a batch needs."""
+        key = self.user_key if users else self.item_key
+        try:
+            value = event[key]
+        except KeyError:
+            raise ValueError(
+                f"every event needs {self.user_key!r} and {self.item_key!r}, missing {key!r}"
+            ) from None
+        if type(value) is not str and type(value) is not int:  # read as a batch reads it
+            value = int(value) if isinstance(value, np.integer) else _distinct(_ids([value]))[0][0]
+        index = self._user_index if users else self._item_index
+        found = index.get(value)
+        if found is not None or not grow:
+            return (-1 if found is None else found), False
+        self._indices([value], users, grow=True)
+        return index[value], True
 
     def _pairs(self, X: Any, grow: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """User and item indices, and whether the pair is fresh (either one new here)."""
@@ -281,10 +302,31 @@ class BiasedMF(Factorization, Regressor, ServesRows):
         return super()._arrays() | {"stats": self.stats}
 
     def learn_one(self, x: Mapping[str, Any], y: Any) -> None:
-        self.learn_many({k: [v] for k, v in x.items()}, [regression_target(y)])
+        rating = regression_target(y)
+        u, new_user = self._index_one(x, True, grow=True)
+        i, new_item = self._index_one(x, False, grow=True)
+        self._reserve(1)
+        fresh = new_user or new_item
+        factors = self.user_bias, self.item_bias, self.users, self.items
+        _, added = learn_one_rating(
+            u, i, fresh, rating, *factors, self.stats, self._hyper, self.seen
+        )
+        self.n_seen[0] += added
+        self._seen_by_user.setdefault(u, set()).add(i)
 
     def predict_one(self, x: Mapping[str, Any]) -> float:
-        return float(self.predict_many({k: [v] for k, v in x.items()})[0])
+        u, _ = self._index_one(x, True, grow=False)
+        i, _ = self._index_one(x, False, grow=False)
+        if u >= 0 and i >= 0:
+            factors = self.user_bias, self.item_bias, self.users, self.items
+            return rate_one(u, i, *factors, self.stats)
+        # An unknown user or item: the global mean and the known biases only.
+        partial = self.stats[1]
+        if u >= 0:
+            partial += self.user_bias[u]
+        if i >= 0:
+            partial += self.item_bias[i]
+        return float(partial)
 
     def _run(self, X: Any, y: Any, learn: bool) -> np.ndarray:
         u, i, fresh = self._pairs(X, grow=learn)
